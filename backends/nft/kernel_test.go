@@ -1,0 +1,132 @@
+package nft_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every golden nft file must be a script the real nft accepts.
+func TestGoldenFilesLoadInNft(t *testing.T) {
+	netlab.Require(t, "nft")
+	files, err := filepath.Glob(filepath.Join(golden.Root(t), "testdata", "golden", "nft", "*.nft"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	ns := netlab.NewNS(t, "nftc")
+	for _, f := range files {
+		out, err := ns.ExecInput("", "nft", "-c", "-f", f)
+		assert.NoError(t, err, "%s: %s", filepath.Base(f), out)
+	}
+}
+
+// A compiled kill switch must treat every probe exactly as the article's own
+// script does, with no option and with each option (the article's commented
+// lines uncommented).
+func TestKillswitchVerdictsMatchReference(t *testing.T) {
+	netlab.Require(t, "nft")
+	root := golden.Root(t)
+	policy, err := os.ReadFile(filepath.Join(root, "examples", "ivpn-killswitch.ks"))
+	require.NoError(t, err)
+	reference, err := os.ReadFile(filepath.Join(root, "testdata", "reference", "ivpn-killswitch.nft"))
+	require.NoError(t, err)
+
+	for _, v := range referenceVariants {
+		t.Run(v.option, func(t *testing.T) {
+			t.Parallel()
+			cfg := lang.Config{}
+			for _, d := range netlab.Defines() {
+				o, err := lang.ParseOverride(d)
+				require.NoError(t, err)
+				cfg.Defines = append(cfg.Defines, o)
+			}
+			if v.option != "none" {
+				cfg.Enable = []string{v.option}
+			}
+			p, ds := lang.Load("ivpn-killswitch.ks", policy, cfg)
+			require.False(t, ds.HasErrors(), "%v", ds)
+
+			ksc := netlab.NewKillswitch(t)
+			ref := netlab.NewKillswitch(t)
+			out, err := ksc.Client.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+			require.NoError(t, err, out)
+			refScript := v.edit(t, labReference(t, string(reference)))
+			out, err = ref.Client.ExecInput(refScript, "nft", "-f", "-")
+			require.NoError(t, err, "%s\n%s", out, refScript)
+
+			got, err := netlab.RunAll(ksc.Probes())
+			require.NoError(t, err)
+			want, err := netlab.RunAll(ref.Probes())
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "ksc's verdicts differ from the reference script's")
+
+			expected := netlab.Expected()
+			for probe, outcome := range v.changes {
+				expected[probe] = outcome
+			}
+			assert.Equal(t, expected, got, "verdicts differ from what the article describes")
+		})
+	}
+}
+
+// referenceVariants pairs each option of examples/ivpn-killswitch.ks with the
+// article's lines it stands for, and the probes whose verdict it changes.
+var referenceVariants = []struct {
+	option  string
+	edit    func(testing.TB, string) string
+	changes map[string]netlab.Outcome
+}{
+	{option: "none", edit: func(_ testing.TB, s string) string { return s }},
+	{option: "lan", edit: uncomment("ip daddr $LAN_CLIENTS"), changes: map[string]netlab.Outcome{
+		"out lan tcp/22": netlab.Answered, "out lan udp/5353": netlab.Answered}},
+	{option: "ssh", edit: uncomment("tcp dport 22"), changes: map[string]netlab.Outcome{
+		"in lan tcp/22": netlab.Answered}},
+	{option: "port-forward", edit: uncomment("iifname $VPN_DEV meta l4proto {tcp, udp} th dport $FORWARDED_PORT counter accept"), changes: map[string]netlab.Outcome{
+		"in tunnel tcp/5000": netlab.Answered, "in tunnel udp/5000": netlab.Answered, "in tunnel tcp/5000 from pf-client": netlab.Answered}},
+	{option: "port-forward-log", edit: uncomment(`log prefix "NFT PF: "`), changes: map[string]netlab.Outcome{
+		"in tunnel tcp/5000": netlab.Answered, "in tunnel udp/5000": netlab.Answered, "in tunnel tcp/5000 from pf-client": netlab.Answered}},
+	{option: "port-forward-clients", edit: uncomment("ip saddr $PF_CLIENTS"), changes: map[string]netlab.Outcome{
+		"in tunnel tcp/5000 from pf-client": netlab.Answered}},
+	{option: "quiet-drops", edit: func(t testing.TB, s string) string {
+		s = strings.Replace(s, "\nadd rule inet killswitch OUTPUT counter log", "\n#add rule inet killswitch OUTPUT counter log", 1)
+		return uncomment("OUTPUT counter drop")(t, s)
+	}},
+}
+
+// uncomment enables the article's commented-out rule holding text.
+func uncomment(text string) func(testing.TB, string) string {
+	return func(t testing.TB, s string) string {
+		t.Helper()
+		lines := strings.Split(s, "\n")
+		found := 0
+		for i, l := range lines {
+			if strings.HasPrefix(l, "#add rule") && strings.Contains(l, text) {
+				lines[i] = strings.TrimPrefix(l, "#")
+				found++
+			}
+		}
+		require.Equal(t, 1, found, "commented rules holding %q in the reference script", text)
+		return strings.Join(lines, "\n")
+	}
+}
+
+// labReference points the article's defines at the lab's documentation
+// addresses, and gives its commented-out port-forwarding defines values.
+func labReference(t testing.TB, s string) string {
+	t.Helper()
+	for _, d := range netlab.Defines() {
+		name, value, _ := strings.Cut(d, "=")
+		re := regexp.MustCompile(`(?m)^#?define ` + name + ` .*$`)
+		require.True(t, re.MatchString(s), "reference script has no define %s", name)
+		s = re.ReplaceAllString(s, "define "+name+" = "+value)
+	}
+	return s
+}

@@ -1,0 +1,115 @@
+// Command ksc compiles one small firewall policy into every form a Linux
+// machine needs: an nft script, a netlink batch, iptables rules, sysctl and
+// OpenVPN settings.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit statuses: 1 is a problem with the policy or the system, 2 a problem
+// with the command line.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const mainUsage = `ksc - the kill-switch compiler
+
+Usage:
+  ksc <command> [arguments]
+
+Commands:
+  compile   compile a policy to a target (nft, sysctl, openvpn)
+  check     parse and validate a policy without writing anything
+  version   print the version
+
+Examples:
+  ksc compile examples/ivpn-killswitch.ks --target nft
+  ksc compile policy.ks -t nft -e lan -D INET_DEV=wlan0 -o /etc/nftables.conf
+  ksc check policy.ks
+
+Run "ksc <command> --help" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// env is what a command may touch: its streams, so that tests can run
+// commands in process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	run   func(e env, args []string) int
+	usage string
+}
+
+var commands = map[string]command{
+	"compile": {runCompile, compileUsage},
+	"check":   {runCheck, checkUsage},
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := env{stdin, stdout, stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, mainUsage)
+		return exitOK
+	case "-v", "--version", "version":
+		fmt.Fprintf(stdout, "ksc %s\n", version())
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ksc: unknown command %q\n\n%s", args[0], mainUsage)
+		return exitUsage
+	}
+	return cmd.run(e, args[1:])
+}
+
+// newFlags makes a flag set that reports errors but leaves printing usage
+// to parseFlags.
+func newFlags(e env, name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseFlags parses args; it returns a non-negative exit status when the
+// command should stop (after --help, or on a usage error).
+func parseFlags(e env, fs *pflag.FlagSet, usage string, args []string) int {
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprintf(e.stdout, "%s\nFlags:\n%s", usage, fs.FlagUsages())
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Run \"ksc %s --help\" for usage.\n", fs.Name())
+		return exitUsage
+	}
+	return -1
+}
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/spf13/pflag"
+)
+
+// policyFlags are the flags of every command that reads a policy.
+type policyFlags struct {
+	defines []string
+	enable  []string
+}
+
+func (pf *policyFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&pf.defines, "define", "D", nil,
+		"override a define: `NAME=VALUE`, VALUE in policy syntax (repeatable)")
+	fs.StringSliceVarP(&pf.enable, "enable", "e", nil,
+		"enable an optional rule block by `NAME` (repeatable, or comma-separated)")
+}
+
+// load reads, parses, builds and validates the policy at path ("-" is
+// standard input), printing every diagnostic to stderr. It returns nil when
+// the policy has errors.
+func (pf *policyFlags) load(e env, path string) *ir.Policy {
+	src, name, err := readPolicy(e, path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc: %v\n", err)
+		return nil
+	}
+	cfg := lang.Config{Enable: pf.enable}
+	sources := map[string][]byte{name: src}
+	for _, d := range pf.defines {
+		o, err := lang.ParseOverride(d)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc: %v\n", err)
+			return nil
+		}
+		cfg.Defines = append(cfg.Defines, o)
+		sources[lang.OverrideSource(o.Name)] = []byte(o.Value)
+	}
+	p, ds := lang.Load(name, src, cfg)
+	printDiagnostics(e.stderr, ds, sources)
+	return p
+}
+
+func readPolicy(e env, path string) (src []byte, name string, err error) {
+	if path == "-" {
+		src, err = io.ReadAll(e.stdin)
+		return src, "<stdin>", err
+	}
+	src, err = os.ReadFile(path)
+	return src, path, err
+}
+
+func printDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte) {
+	errors := 0
+	for _, d := range ds {
+		fmt.Fprint(w, d.Render(sources[d.Pos.File]))
+		if d.Severity == ir.Error {
+			errors++
+		}
+	}
+	if errors > 1 {
+		fmt.Fprintf(w, "%d errors\n", errors)
+	}
+}
+
+// onePolicyArg checks that exactly one policy file was named.
+func onePolicyArg(e env, fs *pflag.FlagSet) (string, bool) {
+	if fs.NArg() != 1 {
+		fmt.Fprintf(e.stderr, "ksc %s: want one policy file (or - for standard input), got %d arguments\nRun \"ksc %s --help\" for usage.\n",
+			fs.Name(), fs.NArg(), fs.Name())
+		return "", false
+	}
+	return fs.Arg(0), true
+}

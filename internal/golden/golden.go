@@ -1,0 +1,101 @@
+// Package golden lists the policies every backend is tested against and
+// compares backend output with the golden files under testdata/golden.
+package golden
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files with the current output")
+
+// Case is one policy with one command line: a golden output per target.
+type Case struct {
+	// Name is the golden file's base name, e.g. "ivpn-killswitch+lan".
+	Name string
+	// Path is the policy file, relative to the repository root.
+	Path   string
+	Config lang.Config
+}
+
+// variants are the option combinations worth a golden file of their own.
+var variants = []Case{
+	{Name: "ivpn-killswitch+lan+ssh+quiet-drops", Path: "examples/ivpn-killswitch.ks",
+		Config: lang.Config{Enable: []string{"lan", "ssh", "quiet-drops"}}},
+	{Name: "ivpn-killswitch+port-forward-log", Path: "examples/ivpn-killswitch.ks",
+		Config: lang.Config{Enable: []string{"port-forward-log"}, Defines: []lang.Override{{Name: "FORWARDED_PORT", Value: "54321"}}}},
+	{Name: "ivpn-killswitch+port-forward-clients", Path: "examples/ivpn-killswitch.ks",
+		Config: lang.Config{Enable: []string{"port-forward-clients"}, Defines: []lang.Override{
+			{Name: "FORWARDED_PORT", Value: "54321"}, {Name: "PF_CLIENTS", Value: "{ 198.51.100.7, 203.0.113.0/28 }"}}}},
+}
+
+// Root returns the repository root (the directory holding go.mod).
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "no go.mod above the test's directory")
+		dir = parent
+	}
+}
+
+// Cases returns every example and every policy under testdata/policies with
+// no options, then the option variants.
+func Cases(t testing.TB) []Case {
+	t.Helper()
+	root := Root(t)
+	var cases []Case
+	for _, dir := range []string{"examples", "testdata/policies"} {
+		files, err := filepath.Glob(filepath.Join(root, dir, "*.ks"))
+		require.NoError(t, err)
+		sort.Strings(files)
+		for _, f := range files {
+			rel, _ := filepath.Rel(root, f)
+			cases = append(cases, Case{Name: strings.TrimSuffix(filepath.Base(f), ".ks"), Path: rel})
+		}
+	}
+	require.NotEmpty(t, cases)
+	return append(cases, variants...)
+}
+
+// Load builds the case's policy; the test fails on any error.
+func (c Case) Load(t testing.TB) *ir.Policy {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(Root(t), c.Path))
+	require.NoError(t, err)
+	p, ds := lang.Load(c.Path, src, c.Config)
+	require.False(t, ds.HasErrors(), "%s: %v", c.Path, ds)
+	return p
+}
+
+// Path returns where the golden file of case name for target lives.
+func Path(t testing.TB, target, name, ext string) string {
+	return filepath.Join(Root(t), "testdata", "golden", target, name+ext)
+}
+
+// Check compares got with the golden file at path, or rewrites the file
+// when the test runs with -update.
+func Check(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file: run go test ./... -update")
+	require.Equal(t, string(want), string(got), "output differs from %s (run go test ./... -update to accept)", path)
+}

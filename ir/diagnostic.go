@@ -1,0 +1,151 @@
+package ir
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Severity says whether a Diagnostic stops compilation.
+type Severity int
+
+const (
+	Error Severity = iota
+	Warning
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Diagnostic is one problem found in a policy: an error or a warning, with the
+// source range it concerns and an optional hint on how to fix it.
+type Diagnostic struct {
+	Severity Severity
+	Pos      Pos
+	// End is the position just after the offending text; when it is on the
+	// same line as Pos, the caret line underlines the whole range.
+	End     Pos
+	Message string
+	Hint    string
+}
+
+// Error formats the diagnostic on one line: file:line:col: message.
+func (d Diagnostic) Error() string {
+	prefix := ""
+	if d.Severity == Warning {
+		prefix = "warning: "
+	}
+	return fmt.Sprintf("%s: %s%s", d.Pos, prefix, d.Message)
+}
+
+// Render formats the diagnostic with the offending source line, a caret under
+// the offending text and the hint, as the command line prints it. src is the
+// content of d.Pos.File, or nil when it is not available.
+func (d Diagnostic) Render(src []byte) string {
+	var b strings.Builder
+	b.WriteString(d.Error())
+	b.WriteByte('\n')
+	if line, ok := sourceLine(src, d.Pos); ok {
+		width := 1
+		if d.End.Line == d.Pos.Line && d.End.Col > d.Pos.Col {
+			width = d.End.Col - d.Pos.Col
+		}
+		gutter := fmt.Sprintf("%5d | ", d.Pos.Line)
+		b.WriteString(gutter)
+		b.WriteString(line)
+		b.WriteByte('\n')
+		b.WriteString(strings.Repeat(" ", len(gutter)-2))
+		b.WriteString("| ")
+		b.WriteString(caretIndent(line, d.Pos.Col))
+		b.WriteString(strings.Repeat("^", width))
+		b.WriteByte('\n')
+	}
+	if d.Hint != "" {
+		b.WriteString("  hint: ")
+		b.WriteString(d.Hint)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func sourceLine(src []byte, p Pos) (string, bool) {
+	if src == nil || !p.IsValid() {
+		return "", false
+	}
+	lines := bytes.Split(src, []byte("\n"))
+	if p.Line > len(lines) {
+		return "", false
+	}
+	line := strings.TrimRight(string(lines[p.Line-1]), "\r")
+	// Control characters would let a hostile policy rewrite the terminal.
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, line), true
+}
+
+// caretIndent keeps tabs so that the caret lines up under tab-indented text.
+func caretIndent(line string, col int) string {
+	var b strings.Builder
+	for i, r := range line {
+		if i >= col-1 {
+			break
+		}
+		if r == '\t' {
+			b.WriteByte('\t')
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
+// Diagnostics is a list of diagnostics; as an error it reports its errors.
+type Diagnostics []Diagnostic
+
+// Errorf appends an error diagnostic at pos.
+func (ds *Diagnostics) Errorf(pos Pos, format string, args ...any) *Diagnostic {
+	*ds = append(*ds, Diagnostic{Severity: Error, Pos: pos, Message: fmt.Sprintf(format, args...)})
+	return &(*ds)[len(*ds)-1]
+}
+
+// Warnf appends a warning diagnostic at pos.
+func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) *Diagnostic {
+	*ds = append(*ds, Diagnostic{Severity: Warning, Pos: pos, Message: fmt.Sprintf(format, args...)})
+	return &(*ds)[len(*ds)-1]
+}
+
+// HasErrors reports whether any diagnostic is an error.
+func (ds Diagnostics) HasErrors() bool {
+	for _, d := range ds {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Err returns ds as an error when it holds at least one error, else nil.
+func (ds Diagnostics) Err() error {
+	if ds.HasErrors() {
+		return ds
+	}
+	return nil
+}
+
+// Error lists the errors one per line; warnings are left to Render.
+func (ds Diagnostics) Error() string {
+	var lines []string
+	for _, d := range ds {
+		if d.Severity == Error {
+			lines = append(lines, d.Error())
+		}
+	}
+	return strings.Join(lines, "\n")
+}

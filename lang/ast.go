@@ -1,0 +1,158 @@
+package lang
+
+import "github.com/alecthomas/participle/v2/lexer"
+
+// The syntax tree. Field tags are the grammar (participle/v2); newlines end
+// statements, so rule and definition lists are separated by EOL or ';'.
+
+// File is a whole policy file.
+type File struct {
+	Pos   lexer.Position
+	Items []*Item `parser:"(EOL | \";\")* ( @@ (EOL | \";\")* )*"`
+}
+
+// Item is a top-level statement.
+type Item struct {
+	Define *Define   `parser:"  @@"`
+	Flush  *Flush    `parser:"| @@"`
+	Table  *Table    `parser:"| @@"`
+	IPv6   *IPv6Stmt `parser:"| @@"`
+}
+
+// Define names a value: "define NAME = VALUE", or "define NAME" for a value
+// that must come from the command line (-D) before a rule using it is enabled.
+type Define struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   string `parser:"\"define\" @Word"`
+	Value  *Value `parser:"( \"=\" @@ )?"`
+}
+
+// Flush is "flush ruleset": the policy owns the whole ruleset.
+type Flush struct {
+	Pos  lexer.Position
+	What string `parser:"\"flush\" @Word"`
+}
+
+// Table is "table [FAMILY] NAME { chains }".
+type Table struct {
+	Pos    lexer.Position
+	First  string   `parser:"\"table\" @Word"`
+	Second *string  `parser:"@Word?"`
+	Chains []*Chain `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// Chain is "chain NAME hook H [priority P] [policy V] { rules }".
+type Chain struct {
+	Pos   lexer.Position
+	Name  string       `parser:"\"chain\" @Word"`
+	Attrs []*ChainAttr `parser:"@@*"`
+	Items []*ChainItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// ChainAttr is one "KEY VALUE" pair of a chain header.
+type ChainAttr struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Key    string `parser:"@(\"type\" | \"hook\" | \"priority\" | \"policy\")"`
+	Value  string `parser:"@Word"`
+}
+
+// ChainItem is a rule or an option block.
+type ChainItem struct {
+	Option *Option `parser:"  @@"`
+	Rule   *Rule   `parser:"| @@"`
+}
+
+// Option is "option NAME { rules } [else { rules }]": rules that are
+// included only when NAME is enabled (and the else rules only when it is not).
+type Option struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   string     `parser:"\"option\" @Word"`
+	Rules  []*Rule    `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+	Else   *ElseBlock `parser:"@@?"`
+}
+
+// ElseBlock holds the rules used when an option is not enabled.
+type ElseBlock struct {
+	Rules []*Rule `parser:"\"else\" \"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// Rule is one line of matches, statements and a verdict.
+type Rule struct {
+	Pos     lexer.Position
+	EndPos  lexer.Position
+	Clauses []*Clause `parser:"@@+"`
+}
+
+// Clause is one match, statement or verdict of a rule.
+type Clause struct {
+	Pos     lexer.Position
+	EndPos  lexer.Position
+	Iface   *IfaceClause `parser:"  @@"`
+	Addr    *AddrClause  `parser:"| @@"`
+	Port    *PortClause  `parser:"| @@"`
+	L4Proto *Value       `parser:"| \"meta\" \"l4proto\" @@"`
+	CtState []*Value     `parser:"| \"ct\" \"state\" @@ ( \",\" @@ )*"`
+	Counter bool         `parser:"| @\"counter\""`
+	Log     *LogClause   `parser:"| @@"`
+	Comment *string      `parser:"| \"comment\" @String"`
+	Verdict string       `parser:"| @(\"accept\" | \"drop\" | \"reject\")"`
+}
+
+// IfaceClause is "iifname VALUE" or "oifname VALUE".
+type IfaceClause struct {
+	Dir   string `parser:"@(\"iifname\" | \"oifname\")"`
+	Value *Value `parser:"@@"`
+}
+
+// AddrClause is "ip saddr VALUE", "ip6 daddr VALUE" and the like.
+type AddrClause struct {
+	Family string `parser:"@(\"ip\" | \"ip6\")"`
+	Dir    string `parser:"@(\"saddr\" | \"daddr\")"`
+	Value  *Value `parser:"@@"`
+}
+
+// PortClause is "tcp dport VALUE", "udp sport VALUE", "th dport VALUE" and the like.
+type PortClause struct {
+	Proto string `parser:"@(\"tcp\" | \"udp\" | \"th\")"`
+	Dir   string `parser:"@(\"sport\" | \"dport\")"`
+	Value *Value `parser:"@@"`
+}
+
+// LogClause is "log [prefix STRING] [level LEVEL]".
+type LogClause struct {
+	Opts []*LogOpt `parser:"\"log\" @@*"`
+}
+
+// LogOpt is one option of a log statement.
+type LogOpt struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Key    string `parser:"@(\"prefix\" | \"level\")"`
+	Value  string `parser:"@(String | Word)"`
+}
+
+// IPv6Stmt is "ipv6 METHOD [ARGS]": what to do about IPv6 beyond the firewall.
+type IPv6Stmt struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Method string   `parser:"\"ipv6\" @Word"`
+	Args   []*Value `parser:"@@*"`
+}
+
+// Value is a scalar (word, string or $NAME) or a set of values in braces.
+type Value struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Set    *SetLit `parser:"(  @@"`
+	Var    *string `parser:"| @Var"`
+	String *string `parser:"| @String"`
+	Word   *string `parser:"| @Word )"`
+}
+
+// SetLit is "{ VALUE, VALUE, ... }"; newlines may separate elements.
+type SetLit struct {
+	Elems []*Value `parser:"\"{\" EOL* ( @@ EOL* ( \",\" EOL* )? )* \"}\""`
+}

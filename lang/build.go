@@ -1,0 +1,642 @@
+package lang
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// Config is what the command line adds to a policy.
+type Config struct {
+	// Defines replace the values of defines (-D NAME=VALUE), VALUE in the
+	// policy language's own syntax. Each NAME must be defined by the policy.
+	Defines []Override
+	// Enable lists the options to switch on (-e NAME).
+	Enable []string
+}
+
+// Override is one -D NAME=VALUE.
+type Override struct{ Name, Value string }
+
+// ParseOverride splits "NAME=VALUE" as given to -D.
+func ParseOverride(s string) (Override, error) {
+	name, value, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return Override{}, fmt.Errorf("-D %q: want NAME=VALUE, e.g. -D INET_DEV=wlan0", s)
+	}
+	return Override{Name: name, Value: value}, nil
+}
+
+// OverrideSource is the file name positions in a -D value refer to.
+func OverrideSource(name string) string { return "-D " + name }
+
+// Load parses, builds and validates a policy: the whole front end in one call.
+// The policy is nil when any diagnostic is an error; warnings come either way.
+func Load(filename string, src []byte, cfg Config) (*ir.Policy, ir.Diagnostics) {
+	f, ds := Parse(filename, src)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	p, ds := Build(f, filename, cfg)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	ds = append(ds, p.Validate()...)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	return p, ds
+}
+
+// Options lists the option names a policy file declares, sorted.
+func Options(f *File) []string {
+	set := map[string]bool{}
+	for _, it := range f.Items {
+		if it.Table == nil {
+			continue
+		}
+		for _, c := range it.Table.Chains {
+			for _, ci := range c.Items {
+				if ci.Option != nil {
+					set[ci.Option.Name] = true
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type define struct {
+	name      string
+	pos, end  ir.Pos
+	value     *Value // nil for "define NAME" without a value
+	used      bool
+	resolving bool
+}
+
+type builder struct {
+	ds      ir.Diagnostics
+	seen    map[string]bool
+	defines map[string]*define
+	enabled map[string]bool
+}
+
+// Build turns a parsed policy into an ir.Policy, applying cfg. It checks that
+// every name is defined and every value has the kind and range its use needs,
+// in enabled and disabled rules alike; it does not run ir.Policy.Validate.
+func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
+	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{}}
+	p := &ir.Policy{Source: filename}
+	for _, it := range f.Items {
+		if d := it.Define; d != nil {
+			b.addDefine(d)
+		}
+	}
+	b.applyOverrides(cfg.Defines)
+	b.enableOptions(Options(f), cfg.Enable)
+	for name := range b.enabled {
+		p.Options = append(p.Options, name)
+	}
+	sort.Strings(p.Options)
+	for _, it := range f.Items {
+		switch {
+		case it.Flush != nil:
+			if it.Flush.What != "ruleset" {
+				b.errorf(convertPos(it.Flush.Pos), ir.Pos{}, "flush %s is not supported", it.Flush.What).Hint =
+					"write \"flush ruleset\" to own the whole ruleset; without it ksc replaces only its own tables"
+			}
+			p.FlushRuleset = true
+		case it.Table != nil:
+			if t := b.table(it.Table); t != nil {
+				p.Tables = append(p.Tables, t)
+			}
+		case it.IPv6 != nil:
+			b.ipv6(it.IPv6, &p.IPv6)
+		}
+	}
+	for _, d := range b.defines {
+		if !d.used {
+			b.ds.Warnf(d.pos, "$%s is defined but never used", d.name)
+		}
+	}
+	sortDiagnostics(b.ds)
+	return p, b.ds
+}
+
+// errorf records an error once: a bad value inside a define is reported once,
+// however many rules use it.
+func (b *builder) errorf(pos, end ir.Pos, format string, args ...any) *ir.Diagnostic {
+	msg := fmt.Sprintf(format, args...)
+	key := pos.String() + msg
+	if b.seen[key] {
+		return &ir.Diagnostic{} // a throwaway, so callers may still set a hint
+	}
+	b.seen[key] = true
+	d := b.ds.Errorf(pos, "%s", msg)
+	d.End = end
+	return d
+}
+
+func (b *builder) addDefine(d *Define) {
+	pos, end := endPos(d.Pos, d.EndPos)
+	if !isIdentifier(d.Name) {
+		b.errorf(pos, end, "bad define name %q", d.Name).Hint = "names start with a letter or '_' and hold letters, digits and '_'"
+		return
+	}
+	if prev, dup := b.defines[d.Name]; dup {
+		b.errorf(pos, end, "$%s is defined twice", d.Name).Hint = "the first definition is at " + prev.pos.String()
+		return
+	}
+	b.defines[d.Name] = &define{name: d.Name, pos: pos, end: end, value: d.Value}
+}
+
+func (b *builder) applyOverrides(overrides []Override) {
+	for _, o := range overrides {
+		src := ir.Pos{File: OverrideSource(o.Name)}
+		d, ok := b.defines[o.Name]
+		if !ok {
+			diag := b.errorf(src, ir.Pos{}, "the policy does not define %s", o.Name)
+			if best, near := closest(o.Name, b.defineNames()); near {
+				diag.Hint = fmt.Sprintf("did you mean %s?", best)
+			} else if names := b.defineNames(); len(names) > 0 {
+				diag.Hint = "the policy defines " + strings.Join(names, ", ")
+			}
+			continue
+		}
+		v, ds := ParseValue(OverrideSource(o.Name), o.Value)
+		if ds.HasErrors() {
+			b.ds = append(b.ds, ds...)
+			continue
+		}
+		d.value = v
+	}
+}
+
+func (b *builder) defineNames() []string {
+	names := make([]string, 0, len(b.defines))
+	for n := range b.defines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (b *builder) enableOptions(known, enable []string) {
+	for _, name := range enable {
+		if slices.Contains(known, name) {
+			b.enabled[name] = true
+			continue
+		}
+		d := b.errorf(ir.Pos{File: "-e " + name}, ir.Pos{}, "the policy has no option %q", name)
+		switch best, near := closest(name, known); {
+		case len(known) == 0:
+			d.Hint = "this policy declares no options"
+		case near:
+			d.Hint = fmt.Sprintf("did you mean %s? the options are: %s", best, strings.Join(known, ", "))
+		default:
+			d.Hint = "the options are: " + strings.Join(known, ", ")
+		}
+	}
+}
+
+func (b *builder) table(t *Table) *ir.Table {
+	out := &ir.Table{Pos: convertPos(t.Pos), Family: ir.Inet, Name: t.First}
+	if t.Second != nil {
+		out.Name = *t.Second
+		switch t.First {
+		case "inet":
+		case "ip":
+			out.Family = ir.IPv4
+		case "ip6":
+			out.Family = ir.IPv6
+		default:
+			b.errorf(out.Pos, ir.Pos{}, "unknown table family %q", t.First).Hint = "use inet (IPv4 and IPv6), ip or ip6"
+			return nil
+		}
+	}
+	for _, c := range t.Chains {
+		out.Chains = append(out.Chains, b.chain(c))
+	}
+	return out
+}
+
+// priorities are nft's standard priority names for filter chains.
+var priorities = map[string]int{"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
+
+func (b *builder) chain(c *Chain) *ir.Chain {
+	out := &ir.Chain{Pos: convertPos(c.Pos), Name: c.Name, Policy: ir.Accept}
+	seen := map[string]bool{}
+	for _, a := range c.Attrs {
+		pos, end := endPos(a.Pos, a.EndPos)
+		if seen[a.Key] {
+			b.errorf(pos, end, "chain %s has %s twice", c.Name, a.Key)
+			continue
+		}
+		seen[a.Key] = true
+		switch a.Key {
+		case "type":
+			if a.Value != "filter" {
+				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "ksc writes filter chains only; leave out \"type\""
+			}
+		case "hook":
+			h, ok := ir.Hooks[a.Value]
+			if !ok {
+				d := b.errorf(pos, end, "unknown hook %q", a.Value)
+				d.Hint = "use one of: prerouting, input, forward, output, postrouting"
+				if best, near := closest(a.Value, []string{"prerouting", "input", "forward", "output", "postrouting"}); near {
+					d.Hint = "did you mean " + best + "?"
+				}
+			}
+			out.Hook = h
+		case "priority":
+			if n, err := strconv.Atoi(a.Value); err == nil {
+				out.Priority = n
+			} else if n, ok := priorities[a.Value]; ok {
+				out.Priority = n
+			} else {
+				b.errorf(pos, end, "bad priority %q", a.Value).Hint = "use a number, or raw, mangle, dstnat, filter, security, srcnat"
+			}
+		case "policy":
+			switch a.Value {
+			case "accept":
+				out.Policy = ir.Accept
+			case "drop":
+				out.Policy = ir.Drop
+			default:
+				b.errorf(pos, end, "chain policy must be accept or drop, not %q", a.Value)
+			}
+		}
+	}
+	for _, it := range c.Items {
+		if it.Rule != nil {
+			out.Rules = appendRule(out.Rules, b.rule(it.Rule, true, ""))
+			continue
+		}
+		o := it.Option
+		on := b.enabled[o.Name]
+		for _, r := range o.Rules {
+			out.Rules = appendRule(out.Rules, b.rule(r, on, o.Name))
+		}
+		if o.Else != nil {
+			for _, r := range o.Else.Rules {
+				out.Rules = appendRule(out.Rules, b.rule(r, !on, "!"+o.Name))
+			}
+		}
+	}
+	return out
+}
+
+func appendRule(rules []*ir.Rule, r *ir.Rule) []*ir.Rule {
+	if r == nil {
+		return rules
+	}
+	return append(rules, r)
+}
+
+// rule builds one rule. Rules of disabled options are checked all the same,
+// so that enabling an option later cannot reveal a mistake; they return nil.
+func (b *builder) rule(r *Rule, enabled bool, option string) *ir.Rule {
+	out := &ir.Rule{Pos: convertPos(r.Pos), Option: option}
+	const (
+		matching = iota
+		acting
+		decided
+	)
+	stage := matching
+	for _, c := range r.Clauses {
+		pos, end := endPos(c.Pos, c.EndPos)
+		isMatch := c.Iface != nil || c.Addr != nil || c.Port != nil || c.L4Proto != nil || c.CtState != nil
+		switch {
+		case c.Comment != nil:
+			out.Comment = strings.Trim(*c.Comment, `"`)
+			continue
+		case stage == decided:
+			b.errorf(pos, end, "nothing but a comment may follow the verdict").Hint = "start a new line for a new rule"
+			continue
+		case isMatch && stage == acting:
+			b.errorf(pos, end, "matches must come before counter and log").Hint = "nft would count or log packets that this match then rejects"
+			continue
+		}
+		switch {
+		case c.Iface != nil:
+			out.Matches = appendMatch(out.Matches, matchOrNil(b.ifaceMatch(pos, c.Iface, enabled)))
+		case c.Addr != nil:
+			out.Matches = appendMatch(out.Matches, matchOrNil(b.addrMatch(pos, c.Addr, enabled)))
+		case c.Port != nil:
+			out.Matches = appendMatch(out.Matches, matchOrNil(b.portMatch(pos, c.Port, enabled)))
+		case c.L4Proto != nil:
+			out.Matches = appendMatch(out.Matches, matchOrNil(b.protoMatch(pos, c.L4Proto, enabled)))
+		case c.CtState != nil:
+			out.Matches = appendMatch(out.Matches, matchOrNil(b.ctMatch(pos, c.CtState, enabled)))
+		case c.Counter:
+			out.Statements = append(out.Statements, &ir.Counter{Pos: pos})
+			stage = acting
+		case c.Log != nil:
+			out.Statements = append(out.Statements, b.log(pos, c.Log))
+			stage = acting
+		default:
+			out.Verdict = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}[c.Verdict]
+			stage = decided
+		}
+	}
+	if !enabled {
+		return nil
+	}
+	return out
+}
+
+// appendMatch skips matches that failed to build (their error is recorded).
+func appendMatch(ms []ir.Match, m ir.Match) []ir.Match {
+	if m == nil {
+		return ms
+	}
+	return append(ms, m)
+}
+
+// matchOrNil returns m as an ir.Match, or a nil interface when it failed.
+func matchOrNil(m ir.Match, ok bool) ir.Match {
+	if !ok {
+		return nil
+	}
+	return m
+}
+
+func (b *builder) ifaceMatch(pos ir.Pos, c *IfaceClause, enabled bool) (*ir.InterfaceMatch, bool) {
+	m := &ir.InterfaceMatch{Pos: pos, Output: c.Dir == "oifname"}
+	elems, ok := b.resolve(c.Value, enabled)
+	for _, e := range elems {
+		if k := e.kind(); k != "a name" && k != "a string" && k != "a number" {
+			p, end := e.where()
+			b.errorf(p, end, "%s needs interface names, %s", c.Dir, e.describe())
+			ok = false
+			if e.via != "" {
+				break // one error for each use of a wrong-kind $NAME
+			}
+			continue
+		}
+		m.Names = append(m.Names, e.text)
+	}
+	return m, ok
+}
+
+func (b *builder) addrMatch(pos ir.Pos, c *AddrClause, enabled bool) (*ir.AddressMatch, bool) {
+	m := &ir.AddressMatch{Pos: pos, Family: ir.IPv4, Destination: c.Dir == "daddr"}
+	if c.Family == "ip6" {
+		m.Family = ir.IPv6
+	}
+	elems, ok := b.resolve(c.Value, enabled)
+	for _, e := range elems {
+		a, msg, hint := parseAddrElem(e)
+		if msg != "" {
+			p, end := e.pos, e.end
+			if strings.HasPrefix(msg, "expected") {
+				p, end = e.where()
+			}
+			b.errorf(p, end, "%s", msg).Hint = hint
+			ok = false
+			if p == e.usePos && e.via != "" {
+				break // one error for each use of a wrong-kind $NAME
+			}
+			continue
+		}
+		if a.Family() != m.Family {
+			p, end := e.where()
+			want, hint := "IPv4", "use ip6 saddr / ip6 daddr for IPv6 addresses"
+			if m.Family == ir.IPv6 {
+				want, hint = "IPv6", "use ip saddr / ip daddr for IPv4 addresses"
+			}
+			b.errorf(p, end, "%s %s needs %s addresses, %s", c.Family, c.Dir, want, e.describe()).Hint = hint
+			ok = false
+			continue
+		}
+		m.Set = append(m.Set, a)
+	}
+	return m, ok
+}
+
+func (b *builder) portMatch(pos ir.Pos, c *PortClause, enabled bool) (*ir.PortMatch, bool) {
+	m := &ir.PortMatch{Pos: pos, Protocol: ir.Protocols[c.Proto], Destination: c.Dir == "dport"}
+	elems, ok := b.resolve(c.Value, enabled)
+	for _, e := range elems {
+		pr, msg, hint := parsePortRange(e)
+		if msg != "" {
+			p, end := e.pos, e.end
+			if strings.HasPrefix(msg, "expected") {
+				p, end = e.where()
+			}
+			b.errorf(p, end, "%s", msg).Hint = hint
+			ok = false
+			if p == e.usePos && e.via != "" {
+				break // one error for each use of a wrong-kind $NAME
+			}
+			continue
+		}
+		m.Ports = append(m.Ports, pr)
+	}
+	return m, ok
+}
+
+func (b *builder) protoMatch(pos ir.Pos, v *Value, enabled bool) (*ir.ProtocolMatch, bool) {
+	m := &ir.ProtocolMatch{Pos: pos}
+	elems, ok := b.resolve(v, enabled)
+	for _, e := range elems {
+		p, known := ir.Protocols[e.text]
+		if !known || e.quoted {
+			at, end := e.where()
+			b.errorf(at, end, "meta l4proto needs a protocol, %s", e.describe()).Hint = "use tcp, udp, icmp or icmpv6"
+			ok = false
+			continue
+		}
+		m.Protocols = append(m.Protocols, p)
+	}
+	return m, ok
+}
+
+func (b *builder) ctMatch(pos ir.Pos, vs []*Value, enabled bool) (*ir.CtStateMatch, bool) {
+	m := &ir.CtStateMatch{Pos: pos}
+	ok := true
+	for _, v := range vs {
+		elems, resolved := b.resolve(v, enabled)
+		ok = ok && resolved
+		for _, e := range elems {
+			s := ir.CtState(e.text)
+			if e.quoted || !slices.Contains(ir.CtStates, s) {
+				at, end := e.where()
+				b.errorf(at, end, "ct state needs a conntrack state, %s", e.describe()).Hint =
+					"use new, established, related, invalid or untracked"
+				ok = false
+				continue
+			}
+			m.States = append(m.States, s)
+		}
+	}
+	return m, ok
+}
+
+func (b *builder) log(pos ir.Pos, c *LogClause) *ir.Log {
+	l := &ir.Log{Pos: pos}
+	seen := map[string]bool{}
+	for _, o := range c.Opts {
+		at, end := endPos(o.Pos, o.EndPos)
+		if seen[o.Key] {
+			b.errorf(at, end, "log has %s twice", o.Key)
+		}
+		seen[o.Key] = true
+		if o.Key == "prefix" {
+			l.Prefix = strings.Trim(o.Value, `"`)
+		} else {
+			l.Level = o.Value
+		}
+	}
+	return l
+}
+
+// resolve flattens a value into its scalars, following $NAMEs. In a disabled
+// rule a define without a value is not an error: it is only needed once the
+// option is enabled.
+func (b *builder) resolve(v *Value, enabled bool) ([]elem, bool) {
+	return b.resolveVia(v, enabled, "", ir.Pos{}, ir.Pos{})
+}
+
+func (b *builder) resolveVia(v *Value, enabled bool, via string, usePos, useEnd ir.Pos) ([]elem, bool) {
+	pos, end := endPos(v.Pos, v.EndPos)
+	switch {
+	case v.Set != nil:
+		var out []elem
+		ok := true
+		for _, sub := range v.Set.Elems {
+			es, subOK := b.resolveVia(sub, enabled, via, usePos, useEnd)
+			out = append(out, es...)
+			ok = ok && subOK
+		}
+		if len(v.Set.Elems) == 0 {
+			b.errorf(pos, end, "empty set").Hint = "a set needs at least one element"
+			ok = false
+		}
+		return out, ok
+	case v.Var != nil:
+		name := strings.TrimPrefix(*v.Var, "$")
+		d, ok := b.defines[name]
+		if !ok {
+			diag := b.errorf(pos, end, "$%s is not defined", name)
+			if best, near := closest(name, b.defineNames()); near {
+				diag.Hint = fmt.Sprintf("did you mean $%s?", best)
+			} else {
+				diag.Hint = fmt.Sprintf("add: define %s = VALUE", name)
+			}
+			return nil, false
+		}
+		d.used = true
+		if d.resolving {
+			b.errorf(pos, end, "$%s refers to itself", name)
+			return nil, false
+		}
+		if d.value == nil {
+			if enabled {
+				b.errorf(pos, end, "$%s has no value", name).Hint =
+					fmt.Sprintf("give it one with -D %s=VALUE, or in its define at %s", name, d.pos)
+			}
+			return nil, !enabled
+		}
+		if via == "" {
+			via, usePos, useEnd = name, pos, end
+		}
+		d.resolving = true
+		defer func() { d.resolving = false }()
+		return b.resolveVia(d.value, enabled, via, usePos, useEnd)
+	case v.String != nil:
+		return []elem{{text: strings.Trim(*v.String, `"`), quoted: true, pos: pos, end: end, via: via, usePos: usePos, useEnd: useEnd}}, true
+	default:
+		return []elem{{text: *v.Word, pos: pos, end: end, via: via, usePos: usePos, useEnd: useEnd}}, true
+	}
+}
+
+// ipv6 reads "ipv6 sysctl disable [keep-loopback]" and
+// "ipv6 openvpn block [LOCAL/64 GATEWAY]".
+func (b *builder) ipv6(s *IPv6Stmt, plan *ir.IPv6Plan) {
+	pos, end := endPos(s.Pos, s.EndPos)
+	var args []elem
+	for _, v := range s.Args {
+		es, ok := b.resolve(v, true)
+		if !ok {
+			return
+		}
+		args = append(args, es...)
+	}
+	words := make([]string, len(args))
+	for i, a := range args {
+		words[i] = a.text
+	}
+	switch {
+	case s.Method == "sysctl" && len(words) >= 1 && words[0] == "disable" && len(words) <= 2:
+		p := &ir.SysctlPlan{Pos: pos}
+		if len(words) == 2 {
+			if words[1] != "keep-loopback" {
+				b.errorf(args[1].pos, args[1].end, "unknown sysctl setting %q", words[1]).Hint = "the only one is keep-loopback"
+				return
+			}
+			p.KeepLoopback = true
+		}
+		plan.Sysctl = p
+	case s.Method == "openvpn" && len(words) >= 1 && words[0] == "block" && (len(words) == 1 || len(words) == 3):
+		p := ir.DefaultOpenVPNPlan()
+		p.Pos = pos
+		if len(words) == 3 {
+			local, err := netip.ParsePrefix(words[1])
+			if err != nil || !local.Addr().Is6() || !isULA(local.Addr()) || local.Bits() > 64 {
+				b.errorf(args[1].pos, args[1].end, "%q is not a ULA address with a prefix length of at most 64", words[1]).Hint =
+					"use an address in fd00::/8 with its prefix, e.g. fd15:53b6:dead::2/64"
+				return
+			}
+			gw, err := netip.ParseAddr(words[2])
+			if err != nil || !local.Contains(gw) || gw == local.Addr() {
+				b.errorf(args[2].pos, args[2].end, "gateway %q must be another address in %s", words[2], local.Masked()).Hint =
+					"e.g. fd15:53b6:dead::1 for fd15:53b6:dead::2/64"
+				return
+			}
+			p.Local, p.Gateway = local, gw
+		}
+		plan.OpenVPN = &p
+	default:
+		b.errorf(pos, end, "unknown ipv6 statement").Hint =
+			"use \"ipv6 sysctl disable [keep-loopback]\" or \"ipv6 openvpn block [LOCAL/64 GATEWAY]\""
+	}
+}
+
+// isULA reports whether a is a unique local address (fc00::/7; fd00::/8 in practice).
+func isULA(a netip.Addr) bool { return a.Is6() && a.As16()[0]&0xfe == 0xfc }
+
+func isIdentifier(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// sortDiagnostics orders diagnostics by file and position, so output is
+// stable however the builder walked the policy.
+func sortDiagnostics(ds ir.Diagnostics) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}

@@ -1,0 +1,139 @@
+package lang
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+	"github.com/ksc-project/ksc/ir"
+)
+
+// policyLexer splits policy text into tokens. Words are generous (they
+// include '.', ':', '/', '-' and '*') so that addresses, prefixes, ranges and
+// option names are single tokens; Build gives them meaning by context.
+var policyLexer = lexer.MustSimple([]lexer.SimpleRule{
+	{Name: "Comment", Pattern: `#[^\n]*`},
+	{Name: "String", Pattern: `"[^"\n]*"`},
+	{Name: "Var", Pattern: `\$[A-Za-z_][A-Za-z0-9_]*`},
+	{Name: "EOL", Pattern: `\r?\n`},
+	{Name: "Whitespace", Pattern: `[ \t\r]+`},
+	{Name: "Punct", Pattern: `[{}=,;]`},
+	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+\-]+`},
+})
+
+var options = []participle.Option{
+	participle.Lexer(policyLexer),
+	participle.Elide("Comment", "Whitespace"),
+	participle.UseLookahead(2),
+}
+
+var (
+	fileParser  = participle.MustBuild[File](options...)
+	valueParser = participle.MustBuild[Value](options...)
+)
+
+// Grammar returns the policy grammar in EBNF, as participle derives it.
+func Grammar() string { return fileParser.String() }
+
+// Parse parses a policy. filename is used in positions only.
+func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
+	if d, bad := checkText(filename, src); bad {
+		return nil, ir.Diagnostics{d}
+	}
+	f, err := fileParser.ParseBytes(filename, src)
+	if err != nil {
+		return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
+	}
+	return f, nil
+}
+
+// ParseValue parses a value given on the command line (-D NAME=VALUE), in the
+// same syntax as the right-hand side of a define. source names it in positions.
+func ParseValue(source, text string) (*Value, ir.Diagnostics) {
+	if d, bad := checkText(source, []byte(text)); bad {
+		return nil, ir.Diagnostics{d}
+	}
+	if strings.ContainsAny(text, "\n\r") {
+		return nil, ir.Diagnostics{{Pos: ir.Pos{File: source}, Message: "a -D value must be on one line"}}
+	}
+	v, err := valueParser.ParseString(source, text)
+	if err != nil {
+		return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
+	}
+	return v, nil
+}
+
+// checkText refuses input that is not UTF-8 or holds NUL bytes before the
+// lexer sees it, so that no later message has to print such bytes.
+func checkText(filename string, src []byte) (ir.Diagnostic, bool) {
+	line, col := 1, 1
+	for off := 0; off < len(src); {
+		r, size := utf8.DecodeRune(src[off:])
+		if r == utf8.RuneError && size == 1 || r == 0 {
+			what := "invalid UTF-8"
+			if r == 0 {
+				what = "a NUL byte"
+			}
+			return ir.Diagnostic{Pos: ir.Pos{File: filename, Offset: off, Line: line, Col: col},
+				Message: "policy text has " + what}, true
+		}
+		if r == '\n' {
+			line, col = line+1, 0
+		}
+		off += size
+		col++
+	}
+	return ir.Diagnostic{}, false
+}
+
+func syntaxDiagnostic(err error, src []byte) ir.Diagnostic {
+	var perr participle.Error
+	if !errors.As(err, &perr) {
+		return ir.Diagnostic{Message: err.Error()}
+	}
+	pos := convertPos(perr.Position())
+	d := ir.Diagnostic{Pos: pos, End: pos, Message: perr.Message()}
+	var unexpected *participle.UnexpectedTokenError
+	if errors.As(err, &unexpected) {
+		tok := unexpected.Unexpected
+		d.End.Col += utf8.RuneCountInString(tok.Value)
+		switch {
+		case tok.EOF():
+			d.Message = "unexpected end of file"
+			d.Hint = "a '{' is not closed"
+		case tok.Value == "\n" || tok.Value == "\r\n":
+			d.Message = "unexpected end of line"
+			d.End.Col = d.Pos.Col + 1
+		default:
+			d.Message = fmt.Sprintf("unexpected %q", tok.Value)
+		}
+		if unexpected.Expect != "" {
+			d.Message += " (expected " + unexpected.Expect + ")"
+		}
+		return d
+	}
+	if strings.Contains(d.Message, "invalid input text") && pos.Offset < len(src) {
+		switch src[pos.Offset] {
+		case '"':
+			d.Message = "unterminated string"
+			d.Hint = "strings end with '\"' on the same line"
+		case '$':
+			d.Message = "'$' must be followed by a name"
+		default:
+			r, _ := utf8.DecodeRune(src[pos.Offset:])
+			d.Message = fmt.Sprintf("unexpected character %q", r)
+		}
+	}
+	return d
+}
+
+func convertPos(p lexer.Position) ir.Pos {
+	return ir.Pos{File: p.Filename, Offset: p.Offset, Line: p.Line, Col: p.Column}
+}
+
+func endPos(start, end lexer.Position) (ir.Pos, ir.Pos) {
+	return convertPos(start), convertPos(end)
+}

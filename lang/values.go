@@ -1,0 +1,203 @@
+package lang
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// elem is one scalar of a resolved value, with where it was written and,
+// when it came through $NAME, where that name was used.
+type elem struct {
+	text     string
+	quoted   bool
+	pos, end ir.Pos
+	via      string // the $NAME it came through, or ""
+	usePos   ir.Pos // where $NAME was used
+	useEnd   ir.Pos
+}
+
+// where returns the range to blame when the element is the wrong kind for its
+// use: the $NAME in the rule when there is one, the literal otherwise.
+func (e elem) where() (ir.Pos, ir.Pos) {
+	if e.via != "" {
+		return e.usePos, e.useEnd
+	}
+	return e.pos, e.end
+}
+
+// kind names what an element looks like, for "expected X, found Y" messages.
+func (e elem) kind() string {
+	if e.quoted {
+		return "a string"
+	}
+	t := e.text
+	if _, err := netip.ParseAddr(t); err == nil {
+		return "an address"
+	}
+	if _, err := netip.ParsePrefix(t); err == nil {
+		return "a prefix"
+	}
+	if a, b, ok := strings.Cut(t, "-"); ok {
+		if _, err := netip.ParseAddr(a); err == nil {
+			if _, err := netip.ParseAddr(b); err == nil {
+				return "an address range"
+			}
+		}
+	}
+	if isNumber(t) {
+		return "a number"
+	}
+	if a, b, ok := strings.Cut(t, "-"); ok && isNumber(a) && isNumber(b) {
+		return "a port range"
+	}
+	return "a name"
+}
+
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (e elem) describe() string {
+	if e.via != "" {
+		return fmt.Sprintf("$%s holds %s (%s)", e.via, e.kind(), e.text)
+	}
+	return fmt.Sprintf("found %s (%s)", e.kind(), e.text)
+}
+
+// parseAddrElem parses an address, a prefix or an inclusive range.
+func parseAddrElem(e elem) (ir.AddrElem, string, string) {
+	if e.quoted {
+		return ir.AddrElem{}, "expected an address, " + e.describe(), "addresses are written without quotes"
+	}
+	t := e.text
+	if strings.Contains(t, "/") {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			return ir.AddrElem{}, fmt.Sprintf("malformed prefix %q", t), "write a prefix as ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32"
+		}
+		if p.Addr().Zone() != "" {
+			return ir.AddrElem{}, fmt.Sprintf("prefix %q has a zone", t), ""
+		}
+		if p.Masked() != p {
+			return ir.AddrElem{}, fmt.Sprintf("prefix %s has host bits set", t), "did you mean " + p.Masked().String() + "?"
+		}
+		last := lastAddr(p)
+		return ir.AddrElem{Pos: e.pos, From: p.Addr(), To: last, Prefix: p}, "", ""
+	}
+	if a, b, ok := strings.Cut(t, "-"); ok {
+		from, err1 := netip.ParseAddr(a)
+		to, err2 := netip.ParseAddr(b)
+		if err1 != nil || err2 != nil || from.Zone() != "" || to.Zone() != "" {
+			return ir.AddrElem{}, fmt.Sprintf("malformed address range %q", t), "write a range as FIRST-LAST, e.g. 192.0.2.4-192.0.2.6"
+		}
+		if from.Is4() != to.Is4() {
+			return ir.AddrElem{}, fmt.Sprintf("address range %q mixes IPv4 and IPv6", t), ""
+		}
+		if to.Less(from) {
+			return ir.AddrElem{}, fmt.Sprintf("address range %q is empty: its first address is above its last", t), "did you mean " + b + "-" + a + "?"
+		}
+		return ir.AddrElem{Pos: e.pos, From: from, To: to}, "", ""
+	}
+	a, err := netip.ParseAddr(t)
+	if err != nil {
+		if e.kind() == "a name" && strings.ContainsAny(t, ".:") {
+			return ir.AddrElem{}, fmt.Sprintf("malformed address %q", t), "ksc takes addresses, not host names: nothing may be resolved outside the tunnel"
+		}
+		return ir.AddrElem{}, "expected an address, " + e.describe(), ""
+	}
+	if a.Zone() != "" {
+		return ir.AddrElem{}, fmt.Sprintf("address %q has a zone", t), "remove the %zone part"
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	return ir.AddrElem{Pos: e.pos, From: a, To: a}, "", ""
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// parsePortRange parses a port number or an inclusive range FIRST-LAST.
+func parsePortRange(e elem) (ir.PortRange, string, string) {
+	if e.quoted {
+		return ir.PortRange{}, "expected a port, " + e.describe(), "ports are written without quotes"
+	}
+	first, last, isRange := strings.Cut(e.text, "-")
+	if !isRange {
+		last = first
+	}
+	if !isNumber(first) || !isNumber(last) {
+		hint := ""
+		if k := e.kind(); k == "a name" {
+			hint = "ksc takes port numbers, not service names"
+		}
+		return ir.PortRange{}, "expected a port or port range, " + e.describe(), hint
+	}
+	lo, err1 := strconv.Atoi(first)
+	hi, err2 := strconv.Atoi(last)
+	for _, p := range []struct {
+		n   int
+		err error
+		s   string
+	}{{lo, err1, first}, {hi, err2, last}} {
+		if p.err != nil || p.n > 65535 {
+			return ir.PortRange{}, fmt.Sprintf("port %s is out of range 0-65535", p.s), ""
+		}
+	}
+	if lo > hi {
+		return ir.PortRange{}, fmt.Sprintf("port range %s is empty: its first port is above its last", e.text), fmt.Sprintf("did you mean %d-%d?", hi, lo)
+	}
+	return ir.PortRange{Pos: e.pos, First: uint16(lo), Last: uint16(hi)}, "", ""
+}
+
+// editDistance is the Levenshtein distance, for "did you mean" hints.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// closest returns the candidate nearest to name, if any is near enough to be
+// a plausible typo.
+func closest(name string, candidates []string) (string, bool) {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if best == "" || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best, best != "" && bestDist <= max(2, len(name)/3)
+}
