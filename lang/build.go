@@ -532,6 +532,7 @@ func (b *builder) resolveVia(v *Value, enabled bool, via string, usePos, useEnd 
 			diag := b.errorf(pos, end, "$%s is not defined", name)
 			if best, near := closest(name, b.defineNames()); near {
 				diag.Hint = fmt.Sprintf("did you mean $%s?", best)
+				b.defines[best].used = true // its use is the typo: no "unused" warning too
 			} else {
 				diag.Hint = fmt.Sprintf("add: define %s = VALUE", name)
 			}

@@ -109,6 +109,9 @@ func syntaxDiagnostic(err error, src []byte) ir.Diagnostic {
 			d.End.Col = d.Pos.Col + 1
 		default:
 			d.Message = fmt.Sprintf("unexpected %q", tok.Value)
+			if tok.Type == policyLexer.Symbols()["Word"] {
+				d.Hint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject"
+			}
 		}
 		if unexpected.Expect != "" {
 			d.Message += " (expected " + unexpected.Expect + ")"

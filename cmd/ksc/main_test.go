@@ -1,0 +1,42 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
+
+// TestMain lets scripts run "ksc" as a command, in this test binary.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"ksc": main})
+}
+
+// TestScripts runs the command-line tests in testdata/script, each in a
+// fresh directory holding a copy of the examples.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			examples, err := filepath.Glob("../../examples/*.ks")
+			if err != nil {
+				return err
+			}
+			for _, f := range examples {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(filepath.Join(env.WorkDir, filepath.Base(f)), data, 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}

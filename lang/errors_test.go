@@ -1,0 +1,138 @@
+package lang_test
+
+import (
+	"testing"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+)
+
+// chain wraps rules in a table and an input chain, so that cases stay short;
+// the rules start on line 3, column 1.
+func chain(rules string) string {
+	return "table inet t {\nchain c hook input {\n" + rules + "\n}\n}\n"
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		cfg  lang.Config
+		want []string // each diagnostic's Error() and, after " | ", its hint
+	}{
+		{"syntax: stray closing brace", "table t {\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:1: unexpected "}"`}},
+		{"syntax: unterminated string", chain(`iifname "lo accept`), lang.Config{},
+			[]string{`t.ks:3:9: unterminated string | strings end with '"' on the same line`}},
+		{"syntax: unknown clause", chain(`iifname lo allow`), lang.Config{},
+			[]string{`t.ks:3:12: unexpected "allow" | a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject`}},
+		{"syntax: missing brace", "table t {\nchain c hook input {\n", lang.Config{},
+			[]string{`t.ks:3:1: unexpected end of file | a '{' is not closed`}},
+		{"syntax: NUL byte", "define A = 1\x00", lang.Config{},
+			[]string{`t.ks:1:13: policy text has a NUL byte`}},
+		{"undefined name with hint", "define VPN_SERVERS = 192.0.2.1\n" + chain(`ip daddr $VPN_SERVER accept`), lang.Config{},
+			[]string{`t.ks:4:10: $VPN_SERVER is not defined | did you mean $VPN_SERVERS?`}},
+		{"undefined name without near match", chain(`ip daddr $NOPE accept`), lang.Config{},
+			[]string{`t.ks:3:10: $NOPE is not defined | add: define NOPE = VALUE`}},
+		{"address where a port belongs", "define VPN = 192.0.2.1\n" + chain(`tcp dport $VPN accept`), lang.Config{},
+			[]string{`t.ks:4:11: expected a port or port range, $VPN holds an address (192.0.2.1)`}},
+		{"port where an address belongs", chain(`ip daddr 22 accept`), lang.Config{},
+			[]string{`t.ks:3:10: expected an address, found a number (22)`}},
+		{"port out of range (the article's 71234)", "define FORWARDED_PORT = 71234\n" + chain(`th dport $FORWARDED_PORT accept`), lang.Config{},
+			[]string{`t.ks:1:25: port 71234 is out of range 0-65535`}},
+		{"port out of range via -D", "define P\n" + chain(`tcp dport $P accept`),
+			lang.Config{Defines: []lang.Override{{Name: "P", Value: "{ 22, 65536 }"}}},
+			[]string{`-D P:1:7: port 65536 is out of range 0-65535`}},
+		{"empty port range", chain(`tcp dport 2000-1000 accept`), lang.Config{},
+			[]string{`t.ks:3:11: port range 2000-1000 is empty: its first port is above its last | did you mean 1000-2000?`}},
+		{"malformed address", chain(`ip daddr 192.0.2.300 accept`), lang.Config{},
+			[]string{`t.ks:3:10: malformed address "192.0.2.300" | ksc takes addresses, not host names: nothing may be resolved outside the tunnel`}},
+		{"malformed prefix", chain(`ip daddr 192.0.2.0/33 accept`), lang.Config{},
+			[]string{`t.ks:3:10: malformed prefix "192.0.2.0/33" | write a prefix as ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32`}},
+		{"prefix with host bits", chain(`ip daddr 192.0.2.1/24 accept`), lang.Config{},
+			[]string{`t.ks:3:10: prefix 192.0.2.1/24 has host bits set | did you mean 192.0.2.0/24?`}},
+		{"IPv4 address in an IPv6 match", chain(`ip6 daddr { 2001:db8::1, 192.0.2.1 } accept`), lang.Config{},
+			[]string{`t.ks:3:26: ip6 daddr needs IPv6 addresses, found an address (192.0.2.1) | use ip saddr / ip daddr for IPv4 addresses`}},
+		{"IPv6 match in an ip table", "table ip t {\nchain c hook input {\nip6 daddr 2001:db8::1 accept\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:1: this ip6 match can never hold in table ip t | an ip table only sees ip packets`}},
+		{"IPv4 and IPv6 in one rule", chain(`ip saddr 192.0.2.1 ip6 daddr 2001:db8::1 accept`), lang.Config{},
+			[]string{`t.ks:3:20: this ip6 match contradicts the ip match at t.ks:3:1: no packet is both`}},
+		{"duplicate table", "table t {\n}\ntable inet t {\n}\n", lang.Config{},
+			[]string{`t.ks:3:1: table inet t is declared twice | the first declaration is at t.ks:1:1`}},
+		{"duplicate chain", "table t {\nchain c hook input {\n}\nchain c hook output {\n}\n}\n", lang.Config{},
+			[]string{`t.ks:4:1: chain c is declared twice in table inet t | the first declaration is at t.ks:2:1`}},
+		{"unknown hook", "table t {\nchain c hook inptu {\n}\n}\n", lang.Config{},
+			[]string{`t.ks:2:9: unknown hook "inptu" | did you mean input?`}},
+		{"missing hook", "table t {\nchain c policy drop {\n}\n}\n", lang.Config{},
+			[]string{`t.ks:2:1: chain c has no hook | add one of: hook input, hook output, hook forward, hook prerouting, hook postrouting`}},
+		{"unknown table family", "table bridge t {\n}\n", lang.Config{},
+			[]string{`t.ks:1:1: unknown table family "bridge" | use inet (IPv4 and IPv6), ip or ip6`}},
+		{"interface name too long", chain(`iifname "averyveryverylong0" accept`), lang.Config{},
+			[]string{`t.ks:3:1: interface name "averyveryverylong0" is 18 bytes long; the kernel allows at most 15`}},
+		{"interface name with a quote", "define DEV\n" + chain(`iifname $DEV accept`),
+			lang.Config{Defines: []lang.Override{{Name: "DEV", Value: `"eth0;"`}}},
+			[]string{`t.ks:4:1: interface name "eth0;" has the character ';', which interface names cannot contain`}},
+		{"address where an interface belongs", "define DEV = 192.0.2.1\n" + chain(`oifname $DEV accept`), lang.Config{},
+			[]string{`t.ks:4:9: oifname needs interface names, $DEV holds an address (192.0.2.1)`}},
+		{"log prefix too long", chain(`log prefix "` + string(make([]byte, 0)) + `0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" drop`), lang.Config{},
+			[]string{`t.ks:3:1: log prefix "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" is 130 bytes long; at most 127 are allowed`}},
+		{"log prefix with a backslash", chain(`log prefix "a\" drop`), lang.Config{},
+			[]string{`t.ks:3:1: log prefix "a\\" has the character '\\'; use printable ASCII without '"' or '\'`}},
+		{"th port without protocol", chain(`th dport 22 accept`), lang.Config{},
+			[]string{`t.ks:3:1: th dport needs the transport protocol first | write meta l4proto {tcp, udp} before it, or use tcp dport / udp dport`}},
+		{"contradicting protocols", chain(`meta l4proto udp tcp dport 22 accept`), lang.Config{},
+			[]string{`t.ks:3:18: tcp dport contradicts the protocol match before it: no packet is both`}},
+		{"duplicate set element", chain(`ip daddr { 192.0.2.1, 192.0.2.1 } accept`), lang.Config{},
+			[]string{`t.ks:3:23: 192.0.2.1 appears twice in this set | the first is at t.ks:3:12`}},
+		{"overlapping set elements", chain(`ip daddr { 192.0.2.0/24, 192.0.2.7 } accept`), lang.Config{},
+			[]string{`t.ks:3:26: 192.0.2.7 overlaps 192.0.2.0/24 in the same set | nft refuses overlapping set elements: merge them`}},
+		{"match after counter", chain(`counter ip daddr 192.0.2.1 accept`), lang.Config{},
+			[]string{`t.ks:3:9: matches must come before counter and log | nft would count or log packets that this match then rejects`}},
+		{"two rules on one line", chain(`accept drop`), lang.Config{},
+			[]string{`t.ks:3:8: nothing but a comment may follow the verdict | start a new line for a new rule`}},
+		{"define without value used by an enabled rule", "define PORT\n" + chain(`tcp dport $PORT accept`), lang.Config{},
+			[]string{`t.ks:4:11: $PORT has no value | give it one with -D PORT=VALUE, or in its define at t.ks:1:1`}},
+		{"define defined twice", "define A = 1\ndefine A = 2\n" + chain(`tcp dport $A accept`), lang.Config{},
+			[]string{`t.ks:2:1: $A is defined twice | the first definition is at t.ks:1:1`}},
+		{"self-reference", "define A = { 1, $A }\n" + chain(`tcp dport $A accept`), lang.Config{},
+			[]string{`t.ks:1:17: $A refers to itself`}},
+		{"-D of an unknown name", "define INET_DEV = eth0\n" + chain(`iifname $INET_DEV accept`),
+			lang.Config{Defines: []lang.Override{{Name: "INET_DEVICE", Value: "wlan0"}}},
+			[]string{`-D INET_DEVICE: the policy does not define INET_DEVICE | did you mean INET_DEV?`}},
+		{"-e of an unknown option", chain(`option lan { accept }`), lang.Config{Enable: []string{"lam"}},
+			[]string{`-e lam: the policy has no option "lam" | did you mean lan? the options are: lan`}},
+		{"unknown protocol", chain(`meta l4proto sctp accept`), lang.Config{},
+			[]string{`t.ks:3:14: meta l4proto needs a protocol, found a name (sctp) | use tcp, udp, icmp or icmpv6`}},
+		{"unknown ct state", chain(`ct state established,relatd accept`), lang.Config{},
+			[]string{`t.ks:3:22: ct state needs a conntrack state, found a name (relatd) | use new, established, related, invalid or untracked`}},
+		{"flush of something else", "flush table\n", lang.Config{},
+			[]string{`t.ks:1:1: flush table is not supported | write "flush ruleset" to own the whole ruleset; without it ksc replaces only its own tables`}},
+		{"ipv6 openvpn with a global prefix", "ipv6 openvpn block 2001:db8::2/64 2001:db8::1\n", lang.Config{},
+			[]string{`t.ks:1:20: "2001:db8::2/64" is not a ULA address with a prefix length of at most 64 | use an address in fd00::/8 with its prefix, e.g. fd15:53b6:dead::2/64`}},
+		{"unused define is only a warning", "define UNUSED = 1\n", lang.Config{},
+			[]string{`t.ks:1:1: warning: $UNUSED is defined but never used`}},
+		{"a define used only by a disabled option counts as used", "define P = 22\n" + chain(`option ssh { tcp dport $P accept }`), lang.Config{},
+			nil},
+		{"a disabled option is still checked", chain(`option ssh { tcp dport 99999 accept }`), lang.Config{},
+			[]string{`t.ks:3:24: port 99999 is out of range 0-65535`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ds := lang.Load("t.ks", []byte(tt.src), tt.cfg)
+			assert.Equal(t, tt.want, render(ds))
+		})
+	}
+}
+
+func render(ds ir.Diagnostics) []string {
+	var out []string
+	for _, d := range ds {
+		s := d.Error()
+		if d.Hint != "" {
+			s += " | " + d.Hint
+		}
+		out = append(out, s)
+	}
+	return out
+}

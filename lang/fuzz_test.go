@@ -1,0 +1,50 @@
+package lang_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ksc-project/ksc/lang"
+)
+
+// FuzzLoad feeds arbitrary text through the whole front end: it must never
+// panic, and whatever it accepts must pass validation and carry positions.
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("../examples/*.ks")
+	more, _ := filepath.Glob("../testdata/policies/*.ks")
+	for _, name := range append(files, more...) {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src), "")
+	}
+	f.Add("define A\ntable t {\nchain c hook input {\ntcp dport $A accept\n}\n}\n", "A={ 1, 2-3 }")
+	f.Add("table t { chain c hook output { oifname \"a\\\" accept } }", "")
+	f.Fuzz(func(t *testing.T, src, define string) {
+		cfg := lang.Config{}
+		if o, err := lang.ParseOverride(define); err == nil {
+			cfg.Defines = []lang.Override{o}
+		}
+		p, ds := lang.Load("fuzz.ks", []byte(src), cfg)
+		if p == nil {
+			if !ds.HasErrors() {
+				t.Fatalf("no policy and no error")
+			}
+			return
+		}
+		if vs := p.Validate(); vs.HasErrors() {
+			t.Fatalf("Load accepted a policy that Validate refuses: %v", vs)
+		}
+		for _, tb := range p.Tables {
+			for _, c := range tb.Chains {
+				for _, r := range c.Rules {
+					if !r.Pos.IsValid() {
+						t.Fatalf("rule without a position")
+					}
+				}
+			}
+		}
+	})
+}
