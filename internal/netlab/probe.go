@@ -84,8 +84,10 @@ func (p Probe) dialer() *net.Dialer {
 func (p Probe) runTCP() (Outcome, error) {
 	var ln net.Listener
 	if err := p.To.Do(func() (err error) {
-		ln, err = net.Listen("tcp", p.listenAddr())
-		return err
+		return retryInUse(func() error {
+			ln, err = net.Listen("tcp", p.listenAddr())
+			return err
+		})
 	}); err != nil {
 		return "", fmt.Errorf("probe %s: listen: %w", p.Name, err)
 	}
@@ -120,8 +122,10 @@ func (p Probe) runTCP() (Outcome, error) {
 func (p Probe) runUDP() (Outcome, error) {
 	var ln net.PacketConn
 	if err := p.To.Do(func() (err error) {
-		ln, err = net.ListenPacket("udp", p.listenAddr())
-		return err
+		return retryInUse(func() error {
+			ln, err = net.ListenPacket("udp", p.listenAddr())
+			return err
+		})
 	}); err != nil {
 		return "", fmt.Errorf("probe %s: listen: %w", p.Name, err)
 	}
@@ -161,6 +165,20 @@ func (p Probe) runUDP() (Outcome, error) {
 		return Delivered, nil
 	}
 	return Answered, nil
+}
+
+// retryInUse retries a bind that fails with EADDRINUSE. Probes that share a
+// listening address take turns, but under load the kernel can keep the port
+// of the previous listener bound for a moment after it is closed.
+func retryInUse(bind func() error) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := bind()
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // RunAll runs probes concurrently, except that probes listening on the same

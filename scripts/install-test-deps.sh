@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what the kernel tests use (nft, iptables, ip, openvpn), from
+# Debian's packages, when something is missing. Without root it only says
+# what is missing: the kernel tests then skip, or fail where
+# KSC_REQUIRE_KERNEL_TESTS=1 (as in CI).
+set -eu
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need nft nftables
+need iptables-restore iptables
+need ip iproute2
+need openvpn openvpn
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-test-deps: missing packages:$missing (need root and apt-get to install them)" >&2
+	exit 0
+fi
+echo "install-test-deps: installing$missing" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
