@@ -8,12 +8,21 @@ import (
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/openvpn"
+	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/ir"
 )
 
+// renderOptions are the compile flags some targets take.
+type renderOptions struct {
+	undo bool // sysctl: the file that restores IPv6
+}
+
 // targets maps each --target name to its backend: a pure function of the IR.
-var targets = map[string]func(*ir.Policy) ([]byte, error){
-	"nft": func(p *ir.Policy) ([]byte, error) { return nft.Render(p), nil },
+var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
+	"nft":     func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p), nil },
+	"sysctl":  func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) },
+	"openvpn": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) },
 }
 
 func targetNames() string {
@@ -35,6 +44,9 @@ Examples:
   ksc compile policy.ks -t nft -e lan,ssh -D INET_DEV=wlan0 -o /tmp/killswitch.nft
   ksc compile policy.ks -t nft -D 'VPN_SERVERS={ 198.51.100.1, 198.51.100.2 }'
   sudo nft -f /tmp/killswitch.nft
+  ksc compile policy.ks -t sysctl -o /etc/sysctl.d/90-ksc-ipv6.conf
+  ksc compile policy.ks -t sysctl --undo      # the file that restores IPv6
+  ksc compile policy.ks -t openvpn            # lines for a .ovpn file
 `
 
 func runCompile(e env, args []string) int {
@@ -42,6 +54,7 @@ func runCompile(e env, args []string) int {
 	var pf policyFlags
 	target := fs.StringP("target", "t", "nft", "what to compile to: "+targetNames())
 	output := fs.StringP("output", "o", "", "write to `FILE` instead of standard output")
+	undo := fs.Bool("undo", false, "sysctl target: emit the settings that restore IPv6")
 	pf.register(fs)
 	if code := parseFlags(e, fs, compileUsage, args); code >= 0 {
 		return code
@@ -55,18 +68,17 @@ func runCompile(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ksc compile: unknown target %q; the targets are: %s\n", *target, targetNames())
 		return exitUsage
 	}
+	if *undo && *target != "sysctl" {
+		fmt.Fprintf(e.stderr, "ksc compile: --undo is for --target sysctl only\n")
+		return exitUsage
+	}
 	p := pf.load(e, path)
 	if p == nil {
 		return exitFailure
 	}
-	out, err := render(p)
+	out, err := render(p, renderOptions{undo: *undo})
 	if err != nil {
-		if ds, ok := err.(ir.Diagnostics); ok {
-			src, _, _ := readPolicy(e, path)
-			printDiagnostics(e.stderr, ds, map[string][]byte{p.Source: src})
-		} else {
-			fmt.Fprintf(e.stderr, "ksc compile: %v\n", err)
-		}
+		reportError(e, "compile", err)
 		return exitFailure
 	}
 	if *output == "" || *output == "-" {
@@ -83,6 +95,12 @@ func runCompile(e env, args []string) int {
 // writeFileAtomic writes through a temporary file and a rename, so that a
 // reader (or a boot-time "nft -f") never sees half a ruleset.
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicMode(path, data, 0o644)
+}
+
+// writeFileAtomicMode is writeFileAtomic with the file's permissions: an
+// .ovpn file holding a private key must stay unreadable to others.
+func writeFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -92,7 +110,7 @@ func writeFileAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}

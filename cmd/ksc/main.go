@@ -29,6 +29,8 @@ Usage:
 Commands:
   compile   compile a policy to a target (nft, sysctl, openvpn)
   check     parse and validate a policy without writing anything
+  apply     apply a policy to the running system
+  openvpn   patch the IPv6 directives into an OpenVPN client config
   version   print the version
 
 Examples:
@@ -58,6 +60,8 @@ type command struct {
 var commands = map[string]command{
 	"compile": {runCompile, compileUsage},
 	"check":   {runCheck, checkUsage},
+	"apply":   {runApply, applyUsage},
+	"openvpn": {runOpenVPN, openvpnUsage},
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netns"
+	"github.com/ksc-project/ksc/internal/nsenter"
 )
 
 // NS is a named network namespace that lives as long as its test.
@@ -49,26 +48,9 @@ func (ns *NS) ExecInput(stdin string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// Do runs fn on a fresh thread switched into the namespace. Sockets fn
-// opens stay in the namespace afterwards. The thread is never switched back:
-// it stays locked, so the runtime discards it when fn's goroutine exits.
+// Do runs fn on a thread switched into the namespace (see nsenter.Run).
 func (ns *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		target, err := netns.GetFromName(ns.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
+	return nsenter.Run(nsenter.Path(ns.Name), fn)
 }
 
 func run(t testing.TB, args ...string) string {
