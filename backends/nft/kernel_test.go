@@ -10,6 +10,8 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,7 +32,7 @@ func TestGoldenFilesLoadInNft(t *testing.T) {
 
 // A compiled kill switch must treat every probe exactly as the article's own
 // script does, with no option and with each option (the article's commented
-// lines uncommented).
+// lines uncommented), whether loaded by nft -f or by ksc's netlink batch.
 func TestKillswitchVerdictsMatchReference(t *testing.T) {
 	netlab.Require(t, "nft")
 	root := golden.Root(t)
@@ -38,52 +40,72 @@ func TestKillswitchVerdictsMatchReference(t *testing.T) {
 	require.NoError(t, err)
 	reference, err := os.ReadFile(filepath.Join(root, "testdata", "reference", "ivpn-killswitch.nft"))
 	require.NoError(t, err)
-
 	for _, v := range referenceVariants {
-		t.Run(v.option, func(t *testing.T) {
-			t.Parallel()
-			cfg := lang.Config{}
-			for _, d := range netlab.Defines() {
-				o, err := lang.ParseOverride(d)
-				require.NoError(t, err)
-				cfg.Defines = append(cfg.Defines, o)
-			}
-			if v.option != "none" {
-				cfg.Enable = []string{v.option}
-			}
-			p, ds := lang.Load("ivpn-killswitch.ks", policy, cfg)
-			require.False(t, ds.HasErrors(), "%v", ds)
-
-			ksc := netlab.NewKillswitch(t)
-			ref := netlab.NewKillswitch(t)
-			out, err := ksc.Client.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
-			require.NoError(t, err, out)
-			refScript := v.edit(t, labReference(t, string(reference)))
-			out, err = ref.Client.ExecInput(refScript, "nft", "-f", "-")
-			require.NoError(t, err, "%s\n%s", out, refScript)
-
-			got, err := netlab.RunAll(ksc.Probes())
-			require.NoError(t, err)
-			want, err := netlab.RunAll(ref.Probes())
-			require.NoError(t, err)
-			assert.Equal(t, want, got, "ksc's verdicts differ from the reference script's")
-
-			expected := netlab.Expected()
-			for probe, outcome := range v.changes {
-				expected[probe] = outcome
-			}
-			assert.Equal(t, expected, got, "verdicts differ from what the article describes")
-		})
+		for _, loader := range loaders {
+			t.Run(v.option+"/"+loader.name, func(t *testing.T) {
+				t.Parallel()
+				testVariant(t, v, loader.load, policy, reference)
+			})
+		}
 	}
+}
+
+// loaders are the ways ksc's output reaches the kernel.
+var loaders = []struct {
+	name string
+	load func(t *testing.T, ns *netlab.NS, p *ir.Policy)
+}{
+	{"nft-f", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+		out, err := ns.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+		require.NoError(t, err, out)
+	}},
+	{"netlink", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+		require.NoError(t, nft.Apply(nft.Lower(p), nsenter.Path(ns.Name)))
+	}},
+}
+
+func testVariant(t *testing.T, v referenceVariant, load func(*testing.T, *netlab.NS, *ir.Policy), policy, reference []byte) {
+	cfg := lang.Config{}
+	for _, d := range netlab.Defines() {
+		o, err := lang.ParseOverride(d)
+		require.NoError(t, err)
+		cfg.Defines = append(cfg.Defines, o)
+	}
+	if v.option != "none" {
+		cfg.Enable = []string{v.option}
+	}
+	p, ds := lang.Load("ivpn-killswitch.ks", policy, cfg)
+	require.False(t, ds.HasErrors(), "%v", ds)
+
+	ksc := netlab.NewKillswitch(t)
+	ref := netlab.NewKillswitch(t)
+	load(t, ksc.Client, p)
+	refScript := v.edit(t, labReference(t, string(reference)))
+	out, err := ref.Client.ExecInput(refScript, "nft", "-f", "-")
+	require.NoError(t, err, "%s\n%s", out, refScript)
+
+	got, err := netlab.RunAll(ksc.Probes())
+	require.NoError(t, err)
+	want, err := netlab.RunAll(ref.Probes())
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "ksc's verdicts differ from the reference script's")
+
+	expected := netlab.Expected()
+	for probe, outcome := range v.changes {
+		expected[probe] = outcome
+	}
+	assert.Equal(t, expected, got, "verdicts differ from what the article describes")
 }
 
 // referenceVariants pairs each option of examples/ivpn-killswitch.ks with the
 // article's lines it stands for, and the probes whose verdict it changes.
-var referenceVariants = []struct {
+type referenceVariant struct {
 	option  string
 	edit    func(testing.TB, string) string
 	changes map[string]netlab.Outcome
-}{
+}
+
+var referenceVariants = []referenceVariant{
 	{option: "none", edit: func(_ testing.TB, s string) string { return s }},
 	{option: "lan", edit: uncomment("ip daddr $LAN_CLIENTS"), changes: map[string]netlab.Outcome{
 		"out lan tcp/22": netlab.Answered, "out lan udp/5353": netlab.Answered}},

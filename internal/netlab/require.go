@@ -26,10 +26,33 @@ func Require(t testing.TB, tools ...string) {
 		}
 	}
 	if reason == "" {
+		guardHost(t)
 		return
 	}
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s, and %s=1 forbids skipping", reason, RequireEnv)
 	}
 	t.Skipf("skipped: %s (set %s=1 to make this a failure)", reason, RequireEnv)
+}
+
+// guardHost fails the test if the namespace the tests run in has a
+// different nftables ruleset when the test ends than when it began: every
+// ruleset a test loads must go into a namespace of its own.
+func guardHost(t testing.TB) {
+	list := func() string {
+		out, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
+		if err != nil {
+			return "nft list ruleset failed: " + err.Error()
+		}
+		return string(out)
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		return
+	}
+	before := list()
+	t.Cleanup(func() {
+		if after := list(); after != before {
+			t.Errorf("this test changed the ruleset of the namespace the tests run in:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
 }

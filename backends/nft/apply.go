@@ -1,0 +1,171 @@
+package nft
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/vishvananda/netns"
+)
+
+// ApplyError is a refusal by the kernel, traced back to the policy.
+type ApplyError struct {
+	Pos  ir.Pos // the rule (or table) the kernel refused; invalid when unknown
+	What string // the refused rule's text, or the table's name
+	Err  error
+}
+
+func (e *ApplyError) Error() string {
+	if !e.Pos.IsValid() {
+		return fmt.Sprintf("the kernel refused the ruleset: %v", e.Err)
+	}
+	return fmt.Sprintf("%s: the kernel refused %s: %v", e.Pos, e.What, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Dial opens a netlink connection to nf_tables in the namespace at nsPath
+// (the current one when empty); close it with CloseLasting. The socket is
+// opened here, while the namespace's file descriptor is open, and belongs to
+// that namespace for its whole life. (A connection that dialled later, at
+// Flush, would use a descriptor closed by then: the batch could land in the
+// wrong namespace.)
+func Dial(nsPath string) (*nftables.Conn, error) {
+	if nsPath == "" {
+		return nftables.New(nftables.AsLasting())
+	}
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	return nftables.New(nftables.WithNetNSFd(int(h)), nftables.AsLasting())
+}
+
+// Apply sends the batch as one transaction: the kernel applies all of it or
+// none of it, so the previous ruleset stays exactly as it was on any error.
+// When the policy owns the ruleset, the flush is in the same transaction, so
+// there is no moment without rules. On a refusal the error is an
+// *ApplyError naming the policy line, found by replaying the batch in a
+// scratch namespace.
+func Apply(b *Batch, nsPath string) error {
+	c, err := Dial(nsPath)
+	if err != nil {
+		return err
+	}
+	defer c.CloseLasting()
+	if err := queue(c, b, -1); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return locateRefusal(b, err)
+	}
+	return nil
+}
+
+// queue adds the batch's messages to c: the tables and chains, and the
+// first rules rules of the batch (all when rules < 0).
+func queue(c *nftables.Conn, b *Batch, rules int) error {
+	if b.FlushRuleset {
+		c.FlushRuleset()
+	}
+	n := 0
+	for _, t := range b.Tables {
+		if !b.FlushRuleset {
+			// Adding before deleting makes the delete succeed whether or
+			// not the table exists; the re-add then starts it afresh.
+			c.AddTable(t.Table)
+			c.DelTable(t.Table)
+		}
+		c.AddTable(t.Table)
+		for _, ch := range t.Chains {
+			c.AddChain(ch.Chain)
+			for _, r := range ch.Rules {
+				if rules >= 0 && n >= rules {
+					continue
+				}
+				n++
+				for _, s := range r.Sets {
+					// After an AddSet error the queued batch is incomplete:
+					// the caller must drop c, never flush it.
+					if err := c.AddSet(s.Set, s.Elements); err != nil {
+						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text + "\"", Err: err}
+					}
+				}
+				c.AddRule(r.Rule)
+			}
+		}
+	}
+	return nil
+}
+
+// Rules returns the batch's rules in the order they are sent.
+func (b *Batch) Rules() []*BatchRule {
+	var rules []*BatchRule
+	for _, t := range b.Tables {
+		for _, ch := range t.Chains {
+			rules = append(rules, ch.Rules...)
+		}
+	}
+	return rules
+}
+
+// locateRefusal finds which rule made the kernel refuse the batch: the
+// kernel's answer does not say. It replays growing prefixes of the batch in
+// a fresh, empty namespace (never the target one) and bisects for the
+// first prefix that fails. When even the tables and chains alone fail, the
+// error names no rule.
+func locateRefusal(b *Batch, flushErr error) error {
+	unknown := &ApplyError{Err: flushErr}
+	scratch, err := scratchNamespace()
+	if err != nil {
+		return unknown
+	}
+	defer scratch.Close()
+	try := func(rules int) bool {
+		c, err := nftables.New(nftables.WithNetNSFd(int(scratch)), nftables.AsLasting())
+		if err != nil {
+			return false
+		}
+		defer c.CloseLasting()
+		c.FlushRuleset()
+		if queue(c, b, rules) != nil {
+			return false
+		}
+		return c.Flush() == nil
+	}
+	rules := b.Rules()
+	if !try(0) || try(len(rules)) {
+		return unknown
+	}
+	// The smallest prefix length that fails ends with the refused rule.
+	n := sort.Search(len(rules)+1, func(n int) bool { return !try(n) })
+	if n == 0 || n > len(rules) {
+		return unknown
+	}
+	r := rules[n-1]
+	return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text + "\"", Err: flushErr}
+}
+
+// scratchNamespace creates an empty network namespace that lives as long as
+// the returned handle. The thread that created it is left locked inside it,
+// so the Go runtime discards that thread.
+func scratchNamespace() (netns.NsHandle, error) {
+	type result struct {
+		h   netns.NsHandle
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		h, err := netns.New()
+		done <- result{h, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return 0, fmt.Errorf("creating a scratch namespace: %w", r.err)
+	}
+	return r.h, nil
+}

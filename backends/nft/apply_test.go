@@ -1,0 +1,41 @@
+package nft_test
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// counters hides counter values and handles, which differ between loads.
+var counters = regexp.MustCompile(`"(packets|bytes|handle)": \d+`)
+
+func listRuleset(t *testing.T, ns *netlab.NS) string {
+	t.Helper()
+	out, err := ns.ExecInput("", "nft", "-j", "list", "ruleset")
+	require.NoError(t, err, out)
+	return counters.ReplaceAllString(out, `"$1": 0`)
+}
+
+// For every golden case, the ruleset "ksc apply" leaves equals the one
+// "nft -f" leaves from the nft target, as nft itself lists them.
+func TestApplyLeavesTheSameRulesetAsNftF(t *testing.T) {
+	netlab.Require(t, "nft")
+	for _, c := range golden.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			p := c.Load(t)
+			viaNft := netlab.NewNS(t, "nftf")
+			out, err := viaNft.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+			require.NoError(t, err, out)
+			viaNetlink := netlab.NewNS(t, "nl")
+			require.NoError(t, nft.Apply(nft.Lower(p), nsenter.Path(viaNetlink.Name)))
+			assert.JSONEq(t, listRuleset(t, viaNft), listRuleset(t, viaNetlink))
+		})
+	}
+}

@@ -1,0 +1,432 @@
+package nft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/ksc-project/ksc/ir"
+	"golang.org/x/sys/unix"
+)
+
+// Batch is a policy lowered to the netlink objects "nft -f" of Render's
+// script would create, in the order they are sent: one transaction.
+type Batch struct {
+	FlushRuleset bool
+	Tables       []*BatchTable
+}
+
+// BatchTable is a table and its chains.
+type BatchTable struct {
+	Table  *nftables.Table
+	Chains []*BatchChain
+}
+
+// BatchChain is a base chain and its rules.
+type BatchChain struct {
+	Chain *nftables.Chain
+	Rules []*BatchRule
+}
+
+// BatchRule is one rule with the anonymous sets it looks up, and the policy
+// position it came from, so that a refusal can name the line.
+type BatchRule struct {
+	Pos  ir.Pos
+	Text string // the rule as Render writes it
+	Sets []*BatchSet
+	Rule *nftables.Rule
+}
+
+// BatchSet is an anonymous set and its elements.
+type BatchSet struct {
+	Set      *nftables.Set
+	Elements []nftables.SetElement
+}
+
+// Lower turns a validated policy into a Batch. Like Render it is a pure
+// function of the IR; it mirrors nft's own lowering, expression for
+// expression, so that "ksc apply" and "nft -f" leave the same ruleset.
+func Lower(p *ir.Policy) *Batch {
+	b := &Batch{FlushRuleset: p.FlushRuleset}
+	setID := uint32(0)
+	for _, t := range p.Tables {
+		table := &nftables.Table{Name: t.Name, Family: tableFamily(t.Family)}
+		bt := &BatchTable{Table: table}
+		for _, c := range t.Chains {
+			policy := nftables.ChainPolicyAccept
+			if c.Policy == ir.Drop {
+				policy = nftables.ChainPolicyDrop
+			}
+			chain := &nftables.Chain{
+				Name: c.Name, Table: table, Type: nftables.ChainTypeFilter,
+				Hooknum:  nftables.ChainHookRef(chainHook(c.Hook)),
+				Priority: nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority)),
+				Policy:   &policy,
+			}
+			bc := &BatchChain{Chain: chain}
+			for _, r := range c.Rules {
+				l := &ruleLowerer{table: table, family: t.Family, nextSetID: &setID}
+				rule := &nftables.Rule{Table: table, Chain: chain, Exprs: l.rule(r)}
+				if r.Comment != "" {
+					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
+				}
+				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Text: RuleText(r), Sets: l.sets, Rule: rule})
+			}
+			bt.Chains = append(bt.Chains, bc)
+		}
+		b.Tables = append(b.Tables, bt)
+	}
+	return b
+}
+
+func tableFamily(f ir.Family) nftables.TableFamily {
+	switch f {
+	case ir.IPv4:
+		return nftables.TableFamilyIPv4
+	case ir.IPv6:
+		return nftables.TableFamilyIPv6
+	default:
+		return nftables.TableFamilyINet
+	}
+}
+
+func chainHook(h ir.Hook) nftables.ChainHook {
+	switch h {
+	case ir.HookPrerouting:
+		return *nftables.ChainHookPrerouting
+	case ir.HookForward:
+		return *nftables.ChainHookForward
+	case ir.HookOutput:
+		return *nftables.ChainHookOutput
+	case ir.HookPostrouting:
+		return *nftables.ChainHookPostrouting
+	default:
+		return *nftables.ChainHookInput
+	}
+}
+
+// ruleLowerer lowers one rule. Like nft, it writes each dependency (the
+// address family check in inet tables, the transport protocol check before a
+// port) once per rule.
+type ruleLowerer struct {
+	table     *nftables.Table
+	family    ir.Family
+	nextSetID *uint32
+	sets      []*BatchSet
+	exprs     []expr.Any
+
+	familyChecked bool
+	protocol      ir.Protocol // the one protocol already matched, or AnyTransport
+}
+
+func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
+	for _, m := range r.Matches {
+		l.match(m)
+	}
+	for _, s := range r.Statements {
+		switch s := s.(type) {
+		case *ir.Counter:
+			l.emit(&expr.Counter{})
+		case *ir.Log:
+			l.emit(logExpr(s))
+		}
+	}
+	switch r.Verdict {
+	case ir.Accept:
+		l.emit(&expr.Verdict{Kind: expr.VerdictAccept})
+	case ir.Drop:
+		l.emit(&expr.Verdict{Kind: expr.VerdictDrop})
+	case ir.Reject:
+		l.emit(l.reject())
+	}
+	return l.exprs
+}
+
+func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
+
+func (l *ruleLowerer) match(m ir.Match) {
+	switch m := m.(type) {
+	case *ir.InterfaceMatch:
+		key := expr.MetaKeyIIFNAME
+		if m.Output {
+			key = expr.MetaKeyOIFNAME
+		}
+		l.emit(&expr.Meta{Key: key, Register: 1})
+		if len(m.Names) == 1 {
+			l.emit(cmpEq(ifnameBytes(m.Names[0])))
+			return
+		}
+		elems := make([]keyRange, len(m.Names))
+		interval := false
+		for i, n := range m.Names {
+			elems[i] = ifnameRange(n)
+			interval = interval || n[len(n)-1] == '*'
+		}
+		l.lookup(nftables.TypeIFName, elems, interval)
+	case *ir.AddressMatch:
+		l.address(m)
+	case *ir.ProtocolMatch:
+		l.emit(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1})
+		if len(m.Protocols) == 1 {
+			l.emit(cmpEq([]byte{byte(m.Protocols[0])}))
+			l.protocol = m.Protocols[0]
+			return
+		}
+		elems := make([]keyRange, len(m.Protocols))
+		for i, p := range m.Protocols {
+			elems[i] = single([]byte{byte(p)})
+		}
+		l.lookup(nftables.TypeInetProto, elems, false)
+	case *ir.PortMatch:
+		if m.Protocol != ir.AnyTransport && l.protocol != m.Protocol {
+			l.emit(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{byte(m.Protocol)}))
+			l.protocol = m.Protocol
+		}
+		offset := uint32(0)
+		if m.Destination {
+			offset = 2
+		}
+		l.emit(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2})
+		if len(m.Ports) == 1 {
+			pr := m.Ports[0]
+			if pr.First == pr.Last {
+				l.emit(cmpEq(port(pr.First)))
+			} else {
+				l.emit(&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: port(pr.First)},
+					&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: port(pr.Last)})
+			}
+			return
+		}
+		elems := make([]keyRange, len(m.Ports))
+		interval := false
+		for i, pr := range m.Ports {
+			elems[i] = keyRange{port(pr.First), port(pr.Last)}
+			interval = interval || pr.First != pr.Last
+		}
+		l.lookup(nftables.TypeInetService, elems, interval)
+	case *ir.CtStateMatch:
+		var mask uint32
+		for _, s := range m.States {
+			mask |= ctStateBits[s]
+		}
+		l.emit(&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+	}
+}
+
+// ctStateBits are the kernel's conntrack state bits (NF_CT_STATE_*_BIT).
+var ctStateBits = map[ir.CtState]uint32{"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64}
+
+func (l *ruleLowerer) address(m *ir.AddressMatch) {
+	if l.family == ir.Inet && !l.familyChecked {
+		proto := byte(unix.NFPROTO_IPV4)
+		if m.Family == ir.IPv6 {
+			proto = unix.NFPROTO_IPV6
+		}
+		l.emit(&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{proto}))
+		l.familyChecked = true
+	}
+	offset, size := uint32(12), uint32(4) // IPv4 saddr
+	if m.Family == ir.IPv6 {
+		offset, size = 8, 16
+	}
+	if m.Destination {
+		offset += size
+	}
+	load := func(n uint32) {
+		l.emit(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n})
+	}
+	if len(m.Set) > 1 {
+		load(size)
+		elems := make([]keyRange, len(m.Set))
+		interval := false
+		for i, e := range m.Set {
+			elems[i] = keyRange{e.From.AsSlice(), e.To.AsSlice()}
+			interval = interval || !e.IsSingle()
+		}
+		keyType := nftables.TypeIPAddr
+		if m.Family == ir.IPv6 {
+			keyType = nftables.TypeIP6Addr
+		}
+		l.lookup(keyType, elems, interval)
+		return
+	}
+	e := m.Set[0]
+	switch {
+	case e.Prefix.IsValid() && e.Prefix.Bits()%8 == 0:
+		// A byte-aligned prefix compares only its own bytes.
+		n := uint32(e.Prefix.Bits() / 8)
+		load(n)
+		l.emit(cmpEq(e.From.AsSlice()[:n]))
+	case e.Prefix.IsValid():
+		load(size)
+		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: size,
+			Mask: prefixMask(e.Prefix), Xor: make([]byte, size)})
+		l.emit(cmpEq(e.From.AsSlice()))
+	case e.From == e.To:
+		load(size)
+		l.emit(cmpEq(e.From.AsSlice()))
+	default:
+		load(size)
+		l.emit(&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: e.From.AsSlice()},
+			&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: e.To.AsSlice()})
+	}
+}
+
+func prefixMask(p netip.Prefix) []byte {
+	mask := make([]byte, p.Addr().BitLen()/8)
+	for i := 0; i < p.Bits(); i++ {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	return mask
+}
+
+// reject mirrors nft's plain "reject": ICMP port unreachable in the table's
+// family, or the family-independent ICMPX variant in inet tables.
+func (l *ruleLowerer) reject() expr.Any {
+	switch l.family {
+	case ir.IPv4:
+		return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // ICMP_PORT_UNREACH
+	case ir.IPv6:
+		return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 4} // ICMPV6_PORT_UNREACH
+	default:
+		return &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}
+	}
+}
+
+func logExpr(s *ir.Log) *expr.Log {
+	l := &expr.Log{}
+	if s.Prefix != "" {
+		l.Key |= 1 << unix.NFTA_LOG_PREFIX
+		l.Data = []byte(s.Prefix)
+	}
+	if s.Level != "" {
+		l.Key |= 1 << unix.NFTA_LOG_LEVEL
+		l.Level = logLevels[s.Level]
+	}
+	return l
+}
+
+var logLevels = map[string]expr.LogLevel{
+	"emerg": expr.LogLevelEmerg, "alert": expr.LogLevelAlert, "crit": expr.LogLevelCrit, "err": expr.LogLevelErr,
+	"warn": expr.LogLevelWarning, "notice": expr.LogLevelNotice, "info": expr.LogLevelInfo, "debug": expr.LogLevelDebug,
+}
+
+// keyRange is an inclusive range of set keys, as big-endian bytes.
+type keyRange struct{ first, last []byte }
+
+func single(k []byte) keyRange { return keyRange{k, k} }
+
+// lookup adds an anonymous constant set of elems and a lookup of register 1
+// in it. Interval sets encode each range as a start element and an end
+// element one past its last key, after nft's leading end element at zero.
+func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, interval bool) {
+	*l.nextSetID++
+	set := &nftables.Set{
+		Table: l.table, ID: *l.nextSetID, Name: "__set%d",
+		Anonymous: true, Constant: true, Interval: interval, KeyType: keyType,
+	}
+	var elements []nftables.SetElement
+	if interval {
+		sorted := sortRanges(elems)
+		if !isZero(sorted[0].first) {
+			elements = append(elements, nftables.SetElement{Key: make([]byte, len(sorted[0].first)), IntervalEnd: true})
+		}
+		for _, r := range sorted {
+			elements = append(elements, nftables.SetElement{Key: r.first})
+			if end, ok := increment(r.last); ok {
+				elements = append(elements, nftables.SetElement{Key: end, IntervalEnd: true})
+			}
+		}
+	} else {
+		for _, r := range elems {
+			elements = append(elements, nftables.SetElement{Key: r.first})
+		}
+	}
+	l.sets = append(l.sets, &BatchSet{Set: set, Elements: elements})
+	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name})
+}
+
+func cmpEq(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
+
+func port(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }
+
+// ifnameBytes is how nft compares an interface name: 16 bytes padded with
+// NULs, or only the prefix (no NUL) for a "name*" wildcard.
+func ifnameBytes(name string) []byte {
+	if name[len(name)-1] == '*' {
+		return []byte(name[:len(name)-1])
+	}
+	b := make([]byte, 16)
+	copy(b, name)
+	return b
+}
+
+// ifnameRange is a name's range of 16-byte keys: one key, or every name
+// with the wildcard's prefix.
+func ifnameRange(name string) keyRange {
+	first := make([]byte, 16)
+	if name[len(name)-1] != '*' {
+		copy(first, name)
+		return single(first)
+	}
+	prefix := name[:len(name)-1]
+	copy(first, prefix)
+	last := make([]byte, 16)
+	copy(last, prefix)
+	for i := len(prefix); i < 16; i++ {
+		last[i] = 0xff
+	}
+	return keyRange{first, last}
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// increment returns b+1 as a big-endian number, or false when b is all 0xff
+// (a range reaching the top of the key space has no end element).
+func increment(b []byte) ([]byte, bool) {
+	out := append([]byte(nil), b...)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]++
+		if out[i] != 0 {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+func sortRanges(rs []keyRange) []keyRange {
+	out := append([]keyRange(nil), rs...)
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].first, out[j].first) < 0 })
+	return out
+}
+
+// String names the table as nft does: "inet killswitch".
+func (t *BatchTable) String() string {
+	return fmt.Sprintf("%s %s", ir.Family(familyOf(t.Table.Family)), t.Table.Name)
+}
+
+func familyOf(f nftables.TableFamily) ir.Family {
+	switch f {
+	case nftables.TableFamilyIPv4:
+		return ir.IPv4
+	case nftables.TableFamilyIPv6:
+		return ir.IPv6
+	default:
+		return ir.Inet
+	}
+}
