@@ -47,6 +47,10 @@ func validateTable(t *Table, ds *Diagnostics) {
 		}
 		for _, r := range c.Rules {
 			validateRule(t, r, ds)
+			if r.Verdict == Reject && c.Hook == HookPostrouting {
+				// The kernel can only answer a packet it has not yet routed out.
+				ds.Errorf(r.Pos, "reject cannot be used in a postrouting chain").Hint = "use drop here, or reject in the output or forward chain"
+			}
 		}
 	}
 }

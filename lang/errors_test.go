@@ -102,6 +102,8 @@ func TestErrors(t *testing.T) {
 			[]string{`-D INET_DEVICE: the policy does not define INET_DEVICE | did you mean INET_DEV?`}},
 		{"-e of an unknown option", chain(`option lan { accept }`), lang.Config{Enable: []string{"lam"}},
 			[]string{`-e lam: the policy has no option "lam" | did you mean lan? the options are: lan`}},
+		{"reject where the kernel cannot", "table t {\nchain c hook postrouting {\nreject\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:1: reject cannot be used in a postrouting chain | use drop here, or reject in the output or forward chain`}},
 		{"unknown protocol", chain(`meta l4proto sctp accept`), lang.Config{},
 			[]string{`t.ks:3:14: meta l4proto needs a protocol, found a name (sctp) | use tcp, udp, icmp or icmpv6`}},
 		{"unknown ct state", chain(`ct state established,relatd accept`), lang.Config{},

@@ -430,3 +430,27 @@ func familyOf(f nftables.TableFamily) ir.Family {
 		return ir.Inet
 	}
 }
+
+// Describe lists the batch as the messages it sends, for --dry-run.
+func (b *Batch) Describe() []string {
+	var out []string
+	if b.FlushRuleset {
+		out = append(out, "flush ruleset")
+	}
+	for _, t := range b.Tables {
+		if !b.FlushRuleset {
+			out = append(out, "add table "+t.String(), "delete table "+t.String())
+		}
+		out = append(out, "add table "+t.String())
+		for _, ch := range t.Chains {
+			out = append(out, fmt.Sprintf("add chain %s %s %s", t, ch.Chain.Name, describeChain(ch.Chain)))
+			for _, r := range ch.Rules {
+				for _, s := range r.Sets {
+					out = append(out, fmt.Sprintf("add set %s %s { type %s; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, len(s.Elements)))
+				}
+				out = append(out, fmt.Sprintf("add rule %s %s %s  # %s, %d expressions", t, ch.Chain.Name, r.Text, r.Pos, len(r.Rule.Exprs)))
+			}
+		}
+	}
+	return out
+}

@@ -1,37 +1,56 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/spf13/pflag"
 )
 
 const applyUsage = `Usage: ksc apply POLICY [flags]
 
-Apply POLICY to the running system. Try it in a network namespace first
-(--netns): a kill switch applied to the wrong interface cuts the machine off.
+Apply POLICY to the running kernel. The nft target (the default) sends the
+whole ruleset as one netlink transaction: the kernel takes all of it or
+none of it, and no nft binary is needed. If the kernel refuses a rule, the
+previous ruleset stays exactly as it was and the error names the policy line.
+
+Try a policy in a network namespace first (--netns), and on a remote
+machine use --confirm: a kill switch applied to the wrong interface cuts
+the machine off.
 
 Targets:
+  nft      the firewall rules, over netlink
   sysctl   disable IPv6 through sysctl (the policy's "ipv6 sysctl" statement);
            --undo restores it, --install also writes ` + sysctl.InstallPath + `
 
 Examples:
-  sudo ip netns add try
-  sudo ksc apply policy.ks --target sysctl --netns try
+  sudo ip netns add try && sudo ksc apply policy.ks --netns try
+  sudo ksc apply policy.ks --dry-run
+  sudo ksc apply policy.ks --confirm 30s      # rolls back unless confirmed
+  sudo ksc confirm                            # ... from another shell
   sudo ksc apply policy.ks --target sysctl --install
-  sudo ksc apply policy.ks --target sysctl --undo --install
 `
 
 func runApply(e env, args []string) int {
 	flags := newFlags(e, "apply")
 	var pf policyFlags
-	target := flags.StringP("target", "t", "sysctl", "what to apply: sysctl")
+	target := flags.StringP("target", "t", "nft", "what to apply: nft or sysctl")
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
+	dryRun := flags.BoolP("dry-run", "n", false, "nft: print the batch that would be sent, and send nothing")
+	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (Enter, or \"ksc confirm\")")
+	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
 	undo := flags.Bool("undo", false, "sysctl: restore IPv6 instead of disabling it")
 	install := flags.Bool("install", false, "sysctl: also write (or, with --undo, remove) "+sysctl.InstallPath)
 	pf.register(flags)
@@ -42,20 +61,120 @@ func runApply(e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *target != "sysctl" {
-		fmt.Fprintf(e.stderr, "ksc apply: unknown target %q; the targets are: sysctl\n", *target)
+	if *target != "nft" && *target != "sysctl" {
+		fmt.Fprintf(e.stderr, "ksc apply: unknown target %q; the targets are: nft, sysctl\n", *target)
 		return exitUsage
 	}
 	p := pf.load(e, path)
 	if p == nil {
 		return exitFailure
 	}
-	if err := sysctl.Apply(p, *undo, nsenter.Path(*netns)); err != nil {
+	nsPath := nsenter.Path(*netns)
+	if *target == "sysctl" {
+		return applySysctl(e, p, nsPath, *undo, *install)
+	}
+	batch := nft.Lower(p)
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "# ksc apply --dry-run: one transaction, not sent\n%s\n", strings.Join(batch.Describe(), "\n"))
+		return exitOK
+	}
+	release, err := lockApply(*wait)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+		return exitFailure
+	}
+	defer release()
+	var previous *nft.Ruleset
+	if *confirm > 0 {
+		if previous, err = nft.ReadNamespace(nsPath); err == nil {
+			err = nft.CheckRestorable(previous)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc apply: --confirm cannot keep a way back: %v; nothing was changed\n", err)
+			return exitFailure
+		}
+	}
+	if err := nft.Apply(batch, nsPath); err != nil {
+		pf.reportApplyError(e, err)
+		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
+		return exitFailure
+	}
+	if *confirm > 0 {
+		return awaitConfirmation(e, *confirm, *netns, nsPath, previous)
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
+	return exitOK
+}
+
+// reportApplyError shows a kernel refusal at its policy line.
+func (pf *policyFlags) reportApplyError(e env, err error) {
+	var ae *nft.ApplyError
+	if errors.As(err, &ae) && ae.Pos.IsValid() {
+		d := ir.Diagnostic{Pos: ae.Pos, Message: fmt.Sprintf("the kernel refused %s: %v", ae.What, ae.Err)}
+		fmt.Fprint(e.stderr, d.Render(pf.sources[ae.Pos.File]))
+		return
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+}
+
+// awaitConfirmation keeps the new ruleset only if the user confirms in
+// time; otherwise it restores the previous one. Hanging up (a lost SSH
+// session) is ignored so that the rollback still happens; Ctrl-C rolls back
+// at once.
+func awaitConfirmation(e env, timeout time.Duration, netns, nsPath string, previous *nft.Ruleset) int {
+	signal.Ignore(syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
+	// Catch SIGUSR1 before publishing the pid: its default action kills.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	pidFile := confirmFile(netns)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+	}
+	defer os.Remove(pidFile)
+	enter := make(chan struct{}, 1)
+	go func() {
+		if _, err := bufio.NewReader(e.stdin).ReadString('\n'); err == nil {
+			enter <- struct{}{}
+		}
+	}()
+	confirmCmd := "ksc confirm"
+	if netns != "" {
+		confirmCmd += " --netns " + netns
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: applied. Press Enter here, or run %q, within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-enter:
+	case sig := <-signals:
+		if sig != syscall.SIGUSR1 {
+			return rollBack(e, nsPath, previous, "interrupted")
+		}
+	case <-timer.C:
+		return rollBack(e, nsPath, previous, "not confirmed within "+timeout.String())
+	}
+	fmt.Fprintln(e.stderr, "ksc apply: confirmed: keeping the new ruleset")
+	return exitOK
+}
+
+func rollBack(e env, nsPath string, previous *nft.Ruleset, why string) int {
+	if err := nft.Restore(previous, nsPath); err != nil {
+		fmt.Fprintf(e.stderr, "ksc apply: %s, and restoring the previous ruleset FAILED: %v\n", why, err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: %s: restored the previous ruleset\n", why)
+	return exitFailure
+}
+
+func applySysctl(e env, p *ir.Policy, nsPath string, undo, install bool) int {
+	if err := sysctl.Apply(p, undo, nsPath); err != nil {
 		reportError(e, "apply", err)
 		return exitFailure
 	}
-	if *install {
-		if err := installSysctlFile(p, *undo); err != nil {
+	if install {
+		if err := installSysctlFile(p, undo); err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 			return exitFailure
 		}
@@ -76,4 +195,37 @@ func installSysctlFile(p *ir.Policy, undo bool) error {
 		return err
 	}
 	return writeFileAtomic(sysctl.InstallPath, data)
+}
+
+const confirmUsage = `Usage: ksc confirm [--netns NAME]
+
+Confirm a "ksc apply --confirm" that is waiting, so that it keeps the new
+ruleset instead of rolling back.
+`
+
+func runConfirm(e env, args []string) int {
+	flags := newFlags(e, "confirm")
+	netns := flags.String("netns", "", "the namespace the waiting apply was given")
+	if code := parseFlags(e, flags, confirmUsage, args); code >= 0 {
+		return code
+	}
+	data, err := os.ReadFile(confirmFile(*netns))
+	if err != nil {
+		fmt.Fprintln(e.stderr, "ksc confirm: no ksc apply --confirm is waiting")
+		return exitFailure
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err == nil {
+		err = syscall.Kill(pid, syscall.SIGUSR1)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc confirm: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// namespaceFlag registers --netns for commands that read the live ruleset.
+func namespaceFlag(flags *pflag.FlagSet) *string {
+	return flags.String("netns", "", "use the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 }

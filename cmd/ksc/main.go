@@ -29,7 +29,11 @@ Usage:
 Commands:
   compile   compile a policy to a target (nft, sysctl, openvpn)
   check     parse and validate a policy without writing anything
-  apply     apply a policy to the running system
+  apply     apply a policy to the running kernel, atomically (netlink)
+  confirm   confirm a waiting "ksc apply --confirm"
+  diff      show what applying a policy would change
+  status    show whether a policy is loaded, with rule counters
+  remove    delete a policy's tables
   openvpn   patch the IPv6 directives into an OpenVPN client config
   version   print the version
 
@@ -37,6 +41,7 @@ Examples:
   ksc compile examples/ivpn-killswitch.ks --target nft
   ksc compile policy.ks -t nft -e lan -D INET_DEV=wlan0 -o /etc/nftables.conf
   ksc check policy.ks
+  sudo ksc apply policy.ks --confirm 30s
 
 Run "ksc <command> --help" for a command's flags.
 `
@@ -61,6 +66,10 @@ var commands = map[string]command{
 	"compile": {runCompile, compileUsage},
 	"check":   {runCheck, checkUsage},
 	"apply":   {runApply, applyUsage},
+	"confirm": {runConfirm, confirmUsage},
+	"diff":    {runDiff, diffUsage},
+	"status":  {runStatus, statusUsage},
+	"remove":  {runRemove, removeUsage},
 	"openvpn": {runOpenVPN, openvpnUsage},
 }
 

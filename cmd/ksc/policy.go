@@ -14,6 +14,9 @@ import (
 type policyFlags struct {
 	defines []string
 	enable  []string
+	// sources holds the text of the policy and of each -D value, by the
+	// file name positions use, for printing source lines in errors.
+	sources map[string][]byte
 }
 
 func (pf *policyFlags) register(fs *pflag.FlagSet) {
@@ -33,7 +36,8 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 		return nil
 	}
 	cfg := lang.Config{Enable: pf.enable}
-	sources := map[string][]byte{name: src}
+	pf.sources = map[string][]byte{name: src}
+	sources := pf.sources
 	for _, d := range pf.defines {
 		o, err := lang.ParseOverride(d)
 		if err != nil {

@@ -1,0 +1,128 @@
+package nft_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func loadExample(t *testing.T, name string, cfg lang.Config) *ir.Policy {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", name))
+	require.NoError(t, err)
+	p, ds := lang.Load(name, src, cfg)
+	require.False(t, ds.HasErrors(), "%v", ds)
+	return p
+}
+
+func nftList(t *testing.T, ns *netlab.NS) string {
+	t.Helper()
+	return ns.Exec(t, "nft", "list", "ruleset")
+}
+
+// otherTool is a table some other program owns, with a named set.
+const otherTool = `table ip other {
+	set blocked {
+		type ipv4_addr
+		flags interval
+		elements = { 192.0.2.0/28, 198.51.100.7 }
+	}
+	chain c {
+		type filter hook input priority 10; policy accept;
+		ip saddr @blocked counter drop
+	}
+}
+`
+
+// A batch the kernel refuses part-way leaves the previous ruleset
+// byte-identical, and the error names the policy line of the refused rule.
+func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "atomic")
+	path := nsenter.Path(ns.Name)
+	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
+	require.NoError(t, err, out)
+	require.NoError(t, nft.Apply(nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{})), path))
+	before := nftList(t, ns)
+
+	for _, name := range []string{"ivpn-killswitch.ks", "server-ssh-https.ks"} { // owns the ruleset / owns its table
+		b := nft.Lower(loadExample(t, name, lang.Config{}))
+		chain := b.Tables[0].Chains[0]
+		injected := ir.Pos{File: name, Line: 999, Col: 3}
+		// A lookup in a set that does not exist: the kernel refuses it after
+		// accepting everything before it in the same batch.
+		chain.Rules = append(chain.Rules, &nft.BatchRule{Pos: injected, Text: "ip saddr @nosuchset drop",
+			Rule: &nftables.Rule{Table: b.Tables[0].Table, Chain: chain.Chain, Exprs: []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+				&expr.Lookup{SourceRegister: 1, SetName: "nosuchset"},
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			}}})
+		err := nft.Apply(b, path)
+		var ae *nft.ApplyError
+		require.True(t, errors.As(err, &ae), "want an ApplyError, got %v", err)
+		assert.Equal(t, injected, ae.Pos, "the error must name the refused rule's line")
+		assert.Contains(t, ae.Error(), name+":999:3: the kernel refused rule \"ip saddr @nosuchset drop\"")
+		assert.Equal(t, before, nftList(t, ns), "a refused batch changed the ruleset")
+	}
+}
+
+// Read and Restore bring back a ruleset exactly, other tools' tables and
+// named sets included; Diff and Status see the policy as loaded.
+func TestSnapshotRestoreDiffStatus(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "live")
+	path := nsenter.Path(ns.Name)
+	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
+	require.NoError(t, err, out)
+	server := nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{}))
+	require.NoError(t, nft.Apply(server, path))
+	before := nftList(t, ns)
+
+	snapshot, err := nft.ReadNamespace(path)
+	require.NoError(t, err)
+	require.NoError(t, nft.CheckRestorable(snapshot))
+
+	d, err := nft.Diff(server, path)
+	require.NoError(t, err)
+	assert.False(t, nft.Changed(d), "a just-applied policy must diff clean: %v", d)
+	statuses, err := nft.Status(server, path)
+	require.NoError(t, err)
+	require.NotEmpty(t, statuses)
+	for _, s := range statuses {
+		assert.True(t, s.Loaded, "%s %s", s.Pos, s.Text)
+	}
+
+	withHTTP := nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{Enable: []string{"http"}}))
+	d, err = nft.Diff(withHTTP, path)
+	require.NoError(t, err)
+	var changes []string
+	for _, l := range d {
+		if l.Op != ' ' {
+			changes = append(changes, string(l.Op)+" "+strings.TrimSpace(l.Text))
+		}
+	}
+	assert.Equal(t, []string{"+ tcp dport 80 accept  # server-ssh-https.ks:24:4"}, changes)
+
+	// Applying something else and restoring the snapshot brings back the
+	// exact ruleset, the other tool's table included.
+	require.NoError(t, nft.Apply(nft.Lower(loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
+	require.NotEqual(t, before, nftList(t, ns))
+	require.NoError(t, nft.Restore(snapshot, path))
+	assert.Equal(t, before, nftList(t, ns))
+
+	require.NoError(t, nft.Remove(server, path))
+	assert.Equal(t, "table ip other\n", ns.Exec(t, "nft", "list", "tables"), "remove must delete only the policy's tables")
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const server = "../../examples/server-ssh-https.ks"
+
+// useRunDir points the lock and confirmation files at a fresh directory.
+func useRunDir(t *testing.T) {
+	old := runDir
+	runDir = t.TempDir()
+	t.Cleanup(func() { runDir = old })
+}
+
+func TestApplyDryRunSendsNothing(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "dry")
+	code, stdout, stderr := ksc("apply", server, "--netns", ns.Name, "--dry-run")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "add table inet server\ndelete table inet server\nadd table inet server\n")
+	assert.Contains(t, stdout, `add rule inet server INPUT tcp dport 443 accept  # ../../examples/server-ssh-https.ks:22:3`)
+	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"))
+}
+
+func TestApplyDiffStatusRemove(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "cli")
+
+	code, stdout, _ := ksc("diff", server, "--netns", ns.Name)
+	assert.Equal(t, 1, code, "diff against an empty ruleset must report changes")
+	assert.Contains(t, stdout, "+ table inet server\n")
+
+	code, _, stderr := ksc("apply", server, "--netns", ns.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "tcp dport 443 accept")
+
+	code, stdout, stderr = ksc("diff", server, "--netns", ns.Name)
+	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+	assert.Empty(t, stdout)
+	code, stdout, _ = ksc("diff", server, "--netns", ns.Name, "-e", "http")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "+     tcp dport 80 accept  # ../../examples/server-ssh-https.ks:24:4\n")
+
+	code, stdout, _ = ksc("status", server, "--netns", ns.Name)
+	assert.Equal(t, 0, code, stdout)
+	assert.Contains(t, stdout, "all 8 rules are loaded")
+	assert.Regexp(t, `server-ssh-https.ks:22:3 +INPUT +- +- +tcp dport 443 accept\n`, stdout)
+	assert.Regexp(t, `server-ssh-https.ks:31:3 +INPUT +0 +0 +counter log prefix`, stdout)
+	code, stdout, _ = ksc("status", server, "--netns", ns.Name, "-e", "open-ssh")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "missing")
+
+	code, _, stderr = ksc("remove", server, "--netns", ns.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"))
+}
+
+func TestApplyToMissingNamespaceChangesNothing(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "missing")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	before := ns.Exec(t, "nft", "list", "ruleset")
+	code, _, stderr := ksc("apply", server, "--netns", "ksc-no-such-namespace")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "network namespace /var/run/netns/ksc-no-such-namespace")
+	assert.Equal(t, before, ns.Exec(t, "nft", "list", "ruleset"))
+}
+
+// A kernel refusal is shown at the policy line that produced the rule.
+func TestApplyErrorIsShownAtThePolicyLine(t *testing.T) {
+	pf := policyFlags{sources: map[string][]byte{"p.ks": []byte("table t {\n\tchain c hook input {\n\t\ttcp dport 22 accept\n")}}
+	var stderr strings.Builder
+	pf.reportApplyError(env{stderr: &stderr}, &nft.ApplyError{
+		Pos: ir.Pos{File: "p.ks", Line: 3, Col: 3}, What: `rule "tcp dport 22 accept"`, Err: errors.New("operation not supported")})
+	assert.Equal(t, "p.ks:3:3: the kernel refused rule \"tcp dport 22 accept\": operation not supported\n"+
+		"    3 | \t\ttcp dport 22 accept\n"+
+		"      | \t\t^\n", stderr.String())
+}
+
+// Without confirmation, --confirm restores the previous ruleset; with it
+// (from "ksc confirm" or Enter) the new one stays.
+func TestApplyConfirm(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "confirm")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	before := ns.Exec(t, "nft", "list", "ruleset")
+	killswitch := "../../examples/ivpn-killswitch.ks"
+
+	code, _, stderr := ksc("apply", killswitch, "--netns", ns.Name, "--confirm", "500ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not confirmed within 500ms: restored the previous ruleset")
+	assert.Equal(t, before, ns.Exec(t, "nft", "list", "ruleset"))
+
+	done := make(chan int, 1)
+	go func() { done <- first(ksc("apply", killswitch, "--netns", ns.Name, "--confirm", "20s")) }()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(confirmFile(ns.Name))
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the apply never waited for confirmation")
+	code, _, stderr = ksc("confirm", "--netns", ns.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 0, <-done)
+	assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch")
+
+	var stdout, errOut strings.Builder
+	code = run([]string{"apply", server, "--netns", ns.Name, "--confirm", "20s"}, strings.NewReader("\n"), &stdout, &errOut)
+	assert.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "confirmed: keeping the new ruleset")
+
+	code, _, stderr = ksc("confirm", "--netns", ns.Name)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no ksc apply --confirm is waiting")
+}
+
+// A second apply waits for the first, and fails clearly when it cannot.
+func TestApplyTakesTurns(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "lock")
+	release, err := lockApply(0)
+	require.NoError(t, err)
+	code, _, stderr := ksc("apply", server, "--netns", ns.Name, "--wait", "200ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "another ksc apply is running (pid "+strconv.Itoa(os.Getpid())+", lock "+filepath.Join(runDir, "apply.lock")+")")
+	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"), "an apply that could not lock must change nothing")
+
+	go func() { time.Sleep(300 * time.Millisecond); release() }()
+	code, _, stderr = ksc("apply", server, "--netns", ns.Name, "--wait", "10s")
+	assert.Equal(t, 0, code, stderr)
+}
+
+func first(code int, _, _ string) int { return code }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/nsenter"
+)
+
+const diffUsage = `Usage: ksc diff POLICY [flags]
+
+Show what "ksc apply POLICY" would change in the live ruleset: lines with
+"-" would go, lines with "+" would come. Exit status: 0 when applying would
+change nothing, 1 when it would, 2 on trouble, as diff(1) does; usable from
+cron and configuration management.
+
+Examples:
+  sudo ksc diff policy.ks
+  sudo ksc diff policy.ks --netns try -e lan
+`
+
+func runDiff(e env, args []string) int {
+	flags := newFlags(e, "diff")
+	var pf policyFlags
+	netns := namespaceFlag(flags)
+	pf.register(flags)
+	if code := parseFlags(e, flags, diffUsage, args); code >= 0 {
+		return code
+	}
+	path, ok := onePolicyArg(e, flags)
+	if !ok {
+		return exitUsage
+	}
+	p := pf.load(e, path)
+	if p == nil {
+		return exitUsage
+	}
+	d, err := nft.Diff(nft.Lower(p), nsenter.Path(*netns))
+	if err != nil {
+		pf.reportApplyError(e, err)
+		return exitUsage
+	}
+	if !nft.Changed(d) {
+		return exitOK
+	}
+	for _, l := range d {
+		fmt.Fprintf(e.stdout, "%c %s\n", l.Op, l.Text)
+	}
+	return exitFailure
+}
+
+const statusUsage = `Usage: ksc status POLICY [flags]
+
+Show whether POLICY's ruleset is loaded, and each rule's counter next to
+its policy line. Exit status 0 when every rule is loaded, 1 when not.
+
+Examples:
+  sudo ksc status policy.ks
+  sudo ksc status policy.ks --netns try
+`
+
+func runStatus(e env, args []string) int {
+	flags := newFlags(e, "status")
+	var pf policyFlags
+	netns := namespaceFlag(flags)
+	pf.register(flags)
+	if code := parseFlags(e, flags, statusUsage, args); code >= 0 {
+		return code
+	}
+	path, ok := onePolicyArg(e, flags)
+	if !ok {
+		return exitUsage
+	}
+	p := pf.load(e, path)
+	if p == nil {
+		return exitFailure
+	}
+	rules, err := nft.Status(nft.Lower(p), nsenter.Path(*netns))
+	if err != nil {
+		pf.reportApplyError(e, err)
+		return exitFailure
+	}
+	missing := 0
+	fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", "POLICY LINE", "CHAIN", "PACKETS", "BYTES", "RULE")
+	for _, r := range rules {
+		packets, bytes := fmt.Sprint(r.Packets), fmt.Sprint(r.Bytes)
+		if !r.Counted {
+			packets, bytes = "-", "-"
+		}
+		if !r.Loaded {
+			packets, bytes = "missing", "-"
+			missing++
+		}
+		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", r.Pos, r.Chain, packets, bytes, r.Text)
+	}
+	if missing > 0 {
+		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded: run ksc diff to see why\n", missing, len(rules))
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "all %d rules are loaded\n", len(rules))
+	return exitOK
+}
+
+const removeUsage = `Usage: ksc remove POLICY [flags]
+
+Delete POLICY's tables, and only those, in one transaction. Other tables
+are left alone, also when the policy owns the whole ruleset.
+
+Examples:
+  sudo ksc remove policy.ks
+  sudo ksc remove policy.ks --netns try
+`
+
+func runRemove(e env, args []string) int {
+	flags := newFlags(e, "remove")
+	var pf policyFlags
+	netns := namespaceFlag(flags)
+	pf.register(flags)
+	if code := parseFlags(e, flags, removeUsage, args); code >= 0 {
+		return code
+	}
+	path, ok := onePolicyArg(e, flags)
+	if !ok {
+		return exitUsage
+	}
+	p := pf.load(e, path)
+	if p == nil {
+		return exitFailure
+	}
+	b := nft.Lower(p)
+	if err := nft.Remove(b, nsenter.Path(*netns)); err != nil {
+		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
+		return exitFailure
+	}
+	for _, t := range b.Tables {
+		fmt.Fprintf(e.stderr, "ksc remove: removed table %s\n", t)
+	}
+	return exitOK
+}

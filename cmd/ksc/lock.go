@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runDir holds ksc's lock and the pid files of applies awaiting confirmation.
+var runDir = "/run/ksc"
+
+// lockApply makes concurrent "ksc apply" runs take turns: a second one
+// waits up to wait for the first, then fails naming it. The lock is an
+// flock, so it is released even when its holder is killed.
+func lockApply(wait time.Duration) (release func(), err error) {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(runDir, "apply.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			holder, _ := os.ReadFile(path)
+			f.Close()
+			return nil, fmt.Errorf("another ksc apply is running (pid %s, lock %s); try again when it is done, or raise --wait",
+				strings.TrimSpace(string(holder)), path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
+	return func() { f.Close() }, nil
+}
+
+// confirmFile is where an apply awaiting confirmation for a namespace
+// (empty: the current one) writes its pid for "ksc confirm".
+func confirmFile(netns string) string {
+	key := "host"
+	if netns != "" {
+		key = "netns-" + strings.NewReplacer("/", "_", ".", "_").Replace(netns)
+	}
+	return filepath.Join(runDir, "confirm-"+key+".pid")
+}
