@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -30,10 +31,13 @@ Try a policy in a network namespace first (--netns), and on a remote
 machine use --confirm: a kill switch applied to the wrong interface cuts
 the machine off.
 
-Targets:
-  nft      the firewall rules, over netlink
-  sysctl   disable IPv6 through sysctl (the policy's "ipv6 sysctl" statement);
-           --undo restores it, --install also writes ` + sysctl.InstallPath + `
+Targets (--target, or --backend):
+  nft       the firewall rules, over netlink
+  iptables  the firewall rules with iptables-restore and ip6tables-restore,
+            each family atomically; if the second fails the first is put
+            back. --iptables-mode picks nft or legacy (default: the system's)
+  sysctl    disable IPv6 through sysctl (the policy's "ipv6 sysctl" statement);
+            --undo restores it, --install also writes ` + sysctl.InstallPath + `
 
 Examples:
   sudo ip netns add try && sudo ksc apply policy.ks --netns try
@@ -41,12 +45,15 @@ Examples:
   sudo ksc apply policy.ks --confirm 30s      # rolls back unless confirmed
   sudo ksc confirm                            # ... from another shell
   sudo ksc apply policy.ks --target sysctl --install
+  sudo ksc apply policy.ks --backend iptables --iptables-mode legacy
 `
 
 func runApply(e env, args []string) int {
 	flags := newFlags(e, "apply")
 	var pf policyFlags
-	target := flags.StringP("target", "t", "nft", "what to apply: nft or sysctl")
+	target := flags.StringP("target", "t", "nft", "what to apply: nft, iptables or sysctl")
+	flags.StringVar(target, "backend", "nft", "the same as --target")
+	iptMode := flags.String("iptables-mode", "auto", "iptables: which iptables to drive: auto, nft or legacy")
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 	dryRun := flags.BoolP("dry-run", "n", false, "nft: print the batch that would be sent, and send nothing")
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (Enter, or \"ksc confirm\")")
@@ -61,8 +68,13 @@ func runApply(e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *target != "nft" && *target != "sysctl" {
-		fmt.Fprintf(e.stderr, "ksc apply: unknown target %q; the targets are: nft, sysctl\n", *target)
+	if *target != "nft" && *target != "sysctl" && *target != "iptables" {
+		fmt.Fprintf(e.stderr, "ksc apply: unknown target %q; the targets are: nft, iptables, sysctl\n", *target)
+		return exitUsage
+	}
+	mode := iptables.Mode(*iptMode)
+	if mode != iptables.ModeAuto && mode != iptables.ModeNFT && mode != iptables.ModeLegacy {
+		fmt.Fprintf(e.stderr, "ksc apply: --iptables-mode is auto, nft or legacy, not %q\n", *iptMode)
 		return exitUsage
 	}
 	p := pf.load(e, path)
@@ -71,7 +83,21 @@ func runApply(e env, args []string) int {
 	}
 	nsPath := nsenter.Path(*netns)
 	if *target == "sysctl" {
-		return applySysctl(e, p, nsPath, *undo, *install)
+		return applySysctl(e, &pf, p, nsPath, *undo, *install)
+	}
+	if *target == "iptables" {
+		release, err := lockApply(*wait)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+			return exitFailure
+		}
+		defer release()
+		if err := iptables.Apply(p, nsPath, mode); err != nil {
+			pf.reportApplyError(e, err)
+			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
+			return exitFailure
+		}
+		return exitOK
 	}
 	batch := nft.Lower(p)
 	if *dryRun {
@@ -106,15 +132,21 @@ func runApply(e env, args []string) int {
 	return exitOK
 }
 
-// reportApplyError shows a kernel refusal at its policy line.
+// reportApplyError shows a refusal by the kernel (or by iptables-restore)
+// at its policy line.
 func (pf *policyFlags) reportApplyError(e env, err error) {
 	var ae *nft.ApplyError
-	if errors.As(err, &ae) && ae.Pos.IsValid() {
+	var ie *iptables.ApplyError
+	switch {
+	case errors.As(err, &ae) && ae.Pos.IsValid():
 		d := ir.Diagnostic{Pos: ae.Pos, Message: fmt.Sprintf("the kernel refused %s: %v", ae.What, ae.Err)}
 		fmt.Fprint(e.stderr, d.Render(pf.sources[ae.Pos.File]))
-		return
+	case errors.As(err, &ie) && ie.Pos.IsValid():
+		d := ir.Diagnostic{Pos: ie.Pos, Message: strings.TrimPrefix(ie.Error(), ie.Pos.String()+": ")}
+		fmt.Fprint(e.stderr, d.Render(pf.sources[ie.Pos.File]))
+	default:
+		pf.reportError(e, "apply", err)
 	}
-	fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 }
 
 // awaitConfirmation keeps the new ruleset only if the user confirms in
@@ -168,9 +200,9 @@ func rollBack(e env, nsPath string, previous *nft.Ruleset, why string) int {
 	return exitFailure
 }
 
-func applySysctl(e env, p *ir.Policy, nsPath string, undo, install bool) int {
+func applySysctl(e env, pf *policyFlags, p *ir.Policy, nsPath string, undo, install bool) int {
 	if err := sysctl.Apply(p, undo, nsPath); err != nil {
-		reportError(e, "apply", err)
+		pf.reportError(e, "apply", err)
 		return exitFailure
 	}
 	if install {

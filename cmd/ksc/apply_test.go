@@ -146,3 +146,19 @@ func TestApplyTakesTurns(t *testing.T) {
 }
 
 func first(code int, _, _ string) int { return code }
+
+func TestApplyIptablesBackend(t *testing.T) {
+	netlab.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
+	useRunDir(t)
+	for _, mode := range []string{"legacy", "nft"} {
+		ns := netlab.NewNS(t, "iptcli")
+		code, _, stderr := ksc("apply", "../../examples/ivpn-iptables.ks", "--backend", "iptables", "--iptables-mode", mode, "--netns", ns.Name)
+		require.Equal(t, 0, code, stderr)
+		saved := ns.Exec(t, "iptables-"+mode+"-save", "-t", "filter")
+		assert.Contains(t, saved, "-A OUTPUT -d 141.255.166.194/32 -o eth0 -j ACCEPT", mode)
+		assert.Contains(t, ns.Exec(t, "ip6tables-"+mode+"-save", "-t", "filter"), ":OUTPUT DROP", mode)
+	}
+	code, _, stderr := ksc("apply", server, "--backend", "iptables")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `server-ssh-https.ks:14:1: the iptables targets need "flush ruleset"`)
+}

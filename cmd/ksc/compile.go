@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
@@ -23,6 +24,21 @@ var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
 	"nft":     func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p), nil },
 	"sysctl":  func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) },
 	"openvpn": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) },
+	"iptables": func(p *ir.Policy, _ renderOptions) ([]byte, error) {
+		o, err := iptables.Render(p, ir.IPv4)
+		if err != nil {
+			return nil, err
+		}
+		return o.Text, nil
+	},
+	"ip6tables": func(p *ir.Policy, _ renderOptions) ([]byte, error) {
+		o, err := iptables.Render(p, ir.IPv6)
+		if err != nil {
+			return nil, err
+		}
+		return o.Text, nil
+	},
+	"iptables-script": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderScript(p) },
 }
 
 func targetNames() string {
@@ -47,6 +63,9 @@ Examples:
   ksc compile policy.ks -t sysctl -o /etc/sysctl.d/90-ksc-ipv6.conf
   ksc compile policy.ks -t sysctl --undo      # the file that restores IPv6
   ksc compile policy.ks -t openvpn            # lines for a .ovpn file
+  ksc compile policy.ks -t iptables -o /etc/iptables/rules.v4
+  ksc compile policy.ks -t ip6tables -o /etc/iptables/rules.v6
+  ksc compile policy.ks -t iptables-script    # the same as iptables commands
 `
 
 func runCompile(e env, args []string) int {
@@ -78,7 +97,7 @@ func runCompile(e env, args []string) int {
 	}
 	out, err := render(p, renderOptions{undo: *undo})
 	if err != nil {
-		reportError(e, "compile", err)
+		pf.reportError(e, "compile", err)
 		return exitFailure
 	}
 	if *output == "" || *output == "-" {

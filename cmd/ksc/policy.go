@@ -84,11 +84,11 @@ func onePolicyArg(e env, fs *pflag.FlagSet) (string, bool) {
 	return fs.Arg(0), true
 }
 
-// reportError prints a backend's error: diagnostics in the usual form,
-// anything else after the command's name.
-func reportError(e env, cmd string, err error) {
+// reportError prints a backend's error: diagnostics with their source
+// lines, anything else after the command's name.
+func (pf *policyFlags) reportError(e env, cmd string, err error) {
 	if ds, ok := err.(ir.Diagnostics); ok {
-		printDiagnostics(e.stderr, ds, nil)
+		printDiagnostics(e.stderr, ds, pf.sources)
 		return
 	}
 	fmt.Fprintf(e.stderr, "ksc %s: %v\n", cmd, err)

@@ -3,6 +3,8 @@ package netlab
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/ksc-project/ksc/lang"
 )
 
 // Addresses of the kill-switch lab, all in documentation ranges. Policies
@@ -14,6 +16,42 @@ const (
 	PFClients   = "{ 203.0.113.200 }"
 	ForwardPort = "5000"
 )
+
+// Config is how kernel tests compile examples/ivpn-killswitch.ks for the
+// lab: its addresses moved to the lab's, and option (unless "none") enabled.
+func Config(option string) lang.Config {
+	cfg := lang.Config{}
+	for _, d := range Defines() {
+		o, _ := lang.ParseOverride(d)
+		cfg.Defines = append(cfg.Defines, o)
+	}
+	if option != "none" {
+		cfg.Enable = []string{option}
+	}
+	return cfg
+}
+
+// OptionChanges says, for each option of examples/ivpn-killswitch.ks, which
+// probes it turns from Expected's verdict to another: the article's text
+// for each commented-out rule.
+var OptionChanges = map[string]map[string]Outcome{
+	"none":                 {},
+	"lan":                  {"out lan tcp/22": Answered, "out lan udp/5353": Answered},
+	"ssh":                  {"in lan tcp/22": Answered},
+	"port-forward":         {"in tunnel tcp/5000": Answered, "in tunnel udp/5000": Answered, "in tunnel tcp/5000 from pf-client": Answered},
+	"port-forward-log":     {"in tunnel tcp/5000": Answered, "in tunnel udp/5000": Answered, "in tunnel tcp/5000 from pf-client": Answered},
+	"port-forward-clients": {"in tunnel tcp/5000 from pf-client": Answered},
+	"quiet-drops":          {},
+}
+
+// ExpectedWith is Expected with option's changes.
+func ExpectedWith(option string) map[string]Outcome {
+	want := Expected()
+	for probe, outcome := range OptionChanges[option] {
+		want[probe] = outcome
+	}
+	return want
+}
 
 // Defines returns the -D NAME=VALUE overrides that point a kill-switch policy
 // (one with the reference article's define names) at the lab.

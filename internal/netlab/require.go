@@ -3,6 +3,7 @@ package netlab
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -35,24 +36,34 @@ func Require(t testing.TB, tools ...string) {
 	t.Skipf("skipped: %s (set %s=1 to make this a failure)", reason, RequireEnv)
 }
 
-// guardHost fails the test if the namespace the tests run in has a
-// different nftables ruleset when the test ends than when it began: every
-// ruleset a test loads must go into a namespace of its own.
+// guardHost fails the test if the namespace the tests run in has different
+// firewall rules when the test ends than when it began (nftables, and the
+// legacy iptables tables, which nft does not show): every ruleset a test
+// loads must go into a namespace of its own.
 func guardHost(t testing.TB) {
 	list := func() string {
-		out, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
-		if err != nil {
-			return "nft list ruleset failed: " + err.Error()
+		var all strings.Builder
+		for _, cmd := range [][]string{{"nft", "list", "ruleset"}, {"iptables-legacy-save"}, {"ip6tables-legacy-save"}} {
+			if _, err := exec.LookPath(cmd[0]); err != nil {
+				continue
+			}
+			out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
+			if err != nil {
+				out = []byte(cmd[0] + " failed: " + err.Error())
+			}
+			// Comments carry the time of the listing.
+			for _, line := range strings.Split(string(out), "\n") {
+				if !strings.HasPrefix(line, "#") {
+					all.WriteString(line + "\n")
+				}
+			}
 		}
-		return string(out)
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		return
+		return all.String()
 	}
 	before := list()
 	t.Cleanup(func() {
 		if after := list(); after != before {
-			t.Errorf("this test changed the ruleset of the namespace the tests run in:\nbefore:\n%s\nafter:\n%s", before, after)
+			t.Errorf("this test changed the firewall of the namespace the tests run in:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
 	})
 }

@@ -1,0 +1,147 @@
+package iptables
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+)
+
+// Mode is the iptables variant to drive: the nf_tables one or the legacy
+// (x_tables) one. ModeAuto uses whatever "iptables" is on the system.
+type Mode string
+
+const (
+	ModeAuto   Mode = "auto"
+	ModeNFT    Mode = "nft"
+	ModeLegacy Mode = "legacy"
+)
+
+// tool names the command of a mode and family, e.g. ip6tables-legacy-restore.
+func tool(mode Mode, family ir.Family, suffix string) string {
+	name := "iptables"
+	if family == ir.IPv6 {
+		name = "ip6tables"
+	}
+	if mode == ModeNFT || mode == ModeLegacy {
+		name += "-" + string(mode)
+	}
+	return name + suffix
+}
+
+// DetectMode asks go-iptables for the system's iptables and reads its mode
+// from the version line ("iptables v1.8.9 (nf_tables)").
+func DetectMode() (Mode, error) {
+	if _, err := iptables.New(); err != nil {
+		return "", fmt.Errorf("iptables: %w", err)
+	}
+	out, err := exec.Command("iptables", "--version").Output()
+	if err != nil {
+		return "", err
+	}
+	if strings.Contains(string(out), "nf_tables") {
+		return ModeNFT, nil
+	}
+	return ModeLegacy, nil
+}
+
+// ApplyError is iptables-restore refusing a line, traced back to the policy.
+type ApplyError struct {
+	Pos    ir.Pos
+	Family ir.Family
+	Line   string
+	Err    error
+}
+
+func (e *ApplyError) Error() string {
+	tool := "iptables-restore"
+	if e.Family == ir.IPv6 {
+		tool = "ip6tables-restore"
+	}
+	if e.Pos.IsValid() {
+		return fmt.Sprintf("%s: %s refused %q: %v", e.Pos, tool, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s failed: %v", tool, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Apply loads both families with iptables-restore and ip6tables-restore, in
+// the namespace at nsPath (the current one when empty). Each family is
+// replaced atomically by its tool; there is no transaction across the two,
+// so when the second fails the first is restored to what it was, and the
+// filter tables end as they began.
+func Apply(p *ir.Policy, nsPath string, mode Mode) error {
+	v4, err := Render(p, ir.IPv4)
+	if err != nil {
+		return err
+	}
+	v6, err := Render(p, ir.IPv6)
+	if err != nil {
+		return err
+	}
+	return nsenter.Run(nsPath, func() error {
+		saved4, err := run(tool(mode, ir.IPv4, "-save"), nil, "-t", "filter")
+		if err != nil {
+			return err
+		}
+		if err := restore(mode, v4); err != nil {
+			return err
+		}
+		if err := restore(mode, v6); err != nil {
+			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
+				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// failedLine finds the line number in iptables-restore's complaint: the
+// legacy tools say "Error occurred at line: N", the nf_tables ones
+// "line N failed".
+var failedLine = regexp.MustCompile(`line:? (\d+)`)
+
+func restore(mode Mode, o *Output) error {
+	_, err := run(tool(mode, o.Family, "-restore"), o.Text)
+	if err == nil {
+		return nil
+	}
+	ae := &ApplyError{Family: o.Family, Err: err}
+	if m := failedLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(o.Lines) {
+			ae.Pos = o.Lines[n-1]
+			ae.Line = strings.Split(string(o.Text), "\n")[n-1]
+		}
+	}
+	return ae
+}
+
+// Test checks an output with "iptables-restore --test": nothing is changed.
+func Test(o *Output, nsPath string, mode Mode) error {
+	return nsenter.Run(nsPath, func() error {
+		_, err := run(tool(mode, o.Family, "-restore"), o.Text, "--test")
+		return err
+	})
+}
+
+func run(name string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.Command(name, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}

@@ -1,0 +1,131 @@
+package iptables_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// compiles reports whether a golden case has an iptables form; the others
+// are covered by TestRefusedConstructs.
+func compiles(p *ir.Policy) bool {
+	_, err := iptables.Render(p, ir.IPv4)
+	return err == nil
+}
+
+func TestGolden(t *testing.T) {
+	n := 0
+	for _, c := range golden.Cases(t) {
+		p := c.Load(t)
+		if !compiles(p) {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			for _, f := range []struct {
+				target string
+				family ir.Family
+			}{{"iptables", ir.IPv4}, {"ip6tables", ir.IPv6}} {
+				o, err := iptables.Render(p, f.family)
+				require.NoError(t, err)
+				assert.Equal(t, strings.Count(string(o.Text), "\n"), len(o.Lines), "one position for each line")
+				golden.Check(t, golden.Path(t, f.target, c.Name, ".rules"), o.Text)
+			}
+			script, err := iptables.RenderScript(p)
+			require.NoError(t, err)
+			golden.Check(t, golden.Path(t, "iptables-script", c.Name, ".sh"), script)
+		})
+	}
+	assert.GreaterOrEqual(t, n, 3)
+}
+
+func load(t *testing.T, src string) *ir.Policy {
+	t.Helper()
+	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	return p
+}
+
+// Every construct iptables cannot express is refused with the line and the
+// reason, never turned into a different rule.
+func TestRefusedConstructs(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"no flush ruleset", "table t {\nchain c hook input {\naccept\n}\n}\n",
+			`t.ks:1:1: the iptables targets need "flush ruleset"`},
+		{"prerouting hook", "flush ruleset\ntable t {\nchain c hook prerouting {\naccept\n}\n}\n",
+			`t.ks:3:1: iptables' filter table has no prerouting chain`},
+		{"two chains on one hook", "flush ruleset\ntable t {\nchain a hook input {\n}\nchain b hook input priority 10 {\n}\n}\n",
+			`t.ks:5:1: chain b and chain a at t.ks:3:1 both hook input: iptables has one INPUT chain`},
+		{"log prefix over 29 characters", "flush ruleset\ntable t {\nchain c hook input {\nlog prefix \"123456789012345678901234567890\" drop\n}\n}\n",
+			`t.ks:4:1: log prefix "123456789012345678901234567890" is 30 characters long; iptables allows at most 29`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := iptables.Render(load(t, tt.src), ir.IPv4)
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			_, err = iptables.RenderScript(load(t, tt.src))
+			assert.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestFamiliesSplitAndSetsExpand(t *testing.T) {
+	p := load(t, `flush ruleset
+table inet t {
+	chain c hook input policy drop {
+		iifname { "eth0", "wl*" } ip saddr { 192.0.2.1, 192.0.2.8/29, 192.0.2.20-192.0.2.30 } accept
+		ip6 saddr 2001:db8::/32 meta l4proto { tcp, udp } th dport { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } accept
+		meta l4proto { icmp, icmpv6 } accept
+		ct state established,related counter log prefix "in: " level info reject comment "last one"
+	}
+}
+`)
+	v4, err := iptables.Render(p, ir.IPv4)
+	require.NoError(t, err)
+	assert.Equal(t, `*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 192.0.2.1/32 -i eth0 -j ACCEPT
+-A INPUT -s 192.0.2.8/29 -i eth0 -j ACCEPT
+-A INPUT -i eth0 -m iprange --src-range 192.0.2.20-192.0.2.30 -j ACCEPT
+-A INPUT -s 192.0.2.1/32 -i wl+ -j ACCEPT
+-A INPUT -s 192.0.2.8/29 -i wl+ -j ACCEPT
+-A INPUT -i wl+ -m iprange --src-range 192.0.2.20-192.0.2.30 -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j LOG --log-prefix "in: " --log-level 6
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j REJECT --reject-with icmp-port-unreachable
+COMMIT
+`, afterHeader(v4.Text))
+	v6, err := iptables.Render(p, ir.IPv6)
+	require.NoError(t, err)
+	assert.Equal(t, `*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 2001:db8::/32 -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 -j ACCEPT
+-A INPUT -s 2001:db8::/32 -p tcp -m multiport --dports 16 -j ACCEPT
+-A INPUT -s 2001:db8::/32 -p udp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 -j ACCEPT
+-A INPUT -s 2001:db8::/32 -p udp -m multiport --dports 16 -j ACCEPT
+-A INPUT -p ipv6-icmp -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j LOG --log-prefix "in: " --log-level 6
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j REJECT --reject-with icmp6-port-unreachable
+COMMIT
+`, afterHeader(v6.Text))
+}
+
+// afterHeader drops the two comment lines every output starts with.
+func afterHeader(b []byte) string {
+	s := string(b)
+	for i := 0; i < 2; i++ {
+		s = s[strings.IndexByte(s, '\n')+1:]
+	}
+	return s
+}
