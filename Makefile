@@ -1,9 +1,13 @@
 # make test: the whole suite, installing what the kernel tests need first.
-# make example: compile the bundled example.
+# make # The end-to-end suite alone: a real OpenVPN tunnel, every loader.
+e2e: deps
+	$(GO) test -count=1 -v ./e2e
+
+example: compile the bundled example.
 
 GO ?= go
 
-.PHONY: test deps vet example update
+.PHONY: test deps vet example update e2e
 
 test: deps vet
 	$(GO) test -count=1 ./...
@@ -15,6 +19,10 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# The end-to-end suite alone: a real OpenVPN tunnel, every loader.
+e2e: deps
+	$(GO) test -count=1 -v ./e2e
 
 example:
 	$(GO) run ./cmd/ksc compile examples/ivpn-killswitch.ks --target nft
