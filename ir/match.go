@@ -24,6 +24,10 @@ type AddressMatch struct {
 	Family      Family // IPv4 or IPv6
 	Destination bool
 	Set         []AddrElem
+	// SetName, when not empty, names a large set (one read from a file) that
+	// backends keep as one named set. Its elements may overlap: backends
+	// merge them (see MergeRanges).
+	SetName string
 }
 
 // ProtocolMatch holds when the packet's transport protocol is one of Protocols

@@ -155,6 +155,12 @@ func validateAddresses(m *AddressMatch, ds *Diagnostics) {
 			return
 		}
 	}
+	if m.SetName != "" {
+		if err := CheckName(m.SetName); err != nil {
+			ds.Errorf(m.Pos, "bad set name: %v", err)
+		}
+		return // a named set is merged, overlaps and all
+	}
 	// Sorted by first address, any overlap shows between neighbours. The
 	// kernel refuses overlapping interval elements, and a duplicate is a typo.
 	sorted := slices.Clone(m.Set)

@@ -142,11 +142,13 @@ type IPv6Stmt struct {
 	Args   []*Value `parser:"@@*"`
 }
 
-// Value is a scalar (word, string or $NAME) or a set of values in braces.
+// Value is a scalar (word, string or $NAME), a set of values in braces, or
+// file("PATH"): a set with one element a line.
 type Value struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Set    *SetLit `parser:"(  @@"`
+	File   *string `parser:"(  \"file\" \"(\" @String \")\""`
+	Set    *SetLit `parser:"| @@"`
 	Var    *string `parser:"| @Var"`
 	String *string `parser:"| @String"`
 	Word   *string `parser:"| @Word )"`

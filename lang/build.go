@@ -3,6 +3,8 @@ package lang
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,6 +20,10 @@ type Config struct {
 	Defines []Override
 	// Enable lists the options to switch on (-e NAME).
 	Enable []string
+	// Dir is where file("...") paths in the policy are relative to; empty
+	// means the policy file's directory. Paths in -D values are relative
+	// to the current directory.
+	Dir string
 }
 
 // Override is one -D NAME=VALUE.
@@ -90,13 +96,19 @@ type builder struct {
 	seen    map[string]bool
 	defines map[string]*define
 	enabled map[string]bool
+	dir     string
+	files   map[string][]elem // file("...") contents by path, read once
 }
 
 // Build turns a parsed policy into an ir.Policy, applying cfg. It checks that
 // every name is defined and every value has the kind and range its use needs,
 // in enabled and disabled rules alike; it does not run ir.Policy.Validate.
 func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
-	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{}}
+	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
+		dir: cfg.Dir, files: map[string][]elem{}}
+	if b.dir == "" {
+		b.dir = filepath.Dir(filename)
+	}
 	p := &ir.Policy{Source: filename}
 	for _, it := range f.Items {
 		if d := it.Define; d != nil {
@@ -380,7 +392,7 @@ func (b *builder) ifaceMatch(pos ir.Pos, c *IfaceClause, enabled bool) (*ir.Inte
 			p, end := e.where()
 			b.errorf(p, end, "%s needs interface names, %s", c.Dir, e.describe())
 			ok = false
-			if e.via != "" {
+			if e.use != nil {
 				break // one error for each use of a wrong-kind $NAME
 			}
 			continue
@@ -396,16 +408,17 @@ func (b *builder) addrMatch(pos ir.Pos, c *AddrClause, enabled bool) (*ir.Addres
 		m.Family = ir.IPv6
 	}
 	elems, ok := b.resolve(c.Value, enabled)
+	m.Set = make([]ir.AddrElem, 0, len(elems))
 	for _, e := range elems {
 		a, msg, hint := parseAddrElem(e)
 		if msg != "" {
-			p, end := e.pos, e.end
+			p, end := e.pos, e.end()
 			if strings.HasPrefix(msg, "expected") {
 				p, end = e.where()
 			}
 			b.errorf(p, end, "%s", msg).Hint = hint
 			ok = false
-			if p == e.usePos && e.via != "" {
+			if e.use != nil && p == e.use.pos {
 				break // one error for each use of a wrong-kind $NAME
 			}
 			continue
@@ -422,6 +435,16 @@ func (b *builder) addrMatch(pos ir.Pos, c *AddrClause, enabled bool) (*ir.Addres
 		}
 		m.Set = append(m.Set, a)
 	}
+	// A match on exactly $NAME whose value is a file keeps it as one named set.
+	if c.Value.Var != nil && len(elems) > 0 && elems[0].fromFile && elems[len(elems)-1].fromFile {
+		named := true
+		for _, e := range elems {
+			named = named && e.fromFile
+		}
+		if named {
+			m.SetName = strings.TrimPrefix(*c.Value.Var, "$")
+		}
+	}
 	return m, ok
 }
 
@@ -431,13 +454,13 @@ func (b *builder) portMatch(pos ir.Pos, c *PortClause, enabled bool) (*ir.PortMa
 	for _, e := range elems {
 		pr, msg, hint := parsePortRange(e)
 		if msg != "" {
-			p, end := e.pos, e.end
+			p, end := e.pos, e.end()
 			if strings.HasPrefix(msg, "expected") {
 				p, end = e.where()
 			}
 			b.errorf(p, end, "%s", msg).Hint = hint
 			ok = false
-			if p == e.usePos && e.via != "" {
+			if e.use != nil && p == e.use.pos {
 				break // one error for each use of a wrong-kind $NAME
 			}
 			continue
@@ -506,17 +529,19 @@ func (b *builder) log(pos ir.Pos, c *LogClause) *ir.Log {
 // rule a define without a value is not an error: it is only needed once the
 // option is enabled.
 func (b *builder) resolve(v *Value, enabled bool) ([]elem, bool) {
-	return b.resolveVia(v, enabled, "", ir.Pos{}, ir.Pos{})
+	return b.resolveVia(v, enabled, nil)
 }
 
-func (b *builder) resolveVia(v *Value, enabled bool, via string, usePos, useEnd ir.Pos) ([]elem, bool) {
+func (b *builder) resolveVia(v *Value, enabled bool, use *useSite) ([]elem, bool) {
 	pos, end := endPos(v.Pos, v.EndPos)
 	switch {
+	case v.File != nil:
+		return b.readFile(v)
 	case v.Set != nil:
 		var out []elem
 		ok := true
 		for _, sub := range v.Set.Elems {
-			es, subOK := b.resolveVia(sub, enabled, via, usePos, useEnd)
+			es, subOK := b.resolveVia(sub, enabled, use)
 			out = append(out, es...)
 			ok = ok && subOK
 		}
@@ -550,17 +575,65 @@ func (b *builder) resolveVia(v *Value, enabled bool, via string, usePos, useEnd 
 			}
 			return nil, !enabled
 		}
-		if via == "" {
-			via, usePos, useEnd = name, pos, end
+		if use == nil {
+			use = &useSite{name: name, pos: pos, end: end}
 		}
 		d.resolving = true
 		defer func() { d.resolving = false }()
-		return b.resolveVia(d.value, enabled, via, usePos, useEnd)
+		return b.resolveVia(d.value, enabled, use)
 	case v.String != nil:
-		return []elem{{text: strings.Trim(*v.String, `"`), quoted: true, pos: pos, end: end, via: via, usePos: usePos, useEnd: useEnd}}, true
+		return []elem{{text: strings.Trim(*v.String, `"`), quoted: true, pos: pos, use: use}}, true
 	default:
-		return []elem{{text: *v.Word, pos: pos, end: end, via: via, usePos: usePos, useEnd: useEnd}}, true
+		return []elem{{text: *v.Word, pos: pos, use: use}}, true
 	}
+}
+
+// readFile reads a file("PATH") value: one element a line, "#" starting a
+// comment. Each element's position is its line and column in that file.
+func (b *builder) readFile(v *Value) ([]elem, bool) {
+	pos, end := endPos(v.Pos, v.EndPos)
+	path := strings.Trim(*v.File, `"`)
+	if !filepath.IsAbs(path) && !strings.HasPrefix(v.Pos.Filename, "-D ") {
+		path = filepath.Join(b.dir, path)
+	}
+	elems, cached := b.files[path]
+	if !cached {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.errorf(pos, end, "cannot read the set: %v", err)
+			return nil, false
+		}
+		// One string for the whole file: each element is a slice of it.
+		text := string(data)
+		elems = make([]elem, 0, strings.Count(text, "\n")+1)
+		line := 1
+		for off := 0; off < len(text); line++ {
+			next := strings.IndexByte(text[off:], '\n')
+			if next < 0 {
+				next = len(text) - off
+			}
+			entry := text[off : off+next]
+			if i := strings.IndexByte(entry, '#'); i >= 0 {
+				entry = entry[:i]
+			}
+			trimmed := strings.TrimLeft(entry, " \t")
+			col := len(entry) - len(trimmed) + 1
+			trimmed = strings.TrimRight(trimmed, " \t\r")
+			if trimmed != "" {
+				at := ir.Pos{File: path, Offset: off + col - 1, Line: line, Col: col}
+				elems = append(elems, elem{text: trimmed, fromFile: true, pos: at})
+			}
+			off += next + 1
+		}
+		if len(elems) == 0 {
+			b.errorf(pos, end, "%s holds no elements", path).Hint = "a set file has one address, prefix or range a line"
+			return nil, false
+		}
+		b.files[path] = elems
+	}
+	// Elements of a file are shared by every use, not copied: an error in
+	// one points at its line in the file, which is where it is fixed.
+	return elems, true
 }
 
 // ipv6 reads "ipv6 sysctl disable [keep-loopback]" and
@@ -584,7 +657,7 @@ func (b *builder) ipv6(s *IPv6Stmt, plan *ir.IPv6Plan) {
 		p := &ir.SysctlPlan{Pos: pos}
 		if len(words) == 2 {
 			if words[1] != "keep-loopback" {
-				b.errorf(args[1].pos, args[1].end, "unknown sysctl setting %q", words[1]).Hint = "the only one is keep-loopback"
+				b.errorf(args[1].pos, args[1].end(), "unknown sysctl setting %q", words[1]).Hint = "the only one is keep-loopback"
 				return
 			}
 			p.KeepLoopback = true
@@ -596,13 +669,13 @@ func (b *builder) ipv6(s *IPv6Stmt, plan *ir.IPv6Plan) {
 		if len(words) == 3 {
 			local, err := netip.ParsePrefix(words[1])
 			if err != nil || !local.Addr().Is6() || !isULA(local.Addr()) || local.Bits() > 64 {
-				b.errorf(args[1].pos, args[1].end, "%q is not a ULA address with a prefix length of at most 64", words[1]).Hint =
+				b.errorf(args[1].pos, args[1].end(), "%q is not a ULA address with a prefix length of at most 64", words[1]).Hint =
 					"use an address in fd00::/8 with its prefix, e.g. fd15:53b6:dead::2/64"
 				return
 			}
 			gw, err := netip.ParseAddr(words[2])
 			if err != nil || !local.Contains(gw) || gw == local.Addr() {
-				b.errorf(args[2].pos, args[2].end, "gateway %q must be another address in %s", words[2], local.Masked()).Hint =
+				b.errorf(args[2].pos, args[2].end(), "gateway %q must be another address in %s", words[2], local.Masked()).Hint =
 					"e.g. fd15:53b6:dead::1 for fd15:53b6:dead::2/64"
 				return
 			}

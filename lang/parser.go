@@ -20,7 +20,7 @@ var policyLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Var", Pattern: `\$[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "EOL", Pattern: `\r?\n`},
 	{Name: "Whitespace", Pattern: `[ \t\r]+`},
-	{Name: "Punct", Pattern: `[{}=,;]`},
+	{Name: "Punct", Pattern: `[{}=,;()]`},
 	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+\-]+`},
 })
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -14,19 +15,38 @@ import (
 type elem struct {
 	text     string
 	quoted   bool
+	fromFile bool     // read from a file("...") value
+	pos      ir.Pos   // where the text starts; its end follows from the text
+	use      *useSite // nil unless it came through $NAME
+}
+
+// end is the position just after the element's text (and quotes). Not
+// stored: a blocklist holds a million elements.
+func (e elem) end() ir.Pos {
+	end := e.pos
+	end.Col += utf8.RuneCountInString(e.text)
+	end.Offset += len(e.text)
+	if e.quoted {
+		end.Col += 2
+		end.Offset += 2
+	}
+	return end
+}
+
+// useSite is the $NAME in a rule that a value came through; all of the
+// value's elements share one.
+type useSite struct {
+	name     string
 	pos, end ir.Pos
-	via      string // the $NAME it came through, or ""
-	usePos   ir.Pos // where $NAME was used
-	useEnd   ir.Pos
 }
 
 // where returns the range to blame when the element is the wrong kind for its
 // use: the $NAME in the rule when there is one, the literal otherwise.
 func (e elem) where() (ir.Pos, ir.Pos) {
-	if e.via != "" {
-		return e.usePos, e.useEnd
+	if e.use != nil {
+		return e.use.pos, e.use.end
 	}
-	return e.pos, e.end
+	return e.pos, e.end()
 }
 
 // kind names what an element looks like, for "expected X, found Y" messages.
@@ -70,8 +90,8 @@ func isNumber(s string) bool {
 }
 
 func (e elem) describe() string {
-	if e.via != "" {
-		return fmt.Sprintf("$%s holds %s (%s)", e.via, e.kind(), e.text)
+	if e.use != nil {
+		return fmt.Sprintf("$%s holds %s (%s)", e.use.name, e.kind(), e.text)
 	}
 	return fmt.Sprintf("found %s (%s)", e.kind(), e.text)
 }

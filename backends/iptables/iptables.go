@@ -18,6 +18,11 @@ const MaxLogPrefix = 29
 // multiportMax is how many ports one multiport match holds (a range counts twice).
 const multiportMax = 15
 
+// MaxSetRules is the most rules one named (file) set may expand into: the
+// iptables targets write one rule per element, so a blocklist of thousands
+// would be checked rule by rule. Above it, ksc refuses and suggests nft.
+const MaxSetRules = 512
+
 // Output is one family's iptables-restore input.
 type Output struct {
 	Family ir.Family // IPv4 (iptables) or IPv6 (ip6tables)
@@ -176,8 +181,16 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 			}
 			expand(choices)
 		case *ir.AddressMatch:
+			set := m.Set
+			if m.SetName != "" {
+				set = ir.MergeRanges(set)
+				if len(set) > MaxSetRules {
+					return nil, &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("$%s has %d elements (after merging); the iptables targets write one rule per element and stop at %d", m.SetName, len(set), MaxSetRules),
+						Hint: "use the nft target (or ksc apply), which keeps it as one set"}
+				}
+			}
 			var choices []func(alternative) alternative
-			for _, e := range m.Set {
+			for _, e := range set {
 				choices = append(choices, addressChoice(e, m.Destination))
 			}
 			expand(choices)

@@ -1,6 +1,9 @@
 package iptables_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -128,4 +131,22 @@ func afterHeader(b []byte) string {
 		s = s[strings.IndexByte(s, '\n')+1:]
 	}
 	return s
+}
+
+// A file set too large to expand into one rule per element is refused with
+// the size and a pointer to the nft target.
+func TestLargeSetIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	var list strings.Builder
+	for i := 0; i < iptables.MaxSetRules+1; i++ {
+		fmt.Fprintf(&list, "198.18.%d.%d\n", i/100, 2*(i%100)) // never adjacent: nothing merges
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.txt"), []byte(list.String()), 0o644))
+	src := "flush ruleset\ndefine BIG = file(\"big.txt\")\ntable t {\nchain c hook input {\nip saddr $BIG drop\n}\n}\n"
+	p, ds := lang.Load(filepath.Join(dir, "p.ks"), []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	_, err := iptables.Render(p, ir.IPv4)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "p.ks")+":5:1: $BIG has ")
+	assert.Contains(t, err.Error(), "the iptables targets write one rule per element and stop at 512")
 }

@@ -1,13 +1,16 @@
 package nft
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // ApplyError is a refusal by the kernel, traced back to the policy.
@@ -34,14 +37,20 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // wrong namespace.)
 func Dial(nsPath string) (*nftables.Conn, error) {
 	if nsPath == "" {
-		return nftables.New(nftables.AsLasting())
+		return nftables.New(nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 	}
 	h, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("network namespace %s: %w", nsPath, err)
 	}
 	defer h.Close()
-	return nftables.New(nftables.WithNetNSFd(int(h)), nftables.AsLasting())
+	return dialHandle(h)
+}
+
+// dialHandle opens a lasting connection into the namespace h refers to,
+// with buffers big enough for large sets.
+func dialHandle(h netns.NsHandle) (*nftables.Conn, error) {
+	return nftables.New(nftables.WithNetNSFd(int(h)), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 }
 
 // Apply sends the batch as one transaction: the kernel applies all of it or
@@ -80,6 +89,11 @@ func queue(c *nftables.Conn, b *Batch, rules int) error {
 			c.DelTable(t.Table)
 		}
 		c.AddTable(t.Table)
+		for _, s := range t.Sets {
+			if err := addNamedSet(c, s); err != nil {
+				return &ApplyError{What: "set " + s.Set.Name, Err: err}
+			}
+		}
 		for _, ch := range t.Chains {
 			c.AddChain(ch.Chain)
 			for _, r := range ch.Rules {
@@ -97,6 +111,48 @@ func queue(c *nftables.Conn, b *Batch, rules int) error {
 				c.AddRule(r.Rule)
 			}
 		}
+	}
+	return nil
+}
+
+// setChunk is how many elements one message carries: a single message with
+// thousands fails with ENOBUFS or EMSGSIZE (google/nftables issue 350).
+// Even, so that a range's start and end travel together.
+const setChunk = 1024
+
+// addNamedSet queues a named set and its elements in chunks, all in the
+// same transaction.
+func addNamedSet(c *nftables.Conn, s *BatchSet) error {
+	if err := c.AddSet(s.Set, nil); err != nil {
+		return err
+	}
+	return s.Chunks(setChunk, func(elems []nftables.SetElement) error { return c.SetAddElements(s.Set, elems) })
+}
+
+// bufferSize is the socket buffer ksc asks for: a batch of 100,000 rules
+// gets as many acknowledgements, which overflow the default buffer (and
+// the net.core.rmem_max cap of SO_RCVBUF) with ENOBUFS.
+const bufferSize = 256 << 20
+
+// bigBuffers lets a batch of many messages through the socket: it forces
+// the buffer sizes past the system caps (SO_*BUFFORCE, which needs the same
+// CAP_NET_ADMIN as changing the ruleset), or asks politely without it.
+func bigBuffers(conn *netlink.Conn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var forced error
+	if err := raw.Control(func(fd uintptr) {
+		forced = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, bufferSize),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, bufferSize))
+	}); err != nil {
+		return err
+	}
+	if forced != nil {
+		conn.SetReadBuffer(bufferSize)
+		conn.SetWriteBuffer(bufferSize)
 	}
 	return nil
 }
@@ -119,13 +175,18 @@ func (b *Batch) Rules() []*BatchRule {
 // error names no rule.
 func locateRefusal(b *Batch, flushErr error) error {
 	unknown := &ApplyError{Err: flushErr}
+	if errors.Is(flushErr, unix.ENOBUFS) || errors.Is(flushErr, unix.EMSGSIZE) {
+		// The batch's size, not a rule, was refused: bisecting would
+		// blame whichever rule crossed the limit.
+		return &ApplyError{Err: fmt.Errorf("the batch is too large for the netlink socket (%d rules): %w", len(b.Rules()), flushErr)}
+	}
 	scratch, err := scratchNamespace()
 	if err != nil {
 		return unknown
 	}
 	defer scratch.Close()
 	try := func(rules int) bool {
-		c, err := nftables.New(nftables.WithNetNSFd(int(scratch)), nftables.AsLasting())
+		c, err := dialHandle(scratch)
 		if err != nil {
 			return false
 		}

@@ -72,7 +72,7 @@ func applyInScratch(b *Batch) (*Ruleset, error) {
 		return nil, err
 	}
 	defer scratch.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(scratch)), nftables.AsLasting())
+	c, err := dialHandle(scratch)
 	if err != nil {
 		return nil, err
 	}

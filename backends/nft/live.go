@@ -118,7 +118,7 @@ func CheckRestorable(r *Ruleset) error {
 		return err
 	}
 	defer scratch.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(scratch)), nftables.AsLasting())
+	c, err := dialHandle(scratch)
 	if err != nil {
 		return err
 	}

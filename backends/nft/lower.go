@@ -21,9 +21,10 @@ type Batch struct {
 	Tables       []*BatchTable
 }
 
-// BatchTable is a table and its chains.
+// BatchTable is a table, its named sets and its chains.
 type BatchTable struct {
 	Table  *nftables.Table
+	Sets   []*BatchSet // named sets, sent before the chains
 	Chains []*BatchChain
 }
 
@@ -42,10 +43,51 @@ type BatchRule struct {
 	Rule *nftables.Rule
 }
 
-// BatchSet is an anonymous set and its elements.
+// BatchSet is a set and its elements. A named set keeps its ranges and
+// encodes elements a chunk at a time as they are sent (see Chunks): a
+// million-range blocklist would otherwise hold two million elements.
 type BatchSet struct {
 	Set      *nftables.Set
-	Elements []nftables.SetElement
+	Elements []nftables.SetElement // anonymous sets
+	ranges   []keyRange            // named interval sets, sorted
+}
+
+// Len is the number of elements the set sends.
+func (s *BatchSet) Len() int {
+	if s.ranges == nil {
+		return len(s.Elements)
+	}
+	n := 2 * len(s.ranges)
+	if len(s.ranges) > 0 && !isZero(s.ranges[0].first) {
+		n++ // the leading end element
+	}
+	if len(s.ranges) > 0 && isAllOnes(s.ranges[len(s.ranges)-1].last) {
+		n-- // a range reaching the top has no end element
+	}
+	return n
+}
+
+func isAllOnes(b []byte) bool {
+	for _, c := range b {
+		if c != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// Chunks calls fn with the set's elements, at most n at a time. The slice
+// passed to fn is reused: fn must be done with it when it returns.
+func (s *BatchSet) Chunks(n int, fn func([]nftables.SetElement) error) error {
+	if s.ranges == nil {
+		for i := 0; i < len(s.Elements); i += n {
+			if err := fn(s.Elements[i:min(i+n, len(s.Elements))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return encodeIntervals(s.ranges, n, fn)
 }
 
 // Lower turns a validated policy into a Batch. Like Render it is a pure
@@ -57,6 +99,27 @@ func Lower(p *ir.Policy) *Batch {
 	for _, t := range p.Tables {
 		table := &nftables.Table{Name: t.Name, Family: tableFamily(t.Family)}
 		bt := &BatchTable{Table: table}
+		named := map[string]*nftables.Set{}
+		for _, ns := range NamedSets(t) {
+			setID++
+			keyType := nftables.TypeIPAddr
+			if ns.Family == ir.IPv6 {
+				keyType = nftables.TypeIP6Addr
+			}
+			s := &nftables.Set{Table: table, ID: setID, Name: ns.Name, Interval: true, KeyType: keyType}
+			// One backing array for every key: a blocklist has a million.
+			size := int(keyType.Bytes)
+			keys := make([]byte, 0, 2*size*len(ns.Elements))
+			elems := make([]keyRange, len(ns.Elements))
+			for i, e := range ns.Elements {
+				keys = append(keys, e.From.AsSlice()...)
+				keys = append(keys, e.To.AsSlice()...)
+				n := len(keys)
+				elems[i] = keyRange{keys[n-2*size : n-size : n-size], keys[n-size : n : n]}
+			}
+			named[ns.Name] = s
+			bt.Sets = append(bt.Sets, &BatchSet{Set: s, ranges: sortRanges(elems)})
+		}
 		for _, c := range t.Chains {
 			policy := nftables.ChainPolicyAccept
 			if c.Policy == ir.Drop {
@@ -70,7 +133,7 @@ func Lower(p *ir.Policy) *Batch {
 			}
 			bc := &BatchChain{Chain: chain}
 			for _, r := range c.Rules {
-				l := &ruleLowerer{table: table, family: t.Family, nextSetID: &setID}
+				l := &ruleLowerer{table: table, family: t.Family, nextSetID: &setID, named: named}
 				rule := &nftables.Rule{Table: table, Chain: chain, Exprs: l.rule(r)}
 				if r.Comment != "" {
 					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
@@ -117,10 +180,12 @@ type ruleLowerer struct {
 	table     *nftables.Table
 	family    ir.Family
 	nextSetID *uint32
+	named     map[string]*nftables.Set
 	sets      []*BatchSet
 	exprs     []expr.Any
 
 	familyChecked bool
+	addrFamily    ir.Family   // the family of an address match, if any
 	protocol      ir.Protocol // the one protocol already matched, or AnyTransport
 }
 
@@ -225,6 +290,7 @@ func (l *ruleLowerer) match(m ir.Match) {
 var ctStateBits = map[ir.CtState]uint32{"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64}
 
 func (l *ruleLowerer) address(m *ir.AddressMatch) {
+	l.addrFamily = m.Family
 	if l.family == ir.Inet && !l.familyChecked {
 		proto := byte(unix.NFPROTO_IPV4)
 		if m.Family == ir.IPv6 {
@@ -242,6 +308,12 @@ func (l *ruleLowerer) address(m *ir.AddressMatch) {
 	}
 	load := func(n uint32) {
 		l.emit(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n})
+	}
+	if m.SetName != "" {
+		load(size)
+		s := l.named[m.SetName]
+		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name})
+		return
 	}
 	if len(m.Set) > 1 {
 		load(size)
@@ -288,10 +360,15 @@ func prefixMask(p netip.Prefix) []byte {
 	return mask
 }
 
-// reject mirrors nft's plain "reject": ICMP port unreachable in the table's
-// family, or the family-independent ICMPX variant in inet tables.
+// reject mirrors nft's plain "reject": ICMP port unreachable in the rule's
+// family (the table's, or an address match's in an inet table), else the
+// family-independent ICMPX variant.
 func (l *ruleLowerer) reject() expr.Any {
-	switch l.family {
+	family := l.family
+	if family == ir.Inet {
+		family = l.addrFamily
+	}
+	switch family {
 	case ir.IPv4:
 		return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // ICMP_PORT_UNREACH
 	case ir.IPv6:
@@ -335,16 +412,7 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 	}
 	var elements []nftables.SetElement
 	if interval {
-		sorted := sortRanges(elems)
-		if !isZero(sorted[0].first) {
-			elements = append(elements, nftables.SetElement{Key: make([]byte, len(sorted[0].first)), IntervalEnd: true})
-		}
-		for _, r := range sorted {
-			elements = append(elements, nftables.SetElement{Key: r.first})
-			if end, ok := increment(r.last); ok {
-				elements = append(elements, nftables.SetElement{Key: end, IntervalEnd: true})
-			}
-		}
+		elements = intervalElements(elems)
 	} else {
 		for _, r := range elems {
 			elements = append(elements, nftables.SetElement{Key: r.first})
@@ -352,6 +420,64 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 	}
 	l.sets = append(l.sets, &BatchSet{Set: set, Elements: elements})
 	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name})
+}
+
+// intervalElements encodes ranges as the kernel's interval sets want them
+// (see encodeIntervals), all at once, for the small anonymous sets.
+func intervalElements(elems []keyRange) []nftables.SetElement {
+	var out []nftables.SetElement
+	encodeIntervals(sortRanges(elems), 1<<30, func(e []nftables.SetElement) error {
+		out = append(out, e...)
+		return nil
+	})
+	return out
+}
+
+// encodeIntervals calls fn with the interval elements of sorted ranges, at
+// most n at a time (n even, so that a range's start and end travel
+// together): after nft's leading end element at zero, each range as a
+// start element and an end element one past its last key.
+func encodeIntervals(sorted []keyRange, n int, fn func([]nftables.SetElement) error) error {
+	size := len(sorted[0].first)
+	chunk := make([]nftables.SetElement, 0, min(n, 2*len(sorted)+1))
+	ends := make([]byte, 0, size*cap(chunk)) // end keys of this chunk
+	flush := func() error {
+		err := fn(chunk)
+		chunk, ends = chunk[:0], ends[:0]
+		return err
+	}
+	add := func(e nftables.SetElement) error {
+		chunk = append(chunk, e)
+		if len(chunk) == n {
+			return flush()
+		}
+		return nil
+	}
+	if !isZero(sorted[0].first) {
+		if err := add(nftables.SetElement{Key: make([]byte, size), IntervalEnd: true}); err != nil {
+			return err
+		}
+	}
+	for _, r := range sorted {
+		if err := add(nftables.SetElement{Key: r.first}); err != nil {
+			return err
+		}
+		end := append([]byte(nil), r.last...)
+		if len(ends)+size <= cap(ends) {
+			k := len(ends)
+			ends = append(ends, r.last...)
+			end = ends[k : k+size : k+size]
+		}
+		if incrementInPlace(end) {
+			if err := add(nftables.SetElement{Key: end, IntervalEnd: true}); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		return flush()
+	}
+	return nil
 }
 
 func cmpEq(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
@@ -396,20 +522,24 @@ func isZero(b []byte) bool {
 	return true
 }
 
-// increment returns b+1 as a big-endian number, or false when b is all 0xff
-// (a range reaching the top of the key space has no end element).
-func increment(b []byte) ([]byte, bool) {
-	out := append([]byte(nil), b...)
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i]++
-		if out[i] != 0 {
-			return out, true
+// incrementInPlace adds one to b as a big-endian number; it returns false
+// when b was all 0xff (a range reaching the top of the key space has no
+// end element).
+func incrementInPlace(b []byte) bool {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i]++
+		if b[i] != 0 {
+			return true
 		}
 	}
-	return nil, false
+	return false
 }
 
 func sortRanges(rs []keyRange) []keyRange {
+	less := func(i, j int) bool { return bytes.Compare(rs[i].first, rs[j].first) < 0 }
+	if sort.SliceIsSorted(rs, less) {
+		return rs // named sets arrive merged, hence sorted
+	}
 	out := append([]keyRange(nil), rs...)
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].first, out[j].first) < 0 })
 	return out
@@ -442,6 +572,9 @@ func (b *Batch) Describe() []string {
 			out = append(out, "add table "+t.String(), "delete table "+t.String())
 		}
 		out = append(out, "add table "+t.String())
+		for _, s := range t.Sets {
+			out = append(out, fmt.Sprintf("add set %s %s { type %s; flags interval; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, s.Len()))
+		}
 		for _, ch := range t.Chains {
 			out = append(out, fmt.Sprintf("add chain %s %s %s", t, ch.Chain.Name, describeChain(ch.Chain)))
 			for _, r := range ch.Rules {

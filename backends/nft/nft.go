@@ -46,6 +46,16 @@ func Render(p *ir.Policy) []byte {
 
 func writeTable(b *bytes.Buffer, t *ir.Table) {
 	fmt.Fprintf(b, "table %s %s {\n", t.Family, t.Name)
+	for _, s := range NamedSets(t) {
+		fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ", s.Name, addrType(s.Family))
+		for i, e := range s.Elements {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(e.String())
+		}
+		b.WriteString(" }\n\t}\n\n")
+	}
 	for i, c := range t.Chains {
 		if i > 0 {
 			b.WriteByte('\n')
@@ -101,6 +111,9 @@ func matchText(m ir.Match) string {
 		}
 		return key + " " + set(m.Names, quote)
 	case *ir.AddressMatch:
+		if m.SetName != "" {
+			return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " @" + m.SetName
+		}
 		return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " " + set(m.Set, ir.AddrElem.String)
 	case *ir.ProtocolMatch:
 		return "meta l4proto " + set(m.Protocols, ir.Protocol.String)
@@ -138,3 +151,35 @@ func set[T any](elems []T, format func(T) string) string {
 // quote wraps an already validated name or text in double quotes. Validate
 // refuses '"', '\' and control characters, so plain quoting is exact.
 func quote(s string) string { return strconv.Quote(s) }
+
+// NamedSet is a large set a table declares once and its rules look up by
+// name, with its elements merged.
+type NamedSet struct {
+	Name     string
+	Family   ir.Family
+	Elements []ir.AddrElem
+}
+
+// NamedSets lists the named sets a table's rules use, in order of first use.
+func NamedSets(t *ir.Table) []*NamedSet {
+	var sets []*NamedSet
+	seen := map[string]bool{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, m := range r.Matches {
+				if am, ok := m.(*ir.AddressMatch); ok && am.SetName != "" && !seen[am.SetName] {
+					seen[am.SetName] = true
+					sets = append(sets, &NamedSet{Name: am.SetName, Family: am.Family, Elements: ir.MergeRanges(am.Set)})
+				}
+			}
+		}
+	}
+	return sets
+}
+
+func addrType(f ir.Family) string {
+	if f == ir.IPv6 {
+		return "ipv6_addr"
+	}
+	return "ipv4_addr"
+}

@@ -76,7 +76,11 @@ func (c Case) Load(t testing.TB) *ir.Policy {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(Root(t), c.Path))
 	require.NoError(t, err)
-	p, ds := lang.Load(c.Path, src, c.Config)
+	cfg := c.Config
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(Root(t), filepath.Dir(c.Path)) // file("...") sets sit beside the policy
+	}
+	p, ds := lang.Load(c.Path, src, cfg)
 	require.False(t, ds.HasErrors(), "%s: %v", c.Path, ds)
 	return p
 }

@@ -1,0 +1,72 @@
+package ir
+
+import (
+	"math/bits"
+	"net/netip"
+	"slices"
+)
+
+// MergeRanges sorts address elements and merges those that overlap or
+// touch, so that the kernel, which refuses overlapping interval elements,
+// accepts them as one set. A merged range that is exactly a prefix is
+// written as one. Elements must share one family.
+func MergeRanges(elems []AddrElem) []AddrElem {
+	if len(elems) == 0 {
+		return nil
+	}
+	byFrom := func(a, b AddrElem) int { return a.From.Compare(b.From) }
+	sorted := elems // generated lists usually come sorted: no copy then
+	if !slices.IsSortedFunc(elems, byFrom) {
+		sorted = slices.Clone(elems)
+		slices.SortFunc(sorted, byFrom)
+	}
+	out := make([]AddrElem, 0, len(sorted))
+	cur := sorted[0]
+	for _, e := range sorted[1:] {
+		// Adjacent counts as touching: cur.To+1 == e.From.
+		if next := cur.To.Next(); !cur.To.Less(e.From) || next.IsValid() && next == e.From {
+			if cur.To.Less(e.To) {
+				cur.To = e.To
+			}
+			cur.Prefix = netip.Prefix{}
+			continue
+		}
+		out = append(out, asPrefix(cur))
+		cur = e
+	}
+	return append(out, asPrefix(cur))
+}
+
+// asPrefix returns e with Prefix set when [From, To] is exactly one prefix
+// (a single address stays a single address).
+func asPrefix(e AddrElem) AddrElem {
+	if e.Prefix.IsValid() || e.From == e.To {
+		return e
+	}
+	from, to := e.From.AsSlice(), e.To.AsSlice()
+	// The prefix length is the number of leading bits From and To share;
+	// it is exact when From has only zeros and To only ones after it.
+	common := 0
+	for i := range from {
+		x := from[i] ^ to[i]
+		if x != 0 {
+			common += bits.LeadingZeros8(x)
+			break
+		}
+		common += 8
+	}
+	p := netip.PrefixFrom(e.From, common)
+	if p.Masked().Addr() == e.From && lastOf(p) == e.To {
+		e.Prefix = p
+	}
+	return e
+}
+
+func lastOf(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
