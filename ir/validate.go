@@ -169,10 +169,12 @@ func validateAddresses(m *AddressMatch, ds *Diagnostics) {
 	var maxElem AddrElem
 	for i, e := range sorted {
 		if i > 0 && !maxTo.Less(e.From) {
+			// Backends merge overlapping elements (see Elements), so this is
+			// a warning: likely a typo, but no wrong rule.
 			if e.From == maxElem.From && e.To == maxElem.To {
-				ds.Errorf(e.Pos, "%s appears twice in this set", e).Hint = "the first is at " + maxElem.Pos.String()
+				ds.Warnf(e.Pos, "%s appears twice in this set", e).Hint = "the first is at " + maxElem.Pos.String()
 			} else {
-				ds.Errorf(e.Pos, "%s overlaps %s in the same set", e, maxElem).Hint = "nft refuses overlapping set elements: merge them"
+				ds.Warnf(e.Pos, "%s overlaps %s in the same set", e, maxElem).Hint = "ksc merges them; write the set without the overlap"
 			}
 		}
 		if i == 0 || maxTo.Less(e.To) {

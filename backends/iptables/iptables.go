@@ -181,9 +181,8 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 			}
 			expand(choices)
 		case *ir.AddressMatch:
-			set := m.Set
+			set := m.Elements()
 			if m.SetName != "" {
-				set = ir.MergeRanges(set)
 				if len(set) > MaxSetRules {
 					return nil, &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("$%s has %d elements (after merging); the iptables targets write one rule per element and stop at %d", m.SetName, len(set), MaxSetRules),
 						Hint: "use the nft target (or ksc apply), which keeps it as one set"}

@@ -315,11 +315,12 @@ func (l *ruleLowerer) address(m *ir.AddressMatch) {
 		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name})
 		return
 	}
-	if len(m.Set) > 1 {
+	set := m.Elements()
+	if len(set) > 1 {
 		load(size)
-		elems := make([]keyRange, len(m.Set))
+		elems := make([]keyRange, len(set))
 		interval := false
-		for i, e := range m.Set {
+		for i, e := range set {
 			elems[i] = keyRange{e.From.AsSlice(), e.To.AsSlice()}
 			interval = interval || !e.IsSingle()
 		}
@@ -330,7 +331,7 @@ func (l *ruleLowerer) address(m *ir.AddressMatch) {
 		l.lookup(keyType, elems, interval)
 		return
 	}
-	e := m.Set[0]
+	e := set[0]
 	switch {
 	case e.Prefix.IsValid() && e.Prefix.Bits()%8 == 0:
 		// A byte-aligned prefix compares only its own bytes.

@@ -114,7 +114,7 @@ func matchText(m ir.Match) string {
 		if m.SetName != "" {
 			return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " @" + m.SetName
 		}
-		return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " " + set(m.Set, ir.AddrElem.String)
+		return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " " + set(m.Elements(), ir.AddrElem.String)
 	case *ir.ProtocolMatch:
 		return "meta l4proto " + set(m.Protocols, ir.Protocol.String)
 	case *ir.PortMatch:

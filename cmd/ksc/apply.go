@@ -17,6 +17,7 @@ import (
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lint"
 	"github.com/spf13/pflag"
 )
 
@@ -58,6 +59,7 @@ func runApply(e env, args []string) int {
 	dryRun := flags.BoolP("dry-run", "n", false, "nft: print the batch that would be sent, and send nothing")
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (Enter, or \"ksc confirm\")")
 	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
+	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
 	undo := flags.Bool("undo", false, "sysctl: restore IPv6 instead of disabling it")
 	install := flags.Bool("install", false, "sysctl: also write (or, with --undo, remove) "+sysctl.InstallPath)
 	pf.register(flags)
@@ -84,6 +86,13 @@ func runApply(e env, args []string) int {
 	nsPath := nsenter.Path(*netns)
 	if *target == "sysctl" {
 		return applySysctl(e, &pf, p, nsPath, *undo, *install)
+	}
+	if *target != "sysctl" && !*dryRun {
+		if d := sshLockout(p, *netns, *confirm > 0 || *force, os.Getenv("SSH_CONNECTION") != ""); d != nil {
+			fmt.Fprint(e.stderr, d.Render(pf.sources[d.Pos.File]))
+			fmt.Fprintln(e.stderr, "ksc apply: nothing was changed")
+			return exitFailure
+		}
 	}
 	if *target == "iptables" {
 		release, err := lockApply(*wait)
@@ -130,6 +139,21 @@ func runApply(e env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
 	return exitOK
+}
+
+// sshLockout refuses to apply, from an SSH session, a policy that drops
+// new SSH connections to this machine, unless there is a way back
+// (--confirm) or the user insists (--force). A namespace is never remote.
+func sshLockout(p *ir.Policy, netns string, safe, overSSH bool) *ir.Diagnostic {
+	if netns != "" || safe || !overSSH {
+		return nil
+	}
+	pos, blocks := lint.BlocksNewSSH(p)
+	if !blocks {
+		return nil
+	}
+	return &ir.Diagnostic{Pos: pos, Message: "you are connected over SSH, and this chain drops new SSH connections",
+		Hint: "apply with --confirm 60s, so that it rolls back unless you can still confirm (or --force)"}
 }
 
 // reportApplyError shows a refusal by the kernel (or by iptables-restore)

@@ -12,6 +12,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -161,4 +162,20 @@ func TestApplyIptablesBackend(t *testing.T) {
 	code, _, stderr := ksc("apply", server, "--backend", "iptables")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `server-ssh-https.ks:14:1: the iptables targets need "flush ruleset"`)
+}
+
+func TestSSHLockoutGuard(t *testing.T) {
+	src, err := os.ReadFile("../../examples/ivpn-killswitch.ks")
+	require.NoError(t, err)
+	p, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{})
+	require.False(t, ds.HasErrors())
+	d := sshLockout(p, "", false, true)
+	require.NotNil(t, d)
+	assert.Equal(t, "ivpn-killswitch.ks:51:2: you are connected over SSH, and this chain drops new SSH connections", d.Error())
+	assert.Nil(t, sshLockout(p, "", true, true), "--confirm or --force is a way back")
+	assert.Nil(t, sshLockout(p, "", false, false), "not over SSH")
+	assert.Nil(t, sshLockout(p, "try", false, true), "a namespace is never remote")
+	withSSH, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{Enable: []string{"ssh"}})
+	require.False(t, ds.HasErrors())
+	assert.Nil(t, sshLockout(withSSH, "", false, true), "-e ssh lets SSH in")
 }

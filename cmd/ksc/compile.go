@@ -12,6 +12,7 @@ import (
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lint"
 )
 
 // renderOptions are the compile flags some targets take.
@@ -141,8 +142,12 @@ func writeFileAtomicMode(path string, data []byte, mode os.FileMode) error {
 
 const checkUsage = `Usage: ksc check POLICY [flags]
 
-Parse and validate POLICY without writing anything. Errors and warnings are
-printed with their positions; the exit status is 0 when there is no error.
+Parse and validate POLICY without writing anything, and point out rules
+that do nothing useful: rules shadowed by an earlier rule, rules after a
+catch-all, unused defines, overlapping set elements, an input chain that
+drops replies, an output chain that accepts everything on a physical
+interface. Errors and warnings are printed with their positions; the exit
+status is 0 when there is no error (and, with --strict, no warning).
 
 Examples:
   ksc check examples/ivpn-killswitch.ks
@@ -152,6 +157,7 @@ Examples:
 func runCheck(e env, args []string) int {
 	fs := newFlags(e, "check")
 	var pf policyFlags
+	strict := fs.Bool("strict", false, "fail (exit status 1) on warnings too")
 	pf.register(fs)
 	if code := parseFlags(e, fs, checkUsage, args); code >= 0 {
 		return code
@@ -160,7 +166,14 @@ func runCheck(e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if pf.load(e, path) == nil {
+	p := pf.load(e, path)
+	if p == nil {
+		return exitFailure
+	}
+	warnings := lint.Check(p)
+	printDiagnostics(e.stderr, warnings, pf.sources)
+	if *strict && (len(warnings) > 0 || pf.warned) {
+		fmt.Fprintln(e.stderr, "ksc check: warnings, and --strict")
 		return exitFailure
 	}
 	return exitOK

@@ -17,6 +17,7 @@ type policyFlags struct {
 	// sources holds the text of the policy and of each -D value, by the
 	// file name positions use, for printing source lines in errors.
 	sources map[string][]byte
+	warned  bool // loading printed a warning
 }
 
 func (pf *policyFlags) register(fs *pflag.FlagSet) {
@@ -49,6 +50,7 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 	}
 	p, ds := lang.Load(name, src, cfg)
 	printDiagnostics(e.stderr, ds, sources)
+	pf.warned = len(ds) > 0
 	return p
 }
 

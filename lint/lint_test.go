@@ -1,0 +1,99 @@
+package lint_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/lint"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// in wraps rules into an output chain with a drop policy; rules start on line 3.
+func in(hook, rules string) string {
+	return "table inet t {\nchain c hook " + hook + " policy drop {\n" + rules + "\n}\n}\n"
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string
+	}{
+		{"shadowed by a wider address set",
+			in("output", "oifname eth0 ip daddr 192.0.2.0/24 accept\noifname eth0 ip daddr { 192.0.2.5, 192.0.2.9 } tcp dport 22 accept\nct state established,related accept"),
+			[]string{"t.ks:4:1: warning: this rule never sees a packet: the rule at t.ks:3:1 accepts every packet it would match | move it above that rule, or delete it"}},
+		{"shadowed by a wildcard interface and a port range",
+			in("output", "oifname \"wl*\" tcp dport 1000-2000 drop\noifname wlan0 meta l4proto tcp tcp dport 1500 accept"),
+			[]string{"t.ks:4:1: warning: this rule never sees a packet: the rule at t.ks:3:1 drops every packet it would match | move it above that rule, or delete it"}},
+		{"after a catch-all",
+			in("output", "counter drop\noifname tun0 accept"),
+			[]string{"t.ks:4:1: warning: this rule never sees a packet: the rule at t.ks:3:1 drops every packet | rules after a catch-all verdict are dead; move this rule above it"}},
+		{"not shadowed: the earlier rule is narrower",
+			in("output", "oifname eth0 ip daddr 192.0.2.1 accept\noifname eth0 ip daddr 192.0.2.0/24 drop"), nil},
+		{"not shadowed: the earlier rule has no verdict",
+			in("output", "counter log prefix \"x: \"\noifname tun0 accept"), nil},
+		{"not shadowed: different families",
+			in("output", "ip daddr 192.0.2.0/24 accept\nip6 daddr 2001:db8::/32 accept"), nil},
+		{"input chain without replies",
+			in("input", "iifname lo accept"),
+			[]string{"t.ks:2:1: warning: input chain c drops by default and never accepts ct state established,related | replies to your own connections will be dropped: add \"ct state related,established accept\""}},
+		{"output chain that accepts everything on the physical interface",
+			in("output", "oifname \"lo\" accept\noifname tun0 accept\noifname eth0 counter accept"),
+			[]string{"t.ks:5:1: warning: this rule accepts everything leaving \"eth0\": a kill switch that kills nothing | limit it to the VPN servers (oifname ... ip daddr $VPN_SERVERS accept), or accept only the tunnel interface"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, ds := lang.Load("t.ks", []byte(tt.src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%v", ds)
+			var got []string
+			for _, d := range lint.Check(p) {
+				got = append(got, d.Error()+" | "+d.Hint)
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// The bundled examples are what users copy: they must lint clean.
+func TestExamplesLintClean(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(golden.Root(t), "examples", "*.ks"))
+	require.NoError(t, err)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		p, ds := lang.Load(f, src, lang.Config{})
+		require.False(t, ds.HasErrors(), "%v", ds)
+		assert.Empty(t, render(lint.Check(p)), f)
+	}
+}
+
+func render(ds ir.Diagnostics) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Error())
+	}
+	return out
+}
+
+func TestBlocksNewSSH(t *testing.T) {
+	tests := []struct {
+		name, src string
+		blocks    bool
+	}{
+		{"the kill switch", in("input", "iifname lo accept\nct state established,related accept"), true},
+		{"ssh allowed", in("input", "iifname eth0 tcp dport 22 accept"), false},
+		{"ssh in a port range", in("input", "meta l4proto tcp th dport 1-1024 accept"), false},
+		{"only udp", in("input", "udp dport 22 accept"), true},
+		{"accept policy", "table t {\nchain c hook input policy accept {\n}\n}\n", false},
+	}
+	for _, tt := range tests {
+		p, ds := lang.Load("t.ks", []byte(tt.src), lang.Config{})
+		require.False(t, ds.HasErrors(), "%v", ds)
+		_, blocks := lint.BlocksNewSSH(p)
+		assert.Equal(t, tt.blocks, blocks, tt.name)
+	}
+}
