@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/internal/linediff"
 )
 
 // DiffLine is one line of a ruleset diff: Op is ' ' (in both), '-' (only
@@ -117,35 +118,15 @@ func lines(r *Ruleset, keep func(*nftables.Table) bool, b *Batch) []line {
 	return out
 }
 
-// diffLines is a longest-common-subsequence diff on the keys.
+// diffLines diffs the lines by key, showing their texts.
 func diffLines(a, b []line) []DiffLine {
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i].key == b[j].key {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
 	var out []DiffLine
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && a[i].key == b[j].key:
-			out = append(out, DiffLine{' ', b[j].text})
-			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, DiffLine{'+', b[j].text})
-			j++
+	for _, e := range linediff.Diff(len(a), len(b), func(i, j int) bool { return a[i].key == b[j].key }) {
+		switch e.Op {
+		case '-':
+			out = append(out, DiffLine{'-', a[e.A].text})
 		default:
-			out = append(out, DiffLine{'-', a[i].text})
-			i++
+			out = append(out, DiffLine{e.Op, b[e.B].text})
 		}
 	}
 	return out

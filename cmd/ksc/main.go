@@ -28,7 +28,8 @@ Usage:
 
 Commands:
   compile   compile a policy to a target (nft, sysctl, openvpn)
-  check     parse and validate a policy without writing anything
+  check     parse and validate a policy, and point out useless rules
+  fmt       print or rewrite a policy in the canonical layout
   apply     apply a policy to the running kernel, atomically (netlink)
   confirm   confirm a waiting "ksc apply --confirm"
   diff      show what applying a policy would change
@@ -65,6 +66,7 @@ type command struct {
 var commands = map[string]command{
 	"compile": {runCompile, compileUsage},
 	"check":   {runCheck, checkUsage},
+	"fmt":     {runFmt, fmtUsage},
 	"apply":   {runApply, applyUsage},
 	"confirm": {runConfirm, confirmUsage},
 	"diff":    {runDiff, diffUsage},
