@@ -3,11 +3,17 @@
 e2e: deps
 	$(GO) test -count=1 -v ./e2e
 
+# Each fuzz target for a bounded time (FUZZTIME); new crashers land in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
 example: compile the bundled example.
 
 GO ?= go
 
-.PHONY: test deps vet example update e2e
+.PHONY: test deps vet example update e2e fuzz
 
 test: deps vet
 	$(GO) test -count=1 ./...
@@ -23,6 +29,12 @@ vet:
 # The end-to-end suite alone: a real OpenVPN tunnel, every loader.
 e2e: deps
 	$(GO) test -count=1 -v ./e2e
+
+# Each fuzz target for a bounded time (FUZZTIME); new crashers land in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 example:
 	$(GO) run ./cmd/ksc compile examples/ivpn-killswitch.ks --target nft

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Validate checks that p is a policy every backend can lower faithfully. It
@@ -72,21 +73,32 @@ func validateRule(t *Table, r *Rule, ds *Diagnostics) {
 		}
 		switch m := m.(type) {
 		case *InterfaceMatch:
-			for _, n := range m.Names {
+			for i, n := range m.Names {
 				if err := CheckInterfaceName(n); err != nil {
 					ds.Errorf(m.Pos, "%v", err)
+				}
+				if slices.Contains(m.Names[:i], n) {
+					ds.Errorf(m.Pos, "interface %q appears twice in one match", n)
 				}
 			}
 		case *AddressMatch:
 			validateAddresses(m, ds)
 		case *ProtocolMatch:
 			protocols = m.Protocols
+			for i, p := range m.Protocols {
+				if slices.Contains(m.Protocols[:i], p) {
+					ds.Errorf(m.Pos, "protocol %s appears twice in one match", p)
+				}
+			}
 		case *PortMatch:
 			validatePorts(m, protocols, ds)
 		case *CtStateMatch:
-			for _, s := range m.States {
+			for i, s := range m.States {
 				if !slices.Contains(CtStates, s) {
 					ds.Errorf(m.Pos, "unknown conntrack state %q", s)
+				}
+				if slices.Contains(m.States[:i], s) {
+					ds.Errorf(m.Pos, "conntrack state %s appears twice in one match", s)
 				}
 			}
 		}
@@ -95,6 +107,9 @@ func validateRule(t *Table, r *Rule, ds *Diagnostics) {
 		if l, ok := s.(*Log); ok {
 			if err := CheckText("log prefix", l.Prefix, MaxLogPrefix); err != nil {
 				ds.Errorf(l.Pos, "%v", err)
+			} else if strings.ContainsRune(l.Prefix, '$') {
+				// nft reads $NAME inside a log prefix as a variable.
+				ds.Errorf(l.Pos, "log prefix %q has a '$', which nft would read as a variable", l.Prefix).Hint = "leave the '$' out"
 			}
 			if l.Level != "" && !slices.Contains(LogLevels, l.Level) {
 				ds.Errorf(l.Pos, "unknown log level %q", l.Level).Hint = fmt.Sprintf("use one of %v", LogLevels)
@@ -109,9 +124,15 @@ func validateRule(t *Table, r *Rule, ds *Diagnostics) {
 }
 
 func validatePorts(m *PortMatch, protocols []Protocol, ds *Diagnostics) {
-	for _, pr := range m.Ports {
+	for i, pr := range m.Ports {
 		if pr.First > pr.Last {
 			ds.Errorf(pr.Pos, "port range %d-%d is empty: its first port is above its last", pr.First, pr.Last)
+		}
+		for _, other := range m.Ports[:i] {
+			// The kernel refuses overlapping (or equal) elements in one set.
+			if pr.First <= other.Last && other.First <= pr.Last {
+				ds.Errorf(pr.Pos, "port %s overlaps port %s in one match", pr, other)
+			}
 		}
 	}
 	if m.Protocol == AnyTransport {

@@ -91,7 +91,13 @@ type define struct {
 	resolving bool
 }
 
+// maxElements bounds how many elements one value may expand to: defines of
+// defines can double at every level ({ $A, $A }), so an unbounded policy
+// of a few lines could exhaust memory. Sets from files fit comfortably.
+const maxElements = 1 << 22
+
 type builder struct {
+	sizes   map[*Value]int // memoised element counts, see size
 	ds      ir.Diagnostics
 	seen    map[string]bool
 	defines map[string]*define
@@ -105,7 +111,7 @@ type builder struct {
 // in enabled and disabled rules alike; it does not run ir.Policy.Validate.
 func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
 	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
-		dir: cfg.Dir, files: map[string][]elem{}}
+		dir: cfg.Dir, files: map[string][]elem{}, sizes: map[*Value]int{}}
 	if b.dir == "" {
 		b.dir = filepath.Dir(filename)
 	}
@@ -397,6 +403,10 @@ func (b *builder) ifaceMatch(pos ir.Pos, c *IfaceClause, enabled bool) (*ir.Inte
 			}
 			continue
 		}
+		if slices.Contains(m.Names, e.text) {
+			b.ds.Warnf(e.pos, "%q appears twice in this set", e.text)
+			continue
+		}
 		m.Names = append(m.Names, e.text)
 	}
 	return m, ok
@@ -467,7 +477,38 @@ func (b *builder) portMatch(pos ir.Pos, c *PortClause, enabled bool) (*ir.PortMa
 		}
 		m.Ports = append(m.Ports, pr)
 	}
+	if merged := mergePorts(m.Ports); len(merged) != len(m.Ports) {
+		b.ds.Warnf(pos, "ports in this set overlap").Hint = "ksc merges them: " + portList(merged)
+		m.Ports = merged
+	}
 	return m, ok
+}
+
+// mergePorts merges overlapping port ranges (the kernel refuses them in one
+// set), or returns ranges unchanged when none overlap.
+func mergePorts(ranges []ir.PortRange) []ir.PortRange {
+	sorted := slices.Clone(ranges)
+	slices.SortFunc(sorted, func(a, b ir.PortRange) int { return int(a.First) - int(b.First) })
+	var out []ir.PortRange
+	for _, r := range sorted {
+		if n := len(out); n > 0 && r.First <= out[n-1].Last {
+			out[n-1].Last = max(out[n-1].Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	if len(out) == len(ranges) {
+		return ranges
+	}
+	return out
+}
+
+func portList(ranges []ir.PortRange) string {
+	parts := make([]string, len(ranges))
+	for i, r := range ranges {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (b *builder) protoMatch(pos ir.Pos, v *Value, enabled bool) (*ir.ProtocolMatch, bool) {
@@ -479,6 +520,10 @@ func (b *builder) protoMatch(pos ir.Pos, v *Value, enabled bool) (*ir.ProtocolMa
 			at, end := e.where()
 			b.errorf(at, end, "meta l4proto needs a protocol, %s", e.describe()).Hint = "use tcp, udp, icmp or icmpv6"
 			ok = false
+			continue
+		}
+		if slices.Contains(m.Protocols, p) {
+			b.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
 			continue
 		}
 		m.Protocols = append(m.Protocols, p)
@@ -499,6 +544,10 @@ func (b *builder) ctMatch(pos ir.Pos, vs []*Value, enabled bool) (*ir.CtStateMat
 				b.errorf(at, end, "ct state needs a conntrack state, %s", e.describe()).Hint =
 					"use new, established, related, invalid or untracked"
 				ok = false
+				continue
+			}
+			if slices.Contains(m.States, s) {
+				b.ds.Warnf(e.pos, "%s appears twice", s)
 				continue
 			}
 			m.States = append(m.States, s)
@@ -529,7 +578,47 @@ func (b *builder) log(pos ir.Pos, c *LogClause) *ir.Log {
 // rule a define without a value is not an error: it is only needed once the
 // option is enabled.
 func (b *builder) resolve(v *Value, enabled bool) ([]elem, bool) {
+	if n := b.size(v, 0); n > maxElements {
+		pos, end := endPos(v.Pos, v.EndPos)
+		b.errorf(pos, end, "this value expands to more than %d elements", maxElements).Hint =
+			"defines that repeat other defines multiply; read large sets from a file with file(\"...\")"
+		return nil, false
+	}
 	return b.resolveVia(v, enabled, nil)
+}
+
+// size counts the elements v expands to, without building them, saturating
+// just above maxElements. Undefined names and cycles count as nothing here;
+// resolveVia reports them.
+func (b *builder) size(v *Value, depth int) int {
+	if n, ok := b.sizes[v]; ok {
+		return n
+	}
+	n := 1
+	switch {
+	case depth > 1000:
+		n = 0 // a cycle: resolveVia reports it
+	case v.File != nil:
+		n = 0
+		if elems, ok := b.readFile(v); ok {
+			n = len(elems)
+		}
+	case v.Set != nil:
+		n = 0
+		for _, e := range v.Set.Elems {
+			n = min(n+b.size(e, depth+1), maxElements+1)
+		}
+	case v.Var != nil:
+		n = 0
+		if d := b.defines[strings.TrimPrefix(*v.Var, "$")]; d != nil {
+			d.used = true // counted as a use even when the value is refused
+			if d.value != nil {
+				n = b.size(d.value, depth+1)
+			}
+		}
+	}
+	b.sizes[v] = n
+	return n
 }
 
 func (b *builder) resolveVia(v *Value, enabled bool, use *useSite) ([]elem, bool) {

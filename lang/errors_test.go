@@ -1,6 +1,7 @@
 package lang_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/ksc-project/ksc/ir"
@@ -79,6 +80,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:1: log prefix "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" is 130 bytes long; at most 127 are allowed`}},
 		{"log prefix with a backslash", chain(`log prefix "a\" drop`), lang.Config{},
 			[]string{`t.ks:3:1: log prefix "a\\" has the character '\\'; use printable ASCII without '"' or '\'`}},
+		{"log prefix with a $", chain(`log prefix "a$b" drop`), lang.Config{},
+			[]string{`t.ks:3:1: log prefix "a$b" has a '$', which nft would read as a variable | leave the '$' out`}},
 		{"th port without protocol", chain(`th dport 22 accept`), lang.Config{},
 			[]string{`t.ks:3:1: th dport needs the transport protocol first | write meta l4proto {tcp, udp} before it, or use tcp dport / udp dport`}},
 		{"contradicting protocols", chain(`meta l4proto udp tcp dport 22 accept`), lang.Config{},
@@ -137,4 +140,14 @@ func render(ds ir.Diagnostics) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func TestExpansionIsBounded(t *testing.T) {
+	src := "define A0 = { 192.0.2.1, 192.0.2.2 }\n"
+	for i := 1; i <= 40; i++ {
+		src += fmt.Sprintf("define A%d = { $A%d, $A%d }\n", i, i-1, i-1)
+	}
+	src += "table t {\nchain c hook input {\nip saddr $A40 drop\n}\n}\n"
+	_, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+	assert.Equal(t, []string{`t.ks:44:10: this value expands to more than 4194304 elements | defines that repeat other defines multiply; read large sets from a file with file("...")`}, render(ds))
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/lang"
 )
 
@@ -36,6 +37,19 @@ func FuzzLoad(f *testing.F) {
 		}
 		if vs := p.Validate(); vs.HasErrors() {
 			t.Fatalf("Load accepted a policy that Validate refuses: %v", vs)
+		}
+		// Formatting is stable and changes nothing the policy compiles to.
+		formatted, fds := lang.Format("fuzz.ks", []byte(src))
+		if fds.HasErrors() {
+			t.Fatalf("Load accepted a policy that Format refuses: %v", fds)
+		}
+		if again, _ := lang.Format("fuzz.ks", formatted); string(again) != string(formatted) {
+			t.Fatalf("Format is not idempotent:\n%s\n---\n%s", formatted, again)
+		}
+		if q, qds := lang.Load("fuzz.ks", formatted, cfg); q == nil {
+			t.Fatalf("the formatted policy does not load: %v\n%s", qds, formatted)
+		} else if string(nft.Render(q)) != string(nft.Render(p)) {
+			t.Fatalf("formatting changed the compiled policy:\n%s", formatted)
 		}
 		for _, tb := range p.Tables {
 			for _, c := range tb.Chains {

@@ -23,6 +23,10 @@ const multiportMax = 15
 // would be checked rule by rule. Above it, ksc refuses and suggests nft.
 const MaxSetRules = 512
 
+// MaxRulesPerRule bounds how many iptables rules one policy rule may expand
+// into: sets multiply (interfaces × addresses × protocols × port chunks).
+const MaxRulesPerRule = 4096
+
 // Output is one family's iptables-restore input.
 type Output struct {
 	Family ir.Family // IPv4 (iptables) or IPv6 (ip6tables)
@@ -149,7 +153,12 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 		return nil, nil
 	}
 	alts := []alternative{{}}
+	tooMany := false
 	expand := func(choices []func(a alternative) alternative) {
+		if len(alts)*len(choices) > MaxRulesPerRule {
+			tooMany = true
+			return
+		}
 		var next []alternative
 		for _, a := range alts {
 			for _, c := range choices {
@@ -233,6 +242,10 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 			return nil, nil // e.g. only icmpv6, and this is iptables
 		}
 		expand(choices)
+	}
+	if tooMany {
+		return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("this rule expands to more than %d iptables rules", MaxRulesPerRule),
+			Hint: "its sets multiply (one rule per combination of elements); split it, or use the nft target"}
 	}
 	var tail []string
 	if r.Comment != "" {

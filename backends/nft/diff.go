@@ -66,6 +66,14 @@ func (b *Batch) table(t *nftables.Table) *BatchTable {
 	return nil
 }
 
+// Verify applies b in a fresh, empty namespace that is then thrown away:
+// the kernel's own judgement of the batch, with no effect on any ruleset.
+// Refusals come back as for Apply.
+func Verify(b *Batch) error {
+	_, err := applyInScratch(b)
+	return err
+}
+
 // applyInScratch applies b in a fresh namespace and reads it back.
 func applyInScratch(b *Batch) (*Ruleset, error) {
 	scratch, err := scratchNamespace()
