@@ -24,11 +24,7 @@ type DiffLine struct {
 // namespace and read back, so both sides are compared as the kernel holds
 // them. When b owns only its tables, other tables are left out.
 func Diff(b *Batch, nsPath string) ([]DiffLine, error) {
-	live, err := ReadNamespace(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	desired, err := applyInScratch(b)
+	live, desired, err := liveAndDesired(b, nsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +60,19 @@ func (b *Batch) table(t *nftables.Table) *BatchTable {
 		}
 	}
 	return nil
+}
+
+// liveAndDesired reads the namespace's ruleset and the one b would leave,
+// the latter applied in a scratch namespace so that both are read back
+// from the kernel alike.
+func liveAndDesired(b *Batch, nsPath string) (live, desired *Ruleset, err error) {
+	if live, err = ReadNamespace(nsPath); err != nil {
+		return nil, nil, err
+	}
+	if desired, err = applyInScratch(b); err != nil {
+		return nil, nil, err
+	}
+	return live, desired, nil
 }
 
 // Verify applies b in a fresh, empty namespace that is then thrown away:

@@ -547,20 +547,7 @@ func sortRanges(rs []keyRange) []keyRange {
 }
 
 // String names the table as nft does: "inet killswitch".
-func (t *BatchTable) String() string {
-	return fmt.Sprintf("%s %s", ir.Family(familyOf(t.Table.Family)), t.Table.Name)
-}
-
-func familyOf(f nftables.TableFamily) ir.Family {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return ir.IPv4
-	case nftables.TableFamilyIPv6:
-		return ir.IPv6
-	default:
-		return ir.Inet
-	}
-}
+func (t *BatchTable) String() string { return tableName(t.Table) }
 
 // Describe lists the batch as the messages it sends, for --dry-run.
 func (b *Batch) Describe() []string {

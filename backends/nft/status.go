@@ -20,11 +20,7 @@ type RuleStatus struct {
 // Status reports, for each rule of b, whether the namespace at nsPath holds
 // it and what its counter says.
 func Status(b *Batch, nsPath string) ([]RuleStatus, error) {
-	live, err := ReadNamespace(nsPath)
-	if err != nil {
-		return nil, err
-	}
-	desired, err := applyInScratch(b)
+	live, desired, err := liveAndDesired(b, nsPath)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
 )
 
 const diffUsage = `Usage: ksc diff POLICY [flags]
@@ -19,23 +20,36 @@ Examples:
   sudo ksc diff policy.ks --netns try -e lan
 `
 
-func runDiff(e env, args []string) int {
-	flags := newFlags(e, "diff")
-	var pf policyFlags
+// liveCommand parses the flags of a command that compares a policy with a
+// live ruleset (diff, status, remove) and loads the policy. It returns a
+// non-negative exit status when the command should stop.
+func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *ir.Policy, nsPath string, code int) {
+	flags := newFlags(e, name)
+	pf = &policyFlags{}
 	netns := namespaceFlag(flags)
 	pf.register(flags)
-	if code := parseFlags(e, flags, diffUsage, args); code >= 0 {
-		return code
+	if code := parseFlags(e, flags, usage, args); code >= 0 {
+		return nil, nil, "", code
 	}
 	path, ok := onePolicyArg(e, flags)
 	if !ok {
-		return exitUsage
+		return nil, nil, "", exitUsage
 	}
-	p := pf.load(e, path)
-	if p == nil {
-		return exitUsage
+	if p = pf.load(e, path); p == nil {
+		return nil, nil, "", exitFailure
 	}
-	d, err := nft.Diff(nft.Lower(p), nsenter.Path(*netns))
+	return pf, p, nsenter.Path(*netns), -1
+}
+
+func runDiff(e env, args []string) int {
+	pf, p, nsPath, code := liveCommand(e, "diff", diffUsage, args)
+	if code == exitFailure {
+		return exitUsage // diff(1): trouble is 2, not 1
+	}
+	if code >= 0 {
+		return code
+	}
+	d, err := nft.Diff(nft.Lower(p), nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitUsage
@@ -60,22 +74,11 @@ Examples:
 `
 
 func runStatus(e env, args []string) int {
-	flags := newFlags(e, "status")
-	var pf policyFlags
-	netns := namespaceFlag(flags)
-	pf.register(flags)
-	if code := parseFlags(e, flags, statusUsage, args); code >= 0 {
+	pf, p, nsPath, code := liveCommand(e, "status", statusUsage, args)
+	if code >= 0 {
 		return code
 	}
-	path, ok := onePolicyArg(e, flags)
-	if !ok {
-		return exitUsage
-	}
-	p := pf.load(e, path)
-	if p == nil {
-		return exitFailure
-	}
-	rules, err := nft.Status(nft.Lower(p), nsenter.Path(*netns))
+	rules, err := nft.Status(nft.Lower(p), nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
@@ -112,23 +115,12 @@ Examples:
 `
 
 func runRemove(e env, args []string) int {
-	flags := newFlags(e, "remove")
-	var pf policyFlags
-	netns := namespaceFlag(flags)
-	pf.register(flags)
-	if code := parseFlags(e, flags, removeUsage, args); code >= 0 {
+	_, p, nsPath, code := liveCommand(e, "remove", removeUsage, args)
+	if code >= 0 {
 		return code
 	}
-	path, ok := onePolicyArg(e, flags)
-	if !ok {
-		return exitUsage
-	}
-	p := pf.load(e, path)
-	if p == nil {
-		return exitFailure
-	}
 	b := nft.Lower(p)
-	if err := nft.Remove(b, nsenter.Path(*netns)); err != nil {
+	if err := nft.Remove(b, nsPath); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure
 	}
