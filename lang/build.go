@@ -303,6 +303,10 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		}
 		o := it.Option
 		on := b.enabled[o.Name]
+		if len(o.Rules) == 0 {
+			pos, end := endPos(o.Pos, o.EndPos)
+			b.ds.Warnf(pos, "option %s has no rules: enabling it changes nothing", o.Name).End = end
+		}
 		for _, r := range o.Rules {
 			out.Rules = appendRule(out.Rules, b.rule(r, on, o.Name))
 		}

@@ -115,6 +115,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:1:1: flush table is not supported | write "flush ruleset" to own the whole ruleset; without it ksc replaces only its own tables`}},
 		{"ipv6 openvpn with a global prefix", "ipv6 openvpn block 2001:db8::2/64 2001:db8::1\n", lang.Config{},
 			[]string{`t.ks:1:20: "2001:db8::2/64" is not a ULA address with a prefix length of at most 64 | use an address in fd00::/8 with its prefix, e.g. fd15:53b6:dead::2/64`}},
+		{"an empty option is only a warning", chain(`option nothing { }`), lang.Config{},
+			[]string{`t.ks:3:1: warning: option nothing has no rules: enabling it changes nothing`}},
 		{"unused define is only a warning", "define UNUSED = 1\n", lang.Config{},
 			[]string{`t.ks:1:1: warning: $UNUSED is defined but never used`}},
 		{"a define used only by a disabled option counts as used", "define P = 22\n" + chain(`option ssh { tcp dport $P accept }`), lang.Config{},

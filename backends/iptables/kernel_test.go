@@ -120,3 +120,36 @@ func hidingPath(t *testing.T, hidden string) string {
 	}
 	return dir
 }
+
+// Status (through go-iptables) sees the rules apply loaded, and what
+// changes; Remove empties the filter tables.
+func TestStatusAndRemove(t *testing.T) {
+	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
+	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-killswitch.ks"))
+	require.NoError(t, err)
+	plain, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{})
+	require.False(t, ds.HasErrors())
+	withLAN, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{Enable: []string{"lan"}})
+	require.False(t, ds.HasErrors())
+	for _, mode := range modes {
+		ns := netlab.NewNS(t, "iptstat")
+		path := nsenter.Path(ns.Name)
+		diff, err := iptables.Status(plain, path, mode)
+		require.NoError(t, err)
+		assert.Contains(t, diff, "iptables - -P INPUT ACCEPT", "nothing loaded yet")
+		assert.Contains(t, diff, "iptables + -P INPUT DROP")
+
+		require.NoError(t, iptables.Apply(plain, path, mode))
+		diff, err = iptables.Status(plain, path, mode)
+		require.NoError(t, err)
+		assert.Empty(t, diff, "mode %s: a just-applied policy is loaded", mode)
+		diff, err = iptables.Status(withLAN, path, mode)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"iptables + -A OUTPUT -d 192.168.0.0/24 -o eth0 -j ACCEPT"}, diff)
+
+		require.NoError(t, iptables.Remove(path, mode))
+		saved := ns.Exec(t, "iptables-"+string(mode)+"-save", "-t", "filter")
+		assert.NotContains(t, saved, "-A ", "mode %s", mode)
+		assert.Contains(t, saved, ":OUTPUT ACCEPT")
+	}
+}

@@ -159,7 +159,19 @@ func TestApplyIptablesBackend(t *testing.T) {
 		assert.Contains(t, saved, "-A OUTPUT -d 141.255.166.194/32 -o eth0 -j ACCEPT", mode)
 		assert.Contains(t, ns.Exec(t, "ip6tables-"+mode+"-save", "-t", "filter"), ":OUTPUT DROP", mode)
 	}
-	code, _, stderr := ksc("apply", server, "--backend", "iptables")
+	ns := netlab.NewNS(t, "iptstatus")
+	ivpn := "../../examples/ivpn-iptables.ks"
+	code, stdout, _ := ksc("status", ivpn, "--backend", "iptables", "--iptables-mode", "legacy", "--netns", ns.Name)
+	assert.Equal(t, 1, code, stdout)
+	require.Equal(t, 0, first(ksc("apply", ivpn, "--backend", "iptables", "--iptables-mode", "legacy", "--netns", ns.Name)))
+	code, stdout, _ = ksc("status", ivpn, "--backend", "iptables", "--iptables-mode", "legacy", "--netns", ns.Name)
+	assert.Equal(t, 0, code, stdout)
+	assert.Contains(t, stdout, "hold exactly the policy's rules")
+	code, _, stderr := ksc("remove", ivpn, "--backend", "iptables", "--iptables-mode", "legacy", "--netns", ns.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, ns.Exec(t, "iptables-legacy-save"), "-A ")
+
+	code, _, stderr = ksc("apply", server, "--backend", "iptables")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `server-ssh-https.ks:14:1: the iptables targets need "flush ruleset"`)
 }

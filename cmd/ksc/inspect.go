@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -23,33 +24,66 @@ Examples:
 // liveCommand parses the flags of a command that compares a policy with a
 // live ruleset (diff, status, remove) and loads the policy. It returns a
 // non-negative exit status when the command should stop.
-func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *ir.Policy, nsPath string, code int) {
+func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *ir.Policy, live liveTarget, code int) {
 	flags := newFlags(e, name)
 	pf = &policyFlags{}
 	netns := namespaceFlag(flags)
+	backend := flags.String("backend", "nft", "the ruleset to look at: nft, or iptables (both families' filter tables)")
+	mode := flags.String("iptables-mode", "auto", "iptables: which iptables: auto, nft or legacy")
 	pf.register(flags)
 	if code := parseFlags(e, flags, usage, args); code >= 0 {
-		return nil, nil, "", code
+		return nil, nil, live, code
 	}
 	path, ok := onePolicyArg(e, flags)
 	if !ok {
-		return nil, nil, "", exitUsage
+		return nil, nil, live, exitUsage
+	}
+	if *backend != "nft" && *backend != "iptables" {
+		fmt.Fprintf(e.stderr, "ksc %s: --backend is nft or iptables, not %q\n", name, *backend)
+		return nil, nil, live, exitUsage
 	}
 	if p = pf.load(e, path); p == nil {
-		return nil, nil, "", exitFailure
+		return nil, nil, live, exitFailure
 	}
-	return pf, p, nsenter.Path(*netns), -1
+	return pf, p, liveTarget{nsPath: nsenter.Path(*netns), iptables: *backend == "iptables", mode: iptables.Mode(*mode)}, -1
+}
+
+// liveTarget is the live ruleset a command looks at.
+type liveTarget struct {
+	nsPath   string
+	iptables bool
+	mode     iptables.Mode
+}
+
+// iptablesDiff prints how the live iptables rules differ from the policy's
+// and returns 0 when they match, 1 when not.
+func iptablesDiff(e env, pf *policyFlags, p *ir.Policy, live liveTarget) int {
+	diff, err := iptables.Status(p, live.nsPath, live.mode)
+	if err != nil {
+		pf.reportError(e, "status", err)
+		return exitUsage
+	}
+	for _, l := range diff {
+		fmt.Fprintln(e.stdout, l)
+	}
+	if len(diff) > 0 {
+		return exitFailure
+	}
+	return exitOK
 }
 
 func runDiff(e env, args []string) int {
-	pf, p, nsPath, code := liveCommand(e, "diff", diffUsage, args)
+	pf, p, live, code := liveCommand(e, "diff", diffUsage, args)
 	if code == exitFailure {
 		return exitUsage // diff(1): trouble is 2, not 1
 	}
 	if code >= 0 {
 		return code
 	}
-	d, err := nft.Diff(nft.Lower(p), nsPath)
+	if live.iptables {
+		return iptablesDiff(e, pf, p, live)
+	}
+	d, err := nft.Diff(nft.Lower(p), live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitUsage
@@ -74,11 +108,19 @@ Examples:
 `
 
 func runStatus(e env, args []string) int {
-	pf, p, nsPath, code := liveCommand(e, "status", statusUsage, args)
+	pf, p, live, code := liveCommand(e, "status", statusUsage, args)
 	if code >= 0 {
 		return code
 	}
-	rules, err := nft.Status(nft.Lower(p), nsPath)
+	if live.iptables {
+		if status := iptablesDiff(e, pf, p, live); status != exitOK {
+			fmt.Fprintln(e.stdout, "the iptables rules differ from the policy's (\"+\": applying would add, \"-\": remove)")
+			return exitFailure
+		}
+		fmt.Fprintln(e.stdout, "the iptables and ip6tables filter tables hold exactly the policy's rules")
+		return exitOK
+	}
+	rules, err := nft.Status(nft.Lower(p), live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
@@ -107,7 +149,9 @@ func runStatus(e env, args []string) int {
 const removeUsage = `Usage: ksc remove POLICY [flags]
 
 Delete POLICY's tables, and only those, in one transaction. Other tables
-are left alone, also when the policy owns the whole ruleset.
+are left alone, also when the policy owns the whole ruleset. With
+--backend iptables, empty both families' filter tables (which the iptables
+targets own) and set their policies to ACCEPT.
 
 Examples:
   sudo ksc remove policy.ks
@@ -115,12 +159,20 @@ Examples:
 `
 
 func runRemove(e env, args []string) int {
-	_, p, nsPath, code := liveCommand(e, "remove", removeUsage, args)
+	_, p, live, code := liveCommand(e, "remove", removeUsage, args)
 	if code >= 0 {
 		return code
 	}
+	if live.iptables {
+		if err := iptables.Remove(live.nsPath, live.mode); err != nil {
+			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintln(e.stderr, "ksc remove: emptied the iptables and ip6tables filter tables (policies ACCEPT)")
+		return exitOK
+	}
 	b := nft.Lower(p)
-	if err := nft.Remove(b, nsPath); err != nil {
+	if err := nft.Remove(b, live.nsPath); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure
 	}

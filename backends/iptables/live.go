@@ -1,0 +1,125 @@
+package iptables
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+
+	goipt "github.com/coreos/go-iptables/iptables"
+	"github.com/ksc-project/ksc/internal/linediff"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+)
+
+var builtinChains = []string{"INPUT", "FORWARD", "OUTPUT"}
+
+// handle opens go-iptables for a mode and family: the system's iptables,
+// or the nf_tables or legacy variant by name.
+func handle(mode Mode, family ir.Family) (*goipt.IPTables, error) {
+	proto := goipt.ProtocolIPv4
+	if family == ir.IPv6 {
+		proto = goipt.ProtocolIPv6
+	}
+	if mode != ModeNFT && mode != ModeLegacy {
+		return goipt.New(goipt.IPFamily(proto))
+	}
+	path, err := exec.LookPath(tool(mode, family, ""))
+	if err != nil {
+		return nil, err
+	}
+	return goipt.New(goipt.IPFamily(proto), goipt.Path(path))
+}
+
+// Status compares the live filter tables (read with go-iptables, as
+// "iptables -S" writes them) with the rules the policy compiles to. It
+// returns a diff, "-" for live lines applying would remove and "+" for
+// lines it would add, each after its tool ("iptables + -P INPUT DROP");
+// empty means loaded.
+func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
+	var out []string
+	for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+		o, err := Render(p, family)
+		if err != nil {
+			return nil, err
+		}
+		var want []string
+		for _, l := range strings.Split(string(o.Text), "\n") {
+			if name, policy, ok := chainPolicy(l); ok {
+				want = append(want, "-P "+name+" "+policy)
+			}
+		}
+		for _, l := range strings.Split(string(o.Text), "\n") {
+			if strings.HasPrefix(l, "-A ") {
+				want = append(want, l)
+			}
+		}
+		var have []string
+		err = nsenter.Run(nsPath, func() error {
+			ipt, err := handle(mode, family)
+			if err != nil {
+				return err
+			}
+			var policies, rules []string
+			for _, chain := range builtinChains {
+				lines, err := ipt.List("filter", chain)
+				if err != nil {
+					return err
+				}
+				for _, l := range lines {
+					if strings.HasPrefix(l, "-P ") {
+						policies = append(policies, l)
+					} else {
+						rules = append(rules, l)
+					}
+				}
+			}
+			have = append(policies, rules...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		name := tool(ModeAuto, family, "")
+		for _, l := range linediff.Unified(have, want, 0) {
+			if l != "..." {
+				out = append(out, fmt.Sprintf("%s %s %s", name, l[:1], l[1:]))
+			}
+		}
+	}
+	return out, nil
+}
+
+// chainPolicy reads a ":INPUT DROP [0:0]" line.
+func chainPolicy(line string) (name, policy string, ok bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || !strings.HasPrefix(f[0], ":") {
+		return "", "", false
+	}
+	return f[0][1:], f[1], true
+}
+
+// Remove empties both families' filter tables and sets their policies to
+// ACCEPT, through go-iptables: the iptables targets own the whole filter
+// table, so that is what removing the policy means.
+func Remove(nsPath string, mode Mode) error {
+	return nsenter.Run(nsPath, func() error {
+		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+			ipt, err := handle(mode, family)
+			if err != nil {
+				return err
+			}
+			if err := ipt.ClearAll(); err != nil {
+				return err
+			}
+			if err := ipt.DeleteAll(); err != nil {
+				return err
+			}
+			for _, chain := range builtinChains {
+				if err := ipt.ChangePolicy("filter", chain, "ACCEPT"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
