@@ -56,13 +56,14 @@ func asPrefix(e AddrElem) AddrElem {
 		common += 8
 	}
 	p := netip.PrefixFrom(e.From, common)
-	if p.Masked().Addr() == e.From && lastOf(p) == e.To {
+	if p.Masked().Addr() == e.From && LastAddr(p) == e.To {
 		e.Prefix = p
 	}
 	return e
 }
 
-func lastOf(p netip.Prefix) netip.Addr {
+// LastAddr returns the last address of a prefix (all host bits set).
+func LastAddr(p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
 	for i := p.Bits(); i < len(b)*8; i++ {
 		b[i/8] |= 0x80 >> (i % 8)

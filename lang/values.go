@@ -113,7 +113,7 @@ func parseAddrElem(e elem) (ir.AddrElem, string, string) {
 		if p.Masked() != p {
 			return ir.AddrElem{}, fmt.Sprintf("prefix %s has host bits set", t), "did you mean " + p.Masked().String() + "?"
 		}
-		last := lastAddr(p)
+		last := ir.LastAddr(p)
 		return ir.AddrElem{Pos: e.pos, From: p.Addr(), To: last, Prefix: p}, "", ""
 	}
 	if a, b, ok := strings.Cut(t, "-"); ok {
@@ -144,15 +144,6 @@ func parseAddrElem(e elem) (ir.AddrElem, string, string) {
 		a = a.Unmap()
 	}
 	return ir.AddrElem{Pos: e.pos, From: a, To: a}, "", ""
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // parsePortRange parses a port number or an inclusive range FIRST-LAST.
