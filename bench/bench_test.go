@@ -79,7 +79,9 @@ func BenchmarkCompileNft(b *testing.B) {
 		b.Run(in.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				nft.Render(load(b, in))
+				if _, err := nft.Render(load(b, in)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -91,7 +93,9 @@ func BenchmarkLowerNetlink(b *testing.B) {
 		b.Run(in.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				nft.Lower(load(b, in))
+				if _, err := nft.Lower(load(b, in)); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -23,11 +23,11 @@ var loaders = []struct {
 	load  func(t *testing.T, ns *netlab.NS, p *ir.Policy)
 }{
 	{"nft-f", []string{"nft"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		out, err := ns.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+		out, err := ns.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 		require.NoError(t, err, out)
 	}},
 	{"ksc-apply-netlink", nil, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		require.NoError(t, nft.Apply(nft.Lower(p), nsenter.Path(ns.Name)))
+		require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
 	{"iptables-nft", []string{"iptables-nft-restore"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
 		require.NoError(t, iptables.Apply(p, nsenter.Path(ns.Name), iptables.ModeNFT))

@@ -71,30 +71,3 @@ func LastAddr(p netip.Prefix) netip.Addr {
 	a, _ := netip.AddrFromSlice(b)
 	return a
 }
-
-// Elements returns the match's elements as backends should write them: as
-// given, unless some overlap (which the kernel refuses), then merged.
-func (m *AddressMatch) Elements() []AddrElem {
-	if m.SetName != "" || overlapping(m.Set) {
-		return MergeRanges(m.Set)
-	}
-	return m.Set
-}
-
-func overlapping(elems []AddrElem) bool {
-	if len(elems) < 2 {
-		return false
-	}
-	sorted := slices.Clone(elems)
-	slices.SortFunc(sorted, func(a, b AddrElem) int { return a.From.Compare(b.From) })
-	maxTo := sorted[0].To
-	for _, e := range sorted[1:] {
-		if !maxTo.Less(e.From) {
-			return true
-		}
-		if maxTo.Less(e.To) {
-			maxTo = e.To
-		}
-	}
-	return false
-}

@@ -1,88 +1,262 @@
 package ir
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
 
-// Match is one condition of a rule. The concrete types are InterfaceMatch,
-// AddressMatch, ProtocolMatch, PortMatch and CtStateMatch.
-type Match interface {
-	Position() Pos
-	// family is the only address family the match can hold for, or Inet.
-	family() Family
+// Op is how a match compares a field with its values.
+type Op uint8
+
+const (
+	// Eq holds when the field's value is in the set.
+	Eq Op = iota
+	// Neq holds when it is not.
+	Neq
+)
+
+func (o Op) String() string {
+	if o == Neq {
+		return "!="
+	}
+	return "=="
 }
 
-// InterfaceMatch holds when the packet's input (or output) interface has one of
-// Names. A name ending in '*' matches every interface with that prefix.
-type InterfaceMatch struct {
-	Pos    Pos
-	Output bool
-	Names  []string
-}
-
-// AddressMatch holds when the packet's source (or destination) address is in Set.
-type AddressMatch struct {
-	Pos         Pos
-	Family      Family // IPv4 or IPv6
-	Destination bool
-	Set         []AddrElem
-	// SetName, when not empty, names a large set (one read from a file) that
-	// backends keep as one named set. Its elements may overlap: backends
-	// merge them (see MergeRanges).
+// Match is one condition of a rule: Field Op Values. Matches of one rule
+// are ANDed; the values of one match are ORed.
+type Match struct {
+	Pos Pos
+	// End is just after the match's text, for carets under the whole match.
+	End   Pos
+	Field Field
+	Op    Op
+	// Values holds keys of the field's kind (see the Key constructors).
+	Values Set
+	// Protocol is the transport protocol the selector implied ("tcp dport"
+	// implies TCP), or AnyTransport. Normalize turns it into an l4proto
+	// match and clears it.
+	Protocol Protocol
+	// SetName, when not empty, names a large address set (one read from a
+	// file) that backends keep as one named set.
 	SetName string
 }
 
-// ProtocolMatch holds when the packet's transport protocol is one of Protocols
-// (nft "meta l4proto").
-type ProtocolMatch struct {
-	Pos       Pos
-	Protocols []Protocol
+// Effective returns the values for which the match holds: Values for Eq,
+// everything else of the field's kind for Neq.
+func (m *Match) Effective() Set {
+	if m.Op == Neq {
+		return m.Field.Spec().Kind.Universe().Minus(m.Values)
+	}
+	return m.Values
 }
 
-// PortMatch holds when the source (or destination) port is in one of Ports.
-// Protocol is TCP or UDP for "tcp dport"/"udp dport", which also imply that
-// protocol; it is AnyTransport for "th dport", which relies on an earlier
-// ProtocolMatch in the same rule.
-type PortMatch struct {
-	Pos         Pos
-	Protocol    Protocol
-	Destination bool
-	Ports       []PortRange
+// Text writes the match in the policy language (and nft): "oifname != eth0".
+func (m *Match) Text() string {
+	op := " "
+	if m.Op == Neq {
+		op = " != "
+	}
+	sel := m.Field.String()
+	if m.Protocol != AnyTransport {
+		sel = m.Protocol.String() + strings.TrimPrefix(sel, "th")
+	}
+	return sel + op + FormatValues(m.Field.Spec().Kind, m.Values)
 }
 
-// CtStateMatch holds when the connection tracking state is one of States.
-type CtStateMatch struct {
-	Pos    Pos
-	States []CtState
-}
-
-func (m *InterfaceMatch) Position() Pos { return m.Pos }
-func (m *AddressMatch) Position() Pos   { return m.Pos }
-func (m *ProtocolMatch) Position() Pos  { return m.Pos }
-func (m *PortMatch) Position() Pos      { return m.Pos }
-func (m *CtStateMatch) Position() Pos   { return m.Pos }
-
-func (m *InterfaceMatch) family() Family { return Inet }
-func (m *AddressMatch) family() Family   { return m.Family }
-func (m *PortMatch) family() Family      { return Inet }
-func (m *CtStateMatch) family() Family   { return Inet }
-
-// A protocol match of ICMP only (or ICMPv6 only) binds the rule to a family.
-func (m *ProtocolMatch) family() Family {
-	f := Inet
-	for _, p := range m.Protocols {
-		switch {
-		case p.Family() == Inet:
-			return Inet
-		case f == Inet:
-			f = p.Family()
-		case f != p.Family():
-			return Inet
+// FormatValues writes values as the language does: one bare, several in
+// braces. Interface names are quoted.
+func FormatValues(k Kind, s Set) string {
+	parts := ValueStrings(k, s)
+	if k == KindInterface {
+		for i, p := range parts {
+			parts[i] = strconv.Quote(p)
 		}
 	}
-	return f
+	if k == KindCtState {
+		return strings.Join(parts, ",")
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
 }
 
-// AddrElem is one element of an address set: a single address, a prefix or an
-// inclusive range. From and To are always set; Prefix is valid only for prefixes.
+// ValueStrings writes each element of a set as the language spells it.
+func ValueStrings(k Kind, s Set) []string {
+	var out []string
+	switch k {
+	case KindInterface:
+		for _, sp := range s {
+			name, _ := InterfacePattern(sp)
+			out = append(out, name)
+		}
+	case KindIPv4, KindIPv6:
+		for _, e := range Addrs(k, s) {
+			out = append(out, e.String())
+		}
+	case KindPort:
+		for _, r := range Ports(s) {
+			out = append(out, r.String())
+		}
+	case KindProtocol:
+		for _, p := range Protocols(s) {
+			out = append(out, p.String())
+		}
+	case KindCtState:
+		for _, st := range CtStatesOf(s) {
+			out = append(out, st.String())
+		}
+	}
+	return out
+}
+
+// InterfaceSet builds a set of interface names; "name*" is every name with
+// that prefix. The names must have passed CheckInterfaceName.
+func InterfaceSet(names ...string) Set {
+	spans := make([]Span, len(names))
+	for i, n := range names {
+		spans[i] = interfaceSpan(n)
+	}
+	return NewSet(spans...)
+}
+
+func interfaceSpan(name string) Span {
+	var lo Key
+	prefix, wild := strings.CutSuffix(name, "*")
+	copy(lo[:], prefix)
+	if !wild {
+		return Span{lo, lo}
+	}
+	hi := lo
+	for i := len(prefix); i < len(hi); i++ {
+		hi[i] = 0xff
+	}
+	return Span{lo, hi}
+}
+
+// InterfacePattern writes a span as an interface name or "prefix*", or
+// reports that it is neither (a negation can cut a wildcard into such).
+func InterfacePattern(sp Span) (string, bool) {
+	n := 0
+	for n < len(sp.Lo) && sp.Lo[n] != 0 {
+		n++
+	}
+	name := string(sp.Lo[:n])
+	for i := n; i < len(sp.Lo); i++ {
+		if sp.Lo[i] != 0 {
+			return "", false
+		}
+	}
+	if sp.Lo == sp.Hi {
+		return name, n > 0 && n <= MaxInterfaceName
+	}
+	if string(sp.Hi[:n]) != name {
+		return "", false
+	}
+	for i := n; i < len(sp.Hi); i++ {
+		if sp.Hi[i] != 0xff {
+			return "", false
+		}
+	}
+	return name + "*", n > 0
+}
+
+// AddrSet builds a set of addresses, prefixes and ranges of one family.
+func AddrSet(elems []AddrElem) Set {
+	spans := make([]Span, len(elems))
+	for i, e := range elems {
+		spans[i] = Span{numKey(e.From.AsSlice()), numKey(e.To.AsSlice())}
+	}
+	return NewSet(spans...)
+}
+
+// Addrs lists a set of addresses as elements, each span as a prefix when
+// it is exactly one, else as a single address or a range.
+func Addrs(k Kind, s Set) []AddrElem {
+	n := 4
+	if k == KindIPv6 {
+		n = 16
+	}
+	out := make([]AddrElem, len(s))
+	for i, sp := range s {
+		from, _ := netip.AddrFromSlice(sp.Lo.Bytes(n))
+		to, _ := netip.AddrFromSlice(sp.Hi.Bytes(n))
+		out[i] = asPrefix(AddrElem{From: from, To: to})
+	}
+	return out
+}
+
+// PortSet builds a set of ports.
+func PortSet(ranges ...PortRange) Set {
+	spans := make([]Span, len(ranges))
+	for i, r := range ranges {
+		spans[i] = Span{uintKey(uint64(r.First)), uintKey(uint64(r.Last))}
+	}
+	return NewSet(spans...)
+}
+
+// Ports lists a set of ports as ranges.
+func Ports(s Set) []PortRange {
+	out := make([]PortRange, len(s))
+	for i, sp := range s {
+		out[i] = PortRange{First: uint16(sp.Lo.Uint()), Last: uint16(sp.Hi.Uint())}
+	}
+	return out
+}
+
+// ProtocolSet builds a set of transport protocols.
+func ProtocolSet(ps ...Protocol) Set {
+	spans := make([]Span, len(ps))
+	for i, p := range ps {
+		spans[i] = Span{uintKey(uint64(p)), uintKey(uint64(p))}
+	}
+	return NewSet(spans...)
+}
+
+// Protocols lists every protocol in a set.
+func Protocols(s Set) []Protocol {
+	var out []Protocol
+	for _, sp := range s {
+		for v := sp.Lo.Uint(); v <= sp.Hi.Uint(); v++ {
+			out = append(out, Protocol(v))
+		}
+	}
+	return out
+}
+
+// CtStateSet builds a set of conntrack states.
+func CtStateSet(states ...CtState) Set {
+	spans := make([]Span, len(states))
+	for i, st := range states {
+		spans[i] = Span{uintKey(uint64(st)), uintKey(uint64(st))}
+	}
+	return NewSet(spans...)
+}
+
+// CtStatesOf lists the conntrack states in a set, in CtStates order.
+func CtStatesOf(s Set) []CtState {
+	var out []CtState
+	for _, st := range CtStates {
+		if s.Has(uintKey(uint64(st))) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// CtStateMask is the kernel's bit mask of the states in a set.
+func CtStateMask(s Set) uint32 {
+	var mask uint32
+	for _, st := range CtStatesOf(s) {
+		mask |= uint32(st)
+	}
+	return mask
+}
+
+// AddrElem is one element of an address set as written: a single address,
+// a prefix or an inclusive range. From and To are always set; Prefix is
+// valid only for prefixes.
 type AddrElem struct {
 	Pos    Pos
 	From   netip.Addr
@@ -124,10 +298,10 @@ const (
 	ICMPv6       Protocol = 58
 )
 
-// Protocols maps the names the language accepts to protocols.
-var Protocols = map[string]Protocol{"tcp": TCP, "udp": UDP, "icmp": ICMP, "icmpv6": ICMPv6, "ipv6-icmp": ICMPv6}
+// ProtocolNames maps the names the language accepts to protocols.
+var ProtocolNames = map[string]Protocol{"tcp": TCP, "udp": UDP, "icmp": ICMP, "icmpv6": ICMPv6, "ipv6-icmp": ICMPv6}
 
-// String gives the protocol's name as nft prints it.
+// String gives the protocol's name as nft prints it, or its number.
 func (p Protocol) String() string {
 	switch p {
 	case TCP:
@@ -138,8 +312,10 @@ func (p Protocol) String() string {
 		return "icmp"
 	case ICMPv6:
 		return "ipv6-icmp"
-	default:
+	case AnyTransport:
 		return "th"
+	default:
+		return strconv.Itoa(int(p))
 	}
 }
 
@@ -155,7 +331,8 @@ func (p Protocol) Family() Family {
 	}
 }
 
-// HasPorts reports whether the protocol's header carries ports.
+// HasPorts reports whether the protocol's header carries ports that the
+// language can match.
 func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }
 
 // PortRange is an inclusive range of ports; a single port has First == Last.
@@ -172,8 +349,31 @@ func (r PortRange) String() string {
 	return itoa(int(r.First)) + "-" + itoa(int(r.Last))
 }
 
-// CtState is a connection tracking state.
-type CtState string
+// CtState is a connection tracking state, by its kernel bit
+// (NF_CT_STATE_*_BIT): a packet has exactly one.
+type CtState uint32
 
-// CtStates lists the states the language accepts, in nft's order.
-var CtStates = []CtState{"invalid", "established", "related", "new", "untracked"}
+const (
+	CtInvalid     CtState = 1
+	CtEstablished CtState = 2
+	CtRelated     CtState = 4
+	CtNew         CtState = 8
+	CtUntracked   CtState = 64
+)
+
+// CtStates lists the states in nft's order.
+var CtStates = []CtState{CtInvalid, CtEstablished, CtRelated, CtNew, CtUntracked}
+
+var ctStateNames = map[CtState]string{CtInvalid: "invalid", CtEstablished: "established", CtRelated: "related", CtNew: "new", CtUntracked: "untracked"}
+
+func (s CtState) String() string { return ctStateNames[s] }
+
+// ParseCtState reads a state's name.
+func ParseCtState(name string) (CtState, bool) {
+	for st, n := range ctStateNames {
+		if n == name {
+			return st, true
+		}
+	}
+	return 0, false
+}

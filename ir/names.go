@@ -42,7 +42,9 @@ func CheckName(name string) error {
 }
 
 // CheckInterfaceName checks an interface name: 1 to 15 bytes of letters,
-// digits and "_-.@+", optionally ending in the wildcard '*'.
+// digits and "_-.@", optionally ending in the wildcard '*'. '+' is refused:
+// iptables reads it as the wildcard and nft as a letter, so a name holding
+// it would mean two things.
 func CheckInterfaceName(name string) error {
 	base := strings.TrimSuffix(name, "*")
 	if base == "" {
@@ -52,7 +54,7 @@ func CheckInterfaceName(name string) error {
 		return fmt.Errorf("interface name %q is %d bytes long; the kernel allows at most %d", name, len(base), MaxInterfaceName)
 	}
 	for _, r := range base {
-		if !(isLetter(r) || isDigit(r) || strings.ContainsRune("_-.@+", r)) {
+		if !(isLetter(r) || isDigit(r) || strings.ContainsRune("_-.@", r)) {
 			return fmt.Errorf("interface name %q has %s, which interface names cannot contain", name, describeRune(r))
 		}
 	}

@@ -1,5 +1,7 @@
 package ir
 
+import "strconv"
+
 // Policy is a whole compiled policy: the tables it declares and whether it owns
 // the entire ruleset or only those tables.
 type Policy struct {
@@ -32,13 +34,17 @@ type Chain struct {
 	Priority int
 	Policy   Verdict
 	Rules    []*Rule
+	// Disabled holds the rules of options that are not enabled: they are
+	// validated like the others, so that enabling an option cannot reveal
+	// a mistake, and never written.
+	Disabled []*Rule
 }
 
 // Rule matches packets and applies statements and a verdict to those it matches.
 // All matches must hold (they are ANDed); a set inside one match is an OR.
 type Rule struct {
 	Pos        Pos
-	Matches    []Match
+	Matches    []*Match
 	Statements []Statement
 	// Verdict is NoVerdict when the rule only counts or logs.
 	Verdict Verdict
@@ -83,20 +89,50 @@ const (
 	HookPostrouting
 )
 
-// Hooks maps each hook's name to its value, in the order nft documents them.
-var Hooks = map[string]Hook{
+// HookNames lists the hooks in the order nft documents them.
+var HookNames = []string{"prerouting", "input", "forward", "output", "postrouting"}
+
+var hookByName = map[string]Hook{
 	"prerouting": HookPrerouting, "input": HookInput, "forward": HookForward,
 	"output": HookOutput, "postrouting": HookPostrouting,
 }
 
+// ParseHook reads a hook's name.
+func ParseHook(name string) (Hook, bool) {
+	h, ok := hookByName[name]
+	return h, ok
+}
+
 func (h Hook) String() string {
-	for name, v := range Hooks {
+	for name, v := range hookByName {
 		if v == h {
 			return name
 		}
 	}
 	return "invalid"
 }
+
+// Priority names nft's standard priorities for filter chains, in order.
+var Priorities = []struct {
+	Name  string
+	Value int
+}{{"raw", -300}, {"mangle", -150}, {"dstnat", -100}, {"filter", 0}, {"security", 50}, {"srcnat", 100}}
+
+// ParsePriority reads a priority: a number or a standard name.
+func ParsePriority(s string) (int, bool) {
+	for _, p := range Priorities {
+		if p.Name == s {
+			return p.Value, true
+		}
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// PriorityConntrack is where conntrack assigns a packet its state in the
+// prerouting and output hooks (NF_IP_PRI_CONNTRACK): chains there at this
+// priority or earlier see no conntrack state.
+const PriorityConntrack = -200
 
 // Verdict decides a packet's fate.
 type Verdict uint8
@@ -122,19 +158,61 @@ type Counter struct{ Pos Pos }
 type Log struct {
 	Pos    Pos
 	Prefix string
-	// Level is empty for the kernel's default (warn).
-	Level string
+	// Level is LogDefault for the kernel's default (warn).
+	Level LogLevel
 }
 
 func (Counter) statement() {}
 func (Log) statement()     {}
 
-// LogLevels are the syslog levels nft and iptables accept for log statements.
+// LogLevel is a syslog level, by its number (emerg 0 to debug 7), plus one:
+// the zero value means "not given".
+type LogLevel uint8
+
+const (
+	LogDefault LogLevel = iota
+	LogEmerg
+	LogAlert
+	LogCrit
+	LogErr
+	LogWarn
+	LogNotice
+	LogInfo
+	LogDebug
+)
+
+// LogLevels are the level names nft and iptables accept, most severe first.
 var LogLevels = []string{"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug"}
 
+// ParseLogLevel reads a level's name.
+func ParseLogLevel(name string) (LogLevel, bool) {
+	for i, n := range LogLevels {
+		if n == name {
+			return LogLevel(i + 1), true
+		}
+	}
+	return LogDefault, false
+}
+
+// Syslog is the level's syslog number (0-7); the default is warn (4).
+func (l LogLevel) Syslog() int {
+	if l == LogDefault {
+		return 4
+	}
+	return int(l) - 1
+}
+
+func (l LogLevel) String() string {
+	if l == LogDefault || int(l) > len(LogLevels) {
+		return ""
+	}
+	return LogLevels[l-1]
+}
+
 // Family returns the only family the rule's packets can have, or Inet when
-// the rule applies to both IPv4 and IPv6. Validate refuses rules whose
-// matches disagree, so the first family-bound match decides.
+// the rule applies to both IPv4 and IPv6: a field of one family (ip saddr),
+// or protocols of one family (icmp) bind it. Validate refuses rules whose
+// matches disagree.
 func (r *Rule) Family() Family {
 	for _, m := range r.Matches {
 		if f := m.family(); f != Inet {
@@ -142,4 +220,38 @@ func (r *Rule) Family() Family {
 		}
 	}
 	return Inet
+}
+
+// Match returns the rule's match on field f, or nil. Normalized rules have
+// at most one.
+func (r *Rule) Match(f Field) *Match {
+	for _, m := range r.Matches {
+		if m.Field == f {
+			return m
+		}
+	}
+	return nil
+}
+
+// family is the only family in which m can hold, or Inet.
+func (m *Match) family() Family {
+	if f := m.Field.Spec().Family; f != Inet {
+		return f
+	}
+	if m.Field != FieldL4Proto || m.Op == Neq {
+		return Inet
+	}
+	// Protocols of one family only (icmp) bind the rule to it.
+	f := Inet
+	for _, p := range Protocols(m.Values) {
+		switch {
+		case p.Family() == Inet:
+			return Inet
+		case f == Inet:
+			f = p.Family()
+		case f != p.Family():
+			return Inet
+		}
+	}
+	return f
 }

@@ -2,9 +2,6 @@ package ir
 
 import (
 	"fmt"
-	"net/netip"
-	"slices"
-	"sort"
 	"strings"
 )
 
@@ -40,68 +37,32 @@ func validateTable(t *Table, ds *Diagnostics) {
 		if err := CheckName(c.Name); err != nil {
 			ds.Errorf(c.Pos, "bad chain name: %v", err)
 		}
-		if c.Hook == 0 {
-			ds.Errorf(c.Pos, "chain %s has no hook", c.Name).Hint = "add one of: hook input, hook output, hook forward, hook prerouting, hook postrouting"
+		if c.Hook == 0 || c.Hook > HookPostrouting {
+			ds.Errorf(c.Pos, "chain %s has no hook", c.Name).Hint = "add one of: hook " + strings.Join(HookNames, ", hook ")
 		}
 		if c.Policy != Accept && c.Policy != Drop {
 			ds.Errorf(c.Pos, "chain %s has policy %q; a chain's policy is accept or drop", c.Name, c.Policy)
 		}
-		for _, r := range c.Rules {
-			validateRule(t, r, ds)
-			if r.Verdict == Reject && c.Hook == HookPostrouting {
-				// The kernel can only answer a packet it has not yet routed out.
-				ds.Errorf(r.Pos, "reject cannot be used in a postrouting chain").Hint = "use drop here, or reject in the output or forward chain"
+		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
+			for _, r := range rules {
+				validateRule(t, c, r, ds)
+				if r.Verdict == Reject && c.Hook == HookPostrouting {
+					// The kernel can only answer a packet it has not yet routed out.
+					ds.Errorf(r.Pos, "reject cannot be used in a postrouting chain").Hint = "use drop here, or reject in the output or forward chain"
+				}
 			}
 		}
 	}
 }
 
-func validateRule(t *Table, r *Rule, ds *Diagnostics) {
-	family := Inet
-	var familyPos Pos
-	var protocols []Protocol // from a ProtocolMatch, nil when none
+func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
+	valid := true
 	for _, m := range r.Matches {
-		if f := m.family(); f != Inet {
-			if !t.Family.Covers(f) {
-				ds.Errorf(m.Position(), "this %s match can never hold in table %s %s", f, t.Family, t.Name).Hint =
-					"an " + t.Family.String() + " table only sees " + t.Family.String() + " packets"
-			} else if family != Inet && family != f {
-				ds.Errorf(m.Position(), "this %s match contradicts the %s match at %s: no packet is both", f, family, familyPos)
-			} else {
-				family, familyPos = f, m.Position()
-			}
-		}
-		switch m := m.(type) {
-		case *InterfaceMatch:
-			for i, n := range m.Names {
-				if err := CheckInterfaceName(n); err != nil {
-					ds.Errorf(m.Pos, "%v", err)
-				}
-				if slices.Contains(m.Names[:i], n) {
-					ds.Errorf(m.Pos, "interface %q appears twice in one match", n)
-				}
-			}
-		case *AddressMatch:
-			validateAddresses(m, ds)
-		case *ProtocolMatch:
-			protocols = m.Protocols
-			for i, p := range m.Protocols {
-				if slices.Contains(m.Protocols[:i], p) {
-					ds.Errorf(m.Pos, "protocol %s appears twice in one match", p)
-				}
-			}
-		case *PortMatch:
-			validatePorts(m, protocols, ds)
-		case *CtStateMatch:
-			for i, s := range m.States {
-				if !slices.Contains(CtStates, s) {
-					ds.Errorf(m.Pos, "unknown conntrack state %q", s)
-				}
-				if slices.Contains(m.States[:i], s) {
-					ds.Errorf(m.Pos, "conntrack state %s appears twice in one match", s)
-				}
-			}
-		}
+		valid = validateMatch(t, c, m, ds) && valid
+	}
+	if valid && normalize(r, ds) {
+		validateFamily(t, r, ds)
+		validatePorts(r, ds)
 	}
 	for _, s := range r.Statements {
 		if l, ok := s.(*Log); ok {
@@ -111,8 +72,8 @@ func validateRule(t *Table, r *Rule, ds *Diagnostics) {
 				// nft reads $NAME inside a log prefix as a variable.
 				ds.Errorf(l.Pos, "log prefix %q has a '$', which nft would read as a variable", l.Prefix).Hint = "leave the '$' out"
 			}
-			if l.Level != "" && !slices.Contains(LogLevels, l.Level) {
-				ds.Errorf(l.Pos, "unknown log level %q", l.Level).Hint = fmt.Sprintf("use one of %v", LogLevels)
+			if int(l.Level) > len(LogLevels) {
+				ds.Errorf(l.Pos, "unknown log level %d", l.Level).Hint = fmt.Sprintf("use one of %v", LogLevels)
 			}
 		}
 	}
@@ -123,83 +84,132 @@ func validateRule(t *Table, r *Rule, ds *Diagnostics) {
 	}
 }
 
-func validatePorts(m *PortMatch, protocols []Protocol, ds *Diagnostics) {
-	for i, pr := range m.Ports {
-		if pr.First > pr.Last {
-			ds.Errorf(pr.Pos, "port range %d-%d is empty: its first port is above its last", pr.First, pr.Last)
-		}
-		for _, other := range m.Ports[:i] {
-			// The kernel refuses overlapping (or equal) elements in one set.
-			if pr.First <= other.Last && other.First <= pr.Last {
-				ds.Errorf(pr.Pos, "port %s overlaps port %s in one match", pr, other)
-			}
-		}
+// validateMatch checks one match on its own: its field, values, and
+// whether the field can hold at all where the chain runs.
+func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
+	if m.Field == 0 || m.Field >= fieldEnd {
+		ds.Errorf(m.Pos, "unknown field %d", m.Field)
+		return false
 	}
-	if m.Protocol == AnyTransport {
-		if len(protocols) == 0 {
-			ds.Errorf(m.Pos, "th %s needs the transport protocol first", m.dir()).Hint =
-				"write meta l4proto {tcp, udp} before it, or use tcp " + m.dir() + " / udp " + m.dir()
-			return
-		}
-		for _, p := range protocols {
-			if !p.HasPorts() {
-				ds.Errorf(m.Pos, "th %s cannot match protocol %s, which has no ports", m.dir(), p)
-			}
-		}
-		return
+	spec := m.Field.Spec()
+	if m.Values.IsEmpty() {
+		ds.Errorf(m.Pos, "%s has no values", spec.Name)
+		return false
 	}
-	if protocols != nil && !slices.Contains(protocols, m.Protocol) {
-		ds.Errorf(m.Pos, "%s %s contradicts the protocol match before it: no packet is both", m.Protocol, m.dir())
+	if !spec.Kind.Universe().Contains(m.Values) {
+		ds.Errorf(m.Pos, "%s has a value that is not one of %s", spec.Name, spec.Kind)
+		return false
 	}
-}
-
-func (m *PortMatch) dir() string {
-	if m.Destination {
-		return "dport"
+	if m.Protocol != AnyTransport && !m.Protocol.HasPorts() {
+		ds.Errorf(m.Pos, "%s implies protocol %s, which has no ports", spec.Name, m.Protocol)
+		return false
 	}
-	return "sport"
-}
-
-func validateAddresses(m *AddressMatch, ds *Diagnostics) {
-	for _, e := range m.Set {
-		if e.Family() != m.Family {
-			want, got := "IPv4", "IPv6"
-			if m.Family == IPv6 {
-				want, got = got, want
+	ok := true
+	if spec.Kind == KindInterface {
+		for _, sp := range m.Values {
+			name, printable := InterfacePattern(sp)
+			if !printable {
+				ds.Errorf(m.Pos, "%s has a value that is neither an interface name nor a \"prefix*\" wildcard", spec.Name)
+				return false
 			}
-			d := ds.Errorf(e.Pos, "%s address %s in an %s match", got, e, want)
-			if m.Family == IPv4 {
-				d.Hint = "use ip6 saddr / ip6 daddr for IPv6 addresses"
-			} else {
-				d.Hint = "use ip saddr / ip daddr for IPv4 addresses"
+			if err := CheckInterfaceName(name); err != nil {
+				ds.Errorf(m.Pos, "%v", err).Hint = interfaceHint(name)
+				ok = false
 			}
-			return
 		}
 	}
 	if m.SetName != "" {
 		if err := CheckName(m.SetName); err != nil {
 			ds.Errorf(m.Pos, "bad set name: %v", err)
+			ok = false
 		}
-		return // a named set is merged, overlaps and all
 	}
-	// Sorted by first address, any overlap shows between neighbours. The
-	// kernel refuses overlapping interval elements, and a duplicate is a typo.
-	sorted := slices.Clone(m.Set)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].From.Less(sorted[j].From) })
-	var maxTo netip.Addr
-	var maxElem AddrElem
-	for i, e := range sorted {
-		if i > 0 && !maxTo.Less(e.From) {
-			// Backends merge overlapping elements (see Elements), so this is
-			// a warning: likely a typo, but no wrong rule.
-			if e.From == maxElem.From && e.To == maxElem.To {
-				ds.Warnf(e.Pos, "%s appears twice in this set", e).Hint = "the first is at " + maxElem.Pos.String()
-			} else {
-				ds.Warnf(e.Pos, "%s overlaps %s in the same set", e, maxElem).Hint = "ksc merges them; write the set without the overlap"
-			}
+	if f := spec.Family; !t.Family.Covers(f) {
+		ds.Errorf(m.Pos, "this %s match can never hold in table %s %s", f, t.Family, t.Name).Hint =
+			"an " + t.Family.String() + " table only sees " + t.Family.String() + " packets"
+		ok = false
+	}
+	if c.Hook != 0 && !spec.Hooks.Has(c.Hook) {
+		d := ds.Errorf(m.Pos, "%s never holds in chain %s: packets at hook %s have no %s", spec.Name, c.Name, c.Hook, hookLacks(m.Field))
+		d.End = m.End
+		d.Hint = "match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains"
+		ok = false
+	}
+	if spec.NeedsConntrack && (c.Hook == HookPrerouting || c.Hook == HookOutput) && c.Priority <= PriorityConntrack {
+		d := ds.Errorf(m.Pos, "%s in chain %s never sees a conntrack state: the chain runs at priority %d, before conntrack (%d)",
+			spec.Name, c.Name, c.Priority, PriorityConntrack)
+		d.End = m.End
+		d.Hint = fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
+		ok = false
+	}
+	return ok
+}
+
+func hookLacks(f Field) string {
+	if f == FieldIifname {
+		return "input interface"
+	}
+	return "output interface"
+}
+
+func interfaceHint(name string) string {
+	if strings.Contains(name, "+") {
+		return "the wildcard is '*', as in nft: \"tun*\" matches tun0, tun1, ..."
+	}
+	return ""
+}
+
+// validateFamily checks that the rule's family-bound matches agree with
+// each other and with the table.
+func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
+	var first *Match
+	for _, m := range r.Matches {
+		f := m.family()
+		if f == Inet {
+			continue
 		}
-		if i == 0 || maxTo.Less(e.To) {
-			maxTo, maxElem = e.To, e
+		if !t.Family.Covers(f) {
+			ds.Errorf(m.Pos, "%s can never hold in table %s %s: it only matches %s packets", m.Text(), t.Family, t.Name, f).Hint =
+				"an " + t.Family.String() + " table only sees " + t.Family.String() + " packets"
+			return
+		}
+		if first != nil && first.family() != f {
+			d := ds.Errorf(m.Pos, "%s contradicts %s at %s: no packet is both %s and %s", m.Text(), first.Text(), first.Pos, f, first.family())
+			d.Hint = "split it into one rule for each family"
+			return
+		}
+		if first == nil {
+			first = m
+		}
+	}
+}
+
+// validatePorts checks that a rule matching ports matches only protocols
+// that carry them: nft would read other protocols' bytes as ports, and
+// iptables cannot say it.
+func validatePorts(r *Rule, ds *Diagnostics) {
+	proto := r.Match(FieldL4Proto)
+	for _, m := range r.Matches {
+		if !m.Field.Spec().NeedsPorts {
+			continue
+		}
+		if proto == nil {
+			ds.Errorf(m.Pos, "%s needs the transport protocol", m.Field).Hint =
+				"write meta l4proto { tcp, udp } before it, or use tcp " + strings.TrimPrefix(m.Field.String(), "th ") +
+					" / udp " + strings.TrimPrefix(m.Field.String(), "th ")
+			return
+		}
+		if proto.Op == Neq {
+			ds.Errorf(m.Pos, "%s needs the protocols with ports, but %s at %s allows others", m.Field, proto.Text(), proto.Pos).Hint =
+				"write meta l4proto { tcp, udp }"
+			return
+		}
+		for _, p := range Protocols(proto.Values) {
+			if !p.HasPorts() {
+				ds.Errorf(m.Pos, "%s cannot match protocol %s, which has no ports", m.Field, p).Hint =
+					"ports are tcp's and udp's: leave " + p.String() + " out of the protocol match at " + proto.Pos.String()
+				return
+			}
 		}
 	}
 }

@@ -19,11 +19,11 @@ func policyWith(r *ir.Rule) *ir.Policy {
 // only barrier between their strings and the nft or iptables text.
 func TestValidateRefusesHostileText(t *testing.T) {
 	hostile := []string{
-		"eth0\"", "eth0;", "eth0\n", "eth0 accept", "e{th0", "e}", "$eth0", "`id`", "eth\x00", "éth0",
+		"eth0\"", "eth0;", "eth0\n", "eth0 accept", "e{th0", "e}", "$eth0", "`id`", "éth0", "\x00eth",
 		"", "0123456789abcdef", "..",
 	}
 	for _, name := range hostile {
-		ds := policyWith(&ir.Rule{Matches: []ir.Match{&ir.InterfaceMatch{Names: []string{name}}}, Verdict: ir.Accept}).Validate()
+		ds := policyWith(&ir.Rule{Matches: []*ir.Match{{Field: ir.FieldIifname, Values: ir.InterfaceSet(name)}}, Verdict: ir.Accept}).Validate()
 		assert.True(t, ds.HasErrors(), "interface name %q was accepted", name)
 	}
 	texts := []string{"a\"; flush ruleset; \"", "a\nb", "a\\", "\x00", "ü", strings.Repeat("x", 128)}
@@ -44,11 +44,11 @@ func TestValidateRefusesHostileText(t *testing.T) {
 }
 
 func TestValidateAcceptsOrdinaryNames(t *testing.T) {
-	for _, name := range []string{"eth0", "wlp3s0", "wg-home", "tun+", "br.10", "veth@1", "wg*", "012345678901234"} {
-		ds := policyWith(&ir.Rule{Matches: []ir.Match{&ir.InterfaceMatch{Names: []string{name}}}, Verdict: ir.Accept}).Validate()
+	for _, name := range []string{"eth0", "wlp3s0", "wg-home", "br.10", "veth@1", "wg*", "012345678901234"} {
+		ds := policyWith(&ir.Rule{Matches: []*ir.Match{{Field: ir.FieldIifname, Values: ir.InterfaceSet(name)}}, Verdict: ir.Accept}).Validate()
 		assert.Empty(t, ds, name)
 	}
-	ds := policyWith(&ir.Rule{Statements: []ir.Statement{&ir.Log{Prefix: strings.Repeat("x", 127), Level: "info"}}}).Validate()
+	ds := policyWith(&ir.Rule{Statements: []ir.Statement{&ir.Log{Prefix: strings.Repeat("x", 127), Level: ir.LogInfo}}}).Validate()
 	assert.Empty(t, ds)
 }
 
@@ -79,10 +79,11 @@ func TestRuleFamily(t *testing.T) {
 		want ir.Family
 	}{
 		{"no address match", &ir.Rule{}, ir.Inet},
-		{"ip6 match", &ir.Rule{Matches: []ir.Match{&ir.AddressMatch{Family: ir.IPv6}}}, ir.IPv6},
-		{"icmp only", &ir.Rule{Matches: []ir.Match{&ir.ProtocolMatch{Protocols: []ir.Protocol{ir.ICMP}}}}, ir.IPv4},
-		{"icmp and icmpv6", &ir.Rule{Matches: []ir.Match{&ir.ProtocolMatch{Protocols: []ir.Protocol{ir.ICMP, ir.ICMPv6}}}}, ir.Inet},
-		{"tcp", &ir.Rule{Matches: []ir.Match{&ir.ProtocolMatch{Protocols: []ir.Protocol{ir.TCP}}}}, ir.Inet},
+		{"ip6 match", &ir.Rule{Matches: []*ir.Match{{Field: ir.FieldIP6Saddr}}}, ir.IPv6},
+		{"icmp only", &ir.Rule{Matches: []*ir.Match{{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.ICMP)}}}, ir.IPv4},
+		{"not icmp", &ir.Rule{Matches: []*ir.Match{{Field: ir.FieldL4Proto, Op: ir.Neq, Values: ir.ProtocolSet(ir.ICMP)}}}, ir.Inet},
+		{"icmp and icmpv6", &ir.Rule{Matches: []*ir.Match{{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.ICMP, ir.ICMPv6)}}}, ir.Inet},
+		{"tcp", &ir.Rule{Matches: []*ir.Match{{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP)}}}, ir.Inet},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.rule.Family(), tt.name)

@@ -79,59 +79,24 @@ type ElseBlock struct {
 	Rules []*Rule `parser:"\"else\" \"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
 }
 
-// Rule is one line of matches, statements and a verdict.
+// Rule is one line of matches, statements and a verdict. The grammar
+// only splits it into terms: which words name a field, a statement or a
+// verdict is decided by the builder from ir.Selectors, so that adding a
+// field needs no grammar change.
 type Rule struct {
-	Pos     lexer.Position
-	EndPos  lexer.Position
-	Clauses []*Clause `parser:"@@+"`
-}
-
-// Clause is one match, statement or verdict of a rule.
-type Clause struct {
-	Pos     lexer.Position
-	EndPos  lexer.Position
-	Iface   *IfaceClause `parser:"  @@"`
-	Addr    *AddrClause  `parser:"| @@"`
-	Port    *PortClause  `parser:"| @@"`
-	L4Proto *Value       `parser:"| \"meta\" \"l4proto\" @@"`
-	CtState []*Value     `parser:"| \"ct\" \"state\" @@ ( \",\" @@ )*"`
-	Counter bool         `parser:"| @\"counter\""`
-	Log     *LogClause   `parser:"| @@"`
-	Comment *string      `parser:"| \"comment\" @String"`
-	Verdict string       `parser:"| @(\"accept\" | \"drop\" | \"reject\")"`
-}
-
-// IfaceClause is "iifname VALUE" or "oifname VALUE".
-type IfaceClause struct {
-	Dir   string `parser:"@(\"iifname\" | \"oifname\")"`
-	Value *Value `parser:"@@"`
-}
-
-// AddrClause is "ip saddr VALUE", "ip6 daddr VALUE" and the like.
-type AddrClause struct {
-	Family string `parser:"@(\"ip\" | \"ip6\")"`
-	Dir    string `parser:"@(\"saddr\" | \"daddr\")"`
-	Value  *Value `parser:"@@"`
-}
-
-// PortClause is "tcp dport VALUE", "udp sport VALUE", "th dport VALUE" and the like.
-type PortClause struct {
-	Proto string `parser:"@(\"tcp\" | \"udp\" | \"th\")"`
-	Dir   string `parser:"@(\"sport\" | \"dport\")"`
-	Value *Value `parser:"@@"`
-}
-
-// LogClause is "log [prefix STRING] [level LEVEL]".
-type LogClause struct {
-	Opts []*LogOpt `parser:"\"log\" @@*"`
-}
-
-// LogOpt is one option of a log statement.
-type LogOpt struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Key    string `parser:"@(\"prefix\" | \"level\")"`
-	Value  string `parser:"@(String | Word)"`
+	Terms  []*Term `parser:"@@+"`
+}
+
+// Term is one word, string, $NAME, set or file() of a rule, a "!=", or a
+// comma (as in "ct state established,related").
+type Term struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Neq    bool   `parser:"(  @\"!=\""`
+	Comma  bool   `parser:" | @\",\""`
+	Value  *Value `parser:" | @@ )"`
 }
 
 // IPv6Stmt is "ipv6 METHOD [ARGS]": what to do about IPv6 beyond the firewall.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
@@ -249,9 +248,6 @@ func (b *builder) table(t *Table) *ir.Table {
 	return out
 }
 
-// priorities are nft's standard priority names for filter chains.
-var priorities = map[string]int{"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
-
 func (b *builder) chain(c *Chain) *ir.Chain {
 	out := &ir.Chain{Pos: convertPos(c.Pos), Name: c.Name, Policy: ir.Accept}
 	seen := map[string]bool{}
@@ -268,22 +264,24 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "ksc writes filter chains only; leave out \"type\""
 			}
 		case "hook":
-			h, ok := ir.Hooks[a.Value]
+			h, ok := ir.ParseHook(a.Value)
 			if !ok {
 				d := b.errorf(pos, end, "unknown hook %q", a.Value)
-				d.Hint = "use one of: prerouting, input, forward, output, postrouting"
-				if best, near := closest(a.Value, []string{"prerouting", "input", "forward", "output", "postrouting"}); near {
+				d.Hint = "use one of: " + strings.Join(ir.HookNames, ", ")
+				if best, near := closest(a.Value, ir.HookNames); near {
 					d.Hint = "did you mean " + best + "?"
 				}
 			}
 			out.Hook = h
 		case "priority":
-			if n, err := strconv.Atoi(a.Value); err == nil {
-				out.Priority = n
-			} else if n, ok := priorities[a.Value]; ok {
+			if n, ok := ir.ParsePriority(a.Value); ok {
 				out.Priority = n
 			} else {
-				b.errorf(pos, end, "bad priority %q", a.Value).Hint = "use a number, or raw, mangle, dstnat, filter, security, srcnat"
+				names := make([]string, len(ir.Priorities))
+				for i, p := range ir.Priorities {
+					names[i] = p.Name
+				}
+				b.errorf(pos, end, "bad priority %q", a.Value).Hint = "use a number, or " + strings.Join(names, ", ")
 			}
 		case "policy":
 			switch a.Value {
@@ -296,9 +294,17 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			}
 		}
 	}
+	add := func(r *Rule, enabled bool, option string) {
+		rule := b.rule(r, enabled, option)
+		if enabled {
+			out.Rules = append(out.Rules, rule)
+		} else {
+			out.Disabled = append(out.Disabled, rule)
+		}
+	}
 	for _, it := range c.Items {
 		if it.Rule != nil {
-			out.Rules = appendRule(out.Rules, b.rule(it.Rule, true, ""))
+			add(it.Rule, true, "")
 			continue
 		}
 		o := it.Option
@@ -308,274 +314,15 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			b.ds.Warnf(pos, "option %s has no rules: enabling it changes nothing", o.Name).End = end
 		}
 		for _, r := range o.Rules {
-			out.Rules = appendRule(out.Rules, b.rule(r, on, o.Name))
+			add(r, on, o.Name)
 		}
 		if o.Else != nil {
 			for _, r := range o.Else.Rules {
-				out.Rules = appendRule(out.Rules, b.rule(r, !on, "!"+o.Name))
+				add(r, !on, "!"+o.Name)
 			}
 		}
 	}
 	return out
-}
-
-func appendRule(rules []*ir.Rule, r *ir.Rule) []*ir.Rule {
-	if r == nil {
-		return rules
-	}
-	return append(rules, r)
-}
-
-// rule builds one rule. Rules of disabled options are checked all the same,
-// so that enabling an option later cannot reveal a mistake; they return nil.
-func (b *builder) rule(r *Rule, enabled bool, option string) *ir.Rule {
-	out := &ir.Rule{Pos: convertPos(r.Pos), Option: option}
-	const (
-		matching = iota
-		acting
-		decided
-	)
-	stage := matching
-	for _, c := range r.Clauses {
-		pos, end := endPos(c.Pos, c.EndPos)
-		isMatch := c.Iface != nil || c.Addr != nil || c.Port != nil || c.L4Proto != nil || c.CtState != nil
-		switch {
-		case c.Comment != nil:
-			out.Comment = strings.Trim(*c.Comment, `"`)
-			continue
-		case stage == decided:
-			b.errorf(pos, end, "nothing but a comment may follow the verdict").Hint = "start a new line for a new rule"
-			continue
-		case isMatch && stage == acting:
-			b.errorf(pos, end, "matches must come before counter and log").Hint = "nft would count or log packets that this match then rejects"
-			continue
-		}
-		switch {
-		case c.Iface != nil:
-			out.Matches = appendMatch(out.Matches, matchOrNil(b.ifaceMatch(pos, c.Iface, enabled)))
-		case c.Addr != nil:
-			out.Matches = appendMatch(out.Matches, matchOrNil(b.addrMatch(pos, c.Addr, enabled)))
-		case c.Port != nil:
-			out.Matches = appendMatch(out.Matches, matchOrNil(b.portMatch(pos, c.Port, enabled)))
-		case c.L4Proto != nil:
-			out.Matches = appendMatch(out.Matches, matchOrNil(b.protoMatch(pos, c.L4Proto, enabled)))
-		case c.CtState != nil:
-			out.Matches = appendMatch(out.Matches, matchOrNil(b.ctMatch(pos, c.CtState, enabled)))
-		case c.Counter:
-			out.Statements = append(out.Statements, &ir.Counter{Pos: pos})
-			stage = acting
-		case c.Log != nil:
-			out.Statements = append(out.Statements, b.log(pos, c.Log))
-			stage = acting
-		default:
-			out.Verdict = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}[c.Verdict]
-			stage = decided
-		}
-	}
-	if !enabled {
-		return nil
-	}
-	return out
-}
-
-// appendMatch skips matches that failed to build (their error is recorded).
-func appendMatch(ms []ir.Match, m ir.Match) []ir.Match {
-	if m == nil {
-		return ms
-	}
-	return append(ms, m)
-}
-
-// matchOrNil returns m as an ir.Match, or a nil interface when it failed.
-func matchOrNil(m ir.Match, ok bool) ir.Match {
-	if !ok {
-		return nil
-	}
-	return m
-}
-
-func (b *builder) ifaceMatch(pos ir.Pos, c *IfaceClause, enabled bool) (*ir.InterfaceMatch, bool) {
-	m := &ir.InterfaceMatch{Pos: pos, Output: c.Dir == "oifname"}
-	elems, ok := b.resolve(c.Value, enabled)
-	for _, e := range elems {
-		if k := e.kind(); k != "a name" && k != "a string" && k != "a number" {
-			p, end := e.where()
-			b.errorf(p, end, "%s needs interface names, %s", c.Dir, e.describe())
-			ok = false
-			if e.use != nil {
-				break // one error for each use of a wrong-kind $NAME
-			}
-			continue
-		}
-		if slices.Contains(m.Names, e.text) {
-			b.ds.Warnf(e.pos, "%q appears twice in this set", e.text)
-			continue
-		}
-		m.Names = append(m.Names, e.text)
-	}
-	return m, ok
-}
-
-func (b *builder) addrMatch(pos ir.Pos, c *AddrClause, enabled bool) (*ir.AddressMatch, bool) {
-	m := &ir.AddressMatch{Pos: pos, Family: ir.IPv4, Destination: c.Dir == "daddr"}
-	if c.Family == "ip6" {
-		m.Family = ir.IPv6
-	}
-	elems, ok := b.resolve(c.Value, enabled)
-	m.Set = make([]ir.AddrElem, 0, len(elems))
-	for _, e := range elems {
-		a, msg, hint := parseAddrElem(e)
-		if msg != "" {
-			p, end := e.pos, e.end()
-			if strings.HasPrefix(msg, "expected") {
-				p, end = e.where()
-			}
-			b.errorf(p, end, "%s", msg).Hint = hint
-			ok = false
-			if e.use != nil && p == e.use.pos {
-				break // one error for each use of a wrong-kind $NAME
-			}
-			continue
-		}
-		if a.Family() != m.Family {
-			p, end := e.where()
-			want, hint := "IPv4", "use ip6 saddr / ip6 daddr for IPv6 addresses"
-			if m.Family == ir.IPv6 {
-				want, hint = "IPv6", "use ip saddr / ip daddr for IPv4 addresses"
-			}
-			b.errorf(p, end, "%s %s needs %s addresses, %s", c.Family, c.Dir, want, e.describe()).Hint = hint
-			ok = false
-			continue
-		}
-		m.Set = append(m.Set, a)
-	}
-	// A match on exactly $NAME whose value is a file keeps it as one named set.
-	if c.Value.Var != nil && len(elems) > 0 && elems[0].fromFile && elems[len(elems)-1].fromFile {
-		named := true
-		for _, e := range elems {
-			named = named && e.fromFile
-		}
-		if named {
-			m.SetName = strings.TrimPrefix(*c.Value.Var, "$")
-		}
-	}
-	return m, ok
-}
-
-func (b *builder) portMatch(pos ir.Pos, c *PortClause, enabled bool) (*ir.PortMatch, bool) {
-	m := &ir.PortMatch{Pos: pos, Protocol: ir.Protocols[c.Proto], Destination: c.Dir == "dport"}
-	elems, ok := b.resolve(c.Value, enabled)
-	for _, e := range elems {
-		pr, msg, hint := parsePortRange(e)
-		if msg != "" {
-			p, end := e.pos, e.end()
-			if strings.HasPrefix(msg, "expected") {
-				p, end = e.where()
-			}
-			b.errorf(p, end, "%s", msg).Hint = hint
-			ok = false
-			if e.use != nil && p == e.use.pos {
-				break // one error for each use of a wrong-kind $NAME
-			}
-			continue
-		}
-		m.Ports = append(m.Ports, pr)
-	}
-	if merged := mergePorts(m.Ports); len(merged) != len(m.Ports) {
-		b.ds.Warnf(pos, "ports in this set overlap").Hint = "ksc merges them: " + portList(merged)
-		m.Ports = merged
-	}
-	return m, ok
-}
-
-// mergePorts merges overlapping port ranges (the kernel refuses them in one
-// set), or returns ranges unchanged when none overlap.
-func mergePorts(ranges []ir.PortRange) []ir.PortRange {
-	sorted := slices.Clone(ranges)
-	slices.SortFunc(sorted, func(a, b ir.PortRange) int { return int(a.First) - int(b.First) })
-	var out []ir.PortRange
-	for _, r := range sorted {
-		if n := len(out); n > 0 && r.First <= out[n-1].Last {
-			out[n-1].Last = max(out[n-1].Last, r.Last)
-			continue
-		}
-		out = append(out, r)
-	}
-	if len(out) == len(ranges) {
-		return ranges
-	}
-	return out
-}
-
-func portList(ranges []ir.PortRange) string {
-	parts := make([]string, len(ranges))
-	for i, r := range ranges {
-		parts[i] = r.String()
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (b *builder) protoMatch(pos ir.Pos, v *Value, enabled bool) (*ir.ProtocolMatch, bool) {
-	m := &ir.ProtocolMatch{Pos: pos}
-	elems, ok := b.resolve(v, enabled)
-	for _, e := range elems {
-		p, known := ir.Protocols[e.text]
-		if !known || e.quoted {
-			at, end := e.where()
-			b.errorf(at, end, "meta l4proto needs a protocol, %s", e.describe()).Hint = "use tcp, udp, icmp or icmpv6"
-			ok = false
-			continue
-		}
-		if slices.Contains(m.Protocols, p) {
-			b.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
-			continue
-		}
-		m.Protocols = append(m.Protocols, p)
-	}
-	return m, ok
-}
-
-func (b *builder) ctMatch(pos ir.Pos, vs []*Value, enabled bool) (*ir.CtStateMatch, bool) {
-	m := &ir.CtStateMatch{Pos: pos}
-	ok := true
-	for _, v := range vs {
-		elems, resolved := b.resolve(v, enabled)
-		ok = ok && resolved
-		for _, e := range elems {
-			s := ir.CtState(e.text)
-			if e.quoted || !slices.Contains(ir.CtStates, s) {
-				at, end := e.where()
-				b.errorf(at, end, "ct state needs a conntrack state, %s", e.describe()).Hint =
-					"use new, established, related, invalid or untracked"
-				ok = false
-				continue
-			}
-			if slices.Contains(m.States, s) {
-				b.ds.Warnf(e.pos, "%s appears twice", s)
-				continue
-			}
-			m.States = append(m.States, s)
-		}
-	}
-	return m, ok
-}
-
-func (b *builder) log(pos ir.Pos, c *LogClause) *ir.Log {
-	l := &ir.Log{Pos: pos}
-	seen := map[string]bool{}
-	for _, o := range c.Opts {
-		at, end := endPos(o.Pos, o.EndPos)
-		if seen[o.Key] {
-			b.errorf(at, end, "log has %s twice", o.Key)
-		}
-		seen[o.Key] = true
-		if o.Key == "prefix" {
-			l.Prefix = strings.Trim(o.Value, `"`)
-		} else {
-			l.Level = o.Value
-		}
-	}
-	return l
 }
 
 // resolve flattens a value into its scalars, following $NAMEs. In a disabled

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,6 +30,6 @@ func TestFileSets(t *testing.T) {
 	rules := p.Tables[0].Chains[0].Rules
 	// Exactly $NAME keeps the file as a named set; inside braces it is an
 	// ordinary (anonymous) set.
-	assert.Equal(t, "OK", rules[0].Matches[0].(*ir.AddressMatch).SetName)
-	assert.Equal(t, "", rules[1].Matches[0].(*ir.AddressMatch).SetName)
+	assert.Equal(t, "OK", rules[0].Matches[0].SetName)
+	assert.Equal(t, "", rules[1].Matches[0].SetName)
 }

@@ -43,20 +43,8 @@ func collectSets(f *File, sets map[int]bool) {
 	}
 	rules := func(rs []*Rule) {
 		for _, r := range rs {
-			for _, c := range r.Clauses {
-				switch {
-				case c.Iface != nil:
-					value(c.Iface.Value)
-				case c.Addr != nil:
-					value(c.Addr.Value)
-				case c.Port != nil:
-					value(c.Port.Value)
-				case c.L4Proto != nil:
-					value(c.L4Proto)
-				}
-				for _, v := range c.CtState {
-					value(v)
-				}
+			for _, t := range r.Terms {
+				value(t.Value)
 			}
 		}
 	}

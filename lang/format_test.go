@@ -4,7 +4,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
@@ -58,7 +57,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		require.False(t, ds.HasErrors(), "%v", ds)
 		after, ds := lang.Load(c.Path, formatted, cfg)
 		require.False(t, ds.HasErrors(), "%s formatted: %v\n%s", c.Name, ds, formatted)
-		assert.Equal(t, string(nft.Render(before)), string(nft.Render(after)), c.Name)
+		assert.Equal(t, string(golden.NFT(t, before)), string(golden.NFT(t, after)), c.Name)
 	}
 }
 

@@ -1,11 +1,11 @@
 package lang_test
 
 import (
+	"github.com/ksc-project/ksc/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/lang"
 )
 
@@ -48,7 +48,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		if q, qds := lang.Load("fuzz.ks", formatted, cfg); q == nil {
 			t.Fatalf("the formatted policy does not load: %v\n%s", qds, formatted)
-		} else if string(nft.Render(q)) != string(nft.Render(p)) {
+		} else if string(golden.NFT(t, q)) != string(golden.NFT(t, p)) {
 			t.Fatalf("formatting changed the compiled policy:\n%s", formatted)
 		}
 		for _, tb := range p.Tables {

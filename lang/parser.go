@@ -20,6 +20,7 @@ var policyLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Var", Pattern: `\$[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "EOL", Pattern: `\r?\n`},
 	{Name: "Whitespace", Pattern: `[ \t\r]+`},
+	{Name: "Op", Pattern: `!=`},
 	{Name: "Punct", Pattern: `[{}=,;()]`},
 	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+\-]+`},
 })
@@ -110,7 +111,7 @@ func syntaxDiagnostic(err error, src []byte) ir.Diagnostic {
 		default:
 			d.Message = fmt.Sprintf("unexpected %q", tok.Value)
 			if tok.Type == policyLexer.Symbols()["Word"] {
-				d.Hint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject"
+				d.Hint = ruleHint
 			}
 		}
 		if unexpected.Expect != "" {

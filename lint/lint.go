@@ -61,11 +61,9 @@ func acceptsReplies(c *ir.Chain) bool {
 		if r.Verdict != ir.Accept {
 			continue
 		}
-		for _, m := range r.Matches {
-			if ct, ok := m.(*ir.CtStateMatch); ok && len(r.Matches) == 1 &&
-				slices.Contains(ct.States, "established") && slices.Contains(ct.States, "related") {
-				return true
-			}
+		replies := ir.CtStateSet(ir.CtEstablished, ir.CtRelated)
+		if ct := r.Match(ir.FieldCtState); ct != nil && len(r.Matches) == 1 && ct.Effective().Contains(replies) {
+			return true
 		}
 	}
 	return false
@@ -80,11 +78,11 @@ func acceptsAllOn(r *ir.Rule) (string, bool) {
 	if r.Verdict != ir.Accept || len(r.Matches) != 1 {
 		return "", false
 	}
-	im, ok := r.Matches[0].(*ir.InterfaceMatch)
-	if !ok || !im.Output {
+	im := r.Matches[0]
+	if im.Field != ir.FieldOifname || im.Op != ir.Eq {
 		return "", false
 	}
-	for _, n := range im.Names {
+	for _, n := range ir.ValueStrings(ir.KindInterface, im.Values) {
 		tunnel := false
 		for _, p := range tunnelPrefixes {
 			tunnel = tunnel || strings.HasPrefix(n, p)

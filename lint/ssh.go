@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"net/netip"
 	"slices"
 
 	"github.com/ksc-project/ksc/ir"
@@ -29,37 +30,35 @@ func mayAcceptSSH(r *ir.Rule) bool {
 		return false
 	}
 	for _, m := range r.Matches {
-		switch m := m.(type) {
-		case *ir.ProtocolMatch:
-			if !slices.Contains(m.Protocols, ir.TCP) {
-				return false
-			}
-		case *ir.PortMatch:
-			if m.Protocol == ir.UDP {
-				return false // no TCP packet matches a udp port
-			}
-			if !m.Destination {
-				continue
-			}
-			if !slices.ContainsFunc(m.Ports, func(pr ir.PortRange) bool { return pr.First <= 22 && 22 <= pr.Last }) {
-				return false
-			}
-		case *ir.CtStateMatch:
-			if !slices.Contains(m.States, "new") {
-				return false
-			}
-		case *ir.InterfaceMatch:
-			if len(m.Names) == 1 && m.Names[0] == "lo" {
-				return false
-			}
-		case *ir.AddressMatch:
+		var could bool
+		switch m.Field {
+		case ir.FieldL4Proto:
+			could = m.Effective().Intersect(ir.ProtocolSet(ir.TCP)) != nil
+		case ir.FieldDport:
+			could = m.Effective().Intersect(ir.PortSet(ir.PortRange{First: 22, Last: 22})) != nil
+		case ir.FieldCtState:
+			could = m.Effective().Intersect(ir.CtStateSet(ir.CtNew)) != nil
+		case ir.FieldIifname:
+			could = !m.Effective().Equal(ir.InterfaceSet("lo"))
+		case ir.FieldIPSaddr:
 			// No SSH client has a broadcast or multicast source address.
-			if !m.Destination && !slices.ContainsFunc(m.Set, func(e ir.AddrElem) bool {
-				return !(e.From == e.To && e.From.Is4() && e.From.As4() == [4]byte{255, 255, 255, 255}) && !e.From.IsMulticast()
-			}) {
-				return false
-			}
+			could = !m.Effective().Minus(ir.AddrSet(nonClients4)).IsEmpty()
+		case ir.FieldIP6Saddr:
+			could = !m.Effective().Minus(ir.AddrSet(nonClients6)).IsEmpty()
+		default:
+			could = true
+		}
+		if !could {
+			return false
 		}
 	}
 	return true
 }
+
+var (
+	nonClients4 = []ir.AddrElem{
+		{From: netip.MustParseAddr("224.0.0.0"), To: netip.MustParseAddr("239.255.255.255")},
+		{From: netip.MustParseAddr("255.255.255.255"), To: netip.MustParseAddr("255.255.255.255")},
+	}
+	nonClients6 = []ir.AddrElem{{From: netip.MustParseAddr("ff00::"), To: netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}}
+)

@@ -6,6 +6,7 @@ package iptables
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -113,6 +114,13 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			continue
 		}
 		for _, c := range t.Chains {
+			if c.Priority != 0 {
+				// A chain elsewhere would run before or after other chains
+				// than in nft, and the raw and mangle tables are not ksc's.
+				ds.Errorf(c.Pos, "the iptables target cannot express chain %s at priority %d: ksc writes iptables' filter table, whose chains run at priority 0 (filter)", c.Name, c.Priority).Hint =
+					"use priority filter (0) for the iptables targets, or use the nft target"
+				continue
+			}
 			name, ok := builtin[c.Hook]
 			if !ok {
 				ds.Errorf(c.Pos, "iptables' filter table has no %s chain", c.Hook).Hint = "filter with hook input, forward or output, or use the nft target"
@@ -129,121 +137,206 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 	return chains, ds
 }
 
+// slot is one of the rule options iptables-save writes before the
+// matches (-s -d -i -o -p), possibly negated.
+type slot struct {
+	value   string
+	negated bool
+}
+
 // alternative is one way a rule's matches can hold, in iptables-save order.
 type alternative struct {
-	src, dst, in, out, proto string // -s -d -i -o -p
+	src, dst, in, out, proto slot // -s -d -i -o -p
 	matches                  []string
 }
 
 func (a alternative) args() []string {
 	var args []string
-	for _, f := range []struct{ flag, v string }{{"-s", a.src}, {"-d", a.dst}, {"-i", a.in}, {"-o", a.out}, {"-p", a.proto}} {
-		if f.v != "" {
-			args = append(args, f.flag, f.v)
+	for _, f := range []struct {
+		flag string
+		v    slot
+	}{{"-s", a.src}, {"-d", a.dst}, {"-i", a.in}, {"-o", a.out}, {"-p", a.proto}} {
+		if f.v.value == "" {
+			continue
 		}
+		if f.v.negated {
+			args = append(args, "!")
+		}
+		args = append(args, f.flag, f.v.value)
 	}
 	return append(args, a.matches...)
 }
 
-// lowerRule turns one rule into iptables rule lines for one family. Sets
-// become one rule per element (ports: multiport), "log" a LOG rule before
-// the verdict's.
+// choice changes an alternative to hold one element of a set.
+type choice func(alternative) alternative
+
+// lowering is a rule being lowered: the alternatives its sets expand into.
+type lowering struct {
+	family ir.Family
+	alts   []alternative
+	// tooMany is set when the alternatives would exceed MaxRulesPerRule.
+	tooMany bool
+}
+
+// expand multiplies the alternatives by choices: one rule per combination.
+func (lw *lowering) expand(choices []choice) {
+	if len(lw.alts)*len(choices) > MaxRulesPerRule {
+		lw.tooMany = true
+		return
+	}
+	next := make([]alternative, 0, len(lw.alts)*len(choices))
+	for _, a := range lw.alts {
+		for _, c := range choices {
+			next = append(next, c(a))
+		}
+	}
+	lw.alts = next
+}
+
+// addMatches appends the same module options to every alternative.
+func (lw *lowering) addMatches(args ...string) {
+	lw.expand([]choice{func(a alternative) alternative {
+		a.matches = append(slices.Clone(a.matches), args...)
+		return a
+	}})
+}
+
+// iptField lowers one IR field. Every field of ir.AllFields has a row (a
+// test checks it); a field without one is refused by Render, never dropped.
+type iptField func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic
+
+var fieldLowerings = map[ir.Field]iptField{
+	ir.FieldIifname:  interfaces(func(a *alternative) *slot { return &a.in }),
+	ir.FieldOifname:  interfaces(func(a *alternative) *slot { return &a.out }),
+	ir.FieldIPSaddr:  addresses(false),
+	ir.FieldIPDaddr:  addresses(true),
+	ir.FieldIP6Saddr: addresses(false),
+	ir.FieldIP6Daddr: addresses(true),
+	ir.FieldL4Proto:  protocols,
+	// Ports are written with their protocol, by protocols.
+	ir.FieldSport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldDport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		if m.Op == ir.Neq {
+			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
+		} else {
+			lw.addMatches("-m", "conntrack", "--ctstate", ctStates(m.Values))
+		}
+		return nil
+	},
+}
+
+// cannot is the error for what iptables cannot say in one rule.
+func cannot(m *ir.Match, hint string) *ir.Diagnostic {
+	return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: fmt.Sprintf("the iptables target cannot express %s in one rule", m.Text()), Hint: hint}
+}
+
+const negatedSetHint = "iptables negates one value a rule; split the set, or use the nft target"
+
+func interfaces(at func(*alternative) *slot) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		names := ir.ValueStrings(ir.KindInterface, m.Values)
+		if m.Op == ir.Neq && len(names) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		choices := make([]choice, len(names))
+		for i, n := range names {
+			// iptables writes nft's "eth*" as "eth+".
+			name := strings.TrimSuffix(n, "*")
+			if name != n {
+				name += "+"
+			}
+			choices[i] = func(a alternative) alternative {
+				*at(&a) = slot{name, m.Op == ir.Neq}
+				return a
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+func addresses(destination bool) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		set := ir.Addrs(m.Field.Spec().Kind, m.Values)
+		if m.SetName != "" {
+			set = ir.MergeRanges(set)
+			if len(set) > MaxSetRules {
+				return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("$%s has %d elements (after merging); the iptables targets write one rule per element and stop at %d", m.SetName, len(set), MaxSetRules),
+					Hint: "use the nft target (or ksc apply), which keeps it as one set"}
+			}
+		}
+		if m.Op == ir.Neq && len(set) > 1 {
+			// Touching elements are one range: one "!" can still say it.
+			if set = ir.MergeRanges(set); len(set) > 1 {
+				return cannot(m, negatedSetHint)
+			}
+		}
+		choices := make([]choice, len(set))
+		for i, e := range set {
+			choices[i] = addressChoice(e, destination, m.Op == ir.Neq)
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// protocols writes the protocol match and, for each protocol, its ports:
+// "-p tcp -m tcp --dport 22", or multiport for several.
+func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	ps := ir.Protocols(m.Values)
+	if m.Op == ir.Neq {
+		if len(ps) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		lw.expand([]choice{func(a alternative) alternative {
+			a.proto = slot{ps[0].String(), true}
+			return a
+		}})
+		return nil
+	}
+	var ports []*ir.Match
+	for _, f := range []ir.Field{ir.FieldSport, ir.FieldDport} {
+		if pm := r.Match(f); pm != nil {
+			ports = append(ports, pm)
+		}
+	}
+	var choices []choice
+	for _, p := range ps {
+		combos, d := portCombos(p, ports)
+		if d != nil {
+			return d
+		}
+		for _, combo := range combos {
+			choices = append(choices, func(a alternative) alternative {
+				a.proto = slot{value: p.String()}
+				a.matches = append(slices.Clone(a.matches), combo...)
+				return a
+			})
+		}
+	}
+	lw.expand(choices)
+	return nil
+}
+
+// lowerRule turns one normalized rule into iptables rule lines for one
+// family. Sets become one rule per element (ports: multiport), "log" a LOG
+// rule before the verdict's. A match iptables cannot say is an error.
 func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diagnostic) {
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
-	alts := []alternative{{}}
-	tooMany := false
-	expand := func(choices []func(a alternative) alternative) {
-		if len(alts)*len(choices) > MaxRulesPerRule {
-			tooMany = true
-			return
-		}
-		var next []alternative
-		for _, a := range alts {
-			for _, c := range choices {
-				next = append(next, c(a))
-			}
-		}
-		alts = next
-	}
-	var ports []*ir.PortMatch
-	var protocols []ir.Protocol
-	var late []string // iprange, conntrack: after the protocol matches
+	lw := &lowering{family: family, alts: []alternative{{}}}
 	for _, m := range r.Matches {
-		switch m := m.(type) {
-		case *ir.InterfaceMatch:
-			var choices []func(alternative) alternative
-			for _, n := range m.Names {
-				name := strings.TrimSuffix(n, "*")
-				if name != n {
-					name += "+"
-				}
-				choices = append(choices, func(a alternative) alternative {
-					if m.Output {
-						a.out = name
-					} else {
-						a.in = name
-					}
-					return a
-				})
-			}
-			expand(choices)
-		case *ir.AddressMatch:
-			set := m.Elements()
-			if m.SetName != "" {
-				if len(set) > MaxSetRules {
-					return nil, &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("$%s has %d elements (after merging); the iptables targets write one rule per element and stop at %d", m.SetName, len(set), MaxSetRules),
-						Hint: "use the nft target (or ksc apply), which keeps it as one set"}
-				}
-			}
-			var choices []func(alternative) alternative
-			for _, e := range set {
-				choices = append(choices, addressChoice(e, m.Destination))
-			}
-			expand(choices)
-		case *ir.ProtocolMatch:
-			protocols = m.Protocols
-		case *ir.PortMatch:
-			ports = append(ports, m)
-			if m.Protocol != ir.AnyTransport {
-				protocols = []ir.Protocol{m.Protocol}
-			}
-		case *ir.CtStateMatch:
-			late = append(late, "-m", "conntrack", "--ctstate", ctStates(m.States))
+		lower, ok := fieldLowerings[m.Field]
+		if !ok {
+			return nil, &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: fmt.Sprintf("the iptables target cannot express %s", m.Field)}
+		}
+		if d := lower(lw, m, r); d != nil {
+			return nil, d
 		}
 	}
-	if protocols != nil {
-		var choices []func(alternative) alternative
-		for _, p := range protocols {
-			if p.Family() != ir.Inet && p.Family() != family {
-				continue
-			}
-			// Each port match may need several multiport rules.
-			combos := [][]string{nil}
-			for _, pm := range ports {
-				var next [][]string
-				for _, combo := range combos {
-					for _, chunk := range portArgs(p, pm) {
-						next = append(next, append(append([]string(nil), combo...), chunk...))
-					}
-				}
-				combos = next
-			}
-			for _, combo := range combos {
-				choices = append(choices, func(a alternative) alternative {
-					a.proto = p.String()
-					a.matches = append(append([]string(nil), a.matches...), combo...)
-					return a
-				})
-			}
-		}
-		if len(choices) == 0 {
-			return nil, nil // e.g. only icmpv6, and this is iptables
-		}
-		expand(choices)
-	}
-	if tooMany {
+	if lw.tooMany {
 		return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("this rule expands to more than %d iptables rules", MaxRulesPerRule),
 			Hint: "its sets multiply (one rule per combination of elements); split it, or use the nft target"}
 	}
@@ -253,22 +346,28 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 	}
 	var targets [][]string
 	for _, s := range r.Statements {
-		if l, ok := s.(*ir.Log); ok {
-			if len(l.Prefix) > MaxLogPrefix {
-				return nil, &ir.Diagnostic{Pos: l.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", l.Prefix, len(l.Prefix), MaxLogPrefix),
+		switch s := s.(type) {
+		case *ir.Counter:
+			// iptables counts every rule.
+		case *ir.Log:
+			if len(s.Prefix) > MaxLogPrefix {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", s.Prefix, len(s.Prefix), MaxLogPrefix),
 					Hint: "shorten it for the iptables targets (nft allows up to 127)"}
 			}
 			target := []string{"-j", "LOG"}
-			if l.Prefix != "" {
-				target = append(target, "--log-prefix", l.Prefix)
+			if s.Prefix != "" {
+				target = append(target, "--log-prefix", s.Prefix)
 			}
-			if l.Level != "" && l.Level != "warn" {
-				target = append(target, "--log-level", strconv.Itoa(logLevel(l.Level)))
+			if s.Level != ir.LogDefault && s.Level != ir.LogWarn {
+				target = append(target, "--log-level", strconv.Itoa(s.Level.Syslog()))
 			}
 			targets = append(targets, target)
+		default:
+			return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express the statement %T", s)}
 		}
 	}
 	switch r.Verdict {
+	case ir.NoVerdict:
 	case ir.Accept:
 		targets = append(targets, []string{"-j", "ACCEPT"})
 	case ir.Drop:
@@ -279,15 +378,16 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 			with = "icmp6-port-unreachable"
 		}
 		targets = append(targets, []string{"-j", "REJECT", "--reject-with", with})
+	default:
+		return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express verdict %d", r.Verdict)}
 	}
 	if len(targets) == 0 {
 		targets = [][]string{nil} // a rule that only counts
 	}
 	var rules [][]string
-	for _, a := range alts {
+	for _, a := range lw.alts {
 		for _, target := range targets {
 			args := append([]string{"-A", chain}, a.args()...)
-			args = append(args, late...)
 			args = append(args, tail...)
 			args = append(args, target...)
 			rules = append(rules, args)
@@ -296,29 +396,33 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 	return rules, nil
 }
 
-func addressChoice(e ir.AddrElem, destination bool) func(alternative) alternative {
+func addressChoice(e ir.AddrElem, destination, negated bool) choice {
 	return func(a alternative) alternative {
 		switch {
 		case e.Prefix.IsValid():
-			a = setAddr(a, destination, e.Prefix.String())
+			a = setAddr(a, destination, slot{e.Prefix.String(), negated})
 		case e.From == e.To:
 			bits := 32
 			if e.From.Is6() {
 				bits = 128
 			}
-			a = setAddr(a, destination, fmt.Sprintf("%s/%d", e.From, bits))
+			a = setAddr(a, destination, slot{fmt.Sprintf("%s/%d", e.From, bits), negated})
 		default:
 			flag := "--src-range"
 			if destination {
 				flag = "--dst-range"
 			}
-			a.matches = append(append([]string(nil), a.matches...), "-m", "iprange", flag, e.From.String()+"-"+e.To.String())
+			args := []string{"-m", "iprange", flag, e.From.String() + "-" + e.To.String()}
+			if negated {
+				args = []string{"-m", "iprange", "!", flag, e.From.String() + "-" + e.To.String()}
+			}
+			a.matches = append(slices.Clone(a.matches), args...)
 		}
 		return a
 	}
 }
 
-func setAddr(a alternative, destination bool, v string) alternative {
+func setAddr(a alternative, destination bool, v slot) alternative {
 	if destination {
 		a.dst = v
 	} else {
@@ -327,37 +431,68 @@ func setAddr(a alternative, destination bool, v string) alternative {
 	return a
 }
 
-// portArgs writes a port match as iptables-save does: "-m tcp --dport 22",
-// or "-m multiport --dports 22,80,1000:2000" for several. A set too large
-// for one multiport match gives several alternatives.
-func portArgs(p ir.Protocol, m *ir.PortMatch) [][]string {
-	dir := "sport"
-	if m.Destination {
-		dir = "dport"
+// portCombos writes a protocol's port matches as iptables-save does:
+// "-m tcp --sport 67 --dport 68" for single ports and ranges, multiport
+// ("-m multiport --dports 22,80,1000:2000") for sets. A set too large for
+// one multiport match gives several alternatives; a negated one must fit.
+func portCombos(p ir.Protocol, ports []*ir.Match) ([][]string, *ir.Diagnostic) {
+	var plain []string // options of the protocol's own module
+	combos := [][]string{nil}
+	for _, m := range ports {
+		dir := "sport"
+		if m.Field == ir.FieldDport {
+			dir = "dport"
+		}
+		ranges := ir.Ports(m.Values)
+		if len(ranges) == 1 {
+			if m.Op == ir.Neq {
+				plain = append(plain, "!")
+			}
+			plain = append(plain, "--"+dir, portRange(ranges[0]))
+			continue
+		}
+		chunks := multiportChunks(ranges)
+		if m.Op == ir.Neq && len(chunks) > 1 {
+			return nil, cannot(m, fmt.Sprintf("a negated multiport match holds at most %d ports (a range counts twice)", multiportMax))
+		}
+		var next [][]string
+		for _, combo := range combos {
+			for _, chunk := range chunks {
+				args := []string{"-m", "multiport"}
+				if m.Op == ir.Neq {
+					args = append(args, "!")
+				}
+				args = append(args, "--"+dir+"s", chunk)
+				next = append(next, append(slices.Clone(combo), args...))
+			}
+		}
+		combos = next
 	}
-	if len(m.Ports) == 1 {
-		return [][]string{{"-m", p.String(), "--" + dir, portRange(m.Ports[0])}}
+	if len(plain) > 0 {
+		for i, combo := range combos {
+			combos[i] = append(append([]string{"-m", p.String()}, plain...), combo...)
+		}
 	}
-	var out [][]string
-	var parts []string
+	return combos, nil
+}
+
+// multiportChunks splits ports into lists that fit one multiport match.
+func multiportChunks(ranges []ir.PortRange) []string {
+	var out, parts []string
 	used := 0
-	flush := func() {
-		out = append(out, []string{"-m", "multiport", "--" + dir + "s", strings.Join(parts, ",")})
-		parts, used = nil, 0
-	}
-	for _, r := range m.Ports {
+	for _, r := range ranges {
 		cost := 1
 		if r.First != r.Last {
 			cost = 2
 		}
 		if used+cost > multiportMax {
-			flush()
+			out = append(out, strings.Join(parts, ","))
+			parts, used = nil, 0
 		}
 		parts = append(parts, portRange(r))
 		used += cost
 	}
-	flush()
-	return out
+	return append(out, strings.Join(parts, ","))
 }
 
 func portRange(r ir.PortRange) string {
@@ -368,25 +503,14 @@ func portRange(r ir.PortRange) string {
 }
 
 // ctStates lists states in the order iptables-save prints them.
-func ctStates(states []ir.CtState) string {
+func ctStates(set ir.Set) string {
 	var out []string
-	for _, s := range []ir.CtState{"invalid", "new", "related", "established", "untracked"} {
-		for _, have := range states {
-			if have == s {
-				out = append(out, strings.ToUpper(string(s)))
-			}
+	for _, st := range []ir.CtState{ir.CtInvalid, ir.CtNew, ir.CtRelated, ir.CtEstablished, ir.CtUntracked} {
+		if set.Has(ir.CtStateSet(st)[0].Lo) {
+			out = append(out, strings.ToUpper(st.String()))
 		}
 	}
 	return strings.Join(out, ",")
-}
-
-func logLevel(level string) int {
-	for i, l := range ir.LogLevels {
-		if l == level {
-			return i
-		}
-	}
-	return 4
 }
 
 // restoreLine joins a rule's arguments for iptables-restore, quoting the

@@ -63,8 +63,16 @@ func TestRefusedConstructs(t *testing.T) {
 			`t.ks:1:1: the iptables targets need "flush ruleset"`},
 		{"prerouting hook", "flush ruleset\ntable t {\nchain c hook prerouting {\naccept\n}\n}\n",
 			`t.ks:3:1: iptables' filter table has no prerouting chain`},
-		{"two chains on one hook", "flush ruleset\ntable t {\nchain a hook input {\n}\nchain b hook input priority 10 {\n}\n}\n",
+		{"two chains on one hook", "flush ruleset\ntable t {\nchain a hook input {\n}\nchain b hook input priority 0 {\n}\n}\n",
 			`t.ks:5:1: chain b and chain a at t.ks:3:1 both hook input: iptables has one INPUT chain`},
+		{"raw priority", "flush ruleset\ntable t {\nchain c hook output priority raw {\naccept\n}\n}\n",
+			`t.ks:3:1: the iptables target cannot express chain c at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`},
+		{"negated interface set", "flush ruleset\ntable t {\nchain c hook output {\noifname != { tun0, wg0 } drop\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express oifname != { "tun0", "wg0" } in one rule`},
+		{"negated address set", "flush ruleset\ntable t {\nchain c hook output {\nip daddr != { 192.0.2.1, 192.0.2.3 } drop\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express ip daddr != { 192.0.2.1, 192.0.2.3 } in one rule`},
+		{"negated protocol set", "flush ruleset\ntable t {\nchain c hook output {\nmeta l4proto != { tcp, udp } drop\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express meta l4proto != { tcp, udp } in one rule`},
 		{"log prefix over 29 characters", "flush ruleset\ntable t {\nchain c hook input {\nlog prefix \"123456789012345678901234567890\" drop\n}\n}\n",
 			`t.ks:4:1: log prefix "123456789012345678901234567890" is 30 characters long; iptables allows at most 29`},
 	}
@@ -103,6 +111,7 @@ table inet t {
 -A INPUT -s 192.0.2.8/29 -i wl+ -j ACCEPT
 -A INPUT -i wl+ -m iprange --src-range 192.0.2.20-192.0.2.30 -j ACCEPT
 -A INPUT -p icmp -j ACCEPT
+-A INPUT -p ipv6-icmp -j ACCEPT
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j LOG --log-prefix "in: " --log-level 6
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j REJECT --reject-with icmp-port-unreachable
 COMMIT
@@ -117,6 +126,7 @@ COMMIT
 -A INPUT -s 2001:db8::/32 -p tcp -m multiport --dports 16 -j ACCEPT
 -A INPUT -s 2001:db8::/32 -p udp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 -j ACCEPT
 -A INPUT -s 2001:db8::/32 -p udp -m multiport --dports 16 -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
 -A INPUT -p ipv6-icmp -j ACCEPT
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j LOG --log-prefix "in: " --log-level 6
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "last one" -j REJECT --reject-with icmp6-port-unreachable
@@ -149,4 +159,38 @@ func TestLargeSetIsRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), filepath.Join(dir, "p.ks")+":5:1: $BIG has ")
 	assert.Contains(t, err.Error(), "the iptables targets write one rule per element and stop at 512")
+}
+
+// A rule means the AND of its matches on every target: repeats are
+// intersected before iptables sees them, negations become "!", and
+// source and destination ports share one module as iptables-save lists them.
+func TestOneMeaning(t *testing.T) {
+	tests := []struct{ name, rule, want string }{
+		{"repeated prefixes intersect", `ip daddr 198.51.100.128/25 ip daddr 198.51.100.0/24 accept`,
+			`-A OUTPUT -d 198.51.100.128/25 -j ACCEPT`},
+		{"repeated protocol sets intersect", `meta l4proto { tcp, udp } meta l4proto { udp, icmp } accept`,
+			`-A OUTPUT -p udp -j ACCEPT`},
+		{"protocol after its port", `tcp dport 53 meta l4proto { tcp, udp } accept`,
+			`-A OUTPUT -p tcp -m tcp --dport 53 -j ACCEPT`},
+		{"both ports in one module", `udp sport 68 udp dport 67 accept`,
+			`-A OUTPUT -p udp -m udp --sport 68 --dport 67 -j ACCEPT`},
+		{"negations", `oifname != "tun*" ip daddr != 192.0.2.0/24 tcp dport != 22 ct state != established drop`,
+			`-A OUTPUT ! -d 192.0.2.0/24 ! -o tun+ -p tcp -m tcp ! --dport 22 -m conntrack ! --ctstate ESTABLISHED -j DROP`},
+		{"negated range and port set", `ip daddr != 192.0.2.4-192.0.2.6 udp dport != { 53, 123 } drop`,
+			`-A OUTPUT -p udp -m iprange ! --dst-range 192.0.2.4-192.0.2.6 -m multiport ! --dports 53,123 -j DROP`},
+		{"a negation and a value intersect", `oifname { eth0, wlan0 } oifname != wlan0 accept`,
+			`-A OUTPUT -o eth0 -j ACCEPT`},
+		{"negations of one field unite", `ip daddr != 192.0.2.1 ip daddr != 192.0.2.2 accept`,
+			`-A OUTPUT -m iprange ! --dst-range 192.0.2.1-192.0.2.2 -j ACCEPT`},
+		{"ct state sets", `ct state != { established, related } drop`,
+			`-A OUTPUT -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := load(t, "flush ruleset\ntable ip t {\nchain c hook output {\n"+tt.rule+"\n}\n}\n")
+			o, err := iptables.Render(p, ir.IPv4)
+			require.NoError(t, err)
+			assert.Equal(t, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"+tt.want+"\nCOMMIT\n", afterHeader(o.Text))
+		})
+	}
 }

@@ -31,10 +31,10 @@ func TestApplyLeavesTheSameRulesetAsNftF(t *testing.T) {
 			t.Parallel()
 			p := c.Load(t)
 			viaNft := netlab.NewNS(t, "nftf")
-			out, err := viaNft.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+			out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 			require.NoError(t, err, out)
 			viaNetlink := netlab.NewNS(t, "nl")
-			require.NoError(t, nft.Apply(nft.Lower(p), nsenter.Path(viaNetlink.Name)))
+			require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(viaNetlink.Name)))
 			assert.JSONEq(t, listRuleset(t, viaNft), listRuleset(t, viaNetlink))
 		})
 	}

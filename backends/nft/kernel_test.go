@@ -56,11 +56,11 @@ var loaders = []struct {
 	load func(t *testing.T, ns *netlab.NS, p *ir.Policy)
 }{
 	{"nft-f", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		out, err := ns.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+		out, err := ns.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 		require.NoError(t, err, out)
 	}},
 	{"netlink", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		require.NoError(t, nft.Apply(nft.Lower(p), nsenter.Path(ns.Name)))
+		require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
 }
 

@@ -2,6 +2,7 @@ package nft_test
 
 import (
 	"fmt"
+	"github.com/ksc-project/ksc/internal/golden"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func TestApplyLargeNamedSet(t *testing.T) {
 	src := "flush ruleset\ndefine BIG = file(\"big.txt\")\ntable inet t {\nchain c hook input {\nip saddr $BIG drop\n}\n}\n"
 	p, ds := lang.Load(filepath.Join(dir, "p.ks"), []byte(src), lang.Config{})
 	require.False(t, ds.HasErrors(), "%v", ds)
-	b := nft.Lower(p)
+	b := golden.Batch(t, p)
 	assert.Equal(t, 200_001, b.Tables[0].Sets[0].Len())
 
 	ns := netlab.NewNS(t, "bigset")
@@ -41,7 +42,7 @@ func TestApplyLargeNamedSet(t *testing.T) {
 
 	// The same set through nft -f of the nft target lists identically.
 	viaNft := netlab.NewNS(t, "bigsetnft")
-	out, err := viaNft.ExecInput(string(nft.Render(p)), "nft", "-f", "-")
+	out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 	require.NoError(t, err, out)
 	assert.Equal(t, listing, viaNft.Exec(t, "nft", "list", "set", "inet", "t", "BIG"))
 }

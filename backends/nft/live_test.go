@@ -55,11 +55,11 @@ func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
 	path := nsenter.Path(ns.Name)
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
-	require.NoError(t, nft.Apply(nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{})), path))
+	require.NoError(t, nft.Apply(golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{})), path))
 	before := nftList(t, ns)
 
 	for _, name := range []string{"ivpn-killswitch.ks", "server-ssh-https.ks"} { // owns the ruleset / owns its table
-		b := nft.Lower(loadExample(t, name, lang.Config{}))
+		b := golden.Batch(t, loadExample(t, name, lang.Config{}))
 		chain := b.Tables[0].Chains[0]
 		injected := ir.Pos{File: name, Line: 999, Col: 3}
 		// A lookup in a set that does not exist: the kernel refuses it after
@@ -87,7 +87,7 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	path := nsenter.Path(ns.Name)
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
-	server := nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{}))
+	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
 	require.NoError(t, nft.Apply(server, path))
 	before := nftList(t, ns)
 
@@ -105,7 +105,7 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 		assert.True(t, s.Loaded, "%s %s", s.Pos, s.Text)
 	}
 
-	withHTTP := nft.Lower(loadExample(t, "server-ssh-https.ks", lang.Config{Enable: []string{"http"}}))
+	withHTTP := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{Enable: []string{"http"}}))
 	d, err = nft.Diff(withHTTP, path)
 	require.NoError(t, err)
 	var changes []string
@@ -118,7 +118,7 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 
 	// Applying something else and restoring the snapshot brings back the
 	// exact ruleset, the other tool's table included.
-	require.NoError(t, nft.Apply(nft.Lower(loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
+	require.NoError(t, nft.Apply(golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
 	require.NotEqual(t, before, nftList(t, ns))
 	require.NoError(t, nft.Restore(snapshot, path))
 	assert.Equal(t, before, nftList(t, ns))

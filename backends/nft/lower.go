@@ -93,7 +93,11 @@ func (s *BatchSet) Chunks(n int, fn func([]nftables.SetElement) error) error {
 // Lower turns a validated policy into a Batch. Like Render it is a pure
 // function of the IR; it mirrors nft's own lowering, expression for
 // expression, so that "ksc apply" and "nft -f" leave the same ruleset.
-func Lower(p *ir.Policy) *Batch {
+// What it cannot lower is an error (see Check), never a dropped match.
+func Lower(p *ir.Policy) (*Batch, error) {
+	if err := Check(p).Err(); err != nil {
+		return nil, err
+	}
 	b := &Batch{FlushRuleset: p.FlushRuleset}
 	setID := uint32(0)
 	for _, t := range p.Tables {
@@ -138,13 +142,13 @@ func Lower(p *ir.Policy) *Batch {
 				if r.Comment != "" {
 					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
 				}
-				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Text: RuleText(r), Sets: l.sets, Rule: rule})
+				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Text: RuleText(t.Family, r), Sets: l.sets, Rule: rule})
 			}
 			bt.Chains = append(bt.Chains, bc)
 		}
 		b.Tables = append(b.Tables, bt)
 	}
-	return b
+	return b, nil
 }
 
 func tableFamily(f ir.Family) nftables.TableFamily {
@@ -173,9 +177,8 @@ func chainHook(h ir.Hook) nftables.ChainHook {
 	}
 }
 
-// ruleLowerer lowers one rule. Like nft, it writes each dependency (the
-// address family check in inet tables, the transport protocol check before a
-// port) once per rule.
+// ruleLowerer lowers one rule. Like nft, it writes the address family
+// check of an inet table once per rule.
 type ruleLowerer struct {
 	table     *nftables.Table
 	family    ir.Family
@@ -185,11 +188,13 @@ type ruleLowerer struct {
 	exprs     []expr.Any
 
 	familyChecked bool
-	addrFamily    ir.Family   // the family of an address match, if any
-	protocol      ir.Protocol // the one protocol already matched, or AnyTransport
+	addrFamily    ir.Family // the family the rule checked or implies
 }
 
 func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
+	if f := familyCheck(l.family, r); f != ir.Inet {
+		l.checkFamily(f)
+	}
 	for _, m := range r.Matches {
 		l.match(m)
 	}
@@ -214,142 +219,122 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 
 func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
 
-func (l *ruleLowerer) match(m ir.Match) {
-	switch m := m.(type) {
-	case *ir.InterfaceMatch:
-		key := expr.MetaKeyIIFNAME
-		if m.Output {
-			key = expr.MetaKeyOIFNAME
+// checkFamily writes "meta nfproto" in an inet table, once a rule.
+func (l *ruleLowerer) checkFamily(f ir.Family) {
+	l.addrFamily = f
+	if l.family != ir.Inet || l.familyChecked {
+		return
+	}
+	proto := byte(unix.NFPROTO_IPV4)
+	if f == ir.IPv6 {
+		proto = unix.NFPROTO_IPV6
+	}
+	l.emit(&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{proto}))
+	l.familyChecked = true
+}
+
+// cmpOp is the comparison that holds for op.
+func cmpOp(op ir.Op) expr.CmpOp {
+	if op == ir.Neq {
+		return expr.CmpOpNeq
+	}
+	return expr.CmpOpEq
+}
+
+func (l *ruleLowerer) match(m *ir.Match) {
+	f := fields[m.Field]
+	spec := m.Field.Spec()
+	if spec.Family != ir.Inet {
+		l.checkFamily(spec.Family)
+	}
+	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
+	switch spec.Kind {
+	case ir.KindCtState:
+		// A packet has one state bit: "in the set" is "mask & state != 0".
+		op := expr.CmpOpNeq
+		if m.Op == ir.Neq {
+			op = expr.CmpOpEq
 		}
-		l.emit(&expr.Meta{Key: key, Register: 1})
-		if len(m.Names) == 1 {
-			l.emit(cmpEq(ifnameBytes(m.Names[0])))
+		l.emit(f.load(f.size),
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, ir.CtStateMask(m.Values)), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)})
+	case ir.KindInterface:
+		names := ir.ValueStrings(spec.Kind, m.Values)
+		l.emit(f.load(f.size))
+		if len(names) == 1 {
+			l.emit(cmp(ifnameBytes(names[0])))
 			return
 		}
-		elems := make([]keyRange, len(m.Names))
+		elems := make([]keyRange, len(names))
 		interval := false
-		for i, n := range m.Names {
+		for i, n := range names {
 			elems[i] = ifnameRange(n)
 			interval = interval || n[len(n)-1] == '*'
 		}
-		l.lookup(nftables.TypeIFName, elems, interval)
-	case *ir.AddressMatch:
-		l.address(m)
-	case *ir.ProtocolMatch:
-		l.emit(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1})
-		if len(m.Protocols) == 1 {
-			l.emit(cmpEq([]byte{byte(m.Protocols[0])}))
-			l.protocol = m.Protocols[0]
+		l.lookup(f.keyType, elems, interval, m.Op)
+	case ir.KindProtocol:
+		l.emit(f.load(f.size))
+		ps := ir.Protocols(m.Values)
+		if len(ps) == 1 {
+			l.emit(cmp([]byte{byte(ps[0])}))
 			return
 		}
-		elems := make([]keyRange, len(m.Protocols))
-		for i, p := range m.Protocols {
+		elems := make([]keyRange, len(ps))
+		for i, p := range ps {
 			elems[i] = single([]byte{byte(p)})
 		}
-		l.lookup(nftables.TypeInetProto, elems, false)
-	case *ir.PortMatch:
-		if m.Protocol != ir.AnyTransport && l.protocol != m.Protocol {
-			l.emit(&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{byte(m.Protocol)}))
-			l.protocol = m.Protocol
-		}
-		offset := uint32(0)
-		if m.Destination {
-			offset = 2
-		}
-		l.emit(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: offset, Len: 2})
-		if len(m.Ports) == 1 {
-			pr := m.Ports[0]
-			if pr.First == pr.Last {
-				l.emit(cmpEq(port(pr.First)))
-			} else {
-				l.emit(&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: port(pr.First)},
-					&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: port(pr.Last)})
-			}
-			return
-		}
-		elems := make([]keyRange, len(m.Ports))
-		interval := false
-		for i, pr := range m.Ports {
-			elems[i] = keyRange{port(pr.First), port(pr.Last)}
-			interval = interval || pr.First != pr.Last
-		}
-		l.lookup(nftables.TypeInetService, elems, interval)
-	case *ir.CtStateMatch:
-		var mask uint32
-		for _, s := range m.States {
-			mask |= ctStateBits[s]
-		}
-		l.emit(&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binary.NativeEndian.AppendUint32(nil, mask), Xor: make([]byte, 4)},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+		l.lookup(f.keyType, elems, false, m.Op)
+	case ir.KindIPv4, ir.KindIPv6, ir.KindPort:
+		l.ranges(f, m)
 	}
 }
 
-// ctStateBits are the kernel's conntrack state bits (NF_CT_STATE_*_BIT).
-var ctStateBits = map[ir.CtState]uint32{"invalid": 1, "established": 2, "related": 4, "new": 8, "untracked": 64}
-
-func (l *ruleLowerer) address(m *ir.AddressMatch) {
-	l.addrFamily = m.Family
-	if l.family == ir.Inet && !l.familyChecked {
-		proto := byte(unix.NFPROTO_IPV4)
-		if m.Family == ir.IPv6 {
-			proto = unix.NFPROTO_IPV6
-		}
-		l.emit(&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{proto}))
-		l.familyChecked = true
-	}
-	offset, size := uint32(12), uint32(4) // IPv4 saddr
-	if m.Family == ir.IPv6 {
-		offset, size = 8, 16
-	}
-	if m.Destination {
-		offset += size
-	}
-	load := func(n uint32) {
-		l.emit(&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: n})
-	}
+// ranges lowers a match on addresses or ports: one value, prefix or range
+// compared in place, several looked up in an anonymous set, as nft does.
+func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	if m.SetName != "" {
-		load(size)
+		l.emit(f.load(f.size))
 		s := l.named[m.SetName]
-		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name})
+		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name, Invert: m.Op == ir.Neq})
 		return
 	}
-	set := m.Elements()
-	if len(set) > 1 {
-		load(size)
-		elems := make([]keyRange, len(set))
+	size := int(f.size)
+	if len(m.Values) > 1 {
+		l.emit(f.load(f.size))
+		elems := make([]keyRange, len(m.Values))
 		interval := false
-		for i, e := range set {
-			elems[i] = keyRange{e.From.AsSlice(), e.To.AsSlice()}
-			interval = interval || !e.IsSingle()
+		for i, sp := range m.Values {
+			elems[i] = keyRange{sp.Lo.Bytes(size), sp.Hi.Bytes(size)}
+			interval = interval || sp.Lo != sp.Hi
 		}
-		keyType := nftables.TypeIPAddr
-		if m.Family == ir.IPv6 {
-			keyType = nftables.TypeIP6Addr
-		}
-		l.lookup(keyType, elems, interval)
+		l.lookup(f.keyType, elems, interval, m.Op)
 		return
 	}
-	e := set[0]
+	sp := m.Values[0]
+	lo, hi := sp.Lo.Bytes(size), sp.Hi.Bytes(size)
+	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
+	if m.Field.Spec().Kind != ir.KindPort {
+		if e := ir.Addrs(m.Field.Spec().Kind, m.Values)[0]; e.Prefix.IsValid() {
+			if e.Prefix.Bits()%8 == 0 {
+				// A byte-aligned prefix compares only its own bytes.
+				n := uint32(e.Prefix.Bits() / 8)
+				l.emit(f.load(n), cmp(lo[:n]))
+				return
+			}
+			l.emit(f.load(f.size), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size,
+				Mask: prefixMask(e.Prefix), Xor: make([]byte, size)}, cmp(lo))
+			return
+		}
+	}
+	l.emit(f.load(f.size))
 	switch {
-	case e.Prefix.IsValid() && e.Prefix.Bits()%8 == 0:
-		// A byte-aligned prefix compares only its own bytes.
-		n := uint32(e.Prefix.Bits() / 8)
-		load(n)
-		l.emit(cmpEq(e.From.AsSlice()[:n]))
-	case e.Prefix.IsValid():
-		load(size)
-		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: size,
-			Mask: prefixMask(e.Prefix), Xor: make([]byte, size)})
-		l.emit(cmpEq(e.From.AsSlice()))
-	case e.From == e.To:
-		load(size)
-		l.emit(cmpEq(e.From.AsSlice()))
+	case sp.Lo == sp.Hi:
+		l.emit(cmp(lo))
+	case m.Op == ir.Neq:
+		l.emit(&expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: lo, ToData: hi})
 	default:
-		load(size)
-		l.emit(&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: e.From.AsSlice()},
-			&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: e.To.AsSlice()})
+		l.emit(&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: lo}, &expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: hi})
 	}
 }
 
@@ -369,6 +354,7 @@ func (l *ruleLowerer) reject() expr.Any {
 	if family == ir.Inet {
 		family = l.addrFamily
 	}
+
 	switch family {
 	case ir.IPv4:
 		return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 3} // ICMP_PORT_UNREACH
@@ -385,16 +371,11 @@ func logExpr(s *ir.Log) *expr.Log {
 		l.Key |= 1 << unix.NFTA_LOG_PREFIX
 		l.Data = []byte(s.Prefix)
 	}
-	if s.Level != "" {
+	if s.Level != ir.LogDefault {
 		l.Key |= 1 << unix.NFTA_LOG_LEVEL
-		l.Level = logLevels[s.Level]
+		l.Level = expr.LogLevel(s.Level.Syslog())
 	}
 	return l
-}
-
-var logLevels = map[string]expr.LogLevel{
-	"emerg": expr.LogLevelEmerg, "alert": expr.LogLevelAlert, "crit": expr.LogLevelCrit, "err": expr.LogLevelErr,
-	"warn": expr.LogLevelWarning, "notice": expr.LogLevelNotice, "info": expr.LogLevelInfo, "debug": expr.LogLevelDebug,
 }
 
 // keyRange is an inclusive range of set keys, as big-endian bytes.
@@ -405,7 +386,7 @@ func single(k []byte) keyRange { return keyRange{k, k} }
 // lookup adds an anonymous constant set of elems and a lookup of register 1
 // in it. Interval sets encode each range as a start element and an end
 // element one past its last key, after nft's leading end element at zero.
-func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, interval bool) {
+func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, interval bool, op ir.Op) {
 	*l.nextSetID++
 	set := &nftables.Set{
 		Table: l.table, ID: *l.nextSetID, Name: "__set%d",
@@ -420,7 +401,7 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 		}
 	}
 	l.sets = append(l.sets, &BatchSet{Set: set, Elements: elements})
-	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name})
+	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name, Invert: op == ir.Neq})
 }
 
 // intervalElements encodes ranges as the kernel's interval sets want them

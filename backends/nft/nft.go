@@ -13,8 +13,12 @@ import (
 // Render writes the policy as an nft script. It is deterministic: the same
 // policy always gives the same bytes. Every name and text it writes has been
 // checked by ir.Policy.Validate, and names are quoted besides, so the script
-// holds exactly the policy's rules. The policy must have passed Validate.
-func Render(p *ir.Policy) []byte {
+// holds exactly the policy's rules. The policy must have passed Validate;
+// what nft cannot say is an error, never a dropped match.
+func Render(p *ir.Policy) ([]byte, error) {
+	if err := Check(p).Err(); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString("#!/usr/sbin/nft -f\n")
 	// %q keeps a hostile file name (a newline, say) inside the comment.
@@ -41,7 +45,35 @@ func Render(p *ir.Policy) []byte {
 		}
 		writeTable(&b, t)
 	}
-	return b.Bytes()
+	return b.Bytes(), nil
+}
+
+// Check reports every match and statement of p that this target cannot
+// write, at its position: a policy passes it before Render or Lower.
+func Check(p *ir.Policy) ir.Diagnostics {
+	var ds ir.Diagnostics
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if _, ok := fields[m.Field]; !ok {
+						ds.Errorf(m.Pos, "the nft target cannot express %s", m.Field)
+					}
+				}
+				for _, s := range r.Statements {
+					switch s.(type) {
+					case *ir.Counter, *ir.Log:
+					default:
+						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
+					}
+				}
+				if r.Verdict > ir.Reject {
+					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
+				}
+			}
+		}
+	}
+	return ds
 }
 
 func writeTable(b *bytes.Buffer, t *ir.Table) {
@@ -64,7 +96,7 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 		fmt.Fprintf(b, "\t\ttype filter hook %s priority %d; policy %s;\n", c.Hook, c.Priority, c.Policy)
 		for _, r := range c.Rules {
 			b.WriteString("\t\t")
-			b.WriteString(RuleText(r))
+			b.WriteString(RuleText(t.Family, r))
 			b.WriteByte('\n')
 		}
 		b.WriteString("\t}\n")
@@ -72,11 +104,19 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 	b.WriteString("}\n")
 }
 
-// RuleText renders one rule as nft writes it, without table and chain.
-func RuleText(r *ir.Rule) string {
+// RuleText renders one normalized rule of a table of family f as nft
+// writes it, without table and chain.
+func RuleText(f ir.Family, r *ir.Rule) string {
 	var parts []string
+	if check := familyCheck(f, r); check != ir.Inet {
+		parts = append(parts, "meta nfproto "+map[ir.Family]string{ir.IPv4: "ipv4", ir.IPv6: "ipv6"}[check])
+	}
+	portProto := portProtocol(r)
 	for _, m := range r.Matches {
-		parts = append(parts, matchText(m))
+		if m.Field == ir.FieldL4Proto && portProto != ir.AnyTransport {
+			continue // "tcp dport" says it
+		}
+		parts = append(parts, matchText(m, portProto))
 	}
 	for _, s := range r.Statements {
 		switch s := s.(type) {
@@ -87,8 +127,8 @@ func RuleText(r *ir.Rule) string {
 			if s.Prefix != "" {
 				l += " prefix " + quote(s.Prefix)
 			}
-			if s.Level != "" {
-				l += " level " + s.Level
+			if s.Level != ir.LogDefault {
+				l += " level " + s.Level.String()
 			}
 			parts = append(parts, l)
 		}
@@ -102,50 +142,56 @@ func RuleText(r *ir.Rule) string {
 	return strings.Join(parts, " ")
 }
 
-func matchText(m ir.Match) string {
-	switch m := m.(type) {
-	case *ir.InterfaceMatch:
-		key := "iifname"
-		if m.Output {
-			key = "oifname"
-		}
-		return key + " " + set(m.Names, quote)
-	case *ir.AddressMatch:
-		if m.SetName != "" {
-			return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " @" + m.SetName
-		}
-		return m.Family.String() + " " + direction("saddr", "daddr", m.Destination) + " " + set(m.Elements(), ir.AddrElem.String)
-	case *ir.ProtocolMatch:
-		return "meta l4proto " + set(m.Protocols, ir.Protocol.String)
-	case *ir.PortMatch:
-		return m.Protocol.String() + " " + direction("sport", "dport", m.Destination) + " " + set(m.Ports, ir.PortRange.String)
-	case *ir.CtStateMatch:
-		states := make([]string, len(m.States))
-		for i, s := range m.States {
-			states[i] = string(s)
-		}
-		return "ct state " + strings.Join(states, ",")
+// familyCheck is the family a rule must check for itself in a table of
+// family f: one bound by its protocols alone ("meta l4proto icmp" means
+// IPv4's ICMP), where no address match implies it. Inet when none.
+func familyCheck(f ir.Family, r *ir.Rule) ir.Family {
+	rf := r.Family()
+	if f != ir.Inet || rf == ir.Inet {
+		return ir.Inet
 	}
-	panic(fmt.Sprintf("nft: unknown match %T", m))
+	for _, m := range r.Matches {
+		if m.Field.Spec().Family != ir.Inet {
+			return ir.Inet
+		}
+	}
+	return rf
 }
 
-func direction(source, destination string, isDestination bool) string {
-	if isDestination {
-		return destination
+// portProtocol is the protocol whose name a rule's port matches carry
+// ("tcp dport"): the rule's one protocol when it has ports and the rule
+// matches them, else AnyTransport ("th dport").
+func portProtocol(r *ir.Rule) ir.Protocol {
+	if r.Match(ir.FieldSport) == nil && r.Match(ir.FieldDport) == nil {
+		return ir.AnyTransport
 	}
-	return source
+	m := r.Match(ir.FieldL4Proto)
+	if m == nil || m.Op != ir.Eq {
+		return ir.AnyTransport
+	}
+	ps := ir.Protocols(m.Values)
+	if len(ps) != 1 || !ps[0].HasPorts() {
+		return ir.AnyTransport
+	}
+	return ps[0]
 }
 
-// set writes one element bare and several as an anonymous set.
-func set[T any](elems []T, format func(T) string) string {
-	if len(elems) == 1 {
-		return format(elems[0])
+func matchText(m *ir.Match, portProto ir.Protocol) string {
+	name := fields[m.Field].name
+	if m.Field == ir.FieldSport || m.Field == ir.FieldDport {
+		name = portProto.String() + strings.TrimPrefix(name, "th")
 	}
-	parts := make([]string, len(elems))
-	for i, e := range elems {
-		parts[i] = format(e)
+	op := " "
+	if m.Op == ir.Neq {
+		op = " != "
 	}
-	return "{ " + strings.Join(parts, ", ") + " }"
+	if m.SetName != "" {
+		return name + op + "@" + m.SetName
+	}
+	if m.Field == ir.FieldCtState {
+		return name + op + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ",")
+	}
+	return name + op + ir.FormatValues(m.Field.Spec().Kind, m.Values)
 }
 
 // quote wraps an already validated name or text in double quotes. Validate
@@ -167,9 +213,10 @@ func NamedSets(t *ir.Table) []*NamedSet {
 	for _, c := range t.Chains {
 		for _, r := range c.Rules {
 			for _, m := range r.Matches {
-				if am, ok := m.(*ir.AddressMatch); ok && am.SetName != "" && !seen[am.SetName] {
-					seen[am.SetName] = true
-					sets = append(sets, &NamedSet{Name: am.SetName, Family: am.Family, Elements: ir.MergeRanges(am.Set)})
+				if m.SetName != "" && !seen[m.SetName] {
+					seen[m.SetName] = true
+					sets = append(sets, &NamedSet{Name: m.SetName, Family: m.Field.Spec().Family,
+						Elements: ir.MergeRanges(ir.Addrs(m.Field.Spec().Kind, m.Values))})
 				}
 			}
 		}

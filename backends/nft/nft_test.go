@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/stretchr/testify/assert"
@@ -15,17 +14,20 @@ func TestRenderOwnTableOnly(t *testing.T) {
 	addr := netip.MustParseAddr
 	p := &ir.Policy{Source: "inline.ks", Tables: []*ir.Table{{
 		Family: ir.IPv4, Name: "ks",
-		Chains: []*ir.Chain{{Name: "out", Hook: ir.HookOutput, Priority: -10, Policy: ir.Drop, Rules: []*ir.Rule{
-			{Matches: []ir.Match{
-				&ir.InterfaceMatch{Output: true, Names: []string{"eth0", "wlan*"}},
-				&ir.AddressMatch{Family: ir.IPv4, Destination: true, Set: []ir.AddrElem{
+		Chains: []*ir.Chain{{Name: "out", Hook: ir.HookOutput, Policy: ir.Drop, Rules: []*ir.Rule{
+			{Matches: []*ir.Match{
+				{Field: ir.FieldOifname, Values: ir.InterfaceSet("eth0", "wlan*")},
+				{Field: ir.FieldIPDaddr, Values: ir.AddrSet([]ir.AddrElem{
 					{From: addr("192.0.2.4"), To: addr("192.0.2.6")},
 					{From: addr("198.51.100.0"), To: addr("198.51.100.255"), Prefix: netip.MustParsePrefix("198.51.100.0/24")},
-				}},
-				&ir.ProtocolMatch{Protocols: []ir.Protocol{ir.TCP, ir.UDP}},
-				&ir.PortMatch{Destination: true, Ports: []ir.PortRange{{First: 53, Last: 53}, {First: 1000, Last: 2000}}},
-			}, Statements: []ir.Statement{&ir.Counter{}, &ir.Log{Prefix: "out: ", Level: "info"}}, Verdict: ir.Accept, Comment: "dns"},
-			{Matches: []ir.Match{&ir.CtStateMatch{States: []ir.CtState{"established", "related"}}}, Verdict: ir.Accept},
+				})},
+				{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP, ir.UDP)},
+				{Field: ir.FieldDport, Values: ir.PortSet(ir.PortRange{First: 53, Last: 53}, ir.PortRange{First: 1000, Last: 2000})},
+			}, Statements: []ir.Statement{&ir.Counter{}, &ir.Log{Prefix: "out: ", Level: ir.LogInfo}}, Verdict: ir.Accept, Comment: "dns"},
+			{Matches: []*ir.Match{{Field: ir.FieldCtState, Values: ir.CtStateSet(ir.CtEstablished, ir.CtRelated)}}, Verdict: ir.Accept},
+			{Matches: []*ir.Match{{Field: ir.FieldOifname, Op: ir.Neq, Values: ir.InterfaceSet("tun*")},
+				{Field: ir.FieldDport, Op: ir.Neq, Values: ir.PortSet(ir.PortRange{First: 22, Last: 22})},
+				{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP)}}, Verdict: ir.Drop},
 		}}},
 	}}}
 	require.Empty(t, p.Validate())
@@ -37,19 +39,20 @@ delete table ip ks
 
 table ip ks {
 	chain out {
-		type filter hook output priority -10; policy drop;
+		type filter hook output priority 0; policy drop;
 		oifname { "eth0", "wlan*" } ip daddr { 192.0.2.4-192.0.2.6, 198.51.100.0/24 } meta l4proto { tcp, udp } th dport { 53, 1000-2000 } counter log prefix "out: " level info accept comment "dns"
 		ct state established,related accept
+		oifname != "tun*" tcp dport != 22 drop
 	}
 }
 `
-	assert.Equal(t, want, string(nft.Render(p)))
+	assert.Equal(t, want, string(golden.NFT(t, p)))
 }
 
 func TestGolden(t *testing.T) {
 	for _, c := range golden.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			golden.Check(t, golden.Path(t, "nft", c.Name, ".nft"), nft.Render(c.Load(t)))
+			golden.Check(t, golden.Path(t, "nft", c.Name, ".nft"), golden.NFT(t, c.Load(t)))
 		})
 	}
 }
@@ -57,6 +60,6 @@ func TestGolden(t *testing.T) {
 func TestRenderIsDeterministic(t *testing.T) {
 	for _, c := range golden.Cases(t) {
 		p := c.Load(t)
-		assert.Equal(t, nft.Render(p), nft.Render(p), c.Name)
+		assert.Equal(t, golden.NFT(t, p), golden.NFT(t, p), c.Name)
 	}
 }

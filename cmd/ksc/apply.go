@@ -108,7 +108,11 @@ func runApply(e env, args []string) int {
 		}
 		return exitOK
 	}
-	batch := nft.Lower(p)
+	batch, err := nft.Lower(p)
+	if err != nil {
+		pf.reportError(e, "apply", err)
+		return exitFailure
+	}
 	if *dryRun {
 		fmt.Fprintf(e.stdout, "# ksc apply --dry-run: one transaction, not sent\n%s\n", strings.Join(batch.Describe(), "\n"))
 		return exitOK

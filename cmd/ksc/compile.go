@@ -22,7 +22,7 @@ type renderOptions struct {
 
 // targets maps each --target name to its backend: a pure function of the IR.
 var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
-	"nft":     func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p), nil },
+	"nft":     func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p) },
 	"sysctl":  func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) },
 	"openvpn": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) },
 	"iptables": func(p *ir.Policy, _ renderOptions) ([]byte, error) {

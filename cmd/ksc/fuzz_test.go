@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ksc-project/ksc/internal/golden"
 	"os"
 	"os/exec"
 	"strings"
@@ -65,7 +66,7 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 		check("nft", "nft", "-c", "-f", "-")
-		if err := nft.Verify(nft.Lower(p)); err != nil {
+		if err := nft.Verify(golden.Batch(t, p)); err != nil {
 			t.Fatalf("the kernel refuses the netlink batch of a policy ksc accepted: %v\n%s", err, outputs["nft"])
 		}
 		check("iptables", "iptables-nft-restore", "--test")

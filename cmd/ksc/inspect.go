@@ -83,7 +83,12 @@ func runDiff(e env, args []string) int {
 	if live.iptables {
 		return iptablesDiff(e, pf, p, live)
 	}
-	d, err := nft.Diff(nft.Lower(p), live.nsPath)
+	b, err := nft.Lower(p)
+	if err != nil {
+		pf.reportError(e, "diff", err)
+		return exitUsage
+	}
+	d, err := nft.Diff(b, live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitUsage
@@ -120,7 +125,12 @@ func runStatus(e env, args []string) int {
 		fmt.Fprintln(e.stdout, "the iptables and ip6tables filter tables hold exactly the policy's rules")
 		return exitOK
 	}
-	rules, err := nft.Status(nft.Lower(p), live.nsPath)
+	b, err := nft.Lower(p)
+	if err != nil {
+		pf.reportError(e, "status", err)
+		return exitFailure
+	}
+	rules, err := nft.Status(b, live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
@@ -159,7 +169,7 @@ Examples:
 `
 
 func runRemove(e env, args []string) int {
-	_, p, live, code := liveCommand(e, "remove", removeUsage, args)
+	pf, p, live, code := liveCommand(e, "remove", removeUsage, args)
 	if code >= 0 {
 		return code
 	}
@@ -171,7 +181,11 @@ func runRemove(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "ksc remove: emptied the iptables and ip6tables filter tables (policies ACCEPT)")
 		return exitOK
 	}
-	b := nft.Lower(p)
+	b, err := nft.Lower(p)
+	if err != nil {
+		pf.reportError(e, "remove", err)
+		return exitFailure
+	}
 	if err := nft.Remove(b, live.nsPath); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure

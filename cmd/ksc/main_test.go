@@ -1,15 +1,13 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/rogpeppe/go-internal/testscript"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
 
 // TestMain lets scripts run "ksc" as a command, in this test binary.
 func TestMain(m *testing.M) {
@@ -21,7 +19,7 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
-		UpdateScripts: *update,
+		UpdateScripts: golden.Updating(), // -update rewrites testdata/script/*.txtar
 		Setup: func(env *testscript.Env) error {
 			examples, err := filepath.Glob("../../examples/*.ks")
 			if err != nil {

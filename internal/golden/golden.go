@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/require"
@@ -103,3 +104,23 @@ func Check(t testing.TB, path string, got []byte) {
 	require.NoError(t, err, "missing golden file: run go test ./... -update")
 	require.Equal(t, string(want), string(got), "output differs from %s (run go test ./... -update to accept)", path)
 }
+
+// NFT renders a policy that the test expects the nft target to accept.
+func NFT(t testing.TB, p *ir.Policy) []byte {
+	t.Helper()
+	out, err := nft.Render(p)
+	require.NoError(t, err)
+	return out
+}
+
+// Batch lowers a policy that the test expects the nft target to accept.
+func Batch(t testing.TB, p *ir.Policy) *nft.Batch {
+	t.Helper()
+	b, err := nft.Lower(p)
+	require.NoError(t, err)
+	return b
+}
+
+// Updating reports whether the tests run with -update: expected output is
+// rewritten rather than compared.
+func Updating() bool { return *update }

@@ -15,6 +15,7 @@ iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
 iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/wireguard-killswitch.ks:28:3
 iptables -A INPUT -i wg0 -p icmp -j ACCEPT
+iptables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
 # examples/wireguard-killswitch.ks:40:3
 iptables -A OUTPUT -o lo -j ACCEPT
 # examples/wireguard-killswitch.ks:42:3
@@ -42,6 +43,7 @@ ip6tables -A INPUT -m conntrack --ctstate INVALID -j DROP
 # examples/wireguard-killswitch.ks:26:3
 ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/wireguard-killswitch.ks:28:3
+ip6tables -A INPUT -i wg0 -p icmp -j ACCEPT
 ip6tables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
 # examples/wireguard-killswitch.ks:30:3
 ip6tables -A INPUT -p ipv6-icmp -j ACCEPT

@@ -1,0 +1,168 @@
+package ir
+
+// Field is a property of a packet that a rule can match. Each field is one
+// row of Fields; the words that name it in policies are rows of Selectors.
+// Parser, validation, lint, formatting and every backend read these tables,
+// so adding a field is one row here plus one row in each backend.
+type Field uint8
+
+const (
+	FieldIifname Field = iota + 1
+	FieldOifname
+	FieldIPSaddr
+	FieldIPDaddr
+	FieldIP6Saddr
+	FieldIP6Daddr
+	FieldL4Proto
+	FieldSport // transport source port, for every protocol with ports
+	FieldDport
+	FieldCtState
+	fieldEnd
+)
+
+// AllFields lists every field in canonical order: the order in which
+// normalized rules hold their matches and backends write them.
+func AllFields() []Field {
+	out := make([]Field, 0, fieldEnd-1)
+	for f := FieldIifname; f < fieldEnd; f++ {
+		out = append(out, f)
+	}
+	return out
+}
+
+// Kind is the kind of value a field holds; it decides how values are
+// parsed, checked and printed, and what "every value" (the universe) is.
+type Kind uint8
+
+const (
+	KindInterface Kind = iota + 1
+	KindIPv4
+	KindIPv6
+	KindPort
+	KindProtocol
+	KindCtState
+)
+
+// FieldSpec describes a field.
+type FieldSpec struct {
+	// Name is the field's canonical nft spelling (th for ports).
+	Name string
+	Kind Kind
+	// Family is the only address family in which the field exists, or Inet.
+	Family Family
+	// Hooks are the hooks at which the field holds a value; at the others
+	// a match on it could never hold, so it is an error.
+	Hooks HookSet
+	// NeedsPorts: the rule must match a transport protocol that has ports.
+	NeedsPorts bool
+	// NeedsConntrack: the chain must run after conntrack has seen the packet.
+	NeedsConntrack bool
+}
+
+// HookSet is a set of hooks.
+type HookSet uint8
+
+// Has reports whether h is in the set.
+func (s HookSet) Has(h Hook) bool { return s&(1<<h) != 0 }
+
+func hooks(hs ...Hook) HookSet {
+	var s HookSet
+	for _, h := range hs {
+		s |= 1 << h
+	}
+	return s
+}
+
+var (
+	allHooks = hooks(HookPrerouting, HookInput, HookForward, HookOutput, HookPostrouting)
+	// A packet has an input interface until it is routed out, and an output
+	// interface from routing on.
+	inputSide  = hooks(HookPrerouting, HookInput, HookForward)
+	outputSide = hooks(HookForward, HookOutput, HookPostrouting)
+)
+
+var fieldSpecs = [fieldEnd]FieldSpec{
+	FieldIifname:  {Name: "iifname", Kind: KindInterface, Family: Inet, Hooks: inputSide},
+	FieldOifname:  {Name: "oifname", Kind: KindInterface, Family: Inet, Hooks: outputSide},
+	FieldIPSaddr:  {Name: "ip saddr", Kind: KindIPv4, Family: IPv4, Hooks: allHooks},
+	FieldIPDaddr:  {Name: "ip daddr", Kind: KindIPv4, Family: IPv4, Hooks: allHooks},
+	FieldIP6Saddr: {Name: "ip6 saddr", Kind: KindIPv6, Family: IPv6, Hooks: allHooks},
+	FieldIP6Daddr: {Name: "ip6 daddr", Kind: KindIPv6, Family: IPv6, Hooks: allHooks},
+	FieldL4Proto:  {Name: "meta l4proto", Kind: KindProtocol, Family: Inet, Hooks: allHooks},
+	FieldSport:    {Name: "th sport", Kind: KindPort, Family: Inet, Hooks: allHooks, NeedsPorts: true},
+	FieldDport:    {Name: "th dport", Kind: KindPort, Family: Inet, Hooks: allHooks, NeedsPorts: true},
+	FieldCtState:  {Name: "ct state", Kind: KindCtState, Family: Inet, Hooks: allHooks, NeedsConntrack: true},
+}
+
+// Spec returns the field's row of the table.
+func (f Field) Spec() FieldSpec {
+	if f == 0 || f >= fieldEnd {
+		return FieldSpec{Name: "invalid field"}
+	}
+	return fieldSpecs[f]
+}
+
+func (f Field) String() string { return f.Spec().Name }
+
+// Selector is a way to name a field in a policy: its words, and the
+// transport protocol the words imply ("tcp dport" is "th dport" of TCP).
+type Selector struct {
+	Words    string
+	Field    Field
+	Protocol Protocol
+}
+
+// Selectors lists every selector the language accepts, in the order the
+// language reference documents them.
+var Selectors = []Selector{
+	{"iifname", FieldIifname, AnyTransport},
+	{"oifname", FieldOifname, AnyTransport},
+	{"ip saddr", FieldIPSaddr, AnyTransport},
+	{"ip daddr", FieldIPDaddr, AnyTransport},
+	{"ip6 saddr", FieldIP6Saddr, AnyTransport},
+	{"ip6 daddr", FieldIP6Daddr, AnyTransport},
+	{"meta l4proto", FieldL4Proto, AnyTransport},
+	{"tcp sport", FieldSport, TCP},
+	{"tcp dport", FieldDport, TCP},
+	{"udp sport", FieldSport, UDP},
+	{"udp dport", FieldDport, UDP},
+	{"th sport", FieldSport, AnyTransport},
+	{"th dport", FieldDport, AnyTransport},
+	{"ct state", FieldCtState, AnyTransport},
+}
+
+// Universe is every value a field of kind k can hold.
+func (k Kind) Universe() Set {
+	switch k {
+	case KindInterface:
+		var hi Key
+		for i := range hi {
+			hi[i] = 0xff
+		}
+		return Set{{Hi: hi}}
+	case KindIPv4:
+		return Set{{Hi: uintKey(1<<32 - 1)}}
+	case KindIPv6:
+		var hi Key
+		for i := range hi {
+			hi[i] = 0xff
+		}
+		return Set{{Hi: hi}}
+	case KindPort:
+		return Set{{Hi: uintKey(1<<16 - 1)}}
+	case KindProtocol:
+		return Set{{Hi: uintKey(255)}}
+	case KindCtState:
+		var s Set
+		for _, st := range CtStates {
+			s = append(s, Span{uintKey(uint64(st)), uintKey(uint64(st))})
+		}
+		return s
+	}
+	return nil
+}
+
+// String names the kind for messages: "interface names", "ports".
+func (k Kind) String() string {
+	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states"}[k]
+}

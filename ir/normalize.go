@@ -1,0 +1,124 @@
+package ir
+
+import (
+	"strings"
+)
+
+// sourced is a match with the match that was written: itself, or the
+// "tcp dport" that implied a "meta l4proto tcp".
+type sourced struct {
+	m, written *Match
+}
+
+// describe names the match, with its position when at is set.
+func (s sourced) describe(at bool) string {
+	text := s.written.Text()
+	if s.m != s.written {
+		text += " (which implies " + s.m.Text() + ")"
+	}
+	if at {
+		text += " at " + s.written.Pos.String()
+	}
+	return text
+}
+
+// normalize puts a rule's matches in normal form, which is what every
+// backend writes: at most one match per field, in AllFields order, with
+// implied protocols made explicit. Several matches on one field are
+// intersected, whatever their order; a rule whose matches no packet can
+// satisfy together is an error that names them. It returns false when the
+// rule is refused. Normalizing a normal rule changes nothing.
+func normalize(r *Rule, ds *Diagnostics) bool {
+	byField := map[Field][]sourced{}
+	for _, m := range r.Matches {
+		byField[m.Field] = append(byField[m.Field], sourced{m, m})
+		if m.Protocol != AnyTransport {
+			implied := &Match{Pos: m.Pos, End: m.End, Field: FieldL4Proto, Values: ProtocolSet(m.Protocol)}
+			byField[FieldL4Proto] = append(byField[FieldL4Proto], sourced{implied, m})
+		}
+	}
+	out := make([]*Match, 0, len(byField))
+	ok := true
+	for _, f := range AllFields() {
+		group := byField[f]
+		if len(group) == 0 {
+			continue
+		}
+		m, combined := combine(group, ds)
+		ok = ok && combined
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	if ok {
+		r.Matches = out
+	}
+	return ok
+}
+
+// combine intersects the matches on one field into one match.
+func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
+	first := group[0]
+	if len(group) == 1 {
+		m := *first.m
+		m.Protocol = AnyTransport
+		return &m, true
+	}
+	kind := first.m.Field.Spec().Kind
+	values := kind.Universe()
+	allNeq := true
+	var union Set
+	for i, s := range group {
+		if s.m.SetName != "" {
+			ds.Errorf(s.m.Pos, "%s on the file set $%s cannot be combined with another match on %s in one rule", s.m.Field, s.m.SetName, s.m.Field).Hint =
+				"keep one " + s.m.Field.String() + " match in this rule"
+			return nil, false
+		}
+		next := values.Intersect(s.m.Effective())
+		if next.IsEmpty() {
+			var earlier []string
+			for _, e := range group[:i] {
+				earlier = append(earlier, e.describe(true))
+			}
+			d := ds.Errorf(s.written.Pos, "this rule can never match: %s contradicts %s", s.describe(false), strings.Join(earlier, " and "))
+			d.End = s.written.End
+			d.Hint = "a rule holds only where all its matches hold; for any of several values write one set: " +
+				s.m.Field.String() + " { A, B }"
+			return nil, false
+		}
+		values = next
+		allNeq = allNeq && s.m.Op == Neq
+		if s.m.Op == Neq {
+			union = union.Union(s.m.Values)
+		}
+	}
+	m := &Match{Pos: first.m.Pos, End: first.m.End, Field: first.m.Field, Values: values}
+	if allNeq {
+		m.Op, m.Values = Neq, union
+	}
+	if kind == KindInterface && !printableInterfaces(m.Values) {
+		d := ds.Errorf(group[1].written.Pos, "the %s matches at %s and %s cannot be written as one match", m.Field, first.written.Pos, group[1].written.Pos)
+		d.Hint = "a negation that cuts a wildcard in two (\"eth*\" but not \"eth0\") has no single-match form on every target; list the names instead"
+		return nil, false
+	}
+	var direct []*Match
+	for _, s := range group {
+		if s.m == s.written {
+			direct = append(direct, s.m)
+		}
+	}
+	if len(direct) > 1 {
+		ds.Warnf(direct[1].Pos, "%s is matched more than once in this rule: it holds only where all hold, %s", m.Field, m.Text()).Hint =
+			"write one match"
+	}
+	return m, true
+}
+
+func printableInterfaces(s Set) bool {
+	for _, sp := range s {
+		if _, ok := InterfacePattern(sp); !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,508 @@
+package lang
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// ruleHint says what a rule is made of, for errors inside one.
+const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject"
+
+// statementWords are the words that start something other than a match.
+var statementWords = []string{"counter", "log", "comment", "accept", "drop", "reject"}
+
+var verdicts = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}
+
+// word returns the term's bare word, or "".
+func (t *Term) word() string {
+	if t.Value != nil && t.Value.Word != nil {
+		return *t.Value.Word
+	}
+	return ""
+}
+
+func (t *Term) span() (ir.Pos, ir.Pos) { return endPos(t.Pos, t.EndPos) }
+
+// ruleStage is how far a rule has got: matches, then statements, then the verdict.
+type ruleStage int
+
+const (
+	matching ruleStage = iota
+	acting
+	decided
+)
+
+// ruleBuilder reads one rule's terms from left to right.
+type ruleBuilder struct {
+	*builder
+	terms   []*Term
+	i       int
+	enabled bool
+	out     *ir.Rule
+	stage   ruleStage
+}
+
+// rule builds one rule. Rules of disabled options are built and checked
+// all the same, so that enabling an option later cannot reveal a mistake.
+func (b *builder) rule(r *Rule, enabled bool, option string) *ir.Rule {
+	rb := &ruleBuilder{builder: b, terms: r.Terms, enabled: enabled,
+		out: &ir.Rule{Pos: convertPos(r.Pos), Option: option}}
+	for rb.i < len(rb.terms) {
+		if !rb.clause() {
+			break // one error a rule: what follows an unknown word means nothing
+		}
+	}
+	return rb.out
+}
+
+func (rb *ruleBuilder) next() *Term {
+	if rb.i >= len(rb.terms) {
+		return nil
+	}
+	t := rb.terms[rb.i]
+	rb.i++
+	return t
+}
+
+func (rb *ruleBuilder) peek() *Term {
+	if rb.i >= len(rb.terms) {
+		return nil
+	}
+	return rb.terms[rb.i]
+}
+
+// clause reads one match, statement or verdict. It returns false after an
+// error that leaves the rest of the rule unreadable.
+func (rb *ruleBuilder) clause() bool {
+	t := rb.peek()
+	pos, end := t.span()
+	word := t.word()
+	if word == "comment" {
+		rb.next()
+		c := rb.next()
+		if c == nil || c.Value == nil || c.Value.String == nil {
+			rb.errorf(pos, end, "comment needs a quoted text").Hint = `write comment "why this rule exists"`
+			return false
+		}
+		rb.out.Comment = strings.Trim(*c.Value.String, `"`)
+		return true
+	}
+	if rb.stage == decided {
+		rb.errorf(pos, end, "nothing but a comment may follow the verdict").Hint = "start a new line for a new rule"
+		return false
+	}
+	switch {
+	case word == "counter":
+		rb.next()
+		rb.out.Statements = append(rb.out.Statements, &ir.Counter{Pos: pos})
+		rb.stage = acting
+		return true
+	case word == "log":
+		rb.next()
+		rb.out.Statements = append(rb.out.Statements, rb.log(pos))
+		rb.stage = acting
+		return true
+	case verdicts[word] != ir.NoVerdict:
+		rb.next()
+		rb.out.Verdict = verdicts[word]
+		rb.stage = decided
+		return true
+	}
+	sel, n := selectorAt(rb.terms[rb.i:])
+	if sel == nil {
+		rb.unknown(t)
+		return false
+	}
+	if rb.stage == acting {
+		rb.errorf(pos, end, "matches must come before counter and log").Hint = "nft would count or log packets that this match then rejects"
+		return false
+	}
+	rb.i += n
+	return rb.match(sel, pos)
+}
+
+// selectorAt finds the longest selector whose words start terms.
+func selectorAt(terms []*Term) (*ir.Selector, int) {
+	var best *ir.Selector
+	bestLen := 0
+	for i := range ir.Selectors {
+		s := &ir.Selectors[i]
+		words := strings.Fields(s.Words)
+		if len(words) <= bestLen || len(words) > len(terms) {
+			continue
+		}
+		matched := true
+		for j, w := range words {
+			matched = matched && terms[j].word() == w
+		}
+		if matched {
+			best, bestLen = s, len(words)
+		}
+	}
+	return best, bestLen
+}
+
+// unknown reports a term that starts no clause, with the likeliest fix.
+func (rb *ruleBuilder) unknown(t *Term) {
+	pos, end := t.span()
+	word := t.word()
+	switch {
+	case t.Neq:
+		rb.errorf(pos, end, "'!=' must follow a field").Hint = "write the field first: oifname != $VPN_DEV"
+		return
+	case t.Comma:
+		rb.errorf(pos, end, "unexpected ','").Hint = "a set of values is written in braces: { a, b }"
+		return
+	case word == "":
+		rb.errorf(pos, end, "a value must follow a field").Hint = ruleHint
+		return
+	}
+	// A known first word ("ip") with an unknown second one ("ip src").
+	var completions []string
+	for _, s := range ir.Selectors {
+		if first, rest, ok := strings.Cut(s.Words, " "); ok && first == word {
+			completions = append(completions, rest)
+		}
+	}
+	if len(completions) > 0 && rb.i+1 < len(rb.terms) {
+		next := rb.terms[rb.i+1]
+		at, to := next.span()
+		d := rb.errorf(at, to, "unknown %s field %q", word, next.word())
+		d.Hint = fmt.Sprintf("%s is followed by one of: %s", word, strings.Join(completions, ", "))
+		if best, near := closest(next.word(), completions); near {
+			d.Hint = fmt.Sprintf("did you mean %s %s?", word, best)
+		}
+		return
+	}
+	if len(completions) > 0 {
+		rb.errorf(pos, end, "%s needs a field name", word).Hint = fmt.Sprintf("%s is followed by one of: %s", word, strings.Join(completions, ", "))
+		return
+	}
+	d := rb.errorf(pos, end, "unknown match or statement %q", word)
+	d.Hint = ruleHint
+	var names []string
+	for _, s := range ir.Selectors {
+		names = append(names, s.Words)
+	}
+	if best, near := closest(word, append(names, statementWords...)); near {
+		d.Hint = fmt.Sprintf("did you mean %s?", best)
+	}
+}
+
+// match reads the operator and values after a selector.
+func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
+	op := ir.Eq
+	if t := rb.peek(); t != nil && t.Neq {
+		rb.next()
+		op = ir.Neq
+	}
+	kind := sel.Field.Spec().Kind
+	var values []*Value
+	for {
+		t := rb.next()
+		if t == nil || t.Value == nil {
+			at, to := pos, ir.Pos{}
+			if t != nil {
+				at, to = t.span()
+			}
+			rb.errorf(at, to, "%s needs a value", sel.Words).Hint = "e.g. " + example(kind)
+			return false
+		}
+		values = append(values, t.Value)
+		// Only conntrack states are listed with bare commas, as in nft.
+		if next := rb.peek(); kind != ir.KindCtState || next == nil || !next.Comma {
+			break
+		}
+		rb.next()
+	}
+	last := values[len(values)-1]
+	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol}
+	var elems []elem
+	ok := true
+	for _, v := range values {
+		es, resolved := rb.resolve(v, rb.enabled)
+		elems = append(elems, es...)
+		ok = ok && resolved
+	}
+	if !ok {
+		return true // reported; the rest of the rule is still worth reading
+	}
+	if len(elems) == 0 {
+		return true // a define without a value, in a disabled rule
+	}
+	set, valid := rb.values(sel, kind, elems)
+	if !valid {
+		return true
+	}
+	m.Values = set
+	if kind == ir.KindIPv4 || kind == ir.KindIPv6 {
+		m.SetName = fileSetName(values, elems)
+	}
+	rb.out.Matches = append(rb.out.Matches, m)
+	return true
+}
+
+func example(k ir.Kind) string {
+	return map[ir.Kind]string{
+		ir.KindInterface: `oifname "tun0"`, ir.KindIPv4: "ip daddr { 192.0.2.1, 198.51.100.0/24 }",
+		ir.KindIPv6: "ip6 daddr 2001:db8::/32", ir.KindPort: "tcp dport { 22, 8000-8080 }",
+		ir.KindProtocol: "meta l4proto { tcp, udp }", ir.KindCtState: "ct state established,related",
+	}[k]
+}
+
+// fileSetName names the set when the match is on exactly one $NAME whose
+// value is a file: such a match keeps it as one named set.
+func fileSetName(values []*Value, elems []elem) string {
+	if len(values) != 1 || values[0].Var == nil {
+		return ""
+	}
+	for _, e := range elems {
+		if !e.fromFile {
+			return ""
+		}
+	}
+	return strings.TrimPrefix(*values[0].Var, "$")
+}
+
+// values turns elements into a set of the field's kind, reporting each
+// element that is not of that kind at its own position.
+func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
+	switch kind {
+	case ir.KindInterface:
+		return rb.interfaces(sel, elems)
+	case ir.KindIPv4, ir.KindIPv6:
+		return rb.addresses(sel, kind, elems)
+	case ir.KindPort:
+		return rb.ports(elems)
+	case ir.KindProtocol:
+		return rb.protocols(sel, elems)
+	case ir.KindCtState:
+		return rb.ctStates(sel, elems)
+	}
+	panic(fmt.Sprintf("lang: no reader for values of kind %d", kind))
+}
+
+// wrongKind reports an element of the wrong kind; it returns true when
+// the caller should stop, so that a wrong-kind $NAME is reported once.
+func (rb *ruleBuilder) wrongKind(e elem, format string, args ...any) (*ir.Diagnostic, bool) {
+	p, end := e.where()
+	return rb.errorf(p, end, format, args...), e.use != nil
+}
+
+func (rb *ruleBuilder) interfaces(sel *ir.Selector, elems []elem) (ir.Set, bool) {
+	var names []string
+	ok := true
+	for _, e := range elems {
+		if k := e.kind(); k != "a name" && k != "a string" && k != "a number" {
+			ok = false
+			if _, stop := rb.wrongKind(e, "%s needs interface names, %s", sel.Words, e.describe()); stop {
+				break
+			}
+			continue
+		}
+		if err := ir.CheckInterfaceName(e.text); err != nil {
+			at, end := e.where()
+			if e.use == nil || e.fromFile {
+				at, end = e.pos, e.end()
+			}
+			rb.errorf(at, end, "%v", err).Hint = interfaceHint(e.text)
+			ok = false
+			continue
+		}
+		if slices.Contains(names, e.text) {
+			rb.ds.Warnf(e.pos, "%q appears twice in this set", e.text)
+			continue
+		}
+		names = append(names, e.text)
+	}
+	return ir.InterfaceSet(names...), ok
+}
+
+func interfaceHint(name string) string {
+	if strings.Contains(name, "+") {
+		return fmt.Sprintf("the wildcard is '*', as in nft: %q matches every interface whose name starts with %q",
+			strings.ReplaceAll(name, "+", "")+"*", strings.ReplaceAll(name, "+", ""))
+	}
+	return ""
+}
+
+func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
+	family, other := ir.IPv4, "ip6"
+	if kind == ir.KindIPv6 {
+		family, other = ir.IPv6, "ip"
+	}
+	addrs := make([]ir.AddrElem, 0, len(elems))
+	ok := true
+	for _, e := range elems {
+		a, msg, hint := parseAddrElem(e)
+		if msg != "" {
+			p, end := e.pos, e.end()
+			if strings.HasPrefix(msg, "expected") {
+				p, end = e.where()
+			}
+			rb.errorf(p, end, "%s", msg).Hint = hint
+			ok = false
+			if e.use != nil && p == e.use.pos {
+				break // one error for each use of a wrong-kind $NAME
+			}
+			continue
+		}
+		if a.Family() != family {
+			d, _ := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
+			d.Hint = fmt.Sprintf("use %s saddr / %s daddr for %s", other, other, map[ir.Family]string{ir.IPv4: "IPv6 addresses", ir.IPv6: "IPv4 addresses"}[family])
+			ok = false
+			continue
+		}
+		addrs = append(addrs, a)
+	}
+	if ok && !fromOneFile(elems) {
+		warnOverlaps(&rb.ds, addrs)
+	}
+	return ir.AddrSet(addrs), ok
+}
+
+func fromOneFile(elems []elem) bool {
+	return len(elems) > 0 && elems[0].fromFile && elems[len(elems)-1].fromFile
+}
+
+// warnOverlaps warns about elements that repeat or overlap: likely typos,
+// though ksc merges them (the kernel refuses overlapping elements).
+func warnOverlaps(ds *ir.Diagnostics, addrs []ir.AddrElem) {
+	sorted := slices.Clone(addrs)
+	slices.SortStableFunc(sorted, func(a, b ir.AddrElem) int { return a.From.Compare(b.From) })
+	var maxElem ir.AddrElem
+	for i, e := range sorted {
+		if i > 0 && !maxElem.To.Less(e.From) {
+			if e.From == maxElem.From && e.To == maxElem.To {
+				ds.Warnf(e.Pos, "%s appears twice in this set", e).Hint = "the first is at " + maxElem.Pos.String()
+			} else {
+				ds.Warnf(e.Pos, "%s overlaps %s in the same set", e, maxElem).Hint = "ksc merges them; write the set without the overlap"
+			}
+		}
+		if i == 0 || maxElem.To.Less(e.To) {
+			maxElem = e
+		}
+	}
+}
+
+func (rb *ruleBuilder) ports(elems []elem) (ir.Set, bool) {
+	var ranges []ir.PortRange
+	ok := true
+	for _, e := range elems {
+		pr, msg, hint := parsePortRange(e)
+		if msg != "" {
+			p, end := e.pos, e.end()
+			if strings.HasPrefix(msg, "expected") {
+				p, end = e.where()
+			}
+			rb.errorf(p, end, "%s", msg).Hint = hint
+			ok = false
+			if e.use != nil && p == e.use.pos {
+				break // one error for each use of a wrong-kind $NAME
+			}
+			continue
+		}
+		ranges = append(ranges, pr)
+	}
+	set := ir.PortSet(ranges...)
+	if ok && len(set) != len(ranges) {
+		rb.ds.Warnf(ranges[0].Pos, "ports in this set overlap").Hint = "ksc merges them: " + ir.FormatValues(ir.KindPort, set)
+	}
+	return set, ok
+}
+
+func (rb *ruleBuilder) protocols(sel *ir.Selector, elems []elem) (ir.Set, bool) {
+	var ps []ir.Protocol
+	ok := true
+	for _, e := range elems {
+		p, known := ir.ProtocolNames[e.text]
+		if !known || e.quoted {
+			d, _ := rb.wrongKind(e, "%s needs a protocol, %s", sel.Words, e.describe())
+			d.Hint = "use tcp, udp, icmp or icmpv6"
+			ok = false
+			continue
+		}
+		if slices.Contains(ps, p) {
+			rb.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
+			continue
+		}
+		ps = append(ps, p)
+	}
+	return ir.ProtocolSet(ps...), ok
+}
+
+func (rb *ruleBuilder) ctStates(sel *ir.Selector, elems []elem) (ir.Set, bool) {
+	var states []ir.CtState
+	ok := true
+	for _, e := range elems {
+		st, known := ir.ParseCtState(e.text)
+		if e.quoted || !known {
+			d, _ := rb.wrongKind(e, "%s needs a conntrack state, %s", sel.Words, e.describe())
+			d.Hint = "use new, established, related, invalid or untracked"
+			ok = false
+			continue
+		}
+		if slices.Contains(states, st) {
+			rb.ds.Warnf(e.pos, "%s appears twice", st)
+			continue
+		}
+		states = append(states, st)
+	}
+	return ir.CtStateSet(states...), ok
+}
+
+// log reads "log [prefix TEXT] [level LEVEL]".
+func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
+	l := &ir.Log{Pos: pos}
+	seen := map[string]bool{}
+	for {
+		t := rb.peek()
+		key := ""
+		if t != nil {
+			key = t.word()
+		}
+		if key != "prefix" && key != "level" {
+			return l
+		}
+		rb.next()
+		at, end := t.span()
+		v := rb.next()
+		if v == nil || v.Value == nil || v.Value.String == nil && v.Value.Word == nil {
+			rb.errorf(at, end, "log %s needs a value", key).Hint = `e.g. log prefix "drop: " level info`
+			return l
+		}
+		if seen[key] {
+			rb.errorf(at, end, "log has %s twice", key)
+		}
+		seen[key] = true
+		if key == "prefix" {
+			text := v.Value.Word
+			if v.Value.String != nil {
+				text = v.Value.String
+			}
+			l.Prefix = strings.Trim(*text, `"`)
+			continue
+		}
+		name := ""
+		if v.Value.Word != nil {
+			name = *v.Value.Word
+		}
+		level, ok := ir.ParseLogLevel(name)
+		if !ok {
+			vp, ve := v.span()
+			d := rb.errorf(vp, ve, "unknown log level %q", strings.Trim(derefOr(v.Value.String, name), `"`))
+			d.Hint = fmt.Sprintf("use one of %v", ir.LogLevels)
+		}
+		l.Level = level
+	}
+}
+
+func derefOr(s *string, alt string) string {
+	if s != nil {
+		return *s
+	}
+	return alt
+}
