@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs what the kernel tests use (nft, iptables, ip, openvpn), from
+# Installs what the kernel tests use (nft, iptables, ip, openvpn, conntrack), from
 # Debian's packages, when something is missing. Without root it only says
 # what is missing: the kernel tests then skip, or fail where
 # KSC_REQUIRE_KERNEL_TESTS=1 (as in CI).
@@ -10,6 +10,7 @@ need nft nftables
 need iptables-restore iptables
 need ip iproute2
 need openvpn openvpn
+need conntrack conntrack
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "install-test-deps: missing packages:$missing (need root and apt-get to install them)" >&2

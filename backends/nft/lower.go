@@ -250,15 +250,25 @@ func (l *ruleLowerer) match(m *ir.Match) {
 	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
 	switch spec.Kind {
 	case ir.KindCtState:
-		// A packet has one state bit: "in the set" is "mask & state != 0".
-		op := expr.CmpOpNeq
-		if m.Op == ir.Neq {
-			op = expr.CmpOpEq
-		}
-		l.emit(f.load(f.size),
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+		// As nft lowers them: "ct state a,b" tests the bit mask, "ct state
+		// != a" compares, "ct state != { a, b }" looks up. The state is a
+		// host-order number in the register and in set keys.
+		l.emit(f.load(f.size))
+		states := ir.CtStatesOf(m.Values)
+		switch {
+		case m.Op == ir.Eq:
+			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 				Mask: binary.NativeEndian.AppendUint32(nil, ir.CtStateMask(m.Values)), Xor: make([]byte, 4)},
-			&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)})
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+		case len(states) == 1:
+			l.emit(cmp(binary.NativeEndian.AppendUint32(nil, uint32(states[0]))))
+		default:
+			elems := make([]keyRange, len(states))
+			for i, st := range states {
+				elems[i] = single(binary.NativeEndian.AppendUint32(nil, uint32(st)))
+			}
+			l.lookup(f.keyType, elems, false, m.Op)
+		}
 	case ir.KindInterface:
 		names := ir.ValueStrings(spec.Kind, m.Values)
 		l.emit(f.load(f.size))

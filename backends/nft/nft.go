@@ -188,8 +188,14 @@ func matchText(m *ir.Match, portProto ir.Protocol) string {
 	if m.SetName != "" {
 		return name + op + "@" + m.SetName
 	}
-	if m.Field == ir.FieldCtState {
+	if m.Field == ir.FieldCtState && (m.Op == ir.Eq || len(m.Values) == 1) {
+		// A comma list is a bit mask in nft: "ct state a,b" holds for a
+		// or b, but "ct state != a,b" compares with a|b, which no packet
+		// has. A negated list must be a set: "ct state != { a, b }".
 		return name + op + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ",")
+	}
+	if m.Field == ir.FieldCtState {
+		return name + op + "{ " + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ", ") + " }"
 	}
 	return name + op + ir.FormatValues(m.Field.Spec().Kind, m.Values)
 }

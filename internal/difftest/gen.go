@@ -1,0 +1,360 @@
+// Package difftest proves that a policy means one thing on every target.
+// It generates seeded random rules over every field the language has (with
+// negation, sets, ranges, prefixes and repeated fields, in both families)
+// and packets at the edges of their values, and says what the IR itself
+// decides for each packet (ir.Rule.Holds on the rules as written). Tests
+// compare that with normalization (no root needed) and with the kernel's
+// verdict through every loader (see Lab).
+package difftest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+)
+
+// The lab's addresses, all documentation ranges. The firewall owns FW4 and
+// FW6; its peer owns Peer4 and Peer6, whose lower half sits behind the
+// firewall's first interface and upper half behind its second.
+var (
+	FW4   = netip.MustParsePrefix("192.0.2.0/26")
+	FW6   = netip.MustParsePrefix("2001:db8:a::/120")
+	Peer4 = netip.MustParsePrefix("198.51.100.0/26")
+	Peer6 = netip.MustParsePrefix("2001:db8:b::/120")
+	// Interfaces are the firewall's two interfaces, by peer half.
+	Interfaces = [2]string{"eth0", "wg0"}
+)
+
+// Ports: the firewall and the peer listen on ListenPorts and send from
+// SourcePorts.
+const (
+	ListenFirst, ListenLast = 1000, 1015
+	SourceFirst, SourceLast = 2000, 2015
+)
+
+// interfacePatterns are the names rules use: the lab's, wildcards over
+// them, and one the lab lacks.
+var interfacePatterns = []string{"eth0", "wg0", "eth*", "wg*", "e*", "tun0"}
+
+// Case is one generated ruleset: one chain (input or output, policy
+// accept) whose rules all block (drop in output, where the sender sees
+// EPERM at once; reject in input, where it sees ECONNREFUSED), and the
+// probes to send through it.
+type Case struct {
+	Seed   uint64
+	Hook   ir.Hook
+	Source string
+	Policy *ir.Policy
+	// Written holds each rule's matches as written, before Validate
+	// normalized them: what the expectation is computed from.
+	Written [][]*ir.Match
+	Probes  []Probe
+}
+
+// Probe is one packet sent through the chain. When Established, a second
+// packet of the same flow follows the reply (UDP only): its conntrack
+// state is established.
+type Probe struct {
+	Packet      ir.Packet
+	Established bool
+}
+
+// Outcome is what happened to a probe.
+type Outcome string
+
+const (
+	Passed             Outcome = "passed"
+	BlockedNew         Outcome = "blocked"
+	BlockedEstablished Outcome = "passed, then blocked when established"
+)
+
+// Expect is the IR's verdict for a probe: the rules as written, each the
+// AND of its matches, the first that holds blocking. It lists every
+// outcome the sender may see: one, except for a TCP probe in input whose
+// SYN passes and whose handshake ACK (an established packet) is
+// rejected, where the connection either completes or reports the
+// rejection, depending on whether the ICMP error beats the connect's
+// return (Linux reports it through SO_ERROR as a soft error).
+func (c *Case) Expect(pr Probe) []Outcome {
+	p := pr.Packet
+	p.CtState = ir.CtNew
+	if c.blocks(p) {
+		return []Outcome{BlockedNew}
+	}
+	p.CtState = ir.CtEstablished
+	switch {
+	case pr.Established && c.blocks(p):
+		return []Outcome{BlockedEstablished}
+	case p.Protocol == ir.TCP && c.Hook == ir.HookInput && c.blocks(p):
+		return []Outcome{Passed, BlockedNew}
+	}
+	return []Outcome{Passed}
+}
+
+func (c *Case) blocks(p ir.Packet) bool {
+	for _, ms := range c.Written {
+		if (&ir.Rule{Matches: ms}).Holds(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Pairs counts the packet×rule evaluations the probes make: each packet
+// meets every rule up to the one that decides it.
+func (c *Case) Pairs() int {
+	n := 0
+	for _, pr := range c.Probes {
+		p := pr.Packet
+		p.CtState = ir.CtNew
+		for _, ms := range c.Written {
+			n++
+			if (&ir.Rule{Matches: ms}).Holds(p) {
+				break
+			}
+		}
+	}
+	return n
+}
+
+// Generator makes cases from one seed.
+type Generator struct {
+	r    *rand.Rand
+	seed uint64
+	// Refused counts generated rulesets the front end refused
+	// (contradictions and the like, which are correct refusals), and
+	// Unexpressible those a target refused as beyond it ("the iptables
+	// target cannot express ..."), for the test's report.
+	Refused, Unexpressible int
+}
+
+// NewGenerator returns a generator whose cases depend only on seed.
+func NewGenerator(seed uint64) *Generator {
+	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x6b7363)), seed: seed}
+}
+
+// Case generates a ruleset of n rules at hook (ir.HookInput or
+// ir.HookOutput) and probes for it. accept decides whether a generated
+// policy is usable (every target must compile it); refused rules are
+// generated anew.
+func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) error) (*Case, error) {
+	for tries := 0; tries < 1000; tries++ {
+		var rules []string
+		for range n {
+			rules = append(rules, g.rule(hook))
+		}
+		c, err := build(hook, rules)
+		if err != nil {
+			g.Refused++
+			continue
+		}
+		if err := accept(c.Policy); err != nil {
+			if strings.Contains(err.Error(), "cannot express") {
+				g.Unexpressible++
+				continue
+			}
+			return nil, fmt.Errorf("a target refused a rule the front end accepted:\n%s\n%w", c.Source, err)
+		}
+		c.Seed = g.seed
+		c.Probes = g.probes(c, probes)
+		return c, nil
+	}
+	return nil, fmt.Errorf("no usable ruleset in 1000 tries")
+}
+
+// build loads the rules as a policy, keeping the matches as written.
+func build(hook ir.Hook, rules []string) (*Case, error) {
+	verdict := "reject"
+	if hook == ir.HookOutput {
+		verdict = "drop"
+	}
+	var src strings.Builder
+	fmt.Fprintf(&src, "flush ruleset\ntable inet t {\n\tchain c hook %s policy accept {\n", hook)
+	for _, r := range rules {
+		fmt.Fprintf(&src, "\t\t%s %s\n", r, verdict)
+	}
+	src.WriteString("\t}\n}\n")
+	f, ds := lang.Parse("generated.ks", []byte(src.String()))
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	p, ds := lang.Build(f, "generated.ks", lang.Config{})
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	c := &Case{Hook: hook, Source: src.String(), Policy: p}
+	for _, r := range p.Tables[0].Chains[0].Rules {
+		c.Written = append(c.Written, slices.Clone(r.Matches))
+	}
+	if ds := p.Validate(); ds.HasErrors() {
+		return nil, ds
+	}
+	return c, nil
+}
+
+type fieldKind int
+
+const (
+	kindIface fieldKind = iota
+	kindPeerAddr
+	kindFWAddr
+	kindProto
+	kindSport
+	kindDport
+	kindCt
+	kinds
+)
+
+// rule writes one rule's matches in the policy language, in random order,
+// sometimes matching a field twice.
+func (g *Generator) rule(hook ir.Hook) string {
+	family := ir.IPv4
+	if g.r.IntN(2) == 0 {
+		family = ir.IPv6
+	}
+	n := 1 + g.r.IntN(4)
+	var chosen []fieldKind
+	for range n {
+		if len(chosen) > 0 && g.r.IntN(5) == 0 {
+			chosen = append(chosen, chosen[g.r.IntN(len(chosen))]) // a repeat
+			continue
+		}
+		chosen = append(chosen, fieldKind(g.r.IntN(int(kinds))))
+	}
+	protoWord := []string{"th", "tcp", "udp"}[g.r.IntN(3)]
+	var parts []string
+	for _, k := range chosen {
+		parts = append(parts, g.match(hook, k, family, protoWord))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (g *Generator) op(maxNegated int, values []string) (string, []string) {
+	if g.r.IntN(3) == 0 {
+		if len(values) > maxNegated {
+			values = values[:maxNegated]
+		}
+		return "!= ", values
+	}
+	return "", values
+}
+
+func set(values []string) string {
+	if len(values) == 1 {
+		return values[0]
+	}
+	return "{ " + strings.Join(values, ", ") + " }"
+}
+
+func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord string) string {
+	switch k {
+	case kindIface:
+		sel := "iifname"
+		if hook == ir.HookOutput {
+			sel = "oifname"
+		}
+		var names []string
+		for range 1 + g.r.IntN(2) {
+			names = append(names, fmt.Sprintf("%q", interfacePatterns[g.r.IntN(len(interfacePatterns))]))
+		}
+		op, names := g.op(1, dedupe(names))
+		return sel + " " + op + set(names)
+	case kindPeerAddr, kindFWAddr:
+		peerSide := k == kindPeerAddr
+		dir := "saddr"
+		if peerSide == (hook == ir.HookOutput) {
+			dir = "daddr"
+		}
+		sel, pool := "ip", FW4
+		if family == ir.IPv6 {
+			sel, pool = "ip6", FW6
+		}
+		if peerSide {
+			pool = map[ir.Family]netip.Prefix{ir.IPv4: Peer4, ir.IPv6: Peer6}[family]
+		}
+		var elems []string
+		for range 1 + g.r.IntN(3) {
+			elems = append(elems, g.addrElem(pool))
+		}
+		op, elems := g.op(1, dedupe(elems))
+		return sel + " " + dir + " " + op + set(elems)
+	case kindProto:
+		all := []string{"tcp", "udp", "icmp"}
+		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		op, protos := g.op(1, all[:1+g.r.IntN(3)])
+		return "meta l4proto " + op + set(protos)
+	case kindSport, kindDport:
+		// Whoever receives listens on ListenPorts, and senders send
+		// from SourcePorts, in both directions.
+		first, last, dir := SourceFirst, SourceLast, "sport"
+		if k == kindDport {
+			first, last, dir = ListenFirst, ListenLast, "dport"
+		}
+		var elems []string
+		for range 1 + g.r.IntN(3) {
+			a := first + g.r.IntN(last-first+1)
+			if g.r.IntN(2) == 0 {
+				elems = append(elems, fmt.Sprint(a))
+				continue
+			}
+			b := a + g.r.IntN(last-a+1)
+			elems = append(elems, fmt.Sprintf("%d-%d", a, b))
+		}
+		op, elems := g.op(3, dedupe(elems))
+		return protoWord + " " + dir + " " + op + set(elems)
+	default:
+		all := []string{"new", "established", "related", "invalid"}
+		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		op, states := g.op(4, all[:1+g.r.IntN(3)])
+		return "ct state " + op + strings.Join(states, ",")
+	}
+}
+
+func dedupe(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// addrElem is a random address, prefix or range inside pool.
+func (g *Generator) addrElem(pool netip.Prefix) string {
+	size := 1 << (pool.Addr().BitLen() - pool.Bits())
+	switch g.r.IntN(3) {
+	case 0:
+		return offset(pool, g.r.IntN(size)).String()
+	case 1:
+		// A prefix inside the pool, aligned or not to a byte.
+		hostBits := 1 + g.r.IntN(pool.Addr().BitLen()-pool.Bits()-1)
+		block := 1 << hostBits
+		start := g.r.IntN(size/block) * block
+		return netip.PrefixFrom(offset(pool, start), pool.Addr().BitLen()-hostBits).String()
+	default:
+		a := g.r.IntN(size)
+		b := a + g.r.IntN(size-a)
+		if a == b {
+			return offset(pool, a).String()
+		}
+		return offset(pool, a).String() + "-" + offset(pool, b).String()
+	}
+}
+
+// offset is the address n after the start of pool.
+func offset(pool netip.Prefix, n int) netip.Addr {
+	b := pool.Masked().Addr().AsSlice()
+	for i := len(b) - 1; n > 0; i-- {
+		sum := int(b[i]) + n
+		b[i] = byte(sum)
+		n = sum >> 8
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}

@@ -1,0 +1,271 @@
+package difftest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/ir"
+)
+
+// Lab is a firewall namespace and a peer namespace joined by two veth
+// pairs. The firewall owns FW4/FW6 and the peer Peer4/Peer6 through local
+// routes; the lower half of the peer's pool is routed over the first pair
+// (eth0 on the firewall) and the upper half over the second (wg0), both
+// ways, so that a probe's peer address decides its interface.
+type Lab struct {
+	FW, Peer *netlab.NS
+
+	mu        sync.Mutex
+	listening map[string]bool
+	closers   []io.Closer
+}
+
+// NewLab builds a lab; it is deleted when the test ends.
+func NewLab(t testing.TB) *Lab {
+	t.Helper()
+	l := &Lab{FW: netlab.NewNS(t, "fw"), Peer: netlab.NewNS(t, "peer")}
+	for _, ns := range []*netlab.NS{l.FW, l.Peer} {
+		// Senders bind any address of their pool; the firewall answers
+		// every rejected probe at once, so ICMP errors are not rate-limited;
+		// no address waits for duplicate detection before the first probe.
+		ns.Exec(t, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1",
+			"net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000",
+			"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+			"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	}
+	netlab.Veth(t, l.FW, Interfaces[0], l.Peer, "p0")
+	netlab.Veth(t, l.FW, Interfaces[1], l.Peer, "p1")
+	links := []struct{ fw4, peer4, fw6, peer6 string }{
+		{"203.0.113.1", "203.0.113.2", "2001:db8:e0::1", "2001:db8:e0::2"},
+		{"203.0.113.5", "203.0.113.6", "2001:db8:e1::1", "2001:db8:e1::2"},
+	}
+	for i, ln := range links {
+		peerDev := fmt.Sprintf("p%d", i)
+		// Rules may reject ICMPv6 too, neighbour discovery included:
+		// fixed link addresses and permanent neighbours keep the links up.
+		fwMAC, peerMAC := fmt.Sprintf("02:00:00:00:0%d:01", i), fmt.Sprintf("02:00:00:00:0%d:02", i)
+		l.FW.Exec(t, "ip", "link", "set", "dev", Interfaces[i], "address", fwMAC)
+		l.Peer.Exec(t, "ip", "link", "set", "dev", peerDev, "address", peerMAC)
+		l.FW.Exec(t, "ip", "-6", "neigh", "replace", ln.peer6, "lladdr", peerMAC, "dev", Interfaces[i], "nud", "permanent")
+		l.Peer.Exec(t, "ip", "-6", "neigh", "replace", ln.fw6, "lladdr", fwMAC, "dev", peerDev, "nud", "permanent")
+		l.FW.Exec(t, "ip", "addr", "add", ln.fw4+"/30", "dev", Interfaces[i])
+		l.FW.Exec(t, "ip", "addr", "add", ln.fw6+"/64", "dev", Interfaces[i], "nodad")
+		l.Peer.Exec(t, "ip", "addr", "add", ln.peer4+"/30", "dev", peerDev)
+		l.Peer.Exec(t, "ip", "addr", "add", ln.peer6+"/64", "dev", peerDev, "nodad")
+		// The firewall reaches each half of the peer's pool over its own link.
+		l.FW.Exec(t, "ip", "route", "add", half(Peer4, i).String(), "via", ln.peer4, "dev", Interfaces[i])
+		l.FW.Exec(t, "ip", "-6", "route", "add", half(Peer6, i).String(), "via", ln.peer6, "dev", Interfaces[i])
+		// The peer answers from each half over the same link: by source.
+		table := fmt.Sprint(100 + i)
+		l.Peer.Exec(t, "ip", "rule", "add", "from", half(Peer4, i).String(), "table", table)
+		l.Peer.Exec(t, "ip", "-6", "rule", "add", "from", half(Peer6, i).String(), "table", table)
+		l.Peer.Exec(t, "ip", "route", "add", FW4.String(), "via", ln.fw4, "dev", peerDev, "table", table)
+		l.Peer.Exec(t, "ip", "-6", "route", "add", FW6.String(), "via", ln.fw6, "dev", peerDev, "table", table)
+	}
+	for ns, pools := range map[*netlab.NS][2]netip.Prefix{l.FW: {FW4, FW6}, l.Peer: {Peer4, Peer6}} {
+		ns.Exec(t, "ip", "route", "add", "local", pools[0].String(), "dev", "lo")
+		ns.Exec(t, "ip", "-6", "route", "add", "local", pools[1].String(), "dev", "lo")
+	}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.closers {
+			c.Close()
+		}
+	})
+	return l
+}
+
+// half is the lower (0) or upper (1) half of a pool.
+func half(p netip.Prefix, i int) netip.Prefix {
+	h := netip.PrefixFrom(p.Addr(), p.Bits()+1)
+	if i == 1 {
+		h = netip.PrefixFrom(offset(p, 1<<(p.Addr().BitLen()-p.Bits()-1)), p.Bits()+1)
+	}
+	return h
+}
+
+// wait bounds how long a probe waits for an answer that comes at once
+// when a packet passes (a reply) or is rejected in input (ECONNREFUSED)
+// or dropped in output (EPERM): only a lost packet waits this long.
+const wait = 3 * time.Second
+
+// synWait is how long a TCP probe in output waits for its connection: the
+// kernel retransmits a SYN that the output chain dropped instead of failing
+// the connect, so a drop shows as silence. Passed SYNs are answered over a
+// veth in microseconds.
+const synWait = 500 * time.Millisecond
+
+// Run sends a probe through the case's chain and reports what the sender
+// saw. Probes of one case may run concurrently: each is its own flow.
+func (l *Lab) Run(hook ir.Hook, pr Probe) (Outcome, error) {
+	from, to := l.Peer, l.FW
+	if hook == ir.HookOutput {
+		from, to = l.FW, l.Peer
+	}
+	p := pr.Packet
+	src := netip.AddrPortFrom(p.Src, p.Sport)
+	dst := netip.AddrPortFrom(p.Dst, p.Dport)
+	if err := l.listen(to, p.Protocol, dst); err != nil {
+		return "", err
+	}
+	if p.Protocol == ir.TCP {
+		return runTCP(from, src, dst, hook == ir.HookOutput)
+	}
+	return runUDP(from, src, dst, pr.Established)
+}
+
+// listen makes sure something in ns answers at dst: an echo for UDP, an
+// accepting socket for TCP. Listeners live as long as the lab.
+func (l *Lab) listen(ns *netlab.NS, proto ir.Protocol, dst netip.AddrPort) error {
+	key := ns.Name + " " + proto.String() + " " + dst.String()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.listening[key] {
+		return nil
+	}
+	var closer io.Closer
+	err := ns.Do(func() error {
+		if proto == ir.TCP {
+			ln, err := listenConfig().Listen(context.Background(), "tcp", dst.String())
+			if err == nil {
+				go accept(ln)
+				closer = ln
+			}
+			return err
+		}
+		pc, err := listenConfig().ListenPacket(context.Background(), "udp", dst.String())
+		if err == nil {
+			go echo(pc)
+			closer = pc
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if l.listening == nil {
+		l.listening = map[string]bool{}
+	}
+	l.listening[key] = true
+	l.closers = append(l.closers, closer)
+	return nil
+}
+
+func accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			// The client resets the connection; reading until then keeps
+			// this side out of TIME_WAIT.
+			c.SetDeadline(time.Now().Add(wait))
+			c.Read(make([]byte, 1))
+			c.Close()
+		}()
+	}
+}
+
+func echo(pc net.PacketConn) {
+	buf := make([]byte, 64)
+	for {
+		n, peer, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(buf[:n], peer)
+	}
+}
+
+func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool) (Outcome, error) {
+	var outcome Outcome
+	err := from.Do(func() error {
+		timeout := wait
+		if output {
+			timeout = synWait
+		}
+		d := net.Dialer{Timeout: timeout, LocalAddr: net.TCPAddrFromAddrPort(src), Control: reuse}
+		c, err := d.Dial("tcp", dst.String())
+		var ne net.Error
+		switch {
+		case err == nil:
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+			outcome = Passed
+		case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.ECONNREFUSED):
+			outcome = BlockedNew
+		case output && errors.As(err, &ne) && ne.Timeout():
+			outcome = BlockedNew
+		default:
+			return fmt.Errorf("tcp %s -> %s: %w", src, dst, err)
+		}
+		return nil
+	})
+	return outcome, err
+}
+
+func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool) (Outcome, error) {
+	var conn *net.UDPConn
+	if err := from.Do(func() (err error) {
+		d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(src), Control: reuse}
+		c, err := d.Dial("udp", dst.String())
+		if err == nil {
+			conn = c.(*net.UDPConn)
+		}
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	exchange := func() (bool, error) {
+		if _, err := conn.Write([]byte("probe")); err != nil {
+			if errors.Is(err, syscall.EPERM) {
+				return false, nil
+			}
+			return false, err
+		}
+		conn.SetReadDeadline(time.Now().Add(wait))
+		_, err := conn.Read(make([]byte, 64))
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return false, nil
+		default:
+			return false, fmt.Errorf("udp %s -> %s: %w", src, dst, err)
+		}
+	}
+	ok, err := exchange()
+	if err != nil || !ok {
+		return BlockedNew, err
+	}
+	if !established {
+		return Passed, nil
+	}
+	if ok, err = exchange(); err != nil || !ok {
+		return BlockedEstablished, err
+	}
+	return Passed, nil
+}
+
+func listenConfig() *net.ListenConfig { return &net.ListenConfig{Control: reuse} }
+
+// reuse lets probes reuse a source port at once.
+func reuse(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	})
+	return errors.Join(err, serr)
+}

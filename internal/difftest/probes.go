@@ -1,0 +1,199 @@
+package difftest
+
+import (
+	"net/netip"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// edges collects, for each kind of value, the keys next to every bound of
+// every match: the packets most likely to show an off-by-one or a dropped
+// match.
+type edges struct {
+	fw, peer     []netip.Addr
+	sport, dport []uint16
+}
+
+func (c *Case) edges() edges {
+	var e edges
+	for _, ms := range c.Written {
+		for _, m := range ms {
+			kind := m.Field.Spec().Kind
+			for _, sp := range m.Values {
+				for _, k := range []ir.Key{sp.Lo, sp.Hi} {
+					switch kind {
+					case ir.KindIPv4, ir.KindIPv6:
+						n := 4
+						if kind == ir.KindIPv6 {
+							n = 16
+						}
+						a, _ := netip.AddrFromSlice(k.Bytes(n))
+						for _, x := range []netip.Addr{a.Prev(), a, a.Next()} {
+							switch {
+							case inPool(x, FW4, FW6):
+								e.fw = append(e.fw, x)
+							case inPool(x, Peer4, Peer6):
+								e.peer = append(e.peer, x)
+							}
+						}
+					case ir.KindPort:
+						v := uint16(k.Uint())
+						for _, x := range []uint16{v - 1, v, v + 1} {
+							if m.Field == ir.FieldSport {
+								e.sport = append(e.sport, x)
+							} else {
+								e.dport = append(e.dport, x)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return e
+}
+
+func inPool(a netip.Addr, pools ...netip.Prefix) bool {
+	for _, p := range pools {
+		if a.IsValid() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// probes makes n probes for c: half aimed at a rule (every match made to
+// hold, then often one moved to an edge), half at random edges.
+func (g *Generator) probes(c *Case, n int) []Probe {
+	e := c.edges()
+	seen := map[string]bool{}
+	var out []Probe
+	for tries := 0; len(out) < n && tries < 20*n; tries++ {
+		pr := g.randomProbe(c, e)
+		if len(c.Written) > 0 && g.r.IntN(2) == 0 {
+			g.aim(c, &pr, c.Written[g.r.IntN(len(c.Written))], e)
+		}
+		g.place(c.Hook, &pr)
+		// Each flow once a batch: conntrack remembers flows.
+		key := flowKey(pr.Packet)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, pr)
+	}
+	return out
+}
+
+func flowKey(p ir.Packet) string {
+	return p.Protocol.String() + " " + netip.AddrPortFrom(p.Src, p.Sport).String() + " " + netip.AddrPortFrom(p.Dst, p.Dport).String()
+}
+
+// probe fields before they are placed as source or destination.
+type draft struct {
+	fw, peer     netip.Addr
+	sport, dport uint16
+}
+
+func (g *Generator) randomProbe(c *Case, e edges) Probe {
+	v6 := g.r.IntN(2) == 0
+	pick := func(edges []netip.Addr, pool4, pool6 netip.Prefix) netip.Addr {
+		var same []netip.Addr
+		for _, a := range edges {
+			if a.Is6() == v6 {
+				same = append(same, a)
+			}
+		}
+		if len(same) > 0 && g.r.IntN(3) > 0 {
+			return same[g.r.IntN(len(same))]
+		}
+		pool := pool4
+		if v6 {
+			pool = pool6
+		}
+		return offset(pool, g.r.IntN(1<<(pool.Addr().BitLen()-pool.Bits())))
+	}
+	port := func(edges []uint16, first, last int) uint16 {
+		var in []uint16
+		for _, p := range edges {
+			if int(p) >= first && int(p) <= last {
+				in = append(in, p)
+			}
+		}
+		if len(in) > 0 && g.r.IntN(3) > 0 {
+			return in[g.r.IntN(len(in))]
+		}
+		return uint16(first + g.r.IntN(last-first+1))
+	}
+	d := draft{fw: pick(e.fw, FW4, FW6), peer: pick(e.peer, Peer4, Peer6),
+		sport: port(e.sport, SourceFirst, SourceLast), dport: port(e.dport, ListenFirst, ListenLast)}
+	pr := Probe{Packet: ir.Packet{Protocol: ir.TCP}}
+	if g.r.IntN(2) == 0 {
+		pr.Packet.Protocol = ir.UDP
+		pr.Established = g.r.IntN(3) == 0
+	}
+	pr.Packet.Src, pr.Packet.Dst, pr.Packet.Sport, pr.Packet.Dport = d.peer, d.fw, d.sport, d.dport
+	if c.Hook == ir.HookOutput {
+		pr.Packet.Src, pr.Packet.Dst = d.fw, d.peer
+	}
+	return pr
+}
+
+// aim changes the probe so that each match of the rule holds where the
+// lab allows it, then sometimes moves one field to a random edge.
+func (g *Generator) aim(c *Case, pr *Probe, rule []*ir.Match, e edges) {
+	for _, m := range rule {
+		for range 30 {
+			if m.Holds(pr.Packet) {
+				break
+			}
+			alt := g.randomProbe(c, e)
+			g.copyField(m.Field, &pr.Packet, alt.Packet)
+			if m.Protocol != ir.AnyTransport {
+				pr.Packet.Protocol = m.Protocol
+			}
+		}
+	}
+	if g.r.IntN(3) > 0 {
+		alt := g.randomProbe(c, e)
+		g.copyField(rule[g.r.IntN(len(rule))].Field, &pr.Packet, alt.Packet)
+	}
+	if pr.Packet.Protocol != ir.UDP {
+		pr.Established = false
+	}
+}
+
+// copyField sets one field of p from q (addresses move with their family).
+func (g *Generator) copyField(f ir.Field, p *ir.Packet, q ir.Packet) {
+	switch f {
+	case ir.FieldIPSaddr, ir.FieldIP6Saddr, ir.FieldIPDaddr, ir.FieldIP6Daddr, ir.FieldIifname, ir.FieldOifname:
+		p.Src, p.Dst = q.Src, q.Dst
+	case ir.FieldL4Proto:
+		p.Protocol = q.Protocol
+	case ir.FieldSport:
+		p.Sport = q.Sport
+	case ir.FieldDport:
+		p.Dport = q.Dport
+	case ir.FieldCtState:
+	}
+}
+
+// place sets the interface the lab's routes give the probe: the peer
+// address's half of its pool decides it.
+func (g *Generator) place(hook ir.Hook, pr *Probe) {
+	peer, pool := pr.Packet.Src, Peer4
+	if hook == ir.HookOutput {
+		peer = pr.Packet.Dst
+	}
+	if peer.Is6() {
+		pool = Peer6
+	}
+	half := 0
+	if !netip.PrefixFrom(pool.Addr(), pool.Bits()+1).Contains(peer) {
+		half = 1
+	}
+	pr.Packet.Iif, pr.Packet.Oif = Interfaces[half], ""
+	if hook == ir.HookOutput {
+		pr.Packet.Iif, pr.Packet.Oif = "", Interfaces[half]
+	}
+}

@@ -1,0 +1,76 @@
+package ir
+
+import "net/netip"
+
+// Packet is what a rule can see of one packet: the IR's own meaning of a
+// match, evaluated without any backend. Tests compare the kernel's verdicts
+// with it.
+type Packet struct {
+	// Iif and Oif are the input and output interfaces; empty where the
+	// hook has none.
+	Iif, Oif string
+	Src, Dst netip.Addr
+	Protocol Protocol
+	// Sport and Dport are meaningful for protocols with ports.
+	Sport, Dport uint16
+	CtState      CtState
+}
+
+// Family is the packet's address family.
+func (p Packet) Family() Family {
+	if p.Src.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Holds reports whether the match holds for the packet, the protocol its
+// selector implies ("tcp dport") included.
+func (m *Match) Holds(p Packet) bool {
+	if m.Protocol != AnyTransport && p.Protocol != m.Protocol {
+		return false
+	}
+	k, ok := p.key(m.Field)
+	return ok && m.Effective().Has(k)
+}
+
+// Holds reports whether every match of the rule holds for the packet.
+func (r *Rule) Holds(p Packet) bool {
+	for _, m := range r.Matches {
+		if !m.Holds(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// key is the packet's value of field f, or false when the packet has none
+// (an IPv6 packet has no ip saddr, an input packet no oifname).
+func (p Packet) key(f Field) (Key, bool) {
+	switch f {
+	case FieldIifname:
+		return interfaceSpan(p.Iif).Lo, p.Iif != ""
+	case FieldOifname:
+		return interfaceSpan(p.Oif).Lo, p.Oif != ""
+	case FieldIPSaddr:
+		return AddrKey(p.Src), p.Family() == IPv4
+	case FieldIPDaddr:
+		return AddrKey(p.Dst), p.Family() == IPv4
+	case FieldIP6Saddr:
+		return AddrKey(p.Src), p.Family() == IPv6
+	case FieldIP6Daddr:
+		return AddrKey(p.Dst), p.Family() == IPv6
+	case FieldL4Proto:
+		return uintKey(uint64(p.Protocol)), true
+	case FieldSport:
+		return uintKey(uint64(p.Sport)), p.Protocol.HasPorts()
+	case FieldDport:
+		return uintKey(uint64(p.Dport)), p.Protocol.HasPorts()
+	case FieldCtState:
+		return uintKey(uint64(p.CtState)), true
+	}
+	return Key{}, false
+}
+
+// AddrKey is an address as a key of an address field.
+func AddrKey(a netip.Addr) Key { return numKey(a.AsSlice()) }
