@@ -3,6 +3,7 @@ package lint_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/internal/golden"
@@ -95,5 +96,42 @@ func TestBlocksNewSSH(t *testing.T) {
 		require.False(t, ds.HasErrors(), "%v", ds)
 		_, blocks := lint.BlocksNewSSH(p)
 		assert.Equal(t, tt.blocks, blocks, tt.name)
+	}
+}
+
+// Containment in both directions, for every field: the wider rule first
+// shadows the narrower one, the narrower first shadows nothing.
+func TestShadowingEachFieldBothWays(t *testing.T) {
+	tests := []struct{ field, wide, narrow string }{
+		{"oifname", `oifname "eth*"`, `oifname "eth0"`},
+		{"oifname negated", `oifname != "tun0"`, `oifname "eth0"`},
+		{"ip daddr", `ip daddr 192.0.2.0/24`, `ip daddr 192.0.2.128/25`},
+		{"ip daddr negated", `ip daddr != 198.51.100.0/24`, `ip daddr 192.0.2.0/24`},
+		{"ip saddr range", `ip saddr 192.0.2.1-192.0.2.9`, `ip saddr { 192.0.2.2, 192.0.2.8 }`},
+		{"ip6 daddr", `ip6 daddr 2001:db8::/32`, `ip6 daddr 2001:db8:1::/48`},
+		{"meta l4proto", `meta l4proto { tcp, udp }`, `meta l4proto udp`},
+		{"meta l4proto negated", `meta l4proto != icmp`, `meta l4proto tcp`},
+		{"tcp dport", `tcp dport 1-1024`, `tcp dport { 22, 80 }`},
+		{"th sport", `meta l4proto { tcp, udp } th sport 1000-2000`, `udp sport 1500`},
+		{"tcp dport negated", `tcp dport != 22`, `tcp dport 80`},
+		{"ct state", `ct state established,related`, `ct state established`},
+		{"ct state negated", `ct state != new`, `ct state related`},
+	}
+	load := func(t *testing.T, rules string) ir.Diagnostics {
+		p, ds := lang.Load("t.ks", []byte(in("output", rules+"\nct state established,related accept")), lang.Config{})
+		require.False(t, ds.HasErrors(), "%v", ds)
+		var shadowed ir.Diagnostics
+		for _, d := range lint.Check(p) {
+			if d.Pos.Line == 4 && strings.Contains(d.Message, "never sees a packet") {
+				shadowed = append(shadowed, d)
+			}
+		}
+		return shadowed
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			assert.Len(t, load(t, tt.wide+" drop\n"+tt.narrow+" accept"), 1, "the wider rule first must shadow the narrower")
+			assert.Empty(t, load(t, tt.narrow+" drop\n"+tt.wide+" accept"), "the narrower rule first shadows nothing")
+		})
 	}
 }

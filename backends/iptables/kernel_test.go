@@ -25,7 +25,7 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 	n := 0
 	for _, c := range golden.Cases(t) {
 		p := c.Load(t)
-		if !compiles(p) {
+		if !compiles(t, c, p) {
 			continue
 		}
 		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {

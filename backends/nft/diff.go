@@ -1,11 +1,7 @@
 package nft
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
-	"net/netip"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -123,7 +119,7 @@ func lines(r *Ruleset, keep func(*nftables.Table) bool, b *Batch) []line {
 		for ci, ch := range t.Chains {
 			out = append(out, line{"chain " + name + " " + ch.Chain.Name + " " + chainSpec(ch.Chain), "  chain " + ch.Chain.Name + " " + describeChain(ch.Chain)})
 			for ri, rule := range ch.Rules {
-				text := describeRule(t, rule)
+				text := DescribeRule(t, rule)
 				if bt != nil && ci < len(bt.Chains) && ri < len(bt.Chains[ci].Rules) {
 					r := bt.Chains[ci].Rules[ri]
 					text = r.Text + "  # " + r.Pos.String()
@@ -166,156 +162,6 @@ func describeChain(c *nftables.Chain) string {
 		prio = int(*c.Priority)
 	}
 	return fmt.Sprintf("{ type %s hook %s priority %d; policy %s; }", c.Type, hooks[*c.Hooknum], prio, policy)
-}
-
-// describeRule decompiles the expression patterns that nft and ksc write
-// back into nft syntax, for rules that did not come from the policy.
-// Anything else shows as its expression type.
-func describeRule(t *LiveTable, rule *nftables.Rule) string {
-	var parts []string
-	var subject string // what register 1 holds
-	var subjectAddr bool
-	for _, e := range rule.Exprs {
-		switch e := e.(type) {
-		case *expr.Meta:
-			subject, subjectAddr = metaSubject(e.Key), false
-		case *expr.Payload:
-			subject, subjectAddr = payloadSubject(e), e.Base == expr.PayloadBaseNetworkHeader
-		case *expr.Ct:
-			subject = "ct state"
-		case *expr.Bitwise:
-			if subject == "ct state" {
-				parts = append(parts, "ct state "+ctStates(e.Mask))
-				subject = ""
-			} else if subjectAddr {
-				subject += fmt.Sprintf("&%x", e.Mask)
-			}
-		case *expr.Cmp:
-			if subject == "" || subject == "nfproto" {
-				continue
-			}
-			op := map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ", expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}[e.Op]
-			parts = append(parts, subject+" "+op+value(subject, e.Data))
-		case *expr.Lookup:
-			parts = append(parts, subject+" "+t.setValues(subject, e.SetName))
-		case *expr.Counter:
-			parts = append(parts, "counter")
-		case *expr.Log:
-			l := "log"
-			if len(e.Data) > 0 {
-				l += fmt.Sprintf(" prefix %q", e.Data)
-			}
-			parts = append(parts, l)
-		case *expr.Verdict:
-			parts = append(parts, verdictName(e))
-		case *expr.Reject:
-			parts = append(parts, "reject")
-		default:
-			parts = append(parts, fmt.Sprintf("<%T>", e))
-		}
-	}
-	return strings.Join(parts, " ")
-}
-
-func metaSubject(k expr.MetaKey) string {
-	switch k {
-	case expr.MetaKeyIIFNAME:
-		return "iifname"
-	case expr.MetaKeyOIFNAME:
-		return "oifname"
-	case expr.MetaKeyL4PROTO:
-		return "meta l4proto"
-	case expr.MetaKeyNFPROTO:
-		return "nfproto"
-	}
-	return fmt.Sprintf("meta %d", k)
-}
-
-func payloadSubject(p *expr.Payload) string {
-	if p.Base == expr.PayloadBaseTransportHeader {
-		if p.Offset == 0 {
-			return "th sport"
-		}
-		return "th dport"
-	}
-	switch p.Offset {
-	case 12:
-		return "ip saddr"
-	case 16:
-		return "ip daddr"
-	case 8:
-		return "ip6 saddr"
-	case 24:
-		return "ip6 daddr"
-	}
-	return fmt.Sprintf("payload @%d,%d", p.Offset, p.Len)
-}
-
-func value(subject string, data []byte) string {
-	switch {
-	case subject == "iifname" || subject == "oifname":
-		name := string(bytes.TrimRight(data, "\x00"))
-		if len(data) < 16 {
-			name += "*"
-		}
-		return fmt.Sprintf("%q", name)
-	case subject == "meta l4proto" && len(data) == 1:
-		for name, p := range map[string]byte{"tcp": 6, "udp": 17, "icmp": 1, "ipv6-icmp": 58} {
-			if p == data[0] {
-				return name
-			}
-		}
-	case strings.HasPrefix(subject, "th ") && len(data) == 2:
-		return fmt.Sprint(binary.BigEndian.Uint16(data))
-	case strings.HasPrefix(subject, "ip"):
-		size := 4
-		if strings.HasPrefix(subject, "ip6") {
-			size = 16
-		}
-		full := make([]byte, size)
-		copy(full, data)
-		if a, ok := netip.AddrFromSlice(full); ok {
-			if len(data) < size {
-				return netip.PrefixFrom(a, len(data)*8).String()
-			}
-			return a.String()
-		}
-	}
-	return fmt.Sprintf("0x%x", data)
-}
-
-func (t *LiveTable) setValues(subject, name string) string {
-	s := t.Sets[name]
-	if s == nil {
-		return "@" + name
-	}
-	if !s.Set.Anonymous {
-		return "@" + name
-	}
-	var vals []string
-	for _, e := range s.Elements {
-		if !e.IntervalEnd {
-			vals = append(vals, value(subject, e.Key))
-		}
-	}
-	return "{ " + strings.Join(vals, ", ") + " }"
-}
-
-func ctStates(mask []byte) string {
-	if len(mask) != 4 {
-		return "?"
-	}
-	m := binary.NativeEndian.Uint32(mask)
-	var names []string
-	for _, s := range []struct {
-		name string
-		bit  uint32
-	}{{"invalid", 1}, {"established", 2}, {"related", 4}, {"new", 8}, {"untracked", 64}} {
-		if m&s.bit != 0 {
-			names = append(names, s.name)
-		}
-	}
-	return strings.Join(names, ",")
 }
 
 func verdictName(v *expr.Verdict) string {

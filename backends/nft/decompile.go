@@ -1,0 +1,268 @@
+package nft
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/ksc-project/ksc/ir"
+	"golang.org/x/sys/unix"
+)
+
+// DescribeRule decompiles a live rule into nft syntax, reading the same
+// fields table the lowering writes with, for rules that did not come from
+// the policy (another tool's, or an older policy's). What it does not know
+// shows as the expression's type.
+func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
+	var parts []string
+	var field ir.Field // what register 1 holds; 0 when nothing ksc knows
+	var mask []byte    // a bit mask applied to it
+	for _, e := range rule.Exprs {
+		switch e := e.(type) {
+		case *expr.Meta, *expr.Payload, *expr.Ct:
+			field, mask = loadedField(e), nil
+			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
+				field = nfprotoLoad
+			}
+		case *expr.Bitwise:
+			mask = e.Mask
+		case *expr.Cmp:
+			parts = append(parts, compareText(field, mask, e))
+		case *expr.Range:
+			op := ""
+			if e.Op == expr.CmpOpNeq {
+				op = "!= "
+			}
+			parts = append(parts, fmt.Sprintf("%s %s%s-%s", field, op, valueText(field, e.FromData), valueText(field, e.ToData)))
+		case *expr.Lookup:
+			op := ""
+			if e.Invert {
+				op = "!= "
+			}
+			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
+		case *expr.Counter:
+			parts = append(parts, "counter")
+		case *expr.Log:
+			l := "log"
+			if len(e.Data) > 0 {
+				l += fmt.Sprintf(" prefix %q", e.Data)
+			}
+			if e.Key&(1<<unix.NFTA_LOG_LEVEL) != 0 {
+				l += " level " + ir.LogLevel(e.Level+1).String()
+			}
+			parts = append(parts, l)
+		case *expr.Verdict:
+			parts = append(parts, verdictName(e))
+		case *expr.Reject:
+			parts = append(parts, "reject")
+		default:
+			parts = append(parts, fmt.Sprintf("<%T>", e))
+		}
+	}
+	if c, ok := userdata.GetString(rule.UserData, userdata.TypeComment); ok && c != "" {
+		parts = append(parts, "comment "+strconv.Quote(c))
+	}
+	return strings.Join(asWritten(parts), " ")
+}
+
+// asWritten folds what nft writes as one clause back into it, as nft list
+// shows it: the family check an address match implies, "meta l4proto tcp
+// th dport 22" as "tcp dport 22", and ">= a <= b" as "a-b".
+func asWritten(parts []string) []string {
+	var named []string
+	for i := 0; i < len(parts); i++ {
+		p, next := parts[i], ""
+		if i+1 < len(parts) {
+			next = parts[i+1]
+		}
+		switch {
+		case p == "meta nfproto ipv4" && strings.HasPrefix(next, "ip "),
+			p == "meta nfproto ipv6" && strings.HasPrefix(next, "ip6 "):
+			continue
+		case (p == "meta l4proto tcp" || p == "meta l4proto udp") && strings.HasPrefix(next, "th "):
+			proto := strings.TrimPrefix(p, "meta l4proto ")
+			for i+1 < len(parts) && strings.HasPrefix(parts[i+1], "th ") {
+				i++
+				named = append(named, proto+strings.TrimPrefix(parts[i], "th"))
+			}
+			continue
+		}
+		named = append(named, p)
+	}
+	var out []string
+	for i := 0; i < len(named); i++ {
+		if i+1 < len(named) {
+			field, lo, ok1 := strings.Cut(named[i], " >= ")
+			nextField, hi, ok2 := strings.Cut(named[i+1], " <= ")
+			if ok1 && ok2 && field == nextField {
+				out = append(out, field+" "+lo+"-"+hi)
+				i++
+				continue
+			}
+		}
+		out = append(out, named[i])
+	}
+	return out
+}
+
+// nfprotoLoad stands for the "meta nfproto" an inet table's rules start
+// their address matches with; it is not a field of the language.
+const nfprotoLoad = ir.Field(255)
+
+// loadedField finds the field whose load is e, in the lowering's table.
+func loadedField(e expr.Any) ir.Field {
+	for f, row := range fields {
+		n := row.size
+		if p, ok := e.(*expr.Payload); ok {
+			n = p.Len // a byte-aligned prefix loads fewer bytes
+		}
+		if reflect.DeepEqual(row.load(n), e) {
+			return f
+		}
+	}
+	return 0
+}
+
+// compareText decompiles a comparison of what register 1 holds.
+func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
+	switch {
+	case f == nfprotoLoad:
+		if c.Op == expr.CmpOpEq && len(c.Data) == 1 {
+			return map[byte]string{2: "meta nfproto ipv4", 10: "meta nfproto ipv6"}[c.Data[0]]
+		}
+		return fmt.Sprintf("<nfproto %x>", c.Data)
+	case f == 0:
+		return fmt.Sprintf("<cmp %x>", c.Data)
+	case f == ir.FieldCtState && mask != nil && isZero(c.Data):
+		// "ct state a,b" tests the mask; "== 0" is its negation.
+		op := ""
+		if c.Op == expr.CmpOpEq {
+			op = "!= "
+		}
+		return "ct state " + op + valueText(f, mask)
+	}
+	op := map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ", expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}[c.Op]
+	v := valueText(f, c.Data)
+	if mask != nil {
+		// An address compared under a mask is a prefix of the mask's length.
+		if a, err := netip.ParseAddr(v); err == nil {
+			ones := 0
+			for _, b := range mask {
+				ones += bits.OnesCount8(b)
+			}
+			v = netip.PrefixFrom(a, ones).String()
+		}
+	}
+	return f.String() + " " + op + v
+}
+
+// valueText writes a register value of field f as the language does.
+func valueText(f ir.Field, data []byte) string {
+	switch f.Spec().Kind {
+	case ir.KindInterface:
+		name := string(bytes.TrimRight(data, "\x00"))
+		if len(data) < 16 {
+			name += "*"
+		}
+		return fmt.Sprintf("%q", name)
+	case ir.KindIPv4, ir.KindIPv6:
+		size := 4
+		if f.Spec().Kind == ir.KindIPv6 {
+			size = 16
+		}
+		full := make([]byte, size)
+		copy(full, data)
+		a, _ := netip.AddrFromSlice(full)
+		if len(data) < size {
+			return netip.PrefixFrom(a, len(data)*8).String()
+		}
+		return a.String()
+	case ir.KindPort:
+		if len(data) == 2 {
+			return fmt.Sprint(binary.BigEndian.Uint16(data))
+		}
+	case ir.KindProtocol:
+		if len(data) == 1 {
+			return ir.Protocol(data[0]).String()
+		}
+	case ir.KindCtState:
+		if len(data) == 4 {
+			var states []string
+			m := binary.NativeEndian.Uint32(data)
+			for _, st := range ir.CtStates {
+				if m&uint32(st) != 0 {
+					states = append(states, st.String())
+				}
+			}
+			return strings.Join(states, ",")
+		}
+	}
+	return fmt.Sprintf("0x%x", data)
+}
+
+func (t *LiveTable) setValues(f ir.Field, name string) string {
+	s := t.Sets[name]
+	if s == nil || !s.Set.Anonymous {
+		return "@" + name
+	}
+	var vals []string
+	for i, e := range s.Elements {
+		if e.IntervalEnd {
+			continue
+		}
+		v := valueText(f, e.Key)
+		if s.Set.Interval {
+			// An interval element ends where the next end element starts,
+			// or at the top of the key space when none follows.
+			last := bytes.Repeat([]byte{0xff}, len(e.Key))
+			if i+1 < len(s.Elements) && s.Elements[i+1].IntervalEnd {
+				last = decrement(s.Elements[i+1].Key)
+			}
+			v = rangeText(f, e.Key, last)
+		}
+		vals = append(vals, v)
+	}
+	return "{ " + strings.Join(vals, ", ") + " }"
+}
+
+// rangeText writes the keys from first to last of field f: one value, an
+// interface wildcard, a prefix or a range.
+func rangeText(f ir.Field, first, last []byte) string {
+	if bytes.Equal(first, last) {
+		return valueText(f, first)
+	}
+	switch k := f.Spec().Kind; k {
+	case ir.KindInterface:
+		var sp ir.Span
+		copy(sp.Lo[:], first)
+		copy(sp.Hi[:], last)
+		if name, ok := ir.InterfacePattern(sp); ok {
+			return fmt.Sprintf("%q", name)
+		}
+	case ir.KindIPv4, ir.KindIPv6:
+		lo, _ := netip.AddrFromSlice(first)
+		hi, _ := netip.AddrFromSlice(last)
+		return ir.Addrs(k, ir.Set{{Lo: ir.AddrKey(lo), Hi: ir.AddrKey(hi)}})[0].String()
+	}
+	return valueText(f, first) + "-" + valueText(f, last)
+}
+
+// decrement returns b minus one as a big-endian number.
+func decrement(b []byte) []byte {
+	out := bytes.Clone(b)
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i]--
+		if out[i] != 0xff {
+			break
+		}
+	}
+	return out
+}
