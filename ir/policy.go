@@ -145,6 +145,9 @@ const (
 )
 
 func (v Verdict) String() string {
+	if v > Reject {
+		return "invalid verdict"
+	}
 	return [...]string{"", "accept", "drop", "reject"}[v]
 }
 

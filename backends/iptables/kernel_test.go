@@ -147,6 +147,19 @@ func TestStatusAndRemove(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{"iptables + -A OUTPUT -d 192.168.0.0/24 -o eth0 -j ACCEPT"}, diff)
 
+		// Whatever order iptables lists options in, a just-applied policy
+		// is in place: ports in both directions, negations, sets.
+		for _, c := range golden.Cases(t) {
+			p := c.Load(t)
+			if _, refusedCase := refused[c.Name]; refusedCase {
+				continue
+			}
+			require.NoError(t, iptables.Apply(p, path, mode), c.Name)
+			diff, err = iptables.Status(p, path, mode)
+			require.NoError(t, err)
+			assert.Empty(t, diff, "mode %s, case %s: a just-applied policy is in place", mode, c.Name)
+		}
+
 		require.NoError(t, iptables.Remove(path, mode))
 		saved := ns.Exec(t, "iptables-"+string(mode)+"-save", "-t", "filter")
 		assert.NotContains(t, saved, "-A ", "mode %s", mode)

@@ -80,11 +80,7 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 			return nil, err
 		}
 		name := tool(ModeAuto, family, "")
-		for _, l := range linediff.Unified(have, want, 0) {
-			if l != "..." {
-				out = append(out, fmt.Sprintf("%s %s %s", name, l[:1], l[1:]))
-			}
-		}
+		out = append(out, ruleDiff(name, have, want)...)
 	}
 	return out, nil
 }
@@ -122,4 +118,27 @@ func Remove(nsPath string, mode Mode) error {
 		}
 		return nil
 	})
+}
+
+// ruleDiff lists the rules only in have ("-") or only in want ("+"),
+// comparing their meaning (see Canonical), each after its tool's name.
+func ruleDiff(tool string, have, want []string) []string {
+	canon := func(lines []string) []string {
+		out := make([]string, len(lines))
+		for i, l := range lines {
+			out[i] = Canonical(l)
+		}
+		return out
+	}
+	h, w := canon(have), canon(want)
+	var out []string
+	for _, e := range linediff.Diff(len(h), len(w), func(i, j int) bool { return h[i] == w[j] }) {
+		switch e.Op {
+		case '-':
+			out = append(out, fmt.Sprintf("%s - %s", tool, have[e.A]))
+		case '+':
+			out = append(out, fmt.Sprintf("%s + %s", tool, want[e.B]))
+		}
+	}
+	return out
 }

@@ -1,0 +1,91 @@
+package difftest
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// samples are values of each kind for the walk below.
+var samples = map[ir.Kind]ir.Set{
+	ir.KindInterface: ir.InterfaceSet("eth0"),
+	ir.KindIPv4:      ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("192.0.2.0"), To: netip.MustParseAddr("192.0.2.127")}}),
+	ir.KindIPv6:      ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("2001:db8::1"), To: netip.MustParseAddr("2001:db8::1")}}),
+	ir.KindPort:      ir.PortSet(ir.PortRange{First: 22, Last: 22}),
+	ir.KindProtocol:  ir.ProtocolSet(ir.UDP),
+	ir.KindCtState:   ir.CtStateSet(ir.CtNew),
+}
+
+func onePolicy(hook ir.Hook, r *ir.Rule) *ir.Policy {
+	return &ir.Policy{FlushRuleset: true, Tables: []*ir.Table{{Family: ir.Inet, Name: "t", Chains: []*ir.Chain{
+		{Name: "c", Hook: hook, Policy: ir.Accept, Rules: []*ir.Rule{r}},
+	}}}}
+}
+
+// Every field, plain and negated, and every statement goes through every
+// target; a field or statement a target does not know is a positioned
+// error naming the target, never a rule without it.
+func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
+	for _, f := range ir.AllFields() {
+		for _, op := range []ir.Op{ir.Eq, ir.Neq} {
+			t.Run(f.String()+" "+op.String(), func(t *testing.T) {
+				values, ok := samples[f.Spec().Kind]
+				require.True(t, ok, "no sample value of kind %v: add one", f.Spec().Kind)
+				r := &ir.Rule{Matches: []*ir.Match{{Field: f, Op: op, Values: values}},
+					Statements: []ir.Statement{&ir.Counter{}, &ir.Log{Prefix: "x: ", Level: ir.LogInfo}}, Verdict: ir.Drop}
+				if f.Spec().NeedsPorts {
+					r.Matches = append(r.Matches, &ir.Match{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP)})
+				}
+				hook := ir.HookInput
+				if !f.Spec().Hooks.Has(hook) {
+					hook = ir.HookOutput
+				}
+				p := onePolicy(hook, r)
+				require.False(t, p.Validate().HasErrors(), "%v", p.Validate())
+				text, err := nft.Render(p)
+				require.NoError(t, err)
+				assert.Contains(t, string(text), nft.RuleText(ir.Inet, r))
+				_, err = nft.Lower(p)
+				require.NoError(t, err)
+				for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+					o, err := iptables.Render(p, family)
+					require.NoError(t, err)
+					if f.Spec().Family == ir.Inet || f.Spec().Family == family {
+						assert.Equal(t, 2, o.RuleCount(), "a LOG rule and a DROP rule for %s in %s", f, family)
+					}
+				}
+			})
+		}
+	}
+}
+
+// odd is a statement no backend knows: it stands for one added to ir
+// before the backends learn it.
+type odd struct{ ir.Counter }
+
+func TestUnknownNodesAreRefused(t *testing.T) {
+	pos := ir.Pos{File: "p.ks", Line: 12, Col: 3}
+	unknownField := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Matches: []*ir.Match{{Pos: pos, Field: ir.Field(200), Values: samples[ir.KindPort]}}, Verdict: ir.Accept})
+	unknownStatement := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Statements: []ir.Statement{&odd{}}, Verdict: ir.Accept})
+	unknownVerdict := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Verdict: ir.Verdict(9)})
+	for name, p := range map[string]*ir.Policy{"field": unknownField, "statement": unknownStatement, "verdict": unknownVerdict} {
+		t.Run(name, func(t *testing.T) {
+			_, err := nft.Render(p)
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), "p.ks:12:3: the nft target cannot express"), err.Error())
+			_, err = nft.Lower(p)
+			require.Error(t, err)
+			for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+				_, err = iptables.Render(p, family)
+				require.Error(t, err)
+				assert.True(t, strings.HasPrefix(err.Error(), "p.ks:12:3: the iptables target cannot express"), err.Error())
+			}
+		})
+	}
+}
