@@ -1,21 +1,17 @@
-# make test: the whole suite, installing what the kernel tests need first.
-# make # The end-to-end suite alone: a real OpenVPN tunnel, every loader.
-e2e: deps
-	$(GO) test -count=1 -v ./e2e
-
-# Each fuzz target for a bounded time (FUZZTIME); new crashers land in testdata/fuzz.
-FUZZTIME ?= 30s
-fuzz: deps
-	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-
-example: compile the bundled example.
-
+# ksc's jobs. "make test" is the whole suite; CI runs it with kernel tests
+# required (.ci/run).
 GO ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test deps vet example update e2e fuzz
+.PHONY: example test deps vet lint e2e fuzz update
 
-test: deps vet
+# Compile the bundled example to nft.
+example:
+	$(GO) run ./cmd/ksc compile examples/ivpn-killswitch.ks --target nft
+
+# The whole suite: installs what the kernel tests need (as root), checks
+# formatting, go.mod and lint, then runs every test, kernel tests included.
+test: deps vet lint
 	$(GO) test -count=1 ./...
 
 deps:
@@ -24,7 +20,11 @@ deps:
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 # The end-to-end suite alone: a real OpenVPN tunnel, every loader.
 e2e: deps
@@ -35,9 +35,6 @@ FUZZTIME ?= 30s
 fuzz: deps
 	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
-
-example:
-	$(GO) run ./cmd/ksc compile examples/ivpn-killswitch.ks --target nft
 
 # Rewrite golden files and expected CLI output after an intended change.
 update:

@@ -474,8 +474,6 @@ func encodeIntervals(sorted []keyRange, n int, fn func([]nftables.SetElement) er
 
 func cmpEq(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
 
-func port(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }
-
 // ifnameBytes is how nft compares an interface name: 16 bytes padded with
 // NULs, or only the prefix (no NUL) for a "name*" wildcard.
 func ifnameBytes(name string) []byte {
