@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/backends/iptables"
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -27,7 +27,7 @@ var loaders = []struct {
 		require.NoError(t, err, out)
 	}},
 	{"ksc-apply-netlink", nil, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
+		require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
 	{"iptables-nft", []string{"iptables-nft-restore"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
 		require.NoError(t, iptables.Apply(p, nsenter.Path(ns.Name), iptables.ModeNFT))

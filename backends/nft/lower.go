@@ -536,7 +536,7 @@ func sortRanges(rs []keyRange) []keyRange {
 }
 
 // String names the table as nft does: "inet killswitch".
-func (t *BatchTable) String() string { return tableName(t.Table) }
+func (t *BatchTable) String() string { return TableName(t.Table) }
 
 // Describe lists the batch as the messages it sends, for --dry-run.
 func (b *Batch) Describe() []string {
@@ -553,7 +553,7 @@ func (b *Batch) Describe() []string {
 			out = append(out, fmt.Sprintf("add set %s %s { type %s; flags interval; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, s.Len()))
 		}
 		for _, ch := range t.Chains {
-			out = append(out, fmt.Sprintf("add chain %s %s %s", t, ch.Chain.Name, describeChain(ch.Chain)))
+			out = append(out, fmt.Sprintf("add chain %s %s %s", t, ch.Chain.Name, DescribeChain(ch.Chain)))
 			for _, r := range ch.Rules {
 				for _, s := range r.Sets {
 					out = append(out, fmt.Sprintf("add set %s %s { type %s; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, len(s.Elements)))

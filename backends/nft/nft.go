@@ -1,4 +1,7 @@
-// Package nft renders an ir.Policy as an nft script that "nft -f" loads in one transaction.
+// Package nft lowers an ir.Policy for nftables: as an nft script that
+// "nft -f" loads in one transaction (Render), and as the netlink batch of
+// the same objects (Lower). It is pure: nothing here talks to the kernel;
+// package kernel sends batches and reads rulesets back.
 package nft
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -125,15 +126,15 @@ func runApply(e env, args []string) int {
 	defer release()
 	var previous *nft.Ruleset
 	if *confirm > 0 {
-		if previous, err = nft.ReadNamespace(nsPath); err == nil {
-			err = nft.CheckRestorable(previous)
+		if previous, err = kernel.ReadNamespace(nsPath); err == nil {
+			err = kernel.CheckRestorable(previous)
 		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: --confirm cannot keep a way back: %v; nothing was changed\n", err)
 			return exitFailure
 		}
 	}
-	if err := nft.Apply(batch, nsPath); err != nil {
+	if err := kernel.Apply(batch, nsPath); err != nil {
 		pf.reportApplyError(e, err)
 		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
 		return exitFailure
@@ -163,7 +164,7 @@ func sshLockout(p *ir.Policy, netns string, safe, overSSH bool) *ir.Diagnostic {
 // reportApplyError shows a refusal by the kernel (or by iptables-restore)
 // at its policy line.
 func (pf *policyFlags) reportApplyError(e env, err error) {
-	var ae *nft.ApplyError
+	var ae *kernel.ApplyError
 	var ie *iptables.ApplyError
 	switch {
 	case errors.As(err, &ae) && ae.Pos.IsValid():
@@ -220,7 +221,7 @@ func awaitConfirmation(e env, timeout time.Duration, netns, nsPath string, previ
 }
 
 func rollBack(e env, nsPath string, previous *nft.Ruleset, why string) int {
-	if err := nft.Restore(previous, nsPath); err != nil {
+	if err := kernel.Restore(previous, nsPath); err != nil {
 		fmt.Fprintf(e.stderr, "ksc apply: %s, and restoring the previous ruleset FAILED: %v\n", why, err)
 		return exitFailure
 	}

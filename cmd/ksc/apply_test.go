@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
@@ -86,7 +86,7 @@ func TestApplyToMissingNamespaceChangesNothing(t *testing.T) {
 func TestApplyErrorIsShownAtThePolicyLine(t *testing.T) {
 	pf := policyFlags{sources: map[string][]byte{"p.ks": []byte("table t {\n\tchain c hook input {\n\t\ttcp dport 22 accept\n")}}
 	var stderr strings.Builder
-	pf.reportApplyError(env{stderr: &stderr}, &nft.ApplyError{
+	pf.reportApplyError(env{stderr: &stderr}, &kernel.ApplyError{
 		Pos: ir.Pos{File: "p.ks", Line: 3, Col: 3}, What: `rule "tcp dport 22 accept"`, Err: errors.New("operation not supported")})
 	assert.Equal(t, "p.ks:3:3: the kernel refused rule \"tcp dport 22 accept\": operation not supported\n"+
 		"    3 | \t\ttcp dport 22 accept\n"+

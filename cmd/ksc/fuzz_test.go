@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/ksc-project/ksc/internal/golden"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/golden"
+
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/lint"
@@ -25,7 +26,7 @@ func FuzzCompile(f *testing.F) {
 	f.Add("define S = { 192.0.2.0/24, 198.51.100.1-198.51.100.9 }\ntable ip t {\nchain o hook output priority -5 {\noifname { eth0, \"wl*\" } ip daddr $S meta l4proto { tcp, udp } th dport { 53, 1000-2000 } counter log prefix \"o: \" level info reject comment \"c\"\n}\n}\n", "S=2001:db8::1", "")
 	f.Add("ipv6 sysctl disable keep-loopback\nipv6 openvpn block\ntable ip6 t {\nchain f hook forward policy drop {\nip6 saddr 2001:db8::/32 meta l4proto icmpv6 accept\n}\n}\n", "", "")
 	f.Add("flush ruleset\ntable t {\nchain c hook output policy drop {\noifname $D log prefix \"x\" accept\n}\n}\ndefine D = eth0\n", `D="a;b"`, "")
-	kernel := os.Geteuid() == 0 && hasTools("unshare", "nft", "iptables-nft-restore", "ip6tables-nft-restore")
+	canUseKernel := os.Geteuid() == 0 && hasTools("unshare", "nft", "iptables-nft-restore", "ip6tables-nft-restore")
 	f.Fuzz(func(t *testing.T, src, define, option string) {
 		cfg := lang.Config{Dir: t.TempDir()}
 		if o, err := lang.ParseOverride(define); err == nil {
@@ -51,7 +52,7 @@ func FuzzCompile(f *testing.F) {
 				t.Fatalf("target %s failed without a diagnostic: %v", name, err)
 			}
 		}
-		if !kernel {
+		if !canUseKernel {
 			return
 		}
 		check := func(target string, args ...string) {
@@ -66,7 +67,7 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 		check("nft", "nft", "-c", "-f", "-")
-		if err := nft.Verify(golden.Batch(t, p)); err != nil {
+		if err := kernel.Verify(golden.Batch(t, p)); err != nil {
 			t.Fatalf("the kernel refuses the netlink batch of a policy ksc accepted: %v\n%s", err, outputs["nft"])
 		}
 		check("iptables", "iptables-nft-restore", "--test")

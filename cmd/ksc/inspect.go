@@ -5,6 +5,7 @@ import (
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 )
@@ -88,12 +89,12 @@ func runDiff(e env, args []string) int {
 		pf.reportError(e, "diff", err)
 		return exitUsage
 	}
-	d, err := nft.Diff(b, live.nsPath)
+	d, err := kernel.Diff(b, live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitUsage
 	}
-	if !nft.Changed(d) {
+	if !kernel.Changed(d) {
 		return exitOK
 	}
 	for _, l := range d {
@@ -130,7 +131,7 @@ func runStatus(e env, args []string) int {
 		pf.reportError(e, "status", err)
 		return exitFailure
 	}
-	rules, err := nft.Status(b, live.nsPath)
+	rules, err := kernel.Status(b, live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
@@ -186,7 +187,7 @@ func runRemove(e env, args []string) int {
 		pf.reportError(e, "remove", err)
 		return exitFailure
 	}
-	if err := nft.Remove(b, live.nsPath); err != nil {
+	if err := kernel.Remove(b, live.nsPath); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -40,7 +41,7 @@ var loaders = []loader{
 		if err != nil {
 			return err
 		}
-		return nft.Apply(b, nsenter.Path(l.FW.Name))
+		return kernel.Apply(b, nsenter.Path(l.FW.Name))
 	}},
 	{"iptables-nft", func(l *Lab, p *ir.Policy) error {
 		return iptables.Apply(p, nsenter.Path(l.FW.Name), iptables.ModeNFT)
@@ -198,7 +199,7 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 					}
 				}
 			}
-			return nft.Apply(b, nsenter.Path(l.FW.Name))
+			return kernel.Apply(b, nsenter.Path(l.FW.Name))
 		}},
 		{"iptables without its conntrack matches", func(l *Lab, p *ir.Policy) error {
 			ct := regexp.MustCompile(`-m conntrack (! )?--ctstate \S+ `)

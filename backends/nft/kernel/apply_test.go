@@ -1,10 +1,10 @@
-package nft_test
+package kernel_test
 
 import (
 	"regexp"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -34,7 +34,7 @@ func TestApplyLeavesTheSameRulesetAsNftF(t *testing.T) {
 			out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 			require.NoError(t, err, out)
 			viaNetlink := netlab.NewNS(t, "nl")
-			require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(viaNetlink.Name)))
+			require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(viaNetlink.Name)))
 			assert.JSONEq(t, listRuleset(t, viaNft), listRuleset(t, viaNetlink))
 		})
 	}

@@ -1,4 +1,8 @@
-package nft
+// Package kernel sends nft batches to the kernel as one netlink
+// transaction, and reads rulesets back to compare, restore or remove
+// them: the I/O half of the nft target, kept apart from its pure lowering
+// (package nft) so that the lowering is tested without root.
+package kernel
 
 import (
 	"errors"
@@ -7,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
@@ -59,7 +64,7 @@ func dialHandle(h netns.NsHandle) (*nftables.Conn, error) {
 // there is no moment without rules. On a refusal the error is an
 // *ApplyError naming the policy line, found by replaying the batch in a
 // scratch namespace.
-func Apply(b *Batch, nsPath string) error {
+func Apply(b *nft.Batch, nsPath string) error {
 	c, err := Dial(nsPath)
 	if err != nil {
 		return err
@@ -76,7 +81,7 @@ func Apply(b *Batch, nsPath string) error {
 
 // queue adds the batch's messages to c: the tables and chains, and the
 // first rules rules of the batch (all when rules < 0).
-func queue(c *nftables.Conn, b *Batch, rules int) error {
+func queue(c *nftables.Conn, b *nft.Batch, rules int) error {
 	if b.FlushRuleset {
 		c.FlushRuleset()
 	}
@@ -122,7 +127,7 @@ const setChunk = 1024
 
 // addNamedSet queues a named set and its elements in chunks, all in the
 // same transaction.
-func addNamedSet(c *nftables.Conn, s *BatchSet) error {
+func addNamedSet(c *nftables.Conn, s *nft.BatchSet) error {
 	if err := c.AddSet(s.Set, nil); err != nil {
 		return err
 	}
@@ -157,23 +162,12 @@ func bigBuffers(conn *netlink.Conn) error {
 	return nil
 }
 
-// Rules returns the batch's rules in the order they are sent.
-func (b *Batch) Rules() []*BatchRule {
-	var rules []*BatchRule
-	for _, t := range b.Tables {
-		for _, ch := range t.Chains {
-			rules = append(rules, ch.Rules...)
-		}
-	}
-	return rules
-}
-
 // locateRefusal finds which rule made the kernel refuse the batch: the
 // kernel's answer does not say. It replays growing prefixes of the batch in
 // a fresh, empty namespace (never the target one) and bisects for the
 // first prefix that fails. When even the tables and chains alone fail, the
 // error names no rule.
-func locateRefusal(b *Batch, flushErr error) error {
+func locateRefusal(b *nft.Batch, flushErr error) error {
 	unknown := &ApplyError{Err: flushErr}
 	if errors.Is(flushErr, unix.ENOBUFS) || errors.Is(flushErr, unix.EMSGSIZE) {
 		// The batch's size, not a rule, was refused: bisecting would

@@ -1,4 +1,4 @@
-package nft_test
+package kernel_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -60,7 +60,7 @@ var loaders = []struct {
 		require.NoError(t, err, out)
 	}},
 	{"netlink", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
-		require.NoError(t, nft.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
+		require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
 }
 

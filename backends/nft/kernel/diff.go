@@ -1,10 +1,8 @@
-package nft
+package kernel
 
 import (
-	"fmt"
-
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/linediff"
 )
 
@@ -19,12 +17,12 @@ type DiffLine struct {
 // applying b would leave. The desired side is b applied in a scratch
 // namespace and read back, so both sides are compared as the kernel holds
 // them. When b owns only its tables, other tables are left out.
-func Diff(b *Batch, nsPath string) ([]DiffLine, error) {
+func Diff(b *nft.Batch, nsPath string) ([]DiffLine, error) {
 	live, desired, err := liveAndDesired(b, nsPath)
 	if err != nil {
 		return nil, err
 	}
-	keep := func(t *nftables.Table) bool { return b.FlushRuleset || b.table(t) != nil }
+	keep := func(t *nftables.Table) bool { return b.FlushRuleset || b.Table(t) != nil }
 	want := lines(desired, keep, b)
 	known := map[string]string{}
 	for _, l := range want {
@@ -49,19 +47,10 @@ func Changed(d []DiffLine) bool {
 	return false
 }
 
-func (b *Batch) table(t *nftables.Table) *BatchTable {
-	for _, bt := range b.Tables {
-		if bt.Table.Name == t.Name && bt.Table.Family == t.Family {
-			return bt
-		}
-	}
-	return nil
-}
-
 // liveAndDesired reads the namespace's ruleset and the one b would leave,
 // the latter applied in a scratch namespace so that both are read back
 // from the kernel alike.
-func liveAndDesired(b *Batch, nsPath string) (live, desired *Ruleset, err error) {
+func liveAndDesired(b *nft.Batch, nsPath string) (live, desired *nft.Ruleset, err error) {
 	if live, err = ReadNamespace(nsPath); err != nil {
 		return nil, nil, err
 	}
@@ -74,13 +63,13 @@ func liveAndDesired(b *Batch, nsPath string) (live, desired *Ruleset, err error)
 // Verify applies b in a fresh, empty namespace that is then thrown away:
 // the kernel's own judgement of the batch, with no effect on any ruleset.
 // Refusals come back as for Apply.
-func Verify(b *Batch) error {
+func Verify(b *nft.Batch) error {
 	_, err := applyInScratch(b)
 	return err
 }
 
 // applyInScratch applies b in a fresh namespace and reads it back.
-func applyInScratch(b *Batch) (*Ruleset, error) {
+func applyInScratch(b *nft.Batch) (*nft.Ruleset, error) {
 	scratch, err := scratchNamespace()
 	if err != nil {
 		return nil, err
@@ -104,22 +93,22 @@ type line struct{ key, text string }
 
 // lines lists a ruleset for display: the fingerprint as the key, and as the
 // text the policy's own rule when b is given, or a decompiled rule.
-func lines(r *Ruleset, keep func(*nftables.Table) bool, b *Batch) []line {
+func lines(r *nft.Ruleset, keep func(*nftables.Table) bool, b *nft.Batch) []line {
 	var out []line
 	for _, t := range r.Tables {
 		if !keep(t.Table) {
 			continue
 		}
-		var bt *BatchTable
+		var bt *nft.BatchTable
 		if b != nil {
-			bt = b.table(t.Table)
+			bt = b.Table(t.Table)
 		}
-		name := tableName(t.Table)
+		name := nft.TableName(t.Table)
 		out = append(out, line{"table " + name, "table " + name})
 		for ci, ch := range t.Chains {
-			out = append(out, line{"chain " + name + " " + ch.Chain.Name + " " + chainSpec(ch.Chain), "  chain " + ch.Chain.Name + " " + describeChain(ch.Chain)})
+			out = append(out, line{"chain " + name + " " + ch.Chain.Name + " " + nft.ChainSpec(ch.Chain), "  chain " + ch.Chain.Name + " " + nft.DescribeChain(ch.Chain)})
 			for ri, rule := range ch.Rules {
-				text := DescribeRule(t, rule)
+				text := nft.DescribeRule(t, rule)
 				if bt != nil && ci < len(bt.Chains) && ri < len(bt.Chains[ci].Rules) {
 					r := bt.Chains[ci].Rules[ri]
 					text = r.Text + "  # " + r.Pos.String()
@@ -143,39 +132,4 @@ func diffLines(a, b []line) []DiffLine {
 		}
 	}
 	return out
-}
-
-func describeChain(c *nftables.Chain) string {
-	if c.Hooknum == nil {
-		return "(regular chain)"
-	}
-	hooks := map[nftables.ChainHook]string{
-		*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input", *nftables.ChainHookForward: "forward",
-		*nftables.ChainHookOutput: "output", *nftables.ChainHookPostrouting: "postrouting",
-	}
-	policy := "accept"
-	if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
-		policy = "drop"
-	}
-	prio := 0
-	if c.Priority != nil {
-		prio = int(*c.Priority)
-	}
-	return fmt.Sprintf("{ type %s hook %s priority %d; policy %s; }", c.Type, hooks[*c.Hooknum], prio, policy)
-}
-
-func verdictName(v *expr.Verdict) string {
-	switch v.Kind {
-	case expr.VerdictAccept:
-		return "accept"
-	case expr.VerdictDrop:
-		return "drop"
-	case expr.VerdictJump:
-		return "jump " + v.Chain
-	case expr.VerdictGoto:
-		return "goto " + v.Chain
-	case expr.VerdictReturn:
-		return "return"
-	}
-	return fmt.Sprintf("verdict %d", v.Kind)
 }

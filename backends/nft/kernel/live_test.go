@@ -1,4 +1,4 @@
-package nft_test
+package kernel_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -55,7 +56,7 @@ func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
 	path := nsenter.Path(ns.Name)
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
-	require.NoError(t, nft.Apply(golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{})), path))
+	require.NoError(t, kernel.Apply(golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{})), path))
 	before := nftList(t, ns)
 
 	for _, name := range []string{"ivpn-killswitch.ks", "server-ssh-https.ks"} { // owns the ruleset / owns its table
@@ -70,8 +71,8 @@ func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
 				&expr.Lookup{SourceRegister: 1, SetName: "nosuchset"},
 				&expr.Verdict{Kind: expr.VerdictDrop},
 			}}})
-		err := nft.Apply(b, path)
-		var ae *nft.ApplyError
+		err := kernel.Apply(b, path)
+		var ae *kernel.ApplyError
 		require.True(t, errors.As(err, &ae), "want an ApplyError, got %v", err)
 		assert.Equal(t, injected, ae.Pos, "the error must name the refused rule's line")
 		assert.Contains(t, ae.Error(), name+":999:3: the kernel refused rule \"ip saddr @nosuchset drop\"")
@@ -88,17 +89,17 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
 	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
-	require.NoError(t, nft.Apply(server, path))
+	require.NoError(t, kernel.Apply(server, path))
 	before := nftList(t, ns)
 
-	snapshot, err := nft.ReadNamespace(path)
+	snapshot, err := kernel.ReadNamespace(path)
 	require.NoError(t, err)
-	require.NoError(t, nft.CheckRestorable(snapshot))
+	require.NoError(t, kernel.CheckRestorable(snapshot))
 
-	d, err := nft.Diff(server, path)
+	d, err := kernel.Diff(server, path)
 	require.NoError(t, err)
-	assert.False(t, nft.Changed(d), "a just-applied policy must diff clean: %v", d)
-	statuses, err := nft.Status(server, path)
+	assert.False(t, kernel.Changed(d), "a just-applied policy must diff clean: %v", d)
+	statuses, err := kernel.Status(server, path)
 	require.NoError(t, err)
 	require.NotEmpty(t, statuses)
 	for _, s := range statuses {
@@ -106,7 +107,7 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	}
 
 	withHTTP := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{Enable: []string{"http"}}))
-	d, err = nft.Diff(withHTTP, path)
+	d, err = kernel.Diff(withHTTP, path)
 	require.NoError(t, err)
 	var changes []string
 	for _, l := range d {
@@ -118,11 +119,11 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 
 	// Applying something else and restoring the snapshot brings back the
 	// exact ruleset, the other tool's table included.
-	require.NoError(t, nft.Apply(golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
+	require.NoError(t, kernel.Apply(golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
 	require.NotEqual(t, before, nftList(t, ns))
-	require.NoError(t, nft.Restore(snapshot, path))
+	require.NoError(t, kernel.Restore(snapshot, path))
 	assert.Equal(t, before, nftList(t, ns))
 
-	require.NoError(t, nft.Remove(server, path))
+	require.NoError(t, kernel.Remove(server, path))
 	assert.Equal(t, "table ip other\n", ns.Exec(t, "nft", "list", "tables"), "remove must delete only the policy's tables")
 }

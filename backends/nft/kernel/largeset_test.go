@@ -1,15 +1,16 @@
-package nft_test
+package kernel_test
 
 import (
 	"fmt"
-	"github.com/ksc-project/ksc/internal/golden"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/golden"
+
+	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/lang"
@@ -35,7 +36,7 @@ func TestApplyLargeNamedSet(t *testing.T) {
 	assert.Equal(t, 200_001, b.Tables[0].Sets[0].Len())
 
 	ns := netlab.NewNS(t, "bigset")
-	require.NoError(t, nft.Apply(b, nsenter.Path(ns.Name)))
+	require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
 	listing := ns.Exec(t, "nft", "list", "set", "inet", "t", "BIG")
 	assert.Equal(t, 100_000, strings.Count(listing, ",")+1, "elements in the kernel's set")
 	assert.Contains(t, listing, "198.18.0.0, 198.18.0.4,")

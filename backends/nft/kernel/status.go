@@ -1,7 +1,8 @@
-package nft
+package kernel
 
 import (
 	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
 )
 
@@ -19,7 +20,7 @@ type RuleStatus struct {
 
 // Status reports, for each rule of b, whether the namespace at nsPath holds
 // it and what its counter says.
-func Status(b *Batch, nsPath string) ([]RuleStatus, error) {
+func Status(b *nft.Batch, nsPath string) ([]RuleStatus, error) {
 	live, desired, err := liveAndDesired(b, nsPath)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func Status(b *Batch, nsPath string) ([]RuleStatus, error) {
 		want := desired.Table(bt.Table.Family, bt.Table.Name)
 		have := live.Table(bt.Table.Family, bt.Table.Name)
 		for ci, bc := range bt.Chains {
-			var liveChain *LiveChain
+			var liveChain *nft.LiveChain
 			if have != nil {
 				for _, ch := range have.Chains {
 					if ch.Chain.Name == bc.Chain.Name {
@@ -64,7 +65,7 @@ func Status(b *Batch, nsPath string) ([]RuleStatus, error) {
 
 // Remove deletes the batch's tables, and only those, in one transaction;
 // a table that does not exist is no error.
-func Remove(b *Batch, nsPath string) error {
+func Remove(b *nft.Batch, nsPath string) error {
 	c, err := Dial(nsPath)
 	if err != nil {
 		return err

@@ -1,0 +1,194 @@
+package nft
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+// Ruleset is a ruleset as read back from the kernel.
+type Ruleset struct {
+	Tables []*LiveTable
+}
+
+// LiveTable is a table with its chains and its sets (anonymous ones too).
+type LiveTable struct {
+	Table  *nftables.Table
+	Chains []*LiveChain
+	Sets   map[string]*LiveSet // by kernel name, e.g. "__set0"
+}
+
+// LiveChain is a chain and its rules.
+type LiveChain struct {
+	Chain *nftables.Chain
+	Rules []*nftables.Rule
+}
+
+// LiveSet is a set and its elements.
+type LiveSet struct {
+	Set      *nftables.Set
+	Elements []nftables.SetElement
+}
+
+// Fingerprint lists the ruleset as canonical lines, one for each table,
+// chain and rule, with anonymous sets written out in place and counter
+// values left out: two rulesets that behave the same have equal
+// fingerprints. Tables that keep returns false for are skipped.
+func (r *Ruleset) Fingerprint(keep func(*nftables.Table) bool) []string {
+	var lines []string
+	for _, t := range r.Tables {
+		if keep != nil && !keep(t.Table) {
+			continue
+		}
+		lines = append(lines, "table "+TableName(t.Table))
+		for _, ch := range t.Chains {
+			lines = append(lines, "chain "+TableName(t.Table)+" "+ch.Chain.Name+" "+ChainSpec(ch.Chain))
+			for _, rule := range ch.Rules {
+				lines = append(lines, "rule "+TableName(t.Table)+" "+ch.Chain.Name+" "+t.RuleFingerprint(rule))
+			}
+		}
+	}
+	return lines
+}
+
+// RuleFingerprint is the canonical form of one rule of t.
+func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
+	parts := make([]string, 0, len(rule.Exprs)+1)
+	for _, e := range rule.Exprs {
+		switch e := e.(type) {
+		case *expr.Counter:
+			parts = append(parts, "counter")
+		case *expr.Lookup:
+			parts = append(parts, fmt.Sprintf("lookup(invert=%v %s)", e.Invert, t.setFingerprint(e.SetName)))
+		default:
+			parts = append(parts, fmt.Sprintf("%T%+v", e, e))
+		}
+	}
+	if len(rule.UserData) > 0 {
+		parts = append(parts, fmt.Sprintf("userdata=%x", rule.UserData))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (t *LiveTable) setFingerprint(name string) string {
+	s := t.Sets[name]
+	if s == nil {
+		return "missing set " + name
+	}
+	elems := make([]string, len(s.Elements))
+	for i, e := range s.Elements {
+		elems[i] = fmt.Sprintf("%x/%v", e.Key, e.IntervalEnd)
+	}
+	sort.Strings(elems)
+	label := name
+	if s.Set.Anonymous {
+		label = "anonymous"
+	}
+	return fmt.Sprintf("%s %s interval=%v {%s}", label, s.Set.KeyType.Name, s.Set.Interval, strings.Join(elems, ","))
+}
+
+func TableName(t *nftables.Table) string {
+	return familyName(t.Family) + " " + t.Name
+}
+
+// familyName names every table family, including those ksc never writes
+// but may find in a live ruleset.
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyARP:
+		return "arp"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
+	}
+	return fmt.Sprintf("family-%d", f)
+}
+
+func ChainSpec(c *nftables.Chain) string {
+	spec := fmt.Sprintf("type %s", c.Type)
+	if c.Hooknum != nil {
+		spec += fmt.Sprintf(" hook %d", *c.Hooknum)
+	}
+	if c.Priority != nil {
+		spec += fmt.Sprintf(" priority %d", *c.Priority)
+	}
+	if c.Policy != nil {
+		spec += fmt.Sprintf(" policy %d", *c.Policy)
+	}
+	return spec
+}
+
+// Table returns the live table of that family and name, or nil.
+func (r *Ruleset) Table(family nftables.TableFamily, name string) *LiveTable {
+	for _, t := range r.Tables {
+		if t.Table.Family == family && t.Table.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Rules returns the batch's rules in the order they are sent.
+func (b *Batch) Rules() []*BatchRule {
+	var rules []*BatchRule
+	for _, t := range b.Tables {
+		for _, ch := range t.Chains {
+			rules = append(rules, ch.Rules...)
+		}
+	}
+	return rules
+}
+
+func (b *Batch) Table(t *nftables.Table) *BatchTable {
+	for _, bt := range b.Tables {
+		if bt.Table.Name == t.Name && bt.Table.Family == t.Family {
+			return bt
+		}
+	}
+	return nil
+}
+
+func DescribeChain(c *nftables.Chain) string {
+	if c.Hooknum == nil {
+		return "(regular chain)"
+	}
+	hooks := map[nftables.ChainHook]string{
+		*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input", *nftables.ChainHookForward: "forward",
+		*nftables.ChainHookOutput: "output", *nftables.ChainHookPostrouting: "postrouting",
+	}
+	policy := "accept"
+	if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+		policy = "drop"
+	}
+	prio := 0
+	if c.Priority != nil {
+		prio = int(*c.Priority)
+	}
+	return fmt.Sprintf("{ type %s hook %s priority %d; policy %s; }", c.Type, hooks[*c.Hooknum], prio, policy)
+}
+
+func verdictName(v *expr.Verdict) string {
+	switch v.Kind {
+	case expr.VerdictAccept:
+		return "accept"
+	case expr.VerdictDrop:
+		return "drop"
+	case expr.VerdictJump:
+		return "jump " + v.Chain
+	case expr.VerdictGoto:
+		return "goto " + v.Chain
+	case expr.VerdictReturn:
+		return "return"
+	}
+	return fmt.Sprintf("verdict %d", v.Kind)
+}
