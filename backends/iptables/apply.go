@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,6 +80,11 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // so when the second fails the first is restored to what it was, and the
 // filter tables end as they began.
 func Apply(p *ir.Policy, nsPath string, mode Mode) error {
+	return ApplyWith(System{NSPath: nsPath}, p, mode)
+}
+
+// ApplyWith is Apply through tools: the system's (System) or a Fake.
+func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 	v4, err := Render(p, ir.IPv4)
 	if err != nil {
 		return err
@@ -87,15 +93,15 @@ func Apply(p *ir.Policy, nsPath string, mode Mode) error {
 	if err != nil {
 		return err
 	}
-	return nsenter.Run(nsPath, func() error {
+	return tools.Do(func(run RunFunc) error {
 		saved4, err := run(tool(mode, ir.IPv4, "-save"), nil, "-t", "filter")
 		if err != nil {
 			return err
 		}
-		if err := restore(mode, v4); err != nil {
+		if err := restore(run, mode, v4); err != nil {
 			return err
 		}
-		if err := restore(mode, v6); err != nil {
+		if err := restore(run, mode, v6); err != nil {
 			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
 				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
 			}
@@ -105,12 +111,70 @@ func Apply(p *ir.Policy, nsPath string, mode Mode) error {
 	})
 }
 
+// RunFunc runs one iptables tool with stdin and returns its standard
+// output; a failure's error holds its standard error.
+type RunFunc func(name string, stdin []byte, args ...string) ([]byte, error)
+
+// Tools is the seam in front of the iptables commands: Do calls fn with a
+// way to run them, all in one place (one namespace). System runs the real
+// tools; Fake stands in for them in tests without root.
+type Tools interface {
+	Do(fn func(run RunFunc) error) error
+}
+
+// System runs the installed tools inside the namespace at NSPath (the
+// current one when empty).
+type System struct{ NSPath string }
+
+// Do runs fn on a thread inside the namespace.
+func (s System) Do(fn func(run RunFunc) error) error {
+	return nsenter.Run(s.NSPath, func() error { return fn(run) })
+}
+
+// Fake is an in-memory stand-in for the iptables tools: each -restore
+// stores its input as what the matching -save prints, unless Fail names
+// the tool. Calls records every command, in order.
+type Fake struct {
+	// Tables holds what each -save tool prints, by the -save tool's name.
+	Tables map[string][]byte
+	// Fail makes the named tools fail with that error.
+	Fail  map[string]error
+	Calls []FakeCall
+}
+
+// FakeCall is one command the Fake ran.
+type FakeCall struct {
+	Name  string
+	Args  []string
+	Stdin []byte
+}
+
+// Do calls fn with the Fake's runner.
+func (f *Fake) Do(fn func(run RunFunc) error) error { return fn(f.run) }
+
+func (f *Fake) run(name string, stdin []byte, args ...string) ([]byte, error) {
+	f.Calls = append(f.Calls, FakeCall{Name: name, Args: args, Stdin: stdin})
+	if err := f.Fail[name]; err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if f.Tables == nil {
+		f.Tables = map[string][]byte{}
+	}
+	if save, ok := strings.CutSuffix(name, "-restore"); ok {
+		if !slices.Contains(args, "--test") {
+			f.Tables[save+"-save"] = stdin
+		}
+		return nil, nil
+	}
+	return f.Tables[name], nil
+}
+
 // failedLine finds the line number in iptables-restore's complaint: the
 // legacy tools say "Error occurred at line: N", the nf_tables ones
 // "line N failed".
 var failedLine = regexp.MustCompile(`line:? (\d+)`)
 
-func restore(mode Mode, o *Output) error {
+func restore(run RunFunc, mode Mode, o *Output) error {
 	_, err := run(tool(mode, o.Family, "-restore"), o.Text)
 	if err == nil {
 		return nil
@@ -127,7 +191,7 @@ func restore(mode Mode, o *Output) error {
 
 // Test checks an output with "iptables-restore --test": nothing is changed.
 func Test(o *Output, nsPath string, mode Mode) error {
-	return nsenter.Run(nsPath, func() error {
+	return System{NSPath: nsPath}.Do(func(run RunFunc) error {
 		_, err := run(tool(mode, o.Family, "-restore"), o.Text, "--test")
 		return err
 	})
