@@ -43,11 +43,15 @@ func asPrefix(e AddrElem) AddrElem {
 	if e.Prefix.IsValid() || e.From == e.To {
 		return e
 	}
-	from, to := e.From.AsSlice(), e.To.AsSlice()
+	from, to := e.From.As16(), e.To.As16()
+	skip := 0 // IPv4 addresses sit in the last 4 of the 16 bytes
+	if e.From.Is4() {
+		skip = 12
+	}
 	// The prefix length is the number of leading bits From and To share;
 	// it is exact when From has only zeros and To only ones after it.
 	common := 0
-	for i := range from {
+	for i := skip; i < len(from); i++ {
 		x := from[i] ^ to[i]
 		if x != 0 {
 			common += bits.LeadingZeros8(x)
@@ -64,10 +68,17 @@ func asPrefix(e AddrElem) AddrElem {
 
 // LastAddr returns the last address of a prefix (all host bits set).
 func LastAddr(p netip.Prefix) netip.Addr {
-	b := p.Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
+	a := p.Addr()
+	b := a.As16()
+	first := p.Bits()
+	if a.Is4() {
+		first += 96
+	}
+	for i := first; i < 128; i++ {
 		b[i/8] |= 0x80 >> (i % 8)
 	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
+	if a.Is4() {
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return netip.AddrFrom16(b)
 }

@@ -53,3 +53,13 @@ func TestMergeRanges(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.name)
 	}
 }
+
+func TestJoinedMatchesMergeRanges(t *testing.T) {
+	a := netip.MustParseAddr
+	elems := []ir.AddrElem{
+		{From: a("192.0.2.0"), To: a("192.0.2.127")}, {From: a("192.0.2.128"), To: a("192.0.2.255")},
+		{From: a("198.51.100.7"), To: a("198.51.100.7")}, {From: a("198.51.100.9"), To: a("198.51.100.20")},
+		{From: a("198.51.100.8"), To: a("198.51.100.8")}, {From: a("255.255.255.255"), To: a("255.255.255.255")},
+	}
+	assert.Equal(t, ir.MergeRanges(elems), ir.Addrs(ir.KindIPv4, ir.AddrSet(elems).Joined()))
+}

@@ -118,7 +118,7 @@ func InterfaceSet(names ...string) Set {
 	for i, n := range names {
 		spans[i] = interfaceSpan(n)
 	}
-	return NewSet(spans...)
+	return OwnSet(spans)
 }
 
 func interfaceSpan(name string) Span {
@@ -166,25 +166,27 @@ func InterfacePattern(sp Span) (string, bool) {
 func AddrSet(elems []AddrElem) Set {
 	spans := make([]Span, len(elems))
 	for i, e := range elems {
-		spans[i] = Span{numKey(e.From.AsSlice()), numKey(e.To.AsSlice())}
+		spans[i] = Span{AddrKey(e.From), AddrKey(e.To)}
 	}
-	return NewSet(spans...)
+	return OwnSet(spans)
 }
 
 // Addrs lists a set of addresses as elements, each span as a prefix when
 // it is exactly one, else as a single address or a range.
 func Addrs(k Kind, s Set) []AddrElem {
-	n := 4
-	if k == KindIPv6 {
-		n = 16
-	}
 	out := make([]AddrElem, len(s))
 	for i, sp := range s {
-		from, _ := netip.AddrFromSlice(sp.Lo.Bytes(n))
-		to, _ := netip.AddrFromSlice(sp.Hi.Bytes(n))
-		out[i] = asPrefix(AddrElem{From: from, To: to})
+		out[i] = asPrefix(AddrElem{From: keyAddr(k, sp.Lo), To: keyAddr(k, sp.Hi)})
 	}
 	return out
+}
+
+// keyAddr is the address of kind k that a key holds.
+func keyAddr(k Kind, key Key) netip.Addr {
+	if k == KindIPv4 {
+		return netip.AddrFrom4([4]byte(key[12:]))
+	}
+	return netip.AddrFrom16(key)
 }
 
 // PortSet builds a set of ports.
@@ -193,7 +195,7 @@ func PortSet(ranges ...PortRange) Set {
 	for i, r := range ranges {
 		spans[i] = Span{uintKey(uint64(r.First)), uintKey(uint64(r.Last))}
 	}
-	return NewSet(spans...)
+	return OwnSet(spans)
 }
 
 // Ports lists a set of ports as ranges.
@@ -211,7 +213,7 @@ func ProtocolSet(ps ...Protocol) Set {
 	for i, p := range ps {
 		spans[i] = Span{uintKey(uint64(p)), uintKey(uint64(p))}
 	}
-	return NewSet(spans...)
+	return OwnSet(spans)
 }
 
 // Protocols lists every protocol in a set.
@@ -231,7 +233,7 @@ func CtStateSet(states ...CtState) Set {
 	for i, st := range states {
 		spans[i] = Span{uintKey(uint64(st)), uintKey(uint64(st))}
 	}
-	return NewSet(spans...)
+	return OwnSet(spans)
 }
 
 // CtStatesOf lists the conntrack states in a set, in CtStates order.

@@ -73,4 +73,12 @@ func (p Packet) key(f Field) (Key, bool) {
 }
 
 // AddrKey is an address as a key of an address field.
-func AddrKey(a netip.Addr) Key { return numKey(a.AsSlice()) }
+func AddrKey(a netip.Addr) Key {
+	if a.Is4() {
+		var k Key
+		b := a.As4()
+		copy(k[12:], b[:])
+		return k
+	}
+	return a.As16()
+}

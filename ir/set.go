@@ -44,9 +44,14 @@ type Span struct{ Lo, Hi Key }
 type Set []Span
 
 // NewSet builds a set from spans in any order, merging those that overlap.
-func NewSet(spans ...Span) Set {
-	s := slices.Clone(spans)
-	slices.SortFunc(s, func(a, b Span) int { return a.Lo.Compare(b.Lo) })
+func NewSet(spans ...Span) Set { return OwnSet(slices.Clone(spans)) }
+
+// OwnSet is NewSet for spans the caller gives up: they are sorted and
+// merged in place, with no copy (a blocklist has a million).
+func OwnSet(s []Span) Set {
+	if !slices.IsSortedFunc(s, func(a, b Span) int { return a.Lo.Compare(b.Lo) }) {
+		slices.SortFunc(s, func(a, b Span) int { return a.Lo.Compare(b.Lo) })
+	}
 	out := s[:0]
 	for _, sp := range s {
 		if n := len(out); n > 0 && sp.Lo.Compare(out[n-1].Hi) <= 0 {
@@ -115,6 +120,22 @@ func (s Set) Minus(t Set) Set {
 	return out
 }
 
+// Joined returns the set with spans that touch (one ends just before the
+// next begins) joined into one, as a named interval set wants them.
+func (s Set) Joined() Set {
+	out := make(Set, 0, len(s))
+	for _, sp := range s {
+		if n := len(out); n > 0 {
+			if next, ok := out[n-1].Hi.next(); ok && next == sp.Lo {
+				out[n-1].Hi = sp.Hi
+				continue
+			}
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
 // Union returns the keys in either set.
 func (s Set) Union(t Set) Set { return NewSet(append(slices.Clone(s), t...)...) }
 
@@ -138,14 +159,7 @@ func minKey(a, b Key) Key {
 	return b
 }
 
-// numKey puts a number of n bytes (big-endian in b) at the right of a key.
-func numKey(b []byte) Key {
-	var k Key
-	copy(k[len(k)-len(b):], b)
-	return k
-}
-
-// uintKey is numKey for a small unsigned number.
+// uintKey is a small unsigned number as a key.
 func uintKey(v uint64) Key {
 	var k Key
 	for i := len(k) - 1; v > 0; i-- {

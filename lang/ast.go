@@ -90,13 +90,15 @@ type Rule struct {
 }
 
 // Term is one word, string, $NAME, set or file() of a rule, a "!=", or a
-// comma (as in "ct state established,related").
+// comma (as in "ct state established,related"). Terms are most of a
+// policy's tokens, so Parse reads the one-token ones directly instead of
+// through participle's reflection; sets and file() go through the grammar.
 type Term struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Neq    bool   `parser:"(  @\"!=\""`
-	Comma  bool   `parser:" | @\",\""`
-	Value  *Value `parser:" | @@ )"`
+	Neq    bool
+	Comma  bool
+	Value  *Value
 }
 
 // IPv6Stmt is "ipv6 METHOD [ARGS]": what to do about IPv6 beyond the firewall.
@@ -113,10 +115,10 @@ type Value struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 	File   *string `parser:"(  \"file\" \"(\" @String \")\""`
-	Set    *SetLit `parser:"| @@"`
+	Word   *string `parser:"| @Word"`
 	Var    *string `parser:"| @Var"`
 	String *string `parser:"| @String"`
-	Word   *string `parser:"| @Word )"`
+	Set    *SetLit `parser:"| @@ )"`
 }
 
 // SetLit is "{ VALUE, VALUE, ... }"; newlines may separate elements.

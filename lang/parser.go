@@ -36,8 +36,13 @@ var (
 	valueParser = participle.MustBuild[Value](options...)
 )
 
-// Grammar returns the policy grammar in EBNF, as participle derives it.
-func Grammar() string { return fileParser.String() }
+// Grammar returns the policy grammar in EBNF, as participle derives it,
+// with the production of Term, which Term.Parse implements by hand.
+func Grammar() string {
+	return strings.Replace(fileParser.String(), "Rule = Term+ .", "Rule = Term+ .\n"+termProduction, 1)
+}
+
+const termProduction = `Term = "!=" | "," | Value .`
 
 // Parse parses a policy. filename is used in positions only.
 func Parse(filename string, src []byte) (*File, ir.Diagnostics) {

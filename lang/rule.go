@@ -124,13 +124,22 @@ func (rb *ruleBuilder) clause() bool {
 	return rb.match(sel, pos)
 }
 
+// selectorWords holds the words of each of ir.Selectors.
+var selectorWords = func() [][]string {
+	out := make([][]string, len(ir.Selectors))
+	for i, s := range ir.Selectors {
+		out[i] = strings.Fields(s.Words)
+	}
+	return out
+}()
+
 // selectorAt finds the longest selector whose words start terms.
 func selectorAt(terms []*Term) (*ir.Selector, int) {
 	var best *ir.Selector
 	bestLen := 0
 	for i := range ir.Selectors {
 		s := &ir.Selectors[i]
-		words := strings.Fields(s.Words)
+		words := selectorWords[i]
 		if len(words) <= bestLen || len(words) > len(terms) {
 			continue
 		}
@@ -222,9 +231,13 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol}
 	var elems []elem
 	ok := true
-	for _, v := range values {
+	for i, v := range values {
 		es, resolved := rb.resolve(v, rb.enabled)
-		elems = append(elems, es...)
+		if i == 0 {
+			elems = es // a file's elements are shared, not copied: a blocklist has a million
+		} else {
+			elems = append(slices.Clip(elems), es...)
+		}
 		ok = ok && resolved
 	}
 	if !ok {
@@ -334,7 +347,12 @@ func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (
 	if kind == ir.KindIPv6 {
 		family, other = ir.IPv6, "ip"
 	}
-	addrs := make([]ir.AddrElem, 0, len(elems))
+	// A file set may hold a million elements: each becomes a span at once,
+	// and only a literal set keeps its elements (with their positions) to
+	// warn about overlaps.
+	fromFile := fromOneFile(elems)
+	spans := make([]ir.Span, 0, len(elems))
+	var addrs []ir.AddrElem
 	ok := true
 	for _, e := range elems {
 		a, msg, hint := parseAddrElem(e)
@@ -356,12 +374,15 @@ func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (
 			ok = false
 			continue
 		}
-		addrs = append(addrs, a)
+		spans = append(spans, ir.Span{Lo: ir.AddrKey(a.From), Hi: ir.AddrKey(a.To)})
+		if !fromFile {
+			addrs = append(addrs, a)
+		}
 	}
-	if ok && !fromOneFile(elems) {
+	if ok && !fromFile {
 		warnOverlaps(&rb.ds, addrs)
 	}
-	return ir.AddrSet(addrs), ok
+	return ir.OwnSet(spans), ok
 }
 
 func fromOneFile(elems []elem) bool {

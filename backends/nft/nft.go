@@ -225,7 +225,7 @@ func NamedSets(t *ir.Table) []*NamedSet {
 				if m.SetName != "" && !seen[m.SetName] {
 					seen[m.SetName] = true
 					sets = append(sets, &NamedSet{Name: m.SetName, Family: m.Field.Spec().Family,
-						Elements: ir.MergeRanges(ir.Addrs(m.Field.Spec().Kind, m.Values))})
+						Elements: ir.Addrs(m.Field.Spec().Kind, m.Values.Joined())})
 				}
 			}
 		}

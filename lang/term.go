@@ -1,0 +1,66 @@
+package lang
+
+import (
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+var (
+	wordToken   = policyLexer.Symbols()["Word"]
+	varToken    = policyLexer.Symbols()["Var"]
+	stringToken = policyLexer.Symbols()["String"]
+	opToken     = policyLexer.Symbols()["Op"]
+	punctToken  = policyLexer.Symbols()["Punct"]
+)
+
+// Parse reads one term (participle.Parseable): Term = "!=" | "," | Value.
+func (t *Term) Parse(lex *lexer.PeekingLexer) error {
+	tok := lex.Peek()
+	t.Pos = tok.Pos
+	switch {
+	case tok.Type == opToken && tok.Value == "!=":
+		t.Neq = true
+	case tok.Type == punctToken && tok.Value == ",":
+		t.Comma = true
+	case tok.Type == wordToken && !(tok.Value == "file" && nextIs(lex, "(")):
+		t.Value = &Value{Word: &tok.Value}
+	case tok.Type == varToken:
+		t.Value = &Value{Var: &tok.Value}
+	case tok.Type == stringToken:
+		t.Value = &Value{String: &tok.Value}
+	case tok.Type == punctToken && tok.Value == "{" || tok.Type == wordToken:
+		// A set or file("..."): the grammar's Value.
+		v, err := valueParser.ParseFromLexer(lex, participle.AllowTrailing(true))
+		if err != nil {
+			return err
+		}
+		t.Value, t.EndPos = v, v.EndPos
+		return nil
+	default:
+		return participle.NextMatch
+	}
+	lex.Next()
+	t.EndPos = tokenEnd(tok)
+	if t.Value != nil {
+		t.Value.Pos, t.Value.EndPos = t.Pos, t.EndPos
+	}
+	return nil
+}
+
+// nextIs reports whether the token after the next one is value.
+func nextIs(lex *lexer.PeekingLexer, value string) bool {
+	cp := lex.MakeCheckpoint()
+	defer lex.LoadCheckpoint(cp)
+	lex.Next()
+	return lex.Peek().Value == value
+}
+
+// tokenEnd is the position just after a token (tokens stay on one line).
+func tokenEnd(tok *lexer.Token) lexer.Position {
+	end := tok.Pos
+	end.Offset += len(tok.Value)
+	end.Column += utf8.RuneCountInString(tok.Value)
+	return end
+}
