@@ -134,7 +134,8 @@ var Selectors = []Selector{
 // Universe is every value a field of kind k can hold.
 func (k Kind) Universe() Set {
 	switch k {
-	case KindInterface:
+	case KindInterface, KindIPv6:
+		// Every 16-byte key: names are NUL-padded, IPv6 addresses fill it.
 		var hi Key
 		for i := range hi {
 			hi[i] = 0xff
@@ -142,12 +143,6 @@ func (k Kind) Universe() Set {
 		return Set{{Hi: hi}}
 	case KindIPv4:
 		return Set{{Hi: uintKey(1<<32 - 1)}}
-	case KindIPv6:
-		var hi Key
-		for i := range hi {
-			hi[i] = 0xff
-		}
-		return Set{{Hi: hi}}
 	case KindPort:
 		return Set{{Hi: uintKey(1<<16 - 1)}}
 	case KindProtocol:

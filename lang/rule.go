@@ -298,6 +298,19 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 	panic(fmt.Sprintf("lang: no reader for values of kind %d", kind))
 }
 
+// badElement reports an element that did not parse: a malformed value at
+// its own position, a value of the wrong kind ("expected ...") at the
+// $NAME it came through. It returns true when the caller should stop, so
+// that a wrong-kind $NAME is reported once.
+func (rb *ruleBuilder) badElement(e elem, msg, hint string) bool {
+	p, end := e.pos, e.end()
+	if strings.HasPrefix(msg, "expected") {
+		p, end = e.where()
+	}
+	rb.errorf(p, end, "%s", msg).Hint = hint
+	return e.use != nil && p == e.use.pos
+}
+
 // wrongKind reports an element of the wrong kind; it returns true when
 // the caller should stop, so that a wrong-kind $NAME is reported once.
 func (rb *ruleBuilder) wrongKind(e elem, format string, args ...any) (*ir.Diagnostic, bool) {
@@ -357,14 +370,9 @@ func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (
 	for _, e := range elems {
 		a, msg, hint := parseAddrElem(e)
 		if msg != "" {
-			p, end := e.pos, e.end()
-			if strings.HasPrefix(msg, "expected") {
-				p, end = e.where()
-			}
-			rb.errorf(p, end, "%s", msg).Hint = hint
 			ok = false
-			if e.use != nil && p == e.use.pos {
-				break // one error for each use of a wrong-kind $NAME
+			if rb.badElement(e, msg, hint) {
+				break
 			}
 			continue
 		}
@@ -415,14 +423,9 @@ func (rb *ruleBuilder) ports(elems []elem) (ir.Set, bool) {
 	for _, e := range elems {
 		pr, msg, hint := parsePortRange(e)
 		if msg != "" {
-			p, end := e.pos, e.end()
-			if strings.HasPrefix(msg, "expected") {
-				p, end = e.where()
-			}
-			rb.errorf(p, end, "%s", msg).Hint = hint
 			ok = false
-			if e.use != nil && p == e.use.pos {
-				break // one error for each use of a wrong-kind $NAME
+			if rb.badElement(e, msg, hint) {
+				break
 			}
 			continue
 		}
