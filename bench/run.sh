@@ -39,16 +39,16 @@ measure() {
 }
 
 {
-	measure "compile example (nft)" no "$work/ksc" compile examples/ivpn-killswitch.ks -t nft -o /dev/null
+	measure "compile example (nft)" no "$work/ksc" compile examples/ivpn-killswitch.ks -t nft
 	measure "apply example (ksc apply)" yes "$work/ksc" apply examples/ivpn-killswitch.ks --netns "$ns"
 	measure "apply example (nft -f)" yes ip netns exec "$ns" nft -f "$work/example.nft"
 	for p in set-100k set-1m; do
-		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p/policy.ks" -t nft -o /dev/null
+		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p/policy.ks" -t nft
 		measure "apply $p (ksc apply)" yes "$work/ksc" apply "$work/$p/policy.ks" --netns "$ns"
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
 	done
 	for p in rules-10k rules-100k; do
-		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p.ks" -t nft -o /dev/null
+		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p.ks" -t nft
 		measure "apply $p (ksc apply)" yes "$work/ksc" apply "$work/$p.ks" --netns "$ns"
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
 		measure "apply $p (iptables-nft-restore)" yes ip netns exec "$ns" iptables-nft-restore "$work/$p.rules"

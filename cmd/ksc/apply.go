@@ -57,7 +57,7 @@ func runApply(e env, args []string) int {
 	flags.StringVar(target, "backend", "nft", "the same as --target")
 	iptMode := flags.String("iptables-mode", "auto", "iptables: which iptables to drive: auto, nft or legacy")
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
-	dryRun := flags.BoolP("dry-run", "n", false, "nft: print the batch that would be sent, and send nothing")
+	dryRun := flags.BoolP("dry-run", "n", false, "print what would be sent (the netlink batch, the iptables-restore input or the sysctl settings), and send nothing")
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (Enter, or \"ksc confirm\")")
 	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
 	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
@@ -80,11 +80,21 @@ func runApply(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ksc apply: --iptables-mode is auto, nft or legacy, not %q\n", *iptMode)
 		return exitUsage
 	}
+	if *target != "nft" && *confirm > 0 {
+		// Ignoring --confirm would apply at once, with no way back, while
+		// the user believes a rollback is armed: a remote lockout.
+		fmt.Fprintf(e.stderr, "ksc apply: --confirm works with the nft target only; with --target %s nothing would roll back\n", *target)
+		fmt.Fprintln(e.stderr, "ksc apply: try the policy in a namespace first (--netns), or apply it with the nft target")
+		return exitUsage
+	}
 	p := pf.load(e, path)
 	if p == nil {
 		return exitFailure
 	}
 	nsPath := nsenter.Path(*netns)
+	if *dryRun && *target != "nft" {
+		return dryRunOther(e, &pf, p, *target, *undo)
+	}
 	if *target == "sysctl" {
 		return applySysctl(e, &pf, p, nsPath, *undo, *install)
 	}
@@ -229,6 +239,25 @@ func rollBack(e env, nsPath string, previous *nft.Ruleset, why string) int {
 	return exitFailure
 }
 
+// dryRunOther prints what applying with iptables or sysctl would send.
+func dryRunOther(e env, pf *policyFlags, p *ir.Policy, target string, undo bool) int {
+	var out []byte
+	var err error
+	switch target {
+	case "iptables":
+		out, err = targets["iptables-script"](p, renderOptions{})
+	default:
+		out, err = sysctl.Render(p, undo)
+	}
+	if err != nil {
+		pf.reportError(e, "apply", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "# ksc apply --dry-run --target %s: not applied\n", target)
+	e.stdout.Write(out)
+	return exitOK
+}
+
 func applySysctl(e env, pf *policyFlags, p *ir.Policy, nsPath string, undo, install bool) int {
 	if err := sysctl.Apply(p, undo, nsPath); err != nil {
 		pf.reportError(e, "apply", err)
@@ -255,7 +284,7 @@ func installSysctlFile(p *ir.Policy, undo bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(sysctl.InstallPath, data)
+	return writeFile(sysctl.InstallPath, data, writeOptions{followLinks: true})
 }
 
 const confirmUsage = `Usage: ksc confirm [--netns NAME]

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -105,39 +103,11 @@ func runCompile(e env, args []string) int {
 		e.stdout.Write(out)
 		return exitOK
 	}
-	if err := writeFileAtomic(*output, out); err != nil {
+	if err := writeFile(*output, out, writeOptions{followLinks: true}); err != nil {
 		fmt.Fprintf(e.stderr, "ksc compile: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
-}
-
-// writeFileAtomic writes through a temporary file and a rename, so that a
-// reader (or a boot-time "nft -f") never sees half a ruleset.
-func writeFileAtomic(path string, data []byte) error {
-	return writeFileAtomicMode(path, data, 0o644)
-}
-
-// writeFileAtomicMode is writeFileAtomic with the file's permissions: an
-// .ovpn file holding a private key must stay unreadable to others.
-func writeFileAtomicMode(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 const checkUsage = `Usage: ksc check POLICY [flags]

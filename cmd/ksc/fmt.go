@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/ksc-project/ksc/internal/linediff"
@@ -61,7 +60,7 @@ func runFmt(e env, args []string) int {
 			}
 		case *write && path != "-":
 			if !bytes.Equal(src, out) {
-				if err := writeFileAtomicMode(path, out, fileMode(path)); err != nil {
+				if err := writeFile(path, out, writeOptions{followLinks: true}); err != nil {
 					fmt.Fprintf(e.stderr, "ksc fmt: %v\n", err)
 					status = exitFailure
 				}
@@ -74,10 +73,3 @@ func runFmt(e env, args []string) int {
 }
 
 func lines(b []byte) []string { return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") }
-
-func fileMode(path string) os.FileMode {
-	if info, err := os.Stat(path); err == nil {
-		return info.Mode().Perm()
-	}
-	return 0o644
-}

@@ -84,12 +84,15 @@ func runOpenVPN(e env, args []string) int {
 	if !res.Changed() {
 		return exitOK
 	}
+	// The backup is of the real file (through a symlink), with its mode
+	// and owner: an .ovpn often holds a private key. An old .bak is
+	// replaced, never written through.
 	info, err := os.Stat(file)
 	if err == nil {
-		err = os.WriteFile(file+".bak", src, info.Mode().Perm())
+		err = writeFile(file+".bak", src, writeOptions{like: info})
 	}
 	if err == nil {
-		err = writeFileAtomicMode(file, res.Output, info.Mode().Perm())
+		err = writeFile(file, res.Output, writeOptions{followLinks: true})
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc openvpn patch: %v\n", err)
