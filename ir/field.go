@@ -9,6 +9,7 @@ type Field uint8
 const (
 	FieldIifname Field = iota + 1
 	FieldOifname
+	FieldNfproto // the packet's family, ipv4 or ipv6
 	FieldIPSaddr
 	FieldIPDaddr
 	FieldIP6Saddr
@@ -17,6 +18,14 @@ const (
 	FieldSport // transport source port, for every protocol with ports
 	FieldDport
 	FieldCtState
+	FieldICMPType
+	FieldICMPCode
+	FieldICMPv6Type
+	FieldICMPv6Code
+	FieldMark   // the packet's firewall mark (meta mark)
+	FieldCtMark // its connection's mark (ct mark)
+	FieldSkuid  // the user that owns the sending socket
+	FieldSkgid
 	fieldEnd
 )
 
@@ -41,6 +50,13 @@ const (
 	KindPort
 	KindProtocol
 	KindCtState
+	KindICMPType
+	KindICMPv6Type
+	KindICMPCode
+	KindICMPv6Code
+	KindMark // a 32-bit number, matched under a mask
+	KindID   // a user or group id; names are resolved when the policy is compiled
+	KindNfproto
 )
 
 // FieldSpec describes a field.
@@ -57,6 +73,12 @@ type FieldSpec struct {
 	NeedsPorts bool
 	// NeedsConntrack: the chain must run after conntrack has seen the packet.
 	NeedsConntrack bool
+	// Protocol is the transport protocol whose header holds the field
+	// (ICMP for icmp type), or AnyTransport.
+	Protocol Protocol
+	// Maskable fields take "and MASK ==": the match compares the value
+	// under the mask.
+	Maskable bool
 }
 
 // HookSet is a set of hooks.
@@ -92,6 +114,18 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldSport:    {Name: "th sport", Kind: KindPort, Family: Inet, Hooks: allHooks, NeedsPorts: true},
 	FieldDport:    {Name: "th dport", Kind: KindPort, Family: Inet, Hooks: allHooks, NeedsPorts: true},
 	FieldCtState:  {Name: "ct state", Kind: KindCtState, Family: Inet, Hooks: allHooks, NeedsConntrack: true},
+
+	FieldICMPType:   {Name: "icmp type", Kind: KindICMPType, Family: IPv4, Hooks: allHooks, Protocol: ICMP},
+	FieldICMPCode:   {Name: "icmp code", Kind: KindICMPCode, Family: IPv4, Hooks: allHooks, Protocol: ICMP},
+	FieldICMPv6Type: {Name: "icmpv6 type", Kind: KindICMPv6Type, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6},
+	FieldICMPv6Code: {Name: "icmpv6 code", Kind: KindICMPv6Code, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6},
+	FieldMark:       {Name: "meta mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true},
+	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, NeedsConntrack: true},
+	// Only a packet a local socket sends has an owner: it is known from
+	// the output hook on, and forwarded packets have none.
+	FieldSkuid:   {Name: "meta skuid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
+	FieldSkgid:   {Name: "meta skgid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
+	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
 }
 
 // Spec returns the field's row of the table.
@@ -129,6 +163,15 @@ var Selectors = []Selector{
 	{"th sport", FieldSport, AnyTransport},
 	{"th dport", FieldDport, AnyTransport},
 	{"ct state", FieldCtState, AnyTransport},
+	{"icmp type", FieldICMPType, AnyTransport},
+	{"icmp code", FieldICMPCode, AnyTransport},
+	{"icmpv6 type", FieldICMPv6Type, AnyTransport},
+	{"icmpv6 code", FieldICMPv6Code, AnyTransport},
+	{"meta mark", FieldMark, AnyTransport},
+	{"ct mark", FieldCtMark, AnyTransport},
+	{"meta skuid", FieldSkuid, AnyTransport},
+	{"meta skgid", FieldSkgid, AnyTransport},
+	{"meta nfproto", FieldNfproto, AnyTransport},
 }
 
 // Universe is every value a field of kind k can hold.
@@ -153,11 +196,18 @@ func (k Kind) Universe() Set {
 			s = append(s, Span{uintKey(uint64(st)), uintKey(uint64(st))})
 		}
 		return s
+	case KindICMPType, KindICMPv6Type, KindICMPCode, KindICMPv6Code:
+		return Set{{Hi: uintKey(255)}}
+	case KindMark, KindID:
+		return Set{{Hi: uintKey(1<<32 - 1)}}
+	case KindNfproto:
+		return NfprotoSet(IPv4, IPv6)
 	}
 	return nil
 }
 
 // String names the kind for messages: "interface names", "ports".
 func (k Kind) String() string {
-	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states"}[k]
+	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states",
+		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families"}[k]
 }

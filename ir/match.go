@@ -40,6 +40,9 @@ type Match struct {
 	// SetName, when not empty, names a large address set (one read from a
 	// file) that backends keep as one named set.
 	SetName string
+	// Mask, when not zero, is applied to the field's value before it is
+	// compared ("meta mark and 0xff == 0x1"); only Maskable fields have one.
+	Mask uint32
 }
 
 // Effective returns the values for which the match holds: Values for Eq,
@@ -60,6 +63,10 @@ func (m *Match) Text() string {
 	sel := m.Field.String()
 	if m.Protocol != AnyTransport {
 		sel = m.Protocol.String() + strings.TrimPrefix(sel, "th")
+	}
+	if m.Mask != 0 {
+		sel += " and " + KindMark.NameOf(m.Mask)
+		op = map[Op]string{Eq: " == ", Neq: " != "}[m.Op]
 	}
 	return sel + op + FormatValues(m.Field.Spec().Kind, m.Values)
 }
@@ -106,6 +113,14 @@ func ValueStrings(k Kind, s Set) []string {
 	case KindCtState:
 		for _, st := range CtStatesOf(s) {
 			out = append(out, st.String())
+		}
+	default:
+		for _, sp := range s {
+			text := k.NameOf(uint32(sp.Lo.Uint()))
+			if sp.Lo != sp.Hi {
+				text += "-" + k.NameOf(uint32(sp.Hi.Uint()))
+			}
+			out = append(out, text)
 		}
 	}
 	return out

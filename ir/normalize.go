@@ -32,8 +32,12 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 	byField := map[Field][]sourced{}
 	for _, m := range r.Matches {
 		byField[m.Field] = append(byField[m.Field], sourced{m, m})
-		if m.Protocol != AnyTransport {
-			implied := &Match{Pos: m.Pos, End: m.End, Field: FieldL4Proto, Values: ProtocolSet(m.Protocol)}
+		proto := m.Protocol
+		if p := m.Field.Spec().Protocol; p != AnyTransport {
+			proto = p // "icmp type" holds for ICMP only
+		}
+		if proto != AnyTransport {
+			implied := &Match{Pos: m.Pos, End: m.End, Field: FieldL4Proto, Values: ProtocolSet(proto)}
 			byField[FieldL4Proto] = append(byField[FieldL4Proto], sourced{implied, m})
 		}
 	}
@@ -69,6 +73,12 @@ func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 	allNeq := true
 	var union Set
 	for i, s := range group {
+		if s.m.Mask != first.m.Mask {
+			d := ds.Errorf(s.written.Pos, "%s is matched under two masks in this rule (%s and %s): ksc cannot write that as one match",
+				s.m.Field, KindMark.NameOf(first.m.Mask), KindMark.NameOf(s.m.Mask))
+			d.Hint = "use one mask for the field in a rule"
+			return nil, false
+		}
 		if s.m.SetName != "" {
 			ds.Errorf(s.m.Pos, "%s on the file set $%s cannot be combined with another match on %s in one rule", s.m.Field, s.m.SetName, s.m.Field).Hint =
 				"keep one " + s.m.Field.String() + " match in this rule"
@@ -92,7 +102,7 @@ func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 			union = union.Union(s.m.Values)
 		}
 	}
-	m := &Match{Pos: first.m.Pos, End: first.m.End, Field: first.m.Field, Values: values}
+	m := &Match{Pos: first.m.Pos, End: first.m.End, Field: first.m.Field, Values: values, Mask: first.m.Mask}
 	if allNeq {
 		m.Op, m.Values = Neq, union
 	}

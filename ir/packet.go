@@ -14,6 +14,11 @@ type Packet struct {
 	// Sport and Dport are meaningful for protocols with ports.
 	Sport, Dport uint16
 	CtState      CtState
+	// ICMPType and ICMPCode are meaningful for ICMP and ICMPv6.
+	ICMPType, ICMPCode uint8
+	Mark, CtMark       uint32
+	// UID and GID own the socket that sent the packet (output only).
+	UID, GID uint32
 }
 
 // Family is the packet's address family.
@@ -31,6 +36,9 @@ func (m *Match) Holds(p Packet) bool {
 		return false
 	}
 	k, ok := p.key(m.Field)
+	if m.Mask != 0 {
+		k = uintKey(k.Uint() & uint64(m.Mask))
+	}
 	return ok && m.Effective().Has(k)
 }
 
@@ -68,6 +76,20 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.Dport)), p.Protocol.HasPorts()
 	case FieldCtState:
 		return uintKey(uint64(p.CtState)), true
+	case FieldICMPType, FieldICMPv6Type:
+		return uintKey(uint64(p.ICMPType)), p.Protocol == f.Spec().Protocol
+	case FieldICMPCode, FieldICMPv6Code:
+		return uintKey(uint64(p.ICMPCode)), p.Protocol == f.Spec().Protocol
+	case FieldMark:
+		return uintKey(uint64(p.Mark)), true
+	case FieldCtMark:
+		return uintKey(uint64(p.CtMark)), true
+	case FieldSkuid:
+		return uintKey(uint64(p.UID)), p.Iif == ""
+	case FieldSkgid:
+		return uintKey(uint64(p.GID)), p.Iif == ""
+	case FieldNfproto:
+		return uintKey(map[Family]uint64{IPv4: 2, IPv6: 10}[p.Family()]), true
 	}
 	return Key{}, false
 }

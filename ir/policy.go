@@ -241,6 +241,13 @@ func (m *Match) family() Family {
 	if f := m.Field.Spec().Family; f != Inet {
 		return f
 	}
+	if m.Field == FieldNfproto {
+		families := Numbers(m.Effective())
+		if len(families) == 1 {
+			return map[uint32]Family{2: IPv4, 10: IPv6}[families[0]]
+		}
+		return Inet
+	}
 	if m.Field != FieldL4Proto || m.Op == Neq {
 		return Inet
 	}

@@ -100,6 +100,10 @@ func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
 		ds.Errorf(m.Pos, "%s has a value that is not one of %s", spec.Name, spec.Kind)
 		return false
 	}
+	if m.Mask != 0 && !spec.Maskable {
+		ds.Errorf(m.Pos, "%s takes no mask", spec.Name)
+		return false
+	}
 	if m.Protocol != AnyTransport && !m.Protocol.HasPorts() {
 		ds.Errorf(m.Pos, "%s implies protocol %s, which has no ports", spec.Name, m.Protocol)
 		return false

@@ -89,14 +89,16 @@ type Rule struct {
 	Terms  []*Term `parser:"@@+"`
 }
 
-// Term is one word, string, $NAME, set or file() of a rule, a "!=", or a
-// comma (as in "ct state established,related"). Terms are most of a
+// Term is one word, string, $NAME, set or file() of a rule, an operator
+// ("!=", "==", "&"), or a comma (as in "ct state established,related"). Terms are most of a
 // policy's tokens, so Parse reads the one-token ones directly instead of
 // through participle's reflection; sets and file() go through the grammar.
 type Term struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Neq    bool
+	Neq    bool // "!="
+	Eq     bool // "==", after a mask
+	Amp    bool // "&", the same as "and" before a mask
 	Comma  bool
 	Value  *Value
 }

@@ -165,6 +165,9 @@ func (rb *ruleBuilder) unknown(t *Term) {
 	case t.Comma:
 		rb.errorf(pos, end, "unexpected ','").Hint = "a set of values is written in braces: { a, b }"
 		return
+	case t.Eq || t.Amp:
+		rb.errorf(pos, end, "a mask must follow a field that takes one").Hint = "e.g. meta mark and 0xff == 0x1"
+		return
 	case word == "":
 		rb.errorf(pos, end, "a value must follow a field").Hint = ruleHint
 		return
@@ -204,7 +207,13 @@ func (rb *ruleBuilder) unknown(t *Term) {
 // match reads the operator and values after a selector.
 func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	op := ir.Eq
-	if t := rb.peek(); t != nil && t.Neq {
+	var mask uint32
+	if t := rb.peek(); t != nil && (t.Amp || t.word() == "and") {
+		var ok bool
+		if mask, op, ok = rb.mask(sel); !ok {
+			return false
+		}
+	} else if t != nil && t.Neq {
 		rb.next()
 		op = ir.Neq
 	}
@@ -228,7 +237,7 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		rb.next()
 	}
 	last := values[len(values)-1]
-	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol}
+	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol, Mask: mask}
 	var elems []elem
 	ok := true
 	for i, v := range values {
@@ -260,10 +269,43 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 
 func example(k ir.Kind) string {
 	return map[ir.Kind]string{
+		ir.KindICMPType: "icmp type { echo-request, destination-unreachable }", ir.KindICMPv6Type: "icmpv6 type nd-neighbor-solicit",
+		ir.KindICMPCode: "icmp code port-unreachable", ir.KindICMPv6Code: "icmpv6 code no-route",
+		ir.KindMark: "meta mark 0x1", ir.KindID: "meta skuid 0", ir.KindNfproto: "meta nfproto ipv4",
 		ir.KindInterface: `oifname "tun0"`, ir.KindIPv4: "ip daddr { 192.0.2.1, 198.51.100.0/24 }",
 		ir.KindIPv6: "ip6 daddr 2001:db8::/32", ir.KindPort: "tcp dport { 22, 8000-8080 }",
 		ir.KindProtocol: "meta l4proto { tcp, udp }", ir.KindCtState: "ct state established,related",
 	}[k]
+}
+
+// mask reads "and MASK ==" (or "& MASK !=") after a field that takes one.
+func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
+	and := rb.next()
+	pos, end := and.span()
+	if !sel.Field.Spec().Maskable {
+		rb.errorf(pos, end, "%s takes no mask", sel.Words).Hint = "masks are for meta mark and ct mark"
+		return 0, ir.Eq, false
+	}
+	t := rb.next()
+	if t == nil || t.word() == "" {
+		rb.errorf(pos, end, "a mask must follow %q", and.word()).Hint = "e.g. " + sel.Words + " and 0xff == 0x1"
+		return 0, ir.Eq, false
+	}
+	mask, err := parseUint32(t.word())
+	if err != nil || mask == 0 {
+		at, to := t.span()
+		rb.errorf(at, to, "bad mask %q: want a number from 0x1 to 0xffffffff", t.word())
+		return 0, ir.Eq, false
+	}
+	op := rb.next()
+	if op == nil || !op.Eq && !op.Neq {
+		rb.errorf(pos, end, "a mask must be followed by == or !=").Hint = "e.g. " + sel.Words + " and 0xff == 0x1"
+		return 0, ir.Eq, false
+	}
+	if op.Neq {
+		return mask, ir.Neq, true
+	}
+	return mask, ir.Eq, true
 }
 
 // fileSetName names the set when the match is on exactly one $NAME whose
@@ -294,6 +336,16 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 		return rb.protocols(sel, elems)
 	case ir.KindCtState:
 		return rb.ctStates(sel, elems)
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto:
+		return rb.named(sel, kind, elems, 255)
+	case ir.KindMark:
+		return rb.numbers(sel, kind, elems, nil)
+	case ir.KindID:
+		lookup := lookupUser
+		if sel.Field == ir.FieldSkgid {
+			lookup = lookupGroup
+		}
+		return rb.numbers(sel, kind, elems, lookup)
 	}
 	panic(fmt.Sprintf("lang: no reader for values of kind %d", kind))
 }

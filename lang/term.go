@@ -15,13 +15,17 @@ var (
 	punctToken  = policyLexer.Symbols()["Punct"]
 )
 
-// Parse reads one term (participle.Parseable): Term = "!=" | "," | Value.
+// Parse reads one term (participle.Parseable): see termProduction.
 func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 	tok := lex.Peek()
 	t.Pos = tok.Pos
 	switch {
 	case tok.Type == opToken && tok.Value == "!=":
 		t.Neq = true
+	case tok.Type == opToken && tok.Value == "==":
+		t.Eq = true
+	case tok.Type == punctToken && tok.Value == "&":
+		t.Amp = true
 	case tok.Type == punctToken && tok.Value == ",":
 		t.Comma = true
 	case tok.Type == wordToken && !(tok.Value == "file" && nextIs(lex, "(")):

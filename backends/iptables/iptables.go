@@ -216,6 +216,17 @@ var fieldLowerings = map[ir.Field]iptField{
 	// Ports are written with their protocol, by protocols.
 	ir.FieldSport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
 	ir.FieldDport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldICMPType:   icmpTypes("icmp", "--icmp-type", ir.FieldICMPCode),
+	ir.FieldICMPv6Type: icmpTypes("icmp6", "--icmpv6-type", ir.FieldICMPv6Code),
+	ir.FieldICMPCode:   icmpCodeWithType(ir.FieldICMPType),
+	ir.FieldICMPv6Code: icmpCodeWithType(ir.FieldICMPv6Type),
+	ir.FieldMark:       numbers("mark", "--mark", true),
+	ir.FieldCtMark:     numbers("connmark", "--mark", true),
+	ir.FieldSkuid:      numbers("owner", "--uid-owner", false),
+	ir.FieldSkgid:      numbers("owner", "--gid-owner", false),
+	// The family decides which of iptables and ip6tables gets the rule
+	// (see ir.Rule.Family); nothing is left to write.
+	ir.FieldNfproto: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
@@ -224,6 +235,89 @@ var fieldLowerings = map[ir.Field]iptField{
 		}
 		return nil
 	},
+}
+
+// icmpTypes writes "-m icmp --icmp-type 8", with the code when the rule
+// has one ("--icmp-type 3/3"): iptables matches a code only with its type.
+func icmpTypes(module, option string, codeField ir.Field) iptField {
+	return func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		types := ir.Numbers(m.Values)
+		code := r.Match(codeField)
+		if m.Op == ir.Neq {
+			if len(types) > 1 || code != nil {
+				return cannot(m, "iptables negates one ICMP type, without a code; use the nft target")
+			}
+			lw.addMatches("-m", module, "!", option, strconv.Itoa(int(types[0])))
+			return nil
+		}
+		var codes []uint32
+		if code != nil {
+			if code.Op == ir.Neq {
+				return cannot(code, "iptables cannot negate an ICMP code; use the nft target")
+			}
+			codes = ir.Numbers(code.Values)
+		}
+		var choices []choice
+		for _, t := range types {
+			values := []string{strconv.Itoa(int(t))}
+			if codes != nil {
+				values = nil
+				for _, c := range codes {
+					values = append(values, fmt.Sprintf("%d/%d", t, c))
+				}
+			}
+			for _, v := range values {
+				choices = append(choices, func(a alternative) alternative {
+					a.matches = append(slices.Clone(a.matches), "-m", module, option, v)
+					return a
+				})
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// icmpCodeWithType checks that an ICMP code comes with its type, which
+// writes both.
+func icmpCodeWithType(typeField ir.Field) iptField {
+	return func(_ *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		if r.Match(typeField) == nil {
+			return cannot(m, "iptables matches an ICMP code only together with its type: add "+typeField.String())
+		}
+		return nil
+	}
+}
+
+// numbers writes a match on 32-bit values through a module: "-m mark
+// --mark 0x1/0xff", "-m owner --uid-owner 0"; a set is one rule per value.
+func numbers(module, option string, hex bool) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		values := ir.Numbers(m.Values)
+		if m.Op == ir.Neq && len(values) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		choices := make([]choice, len(values))
+		for i, v := range values {
+			text := strconv.FormatUint(uint64(v), 10)
+			if hex {
+				text = fmt.Sprintf("0x%x", v)
+				if m.Mask != 0 {
+					text += fmt.Sprintf("/0x%x", m.Mask)
+				}
+			}
+			args := []string{"-m", module, option, text}
+			if m.Op == ir.Neq {
+				args = []string{"-m", module, "!", option, text}
+			}
+			choices[i] = func(a alternative) alternative {
+				a.matches = append(slices.Clone(a.matches), args...)
+				return a
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
 }
 
 // cannot is the error for what iptables cannot say in one rule.

@@ -23,12 +23,16 @@ import (
 // shows as the expression's type.
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var parts []string
-	var field ir.Field // what register 1 holds; 0 when nothing ksc knows
-	var mask []byte    // a bit mask applied to it
+	var field ir.Field    // what register 1 holds; 0 when nothing ksc knows
+	var mask []byte       // a bit mask applied to it
+	var proto ir.Protocol // the protocol the rule matched, for its header fields
 	for _, e := range rule.Exprs {
+		if c, ok := e.(*expr.Cmp); ok && field == ir.FieldL4Proto && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
+			proto = ir.Protocol(c.Data[0])
+		}
 		switch e := e.(type) {
 		case *expr.Meta, *expr.Payload, *expr.Ct:
-			field, mask = loadedField(e), nil
+			field, mask = loadedField(e, proto), nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
 			}
@@ -87,6 +91,11 @@ func asWritten(parts []string) []string {
 		case p == "meta nfproto ipv4" && strings.HasPrefix(next, "ip "),
 			p == "meta nfproto ipv6" && strings.HasPrefix(next, "ip6 "):
 			continue
+		case p == "meta nfproto ipv4" && next == "meta l4proto icmp" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmp "),
+			p == "meta nfproto ipv6" && next == "meta l4proto ipv6-icmp" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmpv6 "),
+			p == "meta l4proto icmp" && strings.HasPrefix(next, "icmp "),
+			p == "meta l4proto ipv6-icmp" && strings.HasPrefix(next, "icmpv6 "):
+			continue // the dependencies of "icmp type", as nft shows them
 		case (p == "meta l4proto tcp" || p == "meta l4proto udp") && strings.HasPrefix(next, "th "):
 			proto := strings.TrimPrefix(p, "meta l4proto ")
 			for i+1 < len(parts) && strings.HasPrefix(parts[i+1], "th ") {
@@ -117,18 +126,28 @@ func asWritten(parts []string) []string {
 // their address matches with; it is not a field of the language.
 const nfprotoLoad = ir.Field(255)
 
-// loadedField finds the field whose load is e, in the lowering's table.
-func loadedField(e expr.Any) ir.Field {
-	for f, row := range fields {
+// loadedField finds the field whose load is e, in the lowering's table;
+// of fields at the same place (icmp type and icmpv6 type) it takes the
+// one of proto, the protocol the rule matched before.
+func loadedField(e expr.Any, proto ir.Protocol) ir.Field {
+	found := ir.Field(0)
+	for _, f := range ir.AllFields() {
+		row, ok := fields[f]
+		if !ok {
+			continue
+		}
 		n := row.size
-		if p, ok := e.(*expr.Payload); ok {
+		if p, ok := e.(*expr.Payload); ok && p.Len < n && (f.Spec().Kind == ir.KindIPv4 || f.Spec().Kind == ir.KindIPv6) {
 			n = p.Len // a byte-aligned prefix loads fewer bytes
 		}
-		if reflect.DeepEqual(row.load(n), e) {
-			return f
+		if !reflect.DeepEqual(row.load(n), e) {
+			continue
+		}
+		if found == 0 || f.Spec().Protocol == proto && proto != ir.AnyTransport {
+			found = f
 		}
 	}
-	return 0
+	return found
 }
 
 // compareText decompiles a comparison of what register 1 holds.
@@ -151,6 +170,10 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 	}
 	op := map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ", expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}[c.Op]
 	v := valueText(f, c.Data)
+	if mask != nil && f.Spec().Maskable && len(mask) == 4 {
+		op = map[expr.CmpOp]string{expr.CmpOpEq: "== ", expr.CmpOpNeq: "!= "}[c.Op]
+		return f.String() + " and " + ir.KindMark.NameOf(binary.NativeEndian.Uint32(mask)) + " " + op + v
+	}
 	if mask != nil {
 		// An address compared under a mask is a prefix of the mask's length.
 		if a, err := netip.ParseAddr(v); err == nil {
@@ -192,6 +215,14 @@ func valueText(f ir.Field, data []byte) string {
 	case ir.KindProtocol:
 		if len(data) == 1 {
 			return ir.Protocol(data[0]).String()
+		}
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto:
+		if len(data) == 1 {
+			return f.Spec().Kind.NameOf(uint32(data[0]))
+		}
+	case ir.KindMark, ir.KindID:
+		if len(data) == 4 {
+			return f.Spec().Kind.NameOf(binary.NativeEndian.Uint32(data))
 		}
 	case ir.KindCtState:
 		if len(data) == 4 {

@@ -31,7 +31,21 @@ var fields = map[ir.Field]nftField{
 	ir.FieldDport:    {"th dport", 2, payload(expr.PayloadBaseTransportHeader, 2), nftables.TypeInetService},
 	ir.FieldCtState: {"ct state", 4, func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeySTATE} },
 		nftables.TypeCTState},
+	ir.FieldICMPType:   {"icmp type", 1, payload(expr.PayloadBaseTransportHeader, 0), nftables.TypeICMPType},
+	ir.FieldICMPCode:   {"icmp code", 1, payload(expr.PayloadBaseTransportHeader, 1), nftables.TypeICMPCode},
+	ir.FieldICMPv6Type: {"icmpv6 type", 1, payload(expr.PayloadBaseTransportHeader, 0), nftables.TypeICMP6Type},
+	ir.FieldICMPv6Code: {"icmpv6 code", 1, payload(expr.PayloadBaseTransportHeader, 1), nftables.TypeICMPV6Code},
+	ir.FieldMark:       {"meta mark", 4, meta(expr.MetaKeyMARK), nftables.TypeMark},
+	ir.FieldCtMark: {"ct mark", 4, func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyMARK} },
+		nftables.TypeMark},
+	ir.FieldSkuid:   {"meta skuid", 4, meta(expr.MetaKeySKUID), nftables.TypeUID},
+	ir.FieldSkgid:   {"meta skgid", 4, meta(expr.MetaKeySKGID), nftables.TypeGID},
+	ir.FieldNfproto: {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto},
 }
+
+// hostOrder reports whether the kernel holds a kind's values in host byte
+// order (marks, ids, conntrack state bits) rather than big-endian.
+func hostOrder(k ir.Kind) bool { return k == ir.KindMark || k == ir.KindID || k == ir.KindCtState }
 
 func meta(key expr.MetaKey) func(uint32) expr.Any {
 	return func(uint32) expr.Any { return &expr.Meta{Key: key, Register: 1} }

@@ -196,6 +196,11 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		l.checkFamily(f)
 	}
 	for _, m := range r.Matches {
+		if m.Field == ir.FieldL4Proto && l.family == ir.Inet && impliesFamilyFirst(r) {
+			// nft checks the family just ahead of the protocol when a
+			// protocol's header field ("icmp type") binds the rule to it.
+			l.checkFamily(r.Family())
+		}
 		l.match(m)
 	}
 	for _, s := range r.Statements {
@@ -218,6 +223,22 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 }
 
 func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
+
+// impliesFamilyFirst reports a rule bound to a family by a transport
+// header field (icmp type) and by no address match.
+func impliesFamilyFirst(r *ir.Rule) bool {
+	implied := false
+	for _, m := range r.Matches {
+		spec := m.Field.Spec()
+		switch {
+		case spec.Kind == ir.KindIPv4 || spec.Kind == ir.KindIPv6 || m.Field == ir.FieldNfproto:
+			return false
+		case spec.Family != ir.Inet && spec.Protocol != ir.AnyTransport:
+			implied = true
+		}
+	}
+	return implied
+}
 
 // checkFamily writes "meta nfproto" in an inet table, once a rule.
 func (l *ruleLowerer) checkFamily(f ir.Family) {
@@ -295,9 +316,36 @@ func (l *ruleLowerer) match(m *ir.Match) {
 			elems[i] = single([]byte{byte(p)})
 		}
 		l.lookup(f.keyType, elems, false, m.Op)
-	case ir.KindIPv4, ir.KindIPv6, ir.KindPort:
+	case ir.KindMark, ir.KindID:
+		l.hostNumbers(f, m)
+	case ir.KindNfproto:
+		l.ranges(f, m)
+		if m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {
+			l.familyChecked = true // an address match needs no check of its own now
+		}
+	default:
 		l.ranges(f, m)
 	}
+}
+
+// hostNumbers lowers a match on host-order 32-bit values (marks, ids):
+// under the mask if any, compared or looked up, as nft does.
+func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
+	l.emit(f.load(f.size))
+	if m.Mask != 0 {
+		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binary.NativeEndian.AppendUint32(nil, m.Mask), Xor: make([]byte, 4)})
+	}
+	values := ir.Numbers(m.Values)
+	if len(values) == 1 {
+		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: binary.NativeEndian.AppendUint32(nil, values[0])})
+		return
+	}
+	elems := make([]keyRange, len(values))
+	for i, v := range values {
+		elems[i] = single(binary.NativeEndian.AppendUint32(nil, v))
+	}
+	l.lookup(f.keyType, elems, false, m.Op)
 }
 
 // ranges lowers a match on addresses or ports: one value, prefix or range
@@ -324,8 +372,8 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	sp := m.Values[0]
 	lo, hi := sp.Lo.Bytes(size), sp.Hi.Bytes(size)
 	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
-	if m.Field.Spec().Kind != ir.KindPort {
-		if e := ir.Addrs(m.Field.Spec().Kind, m.Values)[0]; e.Prefix.IsValid() {
+	if k := m.Field.Spec().Kind; k == ir.KindIPv4 || k == ir.KindIPv6 {
+		if e := ir.Addrs(k, m.Values)[0]; e.Prefix.IsValid() {
 			if e.Prefix.Bits()%8 == 0 {
 				// A byte-aligned prefix compares only its own bytes.
 				n := uint32(e.Prefix.Bits() / 8)

@@ -116,8 +116,8 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 	}
 	portProto := portProtocol(r)
 	for _, m := range r.Matches {
-		if m.Field == ir.FieldL4Proto && portProto != ir.AnyTransport {
-			continue // "tcp dport" says it
+		if m.Field == ir.FieldL4Proto && (portProto != ir.AnyTransport || impliedByHeaderField(r, m)) {
+			continue // "tcp dport", "icmp type" say it
 		}
 		parts = append(parts, matchText(m, portProto))
 	}
@@ -154,7 +154,7 @@ func familyCheck(f ir.Family, r *ir.Rule) ir.Family {
 		return ir.Inet
 	}
 	for _, m := range r.Matches {
-		if m.Field.Spec().Family != ir.Inet {
+		if m.Field.Spec().Family != ir.Inet || m.Field == ir.FieldNfproto {
 			return ir.Inet
 		}
 	}
@@ -179,6 +179,21 @@ func portProtocol(r *ir.Rule) ir.Protocol {
 	return ps[0]
 }
 
+// impliedByHeaderField reports an l4proto match of exactly the protocol
+// whose header another match of the rule reads ("icmp type").
+func impliedByHeaderField(r *ir.Rule, l4 *ir.Match) bool {
+	ps := ir.Protocols(l4.Values)
+	if l4.Op != ir.Eq || len(ps) != 1 {
+		return false
+	}
+	for _, m := range r.Matches {
+		if m.Field.Spec().Protocol == ps[0] {
+			return true
+		}
+	}
+	return false
+}
+
 func matchText(m *ir.Match, portProto ir.Protocol) string {
 	name := fields[m.Field].name
 	if m.Field == ir.FieldSport || m.Field == ir.FieldDport {
@@ -190,6 +205,10 @@ func matchText(m *ir.Match, portProto ir.Protocol) string {
 	}
 	if m.SetName != "" {
 		return name + op + "@" + m.SetName
+	}
+	if m.Mask != 0 {
+		name += " and " + ir.KindMark.NameOf(m.Mask)
+		op = map[ir.Op]string{ir.Eq: " == ", ir.Neq: " != "}[m.Op]
 	}
 	if m.Field == ir.FieldCtState && (m.Op == ir.Eq || len(m.Values) == 1) {
 		// A comma list is a bit mask in nft: "ct state a,b" holds for a

@@ -1,0 +1,135 @@
+package lang
+
+import (
+	"fmt"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// parseUint32 reads a decimal or 0x-hexadecimal number.
+func parseUint32(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 0, 32)
+	return uint32(v), err
+}
+
+// named reads values of a kind with a vocabulary (ICMP types and codes,
+// families): names, numbers up to max, and ranges of them.
+func (rb *ruleBuilder) named(sel *ir.Selector, kind ir.Kind, elems []elem, max uint32) (ir.Set, bool) {
+	var spans []ir.Span
+	ok := true
+	for _, e := range elems {
+		lo, hi, good := rb.namedValue(kind, e, max)
+		if !good {
+			d, stop := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
+			d.Hint = "use one of: " + vocabulary(kind)
+			ok = false
+			if stop {
+				break
+			}
+			continue
+		}
+		spans = append(spans, ir.NumberSpan(lo, hi))
+	}
+	return ir.OwnSet(spans), ok
+}
+
+func (rb *ruleBuilder) namedValue(kind ir.Kind, e elem, max uint32) (uint32, uint32, bool) {
+	if e.quoted {
+		return 0, 0, false
+	}
+	one := func(s string) (uint32, bool) {
+		if v, ok := kind.ValueOf(s); ok {
+			return v, true
+		}
+		if kind == ir.KindNfproto {
+			return 0, false // families have names only
+		}
+		v, err := parseUint32(s)
+		return v, err == nil && v <= max
+	}
+	if v, ok := one(e.text); ok {
+		return v, v, true
+	}
+	if a, b, isRange := strings.Cut(e.text, "-"); isRange {
+		lo, ok1 := one(a)
+		hi, ok2 := one(b)
+		if ok1 && ok2 && lo <= hi {
+			return lo, hi, true
+		}
+	}
+	return 0, 0, false
+}
+
+func vocabulary(kind ir.Kind) string {
+	var names []string
+	for _, n := range kind.Names() {
+		names = append(names, n.Name)
+	}
+	if kind != ir.KindNfproto {
+		names = append(names, "or a number")
+	}
+	return strings.Join(names, ", ")
+}
+
+// numbers reads 32-bit values: numbers, or names that lookup resolves
+// (users and groups, when the policy is compiled). Ranges are refused:
+// nft would compare host-order numbers byte by byte.
+func (rb *ruleBuilder) numbers(sel *ir.Selector, kind ir.Kind, elems []elem, lookup func(string) (uint32, error)) (ir.Set, bool) {
+	var values []uint32
+	ok := true
+	for _, e := range elems {
+		v, err := parseUint32(e.text)
+		if err != nil && lookup != nil && !e.quoted && !strings.Contains(e.text, "-") {
+			v, err = lookup(e.text)
+		}
+		if err != nil || e.quoted {
+			at, end := e.where()
+			msg := fmt.Sprintf("%s needs %s, %s", sel.Words, kind, e.describe())
+			hint := "a number, e.g. 0x1 or 42; ranges are not supported"
+			if lookup != nil && err != nil && !isDigits(e.text) {
+				msg = fmt.Sprintf("%s: %v", sel.Words, err)
+				hint = "names are looked up when the policy is compiled, on the machine that compiles it; or give the number"
+			}
+			rb.errorf(at, end, "%s", msg).Hint = hint
+			ok = false
+			continue
+		}
+		if slices.Contains(values, v) {
+			rb.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
+			continue
+		}
+		values = append(values, v)
+	}
+	return ir.NumberSet(values...), ok
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func lookupUser(name string) (uint32, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, fmt.Errorf("no user %q on this machine", name)
+	}
+	v, err := parseUint32(u.Uid)
+	return v, err
+}
+
+func lookupGroup(name string) (uint32, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, fmt.Errorf("no group %q on this machine", name)
+	}
+	v, err := parseUint32(g.Gid)
+	return v, err
+}
