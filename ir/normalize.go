@@ -50,7 +50,9 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 		}
 		m, combined := combine(group, ds)
 		ok = ok && combined
-		if m != nil {
+		if m != nil && !(f == FieldNfproto && m.Effective().Equal(f.Spec().Kind.Universe())) {
+			// Every packet is IPv4 or IPv6: "meta nfproto { ipv4, ipv6 }"
+			// holds for all (and nft refuses it next to an address match).
 			out = append(out, m)
 		}
 	}

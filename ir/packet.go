@@ -83,7 +83,9 @@ func (p Packet) key(f Field) (Key, bool) {
 	case FieldMark:
 		return uintKey(uint64(p.Mark)), true
 	case FieldCtMark:
-		return uintKey(uint64(p.CtMark)), true
+		// Only a tracked packet has a connection, and so a mark.
+		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
+		return uintKey(uint64(p.CtMark)), tracked
 	case FieldSkuid:
 		return uintKey(uint64(p.UID)), p.Iif == ""
 	case FieldSkgid:

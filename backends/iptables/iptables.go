@@ -214,8 +214,8 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldIP6Daddr: addresses(true),
 	ir.FieldL4Proto:  protocols,
 	// Ports are written with their protocol, by protocols.
-	ir.FieldSport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
-	ir.FieldDport: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldSport:      func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldDport:      func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
 	ir.FieldICMPType:   icmpTypes("icmp", "--icmp-type", ir.FieldICMPCode),
 	ir.FieldICMPv6Type: icmpTypes("icmp6", "--icmpv6-type", ir.FieldICMPv6Code),
 	ir.FieldICMPCode:   icmpCodeWithType(ir.FieldICMPType),

@@ -82,7 +82,7 @@ const (
 // return (Linux reports it through SO_ERROR as a soft error).
 func (c *Case) Expect(pr Probe) []Outcome {
 	p := pr.Packet
-	p.CtState = ir.CtNew
+	p.CtState = InitialState(p)
 	if c.blocks(p) {
 		return []Outcome{BlockedNew}
 	}
@@ -94,6 +94,29 @@ func (c *Case) Expect(pr Probe) []Outcome {
 		return []Outcome{Passed, BlockedNew}
 	}
 	return []Outcome{Passed}
+}
+
+// InitialState is the conntrack state of a flow's first packet: new, but
+// for ICMP what conntrack makes of each type without a flow before it:
+// queries are new, neighbour discovery and MLD untracked, the rest
+// (replies, errors) invalid.
+func InitialState(p ir.Packet) ir.CtState {
+	switch p.Protocol {
+	case ir.ICMP:
+		if slices.Contains([]uint8{8, 13, 15, 17}, p.ICMPType) {
+			return ir.CtNew
+		}
+		return ir.CtInvalid
+	case ir.ICMPv6:
+		switch {
+		case p.ICMPType == 128 || p.ICMPType == 139:
+			return ir.CtNew
+		case p.ICMPType >= 130 && p.ICMPType <= 136 || p.ICMPType == 143:
+			return ir.CtUntracked
+		}
+		return ir.CtInvalid
+	}
+	return ir.CtNew
 }
 
 func (c *Case) blocks(p ir.Packet) bool {
@@ -111,7 +134,7 @@ func (c *Case) Pairs() int {
 	n := 0
 	for _, pr := range c.Probes {
 		p := pr.Packet
-		p.CtState = ir.CtNew
+		p.CtState = InitialState(p)
 		for _, ms := range c.Written {
 			n++
 			if (&ir.Rule{Matches: ms}).Holds(p) {
@@ -207,7 +230,23 @@ const (
 	kindSport
 	kindDport
 	kindCt
+	kindICMP
+	kindMark
+	kindCtMark
+	kindOwner
+	kindNfproto
 	kinds
+)
+
+// Values the new fields' rules and probes draw from: ICMP types the
+// kernel tracks in each way (echo-request new, neighbour discovery
+// untracked, errors invalid), marks around a mask's edges.
+var (
+	icmpTypes   = []uint32{0, 3, 8, 11, 13}
+	icmpv6Types = []uint32{1, 128, 129, 133, 135, 136}
+	icmpCodes   = []uint32{0, 1, 3, 4}
+	marks       = []uint32{0, 1, 2, 3, 0x10, 0xff, 0x100}
+	markMasks   = []uint32{0x3, 0xf, 0xff}
 )
 
 // rule writes one rule's matches in the policy language, in random order,
@@ -307,10 +346,53 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		}
 		op, elems := g.op(3, dedupe(elems))
 		return protoWord + " " + dir + " " + op + set(elems)
+	case kindICMP:
+		sel, types, kind := "icmp", icmpTypes, ir.KindICMPType
+		if family == ir.IPv6 {
+			sel, types, kind = "icmpv6", icmpv6Types, ir.KindICMPv6Type
+		}
+		var names []string
+		for range 1 + g.r.IntN(3) {
+			names = append(names, kind.NameOf(types[g.r.IntN(len(types))]))
+		}
+		op, names := g.op(1, dedupe(names))
+		text := sel + " type " + op + set(names)
+		if op == "" && len(names) == 1 && g.r.IntN(3) == 0 {
+			text += fmt.Sprintf(" %s code %d", sel, icmpCodes[g.r.IntN(len(icmpCodes))])
+		}
+		return text
+	case kindMark, kindCtMark:
+		sel := "meta mark"
+		if k == kindCtMark {
+			sel = "ct mark"
+		}
+		var values []string
+		for range 1 + g.r.IntN(2) {
+			values = append(values, fmt.Sprintf("0x%x", marks[g.r.IntN(len(marks))]))
+		}
+		op, values := g.op(1, dedupe(values))
+		if g.r.IntN(2) == 0 {
+			cmp := "=="
+			if op != "" {
+				cmp = "!="
+			}
+			return fmt.Sprintf("%s and 0x%x %s %s", sel, markMasks[g.r.IntN(len(markMasks))], cmp, set(values))
+		}
+		return sel + " " + op + set(values)
+	case kindOwner:
+		if hook != ir.HookOutput {
+			return "meta nfproto { ipv4, ipv6 }" // sockets own only what they send
+		}
+		sel := []string{"meta skuid", "meta skgid"}[g.r.IntN(2)]
+		op, ids := g.op(1, dedupe([]string{fmt.Sprint(g.r.IntN(2)), fmt.Sprint(g.r.IntN(2) * 1000)}))
+		return sel + " " + op + set(ids)
+	case kindNfproto:
+		op, fams := g.op(1, []string{[]string{"ipv4", "ipv6"}[g.r.IntN(2)]})
+		return "meta nfproto " + op + set(fams)
 	default:
-		all := []string{"new", "established", "related", "invalid"}
+		all := []string{"new", "established", "related", "invalid", "untracked"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-		op, states := g.op(4, all[:1+g.r.IntN(3)])
+		op, states := g.op(5, all[:1+g.r.IntN(3)])
 		return "ct state " + op + strings.Join(states, ",")
 	}
 }

@@ -201,19 +201,29 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 			}
 			return kernel.Apply(b, nsenter.Path(l.FW.Name))
 		}},
-		{"iptables without its conntrack matches", func(l *Lab, p *ir.Policy) error {
-			ct := regexp.MustCompile(`-m conntrack (! )?--ctstate \S+ `)
-			for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
-				o, err := iptables.Render(p, f)
-				if err != nil {
-					return err
-				}
-				restore := map[ir.Family]string{ir.IPv4: "iptables-nft-restore", ir.IPv6: "ip6tables-nft-restore"}[f]
-				if out, err := l.FW.ExecInput(ct.ReplaceAllString(string(o.Text), ""), restore); err != nil {
-					return fmt.Errorf("%v: %s", err, out)
+		{"netlink batch reading ICMP codes as types", func(l *Lab, p *ir.Policy) error {
+			b, err := nft.Lower(p)
+			if err != nil {
+				return err
+			}
+			for _, t := range b.Tables {
+				for _, c := range t.Chains {
+					for _, r := range c.Rules {
+						for _, e := range r.Rule.Exprs {
+							if pl, ok := e.(*expr.Payload); ok && pl.Base == expr.PayloadBaseTransportHeader && pl.Len == 1 {
+								pl.Offset = 1 - pl.Offset
+							}
+						}
+					}
 				}
 			}
-			return nil
+			return kernel.Apply(b, nsenter.Path(l.FW.Name))
+		}},
+		{"iptables without its mark matches", func(l *Lab, p *ir.Policy) error {
+			return loadIptablesWithout(l, p, regexp.MustCompile(`-m (mark|connmark) (! )?--mark \S+ `))
+		}},
+		{"iptables without its conntrack matches", func(l *Lab, p *ir.Policy) error {
+			return loadIptablesWithout(l, p, regexp.MustCompile(`-m conntrack (! )?--ctstate \S+ `))
 		}},
 	}
 	seed := envInt("KSC_DIFF_SEED", rand.Uint64()%1_000_000_000)
@@ -222,18 +232,38 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			lab := NewLab(t)
 			g := NewGenerator(seed)
-			for n := range 40 {
+			for n := range 100 {
 				hook := []ir.Hook{ir.HookInput, ir.HookOutput}[n%2]
 				c, err := g.Case(hook, 4, 24, everyTarget)
 				require.NoError(t, err)
-				if failures := runCase(lab, m, c); len(failures) > 0 {
+				failures := runCase(lab, m, c)
+				if len(failures) > 0 && strings.HasPrefix(failures[0], "loading failed") {
+					t.Fatalf("the mutant must load, so that packets catch it: %s", failures[0])
+				}
+				if len(failures) > 0 {
 					t.Logf("caught in case %d: %s", n, failures[0])
 					return
 				}
 			}
-			t.Errorf("40 cases and not one disagreement: the differential test cannot see this breakage (seed %d)", seed)
+			t.Errorf("100 cases and not one disagreement: the differential test cannot see this breakage (seed %d)", seed)
 		})
 	}
+}
+
+// loadIptablesWithout loads the iptables output with what cut matches
+// taken out of every rule.
+func loadIptablesWithout(l *Lab, p *ir.Policy, cut *regexp.Regexp) error {
+	for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
+		o, err := iptables.Render(p, f)
+		if err != nil {
+			return err
+		}
+		restore := map[ir.Family]string{ir.IPv4: "iptables-nft-restore", ir.IPv6: "ip6tables-nft-restore"}[f]
+		if out, err := l.FW.ExecInput(cut.ReplaceAllString(string(o.Text), ""), restore); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	return nil
 }
 
 func loadNftText(l *Lab, text string) error {

@@ -2,6 +2,7 @@ package difftest
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ func NewLab(t testing.TB) *Lab {
 		// every rejected probe at once, so ICMP errors are not rate-limited;
 		// no address waits for duplicate detection before the first probe.
 		ns.Exec(t, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1",
-			"net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000",
+			"net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0", "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=100000",
 			"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 			"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	}
@@ -113,15 +114,79 @@ func (l *Lab) Run(hook ir.Hook, pr Probe) (Outcome, error) {
 		from, to = l.FW, l.Peer
 	}
 	p := pr.Packet
+	if p.Protocol == ir.ICMP || p.Protocol == ir.ICMPv6 {
+		return runICMP(from, p)
+	}
 	src := netip.AddrPortFrom(p.Src, p.Sport)
 	dst := netip.AddrPortFrom(p.Dst, p.Dport)
 	if err := l.listen(to, p.Protocol, dst); err != nil {
 		return "", err
 	}
+	control := marked(p.Mark)
 	if p.Protocol == ir.TCP {
-		return runTCP(from, src, dst, hook == ir.HookOutput)
+		return runTCP(from, src, dst, hook == ir.HookOutput, control)
 	}
-	return runUDP(from, src, dst, pr.Established)
+	return runUDP(from, src, dst, pr.Established, control)
+}
+
+// runICMP sends one ICMP message of the probe's type and code from a raw
+// socket: an output drop fails the send with EPERM at once, and nothing
+// needs to answer.
+func runICMP(from *netlab.NS, p ir.Packet) (Outcome, error) {
+	network := "ip4:icmp"
+	if p.Protocol == ir.ICMPv6 {
+		network = "ip6:ipv6-icmp" // the kernel writes the ICMPv6 checksum
+	}
+	var outcome Outcome
+	err := from.Do(func() error {
+		lc := net.ListenConfig{Control: marked(p.Mark)}
+		c, err := lc.ListenPacket(context.Background(), network, p.Src.String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		msg := []byte{p.ICMPType, p.ICMPCode, 0, 0, 0, 1, 0, 1, 'k', 's', 'c'}
+		if p.Protocol == ir.ICMP {
+			binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+		}
+		_, err = c.WriteTo(msg, &net.IPAddr{IP: p.Dst.AsSlice()})
+		switch {
+		case err == nil:
+			outcome = Passed
+		case errors.Is(err, syscall.EPERM):
+			outcome = BlockedNew
+		default:
+			return fmt.Errorf("icmp %s -> %s: %w", p.Src, p.Dst, err)
+		}
+		return nil
+	})
+	return outcome, err
+}
+
+func icmpChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// marked sets a socket's firewall mark (SO_MARK) along with SO_REUSEADDR.
+func marked(mark uint32) func(_, _ string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1),
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, int(mark)))
+		})
+		return errors.Join(err, serr)
+	}
 }
 
 // listen makes sure something in ns answers at dst: an echo for UDP, an
@@ -188,14 +253,14 @@ func echo(pc net.PacketConn) {
 	}
 }
 
-func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool) (Outcome, error) {
+func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
 	var outcome Outcome
 	err := from.Do(func() error {
 		timeout := wait
 		if output {
 			timeout = synWait
 		}
-		d := net.Dialer{Timeout: timeout, LocalAddr: net.TCPAddrFromAddrPort(src), Control: reuse}
+		d := net.Dialer{Timeout: timeout, LocalAddr: net.TCPAddrFromAddrPort(src), Control: control}
 		c, err := d.Dial("tcp", dst.String())
 		var ne net.Error
 		switch {
@@ -215,10 +280,10 @@ func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool) (Outcome, err
 	return outcome, err
 }
 
-func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool) (Outcome, error) {
+func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
 	var conn *net.UDPConn
 	if err := from.Do(func() (err error) {
-		d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(src), Control: reuse}
+		d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(src), Control: control}
 		c, err := d.Dial("udp", dst.String())
 		if err == nil {
 			conn = c.(*net.UDPConn)

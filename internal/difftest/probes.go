@@ -1,7 +1,9 @@
 package difftest
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -12,6 +14,7 @@ import (
 type edges struct {
 	fw, peer     []netip.Addr
 	sport, dport []uint16
+	icmp, marks  []uint32
 }
 
 func (c *Case) edges() edges {
@@ -36,6 +39,10 @@ func (c *Case) edges() edges {
 								e.peer = append(e.peer, x)
 							}
 						}
+					case ir.KindICMPType, ir.KindICMPv6Type:
+						e.icmp = append(e.icmp, uint32(k.Uint()))
+					case ir.KindMark:
+						e.marks = append(e.marks, uint32(k.Uint()), uint32(k.Uint())|m.Mask)
 					case ir.KindPort:
 						v := uint16(k.Uint())
 						for _, x := range []uint16{v - 1, v, v + 1} {
@@ -86,6 +93,9 @@ func (g *Generator) probes(c *Case, n int) []Probe {
 }
 
 func flowKey(p ir.Packet) string {
+	if p.Protocol == ir.ICMP || p.Protocol == ir.ICMPv6 {
+		return fmt.Sprintf("%s %s %s %d/%d", p.Protocol, p.Src, p.Dst, p.ICMPType, p.ICMPCode)
+	}
 	return p.Protocol.String() + " " + netip.AddrPortFrom(p.Src, p.Sport).String() + " " + netip.AddrPortFrom(p.Dst, p.Dport).String()
 }
 
@@ -128,15 +138,37 @@ func (g *Generator) randomProbe(c *Case, e edges) Probe {
 	d := draft{fw: pick(e.fw, FW4, FW6), peer: pick(e.peer, Peer4, Peer6),
 		sport: port(e.sport, SourceFirst, SourceLast), dport: port(e.dport, ListenFirst, ListenLast)}
 	pr := Probe{Packet: ir.Packet{Protocol: ir.TCP}}
-	if g.r.IntN(2) == 0 {
+	switch g.r.IntN(3) {
+	case 0:
 		pr.Packet.Protocol = ir.UDP
 		pr.Established = g.r.IntN(3) == 0
+	case 1:
+		if c.Hook == ir.HookOutput {
+			// ICMP is probed where a drop shows at once: as EPERM when the
+			// firewall itself sends it.
+			pr.Packet.Protocol, pr.Packet.ICMPType, pr.Packet.ICMPCode = g.icmp(v6, e.icmp)
+		}
+	}
+	if c.Hook == ir.HookOutput && g.r.IntN(3) > 0 {
+		// The firewall's own packets carry their socket's mark.
+		all := append(slices.Clone(marks), e.marks...)
+		pr.Packet.Mark = all[g.r.IntN(len(all))]
 	}
 	pr.Packet.Src, pr.Packet.Dst, pr.Packet.Sport, pr.Packet.Dport = d.peer, d.fw, d.sport, d.dport
 	if c.Hook == ir.HookOutput {
 		pr.Packet.Src, pr.Packet.Dst = d.fw, d.peer
 	}
 	return pr
+}
+
+// icmp picks an ICMP (or ICMPv6) type and code, often one a rule names.
+func (g *Generator) icmp(v6 bool, edges []uint32) (ir.Protocol, uint8, uint8) {
+	proto, types := ir.ICMP, icmpTypes
+	if v6 {
+		proto, types = ir.ICMPv6, icmpv6Types
+	}
+	all := append(slices.Clone(types), edges...)
+	return proto, uint8(all[g.r.IntN(len(all))]), uint8(icmpCodes[g.r.IntN(len(icmpCodes))])
 }
 
 // aim changes the probe so that each match of the rule holds where the
@@ -161,6 +193,18 @@ func (g *Generator) aim(c *Case, pr *Probe, rule []*ir.Match, e edges) {
 	if pr.Packet.Protocol != ir.UDP {
 		pr.Established = false
 	}
+	switch {
+	case pr.Packet.Protocol == ir.ICMP && pr.Packet.Src.Is6():
+		pr.Packet.Protocol = ir.ICMPv6 // the addresses decide the family
+	case pr.Packet.Protocol == ir.ICMPv6 && pr.Packet.Src.Is4():
+		pr.Packet.Protocol = ir.ICMP
+	}
+	if c.Hook != ir.HookOutput && pr.Packet.Protocol != ir.TCP && pr.Packet.Protocol != ir.UDP {
+		pr.Packet.Protocol = ir.UDP // ICMP is probed in output only
+	}
+	if c.Hook != ir.HookOutput {
+		pr.Packet.Mark = 0 // arriving packets carry no mark
+	}
 }
 
 // copyField sets one field of p from q (addresses move with their family).
@@ -168,8 +212,15 @@ func (g *Generator) copyField(f ir.Field, p *ir.Packet, q ir.Packet) {
 	switch f {
 	case ir.FieldIPSaddr, ir.FieldIP6Saddr, ir.FieldIPDaddr, ir.FieldIP6Daddr, ir.FieldIifname, ir.FieldOifname:
 		p.Src, p.Dst = q.Src, q.Dst
-	case ir.FieldL4Proto:
-		p.Protocol = q.Protocol
+	case ir.FieldL4Proto, ir.FieldICMPType, ir.FieldICMPCode, ir.FieldICMPv6Type, ir.FieldICMPv6Code:
+		p.Protocol, p.ICMPType, p.ICMPCode = q.Protocol, q.ICMPType, q.ICMPCode
+		if (p.Protocol == ir.ICMP) != p.Src.Is4() && (p.Protocol == ir.ICMP || p.Protocol == ir.ICMPv6) {
+			p.Src, p.Dst = q.Src, q.Dst // ICMP of the other family
+		}
+	case ir.FieldMark:
+		p.Mark = q.Mark
+	case ir.FieldNfproto:
+		p.Src, p.Dst = q.Src, q.Dst
 	case ir.FieldSport:
 		p.Sport = q.Sport
 	case ir.FieldDport:

@@ -14,12 +14,12 @@ import (
 
 // samples are values of each kind for the walk below.
 var samples = map[ir.Kind]ir.Set{
-	ir.KindInterface: ir.InterfaceSet("eth0"),
-	ir.KindIPv4:      ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("192.0.2.0"), To: netip.MustParseAddr("192.0.2.127")}}),
-	ir.KindIPv6:      ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("2001:db8::1"), To: netip.MustParseAddr("2001:db8::1")}}),
-	ir.KindPort:      ir.PortSet(ir.PortRange{First: 22, Last: 22}),
-	ir.KindProtocol:  ir.ProtocolSet(ir.UDP),
-	ir.KindCtState:   ir.CtStateSet(ir.CtNew),
+	ir.KindInterface:  ir.InterfaceSet("eth0"),
+	ir.KindIPv4:       ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("192.0.2.0"), To: netip.MustParseAddr("192.0.2.127")}}),
+	ir.KindIPv6:       ir.AddrSet([]ir.AddrElem{{From: netip.MustParseAddr("2001:db8::1"), To: netip.MustParseAddr("2001:db8::1")}}),
+	ir.KindPort:       ir.PortSet(ir.PortRange{First: 22, Last: 22}),
+	ir.KindProtocol:   ir.ProtocolSet(ir.UDP),
+	ir.KindCtState:    ir.CtStateSet(ir.CtNew),
 	ir.KindICMPType:   ir.NumberSet(8),
 	ir.KindICMPv6Type: ir.NumberSet(135),
 	ir.KindICMPCode:   ir.NumberSet(3),
