@@ -136,7 +136,7 @@ func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
 	if c.Hook != 0 && !spec.Hooks.Has(c.Hook) {
 		d := ds.Errorf(m.Pos, "%s never holds in chain %s: packets at hook %s have no %s", spec.Name, c.Name, c.Hook, hookLacks(m.Field))
 		d.End = m.End
-		d.Hint = "match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains"
+		d.Hint = hookHint(m.Field)
 		ok = false
 	}
 	if spec.NeedsConntrack && (c.Hook == HookPrerouting || c.Hook == HookOutput) && c.Priority <= PriorityConntrack {
@@ -150,10 +150,21 @@ func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
 }
 
 func hookLacks(f Field) string {
-	if f == FieldIifname {
+	switch f {
+	case FieldIifname:
 		return "input interface"
+	case FieldSkuid, FieldSkgid:
+		return "local socket that sent them"
 	}
 	return "output interface"
+}
+
+// hookHint says where a field can be matched.
+func hookHint(f Field) string {
+	if f == FieldSkuid || f == FieldSkgid {
+		return "match the sending user or group in output and postrouting chains"
+	}
+	return "match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains"
 }
 
 func interfaceHint(name string) string {

@@ -154,6 +154,22 @@ func TestErrors(t *testing.T) {
 		{"iptables' wildcard", chain(`iifname "tun+" accept`), lang.Config{},
 			[]string{`t.ks:3:9: interface name "tun+" has the character '+', which interface names cannot contain | the wildcard is '*', as in nft: "tun*" matches every interface whose name starts with "tun"`}},
 
+		// The vocabulary past the article: ICMP, marks, owners.
+		{"misspelt ICMP type", chain(`icmp type echo-requst accept`), lang.Config{},
+			[]string{`t.ks:3:11: icmp type needs ICMP types, found a name (echo-requst) | did you mean echo-request?`}},
+		{"a socket owner on input", chain(`meta skuid 0 accept`), lang.Config{},
+			[]string{`t.ks:3:1: meta skuid never holds in chain c: packets at hook input have no local socket that sent them | match the sending user or group in output and postrouting chains`}},
+		{"two masks on one field", chain(`meta mark and 0xf == 1 meta mark and 0xff == 1 accept`), lang.Config{},
+			[]string{`t.ks:3:24: meta mark is matched under two masks in this rule (0xf and 0xff): ksc cannot write that as one match | use one mask for the field in a rule`}},
+		{"an unknown user", "table t {\nchain c hook output {\n" + `meta skuid nosuchuser-ksc accept` + "\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:12: meta skuid: no user "nosuchuser-ksc" on this machine | names are looked up when the policy is compiled, on the machine that compiles it; or give the number`}},
+		{"a mask where none is taken", chain(`ct state and 0x1 == 1 accept`), lang.Config{},
+			[]string{`t.ks:3:10: ct state takes no mask | masks are for meta mark and ct mark`}},
+		{"a range of marks", chain(`meta mark 1-5 accept`), lang.Config{},
+			[]string{`t.ks:3:11: meta mark needs marks, found a port range (1-5) | a number, e.g. 0x1 or 42; ranges are not supported`}},
+		{"ICMP with a port", chain(`icmp type echo-request tcp dport 22 accept`), lang.Config{},
+			[]string{`t.ks:3:24: this rule can never match: tcp dport 22 (which implies meta l4proto tcp) contradicts icmp type echo-request (which implies meta l4proto icmp) at t.ks:3:1 | a rule holds only where all its matches hold; for any of several values write one set: meta l4proto { A, B }`}},
+
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr`}},

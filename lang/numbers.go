@@ -26,6 +26,13 @@ func (rb *ruleBuilder) named(sel *ir.Selector, kind ir.Kind, elems []elem, max u
 		if !good {
 			d, stop := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
 			d.Hint = "use one of: " + vocabulary(kind)
+			var names []string
+			for _, n := range kind.Names() {
+				names = append(names, n.Name)
+			}
+			if best, near := closest(e.text, names); near && !e.quoted {
+				d.Hint = "did you mean " + best + "?"
+			}
 			ok = false
 			if stop {
 				break
@@ -83,8 +90,8 @@ func (rb *ruleBuilder) numbers(sel *ir.Selector, kind ir.Kind, elems []elem, loo
 	ok := true
 	for _, e := range elems {
 		v, err := parseUint32(e.text)
-		if err != nil && lookup != nil && !e.quoted && !strings.Contains(e.text, "-") {
-			v, err = lookup(e.text)
+		if err != nil && lookup != nil && !e.quoted && e.kind() != "a port range" {
+			v, err = lookup(e.text) // user names may hold '-': systemd-network
 		}
 		if err != nil || e.quoted {
 			at, end := e.where()
