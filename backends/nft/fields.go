@@ -43,10 +43,6 @@ var fields = map[ir.Field]nftField{
 	ir.FieldNfproto: {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto},
 }
 
-// hostOrder reports whether the kernel holds a kind's values in host byte
-// order (marks, ids, conntrack state bits) rather than big-endian.
-func hostOrder(k ir.Kind) bool { return k == ir.KindMark || k == ir.KindID || k == ir.KindCtState }
-
 func meta(key expr.MetaKey) func(uint32) expr.Any {
 	return func(uint32) expr.Any { return &expr.Meta{Key: key, Register: 1} }
 }
