@@ -16,16 +16,16 @@ iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/wireguard-killswitch.ks:28:3
 iptables -A INPUT -i wg0 -p icmp -j ACCEPT
 iptables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:40:3
-iptables -A OUTPUT -o lo -j ACCEPT
 # examples/wireguard-killswitch.ks:42:3
+iptables -A OUTPUT -o lo -j ACCEPT
+# examples/wireguard-killswitch.ks:44:3
 iptables -A OUTPUT -d 198.51.100.10/32 -o eth+ -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -d 198.51.100.10/32 -o wl+ -p udp -m udp --dport 51820 -j ACCEPT
-# examples/wireguard-killswitch.ks:43:3
+# examples/wireguard-killswitch.ks:45:3
 iptables -A OUTPUT -o wg0 -j ACCEPT
-# examples/wireguard-killswitch.ks:52:3
+# examples/wireguard-killswitch.ks:57:3
 iptables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:58:4
+# examples/wireguard-killswitch.ks:63:4
 iptables -A OUTPUT -j LOG --log-prefix 'wg-killswitch: ' --log-level 6
 iptables -A OUTPUT -j REJECT --reject-with icmp-port-unreachable
 # iptables: the policies, last.
@@ -45,17 +45,26 @@ ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/wireguard-killswitch.ks:28:3
 ip6tables -A INPUT -i wg0 -p icmp -j ACCEPT
 ip6tables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:30:3
-ip6tables -A INPUT -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:40:3
+# examples/wireguard-killswitch.ks:32:3
+ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
+ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
+ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
+# examples/wireguard-killswitch.ks:42:3
 ip6tables -A OUTPUT -o lo -j ACCEPT
-# examples/wireguard-killswitch.ks:43:3
+# examples/wireguard-killswitch.ks:45:3
 ip6tables -A OUTPUT -o wg0 -j ACCEPT
-# examples/wireguard-killswitch.ks:44:3
-ip6tables -A OUTPUT -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:52:3
+# examples/wireguard-killswitch.ks:49:3
+ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
+ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
+ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
+ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 143 -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 143 -j ACCEPT
+# examples/wireguard-killswitch.ks:57:3
 ip6tables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:58:4
+# examples/wireguard-killswitch.ks:63:4
 ip6tables -A OUTPUT -j LOG --log-prefix 'wg-killswitch: ' --log-level 6
 ip6tables -A OUTPUT -j REJECT --reject-with icmp6-port-unreachable
 # ip6tables: the policies, last.
