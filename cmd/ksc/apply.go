@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 const applyUsage = `Usage: ksc apply POLICY [flags]
@@ -58,7 +60,7 @@ func runApply(e env, args []string) int {
 	iptMode := flags.String("iptables-mode", "auto", "iptables: which iptables to drive: auto, nft or legacy")
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 	dryRun := flags.BoolP("dry-run", "n", false, "print what would be sent (the netlink batch, the iptables-restore input or the sysctl settings), and send nothing")
-	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (Enter, or \"ksc confirm\")")
+	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (\"ksc confirm\", or Enter at a terminal)")
 	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
 	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
 	undo := flags.Bool("undo", false, "sysctl: restore IPv6 instead of disabling it")
@@ -205,16 +207,24 @@ func awaitConfirmation(e env, timeout time.Duration, netns, nsPath string, previ
 	}
 	defer os.Remove(pidFile)
 	enter := make(chan struct{}, 1)
-	go func() {
-		if _, err := bufio.NewReader(e.stdin).ReadString('\n'); err == nil {
-			enter <- struct{}{}
-		}
-	}()
 	confirmCmd := "ksc confirm"
 	if netns != "" {
 		confirmCmd += " --netns " + netns
 	}
-	fmt.Fprintf(e.stderr, "ksc apply: applied. Press Enter here, or run %q, within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
+	// Only a person at a terminal confirms with Enter, and only with an
+	// Enter pressed after the prompt: a newline already waiting (echo |
+	// ksc apply) or a pipe must not keep a ruleset nobody looked at.
+	if tty, ok := terminal(e.stdin); ok {
+		unix.IoctlSetInt(int(tty.Fd()), unix.TCFLSH, unix.TCIFLUSH)
+		go func() {
+			if _, err := bufio.NewReader(tty).ReadString('\n'); err == nil {
+				enter <- struct{}{}
+			}
+		}()
+		fmt.Fprintf(e.stderr, "ksc apply: applied. Press Enter here, or run %q, within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
+	} else {
+		fmt.Fprintf(e.stderr, "ksc apply: applied. Run %q within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
+	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -256,6 +266,16 @@ func dryRunOther(e env, pf *policyFlags, p *ir.Policy, target string, undo bool)
 	fmt.Fprintf(e.stdout, "# ksc apply --dry-run --target %s: not applied\n", target)
 	e.stdout.Write(out)
 	return exitOK
+}
+
+// terminal returns stdin as a file when it is a terminal.
+func terminal(r io.Reader) (*os.File, bool) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return f, err == nil
 }
 
 func applySysctl(e env, pf *policyFlags, p *ir.Policy, nsPath string, undo, install bool) int {

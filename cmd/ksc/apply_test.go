@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 const server = "../../examples/server-ssh-https.ks"
@@ -119,9 +122,39 @@ func TestApplyConfirm(t *testing.T) {
 	assert.Equal(t, 0, <-done)
 	assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch")
 
+	// A newline from a pipe (echo | ksc apply) confirms nothing.
 	var stdout, errOut strings.Builder
-	code = run([]string{"apply", server, "--netns", ns.Name, "--confirm", "20s"}, strings.NewReader("\n"), &stdout, &errOut)
-	assert.Equal(t, 0, code, errOut.String())
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	pw.WriteString("\n")
+	code = run([]string{"apply", killswitch, "--netns", ns.Name, "--confirm", "500ms"}, pr, &stdout, &errOut)
+	pr.Close()
+	pw.Close()
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "not confirmed within 500ms: restored the previous ruleset")
+
+	// At a terminal, Enter pressed after the prompt confirms; one typed
+	// before it does not.
+	master, tty := openPTY(t)
+	master.WriteString("\n")
+	time.Sleep(100 * time.Millisecond) // let the early newline reach the terminal's queue
+	errOut.Reset()
+	done = make(chan int, 1)
+	go func() {
+		done <- run([]string{"apply", server, "--netns", ns.Name, "--confirm", "20s"}, tty, &stdout, &errOut)
+	}()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(confirmFile(ns.Name))
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case code := <-done:
+		t.Fatalf("a newline typed before the prompt confirmed (exit %d): %s", code, errOut.String())
+	default:
+	}
+	master.WriteString("\n")
+	assert.Equal(t, 0, <-done, errOut.String())
 	assert.Contains(t, errOut.String(), "confirmed: keeping the new ruleset")
 
 	code, _, stderr = ksc("confirm", "--netns", ns.Name)
@@ -190,4 +223,20 @@ func TestSSHLockoutGuard(t *testing.T) {
 	withSSH, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{Enable: []string{"ssh"}})
 	require.False(t, ds.HasErrors())
 	assert.Nil(t, sshLockout(withSSH, "", false, true), "-e ssh lets SSH in")
+}
+
+// openPTY opens a pseudo-terminal: its master, to type into, and the
+// terminal side, to give ksc as standard input.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	require.NoError(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return m, s
 }

@@ -22,9 +22,9 @@ type writeOptions struct {
 
 // writeFile replaces the regular file at path with data through a
 // temporary file and a rename, so that a reader (or a boot-time nft -f)
-// never sees half a ruleset, keeping the mode and owner it had. It refuses
-// to replace anything but a regular file: "-o /dev/null" as root would
-// otherwise turn the device into a file.
+// never sees half a ruleset, keeping the mode and owner it had. A
+// character device or a pipe is written to in place; anything else that
+// is not a regular file (a block device, a directory) is refused.
 func writeFile(path string, data []byte, opts writeOptions) error {
 	target := path
 	if opts.followLinks {
@@ -45,6 +45,10 @@ func writeFile(path string, data []byte, opts writeOptions) error {
 	switch {
 	case err == nil && existing.Mode()&fs.ModeSymlink != 0 && !opts.followLinks:
 		// The link itself is replaced; its mode means nothing.
+	case err == nil && existing.Mode()&(fs.ModeCharDevice|fs.ModeNamedPipe) != 0:
+		// A character device or a pipe is written to, never replaced:
+		// -o /dev/null as root once turned the device into a file.
+		return writeInPlace(target, data)
 	case err == nil && !existing.Mode().IsRegular():
 		return fmt.Errorf("refusing to replace %s: it is not a regular file (%s); redirect standard output instead", path, existing.Mode().Type())
 	case err == nil:
@@ -94,4 +98,16 @@ func group(fi fs.FileInfo, def int) int {
 		return int(st.Gid)
 	}
 	return def
+}
+
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

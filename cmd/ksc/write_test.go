@@ -30,15 +30,24 @@ func TestWriteFileKeepsWhatItTouches(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	})
-	t.Run("a FIFO is refused and left alone", func(t *testing.T) {
+	t.Run("a FIFO is written to, not replaced", func(t *testing.T) {
 		fifo := filepath.Join(dir, "fifo")
 		require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-		err := writeFile(fifo, []byte("x"), writeOptions{followLinks: true})
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "not a regular file")
+		got := make(chan string, 1)
+		go func() {
+			b, _ := os.ReadFile(fifo) // opening blocks until the writer opens
+			got <- string(b)
+		}()
+		require.NoError(t, writeFile(fifo, []byte("ruleset"), writeOptions{followLinks: true}))
+		assert.Equal(t, "ruleset", <-got)
 		fi, err := os.Lstat(fifo)
 		require.NoError(t, err)
-		assert.True(t, fi.Mode()&os.ModeNamedPipe != 0)
+		assert.True(t, fi.Mode()&os.ModeNamedPipe != 0, "still a FIFO")
+	})
+	t.Run("a directory is refused", func(t *testing.T) {
+		err := writeFile(t.TempDir(), []byte("x"), writeOptions{followLinks: true})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "not a regular file")
 	})
 	t.Run("a dangling symlink is refused", func(t *testing.T) {
 		link := filepath.Join(dir, "dangling")
