@@ -46,12 +46,17 @@ func CheckName(name string) error {
 // iptables reads it as the wildcard and nft as a letter, so a name holding
 // it would mean two things.
 func CheckInterfaceName(name string) error {
-	base := strings.TrimSuffix(name, "*")
+	base, wildcard := strings.CutSuffix(name, "*")
 	if base == "" {
 		return fmt.Errorf("interface name %q is empty", name)
 	}
 	if len(base) > MaxInterfaceName {
 		return fmt.Errorf("interface name %q is %d bytes long; the kernel allows at most %d", name, len(base), MaxInterfaceName)
+	}
+	if wildcard && len(name) > MaxInterfaceName {
+		// nft -f counts the '*' in the name's 16 bytes, NUL included;
+		// netlink would take one more, and the two must agree.
+		return fmt.Errorf("wildcard %q is %d bytes long; nft allows at most %d with the '*'", name, len(name), MaxInterfaceName)
 	}
 	for _, r := range base {
 		if !(isLetter(r) || isDigit(r) || strings.ContainsRune("_-.@", r)) {

@@ -20,7 +20,7 @@ func policyWith(r *ir.Rule) *ir.Policy {
 func TestValidateRefusesHostileText(t *testing.T) {
 	hostile := []string{
 		"eth0\"", "eth0;", "eth0\n", "eth0 accept", "e{th0", "e}", "$eth0", "`id`", "éth0", "\x00eth",
-		"", "0123456789abcdef", "..",
+		"", "0123456789abcdef", "..", "0123456789abcde*",
 	}
 	for _, name := range hostile {
 		ds := policyWith(&ir.Rule{Matches: []*ir.Match{{Field: ir.FieldIifname, Values: ir.InterfaceSet(name)}}, Verdict: ir.Accept}).Validate()
@@ -44,7 +44,7 @@ func TestValidateRefusesHostileText(t *testing.T) {
 }
 
 func TestValidateAcceptsOrdinaryNames(t *testing.T) {
-	for _, name := range []string{"eth0", "wlp3s0", "wg-home", "br.10", "veth@1", "wg*", "012345678901234"} {
+	for _, name := range []string{"eth0", "wlp3s0", "wg-home", "br.10", "veth@1", "wg*", "012345678901234", "0123456789abcd*"} {
 		ds := policyWith(&ir.Rule{Matches: []*ir.Match{{Field: ir.FieldIifname, Values: ir.InterfaceSet(name)}}, Verdict: ir.Accept}).Validate()
 		assert.Empty(t, ds, name)
 	}
