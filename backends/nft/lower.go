@@ -209,6 +209,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.emit(&expr.Counter{})
 		case *ir.Log:
 			l.emit(logExpr(s))
+		default:
+			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
 	}
 	switch r.Verdict {

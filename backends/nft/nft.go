@@ -134,6 +134,9 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 				l += " level " + s.Level.String()
 			}
 			parts = append(parts, l)
+		default:
+			// Check refuses such a policy before anything is written.
+			panic(fmt.Sprintf("nft: RuleText of a statement Check refuses: %T", s))
 		}
 	}
 	if r.Verdict != ir.NoVerdict {

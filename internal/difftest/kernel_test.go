@@ -176,7 +176,10 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return loadNftText(l, strings.ReplaceAll(string(text), "!= ", ""))
+			// Not "meta nfproto": its negation lost can conflict with an
+			// address match, and a mutant must load to be caught by packets.
+			lost := regexp.MustCompile(`\b(ifname|addr|port|type|code|mark|state|l4proto) != `)
+			return loadNftText(l, lost.ReplaceAllString(string(text), "$1 "))
 		}},
 		{"netlink batch with != as ==", func(l *Lab, p *ir.Policy) error {
 			b, err := nft.Lower(p)
