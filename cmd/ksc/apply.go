@@ -108,7 +108,7 @@ func runApply(e env, args []string) int {
 		}
 	}
 	if *target == "iptables" {
-		release, err := lockApply(*wait)
+		release, err := lockApply(*netns, *wait)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 			return exitFailure
@@ -130,7 +130,7 @@ func runApply(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "# ksc apply --dry-run: one transaction, not sent\n%s\n", strings.Join(batch.Describe(), "\n"))
 		return exitOK
 	}
-	release, err := lockApply(*wait)
+	release, err := lockApply(*netns, *wait)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 		return exitFailure

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
@@ -167,12 +168,20 @@ func TestApplyTakesTurns(t *testing.T) {
 	netlab.Require(t, "nft")
 	useRunDir(t)
 	ns := netlab.NewNS(t, "lock")
-	release, err := lockApply(0)
+	// Held by path, the lock holds for the namespace by name too.
+	release, err := lockApply(nsenter.Path(ns.Name), 0)
+	require.NoError(t, err)
+	key, err := namespaceKey(ns.Name)
 	require.NoError(t, err)
 	code, _, stderr := ksc("apply", server, "--netns", ns.Name, "--wait", "200ms")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "another ksc apply is running (pid "+strconv.Itoa(os.Getpid())+", lock "+filepath.Join(runDir, "apply.lock")+")")
+	assert.Contains(t, stderr, "another ksc apply is running on this namespace (pid "+strconv.Itoa(os.Getpid())+", lock "+filepath.Join(runDir, "apply-"+key+".lock")+")")
 	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"), "an apply that could not lock must change nothing")
+
+	// Another namespace does not wait.
+	other := netlab.NewNS(t, "lock2")
+	code, _, stderr = ksc("apply", server, "--netns", other.Name, "--wait", "0s")
+	assert.Equal(t, 0, code, stderr)
 
 	go func() { time.Sleep(300 * time.Millisecond); release() }()
 	code, _, stderr = ksc("apply", server, "--netns", ns.Name, "--wait", "10s")

@@ -7,19 +7,26 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ksc-project/ksc/internal/nsenter"
 )
 
 // runDir holds ksc's lock and the pid files of applies awaiting confirmation.
 var runDir = "/run/ksc"
 
-// lockApply makes concurrent "ksc apply" runs take turns: a second one
-// waits up to wait for the first, then fails naming it. The lock is an
-// flock, so it is released even when its holder is killed.
-func lockApply(wait time.Duration) (release func(), err error) {
+// lockApply makes concurrent "ksc apply" runs on one network namespace
+// take turns: a second one waits up to wait for the first, then fails
+// naming it. Applies to different namespaces do not wait for each other.
+// The lock is an flock, so it is released even when its holder is killed.
+func lockApply(netns string, wait time.Duration) (release func(), err error) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(runDir, "apply.lock")
+	key, err := namespaceKey(netns)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(runDir, "apply-"+key+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -33,7 +40,7 @@ func lockApply(wait time.Duration) (release func(), err error) {
 		if time.Now().After(deadline) {
 			holder, _ := os.ReadFile(path)
 			f.Close()
-			return nil, fmt.Errorf("another ksc apply is running (pid %s, lock %s); try again when it is done, or raise --wait",
+			return nil, fmt.Errorf("another ksc apply is running on this namespace (pid %s, lock %s); try again when it is done, or raise --wait",
 				strings.TrimSpace(string(holder)), path)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -41,6 +48,20 @@ func lockApply(wait time.Duration) (release func(), err error) {
 	f.Truncate(0)
 	f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
 	return func() { f.Close() }, nil
+}
+
+// namespaceKey names a network namespace by its identity (device and
+// inode), so that one namespace given by name or by path has one lock.
+func namespaceKey(netns string) (string, error) {
+	path := nsenter.Path(netns)
+	if path == "" {
+		path = "/proc/self/ns/net"
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return "", fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	return fmt.Sprintf("netns-%d-%d", st.Dev, st.Ino), nil
 }
 
 // confirmFile is where an apply awaiting confirmation for a namespace
