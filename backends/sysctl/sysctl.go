@@ -5,6 +5,7 @@ package sysctl
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -63,4 +64,31 @@ func Render(p *ir.Policy, undo bool) ([]byte, error) {
 		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
 	}
 	return b.Bytes(), nil
+}
+
+// Format writes settings as "key = value" lines, as sysctl.conf has them.
+func Format(settings []Setting) []byte {
+	var b bytes.Buffer
+	for _, s := range settings {
+		fmt.Fprintf(&b, "%s = %s\n", s.Key, s.Value)
+	}
+	return b.Bytes()
+}
+
+// Parse reads what Format wrote, keeping the order.
+func Parse(data []byte) ([]Setting, error) {
+	var out []Setting
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || !strings.HasPrefix(key, "net.ipv6.conf.") || !strings.HasSuffix(key, ".disable_ipv6") || (value != "0" && value != "1") {
+			return nil, fmt.Errorf("line %d: not a disable_ipv6 setting: %q", i+1, line)
+		}
+		out = append(out, Setting{key, value})
+	}
+	return out, nil
 }

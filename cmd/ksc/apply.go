@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,8 +41,10 @@ Targets (--target, or --backend):
   iptables  the firewall rules with iptables-restore and ip6tables-restore,
             each family atomically; if the second fails the first is put
             back. --iptables-mode picks nft or legacy (default: the system's)
-  sysctl    disable IPv6 through sysctl (the policy's "ipv6 sysctl" statement);
-            --undo restores it, --install also writes ` + sysctl.InstallPath + `
+  sysctl    disable IPv6 through sysctl (the policy's "ipv6 sysctl" statement),
+            recording the values found first (in /var/lib/ksc); --undo puts
+            those back, interface by interface; --install also writes
+            ` + sysctl.InstallPath + `
 
 Examples:
   sudo ip netns add try && sudo ksc apply policy.ks --netns try
@@ -63,7 +66,7 @@ func runApply(e env, args []string) int {
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (\"ksc confirm\", or Enter at a terminal)")
 	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
 	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
-	undo := flags.Bool("undo", false, "sysctl: restore IPv6 instead of disabling it")
+	undo := flags.Bool("undo", false, "sysctl: put back the IPv6 settings found before the first apply")
 	install := flags.Bool("install", false, "sysctl: also write (or, with --undo, remove) "+sysctl.InstallPath)
 	pf.register(flags)
 	if code := parseFlags(e, flags, applyUsage, args); code >= 0 {
@@ -98,7 +101,7 @@ func runApply(e env, args []string) int {
 		return dryRunOther(e, &pf, p, *target, *undo)
 	}
 	if *target == "sysctl" {
-		return applySysctl(e, &pf, p, nsPath, *undo, *install)
+		return applySysctl(e, &pf, p, *netns, nsPath, *undo, *install)
 	}
 	if *target != "sysctl" && !*dryRun {
 		if d := sshLockout(p, *netns, *confirm > 0 || *force, os.Getenv("SSH_CONNECTION") != ""); d != nil {
@@ -278,8 +281,8 @@ func terminal(r io.Reader) (*os.File, bool) {
 	return f, err == nil
 }
 
-func applySysctl(e env, pf *policyFlags, p *ir.Policy, nsPath string, undo, install bool) int {
-	if err := sysctl.Apply(p, undo, nsPath); err != nil {
+func applySysctl(e env, pf *policyFlags, p *ir.Policy, netns, nsPath string, undo, install bool) int {
+	if err := applySysctlKeys(e, p, netns, nsPath, undo); err != nil {
 		pf.reportError(e, "apply", err)
 		return exitFailure
 	}
@@ -290,6 +293,56 @@ func applySysctl(e env, pf *policyFlags, p *ir.Policy, nsPath string, undo, inst
 		}
 	}
 	return exitOK
+}
+
+// applySysctlKeys disables IPv6, first recording the values it finds
+// (all, default and every interface's) unless a record from an earlier
+// apply is there; --undo writes the recorded values back, so that IPv6
+// that was off before ksc stays off, and says so when there is none.
+func applySysctlKeys(e env, p *ir.Policy, netns, nsPath string, undo bool) error {
+	record := sysctlRecord(netns)
+	if !undo {
+		if _, err := os.Stat(record); errors.Is(err, fs.ErrNotExist) {
+			before, err := sysctl.Snapshot(nsPath)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(record), 0o755); err != nil {
+				return err
+			}
+			if err := writeFile(record, sysctl.Format(before), writeOptions{}); err != nil {
+				return fmt.Errorf("recording the IPv6 settings before applying: %w", err)
+			}
+		}
+		return sysctl.Apply(p, false, nsPath)
+	}
+	data, err := os.ReadFile(record)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(e.stderr, "ksc apply: no record of the IPv6 settings before ksc (%s): enabling IPv6 everywhere\n", record)
+		return sysctl.Apply(p, true, nsPath)
+	}
+	if err != nil {
+		return err
+	}
+	before, err := sysctl.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", record, err)
+	}
+	if err := sysctl.Write(nsPath, before); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: restored the IPv6 settings recorded before ksc disabled it\n")
+	return os.Remove(record)
+}
+
+// sysctlRecord is where the IPv6 settings found before an apply are kept,
+// for each namespace by name; it survives a reboot, as --install does.
+func sysctlRecord(netns string) string {
+	key := "host"
+	if netns != "" {
+		key = "netns-" + strings.NewReplacer("/", "_", ".", "_").Replace(netns)
+	}
+	return filepath.Join(stateDir, "sysctl-"+key+".before")
 }
 
 // installSysctlFile makes the settings survive a reboot, or removes them.

@@ -23,11 +23,12 @@ import (
 
 const server = "../../examples/server-ssh-https.ks"
 
-// useRunDir points the lock and confirmation files at a fresh directory.
+// useRunDir points the lock, confirmation and state files at fresh
+// directories.
 func useRunDir(t *testing.T) {
-	old := runDir
-	runDir = t.TempDir()
-	t.Cleanup(func() { runDir = old })
+	oldRun, oldState := runDir, stateDir
+	runDir, stateDir = t.TempDir(), t.TempDir()
+	t.Cleanup(func() { runDir, stateDir = oldRun, oldState })
 }
 
 func TestApplyDryRunSendsNothing(t *testing.T) {

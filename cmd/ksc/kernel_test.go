@@ -21,6 +21,7 @@ func ksc(args ...string) (int, string, string) {
 
 func TestApplySysctlInNamespace(t *testing.T) {
 	netlab.Require(t)
+	useRunDir(t)
 	ns := netlab.NewNS(t, "cli")
 	read := func() string {
 		return strings.TrimSpace(ns.Exec(t, "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/lo/disable_ipv6"))

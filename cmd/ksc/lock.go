@@ -14,6 +14,9 @@ import (
 // runDir holds ksc's lock and the pid files of applies awaiting confirmation.
 var runDir = "/run/ksc"
 
+// stateDir keeps what must outlive a reboot: the settings ksc replaced.
+var stateDir = "/var/lib/ksc"
+
 // lockApply makes concurrent "ksc apply" runs on one network namespace
 // take turns: a second one waits up to wait for the first, then fails
 // naming it. Applies to different namespaces do not wait for each other.
