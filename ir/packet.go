@@ -42,8 +42,12 @@ func (m *Match) Holds(p Packet) bool {
 	return ok && m.Effective().Has(k)
 }
 
-// Holds reports whether every match of the rule holds for the packet.
+// Holds reports whether every match of the rule holds for the packet, and
+// the rule's family is the packet's ("meta l4proto icmp" is IPv4's).
 func (r *Rule) Holds(p Packet) bool {
+	if f := r.Family(); f != Inet && f != p.Family() {
+		return false
+	}
 	for _, m := range r.Matches {
 		if !m.Holds(p) {
 			return false

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/sim"
 )
 
 // The lab's addresses, all documentation ranges. The firewall owns FW4 and
@@ -96,27 +97,27 @@ func (c *Case) Expect(pr Probe) []Outcome {
 	return []Outcome{Passed}
 }
 
-// InitialState is the conntrack state of a flow's first packet: new, but
-// for ICMP what conntrack makes of each type without a flow before it:
-// queries are new, neighbour discovery and MLD untracked, the rest
-// (replies, errors) invalid.
-func InitialState(p ir.Packet) ir.CtState {
-	switch p.Protocol {
-	case ir.ICMP:
-		if slices.Contains([]uint8{8, 13, 15, 17}, p.ICMPType) {
-			return ir.CtNew
-		}
-		return ir.CtInvalid
-	case ir.ICMPv6:
-		switch {
-		case p.ICMPType == 128 || p.ICMPType == 139:
-			return ir.CtNew
-		case p.ICMPType >= 130 && p.ICMPType <= 136 || p.ICMPType == 143:
-			return ir.CtUntracked
-		}
-		return ir.CtInvalid
+// InitialState is the conntrack state of a flow's first packet, as the
+// simulator knows it.
+func InitialState(p ir.Packet) ir.CtState { return sim.InitialState(p) }
+
+// Simulated is the simulator's verdict for a probe (package sim, on the
+// normalized policy), in the shape of Expect's first outcome.
+func (c *Case) Simulated(pr Probe) Outcome {
+	dir := sim.In
+	if c.Hook == ir.HookOutput {
+		dir = sim.Out
 	}
-	return ir.CtNew
+	p := pr.Packet
+	p.CtState = InitialState(p)
+	if sim.Evaluate(c.Policy, sim.Packet{Packet: p, Dir: dir}).Verdict != ir.Accept {
+		return BlockedNew
+	}
+	p.CtState = ir.CtEstablished
+	if pr.Established && sim.Evaluate(c.Policy, sim.Packet{Packet: p, Dir: dir}).Verdict != ir.Accept {
+		return BlockedEstablished
+	}
+	return Passed
 }
 
 func (c *Case) blocks(p ir.Packet) bool {

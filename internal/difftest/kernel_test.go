@@ -138,6 +138,8 @@ func runCase(lab *Lab, ld loader, c *Case) []string {
 				failures = append(failures, fmt.Sprintf("packet %s (established: %v): %v (the IR says %q)", describe(pr.Packet), pr.Established, err, want))
 			case !slices.Contains(want, got):
 				failures = append(failures, fmt.Sprintf("packet %s (established: %v): the IR says %q, the kernel did %q", describe(pr.Packet), pr.Established, want, got))
+			case c.Simulated(pr) != want[0]:
+				failures = append(failures, fmt.Sprintf("packet %s (established: %v): the simulator says %q, the IR and the kernel %q", describe(pr.Packet), pr.Established, c.Simulated(pr), got))
 			}
 		}()
 	}

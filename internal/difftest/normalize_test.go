@@ -39,6 +39,8 @@ func TestNormalizationKeepsMeaning(t *testing.T) {
 			rules := c.Policy.Tables[0].Chains[0].Rules
 			require.Len(t, rules, len(c.Written))
 			for _, pr := range c.Probes {
+				require.Equal(t, c.Expect(pr)[0], c.Simulated(pr),
+					"seed %d: the simulator disagrees with the rules as written\n%s\npacket %+v", seed, c.Source, pr.Packet)
 				for _, st := range []ir.CtState{ir.CtNew, ir.CtEstablished} {
 					p := pr.Packet
 					p.CtState = st

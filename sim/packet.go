@@ -1,0 +1,226 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// PacketSyntax documents the packet line, for help texts and errors.
+const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...]
+
+  DIRECTION   in, out or forward
+  INTERFACES  in: the input interface; out: the output interface;
+              forward: both, input first
+  PROTOCOL    tcp, udp, icmp or icmpv6
+  SOURCE      ADDRESS:PORT for tcp and udp ([IPv6]:PORT), ADDRESS for ICMP
+  DESTINATION the same
+  DETAILS     for ICMP, the type (echo-request, nd-neighbor-solicit, ...,
+              or a number) and "code N"; then, in any order:
+              a conntrack state (new, established, related, invalid,
+              untracked; default: new, or what conntrack makes of the ICMP
+              type), "mark N", "ctmark N", "uid N", "gid N" (default 0)
+
+  out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
+  in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established
+  forward eth1 wg0 icmp 192.168.1.10 203.0.113.9 echo-request
+  out eth0 icmpv6 fe80::1 ff02::2 nd-router-solicit mark 0x6d6f6c65 uid 0`
+
+// PacketError is a packet line that does not parse: Col is the 1-based
+// column of the offending word.
+type PacketError struct {
+	Col  int
+	Msg  string
+	Hint string
+}
+
+func (e *PacketError) Error() string { return fmt.Sprintf("%d: %s", e.Col, e.Msg) }
+
+type word struct {
+	text string
+	col  int
+}
+
+func words(line string) []word {
+	var out []word
+	for i := 0; i < len(line); {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		start := i
+		for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+			i++
+		}
+		if i > start {
+			out = append(out, word{line[start:i], start + 1})
+		}
+	}
+	return out
+}
+
+// ParsePacket reads a packet line (see PacketSyntax).
+func ParsePacket(line string) (Packet, error) {
+	ws := words(line)
+	var p Packet
+	errAt := func(w word, hint, format string, args ...any) error {
+		return &PacketError{Col: w.col, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	}
+	next := func(what string) (word, error) {
+		if len(ws) == 0 {
+			return word{}, &PacketError{Col: len(line) + 1, Msg: "missing " + what, Hint: "a packet line is " + strings.SplitN(PacketSyntax, "\n", 2)[0]}
+		}
+		w := ws[0]
+		ws = ws[1:]
+		return w, nil
+	}
+	w, err := next("the direction")
+	if err != nil {
+		return p, err
+	}
+	switch w.text {
+	case "in":
+		p.Dir = In
+	case "out":
+		p.Dir = Out
+	case "forward":
+		p.Dir = Forward
+	default:
+		return p, errAt(w, "use in, out or forward", "unknown direction %q", w.text)
+	}
+	ifaces := []*string{&p.Iif}
+	switch p.Dir {
+	case Out:
+		ifaces = []*string{&p.Oif}
+	case Forward:
+		ifaces = []*string{&p.Iif, &p.Oif}
+	}
+	for _, iface := range ifaces {
+		if w, err = next("an interface"); err != nil {
+			return p, err
+		}
+		if err := ir.CheckInterfaceName(w.text); err != nil || strings.HasSuffix(w.text, "*") {
+			return p, errAt(w, "a packet has one interface of each kind: no wildcard", "bad interface %q", w.text)
+		}
+		*iface = w.text
+	}
+	if w, err = next("the protocol"); err != nil {
+		return p, err
+	}
+	proto, ok := map[string]ir.Protocol{"tcp": ir.TCP, "udp": ir.UDP, "icmp": ir.ICMP, "icmpv6": ir.ICMPv6}[w.text]
+	if !ok {
+		return p, errAt(w, "use tcp, udp, icmp or icmpv6", "unknown protocol %q", w.text)
+	}
+	p.Protocol = proto
+	for i, end := range []*netip.Addr{&p.Src, &p.Dst} {
+		what := []string{"the source", "the destination"}[i]
+		if w, err = next(what); err != nil {
+			return p, err
+		}
+		port := []*uint16{&p.Sport, &p.Dport}[i]
+		if proto.HasPorts() {
+			ap, err := netip.ParseAddrPort(w.text)
+			if err != nil {
+				return p, errAt(w, "write ADDRESS:PORT, or [IPv6]:PORT", "%s %q is not an address and port", what, w.text)
+			}
+			*end, *port = ap.Addr().Unmap(), ap.Port()
+			continue
+		}
+		a, err := netip.ParseAddr(w.text)
+		if err != nil {
+			return p, errAt(w, "ICMP has no ports: write the address alone", "%s %q is not an address", what, w.text)
+		}
+		*end = a.Unmap()
+	}
+	if p.Src.Is4() != p.Dst.Is4() {
+		return p, errAt(w, "", "the source and destination are of different families")
+	}
+	if proto == ir.ICMP && !p.Src.Is4() || proto == ir.ICMPv6 && !p.Src.Is6() {
+		return p, errAt(w, "icmp is IPv4's, icmpv6 IPv6's", "%s between %s addresses", proto, map[bool]string{true: "IPv4", false: "IPv6"}[p.Src.Is4()])
+	}
+	return p, details(&p, ws, errAt)
+}
+
+// details reads what follows the addresses: the ICMP type and code, the
+// conntrack state, marks and owners.
+func details(p *Packet, ws []word, errAt func(word, string, string, ...any) error) error {
+	stateGiven := false
+	icmpKind := map[ir.Protocol]ir.Kind{ir.ICMP: ir.KindICMPType, ir.ICMPv6: ir.KindICMPv6Type}[p.Protocol]
+	if icmpKind != 0 {
+		if len(ws) == 0 {
+			return &PacketError{Col: 1, Msg: "missing the ICMP type", Hint: "e.g. echo-request"}
+		}
+		t, ok := icmpKind.ValueOf(ws[0].text)
+		if !ok {
+			n, err := strconv.ParseUint(ws[0].text, 0, 8)
+			if err != nil {
+				return errAt(ws[0], "e.g. echo-request, nd-neighbor-solicit, or a number", "unknown ICMP type %q", ws[0].text)
+			}
+			t = uint32(n)
+		}
+		p.ICMPType = uint8(t)
+		ws = ws[1:]
+	}
+	for len(ws) > 0 {
+		w := ws[0]
+		ws = ws[1:]
+		if st, ok := ir.ParseCtState(w.text); ok {
+			p.CtState, stateGiven = st, true
+			continue
+		}
+		fields := map[string]*uint32{"mark": &p.Mark, "ctmark": &p.CtMark, "uid": &p.UID, "gid": &p.GID}
+		target, ok := fields[w.text]
+		if !ok && w.text != "code" {
+			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N or gid N", "unknown detail %q", w.text)
+		}
+		if len(ws) == 0 {
+			return errAt(w, "", "%s needs a number", w.text)
+		}
+		n, err := strconv.ParseUint(ws[0].text, 0, 32)
+		if err != nil || w.text == "code" && n > 255 {
+			return errAt(ws[0], "", "%s needs a number, not %q", w.text, ws[0].text)
+		}
+		ws = ws[1:]
+		if w.text == "code" {
+			if icmpKind == 0 {
+				return errAt(w, "", "only ICMP has a code")
+			}
+			p.ICMPCode = uint8(n)
+			continue
+		}
+		*target = uint32(n)
+	}
+	if !stateGiven {
+		p.CtState = initialState(p.Packet)
+	}
+	return nil
+}
+
+// initialState is the conntrack state of a flow's first packet: new, but
+// for ICMP what conntrack makes of each type without a flow before it:
+// queries are new, neighbour discovery and MLD untracked, the rest
+// (replies, errors) invalid.
+func initialState(p ir.Packet) ir.CtState {
+	switch p.Protocol {
+	case ir.ICMP:
+		switch p.ICMPType {
+		case 8, 13, 15, 17:
+			return ir.CtNew
+		}
+		return ir.CtInvalid
+	case ir.ICMPv6:
+		switch {
+		case p.ICMPType == 128 || p.ICMPType == 139:
+			return ir.CtNew
+		case p.ICMPType >= 130 && p.ICMPType <= 136 || p.ICMPType == 143:
+			return ir.CtUntracked
+		}
+		return ir.CtInvalid
+	}
+	return ir.CtNew
+}
+
+// InitialState is exported for tests that build packets themselves.
+func InitialState(p ir.Packet) ir.CtState { return initialState(p) }

@@ -1,0 +1,169 @@
+// Package sim decides what a policy does with one packet from the IR
+// alone, as the kernel would: the chains of each hook the packet crosses
+// in priority order, the first rule that holds in each, base-chain
+// policies. It answers "would this packet leak?" without root, and the
+// differential kernel tests hold its answer against the kernel's.
+package sim
+
+import (
+	"slices"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// Direction is which way a packet goes through the machine.
+type Direction uint8
+
+const (
+	In      Direction = iota + 1 // to a local socket: prerouting, input
+	Out                          // from a local socket: output, postrouting
+	Forward                      // routed through: prerouting, forward, postrouting
+)
+
+func (d Direction) String() string {
+	return map[Direction]string{In: "in", Out: "out", Forward: "forward"}[d]
+}
+
+// Hooks are the hooks a packet of direction d crosses, in order.
+func (d Direction) Hooks() []ir.Hook {
+	switch d {
+	case In:
+		return []ir.Hook{ir.HookPrerouting, ir.HookInput}
+	case Out:
+		return []ir.Hook{ir.HookOutput, ir.HookPostrouting}
+	default:
+		return []ir.Hook{ir.HookPrerouting, ir.HookForward, ir.HookPostrouting}
+	}
+}
+
+// Packet is a packet and its way through the machine.
+type Packet struct {
+	ir.Packet
+	Dir Direction
+}
+
+// atHook is the packet as a chain at hook h sees it: no output interface
+// before routing, no input interface for a locally sent packet.
+func (p Packet) atHook(h ir.Hook) ir.Packet {
+	q := p.Packet
+	if h == ir.HookPrerouting || h == ir.HookInput {
+		q.Oif = ""
+	}
+	if p.Dir != Out {
+		q.UID, q.GID = 0, 0
+	}
+	return q
+}
+
+// Miss is a rule that did not hold, and the first of its matches that
+// failed.
+type Miss struct {
+	Rule  *ir.Rule
+	Match *ir.Match
+}
+
+// Step is one base chain the packet crossed, and what decided there: a
+// rule, or the chain's policy when Rule is nil.
+type Step struct {
+	Table   *ir.Table
+	Chain   *ir.Chain
+	Rule    *ir.Rule
+	Verdict ir.Verdict
+	// Missed lists the rules before the deciding one that did not hold.
+	Missed []Miss
+	// Passed lists rules that held but decided nothing (counter, log).
+	Passed []*ir.Rule
+}
+
+// Result is a packet's fate: the chains it crossed and the verdict.
+type Result struct {
+	Steps   []Step
+	Verdict ir.Verdict // Accept, Drop or Reject
+}
+
+// Decided is the step that decided a drop or reject, or the last step
+// for an accepted packet (nil when no chain saw it).
+func (r Result) Decided() *Step {
+	if len(r.Steps) == 0 {
+		return nil
+	}
+	return &r.Steps[len(r.Steps)-1]
+}
+
+// Evaluate sends the packet through the policy's chains. An accept ends
+// only the chain it is in: the packet goes on to the next chain of the
+// hook and to the next hook; a drop or reject ends its way.
+func Evaluate(p *ir.Policy, pkt Packet) Result {
+	var res Result
+	for _, h := range pkt.Dir.Hooks() {
+		for _, tc := range chainsAt(p, h, pkt.Family()) {
+			step := evalChain(tc.table, tc.chain, pkt.atHook(h))
+			res.Steps = append(res.Steps, step)
+			if step.Verdict != ir.Accept {
+				res.Verdict = step.Verdict
+				return res
+			}
+		}
+	}
+	res.Verdict = ir.Accept
+	return res
+}
+
+type tableChain struct {
+	table *ir.Table
+	chain *ir.Chain
+}
+
+// chainsAt lists the base chains at hook h that see packets of family f,
+// in the order the kernel runs them: by priority, then as declared.
+func chainsAt(p *ir.Policy, h ir.Hook, f ir.Family) []tableChain {
+	var out []tableChain
+	for _, t := range p.Tables {
+		if !t.Family.Covers(f) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.Hook == h {
+				out = append(out, tableChain{t, c})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b tableChain) int { return a.chain.Priority - b.chain.Priority })
+	return out
+}
+
+func evalChain(t *ir.Table, c *ir.Chain, pkt ir.Packet) Step {
+	step := Step{Table: t, Chain: c}
+	for _, r := range c.Rules {
+		if m := firstMiss(r, pkt); m != nil {
+			step.Missed = append(step.Missed, Miss{r, m})
+			continue
+		}
+		if r.Verdict == ir.NoVerdict {
+			step.Passed = append(step.Passed, r)
+			continue
+		}
+		step.Rule, step.Verdict = r, r.Verdict
+		return step
+	}
+	step.Verdict = c.Policy
+	return step
+}
+
+// firstMiss is the first match of r that does not hold for pkt, or nil;
+// a rule of the other family misses at the match that binds its family.
+func firstMiss(r *ir.Rule, pkt ir.Packet) *ir.Match {
+	for _, m := range r.Matches {
+		if !m.Holds(pkt) {
+			return m
+		}
+	}
+	if f := r.Family(); f != ir.Inet && f != pkt.Family() {
+		for _, m := range r.Matches {
+			if (&ir.Rule{Matches: []*ir.Match{m}}).Family() == f {
+				return m
+			}
+		}
+	}
+	return nil
+}
