@@ -114,6 +114,7 @@ func ParsePacket(line string) (Packet, error) {
 		return p, errAt(w, "use tcp, udp, icmp or icmpv6", "unknown protocol %q", w.text)
 	}
 	p.Protocol = proto
+	protoWord := w
 	for i, end := range []*netip.Addr{&p.Src, &p.Dst} {
 		what := []string{"the source", "the destination"}[i]
 		if w, err = next(what); err != nil {
@@ -138,7 +139,7 @@ func ParsePacket(line string) (Packet, error) {
 		return p, errAt(w, "", "the source and destination are of different families")
 	}
 	if proto == ir.ICMP && !p.Src.Is4() || proto == ir.ICMPv6 && !p.Src.Is6() {
-		return p, errAt(w, "icmp is IPv4's, icmpv6 IPv6's", "%s between %s addresses", proto, map[bool]string{true: "IPv4", false: "IPv6"}[p.Src.Is4()])
+		return p, errAt(protoWord, "icmp is IPv4's, icmpv6 IPv6's", "%s between %s addresses", proto, map[bool]string{true: "IPv4", false: "IPv6"}[p.Src.Is4()])
 	}
 	return p, details(&p, ws, errAt)
 }

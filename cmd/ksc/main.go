@@ -29,6 +29,7 @@ Usage:
 Commands:
   compile   compile a policy to a target (nft, sysctl, openvpn)
   check     parse and validate a policy, and point out useless rules
+  explain   say what a policy does with one packet, without loading it
   fmt       print or rewrite a policy in the canonical layout
   apply     apply a policy to the running kernel, atomically (netlink)
   confirm   confirm a waiting "ksc apply --confirm"
@@ -66,6 +67,7 @@ type command struct {
 var commands = map[string]command{
 	"compile": {runCompile, compileUsage},
 	"check":   {runCheck, checkUsage},
+	"explain": {runExplain, explainUsage},
 	"fmt":     {runFmt, fmtUsage},
 	"apply":   {runApply, applyUsage},
 	"confirm": {runConfirm, confirmUsage},

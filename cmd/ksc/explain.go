@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/sim"
+)
+
+const explainUsage = `Usage: ksc explain POLICY PACKET... [flags]
+
+Say what POLICY does with one packet, without loading anything: the chains
+the packet crosses, the rule that decides it (with its policy line), the
+verdict, and for each earlier rule the first of its matches that did not
+hold. The answer comes from ksc's own model of the kernel, which the test
+suite holds against the kernel's verdicts with real packets.
+
+PACKET (one argument, or the rest of the command line):
+  ` + sim.PacketSyntax + `
+
+Examples:
+  ksc explain examples/ivpn-killswitch.ks out eth0 udp 192.0.2.2:40000 185.212.170.138:1194
+  ksc explain examples/ivpn-killswitch.ks -e lan out eth0 tcp 192.168.0.2:40000 192.168.0.9:22
+  ksc explain policy.ks --json in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000
+`
+
+func runExplain(e env, args []string) int {
+	fs := newFlags(e, "explain")
+	var pf policyFlags
+	asJSON := fs.Bool("json", false, "print the answer as JSON, for scripts")
+	pf.register(fs)
+	fs.SetInterspersed(false)
+	if code := parseFlags(e, fs, explainUsage, args); code >= 0 {
+		return code
+	}
+	// Flags may also follow the policy: parse again after it, up to the
+	// packet's first word (which is never a flag).
+	rest := fs.Args()
+	if len(rest) < 2 {
+		fmt.Fprintln(e.stderr, "ksc explain: want a policy and a packet; see ksc explain --help")
+		return exitUsage
+	}
+	path := rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
+		return exitUsage
+	}
+	line := strings.Join(fs.Args(), " ")
+	pkt, err := sim.ParsePacket(line)
+	if err != nil {
+		var pe *sim.PacketError
+		if errors.As(err, &pe) {
+			d := ir.Diagnostic{Pos: ir.Pos{File: "packet", Line: 1, Col: pe.Col}, Message: pe.Msg, Hint: pe.Hint}
+			fmt.Fprint(e.stderr, d.Render([]byte(line)))
+		} else {
+			fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
+		}
+		return exitFailure
+	}
+	p := pf.load(e, path)
+	if p == nil {
+		return exitFailure
+	}
+	res := sim.Evaluate(p, pkt)
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(explanation(res))
+		return exitOK
+	}
+	writeExplanation(e, line, res)
+	return exitOK
+}
+
+func writeExplanation(e env, line string, res sim.Result) {
+	fmt.Fprintf(e.stdout, "packet: %s\n", line)
+	if len(res.Steps) == 0 {
+		fmt.Fprintln(e.stdout, "no chain of the policy sees this packet")
+	}
+	for _, st := range res.Steps {
+		fmt.Fprintf(e.stdout, "chain %s %s %s (hook %s, priority %d, policy %s):\n",
+			st.Table.Family, st.Table.Name, st.Chain.Name, st.Chain.Hook, st.Chain.Priority, st.Chain.Policy)
+		missed := map[*ir.Rule]*ir.Match{}
+		for _, m := range st.Missed {
+			missed[m.Rule] = m.Match
+		}
+		for _, r := range st.Chain.Rules {
+			text := nft.RuleText(st.Table.Family, r)
+			switch {
+			case missed[r] != nil:
+				fmt.Fprintf(e.stdout, "  %s  %s\n      no: %s does not hold\n", r.Pos, text, missed[r].Text())
+			case r == st.Rule:
+				fmt.Fprintf(e.stdout, "  %s  %s\n      matches: %s\n", r.Pos, text, r.Verdict)
+			default:
+				fmt.Fprintf(e.stdout, "  %s  %s\n      matches, and decides nothing\n", r.Pos, text)
+			}
+			if r == st.Rule {
+				break
+			}
+		}
+		if st.Rule == nil {
+			fmt.Fprintf(e.stdout, "  no rule decides: the chain's policy, %s\n", st.Verdict)
+		}
+	}
+	verdict := fmt.Sprint(res.Verdict)
+	if d := res.Decided(); d != nil && d.Rule != nil {
+		verdict += " (" + d.Rule.Pos.String() + ")"
+	}
+	fmt.Fprintf(e.stdout, "verdict: %s\n", verdict)
+}
+
+// explained is the JSON form of an answer.
+type explained struct {
+	Verdict string         `json:"verdict"`
+	Chains  []explainedHop `json:"chains"`
+}
+
+type explainedHop struct {
+	Table   string          `json:"table"`
+	Chain   string          `json:"chain"`
+	Hook    string          `json:"hook"`
+	Verdict string          `json:"verdict"`
+	Rule    string          `json:"rule,omitempty"` // the deciding rule's position
+	Missed  []explainedMiss `json:"missed,omitempty"`
+}
+
+type explainedMiss struct {
+	Rule  string `json:"rule"`
+	Match string `json:"match"`
+}
+
+func explanation(res sim.Result) explained {
+	out := explained{Verdict: res.Verdict.String()}
+	for _, st := range res.Steps {
+		hop := explainedHop{Table: st.Table.Family.String() + " " + st.Table.Name, Chain: st.Chain.Name,
+			Hook: st.Chain.Hook.String(), Verdict: st.Verdict.String()}
+		if st.Rule != nil {
+			hop.Rule = st.Rule.Pos.String()
+		}
+		for _, m := range st.Missed {
+			hop.Missed = append(hop.Missed, explainedMiss{m.Rule.Pos.String(), m.Match.Text()})
+		}
+		out.Chains = append(out.Chains, hop)
+	}
+	return out
+}

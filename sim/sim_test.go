@@ -1,0 +1,101 @@
+package sim_test
+
+import (
+	"testing"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/sim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const policy = `table ip early {
+	chain out hook output priority -10 {
+		oifname "eth0" accept
+	}
+}
+table inet main {
+	chain out hook output policy drop {
+		oifname "eth0" udp dport 53 drop
+		counter
+		oifname "eth0" accept
+	}
+	chain post hook postrouting policy accept {
+		ip6 daddr 2001:db8::/32 drop
+	}
+	chain fwd hook forward policy drop {
+		iifname "lan0" oifname "wg0" accept
+	}
+}
+`
+
+func load(t *testing.T) *ir.Policy {
+	p, ds := lang.Load("p.ks", []byte(policy), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	return p
+}
+
+// The kernel's semantics: chains of a hook by priority, an accept ending
+// only its chain, hooks in order, tables only for their family.
+func TestEvaluate(t *testing.T) {
+	p := load(t)
+	tests := []struct {
+		line    string
+		verdict ir.Verdict
+		chains  []string // the chains crossed
+		decided string   // the deciding rule's line, or "" for a policy
+	}{
+		// The early accept does not skip the later chain's drop.
+		{"out eth0 udp 192.0.2.2:4000 198.51.100.53:53", ir.Drop, []string{"out", "out"}, "p.ks:8:3"},
+		// A counter-only rule decides nothing; the accept goes on to postrouting.
+		{"out eth0 tcp 192.0.2.2:4000 198.51.100.80:443", ir.Accept, []string{"out", "out", "post"}, ""},
+		// The ip table does not see IPv6; postrouting drops it.
+		{"out eth0 tcp [2001:db8::2]:4000 [2001:db8::80]:443", ir.Drop, []string{"out", "post"}, "p.ks:13:3"},
+		{"out wg0 tcp 192.0.2.2:4000 198.51.100.80:443", ir.Drop, []string{"out", "out"}, ""},
+		{"forward lan0 wg0 tcp 192.0.2.7:4000 203.0.113.9:443", ir.Accept, []string{"fwd", "post"}, ""},
+		{"forward lan0 eth0 tcp 192.0.2.7:4000 203.0.113.9:443", ir.Drop, []string{"fwd"}, ""},
+		{"in eth0 tcp 198.51.100.7:4000 192.0.2.2:22", ir.Accept, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			pkt, err := sim.ParsePacket(tt.line)
+			require.NoError(t, err)
+			res := sim.Evaluate(p, pkt)
+			assert.Equal(t, tt.verdict, res.Verdict)
+			var chains []string
+			for _, st := range res.Steps {
+				chains = append(chains, st.Chain.Name)
+			}
+			assert.Equal(t, tt.chains, chains)
+			if d := res.Decided(); d != nil && d.Rule != nil && tt.decided != "" {
+				assert.Equal(t, tt.decided, d.Rule.Pos.String())
+			}
+		})
+	}
+}
+
+func TestParsePacketDefaultsAndErrors(t *testing.T) {
+	pkt, err := sim.ParsePacket("out eth0 icmpv6 2001:db8::1 2001:db8::2 nd-neighbor-solicit mark 0x10 uid 1000")
+	require.NoError(t, err)
+	assert.Equal(t, ir.ICMPv6, pkt.Protocol)
+	assert.Equal(t, uint8(135), pkt.ICMPType)
+	assert.Equal(t, ir.CtUntracked, pkt.CtState, "conntrack does not track neighbour discovery")
+	assert.Equal(t, uint32(0x10), pkt.Mark)
+	assert.Equal(t, uint32(1000), pkt.UID)
+	pkt, err = sim.ParsePacket("in eth0 udp 192.0.2.1:53 192.0.2.2:4000")
+	require.NoError(t, err)
+	assert.Equal(t, ir.CtNew, pkt.CtState)
+
+	for line, col := range map[string]int{
+		"out eth0 icmp 2001:db8::1 2001:db8::2 echo-request": 10,
+		"out eth* udp 192.0.2.1:1 192.0.2.2:2":               5,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 mark":          38,
+		"out eth0 udp 192.0.2.1:1":                           25,
+	} {
+		_, err := sim.ParsePacket(line)
+		var pe *sim.PacketError
+		require.ErrorAs(t, err, &pe, line)
+		assert.Equal(t, col, pe.Col, "%s: %v", line, err)
+	}
+}
