@@ -18,6 +18,8 @@ type policyFlags struct {
 	// file name positions use, for printing source lines in errors.
 	sources map[string][]byte
 	warned  bool // loading printed a warning
+	// quiet leaves warnings out: ksc test reports verdicts, ksc check warnings.
+	quiet bool
 }
 
 func (pf *policyFlags) register(fs *pflag.FlagSet) {
@@ -49,6 +51,15 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 		sources[lang.OverrideSource(o.Name)] = []byte(o.Value)
 	}
 	p, ds := lang.Load(name, src, cfg)
+	if pf.quiet {
+		var errs ir.Diagnostics
+		for _, d := range ds {
+			if d.Severity == ir.Error {
+				errs = append(errs, d)
+			}
+		}
+		ds = errs
+	}
 	printDiagnostics(e.stderr, ds, sources)
 	pf.warned = len(ds) > 0
 	return p

@@ -1,0 +1,94 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// KSTSyntax documents policy test files (POLICY.kst), for help texts.
+const KSTSyntax = `One expectation a line: a verdict (accept, drop or reject), then a
+packet line. "with" starts a block whose expectations hold with those
+settings (-e NAME, -D NAME=VALUE, as on the command line); a bare "with"
+goes back to none. "#" starts a comment.
+
+  # Nothing leaves the physical interface but the tunnel's own packets.
+  accept out eth0 udp 192.0.2.2:40000 185.212.170.138:1194
+  drop   out eth0 udp 192.0.2.2:40000 198.51.100.53:53
+
+  with -e lan -D LAN_CLIENTS=192.0.2.0/24
+  accept out eth0 tcp 192.0.2.2:40000 192.0.2.9:22`
+
+// Expectation is one line of a policy test: the verdict a packet gets.
+type Expectation struct {
+	Line    int
+	Verdict ir.Verdict
+	Packet  Packet
+	Text    string // the packet line as written
+}
+
+// TestBlock is expectations that hold with one set of settings.
+type TestBlock struct {
+	Line    int // of its "with" line; 0 for the expectations before any
+	Enable  []string
+	Defines []string // NAME=VALUE
+	Expect  []Expectation
+}
+
+// TestError is a line of a policy test file that does not parse.
+type TestError struct {
+	Line, Col int
+	Msg, Hint string
+}
+
+func (e *TestError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
+
+var verdicts = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}
+
+// ParseTests reads a policy test file.
+func ParseTests(data []byte) ([]TestBlock, error) {
+	blocks := []TestBlock{{}}
+	for i, raw := range strings.Split(string(data), "\n") {
+		n := i + 1
+		line, _, _ := strings.Cut(raw, "#")
+		line = strings.TrimRight(line, " \t\r")
+		ws := words(line)
+		if len(ws) == 0 {
+			continue
+		}
+		if ws[0].text == "with" {
+			b := TestBlock{Line: n}
+			for j := 1; j < len(ws); j++ {
+				flag := ws[j]
+				if flag.text != "-e" && flag.text != "-D" || j+1 == len(ws) {
+					return nil, &TestError{n, flag.col, fmt.Sprintf("unexpected %q", flag.text), "with takes -e NAME and -D NAME=VALUE"}
+				}
+				j++
+				if flag.text == "-e" {
+					b.Enable = append(b.Enable, strings.Split(ws[j].text, ",")...)
+				} else {
+					b.Defines = append(b.Defines, ws[j].text)
+				}
+			}
+			blocks = append(blocks, b)
+			continue
+		}
+		v, ok := verdicts[ws[0].text]
+		if !ok {
+			return nil, &TestError{n, ws[0].col, fmt.Sprintf("unknown verdict %q", ws[0].text), "a line is accept, drop or reject, then a packet"}
+		}
+		text := strings.TrimSpace(line[ws[0].col-1+len(ws[0].text):])
+		pkt, err := ParsePacket(text)
+		if err != nil {
+			pe := err.(*PacketError)
+			return nil, &TestError{n, pe.Col + len(line) - len(text), pe.Msg, pe.Hint}
+		}
+		last := &blocks[len(blocks)-1]
+		last.Expect = append(last.Expect, Expectation{Line: n, Verdict: v, Packet: pkt, Text: text})
+	}
+	if len(blocks[0].Expect) == 0 {
+		blocks = blocks[1:]
+	}
+	return blocks, nil
+}
