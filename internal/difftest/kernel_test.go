@@ -193,45 +193,23 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 			return loadNftText(l, lost.ReplaceAllString(string(text), "$1 "))
 		}},
 		{"netlink batch with != as ==", func(l *Lab, p *ir.Policy) error {
-			b, err := nft.Lower(p)
-			if err != nil {
-				return err
-			}
-			for _, t := range b.Tables {
-				for _, c := range t.Chains {
-					for _, r := range c.Rules {
-						for _, e := range r.Rule.Exprs {
-							switch e := e.(type) {
-							case *expr.Cmp:
-								if e.Op == expr.CmpOpNeq {
-									e.Op = expr.CmpOpEq
-								}
-							case *expr.Lookup:
-								e.Invert = false
-							}
-						}
+			return applyMutated(l, p, func(e expr.Any) {
+				switch e := e.(type) {
+				case *expr.Cmp:
+					if e.Op == expr.CmpOpNeq {
+						e.Op = expr.CmpOpEq
 					}
+				case *expr.Lookup:
+					e.Invert = false
 				}
-			}
-			return kernel.Apply(b, nsenter.Path(l.FW.Name))
+			})
 		}},
 		{"netlink batch reading ICMP codes as types", func(l *Lab, p *ir.Policy) error {
-			b, err := nft.Lower(p)
-			if err != nil {
-				return err
-			}
-			for _, t := range b.Tables {
-				for _, c := range t.Chains {
-					for _, r := range c.Rules {
-						for _, e := range r.Rule.Exprs {
-							if pl, ok := e.(*expr.Payload); ok && pl.Base == expr.PayloadBaseTransportHeader && pl.Len == 1 {
-								pl.Offset = 1 - pl.Offset
-							}
-						}
-					}
+			return applyMutated(l, p, func(e expr.Any) {
+				if pl, ok := e.(*expr.Payload); ok && pl.Base == expr.PayloadBaseTransportHeader && pl.Len == 1 {
+					pl.Offset = 1 - pl.Offset
 				}
-			}
-			return kernel.Apply(b, nsenter.Path(l.FW.Name))
+			})
 		}},
 		{"iptables without its mark matches", func(l *Lab, p *ir.Policy) error {
 			return loadIptablesWithout(l, p, regexp.MustCompile(`-m (mark|connmark) (! )?--mark \S+ `))
@@ -262,6 +240,21 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 			t.Errorf("100 cases and not one disagreement: the differential test cannot see this breakage (seed %d)", seed)
 		})
 	}
+}
+
+// applyMutated applies the netlink batch of p with mutate applied to
+// every expression of every rule.
+func applyMutated(l *Lab, p *ir.Policy, mutate func(expr.Any)) error {
+	b, err := nft.Lower(p)
+	if err != nil {
+		return err
+	}
+	for _, r := range b.Rules() {
+		for _, e := range r.Rule.Exprs {
+			mutate(e)
+		}
+	}
+	return kernel.Apply(b, nsenter.Path(l.FW.Name))
 }
 
 // loadIptablesWithout loads the iptables output with what cut matches
