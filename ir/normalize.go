@@ -65,6 +65,12 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 // combine intersects the matches on one field into one match.
 func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 	first := group[0]
+	if first.m.Effective().IsEmpty() {
+		d := ds.Errorf(first.written.Pos, "this rule can never match: %s holds for no packet", first.describe(false))
+		d.End = first.written.End
+		d.Hint = "a negation of every value matches nothing; leave the match out to match everything"
+		return nil, false
+	}
 	if len(group) == 1 {
 		m := *first.m
 		m.Protocol = AnyTransport

@@ -144,6 +144,9 @@ func TestErrors(t *testing.T) {
 		{"a wildcard cut by a negation", chain(`iifname "eth*" iifname != "eth0" accept`), lang.Config{},
 			[]string{`t.ks:3:16: the iifname matches at t.ks:3:1 and t.ks:3:16 cannot be written as one match | a negation that cuts a wildcard in two ("eth*" but not "eth0") has no single-match form on every target; list the names instead`}},
 
+		{"a negation of every value", chain(`ip daddr != 0.0.0.0/0 accept`), lang.Config{},
+			[]string{`t.ks:3:1: this rule can never match: ip daddr != 0.0.0.0/0 holds for no packet | a negation of every value matches nothing; leave the match out to match everything`}},
+
 		// Context: what a chain can see.
 		{"iifname in an output chain", "table t {\nchain c hook output {\n" + `iifname "eth0" accept` + "\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: iifname never holds in chain c: packets at hook output have no input interface | match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains`}},

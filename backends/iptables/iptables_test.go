@@ -21,8 +21,9 @@ import (
 // error: every other case must compile, so that a case that stops
 // compiling fails the tests instead of dropping out of them.
 var refused = map[string]string{
-	"server-ssh-https": `examples/server-ssh-https.ks:14:1: the iptables targets need "flush ruleset"`,
-	"own-tables":       `testdata/policies/own-tables.ks:12:1: the iptables targets need "flush ruleset"`,
+	"server-ssh-https":  `examples/server-ssh-https.ks:14:1: the iptables targets need "flush ruleset"`,
+	"own-tables":        `testdata/policies/own-tables.ks:12:1: the iptables targets need "flush ruleset"`,
+	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
 // compiles reports whether the iptables targets take the case, and fails
