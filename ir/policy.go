@@ -48,7 +48,10 @@ type Rule struct {
 	Statements []Statement
 	// Verdict is NoVerdict when the rule only counts or logs.
 	Verdict Verdict
-	Comment string
+	// RejectWith says how a Reject answers; the zero value is nft's plain
+	// reject (port unreachable in the packet's family).
+	RejectWith RejectWith
+	Comment    string
 	// Option names the option that enabled the rule, or is empty.
 	Option string
 }

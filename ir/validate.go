@@ -63,6 +63,7 @@ func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
 	if valid && normalize(r, ds) {
 		validateFamily(t, r, ds)
 		validatePorts(r, ds)
+		validateReject(t, r, ds)
 	}
 	for _, s := range r.Statements {
 		if l, ok := s.(*Log); ok {
@@ -226,5 +227,44 @@ func validatePorts(r *Rule, ds *Diagnostics) {
 				return
 			}
 		}
+	}
+}
+
+// validateReject checks that a reject's answer fits every packet the rule
+// holds for: nft would narrow the rule to fit, iptables refuses it, so
+// ksc asks for the narrowing to be written.
+func validateReject(t *Table, r *Rule, ds *Diagnostics) {
+	with := r.RejectWith
+	if with.Kind == RejectDefault {
+		return
+	}
+	if r.Verdict != Reject {
+		ds.Errorf(r.Pos, "%q needs the reject verdict", with.Text())
+		return
+	}
+	family := r.Family()
+	if t.Family != Inet {
+		family = t.Family
+	}
+	switch with.Kind {
+	case RejectTCPReset:
+		proto := r.Match(FieldL4Proto)
+		if proto == nil || proto.Op != Eq || !proto.Values.Equal(ProtocolSet(TCP)) {
+			ds.Errorf(r.Pos, "reject with tcp reset needs a rule that holds for TCP only").Hint =
+				"add meta l4proto tcp (or a tcp dport match) to the rule"
+		}
+	case RejectICMP:
+		if family != IPv4 {
+			ds.Errorf(r.Pos, "reject with icmp answers IPv4 packets only, and this rule holds for IPv6 too").Hint =
+				"add an ip match (or meta nfproto ipv4), or use reject with icmpx"
+		}
+	case RejectICMPv6:
+		if family != IPv6 {
+			ds.Errorf(r.Pos, "reject with icmpv6 answers IPv6 packets only, and this rule holds for IPv4 too").Hint =
+				"add an ip6 match (or meta nfproto ipv6), or use reject with icmpx"
+		}
+	}
+	if codes := with.Kind.Codes(); codes != nil && with.Kind.CodeName(with.Code) == itoa(int(with.Code)) {
+		ds.Errorf(r.Pos, "unknown %s code %d", map[RejectKind]string{RejectICMP: "icmp", RejectICMPv6: "icmpv6", RejectICMPX: "icmpx"}[with.Kind], with.Code)
 	}
 }

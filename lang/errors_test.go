@@ -173,6 +173,13 @@ func TestErrors(t *testing.T) {
 		{"ICMP with a port", chain(`icmp type echo-request tcp dport 22 accept`), lang.Config{},
 			[]string{`t.ks:3:24: this rule can never match: tcp dport 22 (which implies meta l4proto tcp) contradicts icmp type echo-request (which implies meta l4proto icmp) at t.ks:3:1 | a rule holds only where all its matches hold; for any of several values write one set: meta l4proto { A, B }`}},
 
+		{"a TCP reset for more than TCP", chain(`meta l4proto { tcp, udp } reject with tcp reset`), lang.Config{},
+			[]string{`t.ks:3:1: reject with tcp reset needs a rule that holds for TCP only | add meta l4proto tcp (or a tcp dport match) to the rule`}},
+		{"an ICMP answer in both families", chain(`reject with icmp host-prohibited`), lang.Config{},
+			[]string{`t.ks:3:1: reject with icmp answers IPv4 packets only, and this rule holds for IPv6 too | add an ip match (or meta nfproto ipv4), or use reject with icmpx`}},
+		{"a misspelt reject code", chain(`reject with icmpx admin-prohibitd`), lang.Config{},
+			[]string{`t.ks:3:19: unknown icmpx code "admin-prohibitd" | did you mean admin-prohibited?`}},
+
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr`}},

@@ -109,6 +109,9 @@ func (rb *ruleBuilder) clause() bool {
 		rb.next()
 		rb.out.Verdict = verdicts[word]
 		rb.stage = decided
+		if t := rb.peek(); word == "reject" && t != nil && t.word() == "with" {
+			return rb.rejectWith()
+		}
 		return true
 	}
 	sel, n := selectorAt(rb.terms[rb.i:])
@@ -528,6 +531,56 @@ func (rb *ruleBuilder) ctStates(sel *ir.Selector, elems []elem) (ir.Set, bool) {
 		states = append(states, st)
 	}
 	return ir.CtStateSet(states...), ok
+}
+
+// rejectWith reads what follows "reject with": "tcp reset", or "icmp",
+// "icmpv6" or "icmpx", an optional "type", and a code by name or number.
+func (rb *ruleBuilder) rejectWith() bool {
+	with := rb.next()
+	pos, end := with.span()
+	hint := "e.g. reject with tcp reset, reject with icmpx admin-prohibited, reject with icmp host-prohibited"
+	kindWord := rb.next()
+	if kindWord == nil {
+		rb.errorf(pos, end, "reject with what?").Hint = hint
+		return false
+	}
+	at, to := kindWord.span()
+	if kindWord.word() == "tcp" {
+		if t := rb.next(); t == nil || t.word() != "reset" {
+			rb.errorf(at, to, "reject with tcp must be followed by reset").Hint = hint
+			return false
+		}
+		rb.out.RejectWith = ir.RejectWith{Kind: ir.RejectTCPReset}
+		return true
+	}
+	kind, ok := map[string]ir.RejectKind{"icmp": ir.RejectICMP, "icmpv6": ir.RejectICMPv6, "icmpx": ir.RejectICMPX}[kindWord.word()]
+	if !ok {
+		rb.errorf(at, to, "unknown reject answer %q", kindWord.word()).Hint = hint
+		return false
+	}
+	code := rb.next()
+	if code != nil && code.word() == "type" {
+		code = rb.next() // nft's older spelling: reject with icmp type host-prohibited
+	}
+	if code == nil || code.word() == "" {
+		rb.errorf(at, to, "reject with %s needs a code", kindWord.word()).Hint = hint
+		return false
+	}
+	var names []string
+	for _, n := range kind.Codes() {
+		names = append(names, n.Name)
+		if n.Name == code.word() {
+			rb.out.RejectWith = ir.RejectWith{Kind: kind, Code: uint8(n.Value)}
+			return true
+		}
+	}
+	cat, cto := code.span()
+	d := rb.errorf(cat, cto, "unknown %s code %q", kindWord.word(), code.word())
+	d.Hint = "use one of: " + strings.Join(names, ", ")
+	if best, near := closest(code.word(), names); near {
+		d.Hint = "did you mean " + best + "?"
+	}
+	return false
 }
 
 // log reads "log [prefix TEXT] [level LEVEL]".

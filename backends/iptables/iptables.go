@@ -467,9 +467,9 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 	case ir.Drop:
 		targets = append(targets, []string{"-j", "DROP"})
 	case ir.Reject:
-		with := "icmp-port-unreachable"
-		if family == ir.IPv6 {
-			with = "icmp6-port-unreachable"
+		with, ok := rejectWith(r.RejectWith, family)
+		if !ok {
+			return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express reject %s", r.RejectWith.Text())}
 		}
 		targets = append(targets, []string{"-j", "REJECT", "--reject-with", with})
 	default:
@@ -488,6 +488,42 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule) ([][]string, *ir.Diag
 		}
 	}
 	return rules, nil
+}
+
+// rejectCodes are iptables' names of the ICMP answers, by family and code;
+// icmpx codes (no-route, port, host, admin) map to each family's own.
+var rejectCodes = map[ir.Family]map[uint8]string{
+	ir.IPv4: {0: "icmp-net-unreachable", 1: "icmp-host-unreachable", 2: "icmp-proto-unreachable", 3: "icmp-port-unreachable",
+		9: "icmp-net-prohibited", 10: "icmp-host-prohibited", 13: "icmp-admin-prohibited"},
+	ir.IPv6: {0: "icmp6-no-route", 1: "icmp6-adm-prohibited", 3: "icmp6-addr-unreachable", 4: "icmp6-port-unreachable",
+		5: "icmp6-policy-fail", 6: "icmp6-reject-route"},
+}
+
+var icmpxCodes = map[ir.Family]map[uint8]uint8{
+	ir.IPv4: {0: 0, 1: 3, 2: 1, 3: 13},
+	ir.IPv6: {0: 0, 1: 4, 2: 3, 3: 1},
+}
+
+// rejectWith is the --reject-with of a reject in one family.
+func rejectWith(with ir.RejectWith, family ir.Family) (string, bool) {
+	code := map[ir.Family]uint8{ir.IPv4: 3, ir.IPv6: 4}[family] // port unreachable
+	switch with.Kind {
+	case ir.RejectDefault:
+	case ir.RejectTCPReset:
+		return "tcp-reset", true
+	case ir.RejectICMP, ir.RejectICMPv6:
+		code = with.Code
+	case ir.RejectICMPX:
+		c, ok := icmpxCodes[family][with.Code]
+		if !ok {
+			return "", false
+		}
+		code = c
+	default:
+		return "", false
+	}
+	name, ok := rejectCodes[family][code]
+	return name, ok
 }
 
 func addressChoice(e ir.AddrElem, destination, negated bool) choice {

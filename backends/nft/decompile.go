@@ -26,9 +26,14 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var field ir.Field    // what register 1 holds; 0 when nothing ksc knows
 	var mask []byte       // a bit mask applied to it
 	var proto ir.Protocol // the protocol the rule matched, for its header fields
+	// The family the rule is in: its table's, or the one it checks.
+	family := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[t.Table.Family]
 	for _, e := range rule.Exprs {
 		if c, ok := e.(*expr.Cmp); ok && field == ir.FieldL4Proto && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
 			proto = ir.Protocol(c.Data[0])
+		}
+		if c, ok := e.(*expr.Cmp); ok && field == nfprotoLoad && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
+			family = map[byte]ir.Family{2: ir.IPv4, 10: ir.IPv6}[c.Data[0]]
 		}
 		switch e := e.(type) {
 		case *expr.Meta, *expr.Payload, *expr.Ct:
@@ -66,7 +71,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		case *expr.Verdict:
 			parts = append(parts, verdictName(e))
 		case *expr.Reject:
-			parts = append(parts, "reject")
+			parts = append(parts, rejectText(e, family))
 		default:
 			parts = append(parts, fmt.Sprintf("<%T>", e))
 		}
@@ -120,6 +125,30 @@ func asWritten(parts []string) []string {
 		out = append(out, named[i])
 	}
 	return out
+}
+
+// rejectText decompiles a reject: plain when it is what a plain reject
+// lowers to in the rule's family, else with its answer.
+func rejectText(e *expr.Reject, family ir.Family) string {
+	var with ir.RejectWith
+	switch e.Type {
+	case unix.NFT_REJECT_TCP_RST:
+		with.Kind = ir.RejectTCPReset
+	case unix.NFT_REJECT_ICMPX_UNREACH:
+		if e.Code == unix.NFT_REJECT_ICMPX_PORT_UNREACH {
+			return "reject"
+		}
+		with = ir.RejectWith{Kind: ir.RejectICMPX, Code: e.Code}
+	default:
+		if family == ir.IPv4 && e.Code == 3 || family == ir.IPv6 && e.Code == 4 {
+			return "reject"
+		}
+		with = ir.RejectWith{Kind: ir.RejectICMP, Code: e.Code}
+		if family == ir.IPv6 {
+			with.Kind = ir.RejectICMPv6
+		}
+	}
+	return "reject " + with.Text()
 }
 
 // nfprotoLoad stands for the "meta nfproto" an inet table's rules start

@@ -219,7 +219,7 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 	case ir.Drop:
 		l.emit(&expr.Verdict{Kind: expr.VerdictDrop})
 	case ir.Reject:
-		l.emit(l.reject())
+		l.emit(l.reject(r.RejectWith))
 	}
 	return l.exprs
 }
@@ -409,7 +409,15 @@ func prefixMask(p netip.Prefix) []byte {
 // reject mirrors nft's plain "reject": ICMP port unreachable in the rule's
 // family (the table's, or an address match's in an inet table), else the
 // family-independent ICMPX variant.
-func (l *ruleLowerer) reject() expr.Any {
+func (l *ruleLowerer) reject(with ir.RejectWith) expr.Any {
+	switch with.Kind {
+	case ir.RejectTCPReset:
+		return &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
+	case ir.RejectICMP, ir.RejectICMPv6:
+		return &expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: with.Code}
+	case ir.RejectICMPX:
+		return &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: with.Code}
+	}
 	family := l.family
 	if family == ir.Inet {
 		family = l.addrFamily

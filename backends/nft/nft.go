@@ -70,6 +70,9 @@ func Check(p *ir.Policy) ir.Diagnostics {
 						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
 					}
 				}
+				if r.RejectWith.Kind > ir.RejectICMPX {
+					ds.Errorf(r.Pos, "the nft target cannot express reject kind %d", r.RejectWith.Kind)
+				}
 				if r.Verdict > ir.Reject {
 					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
 				}
@@ -141,6 +144,9 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 	}
 	if r.Verdict != ir.NoVerdict {
 		parts = append(parts, r.Verdict.String())
+	}
+	if with := r.RejectWith.Text(); with != "" {
+		parts = append(parts, with)
 	}
 	if r.Comment != "" {
 		parts = append(parts, "comment "+quote(r.Comment))

@@ -170,7 +170,7 @@ func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) er
 	for tries := 0; tries < 1000; tries++ {
 		var rules []string
 		for range n {
-			rules = append(rules, g.rule(hook))
+			rules = append(rules, g.rule(hook)+" "+g.verdict(hook))
 		}
 		c, err := build(hook, rules)
 		if err != nil {
@@ -193,14 +193,10 @@ func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) er
 
 // build loads the rules as a policy, keeping the matches as written.
 func build(hook ir.Hook, rules []string) (*Case, error) {
-	verdict := "reject"
-	if hook == ir.HookOutput {
-		verdict = "drop"
-	}
 	var src strings.Builder
 	fmt.Fprintf(&src, "flush ruleset\ntable inet t {\n\tchain c hook %s policy accept {\n", hook)
 	for _, r := range rules {
-		fmt.Fprintf(&src, "\t\t%s %s\n", r, verdict)
+		fmt.Fprintf(&src, "\t\t%s\n", r)
 	}
 	src.WriteString("\t}\n}\n")
 	f, ds := lang.Parse("generated.ks", []byte(src.String()))
@@ -249,6 +245,17 @@ var (
 	marks       = []uint32{0, 1, 2, 3, 0x10, 0xff, 0x100}
 	markMasks   = []uint32{0x3, 0xf, 0xff}
 )
+
+// verdict is how a generated rule blocks: in output a drop (EPERM at
+// once), in input a reject whose answer the sender sees at once (the
+// default, an ICMP error every family and transport reports, or for TCP a
+// reset; refused rulesets are generated anew).
+func (g *Generator) verdict(hook ir.Hook) string {
+	if hook == ir.HookOutput {
+		return "drop"
+	}
+	return []string{"reject", "reject", "reject with icmpx admin-prohibited", "reject with icmpx port-unreachable", "reject with tcp reset"}[g.r.IntN(5)]
+}
 
 // rule writes one rule's matches in the policy language, in random order,
 // sometimes matching a field twice.

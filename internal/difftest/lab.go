@@ -268,7 +268,7 @@ func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool, control func(
 			c.(*net.TCPConn).SetLinger(0)
 			c.Close()
 			outcome = Passed
-		case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.ECONNREFUSED):
+		case blocked(err):
 			outcome = BlockedNew
 		case output && errors.As(err, &ne) && ne.Timeout():
 			outcome = BlockedNew
@@ -305,7 +305,7 @@ func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool, control 
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.Is(err, syscall.ECONNREFUSED):
+		case blocked(err):
 			return false, nil
 		default:
 			return false, fmt.Errorf("udp %s -> %s: %w", src, dst, err)
@@ -322,6 +322,17 @@ func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool, control 
 		return BlockedEstablished, err
 	}
 	return Passed, nil
+}
+
+// blocked reports the errors a sender sees when its packet was dropped on
+// the way out (EPERM), reset, or answered with an ICMP error.
+func blocked(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EACCES} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 func listenConfig() *net.ListenConfig { return &net.ListenConfig{Control: reuse} }

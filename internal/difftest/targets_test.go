@@ -111,3 +111,41 @@ func TestUnknownNodesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// Every reject answer on every target, in the families it fits.
+func TestEveryRejectOnEveryTarget(t *testing.T) {
+	tcp := &ir.Match{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP)}
+	v4 := &ir.Match{Field: ir.FieldNfproto, Values: ir.NfprotoSet(ir.IPv4)}
+	v6 := &ir.Match{Field: ir.FieldNfproto, Values: ir.NfprotoSet(ir.IPv6)}
+	tests := []struct {
+		with    ir.RejectWith
+		matches []*ir.Match
+		want    map[ir.Family]string // iptables' --reject-with
+	}{
+		{ir.RejectWith{}, nil, map[ir.Family]string{ir.IPv4: "icmp-port-unreachable", ir.IPv6: "icmp6-port-unreachable"}},
+		{ir.RejectWith{Kind: ir.RejectTCPReset}, []*ir.Match{tcp}, map[ir.Family]string{ir.IPv4: "tcp-reset", ir.IPv6: "tcp-reset"}},
+		{ir.RejectWith{Kind: ir.RejectICMP, Code: 10}, []*ir.Match{v4}, map[ir.Family]string{ir.IPv4: "icmp-host-prohibited"}},
+		{ir.RejectWith{Kind: ir.RejectICMPv6, Code: 1}, []*ir.Match{v6}, map[ir.Family]string{ir.IPv6: "icmp6-adm-prohibited"}},
+		{ir.RejectWith{Kind: ir.RejectICMPX, Code: 3}, nil, map[ir.Family]string{ir.IPv4: "icmp-admin-prohibited", ir.IPv6: "icmp6-adm-prohibited"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.with.Text(), func(t *testing.T) {
+			p := onePolicy(ir.HookInput, &ir.Rule{Matches: tt.matches, Verdict: ir.Reject, RejectWith: tt.with})
+			require.False(t, p.Validate().HasErrors(), "%v", p.Validate())
+			text, err := nft.Render(p)
+			require.NoError(t, err)
+			assert.Contains(t, string(text), strings.TrimSpace("reject "+tt.with.Text()))
+			_, err = nft.Lower(p)
+			require.NoError(t, err)
+			for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+				o, err := iptables.Render(p, family)
+				require.NoError(t, err)
+				if want, ok := tt.want[family]; ok {
+					assert.Contains(t, string(o.Text), "--reject-with "+want)
+				} else {
+					assert.Zero(t, o.RuleCount(), "no %s rule for a reject of the other family", family)
+				}
+			}
+		})
+	}
+}

@@ -17,15 +17,21 @@ iptables -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:15:3
 iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
-# testdata/policies/vocabulary.ks:18:3
-iptables -A OUTPUT -o lo -j ACCEPT
+# testdata/policies/vocabulary.ks:16:3
+iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+# testdata/policies/vocabulary.ks:17:3
+iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
 # testdata/policies/vocabulary.ks:19:3
+iptables -A INPUT -j REJECT --reject-with icmp-admin-prohibited
+# testdata/policies/vocabulary.ks:22:3
+iptables -A OUTPUT -o lo -j ACCEPT
+# testdata/policies/vocabulary.ks:23:3
 iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
-# testdata/policies/vocabulary.ks:20:3
+# testdata/policies/vocabulary.ks:24:3
 iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
-# testdata/policies/vocabulary.ks:21:3
-iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:25:3
+iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:29:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 # iptables: the policies, last.
 iptables -P INPUT DROP
@@ -47,24 +53,30 @@ ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
 # testdata/policies/vocabulary.ks:14:3
 ip6tables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
+# testdata/policies/vocabulary.ks:16:3
+ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:18:3
-ip6tables -A OUTPUT -o lo -j ACCEPT
+ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:19:3
-ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
-# testdata/policies/vocabulary.ks:20:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
-# testdata/policies/vocabulary.ks:21:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+ip6tables -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:22:3
+ip6tables -A OUTPUT -o lo -j ACCEPT
+# testdata/policies/vocabulary.ks:23:3
+ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:24:3
+ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:25:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:26:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:23:3
+# testdata/policies/vocabulary.ks:27:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
-# testdata/policies/vocabulary.ks:24:3
+# testdata/policies/vocabulary.ks:28:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:25:3
+# testdata/policies/vocabulary.ks:29:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 # ip6tables: the policies, last.
 ip6tables -P INPUT DROP
