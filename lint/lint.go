@@ -22,11 +22,13 @@ func Check(p *ir.Policy) ir.Diagnostics {
 }
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
-	for i, r := range c.Rules {
-		for _, earlier := range c.Rules[:i] {
-			if earlier.Verdict == ir.NoVerdict || !covers(earlier, r) {
-				continue
-			}
+	var earlierRules shadowIndex
+	for _, r := range c.Rules {
+		earlier := earlierRules.coverer(r)
+		if r.Verdict != ir.NoVerdict {
+			earlierRules.add(r)
+		}
+		if earlier != nil {
 			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %ss every packet it would match", earlier.Pos, earlier.Verdict)
 			if len(earlier.Matches) == 0 {
 				d.Message = fmt.Sprintf("this rule never sees a packet: the rule at %s %ss every packet", earlier.Pos, earlier.Verdict)
@@ -34,7 +36,6 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			} else {
 				d.Hint = "move it above that rule, or delete it"
 			}
-			break
 		}
 	}
 	// A chain that accepts nothing means to block everything, replies too.
