@@ -9,6 +9,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/lint"
 )
 
 // input is a policy to measure: its text and the directory its file("...")
@@ -109,6 +110,20 @@ func BenchmarkCompileIptables(b *testing.B) {
 				if _, err := iptables.Render(load(b, in), ir.IPv4); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkLint is the warnings half of "ksc check": shadowing and the
+// rest, on a loaded policy.
+func BenchmarkLint(b *testing.B) {
+	for _, in := range inputs(b) {
+		b.Run(in.name, func(b *testing.B) {
+			p := load(b, in)
+			b.ReportAllocs()
+			for b.Loop() {
+				lint.Check(p)
 			}
 		})
 	}
