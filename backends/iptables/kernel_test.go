@@ -166,3 +166,42 @@ func TestStatusAndRemove(t *testing.T) {
 		assert.Contains(t, saved, ":OUTPUT ACCEPT")
 	}
 }
+
+// The script target fails closed: a refused rule stops it before anything
+// changes, and a command that fails after the first change leaves both
+// families dropping.
+func TestScriptFailsClosed(t *testing.T) {
+	netlab.Require(t, "iptables", "ip6tables", "sh")
+	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-iptables.ks"))
+	require.NoError(t, err)
+	p, ds := lang.Load("ivpn-iptables.ks", src, lang.Config{})
+	require.False(t, ds.HasErrors())
+	script, err := iptables.RenderScript(p)
+	require.NoError(t, err)
+	policies := func(ns *netlab.NS) string {
+		return ns.Exec(t, "sh", "-c", "iptables -S | grep '^-P'; ip6tables -S | grep '^-P'")
+	}
+	open := "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
+	closed := "-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT DROP\n-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT DROP\n"
+
+	ns := netlab.NewNS(t, "script")
+	out, err := ns.ExecInput(string(script), "sh", "-s")
+	require.NoError(t, err, out)
+	assert.Equal(t, closed, policies(ns))
+
+	// A rule the check refuses: nothing changes.
+	ns = netlab.NewNS(t, "script")
+	bad := strings.Replace(string(script), "-A OUTPUT -o tun0 -j ACCEPT\n", "-A OUTPUT -o tun0 --no-such-option -j ACCEPT\n", 1)
+	require.NotEqual(t, string(script), bad)
+	_, err = ns.ExecInput(bad, "sh", "-s")
+	require.Error(t, err)
+	assert.Equal(t, open, policies(ns), "a refused rule must stop the script before the first change")
+
+	// A command failing after the first change: everything stays closed.
+	ns = netlab.NewNS(t, "script")
+	late := strings.Replace(string(script), "iptables -A OUTPUT -o tun0 -j ACCEPT\n", "iptables -A OUTPUT -o tun0 --no-such-option -j ACCEPT\n", 1)
+	require.NotEqual(t, string(script), late)
+	_, err = ns.ExecInput(late, "sh", "-s")
+	require.Error(t, err)
+	assert.Equal(t, closed, policies(ns), "a failure half-way must leave both families dropping")
+}
