@@ -53,3 +53,22 @@ func TestApplyNamesTheRefusedLine(t *testing.T) {
 	assert.Equal(t, "t.ks:4:1", ae.Pos.String())
 	assert.Equal(t, "-A OUTPUT -o lo -j ACCEPT", ae.Line)
 }
+
+// Remove replaces each family's table in one step, and puts IPv4 back when
+// IPv6 fails: never one family open and the other closed.
+func TestRemoveRollsBackIPv4WhenIPv6Fails(t *testing.T) {
+	previous := []byte("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\nCOMMIT\n")
+	fake := &iptables.Fake{
+		Tables: map[string][]byte{"iptables-nft-save": previous},
+		Fail:   map[string]error{"ip6tables-nft-restore": errors.New("permission denied")},
+	}
+	err := iptables.RemoveWith(fake, iptables.ModeNFT)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the IPv4 rules are back as they were")
+	assert.Equal(t, previous, fake.Tables["iptables-nft-save"])
+
+	ok := &iptables.Fake{Tables: map[string][]byte{"iptables-nft-save": previous}}
+	require.NoError(t, iptables.RemoveWith(ok, iptables.ModeNFT))
+	assert.Contains(t, string(ok.Tables["iptables-nft-save"]), ":OUTPUT ACCEPT")
+	assert.Contains(t, string(ok.Tables["ip6tables-nft-save"]), ":OUTPUT ACCEPT")
+}

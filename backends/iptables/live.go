@@ -1,6 +1,7 @@
 package iptables
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -95,26 +96,32 @@ func chainPolicy(line string) (name, policy string, ok bool) {
 }
 
 // Remove empties both families' filter tables and sets their policies to
-// ACCEPT, through go-iptables: the iptables targets own the whole filter
-// table, so that is what removing the policy means.
+// ACCEPT: the iptables targets own the whole filter table, so that is what
+// removing the policy means. Each family is replaced in one step by its
+// restore tool; when the second fails, the first is put back, so that the
+// machine is never left open in one family and closed in the other.
 func Remove(nsPath string, mode Mode) error {
-	return nsenter.Run(nsPath, func() error {
-		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
-			ipt, err := handle(mode, family)
-			if err != nil {
-				return err
+	return RemoveWith(System{NSPath: nsPath}, mode)
+}
+
+// emptyFilter is a filter table with no rules and ACCEPT policies.
+const emptyFilter = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+
+// RemoveWith is Remove through tools.
+func RemoveWith(tools Tools, mode Mode) error {
+	return tools.Do(func(run RunFunc) error {
+		saved4, err := run(tool(mode, ir.IPv4, "-save"), nil, "-t", "filter")
+		if err != nil {
+			return err
+		}
+		if _, err := run(tool(mode, ir.IPv4, "-restore"), []byte(emptyFilter)); err != nil {
+			return err
+		}
+		if _, err := run(tool(mode, ir.IPv6, "-restore"), []byte(emptyFilter)); err != nil {
+			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
+				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
 			}
-			if err := ipt.ClearAll(); err != nil {
-				return err
-			}
-			if err := ipt.DeleteAll(); err != nil {
-				return err
-			}
-			for _, chain := range builtinChains {
-				if err := ipt.ChangePolicy("filter", chain, "ACCEPT"); err != nil {
-					return err
-				}
-			}
+			return fmt.Errorf("%w; the IPv4 rules are back as they were", err)
 		}
 		return nil
 	})
