@@ -26,6 +26,7 @@ const (
 	FieldCtMark // its connection's mark (ct mark)
 	FieldSkuid  // the user that owns the sending socket
 	FieldSkgid
+	FieldPkttype // how the packet is addressed at the link layer
 	fieldEnd
 )
 
@@ -57,6 +58,7 @@ const (
 	KindMark // a 32-bit number, matched under a mask
 	KindID   // a user or group id; names are resolved when the policy is compiled
 	KindNfproto
+	KindPkttype
 )
 
 // FieldSpec describes a field.
@@ -126,6 +128,7 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldSkuid:   {Name: "meta skuid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
 	FieldSkgid:   {Name: "meta skgid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
 	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
+	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks},
 }
 
 // Spec returns the field's row of the table.
@@ -172,6 +175,7 @@ var Selectors = []Selector{
 	{"meta skuid", FieldSkuid, AnyTransport},
 	{"meta skgid", FieldSkgid, AnyTransport},
 	{"meta nfproto", FieldNfproto, AnyTransport},
+	{"meta pkttype", FieldPkttype, AnyTransport},
 }
 
 // Universe is every value a field of kind k can hold.
@@ -202,6 +206,8 @@ func (k Kind) Universe() Set {
 		return Set{{Hi: uintKey(1<<32 - 1)}}
 	case KindNfproto:
 		return NfprotoSet(IPv4, IPv6)
+	case KindPkttype:
+		return Set{{Hi: uintKey(3)}}
 	}
 	return nil
 }
@@ -209,5 +215,5 @@ func (k Kind) Universe() Set {
 // String names the kind for messages: "interface names", "ports".
 func (k Kind) String() string {
 	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states",
-		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families"}[k]
+		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types"}[k]
 }

@@ -26,4 +26,7 @@ var (
 	}
 	// Nfprotos are the families "meta nfproto" names, by NFPROTO number.
 	Nfprotos = []Named{{"ipv4", 2}, {"ipv6", 10}}
+	// Pkttypes are the link-layer packet types (PACKET_*); "unicast" is
+	// another name for host.
+	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
 )

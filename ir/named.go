@@ -21,6 +21,8 @@ func (k Kind) Names() []Named {
 		return ICMPv6Codes
 	case KindNfproto:
 		return Nfprotos
+	case KindPkttype:
+		return Pkttypes
 	}
 	return nil
 }

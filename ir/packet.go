@@ -19,6 +19,9 @@ type Packet struct {
 	Mark, CtMark       uint32
 	// UID and GID own the socket that sent the packet (output only).
 	UID, GID uint32
+	// Pkttype is the link-layer packet type: 0 (host) for every packet a
+	// local socket sends, broadcast or multicast for such packets received.
+	Pkttype uint8
 }
 
 // Family is the packet's address family.
@@ -94,6 +97,8 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.UID)), p.Iif == ""
 	case FieldSkgid:
 		return uintKey(uint64(p.GID)), p.Iif == ""
+	case FieldPkttype:
+		return uintKey(uint64(p.Pkttype)), true
 	case FieldNfproto:
 		return uintKey(map[Family]uint64{IPv4: 2, IPv6: 10}[p.Family()]), true
 	}

@@ -52,8 +52,8 @@ func (rb *ruleBuilder) namedValue(kind ir.Kind, e elem, max uint32) (uint32, uin
 		if v, ok := kind.ValueOf(s); ok {
 			return v, true
 		}
-		if kind == ir.KindNfproto {
-			return 0, false // families have names only
+		if kind == ir.KindNfproto || kind == ir.KindPkttype {
+			return 0, false // families and packet types have names only
 		}
 		v, err := parseUint32(s)
 		return v, err == nil && v <= max
@@ -76,7 +76,7 @@ func vocabulary(kind ir.Kind) string {
 	for _, n := range kind.Names() {
 		names = append(names, n.Name)
 	}
-	if kind != ir.KindNfproto {
+	if kind != ir.KindNfproto && kind != ir.KindPkttype {
 		names = append(names, "or a number")
 	}
 	return strings.Join(names, ", ")

@@ -22,7 +22,9 @@ const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS.
               or a number) and "code N"; then, in any order:
               a conntrack state (new, established, related, invalid,
               untracked; default: new, or what conntrack makes of the ICMP
-              type), "mark N", "ctmark N", "uid N", "gid N" (default 0)
+              type), "mark N", "ctmark N", "uid N", "gid N" (default 0),
+              "pkttype broadcast|multicast|host" (default: host for what
+              this machine sends, else as the destination address says)
 
   out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
   in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established
@@ -147,7 +149,7 @@ func ParsePacket(line string) (Packet, error) {
 // details reads what follows the addresses: the ICMP type and code, the
 // conntrack state, marks and owners.
 func details(p *Packet, ws []word, errAt func(word, string, string, ...any) error) error {
-	stateGiven := false
+	stateGiven, pkttypeGiven := false, false
 	icmpKind := map[ir.Protocol]ir.Kind{ir.ICMP: ir.KindICMPType, ir.ICMPv6: ir.KindICMPv6Type}[p.Protocol]
 	if icmpKind != 0 {
 		if len(ws) == 0 {
@@ -171,10 +173,22 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			p.CtState, stateGiven = st, true
 			continue
 		}
+		if w.text == "pkttype" {
+			if len(ws) == 0 {
+				return errAt(w, "", "pkttype needs host, broadcast or multicast")
+			}
+			v, ok := ir.KindPkttype.ValueOf(ws[0].text)
+			if !ok {
+				return errAt(ws[0], "use host, broadcast, multicast or other", "unknown packet type %q", ws[0].text)
+			}
+			p.Pkttype, pkttypeGiven = uint8(v), true
+			ws = ws[1:]
+			continue
+		}
 		fields := map[string]*uint32{"mark": &p.Mark, "ctmark": &p.CtMark, "uid": &p.UID, "gid": &p.GID}
 		target, ok := fields[w.text]
 		if !ok && w.text != "code" {
-			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N or gid N", "unknown detail %q", w.text)
+			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N, gid N or pkttype TYPE", "unknown detail %q", w.text)
 		}
 		if len(ws) == 0 {
 			return errAt(w, "", "%s needs a number", w.text)
@@ -195,6 +209,15 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 	}
 	if !stateGiven {
 		p.CtState = initialState(p.Packet)
+	}
+	if !pkttypeGiven && p.Dir != Out {
+		// A local socket's packets are all "host" on their way out.
+		switch {
+		case p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			p.Pkttype = 1
+		case p.Dst.IsMulticast():
+			p.Pkttype = 2
+		}
 	}
 	return nil
 }

@@ -224,6 +224,7 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldCtMark:     numbers("connmark", "--mark", true),
 	ir.FieldSkuid:      numbers("owner", "--uid-owner", false),
 	ir.FieldSkgid:      numbers("owner", "--gid-owner", false),
+	ir.FieldPkttype:    pkttypes,
 	// The family decides which of iptables and ip6tables gets the rule
 	// (see ir.Rule.Family); nothing is left to write.
 	ir.FieldNfproto: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
@@ -318,6 +319,33 @@ func numbers(module, option string, hex bool) iptField {
 		lw.expand(choices)
 		return nil
 	}
+}
+
+// pkttypes writes "-m pkttype --pkt-type broadcast"; iptables calls host
+// unicast, and has no "other".
+func pkttypes(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	values := ir.Numbers(m.Values)
+	if m.Op == ir.Neq && len(values) > 1 {
+		return cannot(m, negatedSetHint)
+	}
+	names := map[uint32]string{0: "unicast", 1: "broadcast", 2: "multicast"}
+	choices := make([]choice, len(values))
+	for i, v := range values {
+		name, ok := names[v]
+		if !ok {
+			return cannot(m, "iptables' pkttype match knows unicast, broadcast and multicast only")
+		}
+		args := []string{"-m", "pkttype", "--pkt-type", name}
+		if m.Op == ir.Neq {
+			args = []string{"-m", "pkttype", "!", "--pkt-type", name}
+		}
+		choices[i] = func(a alternative) alternative {
+			a.matches = append(slices.Clone(a.matches), args...)
+			return a
+		}
+	}
+	lw.expand(choices)
+	return nil
 }
 
 // cannot is the error for what iptables cannot say in one rule.

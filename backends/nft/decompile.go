@@ -245,7 +245,7 @@ func valueText(f ir.Field, data []byte) string {
 		if len(data) == 1 {
 			return ir.Protocol(data[0]).String()
 		}
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto:
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype:
 		if len(data) == 1 {
 			return f.Spec().Kind.NameOf(uint32(data[0]))
 		}

@@ -41,6 +41,7 @@ var fields = map[ir.Field]nftField{
 	ir.FieldSkuid:   {"meta skuid", 4, meta(expr.MetaKeySKUID), nftables.TypeUID},
 	ir.FieldSkgid:   {"meta skgid", 4, meta(expr.MetaKeySKGID), nftables.TypeGID},
 	ir.FieldNfproto: {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto},
+	ir.FieldPkttype: {"meta pkttype", 1, meta(expr.MetaKeyPKTTYPE), nftables.TypePktType},
 }
 
 func meta(key expr.MetaKey) func(uint32) expr.Any {

@@ -232,6 +232,7 @@ const (
 	kindCtMark
 	kindOwner
 	kindNfproto
+	kindPkttype
 	kinds
 )
 
@@ -397,6 +398,13 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 	case kindNfproto:
 		op, fams := g.op(1, []string{[]string{"ipv4", "ipv6"}[g.r.IntN(2)]})
 		return "meta nfproto " + op + set(fams)
+	case kindPkttype:
+		// Every probe is unicast ("host"): these test the comparison, and
+		// which loaders accept the words.
+		all := []string{"host", "broadcast", "multicast"}
+		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		op, types := g.op(1, all[:1+g.r.IntN(2)])
+		return "meta pkttype " + op + set(types)
 	default:
 		all := []string{"new", "established", "related", "invalid", "untracked"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })

@@ -27,6 +27,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindMark:       ir.NumberSet(0x6d6f6c65),
 	ir.KindID:         ir.NumberSet(0),
 	ir.KindNfproto:    ir.NfprotoSet(ir.IPv6),
+	ir.KindPkttype:    ir.NumberSet(1),
 }
 
 // iptablesGaps are the fields iptables cannot say, plain or negated: the

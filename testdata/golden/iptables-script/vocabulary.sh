@@ -13,6 +13,9 @@ iptables-restore --test <<'KSC_RULES_END'
 :FORWARD ACCEPT [0:0]
 :OUTPUT DROP [0:0]
 -A INPUT -i lo -j ACCEPT
+-A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
+-A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+-A INPUT -m pkttype ! --pkt-type unicast -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
@@ -35,6 +38,9 @@ ip6tables-restore --test <<'KSC_RULES_END'
 :FORWARD ACCEPT [0:0]
 :OUTPUT DROP [0:0]
 -A INPUT -i lo -j ACCEPT
+-A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
+-A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+-A INPUT -m pkttype ! --pkt-type unicast -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -72,28 +78,33 @@ iptables -X
 # testdata/policies/vocabulary.ks:9:3
 iptables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3
-iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+iptables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
+iptables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+# testdata/policies/vocabulary.ks:11:3
+iptables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
 # testdata/policies/vocabulary.ks:12:3
-iptables -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
+iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # testdata/policies/vocabulary.ks:14:3
-iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
-# testdata/policies/vocabulary.ks:15:3
-iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
+iptables -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 # testdata/policies/vocabulary.ks:16:3
-iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:17:3
-iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
+iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
+# testdata/policies/vocabulary.ks:18:3
+iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:19:3
+iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
+# testdata/policies/vocabulary.ks:21:3
 iptables -A INPUT -j REJECT --reject-with icmp-admin-prohibited
-# testdata/policies/vocabulary.ks:22:3
-iptables -A OUTPUT -o lo -j ACCEPT
-# testdata/policies/vocabulary.ks:23:3
-iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:24:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:25:3
+iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:26:3
+iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:27:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
-# testdata/policies/vocabulary.ks:29:3
+# testdata/policies/vocabulary.ks:31:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: start from an empty filter table.
@@ -102,39 +113,44 @@ ip6tables -X
 # testdata/policies/vocabulary.ks:9:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3
-ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+ip6tables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
+ip6tables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
 # testdata/policies/vocabulary.ks:11:3
+ip6tables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
+# testdata/policies/vocabulary.ks:12:3
+ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+# testdata/policies/vocabulary.ks:13:3
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:13:3
+# testdata/policies/vocabulary.ks:15:3
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
-# testdata/policies/vocabulary.ks:14:3
-ip6tables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:16:3
-ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+ip6tables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:18:3
+ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+# testdata/policies/vocabulary.ks:20:3
 ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:19:3
+# testdata/policies/vocabulary.ks:21:3
 ip6tables -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:22:3
-ip6tables -A OUTPUT -o lo -j ACCEPT
-# testdata/policies/vocabulary.ks:23:3
-ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:24:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:25:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:26:3
+ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:27:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:28:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:27:3
+# testdata/policies/vocabulary.ks:29:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
-# testdata/policies/vocabulary.ks:28:3
+# testdata/policies/vocabulary.ks:30:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:29:3
+# testdata/policies/vocabulary.ks:31:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
