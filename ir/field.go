@@ -27,6 +27,7 @@ const (
 	FieldSkuid  // the user that owns the sending socket
 	FieldSkgid
 	FieldPkttype // how the packet is addressed at the link layer
+	FieldTCPFlags
 	fieldEnd
 )
 
@@ -59,6 +60,7 @@ const (
 	KindID   // a user or group id; names are resolved when the policy is compiled
 	KindNfproto
 	KindPkttype
+	KindTCPFlags // a combination of TCP flag bits
 )
 
 // FieldSpec describes a field.
@@ -129,6 +131,9 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldSkgid:   {Name: "meta skgid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
 	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
 	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks},
+	// "tcp flags syn" holds when any of the named flags is set: it is the
+	// masked match "tcp flags & syn != 0".
+	FieldTCPFlags: {Name: "tcp flags", Kind: KindTCPFlags, Family: Inet, Hooks: allHooks, Protocol: TCP, Maskable: true},
 }
 
 // Spec returns the field's row of the table.
@@ -176,6 +181,7 @@ var Selectors = []Selector{
 	{"meta skgid", FieldSkgid, AnyTransport},
 	{"meta nfproto", FieldNfproto, AnyTransport},
 	{"meta pkttype", FieldPkttype, AnyTransport},
+	{"tcp flags", FieldTCPFlags, AnyTransport},
 }
 
 // Universe is every value a field of kind k can hold.
@@ -208,6 +214,8 @@ func (k Kind) Universe() Set {
 		return NfprotoSet(IPv4, IPv6)
 	case KindPkttype:
 		return Set{{Hi: uintKey(3)}}
+	case KindTCPFlags:
+		return Set{{Hi: uintKey(255)}}
 	}
 	return nil
 }
@@ -215,5 +223,5 @@ func (k Kind) Universe() Set {
 // String names the kind for messages: "interface names", "ports".
 func (k Kind) String() string {
 	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states",
-		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types"}[k]
+		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types", "TCP flags"}[k]
 }

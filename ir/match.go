@@ -56,6 +56,9 @@ func (m *Match) Effective() Set {
 
 // Text writes the match in the policy language (and nft): "oifname != eth0".
 func (m *Match) Text() string {
+	if m.Field == FieldTCPFlags {
+		return m.tcpFlagsText()
+	}
 	op := " "
 	if m.Op == Neq {
 		op = " != "
@@ -393,4 +396,22 @@ func ParseCtState(name string) (CtState, bool) {
 		}
 	}
 	return 0, false
+}
+
+// tcpFlagsText writes a tcp flags match in nft's forms: "tcp flags
+// syn,ack" (any of them set), "tcp flags & (syn|ack) == syn" (under a
+// mask), "tcp flags == syn" (exactly).
+func (m *Match) tcpFlagsText() string {
+	op := map[Op]string{Eq: " == ", Neq: " != "}[m.Op]
+	v := uint32(0)
+	if len(m.Values) > 0 {
+		v = uint32(m.Values[0].Lo.Uint())
+	}
+	switch {
+	case m.Mask != 0 && m.Op == Neq && v == 0:
+		return "tcp flags " + strings.ReplaceAll(KindTCPFlags.NameOf(m.Mask), "|", ",")
+	case m.Mask != 0:
+		return "tcp flags & (" + KindTCPFlags.NameOf(m.Mask) + ")" + op + KindTCPFlags.NameOf(v)
+	}
+	return "tcp flags" + op + KindTCPFlags.NameOf(v)
 }

@@ -22,6 +22,8 @@ type Packet struct {
 	// Pkttype is the link-layer packet type: 0 (host) for every packet a
 	// local socket sends, broadcast or multicast for such packets received.
 	Pkttype uint8
+	// TCPFlags are the flag bits of a TCP packet (SYN for a first packet).
+	TCPFlags uint8
 }
 
 // Family is the packet's address family.
@@ -97,6 +99,8 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.UID)), p.Iif == ""
 	case FieldSkgid:
 		return uintKey(uint64(p.GID)), p.Iif == ""
+	case FieldTCPFlags:
+		return uintKey(uint64(p.TCPFlags)), p.Protocol == TCP
 	case FieldPkttype:
 		return uintKey(uint64(p.Pkttype)), true
 	case FieldNfproto:

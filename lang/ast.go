@@ -96,9 +96,10 @@ type Rule struct {
 type Term struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Neq    bool // "!="
-	Eq     bool // "==", after a mask
-	Amp    bool // "&", the same as "and" before a mask
+	Neq    bool   // "!="
+	Eq     bool   // "==", after a mask
+	Amp    bool   // "&", the same as "and" before a mask
+	Paren  string // "(" or ")", around a mask: & (syn|ack)
 	Comma  bool
 	Value  *Value
 }

@@ -61,6 +61,9 @@ func (rb *ruleBuilder) namedValue(kind ir.Kind, e elem, max uint32) (uint32, uin
 	if v, ok := one(e.text); ok {
 		return v, v, true
 	}
+	if kind == ir.KindTCPFlags {
+		return 0, 0, false // flags are names (joined by '|') or numbers, never ranges
+	}
 	if a, b, isRange := strings.Cut(e.text, "-"); isRange {
 		lo, ok1 := one(a)
 		hi, ok2 := one(b)
@@ -75,6 +78,12 @@ func vocabulary(kind ir.Kind) string {
 	var names []string
 	for _, n := range kind.Names() {
 		names = append(names, n.Name)
+	}
+	if kind == ir.KindTCPFlags {
+		for _, n := range ir.TCPFlagNames {
+			names = append(names, n.Name)
+		}
+		return strings.Join(names, ", ") + ", joined by '|' for several"
 	}
 	if kind != ir.KindNfproto && kind != ir.KindPkttype {
 		names = append(names, "or a number")

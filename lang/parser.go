@@ -22,7 +22,7 @@ var policyLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Whitespace", Pattern: `[ \t\r]+`},
 	{Name: "Op", Pattern: `!=|==`},
 	{Name: "Punct", Pattern: `[{}=,;()&]`},
-	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+\-]+`},
+	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|\-]+`},
 })
 
 var options = []participle.Option{
@@ -42,7 +42,7 @@ func Grammar() string {
 	return strings.Replace(fileParser.String(), "Rule = Term+ .", "Rule = Term+ .\n"+termProduction, 1)
 }
 
-const termProduction = `Term = "!=" | "==" | "&" | "," | Value .`
+const termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`
 
 // Parse parses a policy. filename is used in positions only.
 func Parse(filename string, src []byte) (*File, ir.Diagnostics) {

@@ -168,7 +168,7 @@ func (rb *ruleBuilder) unknown(t *Term) {
 	case t.Comma:
 		rb.errorf(pos, end, "unexpected ','").Hint = "a set of values is written in braces: { a, b }"
 		return
-	case t.Eq || t.Amp:
+	case t.Eq || t.Amp || t.Paren != "":
 		rb.errorf(pos, end, "a mask must follow a field that takes one").Hint = "e.g. meta mark and 0xff == 0x1"
 		return
 	case word == "":
@@ -211,14 +211,19 @@ func (rb *ruleBuilder) unknown(t *Term) {
 func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	op := ir.Eq
 	var mask uint32
+	exact := false // "==" without a mask: tcp flags compares all bits
 	if t := rb.peek(); t != nil && (t.Amp || t.word() == "and") {
 		var ok bool
 		if mask, op, ok = rb.mask(sel); !ok {
 			return false
 		}
+		exact = true
 	} else if t != nil && t.Neq {
 		rb.next()
-		op = ir.Neq
+		op, exact = ir.Neq, true
+	} else if t != nil && t.Eq && sel.Field == ir.FieldTCPFlags {
+		rb.next()
+		exact = true
 	}
 	kind := sel.Field.Spec().Kind
 	var values []*Value
@@ -233,8 +238,9 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 			return false
 		}
 		values = append(values, t.Value)
-		// Only conntrack states are listed with bare commas, as in nft.
-		if next := rb.peek(); kind != ir.KindCtState || next == nil || !next.Comma {
+		// Only conntrack states and TCP flags are listed with bare commas,
+		// as in nft.
+		if next := rb.peek(); kind != ir.KindCtState && kind != ir.KindTCPFlags || next == nil || !next.Comma {
 			break
 		}
 		rb.next()
@@ -263,6 +269,14 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		return true
 	}
 	m.Values = set
+	if kind == ir.KindTCPFlags && !exact {
+		// "tcp flags syn,ack": any of the flags is set, as nft means it.
+		var any uint32
+		for _, v := range ir.Numbers(set) {
+			any |= v
+		}
+		m.Mask, m.Op, m.Values = any, ir.Neq, ir.NumberSet(0)
+	}
 	if kind == ir.KindIPv4 || kind == ir.KindIPv6 {
 		m.SetName = fileSetName(values, elems)
 	}
@@ -291,15 +305,28 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 		return 0, ir.Eq, false
 	}
 	t := rb.next()
+	paren := t != nil && t.Paren == "("
+	if paren {
+		t = rb.next()
+	}
 	if t == nil || t.word() == "" {
 		rb.errorf(pos, end, "a mask must follow %q", and.word()).Hint = "e.g. " + sel.Words + " and 0xff == 0x1"
 		return 0, ir.Eq, false
 	}
 	mask, err := parseUint32(t.word())
+	if v, ok := sel.Field.Spec().Kind.ValueOf(t.word()); ok && sel.Field.Spec().Kind == ir.KindTCPFlags {
+		mask, err = v, nil
+	}
 	if err != nil || mask == 0 {
 		at, to := t.span()
-		rb.errorf(at, to, "bad mask %q: want a number from 0x1 to 0xffffffff", t.word())
+		rb.errorf(at, to, "bad mask %q: want a number from 0x1 to 0xffffffff, or flags such as syn|ack", t.word())
 		return 0, ir.Eq, false
+	}
+	if paren {
+		if close := rb.next(); close == nil || close.Paren != ")" {
+			rb.errorf(pos, end, "the mask's '(' is not closed").Hint = "e.g. tcp flags & (syn|ack) == syn"
+			return 0, ir.Eq, false
+		}
 	}
 	op := rb.next()
 	if op == nil || !op.Eq && !op.Neq {
@@ -340,7 +367,7 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 		return rb.protocols(sel, elems)
 	case ir.KindCtState:
 		return rb.ctStates(sel, elems)
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype:
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags:
 		return rb.named(sel, kind, elems, 255)
 	case ir.KindMark:
 		return rb.numbers(sel, kind, elems, nil)

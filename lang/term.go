@@ -26,6 +26,8 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 		t.Eq = true
 	case tok.Type == punctToken && tok.Value == "&":
 		t.Amp = true
+	case tok.Type == punctToken && (tok.Value == "(" || tok.Value == ")"):
+		t.Paren = tok.Value
 	case tok.Type == punctToken && tok.Value == ",":
 		t.Comma = true
 	case tok.Type == wordToken && !(tok.Value == "file" && nextIs(lex, "(")):

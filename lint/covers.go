@@ -9,7 +9,8 @@ import "github.com/ksc-project/ksc/ir"
 func covers(earlier, later *ir.Rule) bool {
 	for _, m := range earlier.Matches {
 		n := later.Match(m.Field)
-		if n == nil || !m.Effective().Contains(n.Effective()) {
+		// Values under different masks are not comparable: no warning.
+		if n == nil || n.Mask != m.Mask || !m.Effective().Contains(n.Effective()) {
 			return false
 		}
 	}

@@ -24,7 +24,8 @@ const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS.
               untracked; default: new, or what conntrack makes of the ICMP
               type), "mark N", "ctmark N", "uid N", "gid N" (default 0),
               "pkttype broadcast|multicast|host" (default: host for what
-              this machine sends, else as the destination address says)
+              this machine sends, else as the destination address says),
+              "flags syn|ack" for TCP (default: syn when new, else ack)
 
   out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
   in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established
@@ -149,7 +150,7 @@ func ParsePacket(line string) (Packet, error) {
 // details reads what follows the addresses: the ICMP type and code, the
 // conntrack state, marks and owners.
 func details(p *Packet, ws []word, errAt func(word, string, string, ...any) error) error {
-	stateGiven, pkttypeGiven := false, false
+	stateGiven, pkttypeGiven, flagsGiven := false, false, false
 	icmpKind := map[ir.Protocol]ir.Kind{ir.ICMP: ir.KindICMPType, ir.ICMPv6: ir.KindICMPv6Type}[p.Protocol]
 	if icmpKind != 0 {
 		if len(ws) == 0 {
@@ -173,6 +174,18 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			p.CtState, stateGiven = st, true
 			continue
 		}
+		if w.text == "flags" {
+			if len(ws) == 0 || p.Protocol != ir.TCP {
+				return errAt(w, "e.g. flags syn|ack", "flags are TCP's, and need a value")
+			}
+			v, ok := ir.KindTCPFlags.ValueOf(ws[0].text)
+			if !ok {
+				return errAt(ws[0], "fin, syn, rst, psh, ack, urg, ecn, cwr, joined by '|'", "unknown TCP flags %q", ws[0].text)
+			}
+			p.TCPFlags, flagsGiven = uint8(v), true
+			ws = ws[1:]
+			continue
+		}
 		if w.text == "pkttype" {
 			if len(ws) == 0 {
 				return errAt(w, "", "pkttype needs host, broadcast or multicast")
@@ -188,7 +201,7 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		fields := map[string]*uint32{"mark": &p.Mark, "ctmark": &p.CtMark, "uid": &p.UID, "gid": &p.GID}
 		target, ok := fields[w.text]
 		if !ok && w.text != "code" {
-			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N, gid N or pkttype TYPE", "unknown detail %q", w.text)
+			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N, gid N, pkttype TYPE or flags F", "unknown detail %q", w.text)
 		}
 		if len(ws) == 0 {
 			return errAt(w, "", "%s needs a number", w.text)
@@ -209,6 +222,13 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 	}
 	if !stateGiven {
 		p.CtState = initialState(p.Packet)
+	}
+	if p.Protocol == ir.TCP && !flagsGiven {
+		// A new connection's first packet is a SYN; any later one an ACK.
+		p.TCPFlags = 0x02
+		if p.CtState != ir.CtNew {
+			p.TCPFlags = 0x10
+		}
 	}
 	if !pkttypeGiven && p.Dir != Out {
 		// A local socket's packets are all "host" on their way out.

@@ -225,6 +225,7 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldSkuid:      numbers("owner", "--uid-owner", false),
 	ir.FieldSkgid:      numbers("owner", "--gid-owner", false),
 	ir.FieldPkttype:    pkttypes,
+	ir.FieldTCPFlags:   tcpFlags,
 	// The family decides which of iptables and ip6tables gets the rule
 	// (see ir.Rule.Family); nothing is left to write.
 	ir.FieldNfproto: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
@@ -319,6 +320,49 @@ func numbers(module, option string, hex bool) iptField {
 		lw.expand(choices)
 		return nil
 	}
+}
+
+// tcpFlags writes "-m tcp --tcp-flags MASK COMPARE": (flags & MASK) ==
+// COMPARE. iptables knows six flags (not ECN or CWR), so a match that
+// reads those, or all eight bits, is refused.
+func tcpFlags(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	args, d := tcpFlagsArgs(m)
+	if d != nil {
+		return d
+	}
+	if r.Match(ir.FieldSport) != nil || r.Match(ir.FieldDport) != nil {
+		return nil // written with the ports, in their -m tcp (see portCombos)
+	}
+	lw.addMatches(append([]string{"-m", "tcp"}, args...)...)
+	return nil
+}
+
+// tcpFlagsArgs is a tcp flags match's options of the tcp module.
+func tcpFlagsArgs(m *ir.Match) ([]string, *ir.Diagnostic) {
+	mask := m.Mask
+	if mask == 0 || mask&^0x3f != 0 {
+		return nil, cannot(m, "iptables compares the six flags fin, syn, rst, psh, ack and urg only: write tcp flags & (fin|syn|rst|psh|ack|urg) == ...")
+	}
+	names := func(v uint32) string {
+		var out []string
+		for _, n := range []struct {
+			name string
+			bit  uint32
+		}{{"FIN", 0x01}, {"SYN", 0x02}, {"RST", 0x04}, {"PSH", 0x08}, {"ACK", 0x10}, {"URG", 0x20}} {
+			if v&n.bit != 0 {
+				out = append(out, n.name)
+			}
+		}
+		if len(out) == 0 {
+			return "NONE"
+		}
+		return strings.Join(out, ",")
+	}
+	args := []string{"--tcp-flags", names(mask), names(ir.Numbers(m.Values)[0])}
+	if m.Op == ir.Neq {
+		args = append([]string{"!"}, args...)
+	}
+	return args, nil
 }
 
 // pkttypes writes "-m pkttype --pkt-type broadcast"; iptables calls host
@@ -424,8 +468,19 @@ func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 		}
 	}
 	var choices []choice
+	var flags []string // tcp flags share the ports' -m tcp, as iptables-save lists them
+	if fm := r.Match(ir.FieldTCPFlags); fm != nil && len(ports) > 0 {
+		var d *ir.Diagnostic
+		if flags, d = tcpFlagsArgs(fm); d != nil {
+			return d
+		}
+	}
 	for _, p := range ps {
-		combos, d := portCombos(p, ports)
+		extra := flags
+		if p != ir.TCP {
+			extra = nil
+		}
+		combos, d := portCombos(p, ports, extra)
 		if d != nil {
 			return d
 		}
@@ -593,7 +648,7 @@ func setAddr(a alternative, destination bool, v slot) alternative {
 // "-m tcp --sport 67 --dport 68" for single ports and ranges, multiport
 // ("-m multiport --dports 22,80,1000:2000") for sets. A set too large for
 // one multiport match gives several alternatives; a negated one must fit.
-func portCombos(p ir.Protocol, ports []*ir.Match) ([][]string, *ir.Diagnostic) {
+func portCombos(p ir.Protocol, ports []*ir.Match, extra []string) ([][]string, *ir.Diagnostic) {
 	var plain []string // options of the protocol's own module
 	combos := [][]string{nil}
 	for _, m := range ports {
@@ -626,6 +681,7 @@ func portCombos(p ir.Protocol, ports []*ir.Match) ([][]string, *ir.Diagnostic) {
 		}
 		combos = next
 	}
+	plain = append(plain, extra...)
 	if len(plain) > 0 {
 		for i, combo := range combos {
 			combos[i] = append(append([]string{"-m", p.String()}, plain...), combo...)

@@ -91,6 +91,8 @@ func TestRefusedConstructs(t *testing.T) {
 			`t.ks:4:1: the iptables target cannot express ip daddr != { 192.0.2.1, 192.0.2.3 } in one rule`},
 		{"negated protocol set", "flush ruleset\ntable t {\nchain c hook output {\nmeta l4proto != { tcp, udp } drop\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express meta l4proto != { tcp, udp } in one rule`},
+		{"tcp flags over all eight bits", "flush ruleset\ntable t {\nchain c hook input {\ntcp flags == syn drop\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express tcp flags == syn in one rule`},
 		{"log prefix over 29 characters", "flush ruleset\ntable t {\nchain c hook input {\nlog prefix \"123456789012345678901234567890\" drop\n}\n}\n",
 			`t.ks:4:1: log prefix "123456789012345678901234567890" is 30 characters long; iptables allows at most 29`},
 	}

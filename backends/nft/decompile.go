@@ -199,6 +199,16 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 	}
 	op := map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ", expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}[c.Op]
 	v := valueText(f, c.Data)
+	if f == ir.FieldTCPFlags && len(c.Data) == 1 {
+		m := &ir.Match{Field: f, Op: ir.Eq, Values: ir.NumberSet(uint32(c.Data[0]))}
+		if c.Op == expr.CmpOpNeq {
+			m.Op = ir.Neq
+		}
+		if len(mask) == 1 {
+			m.Mask = uint32(mask[0])
+		}
+		return m.Text()
+	}
 	if mask != nil && f.Spec().Maskable && len(mask) == 4 {
 		op = map[expr.CmpOp]string{expr.CmpOpEq: "== ", expr.CmpOpNeq: "!= "}[c.Op]
 		return f.String() + " and " + ir.KindMark.NameOf(binary.NativeEndian.Uint32(mask)) + " " + op + v
@@ -245,7 +255,7 @@ func valueText(f ir.Field, data []byte) string {
 		if len(data) == 1 {
 			return ir.Protocol(data[0]).String()
 		}
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype:
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags:
 		if len(data) == 1 {
 			return f.Spec().Kind.NameOf(uint32(data[0]))
 		}

@@ -320,6 +320,13 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		l.lookup(f.keyType, elems, false, m.Op)
 	case ir.KindMark, ir.KindID:
 		l.hostNumbers(f, m)
+	case ir.KindTCPFlags:
+		// One byte, under the mask if any, compared with one value.
+		l.emit(f.load(f.size))
+		if m.Mask != 0 {
+			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{byte(m.Mask)}, Xor: []byte{0}})
+		}
+		l.emit(cmp([]byte{byte(ir.Numbers(m.Values)[0])}))
 	case ir.KindNfproto:
 		l.ranges(f, m)
 		if m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {

@@ -204,6 +204,9 @@ func impliedByHeaderField(r *ir.Rule, l4 *ir.Match) bool {
 }
 
 func matchText(m *ir.Match, portProto ir.Protocol) string {
+	if m.Field == ir.FieldTCPFlags {
+		return m.Text() // nft's own forms: "tcp flags syn,ack", "tcp flags & (syn|ack) == syn"
+	}
 	name := fields[m.Field].name
 	if m.Field == ir.FieldSport || m.Field == ir.FieldDport {
 		name = portProto.String() + strings.TrimPrefix(name, "th")

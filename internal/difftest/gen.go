@@ -82,12 +82,11 @@ const (
 // rejection, depending on whether the ICMP error beats the connect's
 // return (Linux reports it through SO_ERROR as a soft error).
 func (c *Case) Expect(pr Probe) []Outcome {
-	p := pr.Packet
-	p.CtState = InitialState(p)
+	p := withTCPFlags(pr.Packet, InitialState(pr.Packet))
 	if c.blocks(p) {
 		return []Outcome{BlockedNew}
 	}
-	p.CtState = ir.CtEstablished
+	p = withTCPFlags(p, ir.CtEstablished)
 	switch {
 	case pr.Established && c.blocks(p):
 		return []Outcome{BlockedEstablished}
@@ -95,6 +94,19 @@ func (c *Case) Expect(pr Probe) []Outcome {
 		return []Outcome{Passed, BlockedNew}
 	}
 	return []Outcome{Passed}
+}
+
+// withTCPFlags sets a packet's conntrack state, and for TCP the flags of
+// the packet in that state: SYN first, then the handshake's ACK.
+func withTCPFlags(p ir.Packet, st ir.CtState) ir.Packet {
+	p.CtState = st
+	if p.Protocol == ir.TCP {
+		p.TCPFlags = 0x02
+		if st != ir.CtNew {
+			p.TCPFlags = 0x10
+		}
+	}
+	return p
 }
 
 // InitialState is the conntrack state of a flow's first packet, as the
@@ -108,12 +120,11 @@ func (c *Case) Simulated(pr Probe) Outcome {
 	if c.Hook == ir.HookOutput {
 		dir = sim.Out
 	}
-	p := pr.Packet
-	p.CtState = InitialState(p)
+	p := withTCPFlags(pr.Packet, InitialState(pr.Packet))
 	if sim.Evaluate(c.Policy, sim.Packet{Packet: p, Dir: dir}).Verdict != ir.Accept {
 		return BlockedNew
 	}
-	p.CtState = ir.CtEstablished
+	p = withTCPFlags(p, ir.CtEstablished)
 	if pr.Established && sim.Evaluate(c.Policy, sim.Packet{Packet: p, Dir: dir}).Verdict != ir.Accept {
 		return BlockedEstablished
 	}
@@ -134,8 +145,7 @@ func (c *Case) blocks(p ir.Packet) bool {
 func (c *Case) Pairs() int {
 	n := 0
 	for _, pr := range c.Probes {
-		p := pr.Packet
-		p.CtState = InitialState(p)
+		p := withTCPFlags(pr.Packet, InitialState(pr.Packet))
 		for _, ms := range c.Written {
 			n++
 			if (&ir.Rule{Matches: ms}).Holds(p) {
@@ -233,6 +243,7 @@ const (
 	kindOwner
 	kindNfproto
 	kindPkttype
+	kindTCPFlags
 	kinds
 )
 
@@ -398,6 +409,17 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 	case kindNfproto:
 		op, fams := g.op(1, []string{[]string{"ipv4", "ipv6"}[g.r.IntN(2)]})
 		return "meta nfproto " + op + set(fams)
+	case kindTCPFlags:
+		flags := []string{"syn", "ack", "rst", "fin"}
+		a, b := flags[g.r.IntN(4)], flags[g.r.IntN(4)]
+		switch g.r.IntN(3) {
+		case 0:
+			return "tcp flags " + strings.Join(dedupe([]string{a, b}), ",") // any of them set
+		case 1:
+			return fmt.Sprintf("tcp flags & (%s|%s) == %s", a, b, a)
+		default:
+			return fmt.Sprintf("tcp flags & (%s|%s) != %s", a, b, b)
+		}
 	case kindPkttype:
 		// Every probe is unicast ("host"): these test the comparison, and
 		// which loaders accept the words.

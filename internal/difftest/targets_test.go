@@ -28,7 +28,11 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindID:         ir.NumberSet(0),
 	ir.KindNfproto:    ir.NfprotoSet(ir.IPv6),
 	ir.KindPkttype:    ir.NumberSet(1),
+	ir.KindTCPFlags:   ir.NumberSet(0x02),
 }
+
+// masks gives the maskable fields the mask iptables needs.
+var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12}
 
 // iptablesGaps are the fields iptables cannot say, plain or negated: the
 // iptables target must refuse them by name (docs/language.md lists them).
@@ -52,7 +56,7 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 			t.Run(f.String()+" "+op.String(), func(t *testing.T) {
 				values, ok := samples[f.Spec().Kind]
 				require.True(t, ok, "no sample value of kind %v: add one", f.Spec().Kind)
-				r := &ir.Rule{Matches: []*ir.Match{{Field: f, Op: op, Values: values}},
+				r := &ir.Rule{Matches: []*ir.Match{{Field: f, Op: op, Values: values, Mask: masks[f]}},
 					Statements: []ir.Statement{&ir.Counter{}, &ir.Log{Prefix: "x: ", Level: ir.LogInfo}}, Verdict: ir.Drop}
 				if f.Spec().NeedsPorts {
 					r.Matches = append(r.Matches, &ir.Match{Field: ir.FieldL4Proto, Values: ir.ProtocolSet(ir.TCP)})
