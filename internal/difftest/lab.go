@@ -325,9 +325,10 @@ func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool, control 
 }
 
 // blocked reports the errors a sender sees when its packet was dropped on
-// the way out (EPERM), reset, or answered with an ICMP error.
+// the way out (EPERM), reset (a TCP reset to the SYN, or to the
+// handshake's ACK: ECONNRESET), or answered with an ICMP error.
 func blocked(err error) bool {
-	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.ECONNREFUSED, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EACCES} {
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EACCES} {
 		if errors.Is(err, errno) {
 			return true
 		}
