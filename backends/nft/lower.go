@@ -157,9 +157,11 @@ func tableFamily(f ir.Family) nftables.TableFamily {
 		return nftables.TableFamilyIPv4
 	case ir.IPv6:
 		return nftables.TableFamilyIPv6
-	default:
+	case ir.Inet:
 		return nftables.TableFamilyINet
 	}
+	// ir validates the family; a new one must be added here, not guessed.
+	panic(fmt.Sprintf("nft: lowering an unknown table family %d", f))
 }
 
 func chainHook(h ir.Hook) nftables.ChainHook {
@@ -172,9 +174,11 @@ func chainHook(h ir.Hook) nftables.ChainHook {
 		return *nftables.ChainHookOutput
 	case ir.HookPostrouting:
 		return *nftables.ChainHookPostrouting
-	default:
+	case ir.HookInput:
 		return *nftables.ChainHookInput
 	}
+	// ir validates the hook; a new one must be added here, not read as input.
+	panic(fmt.Sprintf("nft: lowering an unknown hook %d", h))
 }
 
 // ruleLowerer lowers one rule. Like nft, it writes the address family
