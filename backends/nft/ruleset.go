@@ -62,7 +62,7 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 		case *expr.Counter:
 			parts = append(parts, "counter")
 		case *expr.Lookup:
-			parts = append(parts, fmt.Sprintf("lookup(invert=%v %s)", e.Invert, t.setFingerprint(e.SetName)))
+			parts = append(parts, fmt.Sprintf("lookup(invert=%v %s)", e.Invert, t.SetFingerprint(e.SetName)))
 		default:
 			parts = append(parts, fmt.Sprintf("%T%+v", e, e))
 		}
@@ -73,7 +73,9 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 	return strings.Join(parts, " ")
 }
 
-func (t *LiveTable) setFingerprint(name string) string {
+// SetFingerprint is the canonical form of t's set name: its key type,
+// whether it holds ranges, and its elements in order.
+func (t *LiveTable) SetFingerprint(name string) string {
 	s := t.Sets[name]
 	if s == nil {
 		return "missing set " + name
@@ -91,12 +93,12 @@ func (t *LiveTable) setFingerprint(name string) string {
 }
 
 func TableName(t *nftables.Table) string {
-	return familyName(t.Family) + " " + t.Name
+	return FamilyName(t.Family) + " " + t.Name
 }
 
-// familyName names every table family, including those ksc never writes
+// FamilyName names every table family, including those ksc never writes
 // but may find in a live ruleset.
-func familyName(f nftables.TableFamily) string {
+func FamilyName(f nftables.TableFamily) string {
 	switch f {
 	case nftables.TableFamilyIPv4:
 		return "ip"

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ksc-project/ksc/backends/iptables"
@@ -35,6 +31,12 @@ previous ruleset stays exactly as it was and the error names the policy line.
 Try a policy in a network namespace first (--netns), and on a remote
 machine use --confirm: a kill switch applied to the wrong interface cuts
 the machine off.
+
+--confirm (nft target) first starts a rollback guard, a ksc process of its
+own that keeps the tables the policy replaces, as they were. Unless Enter
+(at a terminal) or "ksc confirm" confirms in time, the guard puts them
+back, also when "ksc apply" was killed or its SSH session is gone. Tables
+other programs add or own meanwhile are left alone.
 
 Targets (--target, or --backend):
   nft       the firewall rules, over netlink
@@ -111,12 +113,12 @@ func runApply(e env, args []string) int {
 		}
 	}
 	if *target == "iptables" {
-		release, err := lockApply(*netns, *wait)
+		lock, err := lockApply(*netns, *wait)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 			return exitFailure
 		}
-		defer release()
+		defer lock.Close()
 		if err := iptables.Apply(p, nsPath, mode); err != nil {
 			pf.reportApplyError(e, err)
 			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
@@ -133,29 +135,29 @@ func runApply(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "# ksc apply --dry-run: one transaction, not sent\n%s\n", strings.Join(batch.Describe(), "\n"))
 		return exitOK
 	}
-	release, err := lockApply(*netns, *wait)
+	lock, err := lockApply(*netns, *wait)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 		return exitFailure
 	}
-	defer release()
-	var previous *nft.Ruleset
+	defer lock.Close()
+	var guard *rollbackGuard
 	if *confirm > 0 {
-		if previous, err = kernel.ReadNamespace(nsPath); err == nil {
-			err = kernel.CheckRestorable(previous)
-		}
+		guard, err = startGuard(guardConfig{nsPath: nsPath, netns: *netns, timeout: *confirm,
+			replaces: kernel.Replaces(batch), flushRuleset: batch.FlushRuleset}, lock)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: --confirm cannot keep a way back: %v; nothing was changed\n", err)
 			return exitFailure
 		}
 	}
 	if err := kernel.Apply(batch, nsPath); err != nil {
+		guard.notApplied()
 		pf.reportApplyError(e, err)
 		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
 		return exitFailure
 	}
-	if *confirm > 0 {
-		return awaitConfirmation(e, *confirm, *netns, nsPath, previous)
+	if guard != nil {
+		return awaitConfirmation(e, guard, *confirm, *netns)
 	}
 	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
 	return exitOK
@@ -191,65 +193,6 @@ func (pf *policyFlags) reportApplyError(e env, err error) {
 	default:
 		pf.reportError(e, "apply", err)
 	}
-}
-
-// awaitConfirmation keeps the new ruleset only if the user confirms in
-// time; otherwise it restores the previous one. Hanging up (a lost SSH
-// session) is ignored so that the rollback still happens; Ctrl-C rolls back
-// at once.
-func awaitConfirmation(e env, timeout time.Duration, netns, nsPath string, previous *nft.Ruleset) int {
-	signal.Ignore(syscall.SIGHUP)
-	defer signal.Reset(syscall.SIGHUP)
-	// Catch SIGUSR1 before publishing the pid: its default action kills.
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	pidFile := confirmFile(netns)
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
-	}
-	defer os.Remove(pidFile)
-	enter := make(chan struct{}, 1)
-	confirmCmd := "ksc confirm"
-	if netns != "" {
-		confirmCmd += " --netns " + netns
-	}
-	// Only a person at a terminal confirms with Enter, and only with an
-	// Enter pressed after the prompt: a newline already waiting (echo |
-	// ksc apply) or a pipe must not keep a ruleset nobody looked at.
-	if tty, ok := terminal(e.stdin); ok {
-		unix.IoctlSetInt(int(tty.Fd()), unix.TCFLSH, unix.TCIFLUSH)
-		go func() {
-			if _, err := bufio.NewReader(tty).ReadString('\n'); err == nil {
-				enter <- struct{}{}
-			}
-		}()
-		fmt.Fprintf(e.stderr, "ksc apply: applied. Press Enter here, or run %q, within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
-	} else {
-		fmt.Fprintf(e.stderr, "ksc apply: applied. Run %q within %s to keep it; otherwise the previous ruleset comes back.\n", confirmCmd, timeout)
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-enter:
-	case sig := <-signals:
-		if sig != syscall.SIGUSR1 {
-			return rollBack(e, nsPath, previous, "interrupted")
-		}
-	case <-timer.C:
-		return rollBack(e, nsPath, previous, "not confirmed within "+timeout.String())
-	}
-	fmt.Fprintln(e.stderr, "ksc apply: confirmed: keeping the new ruleset")
-	return exitOK
-}
-
-func rollBack(e env, nsPath string, previous *nft.Ruleset, why string) int {
-	if err := kernel.Restore(previous, nsPath); err != nil {
-		fmt.Fprintf(e.stderr, "ksc apply: %s, and restoring the previous ruleset FAILED: %v\n", why, err)
-		return exitFailure
-	}
-	fmt.Fprintf(e.stderr, "ksc apply: %s: restored the previous ruleset\n", why)
-	return exitFailure
 }
 
 // dryRunOther prints what applying with iptables or sysctl would send.
@@ -358,34 +301,6 @@ func installSysctlFile(p *ir.Policy, undo bool) error {
 		return err
 	}
 	return writeFile(sysctl.InstallPath, data, writeOptions{followLinks: true})
-}
-
-const confirmUsage = `Usage: ksc confirm [--netns NAME]
-
-Confirm a "ksc apply --confirm" that is waiting, so that it keeps the new
-ruleset instead of rolling back.
-`
-
-func runConfirm(e env, args []string) int {
-	flags := newFlags(e, "confirm")
-	netns := flags.String("netns", "", "the namespace the waiting apply was given")
-	if code := parseFlags(e, flags, confirmUsage, args); code >= 0 {
-		return code
-	}
-	data, err := os.ReadFile(confirmFile(*netns))
-	if err != nil {
-		fmt.Fprintln(e.stderr, "ksc confirm: no ksc apply --confirm is waiting")
-		return exitFailure
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err == nil {
-		err = syscall.Kill(pid, syscall.SIGUSR1)
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ksc confirm: %v\n", err)
-		return exitFailure
-	}
-	return exitOK
 }
 
 // namespaceFlag registers --netns for commands that read the live ruleset.

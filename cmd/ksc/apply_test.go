@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -115,10 +117,7 @@ func TestApplyConfirm(t *testing.T) {
 
 	done := make(chan int, 1)
 	go func() { done <- first(ksc("apply", killswitch, "--netns", ns.Name, "--confirm", "20s")) }()
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(confirmFile(ns.Name))
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "the apply never waited for confirmation")
+	awaitGuard(t, ns.Name)
 	code, _, stderr = ksc("confirm", "--netns", ns.Name)
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, 0, <-done)
@@ -145,10 +144,7 @@ func TestApplyConfirm(t *testing.T) {
 	go func() {
 		done <- run([]string{"apply", server, "--netns", ns.Name, "--confirm", "20s"}, tty, &stdout, &errOut)
 	}()
-	require.Eventually(t, func() bool {
-		_, err := os.Stat(confirmFile(ns.Name))
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond)
+	awaitGuard(t, ns.Name)
 	time.Sleep(300 * time.Millisecond)
 	select {
 	case code := <-done:
@@ -164,13 +160,87 @@ func TestApplyConfirm(t *testing.T) {
 	assert.Contains(t, stderr, "no ksc apply --confirm is waiting")
 }
 
+// Killing "ksc apply --confirm" by any signal does not keep the new
+// ruleset: its rollback guard restores at the deadline, and "ksc confirm"
+// still reaches the guard after the kill.
+func TestConfirmOutlivesTheApply(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "killed")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	before := ns.Exec(t, "nft", "list", "ruleset")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		signal  syscall.Signal
+		confirm bool
+	}{
+		{"SIGKILL rolls back at the deadline", syscall.SIGKILL, false},
+		{"SIGQUIT rolls back at the deadline", syscall.SIGQUIT, false},
+		{"ksc confirm after a SIGKILL keeps the new ruleset", syscall.SIGKILL, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apply := exec.Command(exe, "apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "2s")
+			apply.Args[0] = "ksc" // the test binary runs as ksc
+			apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+			require.NoError(t, apply.Start())
+			awaitGuard(t, ns.Name)
+			killed := time.Now()
+			require.NoError(t, apply.Process.Signal(tc.signal))
+			apply.Wait()
+			require.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch", "applied until the deadline")
+			if tc.confirm {
+				code, _, stderr := ksc("confirm", "--netns", ns.Name)
+				require.Equal(t, 0, code, stderr)
+				time.Sleep(2500 * time.Millisecond)
+				assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch", "a confirmed ruleset stays")
+				require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)), "the guard must let go of the lock")
+				return
+			}
+			require.Eventually(t, func() bool { return ns.Exec(t, "nft", "list", "ruleset") == before },
+				10*time.Second, 50*time.Millisecond, "the previous ruleset never came back")
+			assert.GreaterOrEqual(t, time.Since(killed), 1500*time.Millisecond, "rolled back long before the deadline")
+			code, _, stderr := ksc("confirm", "--netns", ns.Name)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, stderr, "no ksc apply --confirm is waiting\n")
+			assert.Contains(t, stderr, "the last one: ")
+			assert.Contains(t, stderr, " not confirmed within 2s: restored the previous ruleset\n")
+		})
+	}
+
+	// A socket left behind by a guard that died confirms nothing, and
+	// signals nobody.
+	socket, _, err := guardFiles(ns.Name)
+	require.NoError(t, err)
+	l, err := net.Listen("unix", socket)
+	require.NoError(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	code, _, stderr := ksc("confirm", "--netns", ns.Name)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no ksc apply --confirm is waiting")
+}
+
+// awaitGuard waits until an apply --confirm on netns is waiting for
+// confirmation.
+func awaitGuard(t *testing.T, netns string) {
+	t.Helper()
+	socket, _, err := guardFiles(netns)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(socket)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the apply never waited for confirmation")
+}
+
 // A second apply waits for the first, and fails clearly when it cannot.
 func TestApplyTakesTurns(t *testing.T) {
 	netlab.Require(t, "nft")
 	useRunDir(t)
 	ns := netlab.NewNS(t, "lock")
 	// Held by path, the lock holds for the namespace by name too.
-	release, err := lockApply(nsenter.Path(ns.Name), 0)
+	lock, err := lockApply(nsenter.Path(ns.Name), 0)
 	require.NoError(t, err)
 	key, err := namespaceKey(ns.Name)
 	require.NoError(t, err)
@@ -184,7 +254,7 @@ func TestApplyTakesTurns(t *testing.T) {
 	code, _, stderr = ksc("apply", server, "--netns", other.Name, "--wait", "0s")
 	assert.Equal(t, 0, code, stderr)
 
-	go func() { time.Sleep(300 * time.Millisecond); release() }()
+	go func() { time.Sleep(300 * time.Millisecond); lock.Close() }()
 	code, _, stderr = ksc("apply", server, "--netns", ns.Name, "--wait", "10s")
 	assert.Equal(t, 0, code, stderr)
 }

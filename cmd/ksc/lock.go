@@ -11,7 +11,7 @@ import (
 	"github.com/ksc-project/ksc/internal/nsenter"
 )
 
-// runDir holds ksc's lock and the pid files of applies awaiting confirmation.
+// runDir holds ksc's locks and the sockets of applies awaiting confirmation.
 var runDir = "/run/ksc"
 
 // stateDir keeps what must outlive a reboot: the settings ksc replaced.
@@ -20,8 +20,10 @@ var stateDir = "/var/lib/ksc"
 // lockApply makes concurrent "ksc apply" runs on one network namespace
 // take turns: a second one waits up to wait for the first, then fails
 // naming it. Applies to different namespaces do not wait for each other.
-// The lock is an flock, so it is released even when its holder is killed.
-func lockApply(netns string, wait time.Duration) (release func(), err error) {
+// The lock is an flock on the returned file, held until every copy of it
+// is closed: by the apply, and by its rollback guard (see confirm.go). It
+// is released even when its holders are killed.
+func lockApply(netns string, wait time.Duration) (*os.File, error) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -50,7 +52,7 @@ func lockApply(netns string, wait time.Duration) (release func(), err error) {
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(fmt.Sprintf("%d\n", os.Getpid())), 0)
-	return func() { f.Close() }, nil
+	return f, nil
 }
 
 // namespaceKey names a network namespace by its identity (device and
@@ -65,14 +67,4 @@ func namespaceKey(netns string) (string, error) {
 		return "", fmt.Errorf("network namespace %s: %w", path, err)
 	}
 	return fmt.Sprintf("netns-%d-%d", st.Dev, st.Ino), nil
-}
-
-// confirmFile is where an apply awaiting confirmation for a namespace
-// (empty: the current one) writes its pid for "ksc confirm".
-func confirmFile(netns string) string {
-	key := "host"
-	if netns != "" {
-		key = "netns-" + strings.NewReplacer("/", "_", ".", "_").Replace(netns)
-	}
-	return filepath.Join(runDir, "confirm-"+key+".pid")
 }

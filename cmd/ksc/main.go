@@ -66,17 +66,18 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"compile": {runCompile, compileUsage},
-	"check":   {runCheck, checkUsage},
-	"explain": {runExplain, explainUsage},
-	"test":    {runTest, testUsage},
-	"fmt":     {runFmt, fmtUsage},
-	"apply":   {runApply, applyUsage},
-	"confirm": {runConfirm, confirmUsage},
-	"diff":    {runDiff, diffUsage},
-	"status":  {runStatus, statusUsage},
-	"remove":  {runRemove, removeUsage},
-	"openvpn": {runOpenVPN, openvpnUsage},
+	"compile":    {runCompile, compileUsage},
+	"check":      {runCheck, checkUsage},
+	"explain":    {runExplain, explainUsage},
+	"test":       {runTest, testUsage},
+	"fmt":        {runFmt, fmtUsage},
+	"apply":      {runApply, applyUsage},
+	"confirm":    {runConfirm, confirmUsage},
+	"diff":       {runDiff, diffUsage},
+	"status":     {runStatus, statusUsage},
+	"remove":     {runRemove, removeUsage},
+	"openvpn":    {runOpenVPN, openvpnUsage},
+	guardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

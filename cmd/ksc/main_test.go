@@ -10,7 +10,12 @@ import (
 )
 
 // TestMain lets scripts run "ksc" as a command, in this test binary.
+// A ksc run as a process of its own by a test finds its run directory in
+// $KSC_TEST_RUN_DIR.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("KSC_TEST_RUN_DIR"); dir != "" {
+		runDir = dir
+	}
 	testscript.Main(m, map[string]func(){"ksc": main})
 }
 

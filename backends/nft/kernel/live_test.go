@@ -92,9 +92,6 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	require.NoError(t, kernel.Apply(server, path))
 	before := nftList(t, ns)
 
-	snapshot, err := kernel.ReadNamespace(path)
-	require.NoError(t, err)
-	require.NoError(t, kernel.CheckRestorable(snapshot))
 
 	d, err := kernel.Diff(server, path)
 	require.NoError(t, err)
@@ -119,9 +116,15 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 
 	// Applying something else and restoring the snapshot brings back the
 	// exact ruleset, the other tool's table included.
-	require.NoError(t, kernel.Apply(golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})), path))
+	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{}))
+	snapshot, err := kernel.TakeSnapshot(path, kernel.Replaces(killswitch), killswitch.FlushRuleset)
+	require.NoError(t, err)
+	defer snapshot.Close()
+	require.NoError(t, kernel.Apply(killswitch, path))
 	require.NotEqual(t, before, nftList(t, ns))
-	require.NoError(t, kernel.Restore(snapshot, path))
+	report, err := snapshot.Rollback()
+	require.NoError(t, err)
+	assert.Equal(t, kernel.RollbackReport{}, report, "nothing else changed meanwhile")
 	assert.Equal(t, before, nftList(t, ns))
 
 	require.NoError(t, kernel.Remove(server, path))

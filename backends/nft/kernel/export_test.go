@@ -1,0 +1,5 @@
+package kernel
+
+// DialWithTableFlags lets tests create tables with flags (owner, dormant)
+// the way another program would.
+var DialWithTableFlags = dialWithTableFlags

@@ -1,0 +1,237 @@
+package kernel
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/vishvananda/netns"
+)
+
+// A Snapshot is what a rollback puts back: the tables an apply is about to
+// replace, as they were before it. It covers only those tables, so that a
+// rollback leaves alone what other programs add or change meanwhile, and
+// it never covers a table another program owns (flags owner), which ksc
+// can neither replace nor restore.
+type Snapshot struct {
+	ns       netns.NsHandle    // the namespace, held open: a name could be reused
+	replaces map[TableRef]bool // the policy's tables
+	existed  map[TableRef]bool // every table there was
+	scope    map[TableRef]bool // what the rollback deletes and puts back
+	before   []*nft.LiveTable  // the tables of scope that existed, as they were
+}
+
+// Replaces lists the tables an apply of b replaces.
+func Replaces(b *nft.Batch) []TableRef {
+	refs := make([]TableRef, len(b.Tables))
+	for i, t := range b.Tables {
+		refs[i] = RefOf(t.Table)
+	}
+	return refs
+}
+
+// TakeSnapshot reads, in the namespace at nsPath, the tables that an apply
+// replacing the tables replaces (and, with flushRuleset, every table but
+// other programs' owner tables) would change. It proves in a scratch
+// namespace that they can be put back exactly, flags and set elements
+// included, before anything is changed.
+func TakeSnapshot(nsPath string, replaces []TableRef, flushRuleset bool) (*Snapshot, error) {
+	h, err := nsHandle(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	live, err := readHandle(h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	s := &Snapshot{ns: h, replaces: map[TableRef]bool{}, existed: map[TableRef]bool{}, scope: map[TableRef]bool{}}
+	for _, r := range replaces {
+		s.replaces[r], s.scope[r] = true, true
+	}
+	for _, t := range live.Tables {
+		ref := RefOf(t.Table)
+		s.existed[ref] = true
+		if flushRuleset && t.Table.Flags&TableOwner == 0 {
+			s.scope[ref] = true
+		}
+		if s.scope[ref] {
+			s.before = append(s.before, t)
+		}
+	}
+	if err := s.checkRestorable(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close lets go of the namespace.
+func (s *Snapshot) Close() { s.ns.Close() }
+
+func readHandle(h netns.NsHandle) (*nft.Ruleset, error) {
+	c, err := dialHandle(h)
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseLasting()
+	return Read(c)
+}
+
+// Tables lists the tables a rollback puts back, as "family name".
+func (s *Snapshot) Tables() []TableRef {
+	refs := make([]TableRef, len(s.before))
+	for i, t := range s.before {
+		refs[i] = RefOf(t.Table)
+	}
+	return refs
+}
+
+// flags is what each table of the snapshot must be created with; an owner
+// flag is never set, as it would tie the table to ksc's socket.
+func (s *Snapshot) flags() map[TableRef]uint32 {
+	flags := map[TableRef]uint32{}
+	for _, t := range s.before {
+		flags[RefOf(t.Table)] = t.Table.Flags &^ TableOwner
+	}
+	return flags
+}
+
+// checkRestorable puts the snapshot back in an empty scratch namespace and
+// compares what it reads back. A table holding something ksc cannot replay
+// (another program's exotic expressions, say) fails here.
+func (s *Snapshot) checkRestorable() error {
+	scratch, err := scratchNamespace()
+	if err != nil {
+		return err
+	}
+	defer scratch.Close()
+	c, closeConn, err := dialWithTableFlags(int(scratch), s.flags())
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	for _, t := range s.before {
+		if err := queueTable(c, t); err != nil {
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("the current ruleset cannot be restored: %w", err)
+	}
+	back, err := readHandle(scratch)
+	if err != nil {
+		return err
+	}
+	if got, want := exactFingerprint(back.Tables), exactFingerprint(s.before); !slices.Equal(got, want) {
+		return fmt.Errorf("the current ruleset holds something ksc cannot restore exactly (%s)", firstDifference(got, want))
+	}
+	return nil
+}
+
+// exactFingerprint is Ruleset.Fingerprint with what a restore must also
+// keep: table flags and named sets with their elements.
+func exactFingerprint(tables []*nft.LiveTable) []string {
+	lines := (&nft.Ruleset{Tables: tables}).Fingerprint(nil)
+	for _, t := range tables {
+		lines = append(lines, fmt.Sprintf("flags %s %#x", nft.TableName(t.Table), t.Table.Flags&^TableOwner))
+		for name, set := range t.Sets {
+			if !set.Set.Anonymous {
+				lines = append(lines, "set "+nft.TableName(t.Table)+" "+name+" "+t.SetFingerprint(name))
+			}
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func firstDifference(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("%.200q became %.200q", want[i], got[i])
+		}
+	}
+	return fmt.Sprintf("%d lines became %d", len(want), len(got))
+}
+
+// A RollbackReport says what a rollback found that other programs did
+// while the apply waited.
+type RollbackReport struct {
+	Kept     []TableRef // tables added by other programs, left in place
+	Replaced []TableRef // tables other programs re-created after a flush, put back as they were before
+	Skipped  []TableRef // tables another program now owns, which ksc may not touch
+}
+
+// Rollback puts the snapshot back in one transaction: it deletes the
+// tables the apply replaced and re-creates those that existed before,
+// flags included. Tables outside the snapshot are left as they are.
+func (s *Snapshot) Rollback() (RollbackReport, error) {
+	var report RollbackReport
+	c, closeConn, err := dialWithTableFlags(int(s.ns), s.flags())
+	if err != nil {
+		return report, err
+	}
+	defer closeConn()
+	now, err := readHandle(s.ns)
+	if err != nil {
+		return report, err
+	}
+	owned := map[TableRef]bool{}
+	for _, t := range now.Tables {
+		ref := RefOf(t.Table)
+		switch {
+		case t.Table.Flags&TableOwner != 0 && s.scope[ref]:
+			owned[ref] = true
+			report.Skipped = append(report.Skipped, ref)
+		case !s.scope[ref] && !s.existed[ref]:
+			report.Kept = append(report.Kept, ref)
+		case s.scope[ref] && !s.replaces[ref]:
+			report.Replaced = append(report.Replaced, ref)
+		}
+	}
+	for _, refs := range [][]TableRef{report.Kept, report.Replaced, report.Skipped} {
+		sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	}
+	for _, ref := range sortedRefs(s.scope) {
+		if owned[ref] {
+			continue
+		}
+		// Adding first makes the delete succeed whether or not the table
+		// exists now.
+		t := &nftables.Table{Family: ref.Family, Name: ref.Name}
+		c.AddTable(t)
+		c.DelTable(t)
+	}
+	for _, t := range s.before {
+		if owned[RefOf(t.Table)] {
+			continue
+		}
+		if err := queueTable(c, t); err != nil {
+			return report, err
+		}
+	}
+	return report, c.Flush()
+}
+
+func sortedRefs(set map[TableRef]bool) []TableRef {
+	refs := make([]TableRef, 0, len(set))
+	for r := range set {
+		refs = append(refs, r)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	return refs
+}
+
+// nsHandle opens the namespace at nsPath, or the current one.
+func nsHandle(nsPath string) (netns.NsHandle, error) {
+	if nsPath == "" {
+		return netns.Get()
+	}
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return h, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	return h, nil
+}

@@ -1,0 +1,139 @@
+package kernel_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netns"
+)
+
+// dormantTable filters nothing while dormant; a rollback that woke it
+// would drop every packet.
+const dormantTable = `table ip sleeper {
+	flags dormant
+	chain c {
+		type filter hook input priority 0; policy drop;
+	}
+}
+`
+
+// bigSets holds a named interval set and an anonymous set, each larger
+// than one netlink message carries.
+func bigSets() string {
+	var named, anon []string
+	for i := range 5000 {
+		named = append(named, fmt.Sprintf("10.%d.%d.0/24", i/256, i%256))
+	}
+	for i := range 3000 {
+		anon = append(anon, fmt.Sprintf("%d", 1024+i*7))
+	}
+	return "table inet big {\n\tset blocked {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { " +
+		strings.Join(named, ", ") + " }\n\t}\n\tchain c {\n\t\ttype filter hook input priority 5; policy accept;\n" +
+		"\t\tip saddr @blocked drop\n\t\ttcp dport { " + strings.Join(anon, ", ") + " } drop\n\t}\n}\n"
+}
+
+// holdOwnerTable creates, in ns, a table with flags owner, as a program
+// that owns its table would; the table lives as long as the test.
+func holdOwnerTable(t *testing.T, ns *netlab.NS) {
+	t.Helper()
+	h, err := netns.GetFromPath(nsenter.Path(ns.Name))
+	require.NoError(t, err)
+	defer h.Close()
+	table := kernel.TableRef{Family: nftables.TableFamilyIPv4, Name: "owned"}
+	c, closeConn, err := kernel.DialWithTableFlags(int(h), map[kernel.TableRef]uint32{table: kernel.TableOwner})
+	require.NoError(t, err)
+	t.Cleanup(closeConn)
+	tbl := c.AddTable(&nftables.Table{Family: table.Family, Name: table.Name})
+	c.AddChain(&nftables.Chain{Name: "c", Table: tbl, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter})
+	require.NoError(t, c.Flush())
+	require.Regexp(t, `table ip owned \{.*\n\tflags owner`, nftList(t, ns), "the owner table was not created")
+}
+
+// A rollback puts back exactly what the apply replaced, flags and large
+// sets included, and leaves alone what it did not replace: another
+// program's owner table, and tables and rules other programs add while
+// the apply waits.
+func TestRollbackRestoresExactly(t *testing.T) {
+	netlab.Require(t, "nft")
+	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
+	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))   // its own table only
+	for _, tc := range []struct {
+		name      string
+		before    string
+		owner     bool
+		apply     *nft.Batch
+		meanwhile string // what another program does while the apply waits
+		want      kernel.RollbackReport
+	}{
+		{name: "dormant table", before: dormantTable, apply: killswitch},
+		{name: "dormant table of the policy's name", before: strings.ReplaceAll(dormantTable, "ip sleeper", "inet server"), apply: server},
+		{name: "large sets", before: bigSets(), apply: killswitch},
+		{name: "owner table", before: otherTool, owner: true, apply: killswitch},
+		{name: "others' changes kept", before: otherTool, apply: server,
+			meanwhile: "add table ip docker\nadd element ip other blocked { 203.0.113.9 }\n",
+			want:      kernel.RollbackReport{Kept: []kernel.TableRef{{Family: nftables.TableFamilyIPv4, Name: "docker"}}}},
+		{name: "others' tables kept after a flush", before: otherTool, apply: killswitch,
+			meanwhile: "add table ip docker\nadd table ip other\n",
+			want: kernel.RollbackReport{Kept: []kernel.TableRef{{Family: nftables.TableFamilyIPv4, Name: "docker"}},
+				Replaced: []kernel.TableRef{{Family: nftables.TableFamilyIPv4, Name: "other"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := netlab.NewNS(t, "rollback")
+			path := nsenter.Path(ns.Name)
+			out, err := ns.ExecInput(tc.before, "nft", "-f", "-")
+			require.NoError(t, err, out)
+			if tc.owner {
+				holdOwnerTable(t, ns)
+			}
+			before := nftList(t, ns)
+			snapshot, err := kernel.TakeSnapshot(path, kernel.Replaces(tc.apply), tc.apply.FlushRuleset)
+			require.NoError(t, err)
+			defer snapshot.Close()
+			require.NoError(t, kernel.Apply(tc.apply, path))
+			require.NotEqual(t, before, nftList(t, ns))
+			if tc.meanwhile != "" {
+				out, err := ns.ExecInput(tc.meanwhile, "nft", "-f", "-")
+				require.NoError(t, err, out)
+			}
+			after := nftList(t, ns)
+			report, err := snapshot.Rollback()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, report)
+			if tc.meanwhile == "" {
+				// Restored tables list after those left alone: compare
+				// table by table.
+				assert.Equal(t, tablesOf(before), tablesOf(nftList(t, ns)), "the rollback must bring back the exact ruleset")
+				return
+			}
+			// What others did meanwhile outside the policy's tables stays.
+			now := nftList(t, ns)
+			assert.Contains(t, now, "table ip docker")
+			if !tc.apply.FlushRuleset {
+				assert.Contains(t, after, "203.0.113.9")
+				assert.Contains(t, now, "203.0.113.9", "a ban added meanwhile must survive the rollback")
+				assert.NotContains(t, now, "table inet server")
+			} else {
+				assert.Contains(t, now, "ip saddr @blocked counter", "the re-created table is back as it was")
+			}
+		})
+	}
+}
+
+// tablesOf splits an nft listing into its tables, sorted.
+func tablesOf(listing string) []string {
+	tables := strings.SplitAfter(listing, "\n}\n")
+	sort.Strings(tables)
+	return tables
+}
