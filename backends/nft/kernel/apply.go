@@ -65,11 +65,16 @@ func dialHandle(h netns.NsHandle) (*nftables.Conn, error) {
 // *ApplyError naming the policy line, found by replaying the batch in a
 // scratch namespace.
 func Apply(b *nft.Batch, nsPath string) error {
-	c, err := Dial(nsPath)
+	h, err := nsHandle(nsPath)
 	if err != nil {
 		return err
 	}
-	defer c.CloseLasting()
+	defer h.Close()
+	c, closeConn, err := dialFixing(int(h), fixIfnameSet)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
 	if err := queue(c, b, -1); err != nil {
 		return err
 	}

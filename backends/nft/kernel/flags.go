@@ -3,8 +3,10 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/userdata"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -45,11 +47,18 @@ func ParseTableRef(s string) (TableRef, error) {
 // dialWithTableFlags opens a connection into the namespace whose file
 // descriptor is nsFd, like dialHandle, through which every new table
 // carries the flags given for it. google/nftables v0.3.0 always sends
-// flags 0, which would wake a dormant table on restore; the connection
-// passes every message and reply through unchanged otherwise, so the
-// library's own batching and error handling stay in charge. It is for
-// batches only: a dump (List*, Get*) would wait for ever on it.
+// flags 0, which would wake a dormant table on restore.
 func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, func(), error) {
+	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixIfnameSet)
+}
+
+// dialFixing opens a connection into the namespace whose file descriptor
+// is nsFd that passes each message of a batch through fixes on its way
+// to the kernel: what google/nftables v0.3.0 gets wrong and offers no
+// option for. Every message and reply goes through otherwise unchanged,
+// so the library's own batching and error handling stay in charge. It is
+// for batches only: a dump (List*, Get*) would wait for ever on it.
+func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func(), error) {
 	sock, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
 	if err != nil {
 		return nil, nil, err
@@ -63,7 +72,9 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, fu
 			return sock.Receive()
 		}
 		for i := range req {
-			setTableFlags(&req[i], flags)
+			for _, fix := range fixes {
+				fix(&req[i])
+			}
 		}
 		_, err := sock.SendMessages(req)
 		return nil, err
@@ -76,10 +87,15 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, fu
 	return c, func() { c.CloseLasting(); sock.Close() }, nil
 }
 
-// setTableFlags rewrites the flags of a NEWTABLE message for a table that
-// flags names; other messages are left alone.
-func setTableFlags(m *netlink.Message, flags map[TableRef]uint32) {
-	if m.Header.Type != netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWTABLE) || len(m.Data) < 4 {
+// nftMessage is the netlink type of an nf_tables message.
+func nftMessage(msg int) netlink.HeaderType {
+	return netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msg)
+}
+
+// rewriteAttrs decodes m's attributes, lets edit change them, and encodes
+// them back; m is left alone when it does not decode or edit declines.
+func rewriteAttrs(m *netlink.Message, edit func(attrs []netlink.Attribute) bool) {
+	if len(m.Data) < 4 {
 		return
 	}
 	ad, err := netlink.NewAttributeDecoder(m.Data[4:])
@@ -87,25 +103,82 @@ func setTableFlags(m *netlink.Message, flags map[TableRef]uint32) {
 		return
 	}
 	var attrs []netlink.Attribute
-	var name string
 	for ad.Next() {
-		if ad.Type() == unix.NFTA_TABLE_NAME {
-			name = ad.String()
-		}
 		attrs = append(attrs, netlink.Attribute{Type: ad.Type(), Data: ad.Bytes()})
 	}
-	want, ok := flags[TableRef{nftables.TableFamily(m.Data[0]), name}]
-	if ad.Err() != nil || !ok {
+	if ad.Err() != nil || !edit(attrs) {
 		return
 	}
-	for i := range attrs {
-		if attrs[i].Type == unix.NFTA_TABLE_FLAGS {
-			attrs[i].Data = binary.BigEndian.AppendUint32(nil, want)
+	if data, err := netlink.MarshalAttributes(attrs); err == nil {
+		m.Data = append(m.Data[:4:4], data...)
+	}
+}
+
+// ifnameKeyType is nft's number for the ifname data type.
+const ifnameKeyType = 41
+
+// fixIfnameSet marks a set of interface names as holding its keys in host
+// byte order, as nft does. google/nftables v0.3.0 marks every anonymous
+// set big-endian, so that nft lists its names as "" (upstream issue 355),
+// although the kernel matches them right.
+func fixIfnameSet(m *netlink.Message) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) {
+		return
+	}
+	rewriteAttrs(m, func(attrs []netlink.Attribute) bool {
+		isIfname := false
+		for _, a := range attrs {
+			if a.Type == unix.NFTA_SET_KEY_TYPE && len(a.Data) == 4 && binary.BigEndian.Uint32(a.Data) == ifnameKeyType {
+				isIfname = true
+			}
 		}
+		if !isIfname {
+			return false
+		}
+		for i, a := range attrs {
+			if a.Type == unix.NFTA_SET_USERDATA {
+				attrs[i].Data = hostByteOrder(a.Data)
+			}
+		}
+		return true
+	})
+}
+
+// hostByteOrder rewrites the key byte order of set user data (a list of
+// type, length, value) to host order, 1 in nft's numbering.
+func hostByteOrder(udata []byte) []byte {
+	out := make([]byte, 0, len(udata))
+	for len(udata) >= 2 && int(udata[1])+2 <= len(udata) {
+		typ, n := userdata.Type(udata[0]), int(udata[1])
+		value := udata[2 : 2+n]
+		if typ == userdata.NFTNL_UDATA_SET_KEYBYTEORDER && n == 4 {
+			value = binary.NativeEndian.AppendUint32(nil, 1)
+		}
+		out = userdata.Append(out, typ, value)
+		udata = udata[2+n:]
 	}
-	data, err := netlink.MarshalAttributes(attrs)
-	if err != nil {
+	return out
+}
+
+// setTableFlags rewrites the flags of a NEWTABLE message for a table that
+// flags names; other messages are left alone.
+func setTableFlags(m *netlink.Message, flags map[TableRef]uint32) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWTABLE) {
 		return
 	}
-	m.Data = append(m.Data[:4:4], data...)
+	rewriteAttrs(m, func(attrs []netlink.Attribute) bool {
+		var name string
+		for _, a := range attrs {
+			if a.Type == unix.NFTA_TABLE_NAME {
+				name = strings.TrimSuffix(string(a.Data), "\x00")
+			}
+		}
+		want, ok := flags[TableRef{nftables.TableFamily(m.Data[0]), name}]
+		for i, a := range attrs {
+			if ok && a.Type == unix.NFTA_TABLE_FLAGS {
+				attrs[i].Data = binary.BigEndian.AppendUint32(nil, want)
+			}
+		}
+		return ok
+	})
 }

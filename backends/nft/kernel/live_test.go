@@ -92,7 +92,6 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	require.NoError(t, kernel.Apply(server, path))
 	before := nftList(t, ns)
 
-
 	d, err := kernel.Diff(server, path)
 	require.NoError(t, err)
 	assert.False(t, kernel.Changed(d), "a just-applied policy must diff clean: %v", d)

@@ -68,7 +68,7 @@ func holdOwnerTable(t *testing.T, ns *netlab.NS) {
 func TestRollbackRestoresExactly(t *testing.T) {
 	netlab.Require(t, "nft")
 	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
-	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))   // its own table only
+	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))    // its own table only
 	for _, tc := range []struct {
 		name      string
 		before    string

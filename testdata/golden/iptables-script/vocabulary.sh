@@ -30,6 +30,8 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
+-A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
+-A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o tun+ -j ACCEPT
 COMMIT
 KSC_RULES_END
@@ -66,6 +68,8 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 ! --icmpv6-type 128 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
+-A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
+-A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o tun+ -j ACCEPT
 COMMIT
 KSC_RULES_END
@@ -117,6 +121,9 @@ iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j AC
 # testdata/policies/vocabulary.ks:30:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:34:3
+iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
+iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
+# testdata/policies/vocabulary.ks:35:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: start from an empty filter table.
@@ -169,6 +176,9 @@ ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
 # testdata/policies/vocabulary.ks:34:3
+ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
+ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
+# testdata/policies/vocabulary.ks:35:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
