@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity says whether a Diagnostic stops compilation.
@@ -44,43 +45,102 @@ func (d Diagnostic) Error() string {
 
 // Render formats the diagnostic with the offending source line, a caret under
 // the offending text and the hint, as the command line prints it. src is the
-// content of d.Pos.File, or nil when it is not available.
+// content of d.Pos.File, or nil when it is not available. A long message or
+// line is cut to an excerpt around the offending text, so that an error on a
+// 10 MB line does not print 10 MB.
 func (d Diagnostic) Render(src []byte) string {
 	var b strings.Builder
-	b.WriteString(d.Error())
+	b.WriteString(excerpt(d.Error(), maxMessage))
 	b.WriteByte('\n')
 	if line, ok := sourceLine(src, d.Pos); ok {
 		width := 1
 		if d.End.Line == d.Pos.Line && d.End.Col > d.Pos.Col {
 			width = d.End.Col - d.Pos.Col
 		}
+		line, col := window(line, d.Pos.Col)
+		width = max(1, min(width, len(line)-col+1))
 		gutter := fmt.Sprintf("%5d | ", d.Pos.Line)
 		b.WriteString(gutter)
 		b.WriteString(line)
 		b.WriteByte('\n')
 		b.WriteString(strings.Repeat(" ", len(gutter)-2))
 		b.WriteString("| ")
-		b.WriteString(caretIndent(line, d.Pos.Col))
+		b.WriteString(caretIndent(line, col))
 		b.WriteString(strings.Repeat("^", width))
 		b.WriteByte('\n')
 	}
 	if d.Hint != "" {
 		b.WriteString("  hint: ")
-		b.WriteString(d.Hint)
+		b.WriteString(excerpt(d.Hint, maxMessage))
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// How much of a message and of a source line Render shows, in bytes.
+const (
+	maxMessage = 400
+	maxLine    = 160
+	// lineLead is how much of a long line shows before the offending text.
+	lineLead = 40
+)
+
+// excerpt cuts s to about n bytes, saying how much it left out.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := runeStart(s, n)
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
+}
+
+// window cuts a long line to maxLine bytes around col (1-based, in bytes),
+// marking each cut with "…", and returns where col falls in the result.
+func window(line string, col int) (string, int) {
+	if len(line) <= maxLine {
+		return line, col
+	}
+	start := 0
+	if col-1 > lineLead {
+		start = runeStart(line, col-1-lineLead)
+	}
+	end := runeStart(line, min(len(line), start+maxLine))
+	out := line[start:end]
+	if end < len(line) {
+		out += "…"
+	}
+	if start > 0 {
+		return "…" + out, col - start + len("…")
+	}
+	return out, col
+}
+
+// runeStart moves i back to the start of the UTF-8 sequence it falls in.
+func runeStart(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
 }
 
 func sourceLine(src []byte, p Pos) (string, bool) {
 	if src == nil || !p.IsValid() {
 		return "", false
 	}
-	lines := bytes.Split(src, []byte("\n"))
-	if p.Line > len(lines) {
-		return "", false
+	// Walk to the line rather than split the whole source: sources run to
+	// megabytes, and an error may come with thousands of others.
+	rest := src
+	for n := 1; n < p.Line; n++ {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return "", false
+		}
+		rest = rest[i+1:]
 	}
-	line := strings.TrimRight(string(lines[p.Line-1]), "\r")
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	}
+	line := strings.TrimRight(string(rest), "\r")
 	// Control characters would let a hostile policy rewrite the terminal.
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {

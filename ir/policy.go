@@ -1,6 +1,9 @@
 package ir
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Policy is a whole compiled policy: the tables it declares and whether it owns
 // the entire ruleset or only those tables.
@@ -128,8 +131,15 @@ func ParsePriority(s string) (int, bool) {
 			return p.Value, true
 		}
 	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
+	n, err := strconv.ParseInt(s, 10, 32)
+	return int(n), err == nil
+}
+
+// IsPriorityNumber reports whether s is a number, of any size: one that
+// ParsePriority refuses is outside the kernel's 32-bit range.
+func IsPriorityNumber(s string) bool {
+	digits := strings.TrimPrefix(s, "-")
+	return digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 // PriorityConntrack is where conntrack assigns a packet its state in the

@@ -1,6 +1,7 @@
 package ir_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,6 +71,22 @@ func TestDiagnosticRender(t *testing.T) {
 	// Control characters in the source line must not reach the terminal.
 	d = ir.Diagnostic{Pos: ir.Pos{File: "p.ks", Line: 1, Col: 1}, Message: "x"}
 	assert.Equal(t, "p.ks:1:1: x\n    1 | a?b\n      | ^\n", d.Render([]byte("a\x1bb")))
+}
+
+// An error on a 10 MB line shows an excerpt around the offending text,
+// not the line; a huge message is cut too.
+func TestDiagnosticRenderIsBounded(t *testing.T) {
+	filler := strings.Repeat("x", 5<<20)
+	src := []byte("table t {\n" + filler + " bad " + filler + "\n")
+	col := len(filler) + 2
+	d := ir.Diagnostic{Pos: ir.Pos{File: "p.ks", Line: 2, Col: col}, End: ir.Pos{File: "p.ks", Line: 2, Col: col + 3},
+		Message: "unexpected token " + strconv.Quote(filler)}
+	lead, trail := strings.Repeat("x", 39), strings.Repeat("x", 160-39-5)
+	want := "p.ks:2:" + strconv.Itoa(col) + `: unexpected token "` + strings.Repeat("x", 400-len("p.ks:2:5242882: unexpected token \"")) +
+		"… (" + strconv.Itoa(len(filler)+len("p.ks:2:5242882: unexpected token \"\"")-400) + " more bytes)\n" +
+		"    2 | …" + lead + " bad " + trail + "…\n" +
+		"      | " + strings.Repeat(" ", 1+39+1) + "^^^\n" // "…", the lead and a space: under "bad"
+	assert.Equal(t, want, d.Render(src))
 }
 
 func TestRuleFamily(t *testing.T) {

@@ -2,8 +2,8 @@ package lang
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -35,8 +35,24 @@ func ParseOverride(s string) (Override, error) {
 	if !ok || name == "" {
 		return Override{}, fmt.Errorf("-D %q: want NAME=VALUE, e.g. -D INET_DEV=wlan0", s)
 	}
+	if strings.ContainsFunc(s, isControl) {
+		// A newline would end the value early in some readers and start
+		// a new line of output in others.
+		return Override{}, fmt.Errorf("-D %q: holds a control character; a value is one line of policy syntax", s)
+	}
 	return Override{Name: name, Value: value}, nil
 }
+
+// CheckOptionName refuses an -e name no policy could declare, such as one
+// holding a newline.
+func CheckOptionName(name string) error {
+	if strings.ContainsFunc(name, isControl) {
+		return fmt.Errorf("%q holds a control character; an option is one word", name)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // OverrideSource is the file name positions in a -D value refer to.
 func OverrideSource(name string) string { return "-D " + name }
@@ -276,6 +292,8 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		case "priority":
 			if n, ok := ir.ParsePriority(a.Value); ok {
 				out.Priority = n
+			} else if ir.IsPriorityNumber(a.Value) {
+				b.errorf(pos, end, "priority %s is outside the kernel's range, %d to %d", a.Value, math.MinInt32, math.MaxInt32)
 			} else {
 				names := make([]string, len(ir.Priorities))
 				for i, p := range ir.Priorities {
@@ -438,7 +456,7 @@ func (b *builder) readFile(v *Value) ([]elem, bool) {
 	}
 	elems, cached := b.files[path]
 	if !cached {
-		data, err := os.ReadFile(path)
+		data, err := ReadSource(path)
 		if err != nil {
 			b.errorf(pos, end, "cannot read the set: %v", err)
 			return nil, false

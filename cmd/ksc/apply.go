@@ -191,7 +191,7 @@ func (pf *policyFlags) reportApplyError(e env, err error) {
 		d := ir.Diagnostic{Pos: ie.Pos, Message: strings.TrimPrefix(ie.Error(), ie.Pos.String()+": ")}
 		fmt.Fprint(e.stderr, d.Render(pf.sources[ie.Pos.File]))
 	default:
-		pf.reportError(e, "apply", err)
+		pf.reportError(e, pf.cmd, err)
 	}
 }
 

@@ -121,7 +121,8 @@ func parseFlags(e env, fs *pflag.FlagSet, usage string, args []string) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "Run \"ksc %s --help\" for usage.\n", fs.Name())
+		// pflag leaves printing the error to us.
+		fmt.Fprintf(e.stderr, "ksc %s: %v\nRun \"ksc %s --help\" for usage.\n", fs.Name(), err, fs.Name())
 		return exitUsage
 	}
 	return -1

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
 )
 
 const openvpnUsage = `Usage: ksc openvpn patch [flags] CLIENT.ovpn
@@ -60,7 +61,7 @@ func runOpenVPN(e env, args []string) int {
 		}
 		plan = *p.IPv6.OpenVPN
 	}
-	src, err := os.ReadFile(file)
+	src, err := lang.ReadSource(file)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc openvpn patch: %v\n", err)
 		return exitFailure

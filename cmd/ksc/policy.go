@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
@@ -20,14 +20,37 @@ type policyFlags struct {
 	warned  bool // loading printed a warning
 	// quiet leaves warnings out: ksc test reports verdicts, ksc check warnings.
 	quiet bool
+	cmd   string // the command, for its errors
 }
 
 func (pf *policyFlags) register(fs *pflag.FlagSet) {
+	pf.cmd = fs.Name()
 	fs.StringArrayVarP(&pf.defines, "define", "D", nil,
 		"override a define: `NAME=VALUE`, VALUE in policy syntax (repeatable)")
-	fs.StringSliceVarP(&pf.enable, "enable", "e", nil,
+	fs.VarP((*optionNames)(&pf.enable), "enable", "e",
 		"enable an optional rule block by `NAME` (repeatable, or comma-separated)")
 }
+
+// optionNames is the value of -e: names, comma-separated or repeated.
+// (pflag's string slice reads CSV, which silently drops everything after
+// a newline.)
+type optionNames []string
+
+func (o *optionNames) Set(v string) error {
+	for _, name := range strings.Split(v, ",") {
+		name = strings.TrimSpace(name)
+		if err := lang.CheckOptionName(name); err != nil {
+			return err
+		}
+		if name != "" {
+			*o = append(*o, name)
+		}
+	}
+	return nil
+}
+
+func (o *optionNames) String() string { return strings.Join(*o, ",") }
+func (o *optionNames) Type() string   { return "strings" }
 
 // load reads, parses, builds and validates the policy at path ("-" is
 // standard input), printing every diagnostic to stderr. It returns nil when
@@ -35,7 +58,7 @@ func (pf *policyFlags) register(fs *pflag.FlagSet) {
 func (pf *policyFlags) load(e env, path string) *ir.Policy {
 	src, name, err := readPolicy(e, path)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ksc: %v\n", err)
+		fmt.Fprintf(e.stderr, "ksc %s: %v\n", pf.cmd, err)
 		return nil
 	}
 	cfg := lang.Config{Enable: pf.enable}
@@ -44,7 +67,7 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 	for _, d := range pf.defines {
 		o, err := lang.ParseOverride(d)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "ksc: %v\n", err)
+			fmt.Fprintf(e.stderr, "ksc %s: %v\n", pf.cmd, err)
 			return nil
 		}
 		cfg.Defines = append(cfg.Defines, o)
@@ -67,10 +90,13 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 
 func readPolicy(e env, path string) (src []byte, name string, err error) {
 	if path == "-" {
-		src, err = io.ReadAll(e.stdin)
+		src, err = lang.ReadBounded(e.stdin)
+		if err != nil {
+			err = fmt.Errorf("standard input: %w", err)
+		}
 		return src, "<stdin>", err
 	}
-	src, err = os.ReadFile(path)
+	src, err = lang.ReadSource(path)
 	return src, path, err
 }
 

@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/sim"
 )
 
@@ -41,7 +41,7 @@ func runTest(e env, args []string) int {
 	if fs.NArg() == 2 {
 		file = fs.Arg(1)
 	}
-	data, err := os.ReadFile(file)
+	data, err := lang.ReadSource(file)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
 		return exitUsage
