@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,6 +31,8 @@ import (
 //
 // A table in inet counts, in prerouting, every packet by the interface it
 // arrives on: the verdicts are read where packets land, not on the client.
+// The VPN server's end of the tunnel is tunsrv, or another name given to
+// newNetwork (wireguard_test.go).
 type lab struct {
 	client, inet *netlab.NS
 	dir          string
@@ -54,9 +57,19 @@ const counting = `table inet count {
 }
 `
 
+// newLab is the network with an OpenVPN server.
 func newLab(t *testing.T) *lab {
 	netlab.Require(t, "nft", "openvpn")
-	l := &lab{client: netlab.NewNS(t, "e2ec"), inet: netlab.NewNS(t, "e2ei"), dir: t.TempDir(), pki: newPKI(t)}
+	l := newNetwork(t, "tunsrv")
+	l.pki = newPKI(t)
+	l.startServer(t)
+	return l
+}
+
+// newNetwork is the client and the internet, with no VPN server yet;
+// tunnel names the server's tunnel interface, for the counters.
+func newNetwork(t *testing.T, tunnel string) *lab {
+	l := &lab{client: netlab.NewNS(t, "e2ec"), inet: netlab.NewNS(t, "e2ei"), dir: t.TempDir()}
 	c, i := l.client, l.inet
 	netlab.Veth(t, c, "eth0", i, "lan0")
 	c.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -75,9 +88,8 @@ func newLab(t *testing.T) *lab {
 	// routes it straight back; a copy arriving on lan0 was forwarded.
 	i.Exec(t, "ip", "route", "add", "203.0.113.201/32", "via", "192.0.2.2")
 	c.Exec(t, "ip", "route", "add", "203.0.113.201/32", "via", "192.0.2.1")
-	out, err := i.ExecInput(counting, "nft", "-f", "-")
+	out, err := i.ExecInput(strings.ReplaceAll(counting, `"tunsrv"`, strconv.Quote(tunnel)), "nft", "-f", "-")
 	require.NoError(t, err, out)
-	l.startServer(t)
 	return l
 }
 
@@ -229,7 +241,7 @@ func (l *lab) probes() []netlab.Probe {
 		{Name: "ntp", Proto: "udp", From: c, To: i, Dst: ap("198.51.100.123:123")},
 		{Name: "vpn server", Proto: "tcp", From: c, To: i, Dst: ap("198.51.100.1:443")},
 		{Name: "lan host", Proto: "tcp", From: c, To: i, Dst: ap("192.0.2.1:22")},
-		{Name: "dhcp", Proto: "udp", From: c, Device: "eth0", To: i, Dst: ap("255.255.255.255:67")},
+		{Name: "dhcp", Proto: "udp", From: c, SrcPort: 68, Device: "eth0", To: i, Dst: ap("255.255.255.255:67")},
 	}
 }
 

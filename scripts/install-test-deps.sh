@@ -1,8 +1,8 @@
 #!/bin/sh
-# Installs what the kernel tests use (nft, iptables, ip, openvpn, conntrack), from
-# Debian's packages, when something is missing. Without root it only says
-# what is missing: the kernel tests then skip, or fail where
-# KSC_REQUIRE_KERNEL_TESTS=1 (as in CI).
+# Installs what the kernel tests use (nft, iptables, ip, openvpn, conntrack,
+# wg, wireguard-go), from Debian's packages, when something is missing.
+# Without root it only says what is missing: the kernel tests then skip, or
+# fail where KSC_REQUIRE_KERNEL_TESTS=1 (as in CI).
 set -eu
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
@@ -11,6 +11,9 @@ need iptables-restore iptables
 need ip iproute2
 need openvpn openvpn
 need conntrack conntrack
+# WireGuard in userspace, for kernels without the WireGuard module.
+need wg wireguard-tools
+need wireguard-go wireguard-go
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "install-test-deps: missing packages:$missing (need root and apt-get to install them)" >&2

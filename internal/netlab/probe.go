@@ -30,6 +30,8 @@ type Probe struct {
 	From  *NS
 	// Src, when valid, is the source address to bind; it must exist in From.
 	Src netip.Addr
+	// SrcPort, when not 0, is the source port to bind (68 for a DHCP client).
+	SrcPort uint16
 	// Device, when set, binds the sender to an interface (for broadcasts).
 	Device string
 	To     *NS
@@ -59,11 +61,15 @@ func (p Probe) listenAddr() string {
 
 func (p Probe) dialer() *net.Dialer {
 	d := &net.Dialer{Timeout: wait}
-	if p.Src.IsValid() {
+	if p.Src.IsValid() || p.SrcPort != 0 {
+		var ip net.IP
+		if p.Src.IsValid() {
+			ip = p.Src.AsSlice()
+		}
 		if p.Proto == "tcp" {
-			d.LocalAddr = &net.TCPAddr{IP: p.Src.AsSlice()}
+			d.LocalAddr = &net.TCPAddr{IP: ip, Port: int(p.SrcPort)}
 		} else {
-			d.LocalAddr = &net.UDPAddr{IP: p.Src.AsSlice()}
+			d.LocalAddr = &net.UDPAddr{IP: ip, Port: int(p.SrcPort)}
 		}
 	}
 	d.Control = func(network, address string, c syscall.RawConn) error {
