@@ -26,7 +26,7 @@ vet:
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
-# The end-to-end suite alone: a real OpenVPN tunnel, every loader.
+# The end-to-end suite alone: real OpenVPN and WireGuard tunnels, every loader.
 e2e: deps
 	$(GO) test -count=1 -v ./e2e
 

@@ -123,6 +123,25 @@ func TestApplyConfirm(t *testing.T) {
 	assert.Equal(t, 0, <-done)
 	assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch")
 
+	// What another program adds while the apply waits survives the
+	// rollback, and the rollback says so.
+	kept := ns.Exec(t, "nft", "list", "ruleset")
+	done = make(chan int, 1)
+	var waited string
+	go func() {
+		var code int
+		code, _, waited = ksc("apply", killswitch, "--netns", ns.Name, "--confirm", "1s")
+		done <- code
+	}()
+	awaitGuard(t, ns.Name)
+	ns.Exec(t, "nft", "add", "table", "ip", "docker")
+	assert.Equal(t, 1, <-done)
+	assert.Contains(t, waited, "ksc apply: kept table ip docker: another program added it while waiting\n")
+	assert.Contains(t, waited, "not confirmed within 1s: restored the previous ruleset")
+	assert.Contains(t, ns.Exec(t, "nft", "list", "tables"), "table ip docker")
+	ns.Exec(t, "nft", "delete", "table", "ip", "docker")
+	assert.Equal(t, kept, ns.Exec(t, "nft", "list", "ruleset"))
+
 	// A newline from a pipe (echo | ksc apply) confirms nothing.
 	var stdout, errOut strings.Builder
 	pr, pw, err := os.Pipe()
