@@ -220,6 +220,22 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		}
 		*target = uint32(n)
 	}
+	p.fillDefaults(stateGiven, pkttypeGiven, flagsGiven)
+	return nil
+}
+
+// FirstPacket is the first packet of a flow of which no more is known than
+// pkt says (what conntrack records: addresses, ports, ICMP type): what was
+// not given takes the defaults of a packet line.
+func FirstPacket(dir Direction, pkt ir.Packet) Packet {
+	p := Packet{Packet: pkt, Dir: dir}
+	p.fillDefaults(false, false, false)
+	return p
+}
+
+// fillDefaults sets what a packet line did not give: the conntrack state,
+// TCP flags and link-layer packet type.
+func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
 	if !stateGiven {
 		p.CtState = initialState(p.Packet)
 	}
@@ -239,7 +255,6 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			p.Pkttype = 2
 		}
 	}
-	return nil
 }
 
 // initialState is the conntrack state of a flow's first packet: new, but

@@ -14,6 +14,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/backends/sysctl"
+	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
@@ -31,6 +32,12 @@ previous ruleset stays exactly as it was and the error names the policy line.
 Try a policy in a network namespace first (--netns), and on a remote
 machine use --confirm: a kill switch applied to the wrong interface cuts
 the machine off.
+
+Connections conntrack tracked before the apply that the policy would not
+let start (judged like "ksc explain" judges a new packet, routed as the
+routes send it now) are closed, so that no flow opened before the kill
+switch goes on through an established-accept rule; --keep-connections
+leaves them.
 
 --confirm (nft target) first starts a rollback guard, a ksc process of its
 own that keeps the tables the policy replaces, as they were. Unless Enter
@@ -70,6 +77,7 @@ func runApply(e env, args []string) int {
 	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
 	undo := flags.Bool("undo", false, "sysctl: put back the IPv6 settings found before the first apply")
 	install := flags.Bool("install", false, "sysctl: also write (or, with --undo, remove) "+sysctl.InstallPath)
+	keepConnections := flags.Bool("keep-connections", false, "leave open the connections tracked before the apply that the policy would not let start")
 	pf.register(flags)
 	if code := parseFlags(e, flags, applyUsage, args); code >= 0 {
 		return code
@@ -124,6 +132,9 @@ func runApply(e env, args []string) int {
 			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
 			return exitFailure
 		}
+		if !*keepConnections {
+			return closeStaleFlows(e, p, nsPath)
+		}
 		return exitOK
 	}
 	batch, err := nft.Lower(p)
@@ -156,12 +167,51 @@ func runApply(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
 		return exitFailure
 	}
+	if guard == nil {
+		fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
+	}
+	if !*keepConnections {
+		if code := closeStaleFlows(e, p, nsPath); code != exitOK {
+			// The new rules are in; with --confirm the guard still waits.
+			if guard == nil {
+				return code
+			}
+		}
+	}
 	if guard != nil {
 		return awaitConfirmation(e, guard, *confirm, *netns)
 	}
-	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
 	return exitOK
 }
+
+// closeStaleFlows closes the connections conntrack tracked before the
+// apply that the policy would not let start: without this, a flow opened
+// over eth0 before the kill switch goes on through an established-accept
+// rule.
+func closeStaleFlows(e env, p *ir.Policy, nsPath string) int {
+	all, err := flows.Read(nsPath)
+	if err == nil {
+		stale := flows.Judge(p, all)
+		if err = flows.Close(nsPath, stale); err == nil && len(stale) > 0 {
+			fmt.Fprintf(e.stderr, "ksc apply: closed %d connections the policy would not let start (--keep-connections keeps them):\n", len(stale))
+			for i, f := range stale {
+				if i == maxListed {
+					fmt.Fprintf(e.stderr, "  … and %d more\n", len(stale)-maxListed)
+					break
+				}
+				fmt.Fprintf(e.stderr, "  %s\n", f)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc apply: the policy is applied, but connections opened before it may go on: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// maxListed is how many closed connections apply names.
+const maxListed = 10
 
 // sshLockout refuses to apply, from an SSH session, a policy that drops
 // new SSH connections to this machine, unless there is a way back

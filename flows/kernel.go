@@ -1,0 +1,126 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Read lists the flows conntrack tracks in the namespace at nsPath (the
+// current one when empty), each with its first packet routed as the
+// namespace's routes send it now.
+func Read(nsPath string) ([]Flow, error) {
+	h, err := open(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		return nil, fmt.Errorf("conntrack: %w", err)
+	}
+	defer ct.Close()
+	entries, err := ct.Dump(nil)
+	if err != nil {
+		return nil, fmt.Errorf("listing conntrack flows: %w", err)
+	}
+	routes, err := namespaceRoutes(h)
+	if err != nil {
+		return nil, err
+	}
+	defer routes.handle.Close()
+	var flows []Flow
+	for _, e := range entries {
+		if pkt, ok := first(e, routes); ok {
+			flows = append(flows, Flow{First: pkt, entry: e})
+		}
+	}
+	return flows, nil
+}
+
+// Close deletes the flows' conntrack entries, so that their next packets
+// are judged as new ones. A flow already gone is no error.
+func Close(nsPath string, flows []Flow) error {
+	if len(flows) == 0 {
+		return nil
+	}
+	h, err := open(nsPath)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		return fmt.Errorf("conntrack: %w", err)
+	}
+	defer ct.Close()
+	var errs error
+	for _, f := range flows {
+		if err := ct.Delete(f.entry); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = errors.Join(errs, fmt.Errorf("closing %s: %w", f, err))
+		}
+	}
+	return errs
+}
+
+func open(nsPath string) (netns.NsHandle, error) {
+	if nsPath == "" {
+		return netns.Get()
+	}
+	h, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return h, fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	return h, nil
+}
+
+// kernelRoutes answers Routes from a namespace's addresses and routing
+// tables.
+type kernelRoutes struct {
+	handle *vnl.Handle
+	local  map[netip.Addr]bool
+	names  map[int]string
+}
+
+func namespaceRoutes(h netns.NsHandle) (*kernelRoutes, error) {
+	handle, err := vnl.NewHandleAt(h)
+	if err != nil {
+		return nil, fmt.Errorf("rtnetlink: %w", err)
+	}
+	r := &kernelRoutes{handle: handle, local: map[netip.Addr]bool{}, names: map[int]string{}}
+	links, err := handle.LinkList()
+	if err != nil {
+		handle.Close()
+		return nil, fmt.Errorf("listing interfaces: %w", err)
+	}
+	for _, l := range links {
+		r.names[l.Attrs().Index] = l.Attrs().Name
+	}
+	addrs, err := handle.AddrList(nil, vnl.FAMILY_ALL)
+	if err != nil {
+		handle.Close()
+		return nil, fmt.Errorf("listing addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			r.local[ip.Unmap()] = true
+		}
+	}
+	return r, nil
+}
+
+func (r *kernelRoutes) Local(a netip.Addr) bool { return r.local[a] }
+
+func (r *kernelRoutes) Interface(to netip.Addr) string {
+	routes, err := r.handle.RouteGet(to.AsSlice())
+	if err != nil || len(routes) == 0 {
+		return ""
+	}
+	return r.names[routes[0].LinkIndex]
+}
