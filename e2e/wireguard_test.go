@@ -40,8 +40,10 @@ var wgLabs atomic.Int32
 
 func newWGLab(t *testing.T) *wgLab {
 	netlab.Require(t, "nft", "wg", "wireguard-go")
-	n := wgLabs.Add(1)
-	l := &wgLab{serverIf: fmt.Sprintf("wgs%d", n), clientIf: fmt.Sprintf("wgc%d", n)}
+	// Named by process and lab: a name reused from an earlier run could
+	// meet the control socket a killed wireguard-go left behind.
+	n := fmt.Sprintf("%d%c", os.Getpid()%100000, 'a'+wgLabs.Add(1))
+	l := &wgLab{serverIf: "wgs" + n, clientIf: "wgc" + n}
 	l.lab = newNetwork(t, l.serverIf)
 	l.serverKey, l.serverPub = l.keyPair(t, "server")
 	l.clientKey, l.clientPub = l.keyPair(t, "client")
@@ -71,20 +73,28 @@ func (l *wgLab) startTunnel(t *testing.T, ns *netlab.NS, name string) (stop func
 	if _, err := ns.ExecInput("", "ip", "link", "add", name, "type", "wireguard"); err == nil {
 		return func() { ns.Exec(t, "ip", "link", "del", name) }
 	}
+	// wireguard-go's control socket is on the host's file system: one a
+	// killed wireguard-go left behind is removed, before and after.
+	socket := filepath.Join("/var/run/wireguard", name+".sock")
+	os.Remove(socket)
 	cmd := exec.Command("ip", "netns", "exec", ns.Name, "wireguard-go", "-f", name)
 	cmd.Env = append(os.Environ(), "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1")
+	var output strings.Builder
+	cmd.Stdout, cmd.Stderr = &output, &output
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { // before the namespace goes (cleanups run last-first)
 		cmd.Process.Kill()
 		cmd.Wait()
+		os.Remove(socket)
 	})
 	require.Eventually(t, func() bool {
 		_, err := ns.ExecInput("", "wg", "show", name)
 		return err == nil
-	}, 10*time.Second, 50*time.Millisecond, "wireguard-go never made %s", name)
+	}, 10*time.Second, 50*time.Millisecond, "wireguard-go never made %s: %s", name, &output)
 	return func() {
 		require.NoError(t, cmd.Process.Kill())
 		cmd.Wait()
+		os.Remove(socket)
 		require.Eventually(t, func() bool {
 			out, _ := ns.ExecInput("", "ip", "link", "show", name)
 			return strings.Contains(out, "does not exist")

@@ -18,6 +18,15 @@ type Policy struct {
 	Tables  []*Table
 	// IPv6 says what the policy wants done about IPv6 beyond the firewall.
 	IPv6 IPv6Plan
+	// SetFiles are the files the policy's file() sets were read from.
+	SetFiles []SetFile
+}
+
+// SetFile is a file a file() set was read from: Written as the policy (or
+// a -D value) gives it, Path as ksc opened it (relative to the policy's
+// directory, or for a -D value to the working directory).
+type SetFile struct {
+	Written, Path string
 }
 
 // Table is a firewall table of one family holding base chains.

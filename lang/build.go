@@ -119,6 +119,8 @@ type builder struct {
 	enabled map[string]bool
 	dir     string
 	files   map[string][]elem // file("...") contents by path, read once
+	// setFiles are the files read, in the order first read.
+	setFiles []ir.SetFile
 }
 
 // Build turns a parsed policy into an ir.Policy, applying cfg. It checks that
@@ -163,6 +165,7 @@ func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
 			b.ds.Warnf(d.pos, "$%s is defined but never used", d.name)
 		}
 	}
+	p.SetFiles = b.setFiles
 	sortDiagnostics(b.ds)
 	return p, b.ds
 }
@@ -450,7 +453,8 @@ func (b *builder) resolveVia(v *Value, enabled bool, use *useSite) ([]elem, bool
 // comment. Each element's position is its line and column in that file.
 func (b *builder) readFile(v *Value) ([]elem, bool) {
 	pos, end := endPos(v.Pos, v.EndPos)
-	path := strings.Trim(*v.File, `"`)
+	written := strings.Trim(*v.File, `"`)
+	path := written
 	if !filepath.IsAbs(path) && !strings.HasPrefix(v.Pos.Filename, "-D ") {
 		path = filepath.Join(b.dir, path)
 	}
@@ -488,6 +492,7 @@ func (b *builder) readFile(v *Value) ([]elem, bool) {
 			return nil, false
 		}
 		b.files[path] = elems
+		b.setFiles = append(b.setFiles, ir.SetFile{Written: written, Path: path})
 	}
 	// Elements of a file are shared by every use, not copied: an error in
 	// one points at its line in the file, which is where it is fixed.

@@ -14,6 +14,8 @@ need conntrack conntrack
 # WireGuard in userspace, for kernels without the WireGuard module.
 need wg wireguard-tools
 need wireguard-go wireguard-go
+# systemd-analyze checks the unit ksc install writes.
+need systemd-analyze systemd
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "install-test-deps: missing packages:$missing (need root and apt-get to install them)" >&2

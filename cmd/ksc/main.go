@@ -38,6 +38,8 @@ Commands:
   status    show whether a policy is loaded, with rule counters
   remove    delete a policy's tables
   openvpn   patch the IPv6 directives into an OpenVPN client config
+  install   apply a policy at every boot, before the network comes up
+  uninstall remove what "ksc install" wrote
   version   print the version
 
 Examples:
@@ -77,6 +79,8 @@ var commands = map[string]command{
 	"status":     {runStatus, statusUsage},
 	"remove":     {runRemove, removeUsage},
 	"openvpn":    {runOpenVPN, openvpnUsage},
+	"install":    {runInstall, installUsage},
+	"uninstall":  {runUninstall, uninstallUsage},
 	guardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
 }
 

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/install"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+)
+
+const installUsage = `Usage: ksc install POLICY [-e NAME] [-D NAME=VALUE] [--backend nft|iptables] [--root DIR] [--dry-run]
+
+Install POLICY so that it is in force at every boot before any network
+interface comes up, closing the window between boot and "ksc apply":
+
+  ` + install.Policy + `                      the policy, and beside it the file() sets it reads
+  ` + install.Unit + `         applies it before network-pre.target
+  ` + install.Enabled + `
+                                         enables it (what "systemctl enable" would do)
+  ` + install.RulesV4 + `, ` + install.RulesV6 + `
+                                         with --backend iptables: the rules for
+                                         netfilter-persistent too
+  ` + install.Manifest + `                     what was written, for "ksc uninstall"
+
+The options (-e) and defines (-D) given here are the ones applied at boot.
+Running it again updates the installation; a file of the same name that
+ksc did not write is never overwritten. --root writes into a directory
+tree instead of / (for image builds); --dry-run lists the files.
+
+Examples:
+  sudo ksc install policy.ks -e lan -D INET_DEV=wlan0 && sudo systemctl daemon-reload
+  ksc install policy.ks --root ./image --ksc /usr/local/bin/ksc
+  sudo ksc uninstall
+`
+
+func runInstall(e env, args []string) int {
+	flags := newFlags(e, "install")
+	var pf policyFlags
+	backend := flags.String("backend", "nft", "how the unit applies the policy: nft or iptables")
+	root := flags.String("root", "/", "install into the directory tree `DIR`")
+	dryRun := flags.BoolP("dry-run", "n", false, "list the files, write nothing")
+	ksc := flags.String("ksc", "", "the ksc binary the unit runs, as an absolute `PATH` on the installed system (default: this one)")
+	pf.register(flags)
+	if code := parseFlags(e, flags, installUsage, args); code >= 0 {
+		return code
+	}
+	path, ok := onePolicyArg(e, flags)
+	if !ok {
+		return exitUsage
+	}
+	b := install.Backend(*backend)
+	if b != install.NFT && b != install.IPTables {
+		fmt.Fprintf(e.stderr, "ksc install: --backend is nft or iptables, not %q\n", *backend)
+		return exitUsage
+	}
+	p := pf.load(e, path)
+	if p == nil {
+		return exitFailure
+	}
+	opts, err := installOptions(p, &pf, b, *ksc)
+	if err == nil {
+		err = installFiles(e, opts, *root, *dryRun)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc install: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// installOptions gathers what the installation is made of.
+func installOptions(p *ir.Policy, pf *policyFlags, b install.Backend, ksc string) (install.Options, error) {
+	o := install.Options{Policy: pf.sources[p.Source], Enable: pf.enable, Defines: pf.defines, Backend: b, Ksc: ksc}
+	if o.Ksc == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, err
+		}
+		if o.Ksc, err = filepath.EvalSymlinks(exe); err != nil {
+			return o, err
+		}
+	}
+	for _, s := range p.SetFiles {
+		data, err := lang.ReadSource(s.Path)
+		if err != nil {
+			return o, err
+		}
+		o.SetFiles = append(o.SetFiles, install.SetFile{Written: s.Written, Data: data})
+	}
+	if b == install.IPTables {
+		for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
+			out, err := iptables.Render(p, f)
+			if err != nil {
+				return o, err
+			}
+			if f == ir.IPv4 {
+				o.IPv4Rules = out.Text
+			} else {
+				o.IPv6Rules = out.Text
+			}
+		}
+	}
+	return o, nil
+}
+
+// installFiles writes the plan under root: each file of the plan, then the
+// manifest; files of an earlier installation that the plan no longer has
+// are removed.
+func installFiles(e env, o install.Options, root string, dryRun bool) error {
+	plan, err := install.Plan(o)
+	if err != nil {
+		return err
+	}
+	previous, err := readManifest(root)
+	if err != nil {
+		return err
+	}
+	var wrote []string
+	for _, f := range plan {
+		wrote = append(wrote, f.Path)
+		if err := checkOurs(root, f.Path, previous); err != nil {
+			return err
+		}
+	}
+	wrote = append(wrote, install.Manifest)
+	if dryRun {
+		fmt.Fprintf(e.stdout, "# ksc install --dry-run: would write under %s\n%s\n", root, strings.Join(wrote, "\n"))
+		return nil
+	}
+	for _, f := range plan {
+		if err := writePlanned(root, f); err != nil {
+			return err
+		}
+	}
+	for _, old := range previous {
+		if !slices.Contains(wrote, old) {
+			if err := os.Remove(filepath.Join(root, old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if err := writeFile(filepath.Join(root, install.Manifest), []byte(strings.Join(wrote, "\n")+"\n"), writeOptions{}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "ksc install: installed %s (%s backend); it applies at the next boot, or now with \"systemctl daemon-reload && systemctl start ksc\"\n", install.Unit, o.Backend)
+	return nil
+}
+
+// checkOurs refuses to overwrite a file that an earlier installation did
+// not write: a netfilter-persistent rules file of the user's own, say.
+func checkOurs(root, path string, ours []string) error {
+	if slices.Contains(ours, path) {
+		return nil
+	}
+	if _, err := os.Lstat(filepath.Join(root, path)); err == nil {
+		return fmt.Errorf("%s exists and ksc did not write it; move it away first (nothing was written)", filepath.Join(root, path))
+	}
+	return nil
+}
+
+func writePlanned(root string, f install.File) error {
+	target := filepath.Join(root, f.Path)
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	if f.Link == "" {
+		return writeFile(target, f.Data, writeOptions{followLinks: true})
+	}
+	if dest, err := os.Readlink(target); err == nil && dest == f.Link {
+		return nil
+	}
+	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Symlink(f.Link, target)
+}
+
+// readManifest lists the files an earlier installation under root wrote.
+func readManifest(root string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, install.Manifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, line := range strings.Split(string(bytes.TrimSpace(data)), "\n") {
+		// Only absolute paths inside /etc: a manifest edited by hand
+		// must not make uninstall remove anything else.
+		clean := filepath.Clean(line)
+		if line == "" || clean != line || !strings.HasPrefix(clean, "/etc/") {
+			return nil, fmt.Errorf("%s: %q is not a file ksc installs; fix or remove the manifest", filepath.Join(root, install.Manifest), line)
+		}
+		paths = append(paths, clean)
+	}
+	return paths, nil
+}
+
+const uninstallUsage = `Usage: ksc uninstall [--root DIR] [--dry-run]
+
+Remove exactly the files "ksc install" wrote (listed in ` + install.Manifest + `).
+The rules in force stay until the next boot, or "ksc remove POLICY".
+`
+
+func runUninstall(e env, args []string) int {
+	flags := newFlags(e, "uninstall")
+	root := flags.String("root", "/", "uninstall from the directory tree `DIR`")
+	dryRun := flags.BoolP("dry-run", "n", false, "list the files, remove nothing")
+	if code := parseFlags(e, flags, uninstallUsage, args); code >= 0 {
+		return code
+	}
+	if flags.NArg() != 0 {
+		fmt.Fprintln(e.stderr, "ksc uninstall: takes no arguments")
+		return exitUsage
+	}
+	paths, err := readManifest(*root)
+	if err == nil && paths == nil {
+		err = fmt.Errorf("nothing is installed under %s (no %s)", *root, install.Manifest)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc uninstall: %v\n", err)
+		return exitFailure
+	}
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "# ksc uninstall --dry-run: would remove under %s\n%s\n", *root, strings.Join(paths, "\n"))
+		return exitOK
+	}
+	// The manifest goes last, so that an interrupted uninstall can run again.
+	slices.SortStableFunc(paths, func(a, b string) int {
+		return boolInt(a == install.Manifest) - boolInt(b == install.Manifest)
+	})
+	for _, p := range paths {
+		if err := os.Remove(filepath.Join(*root, p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(e.stderr, "ksc uninstall: %v\n", err)
+			return exitFailure
+		}
+	}
+	for _, dir := range []string{install.Dir, filepath.Dir(install.Enabled)} {
+		os.Remove(filepath.Join(*root, dir)) // only when empty
+	}
+	fmt.Fprintf(e.stderr, "ksc uninstall: removed %d files\n", len(paths))
+	return exitOK
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
