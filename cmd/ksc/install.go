@@ -16,7 +16,7 @@ import (
 	"github.com/ksc-project/ksc/lang"
 )
 
-const installUsage = `Usage: ksc install POLICY [-e NAME] [-D NAME=VALUE] [--backend nft|iptables] [--root DIR] [--dry-run]
+const installUsage = `Usage: ksc install POLICY [-e NAME] [-D NAME=VALUE] [--backend nft|iptables] [--watch] [--root DIR] [--dry-run]
 
 Install POLICY so that it is in force at every boot before any network
 interface comes up, closing the window between boot and "ksc apply":
@@ -28,6 +28,9 @@ interface comes up, closing the window between boot and "ksc apply":
   ` + install.RulesV4 + `, ` + install.RulesV6 + `
                                          with --backend iptables: the rules for
                                          netfilter-persistent too
+  ` + install.WatchUnit + `   with --watch: runs "ksc watch" from boot, which
+                                         puts the policy back whenever another
+                                         program changes it
   ` + install.Manifest + `                     what was written, for "ksc uninstall"
 
 The options (-e) and defines (-D) given here are the ones applied at boot.
@@ -48,6 +51,7 @@ func runInstall(e env, args []string) int {
 	root := flags.String("root", "/", "install into the directory tree `DIR`")
 	dryRun := flags.BoolP("dry-run", "n", false, "list the files, write nothing")
 	ksc := flags.String("ksc", "", "the ksc binary the unit runs, as an absolute `PATH` on the installed system (default: this one)")
+	watch := flags.Bool("watch", false, "also install a unit that runs \"ksc watch\" from boot, putting the policy back whenever another program changes it")
 	pf.register(flags)
 	if code := parseFlags(e, flags, installUsage, args); code >= 0 {
 		return code
@@ -66,6 +70,7 @@ func runInstall(e env, args []string) int {
 		return exitFailure
 	}
 	opts, err := installOptions(p, &pf, b, *ksc)
+	opts.Watch = *watch
 	if err == nil {
 		err = installFiles(e, opts, *root, *dryRun)
 	}

@@ -38,6 +38,7 @@ Commands:
   status    show whether a policy is loaded, with rule counters
   remove    delete a policy's tables
   openvpn   patch the IPv6 directives into an OpenVPN client config
+  watch     put a policy back whenever another program changes it
   install   apply a policy at every boot, before the network comes up
   uninstall remove what "ksc install" wrote
   version   print the version
@@ -80,6 +81,7 @@ var commands = map[string]command{
 	"remove":     {runRemove, removeUsage},
 	"openvpn":    {runOpenVPN, openvpnUsage},
 	"install":    {runInstall, installUsage},
+	"watch":      {runWatch, watchUsage},
 	"uninstall":  {runUninstall, uninstallUsage},
 	guardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
 }

@@ -90,9 +90,15 @@ func queue(c *nftables.Conn, b *nft.Batch, rules int) error {
 	if b.FlushRuleset {
 		c.FlushRuleset()
 	}
+	return queueTables(c, b, rules, func(*nftables.Table) bool { return !b.FlushRuleset })
+}
+
+// queueTables adds b's tables, chains and first rules rules to c, each
+// table replacing the one of its name where replace says it may exist.
+func queueTables(c *nftables.Conn, b *nft.Batch, rules int, replace func(*nftables.Table) bool) error {
 	n := 0
 	for _, t := range b.Tables {
-		if !b.FlushRuleset {
+		if replace(t.Table) {
 			// Adding before deleting makes the delete succeed whether or
 			// not the table exists; the re-add then starts it afresh.
 			c.AddTable(t.Table)

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func loadExample(t *testing.T, name string, cfg lang.Config) *ir.Policy {
+func loadExample(t testing.TB, name string, cfg lang.Config) *ir.Policy {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", name))
 	require.NoError(t, err)

@@ -1,0 +1,125 @@
+package kernel_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// watching runs kernel.Watch on ns until the test ends, and delivers its
+// repairs.
+func watching(t testing.TB, ns *netlab.NS, example string) <-chan kernel.Repair {
+	b := golden.Batch(t, loadExample(t, example, lang.Config{}))
+	repairs := make(chan kernel.Repair, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kernel.Watch(ctx, b, nsenter.Path(ns.Name), func(r kernel.Repair) { repairs <- r }) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return repairs
+}
+
+func nextRepair(t *testing.T, repairs <-chan kernel.Repair) kernel.Repair {
+	t.Helper()
+	select {
+	case r := <-repairs:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("no repair within 5 s")
+		return kernel.Repair{}
+	}
+}
+
+func noRepair(t *testing.T, repairs <-chan kernel.Repair, why string) {
+	t.Helper()
+	select {
+	case r := <-repairs:
+		t.Fatalf("%s, but Watch repaired: %+v", why, r)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// Watch puts the policy's table back when another program flushes the
+// ruleset or deletes one of its rules, answers none of its own writes,
+// and leaves other programs' tables alone.
+func TestWatchPutsThePolicyBack(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "watch")
+	repairs := watching(t, ns, "server-ssh-https.ks")
+	r := nextRepair(t, repairs)
+	assert.Empty(t, r.By, "the check at the start")
+	require.NoError(t, r.Err)
+	assert.Contains(t, nftList(t, ns), "table inet server")
+	noRepair(t, repairs, "its own apply is no change")
+	want := nftList(t, ns)
+
+	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
+	require.NoError(t, err, out)
+	noRepair(t, repairs, "another program's table is no change to the policy")
+
+	ns.Exec(t, "nft", "flush", "ruleset")
+	r = nextRepair(t, repairs)
+	require.NoError(t, r.Err)
+	assert.Regexp(t, `^nft\[\d+\]$`, r.By)
+	assert.Contains(t, r.Changes, kernel.DiffLine{Op: '+', Text: "table inet server"})
+	assert.Equal(t, want, nftList(t, ns), "the policy is back, and the other program's flushed table stays gone")
+	noRepair(t, repairs, "the repair itself is no change")
+
+	handle := ruleHandle(t, ns, "tcp dport 443 accept")
+	ns.Exec(t, "nft", "delete", "rule", "inet", "server", "INPUT", "handle", handle)
+	r = nextRepair(t, repairs)
+	require.NoError(t, r.Err)
+	assert.Equal(t, []kernel.DiffLine{{Op: '+', Text: "    tcp dport 443 accept  # server-ssh-https.ks:22:3"}}, r.Changes)
+	assert.Equal(t, want, nftList(t, ns))
+}
+
+// ruleHandle finds the handle of the rule whose listing contains text.
+func ruleHandle(t *testing.T, ns *netlab.NS, text string) string {
+	for _, line := range strings.Split(ns.Exec(t, "nft", "-a", "list", "ruleset"), "\n") {
+		if strings.Contains(line, text) {
+			if _, h, ok := strings.Cut(line, "# handle "); ok {
+				return strings.TrimSpace(h)
+			}
+		}
+	}
+	t.Fatalf("no rule %q", text)
+	return ""
+}
+
+// BenchmarkWatchRepair measures how long the kill switch is gone after
+// another program flushes the ruleset: "took" from the kernel's event to
+// the policy back in force, "gone" from starting "nft flush ruleset" (a
+// process start included) to the same point.
+func BenchmarkWatchRepair(b *testing.B) {
+	netlab.Require(b, "nft")
+	ns := netlab.NewNS(b, "watchbench")
+	repairs := watching(b, ns, "ivpn-killswitch.ks")
+	<-repairs // the check at the start
+	var took, gone time.Duration
+	for b.Loop() {
+		// Spaced out, so that Watch does not take the benchmark for a
+		// program that keeps undoing the policy, and pause.
+		time.Sleep(250 * time.Millisecond)
+		start := time.Now()
+		ns.Exec(b, "nft", "flush", "ruleset")
+		r := <-repairs
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		took += r.Took
+		gone += time.Since(start)
+	}
+	b.ReportMetric(float64(took.Microseconds())/float64(b.N), "µs-took/op")
+	b.ReportMetric(float64(gone.Microseconds())/float64(b.N), "µs-gone/op")
+}
