@@ -98,10 +98,21 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		if err != nil {
 			return err
 		}
-		if err := restore(run, mode, v4); err != nil {
+		var args []string
+		if Owned(p) {
+			// Only ksc's chains are replaced; the jumps into them are
+			// added where they are missing.
+			args = []string{"--noflush"}
+			saved6, err := run(tool(mode, ir.IPv6, "-save"), nil, "-t", "filter")
+			if err != nil {
+				return err
+			}
+			v4, v6 = withoutPresentJumps(v4, saved4), withoutPresentJumps(v6, saved6)
+		}
+		if err := restore(run, mode, v4, args...); err != nil {
 			return err
 		}
-		if err := restore(run, mode, v6); err != nil {
+		if err := restore(run, mode, v6, args...); err != nil {
 			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
 				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
 			}
@@ -174,8 +185,26 @@ func (f *Fake) run(name string, stdin []byte, args ...string) ([]byte, error) {
 // "line N failed".
 var failedLine = regexp.MustCompile(`line:? (\d+)`)
 
-func restore(run RunFunc, mode Mode, o *Output) error {
-	_, err := run(tool(mode, o.Family, "-restore"), o.Text)
+// withoutPresentJumps leaves out of o the jumps into ksc's chains that
+// the saved filter table already has.
+func withoutPresentJumps(o *Output, saved []byte) *Output {
+	present := map[string]bool{}
+	for _, l := range strings.Split(string(saved), "\n") {
+		present[strings.TrimSpace(l)] = true
+	}
+	out := &Output{Family: o.Family}
+	for i, l := range strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n") {
+		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) && present["-A "+f[1]+" -j "+ownChain(f[1])] {
+			continue
+		}
+		out.Text = append(append(out.Text, l...), '\n')
+		out.Lines = append(out.Lines, o.Lines[i])
+	}
+	return out
+}
+
+func restore(run RunFunc, mode Mode, o *Output, args ...string) error {
+	_, err := run(tool(mode, o.Family, "-restore"), o.Text, args...)
 	if err == nil {
 		return nil
 	}

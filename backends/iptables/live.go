@@ -43,6 +43,14 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if Owned(p) {
+			have, err := ownedLive(nsPath, mode, family)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ruleDiff(tool(ModeAuto, family, ""), have, ownedWant(o))...)
+			continue
+		}
 		var want []string
 		for _, l := range strings.Split(string(o.Text), "\n") {
 			if name, policy, ok := chainPolicy(l); ok {
@@ -84,6 +92,123 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		out = append(out, ruleDiff(name, have, want)...)
 	}
 	return out, nil
+}
+
+// ownedWant lists the rules of ksc's own chains, and the jumps into them,
+// as "iptables -S" writes them.
+func ownedWant(o *Output) []string {
+	var want []string
+	for _, l := range strings.Split(string(o.Text), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case strings.HasPrefix(l, "-A "):
+			want = append(want, l)
+		case len(f) == 5 && l == jumpLine(f[1]):
+			want = append(want, "-A "+f[1]+" -j "+ownChain(f[1]))
+		}
+	}
+	return want
+}
+
+// ownedLive lists the live rules of ksc's own chains and the jumps into
+// them; other programs' rules are no business of the policy's.
+func ownedLive(nsPath string, mode Mode, family ir.Family) ([]string, error) {
+	var rules, jumps []string
+	err := nsenter.Run(nsPath, func() error {
+		ipt, err := handle(mode, family)
+		if err != nil {
+			return err
+		}
+		for _, chain := range builtinChains {
+			lines, err := ipt.List("filter", chain)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				if l == "-A "+chain+" -j "+ownChain(chain) {
+					jumps = append(jumps, l)
+				}
+			}
+			exists, err := ipt.ChainExists("filter", ownChain(chain))
+			if err != nil || !exists {
+				continue
+			}
+			lines, err = ipt.List("filter", ownChain(chain))
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				if strings.HasPrefix(l, "-A ") {
+					rules = append(rules, l)
+				}
+			}
+		}
+		return nil
+	})
+	return append(rules, jumps...), err
+}
+
+// RemoveOwned takes ksc's own chains out of both families' filter tables,
+// and the jumps into them, leaving every other rule; when the second
+// family fails, the first is put back.
+func RemoveOwned(nsPath string, mode Mode) error {
+	return RemoveOwnedWith(System{NSPath: nsPath}, mode)
+}
+
+// RemoveOwnedWith is RemoveOwned through tools.
+func RemoveOwnedWith(tools Tools, mode Mode) error {
+	return tools.Do(func(run RunFunc) error {
+		var saved4 []byte
+		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+			saved, err := run(tool(mode, family, "-save"), nil, "-t", "filter")
+			if err != nil {
+				return err
+			}
+			if family == ir.IPv4 {
+				saved4 = saved
+			}
+			_, err = run(tool(mode, family, "-restore"), removal(saved), "--noflush")
+			if err != nil && family == ir.IPv6 {
+				if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
+					return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
+				}
+				return fmt.Errorf("%w; the IPv4 rules are back as they were", err)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// removal is the iptables-restore --noflush input that deletes, from a
+// saved filter table, each jump into ksc's chains and then the chains.
+func removal(saved []byte) []byte {
+	var b strings.Builder
+	b.WriteString("*filter\n")
+	var own []string
+	lines := strings.Split(string(saved), "\n")
+	for _, chain := range builtinChains {
+		for _, l := range lines {
+			if strings.HasPrefix(l, ":"+ownChain(chain)+" ") {
+				own = append(own, ownChain(chain))
+				fmt.Fprintf(&b, ":%s - [0:0]\n", ownChain(chain)) // empties it
+			}
+		}
+	}
+	for _, chain := range builtinChains {
+		for _, l := range lines {
+			if l == "-A "+chain+" -j "+ownChain(chain) {
+				fmt.Fprintf(&b, "-D %s -j %s\n", chain, ownChain(chain))
+			}
+		}
+	}
+	for _, c := range own {
+		fmt.Fprintf(&b, "-X %s\n", c)
+	}
+	b.WriteString("COMMIT\n")
+	return []byte(b.String())
 }
 
 // chainPolicy reads a ":INPUT DROP [0:0]" line.

@@ -161,8 +161,10 @@ const removeUsage = `Usage: ksc remove POLICY [flags]
 
 Delete POLICY's tables, and only those, in one transaction. Other tables
 are left alone, also when the policy owns the whole ruleset. With
---backend iptables, empty both families' filter tables (which the iptables
-targets own) and set their policies to ACCEPT.
+--backend iptables, a policy with "flush ruleset" owns the filter tables:
+they are emptied and their policies set to ACCEPT; one without it lives in
+ksc's own chains (KSC-INPUT, ...), which are removed with the jumps into
+them, leaving every other rule.
 
 Examples:
   sudo ksc remove policy.ks
@@ -173,6 +175,14 @@ func runRemove(e env, args []string) int {
 	pf, p, live, code := liveCommand(e, "remove", removeUsage, args)
 	if code >= 0 {
 		return code
+	}
+	if live.iptables && iptables.Owned(p) {
+		if err := iptables.RemoveOwned(live.nsPath, live.mode); err != nil {
+			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintln(e.stderr, "ksc remove: removed ksc's chains (KSC-INPUT, KSC-FORWARD, KSC-OUTPUT) and the jumps into them; other rules are as they were")
+		return exitOK
 	}
 	if live.iptables {
 		if err := iptables.Remove(live.nsPath, live.mode); err != nil {

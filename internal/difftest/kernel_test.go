@@ -51,6 +51,13 @@ var loaders = []loader{
 	{"iptables-legacy", func(l *Lab, p *ir.Policy) error {
 		return iptables.Apply(p, nsenter.Path(l.FW.Name), iptables.ModeLegacy)
 	}},
+	// The same policy without "flush ruleset": ksc's own chains, loaded
+	// with --noflush, where an accept is a RETURN to the builtin chain.
+	{"iptables-nft, own chains", func(l *Lab, p *ir.Policy) error {
+		beside := *p
+		beside.FlushRuleset = false
+		return iptables.Apply(&beside, nsenter.Path(l.FW.Name), iptables.ModeNFT)
+	}},
 }
 
 // envInt reads a positive number from the environment, or returns def.
@@ -63,7 +70,7 @@ func envInt(name string, def uint64) uint64 {
 
 // Every loader must give every generated packet the verdict the IR gives
 // it: the nft text through nft -f, the netlink batch, and the iptables
-// output through iptables-nft and iptables-legacy. The seed is new each
+// output through iptables-nft and iptables-legacy, and in ksc's own chains. The seed is new each
 // run (KSC_DIFF_SEED repeats one); KSC_DIFF_CASES sets how many rulesets.
 func TestEveryLoaderGivesTheIRsVerdict(t *testing.T) {
 	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore", "conntrack")

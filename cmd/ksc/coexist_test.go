@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// otherFirewalls are rules other programs keep in the filter table: a
+// fail2ban ban on HTTPS and Docker's user chain.
+var otherFirewalls = [][]string{
+	{"-N", "f2b-https"},
+	{"-A", "f2b-https", "-s", "192.0.2.66/32", "-j", "REJECT"},
+	{"-A", "f2b-https", "-j", "RETURN"},
+	{"-A", "INPUT", "-p", "tcp", "--dport", "443", "-j", "f2b-https"},
+	{"-N", "DOCKER-USER"},
+	{"-A", "DOCKER-USER", "-j", "RETURN"},
+	{"-A", "FORWARD", "-j", "DOCKER-USER"},
+}
+
+// A policy without "flush ruleset" lives in ksc's own chains with the
+// iptables backend, beside other programs' rules: an apply, a re-apply and
+// a remove leave those rules as they were, and packets meet both (the
+// policy's accept does not skip a fail2ban ban).
+func TestIptablesBesideOtherFirewalls(t *testing.T) {
+	netlab.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
+	useRunDir(t)
+	for _, mode := range []string{"legacy", "nft"} {
+		t.Run(mode, func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "coexist"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			for _, a := range []string{"192.0.2.10/24", "192.0.2.66/24"} {
+				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0")
+			}
+			ipt := "iptables-" + mode
+			for _, rule := range otherFirewalls {
+				fw.Exec(t, append([]string{ipt}, rule...)...)
+			}
+			others := func() string {
+				var keep []string
+				for _, l := range strings.Split(fw.Exec(t, ipt+"-save", "-t", "filter"), "\n") {
+					if !strings.Contains(l, "KSC-") && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, ":") {
+						keep = append(keep, strings.Split(l, " [")[0])
+					}
+				}
+				return strings.Join(keep, "\n")
+			}
+			before := others()
+			apply := []string{"apply", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name}
+			for range 2 { // the second apply must not add a second jump
+				code, _, stderr := ksc(apply...)
+				require.Equal(t, 0, code, stderr)
+			}
+			saved := fw.Exec(t, ipt+"-save", "-t", "filter")
+			assert.Equal(t, before, others(), "other programs' rules are untouched")
+			assert.Equal(t, 1, strings.Count(saved, "-A INPUT -j KSC-INPUT\n"), saved)
+			assert.Contains(t, saved, ":INPUT ACCEPT", "the builtin chain's own policy is not the policy's to change")
+			code, stdout, _ := ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
+			assert.Equal(t, 0, code, stdout)
+
+			probe := func(src, dst string) netlab.Outcome {
+				out, err := netlab.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort(dst)}.Run()
+				require.NoError(t, err)
+				return out
+			}
+			assert.Equal(t, netlab.Answered, probe("192.0.2.10", "192.0.2.1:443"), "HTTPS for everyone")
+			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:443"), "fail2ban's ban still holds after the policy's accept")
+			assert.Equal(t, netlab.Answered, probe("192.0.2.10", "192.0.2.1:22"), "SSH for the admin")
+			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop")
+
+			code, _, stderr := ksc("remove", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
+			require.Equal(t, 0, code, stderr)
+			assert.NotContains(t, fw.Exec(t, ipt+"-save", "-t", "filter"), "KSC-")
+			assert.Equal(t, before, others(), "remove leaves other programs' rules")
+		})
+	}
+}
