@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what the kernel tests use (nft, iptables, ip, openvpn, conntrack,
-# wg, wireguard-go), from Debian's packages, when something is missing.
+# ipset, wg, wireguard-go), from Debian's packages, when something is missing.
 # Without root it only says what is missing: the kernel tests then skip, or
 # fail where KSC_REQUIRE_KERNEL_TESTS=1 (as in CI).
 set -eu
@@ -11,6 +11,7 @@ need iptables-restore iptables
 need ip iproute2
 need openvpn openvpn
 need conntrack conntrack
+need ipset ipset
 # WireGuard in userspace, for kernels without the WireGuard module.
 need wg wireguard-tools
 need wireguard-go wireguard-go

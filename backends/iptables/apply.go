@@ -109,17 +109,45 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 			}
 			v4, v6 = withoutPresentJumps(v4, saved4), withoutPresentJumps(v6, saved6)
 		}
-		if err := restore(run, mode, v4, args...); err != nil {
-			return err
+		sets := uniqueSets(append(slices.Clone(v4.Sets), v6.Sets...))
+		// ipset is run only where sets are, or were, in use.
+		tidy := func() {
+			if len(sets) > 0 || usesIPSets(saved4) {
+				destroyUnused(run, sets)
+			}
 		}
-		if err := restore(run, mode, v6, args...); err != nil {
-			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
-				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
+		finish, err := loadSets(run, sets)
+		if err != nil {
+			return fmt.Errorf("loading the ipsets: %w", err)
+		}
+		if err := restore(run, mode, v4, args...); err != nil {
+			err = errors.Join(err, finish(false))
+			if len(sets) > 0 {
+				destroyUnused(run, nil) // sets made for rules that did not go in
 			}
 			return err
 		}
+		if err := restore(run, mode, v6, args...); err != nil {
+			err = errors.Join(err, finish(false))
+			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
+				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
+			}
+			if len(sets) > 0 {
+				destroyUnused(run, nil)
+			}
+			return err
+		}
+		if err := finish(true); err != nil {
+			return fmt.Errorf("the rules are in, but swapping in the new ipset content failed: %w", err)
+		}
+		tidy()
 		return nil
 	})
+}
+
+// usesIPSets reports whether a saved filter table matches ksc's ipsets.
+func usesIPSets(saved []byte) bool {
+	return bytes.Contains(saved, []byte("--match-set "+ipsetPrefix))
 }
 
 // RunFunc runs one iptables tool with stdin and returns its standard
@@ -192,7 +220,7 @@ func withoutPresentJumps(o *Output, saved []byte) *Output {
 	for _, l := range strings.Split(string(saved), "\n") {
 		present[strings.TrimSpace(l)] = true
 	}
-	out := &Output{Family: o.Family}
+	out := &Output{Family: o.Family, Sets: o.Sets}
 	for i, l := range strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n") {
 		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) && present["-A "+f[1]+" -j "+ownChain(f[1])] {
 			continue

@@ -19,11 +19,6 @@ const MaxLogPrefix = 29
 // multiportMax is how many ports one multiport match holds (a range counts twice).
 const multiportMax = 15
 
-// MaxSetRules is the most rules one named (file) set may expand into: the
-// iptables targets write one rule per element, so a blocklist of thousands
-// would be checked rule by rule. Above it, ksc refuses and suggests nft.
-const MaxSetRules = 512
-
 // MaxRulesPerRule bounds how many iptables rules one policy rule may expand
 // into: sets multiply (interfaces × addresses × protocols × port chunks).
 const MaxRulesPerRule = 4096
@@ -36,6 +31,9 @@ type Output struct {
 	// position it came from, so that "Error occurred at line: N" from
 	// iptables-restore can name the policy line.
 	Lines []ir.Pos
+	// Sets are the ipsets the rules match, which must be loaded first
+	// (IPSetRestore, or "ksc compile --target ipset").
+	Sets []IPSet
 }
 
 // builtin maps hooks to the filter table's chains.
@@ -76,7 +74,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		if ds.HasErrors() {
 			return nil, ds
 		}
-		return w.out, nil
+		return w.withSets(), nil
 	}
 	w.line(ir.Pos{}, "# Load with: "+tool+" < FILE (replaces the whole filter table)")
 	w.line(ir.Pos{}, "*filter")
@@ -102,7 +100,22 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
-	return w.out, nil
+	return w.withSets(), nil
+}
+
+// withSets keeps one of each ipset the rules match, and says under the
+// rules that they must be loaded first.
+func (w *writer) withSets() *Output {
+	w.out.Sets = uniqueSets(w.out.Sets)
+	if len(w.out.Sets) > 0 {
+		names := make([]string, len(w.out.Sets))
+		for i, s := range w.out.Sets {
+			names[i] = s.Name
+		}
+		w.line(ir.Pos{}, "# These rules match the ipsets "+strings.Join(names, ", ")+": load them first")
+		w.line(ir.Pos{}, "# (ksc compile --target ipset POLICY | ipset restore; ksc apply does both).")
+	}
+	return w.out
 }
 
 // renderOwned writes the policy into ksc's own chains, for
@@ -146,7 +159,7 @@ func renderOwned(w *writer, chains map[string]*ir.Chain, family ir.Family, ds *i
 // verdict jumps to.
 func writeRules(w *writer, chain string, family ir.Family, c *ir.Chain, accept string, ds *ir.Diagnostics) {
 	for _, r := range c.Rules {
-		lines, err := lowerRule(chain, family, r, accept)
+		lines, err := lowerRule(chain, family, r, accept, &w.out.Sets)
 		if err != nil {
 			*ds = append(*ds, *err)
 			continue
@@ -237,6 +250,8 @@ type lowering struct {
 	alts   []alternative
 	// tooMany is set when the alternatives would exceed MaxRulesPerRule.
 	tooMany bool
+	// sets are the ipsets the rule matches.
+	sets []IPSet
 }
 
 // expand multiplies the alternatives by choices: one rule per combination.
@@ -485,14 +500,10 @@ func interfaces(at func(*alternative) *slot) iptField {
 
 func addresses(destination bool) iptField {
 	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
-		set := ir.Addrs(m.Field.Spec().Kind, m.Values)
 		if m.SetName != "" {
-			set = ir.MergeRanges(set)
-			if len(set) > MaxSetRules {
-				return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("$%s has %d elements (after merging); the iptables targets write one rule per element and stop at %d", m.SetName, len(set), MaxSetRules),
-					Hint: "use the nft target (or ksc apply), which keeps it as one set"}
-			}
+			return ipsetMatch(lw, m, destination)
 		}
+		set := ir.Addrs(m.Field.Spec().Kind, m.Values)
 		if m.Op == ir.Neq && len(set) > 1 {
 			// Touching elements are one range: one "!" can still say it.
 			if set = ir.MergeRanges(set); len(set) > 1 {
@@ -560,11 +571,12 @@ func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 // lowerRule turns one normalized rule into iptables rule lines for one
 // family. Sets become one rule per element (ports: multiport), "log" a LOG
 // rule before the verdict's. A match iptables cannot say is an error.
-func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string) ([][]string, *ir.Diagnostic) {
+func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *[]IPSet) ([][]string, *ir.Diagnostic) {
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
 	lw := &lowering{family: family, alts: []alternative{{}}}
+	defer func() { *sets = append(*sets, lw.sets...) }()
 	for _, m := range r.Matches {
 		lower, ok := fieldLowerings[m.Field]
 		if !ok {

@@ -165,22 +165,33 @@ func afterHeader(b []byte) string {
 	return s
 }
 
-// A file set too large to expand into one rule per element is refused with
-// the size and a pointer to the nft target.
-func TestLargeSetIsRefused(t *testing.T) {
+// A file set becomes one ipset per family, matched by one rule however
+// large it is; its ranges become the fewest prefixes that cover them.
+func TestFileSetIsAnIPSet(t *testing.T) {
 	dir := t.TempDir()
 	var list strings.Builder
-	for i := 0; i < iptables.MaxSetRules+1; i++ {
-		fmt.Fprintf(&list, "198.18.%d.%d\n", i/100, 2*(i%100)) // never adjacent: nothing merges
+	for i := range 100_000 {
+		fmt.Fprintf(&list, "10.%d.%d.%d\n", i>>15, (i>>7)&255, 2*(i&127)) // never adjacent: nothing merges
 	}
+	list.WriteString("192.0.2.1-192.0.2.9\n")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.txt"), []byte(list.String()), 0o644))
-	src := "flush ruleset\ndefine BIG = file(\"big.txt\")\ntable t {\nchain c hook input {\nip saddr $BIG drop\n}\n}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big6.txt"), []byte("2001:db8::1-2001:db8::4\n"), 0o644))
+	src := "flush ruleset\ndefine BIG = file(\"big.txt\")\ndefine BIG6 = file(\"big6.txt\")\ntable t {\nchain c hook input {\nip saddr $BIG drop\nip6 daddr != $BIG6 accept\n}\n}\n"
 	p, ds := lang.Load(filepath.Join(dir, "p.ks"), []byte(src), lang.Config{})
 	require.False(t, ds.HasErrors(), "%v", ds)
-	_, err := iptables.Render(p, ir.IPv4)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), filepath.Join(dir, "p.ks")+":5:1: $BIG has ")
-	assert.Contains(t, err.Error(), "the iptables targets write one rule per element and stop at 512")
+	v4, err := iptables.Render(p, ir.IPv4)
+	require.NoError(t, err)
+	assert.Contains(t, string(v4.Text), "\n-A INPUT -m set --match-set ksc-BIG-4 src -j DROP\n")
+	v6, err := iptables.Render(p, ir.IPv6)
+	require.NoError(t, err)
+	assert.Contains(t, string(v6.Text), "\n-A INPUT -m set ! --match-set ksc-BIG6-6 dst -j ACCEPT\n")
+	sets, err := iptables.RenderIPSets(p)
+	require.NoError(t, err)
+	text := string(sets)
+	assert.Contains(t, text, "create ksc-BIG-4 hash:net family inet maxelem 131072 -exist\nflush ksc-BIG-4\n")
+	assert.Contains(t, text, "add ksc-BIG-4 192.0.2.1/32\nadd ksc-BIG-4 192.0.2.2/31\nadd ksc-BIG-4 192.0.2.4/30\nadd ksc-BIG-4 192.0.2.8/31\n")
+	assert.Contains(t, text, "create ksc-BIG6-6 hash:net family inet6 maxelem 65536 -exist\nflush ksc-BIG6-6\nadd ksc-BIG6-6 2001:db8::1/128\nadd ksc-BIG6-6 2001:db8::2/127\nadd ksc-BIG6-6 2001:db8::4/128\n")
+	assert.Equal(t, 100_004, strings.Count(text, "\nadd ksc-BIG-4 "))
 }
 
 // A rule means the AND of its matches on every target: repeats are

@@ -1,6 +1,8 @@
 package iptables_test
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +23,7 @@ var modes = []iptables.Mode{iptables.ModeNFT, iptables.ModeLegacy}
 // Every golden output passes "iptables-restore --test" with both variants
 // of the tools, and once loaded, iptables-save gives back exactly its rules.
 func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
+	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
 	n := 0
 	for _, c := range golden.Cases(t) {
 		p := c.Load(t)
@@ -34,6 +36,10 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 			for _, mode := range modes {
 				n++
 				ns := netlab.NewNS(t, "ipt")
+				if len(o.Sets) > 0 {
+					out, err := ns.ExecInput(string(iptables.IPSetRestore(o.Sets, func(string) bool { return false })), "ipset", "restore")
+					require.NoError(t, err, out)
+				}
 				require.NoError(t, iptables.Test(o, nsenter.Path(ns.Name), mode), "%s %s %s", c.Name, family, mode)
 				save := "iptables-" + string(mode) + "-save"
 				restore := "iptables-" + string(mode) + "-restore"
@@ -228,4 +234,52 @@ func TestScriptFailsClosed(t *testing.T) {
 	_, err = ns.ExecInput(late, "sh", "-s")
 	require.Error(t, err)
 	assert.Equal(t, closed, policies(ns), "a failure half-way must leave both families dropping")
+}
+
+// A file set goes into the kernel as an ipset: one rule matches all of
+// it; a re-apply with other elements swaps the new content in (nothing
+// staged is left behind), and remove takes the set away with the rules.
+func TestIPSetsBlockAndSwap(t *testing.T) {
+	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
+	for _, mode := range modes {
+		t.Run(string(mode), func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "ipset"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			for _, a := range []string{"192.0.2.10/24", "192.0.2.66/24"} {
+				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0")
+			}
+			dir := t.TempDir()
+			policy := func(bad string) *ir.Policy {
+				var list strings.Builder
+				list.WriteString(bad + "\n")
+				for i := range 5000 {
+					fmt.Fprintf(&list, "10.%d.%d.%d\n", i>>14, (i>>6)&255, 4*(i&63)) // never adjacent
+				}
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.txt"), []byte(list.String()), 0o644))
+				src := "flush ruleset\ndefine BAD = file(\"bad.txt\")\ntable inet t {\n\tchain INPUT hook input policy accept {\n\t\tip saddr $BAD drop\n\t}\n}\n"
+				p, ds := lang.Load(filepath.Join(dir, "p.ks"), []byte(src), lang.Config{})
+				require.False(t, ds.HasErrors(), "%v", ds)
+				return p
+			}
+			probe := func(src string) netlab.Outcome {
+				out, err := netlab.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort("192.0.2.1:80")}.Run()
+				require.NoError(t, err)
+				return out
+			}
+			path := nsenter.Path(fw.Name)
+			require.NoError(t, iptables.Apply(policy("192.0.2.66"), path, mode))
+			assert.Equal(t, netlab.Blocked, probe("192.0.2.66"))
+			assert.Equal(t, netlab.Answered, probe("192.0.2.10"))
+			assert.Contains(t, fw.Exec(t, "ipset", "list", "ksc-BAD-4"), "Number of entries: 5001")
+
+			require.NoError(t, iptables.Apply(policy("192.0.2.10"), path, mode))
+			assert.Equal(t, netlab.Answered, probe("192.0.2.66"), "the new content is in")
+			assert.Equal(t, netlab.Blocked, probe("192.0.2.10"))
+			assert.Equal(t, "ksc-BAD-4\n", fw.Exec(t, "ipset", "list", "-n"), "nothing staged is left")
+
+			require.NoError(t, iptables.Remove(path, mode))
+			assert.Equal(t, "", fw.Exec(t, "ipset", "list", "-n"), "remove takes the set away")
+		})
+	}
 }

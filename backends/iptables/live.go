@@ -177,6 +177,9 @@ func RemoveOwnedWith(tools Tools, mode Mode) error {
 			if err != nil {
 				return err
 			}
+			if usesIPSets(saved) {
+				defer destroyUnused(run, nil) // once both families' rules are out
+			}
 		}
 		return nil
 	})
@@ -247,6 +250,9 @@ func RemoveWith(tools Tools, mode Mode) error {
 				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
 			}
 			return fmt.Errorf("%w; the IPv4 rules are back as they were", err)
+		}
+		if usesIPSets(saved4) {
+			destroyUnused(run, nil)
 		}
 		return nil
 	})

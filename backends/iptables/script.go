@@ -35,6 +35,19 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 		}
 		outputs[family] = o
 	}
+	var sets []IPSet
+	for _, family := range families {
+		sets = append(sets, outputs[family].Sets...)
+	}
+	sets = uniqueSets(sets)
+	if len(sets) > 0 {
+		b.WriteString("\n# The ipsets the rules match: made (empty) so that the rules can be\n# checked, and filled once no old rule uses them.\n")
+		for _, line := range strings.Split(string(IPSetRestore(sets, func(string) bool { return false })), "\n") {
+			if strings.HasPrefix(line, "create ") {
+				fmt.Fprintf(&b, "ipset %s\n", line)
+			}
+		}
+	}
 	b.WriteString("\n# Check every rule before changing anything.\n")
 	for _, family := range families {
 		// The rules never hold a line that is the terminator: each starts
@@ -48,19 +61,27 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 		}
 	}
 	for _, family := range families {
+		cmd := command(family)
+		fmt.Fprintf(&b, "\n# %s: start from an empty filter table.\n%s -F\n%s -X\n", cmd, cmd, cmd)
+	}
+	if len(sets) > 0 {
+		fmt.Fprintf(&b, "\n# Fill the ipsets.\nipset restore -exist <<'%s'\n%s%s\n", heredocEnd, IPSetRestore(sets, func(string) bool { return false }), heredocEnd)
+	}
+	for _, family := range families {
 		chains, ds := plan(p, family)
 		if ds.HasErrors() {
 			return nil, ds
 		}
 		cmd := command(family)
-		fmt.Fprintf(&b, "\n# %s: start from an empty filter table.\n%s -F\n%s -X\n", cmd, cmd, cmd)
+		fmt.Fprintf(&b, "\n# %s: the policy's rules.\n", cmd)
 		for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
 			c := chains[name]
 			if c == nil {
 				continue
 			}
 			for _, r := range c.Rules {
-				rules, d := lowerRule(name, family, r, "ACCEPT")
+				var sets []IPSet // loaded at the top, from Render's outputs
+				rules, d := lowerRule(name, family, r, "ACCEPT", &sets)
 				if d != nil {
 					return nil, ir.Diagnostics{*d}
 				}

@@ -38,6 +38,7 @@ var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
 		return o.Text, nil
 	},
 	"iptables-script": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderScript(p) },
+	"ipset":           func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderIPSets(p) },
 }
 
 func targetNames() string {
@@ -65,6 +66,7 @@ Examples:
   ksc compile policy.ks -t iptables -o /etc/iptables/rules.v4
   ksc compile policy.ks -t ip6tables -o /etc/iptables/rules.v6
   ksc compile policy.ks -t iptables-script    # the same as iptables commands
+  ksc compile policy.ks -t ipset | ipset restore   # file() sets, for the iptables rules
 `
 
 func runCompile(e env, args []string) int {

@@ -55,6 +55,7 @@ var (
 	scriptCmd  = regexp.MustCompile(`(?m)^(iptables|ip6tables) `)
 	sysctlLine = regexp.MustCompile(`^net\.ipv6\.conf\.(all|default|lo)\.disable_ipv6 = [01]$`)
 	ovpnLine   = regexp.MustCompile(`^(ifconfig-ipv6 fd15:53b6:dead::2/64 fd15:53b6:dead::1|redirect-gateway ipv6|block-ipv6)$`)
+	ipsetLine  = regexp.MustCompile(`^(create ksc-LIST-[46] hash:net family inet6? maxelem \d+ -exist|flush ksc-LIST-[46]|add ksc-LIST-[46] [0-9a-f.:]+/\d+)$`)
 )
 
 // shape is what an output must keep whatever text it carries: its count
@@ -69,8 +70,11 @@ func shape(t *testing.T, target, out string) string {
 		return strings.Repeat("c", len(scriptCmd.FindAllString(out, -1)))
 	}
 	re := sysctlLine
-	if target == "openvpn" {
+	switch target {
+	case "openvpn":
 		re = ovpnLine
+	case "ipset":
+		re = ipsetLine
 	}
 	n := 0
 	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
@@ -96,7 +100,7 @@ func TestHostileInputEveryTarget(t *testing.T) {
 	for target, out := range benign {
 		want[target] = shape(t, target, out)
 	}
-	kernel := os.Geteuid() == 0 && hasTools("unshare", "nft", "iptables-nft-restore", "ip6tables-nft-restore")
+	kernel := os.Geteuid() == 0 && hasTools("unshare", "nft", "iptables-nft-restore", "ip6tables-nft-restore", "ipset")
 
 	for _, h := range hostile {
 		quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(h)
@@ -122,10 +126,13 @@ func TestHostileInputEveryTarget(t *testing.T) {
 				switch target {
 				case "nft":
 					check = exec.Command("unshare", "--net", "nft", "-c", "-f", "-")
-				case "iptables":
-					check = exec.Command("unshare", "--net", "iptables-nft-restore", "--test")
-				case "ip6tables":
-					check = exec.Command("unshare", "--net", "ip6tables-nft-restore", "--test")
+				case "iptables", "ip6tables":
+					// The rules match the case's ipsets, which must exist.
+					sets := filepath.Join(dir, "sets")
+					require.NoError(t, os.WriteFile(sets, []byte(outs["ipset"]), 0o600))
+					check = exec.Command("unshare", "--net", "sh", "-c", `ipset restore < "$1" && `+target+`-nft-restore --test`, "sh", sets)
+				case "ipset":
+					check = exec.Command("unshare", "--net", "ipset", "restore")
 				case "iptables-script":
 					check = exec.Command("sh", "-n")
 				default:

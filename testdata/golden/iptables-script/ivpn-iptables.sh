@@ -47,6 +47,12 @@ ip6tables -P OUTPUT DROP
 # iptables: start from an empty filter table.
 iptables -F
 iptables -X
+
+# ip6tables: start from an empty filter table.
+ip6tables -F
+ip6tables -X
+
+# iptables: the policy's rules.
 # examples/ivpn-iptables.ks:34:3
 iptables -A INPUT -i lo -j ACCEPT
 # examples/ivpn-iptables.ks:39:3
@@ -71,9 +77,7 @@ iptables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/ivpn-iptables.ks:57:3
 iptables -A OUTPUT -j DROP
 
-# ip6tables: start from an empty filter table.
-ip6tables -F
-ip6tables -X
+# ip6tables: the policy's rules.
 
 # The policy's own chain policies, last.
 iptables -P INPUT DROP

@@ -68,6 +68,12 @@ ip6tables -P OUTPUT DROP
 # iptables: start from an empty filter table.
 iptables -F
 iptables -X
+
+# ip6tables: start from an empty filter table.
+ip6tables -F
+ip6tables -X
+
+# iptables: the policy's rules.
 # examples/ivpn-killswitch.ks:53:3
 iptables -A INPUT -i lo -j ACCEPT
 # examples/ivpn-killswitch.ks:56:3
@@ -106,9 +112,7 @@ iptables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # examples/ivpn-killswitch.ks:116:4
 iptables -A OUTPUT -j DROP
 
-# ip6tables: start from an empty filter table.
-ip6tables -F
-ip6tables -X
+# ip6tables: the policy's rules.
 # examples/ivpn-killswitch.ks:53:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # examples/ivpn-killswitch.ks:60:4

@@ -57,6 +57,12 @@ ip6tables -P OUTPUT DROP
 # iptables: start from an empty filter table.
 iptables -F
 iptables -X
+
+# ip6tables: start from an empty filter table.
+ip6tables -F
+ip6tables -X
+
+# iptables: the policy's rules.
 # testdata/policies/negation.ks:10:3
 iptables -A INPUT -i lo -j ACCEPT
 # testdata/policies/negation.ks:11:3
@@ -82,9 +88,7 @@ iptables -A OUTPUT -d 198.51.100.128/25 -p udp -m udp '!' --sport 53 -m multipor
 # testdata/policies/negation.ks:23:3
 iptables -A OUTPUT -m conntrack '!' --ctstate NEW -j ACCEPT
 
-# ip6tables: start from an empty filter table.
-ip6tables -F
-ip6tables -X
+# ip6tables: the policy's rules.
 # testdata/policies/negation.ks:10:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # testdata/policies/negation.ks:11:3

@@ -85,6 +85,12 @@ ip6tables -P OUTPUT DROP
 # iptables: start from an empty filter table.
 iptables -F
 iptables -X
+
+# ip6tables: start from an empty filter table.
+ip6tables -F
+ip6tables -X
+
+# iptables: the policy's rules.
 # testdata/policies/vocabulary.ks:9:3
 iptables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3
@@ -126,9 +132,7 @@ iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
 # testdata/policies/vocabulary.ks:35:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
-# ip6tables: start from an empty filter table.
-ip6tables -F
-ip6tables -X
+# ip6tables: the policy's rules.
 # testdata/policies/vocabulary.ks:9:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3

@@ -80,6 +80,12 @@ ip6tables -P OUTPUT DROP
 # iptables: start from an empty filter table.
 iptables -F
 iptables -X
+
+# ip6tables: start from an empty filter table.
+ip6tables -F
+ip6tables -X
+
+# iptables: the policy's rules.
 # examples/wireguard-killswitch.ks:24:3
 iptables -A INPUT -i lo -j ACCEPT
 # examples/wireguard-killswitch.ks:25:3
@@ -111,9 +117,7 @@ iptables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 iptables -A OUTPUT -j LOG --log-prefix 'wg-killswitch: ' --log-level 6
 iptables -A OUTPUT -j REJECT --reject-with icmp-port-unreachable
 
-# ip6tables: start from an empty filter table.
-ip6tables -F
-ip6tables -X
+# ip6tables: the policy's rules.
 # examples/wireguard-killswitch.ks:24:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # examples/wireguard-killswitch.ks:25:3

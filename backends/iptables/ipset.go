@@ -1,0 +1,251 @@
+package iptables
+
+import (
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// An IPSet is a named address set of the policy (a file() define) as an
+// ipset of one family: iptables matches it with one rule however large it
+// is ("-m set --match-set NAME src"), where writing one rule per element
+// would check a blocklist address by address.
+type IPSet struct {
+	Name   string // ksc-NAME-4 or ksc-NAME-6
+	Family ir.Family
+	Nets   []netip.Prefix
+}
+
+// ipsetPrefix marks the sets ksc owns; ipset names are at most 31 bytes.
+const (
+	ipsetPrefix  = "ksc-"
+	maxIPSetName = 31
+)
+
+func ipsetName(define string, family ir.Family) string {
+	suffix := "-4"
+	if family == ir.IPv6 {
+		suffix = "-6"
+	}
+	return ipsetPrefix + define + suffix
+}
+
+// ipsetMatch lowers a match on a named address set to an ipset match,
+// and records the set in the output.
+func ipsetMatch(lw *lowering, m *ir.Match, destination bool) *ir.Diagnostic {
+	name := ipsetName(m.SetName, lw.family)
+	if len(stagingName(name)) > maxIPSetName {
+		return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot name the set $%s as an ipset: %q with its staging suffix is longer than %d characters", m.SetName, stagingName(name), maxIPSetName),
+			Hint: "give the define a shorter name"}
+	}
+	var nets []netip.Prefix
+	for _, e := range ir.MergeRanges(ir.Addrs(m.Field.Spec().Kind, m.Values)) {
+		from, to := e.From, e.To
+		if e.Prefix.IsValid() {
+			from, to = e.Prefix.Masked().Addr(), lastAddr(e.Prefix)
+		}
+		nets = append(nets, rangeNets(from, to)...)
+	}
+	for _, n := range nets {
+		if n.Bits() == 0 {
+			// hash:net cannot hold a /0; a set of every address is no
+			// blocklist anyway.
+			return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot express $%s as an ipset: it holds every address (%s)", m.SetName, n)}
+		}
+	}
+	lw.sets = append(lw.sets, IPSet{Name: name, Family: lw.family, Nets: nets})
+	dir := "src"
+	if destination {
+		dir = "dst"
+	}
+	if m.Op == ir.Neq {
+		lw.addMatches("-m", "set", "!", "--match-set", name, dir)
+	} else {
+		lw.addMatches("-m", "set", "--match-set", name, dir)
+	}
+	return nil
+}
+
+// lastAddr is the last address of a prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As16()
+	hostBits := p.Addr().BitLen() - p.Bits()
+	offset := 128 - p.Addr().BitLen()
+	for i := 127; i >= 128-hostBits && i >= offset; i-- {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	if p.Addr().Is4() {
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return netip.AddrFrom16(b)
+}
+
+// rangeNets splits an address range into the fewest prefixes that cover
+// exactly it.
+func rangeNets(from, to netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
+	width := from.BitLen()
+	for {
+		// The largest prefix that starts at from and ends at or before to.
+		bits := width - trailingZeros(from)
+		for ; bits < width; bits++ {
+			p := netip.PrefixFrom(from, bits)
+			if p.Masked().Addr() == from && lastAddr(p).Compare(to) <= 0 {
+				break
+			}
+		}
+		p := netip.PrefixFrom(from, bits)
+		out = append(out, p)
+		last := lastAddr(p)
+		if last.Compare(to) >= 0 || !last.Next().IsValid() {
+			return out
+		}
+		from = last.Next()
+	}
+}
+
+// trailingZeros counts the zero bits at the end of an address.
+func trailingZeros(a netip.Addr) int {
+	b := a.As16()
+	n := 0
+	for i := 15; i >= 16-a.BitLen()/8; i-- {
+		if b[i] != 0 {
+			return n + bits.TrailingZeros8(b[i])
+		}
+		n += 8
+	}
+	return n
+}
+
+// IPSetRestore is "ipset restore" input that fills each set. Where a set
+// already exists (a re-apply), its new content goes into NAME-new, to be
+// swapped in once the rules are in (see ipsetSwap); a new set is filled
+// in place, since no rule refers to it yet.
+func IPSetRestore(sets []IPSet, exists func(name string) bool) []byte {
+	var b strings.Builder
+	for _, s := range sets {
+		family := "inet"
+		if s.Family == ir.IPv6 {
+			family = "inet6"
+		}
+		name := s.Name
+		if exists(s.Name) {
+			name = stagingName(s.Name)
+		}
+		// maxelem: the next power of two, at least ipset's default.
+		maxelem := max(65536, 1<<bits.Len(uint(len(s.Nets))))
+		fmt.Fprintf(&b, "create %s hash:net family %s maxelem %d -exist\nflush %s\n", name, family, maxelem, name)
+		for _, n := range s.Nets {
+			fmt.Fprintf(&b, "add %s %s\n", name, n)
+		}
+	}
+	return []byte(b.String())
+}
+
+// stagingName is where a set's new content waits to be swapped in.
+func stagingName(name string) string { return name + "-new" }
+
+// uniqueSets keeps one IPSet of each name, in name order (two rules on the
+// same define share it).
+func uniqueSets(sets []IPSet) []IPSet {
+	seen := map[string]bool{}
+	var out []IPSet
+	for _, s := range sets {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// RenderIPSets is the "ipset restore" input that creates and fills the
+// policy's ipsets, both families', for loading by hand before the
+// iptables and ip6tables targets.
+func RenderIPSets(p *ir.Policy) ([]byte, error) {
+	sets, err := policySets(p)
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("# Generated by ksc from %q: edit the policy, not this file.\n# Load with: ipset restore < FILE, before the iptables and ip6tables rules.\n", p.Source)
+	return append([]byte(header), IPSetRestore(sets, func(string) bool { return false })...), nil
+}
+
+// policySets are the ipsets of both families' rules.
+func policySets(p *ir.Policy) ([]IPSet, error) {
+	var sets []IPSet
+	for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
+		o, err := Render(p, f)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, o.Sets...)
+	}
+	return uniqueSets(sets), nil
+}
+
+// loadSets fills the policy's ipsets before its rules go in: new sets in
+// place, existing ones in a staging set. The returned function finishes
+// after the rules: it swaps the staged content in when they went in
+// (commit), or drops it when they did not.
+func loadSets(run RunFunc, sets []IPSet) (finish func(commit bool) error, err error) {
+	if len(sets) == 0 {
+		return func(bool) error { return nil }, nil
+	}
+	listed, err := run("ipset", nil, "list", "-n")
+	if err != nil {
+		return nil, err
+	}
+	existing := map[string]bool{}
+	for _, n := range strings.Fields(string(listed)) {
+		existing[n] = true
+	}
+	if _, err := run("ipset", IPSetRestore(sets, func(n string) bool { return existing[n] }), "restore"); err != nil {
+		return nil, err
+	}
+	return func(commit bool) error {
+		var b strings.Builder
+		for _, s := range sets {
+			if !existing[s.Name] {
+				continue
+			}
+			if commit {
+				fmt.Fprintf(&b, "swap %s %s\n", stagingName(s.Name), s.Name)
+			}
+			fmt.Fprintf(&b, "destroy %s\n", stagingName(s.Name))
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		_, err := run("ipset", []byte(b.String()), "restore")
+		return err
+	}, nil
+}
+
+// destroyUnused destroys the ksc ipsets no rule uses any more, other than
+// keep; one still in use (by an earlier policy's rules) stays.
+func destroyUnused(run RunFunc, keep []IPSet) {
+	listed, err := run("ipset", nil, "list", "-n")
+	if err != nil {
+		return
+	}
+	for _, n := range strings.Fields(string(listed)) {
+		if strings.HasPrefix(n, ipsetPrefix) && !slicesContainsName(keep, n) {
+			run("ipset", nil, "destroy", n) // fails, harmlessly, while referenced
+		}
+	}
+}
+
+func slicesContainsName(sets []IPSet, name string) bool {
+	for _, s := range sets {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
