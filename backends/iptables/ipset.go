@@ -249,3 +249,49 @@ func slicesContainsName(sets []IPSet, name string) bool {
 	}
 	return false
 }
+
+// ipsetDiff compares the live content of the policy's ipsets with what
+// the policy puts in them: one line for each set that differs.
+func ipsetDiff(nsPath string, sets []IPSet) ([]string, error) {
+	var out []string
+	for _, set := range sets {
+		var saved []byte
+		err := System{NSPath: nsPath}.Do(func(run RunFunc) error {
+			var err error
+			saved, err = run("ipset", nil, "save", set.Name)
+			return err
+		})
+		if err != nil {
+			out = append(out, fmt.Sprintf("ipset + %s (missing: %v)", set.Name, err))
+			continue
+		}
+		have := map[netip.Prefix]bool{}
+		for _, line := range strings.Split(string(saved), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 || f[0] != "add" {
+				continue
+			}
+			p, err := netip.ParsePrefix(f[2])
+			if err != nil {
+				a, aerr := netip.ParseAddr(f[2]) // a host is listed without its /32 or /128
+				if aerr != nil {
+					return nil, fmt.Errorf("ipset %s: cannot read %q", set.Name, line)
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			have[p] = true
+		}
+		missing := 0
+		for _, n := range set.Nets {
+			if have[n] {
+				delete(have, n)
+			} else {
+				missing++
+			}
+		}
+		if missing > 0 || len(have) > 0 {
+			out = append(out, fmt.Sprintf("ipset ~ %s: %d of the policy's elements missing, %d others present", set.Name, missing, len(have)))
+		}
+	}
+	return out, nil
+}

@@ -43,6 +43,11 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		sets, err := ipsetDiff(nsPath, o.Sets)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sets...)
 		if Owned(p) {
 			have, err := ownedLive(nsPath, mode, family)
 			if err != nil {
