@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 	vnl "github.com/vishvananda/netlink"
@@ -16,7 +17,7 @@ import (
 // current one when empty), each with its first packet routed as the
 // namespace's routes send it now.
 func Read(nsPath string) ([]Flow, error) {
-	h, err := open(nsPath)
+	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func Close(nsPath string, flows []Flow) error {
 	if len(flows) == 0 {
 		return nil
 	}
-	h, err := open(nsPath)
+	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return err
 	}
@@ -67,17 +68,6 @@ func Close(nsPath string, flows []Flow) error {
 		}
 	}
 	return errs
-}
-
-func open(nsPath string) (netns.NsHandle, error) {
-	if nsPath == "" {
-		return netns.Get()
-	}
-	h, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return h, fmt.Errorf("network namespace %s: %w", nsPath, err)
-	}
-	return h, nil
 }
 
 // kernelRoutes answers Routes from a namespace's addresses and routing

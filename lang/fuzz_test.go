@@ -1,11 +1,11 @@
 package lang_test
 
 import (
-	"github.com/ksc-project/ksc/internal/golden"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/lang"
 )
 

@@ -20,6 +20,20 @@ func Path(nameOrPath string) string {
 	return filepath.Join("/var/run/netns", nameOrPath)
 }
 
+// Open returns a handle on the namespace at path, or on the current one
+// when path is empty; holding it keeps that namespace, whatever later
+// happens to its name.
+func Open(path string) (netns.NsHandle, error) {
+	if path == "" {
+		return netns.Get()
+	}
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return h, fmt.Errorf("network namespace %s: %w", path, err)
+	}
+	return h, nil
+}
+
 // Run calls fn on a fresh OS thread switched into the namespace at path,
 // or directly when path is empty. Sockets fn opens stay in the namespace,
 // /proc/sys/net shows it, and processes fn starts are born in it. The

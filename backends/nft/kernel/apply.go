@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
@@ -65,7 +66,7 @@ func dialHandle(h netns.NsHandle) (*nftables.Conn, error) {
 // *ApplyError naming the policy line, found by replaying the batch in a
 // scratch namespace.
 func Apply(b *nft.Batch, nsPath string) error {
-	h, err := nsHandle(nsPath)
+	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/vishvananda/netns"
 )
 
@@ -38,7 +39,7 @@ func Replaces(b *nft.Batch) []TableRef {
 // namespace that they can be put back exactly, flags and set elements
 // included, before anything is changed.
 func TakeSnapshot(nsPath string, replaces []TableRef, flushRuleset bool) (*Snapshot, error) {
-	h, err := nsHandle(nsPath)
+	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +223,4 @@ func sortedRefs(set map[TableRef]bool) []TableRef {
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
 	return refs
-}
-
-// nsHandle opens the namespace at nsPath, or the current one.
-func nsHandle(nsPath string) (netns.NsHandle, error) {
-	if nsPath == "" {
-		return netns.Get()
-	}
-	h, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return h, fmt.Errorf("network namespace %s: %w", nsPath, err)
-	}
-	return h, nil
 }

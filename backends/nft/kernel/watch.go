@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/internal/nsenter"
 )
 
 // A Repair is what Watch did about a change to the policy's tables.
@@ -54,7 +55,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 	restore := *b
 	restore.FlushRuleset = false // put back ours; leave the others' tables be
 
-	h, err := nsHandle(nsPath)
+	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return err
 	}
