@@ -28,6 +28,8 @@ const (
 	FieldSkgid
 	FieldPkttype // how the packet is addressed at the link layer
 	FieldTCPFlags
+	FieldIPProtocol // the IPv4 header's protocol field
+	FieldIP6Nexthdr // the IPv6 header's next header: the first extension header, if any
 	fieldEnd
 )
 
@@ -134,6 +136,11 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// "tcp flags syn" holds when any of the named flags is set: it is the
 	// masked match "tcp flags & syn != 0".
 	FieldTCPFlags: {Name: "tcp flags", Kind: KindTCPFlags, Family: Inet, Hooks: allHooks, Protocol: TCP, Maskable: true},
+	// IPv4 has no extension headers: its protocol field is the transport
+	// protocol. IPv6's next header is the first extension header when
+	// there is one (hop-by-hop for MLD), which "meta l4proto" skips.
+	FieldIPProtocol: {Name: "ip protocol", Kind: KindProtocol, Family: IPv4, Hooks: allHooks},
+	FieldIP6Nexthdr: {Name: "ip6 nexthdr", Kind: KindProtocol, Family: IPv6, Hooks: allHooks},
 }
 
 // Spec returns the field's row of the table.
@@ -182,6 +189,8 @@ var Selectors = []Selector{
 	{"meta nfproto", FieldNfproto, AnyTransport},
 	{"meta pkttype", FieldPkttype, AnyTransport},
 	{"tcp flags", FieldTCPFlags, AnyTransport},
+	{"ip protocol", FieldIPProtocol, AnyTransport},
+	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
 }
 
 // Universe is every value a field of kind k can hold.

@@ -105,6 +105,12 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.Pkttype)), true
 	case FieldNfproto:
 		return uintKey(map[Family]uint64{IPv4: 2, IPv6: 10}[p.Family()]), true
+	case FieldIPProtocol:
+		return uintKey(uint64(p.Protocol)), p.Family() == IPv4
+	case FieldIP6Nexthdr:
+		// A Packet carries no IPv6 extension headers: the next header is
+		// its transport protocol.
+		return uintKey(uint64(p.Protocol)), p.Family() == IPv6
 	}
 	return Key{}, false
 }

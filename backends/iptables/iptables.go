@@ -304,7 +304,14 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldTCPFlags:   tcpFlags,
 	// The family decides which of iptables and ip6tables gets the rule
 	// (see ir.Rule.Family); nothing is left to write.
-	ir.FieldNfproto: func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldNfproto:    func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldIPProtocol: ipProtocol,
+	// ip6tables' -p skips extension headers, as "meta l4proto" does: it
+	// cannot say what the first next header is.
+	ir.FieldIP6Nexthdr: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
+			Hint: "that is \"meta l4proto\"; use it, or the nft target"}
+	},
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
@@ -517,6 +524,20 @@ func addresses(destination bool) iptField {
 		lw.expand(choices)
 		return nil
 	}
+}
+
+// ipProtocol writes "ip protocol" as -p: IPv4 has no extension headers,
+// so its protocol field is the transport protocol, which -p matches. A
+// rule that also matches "meta l4proto" writes -p from that; the IPv4
+// protocol then adds nothing only when the l4proto values lie inside it.
+func ipProtocol(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	if l4 := r.Match(ir.FieldL4Proto); l4 != nil {
+		if l4.Op == ir.Eq && m.Op == ir.Eq && m.Values.Contains(l4.Values) {
+			return nil
+		}
+		return cannot(m, "iptables has one -p a rule: match the protocol once (ip protocol or meta l4proto)")
+	}
+	return protocols(lw, m, r)
 }
 
 // protocols writes the protocol match and, for each protocol, its ports:

@@ -23,6 +23,7 @@ import (
 var refused = map[string]string{
 	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express chain in at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
+	"nexthdr":           "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
@@ -31,6 +32,9 @@ var refused = map[string]string{
 func compiles(t *testing.T, c golden.Case, p *ir.Policy) bool {
 	t.Helper()
 	_, err := iptables.Render(p, ir.IPv4)
+	if err == nil {
+		_, err = iptables.Render(p, ir.IPv6)
+	}
 	if want, ok := refused[c.Name]; ok {
 		require.Error(t, err, "%s compiles for iptables now: take it out of refused", c.Name)
 		assert.Equal(t, want, err.Error(), c.Name)

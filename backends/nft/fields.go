@@ -38,11 +38,13 @@ var fields = map[ir.Field]nftField{
 	ir.FieldMark:       {"meta mark", 4, meta(expr.MetaKeyMARK), nftables.TypeMark},
 	ir.FieldCtMark: {"ct mark", 4, func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyMARK} },
 		nftables.TypeMark},
-	ir.FieldSkuid:    {"meta skuid", 4, meta(expr.MetaKeySKUID), nftables.TypeUID},
-	ir.FieldSkgid:    {"meta skgid", 4, meta(expr.MetaKeySKGID), nftables.TypeGID},
-	ir.FieldNfproto:  {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto},
-	ir.FieldPkttype:  {"meta pkttype", 1, meta(expr.MetaKeyPKTTYPE), nftables.TypePktType},
-	ir.FieldTCPFlags: {"tcp flags", 1, payload(expr.PayloadBaseTransportHeader, 13), nftables.TypeTCPFlag},
+	ir.FieldSkuid:      {"meta skuid", 4, meta(expr.MetaKeySKUID), nftables.TypeUID},
+	ir.FieldSkgid:      {"meta skgid", 4, meta(expr.MetaKeySKGID), nftables.TypeGID},
+	ir.FieldNfproto:    {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto},
+	ir.FieldPkttype:    {"meta pkttype", 1, meta(expr.MetaKeyPKTTYPE), nftables.TypePktType},
+	ir.FieldTCPFlags:   {"tcp flags", 1, payload(expr.PayloadBaseTransportHeader, 13), nftables.TypeTCPFlag},
+	ir.FieldIPProtocol: {"ip protocol", 1, payload(expr.PayloadBaseNetworkHeader, 9), nftables.TypeInetProto},
+	ir.FieldIP6Nexthdr: {"ip6 nexthdr", 1, payload(expr.PayloadBaseNetworkHeader, 6), nftables.TypeInetProto},
 }
 
 func meta(key expr.MetaKey) func(uint32) expr.Any {

@@ -346,7 +346,11 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		all := []string{"tcp", "udp", "icmp"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		op, protos := g.op(1, all[:1+g.r.IntN(3)])
-		return "meta l4proto " + op + set(protos)
+		sel := "meta l4proto "
+		if family != ir.IPv6 && g.r.IntN(3) == 0 {
+			sel = "ip protocol " // the same for IPv4, which has no extension headers
+		}
+		return sel + op + set(protos)
 	case kindSport, kindDport:
 		// Whoever receives listens on ListenPorts, and senders send
 		// from SourcePorts, in both directions.

@@ -20,6 +20,7 @@ iptables-restore --test <<'KSC_RULES_END'
 -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 22 -m connmark ! --mark 0x2 -j ACCEPT
+-A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 2223 ! --tcp-flags SYN,RST NONE -j DROP
@@ -107,29 +108,31 @@ iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:17:3
 iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
 # testdata/policies/vocabulary.ks:18:3
-iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+iptables -A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
 # testdata/policies/vocabulary.ks:19:3
-iptables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
+iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:20:3
-iptables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+iptables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 # testdata/policies/vocabulary.ks:21:3
-iptables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+iptables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
 # testdata/policies/vocabulary.ks:22:3
+iptables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+# testdata/policies/vocabulary.ks:23:3
 iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
-# testdata/policies/vocabulary.ks:24:3
+# testdata/policies/vocabulary.ks:25:3
 iptables -A INPUT -j REJECT --reject-with icmp-admin-prohibited
-# testdata/policies/vocabulary.ks:27:3
-iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:28:3
-iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:29:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:30:3
+iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:31:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
-# testdata/policies/vocabulary.ks:34:3
+# testdata/policies/vocabulary.ks:35:3
 iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:35:3
+# testdata/policies/vocabulary.ks:36:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -150,39 +153,39 @@ ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
 # testdata/policies/vocabulary.ks:16:3
 ip6tables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
-# testdata/policies/vocabulary.ks:18:3
-ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:19:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
+ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:20:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+ip6tables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 # testdata/policies/vocabulary.ks:21:3
+ip6tables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+# testdata/policies/vocabulary.ks:22:3
 ip6tables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
-# testdata/policies/vocabulary.ks:23:3
-ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:24:3
+ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
+# testdata/policies/vocabulary.ks:25:3
 ip6tables -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:27:3
-ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:28:3
-ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:29:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:30:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 # testdata/policies/vocabulary.ks:31:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:32:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:32:3
-ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
 # testdata/policies/vocabulary.ks:33:3
+ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
+# testdata/policies/vocabulary.ks:34:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:34:3
+# testdata/policies/vocabulary.ks:35:3
 ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:35:3
+# testdata/policies/vocabulary.ks:36:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
