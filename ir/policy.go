@@ -185,6 +185,81 @@ type Log struct {
 	Prefix string
 	// Level is LogDefault for the kernel's default (warn).
 	Level LogLevel
+	// ToGroup sends the packet to Group of nfnetlink_log (for ulogd, say)
+	// instead of the kernel log; it takes no level and no flags.
+	ToGroup bool
+	Group   uint16
+	// Flags add headers' details to a kernel log line.
+	Flags LogFlags
+}
+
+// LogFlags are what "log flags" adds to a kernel log line, by the
+// kernel's bits (NF_LOG_*).
+type LogFlags uint8
+
+const (
+	LogTCPSequence LogFlags = 0x01
+	LogTCPOptions  LogFlags = 0x02
+	LogIPOptions   LogFlags = 0x04
+	LogUID         LogFlags = 0x08 // nft's "skuid"
+	LogEther       LogFlags = 0x20 // the link-layer header (iptables' --log-macdecode)
+	LogAllFlags             = LogTCPSequence | LogTCPOptions | LogIPOptions | LogUID | LogEther
+)
+
+// LogFlagWords are the flags as nft writes them after "flags".
+var LogFlagWords = []struct {
+	Words string
+	Flags LogFlags
+}{
+	{"tcp sequence", LogTCPSequence}, {"tcp options", LogTCPOptions}, {"ip options", LogIPOptions},
+	{"skuid", LogUID}, {"ether", LogEther}, {"all", LogAllFlags},
+}
+
+// Text is the flags as nft lists them: "flags all", or one "flags"
+// clause a group ("flags tcp sequence,options flags skuid").
+func (f LogFlags) Text() string {
+	if f == LogAllFlags {
+		return "flags all"
+	}
+	var parts []string
+	var tcp []string
+	if f&LogTCPSequence != 0 {
+		tcp = append(tcp, "sequence")
+	}
+	if f&LogTCPOptions != 0 {
+		tcp = append(tcp, "options")
+	}
+	if len(tcp) > 0 {
+		parts = append(parts, "flags tcp "+strings.Join(tcp, ","))
+	}
+	if f&LogIPOptions != 0 {
+		parts = append(parts, "flags ip options")
+	}
+	if f&LogUID != 0 {
+		parts = append(parts, "flags skuid")
+	}
+	if f&LogEther != 0 {
+		parts = append(parts, "flags ether")
+	}
+	return strings.Join(parts, " ")
+}
+
+// Text is the log statement as nft lists it.
+func (l *Log) Text(quote func(string) string) string {
+	text := "log"
+	if l.Prefix != "" {
+		text += " prefix " + quote(l.Prefix)
+	}
+	if l.ToGroup {
+		text += " group " + strconv.Itoa(int(l.Group))
+	}
+	if l.Level != LogDefault {
+		text += " level " + l.Level.String()
+	}
+	if l.Flags != 0 {
+		text += " " + l.Flags.Text()
+	}
+	return text
 }
 
 func (Counter) statement() {}

@@ -76,6 +76,15 @@ func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
 			if int(l.Level) > len(LogLevels) {
 				ds.Errorf(l.Pos, "unknown log level %d", l.Level).Hint = fmt.Sprintf("use one of %v", LogLevels)
 			}
+			if l.ToGroup && (l.Level != LogDefault || l.Flags != 0) {
+				// nfnetlink_log hands the whole packet to a program; level
+				// and flags are for kernel log lines.
+				ds.Errorf(l.Pos, "log group sends the packet to nfnetlink_log: it takes no level and no flags").Hint =
+					"drop the level and flags, or the group"
+			}
+			if l.Flags&^LogAllFlags != 0 {
+				ds.Errorf(l.Pos, "unknown log flags %#x", uint8(l.Flags))
+			}
 		}
 	}
 	if r.Comment != "" {

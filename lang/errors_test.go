@@ -180,6 +180,13 @@ func TestErrors(t *testing.T) {
 		{"a misspelt reject code", chain(`reject with icmpx admin-prohibitd`), lang.Config{},
 			[]string{`t.ks:3:19: unknown icmpx code "admin-prohibitd" | did you mean admin-prohibited?`}},
 
+		{"log group with a level", chain(`log group 2 level info accept`), lang.Config{},
+			[]string{`t.ks:3:1: log group sends the packet to nfnetlink_log: it takes no level and no flags | drop the level and flags, or the group`}},
+		{"an unknown log flag", chain(`log flags tcp window accept`), lang.Config{},
+			[]string{`t.ks:3:11: unknown log flag "tcp window" | log flags are tcp sequence,options, ip options, skuid, ether or all`}},
+		{"a log group past 16 bits", chain(`log group 70000 accept`), lang.Config{},
+			[]string{`t.ks:3:11: log group needs a number 0-65535, not "70000"`}},
+
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol`}},

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
@@ -611,7 +612,7 @@ func (rb *ruleBuilder) rejectWith() bool {
 	return false
 }
 
-// log reads "log [prefix TEXT] [level LEVEL]".
+// log reads "log [prefix TEXT] [group N] [level LEVEL] [flags FLAGS]...".
 func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 	l := &ir.Log{Pos: pos}
 	seen := map[string]bool{}
@@ -621,11 +622,17 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 		if t != nil {
 			key = t.word()
 		}
-		if key != "prefix" && key != "level" {
+		if key != "prefix" && key != "level" && key != "group" && key != "flags" {
 			return l
 		}
 		rb.next()
 		at, end := t.span()
+		if key == "flags" {
+			if !rb.logFlags(l, at, end) {
+				return l
+			}
+			continue
+		}
 		v := rb.next()
 		if v == nil || v.Value == nil || v.Value.String == nil && v.Value.Word == nil {
 			rb.errorf(at, end, "log %s needs a value", key).Hint = `e.g. log prefix "drop: " level info`
@@ -643,6 +650,15 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 			l.Prefix = strings.Trim(*text, `"`)
 			continue
 		}
+		if key == "group" {
+			n, err := strconv.ParseUint(derefOr(v.Value.Word, ""), 10, 16)
+			if err != nil {
+				vp, ve := v.span()
+				rb.errorf(vp, ve, "log group needs a number 0-65535, not %q", strings.Trim(derefOr(v.Value.String, derefOr(v.Value.Word, "")), `"`))
+			}
+			l.ToGroup, l.Group = true, uint16(n)
+			continue
+		}
 		name := ""
 		if v.Value.Word != nil {
 			name = *v.Value.Word
@@ -655,6 +671,50 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 		}
 		l.Level = level
 	}
+}
+
+// logFlags reads what follows "flags": "tcp sequence,options", "ip
+// options", "skuid", "ether" or "all".
+func (rb *ruleBuilder) logFlags(l *ir.Log, at, end ir.Pos) bool {
+	hint := "log flags are tcp sequence,options, ip options, skuid, ether or all"
+	t := rb.next()
+	if t == nil || t.Value == nil || t.Value.Word == nil {
+		rb.errorf(at, end, "log flags needs a flag").Hint = hint
+		return false
+	}
+	group := *t.Value.Word
+	var words []string
+	if group == "tcp" || group == "ip" {
+		for {
+			w := rb.next()
+			if w == nil || w.Value == nil || w.Value.Word == nil {
+				rb.errorf(at, end, "log flags %s needs what to log", group).Hint = hint
+				return false
+			}
+			words = append(words, group+" "+*w.Value.Word)
+			if next := rb.peek(); next == nil || !next.Comma {
+				break
+			}
+			rb.next()
+		}
+	} else {
+		words = []string{group}
+	}
+	for _, w := range words {
+		found := false
+		for _, f := range ir.LogFlagWords {
+			if f.Words == w {
+				l.Flags |= f.Flags
+				found = true
+			}
+		}
+		if !found {
+			tp, te := t.span()
+			rb.errorf(tp, te, "unknown log flag %q", w).Hint = hint
+			return false
+		}
+	}
+	return true
 }
 
 func derefOr(s *string, alt string) string {

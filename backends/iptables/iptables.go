@@ -526,6 +526,35 @@ func addresses(destination bool) iptField {
 	}
 }
 
+// logTarget is a log statement as iptables-save writes it: NFLOG for a
+// group, else LOG with its options in iptables-save's order.
+func logTarget(s *ir.Log) []string {
+	if s.ToGroup {
+		target := []string{"-j", "NFLOG"}
+		if s.Prefix != "" {
+			target = append(target, "--nflog-prefix", s.Prefix)
+		}
+		return append(target, "--nflog-group", strconv.Itoa(int(s.Group)))
+	}
+	target := []string{"-j", "LOG"}
+	if s.Prefix != "" {
+		target = append(target, "--log-prefix", s.Prefix)
+	}
+	if s.Level != ir.LogDefault && s.Level != ir.LogWarn {
+		target = append(target, "--log-level", strconv.Itoa(s.Level.Syslog()))
+	}
+	for _, f := range []struct {
+		flag   ir.LogFlags
+		option string
+	}{{ir.LogTCPSequence, "--log-tcp-sequence"}, {ir.LogTCPOptions, "--log-tcp-options"}, {ir.LogIPOptions, "--log-ip-options"},
+		{ir.LogUID, "--log-uid"}, {ir.LogEther, "--log-macdecode"}} {
+		if s.Flags&f.flag != 0 {
+			target = append(target, f.option)
+		}
+	}
+	return target
+}
+
 // ipProtocol writes "ip protocol" as -p: IPv4 has no extension headers,
 // so its protocol field is the transport protocol, which -p matches. A
 // rule that also matches "meta l4proto" writes -p from that; the IPv4
@@ -625,14 +654,7 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", s.Prefix, len(s.Prefix), MaxLogPrefix),
 					Hint: "shorten it for the iptables targets (nft allows up to 127)"}
 			}
-			target := []string{"-j", "LOG"}
-			if s.Prefix != "" {
-				target = append(target, "--log-prefix", s.Prefix)
-			}
-			if s.Level != ir.LogDefault && s.Level != ir.LogWarn {
-				target = append(target, "--log-level", strconv.Itoa(s.Level.Syslog()))
-			}
-			targets = append(targets, target)
+			targets = append(targets, logTarget(s))
 		default:
 			return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express the statement %T", s)}
 		}
@@ -826,7 +848,7 @@ func ctStates(set ir.Set) string {
 func restoreLine(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if i > 0 && (args[i-1] == "--log-prefix" || args[i-1] == "--comment") {
+		if i > 0 && (args[i-1] == "--log-prefix" || args[i-1] == "--nflog-prefix" || args[i-1] == "--comment") {
 			a = quote(a)
 		}
 		out[i] = a

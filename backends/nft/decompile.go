@@ -64,8 +64,14 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			if len(e.Data) > 0 {
 				l += fmt.Sprintf(" prefix %q", e.Data)
 			}
+			if e.Key&(1<<unix.NFTA_LOG_GROUP) != 0 {
+				l += fmt.Sprintf(" group %d", e.Group)
+			}
 			if e.Key&(1<<unix.NFTA_LOG_LEVEL) != 0 {
 				l += " level " + ir.LogLevel(e.Level+1).String()
+			}
+			if e.Key&(1<<unix.NFTA_LOG_FLAGS) != 0 {
+				l += " " + ir.LogFlags(e.Flags).Text()
 			}
 			parts = append(parts, l)
 		case *expr.Verdict:

@@ -454,6 +454,14 @@ func logExpr(s *ir.Log) *expr.Log {
 		l.Key |= 1 << unix.NFTA_LOG_LEVEL
 		l.Level = expr.LogLevel(s.Level.Syslog())
 	}
+	if s.ToGroup {
+		l.Key |= 1 << unix.NFTA_LOG_GROUP
+		l.Group = s.Group
+	}
+	if s.Flags != 0 {
+		l.Key |= 1 << unix.NFTA_LOG_FLAGS
+		l.Flags = expr.LogFlags(s.Flags)
+	}
 	return l
 }
 

@@ -129,14 +129,7 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		case *ir.Counter:
 			parts = append(parts, "counter")
 		case *ir.Log:
-			l := "log"
-			if s.Prefix != "" {
-				l += " prefix " + quote(s.Prefix)
-			}
-			if s.Level != ir.LogDefault {
-				l += " level " + s.Level.String()
-			}
-			parts = append(parts, l)
+			parts = append(parts, s.Text(quote))
 		default:
 			// Check refuses such a policy before anything is written.
 			panic(fmt.Sprintf("nft: RuleText of a statement Check refuses: %T", s))

@@ -27,6 +27,7 @@ ipv6 openvpn block
 table inet t {
 	chain c hook output policy drop {
 		oifname $DEV ip daddr $LIST counter log prefix "PREFIX" accept comment "COMMENT"
+		oifname "wg0" log prefix "PREFIX" group 3 accept
 	}
 }
 `
@@ -106,7 +107,7 @@ func TestHostileInputEveryTarget(t *testing.T) {
 		quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(h)
 		cases := map[string]map[string]string{
 			"interface via -D": compileAll(t, dir, "p.ks", withList, "-D", `DEV="`+quoted+`"`),
-			"log prefix":       compileAll(t, dir, "p.ks", strings.Replace(withList, "PREFIX", h, 1)),
+			"log prefix":       compileAll(t, dir, "p.ks", strings.ReplaceAll(withList, "PREFIX", h)), // LOG and NFLOG
 			"comment":          compileAll(t, dir, "p.ks", strings.Replace(withList, "COMMENT", h, 1)),
 		}
 		if !strings.ContainsAny(h, "/\x00") && len(h) < 200 { // names the file system can hold
