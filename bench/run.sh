@@ -46,6 +46,7 @@ measure() {
 		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p/policy.ks" -t nft
 		measure "apply $p (ksc apply)" yes "$work/ksc" apply "$work/$p/policy.ks" --netns "$ns"
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
+		measure "apply $p (ksc apply --backend iptables: ipset)" yes "$work/ksc" apply "$work/$p/policy.ks" --netns "$ns" --backend iptables --iptables-mode nft
 	done
 	for p in rules-10k rules-100k; do
 		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p.ks" -t nft
