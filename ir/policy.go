@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -264,6 +265,98 @@ func (l *Log) Text(quote func(string) string) string {
 
 func (Counter) statement() {}
 func (Log) statement()     {}
+func (Limit) statement()   {}
+
+// Limit passes packets at up to Rate a Unit, and Burst more at once; with
+// Over, only the packets above that. It is the one statement that can
+// stop a rule: the statements and the verdict after it act only on the
+// packets it passes.
+type Limit struct {
+	Pos   Pos
+	Rate  uint64
+	Unit  RateUnit
+	Burst uint32 // 0: DefaultBurst
+	Over  bool
+}
+
+// DefaultBurst is nft's burst when none is given.
+const DefaultBurst = 5
+
+// RateUnit is the time a rate is counted over.
+type RateUnit uint8
+
+const (
+	PerSecond RateUnit = iota + 1
+	PerMinute
+	PerHour
+	PerDay
+)
+
+// RateUnits are the units' names, as nft writes them.
+var RateUnits = []string{"second", "minute", "hour", "day"}
+
+// ParseRateUnit reads a unit's name.
+func ParseRateUnit(name string) (RateUnit, bool) {
+	for i, n := range RateUnits {
+		if n == name {
+			return RateUnit(i + 1), true
+		}
+	}
+	return 0, false
+}
+
+func (u RateUnit) String() string {
+	if u < PerSecond || u > PerDay {
+		return "invalid unit"
+	}
+	return RateUnits[u-1]
+}
+
+// Seconds is how long the unit is.
+func (u RateUnit) Seconds() uint64 {
+	return map[RateUnit]uint64{PerSecond: 1, PerMinute: 60, PerHour: 3600, PerDay: 86400}[u]
+}
+
+// EffectiveBurst is the burst the kernel keeps.
+func (l *Limit) EffectiveBurst() uint32 {
+	if l.Burst == 0 {
+		return DefaultBurst
+	}
+	return l.Burst
+}
+
+// Text is the limit as nft lists it.
+func (l *Limit) Text() string {
+	text := "limit rate "
+	if l.Over {
+		text += "over "
+	}
+	text += fmt.Sprintf("%d/%s", l.Rate, l.Unit)
+	if b := l.EffectiveBurst(); b != DefaultBurst {
+		text += fmt.Sprintf(" burst %d packets", b)
+	}
+	return text
+}
+
+// Condition says when the rule's statements after the limit act, for
+// explain: "while under 5/minute".
+func (l *Limit) Condition() string {
+	if l.Over {
+		return fmt.Sprintf("only above %d/%s", l.Rate, l.Unit)
+	}
+	return fmt.Sprintf("while under %d/%s", l.Rate, l.Unit)
+}
+
+// Limit is the rule's rate limit, or nil: a rule with one decides only
+// some of the packets it matches.
+func (r *Rule) Limit() *Limit {
+	for _, s := range r.Statements {
+		if l, ok := s.(*Limit); ok {
+			return l
+		}
+	}
+	return nil
+}
 
 // LogLevel is a syslog level, by its number (emerg 0 to debug 7), plus one:
 // the zero value means "not given".

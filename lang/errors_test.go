@@ -180,6 +180,10 @@ func TestErrors(t *testing.T) {
 		{"a misspelt reject code", chain(`reject with icmpx admin-prohibitd`), lang.Config{},
 			[]string{`t.ks:3:19: unknown icmpx code "admin-prohibitd" | did you mean admin-prohibited?`}},
 
+		{"a limit without a unit", chain(`limit rate 5 accept`), lang.Config{},
+			[]string{`t.ks:3:12: limit rate needs N/UNIT, not "5" | N from 1, UNIT one of second, minute, hour, day; e.g. limit rate 5/minute burst 10 packets`}},
+		{"a burst without packets", chain(`limit rate 5/minute burst 10 accept`), lang.Config{},
+			[]string{`t.ks:3:30: limit burst counts packets: write "burst 10 packets"`}},
 		{"log group with a level", chain(`log group 2 level info accept`), lang.Config{},
 			[]string{`t.ks:3:1: log group sends the packet to nfnetlink_log: it takes no level and no flags | drop the level and flags, or the group`}},
 		{"an unknown log flag", chain(`log flags tcp window accept`), lang.Config{},

@@ -13,7 +13,7 @@ import (
 const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject"
 
 // statementWords are the words that start something other than a match.
-var statementWords = []string{"counter", "log", "comment", "accept", "drop", "reject"}
+var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject"}
 
 var verdicts = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}
 
@@ -104,6 +104,15 @@ func (rb *ruleBuilder) clause() bool {
 	case word == "log":
 		rb.next()
 		rb.out.Statements = append(rb.out.Statements, rb.log(pos))
+		rb.stage = acting
+		return true
+	case word == "limit":
+		rb.next()
+		l := rb.limit(pos, end)
+		if l == nil {
+			return false
+		}
+		rb.out.Statements = append(rb.out.Statements, l)
 		rb.stage = acting
 		return true
 	case verdicts[word] != ir.NoVerdict:
@@ -671,6 +680,53 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 		}
 		l.Level = level
 	}
+}
+
+// limit reads "limit rate [over] N/UNIT [burst M packets]".
+func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
+	const example = "e.g. limit rate 5/minute burst 10 packets"
+	word := func() (string, ir.Pos, ir.Pos) {
+		t := rb.peek()
+		if t == nil || t.Value == nil || t.Value.Word == nil {
+			return "", end, end
+		}
+		rb.next()
+		at, to := t.span()
+		return *t.Value.Word, at, to
+	}
+	l := &ir.Limit{Pos: pos}
+	if w, at, to := word(); w != "rate" {
+		rb.errorf(at, to, "limit needs a rate").Hint = example
+		return nil
+	}
+	w, at, to := word()
+	if w == "over" {
+		l.Over = true
+		w, at, to = word()
+	}
+	n, unit, ok := strings.Cut(w, "/")
+	rate, err := strconv.ParseUint(n, 10, 32)
+	u, uok := ir.ParseRateUnit(unit)
+	if !ok || err != nil || rate == 0 || !uok {
+		rb.errorf(at, to, "limit rate needs N/UNIT, not %q", w).Hint = "N from 1, UNIT one of " + strings.Join(ir.RateUnits, ", ") + "; " + example
+		return nil
+	}
+	l.Rate, l.Unit = rate, u
+	if t := rb.peek(); t != nil && t.word() == "burst" {
+		rb.next()
+		b, bat, bto := word()
+		burst, err := strconv.ParseUint(b, 10, 32)
+		if err != nil || burst == 0 {
+			rb.errorf(bat, bto, "limit burst needs a number of packets from 1, not %q", b).Hint = example
+			return nil
+		}
+		if p, pat, pto := word(); p != "packets" {
+			rb.errorf(pat, pto, "limit burst counts packets: write \"burst %d packets\"", burst)
+			return nil
+		}
+		l.Burst = uint32(burst)
+	}
+	return l
 }
 
 // logFlags reads what follows "flags": "tcp sequence,options", "ip

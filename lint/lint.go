@@ -25,7 +25,9 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 	var earlierRules shadowIndex
 	for _, r := range c.Rules {
 		earlier := earlierRules.coverer(r)
-		if r.Verdict != ir.NoVerdict {
+		// A rate-limited verdict decides only some of the packets it
+		// matches: the rules after it still see the rest.
+		if r.Verdict != ir.NoVerdict && r.Limit() == nil {
 			earlierRules.add(r)
 		}
 		if earlier != nil {

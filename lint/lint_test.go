@@ -35,6 +35,8 @@ func TestWarnings(t *testing.T) {
 			[]string{"t.ks:4:1: warning: this rule never sees a packet: the rule at t.ks:3:1 drops every packet | rules after a catch-all verdict are dead; move this rule above it"}},
 		{"not shadowed: the earlier rule is narrower",
 			in("output", "oifname eth0 ip daddr 192.0.2.1 accept\noifname eth0 ip daddr 192.0.2.0/24 drop"), nil},
+		{"not shadowed: the earlier verdict is rate-limited",
+			in("output", "oifname tun0 limit rate 10/second accept\noifname tun0 accept"), nil},
 		{"not shadowed: the earlier rule has no verdict",
 			in("output", "counter log prefix \"x: \"\noifname tun0 accept"), nil},
 		{"not shadowed: different families",

@@ -73,12 +73,28 @@ type Step struct {
 	Missed []Miss
 	// Passed lists rules that held but decided nothing (counter, log).
 	Passed []*ir.Rule
+	// Limited lists the rules that held whose effect depends on a rate
+	// (a limit statement): the simulator takes the packet to be among
+	// the first, under every rate, and says so.
+	Limited []*ir.Rule
 }
 
 // Result is a packet's fate: the chains it crossed and the verdict.
 type Result struct {
 	Steps   []Step
 	Verdict ir.Verdict // Accept, Drop or Reject
+}
+
+// Conditions says, for each rule whose effect on the packet depends on a
+// rate, on what: "p.ks:5:3 while under 5/minute".
+func (r Result) Conditions() []string {
+	var out []string
+	for _, st := range r.Steps {
+		for _, rule := range st.Limited {
+			out = append(out, rule.Pos.String()+" "+rule.Limit().Condition())
+		}
+	}
+	return out
 }
 
 // Decided is the step that decided a drop or reject, or the last step
@@ -139,7 +155,13 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt ir.Packet) Step {
 			step.Missed = append(step.Missed, Miss{r, m})
 			continue
 		}
-		if r.Verdict == ir.NoVerdict {
+		l := r.Limit()
+		if l != nil {
+			step.Limited = append(step.Limited, r)
+		}
+		// Under the rate, "limit rate over" stops the rule before its
+		// verdict.
+		if r.Verdict == ir.NoVerdict || l != nil && l.Over {
 			step.Passed = append(step.Passed, r)
 			continue
 		}

@@ -99,3 +99,17 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 		assert.Equal(t, col, pe.Col, "%s: %v", line, err)
 	}
 }
+
+// A limit is taken as "under the rate", and said: a plain limit lets its
+// verdict decide, "limit rate over" stops the rule before its verdict.
+func TestLimitIsAConditionNotAGuess(t *testing.T) {
+	src := "table inet t {\n\tchain c hook input policy accept {\n\t\ttcp dport 22 limit rate over 10/second drop\n\t\ttcp dport 22 limit rate 3/minute drop\n\t}\n}\n"
+	p, ds := lang.Load("l.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	pkt, err := sim.ParsePacket("in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
+	require.NoError(t, err)
+	res := sim.Evaluate(p, pkt)
+	assert.Equal(t, ir.Drop, res.Verdict)
+	assert.Equal(t, "l.ks:4:3", res.Decided().Rule.Pos.String(), "under every rate, the over-limit rule decides nothing")
+	assert.Equal(t, []string{"l.ks:3:3 only above 10/second", "l.ks:4:3 while under 3/minute"}, res.Conditions())
+}

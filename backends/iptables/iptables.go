@@ -6,6 +6,7 @@ package iptables
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -645,8 +646,15 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *
 		tail = append(tail, "-m", "comment", "--comment", r.Comment)
 	}
 	var targets [][]string
+	var limit *ir.Limit
+	limitedFrom := 0 // targets from here on act only on what the limit passes
 	for _, s := range r.Statements {
 		switch s := s.(type) {
+		case *ir.Limit:
+			if limit != nil {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express two limits in one rule"}
+			}
+			limit, limitedFrom = s, len(targets)
 		case *ir.Counter:
 			// iptables counts every rule.
 		case *ir.Log:
@@ -674,19 +682,62 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *
 	default:
 		return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express verdict %d", r.Verdict)}
 	}
+	var limitArgs []string
+	if limit != nil {
+		var d *ir.Diagnostic
+		if limitArgs, d = limitMatch(limit, len(targets)-limitedFrom, len(lw.alts)); d != nil {
+			return nil, d
+		}
+	}
 	if len(targets) == 0 {
 		targets = [][]string{nil} // a rule that only counts
 	}
 	var rules [][]string
 	for _, a := range lw.alts {
-		for _, target := range targets {
+		for i, target := range targets {
 			args := append([]string{"-A", chain}, a.args()...)
 			args = append(args, tail...)
+			if limit != nil && i >= limitedFrom {
+				args = append(args, limitArgs...)
+			}
 			args = append(args, target...)
 			rules = append(rules, args)
 		}
 	}
 	return rules, nil
+}
+
+// limitMatch is a limit as iptables' limit match, for a rule whose limit
+// gates limited of its iptables rules, written for each of alts
+// alternatives. Each iptables rule keeps its own rate, so a limit is
+// refused where it would gate more than one; and what iptables-legacy
+// cannot hold is refused for the iptables target as a whole.
+func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
+	refuse := func(why string) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: l.Pos, Message: fmt.Sprintf("the iptables target cannot express %s: %s", l.Text(), why),
+			Hint: "use the nft target, which keeps one rate for the whole rule"}
+	}
+	switch {
+	case l.Over:
+		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
+	case limited*alts > 1:
+		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
+	}
+	// As xt_limit keeps it: the time between packets in 1/10000 s, times
+	// the burst, in 32 bits.
+	interval := 10000 * l.Unit.Seconds() / l.Rate
+	switch {
+	case interval == 0:
+		return nil, refuse("iptables' limit goes up to 10000/second")
+	case interval*uint64(l.EffectiveBurst()) > math.MaxUint32:
+		return nil, refuse("iptables-legacy's limit overflows at so low a rate with this burst")
+	}
+	args := []string{"-m", "limit", "--limit", fmt.Sprintf("%d/%s", l.Rate, map[ir.RateUnit]string{
+		ir.PerSecond: "sec", ir.PerMinute: "min", ir.PerHour: "hour", ir.PerDay: "day"}[l.Unit])}
+	if b := l.EffectiveBurst(); b != ir.DefaultBurst {
+		args = append(args, "--limit-burst", strconv.Itoa(int(b)))
+	}
+	return args, nil
 }
 
 // rejectCodes are iptables' names of the ICMP answers, by family and code;

@@ -243,3 +243,39 @@ func TestScriptNeedsFlushRuleset(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(o.Text), ":KSC-INPUT - [0:0]\n:KSC-FORWARD - [0:0]\n:KSC-OUTPUT - [0:0]\n-A KSC-INPUT -j RETURN\n-I INPUT 1 -j KSC-INPUT\nCOMMIT\n")
 }
+
+// A limit is iptables' limit match on the one iptables rule it gates;
+// what would give iptables a different rate, or none it can hold, is
+// refused.
+func TestLimit(t *testing.T) {
+	for _, tc := range []struct{ name, rule, want string }{
+		{"a rate-limited log", `limit rate 5/minute log prefix "rate: "`,
+			`-A INPUT -m limit --limit 5/min -j LOG --log-prefix "rate: "`},
+		{"a burst", `tcp dport 22 limit rate 2/second burst 10 packets accept`,
+			`-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 2/sec --limit-burst 10 -j ACCEPT`},
+		{"a log before the limit is not limited", `log limit rate 1/hour drop`,
+			"-A INPUT -j LOG\n-A INPUT -m limit --limit 1/hour -j DROP"},
+		{"over", `limit rate over 5/second drop`,
+			"t.ks:4:1: the iptables target cannot express limit rate over 5/second: iptables' limit match passes the packets under a rate, never those over it"},
+		{"two rules, two rates", `limit rate 5/minute log drop`,
+			"t.ks:4:1: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own"},
+		{"a set, a rate each", `tcp dport { 22, 2222 } iifname { eth0, eth1 } limit rate 5/minute accept`,
+			"t.ks:4:47: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own"},
+		{"too slow for iptables-legacy", `limit rate 1/day accept`,
+			"t.ks:4:1: the iptables target cannot express limit rate 1/day: iptables-legacy's limit overflows at so low a rate with this burst"},
+		{"too fast", `limit rate 20000/second accept`,
+			"t.ks:4:1: the iptables target cannot express limit rate 20000/second: iptables' limit goes up to 10000/second"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, "flush ruleset\ntable t {\nchain c hook input {\n"+tc.rule+"\n}\n}\n")
+			o, err := iptables.Render(p, ir.IPv4)
+			if strings.HasPrefix(tc.want, "t.ks:") {
+				require.Error(t, err)
+				assert.Equal(t, tc.want, err.Error())
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, string(o.Text), "\n"+tc.want+"\n")
+		})
+	}
+}

@@ -74,6 +74,14 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 				l += " " + ir.LogFlags(e.Flags).Text()
 			}
 			parts = append(parts, l)
+		case *expr.Limit:
+			l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
+			for u := ir.PerSecond; u <= ir.PerDay; u++ {
+				if u.Seconds() == uint64(e.Unit) {
+					l.Unit = u
+				}
+			}
+			parts = append(parts, l.Text())
 		case *expr.Verdict:
 			parts = append(parts, verdictName(e))
 		case *expr.Reject:

@@ -213,6 +213,9 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.emit(&expr.Counter{})
 		case *ir.Log:
 			l.emit(logExpr(s))
+		case *ir.Limit:
+			l.emit(&expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
+				Over: s.Over, Burst: s.EffectiveBurst()})
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}

@@ -93,8 +93,12 @@ func writeExplanation(e env, line string, res sim.Result) {
 			switch {
 			case missed[r] != nil:
 				fmt.Fprintf(e.stdout, "  %s  %s\n      no: %s does not hold\n", r.Pos, text, missed[r].Text())
+			case r == st.Rule && r.Limit() != nil:
+				fmt.Fprintf(e.stdout, "  %s  %s\n      matches: %s, %s (past the rate, the packet goes on)\n", r.Pos, text, r.Verdict, r.Limit().Condition())
 			case r == st.Rule:
 				fmt.Fprintf(e.stdout, "  %s  %s\n      matches: %s\n", r.Pos, text, r.Verdict)
+			case r.Limit() != nil && r.Limit().Over && r.Verdict != ir.NoVerdict:
+				fmt.Fprintf(e.stdout, "  %s  %s\n      matches, and decides nothing while under the rate (%s would it: %s)\n", r.Pos, text, r.Limit().Condition(), r.Verdict)
 			default:
 				fmt.Fprintf(e.stdout, "  %s  %s\n      matches, and decides nothing\n", r.Pos, text)
 			}
@@ -111,12 +115,18 @@ func writeExplanation(e env, line string, res sim.Result) {
 		verdict += " (" + d.Rule.Pos.String() + ")"
 	}
 	fmt.Fprintf(e.stdout, "verdict: %s\n", verdict)
+	for _, c := range res.Conditions() {
+		fmt.Fprintf(e.stdout, "depends on a rate: %s\n", c)
+	}
 }
 
 // explained is the JSON form of an answer.
 type explained struct {
 	Verdict string         `json:"verdict"`
 	Chains  []explainedHop `json:"chains"`
+	// Conditions are the rates the verdict depends on: the simulator
+	// takes the packet to be under every rate.
+	Conditions []string `json:"conditions,omitempty"`
 }
 
 type explainedHop struct {
@@ -134,7 +144,7 @@ type explainedMiss struct {
 }
 
 func explanation(res sim.Result) explained {
-	out := explained{Verdict: res.Verdict.String()}
+	out := explained{Verdict: res.Verdict.String(), Conditions: res.Conditions()}
 	for _, st := range res.Steps {
 		hop := explainedHop{Table: st.Table.Family.String() + " " + st.Table.Name, Chain: st.Chain.Name,
 			Hook: st.Chain.Hook.String(), Verdict: st.Verdict.String()}
