@@ -266,6 +266,29 @@ func (l *Log) Text(quote func(string) string) string {
 func (Counter) statement() {}
 func (Log) statement()     {}
 func (Limit) statement()   {}
+func (MarkSet) statement() {}
+
+// MarkSet sets the packet's mark (Target FieldMark, "meta mark set") or
+// its connection's (FieldCtMark, "ct mark set"): to Value, or, when From
+// is set, to the other one, as wg-quick does ("ct mark set meta mark",
+// "meta mark set ct mark").
+type MarkSet struct {
+	Pos    Pos
+	Target Field
+	Value  uint32
+	From   Field // 0: Value
+}
+
+// Text is the statement as nft lists it.
+func (m *MarkSet) Text() string {
+	if m.From != 0 {
+		return m.Target.String() + " set " + m.From.String()
+	}
+	return fmt.Sprintf("%s set 0x%08x", m.Target, m.Value)
+}
+
+// NeedsConntrack reports a statement that reads or writes the connection.
+func (m *MarkSet) NeedsConntrack() bool { return m.Target == FieldCtMark || m.From == FieldCtMark }
 
 // Limit passes packets at up to Rate a Unit, and Burst more at once; with
 // Over, only the packets above that. It is the one statement that can

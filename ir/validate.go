@@ -66,6 +66,10 @@ func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
 		validateReject(t, r, ds)
 	}
 	for _, s := range r.Statements {
+		if m, ok := s.(*MarkSet); ok && m.NeedsConntrack() && (c.Hook == HookPrerouting || c.Hook == HookOutput) && c.Priority <= PriorityConntrack {
+			ds.Errorf(m.Pos, "%s in chain %s finds no connection: the chain runs at priority %d, before conntrack (%d)", m.Text(), c.Name, c.Priority, PriorityConntrack).Hint =
+				fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
+		}
 		if l, ok := s.(*Log); ok {
 			if err := CheckText("log prefix", l.Prefix, MaxLogPrefix); err != nil {
 				ds.Errorf(l.Pos, "%v", err)

@@ -129,6 +129,16 @@ func (rb *ruleBuilder) clause() bool {
 		rb.unknown(t)
 		return false
 	}
+	if (sel.Field == ir.FieldMark || sel.Field == ir.FieldCtMark) && rb.i+n < len(rb.terms) && rb.terms[rb.i+n].word() == "set" {
+		rb.i += n + 1
+		st := rb.markSet(sel.Field, pos, end)
+		if st == nil {
+			return false
+		}
+		rb.out.Statements = append(rb.out.Statements, st)
+		rb.stage = acting
+		return true
+	}
 	if rb.stage == acting {
 		rb.errorf(pos, end, "matches must come before counter and log").Hint = "nft would count or log packets that this match then rejects"
 		return false
@@ -680,6 +690,30 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 		}
 		l.Level = level
 	}
+}
+
+// markSet reads what follows "meta mark set" or "ct mark set": a number,
+// or the other mark ("ct mark set meta mark").
+func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
+	st := &ir.MarkSet{Pos: pos, Target: target}
+	if sel, n := selectorAt(rb.terms[rb.i:]); sel != nil && (sel.Field == ir.FieldMark || sel.Field == ir.FieldCtMark) && sel.Field != target {
+		rb.i += n
+		st.From = sel.Field
+		return st
+	}
+	t := rb.next()
+	if t == nil || t.Value == nil || t.Value.Word == nil {
+		rb.errorf(pos, end, "%s set needs a value", target).Hint = "a 32-bit number, or the other mark: meta mark set ct mark"
+		return nil
+	}
+	v, err := strconv.ParseUint(*t.Value.Word, 0, 32)
+	if err != nil {
+		at, to := t.span()
+		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, *t.Value.Word).Hint = "e.g. 0x6d6f6c65, or the other mark: meta mark set ct mark"
+		return nil
+	}
+	st.Value = uint32(v)
+	return st
 }
 
 // limit reads "limit rate [over] N/UNIT [burst M packets]".

@@ -113,7 +113,10 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 	var res Result
 	for _, h := range pkt.Dir.Hooks() {
 		for _, tc := range chainsAt(p, h, pkt.Family()) {
-			step := evalChain(tc.table, tc.chain, pkt.atHook(h))
+			// Marks a chain sets go with the packet to the next.
+			at := pkt.atHook(h)
+			step := evalChain(tc.table, tc.chain, &at)
+			pkt.Mark, pkt.CtMark = at.Mark, at.CtMark
 			res.Steps = append(res.Steps, step)
 			if step.Verdict != ir.Accept {
 				res.Verdict = step.Verdict
@@ -148,13 +151,14 @@ func chainsAt(p *ir.Policy, h ir.Hook, f ir.Family) []tableChain {
 	return out
 }
 
-func evalChain(t *ir.Table, c *ir.Chain, pkt ir.Packet) Step {
+func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 	step := Step{Table: t, Chain: c}
 	for _, r := range c.Rules {
-		if m := firstMiss(r, pkt); m != nil {
+		if m := firstMiss(r, *pkt); m != nil {
 			step.Missed = append(step.Missed, Miss{r, m})
 			continue
 		}
+		act(r, pkt)
 		l := r.Limit()
 		if l != nil {
 			step.Limited = append(step.Limited, r)
@@ -170,6 +174,36 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt ir.Packet) Step {
 	}
 	step.Verdict = c.Policy
 	return step
+}
+
+// act carries out a matching rule's statements that change the packet
+// (marks), in order, up to a limit that stops it: under every rate, only
+// "limit rate over" does.
+func act(r *ir.Rule, pkt *ir.Packet) {
+	for _, s := range r.Statements {
+		switch s := s.(type) {
+		case *ir.Limit:
+			if s.Over {
+				return
+			}
+		case *ir.MarkSet:
+			value := s.Value
+			switch s.From {
+			case ir.FieldMark:
+				value = pkt.Mark
+			case ir.FieldCtMark:
+				value = pkt.CtMark
+			}
+			if s.Target == ir.FieldCtMark {
+				// Only a tracked packet has a connection to mark.
+				if pkt.CtState == ir.CtNew || pkt.CtState == ir.CtEstablished || pkt.CtState == ir.CtRelated {
+					pkt.CtMark = value
+				}
+			} else {
+				pkt.Mark = value
+			}
+		}
+	}
 }
 
 // firstMiss is the first match of r that does not hold for pkt, or nil;

@@ -113,3 +113,15 @@ func TestLimitIsAConditionNotAGuess(t *testing.T) {
 	assert.Equal(t, "l.ks:4:3", res.Decided().Rule.Pos.String(), "under every rate, the over-limit rule decides nothing")
 	assert.Equal(t, []string{"l.ks:3:3 only above 10/second", "l.ks:4:3 while under 3/minute"}, res.Conditions())
 }
+
+// A mark set in one chain is what a later chain's match sees.
+func TestMarkSetCarriesOn(t *testing.T) {
+	src := "table inet t {\n\tchain a hook output policy accept {\n\t\tudp dport 9 meta mark set 0x2\n\t}\n\tchain b hook output priority 10 policy accept {\n\t\tmeta mark 0x2 drop\n\t}\n}\n"
+	p, ds := lang.Load("m.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	for port, want := range map[string]ir.Verdict{"9": ir.Drop, "10": ir.Accept} {
+		pkt, err := sim.ParsePacket("out eth0 udp 192.0.2.1:4000 192.0.2.9:" + port)
+		require.NoError(t, err)
+		assert.Equal(t, want, sim.Evaluate(p, pkt).Verdict, port)
+	}
+}

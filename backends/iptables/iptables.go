@@ -527,6 +527,21 @@ func addresses(destination bool) iptField {
 	}
 }
 
+// markTarget is a mark statement as iptables-save writes it: MARK and
+// CONNMARK, with the full masks iptables-save lists.
+func markTarget(s *ir.MarkSet) []string {
+	const all = "0xffffffff"
+	switch {
+	case s.From == ir.FieldMark: // ct mark set meta mark
+		return []string{"-j", "CONNMARK", "--save-mark", "--nfmask", all, "--ctmask", all}
+	case s.From == ir.FieldCtMark: // meta mark set ct mark
+		return []string{"-j", "CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", all}
+	case s.Target == ir.FieldCtMark:
+		return []string{"-j", "CONNMARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+	}
+	return []string{"-j", "MARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+}
+
 // logTarget is a log statement as iptables-save writes it: NFLOG for a
 // group, else LOG with its options in iptables-save's order.
 func logTarget(s *ir.Log) []string {
@@ -657,6 +672,15 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *
 			limit, limitedFrom = s, len(targets)
 		case *ir.Counter:
 			// iptables counts every rule.
+		case *ir.MarkSet:
+			// Each target is an iptables rule of its own that checks the
+			// matches again: one after a change of a mark the rule
+			// matches on would see the new mark.
+			if r.Match(s.Target) != nil && len(r.Statements) > 1 || r.Match(s.Target) != nil && r.Verdict != ir.NoVerdict {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("the iptables target cannot express %s in a rule that matches %s and does more: iptables would check the new mark for the rest", s.Text(), s.Target),
+					Hint: "split it: one rule that sets the mark, and rules after it"}
+			}
+			targets = append(targets, markTarget(s))
 		case *ir.Log:
 			if len(s.Prefix) > MaxLogPrefix {
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", s.Prefix, len(s.Prefix), MaxLogPrefix),

@@ -279,3 +279,26 @@ func TestLimit(t *testing.T) {
 		})
 	}
 }
+
+// Marks are set with MARK and CONNMARK; a rule that matches a mark and
+// sets it is refused where iptables would check the new mark for the rest.
+func TestMarkSet(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{`meta mark set 0x6d6f6c65`, `-A OUTPUT -j MARK --set-xmark 0x6d6f6c65/0xffffffff`},
+		{`ct mark set meta mark`, `-A OUTPUT -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff`},
+		{`meta mark set ct mark`, `-A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff`},
+		{`oifname wg0 ct mark set 0x1 accept`, "-A OUTPUT -o wg0 -j CONNMARK --set-xmark 0x1/0xffffffff\n-A OUTPUT -o wg0 -j ACCEPT"},
+		{`meta mark 0x1 meta mark set 0x2 accept`,
+			"t.ks:4:15: the iptables target cannot express meta mark set 0x00000002 in a rule that matches meta mark and does more: iptables would check the new mark for the rest"},
+	} {
+		p := load(t, "flush ruleset\ntable t {\nchain c hook output {\n"+tc.rule+"\n}\n}\n")
+		o, err := iptables.Render(p, ir.IPv4)
+		if strings.HasPrefix(tc.want, "t.ks:") {
+			require.Error(t, err, tc.rule)
+			assert.Equal(t, tc.want, err.Error())
+			continue
+		}
+		require.NoError(t, err, tc.rule)
+		assert.Contains(t, string(o.Text), "\n"+tc.want+"\n", tc.rule)
+	}
+}

@@ -21,11 +21,39 @@ import (
 // fields table the lowering writes with, for rules that did not come from
 // the policy (another tool's, or an older policy's). What it does not know
 // shows as the expression's type.
+// markSetText describes a store of register 1 into a mark, which holds
+// the field loaded last, or else the immediate value.
+func markSetText(e expr.Any, loaded ir.Field, immediate []byte) (string, bool) {
+	target := ir.Field(0)
+	switch e := e.(type) {
+	case *expr.Meta:
+		if e.SourceRegister && e.Key == expr.MetaKeyMARK {
+			target = ir.FieldMark
+		}
+	case *expr.Ct:
+		if e.SourceRegister && e.Key == expr.CtKeyMARK {
+			target = ir.FieldCtMark
+		}
+	}
+	if target == 0 {
+		return "", false
+	}
+	st := ir.MarkSet{Target: target, From: loaded}
+	if loaded != ir.FieldMark && loaded != ir.FieldCtMark {
+		st.From = 0
+		if len(immediate) == 4 {
+			st.Value = binary.NativeEndian.Uint32(immediate)
+		}
+	}
+	return st.Text(), true
+}
+
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var parts []string
 	var field ir.Field    // what register 1 holds; 0 when nothing ksc knows
 	var mask []byte       // a bit mask applied to it
 	var proto ir.Protocol // the protocol the rule matched, for its header fields
+	var immediate []byte  // a value loaded into register 1
 	// The family the rule is in: its table's, or the one it checks.
 	family := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[t.Table.Family]
 	for _, e := range rule.Exprs {
@@ -35,7 +63,13 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		if c, ok := e.(*expr.Cmp); ok && field == nfprotoLoad && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
 			family = map[byte]ir.Family{2: ir.IPv4, 10: ir.IPv6}[c.Data[0]]
 		}
+		if text, ok := markSetText(e, field, immediate); ok {
+			parts = append(parts, text)
+			continue
+		}
 		switch e := e.(type) {
+		case *expr.Immediate:
+			field, immediate = 0, e.Data
 		case *expr.Meta, *expr.Payload, *expr.Ct:
 			field, mask = loadedField(e, proto), nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {

@@ -216,6 +216,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		case *ir.Limit:
 			l.emit(&expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
 				Over: s.Over, Burst: s.EffectiveBurst()})
+		case *ir.MarkSet:
+			l.emit(markSetExprs(s)...)
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
@@ -445,6 +447,23 @@ func (l *ruleLowerer) reject(with ir.RejectWith) expr.Any {
 	default:
 		return &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}
 	}
+}
+
+// markSetExprs loads the new mark into register 1 (the value, or the
+// other mark) and stores it, as nft does.
+func markSetExprs(s *ir.MarkSet) []expr.Any {
+	var load expr.Any = &expr.Immediate{Register: 1, Data: binary.NativeEndian.AppendUint32(nil, s.Value)}
+	switch s.From {
+	case ir.FieldMark:
+		load = &expr.Meta{Key: expr.MetaKeyMARK, Register: 1}
+	case ir.FieldCtMark:
+		load = &expr.Ct{Key: expr.CtKeyMARK, Register: 1}
+	}
+	var store expr.Any = &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}
+	if s.Target == ir.FieldCtMark {
+		store = &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1}
+	}
+	return []expr.Any{load, store}
 }
 
 func logExpr(s *ir.Log) *expr.Log {

@@ -65,7 +65,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				}
 				for _, s := range r.Statements {
 					switch s.(type) {
-					case *ir.Counter, *ir.Log, *ir.Limit:
+					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet:
 					default:
 						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
 					}
@@ -131,6 +131,8 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		case *ir.Log:
 			parts = append(parts, s.Text(quote))
 		case *ir.Limit:
+			parts = append(parts, s.Text())
+		case *ir.MarkSet:
 			parts = append(parts, s.Text())
 		default:
 			// Check refuses such a policy before anything is written.

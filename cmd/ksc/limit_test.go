@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -85,6 +86,78 @@ func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
 			}))
 			time.Sleep(200 * time.Millisecond)
 			assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
+		})
+	}
+}
+
+// markPolicy marks what goes to port 9, and the connection of what goes
+// to port 10 (then copies that back into the packet's mark, as wg-quick
+// does), and drops by the marks in later rules.
+const markPolicy = `flush ruleset
+table inet t {
+	chain out hook output policy accept {
+		udp dport 9 meta mark set 0x2
+		udp dport 10 ct mark set 0x3
+		ct mark 0x3 meta mark set ct mark
+		meta mark 0x2 drop
+		meta mark 0x3 drop
+	}
+}
+`
+
+// A mark set in one rule holds for the rules after it, on every loader:
+// the marked datagrams (port 9 directly, port 10 through the connection's
+// mark) never leave; others do.
+func TestMarkSetOnEveryLoader(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "mark.ks")
+	require.NoError(t, os.WriteFile(policy, []byte(markPolicy), 0o644))
+	loads := map[string][]string{
+		"netlink":         nil,
+		"iptables-nft":    {"--backend", "iptables", "--iptables-mode", "nft"},
+		"iptables-legacy": {"--backend", "iptables", "--iptables-mode", "legacy"},
+	}
+	for name, args := range loads {
+		t.Run(name, func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "mark"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, args...)...)
+			require.Equal(t, 0, code, stderr)
+			for port, want := range map[int]int64{9: 0, 10: 0, 11: 3} {
+				var arrived atomic.Int64
+				var listener *net.UDPConn
+				require.NoError(t, peer.Do(func() (err error) {
+					listener, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: port})
+					return err
+				}))
+				go func() {
+					buf := make([]byte, 16)
+					for {
+						if _, _, err := listener.ReadFromUDP(buf); err != nil {
+							return
+						}
+						arrived.Add(1)
+					}
+				}()
+				require.NoError(t, fw.Do(func() error {
+					conn, err := net.Dial("udp", net.JoinHostPort("192.0.2.9", fmt.Sprint(port)))
+					if err != nil {
+						return err
+					}
+					defer conn.Close()
+					for range 3 {
+						conn.Write([]byte("x")) // a drop here is the verdict, not an error
+					}
+					return nil
+				}))
+				time.Sleep(150 * time.Millisecond)
+				listener.Close()
+				assert.Equal(t, want, arrived.Load(), "port %d", port)
+			}
 		})
 	}
 }

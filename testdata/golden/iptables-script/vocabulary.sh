@@ -34,6 +34,9 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
+-A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
 -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o tun+ -j ACCEPT
@@ -75,6 +78,9 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 ! --icmpv6-type 128 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
+-A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+-A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
 -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o tun+ -j ACCEPT
@@ -142,9 +148,15 @@ iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j AC
 # testdata/policies/vocabulary.ks:34:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:38:3
+iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:39:3
+iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:40:3
+iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:41:3
 iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:39:3
+# testdata/policies/vocabulary.ks:42:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -201,9 +213,15 @@ ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
 # testdata/policies/vocabulary.ks:38:3
+ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:39:3
+ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:40:3
+ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:41:3
 ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:39:3
+# testdata/policies/vocabulary.ks:42:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
