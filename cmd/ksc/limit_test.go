@@ -55,36 +55,8 @@ func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
 			tc.load(fw)
-			var arrived atomic.Int64
-			var listener *net.UDPConn
-			require.NoError(t, fw.Do(func() (err error) {
-				listener, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("192.0.2.1"), Port: 9})
-				return err
-			}))
-			defer listener.Close()
-			go func() {
-				buf := make([]byte, 16)
-				for {
-					if _, _, err := listener.ReadFromUDP(buf); err != nil {
-						return
-					}
-					arrived.Add(1)
-				}
-			}()
-			require.NoError(t, peer.Do(func() error {
-				conn, err := net.Dial("udp", "192.0.2.1:9")
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				for range 8 {
-					if _, err := conn.Write([]byte("x")); err != nil {
-						return err
-					}
-				}
-				return nil
-			}))
-			time.Sleep(200 * time.Millisecond)
+			arrived := countUDP(t, fw, "192.0.2.1:9")
+			sendUDP(t, peer, "192.0.2.1:9", 8)
 			assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
 		})
 	}
@@ -128,36 +100,51 @@ func TestMarkSetOnEveryLoader(t *testing.T) {
 			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, args...)...)
 			require.Equal(t, 0, code, stderr)
 			for port, want := range map[int]int64{9: 0, 10: 0, 11: 3} {
-				var arrived atomic.Int64
-				var listener *net.UDPConn
-				require.NoError(t, peer.Do(func() (err error) {
-					listener, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: port})
-					return err
-				}))
-				go func() {
-					buf := make([]byte, 16)
-					for {
-						if _, _, err := listener.ReadFromUDP(buf); err != nil {
-							return
-						}
-						arrived.Add(1)
-					}
-				}()
-				require.NoError(t, fw.Do(func() error {
-					conn, err := net.Dial("udp", net.JoinHostPort("192.0.2.9", fmt.Sprint(port)))
-					if err != nil {
-						return err
-					}
-					defer conn.Close()
-					for range 3 {
-						conn.Write([]byte("x")) // a drop here is the verdict, not an error
-					}
-					return nil
-				}))
-				time.Sleep(150 * time.Millisecond)
-				listener.Close()
+				addr := net.JoinHostPort("192.0.2.9", fmt.Sprint(port))
+				arrived := countUDP(t, peer, addr)
+				sendUDP(t, fw, addr, 3)
 				assert.Equal(t, want, arrived.Load(), "port %d", port)
 			}
 		})
 	}
+}
+
+// countUDP counts the datagrams that reach addr in ns, until the test ends.
+func countUDP(t *testing.T, ns *netlab.NS, addr string) *atomic.Int64 {
+	t.Helper()
+	var arrived atomic.Int64
+	var listener net.PacketConn
+	require.NoError(t, ns.Do(func() (err error) {
+		listener, err = net.ListenPacket("udp", addr)
+		return err
+	}))
+	t.Cleanup(func() { listener.Close() })
+	go func() {
+		buf := make([]byte, 16)
+		for {
+			if _, _, err := listener.ReadFrom(buf); err != nil {
+				return
+			}
+			arrived.Add(1)
+		}
+	}()
+	return &arrived
+}
+
+// sendUDP sends n datagrams from ns to addr, and gives them time to
+// arrive. A datagram the firewall drops is a verdict, not an error.
+func sendUDP(t *testing.T, ns *netlab.NS, addr string, n int) {
+	t.Helper()
+	require.NoError(t, ns.Do(func() error {
+		conn, err := net.Dial("udp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for range n {
+			conn.Write([]byte("x"))
+		}
+		return nil
+	}))
+	time.Sleep(200 * time.Millisecond)
 }

@@ -229,24 +229,33 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 	t.Logf("seed %d", seed)
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
-			lab := NewLab(t)
-			g := NewGenerator(seed)
-			for n := range 100 {
-				hook := []ir.Hook{ir.HookInput, ir.HookOutput}[n%2]
-				c, err := g.Case(hook, 4, 24, everyTarget)
-				require.NoError(t, err)
-				failures := runCase(lab, m, c, (*Case).Simulated)
-				if len(failures) > 0 && strings.HasPrefix(failures[0], "loading failed") {
-					t.Fatalf("the mutant must load, so that packets catch it: %s", failures[0])
-				}
-				if len(failures) > 0 {
-					t.Logf("caught in case %d: %s", n, failures[0])
-					return
-				}
+			failure, caught := firstDisagreement(t, seed, m, (*Case).Simulated)
+			if strings.HasPrefix(failure, "loading failed") {
+				t.Fatalf("the mutant must load, so that packets catch it: %s", failure)
 			}
-			t.Errorf("100 cases and not one disagreement: the differential test cannot see this breakage (seed %d)", seed)
+			if !caught {
+				t.Errorf("100 cases and not one disagreement: the differential test cannot see this breakage (seed %d)", seed)
+			}
 		})
 	}
+}
+
+// firstDisagreement runs up to 100 generated cases from seed through ld
+// in a fresh lab, with simulate standing for the simulator, and returns
+// the first failure it reports.
+func firstDisagreement(t *testing.T, seed uint64, ld loader, simulate func(*Case, Probe) Outcome) (string, bool) {
+	lab := NewLab(t)
+	g := NewGenerator(seed)
+	for n := range 100 {
+		hook := []ir.Hook{ir.HookInput, ir.HookOutput}[n%2]
+		c, err := g.Case(hook, 4, 24, everyTarget)
+		require.NoError(t, err)
+		if failures := runCase(lab, ld, c, simulate); len(failures) > 0 {
+			t.Logf("caught in case %d: %s", n, failures[0])
+			return failures[0], true
+		}
+	}
+	return "", false
 }
 
 // applyMutated applies the netlink batch of p with mutate applied to
@@ -309,23 +318,16 @@ func TestBrokenSimulatorsAreCaught(t *testing.T) {
 	t.Logf("seed %d", seed)
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
-			lab := NewLab(t)
-			g := NewGenerator(seed)
 			broken := func(c *Case, pr Probe) Outcome {
 				m.wrong(&pr.Packet)
 				return c.Simulated(pr)
 			}
-			for n := range 100 {
-				hook := []ir.Hook{ir.HookInput, ir.HookOutput}[n%2]
-				c, err := g.Case(hook, 4, 24, everyTarget)
-				require.NoError(t, err)
-				for _, f := range runCase(lab, nftF, c, broken) {
-					require.Contains(t, f, "the simulator says", "only the simulator is broken")
-					t.Logf("caught in case %d: %s", n, f)
-					return
-				}
+			failure, caught := firstDisagreement(t, seed, nftF, broken)
+			if !caught {
+				t.Errorf("100 cases and not one disagreement: the differential test cannot see this simulator's mistake (seed %d)", seed)
+				return
 			}
-			t.Errorf("100 cases and not one disagreement: the differential test cannot see this simulator's mistake (seed %d)", seed)
+			require.Contains(t, failure, "the simulator says", "only the simulator is broken")
 		})
 	}
 }
