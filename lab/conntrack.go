@@ -1,0 +1,104 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/sim"
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+)
+
+// tcpEstablished is conntrack's TCP_CONNTRACK_ESTABLISHED.
+const tcpEstablished = 3
+
+// icmpReplies pairs each ICMP query type with its reply, per protocol.
+var icmpReplies = map[ir.Protocol]map[uint8]uint8{
+	ir.ICMP:   {8: 0, 13: 14, 15: 16, 17: 18},
+	ir.ICMPv6: {128: 129, 139: 140},
+}
+
+// track empties conntrack and puts in the flow that makes p established
+// or related: each probe starts from a conntrack that knows nothing else,
+// so that an earlier probe cannot make a later one established.
+func (l *Lab) track(p sim.Packet) error {
+	h, err := nsenter.Open(l.Path())
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		return fmt.Errorf("conntrack: %w", err)
+	}
+	defer ct.Close()
+	if err := ct.Flush(); err != nil {
+		return fmt.Errorf("emptying conntrack: %w", err)
+	}
+	// Settings of conntrack exist once its module is loaded, which
+	// dialling it does.
+	if err := nsenter.Run(l.Path(), func() error { return write(conntrackSettings) }); err != nil {
+		return err
+	}
+	var flow conntrack.Flow
+	switch p.CtState {
+	case ir.CtEstablished:
+		flow = established(p.Packet)
+	case ir.CtRelated:
+		// The flow the ICMP error reports: from its destination to its
+		// source (see wire).
+		flow = conntrack.NewFlow(uint8(ir.UDP), conntrack.StatusConfirmed|conntrack.StatusSeenReply|conntrack.StatusAssured, p.Dst, p.Src, innerSport, innerDport, 60, p.CtMark)
+	default:
+		return nil
+	}
+	if err := ct.Create(flow); err != nil {
+		return fmt.Errorf("putting the probe's flow into conntrack: %w", err)
+	}
+	return nil
+}
+
+// established is a flow whose original or reply direction is p, that has
+// seen both.
+func established(p ir.Packet) conntrack.Flow {
+	status := conntrack.StatusConfirmed | conntrack.StatusSeenReply | conntrack.StatusAssured
+	if p.Protocol.HasPorts() {
+		f := conntrack.NewFlow(uint8(p.Protocol), status, p.Src, p.Dst, p.Sport, p.Dport, 60, p.CtMark)
+		if p.Protocol == ir.TCP {
+			f.ProtoInfo.TCP = &conntrack.ProtoInfoTCP{State: tcpEstablished}
+		}
+		return f
+	}
+	orig, reply := p.Src, p.Dst
+	query, answer := p.ICMPType, icmpReplies[p.Protocol][p.ICMPType]
+	if q, ok := queryOf(p); ok {
+		// p answers a query from its destination.
+		orig, reply, query, answer = p.Dst, p.Src, q, p.ICMPType
+	}
+	f := conntrack.Flow{Status: status, Timeout: 60, Mark: p.CtMark}
+	f.TupleOrig = icmpTuple(p.Protocol, orig, reply, query)
+	f.TupleReply = icmpTuple(p.Protocol, reply, orig, answer)
+	return f
+}
+
+// queryOf is the query p answers, when p is an ICMP reply.
+func queryOf(p ir.Packet) (uint8, bool) {
+	for q, r := range icmpReplies[p.Protocol] {
+		if r == p.ICMPType {
+			return q, true
+		}
+	}
+	return 0, false
+}
+
+func icmpTuple(proto ir.Protocol, src, dst netip.Addr, typ uint8) conntrack.Tuple {
+	var t conntrack.Tuple
+	t.IP.SourceAddress, t.IP.DestinationAddress = src, dst
+	t.Proto = conntrack.ProtoTuple{Protocol: uint8(proto), ICMPv4: proto == ir.ICMP, ICMPv6: proto == ir.ICMPv6, ICMPID: icmpID, ICMPType: typ}
+	return t
+}
+
+// icmpID is the identifier of every ICMP query and reply the lab sends
+// (bytes 4 and 5 of the message, see transport).
+const icmpID = 0x6b73

@@ -1,0 +1,290 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/sim"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Outcome is what the kernel did with a probe.
+type Outcome struct {
+	Verdict ir.Verdict
+	// Silent is set when the kernel answers nothing to this packet even
+	// when a rule rejects it (an ICMP error, a broadcast, a reset): a
+	// reject then looks like a drop.
+	Silent bool
+}
+
+// Matches reports whether the outcome is v: a silent probe cannot tell
+// reject from drop.
+func (o Outcome) Matches(v ir.Verdict) bool {
+	if o.Silent && o.Verdict != ir.Accept {
+		return v == ir.Drop || v == ir.Reject
+	}
+	return o.Verdict == v
+}
+
+// Unsupported is a packet line the lab cannot make as a real packet.
+type Unsupported struct{ Reason string }
+
+func (u *Unsupported) Error() string { return "the lab cannot send this packet: " + u.Reason }
+
+// markerWait bounds the wait for an arriving probe's marker: it comes in
+// microseconds unless something is wrong with the lab.
+const markerWait = 2 * time.Second
+
+// Run sends p through the loaded policy and reports what happened to it.
+// Probes run one at a time.
+func (l *Lab) Run(p sim.Packet) (o Outcome, err error) {
+	plan, err := planFor(p)
+	if err != nil {
+		return Outcome{}, err
+	}
+	for _, name := range []string{p.Iif, p.Oif} {
+		if _, ok := l.links[name]; name != "" && name != "lo" && !ok {
+			return Outcome{}, fmt.Errorf("the lab has no interface %s", name)
+		}
+	}
+	undo, err := l.route(p)
+	defer func() { err = errors.Join(err, undo()) }()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := l.track(p); err != nil {
+		return Outcome{}, err
+	}
+	if err := l.observe(p, plan.notrack); err != nil {
+		return Outcome{}, err
+	}
+	data := wire(p, plan.badChecksum)
+	var n map[string]uint64
+	if p.Dir == sim.Out {
+		if err := l.sendOut(p, data); err != nil {
+			return Outcome{}, err
+		}
+		n, err = l.counts()
+	} else {
+		n, err = l.sendIn(p, data)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	o = Outcome{Verdict: ir.Drop, Silent: plan.silent}
+	switch {
+	case n[tagPassed] > 0:
+		o.Verdict = ir.Accept
+	case n[tagAnswered] > 0:
+		o.Verdict = ir.Reject
+	}
+	return o, nil
+}
+
+// plan is how the lab makes a packet line's packet.
+type plan struct {
+	notrack     bool // untracked by the lab's rule, not by conntrack's own choice
+	badChecksum bool // invalid by its checksum
+	silent      bool
+}
+
+// planFor checks that the lab can make p, and says how.
+func planFor(p sim.Packet) (plan, error) {
+	unsupported := func(format string, args ...any) (plan, error) {
+		return plan{}, &Unsupported{fmt.Sprintf(format, args...)}
+	}
+	for _, a := range []netip.Addr{p.Src, p.Dst} {
+		if !labAddress(a) {
+			return unsupported("%s is not a documentation, link-local, unique-local, multicast or broadcast address; the lab sends to no other (set the policy's addresses with -D on a with line)", a)
+		}
+	}
+	var pl plan
+	pl.silent = isICMPError(p.Packet) || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Src.IsUnspecified() ||
+		p.Protocol == ir.TCP && p.TCPFlags&tcpRST != 0
+	switch p.Dir {
+	case sim.Out:
+		if p.Pkttype != 0 {
+			return unsupported("every packet this machine sends is pkttype host")
+		}
+	case sim.Forward:
+		if p.Pkttype != 0 || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Dst.IsLinkLocalUnicast() || p.Src.IsLinkLocalUnicast() || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() {
+			return unsupported("no kernel forwards a packet from or to a link-local, multicast or broadcast address")
+		}
+	}
+	if p.Pkttype == 3 {
+		return unsupported("the kernel drops a packet for another host (pkttype other) before any rule")
+	}
+	natural := sim.InitialState(p.Packet)
+	flags := p.TCPFlags & (tcpSYN | tcpACK | tcpRST | tcpFIN)
+	switch p.CtState {
+	case ir.CtNew:
+		switch {
+		case p.Protocol == ir.TCP && flags != tcpSYN:
+			return unsupported("conntrack starts a TCP flow only with a SYN alone")
+		case natural != ir.CtNew:
+			return unsupported("conntrack calls this packet %s without a flow before it", natural)
+		}
+	case ir.CtEstablished:
+		_, reply := queryOf(p.Packet)
+		_, query := icmpReplies[p.Protocol][p.ICMPType]
+		switch {
+		case p.Protocol == ir.TCP && flags&(tcpSYN|tcpRST) != 0:
+			return unsupported("an established TCP probe has no SYN or RST")
+		case !p.Protocol.HasPorts() && !reply && !query:
+			return unsupported("the lab makes established ICMP packets only of queries and their replies")
+		}
+	case ir.CtRelated:
+		if !isICMPError(p.Packet) {
+			return unsupported("the lab makes related packets only as ICMP errors about a flow")
+		}
+	case ir.CtInvalid:
+		switch {
+		case p.Protocol == ir.TCP && flags&tcpSYN != 0:
+			return unsupported("an invalid TCP probe is one without SYN and without a flow")
+		case p.Protocol == ir.UDP && p.Dir == sim.Out:
+			return unsupported("conntrack checks checksums only of arriving packets, so the lab cannot make a UDP packet sent here invalid")
+		case p.Protocol == ir.UDP:
+			pl.badChecksum = true
+		case !p.Protocol.HasPorts() && natural != ir.CtInvalid:
+			return unsupported("conntrack calls this packet %s without a flow before it", natural)
+		}
+	case ir.CtUntracked:
+		pl.notrack = natural != ir.CtUntracked
+	}
+	if p.CtMark != 0 && (p.CtState == ir.CtInvalid || p.CtState == ir.CtUntracked) {
+		return unsupported("a %s packet has no flow, so no conntrack mark", p.CtState)
+	}
+	return pl, nil
+}
+
+// documentation and the other ranges the lab sends to: none routes to a
+// real host.
+var labRanges = []netip.Prefix{
+	netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("fc00::/7"), netip.MustParsePrefix("224.0.0.0/4"), netip.MustParsePrefix("ff00::/8"),
+}
+
+func labAddress(a netip.Addr) bool {
+	if a.IsUnspecified() || isBroadcast(a) {
+		return true
+	}
+	for _, r := range labRanges {
+		if r.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBroadcast(a netip.Addr) bool { return a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) }
+
+// route gives the firewall what p needs: its local address, a route to
+// where it goes (by the interface the line names), a route back for a
+// rejection's answer, a multicast group joined. undo takes it all away.
+func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
+	var undos []func() error
+	undo = func() error {
+		var errs []error
+		for i := len(undos) - 1; i >= 0; i-- {
+			errs = append(errs, undos[i]())
+		}
+		return errors.Join(errs...)
+	}
+	index := func(name string) int {
+		if name == "lo" {
+			return 1
+		}
+		return l.links[name].fwIndex
+	}
+	addAddr := func(a netip.Addr, dev string) error {
+		if !a.IsGlobalUnicast() && !a.IsLinkLocalUnicast() && !a.IsPrivate() {
+			return nil
+		}
+		addr := &netlink.Addr{IPNet: hostNet(a), Flags: unix.IFA_F_NODAD}
+		ln := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index(dev)}}
+		if err := l.fw.AddrAdd(ln, addr); err != nil {
+			return fmt.Errorf("lab address %s on %s: %w", a, dev, err)
+		}
+		undos = append(undos, func() error {
+			if err := l.fw.AddrDel(ln, addr); err != nil {
+				return fmt.Errorf("removing the lab address %s: %w", a, err)
+			}
+			return nil
+		})
+		return nil
+	}
+	addRoute := func(a netip.Addr, dev string) error {
+		if !a.IsGlobalUnicast() && !a.IsPrivate() || dev == "lo" {
+			return nil // link-local, multicast and broadcast need only the interface
+		}
+		r := &netlink.Route{LinkIndex: index(dev), Dst: hostNet(a), Scope: netlink.SCOPE_LINK}
+		if err := l.fw.RouteReplace(r); err != nil {
+			return fmt.Errorf("lab route to %s on %s: %w", a, dev, err)
+		}
+		undos = append(undos, func() error {
+			// Deleting a device's last IPv4 address takes its routes.
+			if err := l.fw.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("removing the lab route to %s: %w", a, err)
+			}
+			return nil
+		})
+		return nil
+	}
+	switch p.Dir {
+	case sim.Out:
+		err = errors.Join(addAddr(p.Src, p.Oif), addRoute(p.Dst, p.Oif))
+	case sim.In:
+		err = addRoute(p.Src, p.Iif)
+		if err == nil && p.Dst.IsMulticast() {
+			var leave func() error
+			leave, err = l.join(p.Dst, index(p.Iif))
+			undos = append(undos, leave)
+		} else if err == nil {
+			err = addAddr(p.Dst, p.Iif)
+		}
+	case sim.Forward:
+		err = errors.Join(addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif))
+	}
+	return undo, err
+}
+
+func hostNet(a netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
+}
+
+// join makes the firewall a member of group on interface index, so that
+// the group's packets are delivered to it, until leave.
+func (l *Lab) join(group netip.Addr, index int) (leave func() error, err error) {
+	fd := -1
+	err = nsenter.Run(l.Path(), func() error {
+		domain := unix.AF_INET
+		if group.Is6() {
+			domain = unix.AF_INET6
+		}
+		var err error
+		if fd, err = unix.Socket(domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return err
+		}
+		if group.Is4() {
+			return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, &unix.IPMreqn{Multiaddr: group.As4(), Ifindex: int32(index)})
+		}
+		return unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP, &unix.IPv6Mreq{Multiaddr: group.As16(), Interface: uint32(index)})
+	})
+	leave = func() error {
+		if fd >= 0 {
+			return unix.Close(fd)
+		}
+		return nil
+	}
+	if err != nil {
+		return leave, fmt.Errorf("joining %s: %w", group, err)
+	}
+	return leave, nil
+}
