@@ -41,3 +41,60 @@ func TestApplySysctlInNamespace(t *testing.T) {
 	_, err := os.Stat("/var/run/netns/ksc-no-such-namespace")
 	assert.True(t, os.IsNotExist(err))
 }
+
+// Every example keeps its promises with real packets too, on every loader
+// that can express it.
+func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	examples, err := filepath.Glob("../../examples/*.ks")
+	require.NoError(t, err)
+	require.NotEmpty(t, examples)
+	for _, ex := range examples {
+		t.Run(filepath.Base(ex), func(t *testing.T) {
+			code, stdout, stderr := ksc("test", ex, "--kernel", "--backend", "all")
+			assert.Equal(t, 0, code, stdout+stderr)
+			assert.Regexp(t, `^[1-9]\d* passed, 0 failed in the kernel \(netlink, nft(, iptables-nft, iptables-legacy)?\)\n$`, stdout)
+		})
+	}
+}
+
+// ksc test --kernel fails a promise the kernel does not keep, and refuses
+// a line it cannot send rather than pass it.
+func TestKernelTestsFailAndRefuse(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		return path
+	}
+	policy := filepath.Join("..", "..", "examples", "strict-killswitch.ks")
+	broken := write("broken.kst", "drop out tun0 udp 192.0.2.130:40000 192.0.2.129:53\n"+
+		"accept out eth0 udp 192.0.2.2:40000 203.0.113.53:53\n"+
+		"drop out eth0 udp 192.0.2.2:40000 203.0.113.53:53\n")
+	code, stdout, stderr := ksc("test", policy, broken, "--kernel", "--backend", "all")
+	assert.Equal(t, 1, code, stderr)
+	for _, loader := range []string{"netlink", "nft"} {
+		assert.Contains(t, stdout, "broken.kst:1: out tun0 udp 192.0.2.130:40000 192.0.2.129:53: expected drop, got accept in the kernel ("+loader+")\n")
+		assert.Contains(t, stdout, "broken.kst:2: out eth0 udp 192.0.2.2:40000 203.0.113.53:53: expected accept, got drop in the kernel ("+loader+")\n")
+	}
+	assert.Contains(t, stdout, "2 passed, 4 failed in the kernel (netlink, nft)\n")
+	assert.Contains(t, stderr, "skipped iptables-nft, which cannot express the policy")
+
+	for _, tc := range []struct{ line, message string }{
+		{"drop out eth0 udp 192.0.2.2:40000 8.8.8.8:53", "8.8.8.8 is not a documentation"},
+		{"drop in eth0 tcp 203.0.113.7:40000 192.0.2.2:22 related", "related packets only as ICMP errors"},
+	} {
+		kst := write("refused.kst", tc.line+"\n")
+		code, stdout, stderr := ksc("test", policy, kst, "--kernel")
+		assert.Equal(t, 2, code, tc.line)
+		assert.Contains(t, stderr, "refused.kst:1: "+tc.line[5:]+": the lab cannot send this packet: ", tc.line)
+		assert.Contains(t, stderr, tc.message, tc.line)
+		assert.NotContains(t, stdout, "passed", tc.line)
+	}
+
+	// iptables alone cannot express this policy: that is trouble, not a pass.
+	code, _, stderr = ksc("test", policy, broken, "--kernel", "--backend", "iptables-legacy")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "broken.kst: iptables-legacy cannot express the policy: ")
+}

@@ -30,7 +30,7 @@ Commands:
   compile   compile a policy to a target (nft, sysctl, openvpn)
   check     parse and validate a policy, and point out useless rules
   explain   say what a policy does with one packet, without loading it
-  test      check a policy's promises (POLICY.kst) by simulation
+  test      check a policy's promises (POLICY.kst), simulated or in the kernel
   fmt       print or rewrite a policy in the canonical layout
   apply     apply a policy to the running kernel, atomically (netlink)
   confirm   confirm a waiting "ksc apply --confirm"

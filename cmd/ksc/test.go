@@ -3,37 +3,136 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
 
+	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/sim"
 )
 
-const testUsage = `Usage: ksc test POLICY [TESTS]
+const testUsage = `Usage: ksc test POLICY [TESTS] [--kernel [--backend LOADER]]
 
 Check a policy's promises: each line of TESTS (by default POLICY with
-.kst for .ks) says what verdict a packet must get, and ksc test answers
-each by simulation, as ksc explain does: no root, nothing loaded. A
-failure names the line of the test and the policy line that decided.
+.kst for .ks) says what verdict a packet must get. ksc test answers each
+by simulation, as ksc explain does: no root, nothing loaded. A failure
+names the line of the test and the policy line that decided.
+
+With --kernel, ksc test loads the policy into a throwaway pair of network
+namespaces (root) and sends each packet for real: built byte for byte as
+its line says, with its conntrack state made real (a flow put into
+conntrack for established, an ICMP error about a flow for related), its
+mark, and for what this machine sends, its owner. The namespaces are
+joined to nothing else, and only documentation, link-local, unique-local,
+multicast and broadcast addresses are sent to: set the policy's own
+addresses with -D on a "with" line. A line the lab cannot make as a real
+packet is an error, never a pass. For an ICMP error, a broadcast or a
+reset, the kernel answers nothing, so reject and drop look the same.
+
 Exit status 0 when every expectation holds, 1 when one does not, 2 on
-trouble (a test or the policy does not load).
+trouble (a test or the policy does not load, or a line cannot be sent).
 
 TESTS:
 ` + sim.KSTSyntax + `
 
+Flags:
+  --kernel           send real packets instead of simulating (root)
+  --backend LOADER   with --kernel, how to load the policy: netlink (what
+                     ksc apply does; the default), nft (nft -f),
+                     iptables-nft, iptables-legacy, or all of them
+
 Examples:
   ksc test examples/ivpn-killswitch.ks
   ksc test policy.ks promises.kst
+  sudo ksc test examples/strict-killswitch.ks --kernel --backend all
 `
+
+// loader is a way ksc test --kernel loads a policy into the lab:
+// compile says whether it can express the policy at all.
+type loader struct {
+	compile func(p *ir.Policy) error
+	load    func(p *ir.Policy, nsPath string) error
+}
+
+var loaders = map[string]loader{
+	"netlink": {
+		compile: func(p *ir.Policy) error { _, err := nft.Lower(p); return err },
+		load: func(p *ir.Policy, nsPath string) error {
+			batch, err := nft.Lower(p)
+			if err != nil {
+				return err
+			}
+			return kernel.Apply(batch, nsPath)
+		},
+	},
+	"nft": {
+		compile: func(p *ir.Policy) error { _, err := nft.Render(p); return err },
+		load: func(p *ir.Policy, nsPath string) error {
+			text, err := nft.Render(p)
+			if err != nil {
+				return err
+			}
+			return nsenter.Run(nsPath, func() error {
+				cmd := exec.Command("nft", "-f", "-")
+				cmd.Stdin = strings.NewReader(string(text))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("nft -f: %v: %s", err, out)
+				}
+				return nil
+			})
+		},
+	},
+	"iptables-nft":    {compile: compileIptables, load: func(p *ir.Policy, nsPath string) error { return iptables.Apply(p, nsPath, iptables.ModeNFT) }},
+	"iptables-legacy": {compile: compileIptables, load: func(p *ir.Policy, nsPath string) error { return iptables.Apply(p, nsPath, iptables.ModeLegacy) }},
+}
+
+func compileIptables(p *ir.Policy) error {
+	for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
+		if _, err := iptables.Render(p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var loaderOrder = []string{"netlink", "nft", "iptables-nft", "iptables-legacy"}
 
 func runTest(e env, args []string) int {
 	fs := newFlags(e, "test")
+	inKernel := fs.Bool("kernel", false, "send real packets through the policy loaded in throwaway namespaces (root)")
+	backend := fs.String("backend", "netlink", "with --kernel: netlink, nft, iptables-nft, iptables-legacy or all")
 	if code := parseFlags(e, fs, testUsage, args); code >= 0 {
 		return code
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fmt.Fprintln(e.stderr, "ksc test: want a policy and, optionally, its tests; see ksc test --help")
+		return exitUsage
+	}
+	var chosen []string
+	switch {
+	case *backend == "all":
+		chosen = loaderOrder
+	case loaders[*backend].load != nil:
+		chosen = []string{*backend}
+	default:
+		fmt.Fprintf(e.stderr, "ksc test: --backend is %s or all, not %q\n", strings.Join(loaderOrder, ", "), *backend)
+		return exitUsage
+	}
+	if fs.Changed("backend") && !*inKernel {
+		fmt.Fprintln(e.stderr, "ksc test: --backend chooses how --kernel loads the policy; add --kernel")
+		return exitUsage
+	}
+	if *inKernel && os.Geteuid() != 0 {
+		fmt.Fprintln(e.stderr, "ksc test: --kernel needs root: it creates network namespaces (without --kernel, ksc test simulates)")
 		return exitUsage
 	}
 	policy := fs.Arg(0)
@@ -53,31 +152,149 @@ func runTest(e env, args []string) int {
 		fmt.Fprint(e.stderr, d.Render(data))
 		return exitUsage
 	}
-	passed, failed := 0, 0
+	t := tally{e: e, file: file}
+	ran := map[string]bool{}
 	for _, b := range blocks {
-		pf := policyFlags{enable: b.Enable, defines: b.Defines, quiet: true}
+		pf := policyFlags{enable: b.Enable, defines: b.Defines, quiet: true, cmd: "test"}
 		p := pf.load(e, policy)
 		if p == nil {
 			fmt.Fprintf(e.stderr, "%s:%d: the policy does not load with these settings\n", file, b.Line)
 			return exitUsage
 		}
-		for _, x := range b.Expect {
-			res := sim.Evaluate(p, x.Packet)
-			if res.Verdict == x.Verdict {
-				passed++
-				continue
+		if !*inKernel {
+			t.simulate(p, b)
+			continue
+		}
+		for _, name := range chosen {
+			if err := loaders[name].compile(p); err != nil {
+				if len(chosen) > 1 {
+					// "all" is every loader that can express the policy.
+					fmt.Fprintf(e.stderr, "%s: skipped %s, which cannot express the policy: %v\n", t.where(b.Line), name, err)
+					continue
+				}
+				fmt.Fprintf(e.stderr, "%s: %s cannot express the policy: %v\n", t.where(b.Line), name, err)
+				return exitUsage
 			}
-			failed++
-			where := "the chains' policies"
-			if d := res.Decided(); d != nil && d.Rule != nil {
-				where = d.Rule.Pos.String()
+			if !t.inKernel(p, b, name) {
+				return exitUsage
 			}
-			fmt.Fprintf(e.stdout, "%s:%d: %s: expected %s, got %s (decided by %s)\n", file, x.Line, x.Text, x.Verdict, res.Verdict, where)
+			ran[name] = true
 		}
 	}
-	fmt.Fprintf(e.stdout, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 {
+	summary := fmt.Sprintf("%d passed, %d failed", t.passed, t.failed)
+	if *inKernel {
+		var names []string
+		for _, name := range chosen {
+			if ran[name] {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(e.stderr, "ksc test: no loader can express the policy")
+			return exitUsage
+		}
+		summary += " in the kernel (" + strings.Join(names, ", ") + ")"
+	}
+	fmt.Fprintln(e.stdout, summary)
+	if t.failed > 0 {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// tally counts and reports expectations as they are checked.
+type tally struct {
+	e              env
+	file           string
+	passed, failed int
+}
+
+// where is a line of the tests, or the file for what precedes any "with".
+func (t *tally) where(line int) string {
+	if line == 0 {
+		return t.file
+	}
+	return fmt.Sprintf("%s:%d", t.file, line)
+}
+
+func (t *tally) simulate(p *ir.Policy, b sim.TestBlock) {
+	for _, x := range b.Expect {
+		res := sim.Evaluate(p, x.Packet)
+		if res.Verdict == x.Verdict {
+			t.passed++
+			continue
+		}
+		t.failed++
+		where := "the chains' policies"
+		if d := res.Decided(); d != nil && d.Rule != nil {
+			where = d.Rule.Pos.String()
+		}
+		fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s (decided by %s)\n", t.file, x.Line, x.Text, x.Verdict, res.Verdict, where)
+	}
+}
+
+// inKernel checks a block's expectations with real packets, the policy
+// loaded by loader; false is trouble, already reported.
+func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, loader string) bool {
+	var names []string
+	for _, x := range b.Expect {
+		for _, name := range []string{x.Packet.Iif, x.Packet.Oif} {
+			if name != "" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	l, err := lab.New(names)
+	if err != nil {
+		fmt.Fprintf(t.e.stderr, "ksc test: %v\n", err)
+		return false
+	}
+	stop := closeOnSignal(t.e, l)
+	defer func() {
+		stop()
+		if err := l.Close(); err != nil {
+			fmt.Fprintf(t.e.stderr, "ksc test: %v\n", err)
+		}
+	}()
+	if err := loaders[loader].load(p, l.Path()); err != nil {
+		fmt.Fprintf(t.e.stderr, "%s: %s cannot load the policy: %v\n", t.where(b.Line), loader, err)
+		return false
+	}
+	for _, x := range b.Expect {
+		o, err := l.Run(x.Packet)
+		if err != nil {
+			fmt.Fprintf(t.e.stderr, "%s:%d: %s: %v\n", t.file, x.Line, x.Text, err)
+			return false
+		}
+		if o.Matches(x.Verdict) {
+			t.passed++
+			continue
+		}
+		t.failed++
+		fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s in the kernel (%s)\n", t.file, x.Line, x.Text, x.Verdict, o.Verdict, loader)
+	}
+	return true
+}
+
+// closeOnSignal deletes the lab's namespaces when ksc test is interrupted
+// or terminated, then exits: a lab outlives ksc only if ksc is killed.
+func closeOnSignal(e env, l *lab.Lab) (stop func()) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			if err := l.Close(); err != nil {
+				fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
+			}
+			fmt.Fprintf(e.stderr, "ksc test: %v: stopped; the lab is deleted\n", sig)
+			os.Exit(exitUsage)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(done)
+	}
 }
