@@ -38,20 +38,26 @@ type Table struct {
 	Chains []*Chain
 }
 
-// Chain is a base chain: it is attached to a netfilter hook and has a policy
-// for packets that no rule decides.
+// Chain is a base chain, attached to a netfilter hook with a policy for
+// packets that no rule decides, or a regular chain (Hook zero, no policy),
+// which only jump and goto reach.
 type Chain struct {
-	Pos      Pos
-	Name     string
+	Pos  Pos
+	Name string
+	// Hook is zero for a regular chain.
 	Hook     Hook
 	Priority int
-	Policy   Verdict
-	Rules    []*Rule
+	// Policy is NoVerdict for a regular chain.
+	Policy Verdict
+	Rules  []*Rule
 	// Disabled holds the rules of options that are not enabled: they are
 	// validated like the others, so that enabling an option cannot reveal
 	// a mistake, and never written.
 	Disabled []*Rule
 }
+
+// IsBase reports whether the chain is attached to a hook.
+func (c *Chain) IsBase() bool { return c.Hook != 0 }
 
 // Rule matches packets and applies statements and a verdict to those it matches.
 // All matches must hold (they are ANDed); a set inside one match is an OR.
@@ -61,6 +67,8 @@ type Rule struct {
 	Statements []Statement
 	// Verdict is NoVerdict when the rule only counts or logs.
 	Verdict Verdict
+	// Target is the regular chain of a Jump or Goto, in the rule's table.
+	Target *Chain
 	// RejectWith says how a Reject answers; the zero value is nft's plain
 	// reject (port unreachable in the packet's family).
 	RejectWith RejectWith
@@ -165,13 +173,47 @@ const (
 	Accept
 	Drop
 	Reject
+	// Jump evaluates the rule's Target chain and, unless it decides, goes
+	// on after the rule.
+	Jump
+	// Goto evaluates the Target chain and, unless it decides, returns
+	// as if from the rule's own chain.
+	Goto
+	// Return leaves a regular chain for the rule after the jump that
+	// reached it; in a base chain, it ends the chain with its policy.
+	Return
 )
 
+var verdictNames = [...]string{"", "accept", "drop", "reject", "jump", "goto", "return"}
+
 func (v Verdict) String() string {
-	if v > Reject {
+	if int(v) >= len(verdictNames) {
 		return "invalid verdict"
 	}
-	return [...]string{"", "accept", "drop", "reject"}[v]
+	return verdictNames[v]
+}
+
+// ParseVerdict reads a verdict's name.
+func ParseVerdict(name string) (Verdict, bool) {
+	for v, n := range verdictNames {
+		if n == name && v != 0 {
+			return Verdict(v), true
+		}
+	}
+	return NoVerdict, false
+}
+
+// Decides reports whether the verdict ends the packet's way through the
+// base chain: accept, drop and reject do; jump, goto and return move it
+// between chains.
+func (v Verdict) Decides() bool { return v == Accept || v == Drop || v == Reject }
+
+// VerdictText is the verdict as nft writes it: "jump NAME" for a jump.
+func (r *Rule) VerdictText() string {
+	if (r.Verdict == Jump || r.Verdict == Goto) && r.Target != nil {
+		return r.Verdict.String() + " " + r.Target.Name
+	}
+	return r.Verdict.String()
 }
 
 // Statement is something a rule does besides its verdict: Counter or Log.

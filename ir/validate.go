@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -37,38 +38,174 @@ func validateTable(t *Table, ds *Diagnostics) {
 		if err := CheckName(c.Name); err != nil {
 			ds.Errorf(c.Pos, "bad chain name: %v", err)
 		}
-		if c.Hook == 0 || c.Hook > HookPostrouting {
-			ds.Errorf(c.Pos, "chain %s has no hook", c.Name).Hint = "add one of: hook " + strings.Join(HookNames, ", hook ")
-		}
-		if c.Policy != Accept && c.Policy != Drop {
+		switch {
+		case c.Hook > HookPostrouting:
+			ds.Errorf(c.Pos, "chain %s has an unknown hook", c.Name)
+		case !c.IsBase() && c.Policy != NoVerdict:
+			ds.Errorf(c.Pos, "chain %s has no hook", c.Name).Hint = "add one of: hook " + strings.Join(HookNames, ", hook ") +
+				"; or, for a chain that only jump and goto reach, leave out type, priority and policy too"
+		case c.IsBase() && c.Policy != Accept && c.Policy != Drop:
 			ds.Errorf(c.Pos, "chain %s has policy %q; a chain's policy is accept or drop", c.Name, c.Policy)
+		}
+	}
+	if !validateJumps(t, ds) {
+		return
+	}
+	reached := reachedFrom(t)
+	for _, c := range t.Chains {
+		contexts := []*Chain{c}
+		if !c.IsBase() {
+			contexts = reached[c]
 		}
 		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
 			for _, r := range rules {
-				validateRule(t, c, r, ds)
-				if r.Verdict == Reject && c.Hook == HookPostrouting {
-					// The kernel can only answer a packet it has not yet routed out.
-					ds.Errorf(r.Pos, "reject cannot be used in a postrouting chain").Hint = "use drop here, or reject in the output or forward chain"
-				}
+				validateRule(t, c, contexts, r, ds)
 			}
 		}
 	}
 }
 
-func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
+// validateJumps checks that every jump and goto names a regular chain of
+// the table, and that no chain reaches itself (the kernel refuses loops)
+// or lies deeper than the kernel's jump stack. false means the chains
+// cannot be walked.
+func validateJumps(t *Table, ds *Diagnostics) bool {
+	ok := true
+	for _, c := range t.Chains {
+		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
+			for _, r := range rules {
+				if r.Verdict != Jump && r.Verdict != Goto {
+					if r.Target != nil {
+						ds.Errorf(r.Pos, "a %s rule has a target chain", r.Verdict)
+						ok = false
+					}
+					continue
+				}
+				switch {
+				case r.Target == nil:
+					ds.Errorf(r.Pos, "%s has no chain", r.Verdict)
+					ok = false
+				case !slices.Contains(t.Chains, r.Target):
+					ds.Errorf(r.Pos, "%s to chain %s of another table", r.Verdict, r.Target.Name).Hint = "jump and goto stay in their table"
+					ok = false
+				case r.Target.IsBase():
+					ds.Errorf(r.Pos, "%s to chain %s, which has a hook: only regular chains can be jumped to", r.Verdict, r.Target.Name)
+					ok = false
+				}
+			}
+		}
+	}
+	if !ok {
+		return false
+	}
+	// Rules of options not enabled count too: enabling one must not
+	// reveal a loop.
+	const visiting, done = 1, 2
+	state := map[*Chain]int{}
+	var path []*Chain
+	var walk func(c *Chain) bool
+	walk = func(c *Chain) bool {
+		state[c] = visiting
+		path = append(path, c)
+		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
+			for _, r := range rules {
+				if r.Target == nil {
+					continue
+				}
+				if state[r.Target] == visiting {
+					var names []string
+					for _, p := range path[slices.Index(path, r.Target):] {
+						names = append(names, p.Name)
+					}
+					ds.Errorf(r.Pos, "%s %s makes a loop: %s -> %s", r.Verdict, r.Target.Name, strings.Join(names, " -> "), r.Target.Name).Hint =
+						"the kernel refuses a ruleset in which a chain can reach itself"
+					return false
+				}
+				if state[r.Target] == 0 && !walk(r.Target) {
+					return false
+				}
+				if len(path) > MaxJumpDepth {
+					ds.Errorf(r.Pos, "%s %s nests chains %d deep; the kernel allows %d", r.Verdict, r.Target.Name, len(path), MaxJumpDepth)
+					return false
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[c] = done
+		return true
+	}
+	for _, c := range t.Chains {
+		if state[c] == 0 && !walk(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxJumpDepth is the kernel's jump stack (NFT_JUMP_STACK_SIZE): how many
+// chains deep a jump may lead from a base chain.
+const MaxJumpDepth = 16
+
+// reachedFrom lists, for each regular chain, the base chains whose
+// packets it sees: what its rules can match depends on their hooks.
+func reachedFrom(t *Table) map[*Chain][]*Chain {
+	out := map[*Chain][]*Chain{}
+	for _, base := range t.Chains {
+		if !base.IsBase() {
+			continue
+		}
+		seen := map[*Chain]bool{}
+		var walk func(c *Chain)
+		walk = func(c *Chain) {
+			for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
+				for _, r := range rules {
+					if r.Target != nil && !seen[r.Target] {
+						seen[r.Target] = true
+						out[r.Target] = append(out[r.Target], base)
+						walk(r.Target)
+					}
+				}
+			}
+		}
+		walk(base)
+	}
+	return out
+}
+
+// validateRule checks a rule of chain c, which runs in the base chains
+// contexts (c itself, or those that reach a regular chain).
+func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostics) {
 	valid := true
 	for _, m := range r.Matches {
-		valid = validateMatch(t, c, m, ds) && valid
+		valid = validateMatch(t, m, ds) && valid
+	}
+	for _, m := range r.Matches {
+		for _, ctx := range contexts {
+			if !validateMatchAt(ctx, c, m, ds) {
+				valid = false
+				break
+			}
+		}
 	}
 	if valid && normalize(r, ds) {
 		validateFamily(t, r, ds)
 		validatePorts(r, ds)
 		validateReject(t, r, ds)
 	}
+	for _, ctx := range contexts {
+		if r.Verdict == Reject && ctx.Hook == HookPostrouting {
+			// The kernel can only answer a packet it has not yet routed out.
+			ds.Errorf(r.Pos, "reject cannot be used in a postrouting chain%s", reachedVia(c, ctx)).Hint = "use drop here, or reject in the output or forward chain"
+			break
+		}
+	}
 	for _, s := range r.Statements {
-		if m, ok := s.(*MarkSet); ok && m.NeedsConntrack() && (c.Hook == HookPrerouting || c.Hook == HookOutput) && c.Priority <= PriorityConntrack {
-			ds.Errorf(m.Pos, "%s in chain %s finds no connection: the chain runs at priority %d, before conntrack (%d)", m.Text(), c.Name, c.Priority, PriorityConntrack).Hint =
-				fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
+		for _, ctx := range contexts {
+			if m, ok := s.(*MarkSet); ok && m.NeedsConntrack() && (ctx.Hook == HookPrerouting || ctx.Hook == HookOutput) && ctx.Priority <= PriorityConntrack {
+				ds.Errorf(m.Pos, "%s in chain %s finds no connection: the chain runs at priority %d, before conntrack (%d)%s", m.Text(), c.Name, ctx.Priority, PriorityConntrack, reachedVia(c, ctx)).Hint =
+					fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
+				break
+			}
 		}
 		if l, ok := s.(*Log); ok {
 			if err := CheckText("log prefix", l.Prefix, MaxLogPrefix); err != nil {
@@ -98,9 +235,18 @@ func validateRule(t *Table, c *Chain, r *Rule, ds *Diagnostics) {
 	}
 }
 
+// reachedVia says which base chain a regular chain's rule was checked
+// for: " (chain c is reached from chain input)".
+func reachedVia(c, ctx *Chain) string {
+	if c == ctx {
+		return ""
+	}
+	return fmt.Sprintf(" (chain %s is reached from chain %s)", c.Name, ctx.Name)
+}
+
 // validateMatch checks one match on its own: its field, values, and
-// whether the field can hold at all where the chain runs.
-func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
+// whether the field can hold at all in the table.
+func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 	if m.Field == 0 || m.Field >= fieldEnd {
 		ds.Errorf(m.Pos, "unknown field %d", m.Field)
 		return false
@@ -151,20 +297,30 @@ func validateMatch(t *Table, c *Chain, m *Match, ds *Diagnostics) bool {
 			"an " + t.Family.String() + " table only sees " + t.Family.String() + " packets"
 		ok = false
 	}
-	if c.Hook != 0 && !spec.Hooks.Has(c.Hook) {
-		d := ds.Errorf(m.Pos, "%s never holds in chain %s: packets at hook %s have no %s", spec.Name, c.Name, c.Hook, hookLacks(m.Field))
+	return ok
+}
+
+// validateMatchAt checks whether a match of chain c can hold where the
+// base chain ctx runs: its hook and priority.
+func validateMatchAt(ctx, c *Chain, m *Match, ds *Diagnostics) bool {
+	if m.Field == 0 || m.Field >= fieldEnd {
+		return false // validateMatch said so
+	}
+	spec := m.Field.Spec()
+	if ctx.Hook != 0 && !spec.Hooks.Has(ctx.Hook) {
+		d := ds.Errorf(m.Pos, "%s never holds in chain %s: packets at hook %s have no %s%s", spec.Name, c.Name, ctx.Hook, hookLacks(m.Field), reachedVia(c, ctx))
 		d.End = m.End
 		d.Hint = hookHint(m.Field)
-		ok = false
+		return false
 	}
-	if spec.NeedsConntrack && (c.Hook == HookPrerouting || c.Hook == HookOutput) && c.Priority <= PriorityConntrack {
-		d := ds.Errorf(m.Pos, "%s in chain %s never sees a conntrack state: the chain runs at priority %d, before conntrack (%d)",
-			spec.Name, c.Name, c.Priority, PriorityConntrack)
+	if spec.NeedsConntrack && (ctx.Hook == HookPrerouting || ctx.Hook == HookOutput) && ctx.Priority <= PriorityConntrack {
+		d := ds.Errorf(m.Pos, "%s in chain %s never sees a conntrack state: the chain runs at priority %d, before conntrack (%d)%s",
+			spec.Name, c.Name, ctx.Priority, PriorityConntrack, reachedVia(c, ctx))
 		d.End = m.End
 		d.Hint = fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
-		ok = false
+		return false
 	}
-	return ok
+	return true
 }
 
 func hookLacks(f Field) string {

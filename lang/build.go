@@ -121,6 +121,16 @@ type builder struct {
 	files   map[string][]elem // file("...") contents by path, read once
 	// setFiles are the files read, in the order first read.
 	setFiles []ir.SetFile
+	// targets are the chains the current table's jumps and gotos name,
+	// resolved once all its chains are read.
+	targets []chainRef
+}
+
+// chainRef is a jump's or goto's chain, by name, until it is resolved.
+type chainRef struct {
+	rule     *ir.Rule
+	name     string
+	pos, end ir.Pos
 }
 
 // Build turns a parsed policy into an ir.Policy, applying cfg. It checks that
@@ -261,14 +271,52 @@ func (b *builder) table(t *Table) *ir.Table {
 			return nil
 		}
 	}
+	b.targets = nil
 	for _, c := range t.Chains {
 		out.Chains = append(out.Chains, b.chain(c))
 	}
+	b.resolveTargets(out)
 	return out
+}
+
+// resolveTargets points each jump and goto at its chain: a chain of the
+// same table without a hook (the kernel refuses a jump to a base chain).
+func (b *builder) resolveTargets(t *ir.Table) {
+	byName := map[string]*ir.Chain{}
+	var regular []string
+	for _, c := range t.Chains {
+		if _, dup := byName[c.Name]; !dup {
+			byName[c.Name] = c
+		}
+		if !c.IsBase() {
+			regular = append(regular, c.Name)
+		}
+	}
+	for _, ref := range b.targets {
+		c := byName[ref.name]
+		switch {
+		case c == nil:
+			d := b.errorf(ref.pos, ref.end, "table %s %s has no chain %s", t.Family, t.Name, ref.name)
+			d.Hint = "declare it in this table: chain " + ref.name + " { ... }, without type, hook or policy"
+			if best, near := closest(ref.name, regular); near {
+				d.Hint = "did you mean " + best + "?"
+			}
+		case c.IsBase():
+			b.errorf(ref.pos, ref.end, "chain %s has a hook: only regular chains can be jumped to", ref.name).Hint =
+				"move the rules into a chain without type, hook and policy, and jump there from each base chain"
+		default:
+			ref.rule.Target = c
+		}
+	}
+	b.targets = nil
 }
 
 func (b *builder) chain(c *Chain) *ir.Chain {
 	out := &ir.Chain{Pos: convertPos(c.Pos), Name: c.Name, Policy: ir.Accept}
+	if len(c.Attrs) == 0 {
+		// A chain without type, hook and policy is a regular chain.
+		out.Policy = ir.NoVerdict
+	}
 	seen := map[string]bool{}
 	for _, a := range c.Attrs {
 		pos, end := endPos(a.Pos, a.EndPos)

@@ -10,12 +10,10 @@ import (
 )
 
 // ruleHint says what a rule is made of, for errors inside one.
-const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop or reject"
+const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop, reject, jump CHAIN, goto CHAIN or return"
 
 // statementWords are the words that start something other than a match.
-var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject"}
-
-var verdicts = map[string]ir.Verdict{"accept": ir.Accept, "drop": ir.Drop, "reject": ir.Reject}
+var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return"}
 
 // word returns the term's bare word, or "".
 func (t *Term) word() string {
@@ -115,9 +113,21 @@ func (rb *ruleBuilder) clause() bool {
 		rb.out.Statements = append(rb.out.Statements, l)
 		rb.stage = acting
 		return true
-	case verdicts[word] != ir.NoVerdict:
+	case word == "jump" || word == "goto":
 		rb.next()
-		rb.out.Verdict = verdicts[word]
+		rb.out.Verdict, _ = ir.ParseVerdict(word)
+		rb.stage = decided
+		target := rb.next()
+		if target == nil || target.word() == "" {
+			rb.errorf(pos, end, "%s needs the name of a chain", word).Hint = word + " NAME, where NAME is a chain of this table without a hook"
+			return false
+		}
+		tpos, tend := target.span()
+		rb.targets = append(rb.targets, chainRef{rule: rb.out, name: target.word(), pos: tpos, end: tend})
+		return true
+	case word == "accept" || word == "drop" || word == "reject" || word == "return":
+		rb.next()
+		rb.out.Verdict, _ = ir.ParseVerdict(word)
 		rb.stage = decided
 		if t := rb.peek(); word == "reject" && t != nil && t.word() == "with" {
 			return rb.rejectWith()

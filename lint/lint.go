@@ -14,11 +14,62 @@ import (
 func Check(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
 	for _, t := range p.Tables {
+		jumpedTo := map[*ir.Chain]bool{}
 		for _, c := range t.Chains {
+			for _, rules := range [][]*ir.Rule{c.Rules, c.Disabled} {
+				for _, r := range rules {
+					if r.Target != nil {
+						jumpedTo[r.Target] = true
+					}
+				}
+			}
+		}
+		for _, c := range t.Chains {
+			if !c.IsBase() && !jumpedTo[c] {
+				ds.Warnf(c.Pos, "chain %s is never jumped to: its rules see no packet", c.Name).Hint =
+					"jump or goto it from a rule of a base chain, or delete it"
+			}
 			checkChain(t, c, &ds)
 		}
 	}
 	return ds
+}
+
+// reachable lists the rules a packet in chain c may meet: c's own and
+// those of the regular chains it jumps or goes to, however deep.
+func reachable(c *ir.Chain) []*ir.Rule {
+	var out []*ir.Rule
+	seen := map[*ir.Chain]bool{}
+	var walk func(c *ir.Chain)
+	walk = func(c *ir.Chain) {
+		seen[c] = true
+		for _, r := range c.Rules {
+			out = append(out, r)
+			if r.Target != nil && !seen[r.Target] {
+				walk(r.Target)
+			}
+		}
+	}
+	walk(c)
+	return out
+}
+
+// ends reports whether a rule that holds ends the packet's way through
+// its chain, so that no later rule there sees it: a decision, a goto, a
+// return; a jump comes back.
+func ends(r *ir.Rule) bool {
+	return r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump && r.Limit() == nil
+}
+
+// does says what a rule that ends the chain does with a packet.
+func does(r *ir.Rule) string {
+	switch r.Verdict {
+	case ir.Goto:
+		return "sends to chain " + r.Target.Name
+	case ir.Return:
+		return "returns"
+	}
+	return r.Verdict.String() + "s"
 }
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
@@ -27,13 +78,13 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 		earlier := earlierRules.coverer(r)
 		// A rate-limited verdict decides only some of the packets it
 		// matches: the rules after it still see the rest.
-		if r.Verdict != ir.NoVerdict && r.Limit() == nil {
+		if ends(r) {
 			earlierRules.add(r)
 		}
 		if earlier != nil {
-			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %ss every packet it would match", earlier.Pos, earlier.Verdict)
+			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
 			if len(earlier.Matches) == 0 {
-				d.Message = fmt.Sprintf("this rule never sees a packet: the rule at %s %ss every packet", earlier.Pos, earlier.Verdict)
+				d.Message = fmt.Sprintf("this rule never sees a packet: the rule at %s %s every packet", earlier.Pos, does(earlier))
 				d.Hint = "rules after a catch-all verdict are dead; move this rule above it"
 			} else {
 				d.Hint = "move it above that rule, or delete it"
@@ -46,7 +97,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			"replies to your own connections will be dropped: add \"ct state related,established accept\""
 	}
 	if c.Hook == ir.HookOutput && c.Policy == ir.Drop {
-		for _, r := range c.Rules {
+		for _, r := range reachable(c) {
 			if name, ok := acceptsAllOn(r); ok {
 				ds.Warnf(r.Pos, "this rule accepts everything leaving %q: a kill switch that kills nothing", name).Hint =
 					"limit it to the VPN servers (oifname ... ip daddr $VPN_SERVERS accept), or accept only the tunnel interface"
@@ -56,11 +107,11 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 }
 
 func acceptsSomething(c *ir.Chain) bool {
-	return slices.ContainsFunc(c.Rules, func(r *ir.Rule) bool { return r.Verdict == ir.Accept })
+	return slices.ContainsFunc(reachable(c), func(r *ir.Rule) bool { return r.Verdict == ir.Accept })
 }
 
 func acceptsReplies(c *ir.Chain) bool {
-	for _, r := range c.Rules {
+	for _, r := range reachable(c) {
 		if r.Verdict != ir.Accept {
 			continue
 		}

@@ -14,7 +14,7 @@ import (
 func BlocksNewSSH(p *ir.Policy) (ir.Pos, bool) {
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
-			if c.Hook == ir.HookInput && c.Policy == ir.Drop && !slices.ContainsFunc(c.Rules, mayAcceptSSH) {
+			if c.Hook == ir.HookInput && c.Policy == ir.Drop && !slices.ContainsFunc(reachable(c), mayAcceptSSH) {
 				return c.Pos, true
 			}
 		}

@@ -77,6 +77,9 @@ type Step struct {
 	// (a limit statement): the simulator takes the packet to be among
 	// the first, under every rate, and says so.
 	Limited []*ir.Rule
+	// Jumped lists the jump and goto rules that held, in order, and
+	// Returned the return rules: the packet's way through regular chains.
+	Jumped, Returned []*ir.Rule
 }
 
 // Result is a packet's fate: the chains it crossed and the verdict.
@@ -153,6 +156,18 @@ func chainsAt(p *ir.Policy, h ir.Hook, f ir.Family) []tableChain {
 
 func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 	step := Step{Table: t, Chain: c}
+	if r := walk(c, pkt, &step); r != nil {
+		step.Rule, step.Verdict = r, r.Verdict
+		return step
+	}
+	step.Verdict = c.Policy
+	return step
+}
+
+// walk runs the packet through chain c and the regular chains it jumps
+// to, and returns the rule that decided, or nil when the packet leaves c
+// undecided (its end, a return, or the end of a chain it went to).
+func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 	for _, r := range c.Rules {
 		if m := firstMiss(r, *pkt); m != nil {
 			step.Missed = append(step.Missed, Miss{r, m})
@@ -169,11 +184,26 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 			step.Passed = append(step.Passed, r)
 			continue
 		}
-		step.Rule, step.Verdict = r, r.Verdict
-		return step
+		switch r.Verdict {
+		case ir.Jump:
+			step.Jumped = append(step.Jumped, r)
+			if decided := walk(r.Target, pkt, step); decided != nil {
+				return decided
+			}
+		case ir.Goto:
+			// The end of the chain gone to is the end of this one.
+			step.Jumped = append(step.Jumped, r)
+			return walk(r.Target, pkt, step)
+		case ir.Return:
+			step.Returned = append(step.Returned, r)
+			return nil
+		case ir.Accept, ir.Drop, ir.Reject:
+			return r
+		default:
+			panic("sim: rule with verdict " + r.Verdict.String())
+		}
 	}
-	step.Verdict = c.Policy
-	return step
+	return nil
 }
 
 // act carries out a matching rule's statements that change the packet

@@ -61,6 +61,8 @@ func jumpLine(builtin string) string { return "-I " + builtin + " 1 -j " + ownCh
 // error naming the line, never a silently different ruleset.
 func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	chains, ds := plan(p, family)
+	regular, rds := regularChains(p, family)
+	ds = append(ds, rds...)
 	if ds.HasErrors() {
 		return nil, ds
 	}
@@ -90,12 +92,18 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		}
 		w.line(pos, fmt.Sprintf(":%s %s [0:0]", name, policy))
 	}
+	for _, c := range regular {
+		w.line(c.Pos, fmt.Sprintf(":%s - [0:0]", c.Name))
+	}
 	for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
 		c := chains[name]
 		if c == nil {
 			continue
 		}
-		writeRules(w, name, family, c, "ACCEPT", &ds)
+		writeRules(w, name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
+	}
+	for _, c := range regular {
+		writeRules(w, c.Name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
 	}
 	w.line(ir.Pos{}, "COMMIT")
 	if ds.HasErrors() {
@@ -145,7 +153,13 @@ func renderOwned(w *writer, chains map[string]*ir.Chain, family ir.Family, ds *i
 	}
 	for _, name := range names {
 		c := chains[name]
-		writeRules(w, ownChain(name), family, c, "RETURN", ds)
+		// A return ends ksc's chain with its policy: a last DROP or the
+		// RETURN to the builtin chain.
+		ret := "RETURN"
+		if c.Policy == ir.Drop {
+			ret = "DROP"
+		}
+		writeRules(w, ownChain(name), family, c, verdictTargets{accept: "RETURN", ret: ret}, ds)
 		if c.Policy == ir.Drop {
 			w.line(c.Pos, "-A "+ownChain(name)+" -j DROP")
 		}
@@ -156,11 +170,14 @@ func renderOwned(w *writer, chains map[string]*ir.Chain, family ir.Family, ds *i
 	w.line(ir.Pos{}, "COMMIT")
 }
 
-// writeRules writes a chain's rules; accept is the target an accept
-// verdict jumps to.
-func writeRules(w *writer, chain string, family ir.Family, c *ir.Chain, accept string, ds *ir.Diagnostics) {
+// verdictTargets are the targets accept and return jump to: in ksc's own
+// chains beside other rules, neither is what it is in a table of its own.
+type verdictTargets struct{ accept, ret string }
+
+// writeRules writes a chain's rules.
+func writeRules(w *writer, chain string, family ir.Family, c *ir.Chain, to verdictTargets, ds *ir.Diagnostics) {
 	for _, r := range c.Rules {
-		lines, err := lowerRule(chain, family, r, accept, &w.out.Sets)
+		lines, err := lowerRule(chain, family, r, to, &w.out.Sets)
 		if err != nil {
 			*ds = append(*ds, *err)
 			continue
@@ -189,6 +206,9 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			continue
 		}
 		for _, c := range t.Chains {
+			if !c.IsBase() {
+				continue // see regularChains
+			}
 			if c.Priority != 0 {
 				// A chain elsewhere would run before or after other chains
 				// than in nft, and the raw and mangle tables are not ksc's.
@@ -210,6 +230,47 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 		}
 	}
 	return chains, ds
+}
+
+// reservedChainNames are what a chain of the policy cannot be called in
+// iptables: the builtin chains and the targets.
+var reservedChainNames = []string{"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING",
+	"ACCEPT", "DROP", "RETURN", "REJECT", "QUEUE", "LOG", "NFLOG", "MARK", "CONNMARK"}
+
+// regularChains lists the policy's regular chains that one family's
+// filter table holds, by their own names, and refuses what iptables
+// cannot hold: every table's chains share one filter table there.
+func regularChains(p *ir.Policy, family ir.Family) ([]*ir.Chain, ir.Diagnostics) {
+	var ds ir.Diagnostics
+	var out []*ir.Chain
+	seen := map[string]*ir.Chain{}
+	for _, t := range p.Tables {
+		if !t.Family.Covers(family) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.IsBase() {
+				continue
+			}
+			switch {
+			case Owned(p):
+				ds.Errorf(c.Pos, "the iptables target cannot express regular chain %s in a policy without \"flush ruleset\": such a policy lives in ksc's own chains beside other rules, where an accept is a RETURN to the builtin chain, and from a regular chain it would return to the chain that jumped", c.Name).Hint =
+					"add \"flush ruleset\" if the policy owns the filter table, or use the nft target"
+				continue
+			case slices.Contains(reservedChainNames, c.Name):
+				ds.Errorf(c.Pos, "iptables reserves the name %s for a builtin chain or a target", c.Name).Hint = "rename the chain for the iptables targets (names are case-sensitive: " + strings.ToLower(c.Name) + " will do)"
+				continue
+			case seen[c.Name] != nil:
+				ds.Errorf(c.Pos, "chain %s is also declared at %s: iptables has one filter table for every table of the policy", c.Name, seen[c.Name].Pos).Hint = "rename one of them for the iptables targets"
+				continue
+			}
+			seen[c.Name] = c
+			out = append(out, c)
+		}
+	}
+	// By name, as iptables-save lists them.
+	slices.SortFunc(out, func(a, b *ir.Chain) int { return strings.Compare(a.Name, b.Name) })
+	return out, ds
 }
 
 // slot is one of the rule options iptables-save writes before the
@@ -637,7 +698,7 @@ func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 // lowerRule turns one normalized rule into iptables rule lines for one
 // family. Sets become one rule per element (ports: multiport), "log" a LOG
 // rule before the verdict's. A match iptables cannot say is an error.
-func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *[]IPSet) ([][]string, *ir.Diagnostic) {
+func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, sets *[]IPSet) ([][]string, *ir.Diagnostic) {
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
@@ -694,7 +755,20 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, accept string, sets *
 	switch r.Verdict {
 	case ir.NoVerdict:
 	case ir.Accept:
-		targets = append(targets, []string{"-j", accept})
+		targets = append(targets, []string{"-j", to.accept})
+	case ir.Jump:
+		// A rule that expands into several iptables rules jumps from
+		// each; they hold for different packets, unless a chain jumped to
+		// changes a mark the later ones match.
+		if len(lw.alts) > 1 && (r.Match(ir.FieldMark) != nil || r.Match(ir.FieldCtMark) != nil) {
+			return nil, &ir.Diagnostic{Pos: r.Pos, Message: "the iptables target cannot express a jump in a rule that matches a mark and becomes several iptables rules: each would check the mark again after the chain it jumps to",
+				Hint: "jump on one value of each set, or match the mark in the chain jumped to"}
+		}
+		targets = append(targets, []string{"-j", r.Target.Name})
+	case ir.Goto:
+		targets = append(targets, []string{"-g", r.Target.Name})
+	case ir.Return:
+		targets = append(targets, []string{"-j", to.ret})
 	case ir.Drop:
 		targets = append(targets, []string{"-j", "DROP"})
 	case ir.Reject:

@@ -101,6 +101,12 @@ func TestRefusedConstructs(t *testing.T) {
 			`t.ks:4:1: the iptables target cannot express tcp flags == syn in one rule`},
 		{"log prefix over 29 characters", "flush ruleset\ntable t {\nchain c hook input {\nlog prefix \"123456789012345678901234567890\" drop\n}\n}\n",
 			`t.ks:4:1: log prefix "123456789012345678901234567890" is 30 characters long; iptables allows at most 29`},
+		{"a chain named as a target", "flush ruleset\ntable t {\nchain c hook input {\njump LOG\n}\nchain LOG {\n}\n}\n",
+			`t.ks:6:1: iptables reserves the name LOG for a builtin chain or a target`},
+		{"one chain name in two tables", "flush ruleset\ntable a {\nchain c hook input {\njump x\n}\nchain x {\n}\n}\ntable b {\nchain c hook output {\njump x\n}\nchain x {\n}\n}\n",
+			`t.ks:13:1: chain x is also declared at t.ks:6:1: iptables has one filter table for every table of the policy`},
+		{"a jump on a mark from several rules", "flush ruleset\ntable t {\nchain c hook output {\nmeta mark 1 oifname { eth0, eth1 } jump x\n}\nchain x {\nmeta mark set 2\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express a jump in a rule that matches a mark and becomes several iptables rules: each would check the mark again after the chain it jumps to`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,4 +307,21 @@ func TestMarkSet(t *testing.T) {
 		require.NoError(t, err, tc.rule)
 		assert.Contains(t, string(o.Text), "\n"+tc.want+"\n", tc.rule)
 	}
+}
+
+// Beside other firewalls, ksc's accept is a RETURN to the builtin chain;
+// from a regular chain it would return to the chain that jumped.
+func TestRegularChainsNeedTheWholeTable(t *testing.T) {
+	p := load(t, "table t {\nchain c hook input {\njump x\n}\nchain x {\naccept\n}\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, `t.ks:5:1: the iptables target cannot express regular chain x in a policy without "flush ruleset": such a policy lives in ksc's own chains beside other rules, where an accept is a RETURN to the builtin chain, and from a regular chain it would return to the chain that jumped`)
+}
+
+// In ksc's own chains a return ends the chain with its policy, as in nft.
+func TestReturnInOwnChains(t *testing.T) {
+	p := load(t, "table t {\nchain i hook input policy drop {\ntcp dport 22 return\n}\nchain o hook output {\ntcp dport 22 return\n}\n}\n")
+	o, err := iptables.Render(p, ir.IPv4)
+	require.NoError(t, err)
+	assert.Contains(t, string(o.Text), "-A KSC-INPUT -p tcp -m tcp --dport 22 -j DROP\n")
+	assert.Contains(t, string(o.Text), "-A KSC-OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n")
 }

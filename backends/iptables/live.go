@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 
 	goipt "github.com/coreos/go-iptables/iptables"
@@ -59,7 +60,11 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		var want []string
 		for _, l := range strings.Split(string(o.Text), "\n") {
 			if name, policy, ok := chainPolicy(l); ok {
-				want = append(want, "-P "+name+" "+policy)
+				if policy == "-" {
+					want = append(want, "-N "+name)
+				} else {
+					want = append(want, "-P "+name+" "+policy)
+				}
 			}
 		}
 		for _, l := range strings.Split(string(o.Text), "\n") {
@@ -73,30 +78,63 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			var policies, rules []string
-			for _, chain := range builtinChains {
+			chains, err := ipt.ListChains("filter")
+			if err != nil {
+				return err
+			}
+			for _, chain := range chains {
 				lines, err := ipt.List("filter", chain)
 				if err != nil {
 					return err
 				}
-				for _, l := range lines {
-					if strings.HasPrefix(l, "-P ") {
-						policies = append(policies, l)
-					} else {
-						rules = append(rules, l)
-					}
-				}
+				have = append(have, lines...)
 			}
-			have = append(policies, rules...)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 		name := tool(ModeAuto, family, "")
-		out = append(out, ruleDiff(name, have, want)...)
+		out = append(out, ruleDiff(name, tableOrder(have), tableOrder(want))...)
 	}
 	return out, nil
+}
+
+// tableOrder puts "iptables -S" lines of a whole filter table in one
+// order whatever the listing's: policies, then chain declarations by
+// name, then rules chain by chain (builtin chains first, the others by
+// name), each chain's rules as they were.
+func tableOrder(lines []string) []string {
+	kind := func(l string) int {
+		switch {
+		case strings.HasPrefix(l, "-P "):
+			return 0
+		case strings.HasPrefix(l, "-N "):
+			return 1
+		}
+		return 2
+	}
+	chainRank := func(l string) string {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			return ""
+		}
+		if i := slices.Index(builtinChains, f[1]); i >= 0 {
+			return string(rune('0' + i))
+		}
+		return "9" + f[1]
+	}
+	out := slices.Clone(lines)
+	slices.SortStableFunc(out, func(a, b string) int {
+		if c := kind(a) - kind(b); c != 0 {
+			return c
+		}
+		if kind(a) == 0 {
+			return 0 // builtinChains order, as listed and written
+		}
+		return strings.Compare(chainRank(a), chainRank(b))
+	})
+	return out
 }
 
 // ownedWant lists the rules of ksc's own chains, and the jumps into them,

@@ -72,16 +72,29 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 		if ds.HasErrors() {
 			return nil, ds
 		}
+		regular, _ := regularChains(p, family) // Render refused what they cannot hold
 		cmd := command(family)
 		fmt.Fprintf(&b, "\n# %s: the policy's rules.\n", cmd)
+		for _, c := range regular {
+			fmt.Fprintf(&b, "%s -N %s\n", cmd, shellQuote(c.Name))
+		}
+		type named struct {
+			name  string
+			chain *ir.Chain
+		}
+		var all []named
 		for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
-			c := chains[name]
-			if c == nil {
-				continue
+			if c := chains[name]; c != nil {
+				all = append(all, named{name, c})
 			}
-			for _, r := range c.Rules {
+		}
+		for _, c := range regular {
+			all = append(all, named{c.Name, c})
+		}
+		for _, nc := range all {
+			for _, r := range nc.chain.Rules {
 				var sets []IPSet // loaded at the top, from Render's outputs
-				rules, d := lowerRule(name, family, r, "ACCEPT", &sets)
+				rules, d := lowerRule(nc.name, family, r, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &sets)
 				if d != nil {
 					return nil, ir.Diagnostics{*d}
 				}

@@ -129,11 +129,12 @@ func Lower(p *ir.Policy) (*Batch, error) {
 			if c.Policy == ir.Drop {
 				policy = nftables.ChainPolicyDrop
 			}
-			chain := &nftables.Chain{
-				Name: c.Name, Table: table, Type: nftables.ChainTypeFilter,
-				Hooknum:  nftables.ChainHookRef(chainHook(c.Hook)),
-				Priority: nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority)),
-				Policy:   &policy,
+			chain := &nftables.Chain{Name: c.Name, Table: table}
+			if c.IsBase() {
+				chain.Type = nftables.ChainTypeFilter
+				chain.Hooknum = nftables.ChainHookRef(chainHook(c.Hook))
+				chain.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority))
+				chain.Policy = &policy
 			}
 			bc := &BatchChain{Chain: chain}
 			for _, r := range c.Rules {
@@ -229,6 +230,15 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		l.emit(&expr.Verdict{Kind: expr.VerdictDrop})
 	case ir.Reject:
 		l.emit(l.reject(r.RejectWith))
+	case ir.Jump:
+		l.emit(&expr.Verdict{Kind: expr.VerdictJump, Chain: r.Target.Name})
+	case ir.Goto:
+		l.emit(&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Target.Name})
+	case ir.Return:
+		l.emit(&expr.Verdict{Kind: expr.VerdictReturn})
+	case ir.NoVerdict:
+	default:
+		panic(fmt.Sprintf("nft: lowering verdict %s, which Check refuses", r.Verdict)) // Lower checks first
 	}
 	return l.exprs
 }

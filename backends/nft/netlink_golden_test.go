@@ -35,7 +35,11 @@ func dumpBatch(b *nft.Batch) string {
 			fmt.Fprintf(&s, "  set %s: %d elements\n", set.Set.Name, set.Len())
 		}
 		for _, c := range t.Chains {
-			fmt.Fprintf(&s, "  chain %s hook %d priority %d policy %d\n", c.Chain.Name, *c.Chain.Hooknum, *c.Chain.Priority, *c.Chain.Policy)
+			if c.Chain.Hooknum == nil {
+				fmt.Fprintf(&s, "  chain %s (regular)\n", c.Chain.Name)
+			} else {
+				fmt.Fprintf(&s, "  chain %s hook %d priority %d policy %d\n", c.Chain.Name, *c.Chain.Hooknum, *c.Chain.Priority, *c.Chain.Policy)
+			}
 			for _, r := range c.Rules {
 				fmt.Fprintf(&s, "    rule %s  # %s\n", r.Text, r.Pos)
 				for _, set := range r.Sets {

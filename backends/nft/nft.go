@@ -73,7 +73,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				if r.RejectWith.Kind > ir.RejectICMPX {
 					ds.Errorf(r.Pos, "the nft target cannot express reject kind %d", r.RejectWith.Kind)
 				}
-				if r.Verdict > ir.Reject {
+				if r.Verdict > ir.Return {
 					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
 				}
 			}
@@ -99,7 +99,9 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 			b.WriteByte('\n')
 		}
 		fmt.Fprintf(b, "\tchain %s {\n", c.Name)
-		fmt.Fprintf(b, "\t\ttype filter hook %s priority %d; policy %s;\n", c.Hook, c.Priority, c.Policy)
+		if c.IsBase() {
+			fmt.Fprintf(b, "\t\ttype filter hook %s priority %d; policy %s;\n", c.Hook, c.Priority, c.Policy)
+		}
 		for _, r := range c.Rules {
 			b.WriteString("\t\t")
 			b.WriteString(RuleText(t.Family, r))
@@ -140,7 +142,7 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		}
 	}
 	if r.Verdict != ir.NoVerdict {
-		parts = append(parts, r.Verdict.String())
+		parts = append(parts, r.VerdictText())
 	}
 	if with := r.RejectWith.Text(); with != "" {
 		parts = append(parts, with)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/nft"
@@ -84,28 +85,7 @@ func writeExplanation(e env, line string, res sim.Result) {
 	for _, st := range res.Steps {
 		fmt.Fprintf(e.stdout, "chain %s %s %s (hook %s, priority %d, policy %s):\n",
 			st.Table.Family, st.Table.Name, st.Chain.Name, st.Chain.Hook, st.Chain.Priority, st.Chain.Policy)
-		missed := map[*ir.Rule]*ir.Match{}
-		for _, m := range st.Missed {
-			missed[m.Rule] = m.Match
-		}
-		for _, r := range st.Chain.Rules {
-			text := nft.RuleText(st.Table.Family, r)
-			switch {
-			case missed[r] != nil:
-				fmt.Fprintf(e.stdout, "  %s  %s\n      no: %s does not hold\n", r.Pos, text, missed[r].Text())
-			case r == st.Rule && r.Limit() != nil:
-				fmt.Fprintf(e.stdout, "  %s  %s\n      matches: %s, %s (past the rate, the packet goes on)\n", r.Pos, text, r.Verdict, r.Limit().Condition())
-			case r == st.Rule:
-				fmt.Fprintf(e.stdout, "  %s  %s\n      matches: %s\n", r.Pos, text, r.Verdict)
-			case r.Limit() != nil && r.Limit().Over && r.Verdict != ir.NoVerdict:
-				fmt.Fprintf(e.stdout, "  %s  %s\n      matches, and decides nothing while under the rate (%s would it: %s)\n", r.Pos, text, r.Limit().Condition(), r.Verdict)
-			default:
-				fmt.Fprintf(e.stdout, "  %s  %s\n      matches, and decides nothing\n", r.Pos, text)
-			}
-			if r == st.Rule {
-				break
-			}
-		}
+		writeChainWalk(e, st, st.Chain, "  ")
 		if st.Rule == nil {
 			fmt.Fprintf(e.stdout, "  no rule decides: the chain's policy, %s\n", st.Verdict)
 		}
@@ -118,6 +98,49 @@ func writeExplanation(e env, line string, res sim.Result) {
 	for _, c := range res.Conditions() {
 		fmt.Fprintf(e.stdout, "depends on a rate: %s\n", c)
 	}
+}
+
+// writeChainWalk writes the rules of chain c the packet met, and how
+// each went, following jumps and gotos into regular chains. It reports
+// whether a rule decided; otherwise the packet left c (its end, a return,
+// or the end of a chain it went to).
+func writeChainWalk(e env, st sim.Step, c *ir.Chain, indent string) (decided bool) {
+	missed := map[*ir.Rule]*ir.Match{}
+	for _, m := range st.Missed {
+		missed[m.Rule] = m.Match
+	}
+	for _, r := range c.Rules {
+		text := nft.RuleText(st.Table.Family, r)
+		switch {
+		case missed[r] != nil:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    no: %s does not hold\n", indent, r.Pos, text, indent, missed[r].Text())
+		case r == st.Rule && r.Limit() != nil:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, %s (past the rate, the packet goes on)\n", indent, r.Pos, text, indent, r.Verdict, r.Limit().Condition())
+			return true
+		case r == st.Rule:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s\n", indent, r.Pos, text, indent, r.Verdict)
+			return true
+		case slices.Contains(st.Jumped, r):
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, into chain %s:\n", indent, r.Pos, text, indent, r.VerdictText(), r.Target.Name)
+			if writeChainWalk(e, st, r.Target, indent+"  ") {
+				return true
+			}
+			if r.Verdict == ir.Goto {
+				return false
+			}
+			fmt.Fprintf(e.stdout, "%s    back from chain %s\n", indent, r.Target.Name)
+		case slices.Contains(st.Returned, r):
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: return\n", indent, r.Pos, text, indent)
+			return false
+		case r.Limit() != nil && r.Limit().Over && r.Verdict != ir.NoVerdict:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches, and decides nothing while under the rate (%s would it: %s)\n", indent, r.Pos, text, indent, r.Limit().Condition(), r.VerdictText())
+		case slices.Contains(st.Passed, r):
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches, and decides nothing\n", indent, r.Pos, text, indent)
+		default:
+			return false // not reached
+		}
+	}
+	return false
 }
 
 // explained is the JSON form of an answer.

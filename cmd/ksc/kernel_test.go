@@ -46,9 +46,7 @@ func TestApplySysctlInNamespace(t *testing.T) {
 // that can express it.
 func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
 	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
-	examples, err := filepath.Glob("../../examples/*.ks")
-	require.NoError(t, err)
-	require.NotEmpty(t, examples)
+	examples := policiesWithPromises(t)
 	for _, ex := range examples {
 		t.Run(filepath.Base(ex), func(t *testing.T) {
 			code, stdout, stderr := ksc("test", ex, "--kernel", "--backend", "all")

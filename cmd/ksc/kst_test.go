@@ -12,9 +12,7 @@ import (
 
 // Every example states its promises in a .kst beside it, and keeps them.
 func TestExamplesKeepTheirPromises(t *testing.T) {
-	examples, err := filepath.Glob("../../examples/*.ks")
-	require.NoError(t, err)
-	require.NotEmpty(t, examples)
+	examples := policiesWithPromises(t)
 	for _, ex := range examples {
 		t.Run(filepath.Base(ex), func(t *testing.T) {
 			_, err := os.Stat(strings.TrimSuffix(ex, ".ks") + ".kst")
@@ -24,4 +22,20 @@ func TestExamplesKeepTheirPromises(t *testing.T) {
 			assert.Regexp(t, `^[1-9]\d* passed, 0 failed\n$`, stdout)
 		})
 	}
+}
+
+// policiesWithPromises lists the examples, each of which must have a .kst,
+// and the test policies that have one.
+func policiesWithPromises(t *testing.T) []string {
+	t.Helper()
+	examples, err := filepath.Glob("../../examples/*.ks")
+	require.NoError(t, err)
+	require.NotEmpty(t, examples)
+	kst, err := filepath.Glob("../../testdata/policies/*.kst")
+	require.NoError(t, err)
+	require.NotEmpty(t, kst)
+	for _, k := range kst {
+		examples = append(examples, strings.TrimSuffix(k, ".kst")+".ks")
+	}
+	return examples
 }

@@ -111,8 +111,12 @@ func queueTables(c *nftables.Conn, b *nft.Batch, rules int, replace func(*nftabl
 				return &ApplyError{What: "set " + s.Set.Name, Err: err}
 			}
 		}
+		// Every chain before any rule: a rule may jump to a chain declared
+		// after its own.
 		for _, ch := range t.Chains {
 			c.AddChain(ch.Chain)
+		}
+		for _, ch := range t.Chains {
 			for _, r := range ch.Rules {
 				if rules >= 0 && n >= rules {
 					continue

@@ -93,10 +93,16 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 		}
 		ids[name] = &s
 	}
-	for _, ch := range t.Chains {
-		chain := *ch.Chain
-		chain.Table = table
-		c.AddChain(&chain)
+	// Every chain before any rule: a rule may jump to a chain listed after
+	// its own.
+	chains := make([]nftables.Chain, len(t.Chains))
+	for i, ch := range t.Chains {
+		chains[i] = *ch.Chain
+		chains[i].Table = table
+		c.AddChain(&chains[i])
+	}
+	for i, ch := range t.Chains {
+		chain := &chains[i]
 		for _, rule := range ch.Rules {
 			exprs := make([]expr.Any, len(rule.Exprs))
 			for i, e := range rule.Exprs {
@@ -109,7 +115,7 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 				}
 				exprs[i] = e
 			}
-			c.AddRule(&nftables.Rule{Table: table, Chain: &chain, Exprs: exprs, UserData: rule.UserData})
+			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: exprs, UserData: rule.UserData})
 		}
 	}
 	return nil
