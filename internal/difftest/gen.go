@@ -42,19 +42,64 @@ const (
 // them, and one the lab lacks.
 var interfacePatterns = []string{"eth0", "wg0", "eth*", "wg*", "e*", "tun0"}
 
-// Case is one generated ruleset: one chain (input or output, policy
+// Case is one generated ruleset: one base chain (input or output, policy
 // accept) whose rules all block (drop in output, where the sender sees
-// EPERM at once; reject in input, where it sees ECONNREFUSED), and the
-// probes to send through it.
+// EPERM at once; reject in input, where it sees ECONNREFUSED), some of
+// them perhaps in a regular chain it jumps or goes to, and the probes to
+// send through it.
 type Case struct {
 	Seed   uint64
 	Hook   ir.Hook
 	Source string
 	Policy *ir.Policy
-	// Written holds each rule's matches as written, before Validate
-	// normalized them: what the expectation is computed from.
+	Layout Layout
+	// Written holds each blocking rule's matches as written, before
+	// Validate normalized them: what the expectation is computed from.
+	// Rules are the same rules normalized, as the backends lower them.
 	Written [][]*ir.Match
+	Rules   []*ir.Rule
 	Probes  []Probe
+}
+
+// Layout is where a case's blocking rules sit. Without Via, all are in
+// the base chain. With it, the base chain holds rules [0, Split), then a
+// jump or goto (Via) to a regular chain "sub" holding rules [Split,
+// Tail), then rules [Tail, n): a goto never comes back to them. Sub may
+// start with a return (Return, its matches as written), which sends the
+// packets it holds for back before sub's rules see them.
+type Layout struct {
+	Via         ir.Verdict // NoVerdict, ir.Jump or ir.Goto
+	Split, Tail int
+	Return      []*ir.Match
+}
+
+// blocks reports whether a blocking rule holds for p on its way through
+// the layout, given whether each rule (by index) and the return hold.
+func (l Layout) blocks(n int, holds func(i int) bool, returns bool) bool {
+	if l.Via == ir.NoVerdict {
+		l.Split, l.Tail = n, n
+	}
+	for i := range l.Split {
+		if holds(i) {
+			return true
+		}
+	}
+	if l.Via != ir.NoVerdict && !returns {
+		for i := l.Split; i < l.Tail; i++ {
+			if holds(i) {
+				return true
+			}
+		}
+	}
+	if l.Via == ir.Goto {
+		return false // the end of sub is the end of the base chain
+	}
+	for i := l.Tail; i < n; i++ {
+		if holds(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // Probe is one packet sent through the chain. When Established, a second
@@ -132,12 +177,8 @@ func (c *Case) Simulated(pr Probe) Outcome {
 }
 
 func (c *Case) blocks(p ir.Packet) bool {
-	for _, ms := range c.Written {
-		if (&ir.Rule{Matches: ms}).Holds(p) {
-			return true
-		}
-	}
-	return false
+	returns := c.Layout.Return != nil && (&ir.Rule{Matches: c.Layout.Return}).Holds(p)
+	return c.Layout.blocks(len(c.Written), func(i int) bool { return (&ir.Rule{Matches: c.Written[i]}).Holds(p) }, returns)
 }
 
 // Pairs counts the packet×rule evaluations the probes make: each packet
@@ -146,12 +187,10 @@ func (c *Case) Pairs() int {
 	n := 0
 	for _, pr := range c.Probes {
 		p := withTCPFlags(pr.Packet, InitialState(pr.Packet))
-		for _, ms := range c.Written {
+		c.Layout.blocks(len(c.Written), func(i int) bool {
 			n++
-			if (&ir.Rule{Matches: ms}).Holds(p) {
-				break
-			}
-		}
+			return (&ir.Rule{Matches: c.Written[i]}).Holds(p)
+		}, c.Layout.Return != nil && (&ir.Rule{Matches: c.Layout.Return}).Holds(p))
 	}
 	return n
 }
@@ -182,7 +221,8 @@ func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) er
 		for range n {
 			rules = append(rules, g.rule(hook)+" "+g.verdict(hook))
 		}
-		c, err := build(hook, rules)
+		layout, returnRule := g.layout(hook, n)
+		c, err := build(hook, rules, layout, returnRule)
 		if err != nil {
 			g.Refused++
 			continue
@@ -201,14 +241,43 @@ func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) er
 	return nil, fmt.Errorf("no usable ruleset in 1000 tries")
 }
 
+// layout places a third of the cases' rules partly in a regular chain,
+// and returns the matches of sub's return rule, if any, as source.
+func (g *Generator) layout(hook ir.Hook, n int) (Layout, string) {
+	if g.r.IntN(3) != 0 {
+		return Layout{}, ""
+	}
+	l := Layout{Via: []ir.Verdict{ir.Jump, ir.Goto}[g.r.IntN(2)], Split: g.r.IntN(n + 1)}
+	l.Tail = l.Split + g.r.IntN(n-l.Split+1)
+	if g.r.IntN(2) == 0 {
+		return l, g.rule(hook)
+	}
+	return l, ""
+}
+
 // build loads the rules as a policy, keeping the matches as written.
-func build(hook ir.Hook, rules []string) (*Case, error) {
+func build(hook ir.Hook, rules []string, layout Layout, returnRule string) (*Case, error) {
 	var src strings.Builder
 	fmt.Fprintf(&src, "flush ruleset\ntable inet t {\n\tchain c hook %s policy accept {\n", hook)
-	for _, r := range rules {
-		fmt.Fprintf(&src, "\t\t%s\n", r)
+	write := func(rules []string) {
+		for _, r := range rules {
+			fmt.Fprintf(&src, "\t\t%s\n", r)
+		}
 	}
-	src.WriteString("\t}\n}\n")
+	if layout.Via == ir.NoVerdict {
+		write(rules)
+		src.WriteString("\t}\n}\n")
+	} else {
+		write(rules[:layout.Split])
+		fmt.Fprintf(&src, "\t\t%s sub\n", layout.Via)
+		write(rules[layout.Tail:])
+		src.WriteString("\t}\n\n\tchain sub {\n")
+		if returnRule != "" {
+			fmt.Fprintf(&src, "\t\t%s return\n", returnRule)
+		}
+		write(rules[layout.Split:layout.Tail])
+		src.WriteString("\t}\n}\n")
+	}
 	f, ds := lang.Parse("generated.ks", []byte(src.String()))
 	if ds.HasErrors() {
 		return nil, ds
@@ -217,10 +286,21 @@ func build(hook ir.Hook, rules []string) (*Case, error) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
-	c := &Case{Hook: hook, Source: src.String(), Policy: p}
-	for _, r := range p.Tables[0].Chains[0].Rules {
+	c := &Case{Hook: hook, Source: src.String(), Policy: p, Layout: layout}
+	base := p.Tables[0].Chains[0].Rules
+	ordered := base
+	if layout.Via != ir.NoVerdict {
+		sub := p.Tables[0].Chains[1].Rules
+		if returnRule != "" {
+			c.Layout.Return = slices.Clone(sub[0].Matches)
+			sub = sub[1:]
+		}
+		ordered = slices.Concat(base[:layout.Split], sub, base[layout.Split+1:])
+	}
+	for _, r := range ordered {
 		c.Written = append(c.Written, slices.Clone(r.Matches))
 	}
+	c.Rules = ordered
 	if ds := p.Validate(); ds.HasErrors() {
 		return nil, ds
 	}

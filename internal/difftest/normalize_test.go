@@ -36,7 +36,7 @@ func TestNormalizationKeepsMeaning(t *testing.T) {
 		for _, hook := range []ir.Hook{ir.HookInput, ir.HookOutput} {
 			c, err := g.Case(hook, 4, 24, everyTarget)
 			require.NoError(t, err, "seed %d", seed)
-			rules := c.Policy.Tables[0].Chains[0].Rules
+			rules := c.Rules
 			require.Len(t, rules, len(c.Written))
 			for _, pr := range c.Probes {
 				require.Equal(t, c.Expect(pr)[0], c.Simulated(pr),

@@ -19,7 +19,8 @@ type edges struct {
 
 func (c *Case) edges() edges {
 	var e edges
-	for _, ms := range c.Written {
+	// The return's bounds too: which packets sub's rules see turns on it.
+	for _, ms := range append(slices.Clone(c.Written), c.Layout.Return) {
 		for _, m := range ms {
 			kind := m.Field.Spec().Kind
 			for _, sp := range m.Values {
@@ -79,6 +80,11 @@ func (g *Generator) probes(c *Case, n int) []Probe {
 		pr := g.randomProbe(c, e)
 		if len(c.Written) > 0 && g.r.IntN(2) == 0 {
 			g.aim(c, &pr, c.Written[g.r.IntN(len(c.Written))], e)
+			if c.Layout.Return != nil && g.r.IntN(2) == 0 {
+				// Often through the return as well, so that both ways
+				// through sub are seen.
+				g.aim(c, &pr, c.Layout.Return, e)
+			}
 		}
 		g.place(c.Hook, &pr)
 		// Each flow once a batch: conntrack remembers flows.
