@@ -55,9 +55,22 @@ func Render(p *ir.Policy) ([]byte, error) {
 // write, at its position: a policy passes it before Render or Lower.
 func Check(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
+	keyword := func(pos ir.Pos, what, name string, set bool) {
+		if isKeyword(name, set) {
+			ds.Errorf(pos, "the nft target cannot name a %s %s: nft reads %s as a keyword there, and could not read back a ruleset that holds it", what, name, name).Hint =
+				"rename it (names are case-sensitive: " + strings.ToUpper(name) + " will do)"
+		}
+	}
 	for _, t := range p.Tables {
+		keyword(t.Pos, "table", t.Name, false)
 		for _, c := range t.Chains {
+			keyword(c.Pos, "chain", c.Name, false)
 			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if m.SetName != "" {
+						keyword(m.Pos, "set", m.SetName, true)
+					}
+				}
 				for _, m := range r.Matches {
 					if _, ok := fields[m.Field]; !ok {
 						ds.Errorf(m.Pos, "the nft target cannot express %s", m.Field)
