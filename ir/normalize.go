@@ -41,6 +41,11 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 			byField[FieldL4Proto] = append(byField[FieldL4Proto], sourced{implied, m})
 		}
 	}
+	if r.NAT != nil && r.NAT.Family() != Inet {
+		// "snat ip to" rewrites IPv4 packets only: the rule holds for them.
+		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family())}
+		byField[FieldNfproto] = append(byField[FieldNfproto], sourced{implied, implied})
+	}
 	out := make([]*Match, 0, len(byField))
 	ok := true
 	for _, f := range AllFields() {

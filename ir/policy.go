@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,8 @@ type Table struct {
 type Chain struct {
 	Pos  Pos
 	Name string
+	// Type is ChainFilter but for a nat chain.
+	Type ChainType
 	// Hook is zero for a regular chain.
 	Hook     Hook
 	Priority int
@@ -54,6 +57,24 @@ type Chain struct {
 	// validated like the others, so that enabling an option cannot reveal
 	// a mistake, and never written.
 	Disabled []*Rule
+}
+
+// ChainType is what a base chain is for.
+type ChainType uint8
+
+const (
+	// ChainFilter chains decide packets' fates.
+	ChainFilter ChainType = iota
+	// ChainNAT chains see the first packet of each new connection and
+	// rewrite its addresses (only SNAT, at postrouting, so far).
+	ChainNAT
+)
+
+func (t ChainType) String() string {
+	if t == ChainNAT {
+		return "nat"
+	}
+	return "filter"
 }
 
 // IsBase reports whether the chain is attached to a hook.
@@ -69,6 +90,8 @@ type Rule struct {
 	Verdict Verdict
 	// Target is the regular chain of a Jump or Goto, in the rule's table.
 	Target *Chain
+	// NAT says how an SNAT rule rewrites.
+	NAT *NAT
 	// RejectWith says how a Reject answers; the zero value is nft's plain
 	// reject (port unreachable in the packet's family).
 	RejectWith RejectWith
@@ -182,9 +205,12 @@ const (
 	// Return leaves a regular chain for the rule after the jump that
 	// reached it; in a base chain, it ends the chain with its policy.
 	Return
+	// SNAT rewrites a new connection's source address as the rule's NAT
+	// says, and ends the nat chain as an accept would.
+	SNAT
 )
 
-var verdictNames = [...]string{"", "accept", "drop", "reject", "jump", "goto", "return"}
+var verdictNames = [...]string{"", "accept", "drop", "reject", "jump", "goto", "return", "snat"}
 
 func (v Verdict) String() string {
 	if int(v) >= len(verdictNames) {
@@ -206,14 +232,49 @@ func ParseVerdict(name string) (Verdict, bool) {
 // Decides reports whether the verdict ends the packet's way through the
 // base chain: accept, drop and reject do; jump, goto and return move it
 // between chains.
-func (v Verdict) Decides() bool { return v == Accept || v == Drop || v == Reject }
+func (v Verdict) Decides() bool { return v == Accept || v == Drop || v == Reject || v == SNAT }
 
 // VerdictText is the verdict as nft writes it: "jump NAME" for a jump.
 func (r *Rule) VerdictText() string {
 	if (r.Verdict == Jump || r.Verdict == Goto) && r.Target != nil {
 		return r.Verdict.String() + " " + r.Target.Name
 	}
+	if r.Verdict == SNAT && r.NAT != nil {
+		return r.NAT.Text(Inet)
+	}
 	return r.Verdict.String()
+}
+
+// NAT is how an SNAT rule rewrites a new connection's source: to the
+// address of the interface it leaves by (masquerade), or to Addr.
+type NAT struct {
+	Pos        Pos
+	Masquerade bool
+	Addr       netip.Addr
+}
+
+// Family is the family of the packets the rewrite applies to: Addr's, or
+// Inet for masquerade.
+func (n *NAT) Family() Family {
+	switch {
+	case n.Masquerade || !n.Addr.IsValid():
+		return Inet
+	case n.Addr.Is4():
+		return IPv4
+	}
+	return IPv6
+}
+
+// Text is the statement as nft writes it in a table of family f: an inet
+// table's names the address family ("snat ip to 192.0.2.1").
+func (n *NAT) Text(f Family) string {
+	if n.Masquerade {
+		return "masquerade"
+	}
+	if f == Inet {
+		return "snat " + n.Family().String() + " to " + n.Addr.String()
+	}
+	return "snat to " + n.Addr.String()
 }
 
 // Statement is something a rule does besides its verdict: Counter or Log.

@@ -46,6 +46,8 @@ func validateTable(t *Table, ds *Diagnostics) {
 				"; or, for a chain that only jump and goto reach, leave out type, priority and policy too"
 		case c.IsBase() && c.Policy != Accept && c.Policy != Drop:
 			ds.Errorf(c.Pos, "chain %s has policy %q; a chain's policy is accept or drop", c.Name, c.Policy)
+		case c.Type == ChainNAT:
+			validateNATChain(c, ds)
 		}
 	}
 	if !validateJumps(t, ds) {
@@ -192,6 +194,18 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 		validatePorts(r, ds)
 		validateReject(t, r, ds)
 	}
+	if r.Verdict == SNAT {
+		switch {
+		case r.NAT == nil:
+			ds.Errorf(r.Pos, "snat without a rewrite")
+		case c.Type != ChainNAT:
+			ds.Errorf(r.NAT.Pos, "%s in chain %s, which is not a nat chain", r.NAT.Text(t.Family), c.Name).Hint = "move it to a chain of type nat hook postrouting priority srcnat"
+		case !t.Family.Covers(r.NAT.Family()):
+			ds.Errorf(r.NAT.Pos, "%s in table %s %s, which sees no %s packets", r.NAT.Text(t.Family), t.Family, t.Name, r.NAT.Family())
+		}
+	} else if r.NAT != nil {
+		ds.Errorf(r.Pos, "a %s rule with a rewrite", r.Verdict)
+	}
 	for _, ctx := range contexts {
 		if r.Verdict == Reject && ctx.Hook == HookPostrouting {
 			// The kernel can only answer a packet it has not yet routed out.
@@ -231,6 +245,29 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 	if r.Comment != "" {
 		if err := CheckText("comment", r.Comment, MaxComment); err != nil {
 			ds.Errorf(r.Pos, "%v", err)
+		}
+	}
+}
+
+// validateNATChain checks a nat chain: for now, source NAT of new
+// connections on their way out (postrouting), after conntrack, deciding
+// nothing but how to rewrite.
+func validateNATChain(c *Chain, ds *Diagnostics) {
+	switch {
+	case c.Hook != HookPostrouting:
+		ds.Errorf(c.Pos, "nat chain %s is on hook %s; ksc writes nat chains at postrouting only (masquerade, snat)", c.Name, c.Hook).Hint = "use hook postrouting priority srcnat"
+	case c.Priority <= PriorityConntrack:
+		ds.Errorf(c.Pos, "nat chain %s runs at priority %d, before conntrack (%d): the kernel refuses it", c.Name, c.Priority, PriorityConntrack).Hint = "use priority srcnat (100)"
+	case c.Policy != Accept:
+		ds.Errorf(c.Pos, "nat chain %s has policy %s: a nat chain rewrites and filters nothing", c.Name, c.Policy).Hint = "leave the policy out, and drop packets in a filter chain"
+	}
+	for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
+		for _, r := range rules {
+			switch r.Verdict {
+			case NoVerdict, Accept, Return, SNAT:
+			default:
+				ds.Errorf(r.Pos, "%s in nat chain %s: a nat chain rewrites and filters nothing", r.Verdict, c.Name).Hint = "decide packets' fates in a filter chain; here use masquerade, snat, accept or return"
+			}
 		}
 	}
 }

@@ -18,7 +18,9 @@ import (
 // them, beside the policy and never in its way (every chain accepts).
 var table = &nftables.Table{Family: nftables.TableFamilyINet, Name: "ksc_lab"}
 
-// Counters of the lab's table, told apart by their rules' user data.
+// The lab's named counters: rules count into them by name, and reading
+// them back never decodes a rule (google/nftables cannot decode every
+// expression the lab writes).
 const (
 	tagPassed   = "passed"
 	tagAnswered = "answered"
@@ -47,38 +49,49 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 		c.DelTable(table)
 	}
 	c.AddTable(table)
+	for _, name := range []string{tagPassed, tagAnswered, tagMarker} {
+		c.AddObj(&nftables.CounterObj{Table: table, Name: name})
+	}
 	chain := func(name string, hook *nftables.ChainHook, prio int32) *nftables.Chain {
 		return c.AddChain(&nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: hook, Priority: nftables.ChainPriorityRef(nftables.ChainPriority(prio))})
 	}
-	rule := func(ch *nftables.Chain, tag string, exprs ...expr.Any) {
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: exprs, UserData: []byte(tag)})
+	rule := func(ch *nftables.Chain, exprs ...expr.Any) {
+		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: exprs})
 	}
+	count := func(name string) expr.Any { return &expr.Objref{Type: unix.NFT_OBJECT_COUNTER, Name: name} }
 	incoming := p.Dir != sim.Out
 	firstIn := chain("first_prerouting", nftables.ChainHookPrerouting, math.MinInt32)
 	firstOut := chain("first_output", nftables.ChainHookOutput, math.MinInt32)
 	first := map[bool]*nftables.Chain{true: firstIn, false: firstOut}[incoming]
 	if incoming {
-		rule(firstIn, tagMarker, append(tuple(marker.Packet), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})...)
+		rule(firstIn, append(tuple(marker.Packet), count(tagMarker), &expr.Verdict{Kind: expr.VerdictDrop})...)
 		if p.Mark != 0 {
-			rule(firstIn, "", append(tuple(p.Packet), set32(p.Mark, &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})...)...)
+			rule(firstIn, append(tuple(p.Packet), set32(p.Mark, &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})...)...)
 		}
 	}
 	if notrack {
-		rule(first, "", append(tuple(p.Packet), &expr.Notrack{})...)
+		rule(first, append(tuple(p.Packet), &expr.Notrack{})...)
 	}
 	for _, answer := range answers(p.Packet) {
-		rule(firstOut, tagAnswered, append(answer, &expr.Counter{})...)
+		rule(firstOut, append(answer, count(tagAnswered))...)
 	}
 	if p.CtMark != 0 && p.CtState == ir.CtNew {
 		hook := map[bool]*nftables.ChainHook{true: nftables.ChainHookPrerouting, false: nftables.ChainHookOutput}[incoming]
-		rule(chain("ctmark", hook, ctmarkPriority), "", append(tuple(p.Packet), set32(p.CtMark, &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1})...)...)
+		rule(chain("ctmark", hook, ctmarkPriority), append(tuple(p.Packet), set32(p.CtMark, &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1})...)...)
 	}
 	lastHook := nftables.ChainHookPostrouting
 	if p.Dir == sim.In {
 		lastHook = nftables.ChainHookInput
 	}
-	rule(chain("last", lastHook, math.MaxInt32), tagPassed, append(tuple(p.Packet), &expr.Counter{})...)
+	last := chain("last", lastHook, math.MaxInt32)
+	rule(last, append(tuple(p.Packet), count(tagPassed))...)
+	if lastHook == nftables.ChainHookPostrouting {
+		// After source NAT the packet's own source is no longer the
+		// probe's: its connection's original direction still is. A
+		// packet both match counts twice, which is still "passed".
+		rule(last, append(originalTuple(p.Packet), count(tagPassed))...)
+	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("loading the lab's own table: %w", err)
 	}
@@ -93,25 +106,14 @@ func (l *Lab) counts() (map[string]uint64, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	chains, err := c.ListChainsOfTableFamily(table.Family)
+	objs, err := c.GetObjects(table)
 	if err != nil {
 		return nil, fmt.Errorf("reading the lab's counters: %w", err)
 	}
 	n := map[string]uint64{}
-	for _, ch := range chains {
-		if ch.Table.Name != table.Name {
-			continue
-		}
-		rules, err := c.GetRules(table, ch)
-		if err != nil {
-			return nil, fmt.Errorf("reading the lab's counters: %w", err)
-		}
-		for _, r := range rules {
-			for _, e := range r.Exprs {
-				if ctr, ok := e.(*expr.Counter); ok {
-					n[string(r.UserData)] += ctr.Packets
-				}
-			}
+	for _, o := range objs {
+		if ctr, ok := o.(*nftables.CounterObj); ok {
+			n[ctr.Name] = ctr.Packets
 		}
 	}
 	return n, nil
@@ -145,6 +147,32 @@ func tuple(p ir.Packet) []expr.Any {
 	if p.Protocol.HasPorts() {
 		e = append(e, cmpPayload(expr.PayloadBaseTransportHeader, 0, binary.BigEndian.AppendUint16(nil, p.Sport))...)
 		return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 2, binary.BigEndian.AppendUint16(nil, p.Dport))...)
+	}
+	return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{p.ICMPType, p.ICMPCode})...)
+}
+
+// originalTuple matches a packet whose connection began as p: family,
+// protocol, and the original direction's addresses and ports (ICMP by
+// its type and code, which NAT leaves alone).
+func originalTuple(p ir.Packet) []expr.Any {
+	family := byte(unix.NFPROTO_IPV4)
+	if p.Family() == ir.IPv6 {
+		family = unix.NFPROTO_IPV6
+	}
+	ct := func(key expr.CtKey, value []byte) []expr.Any {
+		return []expr.Any{&expr.Ct{Register: 1, Key: key}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: value}}
+	}
+	// In an inet table conntrack's addresses are 16 bytes, an IPv4 one
+	// followed by zeros.
+	addr := func(a netip.Addr) []byte { return append(a.AsSlice(), make([]byte, 16-a.BitLen()/8)...) }
+	e := []expr.Any{}
+	e = append(e, cmpMeta(expr.MetaKeyNFPROTO, family)...)
+	e = append(e, cmpMeta(expr.MetaKeyL4PROTO, byte(p.Protocol))...)
+	e = append(e, ct(expr.CtKeySRC, addr(p.Src))...)
+	e = append(e, ct(expr.CtKeyDST, addr(p.Dst))...)
+	if p.Protocol.HasPorts() {
+		e = append(e, ct(expr.CtKeyPROTOSRC, binary.BigEndian.AppendUint16(nil, p.Sport))...)
+		return append(e, ct(expr.CtKeyPROTODST, binary.BigEndian.AppendUint16(nil, p.Dport))...)
 	}
 	return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{p.ICMPType, p.ICMPCode})...)
 }

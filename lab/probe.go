@@ -113,6 +113,9 @@ func planFor(p sim.Packet) (plan, error) {
 			return unsupported("every packet this machine sends is pkttype host")
 		}
 	case sim.Forward:
+		if p.Src == routerAddress(p.Dst) || p.Dst == routerAddress(p.Dst) {
+			return unsupported("%s is the lab's own address on the way out of a forwarded packet", routerAddress(p.Dst))
+		}
 		if p.Pkttype != 0 || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Dst.IsLinkLocalUnicast() || p.Src.IsLinkLocalUnicast() || !p.Src.IsGlobalUnicast() && !p.Src.IsPrivate() {
 			return unsupported("no kernel forwards a packet from or to a link-local, multicast or broadcast address")
 		}
@@ -209,7 +212,11 @@ func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
 		}
 		addr := &netlink.Addr{IPNet: hostNet(a), Flags: unix.IFA_F_NODAD}
 		ln := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index(dev)}}
-		if err := l.fw.AddrAdd(ln, addr); err != nil {
+		err := l.fw.AddrAdd(ln, addr)
+		if errors.Is(err, unix.EEXIST) {
+			return nil // already there, and stays
+		}
+		if err != nil {
 			return fmt.Errorf("lab address %s on %s: %w", a, dev, err)
 		}
 		undos = append(undos, func() error {
@@ -250,9 +257,20 @@ func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
 			err = addAddr(p.Dst, p.Iif)
 		}
 	case sim.Forward:
-		err = errors.Join(addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif))
+		// Masquerade takes the address of the interface a packet leaves
+		// by, and drops the packet when there is none.
+		err = errors.Join(addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
 	}
 	return undo, err
+}
+
+// routerAddress is the firewall's own address on the way out of a
+// forwarded probe, of its family: for masquerade.
+func routerAddress(dst netip.Addr) netip.Addr {
+	if dst.Is4() {
+		return netip.MustParseAddr("203.0.113.254")
+	}
+	return netip.MustParseAddr("2001:db8:ffff::fe")
 }
 
 func hostNet(a netip.Addr) *net.IPNet {

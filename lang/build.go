@@ -327,8 +327,12 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		seen[a.Key] = true
 		switch a.Key {
 		case "type":
-			if a.Value != "filter" {
-				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "ksc writes filter chains only; leave out \"type\""
+			switch a.Value {
+			case "filter":
+			case "nat":
+				out.Type = ir.ChainNAT
+			default:
+				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "use type filter (the default) or type nat"
 			}
 		case "hook":
 			h, ok := ir.ParseHook(a.Value)

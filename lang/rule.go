@@ -13,7 +13,7 @@ import (
 const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop, reject, jump CHAIN, goto CHAIN or return"
 
 // statementWords are the words that start something other than a match.
-var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return"}
+var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return", "masquerade", "snat"}
 
 // word returns the term's bare word, or "".
 func (t *Term) word() string {
@@ -124,6 +124,20 @@ func (rb *ruleBuilder) clause() bool {
 		}
 		tpos, tend := target.span()
 		rb.targets = append(rb.targets, chainRef{rule: rb.out, name: target.word(), pos: tpos, end: tend})
+		return true
+	case word == "masquerade":
+		rb.next()
+		rb.out.Verdict, rb.out.NAT = ir.SNAT, &ir.NAT{Pos: pos, Masquerade: true}
+		rb.stage = decided
+		return true
+	case word == "snat":
+		rb.next()
+		n := rb.snat(pos, end)
+		if n == nil {
+			return false
+		}
+		rb.out.Verdict, rb.out.NAT = ir.SNAT, n
+		rb.stage = decided
 		return true
 	case word == "accept" || word == "drop" || word == "reject" || word == "return":
 		rb.next()
@@ -724,6 +738,48 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 	}
 	st.Value = uint32(v)
 	return st
+}
+
+// snat reads "snat [ip|ip6] to ADDRESS" (or $NAME of one address): the
+// family word, which nft needs in inet tables, must agree with the
+// address.
+func (rb *ruleBuilder) snat(pos, end ir.Pos) *ir.NAT {
+	const hint = "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
+	n := &ir.NAT{Pos: pos}
+	family := ir.Inet
+	if t := rb.peek(); t != nil && (t.word() == "ip" || t.word() == "ip6") {
+		rb.next()
+		family = map[string]ir.Family{"ip": ir.IPv4, "ip6": ir.IPv6}[t.word()]
+	}
+	if t := rb.next(); t == nil || t.word() != "to" {
+		rb.errorf(pos, end, "snat needs \"to\" and an address").Hint = hint
+		return nil
+	}
+	t := rb.next()
+	if t == nil || t.Value == nil {
+		rb.errorf(pos, end, "snat to needs an address").Hint = hint
+		return nil
+	}
+	at, to := t.span()
+	elems, ok := rb.resolve(t.Value, rb.enabled)
+	if !ok {
+		return nil
+	}
+	if len(elems) != 1 {
+		rb.errorf(at, to, "snat rewrites to one address, not %d", len(elems)).Hint = hint
+		return nil
+	}
+	a, msg, _ := parseAddrElem(elems[0])
+	if msg != "" || a.From != a.To {
+		rb.errorf(at, to, "snat to needs one address, %s", elems[0].describe()).Hint = hint
+		return nil
+	}
+	n.Addr = a.From
+	if family != ir.Inet && family != n.Family() {
+		rb.errorf(at, to, "snat %s to %s: the address is not %s's", family, n.Addr, family).Hint = hint
+		return nil
+	}
+	return n
 }
 
 // limit reads "limit rate [over] N/UNIT [burst M packets]".

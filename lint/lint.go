@@ -68,6 +68,8 @@ func does(r *ir.Rule) string {
 		return "sends to chain " + r.Target.Name
 	case ir.Return:
 		return "returns"
+	case ir.SNAT:
+		return "rewrites the source of"
 	}
 	return r.Verdict.String() + "s"
 }

@@ -100,13 +100,16 @@ func (r Result) Conditions() []string {
 	return out
 }
 
-// Decided is the step that decided a drop or reject, or the last step
-// for an accepted packet (nil when no chain saw it).
+// Decided is the step that decided a drop or reject, or for an accepted
+// packet the last filter chain's step (nil when no chain saw it): a nat
+// chain rewrites, it does not let a packet through.
 func (r Result) Decided() *Step {
-	if len(r.Steps) == 0 {
-		return nil
+	for i := len(r.Steps) - 1; i >= 0; i-- {
+		if r.Steps[i].Chain.Type != ir.ChainNAT || i == 0 {
+			return &r.Steps[i]
+		}
 	}
-	return &r.Steps[len(r.Steps)-1]
+	return nil
 }
 
 // Evaluate sends the packet through the policy's chains. An accept ends
@@ -116,6 +119,11 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 	var res Result
 	for _, h := range pkt.Dir.Hooks() {
 		for _, tc := range chainsAt(p, h, pkt.Family()) {
+			if tc.chain.Type == ir.ChainNAT && pkt.CtState != ir.CtNew {
+				// Conntrack asks nat chains about a connection's first
+				// packet only; the rest follow its answer.
+				continue
+			}
 			// Marks a chain sets go with the packet to the next.
 			at := pkt.atHook(h)
 			step := evalChain(tc.table, tc.chain, &at)
@@ -158,6 +166,11 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 	step := Step{Table: t, Chain: c}
 	if r := walk(c, pkt, &step); r != nil {
 		step.Rule, step.Verdict = r, r.Verdict
+		if r.Verdict == ir.SNAT {
+			// The rewrite is the nat chain's accept; the filter verdicts
+			// are the other chains'.
+			step.Verdict = ir.Accept
+		}
 		return step
 	}
 	step.Verdict = c.Policy
@@ -197,7 +210,7 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 		case ir.Return:
 			step.Returned = append(step.Returned, r)
 			return nil
-		case ir.Accept, ir.Drop, ir.Reject:
+		case ir.Accept, ir.Drop, ir.Reject, ir.SNAT:
 			return r
 		default:
 			panic("sim: rule with verdict " + r.Verdict.String())

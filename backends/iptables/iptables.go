@@ -209,6 +209,11 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			if !c.IsBase() {
 				continue // see regularChains
 			}
+			if c.Type == ir.ChainNAT {
+				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s: ksc writes iptables' filter table only", c.Name).Hint =
+					"use the nft target for masquerade and snat"
+				continue
+			}
 			if c.Priority != 0 {
 				// A chain elsewhere would run before or after other chains
 				// than in nft, and the raw and mangle tables are not ksc's.

@@ -25,6 +25,7 @@ var refused = map[string]string{
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
 	"nexthdr":           "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"vpn-gateway":       `examples/vpn-gateway.ks:71:2: the iptables target cannot express nat chain POSTROUTING: ksc writes iptables' filter table only`,
 }
 
 // compiles reports whether the iptables targets take the case, and fails

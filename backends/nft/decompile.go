@@ -91,6 +91,16 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 				op = "!= "
 			}
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
+		case *expr.Masq:
+			parts = append(parts, "masquerade")
+		case *expr.NAT:
+			a, ok := netip.AddrFromSlice(immediate)
+			if e.Type != expr.NATTypeSourceNAT || e.RegAddrMin != 1 || e.RegProtoMin != 0 || !ok {
+				parts = append(parts, fmt.Sprintf("<%T>", e))
+				break
+			}
+			tableFamily := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[t.Table.Family]
+			parts = append(parts, (&ir.NAT{Addr: a}).Text(tableFamily))
 		case *expr.Counter:
 			parts = append(parts, "counter")
 		case *expr.Log:

@@ -132,6 +132,9 @@ func Lower(p *ir.Policy) (*Batch, error) {
 			chain := &nftables.Chain{Name: c.Name, Table: table}
 			if c.IsBase() {
 				chain.Type = nftables.ChainTypeFilter
+				if c.Type == ir.ChainNAT {
+					chain.Type = nftables.ChainTypeNAT
+				}
 				chain.Hooknum = nftables.ChainHookRef(chainHook(c.Hook))
 				chain.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority))
 				chain.Policy = &policy
@@ -236,6 +239,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		l.emit(&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Target.Name})
 	case ir.Return:
 		l.emit(&expr.Verdict{Kind: expr.VerdictReturn})
+	case ir.SNAT:
+		l.emit(natExprs(r.NAT)...)
 	case ir.NoVerdict:
 	default:
 		panic(fmt.Sprintf("nft: lowering verdict %s, which Check refuses", r.Verdict)) // Lower checks first
@@ -244,6 +249,21 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 }
 
 func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
+
+// natExprs are what nft writes for masquerade and "snat ip to ADDR".
+func natExprs(n *ir.NAT) []expr.Any {
+	if n.Masquerade {
+		return []expr.Any{&expr.Masq{}}
+	}
+	family := uint32(unix.NFPROTO_IPV4)
+	if n.Family() == ir.IPv6 {
+		family = unix.NFPROTO_IPV6
+	}
+	return []expr.Any{
+		&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: family, RegAddrMin: 1},
+	}
+}
 
 // impliesFamilyFirst reports a rule bound to a family by a transport
 // header field (icmp type) and by no address match.

@@ -86,7 +86,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				if r.RejectWith.Kind > ir.RejectICMPX {
 					ds.Errorf(r.Pos, "the nft target cannot express reject kind %d", r.RejectWith.Kind)
 				}
-				if r.Verdict > ir.Return {
+				if r.Verdict > ir.SNAT {
 					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
 				}
 			}
@@ -113,7 +113,7 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 		}
 		fmt.Fprintf(b, "\tchain %s {\n", c.Name)
 		if c.IsBase() {
-			fmt.Fprintf(b, "\t\ttype filter hook %s priority %d; policy %s;\n", c.Hook, c.Priority, c.Policy)
+			fmt.Fprintf(b, "\t\ttype %s hook %s priority %d; policy %s;\n", c.Type, c.Hook, c.Priority, c.Policy)
 		}
 		for _, r := range c.Rules {
 			b.WriteString("\t\t")
@@ -154,7 +154,10 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 			panic(fmt.Sprintf("nft: RuleText of a statement Check refuses: %T", s))
 		}
 	}
-	if r.Verdict != ir.NoVerdict {
+	switch {
+	case r.Verdict == ir.SNAT:
+		parts = append(parts, r.NAT.Text(f))
+	case r.Verdict != ir.NoVerdict:
 		parts = append(parts, r.VerdictText())
 	}
 	if with := r.RejectWith.Text(); with != "" {

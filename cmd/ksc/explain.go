@@ -83,8 +83,12 @@ func writeExplanation(e env, line string, res sim.Result) {
 		fmt.Fprintln(e.stdout, "no chain of the policy sees this packet")
 	}
 	for _, st := range res.Steps {
-		fmt.Fprintf(e.stdout, "chain %s %s %s (hook %s, priority %d, policy %s):\n",
-			st.Table.Family, st.Table.Name, st.Chain.Name, st.Chain.Hook, st.Chain.Priority, st.Chain.Policy)
+		kind := ""
+		if st.Chain.Type != ir.ChainFilter {
+			kind = "type " + st.Chain.Type.String() + ", "
+		}
+		fmt.Fprintf(e.stdout, "chain %s %s %s (%shook %s, priority %d, policy %s):\n",
+			st.Table.Family, st.Table.Name, st.Chain.Name, kind, st.Chain.Hook, st.Chain.Priority, st.Chain.Policy)
 		writeChainWalk(e, st, st.Chain, "  ")
 		if st.Rule == nil {
 			fmt.Fprintf(e.stdout, "  no rule decides: the chain's policy, %s\n", st.Verdict)
@@ -115,10 +119,10 @@ func writeChainWalk(e env, st sim.Step, c *ir.Chain, indent string) (decided boo
 		case missed[r] != nil:
 			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    no: %s does not hold\n", indent, r.Pos, text, indent, missed[r].Text())
 		case r == st.Rule && r.Limit() != nil:
-			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, %s (past the rate, the packet goes on)\n", indent, r.Pos, text, indent, r.Verdict, r.Limit().Condition())
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, %s (past the rate, the packet goes on)\n", indent, r.Pos, text, indent, r.VerdictText(), r.Limit().Condition())
 			return true
 		case r == st.Rule:
-			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s\n", indent, r.Pos, text, indent, r.Verdict)
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s\n", indent, r.Pos, text, indent, r.VerdictText())
 			return true
 		case slices.Contains(st.Jumped, r):
 			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, into chain %s:\n", indent, r.Pos, text, indent, r.VerdictText(), r.Target.Name)
