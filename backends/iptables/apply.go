@@ -94,7 +94,7 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		return err
 	}
 	return tools.Do(func(run RunFunc) error {
-		saved4, err := run(tool(mode, ir.IPv4, "-save"), nil, "-t", "filter")
+		saved4, err := saveTables(run, mode, ir.IPv4, HasNAT(p))
 		if err != nil {
 			return err
 		}
@@ -143,6 +143,17 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		tidy()
 		return nil
 	})
+}
+
+// saveTables saves one family's filter table, and its nat table when the
+// policy writes it: what a failed apply or removal puts back.
+func saveTables(run RunFunc, mode Mode, family ir.Family, nat bool) ([]byte, error) {
+	saved, err := run(tool(mode, family, "-save"), nil, "-t", "filter")
+	if err != nil || !nat {
+		return saved, err
+	}
+	natSaved, err := run(tool(mode, family, "-save"), nil, "-t", "nat")
+	return append(slices.Clip(saved), natSaved...), err
 }
 
 // usesIPSets reports whether a saved filter table matches ksc's ipsets.

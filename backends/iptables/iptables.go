@@ -63,6 +63,8 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	chains, ds := plan(p, family)
 	regular, rds := regularChains(p, family)
 	ds = append(ds, rds...)
+	nat, nds := natChains(p, family)
+	ds = append(ds, nds...)
 	if ds.HasErrors() {
 		return nil, ds
 	}
@@ -106,6 +108,22 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		writeRules(w, c.Name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
 	}
 	w.line(ir.Pos{}, "COMMIT")
+	if HasNAT(p) {
+		// The whole nat table, as iptables-save lists it; with no nat
+		// chain of this family, an empty one.
+		w.line(ir.Pos{}, "*nat")
+		for _, name := range []string{"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"} {
+			pos := ir.Pos{}
+			if name == "POSTROUTING" && nat != nil {
+				pos = nat.Pos
+			}
+			w.line(pos, ":"+name+" ACCEPT [0:0]")
+		}
+		if nat != nil {
+			writeRules(w, "POSTROUTING", family, nat, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
+		}
+		w.line(ir.Pos{}, "COMMIT")
+	}
 	if ds.HasErrors() {
 		return nil, ds
 	}
@@ -210,9 +228,7 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 				continue // see regularChains
 			}
 			if c.Type == ir.ChainNAT {
-				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s: ksc writes iptables' filter table only", c.Name).Hint =
-					"use the nft target for masquerade and snat"
-				continue
+				continue // see natChains
 			}
 			if c.Priority != 0 {
 				// A chain elsewhere would run before or after other chains
@@ -235,6 +251,49 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 		}
 	}
 	return chains, ds
+}
+
+// natChains picks the nat chain that feeds the nat table's POSTROUTING
+// chain, which runs at srcnat (100), and refuses what it cannot hold.
+func natChains(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
+	var ds ir.Diagnostics
+	var out *ir.Chain
+	for _, t := range p.Tables {
+		if !t.Family.Covers(family) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.Type != ir.ChainNAT {
+				continue
+			}
+			switch {
+			case Owned(p):
+				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there", c.Name).Hint =
+					"add \"flush ruleset\" if the policy owns the nat and filter tables, or use the nft target"
+			case c.Priority != 100:
+				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat POSTROUTING chain runs at srcnat (100)", c.Name, c.Priority).Hint =
+					"use priority srcnat for the iptables targets, or use the nft target"
+			case out != nil:
+				ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook postrouting: iptables has one nat POSTROUTING chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
+			default:
+				out = c
+			}
+		}
+	}
+	return out, ds
+}
+
+// HasNAT reports whether the policy writes the nat table: a policy with a
+// nat chain owns it whole, as it owns the filter table.
+func HasNAT(p *ir.Policy) bool {
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			if c.Type == ir.ChainNAT {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reservedChainNames are what a chain of the policy cannot be called in
@@ -774,6 +833,12 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 		targets = append(targets, []string{"-g", r.Target.Name})
 	case ir.Return:
 		targets = append(targets, []string{"-j", to.ret})
+	case ir.SNAT:
+		if r.NAT.Masquerade {
+			targets = append(targets, []string{"-j", "MASQUERADE"})
+		} else {
+			targets = append(targets, []string{"-j", "SNAT", "--to-source", r.NAT.Addr.String()})
+		}
 	case ir.Drop:
 		targets = append(targets, []string{"-j", "DROP"})
 	case ir.Reject:

@@ -64,7 +64,20 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 				}
 				out, err := ns.ExecInput(string(o.Text), restore)
 				require.NoError(t, err, out)
-				assert.Equal(t, ruleLines(string(o.Text)), ruleLines(ns.Exec(t, save, "-t", "filter")), "%s %s %s", c.Name, family, mode)
+				saved := ns.Exec(t, save, "-t", "filter")
+				if iptables.HasNAT(p) {
+					saved += ns.Exec(t, save, "-t", "nat")
+				}
+				assert.Equal(t, ruleLines(string(o.Text)), ruleLines(saved), "%s %s %s", c.Name, family, mode)
+				diff, err := iptables.Status(p, nsenter.Path(ns.Name), mode)
+				require.NoError(t, err)
+				var mine []string
+				for _, l := range diff {
+					if strings.HasPrefix(l, iptablesTool(family)+" ") {
+						mine = append(mine, l)
+					}
+				}
+				assert.Empty(t, mine, "status of %s %s %s", c.Name, family, mode)
 			}
 		}
 	}
@@ -190,7 +203,7 @@ func TestStatusAndRemove(t *testing.T) {
 			assert.Empty(t, diff, "mode %s, case %s: a just-applied policy is in place", mode, c.Name)
 		}
 
-		require.NoError(t, iptables.Remove(path, mode))
+		require.NoError(t, iptables.Remove(path, mode, false))
 		saved := ns.Exec(t, "iptables-"+string(mode)+"-save", "-t", "filter")
 		assert.NotContains(t, saved, "-A ", "mode %s", mode)
 		assert.Contains(t, saved, ":OUTPUT ACCEPT")
@@ -286,7 +299,7 @@ func TestIPSetsBlockAndSwap(t *testing.T) {
 			assert.Equal(t, netlab.Blocked, probe("192.0.2.10"))
 			assert.Equal(t, "ksc-BAD-4\n", fw.Exec(t, "ipset", "list", "-n"), "nothing staged is left")
 
-			require.NoError(t, iptables.Remove(path, mode))
+			require.NoError(t, iptables.Remove(path, mode, false))
 			assert.Equal(t, "", fw.Exec(t, "ipset", "list", "-n"), "remove takes the set away")
 		})
 	}

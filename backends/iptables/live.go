@@ -57,45 +57,68 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 			out = append(out, ruleDiff(tool(ModeAuto, family, ""), have, ownedWant(o))...)
 			continue
 		}
-		var want []string
+		tables := []string{"filter"}
+		if HasNAT(p) {
+			tables = append(tables, "nat")
+		}
+		want := map[string][]string{}
+		table := ""
 		for _, l := range strings.Split(string(o.Text), "\n") {
+			if t, ok := strings.CutPrefix(l, "*"); ok {
+				table = t
+			}
 			if name, policy, ok := chainPolicy(l); ok {
 				if policy == "-" {
-					want = append(want, "-N "+name)
+					want[table] = append(want[table], "-N "+name)
 				} else {
-					want = append(want, "-P "+name+" "+policy)
+					want[table] = append(want[table], "-P "+name+" "+policy)
 				}
 			}
-		}
-		for _, l := range strings.Split(string(o.Text), "\n") {
 			if strings.HasPrefix(l, "-A ") {
-				want = append(want, l)
+				want[table] = append(want[table], l)
 			}
 		}
-		var have []string
+		have := map[string][]string{}
 		err = nsenter.Run(nsPath, func() error {
 			ipt, err := handle(mode, family)
 			if err != nil {
 				return err
 			}
-			chains, err := ipt.ListChains("filter")
-			if err != nil {
-				return err
-			}
-			for _, chain := range chains {
-				lines, err := ipt.List("filter", chain)
+			for _, t := range tables {
+				chains, err := ipt.ListChains(t)
 				if err != nil {
 					return err
 				}
-				have = append(have, lines...)
+				for _, chain := range chains {
+					lines, err := ipt.List(t, chain)
+					if err != nil {
+						return err
+					}
+					have[t] = append(have[t], lines...)
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		var haveAll, wantAll []string
+		for _, t := range tables {
+			// The nat table's lines say so: its chains share names with
+			// the filter table's.
+			prefix := ""
+			if t != "filter" {
+				prefix = "-t " + t + " "
+			}
+			for _, l := range tableOrder(have[t]) {
+				haveAll = append(haveAll, prefix+l)
+			}
+			for _, l := range tableOrder(want[t]) {
+				wantAll = append(wantAll, prefix+l)
+			}
+		}
 		name := tool(ModeAuto, family, "")
-		out = append(out, ruleDiff(name, tableOrder(have), tableOrder(want))...)
+		out = append(out, ruleDiff(name, haveAll, wantAll)...)
 	}
 	return out, nil
 }
@@ -271,24 +294,31 @@ func chainPolicy(line string) (name, policy string, ok bool) {
 // removing the policy means. Each family is replaced in one step by its
 // restore tool; when the second fails, the first is put back, so that the
 // machine is never left open in one family and closed in the other.
-func Remove(nsPath string, mode Mode) error {
-	return RemoveWith(System{NSPath: nsPath}, mode)
+func Remove(nsPath string, mode Mode, nat bool) error {
+	return RemoveWith(System{NSPath: nsPath}, mode, nat)
 }
 
 // emptyFilter is a filter table with no rules and ACCEPT policies.
 const emptyFilter = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
 
+// emptyNAT is a nat table with no rules, for a policy that wrote one.
+const emptyNAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+
 // RemoveWith is Remove through tools.
-func RemoveWith(tools Tools, mode Mode) error {
+func RemoveWith(tools Tools, mode Mode, nat bool) error {
+	empty := []byte(emptyFilter)
+	if nat {
+		empty = append(empty, emptyNAT...)
+	}
 	return tools.Do(func(run RunFunc) error {
-		saved4, err := run(tool(mode, ir.IPv4, "-save"), nil, "-t", "filter")
+		saved4, err := saveTables(run, mode, ir.IPv4, nat)
 		if err != nil {
 			return err
 		}
-		if _, err := run(tool(mode, ir.IPv4, "-restore"), []byte(emptyFilter)); err != nil {
+		if _, err := run(tool(mode, ir.IPv4, "-restore"), empty); err != nil {
 			return err
 		}
-		if _, err := run(tool(mode, ir.IPv6, "-restore"), []byte(emptyFilter)); err != nil {
+		if _, err := run(tool(mode, ir.IPv6, "-restore"), empty); err != nil {
 			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
 				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
 			}

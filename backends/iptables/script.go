@@ -35,6 +35,14 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 		}
 		outputs[family] = o
 	}
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			if c.Type == ir.ChainNAT {
+				return nil, ir.Diagnostics{{Pos: c.Pos, Message: fmt.Sprintf("the iptables-script target cannot express nat chain %s", c.Name),
+					Hint: "use --target iptables (iptables-restore loads the nat table with the filter table), or the nft target"}}
+			}
+		}
+	}
 	var sets []IPSet
 	for _, family := range families {
 		sets = append(sets, outputs[family].Sets...)

@@ -185,11 +185,16 @@ func runRemove(e env, args []string) int {
 		return exitOK
 	}
 	if live.iptables {
-		if err := iptables.Remove(live.nsPath, live.mode); err != nil {
+		nat := iptables.HasNAT(p)
+		if err := iptables.Remove(live.nsPath, live.mode, nat); err != nil {
 			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 			return exitFailure
 		}
-		fmt.Fprintln(e.stderr, "ksc remove: emptied the iptables and ip6tables filter tables (policies ACCEPT)")
+		tables := "filter tables"
+		if nat {
+			tables = "filter and nat tables"
+		}
+		fmt.Fprintf(e.stderr, "ksc remove: emptied the iptables and ip6tables %s (policies ACCEPT)\n", tables)
 		return exitOK
 	}
 	b, err := nft.Lower(p)

@@ -108,39 +108,43 @@ func TestKernelTestsFailAndRefuse(t *testing.T) {
 // the router's own address there, and nothing it forwards elsewhere: the
 // verdicts of vpn-gateway.kst say what passes, conntrack says as what.
 func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
-	netlab.Require(t)
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	var stderr bytes.Buffer
 	pf := policyFlags{defines: []string{"LAN_V4=192.0.2.0/25"}, quiet: true, cmd: "test"}
 	p := pf.load(env{stdout: &stderr, stderr: &stderr}, "../../examples/vpn-gateway.ks")
 	require.NotNil(t, p, stderr.String())
-	l, err := lab.New([]string{"lan0", "wg0", "eth0"})
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, l.Close()) })
-	require.NoError(t, loaders["netlink"].load(p, l.Path()))
-	// The router's address on wg0 (the one the lab gives it for forwarded
-	// probes) stays after the probe: taking an address away makes the
-	// kernel forget the connections masqueraded to it.
-	out, err := exec.Command("ip", "-n", l.FW, "addr", "add", "203.0.113.254/32", "dev", "wg0").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	pkt, err := sim.ParsePacket("forward lan0 wg0 udp 192.0.2.10:40000 203.0.113.9:53")
-	require.NoError(t, err)
-	o, err := l.Run(pkt)
-	require.NoError(t, err)
-	require.Equal(t, ir.Accept, o.Verdict)
-	h, err := nsenter.Open(l.Path())
-	require.NoError(t, err)
-	defer h.Close()
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	require.NoError(t, err)
-	defer ct.Close()
-	flows, err := ct.Dump(nil)
-	require.NoError(t, err)
-	var replyTo []string
-	for _, f := range flows {
-		if f.TupleOrig.IP.SourceAddress.Unmap().String() == "192.0.2.10" {
-			replyTo = append(replyTo, f.TupleReply.IP.DestinationAddress.Unmap().String())
-		}
+	for _, loader := range loaderOrder {
+		t.Run(loader, func(t *testing.T) {
+			l, err := lab.New([]string{"lan0", "wg0", "eth0"})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, l.Close()) })
+			require.NoError(t, loaders[loader].load(p, l.Path()))
+			// The router's address on wg0 (the one the lab gives it for
+			// forwarded probes) stays after the probe: taking an address
+			// away makes the kernel forget the connections masqueraded to it.
+			out, err := exec.Command("ip", "-n", l.FW, "addr", "add", "203.0.113.254/32", "dev", "wg0").CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			pkt, err := sim.ParsePacket("forward lan0 wg0 udp 192.0.2.10:40000 203.0.113.9:53")
+			require.NoError(t, err)
+			o, err := l.Run(pkt)
+			require.NoError(t, err)
+			require.Equal(t, ir.Accept, o.Verdict)
+			h, err := nsenter.Open(l.Path())
+			require.NoError(t, err)
+			defer h.Close()
+			ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+			require.NoError(t, err)
+			defer ct.Close()
+			flows, err := ct.Dump(nil)
+			require.NoError(t, err)
+			var replyTo []string
+			for _, f := range flows {
+				if f.TupleOrig.IP.SourceAddress.Unmap().String() == "192.0.2.10" {
+					replyTo = append(replyTo, f.TupleReply.IP.DestinationAddress.Unmap().String())
+				}
+			}
+			// 203.0.113.254 is the lab's address on the way out (lab.routerAddress).
+			assert.Equal(t, []string{"203.0.113.254"}, replyTo, "the reply goes to the router's tunnel address")
+		})
 	}
-	// 203.0.113.254 is the lab's address on the way out (lab.routerAddress).
-	assert.Equal(t, []string{"203.0.113.254"}, replyTo, "the reply goes to the router's tunnel address")
 }
