@@ -46,6 +46,17 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family())}
 		byField[FieldNfproto] = append(byField[FieldNfproto], sourced{implied, implied})
 	}
+	if len(byField[FieldIPProtocol]) > 0 {
+		// IPv4 has no extension headers: its protocol field is the
+		// transport protocol, so "ip protocol" holds only for what the
+		// rule's protocol matches allow too (and nft reads a set there as
+		// no one protocol, which "reject with tcp reset" needs).
+		for _, l4 := range byField[FieldL4Proto] {
+			same := *l4.m
+			same.Field = FieldIPProtocol
+			byField[FieldIPProtocol] = append(byField[FieldIPProtocol], sourced{&same, l4.written})
+		}
+	}
 	out := make([]*Match, 0, len(byField))
 	ok := true
 	for _, f := range AllFields() {
