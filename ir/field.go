@@ -28,8 +28,9 @@ const (
 	FieldSkgid
 	FieldPkttype // how the packet is addressed at the link layer
 	FieldTCPFlags
-	FieldIPProtocol // the IPv4 header's protocol field
-	FieldIP6Nexthdr // the IPv6 header's next header: the first extension header, if any
+	FieldIPProtocol   // the IPv4 header's protocol field
+	FieldIP6Nexthdr   // the IPv6 header's next header: the first extension header, if any
+	FieldFibDaddrType // the route type of the destination: local for this machine's own addresses
 	fieldEnd
 )
 
@@ -63,7 +64,11 @@ const (
 	KindNfproto
 	KindPkttype
 	KindTCPFlags // a combination of TCP flag bits
+	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
 )
+
+// NamesOnly reports kinds whose values are written by name only.
+func (k Kind) NamesOnly() bool { return k == KindNfproto || k == KindPkttype || k == KindAddrType }
 
 // FieldSpec describes a field.
 type FieldSpec struct {
@@ -141,6 +146,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// there is one (hop-by-hop for MLD), which "meta l4proto" skips.
 	FieldIPProtocol: {Name: "ip protocol", Kind: KindProtocol, Family: IPv4, Hooks: allHooks},
 	FieldIP6Nexthdr: {Name: "ip6 nexthdr", Kind: KindProtocol, Family: IPv6, Hooks: allHooks},
+	// The kernel looks the destination up in the routing tables.
+	FieldFibDaddrType: {Name: "fib daddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
 }
 
 // Spec returns the field's row of the table.
@@ -191,6 +198,7 @@ var Selectors = []Selector{
 	{"tcp flags", FieldTCPFlags, AnyTransport},
 	{"ip protocol", FieldIPProtocol, AnyTransport},
 	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
+	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 }
 
 // Universe is every value a field of kind k can hold.
@@ -225,6 +233,8 @@ func (k Kind) Universe() Set {
 		return Set{{Hi: uintKey(3)}}
 	case KindTCPFlags:
 		return Set{{Hi: uintKey(255)}}
+	case KindAddrType:
+		return Set{{Hi: uintKey(uint64(len(AddrTypes) - 1))}}
 	}
 	return nil
 }
@@ -232,5 +242,5 @@ func (k Kind) Universe() Set {
 // String names the kind for messages: "interface names", "ports".
 func (k Kind) String() string {
 	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states",
-		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types", "TCP flags"}[k]
+		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types", "TCP flags", "address types"}[k]
 }

@@ -29,4 +29,8 @@ var (
 	// Pkttypes are the link-layer packet types (PACKET_*); "unicast" is
 	// another name for host.
 	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
+	// AddrTypes are the kernel's route types (RTN_*), by nft's names, in
+	// number order.
+	AddrTypes = []Named{{"unspec", 0}, {"unicast", 1}, {"local", 2}, {"broadcast", 3}, {"anycast", 4}, {"multicast", 5},
+		{"blackhole", 6}, {"unreachable", 7}, {"prohibit", 8}, {"throw", 9}, {"nat", 10}, {"xresolve", 11}}
 )

@@ -27,6 +27,8 @@ func (k Kind) Names() []Named {
 		return Nfprotos
 	case KindPkttype:
 		return Pkttypes
+	case KindAddrType:
+		return AddrTypes
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type Packet struct {
 	Pkttype uint8
 	// TCPFlags are the flag bits of a TCP packet (SYN for a first packet).
 	TCPFlags uint8
+	// DaddrType is the route type of the destination (RTN_*): local for
+	// an address of this machine, broadcast, multicast, else unicast.
+	DaddrType uint8
 }
 
 // Family is the packet's address family.
@@ -107,6 +110,8 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(map[Family]uint64{IPv4: 2, IPv6: 10}[p.Family()]), true
 	case FieldIPProtocol:
 		return uintKey(uint64(p.Protocol)), p.Family() == IPv4
+	case FieldFibDaddrType:
+		return uintKey(uint64(p.DaddrType)), true
 	case FieldIP6Nexthdr:
 		// A Packet carries no IPv6 extension headers: the next header is
 		// its transport protocol.

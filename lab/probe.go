@@ -247,6 +247,9 @@ func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
 	switch p.Dir {
 	case sim.Out:
 		err = errors.Join(addAddr(p.Src, p.Oif), addRoute(p.Dst, p.Oif))
+		if p.Oif == "lo" && p.Dst != p.Src {
+			err = errors.Join(err, addAddr(p.Dst, "lo")) // out over lo is to this machine
+		}
 	case sim.In:
 		err = addRoute(p.Src, p.Iif)
 		if err == nil && p.Dst.IsMulticast() {

@@ -52,8 +52,8 @@ func (rb *ruleBuilder) namedValue(kind ir.Kind, e elem, max uint32) (uint32, uin
 		if v, ok := kind.ValueOf(s); ok {
 			return v, true
 		}
-		if kind == ir.KindNfproto || kind == ir.KindPkttype {
-			return 0, false // families and packet types have names only
+		if kind.NamesOnly() {
+			return 0, false // families, packet and address types have names only
 		}
 		v, err := parseUint32(s)
 		return v, err == nil && v <= max
@@ -85,7 +85,7 @@ func vocabulary(kind ir.Kind) string {
 		}
 		return strings.Join(names, ", ") + ", joined by '|' for several"
 	}
-	if kind != ir.KindNfproto && kind != ir.KindPkttype {
+	if !kind.NamesOnly() {
 		names = append(names, "or a number")
 	}
 	return strings.Join(names, ", ")

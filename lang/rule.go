@@ -334,6 +334,7 @@ func example(k ir.Kind) string {
 		ir.KindICMPCode: "icmp code port-unreachable", ir.KindICMPv6Code: "icmpv6 code no-route",
 		ir.KindMark: "meta mark 0x1", ir.KindID: "meta skuid 0", ir.KindNfproto: "meta nfproto ipv4",
 		ir.KindPkttype:   "meta pkttype { broadcast, multicast }",
+		ir.KindAddrType:  "fib daddr type local",
 		ir.KindInterface: `oifname "tun0"`, ir.KindIPv4: "ip daddr { 192.0.2.1, 198.51.100.0/24 }",
 		ir.KindIPv6: "ip6 daddr 2001:db8::/32", ir.KindPort: "tcp dport { 22, 8000-8080 }",
 		ir.KindProtocol: "meta l4proto { tcp, udp }", ir.KindCtState: "ct state established,related",
@@ -411,7 +412,7 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 		return rb.protocols(sel, elems)
 	case ir.KindCtState:
 		return rb.ctStates(sel, elems)
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags:
+	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags, ir.KindAddrType:
 		return rb.named(sel, kind, elems, 255)
 	case ir.KindMark:
 		return rb.numbers(sel, kind, elems, nil)

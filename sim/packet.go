@@ -25,7 +25,9 @@ const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS.
               type), "mark N", "ctmark N", "uid N", "gid N" (default 0),
               "pkttype broadcast|multicast|host" (default: host for what
               this machine sends, else as the destination address says),
-              "flags syn|ack" for TCP (default: syn when new, else ack)
+              "flags syn|ack" for TCP (default: syn when new, else ack);
+              the destination is local (fib daddr type) for in, and for
+              out over lo
 
   out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
   in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established
@@ -246,6 +248,7 @@ func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
 			p.TCPFlags = 0x10
 		}
 	}
+	p.DaddrType = daddrType(*p)
 	if !pkttypeGiven && p.Dir != Out {
 		// A local socket's packets are all "host" on their way out.
 		switch {
@@ -255,6 +258,21 @@ func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
 			p.Pkttype = 2
 		}
 	}
+}
+
+// daddrType is what the routing tables make of the destination, as fib
+// daddr type reads it: the line says where the packet goes, and a packet
+// for this machine (in, or out over lo) is for one of its addresses.
+func daddrType(p Packet) uint8 {
+	switch {
+	case p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return 3 // broadcast
+	case p.Dst.IsMulticast():
+		return 5
+	case p.Dir == In || p.Dir == Out && p.Oif == "lo":
+		return 2 // local
+	}
+	return 1 // unicast
 }
 
 // initialState is the conntrack state of a flow's first packet: new, but

@@ -70,7 +70,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		switch e := e.(type) {
 		case *expr.Immediate:
 			field, immediate = 0, e.Data
-		case *expr.Meta, *expr.Payload, *expr.Ct:
+		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
 			field, mask = loadedField(e, proto), nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
@@ -317,7 +317,7 @@ func valueText(f ir.Field, data []byte) string {
 		if len(data) == 1 {
 			return f.Spec().Kind.NameOf(uint32(data[0]))
 		}
-	case ir.KindMark, ir.KindID:
+	case ir.KindMark, ir.KindID, ir.KindAddrType:
 		if len(data) == 4 {
 			return f.Spec().Kind.NameOf(binary.NativeEndian.Uint32(data))
 		}

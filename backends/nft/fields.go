@@ -45,6 +45,9 @@ var fields = map[ir.Field]nftField{
 	ir.FieldTCPFlags:   {"tcp flags", 1, payload(expr.PayloadBaseTransportHeader, 13), nftables.TypeTCPFlag},
 	ir.FieldIPProtocol: {"ip protocol", 1, payload(expr.PayloadBaseNetworkHeader, 9), nftables.TypeInetProto},
 	ir.FieldIP6Nexthdr: {"ip6 nexthdr", 1, payload(expr.PayloadBaseNetworkHeader, 6), nftables.TypeInetProto},
+	ir.FieldFibDaddrType: {"fib daddr type", 4, func(uint32) expr.Any {
+		return &expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true}
+	}, nftables.TypeFIBAddr},
 }
 
 func meta(key expr.MetaKey) func(uint32) expr.Any {

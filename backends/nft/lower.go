@@ -357,7 +357,7 @@ func (l *ruleLowerer) match(m *ir.Match) {
 			elems[i] = single([]byte{byte(p)})
 		}
 		l.lookup(f.keyType, elems, false, m.Op)
-	case ir.KindMark, ir.KindID:
+	case ir.KindMark, ir.KindID, ir.KindAddrType:
 		l.hostNumbers(f, m)
 	case ir.KindTCPFlags:
 		// One byte, under the mask if any, compared with one value.

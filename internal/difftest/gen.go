@@ -324,6 +324,7 @@ const (
 	kindNfproto
 	kindPkttype
 	kindTCPFlags
+	kindFib
 	kinds
 )
 
@@ -511,6 +512,13 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		op, types := g.op(1, all[:1+g.r.IntN(2)])
 		return "meta pkttype " + op + set(types)
+	case kindFib:
+		// Probes in input are for the firewall's own addresses (local),
+		// those in output for the peer's (unicast).
+		all := []string{"local", "unicast", "multicast"}
+		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		op, types := g.op(1, all[:1+g.r.IntN(2)])
+		return "fib daddr type " + op + set(types)
 	default:
 		all := []string{"new", "established", "related", "invalid", "untracked"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })

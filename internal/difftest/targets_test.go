@@ -29,6 +29,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindNfproto:    ir.NfprotoSet(ir.IPv6),
 	ir.KindPkttype:    ir.NumberSet(1),
 	ir.KindTCPFlags:   ir.NumberSet(0x02),
+	ir.KindAddrType:   ir.NumberSet(2),
 }
 
 // masks gives the maskable fields the mask iptables needs.

@@ -16,6 +16,7 @@ iptables-restore --test <<'KSC_RULES_END'
 -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
 -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
 -A INPUT -m pkttype ! --pkt-type unicast -j DROP
+-A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
@@ -31,6 +32,8 @@ iptables-restore --test <<'KSC_RULES_END'
 -A INPUT -j NFLOG --nflog-prefix "ulogd: " --nflog-group 2
 -A INPUT -j REJECT --reject-with icmp-admin-prohibited
 -A OUTPUT -o lo -j ACCEPT
+-A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT
+-A OUTPUT -o eth2 -m addrtype ! --dst-type MULTICAST -j DROP
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
@@ -53,6 +56,7 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
 -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
 -A INPUT -m pkttype ! --pkt-type unicast -j DROP
+-A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -69,6 +73,8 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -j NFLOG --nflog-prefix "ulogd: " --nflog-group 2
 -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
 -A OUTPUT -o lo -j ACCEPT
+-A OUTPUT -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -j ACCEPT
+-A OUTPUT -o eth2 -m addrtype ! --dst-type MULTICAST -j DROP
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
@@ -112,51 +118,57 @@ iptables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multica
 # testdata/policies/vocabulary.ks:11:3
 iptables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
 # testdata/policies/vocabulary.ks:12:3
+iptables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
+# testdata/policies/vocabulary.ks:13:3
 iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# testdata/policies/vocabulary.ks:14:3
+# testdata/policies/vocabulary.ks:15:3
 iptables -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
-# testdata/policies/vocabulary.ks:16:3
-iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:17:3
-iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
+iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:18:3
-iptables -A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
+iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
 # testdata/policies/vocabulary.ks:19:3
-iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
+iptables -A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
 # testdata/policies/vocabulary.ks:20:3
-iptables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
+iptables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:21:3
-iptables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+iptables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 # testdata/policies/vocabulary.ks:22:3
-iptables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+iptables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
 # testdata/policies/vocabulary.ks:23:3
+iptables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+# testdata/policies/vocabulary.ks:24:3
 iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
-# testdata/policies/vocabulary.ks:25:3
-iptables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:26:3
-iptables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+iptables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:27:3
-iptables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+iptables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
 # testdata/policies/vocabulary.ks:28:3
+iptables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+# testdata/policies/vocabulary.ks:29:3
 iptables -A INPUT -j REJECT --reject-with icmp-admin-prohibited
-# testdata/policies/vocabulary.ks:31:3
-iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:32:3
-iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:33:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT
 # testdata/policies/vocabulary.ks:34:3
+iptables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
+# testdata/policies/vocabulary.ks:35:3
+iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:36:3
+iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:37:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
-# testdata/policies/vocabulary.ks:38:3
-iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:39:3
-iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:40:3
-iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
 # testdata/policies/vocabulary.ks:41:3
+iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:42:3
+iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:43:3
+iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:44:3
 iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:42:3
+# testdata/policies/vocabulary.ks:45:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -168,60 +180,66 @@ ip6tables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multic
 # testdata/policies/vocabulary.ks:11:3
 ip6tables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
 # testdata/policies/vocabulary.ks:12:3
-ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+ip6tables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
 # testdata/policies/vocabulary.ks:13:3
+ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+# testdata/policies/vocabulary.ks:14:3
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:15:3
-ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
 # testdata/policies/vocabulary.ks:16:3
+ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT
+# testdata/policies/vocabulary.ks:17:3
 ip6tables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
-# testdata/policies/vocabulary.ks:19:3
-ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:20:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
+ip6tables -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 # testdata/policies/vocabulary.ks:21:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+ip6tables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 # testdata/policies/vocabulary.ks:22:3
+ip6tables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
+# testdata/policies/vocabulary.ks:23:3
 ip6tables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
-# testdata/policies/vocabulary.ks:24:3
-ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:25:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
+ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:26:3
-ip6tables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+ip6tables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:27:3
-ip6tables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+ip6tables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
 # testdata/policies/vocabulary.ks:28:3
+ip6tables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+# testdata/policies/vocabulary.ks:29:3
 ip6tables -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:31:3
-ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:32:3
-ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:33:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j ACCEPT
 # testdata/policies/vocabulary.ks:34:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+ip6tables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
 # testdata/policies/vocabulary.ks:35:3
+ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:36:3
+ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:37:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:38:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:36:3
+# testdata/policies/vocabulary.ks:39:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
-# testdata/policies/vocabulary.ks:37:3
+# testdata/policies/vocabulary.ks:40:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:38:3
-ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:39:3
-ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:40:3
-ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
 # testdata/policies/vocabulary.ks:41:3
+ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:42:3
+ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:43:3
+ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:44:3
 ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:42:3
+# testdata/policies/vocabulary.ks:45:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
