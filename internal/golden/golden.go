@@ -29,8 +29,8 @@ type Case struct {
 
 // variants are the option combinations worth a golden file of their own.
 var variants = []Case{
-	{Name: "wireguard-killswitch+dhcp+lan", Path: "examples/wireguard-killswitch.ks",
-		Config: lang.Config{Enable: []string{"dhcp", "lan"}}},
+	{Name: "wireguard-killswitch+dhcp+lan+fwmark", Path: "examples/wireguard-killswitch.ks",
+		Config: lang.Config{Enable: []string{"dhcp", "lan", "fwmark"}}},
 	{Name: "ivpn-killswitch+lan+ssh+quiet-drops", Path: "examples/ivpn-killswitch.ks",
 		Config: lang.Config{Enable: []string{"lan", "ssh", "quiet-drops"}}},
 	{Name: "ivpn-killswitch+port-forward-log", Path: "examples/ivpn-killswitch.ks",

@@ -22,6 +22,8 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -d 198.51.100.10/32 -o eth+ -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -d 198.51.100.10/32 -o wl+ -p udp -m udp --dport 51820 -j ACCEPT
+-A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+-A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
 -A OUTPUT -o wg0 -j ACCEPT
 -A OUTPUT -o eth+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
 -A OUTPUT -o wl+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
@@ -50,6 +52,8 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -i eth+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 -A INPUT -i wl+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 -A OUTPUT -o lo -j ACCEPT
+-A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+-A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
 -A OUTPUT -o wg0 -j ACCEPT
 -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -86,59 +90,65 @@ ip6tables -F
 ip6tables -X
 
 # iptables: the policy's rules.
-# examples/wireguard-killswitch.ks:24:3
+# examples/wireguard-killswitch.ks:30:3
 iptables -A INPUT -i lo -j ACCEPT
-# examples/wireguard-killswitch.ks:25:3
+# examples/wireguard-killswitch.ks:31:3
 iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
-# examples/wireguard-killswitch.ks:26:3
+# examples/wireguard-killswitch.ks:32:3
 iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:28:3
+# examples/wireguard-killswitch.ks:34:3
 iptables -A INPUT -i wg0 -p icmp -j ACCEPT
 iptables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:34:4
+# examples/wireguard-killswitch.ks:40:4
 iptables -A INPUT -i eth+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 iptables -A INPUT -i wl+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
-# examples/wireguard-killswitch.ks:42:3
+# examples/wireguard-killswitch.ks:48:3
 iptables -A OUTPUT -o lo -j ACCEPT
-# examples/wireguard-killswitch.ks:44:3
+# examples/wireguard-killswitch.ks:50:3
 iptables -A OUTPUT -d 198.51.100.10/32 -o eth+ -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -d 198.51.100.10/32 -o wl+ -p udp -m udp --dport 51820 -j ACCEPT
-# examples/wireguard-killswitch.ks:45:3
+# examples/wireguard-killswitch.ks:52:4
+iptables -A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+iptables -A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+# examples/wireguard-killswitch.ks:54:3
 iptables -A OUTPUT -o wg0 -j ACCEPT
-# examples/wireguard-killswitch.ks:51:4
+# examples/wireguard-killswitch.ks:60:4
 iptables -A OUTPUT -o eth+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
 iptables -A OUTPUT -o wl+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
-# examples/wireguard-killswitch.ks:54:4
+# examples/wireguard-killswitch.ks:63:4
 iptables -A OUTPUT -d 192.168.1.0/24 -o eth+ -j ACCEPT
 iptables -A OUTPUT -d 192.168.1.0/24 -o wl+ -j ACCEPT
-# examples/wireguard-killswitch.ks:57:3
+# examples/wireguard-killswitch.ks:66:3
 iptables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:63:4
+# examples/wireguard-killswitch.ks:72:4
 iptables -A OUTPUT -j LOG --log-prefix 'wg-killswitch: ' --log-level 6
 iptables -A OUTPUT -j REJECT --reject-with icmp-port-unreachable
 
 # ip6tables: the policy's rules.
-# examples/wireguard-killswitch.ks:24:3
+# examples/wireguard-killswitch.ks:30:3
 ip6tables -A INPUT -i lo -j ACCEPT
-# examples/wireguard-killswitch.ks:25:3
+# examples/wireguard-killswitch.ks:31:3
 ip6tables -A INPUT -m conntrack --ctstate INVALID -j DROP
-# examples/wireguard-killswitch.ks:26:3
+# examples/wireguard-killswitch.ks:32:3
 ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:28:3
+# examples/wireguard-killswitch.ks:34:3
 ip6tables -A INPUT -i wg0 -p icmp -j ACCEPT
 ip6tables -A INPUT -i wg0 -p ipv6-icmp -j ACCEPT
-# examples/wireguard-killswitch.ks:32:3
+# examples/wireguard-killswitch.ks:38:3
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# examples/wireguard-killswitch.ks:34:4
+# examples/wireguard-killswitch.ks:40:4
 ip6tables -A INPUT -i eth+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 ip6tables -A INPUT -i wl+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
-# examples/wireguard-killswitch.ks:42:3
+# examples/wireguard-killswitch.ks:48:3
 ip6tables -A OUTPUT -o lo -j ACCEPT
-# examples/wireguard-killswitch.ks:45:3
+# examples/wireguard-killswitch.ks:52:4
+ip6tables -A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+# examples/wireguard-killswitch.ks:54:3
 ip6tables -A OUTPUT -o wg0 -j ACCEPT
-# examples/wireguard-killswitch.ks:49:3
+# examples/wireguard-killswitch.ks:58:3
 ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
@@ -147,15 +157,15 @@ ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
 ip6tables -A OUTPUT -o wl+ -p ipv6-icmp -m icmp6 --icmpv6-type 143 -j ACCEPT
-# examples/wireguard-killswitch.ks:51:4
+# examples/wireguard-killswitch.ks:60:4
 ip6tables -A OUTPUT -o eth+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
 ip6tables -A OUTPUT -o wl+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
-# examples/wireguard-killswitch.ks:55:4
+# examples/wireguard-killswitch.ks:64:4
 ip6tables -A OUTPUT -d fe80::/10 -o eth+ -j ACCEPT
 ip6tables -A OUTPUT -d fe80::/10 -o wl+ -j ACCEPT
-# examples/wireguard-killswitch.ks:57:3
+# examples/wireguard-killswitch.ks:66:3
 ip6tables -A OUTPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-# examples/wireguard-killswitch.ks:63:4
+# examples/wireguard-killswitch.ks:72:4
 ip6tables -A OUTPUT -j LOG --log-prefix 'wg-killswitch: ' --log-level 6
 ip6tables -A OUTPUT -j REJECT --reject-with icmp6-port-unreachable
 
