@@ -108,9 +108,9 @@ func hooks(hs ...Hook) HookSet {
 
 var (
 	allHooks = hooks(HookPrerouting, HookInput, HookForward, HookOutput, HookPostrouting)
-	// A packet has an input interface until it is routed out, and an output
-	// interface from routing on.
-	inputSide  = hooks(HookPrerouting, HookInput, HookForward)
+	// A packet that arrived has an input interface, a forwarded one still
+	// at postrouting; one routed out has an output interface.
+	inputSide  = hooks(HookPrerouting, HookInput, HookForward, HookPostrouting)
 	outputSide = hooks(HookForward, HookOutput, HookPostrouting)
 )
 

@@ -375,7 +375,7 @@ func hookHint(f Field) string {
 	if f == FieldSkuid || f == FieldSkgid {
 		return "match the sending user or group in output and postrouting chains"
 	}
-	return "match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains"
+	return "match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains"
 }
 
 func interfaceHint(name string) string {

@@ -74,7 +74,7 @@ func TestErrors(t *testing.T) {
 		{"jumps that loop", "table inet t {\nchain c hook input {\njump a\n}\nchain a {\ngoto b\n}\nchain b {\ntcp dport 22 jump a\n}\n}\n", lang.Config{},
 			[]string{`t.ks:9:1: jump a makes a loop: a -> b -> a | the kernel refuses a ruleset in which a chain can reach itself`}},
 		{"a regular chain sees the hooks of the chains that jump to it", "table inet t {\nchain c hook input {\njump a\n}\nchain a {\noifname eth0 accept\n}\n}\n", lang.Config{},
-			[]string{`t.ks:6:1: oifname never holds in chain a: packets at hook input have no output interface (chain a is reached from chain c) | match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains`}},
+			[]string{`t.ks:6:1: oifname never holds in chain a: packets at hook input have no output interface (chain a is reached from chain c) | match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains`}},
 		{"reject in a regular chain reached from postrouting", "table inet t {\nchain c hook postrouting {\njump a\n}\nchain a {\nreject\n}\n}\n", lang.Config{},
 			[]string{`t.ks:6:1: reject cannot be used in a postrouting chain (chain a is reached from chain c) | use drop here, or reject in the output or forward chain`}},
 		{"snat outside a nat chain", chain("iifname eth0 masquerade"), lang.Config{},
@@ -173,9 +173,9 @@ func TestErrors(t *testing.T) {
 
 		// Context: what a chain can see.
 		{"iifname in an output chain", "table t {\nchain c hook output {\n" + `iifname "eth0" accept` + "\n}\n}\n", lang.Config{},
-			[]string{`t.ks:3:1: iifname never holds in chain c: packets at hook output have no input interface | match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains`}},
+			[]string{`t.ks:3:1: iifname never holds in chain c: packets at hook output have no input interface | match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains`}},
 		{"oifname in an input chain", chain(`oifname "eth0" accept`), lang.Config{},
-			[]string{`t.ks:3:1: oifname never holds in chain c: packets at hook input have no output interface | match iifname in input, prerouting and forward chains, oifname in output, postrouting and forward chains`}},
+			[]string{`t.ks:3:1: oifname never holds in chain c: packets at hook input have no output interface | match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains`}},
 		{"ct state before conntrack", "table t {\nchain c hook prerouting priority raw {\n" + `ct state invalid drop` + "\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: ct state in chain c never sees a conntrack state: the chain runs at priority -300, before conntrack (-200) | give the chain a priority above -200 (mangle is -150, filter 0)`}},
 		{"iptables' wildcard", chain(`iifname "tun+" accept`), lang.Config{},

@@ -838,6 +838,10 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
+	if m := r.Match(ir.FieldIifname); m != nil && chain == "POSTROUTING" {
+		return nil, &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express iifname in a postrouting chain: iptables refuses -i in POSTROUTING",
+			Hint: "match the input interface in the forward chain (mark the packet there), or use the nft target"}
+	}
 	lw := &lowering{family: family, alts: []alternative{{}}}
 	defer func() { *sets = append(*sets, lw.sets...) }()
 	for _, m := range r.Matches {

@@ -24,6 +24,7 @@ var refused = map[string]string{
 	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express chain in at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
 	"nexthdr":           "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
+	"postrouting":       `testdata/policies/postrouting.ks:5:2: iptables' filter table has no postrouting chain`,
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
@@ -111,6 +112,8 @@ func TestRefusedConstructs(t *testing.T) {
 			`t.ks:13:1: chain x is also declared at t.ks:6:1: iptables has one filter table for every table of the policy`},
 		{"a nat chain off srcnat", "flush ruleset\ntable t {\nchain c type nat hook postrouting priority 50 {\nmasquerade\n}\n}\n",
 			`t.ks:3:1: the iptables target cannot express nat chain c at priority 50: iptables' nat POSTROUTING chain runs at srcnat (100)`},
+		{"iifname at postrouting", "flush ruleset\ntable t {\nchain c type nat hook postrouting priority srcnat {\niifname lan0 masquerade\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express iifname in a postrouting chain: iptables refuses -i in POSTROUTING`},
 		{"a jump on a mark from several rules", "flush ruleset\ntable t {\nchain c hook output {\nmeta mark 1 oifname { eth0, eth1 } jump x\n}\nchain x {\nmeta mark set 2\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express a jump in a rule that matches a mark and becomes several iptables rules: each would check the mark again after the chain it jumps to`},
 	}
