@@ -34,6 +34,7 @@ e2e: deps
 FUZZTIME ?= 30s
 fuzz: deps
 	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Rewrite golden files and expected CLI output after an intended change.
