@@ -241,14 +241,16 @@ func (g *Generator) Case(hook ir.Hook, n, probes int, accept func(*ir.Policy) er
 	return nil, fmt.Errorf("no usable ruleset in 1000 tries")
 }
 
-// layout places a third of the cases' rules partly in a regular chain,
-// and returns the matches of sub's return rule, if any, as source.
+// layout places half the cases' rules partly in a regular chain, and
+// returns the matches of sub's return rule, if any, as source. At least
+// one rule follows the jump or goto in the base chain: it is what tells a
+// jump, which comes back to it, from a goto, which does not.
 func (g *Generator) layout(hook ir.Hook, n int) (Layout, string) {
-	if g.r.IntN(3) != 0 {
+	if g.r.IntN(2) != 0 {
 		return Layout{}, ""
 	}
-	l := Layout{Via: []ir.Verdict{ir.Jump, ir.Goto}[g.r.IntN(2)], Split: g.r.IntN(n + 1)}
-	l.Tail = l.Split + g.r.IntN(n-l.Split+1)
+	l := Layout{Via: []ir.Verdict{ir.Jump, ir.Goto}[g.r.IntN(2)], Split: g.r.IntN(n)}
+	l.Tail = l.Split + g.r.IntN(n-l.Split)
 	if g.r.IntN(2) == 0 {
 		return l, g.rule(hook)
 	}
