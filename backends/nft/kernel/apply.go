@@ -125,7 +125,7 @@ func queueTables(c *nftables.Conn, b *nft.Batch, rules int, replace func(*nftabl
 				for _, s := range r.Sets {
 					// After an AddSet error the queued batch is incomplete:
 					// the caller must drop c, never flush it.
-					if err := c.AddSet(s.Set, s.Elements); err != nil {
+					if err := addAnonymousSet(c, s); err != nil {
 						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text + "\"", Err: err}
 					}
 				}
@@ -148,6 +148,35 @@ func addNamedSet(c *nftables.Conn, s *nft.BatchSet) error {
 		return err
 	}
 	return s.Chunks(setChunk, func(elems []nftables.SetElement) error { return c.SetAddElements(s.Set, elems) })
+}
+
+// addAnonymousSet queues a rule's set. Past a chunk its elements go in
+// chunks too: the kernel refuses one message of tens of thousands.
+// SetAddElements refuses an anonymous set, but a copy not marked so
+// reaches the same set by its ID.
+//
+// The set must still say how many elements it will hold, as nft's does: a
+// hash set sized for none grows in the background after the batch, and
+// until it has, the kernel lists some elements twice and others not at
+// all. google/nftables sizes a constant set by the elements AddSet sends
+// (none here); Size adds a second size, which the kernel reads last.
+func addAnonymousSet(c *nftables.Conn, s *nft.BatchSet) error {
+	if len(s.Elements) <= setChunk {
+		return c.AddSet(s.Set, s.Elements)
+	}
+	sized := *s.Set
+	sized.Size = uint32(len(s.Elements))
+	if err := c.AddSet(&sized, nil); err != nil {
+		return err
+	}
+	filler := sized
+	filler.Anonymous = false
+	for i := 0; i < len(s.Elements); i += setChunk {
+		if err := c.SetAddElements(&filler, s.Elements[i:min(i+setChunk, len(s.Elements))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // bufferSize is the socket buffer ksc asks for: a batch of 100,000 rules

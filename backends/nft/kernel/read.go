@@ -78,6 +78,11 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 		if s.Anonymous {
 			s.Name = ""
 		}
+		if s.Size == 0 && !s.Interval {
+			// Sized for its elements, as addAnonymousSet does: a hash
+			// set that grows after the batch lists wrongly until it has.
+			s.Size = uint32(len(ls.Elements))
+		}
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("restoring set %s: %w", name, err)
 		}
