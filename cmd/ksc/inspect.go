@@ -123,7 +123,11 @@ func runStatus(e env, args []string) int {
 			fmt.Fprintln(e.stdout, "the iptables rules differ from the policy's (\"+\": applying would add, \"-\": remove)")
 			return exitFailure
 		}
-		fmt.Fprintln(e.stdout, "the iptables and ip6tables filter tables hold exactly the policy's rules")
+		tables := "filter tables hold"
+		if iptables.HasNAT(p) {
+			tables = "filter and nat tables hold"
+		}
+		fmt.Fprintf(e.stdout, "the iptables and ip6tables %s exactly the policy's rules\n", tables)
 		return exitOK
 	}
 	b, err := nft.Lower(p)
