@@ -125,3 +125,49 @@ func TestMarkSetCarriesOn(t *testing.T) {
 		assert.Equal(t, want, sim.Evaluate(p, pkt).Verdict, port)
 	}
 }
+
+// Conntrack asks nat chains about a connection's first packet only, and a
+// rewrite is the nat chain's accept, not the packet's verdict.
+func TestNATChainsSeeNewPacketsOnly(t *testing.T) {
+	p, ds := lang.Load("p.ks", []byte(`table inet t {
+	chain fwd hook forward policy drop {
+		oifname "wg0" accept
+	}
+	chain post type nat hook postrouting priority srcnat {
+		oifname "wg0" masquerade
+	}
+}
+`), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	for _, tc := range []struct {
+		line  string
+		steps int
+	}{
+		{"forward lan0 wg0 tcp 192.0.2.10:40000 203.0.113.9:443", 2},
+		{"forward lan0 wg0 tcp 192.0.2.10:40000 203.0.113.9:443 established", 1},
+	} {
+		pkt, err := sim.ParsePacket(tc.line)
+		require.NoError(t, err)
+		res := sim.Evaluate(p, pkt)
+		assert.Equal(t, ir.Accept, res.Verdict, tc.line)
+		assert.Len(t, res.Steps, tc.steps, tc.line)
+		require.NotNil(t, res.Decided())
+		assert.Equal(t, "fwd", res.Decided().Chain.Name, "a nat chain does not decide: %s", tc.line)
+	}
+}
+
+// What fib daddr type sees of a packet line.
+func TestDaddrType(t *testing.T) {
+	for line, want := range map[string]uint8{
+		"in eth0 udp 198.51.100.7:1 192.0.2.2:2":         2, // local
+		"in eth0 udp 198.51.100.7:1 255.255.255.255:2":   3, // broadcast
+		"in eth0 udp [fe80::1]:1 [ff02::fb]:2":           5, // multicast
+		"out eth0 udp 192.0.2.2:1 203.0.113.9:2":         1, // unicast
+		"out lo udp 192.0.2.2:1 192.0.2.3:2":             2,
+		"forward eth0 wg0 udp 192.0.2.7:1 203.0.113.9:2": 1,
+	} {
+		pkt, err := sim.ParsePacket(line)
+		require.NoError(t, err)
+		assert.Equal(t, want, pkt.DaddrType, line)
+	}
+}
