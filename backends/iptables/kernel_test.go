@@ -51,15 +51,7 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 					// Status compares them with the policy.
 					out, err := ns.ExecInput(string(o.Text), restore, "--noflush")
 					require.NoError(t, err, out)
-					diff, err := iptables.Status(p, nsenter.Path(ns.Name), mode)
-					require.NoError(t, err)
-					var mine []string
-					for _, l := range diff {
-						if strings.HasPrefix(l, iptablesTool(family)+" ") {
-							mine = append(mine, l)
-						}
-					}
-					assert.Empty(t, mine, "%s %s %s", c.Name, family, mode)
+					assert.Empty(t, statusOf(t, p, ns, mode, family), "%s %s %s", c.Name, family, mode)
 					continue
 				}
 				out, err := ns.ExecInput(string(o.Text), restore)
@@ -69,19 +61,26 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 					saved += ns.Exec(t, save, "-t", "nat")
 				}
 				assert.Equal(t, ruleLines(string(o.Text)), ruleLines(saved), "%s %s %s", c.Name, family, mode)
-				diff, err := iptables.Status(p, nsenter.Path(ns.Name), mode)
-				require.NoError(t, err)
-				var mine []string
-				for _, l := range diff {
-					if strings.HasPrefix(l, iptablesTool(family)+" ") {
-						mine = append(mine, l)
-					}
-				}
-				assert.Empty(t, mine, "status of %s %s %s", c.Name, family, mode)
+				assert.Empty(t, statusOf(t, p, ns, mode, family), "status of %s %s %s", c.Name, family, mode)
 			}
 		}
 	}
 	assert.NotZero(t, n)
+}
+
+// statusOf is what Status finds different in one family's tables of ns:
+// nothing, once the policy's output for that family is loaded.
+func statusOf(t *testing.T, p *ir.Policy, ns *netlab.NS, mode iptables.Mode, family ir.Family) []string {
+	t.Helper()
+	diff, err := iptables.Status(p, nsenter.Path(ns.Name), mode)
+	require.NoError(t, err)
+	var mine []string
+	for _, l := range diff {
+		if strings.HasPrefix(l, iptablesTool(family)+" ") {
+			mine = append(mine, l)
+		}
+	}
+	return mine
 }
 
 // iptablesTool names a family's tool as Status writes it.
