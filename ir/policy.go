@@ -71,10 +71,13 @@ const (
 )
 
 func (t ChainType) String() string {
-	if t == ChainNAT {
+	switch t {
+	case ChainFilter:
+		return "filter"
+	case ChainNAT:
 		return "nat"
 	}
-	return "filter"
+	return "invalid chain type"
 }
 
 // IsBase reports whether the chain is attached to a hook.

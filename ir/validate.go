@@ -48,6 +48,8 @@ func validateTable(t *Table, ds *Diagnostics) {
 			ds.Errorf(c.Pos, "chain %s has policy %q; a chain's policy is accept or drop", c.Name, c.Policy)
 		case c.Type == ChainNAT:
 			validateNATChain(c, ds)
+		case c.Type != ChainFilter:
+			ds.Errorf(c.Pos, "chain %s has an unknown type %d", c.Name, c.Type)
 		}
 	}
 	if !validateJumps(t, ds) {

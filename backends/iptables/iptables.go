@@ -227,8 +227,13 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			if !c.IsBase() {
 				continue // see regularChains
 			}
-			if c.Type == ir.ChainNAT {
+			switch c.Type {
+			case ir.ChainNAT:
 				continue // see natChains
+			case ir.ChainFilter:
+			default:
+				ds.Errorf(c.Pos, "the iptables target cannot express chain type %d", c.Type)
+				continue
 			}
 			if c.Priority != 0 {
 				// A chain elsewhere would run before or after other chains

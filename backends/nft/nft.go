@@ -65,6 +65,9 @@ func Check(p *ir.Policy) ir.Diagnostics {
 		keyword(t.Pos, "table", t.Name, false)
 		for _, c := range t.Chains {
 			keyword(c.Pos, "chain", c.Name, false)
+			if c.Type != ir.ChainFilter && c.Type != ir.ChainNAT {
+				ds.Errorf(c.Pos, "the nft target cannot express chain type %d", c.Type)
+			}
 			for _, r := range c.Rules {
 				for _, m := range r.Matches {
 					if m.SetName != "" {

@@ -112,7 +112,9 @@ func TestUnknownNodesAreRefused(t *testing.T) {
 	unknownField := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Matches: []*ir.Match{{Pos: pos, Field: ir.Field(200), Values: samples[ir.KindPort]}}, Verdict: ir.Accept})
 	unknownStatement := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Statements: []ir.Statement{&odd{}}, Verdict: ir.Accept})
 	unknownVerdict := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Verdict: ir.Verdict(9)})
-	for name, p := range map[string]*ir.Policy{"field": unknownField, "statement": unknownStatement, "verdict": unknownVerdict} {
+	unknownChainType := onePolicy(ir.HookInput, &ir.Rule{Pos: pos, Verdict: ir.Accept})
+	unknownChainType.Tables[0].Chains[0].Type, unknownChainType.Tables[0].Chains[0].Pos = ir.ChainType(9), pos
+	for name, p := range map[string]*ir.Policy{"field": unknownField, "statement": unknownStatement, "verdict": unknownVerdict, "chain type": unknownChainType} {
 		t.Run(name, func(t *testing.T) {
 			_, err := nft.Render(p)
 			require.Error(t, err)
