@@ -177,11 +177,13 @@ func (f *formatter) endLine() {
 }
 
 // joinWords puts single spaces between words, none before ',' and ')' and
-// around '(' (as in file("list.txt")).
+// around '(' (as in file("list.txt")), but for the one after a mask's '&',
+// as nft writes it: "tcp flags & (syn|ack) == syn".
 func joinWords(words []string) string {
 	var b strings.Builder
 	for i, w := range words {
-		if i > 0 && w != "," && w != tightComma && w != ")" && w != "(" && words[i-1] != "(" && words[i-1] != tightComma {
+		tightParen := w == "(" && words[i-1] != "&"
+		if i > 0 && w != "," && w != tightComma && w != ")" && !tightParen && words[i-1] != "(" && words[i-1] != tightComma {
 			b.WriteByte(' ')
 		}
 		if w == tightComma {

@@ -2,6 +2,7 @@ package lang_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/internal/golden"
@@ -68,4 +69,19 @@ func dirOf(path string) string {
 		}
 	}
 	return "."
+}
+
+// The test policies are written in the canonical layout, so that a change
+// of the layout (like "&(" for nft's "& (" after a mask) shows here.
+func TestTestPoliciesAreFormatted(t *testing.T) {
+	for _, c := range golden.Cases(t) {
+		if !strings.HasPrefix(c.Path, "testdata/policies/") {
+			continue
+		}
+		src, err := os.ReadFile(golden.Root(t) + "/" + c.Path)
+		require.NoError(t, err)
+		formatted, ds := lang.Format(c.Path, src)
+		require.False(t, ds.HasErrors(), "%s: %v", c.Name, ds)
+		assert.Equal(t, string(src), string(formatted), "%s is not in the canonical layout", c.Path)
+	}
 }
