@@ -22,9 +22,9 @@ func Read(nsPath string) ([]Flow, error) {
 		return nil, err
 	}
 	defer h.Close()
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	ct, err := Conntrack(nsPath)
 	if err != nil {
-		return nil, fmt.Errorf("conntrack: %w", err)
+		return nil, err
 	}
 	defer ct.Close()
 	entries, err := ct.Dump(nil)
@@ -45,20 +45,30 @@ func Read(nsPath string) ([]Flow, error) {
 	return flows, nil
 }
 
+// Conntrack talks to conntrack in the namespace at nsPath (the current one
+// when empty); the connection stays in that namespace.
+func Conntrack(nsPath string) (*conntrack.Conn, error) {
+	h, err := nsenter.Open(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		return nil, fmt.Errorf("conntrack: %w", err)
+	}
+	return ct, nil
+}
+
 // Close deletes the flows' conntrack entries, so that their next packets
 // are judged as new ones. A flow already gone is no error.
 func Close(nsPath string, flows []Flow) error {
 	if len(flows) == 0 {
 		return nil
 	}
-	h, err := nsenter.Open(nsPath)
+	ct, err := Conntrack(nsPath)
 	if err != nil {
 		return err
-	}
-	defer h.Close()
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		return fmt.Errorf("conntrack: %w", err)
 	}
 	defer ct.Close()
 	var errs error

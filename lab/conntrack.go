@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/sim"
-	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 )
 
@@ -24,14 +24,9 @@ var icmpReplies = map[ir.Protocol]map[uint8]uint8{
 // or related: each probe starts from a conntrack that knows nothing else,
 // so that an earlier probe cannot make a later one established.
 func (l *Lab) track(p sim.Packet) error {
-	h, err := nsenter.Open(l.Path())
+	ct, err := flows.Conntrack(l.Path())
 	if err != nil {
 		return err
-	}
-	defer h.Close()
-	ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		return fmt.Errorf("conntrack: %w", err)
 	}
 	defer ct.Close()
 	if err := ct.Flush(); err != nil {

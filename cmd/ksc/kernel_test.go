@@ -8,15 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/netlab"
-	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/sim"
-	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/ti-mo/conntrack"
 )
 
 // ksc runs the command in process and returns its exit status and output.
@@ -129,10 +127,7 @@ func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
 			o, err := l.Run(pkt)
 			require.NoError(t, err)
 			require.Equal(t, ir.Accept, o.Verdict)
-			h, err := nsenter.Open(l.Path())
-			require.NoError(t, err)
-			defer h.Close()
-			ct, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+			ct, err := flows.Conntrack(l.Path())
 			require.NoError(t, err)
 			defer ct.Close()
 			flows, err := ct.Dump(nil)
