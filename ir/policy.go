@@ -36,6 +36,8 @@ type Table struct {
 	Pos    Pos
 	Family Family
 	Name   string
+	// Sets are the sets the table declares by name, in source order.
+	Sets   []*TableSet
 	Chains []*Chain
 }
 
@@ -406,6 +408,9 @@ type Limit struct {
 	Unit  RateUnit
 	Burst uint32 // 0: DefaultBurst
 	Over  bool
+	// Meter, when set, keeps one such limit for each key (source
+	// address, say) instead of one for the whole rule.
+	Meter *Meter
 }
 
 // DefaultBurst is nft's burst when none is given.
@@ -454,8 +459,16 @@ func (l *Limit) EffectiveBurst() uint32 {
 	return l.Burst
 }
 
-// Text is the limit as nft lists it.
+// Text is the limit as nft lists it, inside its meter if it has one.
 func (l *Limit) Text() string {
+	if l.Meter != nil {
+		return l.Meter.Text(l.bucketText())
+	}
+	return l.bucketText()
+}
+
+// bucketText is "limit rate ...", without the meter.
+func (l *Limit) bucketText() string {
 	text := "limit rate "
 	if l.Over {
 		text += "over "
@@ -470,10 +483,14 @@ func (l *Limit) Text() string {
 // Condition says when the rule's statements after the limit act, for
 // explain: "while under 5/minute".
 func (l *Limit) Condition() string {
-	if l.Over {
-		return fmt.Sprintf("only above %d/%s", l.Rate, l.Unit)
+	per := ""
+	if l.Meter != nil {
+		per = " per " + l.Meter.Key.String()
 	}
-	return fmt.Sprintf("while under %d/%s", l.Rate, l.Unit)
+	if l.Over {
+		return fmt.Sprintf("only above %d/%s%s", l.Rate, l.Unit, per)
+	}
+	return fmt.Sprintf("while under %d/%s%s", l.Rate, l.Unit, per)
 }
 
 // Limit is the rule's rate limit, or nil: a rule with one decides only
@@ -533,13 +550,16 @@ func (l LogLevel) String() string {
 
 // Family returns the only family the rule's packets can have, or Inet when
 // the rule applies to both IPv4 and IPv6: a field of one family (ip saddr),
-// or protocols of one family (icmp) bind it. Validate refuses rules whose
-// matches disagree.
+// or protocols of one family (icmp) bind it, and so does a meter's key.
+// Validate refuses rules whose matches disagree.
 func (r *Rule) Family() Family {
 	for _, m := range r.Matches {
 		if f := m.family(); f != Inet {
 			return f
 		}
+	}
+	if l := r.Limit(); l != nil && l.Meter != nil {
+		return l.Meter.Key.Spec().Family
 	}
 	return Inet
 }

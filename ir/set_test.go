@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/ir"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,5 +47,20 @@ func TestSetAlgebra(t *testing.T) {
 		}
 		require.Equal(t, containsAll, s.Contains(u))
 		require.False(t, has(s, 40) || has(inter, 41) || has(union, 45))
+	}
+}
+
+// nft's times read and write back the same: whole units, largest first.
+func TestTimeoutsRoundTrip(t *testing.T) {
+	for _, s := range []string{"10m", "1h30m", "1d", "2d3h4m5s"} {
+		d, ok := ir.ParseTimeout(s)
+		require.True(t, ok, s)
+		assert.Equal(t, s, ir.FormatTimeout(d))
+	}
+	d, _ := ir.ParseTimeout("90s")
+	assert.Equal(t, "1m30s", ir.FormatTimeout(d), "nft lists 90s as 1m30s")
+	for _, bad := range []string{"", "10", "m", "10x", "1m1h", "1h1h", "10ms", "0s"} {
+		_, ok := ir.ParseTimeout(bad)
+		assert.False(t, ok, bad)
 	}
 }

@@ -52,6 +52,7 @@ func validateTable(t *Table, ds *Diagnostics) {
 			ds.Errorf(c.Pos, "chain %s has an unknown type %d", c.Name, c.Type)
 		}
 	}
+	validateSets(t, ds)
 	if !validateJumps(t, ds) {
 		return
 	}
@@ -408,6 +409,12 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 		}
 		if first == nil {
 			first = m
+		}
+	}
+	if l := r.Limit(); l != nil && l.Meter != nil && first != nil {
+		if f := l.Meter.Key.Spec().Family; f != first.family() {
+			ds.Errorf(l.Pos, "%s contradicts %s at %s: no packet is both %s and %s", l.Text(), first.Text(), first.Pos, f, first.family()).Hint =
+				"key the limit by the family's own address field"
 		}
 	}
 }

@@ -34,12 +34,44 @@ type Flush struct {
 	What string `parser:"\"flush\" @Word"`
 }
 
-// Table is "table [FAMILY] NAME { chains }".
+// Table is "table [FAMILY] NAME { sets and chains }".
 type Table struct {
 	Pos    lexer.Position
-	First  string   `parser:"\"table\" @Word"`
-	Second *string  `parser:"@Word?"`
-	Chains []*Chain `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+	First  string       `parser:"\"table\" @Word"`
+	Second *string      `parser:"@Word?"`
+	Items  []*TableItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// TableItem is a set declaration or a chain.
+type TableItem struct {
+	Set   *SetDecl `parser:"  @@"`
+	Chain *Chain   `parser:"| @@"`
+}
+
+// Chains are the table's chains, in source order.
+func (t *Table) Chains() []*Chain {
+	var chains []*Chain
+	for _, it := range t.Items {
+		if it.Chain != nil {
+			chains = append(chains, it.Chain)
+		}
+	}
+	return chains
+}
+
+// SetDecl is "set NAME { type T; flags dynamic; size N; timeout T }".
+type SetDecl struct {
+	Pos   lexer.Position
+	Name  string     `parser:"\"set\" @Word"`
+	Attrs []*SetAttr `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// SetAttr is one "KEY VALUE[,VALUE]" line of a set declaration.
+type SetAttr struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Key    string   `parser:"@(\"type\" | \"flags\" | \"size\" | \"timeout\")"`
+	Values []string `parser:"@Word ( \",\" @Word )*"`
 }
 
 // Chain is "chain NAME hook H [priority P] [policy V] { rules }".

@@ -82,7 +82,7 @@ func Options(f *File) []string {
 		if it.Table == nil {
 			continue
 		}
-		for _, c := range it.Table.Chains {
+		for _, c := range it.Table.Chains() {
 			for _, ci := range c.Items {
 				if ci.Option != nil {
 					set[ci.Option.Name] = true
@@ -124,6 +124,8 @@ type builder struct {
 	// targets are the chains the current table's jumps and gotos name,
 	// resolved once all its chains are read.
 	targets []chainRef
+	// sets are the current table's declared sets, by name.
+	sets map[string]*ir.TableSet
 }
 
 // chainRef is a jump's or goto's chain, by name, until it is resolved.
@@ -272,7 +274,18 @@ func (b *builder) table(t *Table) *ir.Table {
 		}
 	}
 	b.targets = nil
-	for _, c := range t.Chains {
+	b.sets = map[string]*ir.TableSet{}
+	for _, it := range t.Items {
+		if it.Set != nil {
+			if s := b.setDecl(it.Set); s != nil {
+				out.Sets = append(out.Sets, s)
+				if _, dup := b.sets[s.Name]; !dup {
+					b.sets[s.Name] = s
+				}
+			}
+		}
+	}
+	for _, c := range t.Chains() {
 		out.Chains = append(out.Chains, b.chain(c))
 	}
 	b.resolveTargets(out)

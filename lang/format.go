@@ -57,7 +57,7 @@ func collectSets(f *File, sets map[int]bool) {
 				value(v)
 			}
 		case it.Table != nil:
-			for _, c := range it.Table.Chains {
+			for _, c := range it.Table.Chains() {
 				for _, ci := range c.Items {
 					if ci.Rule != nil {
 						rules([]*Rule{ci.Rule})

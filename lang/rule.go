@@ -13,7 +13,7 @@ import (
 const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop, reject, jump CHAIN, goto CHAIN or return"
 
 // statementWords are the words that start something other than a match.
-var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return", "masquerade", "snat"}
+var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return", "masquerade", "snat", "add", "update"}
 
 // word returns the term's bare word, or "".
 func (t *Term) word() string {
@@ -107,6 +107,16 @@ func (rb *ruleBuilder) clause() bool {
 	case word == "limit":
 		rb.next()
 		l := rb.limit(pos, end)
+		if l == nil {
+			return false
+		}
+		rb.out.Statements = append(rb.out.Statements, l)
+		rb.stage = acting
+		return true
+	case word == "add" || word == "update":
+		rb.next()
+		op := map[string]ir.SetOp{"add": ir.SetAdd, "update": ir.SetUpdate}[word]
+		l := rb.meter(op, pos, end)
 		if l == nil {
 			return false
 		}

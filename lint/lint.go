@@ -15,13 +15,23 @@ func Check(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
 	for _, t := range p.Tables {
 		jumpedTo := map[*ir.Chain]bool{}
+		filled := map[*ir.TableSet]bool{}
 		for _, c := range t.Chains {
 			for _, rules := range [][]*ir.Rule{c.Rules, c.Disabled} {
 				for _, r := range rules {
 					if r.Target != nil {
 						jumpedTo[r.Target] = true
 					}
+					if l := r.Limit(); l != nil && l.Meter != nil {
+						filled[l.Meter.Set] = true
+					}
 				}
+			}
+		}
+		for _, s := range t.Sets {
+			if !filled[s] {
+				ds.Warnf(s.Pos, "set %s is never filled: no rule adds to it", s.Name).Hint =
+					"key a limit by it (update @" + s.Name + " { ip saddr limit rate ... }), or delete it"
 			}
 		}
 		for _, c := range t.Chains {

@@ -263,6 +263,10 @@ func firstMiss(r *ir.Rule, pkt ir.Packet) *ir.Match {
 				return m
 			}
 		}
+		// Only a meter's key binds the family ("update @s { ip saddr
+		// ... }"): the rule checks the family as nft writes it.
+		nfproto := map[ir.Family]uint32{ir.IPv4: 2, ir.IPv6: 10}[f]
+		return &ir.Match{Pos: r.Limit().Pos, Field: ir.FieldNfproto, Op: ir.Eq, Values: ir.NumberSet(nfproto)}
 	}
 	return nil
 }

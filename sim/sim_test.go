@@ -114,6 +114,22 @@ func TestLimitIsAConditionNotAGuess(t *testing.T) {
 	assert.Equal(t, []string{"l.ks:3:3 only above 10/second", "l.ks:4:3 while under 3/minute"}, res.Conditions())
 }
 
+// A per-key limit is a condition too, named by its key; a packet of the
+// other family never meets it.
+func TestMeterIsAConditionPerKey(t *testing.T) {
+	src := "table inet t {\n\tset s { type ipv4_addr; flags dynamic }\n\tchain c hook input policy accept {\n\t\ttcp dport 22 update @s { ip saddr limit rate over 3/minute } drop\n\t}\n}\n"
+	p, ds := lang.Load("m.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	pkt, err := sim.ParsePacket("in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
+	require.NoError(t, err)
+	res := sim.Evaluate(p, pkt)
+	assert.Equal(t, ir.Accept, res.Verdict)
+	assert.Equal(t, []string{"m.ks:4:3 only above 3/minute per ip saddr"}, res.Conditions())
+	pkt6, err := sim.ParsePacket("in eth0 tcp [2001:db8::9]:40000 [2001:db8::1]:22")
+	require.NoError(t, err)
+	assert.Empty(t, sim.Evaluate(p, pkt6).Conditions(), "an IPv6 packet has no ip saddr")
+}
+
 // A mark set in one chain is what a later chain's match sees.
 func TestMarkSetCarriesOn(t *testing.T) {
 	src := "table inet t {\n\tchain a hook output policy accept {\n\t\tudp dport 9 meta mark set 0x2\n\t}\n\tchain b hook output priority 10 policy accept {\n\t\tmeta mark 0x2 drop\n\t}\n}\n"

@@ -967,10 +967,12 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 			Hint: "use the nft target, which keeps one rate for the whole rule"}
 	}
 	switch {
-	case l.Over:
-		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
 	case limited*alts > 1:
 		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
+	case l.Meter != nil:
+		return hashlimitMatch(l)
+	case l.Over:
+		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
 	}
 	// As xt_limit keeps it: the time between packets in 1/10000 s, times
 	// the burst, in 32 bits.

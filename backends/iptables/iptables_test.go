@@ -341,3 +341,43 @@ func TestNATNeedsTheWholeTable(t *testing.T) {
 	_, err := iptables.Render(p, ir.IPv4)
 	assert.EqualError(t, err, `t.ks:2:1: the iptables target cannot express nat chain c in a policy without "flush ruleset": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there`)
 }
+
+// A per-key limit is hashlimit, with an expiry no shorter than the bucket
+// takes to refill (so that forgetting an idle key changes nothing) and the
+// rate as iptables-save writes it back; what hashlimit would keep
+// differently is refused.
+func TestMeterIsHashlimit(t *testing.T) {
+	for _, tc := range []struct{ name, set, rule, want string }{
+		{"over, refilled within a unit", "type ipv4_addr; flags dynamic", `tcp dport 22 update @s { ip saddr limit rate over 3/minute burst 2 packets } drop`,
+			`-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-above 3/min --hashlimit-burst 2 --hashlimit-mode srcip --hashlimit-name ksc-s --hashlimit-htable-max 65535 -j DROP`},
+		{"under, by destination, a longer refill", "type ipv4_addr; size 100; flags dynamic", `add @s { ip daddr limit rate 1/second burst 30 packets } accept`,
+			`-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-burst 30 --hashlimit-mode dstip --hashlimit-name ksc-s --hashlimit-htable-max 100 --hashlimit-htable-expire 30000 -j ACCEPT`},
+		{"the rate as iptables-save writes it", "type ipv4_addr; flags dynamic", `add @s { ip saddr limit rate 24/day } accept`,
+			`-A INPUT -m hashlimit --hashlimit-upto 1/hour --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name ksc-s --hashlimit-htable-max 65535 --hashlimit-htable-expire 18000000 -j ACCEPT`},
+		{"update with a timeout past the refill", "type ipv4_addr; flags dynamic; timeout 2m", `update @s { ip saddr limit rate 1/minute burst 2 packets } accept`,
+			`-A INPUT -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 2 --hashlimit-mode srcip --hashlimit-name ksc-s --hashlimit-htable-max 65535 --hashlimit-htable-expire 120000 -j ACCEPT`},
+		{"add with a timeout", "type ipv4_addr; flags dynamic; timeout 1h", `add @s { ip saddr limit rate 1/minute } accept`,
+			"t.ks:4:1: the iptables target cannot express add @s { ip saddr limit rate 1/minute }: set s forgets a key 1h after it is added, even while it is busy; hashlimit forgets only idle keys | write update @s, which restarts the timeout with each packet"},
+		{"a timeout shorter than the refill", "type ipv4_addr; flags dynamic; timeout 1m", `update @s { ip saddr limit rate 1/minute } accept`,
+			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/minute }: set s forgets an idle key after 1m, before its limit has refilled (5m0s); hashlimit forgets keys only at its next garbage collection | give set s a timeout of at least 5m1s"},
+		{"too slow", "type ipv4_addr; flags dynamic", `update @s { ip saddr limit rate 1/day } accept`,
+			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/day }: hashlimit cannot keep a rate below one every 71 minutes | use a rate of at least 1/hour, or the nft target"},
+		{"a limit that gates two rules", "type ipv4_addr; flags dynamic", `update @s { ip saddr limit rate 1/second } log drop`,
+			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/second }: it would become 2 iptables rules, each with a rate of its own | use the nft target, which keeps one rate for the whole rule"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := load(t, "flush ruleset\ntable t {\nset s { "+tc.set+" }; chain c hook input {\n"+tc.rule+"\n}\n}\n")
+			o, err := iptables.Render(p, ir.IPv4)
+			if strings.HasPrefix(tc.want, "t.ks:") {
+				require.Error(t, err)
+				var ds ir.Diagnostics
+				require.ErrorAs(t, err, &ds)
+				require.Len(t, ds, 1)
+				assert.Equal(t, tc.want, ds[0].Error()+" | "+ds[0].Hint)
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, string(o.Text), tc.want+"\n")
+		})
+	}
+}

@@ -48,6 +48,34 @@ func markSetText(e expr.Any, loaded ir.Field, immediate []byte) (string, bool) {
 	return st.Text(), true
 }
 
+func limitText(e *expr.Limit) string {
+	l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
+	for u := ir.PerSecond; u <= ir.PerDay; u++ {
+		if u.Seconds() == uint64(e.Unit) {
+			l.Unit = u
+		}
+	}
+	return l.Text()
+}
+
+// dynsetText describes a dynset as nft does ("update @ssh4 { ip saddr
+// limit rate ... }"), keyed by the field loaded last.
+func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
+	op := map[uint32]string{unix.NFT_DYNSET_OP_ADD: "add", unix.NFT_DYNSET_OP_UPDATE: "update"}[e.Operation]
+	if op == "" || key == 0 || e.SrcRegKey != 1 || e.SrcRegData != 0 || e.Invert {
+		return fmt.Sprintf("<%T>", e)
+	}
+	inner := make([]string, len(e.Exprs))
+	for i, x := range e.Exprs {
+		if l, ok := x.(*expr.Limit); ok {
+			inner[i] = limitText(l)
+		} else {
+			inner[i] = fmt.Sprintf("<%T>", x)
+		}
+	}
+	return fmt.Sprintf("%s @%s { %s %s }", op, e.SetName, key, strings.Join(inner, " "))
+}
+
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var parts []string
 	var field ir.Field    // what register 1 holds; 0 when nothing ksc knows
@@ -119,13 +147,9 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			parts = append(parts, l)
 		case *expr.Limit:
-			l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
-			for u := ir.PerSecond; u <= ir.PerDay; u++ {
-				if u.Seconds() == uint64(e.Unit) {
-					l.Unit = u
-				}
-			}
-			parts = append(parts, l.Text())
+			parts = append(parts, limitText(e))
+		case *expr.Dynset:
+			parts = append(parts, t.dynsetText(e, field))
 		case *expr.Verdict:
 			parts = append(parts, verdictName(e))
 		case *expr.Reject:

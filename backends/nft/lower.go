@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"github.com/ksc-project/ksc/ir"
@@ -124,6 +125,12 @@ func Lower(p *ir.Policy) (*Batch, error) {
 			named[ns.Name] = s
 			bt.Sets = append(bt.Sets, &BatchSet{Set: s, ranges: sortRanges(elems)})
 		}
+		for _, ts := range t.Sets {
+			setID++
+			s := tableSet(table, ts, setID)
+			named[ts.Name] = s
+			bt.Sets = append(bt.Sets, &BatchSet{Set: s})
+		}
 		for _, c := range t.Chains {
 			policy := nftables.ChainPolicyAccept
 			if c.Policy == ir.Drop {
@@ -218,8 +225,7 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		case *ir.Log:
 			l.emit(logExpr(s))
 		case *ir.Limit:
-			l.emit(&expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
-				Over: s.Over, Burst: s.EffectiveBurst()})
+			l.limit(s)
 		case *ir.MarkSet:
 			l.emit(markSetExprs(s)...)
 		default:
@@ -249,6 +255,37 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 }
 
 func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
+
+// limit writes a limit, or as nft does for "update @SET { KEY limit ... }",
+// the key's load and a dynset that keeps one limit for each key.
+func (l *ruleLowerer) limit(s *ir.Limit) {
+	limit := &expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
+		Over: s.Over, Burst: s.EffectiveBurst()}
+	if s.Meter == nil {
+		l.emit(limit)
+		return
+	}
+	key := fields[s.Meter.Key]
+	set := l.named[s.Meter.Set.Name]
+	l.checkFamily(s.Meter.Key.Spec().Family)
+	op := uint32(unix.NFT_DYNSET_OP_ADD)
+	if s.Meter.Op == ir.SetUpdate {
+		op = unix.NFT_DYNSET_OP_UPDATE
+	}
+	l.emit(key.load(key.size), &expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID, Operation: op,
+		Exprs: []expr.Any{limit}})
+}
+
+// tableSet is a declared dynamic set as nft creates it.
+func tableSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set {
+	keyType := nftables.TypeIPAddr
+	if ts.Kind == ir.KindIPv6 {
+		keyType = nftables.TypeIP6Addr
+	}
+	return &nftables.Set{Table: table, ID: id, Name: ts.Name, Dynamic: true, KeyType: keyType,
+		KeyByteOrder: binaryutil.BigEndian, Size: ts.EffectiveSize(),
+		HasTimeout: ts.Timeout != 0, Timeout: ts.Timeout}
+}
 
 // natExprs are what nft writes for masquerade and "snat ip to ADDR".
 func natExprs(n *ir.NAT) []expr.Any {
@@ -679,6 +716,14 @@ func (b *Batch) Describe() []string {
 		}
 		out = append(out, "add table "+t.String())
 		for _, s := range t.Sets {
+			if s.Set.Dynamic {
+				desc := fmt.Sprintf("type %s; size %d; flags dynamic", s.Set.KeyType.Name, s.Set.Size)
+				if s.Set.HasTimeout {
+					desc += ",timeout; timeout " + ir.FormatTimeout(s.Set.Timeout)
+				}
+				out = append(out, fmt.Sprintf("add set %s %s { %s; }", t, s.Set.Name, desc))
+				continue
+			}
 			out = append(out, fmt.Sprintf("add set %s %s { type %s; flags interval; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, s.Len()))
 		}
 		for _, ch := range t.Chains {

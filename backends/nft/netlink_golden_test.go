@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/golden"
 )
@@ -32,6 +34,10 @@ func dumpBatch(b *nft.Batch) string {
 	for _, t := range b.Tables {
 		fmt.Fprintf(&s, "table %s\n", t)
 		for _, set := range t.Sets {
+			if set.Set.Dynamic {
+				fmt.Fprintf(&s, "  set %s %s dynamic size=%d timeout=%v big-endian=%v\n", set.Set.Name, set.Set.KeyType.Name, set.Set.Size, set.Set.Timeout, set.Set.KeyByteOrder == binaryutil.BigEndian)
+				continue
+			}
 			fmt.Fprintf(&s, "  set %s: %d elements\n", set.Set.Name, set.Len())
 		}
 		for _, c := range t.Chains {
@@ -77,8 +83,15 @@ func dumpExpr(e any) string {
 			continue
 		}
 		val := fmt.Sprint(f.Interface())
-		if b, ok := f.Interface().([]byte); ok {
-			val = hex.EncodeToString(b)
+		switch x := f.Interface().(type) {
+		case []byte:
+			val = hex.EncodeToString(x)
+		case []expr.Any: // a dynset's expressions
+			inner := make([]string, len(x))
+			for i, e := range x {
+				inner[i] = dumpExpr(e)
+			}
+			val = "[" + strings.Join(inner, "; ") + "]"
 		}
 		parts = append(parts, v.Type().Field(i).Name+"="+val)
 	}

@@ -63,6 +63,9 @@ func Check(p *ir.Policy) ir.Diagnostics {
 	}
 	for _, t := range p.Tables {
 		keyword(t.Pos, "table", t.Name, false)
+		for _, s := range t.Sets {
+			keyword(s.Pos, "set", s.Name, true)
+		}
 		for _, c := range t.Chains {
 			keyword(c.Pos, "chain", c.Name, false)
 			if c.Type != ir.ChainFilter && c.Type != ir.ChainNAT {
@@ -110,6 +113,9 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 		}
 		b.WriteString(" }\n\t}\n\n")
 	}
+	for _, s := range t.Sets {
+		writeTableSet(b, s)
+	}
 	for i, c := range t.Chains {
 		if i > 0 {
 			b.WriteByte('\n')
@@ -126,6 +132,17 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 		b.WriteString("\t}\n")
 	}
 	b.WriteString("}\n")
+}
+
+// writeTableSet declares a dynamic set as nft lists it.
+func writeTableSet(b *bytes.Buffer, s *ir.TableSet) {
+	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n", s.Name, s.TypeName(), s.EffectiveSize())
+	if s.Timeout != 0 {
+		fmt.Fprintf(b, "\t\tflags dynamic,timeout\n\t\ttimeout %s\n", ir.FormatTimeout(s.Timeout))
+	} else {
+		b.WriteString("\t\tflags dynamic\n")
+	}
+	b.WriteString("\t}\n\n")
 }
 
 // RuleText renders one normalized rule of a table of family f as nft

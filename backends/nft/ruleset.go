@@ -63,6 +63,13 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 			parts = append(parts, "counter")
 		case *expr.Lookup:
 			parts = append(parts, fmt.Sprintf("lookup(invert=%v %s)", e.Invert, t.SetFingerprint(e.SetName)))
+		case *expr.Dynset:
+			inner := make([]string, len(e.Exprs))
+			for i, x := range e.Exprs {
+				inner[i] = fmt.Sprintf("%T%+v", x, x)
+			}
+			parts = append(parts, fmt.Sprintf("dynset(op=%d key=%d data=%d timeout=%v invert=%v %s [%s])", e.Operation, e.SrcRegKey, e.SrcRegData,
+				e.Timeout, e.Invert, t.SetFingerprint(e.SetName), strings.Join(inner, " ")))
 		default:
 			parts = append(parts, fmt.Sprintf("%T%+v", e, e))
 		}
@@ -79,6 +86,10 @@ func (t *LiveTable) SetFingerprint(name string) string {
 	s := t.Sets[name]
 	if s == nil {
 		return "missing set " + name
+	}
+	if s.Set.Dynamic {
+		// Its elements come and go with the traffic.
+		return fmt.Sprintf("%s %s dynamic size=%d timeout=%v", name, s.Set.KeyType.Name, s.Set.Size, s.Set.Timeout)
 	}
 	elems := make([]string, len(s.Elements))
 	for i, e := range s.Elements {

@@ -148,3 +148,85 @@ func sendUDP(t *testing.T, ns *netlab.NS, addr string, n int) {
 	}))
 	time.Sleep(200 * time.Millisecond)
 }
+
+// meterPolicy keeps a rate limit for each source: a burst of 3 IPv4
+// datagrams, and for IPv6 a drop of what is over a burst of 2.
+const meterPolicy = `flush ruleset
+table inet t {
+	set per4 { type ipv4_addr; flags dynamic; }
+	set per6 { type ipv6_addr; size 16; flags dynamic; timeout 1h; }
+	chain c hook input policy drop {
+		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+		udp dport 9 update @per4 { ip saddr limit rate 1/minute burst 3 packets } accept
+		udp dport 9 update @per6 { ip6 saddr limit rate over 1/minute burst 2 packets } drop
+		udp dport 9 meta nfproto ipv6 accept
+	}
+}
+`
+
+// A metered limit keeps one bucket for each source, on every loader (nft
+// sets, iptables' hashlimit): a second source gets its own burst after
+// the first has used up its own. What is loaded reads back as the policy.
+func TestMeterLimitsEachSourceOnEveryLoader(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	policy := filepath.Join(t.TempDir(), "meter.ks")
+	require.NoError(t, os.WriteFile(policy, []byte(meterPolicy), 0o644))
+	loaders := map[string][]string{
+		"netlink":         nil,
+		"iptables-nft":    {"--backend", "iptables", "--iptables-mode", "nft"},
+		"iptables-legacy": {"--backend", "iptables", "--iptables-mode", "legacy"},
+	}
+	for name, args := range loaders {
+		t.Run(name, func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "meter"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			fw.Exec(t, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+			for _, a := range []string{"192.0.2.9/24", "192.0.2.10/24"} {
+				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0")
+			}
+			for _, a := range []string{"2001:db8::9/64", "2001:db8::10/64"} {
+				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0", "nodad")
+			}
+			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, args...)...)
+			require.Equal(t, 0, code, stderr)
+
+			arrived4 := countUDP(t, fw, "192.0.2.1:9")
+			sendUDPFrom(t, peer, "192.0.2.9", "192.0.2.1:9", 8)
+			assert.Equal(t, int64(3), arrived4.Load(), "the first source's burst")
+			sendUDPFrom(t, peer, "192.0.2.10", "192.0.2.1:9", 8)
+			assert.Equal(t, int64(6), arrived4.Load(), "the second source has a burst of its own")
+
+			arrived6 := countUDP(t, fw, "[2001:db8::1]:9")
+			sendUDPFrom(t, peer, "2001:db8::9", "[2001:db8::1]:9", 8)
+			assert.Equal(t, int64(2), arrived6.Load(), "what is over the first source's burst is dropped")
+			sendUDPFrom(t, peer, "2001:db8::10", "[2001:db8::1]:9", 8)
+			assert.Equal(t, int64(4), arrived6.Load(), "the second source has a burst of its own")
+
+			code, out, stderr := ksc(append([]string{"status", policy, "--netns", fw.Name}, args...)...)
+			assert.Equal(t, 0, code, "status after traffic filled the sets:\n%s%s", out, stderr)
+		})
+	}
+}
+
+// sendUDPFrom is sendUDP from one of ns's addresses.
+func sendUDPFrom(t *testing.T, ns *netlab.NS, from, to string, n int) {
+	t.Helper()
+	require.NoError(t, ns.Do(func() error {
+		raddr, err := net.ResolveUDPAddr("udp", to)
+		if err != nil {
+			return err
+		}
+		conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)}, raddr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for range n {
+			conn.Write([]byte("x"))
+		}
+		return nil
+	}))
+	time.Sleep(200 * time.Millisecond)
+}

@@ -29,6 +29,12 @@ func Read(c *nftables.Conn) (*nft.Ruleset, error) {
 			return nil, fmt.Errorf("listing sets of %s: %w", t.Name, err)
 		}
 		for _, s := range sets {
+			if s.Dynamic {
+				// Its elements are the kernel's (per-source rate limits,
+				// say), not the policy's: not compared, not restored.
+				lt.Sets[s.Name] = &nft.LiveSet{Set: s}
+				continue
+			}
 			elems, err := c.GetSetElements(s)
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
@@ -78,7 +84,7 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 		if s.Anonymous {
 			s.Name = ""
 		}
-		if s.Size == 0 && !s.Interval {
+		if s.Size == 0 && !s.Interval && !s.Dynamic {
 			// Sized for its elements, as addAnonymousSet does: a hash
 			// set that grows after the batch lists wrongly until it has.
 			s.Size = uint32(len(ls.Elements))
@@ -111,7 +117,14 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 		for _, rule := range ch.Rules {
 			exprs := make([]expr.Any, len(rule.Exprs))
 			for i, e := range rule.Exprs {
-				if l, ok := e.(*expr.Lookup); ok {
+				switch l := e.(type) {
+				case *expr.Lookup:
+					if s := ids[l.SetName]; s != nil {
+						copied := *l
+						copied.SetID, copied.SetName = s.ID, s.Name
+						e = &copied
+					}
+				case *expr.Dynset:
 					if s := ids[l.SetName]; s != nil {
 						copied := *l
 						copied.SetID, copied.SetName = s.ID, s.Name

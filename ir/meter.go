@@ -1,0 +1,209 @@
+package ir
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TableSet is a set a table declares by name. For now it is a dynamic set
+// ("flags dynamic"): rules fill it as packets arrive, to keep a rate limit
+// for each source (see Meter). Its elements are the kernel's business, so
+// status and diff never compare them.
+type TableSet struct {
+	Pos  Pos
+	Name string
+	// Kind is the kind of its keys: KindIPv4 (ipv4_addr) or KindIPv6.
+	Kind Kind
+	// Size is how many keys it holds at most; 0 means nft's default.
+	Size uint32
+	// Timeout, when not zero, forgets a key that long after it was added
+	// (or last updated, for "update").
+	Timeout time.Duration
+	Dynamic bool
+}
+
+// DefaultSetSize is the size nft gives a dynamic set that names none.
+const DefaultSetSize = 65535
+
+// EffectiveSize is the number of keys the kernel lets the set hold.
+func (s *TableSet) EffectiveSize() uint32 {
+	if s.Size == 0 {
+		return DefaultSetSize
+	}
+	return s.Size
+}
+
+// SetTypes are the set types ksc declares, by nft's names.
+var SetTypes = []Named{{"ipv4_addr", uint32(KindIPv4)}, {"ipv6_addr", uint32(KindIPv6)}}
+
+// TypeName is the set's type as nft writes it.
+func (s *TableSet) TypeName() string {
+	for _, t := range SetTypes {
+		if Kind(t.Value) == s.Kind {
+			return t.Name
+		}
+	}
+	return "invalid"
+}
+
+// SetOp is how a rule writes a key into a dynamic set.
+type SetOp uint8
+
+const (
+	// SetAdd adds the key if it is not there; the timeout runs from then.
+	SetAdd SetOp = iota + 1
+	// SetUpdate also restarts the timeout of a key already there.
+	SetUpdate
+)
+
+func (o SetOp) String() string {
+	switch o {
+	case SetAdd:
+		return "add"
+	case SetUpdate:
+		return "update"
+	}
+	return "invalid set operation"
+}
+
+// Meter makes its Limit one rate limit for each value of Key, kept in the
+// dynamic set Set: "update @ssh { ip saddr limit rate over 3/minute }"
+// limits each source address on its own, as nft's meters did and
+// iptables' hashlimit does.
+type Meter struct {
+	Op  SetOp
+	Set *TableSet
+	Key Field
+}
+
+// MeterKeys are the fields a meter can be keyed by.
+var MeterKeys = []Field{FieldIPSaddr, FieldIPDaddr, FieldIP6Saddr, FieldIP6Daddr}
+
+// Text is the statement as nft lists it, around the limit's text.
+func (m *Meter) Text(limit string) string {
+	return fmt.Sprintf("%s @%s { %s %s }", m.Op, m.Set.Name, m.Key, limit)
+}
+
+// RefillTime is how long an idle key's limit takes to fill its burst
+// again: past it, forgetting the key changes nothing.
+func (l *Limit) RefillTime() time.Duration {
+	return time.Duration(uint64(l.EffectiveBurst()) * l.Unit.Seconds() * uint64(time.Second) / l.Rate)
+}
+
+// validateSets checks the table's set declarations.
+func validateSets(t *Table, ds *Diagnostics) {
+	seen := map[string]*TableSet{}
+	for _, s := range t.Sets {
+		if prev, dup := seen[s.Name]; dup {
+			ds.Errorf(s.Pos, "set %s is declared twice in table %s %s", s.Name, t.Family, t.Name).Hint = "the first declaration is at " + prev.Pos.String()
+			continue
+		}
+		seen[s.Name] = s
+		if err := CheckName(s.Name); err != nil {
+			ds.Errorf(s.Pos, "bad set name: %v", err)
+		}
+		if s.Kind != KindIPv4 && s.Kind != KindIPv6 {
+			ds.Errorf(s.Pos, "set %s has a type ksc cannot declare", s.Name).Hint = "use type ipv4_addr or type ipv6_addr"
+		}
+		if !s.Dynamic {
+			ds.Errorf(s.Pos, "set %s is not dynamic; ksc declares sets only for per-key rate limits", s.Name).Hint =
+				"add \"flags dynamic\", and fill it with update @" + s.Name + " { ip saddr limit rate ... }; a set of fixed addresses is a define"
+		}
+		if s.Timeout < 0 || s.Timeout%time.Second != 0 {
+			ds.Errorf(s.Pos, "set %s has a timeout of %s; ksc writes whole seconds", s.Name, s.Timeout)
+		}
+	}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, m := range r.Matches {
+				if s := seen[m.SetName]; s != nil {
+					ds.Errorf(s.Pos, "set %s has the name of the file set $%s, which table %s %s also holds", s.Name, m.SetName, t.Family, t.Name).Hint = "rename one of them"
+					delete(seen, m.SetName)
+				}
+			}
+		}
+	}
+	users := map[*TableSet]*Limit{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			l := r.Limit()
+			if l == nil || l.Meter == nil {
+				continue
+			}
+			validateMeter(t, l, users, ds)
+		}
+	}
+}
+
+// validateMeter checks a meter's set and key. Each dynamic set serves one
+// rule: two rules writing one set would share keys with different limits,
+// which iptables' hashlimit cannot say.
+func validateMeter(t *Table, l *Limit, users map[*TableSet]*Limit, ds *Diagnostics) {
+	m := l.Meter
+	switch {
+	case m.Op != SetAdd && m.Op != SetUpdate:
+		ds.Errorf(l.Pos, "unknown set operation %d", m.Op)
+	case !slices.Contains(MeterKeys, m.Key):
+		ds.Errorf(l.Pos, "%s cannot key a rate limit", m.Key).Hint = "key it by ip saddr, ip daddr, ip6 saddr or ip6 daddr"
+	case m.Key.Spec().Kind != m.Set.Kind:
+		ds.Errorf(l.Pos, "%s: set %s holds %s keys, not %s", l.Text(), m.Set.Name, m.Set.TypeName(), m.Key).Hint =
+			"key it by a field of the set's type, or declare the set with the key's type"
+	case !t.Family.Covers(m.Key.Spec().Family):
+		ds.Errorf(l.Pos, "%s can never hold in table %s %s: it keys %s packets", l.Text(), t.Family, t.Name, m.Key.Spec().Family)
+	case !m.Set.Dynamic:
+		ds.Errorf(l.Pos, "%s writes to set %s, which is not dynamic", l.Text(), m.Set.Name).Hint = "add \"flags dynamic\" to the set"
+	case users[m.Set] != nil:
+		ds.Errorf(l.Pos, "set %s is already filled by the rule at %s; each dynamic set serves one rule", m.Set.Name, users[m.Set].Pos).Hint =
+			"declare a set for each rule"
+	default:
+		users[m.Set] = l
+	}
+}
+
+type timeoutUnit struct {
+	name string
+	d    time.Duration
+}
+
+// timeoutUnits are nft's time units, largest first.
+var timeoutUnits = []timeoutUnit{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}}
+
+// ParseTimeout reads a time as nft writes it: "90s", "10m", "1h30m", "1d".
+func ParseTimeout(s string) (time.Duration, bool) {
+	var total time.Duration
+	rest := s
+	next := 0 // units must come largest first, each once
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i > 6 || i == len(rest) {
+			return 0, false
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		u := slices.IndexFunc(timeoutUnits[next:], func(u timeoutUnit) bool { return u.name == rest[i:i+1] })
+		if u < 0 {
+			return 0, false
+		}
+		total += time.Duration(n) * timeoutUnits[next+u].d
+		next += u + 1
+		rest = rest[i+1:]
+	}
+	return total, total > 0
+}
+
+// FormatTimeout writes a whole number of seconds as nft lists it ("1h30m").
+func FormatTimeout(d time.Duration) string {
+	var b strings.Builder
+	for _, u := range timeoutUnits {
+		if n := d / u.d; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.d
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,149 @@
+package lang
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+const setHint = "e.g. set ssh4 { type ipv4_addr; flags dynamic; timeout 10m }"
+
+// setDecl builds "set NAME { type T; flags dynamic[,timeout]; size N; timeout T }".
+func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
+	out := &ir.TableSet{Pos: convertPos(d.Pos), Name: d.Name}
+	seen := map[string]bool{}
+	ok := true
+	for _, a := range d.Attrs {
+		pos, end := endPos(a.Pos, a.EndPos)
+		if seen[a.Key] {
+			b.errorf(pos, end, "set %s has %s twice", d.Name, a.Key)
+			ok = false
+			continue
+		}
+		seen[a.Key] = true
+		if a.Key != "flags" && len(a.Values) > 1 {
+			b.errorf(pos, end, "set %s: %s takes one value, not %d", d.Name, a.Key, len(a.Values)).Hint = setHint
+			ok = false
+			continue
+		}
+		ok = b.setAttr(out, a.Key, a.Values, pos, end) && ok
+	}
+	if !seen["type"] && ok {
+		b.errorf(out.Pos, ir.Pos{}, "set %s needs a type", d.Name).Hint = setHint
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end ir.Pos) bool {
+	switch key {
+	case "type":
+		for _, t := range ir.SetTypes {
+			if t.Name == values[0] {
+				s.Kind = ir.Kind(t.Value)
+				return true
+			}
+		}
+		b.errorf(pos, end, "set %s has type %q; ksc declares sets of ipv4_addr or ipv6_addr", s.Name, values[0]).Hint = setHint
+	case "flags":
+		for _, f := range values {
+			switch f {
+			case "dynamic":
+				s.Dynamic = true
+			case "timeout":
+				// Implied by a timeout, as nft lists it ("flags dynamic,timeout").
+			default:
+				b.errorf(pos, end, "set %s has flag %q; ksc declares dynamic sets (flags dynamic, with timeout if it has one)", s.Name, f).Hint =
+					"a fixed set of addresses is a define: define NAME = { ... }, or file(\"PATH\")"
+				return false
+			}
+		}
+		return true
+	case "size":
+		n, err := strconv.ParseUint(values[0], 10, 32)
+		if err == nil && n > 0 {
+			s.Size = uint32(n)
+			return true
+		}
+		b.errorf(pos, end, "set %s: size needs a number of keys from 1, not %q", s.Name, values[0]).Hint = setHint
+	case "timeout":
+		d, ok := ir.ParseTimeout(values[0])
+		if ok {
+			s.Timeout = d
+			return true
+		}
+		b.errorf(pos, end, "set %s: timeout needs a time such as 90s, 10m, 1h or 1d, not %q", s.Name, values[0]).Hint = setHint
+	}
+	return false
+}
+
+// meter reads "add|update @SET { KEY limit rate ... }": a rate limit for
+// each key, kept in a dynamic set of the table.
+func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
+	hint := fmt.Sprintf("e.g. %s @ssh4 { ip saddr limit rate over 3/minute burst 5 packets } drop", op)
+	ref := rb.next()
+	if ref == nil || !strings.HasPrefix(ref.word(), "@") {
+		rb.errorf(pos, end, "%s needs a set: @NAME", op).Hint = hint
+		return nil
+	}
+	at, to := ref.span()
+	name := strings.TrimPrefix(ref.word(), "@")
+	set := rb.sets[name]
+	if set == nil {
+		d := rb.errorf(at, to, "this table declares no set %s", name)
+		d.Hint = "declare it first: set " + name + " { type ipv4_addr; flags dynamic }"
+		if best, near := closest(name, slices.Sorted(maps.Keys(rb.sets))); near {
+			d.Hint = "did you mean @" + best + "?"
+		}
+		return nil
+	}
+	body := rb.next()
+	if body == nil || body.Value == nil || body.Value.Set == nil {
+		rb.errorf(at, to, "%s @%s needs { KEY limit rate ... }", op, name).Hint = hint
+		return nil
+	}
+	var terms []*Term
+	for _, v := range body.Value.Set.Elems {
+		terms = append(terms, &Term{Pos: v.Pos, EndPos: v.EndPos, Value: v})
+	}
+	inner := &ruleBuilder{builder: rb.builder, terms: terms, enabled: rb.enabled, out: rb.out}
+	sel, n := selectorAt(terms)
+	if sel == nil || !slices.Contains(ir.MeterKeys, sel.Field) {
+		bat, bto := body.Value.Pos, body.Value.EndPos
+		if len(terms) > 0 {
+			bat, bto = terms[0].Pos, terms[0].EndPos
+		}
+		rb.errorf(convertPos(bat), convertPos(bto), "%s @%s needs a key first: ip saddr, ip daddr, ip6 saddr or ip6 daddr", op, name).Hint = hint
+		return nil
+	}
+	inner.i = n
+	lt := inner.next()
+	if lt == nil || lt.word() != "limit" {
+		at, to := terms[n-1].span()
+		if lt != nil {
+			at, to = lt.span()
+		}
+		rb.errorf(at, to, "%s @%s { %s ... } needs a limit: ksc keeps sets for rate limits", op, name, sel.Words).Hint = hint
+		return nil
+	}
+	lpos, lend := lt.span()
+	l := inner.limit(lpos, lend)
+	if l == nil {
+		return nil
+	}
+	if extra := inner.peek(); extra != nil {
+		at, to := extra.span()
+		rb.errorf(at, to, "%s @%s: nothing may follow the limit inside the braces", op, name).Hint = hint
+		return nil
+	}
+	l.Pos = pos
+	l.Meter = &ir.Meter{Op: op, Set: set, Key: sel.Field}
+	return l
+}
