@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -39,7 +40,7 @@ func TestApplyDryRunSendsNothing(t *testing.T) {
 	code, stdout, stderr := ksc("apply", server, "--netns", ns.Name, "--dry-run")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "add table inet server\ndelete table inet server\nadd table inet server\n")
-	assert.Contains(t, stdout, `add rule inet server INPUT tcp dport 443 accept  # ../../examples/server-ssh-https.ks:22:3`)
+	assert.Contains(t, stdout, "add rule inet server INPUT tcp dport 443 accept  # ../../examples/server-ssh-https.ks:"+golden.Where(t, "examples/server-ssh-https.ks", "tcp dport $WEB_PORTS accept"))
 	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"))
 }
 
@@ -61,13 +62,13 @@ func TestApplyDiffStatusRemove(t *testing.T) {
 	assert.Empty(t, stdout)
 	code, stdout, _ = ksc("diff", server, "--netns", ns.Name, "-e", "http")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stdout, "+     tcp dport 80 accept  # ../../examples/server-ssh-https.ks:24:4\n")
+	assert.Contains(t, stdout, "+     tcp dport 80 accept  # ../../examples/server-ssh-https.ks:"+golden.Where(t, "examples/server-ssh-https.ks", "tcp dport 80 accept")+"\n")
 
 	code, stdout, _ = ksc("status", server, "--netns", ns.Name)
 	assert.Equal(t, 0, code, stdout)
-	assert.Contains(t, stdout, "all 8 rules are loaded")
-	assert.Regexp(t, `server-ssh-https.ks:22:3 +INPUT +- +- +tcp dport 443 accept\n`, stdout)
-	assert.Regexp(t, `server-ssh-https.ks:31:3 +INPUT +0 +0 +counter log prefix`, stdout)
+	assert.Contains(t, stdout, "all 10 rules are loaded")
+	assert.Regexp(t, `server-ssh-https.ks:`+golden.Where(t, "examples/server-ssh-https.ks", "tcp dport $WEB_PORTS accept")+` +INPUT +- +- +tcp dport 443 accept\n`, stdout)
+	assert.Regexp(t, `server-ssh-https.ks:`+golden.Where(t, "examples/server-ssh-https.ks", "counter log prefix")+` +INPUT +0 +0 +counter log prefix`, stdout)
 	code, stdout, _ = ksc("status", server, "--netns", ns.Name, "-e", "open-ssh")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, "missing")

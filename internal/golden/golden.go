@@ -4,6 +4,7 @@ package golden
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -126,3 +127,21 @@ func Batch(t testing.TB, p *ir.Policy) *nft.Batch {
 // Updating reports whether the tests run with -update: expected output is
 // rewritten rather than compared.
 func Updating() bool { return *update }
+
+// Where is the line and column ("24:4") of the first line of the policy at
+// path (relative to the repository root) that starts with text after its
+// indentation, as ksc reports positions: tests name a rule by its text,
+// not by a line number that any edit of the example moves.
+func Where(t testing.TB, path, text string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(Root(t), path))
+	require.NoError(t, err)
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " \t")
+		if strings.HasPrefix(trimmed, text) {
+			return fmt.Sprintf("%d:%d", i+1, len(line)-len(trimmed)+1)
+		}
+	}
+	t.Fatalf("%s has no line starting with %q", path, text)
+	return ""
+}
