@@ -38,8 +38,12 @@ type Match struct {
 	// match and clears it.
 	Protocol Protocol
 	// SetName, when not empty, names a large address set (one read from a
-	// file) that backends keep as one named set.
+	// file, or one the table declares) that backends keep as one named set.
 	SetName string
+	// Set is the table's declared set the match looks up ("ip daddr
+	// @VPN_SERVERS"), whose elements other programs may change once it is
+	// loaded: Values are only those it starts with. Nil for other matches.
+	Set *TableSet
 	// Mask, when not zero, is applied to the field's value before it is
 	// compared ("meta mark and 0xff == 0x1"); only Maskable fields have one.
 	Mask uint32
@@ -70,6 +74,9 @@ func (m *Match) Text() string {
 	if m.Mask != 0 {
 		sel += " and " + KindMark.NameOf(m.Mask)
 		op = map[Op]string{Eq: " == ", Neq: " != "}[m.Op]
+	}
+	if m.Set != nil {
+		return sel + op + "@" + m.SetName
 	}
 	return sel + op + FormatValues(m.Field.Spec().Kind, m.Values)
 }

@@ -81,7 +81,7 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 // combine intersects the matches on one field into one match.
 func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 	first := group[0]
-	if first.m.Effective().IsEmpty() {
+	if first.m.Effective().IsEmpty() && first.m.Set == nil { // a declared set may start empty
 		d := ds.Errorf(first.written.Pos, "this rule can never match: %s holds for no packet", first.describe(false))
 		d.End = first.written.End
 		d.Hint = "a negation of every value matches nothing; leave the match out to match everything"
@@ -101,6 +101,11 @@ func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 			d := ds.Errorf(s.written.Pos, "%s is matched under two masks in this rule (%s and %s): ksc cannot write that as one match",
 				s.m.Field, KindMark.NameOf(first.m.Mask), KindMark.NameOf(s.m.Mask))
 			d.Hint = "use one mask for the field in a rule"
+			return nil, false
+		}
+		if s.m.Set != nil {
+			ds.Errorf(s.m.Pos, "%s on the set @%s cannot be combined with another match on %s in one rule", s.m.Field, s.m.SetName, s.m.Field).Hint =
+				"keep one " + s.m.Field.String() + " match in this rule"
 			return nil, false
 		}
 		if s.m.SetName != "" {

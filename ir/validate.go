@@ -292,7 +292,7 @@ func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 		return false
 	}
 	spec := m.Field.Spec()
-	if m.Values.IsEmpty() {
+	if m.Values.IsEmpty() && m.Set == nil { // a declared set may start empty
 		ds.Errorf(m.Pos, "%s has no values", spec.Name)
 		return false
 	}

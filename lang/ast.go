@@ -66,12 +66,14 @@ type SetDecl struct {
 	Attrs []*SetAttr `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
 }
 
-// SetAttr is one "KEY VALUE[,VALUE]" line of a set declaration.
+// SetAttr is one "KEY VALUE[,VALUE]" line of a set declaration, or its
+// "elements = VALUE".
 type SetAttr struct {
-	Pos    lexer.Position
-	EndPos lexer.Position
-	Key    string   `parser:"@(\"type\" | \"flags\" | \"size\" | \"timeout\")"`
-	Values []string `parser:"@Word ( \",\" @Word )*"`
+	Pos      lexer.Position
+	EndPos   lexer.Position
+	Key      string   `parser:"@(\"type\" | \"flags\" | \"size\" | \"timeout\" | \"elements\")"`
+	Elements *Value   `parser:"( \"=\" @@"`
+	Values   []string `parser:"| @Word ( \",\" @Word )* )"`
 }
 
 // Chain is "chain NAME hook H [priority P] [policy V] { rules }".

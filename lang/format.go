@@ -57,6 +57,13 @@ func collectSets(f *File, sets map[int]bool) {
 				value(v)
 			}
 		case it.Table != nil:
+			for _, ti := range it.Table.Items {
+				if ti.Set != nil {
+					for _, a := range ti.Set.Attrs {
+						value(a.Elements)
+					}
+				}
+			}
 			for _, c := range it.Table.Chains() {
 				for _, ci := range c.Items {
 					if ci.Rule != nil {

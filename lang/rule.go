@@ -301,6 +301,12 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	}
 	last := values[len(values)-1]
 	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol, Mask: mask}
+	if len(values) == 1 && values[0].Word != nil && strings.HasPrefix(*values[0].Word, "@") {
+		if rb.setLookup(m, &Term{Pos: values[0].Pos, EndPos: values[0].EndPos, Value: values[0]}) {
+			rb.out.Matches = append(rb.out.Matches, m)
+		}
+		return true
+	}
 	var elems []elem
 	ok := true
 	for i, v := range values {

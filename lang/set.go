@@ -10,13 +10,14 @@ import (
 	"github.com/ksc-project/ksc/ir"
 )
 
-const setHint = "e.g. set ssh4 { type ipv4_addr; flags dynamic; timeout 10m }"
+const setHint = "e.g. set VPN_SERVERS { type ipv4_addr; flags interval; elements = { 192.0.2.1 } }, or set ssh4 { type ipv4_addr; flags dynamic; timeout 10m }"
 
 // setDecl builds "set NAME { type T; flags dynamic[,timeout]; size N; timeout T }".
 func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
 	out := &ir.TableSet{Pos: convertPos(d.Pos), Name: d.Name}
 	seen := map[string]bool{}
 	ok := true
+	var elements *SetAttr
 	for _, a := range d.Attrs {
 		pos, end := endPos(a.Pos, a.EndPos)
 		if seen[a.Key] {
@@ -25,6 +26,15 @@ func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
 			continue
 		}
 		seen[a.Key] = true
+		if (a.Key == "elements") != (a.Elements != nil) {
+			b.errorf(pos, end, "set %s: write elements = { ... }, and the other attributes without '='", d.Name).Hint = setHint
+			ok = false
+			continue
+		}
+		if a.Key == "elements" {
+			elements = a // read once the type is known
+			continue
+		}
 		if a.Key != "flags" && len(a.Values) > 1 {
 			b.errorf(pos, end, "set %s: %s takes one value, not %d", d.Name, a.Key, len(a.Values)).Hint = setHint
 			ok = false
@@ -36,10 +46,64 @@ func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
 		b.errorf(out.Pos, ir.Pos{}, "set %s needs a type", d.Name).Hint = setHint
 		ok = false
 	}
+	if ok && elements != nil {
+		ok = b.setElements(out, elements.Elements)
+	}
 	if !ok {
 		return nil
 	}
 	return out
+}
+
+// setElements reads "elements = VALUE": a set, a $NAME or a file(), of
+// addresses of the set's type.
+func (b *builder) setElements(s *ir.TableSet, v *Value) bool {
+	elems, ok := b.resolve(v, true)
+	if !ok {
+		return false
+	}
+	field := map[ir.Kind]ir.Field{ir.KindIPv4: ir.FieldIPSaddr, ir.KindIPv6: ir.FieldIP6Saddr}[s.Kind]
+	sel := &ir.Selector{Words: "set " + s.Name, Field: field}
+	rb := &ruleBuilder{builder: b, enabled: true, out: &ir.Rule{}}
+	before := len(b.ds)
+	values, ok := rb.addresses(sel, s.Kind, elems)
+	for i := range b.ds[before:] {
+		if d := &b.ds[before+i]; strings.HasPrefix(d.Hint, "use ip") { // the hint for a match of the other family
+			d.Hint = "a set holds one family: declare another set, of type " + map[ir.Kind]string{ir.KindIPv4: "ipv6_addr", ir.KindIPv6: "ipv4_addr"}[s.Kind] + ", for the others"
+		}
+	}
+	s.Elements = values
+	return ok
+}
+
+// setLookup reads "@NAME" as the value of a match: the table's declared
+// set of that name, which must hold the field's kind of value.
+func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
+	at, to := t.span()
+	name := strings.TrimPrefix(t.word(), "@")
+	set := rb.sets[name]
+	kind := m.Field.Spec().Kind
+	switch {
+	case set == nil:
+		d := rb.errorf(at, to, "this table declares no set %s", name)
+		d.Hint = "declare it first: set " + name + " { type " + map[ir.Kind]string{ir.KindIPv4: "ipv4_addr", ir.KindIPv6: "ipv6_addr"}[kind] + "; flags interval; elements = { ... } }"
+		if best, near := closest(name, slices.Sorted(maps.Keys(rb.sets))); near {
+			d.Hint = "did you mean @" + best + "?"
+		}
+		return false
+	case kind != ir.KindIPv4 && kind != ir.KindIPv6:
+		rb.errorf(at, to, "%s cannot look up a set: ksc declares sets of addresses", m.Field).Hint = "match ip saddr, ip daddr, ip6 saddr or ip6 daddr against @" + name
+		return false
+	case set.Kind != kind:
+		rb.errorf(at, to, "set %s holds %s, and %s needs %s", name, set.TypeName(), m.Field, kind)
+		return false
+	case set.Dynamic:
+		rb.errorf(at, to, "set %s is dynamic: ksc fills dynamic sets for per-key limits and does not look them up", name).Hint =
+			"look up a set with flags interval instead"
+		return false
+	}
+	m.Set, m.SetName, m.Values = set, name, set.Elements
+	return true
 }
 
 func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end ir.Pos) bool {
@@ -57,11 +121,12 @@ func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end 
 			switch f {
 			case "dynamic":
 				s.Dynamic = true
+			case "interval":
+				s.Interval = true
 			case "timeout":
 				// Implied by a timeout, as nft lists it ("flags dynamic,timeout").
 			default:
-				b.errorf(pos, end, "set %s has flag %q; ksc declares dynamic sets (flags dynamic, with timeout if it has one)", s.Name, f).Hint =
-					"a fixed set of addresses is a define: define NAME = { ... }, or file(\"PATH\")"
+				b.errorf(pos, end, "set %s has flag %q; ksc declares sets with flags interval, or flags dynamic (with timeout if it has one)", s.Name, f).Hint = setHint
 				return false
 			}
 		}

@@ -9,8 +9,9 @@ import "github.com/ksc-project/ksc/ir"
 func covers(earlier, later *ir.Rule) bool {
 	for _, m := range earlier.Matches {
 		n := later.Match(m.Field)
-		// Values under different masks are not comparable: no warning.
-		if n == nil || n.Mask != m.Mask || !m.Effective().Contains(n.Effective()) {
+		// Values under different masks are not comparable, nor are those
+		// of a declared set, which other programs may change: no warning.
+		if n == nil || n.Mask != m.Mask || m.Set != nil || n.Set != nil || !m.Effective().Contains(n.Effective()) {
 			return false
 		}
 	}

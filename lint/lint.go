@@ -15,7 +15,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
 	for _, t := range p.Tables {
 		jumpedTo := map[*ir.Chain]bool{}
-		filled := map[*ir.TableSet]bool{}
+		used := map[*ir.TableSet]bool{}
 		for _, c := range t.Chains {
 			for _, rules := range [][]*ir.Rule{c.Rules, c.Disabled} {
 				for _, r := range rules {
@@ -23,15 +23,25 @@ func Check(p *ir.Policy) ir.Diagnostics {
 						jumpedTo[r.Target] = true
 					}
 					if l := r.Limit(); l != nil && l.Meter != nil {
-						filled[l.Meter.Set] = true
+						used[l.Meter.Set] = true
+					}
+					for _, m := range r.Matches {
+						if m.Set != nil {
+							used[m.Set] = true
+						}
 					}
 				}
 			}
 		}
 		for _, s := range t.Sets {
-			if !filled[s] {
+			switch {
+			case used[s]:
+			case s.Dynamic:
 				ds.Warnf(s.Pos, "set %s is never filled: no rule adds to it", s.Name).Hint =
 					"key a limit by it (update @" + s.Name + " { ip saddr limit rate ... }), or delete it"
+			default:
+				ds.Warnf(s.Pos, "set %s is never looked up: no rule matches @%s", s.Name, s.Name).Hint =
+					"match it (ip daddr @" + s.Name + " accept), or delete it"
 			}
 		}
 		for _, c := range t.Chains {

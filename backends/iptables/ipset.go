@@ -18,6 +18,10 @@ type IPSet struct {
 	Name   string // ksc-NAME-4 or ksc-NAME-6
 	Family ir.Family
 	Nets   []netip.Prefix
+	// Runtime marks a set the policy declares (set NAME { ... }): other
+	// programs may add and delete elements once it is loaded ("ipset add
+	// ksc-NAME-4 ..."), so status and diff do not compare them.
+	Runtime bool
 }
 
 // ipsetPrefix marks the sets ksc owns; ipset names are at most 31 bytes.
@@ -38,9 +42,13 @@ func ipsetName(define string, family ir.Family) string {
 // and records the set in the output.
 func ipsetMatch(lw *lowering, m *ir.Match, destination bool) *ir.Diagnostic {
 	name := ipsetName(m.SetName, lw.family)
+	ref, what := "$"+m.SetName, "define"
+	if m.Set != nil {
+		ref, what = "@"+m.SetName, "set"
+	}
 	if len(stagingName(name)) > maxIPSetName {
-		return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot name the set $%s as an ipset: %q with its staging suffix is longer than %d characters", m.SetName, stagingName(name), maxIPSetName),
-			Hint: "give the define a shorter name"}
+		return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot name the set %s as an ipset: %q with its staging suffix is longer than %d characters", ref, stagingName(name), maxIPSetName),
+			Hint: "give the " + what + " a shorter name"}
 	}
 	var nets []netip.Prefix
 	for _, e := range ir.MergeRanges(ir.Addrs(m.Field.Spec().Kind, m.Values)) {
@@ -54,10 +62,10 @@ func ipsetMatch(lw *lowering, m *ir.Match, destination bool) *ir.Diagnostic {
 		if n.Bits() == 0 {
 			// hash:net cannot hold a /0; a set of every address is no
 			// blocklist anyway.
-			return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot express $%s as an ipset: it holds every address (%s)", m.SetName, n)}
+			return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot express %s as an ipset: it holds every address (%s)", ref, n)}
 		}
 	}
-	lw.sets = append(lw.sets, IPSet{Name: name, Family: lw.family, Nets: nets})
+	lw.sets = append(lw.sets, IPSet{Name: name, Family: lw.family, Nets: nets, Runtime: m.Set != nil})
 	dir := "src"
 	if destination {
 		dir = "dst"
@@ -264,6 +272,9 @@ func ipsetDiff(nsPath string, sets []IPSet) ([]string, error) {
 		if err != nil {
 			out = append(out, fmt.Sprintf("ipset + %s (missing: %v)", set.Name, err))
 			continue
+		}
+		if set.Runtime {
+			continue // there is all that is the policy's
 		}
 		have := map[netip.Prefix]bool{}
 		for _, line := range strings.Split(string(saved), "\n") {

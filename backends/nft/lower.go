@@ -51,6 +51,10 @@ type BatchSet struct {
 	Set      *nftables.Set
 	Elements []nftables.SetElement // anonymous sets
 	ranges   []keyRange            // named interval sets, sorted
+	// Runtime marks a set the table declares: its elements are the
+	// kernel's once loaded (other programs or the packet path change
+	// them), so that status, diff and watch never compare them.
+	Runtime bool
 }
 
 // Len is the number of elements the set sends.
@@ -107,29 +111,20 @@ func Lower(p *ir.Policy) (*Batch, error) {
 		named := map[string]*nftables.Set{}
 		for _, ns := range NamedSets(t) {
 			setID++
-			keyType := nftables.TypeIPAddr
-			if ns.Family == ir.IPv6 {
-				keyType = nftables.TypeIP6Addr
-			}
-			s := &nftables.Set{Table: table, ID: setID, Name: ns.Name, Interval: true, KeyType: keyType}
-			// One backing array for every key: a blocklist has a million.
-			size := int(keyType.Bytes)
-			keys := make([]byte, 0, 2*size*len(ns.Elements))
-			elems := make([]keyRange, len(ns.Elements))
-			for i, e := range ns.Elements {
-				keys = append(keys, e.From.AsSlice()...)
-				keys = append(keys, e.To.AsSlice()...)
-				n := len(keys)
-				elems[i] = keyRange{keys[n-2*size : n-size : n-size], keys[n-size : n : n]}
-			}
-			named[ns.Name] = s
-			bt.Sets = append(bt.Sets, &BatchSet{Set: s, ranges: sortRanges(elems)})
+			bs := intervalSet(table, ns.Name, ns.Family, ns.Elements, setID)
+			named[ns.Name] = bs.Set
+			bt.Sets = append(bt.Sets, bs)
 		}
 		for _, ts := range t.Sets {
 			setID++
-			s := tableSet(table, ts, setID)
-			named[ts.Name] = s
-			bt.Sets = append(bt.Sets, &BatchSet{Set: s})
+			bs := &BatchSet{Set: dynamicSet(table, ts, setID), Runtime: true}
+			if !ts.Dynamic {
+				family := map[ir.Kind]ir.Family{ir.KindIPv4: ir.IPv4, ir.KindIPv6: ir.IPv6}[ts.Kind]
+				bs = intervalSet(table, ts.Name, family, ir.Addrs(ts.Kind, ts.Elements.Joined()), setID)
+				bs.Runtime = true
+			}
+			named[ts.Name] = bs.Set
+			bt.Sets = append(bt.Sets, bs)
 		}
 		for _, c := range t.Chains {
 			policy := nftables.ChainPolicyAccept
@@ -276,8 +271,28 @@ func (l *ruleLowerer) limit(s *ir.Limit) {
 		Exprs: []expr.Any{limit}})
 }
 
-// tableSet is a declared dynamic set as nft creates it.
-func tableSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set {
+// intervalSet is a named set of addresses as nft creates it.
+func intervalSet(table *nftables.Table, name string, family ir.Family, elements []ir.AddrElem, id uint32) *BatchSet {
+	keyType := nftables.TypeIPAddr
+	if family == ir.IPv6 {
+		keyType = nftables.TypeIP6Addr
+	}
+	s := &nftables.Set{Table: table, ID: id, Name: name, Interval: true, KeyType: keyType}
+	// One backing array for every key: a blocklist has a million.
+	size := int(keyType.Bytes)
+	keys := make([]byte, 0, 2*size*len(elements))
+	elems := make([]keyRange, len(elements))
+	for i, e := range elements {
+		keys = append(keys, e.From.AsSlice()...)
+		keys = append(keys, e.To.AsSlice()...)
+		n := len(keys)
+		elems[i] = keyRange{keys[n-2*size : n-size : n-size], keys[n-size : n : n]}
+	}
+	return &BatchSet{Set: s, ranges: sortRanges(elems)}
+}
+
+// dynamicSet is a declared dynamic set as nft creates it.
+func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set {
 	keyType := nftables.TypeIPAddr
 	if ts.Kind == ir.KindIPv6 {
 		keyType = nftables.TypeIP6Addr
@@ -596,6 +611,9 @@ func intervalElements(elems []keyRange) []nftables.SetElement {
 // together): after nft's leading end element at zero, each range as a
 // start element and an end element one past its last key.
 func encodeIntervals(sorted []keyRange, n int, fn func([]nftables.SetElement) error) error {
+	if len(sorted) == 0 {
+		return nil // a declared set that starts empty
+	}
 	size := len(sorted[0].first)
 	chunk := make([]nftables.SetElement, 0, min(n, 2*len(sorted)+1))
 	ends := make([]byte, 0, size*cap(chunk)) // end keys of this chunk

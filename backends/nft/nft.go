@@ -73,7 +73,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 			}
 			for _, r := range c.Rules {
 				for _, m := range r.Matches {
-					if m.SetName != "" {
+					if m.SetName != "" && m.Set == nil {
 						keyword(m.Pos, "set", m.SetName, true)
 					}
 				}
@@ -104,14 +104,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 func writeTable(b *bytes.Buffer, t *ir.Table) {
 	fmt.Fprintf(b, "table %s %s {\n", t.Family, t.Name)
 	for _, s := range NamedSets(t) {
-		fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ", s.Name, addrType(s.Family))
-		for i, e := range s.Elements {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(e.String())
-		}
-		b.WriteString(" }\n\t}\n\n")
+		writeIntervalSet(b, s.Name, addrType(s.Family), s.Elements)
 	}
 	for _, s := range t.Sets {
 		writeTableSet(b, s)
@@ -134,8 +127,28 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 	b.WriteString("}\n")
 }
 
-// writeTableSet declares a dynamic set as nft lists it.
+// writeIntervalSet declares a set of addresses as nft lists it.
+func writeIntervalSet(b *bytes.Buffer, name, typ string, elements []ir.AddrElem) {
+	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name, typ)
+	if len(elements) > 0 {
+		b.WriteString("\t\telements = { ")
+		for i, e := range elements {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(e.String())
+		}
+		b.WriteString(" }\n")
+	}
+	b.WriteString("\t}\n\n")
+}
+
+// writeTableSet declares a set as nft lists it.
 func writeTableSet(b *bytes.Buffer, s *ir.TableSet) {
+	if !s.Dynamic {
+		writeIntervalSet(b, s.Name, s.TypeName(), ir.Addrs(s.Kind, s.Elements.Joined()))
+		return
+	}
 	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n", s.Name, s.TypeName(), s.EffectiveSize())
 	if s.Timeout != 0 {
 		fmt.Fprintf(b, "\t\tflags dynamic,timeout\n\t\ttimeout %s\n", ir.FormatTimeout(s.Timeout))
@@ -288,7 +301,7 @@ func NamedSets(t *ir.Table) []*NamedSet {
 	for _, c := range t.Chains {
 		for _, r := range c.Rules {
 			for _, m := range r.Matches {
-				if m.SetName != "" && !seen[m.SetName] {
+				if m.SetName != "" && m.Set == nil && !seen[m.SetName] {
 					seen[m.SetName] = true
 					sets = append(sets, &NamedSet{Name: m.SetName, Family: m.Field.Spec().Family,
 						Elements: ir.Addrs(m.Field.Spec().Kind, m.Values.Joined())})

@@ -19,6 +19,28 @@ type LiveTable struct {
 	Table  *nftables.Table
 	Chains []*LiveChain
 	Sets   map[string]*LiveSet // by kernel name, e.g. "__set0"
+	// Runtime names the sets whose elements are not compared: those the
+	// policy declares, which other programs may change (see MarkRuntime).
+	Runtime map[string]bool
+}
+
+// MarkRuntime marks, in the tables b writes, the sets b declares (see
+// BatchSet.Runtime): their fingerprints leave the elements out.
+func (r *Ruleset) MarkRuntime(b *Batch) {
+	for _, bt := range b.Tables {
+		t := r.Table(bt.Table.Family, bt.Table.Name)
+		if t == nil {
+			continue
+		}
+		for _, s := range bt.Sets {
+			if s.Runtime {
+				if t.Runtime == nil {
+					t.Runtime = map[string]bool{}
+				}
+				t.Runtime[s.Set.Name] = true
+			}
+		}
+	}
 }
 
 // LiveChain is a chain and its rules.
@@ -90,6 +112,9 @@ func (t *LiveTable) SetFingerprint(name string) string {
 	if s.Set.Dynamic {
 		// Its elements come and go with the traffic.
 		return fmt.Sprintf("%s %s dynamic size=%d timeout=%v", name, s.Set.KeyType.Name, s.Set.Size, s.Set.Timeout)
+	}
+	if t.Runtime[name] {
+		return fmt.Sprintf("%s %s interval=%v (elements at runtime)", name, s.Set.KeyType.Name, s.Set.Interval)
 	}
 	elems := make([]string, len(s.Elements))
 	for i, e := range s.Elements {

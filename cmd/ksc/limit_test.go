@@ -230,3 +230,62 @@ func sendUDPFrom(t *testing.T, ns *netlab.NS, from, to string, n int) {
 	}))
 	time.Sleep(200 * time.Millisecond)
 }
+
+// runtimeSetPolicy lets out only what goes to the addresses of a set that
+// another program may change once it is loaded.
+const runtimeSetPolicy = `flush ruleset
+table inet t {
+	set ALLOWED {
+		type ipv4_addr
+		flags interval
+		elements = { 192.0.2.9 }
+	}
+	chain c hook output policy drop {
+		ip daddr @ALLOWED udp dport 9 accept
+	}
+}
+`
+
+// A declared set is the kernel's once loaded: an element another program
+// adds (nft add element, ipset add) takes effect at once, on every loader,
+// and status and diff still find the policy as it was loaded.
+func TestDeclaredSetsChangeAtRuntime(t *testing.T) {
+	netlab.Require(t, "nft", "ipset", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	policy := filepath.Join(t.TempDir(), "runtime.ks")
+	require.NoError(t, os.WriteFile(policy, []byte(runtimeSetPolicy), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		add  []string
+	}{
+		{"netlink", nil, []string{"nft", "add", "element", "inet", "t", "ALLOWED", "{ 192.0.2.10 }"}},
+		{"iptables-nft", []string{"--backend", "iptables", "--iptables-mode", "nft"}, []string{"ipset", "add", "ksc-ALLOWED-4", "192.0.2.10"}},
+		{"iptables-legacy", []string{"--backend", "iptables", "--iptables-mode", "legacy"}, []string{"ipset", "add", "ksc-ALLOWED-4", "192.0.2.10"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "sets"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			peer.Exec(t, "ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
+			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, tc.args...)...)
+			require.Equal(t, 0, code, stderr)
+
+			declared, added := countUDP(t, peer, "192.0.2.9:9"), countUDP(t, peer, "192.0.2.10:9")
+			sendUDP(t, fw, "192.0.2.9:9", 2)
+			sendUDP(t, fw, "192.0.2.10:9", 2)
+			assert.Equal(t, int64(2), declared.Load(), "a declared element")
+			assert.Equal(t, int64(0), added.Load(), "not in the set yet")
+
+			fw.Exec(t, tc.add...)
+			sendUDP(t, fw, "192.0.2.10:9", 2)
+			assert.Equal(t, int64(2), added.Load(), "an element added at runtime")
+
+			for _, cmd := range []string{"status", "diff"} {
+				code, out, stderr := ksc(append([]string{cmd, policy, "--netns", fw.Name}, tc.args...)...)
+				assert.Equal(t, 0, code, "%s after the set changed:\n%s%s", cmd, out, stderr)
+			}
+		})
+	}
+}

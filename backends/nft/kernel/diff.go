@@ -57,6 +57,8 @@ func liveAndDesired(b *nft.Batch, nsPath string) (live, desired *nft.Ruleset, er
 	if desired, err = applyInScratch(b); err != nil {
 		return nil, nil, err
 	}
+	live.MarkRuntime(b)
+	desired.MarkRuntime(b)
 	return live, desired, nil
 }
 

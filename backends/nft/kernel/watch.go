@@ -50,6 +50,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 	if err != nil {
 		return err
 	}
+	desired.MarkRuntime(b)
 	ours := func(t *nftables.Table) bool { return b.Table(t) != nil }
 	want := desired.Fingerprint(ours)
 	restore := *b
@@ -84,6 +85,9 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 		} else {
 			var live *nft.Ruleset
 			live, err = readHandle(h)
+			if err == nil {
+				live.MarkRuntime(b)
+			}
 			if err == nil && slices.Equal(live.Fingerprint(ours), want) {
 				return
 			}

@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// TableSet is a set a table declares by name. For now it is a dynamic set
-// ("flags dynamic"): rules fill it as packets arrive, to keep a rate limit
-// for each source (see Meter). Its elements are the kernel's business, so
-// status and diff never compare them.
+// TableSet is a set a table declares by name: either a set of addresses
+// ("flags interval", with elements) that rules look up as @NAME and that
+// other programs (a VPN client's hook, fail2ban) may change at runtime, or
+// a dynamic set ("flags dynamic") that rules fill as packets arrive, to
+// keep a rate limit for each source (see Meter). Either way its elements
+// are the kernel's once loaded: status and diff never compare them.
 type TableSet struct {
 	Pos  Pos
 	Name string
@@ -23,6 +25,11 @@ type TableSet struct {
 	// (or last updated, for "update").
 	Timeout time.Duration
 	Dynamic bool
+	// Interval sets hold prefixes and ranges; ksc declares every address
+	// set it looks up so.
+	Interval bool
+	// Elements are the keys it starts with (of Kind).
+	Elements Set
 }
 
 // DefaultSetSize is the size nft gives a dynamic set that names none.
@@ -108,9 +115,14 @@ func validateSets(t *Table, ds *Diagnostics) {
 		if s.Kind != KindIPv4 && s.Kind != KindIPv6 {
 			ds.Errorf(s.Pos, "set %s has a type ksc cannot declare", s.Name).Hint = "use type ipv4_addr or type ipv6_addr"
 		}
-		if !s.Dynamic {
-			ds.Errorf(s.Pos, "set %s is not dynamic; ksc declares sets only for per-key rate limits", s.Name).Hint =
-				"add \"flags dynamic\", and fill it with update @" + s.Name + " { ip saddr limit rate ... }; a set of fixed addresses is a define"
+		switch {
+		case s.Dynamic && (s.Interval || len(s.Elements) > 0):
+			ds.Errorf(s.Pos, "dynamic set %s starts empty and holds single keys: no interval flag, no elements", s.Name)
+		case !s.Dynamic && !s.Interval:
+			ds.Errorf(s.Pos, "set %s needs flags interval (ksc writes address sets so, to hold prefixes and ranges) or flags dynamic", s.Name).Hint =
+				"add \"flags interval\" for a set that rules look up as @" + s.Name + "; \"flags dynamic\" for one that a per-key limit fills"
+		case !s.Dynamic && (s.Size != 0 || s.Timeout != 0):
+			ds.Errorf(s.Pos, "set %s: size and timeout are for dynamic sets", s.Name)
 		}
 		if s.Timeout < 0 || s.Timeout%time.Second != 0 {
 			ds.Errorf(s.Pos, "set %s has a timeout of %s; ksc writes whole seconds", s.Name, s.Timeout)
@@ -119,6 +131,10 @@ func validateSets(t *Table, ds *Diagnostics) {
 	for _, c := range t.Chains {
 		for _, r := range c.Rules {
 			for _, m := range r.Matches {
+				if m.Set != nil {
+					validateLookup(t, m, ds)
+					continue
+				}
 				if s := seen[m.SetName]; s != nil {
 					ds.Errorf(s.Pos, "set %s has the name of the file set $%s, which table %s %s also holds", s.Name, m.SetName, t.Family, t.Name).Hint = "rename one of them"
 					delete(seen, m.SetName)
@@ -135,6 +151,21 @@ func validateSets(t *Table, ds *Diagnostics) {
 			}
 			validateMeter(t, l, users, ds)
 		}
+	}
+}
+
+// validateLookup checks a match on a declared set: the table's own, of
+// the field's kind, and not dynamic.
+func validateLookup(t *Table, m *Match, ds *Diagnostics) {
+	switch {
+	case !slices.Contains(t.Sets, m.Set):
+		ds.Errorf(m.Pos, "%s looks up set %s, which table %s %s does not declare", m.Field, m.Set.Name, t.Family, t.Name)
+	case m.Set.Kind != m.Field.Spec().Kind:
+		ds.Errorf(m.Pos, "%s cannot look up set %s of %s", m.Field, m.Set.Name, m.Set.TypeName())
+	case m.Set.Dynamic:
+		ds.Errorf(m.Pos, "%s looks up dynamic set %s: ksc fills dynamic sets for per-key limits only", m.Field, m.Set.Name)
+	case m.SetName != m.Set.Name:
+		ds.Errorf(m.Pos, "%s looks up set %s by the name %s", m.Field, m.Set.Name, m.SetName)
 	}
 }
 
