@@ -68,7 +68,9 @@ const (
 	// ChainFilter chains decide packets' fates.
 	ChainFilter ChainType = iota
 	// ChainNAT chains see the first packet of each new connection and
-	// rewrite its addresses (only SNAT, at postrouting, so far).
+	// rewrite its addresses: the source at postrouting (snat,
+	// masquerade), the destination at prerouting and output (dnat,
+	// redirect).
 	ChainNAT
 )
 
@@ -95,7 +97,7 @@ type Rule struct {
 	Verdict Verdict
 	// Target is the regular chain of a Jump or Goto, in the rule's table.
 	Target *Chain
-	// NAT says how an SNAT rule rewrites.
+	// NAT says how a Translate rule rewrites.
 	NAT *NAT
 	// RejectWith says how a Reject answers; the zero value is nft's plain
 	// reject (port unreachable in the packet's family).
@@ -210,12 +212,13 @@ const (
 	// Return leaves a regular chain for the rule after the jump that
 	// reached it; in a base chain, it ends the chain with its policy.
 	Return
-	// SNAT rewrites a new connection's source address as the rule's NAT
-	// says, and ends the nat chain as an accept would.
-	SNAT
+	// Translate rewrites a new connection's addresses as the rule's NAT
+	// says (snat, masquerade, dnat, redirect), and ends the nat chain as
+	// an accept would.
+	Translate
 )
 
-var verdictNames = [...]string{"", "accept", "drop", "reject", "jump", "goto", "return", "snat"}
+var verdictNames = [...]string{"", "accept", "drop", "reject", "jump", "goto", "return", "nat"}
 
 func (v Verdict) String() string {
 	if int(v) >= len(verdictNames) {
@@ -237,32 +240,58 @@ func ParseVerdict(name string) (Verdict, bool) {
 // Decides reports whether the verdict ends the packet's way through the
 // base chain: accept, drop and reject do; jump, goto and return move it
 // between chains.
-func (v Verdict) Decides() bool { return v == Accept || v == Drop || v == Reject || v == SNAT }
+func (v Verdict) Decides() bool { return v == Accept || v == Drop || v == Reject || v == Translate }
 
 // VerdictText is the verdict as nft writes it: "jump NAME" for a jump.
 func (r *Rule) VerdictText() string {
 	if (r.Verdict == Jump || r.Verdict == Goto) && r.Target != nil {
 		return r.Verdict.String() + " " + r.Target.Name
 	}
-	if r.Verdict == SNAT && r.NAT != nil {
+	if r.Verdict == Translate && r.NAT != nil {
 		return r.NAT.Text(Inet)
 	}
 	return r.Verdict.String()
 }
 
-// NAT is how an SNAT rule rewrites a new connection's source: to the
-// address of the interface it leaves by (masquerade), or to Addr.
+// NAT is how a nat rule rewrites a new connection: its source to Addr
+// (snat) or to the address of the interface it leaves by (masquerade), or
+// its destination to Addr (dnat) or to this machine (redirect), and for a
+// destination the port to Port when it is not 0.
 type NAT struct {
-	Pos        Pos
-	Masquerade bool
-	Addr       netip.Addr
+	Pos  Pos
+	Kind NATKind
+	Addr netip.Addr
+	Port uint16
 }
 
+// NATKind is what a nat rule rewrites, and to what.
+type NATKind uint8
+
+const (
+	SNAT NATKind = iota + 1
+	Masquerade
+	DNAT
+	Redirect
+)
+
+var natKindNames = [...]string{"", "snat", "masquerade", "dnat", "redirect"}
+
+func (k NATKind) String() string {
+	if int(k) >= len(natKindNames) || k == 0 {
+		return "invalid nat"
+	}
+	return natKindNames[k]
+}
+
+// Source reports whether the kind rewrites the source (at postrouting),
+// not the destination (at prerouting and output).
+func (k NATKind) Source() bool { return k == SNAT || k == Masquerade }
+
 // Family is the family of the packets the rewrite applies to: Addr's, or
-// Inet for masquerade.
+// Inet for masquerade and redirect.
 func (n *NAT) Family() Family {
 	switch {
-	case n.Masquerade || !n.Addr.IsValid():
+	case !n.Addr.IsValid():
 		return Inet
 	case n.Addr.Is4():
 		return IPv4
@@ -271,15 +300,26 @@ func (n *NAT) Family() Family {
 }
 
 // Text is the statement as nft writes it in a table of family f: an inet
-// table's names the address family ("snat ip to 192.0.2.1").
+// table's names the address family ("snat ip to 192.0.2.1", "dnat ip6 to
+// [2001:db8::1]:8080").
 func (n *NAT) Text(f Family) string {
-	if n.Masquerade {
+	switch n.Kind {
+	case Masquerade:
 		return "masquerade"
+	case Redirect:
+		if n.Port != 0 {
+			return "redirect to :" + strconv.Itoa(int(n.Port))
+		}
+		return "redirect"
+	}
+	to := n.Addr.String()
+	if n.Port != 0 {
+		to = netip.AddrPortFrom(n.Addr, n.Port).String()
 	}
 	if f == Inet {
-		return "snat " + n.Family().String() + " to " + n.Addr.String()
+		return n.Kind.String() + " " + n.Family().String() + " to " + to
 	}
-	return "snat to " + n.Addr.String()
+	return n.Kind.String() + " to " + to
 }
 
 // Statement is something a rule does besides its verdict: Counter or Log.

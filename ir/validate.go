@@ -197,12 +197,19 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 		validatePorts(r, ds)
 		validateReject(t, r, ds)
 	}
-	if r.Verdict == SNAT {
+	if r.Verdict == Translate {
 		switch {
 		case r.NAT == nil:
 			ds.Errorf(r.Pos, "snat without a rewrite")
 		case c.Type != ChainNAT:
-			ds.Errorf(r.NAT.Pos, "%s in chain %s, which is not a nat chain", r.NAT.Text(t.Family), c.Name).Hint = "move it to a chain of type nat hook postrouting priority srcnat"
+			hook := "postrouting priority srcnat"
+			if !r.NAT.Kind.Source() {
+				hook = "prerouting priority dstnat"
+			}
+			ds.Errorf(r.NAT.Pos, "%s in chain %s, which is not a nat chain", r.NAT.Text(t.Family), c.Name).Hint = "move it to a chain of type nat hook " + hook
+		case r.NAT.Port != 0 && !carriesPorts(r):
+			ds.Errorf(r.NAT.Pos, "%s rewrites the port, and this rule holds for protocols without ports", r.NAT.Text(t.Family)).Hint =
+				"add meta l4proto tcp (or a tcp dport match), or { tcp, udp }"
 		case !t.Family.Covers(r.NAT.Family()):
 			ds.Errorf(r.NAT.Pos, "%s in table %s %s, which sees no %s packets", r.NAT.Text(t.Family), t.Family, t.Name, r.NAT.Family())
 		}
@@ -257,19 +264,29 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 // nothing but how to rewrite.
 func validateNATChain(c *Chain, ds *Diagnostics) {
 	switch {
-	case c.Hook != HookPostrouting:
-		ds.Errorf(c.Pos, "nat chain %s is on hook %s; ksc writes nat chains at postrouting only (masquerade, snat)", c.Name, c.Hook).Hint = "use hook postrouting priority srcnat"
+	case c.Hook != HookPostrouting && c.Hook != HookPrerouting && c.Hook != HookOutput:
+		ds.Errorf(c.Pos, "nat chain %s is on hook %s; ksc writes nat chains at postrouting (masquerade, snat), prerouting and output (dnat, redirect)", c.Name, c.Hook).Hint =
+			"use hook postrouting priority srcnat, or hook prerouting priority dstnat"
 	case c.Priority <= PriorityConntrack:
-		ds.Errorf(c.Pos, "nat chain %s runs at priority %d, before conntrack (%d): the kernel refuses it", c.Name, c.Priority, PriorityConntrack).Hint = "use priority srcnat (100)"
+		ds.Errorf(c.Pos, "nat chain %s runs at priority %d, before conntrack (%d): the kernel refuses it", c.Name, c.Priority, PriorityConntrack).Hint = "use priority srcnat (100) at postrouting, dstnat (-100) at prerouting and output"
 	case c.Policy != Accept:
 		ds.Errorf(c.Pos, "nat chain %s has policy %s: a nat chain rewrites and filters nothing", c.Name, c.Policy).Hint = "leave the policy out, and drop packets in a filter chain"
 	}
 	for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
 		for _, r := range rules {
 			switch r.Verdict {
-			case NoVerdict, Accept, Return, SNAT:
+			case NoVerdict, Accept, Return:
+			case Translate:
+				if r.NAT != nil && r.NAT.Kind.Source() != (c.Hook == HookPostrouting) {
+					where := "postrouting"
+					if !r.NAT.Kind.Source() {
+						where = "prerouting or output"
+					}
+					ds.Errorf(r.NAT.Pos, "%s in nat chain %s on hook %s: it rewrites the %s, which the kernel does at %s", r.NAT.Kind, c.Name, c.Hook,
+						map[bool]string{true: "source", false: "destination"}[r.NAT.Kind.Source()], where).Hint = "move it to a nat chain on hook " + where
+				}
 			default:
-				ds.Errorf(r.Pos, "%s in nat chain %s: a nat chain rewrites and filters nothing", r.Verdict, c.Name).Hint = "decide packets' fates in a filter chain; here use masquerade, snat, accept or return"
+				ds.Errorf(r.Pos, "%s in nat chain %s: a nat chain rewrites and filters nothing", r.Verdict, c.Name).Hint = "decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return"
 			}
 		}
 	}
@@ -417,6 +434,21 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 				"key the limit by the family's own address field"
 		}
 	}
+}
+
+// carriesPorts reports whether the rule holds only for TCP and UDP, whose
+// ports a rewrite can change.
+func carriesPorts(r *Rule) bool {
+	proto := r.Match(FieldL4Proto)
+	if proto == nil {
+		return false
+	}
+	for _, p := range Protocols(proto.Effective()) {
+		if p != TCP && p != UDP {
+			return false
+		}
+	}
+	return true
 }
 
 // validatePorts checks that a rule matching ports matches only protocols

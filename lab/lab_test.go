@@ -106,7 +106,7 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 	} {
 		p, err := sim.ParsePacket(tc.line)
 		require.NoError(t, err, tc.line)
-		got, err := l.Run(p)
+		got, err := l.Run(p, p)
 		if assert.NoError(t, err, tc.line) {
 			assert.Equal(t, tc.want.String(), got.Verdict.String(), tc.line)
 		}

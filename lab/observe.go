@@ -86,12 +86,11 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 	}
 	last := chain("last", lastHook, math.MaxInt32)
 	rule(last, append(tuple(p.Packet), count(tagPassed))...)
-	if lastHook == nftables.ChainHookPostrouting {
-		// After source NAT the packet's own source is no longer the
-		// probe's: its connection's original direction still is. A
-		// packet both match counts twice, which is still "passed".
-		rule(last, append(originalTuple(p.Packet), count(tagPassed))...)
-	}
+	// After NAT (dnat or redirect on the way in, snat on the way out) the
+	// packet's own addresses are no longer the probe's: its connection's
+	// original direction still is. A packet both match counts twice,
+	// which is still "passed".
+	rule(last, append(originalTuple(p.Packet), count(tagPassed))...)
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("loading the lab's own table: %w", err)
 	}

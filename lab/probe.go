@@ -42,18 +42,25 @@ func (u *Unsupported) Error() string { return "the lab cannot send this packet: 
 const markerWait = 2 * time.Second
 
 // Run sends p through the loaded policy and reports what happened to it.
-// Probes run one at a time.
-func (l *Lab) Run(p sim.Packet) (o Outcome, err error) {
+// rewritten is p as the policy's nat rules leave it (sim.Evaluate's
+// Final): the lab routes its destination too, and sends to it only if it
+// is an address the lab may send to. Probes run one at a time.
+func (l *Lab) Run(p, rewritten sim.Packet) (o Outcome, err error) {
 	plan, err := planFor(p)
 	if err != nil {
 		return Outcome{}, err
+	}
+	for _, a := range []netip.Addr{rewritten.Src, rewritten.Dst} {
+		if !labAddress(a) {
+			return Outcome{}, &Unsupported{fmt.Sprintf("the policy rewrites the packet to %s, which is not a documentation, link-local, unique-local, multicast or broadcast address; the lab sends to no other (set the policy's addresses with -D on a with line)", a)}
+		}
 	}
 	for _, name := range []string{p.Iif, p.Oif} {
 		if _, ok := l.links[name]; name != "" && name != "lo" && !ok {
 			return Outcome{}, fmt.Errorf("the lab has no interface %s", name)
 		}
 	}
-	undo, err := l.route(p)
+	undo, err := l.route(p, rewritten.Dst)
 	defer func() { err = errors.Join(err, undo()) }()
 	if err != nil {
 		return Outcome{}, err
@@ -191,7 +198,7 @@ func isBroadcast(a netip.Addr) bool { return a == netip.AddrFrom4([4]byte{255, 2
 // route gives the firewall what p needs: its local address, a route to
 // where it goes (by the interface the line names), a route back for a
 // rejection's answer, a multicast group joined. undo takes it all away.
-func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
+func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, err error) {
 	var undos []func() error
 	undo = func() error {
 		var errs []error
@@ -244,14 +251,18 @@ func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
 		})
 		return nil
 	}
+	if rewrittenDst != p.Dst && p.Dir != sim.In {
+		// dnat sends it elsewhere, still by the interface the line names.
+		err = addRoute(rewrittenDst, p.Oif)
+	}
 	switch p.Dir {
 	case sim.Out:
-		err = errors.Join(addAddr(p.Src, p.Oif), addRoute(p.Dst, p.Oif))
+		err = errors.Join(err, addAddr(p.Src, p.Oif), addRoute(p.Dst, p.Oif))
 		if p.Oif == "lo" && p.Dst != p.Src {
 			err = errors.Join(err, addAddr(p.Dst, "lo")) // out over lo is to this machine
 		}
 	case sim.In:
-		err = addRoute(p.Src, p.Iif)
+		err = errors.Join(err, addRoute(p.Src, p.Iif))
 		if err == nil && p.Dst.IsMulticast() {
 			var leave func() error
 			leave, err = l.join(p.Dst, index(p.Iif))
@@ -262,7 +273,7 @@ func (l *Lab) route(p sim.Packet) (undo func() error, err error) {
 	case sim.Forward:
 		// Masquerade takes the address of the interface a packet leaves
 		// by, and drops the packet when there is none.
-		err = errors.Join(addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
+		err = errors.Join(err, addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
 	}
 	return undo, err
 }

@@ -120,7 +120,7 @@ func (d *handLexer) match(s string) (int, lexer.TokenType) {
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 
-// isWordByte is [A-Za-z0-9_.:/*+|@-].
+// isWordByte is [A-Za-z0-9_.:/*+|@[\]-].
 func isWordByte(c byte) bool {
-	return isLetter(c) || isDigit(c) || strings.IndexByte("_.:/*+|@-", c) >= 0
+	return isLetter(c) || isDigit(c) || strings.IndexByte("_.:/*+|@[]-", c) >= 0
 }

@@ -13,7 +13,7 @@ import (
 
 // regexpLexer is the token specification: what each token is, in the
 // order the rules are tried. Words are generous (they include '.', ':',
-// '/', '-', '*' and '@') so that addresses, prefixes, ranges and option names
+// '/', '-', '*', '@' and '[]') so that addresses, prefixes, ranges and option names
 // are single tokens; Build gives them meaning by context. The parser runs
 // on policyLexer (lexer.go), which reads the same tokens by hand, about
 // four times as fast; tests hold the two to the same tokens and errors.
@@ -25,7 +25,7 @@ var regexpLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Whitespace", Pattern: `[ \t\r]+`},
 	{Name: "Op", Pattern: `!=|==`},
 	{Name: "Punct", Pattern: `[{}=,;()&]`},
-	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|@\-]+`},
+	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|@\[\]\-]+`},
 })
 
 var options = []participle.Option{

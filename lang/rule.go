@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 const ruleHint = "a rule is matches (iifname, ip daddr, tcp dport, ct state, ...), then counter and log, then accept, drop, reject, jump CHAIN, goto CHAIN or return"
 
 // statementWords are the words that start something other than a match.
-var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return", "masquerade", "snat", "add", "update"}
+var statementWords = []string{"counter", "log", "limit", "comment", "accept", "drop", "reject", "jump", "goto", "return", "masquerade", "snat", "dnat", "redirect", "add", "update"}
 
 // word returns the term's bare word, or "".
 func (t *Term) word() string {
@@ -137,16 +138,21 @@ func (rb *ruleBuilder) clause() bool {
 		return true
 	case word == "masquerade":
 		rb.next()
-		rb.out.Verdict, rb.out.NAT = ir.SNAT, &ir.NAT{Pos: pos, Masquerade: true}
+		rb.out.Verdict, rb.out.NAT = ir.Translate, &ir.NAT{Pos: pos, Kind: ir.Masquerade}
 		rb.stage = decided
 		return true
-	case word == "snat":
+	case word == "snat" || word == "dnat" || word == "redirect":
 		rb.next()
-		n := rb.snat(pos, end)
+		var n *ir.NAT
+		if word == "redirect" {
+			n = rb.redirect(pos)
+		} else {
+			n = rb.nat(map[string]ir.NATKind{"snat": ir.SNAT, "dnat": ir.DNAT}[word], pos, end)
+		}
 		if n == nil {
 			return false
 		}
-		rb.out.Verdict, rb.out.NAT = ir.SNAT, n
+		rb.out.Verdict, rb.out.NAT = ir.Translate, n
 		rb.stage = decided
 		return true
 	case word == "accept" || word == "drop" || word == "reject" || word == "return":
@@ -760,21 +766,24 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 // snat reads "snat [ip|ip6] to ADDRESS" (or $NAME of one address): the
 // family word, which nft needs in inet tables, must agree with the
 // address.
-func (rb *ruleBuilder) snat(pos, end ir.Pos) *ir.NAT {
-	const hint = "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
-	n := &ir.NAT{Pos: pos}
+func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
+	hint := "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
+	if kind == ir.DNAT {
+		hint = "dnat to 192.0.2.10, dnat to 192.0.2.10:8080, or in an inet table dnat ip to 192.0.2.10:8080 / dnat ip6 to [2001:db8::10]:8080"
+	}
+	n := &ir.NAT{Pos: pos, Kind: kind}
 	family := ir.Inet
 	if t := rb.peek(); t != nil && (t.word() == "ip" || t.word() == "ip6") {
 		rb.next()
 		family = map[string]ir.Family{"ip": ir.IPv4, "ip6": ir.IPv6}[t.word()]
 	}
 	if t := rb.next(); t == nil || t.word() != "to" {
-		rb.errorf(pos, end, "snat needs \"to\" and an address").Hint = hint
+		rb.errorf(pos, end, "%s needs \"to\" and an address", kind).Hint = hint
 		return nil
 	}
 	t := rb.next()
 	if t == nil || t.Value == nil {
-		rb.errorf(pos, end, "snat to needs an address").Hint = hint
+		rb.errorf(pos, end, "%s to needs an address", kind).Hint = hint
 		return nil
 	}
 	at, to := t.span()
@@ -783,19 +792,54 @@ func (rb *ruleBuilder) snat(pos, end ir.Pos) *ir.NAT {
 		return nil
 	}
 	if len(elems) != 1 {
-		rb.errorf(at, to, "snat rewrites to one address, not %d", len(elems)).Hint = hint
+		rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = hint
 		return nil
 	}
-	a, msg, _ := parseAddrElem(elems[0])
-	if msg != "" || a.From != a.To {
-		rb.errorf(at, to, "snat to needs one address, %s", elems[0].describe()).Hint = hint
-		return nil
+	text := elems[0].text
+	if ap, err := netip.ParseAddrPort(text); err == nil && kind == ir.DNAT {
+		// "192.0.2.10:8080", "[2001:db8::10]:8080"
+		if ap.Port() == 0 {
+			rb.errorf(at, to, "dnat to %s: port 0 is no port", text).Hint = hint
+			return nil
+		}
+		n.Addr, n.Port = ap.Addr(), ap.Port()
+	} else {
+		a, msg, _ := parseAddrElem(elems[0])
+		if msg != "" || a.From != a.To {
+			rb.errorf(at, to, "%s to needs one address, %s", kind, elems[0].describe()).Hint = hint
+			return nil
+		}
+		n.Addr = a.From
 	}
-	n.Addr = a.From
 	if family != ir.Inet && family != n.Family() {
-		rb.errorf(at, to, "snat %s to %s: the address is not %s's", family, n.Addr, family).Hint = hint
+		rb.errorf(at, to, "%s %s to %s: the address is not %s's", kind, family, n.Addr, family).Hint = hint
 		return nil
 	}
+	return n
+}
+
+// redirect reads "redirect [to :PORT]".
+func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
+	n := &ir.NAT{Pos: pos, Kind: ir.Redirect}
+	if t := rb.peek(); t == nil || t.word() != "to" {
+		return n
+	}
+	rb.next()
+	t := rb.next()
+	port := ""
+	if t != nil {
+		port = strings.TrimPrefix(t.word(), ":")
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if t == nil || !strings.HasPrefix(t.word(), ":") || err != nil || p == 0 {
+		at, to := pos, ir.Pos{}
+		if t != nil {
+			at, to = t.span()
+		}
+		rb.errorf(at, to, "redirect to needs a port: redirect to :8080").Hint = "or redirect alone, to keep the port"
+		return nil
+	}
+	n.Port = uint16(p)
 	return n
 }
 

@@ -88,7 +88,7 @@ func does(r *ir.Rule) string {
 		return "sends to chain " + r.Target.Name
 	case ir.Return:
 		return "returns"
-	case ir.SNAT:
+	case ir.Translate:
 		return "rewrites the source of"
 	}
 	return r.Verdict.String() + "s"

@@ -6,6 +6,8 @@
 package sim
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/ksc-project/ksc/ir"
@@ -86,6 +88,43 @@ type Step struct {
 type Result struct {
 	Steps   []Step
 	Verdict ir.Verdict // Accept, Drop or Reject
+	// Unknown says what a rewrite made of the packet that the simulator
+	// cannot know (the address of an interface), and what it assumed.
+	Unknown []string
+	// Final is the packet as the last chain saw it: its addresses and
+	// ports after nat rules, its marks after those the rules set.
+	Final Packet
+}
+
+// translate rewrites the packet as a nat rule does, for the chains after
+// it, and says what it could not know. The kernel rewrites a connection's
+// first packet, and the rest of the connection alike.
+func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
+	switch n.Kind {
+	case ir.SNAT:
+		pkt.Src = n.Addr
+	case ir.DNAT:
+		pkt.Dst = n.Addr
+		if n.Port != 0 {
+			pkt.Dport = n.Port
+		}
+	case ir.Redirect:
+		if n.Port != 0 {
+			pkt.Dport = n.Port
+		}
+		if h == ir.HookOutput {
+			if pkt.Family() == ir.IPv4 {
+				pkt.Dst = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+			} else {
+				pkt.Dst = netip.IPv6Loopback()
+			}
+			return ""
+		}
+		return fmt.Sprintf("redirect: the destination becomes this machine's first address on %s, taken to be %s", pkt.Iif, pkt.Dst)
+	case ir.Masquerade:
+		return fmt.Sprintf("masquerade: the source becomes this machine's address on %s, taken to be %s", pkt.Oif, pkt.Src)
+	}
+	return ""
 }
 
 // Conditions says, for each rule whose effect on the packet depends on a
@@ -128,14 +167,19 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 			at := pkt.atHook(h)
 			step := evalChain(tc.table, tc.chain, &at)
 			pkt.Mark, pkt.CtMark = at.Mark, at.CtMark
+			if step.Rule != nil && step.Rule.Verdict == ir.Translate {
+				if note := translate(&pkt, h, step.Rule.NAT); note != "" {
+					res.Unknown = append(res.Unknown, step.Rule.Pos.String()+" "+note)
+				}
+			}
 			res.Steps = append(res.Steps, step)
 			if step.Verdict != ir.Accept {
-				res.Verdict = step.Verdict
+				res.Verdict, res.Final = step.Verdict, pkt
 				return res
 			}
 		}
 	}
-	res.Verdict = ir.Accept
+	res.Verdict, res.Final = ir.Accept, pkt
 	return res
 }
 
@@ -166,7 +210,7 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 	step := Step{Table: t, Chain: c}
 	if r := walk(c, pkt, &step); r != nil {
 		step.Rule, step.Verdict = r, r.Verdict
-		if r.Verdict == ir.SNAT {
+		if r.Verdict == ir.Translate {
 			// The rewrite is the nat chain's accept; the filter verdicts
 			// are the other chains'.
 			step.Verdict = ir.Accept
@@ -210,7 +254,7 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 		case ir.Return:
 			step.Returned = append(step.Returned, r)
 			return nil
-		case ir.Accept, ir.Drop, ir.Reject, ir.SNAT:
+		case ir.Accept, ir.Drop, ir.Reject, ir.Translate:
 			return r
 		default:
 			panic("sim: rule with verdict " + r.Verdict.String())

@@ -130,6 +130,32 @@ func TestMeterIsAConditionPerKey(t *testing.T) {
 	assert.Empty(t, sim.Evaluate(p, pkt6).Conditions(), "an IPv6 packet has no ip saddr")
 }
 
+// A dnat rewrites what the chains after it see; a redirect on the way in
+// goes to an address the simulator cannot know, and says what it assumed.
+func TestDestinationNATRewritesForLaterChains(t *testing.T) {
+	src := "table inet t {\n\tchain n type nat hook prerouting priority dstnat {\n\t\ttcp dport 8080 dnat ip to 192.0.2.10:80\n\t\ttcp dport 2222 redirect to :22\n\t}\n" +
+		"\tchain f hook forward priority filter policy drop {\n\t\tip daddr 192.0.2.10 tcp dport 80 accept\n\t}\n" +
+		"\tchain i hook input priority filter policy drop {\n\t\ttcp dport 22 accept\n\t}\n}\n"
+	p, ds := lang.Load("n.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	for line, want := range map[string]ir.Verdict{
+		"forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:8080": ir.Accept,
+		"forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:80":   ir.Drop,
+		"in eth0 tcp 203.0.113.7:40000 198.51.100.1:2222":           ir.Accept,
+	} {
+		pkt, err := sim.ParsePacket(line)
+		require.NoError(t, err)
+		assert.Equal(t, want, sim.Evaluate(p, pkt).Verdict, line)
+	}
+	pkt, _ := sim.ParsePacket("forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:8080")
+	res := sim.Evaluate(p, pkt)
+	assert.Equal(t, "192.0.2.10", res.Final.Dst.String())
+	assert.Equal(t, uint16(80), res.Final.Dport)
+	assert.Empty(t, res.Unknown)
+	pkt, _ = sim.ParsePacket("in eth0 tcp 203.0.113.7:40000 198.51.100.1:2222")
+	assert.Equal(t, []string{"n.ks:4:3 redirect: the destination becomes this machine's first address on eth0, taken to be 198.51.100.1"}, sim.Evaluate(p, pkt).Unknown)
+}
+
 // A mark set in one chain is what a later chain's match sees.
 func TestMarkSetCarriesOn(t *testing.T) {
 	src := "table inet t {\n\tchain a hook output policy accept {\n\t\tudp dport 9 meta mark set 0x2\n\t}\n\tchain b hook output priority 10 policy accept {\n\t\tmeta mark 0x2 drop\n\t}\n}\n"

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,15 +113,18 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		// The whole nat table, as iptables-save lists it; with no nat
 		// chain of this family, an empty one.
 		w.line(ir.Pos{}, "*nat")
-		for _, name := range []string{"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"} {
+		names := []string{"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}
+		for _, name := range names {
 			pos := ir.Pos{}
-			if name == "POSTROUTING" && nat != nil {
-				pos = nat.Pos
+			if c := nat[name]; c != nil {
+				pos = c.Pos
 			}
 			w.line(pos, ":"+name+" ACCEPT [0:0]")
 		}
-		if nat != nil {
-			writeRules(w, "POSTROUTING", family, nat, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
+		for _, name := range names {
+			if c := nat[name]; c != nil {
+				writeRules(w, name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
+			}
 		}
 		w.line(ir.Pos{}, "COMMIT")
 	}
@@ -258,11 +262,22 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 	return chains, ds
 }
 
-// natChains picks the nat chain that feeds the nat table's POSTROUTING
-// chain, which runs at srcnat (100), and refuses what it cannot hold.
-func natChains(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
+// natHooks are the nat table's chains ksc writes, by hook, with the
+// priority iptables runs each at.
+var natHooks = map[ir.Hook]struct {
+	name, priorityName string
+	priority           int
+}{
+	ir.HookPrerouting:  {"PREROUTING", "dstnat", -100},
+	ir.HookOutput:      {"OUTPUT", "dstnat", -100},
+	ir.HookPostrouting: {"POSTROUTING", "srcnat", 100},
+}
+
+// natChains picks the nat chain that feeds each of the nat table's
+// chains, by iptables name, and refuses what they cannot hold.
+func natChains(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics) {
 	var ds ir.Diagnostics
-	var out *ir.Chain
+	out := map[string]*ir.Chain{}
 	for _, t := range p.Tables {
 		if !t.Family.Covers(family) {
 			continue
@@ -271,17 +286,20 @@ func natChains(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
 			if c.Type != ir.ChainNAT {
 				continue
 			}
+			hook, known := natHooks[c.Hook]
 			switch {
 			case Owned(p):
 				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there", c.Name).Hint =
 					"add \"flush ruleset\" if the policy owns the nat and filter tables, or use the nft target"
-			case c.Priority != 100:
-				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat POSTROUTING chain runs at srcnat (100)", c.Name, c.Priority).Hint =
-					"use priority srcnat for the iptables targets, or use the nft target"
-			case out != nil:
-				ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook postrouting: iptables has one nat POSTROUTING chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
+			case !known:
+				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s on hook %s", c.Name, c.Hook)
+			case c.Priority != hook.priority:
+				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat %s chain runs at %s (%d)", c.Name, c.Priority, hook.name, hook.priorityName, hook.priority).Hint =
+					"use priority srcnat at postrouting, dstnat at prerouting and output, or use the nft target"
+			case out[hook.name] != nil:
+				ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook %s: iptables has one nat %s chain", c.Name, out[hook.name].Name, out[hook.name].Pos, c.Hook, hook.name).Hint = "merge them into one chain"
 			default:
-				out = c
+				out[hook.name] = c
 			}
 		}
 	}
@@ -914,12 +932,8 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 		targets = append(targets, []string{"-g", r.Target.Name})
 	case ir.Return:
 		targets = append(targets, []string{"-j", to.ret})
-	case ir.SNAT:
-		if r.NAT.Masquerade {
-			targets = append(targets, []string{"-j", "MASQUERADE"})
-		} else {
-			targets = append(targets, []string{"-j", "SNAT", "--to-source", r.NAT.Addr.String()})
-		}
+	case ir.Translate:
+		targets = append(targets, natTarget(r.NAT))
 	case ir.Drop:
 		targets = append(targets, []string{"-j", "DROP"})
 	case ir.Reject:
@@ -954,6 +968,26 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 		}
 	}
 	return rules, nil
+}
+
+// natTarget is a nat rule's rewrite as iptables-save lists it.
+func natTarget(n *ir.NAT) []string {
+	to := n.Addr.String()
+	if n.Port != 0 {
+		to = netip.AddrPortFrom(n.Addr, n.Port).String()
+	}
+	switch n.Kind {
+	case ir.Masquerade:
+		return []string{"-j", "MASQUERADE"}
+	case ir.DNAT:
+		return []string{"-j", "DNAT", "--to-destination", to}
+	case ir.Redirect:
+		if n.Port != 0 {
+			return []string{"-j", "REDIRECT", "--to-ports", strconv.Itoa(int(n.Port))}
+		}
+		return []string{"-j", "REDIRECT"}
+	}
+	return []string{"-j", "SNAT", "--to-source", to}
 }
 
 // limitMatch is a limit as iptables' limit match, for a rule whose limit

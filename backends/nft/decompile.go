@@ -48,6 +48,26 @@ func markSetText(e expr.Any, loaded ir.Field, immediate []byte) (string, bool) {
 	return st.Text(), true
 }
 
+// natText describes snat and dnat as nft does, from the registers the
+// rule loaded.
+func natText(e *expr.NAT, registers map[uint32][]byte, family nftables.TableFamily) string {
+	a, ok := netip.AddrFromSlice(registers[e.RegAddrMin])
+	kind := map[expr.NATType]ir.NATKind{expr.NATTypeSourceNAT: ir.SNAT, expr.NATTypeDestNAT: ir.DNAT}[e.Type]
+	if kind == 0 || e.RegAddrMin == 0 || !ok || e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
+		return fmt.Sprintf("<%T>", e)
+	}
+	n := ir.NAT{Kind: kind, Addr: a}
+	if e.RegProtoMin != 0 {
+		p := registers[e.RegProtoMin]
+		if len(p) != 2 || e.RegProtoMax != 0 && e.RegProtoMax != e.RegProtoMin {
+			return fmt.Sprintf("<%T>", e)
+		}
+		n.Port = binary.BigEndian.Uint16(p)
+	}
+	tableFamily := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[family]
+	return n.Text(tableFamily)
+}
+
 func limitText(e *expr.Limit) string {
 	l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
 	for u := ir.PerSecond; u <= ir.PerDay; u++ {
@@ -78,10 +98,11 @@ func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
 
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var parts []string
-	var field ir.Field    // what register 1 holds; 0 when nothing ksc knows
-	var mask []byte       // a bit mask applied to it
-	var proto ir.Protocol // the protocol the rule matched, for its header fields
-	var immediate []byte  // a value loaded into register 1
+	var field ir.Field               // what register 1 holds; 0 when nothing ksc knows
+	var mask []byte                  // a bit mask applied to it
+	var proto ir.Protocol            // the protocol the rule matched, for its header fields
+	var immediate []byte             // a value loaded into register 1
+	registers := map[uint32][]byte{} // values loaded by immediates, for nat
 	// The family the rule is in: its table's, or the one it checks.
 	family := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[t.Table.Family]
 	for _, e := range rule.Exprs {
@@ -97,7 +118,10 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		}
 		switch e := e.(type) {
 		case *expr.Immediate:
-			field, immediate = 0, e.Data
+			if e.Register == 1 {
+				field, immediate = 0, e.Data
+			}
+			registers[e.Register] = e.Data
 		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
 			field, mask = loadedField(e, proto), nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
@@ -122,13 +146,13 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		case *expr.Masq:
 			parts = append(parts, "masquerade")
 		case *expr.NAT:
-			a, ok := netip.AddrFromSlice(immediate)
-			if e.Type != expr.NATTypeSourceNAT || e.RegAddrMin != 1 || e.RegProtoMin != 0 || !ok {
-				parts = append(parts, fmt.Sprintf("<%T>", e))
-				break
+			parts = append(parts, natText(e, registers, t.Table.Family))
+		case *expr.Redir:
+			n := ir.NAT{Kind: ir.Redirect}
+			if p := registers[e.RegisterProtoMin]; e.RegisterProtoMin != 0 && len(p) == 2 {
+				n.Port = binary.BigEndian.Uint16(p)
 			}
-			tableFamily := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[t.Table.Family]
-			parts = append(parts, (&ir.NAT{Addr: a}).Text(tableFamily))
+			parts = append(parts, n.Text(ir.Inet))
 		case *expr.Counter:
 			parts = append(parts, "counter")
 		case *expr.Log:

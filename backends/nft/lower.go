@@ -240,7 +240,7 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 		l.emit(&expr.Verdict{Kind: expr.VerdictGoto, Chain: r.Target.Name})
 	case ir.Return:
 		l.emit(&expr.Verdict{Kind: expr.VerdictReturn})
-	case ir.SNAT:
+	case ir.Translate:
 		l.emit(natExprs(r.NAT)...)
 	case ir.NoVerdict:
 	default:
@@ -302,19 +302,38 @@ func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set
 		HasTimeout: ts.Timeout != 0, Timeout: ts.Timeout}
 }
 
-// natExprs are what nft writes for masquerade and "snat ip to ADDR".
+// natExprs are what nft writes for masquerade, "snat ip to ADDR", "dnat
+// ip to ADDR:PORT" and "redirect to :PORT": the address in register 1, the
+// port after it (the kernel fills in the ranges' ends and flags, as it
+// lists nft's own).
 func natExprs(n *ir.NAT) []expr.Any {
-	if n.Masquerade {
+	switch n.Kind {
+	case ir.Masquerade:
 		return []expr.Any{&expr.Masq{}}
+	case ir.Redirect:
+		if n.Port == 0 {
+			return []expr.Any{&expr.Redir{}}
+		}
+		return []expr.Any{
+			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, n.Port)},
+			&expr.Redir{RegisterProtoMin: 1},
+		}
 	}
 	family := uint32(unix.NFPROTO_IPV4)
 	if n.Family() == ir.IPv6 {
 		family = unix.NFPROTO_IPV6
 	}
-	return []expr.Any{
-		&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()},
-		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: family, RegAddrMin: 1},
+	typ := expr.NATTypeSourceNAT
+	if n.Kind == ir.DNAT {
+		typ = expr.NATTypeDestNAT
 	}
+	exprs := []expr.Any{&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()}}
+	nat := &expr.NAT{Type: typ, Family: family, RegAddrMin: 1}
+	if n.Port != 0 {
+		exprs = append(exprs, &expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, n.Port)})
+		nat.RegProtoMin = 2
+	}
+	return append(exprs, nat)
 }
 
 // impliesFamilyFirst reports a rule bound to a family by a transport

@@ -92,7 +92,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				if r.RejectWith.Kind > ir.RejectICMPX {
 					ds.Errorf(r.Pos, "the nft target cannot express reject kind %d", r.RejectWith.Kind)
 				}
-				if r.Verdict > ir.SNAT {
+				if r.Verdict > ir.Translate {
 					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
 				}
 			}
@@ -188,7 +188,7 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		}
 	}
 	switch {
-	case r.Verdict == ir.SNAT:
+	case r.Verdict == ir.Translate:
 		parts = append(parts, r.NAT.Text(f))
 	case r.Verdict != ir.NoVerdict:
 		parts = append(parts, r.VerdictText())

@@ -102,6 +102,9 @@ func writeExplanation(e env, line string, res sim.Result) {
 	for _, c := range res.Conditions() {
 		fmt.Fprintf(e.stdout, "depends on a rate: %s\n", c)
 	}
+	for _, u := range res.Unknown {
+		fmt.Fprintf(e.stdout, "assumes: %s\n", u)
+	}
 }
 
 // writeChainWalk writes the rules of chain c the packet met, and how
@@ -154,6 +157,9 @@ type explained struct {
 	// Conditions are the rates the verdict depends on: the simulator
 	// takes the packet to be under every rate.
 	Conditions []string `json:"conditions,omitempty"`
+	// Assumes says what a rewrite made of the packet that the simulator
+	// cannot know (the address of an interface), and what it took it to be.
+	Assumes []string `json:"assumes,omitempty"`
 }
 
 type explainedHop struct {
@@ -171,7 +177,7 @@ type explainedMiss struct {
 }
 
 func explanation(res sim.Result) explained {
-	out := explained{Verdict: res.Verdict.String(), Conditions: res.Conditions()}
+	out := explained{Verdict: res.Verdict.String(), Conditions: res.Conditions(), Assumes: res.Unknown}
 	for _, st := range res.Steps {
 		hop := explainedHop{Table: st.Table.Family.String() + " " + st.Table.Name, Chain: st.Chain.Name,
 			Hook: st.Chain.Hook.String(), Verdict: st.Verdict.String()}

@@ -124,7 +124,7 @@ func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
 			require.NoError(t, err, "%s", out)
 			pkt, err := sim.ParsePacket("forward lan0 wg0 udp 192.0.2.10:40000 203.0.113.9:53")
 			require.NoError(t, err)
-			o, err := l.Run(pkt)
+			o, err := l.Run(pkt, pkt)
 			require.NoError(t, err)
 			require.Equal(t, ir.Accept, o.Verdict)
 			ct, err := flows.Conntrack(l.Path())

@@ -261,7 +261,7 @@ func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, loader string) bool {
 		return false
 	}
 	for _, x := range b.Expect {
-		o, err := l.Run(x.Packet)
+		o, err := l.Run(x.Packet, sim.Evaluate(p, x.Packet).Final)
 		if err != nil {
 			fmt.Fprintf(t.e.stderr, "%s:%d: %s: %v\n", t.file, x.Line, x.Text, err)
 			return false
