@@ -72,6 +72,10 @@ const (
 	// masquerade), the destination at prerouting and output (dnat,
 	// redirect).
 	ChainNAT
+	// ChainRoute chains filter at output like filter chains, and the
+	// kernel routes a packet again when one changes its mark or addresses:
+	// how a policy sends marked packets by another routing table.
+	ChainRoute
 )
 
 func (t ChainType) String() string {
@@ -80,6 +84,8 @@ func (t ChainType) String() string {
 		return "filter"
 	case ChainNAT:
 		return "nat"
+	case ChainRoute:
+		return "route"
 	}
 	return "invalid chain type"
 }

@@ -48,7 +48,10 @@ func validateTable(t *Table, ds *Diagnostics) {
 			ds.Errorf(c.Pos, "chain %s has policy %q; a chain's policy is accept or drop", c.Name, c.Policy)
 		case c.Type == ChainNAT:
 			validateNATChain(c, ds)
-		case c.Type != ChainFilter:
+		case c.Type == ChainRoute && c.Hook != HookOutput:
+			ds.Errorf(c.Pos, "route chain %s is on hook %s: the kernel routes again only what this machine sends, at output", c.Name, c.Hook).Hint =
+				"use hook output priority mangle, or a filter chain"
+		case c.Type != ChainFilter && c.Type != ChainRoute:
 			ds.Errorf(c.Pos, "chain %s has an unknown type %d", c.Name, c.Type)
 		}
 	}

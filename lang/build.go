@@ -344,8 +344,10 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			case "filter":
 			case "nat":
 				out.Type = ir.ChainNAT
+			case "route":
+				out.Type = ir.ChainRoute
 			default:
-				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "use type filter (the default) or type nat"
+				b.errorf(pos, end, "chain type %q is not supported", a.Value).Hint = "use type filter (the default), nat or route"
 			}
 		case "hook":
 			h, ok := ir.ParseHook(a.Value)

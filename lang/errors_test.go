@@ -246,6 +246,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:26: redirect to needs a port: redirect to :8080 | or redirect alone, to keep the port`}},
 		{"dnat to the other family", "table inet t {\nchain p type nat hook prerouting priority dstnat {\ntcp dport 80 dnat ip6 to 192.0.2.10:80\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:26: dnat ip6 to 192.0.2.10: the address is not ip6's | dnat to 192.0.2.10, dnat to 192.0.2.10:8080, or in an inet table dnat ip to 192.0.2.10:8080 / dnat ip6 to [2001:db8::10]:8080`}},
+		{"a route chain at input", "table inet t {\nchain r type route hook input priority mangle {\n}\n}\n", lang.Config{},
+			[]string{`t.ks:2:1: route chain r is on hook input: the kernel routes again only what this machine sends, at output | use hook output priority mangle, or a filter chain`}},
 		{"a limit without a unit", chain(`limit rate 5 accept`), lang.Config{},
 			[]string{`t.ks:3:12: limit rate needs N/UNIT, not "5" | N from 1, UNIT one of second, minute, hour, day; e.g. limit rate 5/minute burst 10 packets`}},
 		{"a burst without packets", chain(`limit rate 5/minute burst 10 accept`), lang.Config{},

@@ -94,7 +94,7 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		return err
 	}
 	return tools.Do(func(run RunFunc) error {
-		saved4, err := saveTables(run, mode, ir.IPv4, HasNAT(p))
+		saved4, err := saveTables(run, mode, ir.IPv4, Tables(p))
 		if err != nil {
 			return err
 		}
@@ -145,15 +145,18 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 	})
 }
 
-// saveTables saves one family's filter table, and its nat table when the
-// policy writes it: what a failed apply or removal puts back.
-func saveTables(run RunFunc, mode Mode, family ir.Family, nat bool) ([]byte, error) {
-	saved, err := run(tool(mode, family, "-save"), nil, "-t", "filter")
-	if err != nil || !nat {
-		return saved, err
+// saveTables saves one family's tables the policy writes (see Tables):
+// what a failed apply or removal puts back.
+func saveTables(run RunFunc, mode Mode, family ir.Family, tables []string) ([]byte, error) {
+	var saved []byte
+	for _, t := range tables {
+		out, err := run(tool(mode, family, "-save"), nil, "-t", t)
+		if err != nil {
+			return nil, err
+		}
+		saved = append(saved, out...)
 	}
-	natSaved, err := run(tool(mode, family, "-save"), nil, "-t", "nat")
-	return append(slices.Clip(saved), natSaved...), err
+	return saved, nil
 }
 
 // usesIPSets reports whether a saved filter table matches ksc's ipsets.

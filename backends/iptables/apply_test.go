@@ -62,13 +62,13 @@ func TestRemoveRollsBackIPv4WhenIPv6Fails(t *testing.T) {
 		Tables: map[string][]byte{"iptables-nft-save": previous},
 		Fail:   map[string]error{"ip6tables-nft-restore": errors.New("permission denied")},
 	}
-	err := iptables.RemoveWith(fake, iptables.ModeNFT, false)
+	err := iptables.RemoveWith(fake, iptables.ModeNFT, []string{"filter"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the IPv4 rules are back as they were")
 	assert.Equal(t, previous, fake.Tables["iptables-nft-save"])
 
 	ok := &iptables.Fake{Tables: map[string][]byte{"iptables-nft-save": previous}}
-	require.NoError(t, iptables.RemoveWith(ok, iptables.ModeNFT, false))
+	require.NoError(t, iptables.RemoveWith(ok, iptables.ModeNFT, []string{"filter"}))
 	assert.Contains(t, string(ok.Tables["iptables-nft-save"]), ":OUTPUT ACCEPT")
 	assert.Contains(t, string(ok.Tables["ip6tables-nft-save"]), ":OUTPUT ACCEPT")
 }

@@ -66,6 +66,8 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	ds = append(ds, rds...)
 	nat, nds := natChains(p, family)
 	ds = append(ds, nds...)
+	route, rds := routeChain(p, family)
+	ds = append(ds, rds...)
 	if ds.HasErrors() {
 		return nil, ds
 	}
@@ -109,7 +111,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		writeRules(w, c.Name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
 	}
 	w.line(ir.Pos{}, "COMMIT")
-	if HasNAT(p) {
+	if hasChainType(p, ir.ChainNAT) {
 		// The whole nat table, as iptables-save lists it; with no nat
 		// chain of this family, an empty one.
 		w.line(ir.Pos{}, "*nat")
@@ -125,6 +127,25 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 			if c := nat[name]; c != nil {
 				writeRules(w, name, family, c, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
 			}
+		}
+		w.line(ir.Pos{}, "COMMIT")
+	}
+	if hasChainType(p, ir.ChainRoute) {
+		// The whole mangle table, as iptables-save lists it: the route
+		// chain is its OUTPUT chain, with the chain's policy.
+		w.line(ir.Pos{}, "*mangle")
+		for _, name := range []string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"} {
+			pos, policy := ir.Pos{}, "ACCEPT"
+			if name == "OUTPUT" && route != nil {
+				pos = route.Pos
+				if route.Policy == ir.Drop {
+					policy = "DROP"
+				}
+			}
+			w.line(pos, ":"+name+" "+policy+" [0:0]")
+		}
+		if route != nil {
+			writeRules(w, "OUTPUT", family, route, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &ds)
 		}
 		w.line(ir.Pos{}, "COMMIT")
 	}
@@ -234,6 +255,8 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			switch c.Type {
 			case ir.ChainNAT:
 				continue // see natChains
+			case ir.ChainRoute:
+				continue // see routeChain
 			case ir.ChainFilter:
 			default:
 				ds.Errorf(c.Pos, "the iptables target cannot express chain type %d", c.Type)
@@ -260,6 +283,43 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 		}
 	}
 	return chains, ds
+}
+
+// routeChain picks the route chain that is the mangle table's OUTPUT
+// chain, which iptables runs at mangle (-150) and routes again after, and
+// refuses what it cannot hold.
+func routeChain(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
+	var ds ir.Diagnostics
+	var out *ir.Chain
+	for _, t := range p.Tables {
+		if !t.Family.Covers(family) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.Type != ir.ChainRoute {
+				continue
+			}
+			switch {
+			case Owned(p):
+				ds.Errorf(c.Pos, "the iptables target cannot express route chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no mangle table there", c.Name).Hint =
+					"add \"flush ruleset\" if the policy owns the mangle and filter tables, or use the nft target"
+			case c.Priority != -150:
+				ds.Errorf(c.Pos, "the iptables target cannot express route chain %s at priority %d: iptables' mangle OUTPUT chain runs at mangle (-150)", c.Name, c.Priority).Hint =
+					"use priority mangle for the iptables targets, or use the nft target"
+			case out != nil:
+				ds.Errorf(c.Pos, "route chains %s and %s at %s both hook output: iptables has one mangle OUTPUT chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
+			default:
+				out = c
+			}
+			for _, r := range c.Rules {
+				if r.Verdict == ir.Reject {
+					ds.Errorf(r.Pos, "the iptables target cannot express reject in route chain %s: iptables' REJECT works in the filter table only", c.Name).Hint =
+						"drop here, or reject in a filter chain"
+				}
+			}
+		}
+	}
+	return out, ds
 }
 
 // natHooks are the nat table's chains ksc writes, by hook, with the
@@ -306,12 +366,26 @@ func natChains(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnos
 	return out, ds
 }
 
-// HasNAT reports whether the policy writes the nat table: a policy with a
-// nat chain owns it whole, as it owns the filter table.
-func HasNAT(p *ir.Policy) bool {
+// Tables lists the iptables tables the policy writes, filter first: a
+// policy with a nat chain owns the nat table whole, one with a route chain
+// the mangle table, as it owns the filter table.
+func Tables(p *ir.Policy) []string {
+	tables := []string{"filter"}
+	for _, extra := range []struct {
+		name string
+		typ  ir.ChainType
+	}{{"nat", ir.ChainNAT}, {"mangle", ir.ChainRoute}} {
+		if hasChainType(p, extra.typ) {
+			tables = append(tables, extra.name)
+		}
+	}
+	return tables
+}
+
+func hasChainType(p *ir.Policy, typ ir.ChainType) bool {
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
-			if c.Type == ir.ChainNAT {
+			if c.Type == typ {
 				return true
 			}
 		}

@@ -64,8 +64,8 @@ func TestGolden(t *testing.T) {
 				golden.Check(t, golden.Path(t, f.target, c.Name, ".rules"), o.Text)
 			}
 			script, err := iptables.RenderScript(p)
-			if iptables.HasNAT(p) {
-				require.ErrorContains(t, err, "the iptables-script target cannot express nat chain")
+			if len(iptables.Tables(p)) > 1 {
+				require.ErrorContains(t, err, "the iptables-script target cannot express")
 				return
 			}
 			if iptables.Owned(p) {
@@ -407,4 +407,22 @@ func TestNATChainsByHook(t *testing.T) {
 			assert.Contains(t, string(o.Text), ":POSTROUTING ACCEPT [0:0]\n"+tc.want+"COMMIT\n")
 		})
 	}
+}
+
+// A route chain is the mangle table's OUTPUT chain, at mangle; what the
+// mangle table cannot hold is refused.
+func TestRouteChainIsMangleOutput(t *testing.T) {
+	for _, tc := range []struct{ name, chain, want string }{
+		{"another priority", "chain r type route hook output priority filter {\nmeta mark set 0x1\n}",
+			"t.ks:3:1: the iptables target cannot express route chain r at priority 0: iptables' mangle OUTPUT chain runs at mangle (-150)"},
+		{"a reject", "chain r type route hook output priority mangle {\ntcp dport 25 reject\n}",
+			"t.ks:4:1: the iptables target cannot express reject in route chain r: iptables' REJECT works in the filter table only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := iptables.Render(load(t, "flush ruleset\ntable ip t {\n"+tc.chain+"\n}\n"), ir.IPv4)
+			assert.EqualError(t, err, tc.want)
+		})
+	}
+	_, err := iptables.Render(load(t, "table ip t {\nchain r type route hook output priority mangle {\nmeta mark set 0x1\n}\n}\n"), ir.IPv4)
+	assert.ErrorContains(t, err, "the iptables target cannot express route chain r in a policy without \"flush ruleset\"")
 }

@@ -56,9 +56,9 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 				}
 				out, err := ns.ExecInput(string(o.Text), restore)
 				require.NoError(t, err, out)
-				saved := ns.Exec(t, save, "-t", "filter")
-				if iptables.HasNAT(p) {
-					saved += ns.Exec(t, save, "-t", "nat")
+				saved := ""
+				for _, table := range iptables.Tables(p) {
+					saved += ns.Exec(t, save, "-t", table)
 				}
 				assert.Equal(t, ruleLines(string(o.Text)), ruleLines(saved), "%s %s %s", c.Name, family, mode)
 				assert.Empty(t, statusOf(t, p, ns, mode, family), "status of %s %s %s", c.Name, family, mode)
@@ -202,7 +202,7 @@ func TestStatusAndRemove(t *testing.T) {
 			assert.Empty(t, diff, "mode %s, case %s: a just-applied policy is in place", mode, c.Name)
 		}
 
-		require.NoError(t, iptables.Remove(path, mode, false))
+		require.NoError(t, iptables.Remove(path, mode, []string{"filter"}))
 		saved := ns.Exec(t, "iptables-"+string(mode)+"-save", "-t", "filter")
 		assert.NotContains(t, saved, "-A ", "mode %s", mode)
 		assert.Contains(t, saved, ":OUTPUT ACCEPT")
@@ -298,7 +298,7 @@ func TestIPSetsBlockAndSwap(t *testing.T) {
 			assert.Equal(t, netlab.Blocked, probe("192.0.2.10"))
 			assert.Equal(t, "ksc-BAD-4\n", fw.Exec(t, "ipset", "list", "-n"), "nothing staged is left")
 
-			require.NoError(t, iptables.Remove(path, mode, false))
+			require.NoError(t, iptables.Remove(path, mode, []string{"filter"}))
 			assert.Equal(t, "", fw.Exec(t, "ipset", "list", "-n"), "remove takes the set away")
 		})
 	}

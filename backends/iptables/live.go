@@ -57,10 +57,7 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 			out = append(out, ruleDiff(tool(ModeAuto, family, ""), have, ownedWant(o))...)
 			continue
 		}
-		tables := []string{"filter"}
-		if HasNAT(p) {
-			tables = append(tables, "nat")
-		}
+		tables := Tables(p)
 		want := map[string][]string{}
 		table := ""
 		for _, l := range strings.Split(string(o.Text), "\n") {
@@ -104,8 +101,8 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		}
 		var haveAll, wantAll []string
 		for _, t := range tables {
-			// The nat table's lines say so: its chains share names with
-			// the filter table's.
+			// The nat and mangle tables' lines say so: their chains share
+			// names with the filter table's.
 			prefix := ""
 			if t != "filter" {
 				prefix = "-t " + t + " "
@@ -289,29 +286,32 @@ func chainPolicy(line string) (name, policy string, ok bool) {
 	return f[0][1:], f[1], true
 }
 
-// Remove empties both families' filter tables and sets their policies to
-// ACCEPT: the iptables targets own the whole filter table, so that is what
-// removing the policy means. Each family is replaced in one step by its
-// restore tool; when the second fails, the first is put back, so that the
-// machine is never left open in one family and closed in the other.
-func Remove(nsPath string, mode Mode, nat bool) error {
-	return RemoveWith(System{NSPath: nsPath}, mode, nat)
+// Remove empties both families' tables (filter, and the nat and mangle
+// tables when listed) and sets their policies to ACCEPT: the iptables
+// targets own those tables whole, so that is what removing the policy
+// means. Each family is replaced in one step by its restore tool; when the
+// second fails, the first is put back, so that the machine is never left
+// open in one family and closed in the other.
+func Remove(nsPath string, mode Mode, tables []string) error {
+	return RemoveWith(System{NSPath: nsPath}, mode, tables)
 }
 
-// emptyFilter is a filter table with no rules and ACCEPT policies.
-const emptyFilter = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
-
-// emptyNAT is a nat table with no rules, for a policy that wrote one.
-const emptyNAT = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n"
+// emptyTables are the tables ksc writes, with no rules and ACCEPT
+// policies.
+var emptyTables = map[string]string{
+	"filter": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+	"nat":    "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+	"mangle": "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+}
 
 // RemoveWith is Remove through tools.
-func RemoveWith(tools Tools, mode Mode, nat bool) error {
-	empty := []byte(emptyFilter)
-	if nat {
-		empty = append(empty, emptyNAT...)
+func RemoveWith(tools Tools, mode Mode, tables []string) error {
+	var empty []byte
+	for _, t := range tables {
+		empty = append(empty, emptyTables[t]...)
 	}
 	return tools.Do(func(run RunFunc) error {
-		saved4, err := saveTables(run, mode, ir.IPv4, nat)
+		saved4, err := saveTables(run, mode, ir.IPv4, tables)
 		if err != nil {
 			return err
 		}

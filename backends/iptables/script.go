@@ -37,9 +37,9 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 	}
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
-			if c.Type == ir.ChainNAT {
-				return nil, ir.Diagnostics{{Pos: c.Pos, Message: fmt.Sprintf("the iptables-script target cannot express nat chain %s", c.Name),
-					Hint: "use --target iptables (iptables-restore loads the nat table with the filter table), or the nft target"}}
+			if c.Type == ir.ChainNAT || c.Type == ir.ChainRoute {
+				return nil, ir.Diagnostics{{Pos: c.Pos, Message: fmt.Sprintf("the iptables-script target cannot express %s chain %s", c.Type, c.Name),
+					Hint: "use --target iptables (iptables-restore loads the nat and mangle tables with the filter table), or the nft target"}}
 			}
 		}
 	}

@@ -133,10 +133,8 @@ func Lower(p *ir.Policy) (*Batch, error) {
 			}
 			chain := &nftables.Chain{Name: c.Name, Table: table}
 			if c.IsBase() {
-				chain.Type = nftables.ChainTypeFilter
-				if c.Type == ir.ChainNAT {
-					chain.Type = nftables.ChainTypeNAT
-				}
+				chain.Type = map[ir.ChainType]nftables.ChainType{ir.ChainFilter: nftables.ChainTypeFilter,
+					ir.ChainNAT: nftables.ChainTypeNAT, ir.ChainRoute: nftables.ChainTypeRoute}[c.Type]
 				chain.Hooknum = nftables.ChainHookRef(chainHook(c.Hook))
 				chain.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(c.Priority))
 				chain.Policy = &policy

@@ -68,7 +68,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 		}
 		for _, c := range t.Chains {
 			keyword(c.Pos, "chain", c.Name, false)
-			if c.Type != ir.ChainFilter && c.Type != ir.ChainNAT {
+			if c.Type != ir.ChainFilter && c.Type != ir.ChainNAT && c.Type != ir.ChainRoute {
 				ds.Errorf(c.Pos, "the nft target cannot express chain type %d", c.Type)
 			}
 			for _, r := range c.Rules {

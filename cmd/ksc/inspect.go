@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
@@ -123,11 +124,7 @@ func runStatus(e env, args []string) int {
 			fmt.Fprintln(e.stdout, "the iptables rules differ from the policy's (\"+\": applying would add, \"-\": remove)")
 			return exitFailure
 		}
-		tables := "filter tables hold"
-		if iptables.HasNAT(p) {
-			tables = "filter and nat tables hold"
-		}
-		fmt.Fprintf(e.stdout, "the iptables and ip6tables %s exactly the policy's rules\n", tables)
+		fmt.Fprintf(e.stdout, "the iptables and ip6tables %s tables hold exactly the policy's rules\n", joinTables(iptables.Tables(p)))
 		return exitOK
 	}
 	b, err := nft.Lower(p)
@@ -189,16 +186,12 @@ func runRemove(e env, args []string) int {
 		return exitOK
 	}
 	if live.iptables {
-		nat := iptables.HasNAT(p)
-		if err := iptables.Remove(live.nsPath, live.mode, nat); err != nil {
+		tables := iptables.Tables(p)
+		if err := iptables.Remove(live.nsPath, live.mode, tables); err != nil {
 			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 			return exitFailure
 		}
-		tables := "filter tables"
-		if nat {
-			tables = "filter and nat tables"
-		}
-		fmt.Fprintf(e.stderr, "ksc remove: emptied the iptables and ip6tables %s (policies ACCEPT)\n", tables)
+		fmt.Fprintf(e.stderr, "ksc remove: emptied the iptables and ip6tables %s tables (policies ACCEPT)\n", joinTables(tables))
 		return exitOK
 	}
 	b, err := nft.Lower(p)
@@ -214,4 +207,13 @@ func runRemove(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ksc remove: removed table %s\n", t)
 	}
 	return exitOK
+}
+
+// joinTables names tables as a sentence does: "filter", "filter and nat",
+// "filter, nat and mangle".
+func joinTables(tables []string) string {
+	if len(tables) == 1 {
+		return tables[0]
+	}
+	return strings.Join(tables[:len(tables)-1], ", ") + " and " + tables[len(tables)-1]
 }

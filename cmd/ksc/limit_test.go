@@ -289,3 +289,63 @@ func TestDeclaredSetsChangeAtRuntime(t *testing.T) {
 		})
 	}
 }
+
+// routePolicy marks what goes to port 9 in a chain of the given type.
+const routePolicy = `flush ruleset
+table inet t {
+	chain ROUTE type %s hook output priority mangle policy accept {
+		udp dport 9 meta mark set 0x1
+	}
+}
+`
+
+// A route chain's mark routes the packet again, on every loader: with "ip
+// rule fwmark 0x1" to a table of its own, the marked datagram leaves by
+// the other interface. The same mark set in a filter chain does not.
+func TestRouteChainRoutesMarkedPacketsAgain(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, chainType string
+		args            []string
+		rerouted        bool
+	}{
+		{"netlink", "route", nil, true},
+		{"iptables-nft", "route", []string{"--backend", "iptables", "--iptables-mode", "nft"}, true},
+		{"iptables-legacy", "route", []string{"--backend", "iptables", "--iptables-mode", "legacy"}, true},
+		{"a filter chain does not", "filter", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			policy := filepath.Join(dir, tc.chainType+".ks")
+			require.NoError(t, os.WriteFile(policy, []byte(fmt.Sprintf(routePolicy, tc.chainType)), 0o644))
+			fw, main, marked := netlab.NewNS(t, "route"), netlab.NewNS(t, "main"), netlab.NewNS(t, "marked")
+			netlab.Veth(t, fw, "eth0", main, "eth0")
+			netlab.Veth(t, fw, "eth1", marked, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			fw.Exec(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth1")
+			main.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			marked.Exec(t, "ip", "addr", "add", "198.51.100.9/24", "dev", "eth0")
+			for _, peer := range []*netlab.NS{main, marked} {
+				peer.Exec(t, "ip", "addr", "add", "203.0.113.5/32", "dev", "lo")
+			}
+			fw.Exec(t, "ip", "route", "add", "203.0.113.5/32", "via", "192.0.2.9", "dev", "eth0")
+			fw.Exec(t, "ip", "route", "add", "203.0.113.5/32", "via", "198.51.100.9", "dev", "eth1", "table", "100")
+			fw.Exec(t, "ip", "rule", "add", "fwmark", "0x1", "lookup", "100")
+			for _, peer := range []*netlab.NS{main, marked} {
+				peer.Exec(t, "ip", "route", "add", "default", "dev", "eth0") // replies, if any
+				peer.Exec(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0")
+			}
+			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, tc.args...)...)
+			require.Equal(t, 0, code, stderr)
+
+			viaMain, viaMarked := countUDP(t, main, "203.0.113.5:9"), countUDP(t, marked, "203.0.113.5:9")
+			sendUDP(t, fw, "203.0.113.5:9", 3)
+			if tc.rerouted {
+				assert.Equal(t, [2]int64{0, 3}, [2]int64{viaMain.Load(), viaMarked.Load()}, "the marked datagrams left by eth1")
+			} else {
+				assert.Equal(t, [2]int64{3, 0}, [2]int64{viaMain.Load(), viaMarked.Load()}, "a filter chain's mark routes nothing again")
+			}
+		})
+	}
+}
