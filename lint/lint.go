@@ -81,6 +81,25 @@ func ends(r *ir.Rule) bool {
 	return r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump && r.Limit() == nil
 }
 
+// overTaken returns the earlier "limit rate over" rule that leaves later
+// "limit rate over" rule r nothing to act on: it matches every packet r
+// matches and ends the chain for those over a rate and burst no higher
+// than r's, so what reaches r stays under r's. The earlier limit must be
+// kept for no narrower a key than r's (one for the rule, or the same key).
+func overTaken(overs []*ir.Rule, r *ir.Rule) *ir.Rule {
+	l := r.Limit()
+	for _, e := range overs {
+		el := e.Limit()
+		sameKey := el.Meter == nil || l.Meter != nil && l.Meter.Key == el.Meter.Key
+		// el.Rate/el.Unit <= l.Rate/l.Unit, in whole numbers.
+		slower := el.Rate*l.Unit.Seconds() <= l.Rate*el.Unit.Seconds()
+		if sameKey && slower && el.EffectiveBurst() <= l.EffectiveBurst() && covers(e, r) {
+			return e
+		}
+	}
+	return nil
+}
+
 // does says what a rule that ends the chain does with a packet.
 func does(r *ir.Rule) string {
 	switch r.Verdict {
@@ -89,14 +108,26 @@ func does(r *ir.Rule) string {
 	case ir.Return:
 		return "returns"
 	case ir.Translate:
-		return "rewrites the source of"
+		if r.NAT.Kind.Source() {
+			return "rewrites the source of"
+		}
+		return "rewrites the destination of"
 	}
 	return r.Verdict.String() + "s"
 }
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 	var earlierRules shadowIndex
+	var overs []*ir.Rule // rules that end the chain for what is over a rate
 	for _, r := range c.Rules {
+		if l := r.Limit(); l != nil && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
+			if e := overTaken(overs, r); e != nil {
+				el := e.Limit()
+				ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =
+					"give it a lower rate (or smaller burst) than that rule's, or delete it"
+			}
+			overs = append(overs, r)
+		}
 		earlier := earlierRules.coverer(r)
 		// A rate-limited verdict decides only some of the packets it
 		// matches: the rules after it still see the rest.
