@@ -263,7 +263,8 @@ type guard struct {
 // stopListening makes "ksc confirm" find nothing waiting from now on.
 func (w *guard) stopListening() {
 	if w.listener != nil {
-		w.listener.Close() // removes the socket file too
+		os.Remove(w.cfg.socket)
+		w.listener.Close()
 	}
 }
 
@@ -319,7 +320,22 @@ func (w *guard) listen() (net.Listener, error) {
 	os.Remove(w.cfg.socket)
 	old := unix.Umask(0o077)
 	defer unix.Umask(old)
-	return net.Listen("unix", w.cfg.socket)
+	// Made under another name and renamed into place once listening, the
+	// socket is never there to be refused: between bind and listen a
+	// "ksc confirm" would find nothing waiting.
+	tmp := w.cfg.socket + ".new"
+	os.Remove(tmp)
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Rename(tmp, w.cfg.socket); err != nil {
+		l.Close()
+		os.Remove(tmp)
+		return nil, err
+	}
+	return l, nil
 }
 
 // messages delivers what the apply says, a line at a time, and closes at its end.
