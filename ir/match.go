@@ -44,6 +44,11 @@ type Match struct {
 	// @VPN_SERVERS"), whose elements other programs may change once it is
 	// loaded: Values are only those it starts with. Nil for other matches.
 	Set *TableSet
+	// FromNAT marks the meta nfproto match that a rewrite of one family
+	// ("snat ip to", "dnat ip6 to") gives its rule. nft writes no check
+	// for it: the rewrite does nothing to a packet of the other family,
+	// which goes on to the next rule, as the match would send it.
+	FromNAT bool
 	// Mask, when not zero, is applied to the field's value before it is
 	// compared ("meta mark and 0xff == 0x1"); only Maskable fields have one.
 	Mask uint32

@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -43,7 +44,7 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 	}
 	if r.NAT != nil && r.NAT.Family() != Inet {
 		// "snat ip to" rewrites IPv4 packets only: the rule holds for them.
-		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family())}
+		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family()), FromNAT: true}
 		byField[FieldNfproto] = append(byField[FieldNfproto], sourced{implied, implied})
 	}
 	if len(byField[FieldIPProtocol]) > 0 {
@@ -132,6 +133,8 @@ func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 		}
 	}
 	m := &Match{Pos: first.m.Pos, End: first.m.End, Field: first.m.Field, Values: values, Mask: first.m.Mask}
+	// Normalizing twice meets the rewrite's own match again: still its.
+	m.FromNAT = !slices.ContainsFunc(group, func(s sourced) bool { return !s.m.FromNAT })
 	if allNeq {
 		m.Op, m.Values = Neq, union
 	}

@@ -335,6 +335,11 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		return true
 	}
 	m.Values = set
+	if kind == ir.KindTCPFlags && len(values) == 1 && values[0].Set != nil {
+		// "tcp flags { syn, syn|ack }": the flags are exactly one of these
+		// values, as nft means a set (a lookup of the whole byte).
+		exact = true
+	}
 	if kind == ir.KindTCPFlags && !exact {
 		// "tcp flags syn,ack": any of the flags is set, as nft means it.
 		var any uint32

@@ -197,9 +197,11 @@ type ruleLowerer struct {
 
 	familyChecked bool
 	addrFamily    ir.Family // the family the rule checked or implies
+	ruleFamily    ir.Family // the only family the rule holds for, or Inet
 }
 
 func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
+	l.ruleFamily = r.Family()
 	if f := familyCheck(l.family, r); f != ir.Inet {
 		l.checkFamily(f)
 	}
@@ -209,7 +211,9 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			// protocol's header field ("icmp type") binds the rule to it.
 			l.checkFamily(r.Family())
 		}
-		l.match(m)
+		if !leftToNAT(r, m) {
+			l.match(m)
+		}
 	}
 	for _, s := range r.Statements {
 		switch s := s.(type) {
@@ -536,6 +540,10 @@ func (l *ruleLowerer) reject(with ir.RejectWith) expr.Any {
 	family := l.family
 	if family == ir.Inet {
 		family = l.addrFamily
+	}
+	if family == ir.Inet {
+		// "meta nfproto ipv4 reject": nft answers in the family's ICMP.
+		family = l.ruleFamily
 	}
 
 	switch family {

@@ -170,6 +170,9 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		if m.Field == ir.FieldL4Proto && (portProto != ir.AnyTransport || impliedByHeaderField(r, m)) {
 			continue // "tcp dport", "icmp type" say it
 		}
+		if leftToNAT(r, m) {
+			continue
+		}
 		parts = append(parts, matchText(m, portProto))
 	}
 	for _, s := range r.Statements {
@@ -211,11 +214,22 @@ func familyCheck(f ir.Family, r *ir.Rule) ir.Family {
 		return ir.Inet
 	}
 	for _, m := range r.Matches {
-		if m.Field.Spec().Family != ir.Inet || m.Field == ir.FieldNfproto {
+		if m.Field.Spec().Family != ir.Inet || m.Field == ir.FieldNfproto && !leftToNAT(r, m) {
 			return ir.Inet
 		}
 	}
+	if leftToNAT(r, r.Match(ir.FieldNfproto)) {
+		return ir.Inet // nor does nft check the family for the rewrite
+	}
 	return rf
+}
+
+// leftToNAT reports a family match that nft leaves to the rule's nat
+// rewrite, as nft writes "tcp dport 80 dnat ip to 192.0.2.1" in an inet
+// table: with nothing else done before it, the rewrite's doing nothing to
+// a packet of the other family is the match's failing.
+func leftToNAT(r *ir.Rule, m *ir.Match) bool {
+	return m != nil && m.FromNAT && len(r.Statements) == 0
 }
 
 // portProtocol is the protocol whose name a rule's port matches carry

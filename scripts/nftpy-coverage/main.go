@@ -5,20 +5,37 @@
 // loads it and the nft target can write it. docs/language.md records the
 // result.
 //
-//	go run ./scripts/nftpy-coverage NFTABLES/tests/py
+// With -kernel (root), each supported form is also loaded into a throwaway
+// network namespace twice, as nft's own text and through ksc (the netlink
+// batch of ksc apply), and nft's listings of the two must be the same.
+//
+//	go run ./scripts/nftpy-coverage [-kernel] NFTABLES/tests/py
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/lang"
 )
+
+var inKernel = flag.Bool("kernel", false, "load each supported form as nft's text and through ksc in a throwaway namespace, and compare nft's listings (root)")
+
+// lab is the namespace -kernel loads forms into; empty without -kernel.
+var lab string
+
+// listed counts the forms -kernel compared, and those that differed.
+var listed, differed int
 
 // kinds are the test files that hold what a firewall policy uses.
 var kinds = []string{
@@ -32,23 +49,38 @@ var kinds = []string{
 type chainSpec struct{ typ, hook, priority string }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: nftpy-coverage NFTABLES/tests/py")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: nftpy-coverage [-kernel] NFTABLES/tests/py")
 		os.Exit(2)
+	}
+	if *inKernel {
+		lab = fmt.Sprintf("ksc-nftpy-%d", os.Getpid())
+		if out, err := exec.Command("ip", "netns", "add", lab).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "ip netns add: %v: %s", err, out)
+			os.Exit(1)
+		}
+		defer exec.Command("ip", "netns", "delete", lab).Run()
 	}
 	total, supported := 0, 0
 	fmt.Println("| tests/py file | rule forms | ksc accepts |")
 	fmt.Println("|---|---|---|")
 	for _, kind := range kinds {
-		n, ok, err := measure(filepath.Join(os.Args[1], kind))
+		n, ok, err := measure(filepath.Join(flag.Arg(0), kind))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			if lab != "" {
+				exec.Command("ip", "netns", "delete", lab).Run()
+			}
 			os.Exit(1)
 		}
 		total, supported = total+n, supported+ok
 		fmt.Printf("| %s | %d | %d |\n", kind, n, ok)
 	}
 	fmt.Printf("| all | %d | %d (%.0f%%) |\n", total, supported, 100*float64(supported)/float64(max(total, 1)))
+	if lab != "" {
+		fmt.Printf("\n%d loads of supported forms compared in the kernel: %d list differently through ksc than as nft's text\n", listed, differed)
+	}
 }
 
 // measure counts a file's rule forms nft accepts, and those ksc accepts
@@ -110,5 +142,72 @@ func acceptedEverywhere(rule string, tables [][2]string, chains map[string]chain
 			return false
 		}
 	}
+	if lab != "" {
+		for _, t := range tables {
+			c := chains[t[1]]
+			compareListings(rule, t[0], c)
+		}
+	}
 	return true
+}
+
+// compareListings loads rule in a table of family as nft's own text, and
+// through ksc's netlink batch, and reports when nft lists them apart.
+func compareListings(rule, family string, c chainSpec) {
+	native := fmt.Sprintf("table %s t {\n\tchain c {\n\t\ttype %s hook %s priority %s; policy accept;\n\t}\n}\nadd rule %s t c %s\n",
+		family, c.typ, c.hook, c.priority, family, rule)
+	typ := ""
+	if c.typ != "filter" {
+		typ = "type " + c.typ + " "
+	}
+	src := fmt.Sprintf("table %s t {\n\tchain c %shook %s priority %s {\n\t\t%s\n\t}\n}\n", family, typ, c.hook, c.priority, rule)
+	listed++
+	want, err := nftIn(native, "-f", "-")
+	if err != nil {
+		differed++
+		fmt.Fprintf(os.Stderr, "%s %s: nft refuses its own form here: %v\n", family, rule, err)
+		return
+	}
+	p, _ := lang.Load("t.ks", []byte(src), lang.Config{})
+	b, err := nft.Lower(p)
+	if err == nil {
+		_, err = nftIn("", "flush", "ruleset")
+	}
+	if err == nil {
+		err = kernel.Apply(b, nsenter.Path(lab))
+	}
+	var got string
+	if err == nil {
+		got, err = nftIn("", "list", "ruleset")
+	}
+	if err != nil || got != want {
+		differed++
+		fmt.Fprintf(os.Stderr, "%s %s: through ksc:\n%s(%v)\nas nft's text:\n%s\n", family, rule, got, err, want)
+	}
+}
+
+// nftIn runs nft in the lab namespace with stdin; for "-f -", after
+// flushing the ruleset, it returns the listing of what was loaded.
+func nftIn(stdin string, args ...string) (string, error) {
+	run := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command("ip", append([]string{"netns", "exec", lab, "nft"}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		if err != nil {
+			return "", fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out.String())
+		}
+		return out.String(), nil
+	}
+	if len(args) != 2 || args[0] != "-f" {
+		return run(stdin, args...)
+	}
+	if _, err := run("", "flush", "ruleset"); err != nil {
+		return "", err
+	}
+	if _, err := run(stdin, args...); err != nil {
+		return "", err
+	}
+	return run("", "list", "ruleset")
 }

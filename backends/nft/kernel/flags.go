@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -49,7 +50,7 @@ func ParseTableRef(s string) (TableRef, error) {
 // carries the flags given for it. google/nftables v0.3.0 always sends
 // flags 0, which would wake a dormant table on restore.
 func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, func(), error) {
-	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixIfnameSet)
+	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet)
 }
 
 // dialFixing opens a connection into the namespace whose file descriptor
@@ -114,25 +115,28 @@ func rewriteAttrs(m *netlink.Message, edit func(attrs []netlink.Attribute) bool)
 	}
 }
 
-// ifnameKeyType is nft's number for the ifname data type.
-const ifnameKeyType = 41
+// hostOrderKeyTypes are nft's numbers for the data types it keeps in host
+// byte order, of those ksc puts in sets: mark, uid, gid, ct_state,
+// fib_addrtype and ifname.
+var hostOrderKeyTypes = []uint32{19, 24, 25, 26, 38, 41}
 
-// fixIfnameSet marks a set of interface names as holding its keys in host
-// byte order, as nft does. google/nftables v0.3.0 marks every anonymous
-// set big-endian, so that nft lists its names as "" (upstream issue 355),
+// fixHostOrderSet marks a set whose keys are in host byte order (marks,
+// owners, interface names) as holding them so, as nft does. google/nftables
+// v0.3.0 marks every anonymous set big-endian, so that nft lists such a
+// set's names as "" and its marks byte-swapped (upstream issue 355),
 // although the kernel matches them right.
-func fixIfnameSet(m *netlink.Message) {
+func fixHostOrderSet(m *netlink.Message) {
 	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) {
 		return
 	}
 	rewriteAttrs(m, func(attrs []netlink.Attribute) bool {
-		isIfname := false
+		hostOrder := false
 		for _, a := range attrs {
-			if a.Type == unix.NFTA_SET_KEY_TYPE && len(a.Data) == 4 && binary.BigEndian.Uint32(a.Data) == ifnameKeyType {
-				isIfname = true
+			if a.Type == unix.NFTA_SET_KEY_TYPE && len(a.Data) == 4 && slices.Contains(hostOrderKeyTypes, binary.BigEndian.Uint32(a.Data)) {
+				hostOrder = true
 			}
 		}
-		if !isIfname {
+		if !hostOrder {
 			return false
 		}
 		for i, a := range attrs {

@@ -35,6 +35,12 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT
 -A OUTPUT -o eth2 -m addrtype ! --dst-type MULTICAST -j DROP
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+-A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
+-A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
+-A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
+-A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
+-A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
 -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
@@ -76,6 +82,12 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -j ACCEPT
 -A OUTPUT -o eth2 -m addrtype ! --dst-type MULTICAST -j DROP
 -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+-A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
+-A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
+-A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
+-A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
+-A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
 -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
@@ -156,19 +168,27 @@ iptables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
 # testdata/policies/vocabulary.ks:35:3
 iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:36:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
+iptables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
+iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
+iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
 # testdata/policies/vocabulary.ks:37:3
+iptables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
+# testdata/policies/vocabulary.ks:38:3
+iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:39:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
-# testdata/policies/vocabulary.ks:41:3
-iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:42:3
-iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:43:3
-iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:44:3
+iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:45:3
+iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:46:3
 iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:45:3
+# testdata/policies/vocabulary.ks:47:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -218,28 +238,36 @@ ip6tables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
 # testdata/policies/vocabulary.ks:35:3
 ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
 # testdata/policies/vocabulary.ks:36:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
+ip6tables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
+ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
+ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
 # testdata/policies/vocabulary.ks:37:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+ip6tables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
 # testdata/policies/vocabulary.ks:38:3
+ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+# testdata/policies/vocabulary.ks:39:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:40:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:39:3
+# testdata/policies/vocabulary.ks:41:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
-# testdata/policies/vocabulary.ks:40:3
+# testdata/policies/vocabulary.ks:42:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:41:3
-ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:42:3
-ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:43:3
-ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:44:3
+ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:45:3
+ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:46:3
 ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:45:3
+# testdata/policies/vocabulary.ks:47:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.

@@ -1,0 +1,86 @@
+package kernel_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// nftForms are rules written as nft users write them, each in a chain of
+// the given type and hook of an inet table. The language is nft's own
+// syntax, so each must load through ksc exactly as nft loads its text.
+var nftForms = []struct{ chain, rule string }{
+	{"filter input", `icmp type { echo-request, destination-unreachable } accept`},
+	{"filter input", `icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept`},
+	{"filter input", `icmp type destination-unreachable icmp code port-unreachable drop`},
+	{"filter input", `meta mark { 0x1, 0x20 } accept`},
+	{"filter input", `ct mark and 0xff == 0x1 accept`},
+	{"filter input", `ct mark { 0x32, 0x2222, 0x42de3 } drop`},
+	{"filter output", `meta skuid { 0, 1000 } accept`},
+	{"filter output", `meta skgid != 100 drop`},
+	{"filter input", `meta pkttype { broadcast, multicast } drop`},
+	{"filter input", `meta nfproto ipv6 accept`},
+	{"filter input", `fib daddr type { broadcast, multicast } drop`},
+	{"filter input", `fib daddr type != local drop`},
+	{"filter input", `tcp flags syn,ack drop`},
+	{"filter input", `tcp flags & (syn|ack) == syn accept`},
+	{"filter input", `ip protocol tcp accept`},
+	{"filter input", `ip6 nexthdr udp accept`},
+	{"filter input", `ip saddr 192.0.2.0/24 tcp dport { 22, 443 } ct state new accept`},
+	{"filter input", `limit rate over 10/second burst 20 packets drop`},
+	{"filter input", `log prefix "in: " level info flags tcp sequence,options`},
+	{"filter input", `log group 2`},
+	{"filter input", `meta nfproto ipv4 reject`},
+	{"filter input", `ip saddr 203.0.113.0/24 reject with icmp host-prohibited`},
+	{"filter input", `tcp dport 23 reject with tcp reset`},
+	{"filter input", `reject with icmpx admin-prohibited`},
+	{"filter output", `meta mark set ct mark`},
+	{"filter output", `ct mark set 0x1`},
+	{"nat postrouting", `oifname "wg0" masquerade`},
+	{"nat postrouting", `tcp dport 81 snat ip to 192.0.2.1`},
+	{"nat prerouting", `iifname "eth0" tcp dport 443 dnat ip6 to [2001:db8::10]:4443`},
+	{"nat prerouting", `meta l4proto { tcp, udp } th dport 53 dnat ip to 192.0.2.10`},
+	{"nat prerouting", `tcp dport 22 redirect to :2222`},
+	{"nat output", `udp dport 53 redirect`},
+	{"route output", `meta skuid 1000 meta mark set 0x1`},
+}
+
+// Each form lists the same in nft whether nft loads it as written or ksc
+// loads it through its netlink batch: one meaning, and one form, on both.
+func TestNftFormsListAsNftLoadsThem(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "forms")
+	priority := map[string]string{"filter": "filter", "nat": "0", "route": "mangle"}
+	for _, f := range nftForms {
+		t.Run(f.rule, func(t *testing.T) {
+			var typ, hook string
+			fmt.Sscan(f.chain, &typ, &hook)
+			prio := priority[typ]
+			if typ == "nat" {
+				prio = map[string]string{"postrouting": "srcnat", "prerouting": "dstnat", "output": "-100"}[hook] // nft names dstnat at prerouting only
+			}
+			native := fmt.Sprintf("flush ruleset\ntable inet t {\n\tchain c {\n\t\ttype %s hook %s priority %s; policy accept;\n\t}\n}\nadd rule inet t c %s\n", typ, hook, prio, f.rule)
+			out, err := ns.ExecInput(native, "nft", "-f", "-")
+			require.NoError(t, err, out)
+			want, err := ns.ExecInput("", "nft", "list", "ruleset")
+			require.NoError(t, err)
+
+			src := fmt.Sprintf("flush ruleset\ntable inet t {\n\tchain c type %s hook %s priority %s {\n\t\t%s\n\t}\n}\n", typ, hook, prio, f.rule)
+			p, ds := lang.Load("forms.ks", []byte(src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%v", ds)
+			b, err := nft.Lower(p)
+			require.NoError(t, err)
+			require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
+			got, err := ns.ExecInput("", "nft", "list", "ruleset")
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		})
+	}
+}
