@@ -4,6 +4,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/linediff"
+	"slices"
 )
 
 // DiffLine is one line of a ruleset diff: Op is ' ' (in both), '-' (only
@@ -49,13 +50,22 @@ func Changed(d []DiffLine) bool {
 
 // liveAndDesired reads the namespace's ruleset and the one b would leave,
 // the latter applied in a scratch namespace so that both are read back
-// from the kernel alike.
+// from the kernel alike. The two are independent, and each can take a
+// second with a large set: they run at once.
 func liveAndDesired(b *nft.Batch, nsPath string) (live, desired *nft.Ruleset, err error) {
-	if live, err = ReadNamespace(nsPath); err != nil {
+	var desiredErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		desired, desiredErr = applyInScratch(b)
+	}()
+	live, err = ReadNamespace(nsPath)
+	<-done
+	if err != nil {
 		return nil, nil, err
 	}
-	if desired, err = applyInScratch(b); err != nil {
-		return nil, nil, err
+	if desiredErr != nil {
+		return nil, nil, desiredErr
 	}
 	live.MarkRuntime(b)
 	desired.MarkRuntime(b)
@@ -88,7 +98,28 @@ func applyInScratch(b *nft.Batch) (*nft.Ruleset, error) {
 	if err := c.Flush(); err != nil {
 		return nil, locateRefusal(b, err)
 	}
-	return Read(c)
+	// A named set holds what the batch sent, element for element: no need
+	// to read a large one back.
+	sent := func(t *nftables.Table, s *nftables.Set) ([]nftables.SetElement, bool) {
+		bt := b.Table(t)
+		if bt == nil || s.Anonymous {
+			return nil, false
+		}
+		for _, bs := range bt.Sets {
+			if bs.Set.Name == s.Name {
+				var elems []nftables.SetElement
+				err := bs.Chunks(setChunk, func(chunk []nftables.SetElement) error {
+					for _, e := range chunk {
+						elems = append(elems, nftables.SetElement{Key: slices.Clone(e.Key), IntervalEnd: e.IntervalEnd})
+					}
+					return nil
+				})
+				return elems, err == nil
+			}
+		}
+		return nil, false
+	}
+	return readKnowing(c, handlePath(scratch), sent)
 }
 
 type line struct{ key, text string }

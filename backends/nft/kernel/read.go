@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -10,8 +11,17 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 )
 
-// Read returns the whole ruleset of the namespace c is connected to.
-func Read(c *nftables.Conn) (*nft.Ruleset, error) {
+// Read returns the whole ruleset of the namespace c is connected to,
+// which is the one at nsPath (this one when empty).
+func Read(c *nftables.Conn, nsPath string) (*nft.Ruleset, error) { return readKnowing(c, nsPath, nil) }
+
+// knownElements gives the elements of a set the caller sent itself, so
+// that they need not be read back; false for others.
+type knownElements func(t *nftables.Table, s *nftables.Set) ([]nftables.SetElement, bool)
+
+// readKnowing is Read, taking the elements of the sets known gives from
+// it instead of from the kernel.
+func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Ruleset, error) {
 	tables, err := c.ListTables()
 	if err != nil {
 		return nil, fmt.Errorf("listing tables: %w", err)
@@ -35,7 +45,16 @@ func Read(c *nftables.Conn) (*nft.Ruleset, error) {
 				lt.Sets[s.Name] = &nft.LiveSet{Set: s}
 				continue
 			}
-			elems, err := c.GetSetElements(s)
+			if known != nil {
+				if elems, ok := known(t, s); ok {
+					lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems}
+					continue
+				}
+			}
+			elems, err := dumpSetElements(nsPath, s)
+			if errors.Is(err, errNotPlain) {
+				elems, err = c.GetSetElements(s)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
 			}
@@ -63,7 +82,7 @@ func ReadNamespace(nsPath string) (*nft.Ruleset, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	return Read(c)
+	return Read(c, nsPath)
 }
 
 // queueTable adds t as Read saw it: the table (its flags travel through

@@ -78,7 +78,7 @@ func readHandle(h netns.NsHandle) (*nft.Ruleset, error) {
 		return nil, err
 	}
 	defer c.CloseLasting()
-	return Read(c)
+	return Read(c, handlePath(h))
 }
 
 // Tables lists the tables a rollback puts back, as "family name".
