@@ -30,6 +30,7 @@ func inputs(b *testing.B) []input {
 		{"rules-10k", []byte(RulesPolicy(10_000)), ""},
 		{"set-100k", []byte(SetPolicy), writeBlocklist(b, 100_000)},
 		{"set-1M", []byte(SetPolicy), writeBlocklist(b, 1_000_000)},
+		{"inline-100k", []byte(InlinePolicy(100_000)), ""},
 	}
 }
 

@@ -35,6 +35,22 @@ table inet filter {
 }
 `
 
+// InlinePolicy drops traffic to n addresses written inline in one define,
+// as a generated policy might: the parser's worst case for one statement.
+func InlinePolicy(n int) string {
+	var s strings.Builder
+	s.WriteString("flush ruleset\ndefine BLOCK = { ")
+	for i := 0; i < n; i++ {
+		v := uint32(0xc6120000) + uint32(i)*4
+		if i > 0 {
+			s.WriteString(", ")
+		}
+		s.WriteString(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String())
+	}
+	s.WriteString(" }\ntable inet filter {\n\tchain OUTPUT hook output policy accept {\n\t\tip daddr $BLOCK counter drop\n\t}\n}\n")
+	return s.String()
+}
+
 // Blocklist returns n entries: mostly single addresses, every tenth a /30,
 // spread over 198.18.0.0/15 and beyond (benchmark addresses) so that few merge.
 func Blocklist(n int) string {

@@ -22,6 +22,7 @@ for p in rules-10k rules-100k; do
 	"$work/ksc" compile "$work/$p.ks" -t iptables -o "$work/$p.rules"
 done
 for p in set-100k set-1m; do "$work/ksc" compile "$work/$p/policy.ks" -t nft -o "$work/$p.nft"; done
+"$work/ksc" compile "$work/inline-100k.ks" -t nft -o "$work/inline-100k.nft"
 
 # measure NAME FRESH_NS CMD...: prints "NAME wall user sys maxrss_kb" (medians).
 measure() {
@@ -48,6 +49,10 @@ measure() {
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
 		measure "apply $p (ksc apply --backend iptables: ipset)" yes "$work/ksc" apply "$work/$p/policy.ks" --netns "$ns" --backend iptables --iptables-mode nft
 	done
+	measure "compile inline-100k (ksc compile)" no "$work/ksc" compile "$work/inline-100k.ks" -t nft
+	measure "compile inline-100k (nft -c -f)" no unshare -n nft -c -f "$work/inline-100k.nft"
+	measure "apply inline-100k (ksc apply)" yes "$work/ksc" apply "$work/inline-100k.ks" --netns "$ns"
+	measure "apply inline-100k (nft -f)" yes ip netns exec "$ns" nft -f "$work/inline-100k.nft"
 	for p in rules-10k rules-100k; do
 		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p.ks" -t nft
 		measure "apply $p (ksc apply)" yes "$work/ksc" apply "$work/$p.ks" --netns "$ns"

@@ -159,6 +159,13 @@ type Value struct {
 }
 
 // SetLit is "{ VALUE, VALUE, ... }"; newlines may separate elements.
+// SetLit.Parse reads it (setgrammar.go); setGrammar is its production.
 type SetLit struct {
+	Elems []*Value
+}
+
+// setGrammar is SetLit's grammar, which SetLit.Parse falls back to for
+// anything but a set of plain words, variables and strings.
+type setGrammar struct {
 	Elems []*Value `parser:"\"{\" EOL* ( @@ EOL* ( \",\" EOL* )? )* \"}\""`
 }

@@ -42,7 +42,8 @@ var (
 // Grammar returns the policy grammar in EBNF, as participle derives it,
 // with the production of Term, which Term.Parse implements by hand.
 func Grammar() string {
-	return strings.Replace(fileParser.String(), "Rule = Term+ .", "Rule = Term+ .\n"+termProduction, 1)
+	g := strings.Replace(fileParser.String(), "Rule = Term+ .", "Rule = Term+ .\n"+termProduction, 1)
+	return strings.Replace(g, "SetLit) .\n", "SetLit) .\n"+setProduction()+"\n", 1)
 }
 
 const termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`

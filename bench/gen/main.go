@@ -1,5 +1,6 @@
 // Command gen writes the benchmark policies into a directory:
-// rules-10k.ks, and set-100k.ks with its blocklist (set-1m likewise).
+// rules-10k.ks (and 100k), inline-100k.ks, and set-100k/policy.ks with its
+// blocklist (set-1m likewise).
 package main
 
 import (
@@ -20,6 +21,7 @@ func main() {
 	files := map[string]string{
 		"rules-10k.ks":           bench.RulesPolicy(10_000),
 		"rules-100k.ks":          bench.RulesPolicy(100_000),
+		"inline-100k.ks":         bench.InlinePolicy(100_000),
 		"set-100k/policy.ks":     bench.SetPolicy,
 		"set-100k/blocklist.txt": bench.Blocklist(100_000),
 		"set-1m/policy.ks":       bench.SetPolicy,
