@@ -35,6 +35,7 @@ FUZZTIME ?= 30s
 fuzz: deps
 	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz FuzzSetFastPathIsTheGrammar -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Rewrite golden files and expected CLI output after an intended change.
