@@ -71,7 +71,7 @@ func Apply(b *nft.Batch, nsPath string) error {
 		return err
 	}
 	defer h.Close()
-	c, closeConn, err := dialFixing(int(h), fixHostOrderSet)
+	c, closeConn, err := dialFixing(int(h), fixHostOrderSet, noEcho)
 	if err != nil {
 		return err
 	}

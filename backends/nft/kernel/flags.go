@@ -50,7 +50,7 @@ func ParseTableRef(s string) (TableRef, error) {
 // carries the flags given for it. google/nftables v0.3.0 always sends
 // flags 0, which would wake a dormant table on restore.
 func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, func(), error) {
-	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet)
+	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet, noEcho)
 }
 
 // dialFixing opens a connection into the namespace whose file descriptor
@@ -86,6 +86,17 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func
 		return nil, nil, err
 	}
 	return c, func() { c.CloseLasting(); sock.Close() }, nil
+}
+
+// noEcho stops the kernel from echoing each new rule back: google/nftables
+// v0.3.0 asks for an echo and an acknowledgement of every rule, reads
+// both, and uses neither echo. With the acknowledgement alone, which it
+// takes as the reply it waits for, a batch of 100,000 rules is half the
+// messages to make, send and read (issue 14).
+func noEcho(m *netlink.Message) {
+	if m.Header.Type == nftMessage(unix.NFT_MSG_NEWRULE) {
+		m.Header.Flags &^= unix.NLM_F_ECHO
+	}
 }
 
 // nftMessage is the netlink type of an nf_tables message.

@@ -188,7 +188,7 @@ func changedLines(d []DiffLine) []DiffLine {
 // too would make the commit wait for an RCU grace period, tens of
 // milliseconds in which the kill switch is not there.
 func applyRestore(b *nft.Batch, nsFd int, live *nft.Ruleset) error {
-	c, closeConn, err := dialFixing(nsFd, fixHostOrderSet)
+	c, closeConn, err := dialFixing(nsFd, fixHostOrderSet, noEcho)
 	if err != nil {
 		return err
 	}
