@@ -176,7 +176,20 @@ func (h Hook) String() string {
 var Priorities = []struct {
 	Name  string
 	Value int
-}{{"raw", -300}, {"mangle", -150}, {"dstnat", -100}, {"filter", 0}, {"security", 50}, {"srcnat", 100}}
+	// Only is the one hook nft takes the name on, or 0 for every hook.
+	Only Hook
+}{{"raw", -300, 0}, {"mangle", -150, 0}, {"dstnat", -100, HookPrerouting}, {"filter", 0, 0}, {"security", 50, 0}, {"srcnat", 100, HookPostrouting}}
+
+// PriorityNameHook is the one hook nft takes a priority name on, or 0
+// when the name is not one of Priorities or holds on every hook.
+func PriorityNameHook(name string) Hook {
+	for _, p := range Priorities {
+		if p.Name == name {
+			return p.Only
+		}
+	}
+	return 0
+}
 
 // ParsePriority reads a priority: a number or a standard name.
 func ParsePriority(s string) (int, bool) {

@@ -330,6 +330,7 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		// A chain without type, hook and policy is a regular chain.
 		out.Policy = ir.NoVerdict
 	}
+	var namedPriority *ChainAttr // a priority by name, checked against the hook
 	seen := map[string]bool{}
 	for _, a := range c.Attrs {
 		pos, end := endPos(a.Pos, a.EndPos)
@@ -362,6 +363,7 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		case "priority":
 			if n, ok := ir.ParsePriority(a.Value); ok {
 				out.Priority = n
+				namedPriority = a
 			} else if ir.IsPriorityNumber(a.Value) {
 				b.errorf(pos, end, "priority %s is outside the kernel's range, %d to %d", a.Value, math.MinInt32, math.MaxInt32)
 			} else {
@@ -380,6 +382,13 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			default:
 				b.errorf(pos, end, "chain policy must be accept or drop, not %q", a.Value)
 			}
+		}
+	}
+	if a := namedPriority; a != nil {
+		if only := ir.PriorityNameHook(a.Value); only != 0 && out.Hook != 0 && out.Hook != only {
+			pos, end := endPos(a.Pos, a.EndPos)
+			b.errorf(pos, end, "priority %s names a priority at hook %s only, as nft has it; chain %s is on hook %s", a.Value, only, c.Name, out.Hook).Hint =
+				fmt.Sprintf("write the number: priority %d", out.Priority)
 		}
 	}
 	add := func(r *Rule, enabled bool, option string) {

@@ -387,13 +387,13 @@ func TestMeterIsHashlimit(t *testing.T) {
 func TestNATChainsByHook(t *testing.T) {
 	for _, tc := range []struct{ name, chains, want string }{
 		{"dnat, redirect and masquerade",
-			"chain a type nat hook prerouting priority dstnat {\ntcp dport 80 dnat to 192.0.2.10:8080\nudp dport 53 redirect to :5353\n}\nchain b type nat hook output priority dstnat {\ntcp dport 25 redirect\n}\nchain c type nat hook postrouting priority srcnat {\nmasquerade\n}",
+			"chain a type nat hook prerouting priority dstnat {\ntcp dport 80 dnat to 192.0.2.10:8080\nudp dport 53 redirect to :5353\n}\nchain b type nat hook output priority -100 {\ntcp dport 25 redirect\n}\nchain c type nat hook postrouting priority srcnat {\nmasquerade\n}",
 			"-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 192.0.2.10:8080\n-A PREROUTING -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353\n-A OUTPUT -p tcp -m tcp --dport 25 -j REDIRECT\n-A POSTROUTING -j MASQUERADE\n"},
 		{"another priority",
 			"chain a type nat hook prerouting priority -90 {\ntcp dport 80 dnat to 192.0.2.10\n}",
 			"t.ks:3:1: the iptables target cannot express nat chain a at priority -90: iptables' nat PREROUTING chain runs at dstnat (-100)"},
 		{"two chains on one hook",
-			"chain a type nat hook output priority dstnat {\ntcp dport 80 dnat to 192.0.2.10\n}\nchain b type nat hook output priority dstnat {\ntcp dport 81 dnat to 192.0.2.10\n}",
+			"chain a type nat hook output priority -100 {\ntcp dport 80 dnat to 192.0.2.10\n}\nchain b type nat hook output priority -100 {\ntcp dport 81 dnat to 192.0.2.10\n}",
 			"t.ks:6:1: nat chains b and a at t.ks:3:1 both hook output: iptables has one nat OUTPUT chain"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
