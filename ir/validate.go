@@ -203,7 +203,11 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 	if r.Verdict == Translate {
 		switch {
 		case r.NAT == nil:
-			ds.Errorf(r.Pos, "snat without a rewrite")
+			ds.Errorf(r.Pos, "a nat verdict without a rewrite")
+		case r.NAT.Kind < SNAT || r.NAT.Kind > Redirect:
+			ds.Errorf(r.NAT.Pos, "unknown nat kind %d", r.NAT.Kind)
+		case (r.NAT.Kind == SNAT || r.NAT.Kind == DNAT) && !r.NAT.Addr.IsValid():
+			ds.Errorf(r.NAT.Pos, "%s without an address", r.NAT.Kind)
 		case c.Type != ChainNAT:
 			hook := "postrouting priority srcnat"
 			if !r.NAT.Kind.Source() {
@@ -271,7 +275,7 @@ func validateNATChain(c *Chain, ds *Diagnostics) {
 		ds.Errorf(c.Pos, "nat chain %s is on hook %s; ksc writes nat chains at postrouting (masquerade, snat), prerouting and output (dnat, redirect)", c.Name, c.Hook).Hint =
 			"use hook postrouting priority srcnat, or hook prerouting priority dstnat"
 	case c.Priority <= PriorityConntrack:
-		ds.Errorf(c.Pos, "nat chain %s runs at priority %d, before conntrack (%d): the kernel refuses it", c.Name, c.Priority, PriorityConntrack).Hint = "use priority srcnat (100) at postrouting, dstnat (-100) at prerouting and output"
+		ds.Errorf(c.Pos, "nat chain %s runs at priority %d, before conntrack (%d): the kernel refuses it", c.Name, c.Priority, PriorityConntrack).Hint = "use priority srcnat (100) at postrouting, dstnat (-100) at prerouting, -100 at output"
 	case c.Policy != Accept:
 		ds.Errorf(c.Pos, "nat chain %s has policy %s: a nat chain rewrites and filters nothing", c.Name, c.Policy).Hint = "leave the policy out, and drop packets in a filter chain"
 	}

@@ -285,37 +285,46 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 	return chains, ds
 }
 
+// chainsOfType lists the policy's chains of one type in the tables that
+// see packets of family, in policy order.
+func chainsOfType(p *ir.Policy, family ir.Family, typ ir.ChainType) []*ir.Chain {
+	var out []*ir.Chain
+	for _, t := range p.Tables {
+		if !t.Family.Covers(family) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.Type == typ {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
 // routeChain picks the route chain that is the mangle table's OUTPUT
 // chain, which iptables runs at mangle (-150) and routes again after, and
 // refuses what it cannot hold.
 func routeChain(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
 	var ds ir.Diagnostics
 	var out *ir.Chain
-	for _, t := range p.Tables {
-		if !t.Family.Covers(family) {
-			continue
+	for _, c := range chainsOfType(p, family, ir.ChainRoute) {
+		switch {
+		case Owned(p):
+			ds.Errorf(c.Pos, "the iptables target cannot express route chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no mangle table there", c.Name).Hint =
+				"add \"flush ruleset\" if the policy owns the mangle and filter tables, or use the nft target"
+		case c.Priority != -150:
+			ds.Errorf(c.Pos, "the iptables target cannot express route chain %s at priority %d: iptables' mangle OUTPUT chain runs at mangle (-150)", c.Name, c.Priority).Hint =
+				"use priority mangle for the iptables targets, or use the nft target"
+		case out != nil:
+			ds.Errorf(c.Pos, "route chains %s and %s at %s both hook output: iptables has one mangle OUTPUT chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
+		default:
+			out = c
 		}
-		for _, c := range t.Chains {
-			if c.Type != ir.ChainRoute {
-				continue
-			}
-			switch {
-			case Owned(p):
-				ds.Errorf(c.Pos, "the iptables target cannot express route chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no mangle table there", c.Name).Hint =
-					"add \"flush ruleset\" if the policy owns the mangle and filter tables, or use the nft target"
-			case c.Priority != -150:
-				ds.Errorf(c.Pos, "the iptables target cannot express route chain %s at priority %d: iptables' mangle OUTPUT chain runs at mangle (-150)", c.Name, c.Priority).Hint =
-					"use priority mangle for the iptables targets, or use the nft target"
-			case out != nil:
-				ds.Errorf(c.Pos, "route chains %s and %s at %s both hook output: iptables has one mangle OUTPUT chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
-			default:
-				out = c
-			}
-			for _, r := range c.Rules {
-				if r.Verdict == ir.Reject {
-					ds.Errorf(r.Pos, "the iptables target cannot express reject in route chain %s: iptables' REJECT works in the filter table only", c.Name).Hint =
-						"drop here, or reject in a filter chain"
-				}
+		for _, r := range c.Rules {
+			if r.Verdict == ir.Reject {
+				ds.Errorf(r.Pos, "the iptables target cannot express reject in route chain %s: iptables' REJECT works in the filter table only", c.Name).Hint =
+					"drop here, or reject in a filter chain"
 			}
 		}
 	}
@@ -338,29 +347,21 @@ var natHooks = map[ir.Hook]struct {
 func natChains(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics) {
 	var ds ir.Diagnostics
 	out := map[string]*ir.Chain{}
-	for _, t := range p.Tables {
-		if !t.Family.Covers(family) {
-			continue
-		}
-		for _, c := range t.Chains {
-			if c.Type != ir.ChainNAT {
-				continue
-			}
-			hook, known := natHooks[c.Hook]
-			switch {
-			case Owned(p):
-				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there", c.Name).Hint =
-					"add \"flush ruleset\" if the policy owns the nat and filter tables, or use the nft target"
-			case !known:
-				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s on hook %s", c.Name, c.Hook)
-			case c.Priority != hook.priority:
-				ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat %s chain runs at %s (%d)", c.Name, c.Priority, hook.name, hook.priorityName, hook.priority).Hint =
-					"use priority srcnat at postrouting, dstnat at prerouting and output, or use the nft target"
-			case out[hook.name] != nil:
-				ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook %s: iptables has one nat %s chain", c.Name, out[hook.name].Name, out[hook.name].Pos, c.Hook, hook.name).Hint = "merge them into one chain"
-			default:
-				out[hook.name] = c
-			}
+	for _, c := range chainsOfType(p, family, ir.ChainNAT) {
+		hook, known := natHooks[c.Hook]
+		switch {
+		case Owned(p):
+			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there", c.Name).Hint =
+				"add \"flush ruleset\" if the policy owns the nat and filter tables, or use the nft target"
+		case !known:
+			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s on hook %s", c.Name, c.Hook)
+		case c.Priority != hook.priority:
+			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat %s chain runs at %s (%d)", c.Name, c.Priority, hook.name, hook.priorityName, hook.priority).Hint =
+				"use priority srcnat at postrouting, dstnat at prerouting, -100 at output, or use the nft target"
+		case out[hook.name] != nil:
+			ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook %s: iptables has one nat %s chain", c.Name, out[hook.name].Name, out[hook.name].Pos, c.Hook, hook.name).Hint = "merge them into one chain"
+		default:
+			out[hook.name] = c
 		}
 	}
 	return out, ds
@@ -1060,8 +1061,10 @@ func natTarget(n *ir.NAT) []string {
 			return []string{"-j", "REDIRECT", "--to-ports", strconv.Itoa(int(n.Port))}
 		}
 		return []string{"-j", "REDIRECT"}
+	case ir.SNAT:
+		return []string{"-j", "SNAT", "--to-source", to}
 	}
-	return []string{"-j", "SNAT", "--to-source", to}
+	panic(fmt.Sprintf("iptables: writing nat kind %d, which Validate refuses", n.Kind))
 }
 
 // limitMatch is a limit as iptables' limit match, for a rule whose limit

@@ -325,9 +325,14 @@ func natExprs(n *ir.NAT) []expr.Any {
 	if n.Family() == ir.IPv6 {
 		family = unix.NFPROTO_IPV6
 	}
-	typ := expr.NATTypeSourceNAT
-	if n.Kind == ir.DNAT {
+	var typ expr.NATType
+	switch n.Kind {
+	case ir.SNAT:
+		typ = expr.NATTypeSourceNAT
+	case ir.DNAT:
 		typ = expr.NATTypeDestNAT
+	default:
+		panic(fmt.Sprintf("nft: lowering nat kind %d, which Validate refuses", n.Kind))
 	}
 	exprs := []expr.Any{&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()}}
 	nat := &expr.NAT{Type: typ, Family: family, RegAddrMin: 1}

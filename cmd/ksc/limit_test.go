@@ -135,18 +135,7 @@ func countUDP(t *testing.T, ns *netlab.NS, addr string) *atomic.Int64 {
 // arrive. A datagram the firewall drops is a verdict, not an error.
 func sendUDP(t *testing.T, ns *netlab.NS, addr string, n int) {
 	t.Helper()
-	require.NoError(t, ns.Do(func() error {
-		conn, err := net.Dial("udp", addr)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		for range n {
-			conn.Write([]byte("x"))
-		}
-		return nil
-	}))
-	time.Sleep(200 * time.Millisecond)
+	sendUDPFrom(t, ns, "", addr, n)
 }
 
 // meterPolicy keeps a rate limit for each source: a burst of 3 IPv4
@@ -210,7 +199,7 @@ func TestMeterLimitsEachSourceOnEveryLoader(t *testing.T) {
 	}
 }
 
-// sendUDPFrom is sendUDP from one of ns's addresses.
+// sendUDPFrom is sendUDP from one of ns's addresses (any, when empty).
 func sendUDPFrom(t *testing.T, ns *netlab.NS, from, to string, n int) {
 	t.Helper()
 	require.NoError(t, ns.Do(func() error {
@@ -218,7 +207,11 @@ func sendUDPFrom(t *testing.T, ns *netlab.NS, from, to string, n int) {
 		if err != nil {
 			return err
 		}
-		conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)}, raddr)
+		var laddr *net.UDPAddr
+		if from != "" {
+			laddr = &net.UDPAddr{IP: net.ParseIP(from)}
+		}
+		conn, err := net.DialUDP("udp", laddr, raddr)
 		if err != nil {
 			return err
 		}
