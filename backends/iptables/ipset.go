@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,30 @@ type IPSet struct {
 	// programs may add and delete elements once it is loaded ("ipset add
 	// ksc-NAME-4 ..."), so status and diff do not compare them.
 	Runtime bool
+	// Pos is the match that uses it, for errors.
+	Pos ir.Pos
+}
+
+// clashingSets finds two sets of one ipset name that are not the same set:
+// sets of one name declared in two tables, or a declared set named as a
+// file define. The iptables targets have one namespace of ipsets.
+func clashingSets(sets []IPSet) *ir.Diagnostic {
+	byName := map[string]IPSet{}
+	for _, s := range sets {
+		prev, seen := byName[s.Name]
+		if !seen {
+			byName[s.Name] = s
+			continue
+		}
+		if prev.Runtime != s.Runtime || !slices.Equal(prev.Nets, s.Nets) {
+			if s.Pos.File == prev.Pos.File && s.Pos.Offset < prev.Pos.Offset {
+				prev, s = s, prev // the error at the later one, in source order
+			}
+			return &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("the iptables target cannot hold this set and the one at %s as ipset %s: they are two sets of one name", prev.Pos, s.Name),
+				Hint: "give the sets different names"}
+		}
+	}
+	return nil
 }
 
 // ipsetPrefix marks the sets ksc owns; ipset names are at most 31 bytes.
@@ -65,7 +90,7 @@ func ipsetMatch(lw *lowering, m *ir.Match, destination bool) *ir.Diagnostic {
 			return &ir.Diagnostic{Pos: m.Pos, Message: fmt.Sprintf("the iptables target cannot express %s as an ipset: it holds every address (%s)", ref, n)}
 		}
 	}
-	lw.sets = append(lw.sets, IPSet{Name: name, Family: lw.family, Nets: nets, Runtime: m.Set != nil})
+	lw.sets = append(lw.sets, IPSet{Name: name, Family: lw.family, Nets: nets, Runtime: m.Set != nil, Pos: m.Pos})
 	dir := "src"
 	if destination {
 		dir = "dst"

@@ -82,7 +82,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		if ds.HasErrors() {
 			return nil, ds
 		}
-		return w.withSets(), nil
+		return w.withSets()
 	}
 	w.line(ir.Pos{}, "# Load with: "+tool+" < FILE (replaces the whole filter table)")
 	w.line(ir.Pos{}, "*filter")
@@ -152,12 +152,15 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
-	return w.withSets(), nil
+	return w.withSets()
 }
 
 // withSets keeps one of each ipset the rules match, and says under the
 // rules that they must be loaded first.
-func (w *writer) withSets() *Output {
+func (w *writer) withSets() (*Output, error) {
+	if d := clashingSets(w.out.Sets); d != nil {
+		return nil, ir.Diagnostics{*d}
+	}
 	w.out.Sets = uniqueSets(w.out.Sets)
 	if len(w.out.Sets) > 0 {
 		names := make([]string, len(w.out.Sets))
@@ -167,7 +170,7 @@ func (w *writer) withSets() *Output {
 		w.line(ir.Pos{}, "# These rules match the ipsets "+strings.Join(names, ", ")+": load them first")
 		w.line(ir.Pos{}, "# (ksc compile --target ipset POLICY | ipset restore; ksc apply does both).")
 	}
-	return w.out
+	return w.out, nil
 }
 
 // renderOwned writes the policy into ksc's own chains, for
@@ -1211,12 +1214,28 @@ func portCombos(p ir.Protocol, ports []*ir.Match, extra []string) ([][]string, *
 		combos = next
 	}
 	plain = append(plain, extra...)
+	module := []string{"-m", p.String()}
 	if len(plain) > 0 {
+		if i := splitNegatedPorts(plain); i > 0 {
+			// iptables-nft 1.8.9 (like nft 1.0.6) merges "! --sport A !
+			// --dport B" into one comparison of both ports, which holds
+			// when either differs; in two modules they stay two.
+			plain = append(append(slices.Clone(plain[:i]), module...), plain[i:]...)
+		}
 		for i, combo := range combos {
-			combos[i] = append(append([]string{"-m", p.String()}, plain...), combo...)
+			combos[i] = append(append(slices.Clone(module), plain...), combo...)
 		}
 	}
 	return combos, nil
+}
+
+// splitNegatedPorts finds where a negated --dport follows a negated
+// --sport in one module's options, or returns 0.
+func splitNegatedPorts(opts []string) int {
+	if len(opts) >= 6 && opts[0] == "!" && opts[1] == "--sport" && opts[3] == "!" && opts[4] == "--dport" {
+		return 3
+	}
+	return 0
 }
 
 // multiportChunks splits ports into lists that fit one multiport match.

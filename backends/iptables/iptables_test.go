@@ -426,3 +426,11 @@ func TestRouteChainIsMangleOutput(t *testing.T) {
 	_, err := iptables.Render(load(t, "table ip t {\nchain r type route hook output priority mangle {\nmeta mark set 0x1\n}\n}\n"), ir.IPv4)
 	assert.ErrorContains(t, err, "the iptables target cannot express route chain r in a policy without \"flush ruleset\"")
 }
+
+// Sets of one name in two tables would be one ipset: refused, not merged.
+func TestSetsOfOneNameClash(t *testing.T) {
+	p := load(t, "flush ruleset\ntable inet a {\nset S { type ipv4_addr; flags interval; elements = { 192.0.2.1 } }\nchain c hook output { ip daddr @S accept }\n}\n"+
+		"table inet b {\nset S { type ipv4_addr; flags interval; elements = { 192.0.2.2 } }\nchain c hook input { ip saddr @S accept }\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, "t.ks:8:22: the iptables target cannot hold this set and the one at t.ks:4:23 as ipset ksc-S-4: they are two sets of one name")
+}

@@ -94,6 +94,11 @@ func iptablesTool(family ir.Family) string {
 func ruleLines(s string) []string {
 	var out []string
 	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "-A ") {
+			// iptables-nft-save lists "-m udp ! --sport A -m udp ! --dport
+			// B", which ksc writes so that the two stay two, as one module.
+			l = iptables.Canonical(l)
+		}
 		if l != "" && !strings.HasPrefix(l, "#") {
 			out = append(out, l)
 		}

@@ -198,6 +198,7 @@ type ruleLowerer struct {
 	familyChecked bool
 	addrFamily    ir.Family // the family the rule checked or implies
 	ruleFamily    ir.Family // the only family the rule holds for, or Inet
+	apart         bool      // the match being lowered is kept apart (see keptApart)
 }
 
 func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
@@ -212,6 +213,7 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.checkFamily(r.Family())
 		}
 		if !leftToNAT(r, m) {
+			l.apart = keptApart(r, m)
 			l.match(m)
 		}
 	}
@@ -513,7 +515,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	}
 	l.emit(f.load(f.size))
 	switch {
-	case sp.Lo == sp.Hi:
+	case sp.Lo == sp.Hi && !l.apart:
 		l.emit(cmp(lo))
 	case m.Op == ir.Neq:
 		l.emit(&expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: lo, ToData: hi})

@@ -173,6 +173,10 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		if leftToNAT(r, m) {
 			continue
 		}
+		if keptApart(r, m) {
+			parts = append(parts, apartText(m, portProto))
+			continue
+		}
 		parts = append(parts, matchText(m, portProto))
 	}
 	for _, s := range r.Statements {
@@ -263,6 +267,43 @@ func impliedByHeaderField(r *ir.Rule, l4 *ir.Match) bool {
 		}
 	}
 	return false
+}
+
+// mergedPairs are the fields nft 1.0.6 loads at once when two negated
+// comparisons of one value sit next to each other ("udp sport != 2000 udp
+// dport != 1010" becomes one comparison of both ports, which holds when
+// either differs): the second of each pair, with the first.
+var mergedPairs = map[ir.Field]ir.Field{
+	ir.FieldDport:      ir.FieldSport,
+	ir.FieldICMPCode:   ir.FieldICMPType,
+	ir.FieldICMPv6Code: ir.FieldICMPv6Type,
+}
+
+// keptApart reports a negated one-value match that nft would merge with
+// its pair (see mergedPairs). Written and lowered as a range of that one
+// value ("!= 1010-1010"), it stays a comparison of its own.
+func keptApart(r *ir.Rule, m *ir.Match) bool {
+	first, ok := mergedPairs[m.Field]
+	if !ok || !negatedValue(m) {
+		return false
+	}
+	other := r.Match(first)
+	return other != nil && negatedValue(other)
+}
+
+func negatedValue(m *ir.Match) bool {
+	return m.Op == ir.Neq && m.Mask == 0 && m.SetName == "" && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi
+}
+
+// apartText writes a kept-apart match as a range of its one value, by
+// number: "udp dport != 1010-1010", "icmp code != 3-3".
+func apartText(m *ir.Match, portProto ir.Protocol) string {
+	name := fields[m.Field].name
+	if m.Field == ir.FieldDport {
+		name = portProto.String() + strings.TrimPrefix(name, "th")
+	}
+	v := ir.Numbers(m.Values)[0]
+	return fmt.Sprintf("%s != %d-%d", name, v, v)
 }
 
 func matchText(m *ir.Match, portProto ir.Protocol) string {

@@ -342,3 +342,62 @@ func TestRouteChainRoutesMarkedPacketsAgain(t *testing.T) {
 		})
 	}
 }
+
+// negatedPortsPolicy drops what neither comes from port 2000 nor goes to
+// port 1010: a datagram from 2011 to 1010 passes.
+const negatedPortsPolicy = `flush ruleset
+table inet t {
+	chain c hook output policy accept {
+		udp sport != 2000 udp dport != 1010 drop
+	}
+}
+`
+
+// nft 1.0.6 and iptables-nft 1.8.9 merge two negated port comparisons
+// into one that holds when either port differs; ksc writes them so that
+// they stay two, and the datagram that matches one of the ports passes on
+// every loader (the differential test found it: seed 251908309).
+func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "ports.ks")
+	require.NoError(t, os.WriteFile(policy, []byte(negatedPortsPolicy), 0o644))
+	for _, tc := range []struct {
+		name string
+		load func(fw *netlab.NS)
+	}{
+		{"nft -f", func(fw *netlab.NS) {
+			code, text, stderr := ksc("compile", policy, "-t", "nft")
+			require.Equal(t, 0, code, stderr)
+			out, err := fw.ExecInput(text, "nft", "-f", "-")
+			require.NoError(t, err, out)
+		}},
+		{"netlink", func(fw *netlab.NS) { require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name))) }},
+		{"iptables-nft", func(fw *netlab.NS) {
+			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "nft")))
+		}},
+		{"iptables-legacy", func(fw *netlab.NS) {
+			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "legacy")))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw, peer := netlab.NewNS(t, "ports"), netlab.NewNS(t, "peer")
+			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			tc.load(fw)
+			arrived := countUDP(t, peer, "192.0.2.9:1010")
+			require.NoError(t, fw.Do(func() error {
+				conn, err := net.DialUDP("udp", &net.UDPAddr{Port: 2011}, &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 1010})
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				_, err = conn.Write([]byte("x"))
+				return err
+			}))
+			assert.Eventually(t, func() bool { return arrived.Load() == 1 }, 2*time.Second, 20*time.Millisecond, "to port 1010 matches one of the two: it passes")
+		})
+	}
+}

@@ -24,6 +24,7 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -d 198.51.100.2/32 ! -o tun+ -p udp -m udp --dport 1194 -j ACCEPT
 -A OUTPUT -o tun0 -j ACCEPT
 -A OUTPUT -d 198.51.100.128/25 -p udp -m udp ! --sport 53 -m multiport ! --dports 53,853 -j DROP
+-A OUTPUT -p udp -m udp ! --sport 2000 -m udp ! --dport 1010 -j DROP
 -A OUTPUT -m conntrack ! --ctstate NEW -j ACCEPT
 COMMIT
 KSC_RULES_END
@@ -42,6 +43,7 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT ! -s 2001:db8::/32 -p ipv6-icmp -j DROP
 -A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -o tun0 -j ACCEPT
+-A OUTPUT -p udp -m udp ! --sport 2000 -m udp ! --dport 1010 -j DROP
 -A OUTPUT -m conntrack ! --ctstate NEW -j ACCEPT
 COMMIT
 KSC_RULES_END
@@ -86,6 +88,8 @@ iptables -A OUTPUT -o tun0 -j ACCEPT
 # testdata/policies/negation.ks:22:3
 iptables -A OUTPUT -d 198.51.100.128/25 -p udp -m udp '!' --sport 53 -m multiport '!' --dports 53,853 -j DROP
 # testdata/policies/negation.ks:23:3
+iptables -A OUTPUT -p udp -m udp '!' --sport 2000 -m udp '!' --dport 1010 -j DROP
+# testdata/policies/negation.ks:24:3
 iptables -A OUTPUT -m conntrack '!' --ctstate NEW -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -105,6 +109,8 @@ ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/negation.ks:21:3
 ip6tables -A OUTPUT -o tun0 -j ACCEPT
 # testdata/policies/negation.ks:23:3
+ip6tables -A OUTPUT -p udp -m udp '!' --sport 2000 -m udp '!' --dport 1010 -j DROP
+# testdata/policies/negation.ks:24:3
 ip6tables -A OUTPUT -m conntrack '!' --ctstate NEW -j ACCEPT
 
 # The policy's own chain policies, last.
