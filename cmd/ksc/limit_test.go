@@ -31,30 +31,13 @@ func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "limit.ks")
 	require.NoError(t, os.WriteFile(policy, []byte(limitPolicy), 0o644))
-	for _, tc := range []struct {
-		name string
-		load func(fw *netlab.NS)
-	}{
-		{"nft -f", func(fw *netlab.NS) {
-			code, text, stderr := ksc("compile", policy, "-t", "nft")
-			require.Equal(t, 0, code, stderr)
-			out, err := fw.ExecInput(text, "nft", "-f", "-")
-			require.NoError(t, err, out)
-		}},
-		{"netlink", func(fw *netlab.NS) { require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name))) }},
-		{"iptables-nft", func(fw *netlab.NS) {
-			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "nft")))
-		}},
-		{"iptables-legacy", func(fw *netlab.NS) {
-			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "legacy")))
-		}},
-	} {
+	for _, tc := range everyLoader(policy) {
 		t.Run(tc.name, func(t *testing.T) {
 			fw, peer := netlab.NewNS(t, "limit"), netlab.NewNS(t, "peer")
 			netlab.Veth(t, fw, "eth0", peer, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
-			tc.load(fw)
+			tc.load(t, fw)
 			arrived := countUDP(t, fw, "192.0.2.1:9")
 			sendUDP(t, peer, "192.0.2.1:9", 8)
 			assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
@@ -106,6 +89,34 @@ func TestMarkSetOnEveryLoader(t *testing.T) {
 				assert.Equal(t, want, arrived.Load(), "port %d", port)
 			}
 		})
+	}
+}
+
+// testLoader loads a policy into a namespace one way: nft -f of the nft
+// target, ksc apply through netlink, or iptables-restore in either mode.
+type testLoader struct {
+	name string
+	load func(t *testing.T, fw *netlab.NS)
+}
+
+// everyLoader lists the four ways to load the policy file at path.
+func everyLoader(path string) []testLoader {
+	apply := func(args ...string) func(t *testing.T, fw *netlab.NS) {
+		return func(t *testing.T, fw *netlab.NS) {
+			code, _, stderr := ksc(append([]string{"apply", path, "--netns", fw.Name}, args...)...)
+			require.Equal(t, 0, code, stderr)
+		}
+	}
+	return []testLoader{
+		{"nft -f", func(t *testing.T, fw *netlab.NS) {
+			code, text, stderr := ksc("compile", path, "-t", "nft")
+			require.Equal(t, 0, code, stderr)
+			out, err := fw.ExecInput(text, "nft", "-f", "-")
+			require.NoError(t, err, out)
+		}},
+		{"netlink", apply()},
+		{"iptables-nft", apply("--backend", "iptables", "--iptables-mode", "nft")},
+		{"iptables-legacy", apply("--backend", "iptables", "--iptables-mode", "legacy")},
 	}
 }
 
@@ -363,30 +374,13 @@ func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "ports.ks")
 	require.NoError(t, os.WriteFile(policy, []byte(negatedPortsPolicy), 0o644))
-	for _, tc := range []struct {
-		name string
-		load func(fw *netlab.NS)
-	}{
-		{"nft -f", func(fw *netlab.NS) {
-			code, text, stderr := ksc("compile", policy, "-t", "nft")
-			require.Equal(t, 0, code, stderr)
-			out, err := fw.ExecInput(text, "nft", "-f", "-")
-			require.NoError(t, err, out)
-		}},
-		{"netlink", func(fw *netlab.NS) { require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name))) }},
-		{"iptables-nft", func(fw *netlab.NS) {
-			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "nft")))
-		}},
-		{"iptables-legacy", func(fw *netlab.NS) {
-			require.Equal(t, 0, first(ksc("apply", policy, "--netns", fw.Name, "--backend", "iptables", "--iptables-mode", "legacy")))
-		}},
-	} {
+	for _, tc := range everyLoader(policy) {
 		t.Run(tc.name, func(t *testing.T) {
 			fw, peer := netlab.NewNS(t, "ports"), netlab.NewNS(t, "peer")
 			netlab.Veth(t, fw, "eth0", peer, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
-			tc.load(fw)
+			tc.load(t, fw)
 			arrived := countUDP(t, peer, "192.0.2.9:1010")
 			require.NoError(t, fw.Do(func() error {
 				conn, err := net.DialUDP("udp", &net.UDPAddr{Port: 2011}, &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 1010})
