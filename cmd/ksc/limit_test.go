@@ -33,10 +33,7 @@ func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
 	require.NoError(t, os.WriteFile(policy, []byte(limitPolicy), 0o644))
 	for _, tc := range everyLoader(policy) {
 		t.Run(tc.name, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "limit"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
-			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			fw, peer := firewallAndPeer(t, "limit")
 			tc.load(t, fw)
 			arrived := countUDP(t, fw, "192.0.2.1:9")
 			sendUDP(t, peer, "192.0.2.1:9", 8)
@@ -76,10 +73,7 @@ func TestMarkSetOnEveryLoader(t *testing.T) {
 	}
 	for name, args := range loads {
 		t.Run(name, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "mark"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
-			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			fw, peer := firewallAndPeer(t, "mark")
 			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, args...)...)
 			require.Equal(t, 0, code, stderr)
 			for port, want := range map[int]int64{9: 0, 10: 0, 11: 3} {
@@ -118,6 +112,17 @@ func everyLoader(path string) []testLoader {
 		{"iptables-nft", apply("--backend", "iptables", "--iptables-mode", "nft")},
 		{"iptables-legacy", apply("--backend", "iptables", "--iptables-mode", "legacy")},
 	}
+}
+
+// firewallAndPeer makes a firewall namespace (192.0.2.1 on eth0) joined
+// to a peer (192.0.2.9 on its eth0).
+func firewallAndPeer(t *testing.T, role string) (fw, peer *netlab.NS) {
+	t.Helper()
+	fw, peer = netlab.NewNS(t, role), netlab.NewNS(t, "peer")
+	netlab.Veth(t, fw, "eth0", peer, "eth0")
+	fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+	return fw, peer
 }
 
 // countUDP counts the datagrams that reach addr in ns, until the test ends.
@@ -268,10 +273,7 @@ func TestDeclaredSetsChangeAtRuntime(t *testing.T) {
 		{"iptables-legacy", []string{"--backend", "iptables", "--iptables-mode", "legacy"}, []string{"ipset", "add", "ksc-ALLOWED-4", "192.0.2.10"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "sets"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
-			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			fw, peer := firewallAndPeer(t, "sets")
 			peer.Exec(t, "ip", "addr", "add", "192.0.2.10/24", "dev", "eth0")
 			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", fw.Name}, tc.args...)...)
 			require.Equal(t, 0, code, stderr)
@@ -376,10 +378,7 @@ func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
 	require.NoError(t, os.WriteFile(policy, []byte(negatedPortsPolicy), 0o644))
 	for _, tc := range everyLoader(policy) {
 		t.Run(tc.name, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "ports"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
-			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-			peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
+			fw, peer := firewallAndPeer(t, "ports")
 			tc.load(t, fw)
 			arrived := countUDP(t, peer, "192.0.2.9:1010")
 			require.NoError(t, fw.Do(func() error {
