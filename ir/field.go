@@ -34,8 +34,7 @@ const (
 	fieldEnd
 )
 
-// AllFields lists every field in canonical order: the order in which
-// normalized rules hold their matches and backends write them.
+// AllFields lists every field, in the order they are declared.
 func AllFields() []Field {
 	out := make([]Field, 0, fieldEnd-1)
 	for f := FieldIifname; f < fieldEnd; f++ {

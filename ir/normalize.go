@@ -24,28 +24,36 @@ func (s sourced) describe(at bool) string {
 }
 
 // normalize puts a rule's matches in normal form, which is what every
-// backend writes: at most one match per field, in AllFields order, with
-// implied protocols made explicit. Several matches on one field are
+// backend writes: at most one match per field, in the order the fields
+// are first written (so that nft lists the rule as written), with implied
+// protocols made explicit just ahead of the match that implies them. Several matches on one field are
 // intersected, whatever their order; a rule whose matches no packet can
 // satisfy together is an error that names them. It returns false when the
 // rule is refused. Normalizing a normal rule changes nothing.
 func normalize(r *Rule, ds *Diagnostics) bool {
 	byField := map[Field][]sourced{}
+	var order []Field
+	add := func(f Field, s sourced) {
+		if _, seen := byField[f]; !seen {
+			order = append(order, f)
+		}
+		byField[f] = append(byField[f], s)
+	}
 	for _, m := range r.Matches {
-		byField[m.Field] = append(byField[m.Field], sourced{m, m})
 		proto := m.Protocol
 		if p := m.Field.Spec().Protocol; p != AnyTransport {
 			proto = p // "icmp type" holds for ICMP only
 		}
 		if proto != AnyTransport {
 			implied := &Match{Pos: m.Pos, End: m.End, Field: FieldL4Proto, Values: ProtocolSet(proto)}
-			byField[FieldL4Proto] = append(byField[FieldL4Proto], sourced{implied, m})
+			add(FieldL4Proto, sourced{implied, m})
 		}
+		add(m.Field, sourced{m, m})
 	}
 	if r.NAT != nil && r.NAT.Family() != Inet {
 		// "snat ip to" rewrites IPv4 packets only: the rule holds for them.
 		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family()), FromNAT: true}
-		byField[FieldNfproto] = append(byField[FieldNfproto], sourced{implied, implied})
+		add(FieldNfproto, sourced{implied, implied})
 	}
 	if len(byField[FieldIPProtocol]) > 0 {
 		// IPv4 has no extension headers: its protocol field is the
@@ -60,11 +68,8 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 	}
 	out := make([]*Match, 0, len(byField))
 	ok := true
-	for _, f := range AllFields() {
+	for _, f := range order {
 		group := byField[f]
-		if len(group) == 0 {
-			continue
-		}
 		m, combined := combine(group, ds)
 		ok = ok && combined
 		if m != nil && !(f == FieldNfproto && m.Effective().Equal(f.Spec().Kind.Universe())) {

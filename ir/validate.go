@@ -427,7 +427,11 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 			return
 		}
 		if first != nil && first.family() != f {
-			d := ds.Errorf(m.Pos, "%s contradicts %s at %s: no packet is both %s and %s", m.Text(), first.Text(), first.Pos, f, first.family())
+			text := m.Text()
+			if m.FromNAT {
+				text = r.NAT.Text(t.Family) // the match the rewrite implies was never written
+			}
+			d := ds.Errorf(m.Pos, "%s contradicts %s at %s: no packet is both %s and %s", text, first.Text(), first.Pos, f, first.family())
 			d.Hint = "split it into one rule for each family"
 			return
 		}

@@ -88,7 +88,7 @@ func TestErrors(t *testing.T) {
 		{"snat to a network", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nsnat ip to 192.0.2.0/24\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:12: snat to needs one address, found a prefix (192.0.2.0/24) | snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1`}},
 		{"snat contradicting the rule's family", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nip6 saddr 2001:db8::/32 snat ip to 192.0.2.1\n}\n}\n", lang.Config{},
-			[]string{`t.ks:3:1: ip6 saddr 2001:db8::/32 contradicts meta nfproto ipv4 at t.ks:3:25: no packet is both ip6 and ip | split it into one rule for each family`}},
+			[]string{`t.ks:3:25: snat ip to 192.0.2.1 contradicts ip6 saddr 2001:db8::/32 at t.ks:3:1: no packet is both ip and ip6 | split it into one rule for each family`}},
 		{"missing hook", "table t {\nchain c policy drop {\n}\n}\n", lang.Config{},
 			[]string{`t.ks:2:1: chain c has no hook | add one of: hook prerouting, hook input, hook forward, hook output, hook postrouting; or, for a chain that only jump and goto reach, leave out type, priority and policy too`}},
 		{"unknown table family", "table bridge t {\n}\n", lang.Config{},

@@ -193,6 +193,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 // th dport 22" as "tcp dport 22", and ">= a <= b" as "a-b".
 func asWritten(parts []string) []string {
 	var named []string
+	proto := "" // the transport protocol a "meta l4proto" folded away
 	for i := 0; i < len(parts); i++ {
 		p, next := parts[i], ""
 		if i+1 < len(parts) {
@@ -207,13 +208,14 @@ func asWritten(parts []string) []string {
 			p == "meta l4proto icmp" && strings.HasPrefix(next, "icmp "),
 			p == "meta l4proto ipv6-icmp" && strings.HasPrefix(next, "icmpv6 "):
 			continue // the dependencies of "icmp type", as nft shows them
-		case (p == "meta l4proto tcp" || p == "meta l4proto udp") && strings.HasPrefix(next, "th "):
-			proto := strings.TrimPrefix(p, "meta l4proto ")
-			for i+1 < len(parts) && strings.HasPrefix(parts[i+1], "th ") {
-				i++
-				named = append(named, proto+strings.TrimPrefix(parts[i], "th"))
-			}
+		case (p == "meta l4proto tcp" || p == "meta l4proto udp") &&
+			(strings.HasPrefix(next, "th ") || strings.HasPrefix(next, strings.TrimPrefix(p, "meta l4proto ")+" ")):
+			// The protocol holds for the rest of the rule: its later
+			// header fields are that protocol's ("tcp flags syn tcp dport 22").
+			proto = strings.TrimPrefix(p, "meta l4proto ")
 			continue
+		case proto != "" && strings.HasPrefix(p, "th "):
+			p = proto + strings.TrimPrefix(p, "th")
 		}
 		named = append(named, p)
 	}

@@ -206,7 +206,7 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 	if f := familyCheck(l.family, r); f != ir.Inet {
 		l.checkFamily(f)
 	}
-	for _, m := range r.Matches {
+	for _, m := range listOrder(r) {
 		if m.Field == ir.FieldL4Proto && l.family == ir.Inet && impliesFamilyFirst(r) {
 			// nft checks the family just ahead of the protocol when a
 			// protocol's header field ("icmp type") binds the rule to it.

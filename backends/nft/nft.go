@@ -7,6 +7,7 @@ package nft
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,7 +167,7 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		parts = append(parts, "meta nfproto "+map[ir.Family]string{ir.IPv4: "ipv4", ir.IPv6: "ipv6"}[check])
 	}
 	portProto := portProtocol(r)
-	for _, m := range r.Matches {
+	for _, m := range listOrder(r) {
 		if m.Field == ir.FieldL4Proto && (portProto != ir.AnyTransport || impliedByHeaderField(r, m)) {
 			continue // "tcp dport", "icmp type" say it
 		}
@@ -277,6 +278,25 @@ var mergedPairs = map[ir.Field]ir.Field{
 	ir.FieldDport:      ir.FieldSport,
 	ir.FieldICMPCode:   ir.FieldICMPType,
 	ir.FieldICMPv6Code: ir.FieldICMPv6Type,
+}
+
+// listOrder is the order nft writes a rule's matches in: as written, but
+// for a pair of mergedPairs' one-value equalities written next to each
+// other, which nft loads at once and so lists in header order ("udp dport
+// 53 udp sport 1000" as "udp sport 1000 udp dport 53").
+func listOrder(r *ir.Rule) []*ir.Match {
+	out := r.Matches
+	for i := 0; i+1 < len(out); i++ {
+		if mergedPairs[out[i].Field] == out[i+1].Field && equalsOneValue(out[i]) && equalsOneValue(out[i+1]) {
+			out = slices.Clone(out) // rare: the rule's own order stays
+			out[i], out[i+1] = out[i+1], out[i]
+		}
+	}
+	return out
+}
+
+func equalsOneValue(m *ir.Match) bool {
+	return m.Op == ir.Eq && m.Mask == 0 && m.SetName == "" && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi
 }
 
 // keptApart reports a negated one-value match that nft would merge with

@@ -50,6 +50,14 @@ var nftForms = []struct{ chain, rule string }{
 	{"nat prerouting", `tcp dport 22 redirect to :2222`},
 	{"nat output", `udp dport 53 redirect`},
 	{"route output", `meta skuid 1000 meta mark set 0x1`},
+	// Matches list in the order they are written, as nft keeps them;
+	// nft itself puts neighbouring header fields in header order.
+	{"filter input", `tcp dport 81 ip saddr 192.0.2.1 accept`},
+	{"filter input", `tcp flags syn tcp dport 22 ct state new accept`},
+	{"filter input", `udp dport 53 udp sport 1000 accept`},
+	{"filter input", `udp dport 53 udp sport != 1000 accept`},
+	{"filter input", `icmp code port-unreachable icmp type destination-unreachable accept`},
+	{"filter input", `ct state new meta l4proto { tcp, udp } th dport 53 ip6 daddr 2001:db8::1 accept`},
 }
 
 // Each form lists the same in nft whether nft loads it as written or ksc

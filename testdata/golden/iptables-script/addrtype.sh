@@ -12,14 +12,14 @@ iptables-restore --test <<'KSC_RULES_END'
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
--A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
--A INPUT -p tcp -m tcp --dport 22 -m addrtype --dst-type LOCAL -j REJECT --reject-with tcp-reset
+-A INPUT -p udp -m addrtype --dst-type BROADCAST,MULTICAST -m udp --dport 137 -j DROP
+-A INPUT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 22 -j REJECT --reject-with tcp-reset
 -A FORWARD -m addrtype --dst-type LOCAL -j DROP
--A FORWARD -p tcp -m tcp --dport 25 -m addrtype --dst-type UNICAST -j DROP
--A OUTPUT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL -j DROP
--A OUTPUT -p tcp -m tcp --dport 7 -m addrtype ! --dst-type LOCAL -j DROP
--A OUTPUT -o eth0 -p udp -m udp --dport 5353 -m addrtype --dst-type MULTICAST -j DROP
--A OUTPUT -o eth0 -p udp -m udp --dport 5354 -m addrtype ! --dst-type UNICAST -j DROP
+-A FORWARD -p tcp -m addrtype --dst-type UNICAST -m tcp --dport 25 -j DROP
+-A OUTPUT -p udp -m addrtype --dst-type LOCAL -m udp --dport 53 -j DROP
+-A OUTPUT -p tcp -m addrtype ! --dst-type LOCAL -m tcp --dport 7 -j DROP
+-A OUTPUT -o eth0 -p udp -m addrtype --dst-type MULTICAST -m udp --dport 5353 -j DROP
+-A OUTPUT -o eth0 -p udp -m addrtype ! --dst-type UNICAST -m udp --dport 5354 -j DROP
 COMMIT
 KSC_RULES_END
 ip6tables-restore --test <<'KSC_RULES_END'
@@ -29,14 +29,14 @@ ip6tables-restore --test <<'KSC_RULES_END'
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
--A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
--A INPUT -p tcp -m tcp --dport 22 -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -j REJECT --reject-with tcp-reset
+-A INPUT -p udp -m addrtype --dst-type MULTICAST -m udp --dport 137 -j DROP
+-A INPUT -p tcp -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -m tcp --dport 22 -j REJECT --reject-with tcp-reset
 -A FORWARD -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -j DROP
--A FORWARD -p tcp -m tcp --dport 25 -m addrtype --dst-type UNICAST -m addrtype ! --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -m addrtype ! --dst-type UNREACHABLE -j DROP
--A OUTPUT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -j DROP
--A OUTPUT -p tcp -m tcp --dport 7 -m addrtype ! --dst-type LOCAL -j DROP
--A OUTPUT -p tcp -m tcp --dport 7 -m addrtype --dst-type LOCAL -m addrtype --dst-type ANYCAST -j DROP
--A OUTPUT -o eth0 -p udp -m udp --dport 5353 -m addrtype --dst-type MULTICAST -j DROP
+-A FORWARD -p tcp -m addrtype --dst-type UNICAST -m addrtype ! --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -m addrtype ! --dst-type UNREACHABLE -m tcp --dport 25 -j DROP
+-A OUTPUT -p udp -m addrtype --dst-type LOCAL -m addrtype ! --dst-type ANYCAST -m udp --dport 53 -j DROP
+-A OUTPUT -p tcp -m addrtype ! --dst-type LOCAL -m tcp --dport 7 -j DROP
+-A OUTPUT -p tcp -m addrtype --dst-type LOCAL -m addrtype --dst-type ANYCAST -m tcp --dport 7 -j DROP
+-A OUTPUT -o eth0 -p udp -m addrtype --dst-type MULTICAST -m udp --dport 5353 -j DROP
 COMMIT
 KSC_RULES_END
 
@@ -58,38 +58,38 @@ ip6tables -X
 
 # iptables: the policy's rules.
 # testdata/policies/addrtype.ks:7:3
-iptables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
+iptables -A INPUT -p udp -m addrtype --dst-type BROADCAST,MULTICAST -m udp --dport 137 -j DROP
 # testdata/policies/addrtype.ks:8:3
-iptables -A INPUT -p tcp -m tcp --dport 22 -m addrtype --dst-type LOCAL -j REJECT --reject-with tcp-reset
+iptables -A INPUT -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 22 -j REJECT --reject-with tcp-reset
 # testdata/policies/addrtype.ks:12:3
 iptables -A FORWARD -m addrtype --dst-type LOCAL -j DROP
 # testdata/policies/addrtype.ks:13:3
-iptables -A FORWARD -p tcp -m tcp --dport 25 -m addrtype --dst-type UNICAST -j DROP
+iptables -A FORWARD -p tcp -m addrtype --dst-type UNICAST -m tcp --dport 25 -j DROP
 # testdata/policies/addrtype.ks:17:3
-iptables -A OUTPUT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL -j DROP
+iptables -A OUTPUT -p udp -m addrtype --dst-type LOCAL -m udp --dport 53 -j DROP
 # testdata/policies/addrtype.ks:18:3
-iptables -A OUTPUT -p tcp -m tcp --dport 7 -m addrtype '!' --dst-type LOCAL -j DROP
+iptables -A OUTPUT -p tcp -m addrtype '!' --dst-type LOCAL -m tcp --dport 7 -j DROP
 # testdata/policies/addrtype.ks:19:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 5353 -m addrtype --dst-type MULTICAST -j DROP
+iptables -A OUTPUT -o eth0 -p udp -m addrtype --dst-type MULTICAST -m udp --dport 5353 -j DROP
 # testdata/policies/addrtype.ks:20:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 5354 -m addrtype '!' --dst-type UNICAST -j DROP
+iptables -A OUTPUT -o eth0 -p udp -m addrtype '!' --dst-type UNICAST -m udp --dport 5354 -j DROP
 
 # ip6tables: the policy's rules.
 # testdata/policies/addrtype.ks:7:3
-ip6tables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
+ip6tables -A INPUT -p udp -m addrtype --dst-type MULTICAST -m udp --dport 137 -j DROP
 # testdata/policies/addrtype.ks:8:3
-ip6tables -A INPUT -p tcp -m tcp --dport 22 -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j REJECT --reject-with tcp-reset
+ip6tables -A INPUT -p tcp -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -m tcp --dport 22 -j REJECT --reject-with tcp-reset
 # testdata/policies/addrtype.ks:12:3
 ip6tables -A FORWARD -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j DROP
 # testdata/policies/addrtype.ks:13:3
-ip6tables -A FORWARD -p tcp -m tcp --dport 25 -m addrtype --dst-type UNICAST -m addrtype '!' --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -m addrtype '!' --dst-type UNREACHABLE -j DROP
+ip6tables -A FORWARD -p tcp -m addrtype --dst-type UNICAST -m addrtype '!' --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -m addrtype '!' --dst-type UNREACHABLE -m tcp --dport 25 -j DROP
 # testdata/policies/addrtype.ks:17:3
-ip6tables -A OUTPUT -p udp -m udp --dport 53 -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j DROP
+ip6tables -A OUTPUT -p udp -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -m udp --dport 53 -j DROP
 # testdata/policies/addrtype.ks:18:3
-ip6tables -A OUTPUT -p tcp -m tcp --dport 7 -m addrtype '!' --dst-type LOCAL -j DROP
-ip6tables -A OUTPUT -p tcp -m tcp --dport 7 -m addrtype --dst-type LOCAL -m addrtype --dst-type ANYCAST -j DROP
+ip6tables -A OUTPUT -p tcp -m addrtype '!' --dst-type LOCAL -m tcp --dport 7 -j DROP
+ip6tables -A OUTPUT -p tcp -m addrtype --dst-type LOCAL -m addrtype --dst-type ANYCAST -m tcp --dport 7 -j DROP
 # testdata/policies/addrtype.ks:19:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 5353 -m addrtype --dst-type MULTICAST -j DROP
+ip6tables -A OUTPUT -o eth0 -p udp -m addrtype --dst-type MULTICAST -m udp --dport 5353 -j DROP
 
 # The policy's own chain policies, last.
 iptables -P INPUT ACCEPT

@@ -13,14 +13,14 @@ iptables-restore --test <<'KSC_RULES_END'
 :FORWARD ACCEPT [0:0]
 :OUTPUT DROP [0:0]
 -A INPUT -i lo -j ACCEPT
--A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
--A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+-A INPUT -i eth0 -p udp -m pkttype --pkt-type broadcast -m udp --dport 68 -j ACCEPT
+-A INPUT -i eth0 -p udp -m pkttype --pkt-type multicast -m udp --dport 68 -j ACCEPT
 -A INPUT -m pkttype ! --pkt-type unicast -j DROP
--A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
+-A INPUT -p udp -m addrtype --dst-type BROADCAST,MULTICAST -m udp --dport 137 -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
--A INPUT -p tcp -m tcp --dport 22 -m connmark ! --mark 0x2 -j ACCEPT
+-A INPUT -p tcp -m connmark ! --mark 0x2 -m tcp --dport 22 -j ACCEPT
 -A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 23 -j REJECT --reject-with tcp-reset
 -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
@@ -39,9 +39,9 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
--A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
--A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
--A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
+-A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
 -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
 -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
@@ -59,10 +59,10 @@ ip6tables-restore --test <<'KSC_RULES_END'
 :FORWARD ACCEPT [0:0]
 :OUTPUT DROP [0:0]
 -A INPUT -i lo -j ACCEPT
--A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
--A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+-A INPUT -i eth0 -p udp -m pkttype --pkt-type broadcast -m udp --dport 68 -j ACCEPT
+-A INPUT -i eth0 -p udp -m pkttype --pkt-type multicast -m udp --dport 68 -j ACCEPT
 -A INPUT -m pkttype ! --pkt-type unicast -j DROP
--A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
+-A INPUT -p udp -m addrtype --dst-type MULTICAST -m udp --dport 137 -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j ACCEPT
 -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -86,9 +86,9 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
--A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
--A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
--A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
+-A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
+-A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
 -A OUTPUT -o eth0 -m owner ! --gid-owner 0 -j DROP
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -125,12 +125,12 @@ ip6tables -X
 # testdata/policies/vocabulary.ks:9:3
 iptables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3
-iptables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
-iptables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+iptables -A INPUT -i eth0 -p udp -m pkttype --pkt-type broadcast -m udp --dport 68 -j ACCEPT
+iptables -A INPUT -i eth0 -p udp -m pkttype --pkt-type multicast -m udp --dport 68 -j ACCEPT
 # testdata/policies/vocabulary.ks:11:3
 iptables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
 # testdata/policies/vocabulary.ks:12:3
-iptables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type BROADCAST,MULTICAST -j DROP
+iptables -A INPUT -p udp -m addrtype --dst-type BROADCAST,MULTICAST -m udp --dport 137 -j DROP
 # testdata/policies/vocabulary.ks:13:3
 iptables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # testdata/policies/vocabulary.ks:15:3
@@ -138,7 +138,7 @@ iptables -A INPUT -p icmp -m icmp --icmp-type 8/0 -j ACCEPT
 # testdata/policies/vocabulary.ks:17:3
 iptables -A INPUT -m mark --mark 0x1/0xff -j ACCEPT
 # testdata/policies/vocabulary.ks:18:3
-iptables -A INPUT -p tcp -m tcp --dport 22 -m connmark '!' --mark 0x2 -j ACCEPT
+iptables -A INPUT -p tcp -m connmark '!' --mark 0x2 -m tcp --dport 22 -j ACCEPT
 # testdata/policies/vocabulary.ks:19:3
 iptables -A INPUT -s 198.51.100.0/24 -p icmp -j ACCEPT
 # testdata/policies/vocabulary.ks:20:3
@@ -173,10 +173,10 @@ iptables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
 # testdata/policies/vocabulary.ks:37:3
-iptables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
-iptables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
+iptables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
+iptables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
 # testdata/policies/vocabulary.ks:38:3
-iptables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+iptables -A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
 # testdata/policies/vocabulary.ks:39:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:43:3
@@ -195,12 +195,12 @@ iptables -A OUTPUT -o tun+ -j ACCEPT
 # testdata/policies/vocabulary.ks:9:3
 ip6tables -A INPUT -i lo -j ACCEPT
 # testdata/policies/vocabulary.ks:10:3
-ip6tables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type broadcast -j ACCEPT
-ip6tables -A INPUT -i eth0 -p udp -m udp --dport 68 -m pkttype --pkt-type multicast -j ACCEPT
+ip6tables -A INPUT -i eth0 -p udp -m pkttype --pkt-type broadcast -m udp --dport 68 -j ACCEPT
+ip6tables -A INPUT -i eth0 -p udp -m pkttype --pkt-type multicast -m udp --dport 68 -j ACCEPT
 # testdata/policies/vocabulary.ks:11:3
 ip6tables -A INPUT -m pkttype '!' --pkt-type unicast -j DROP
 # testdata/policies/vocabulary.ks:12:3
-ip6tables -A INPUT -p udp -m udp --dport 137 -m addrtype --dst-type MULTICAST -j DROP
+ip6tables -A INPUT -p udp -m addrtype --dst-type MULTICAST -m udp --dport 137 -j DROP
 # testdata/policies/vocabulary.ks:13:3
 ip6tables -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 # testdata/policies/vocabulary.ks:14:3
@@ -243,10 +243,10 @@ ip6tables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
 # testdata/policies/vocabulary.ks:37:3
-ip6tables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 0 -j ACCEPT
-ip6tables -A OUTPUT -o eth0 -p tcp -m tcp --dport 853 -m owner --uid-owner 1000 -j ACCEPT
+ip6tables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
+ip6tables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
 # testdata/policies/vocabulary.ks:38:3
-ip6tables -A OUTPUT -o eth0 -p udp -m udp --dport 53 -m owner --uid-owner 0 -j ACCEPT
+ip6tables -A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
 # testdata/policies/vocabulary.ks:39:3
 ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:40:3

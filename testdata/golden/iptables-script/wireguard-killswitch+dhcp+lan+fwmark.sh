@@ -22,8 +22,8 @@ iptables-restore --test <<'KSC_RULES_END'
 -A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -d 198.51.100.10/32 -o eth+ -p udp -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -d 198.51.100.10/32 -o wl+ -p udp -m udp --dport 51820 -j ACCEPT
--A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
--A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+-A OUTPUT -o eth+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
+-A OUTPUT -o wl+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o wg0 -j ACCEPT
 -A OUTPUT -o eth+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
 -A OUTPUT -o wl+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT
@@ -52,8 +52,8 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -i eth+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 -A INPUT -i wl+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 -A OUTPUT -o lo -j ACCEPT
--A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
--A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+-A OUTPUT -o eth+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
+-A OUTPUT -o wl+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
 -A OUTPUT -o wg0 -j ACCEPT
 -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 -A OUTPUT -o eth+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
@@ -108,8 +108,8 @@ iptables -A OUTPUT -o lo -j ACCEPT
 iptables -A OUTPUT -d 198.51.100.10/32 -o eth+ -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -d 198.51.100.10/32 -o wl+ -p udp -m udp --dport 51820 -j ACCEPT
 # examples/wireguard-killswitch.ks:52:4
-iptables -A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
-iptables -A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+iptables -A OUTPUT -o eth+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
+iptables -A OUTPUT -o wl+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
 # examples/wireguard-killswitch.ks:54:3
 iptables -A OUTPUT -o wg0 -j ACCEPT
 # examples/wireguard-killswitch.ks:60:4
@@ -144,8 +144,8 @@ ip6tables -A INPUT -i wl+ -p udp -m udp --sport 67 --dport 68 -j ACCEPT
 # examples/wireguard-killswitch.ks:48:3
 ip6tables -A OUTPUT -o lo -j ACCEPT
 # examples/wireguard-killswitch.ks:52:4
-ip6tables -A OUTPUT -o eth+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
-ip6tables -A OUTPUT -o wl+ -p udp -m udp --dport 51820 -m mark --mark 0xca6c -j ACCEPT
+ip6tables -A OUTPUT -o eth+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
+ip6tables -A OUTPUT -o wl+ -p udp -m mark --mark 0xca6c -m udp --dport 51820 -j ACCEPT
 # examples/wireguard-killswitch.ks:54:3
 ip6tables -A OUTPUT -o wg0 -j ACCEPT
 # examples/wireguard-killswitch.ks:58:3
