@@ -52,7 +52,27 @@ type Match struct {
 	// Mask, when not zero, is applied to the field's value before it is
 	// compared ("meta mark and 0xff == 0x1"); only Maskable fields have one.
 	Mask uint32
+	// Spelling is how the values were written, where nft loads and lists
+	// two spellings of one meaning differently. It never changes what the
+	// match holds for.
+	Spelling Spelling
 }
+
+// Spelling is how a match's values were written, kept so that what ksc
+// loads lists in nft as the user wrote it.
+type Spelling uint8
+
+const (
+	// Plain leaves the form to ksc: an address range that is a prefix is
+	// written as the prefix, conntrack states as bits ("established,new").
+	Plain Spelling = iota
+	// AsRange is one address or port range written FIRST-LAST, which nft
+	// compares as a range even when it is a prefix or a single value.
+	AsRange
+	// AsSet is several conntrack states written in braces, which nft looks
+	// up in a set rather than testing as bits: "ct state { new, established }".
+	AsSet
+)
 
 // Effective returns the values for which the match holds: Values for Eq,
 // everything else of the field's kind for Neq.
@@ -83,7 +103,26 @@ func (m *Match) Text() string {
 	if m.Set != nil {
 		return sel + op + "@" + m.SetName
 	}
-	return sel + op + FormatValues(m.Field.Spec().Kind, m.Values)
+	return sel + op + m.ValuesText()
+}
+
+// ValuesText writes the match's values as the language does (see
+// FormatValues), in the spelling they were written in.
+func (m *Match) ValuesText() string {
+	k := m.Field.Spec().Kind
+	switch {
+	case m.Spelling == AsRange && len(m.Values) == 1:
+		sp := m.Values[0]
+		if k == KindPort {
+			return itoa(int(sp.Lo.Uint())) + "-" + itoa(int(sp.Hi.Uint()))
+		}
+		return keyAddr(k, sp.Lo).String() + "-" + keyAddr(k, sp.Hi).String()
+	case k == KindCtState && (m.Spelling == AsSet || m.Op == Neq && len(m.Values) > 1):
+		// Braces look the states up. Negated, they must: nft compares
+		// "!= a,b" with a|b, which no packet has.
+		return "{ " + strings.Join(ValueStrings(k, m.Values), ", ") + " }"
+	}
+	return FormatValues(k, m.Values)
 }
 
 // FormatValues writes values as the language does: one bare, several in

@@ -30,7 +30,7 @@ func (s sourced) describe(at bool) string {
 // intersected, whatever their order; a rule whose matches no packet can
 // satisfy together is an error that names them. It returns false when the
 // rule is refused. Normalizing a normal rule changes nothing.
-func normalize(r *Rule, ds *Diagnostics) bool {
+func normalize(r *Rule, table Family, ds *Diagnostics) bool {
 	byField := map[Field][]sourced{}
 	var order []Field
 	add := func(f Field, s sourced) {
@@ -72,9 +72,7 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 		group := byField[f]
 		m, combined := combine(group, ds)
 		ok = ok && combined
-		if m != nil && !(f == FieldNfproto && m.Effective().Equal(f.Spec().Kind.Universe())) {
-			// Every packet is IPv4 or IPv6: "meta nfproto { ipv4, ipv6 }"
-			// holds for all (and nft refuses it next to an address match).
+		if m != nil && !(f == FieldNfproto && holdsForEveryPacket(m, r, table)) {
 			out = append(out, m)
 		}
 	}
@@ -82,6 +80,22 @@ func normalize(r *Rule, ds *Diagnostics) bool {
 		r.Matches = out
 	}
 	return ok
+}
+
+// holdsForEveryPacket reports a meta nfproto match that every packet the
+// rule can see passes, which is left out: in an ip or ip6 table, one that
+// takes the table's family (nft refuses meta nfproto there); in an inet
+// table, "meta nfproto { ipv4, ipv6 }" next to a match that binds the rule
+// to one family (nft refuses that pair). Alone, nft keeps and lists it,
+// and so does ksc.
+func holdsForEveryPacket(m *Match, r *Rule, table Family) bool {
+	if table != Inet {
+		return m.Effective().Has(NfprotoSet(table)[0].Lo)
+	}
+	if !m.Effective().Equal(FieldNfproto.Spec().Kind.Universe()) {
+		return false
+	}
+	return m.FromNAT || slices.ContainsFunc(r.Matches, func(o *Match) bool { return o.Field != FieldNfproto && o.family() != Inet })
 }
 
 // combine intersects the matches on one field into one match.

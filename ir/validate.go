@@ -195,7 +195,7 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 			}
 		}
 	}
-	if valid && normalize(r, ds) {
+	if valid && normalize(r, t.Family, ds) {
 		validateFamily(t, r, ds)
 		validatePorts(r, ds)
 		validateReject(t, r, ds)

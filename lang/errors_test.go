@@ -93,6 +93,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:2:1: chain c has no hook | add one of: hook prerouting, hook input, hook forward, hook output, hook postrouting; or, for a chain that only jump and goto reach, leave out type, priority and policy too`}},
 		{"unknown table family", "table bridge t {\n}\n", lang.Config{},
 			[]string{`t.ks:1:1: unknown table family "bridge" | use inet (IPv4 and IPv6), ip or ip6`}},
+		{"negated comma list of states", chain(`ct state != established,related drop`), lang.Config{},
+			[]string{`t.ks:3:1: ct state != with a comma list holds for every packet in nft, which compares the state with all of them at once | for a state that is none of these, write them in braces: ct state != { established, related }`}},
 		{"interface name too long", chain(`iifname "averyveryverylong0" accept`), lang.Config{},
 			[]string{`t.ks:3:9: interface name "averyveryverylong0" is 18 bytes long; the kernel allows at most 15`}},
 		{"interface name with a quote", "define DEV\n" + chain(`iifname $DEV accept`),

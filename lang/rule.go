@@ -351,8 +351,52 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	if kind == ir.KindIPv4 || kind == ir.KindIPv6 {
 		m.SetName = fileSetName(values, elems)
 	}
+	if !rb.spell(m, values, elems) {
+		return true
+	}
 	rb.out.Matches = append(rb.out.Matches, m)
 	return true
+}
+
+// spell records how the match's values were written where nft lists two
+// spellings of one meaning differently (see ir.Spelling), and refuses a
+// negated list of conntrack states, which nft reads as no state at all.
+func (rb *ruleBuilder) spell(m *ir.Match, values []*Value, elems []elem) bool {
+	braced := len(values) == 1 && rb.braced(values[0])
+	switch m.Field.Spec().Kind {
+	case ir.KindCtState:
+		if m.Op == ir.Neq && len(values) > 1 {
+			rb.errorf(m.Pos, m.End, "ct state != with a comma list holds for every packet in nft, which compares the state with all of them at once").Hint =
+				"for a state that is none of these, write them in braces: ct state != { " + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ", ") + " }"
+			return false
+		}
+		if braced && len(ir.CtStatesOf(m.Values)) > 1 {
+			m.Spelling = ir.AsSet // nft tests one state's bit, in braces or not
+		}
+	case ir.KindIPv4, ir.KindIPv6, ir.KindPort:
+		if len(elems) == 1 && !braced && !elems[0].fromFile && strings.Contains(elems[0].text, "-") {
+			m.Spelling = ir.AsRange
+		}
+	}
+	return true
+}
+
+// braced reports a value written in braces, directly or as a define's.
+func (b *builder) braced(v *Value) bool {
+	for depth := 0; v != nil && depth < 100; depth++ { // a cycle is reported elsewhere
+		switch {
+		case v.Set != nil:
+			return true
+		case v.Var == nil:
+			return false
+		}
+		d := b.defines[strings.TrimPrefix(*v.Var, "$")]
+		if d == nil {
+			return false
+		}
+		v = d.value
+	}
+	return false
 }
 
 func example(k ir.Kind) string {

@@ -142,6 +142,9 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			if e.Invert {
 				op = "!= "
 			}
+			if field == nfprotoLoad {
+				field = ir.FieldNfproto // "meta nfproto { ipv4, ipv6 }"
+			}
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
 		case *expr.Masq:
 			parts = append(parts, "masquerade")

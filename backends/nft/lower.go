@@ -393,12 +393,13 @@ func (l *ruleLowerer) match(m *ir.Match) {
 	switch spec.Kind {
 	case ir.KindCtState:
 		// As nft lowers them: "ct state a,b" tests the bit mask, "ct state
-		// != a" compares, "ct state != { a, b }" looks up. The state is a
-		// host-order number in the register and in set keys.
+		// a" in braces or "!= a" compares, "ct state { a, b }" and "!= {
+		// a, b }" look up. The state is a host-order number in the
+		// register and in set keys.
 		l.emit(f.load(f.size))
 		states := ir.CtStatesOf(m.Values)
 		switch {
-		case m.Op == ir.Eq:
+		case m.Op == ir.Eq && m.Spelling != ir.AsSet:
 			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 				Mask: binary.NativeEndian.AppendUint32(nil, ir.CtStateMask(m.Values)), Xor: make([]byte, 4)},
 				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
@@ -500,7 +501,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	sp := m.Values[0]
 	lo, hi := sp.Lo.Bytes(size), sp.Hi.Bytes(size)
 	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
-	if k := m.Field.Spec().Kind; k == ir.KindIPv4 || k == ir.KindIPv6 {
+	if k := m.Field.Spec().Kind; (k == ir.KindIPv4 || k == ir.KindIPv6) && m.Spelling != ir.AsRange {
 		if e := ir.Addrs(k, m.Values)[0]; e.Prefix.IsValid() {
 			if e.Prefix.Bits()%8 == 0 {
 				// A byte-aligned prefix compares only its own bytes.
@@ -515,7 +516,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	}
 	l.emit(f.load(f.size))
 	switch {
-	case sp.Lo == sp.Hi && !l.apart:
+	case sp.Lo == sp.Hi && !l.apart && m.Spelling != ir.AsRange:
 		l.emit(cmp(lo))
 	case m.Op == ir.Neq:
 		l.emit(&expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: lo, ToData: hi})

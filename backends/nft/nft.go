@@ -296,7 +296,7 @@ func listOrder(r *ir.Rule) []*ir.Match {
 }
 
 func equalsOneValue(m *ir.Match) bool {
-	return m.Op == ir.Eq && m.Mask == 0 && m.SetName == "" && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi
+	return m.Op == ir.Eq && m.Mask == 0 && m.SetName == "" && m.Spelling != ir.AsRange && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi
 }
 
 // keptApart reports a negated one-value match that nft would merge with
@@ -345,16 +345,7 @@ func matchText(m *ir.Match, portProto ir.Protocol) string {
 		name += " and " + ir.KindMark.NameOf(m.Mask)
 		op = map[ir.Op]string{ir.Eq: " == ", ir.Neq: " != "}[m.Op]
 	}
-	if m.Field == ir.FieldCtState && (m.Op == ir.Eq || len(m.Values) == 1) {
-		// A comma list is a bit mask in nft: "ct state a,b" holds for a
-		// or b, but "ct state != a,b" compares with a|b, which no packet
-		// has. A negated list must be a set: "ct state != { a, b }".
-		return name + op + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ",")
-	}
-	if m.Field == ir.FieldCtState {
-		return name + op + "{ " + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ", ") + " }"
-	}
-	return name + op + ir.FormatValues(m.Field.Spec().Kind, m.Values)
+	return name + op + m.ValuesText()
 }
 
 // quote wraps an already validated name or text in double quotes. Validate

@@ -58,6 +58,16 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `udp dport 53 udp sport != 1000 accept`},
 	{"filter input", `icmp code port-unreachable icmp type destination-unreachable accept`},
 	{"filter input", `ct state new meta l4proto { tcp, udp } th dport 53 ip6 daddr 2001:db8::1 accept`},
+	// Two spellings of one meaning that nft loads and lists apart.
+	{"filter input", `ip saddr 198.51.100.0-198.51.100.255 accept`},
+	{"filter input", `ip daddr != 203.0.113.0-203.0.113.127 drop`},
+	{"filter input", `ip6 saddr 2001:db8::-2001:db8::ffff accept`},
+	{"filter input", `ip saddr 192.0.2.1-192.0.2.1 accept`},
+	{"filter input", `tcp dport 22-22 accept`},
+	{"filter input", `ct state { new, established } accept`},
+	{"filter input", `ct state { invalid } drop`},
+	{"filter input", `ct state != { established, related } drop`},
+	{"filter input", `meta nfproto { ipv4, ipv6 } tcp dport 22 accept`},
 }
 
 // Each form lists the same in nft whether nft loads it as written or ksc
