@@ -86,14 +86,17 @@ func normalize(r *Rule, table Family, ds *Diagnostics) bool {
 // rule can see passes, which is left out: in an ip or ip6 table, one that
 // takes the table's family (nft refuses meta nfproto there); in an inet
 // table, "meta nfproto { ipv4, ipv6 }" next to a match that binds the rule
-// to one family (nft refuses that pair). Alone, nft keeps and lists it,
-// and so does ksc.
+// to one family (nft refuses that pair) or in a rule that rejects. Alone,
+// nft keeps and lists it, and so does ksc.
 func holdsForEveryPacket(m *Match, r *Rule, table Family) bool {
 	if table != Inet {
 		return m.Effective().Has(NfprotoSet(table)[0].Lo)
 	}
 	if !m.Effective().Equal(FieldNfproto.Spec().Kind.Universe()) {
 		return false
+	}
+	if r.Verdict == Reject {
+		return true // nft 1.0.6 then rejects IPv4 with ICMPv6's code
 	}
 	return m.FromNAT || slices.ContainsFunc(r.Matches, func(o *Match) bool { return o.Field != FieldNfproto && o.family() != Inet })
 }

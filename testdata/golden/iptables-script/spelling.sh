@@ -20,6 +20,7 @@ iptables-restore --test <<'KSC_RULES_END'
 -A INPUT -p udp -m udp --sport 1000 --dport 53 -j ACCEPT
 -A INPUT -p icmp -m icmp --icmp-type 3/3 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
+-A INPUT -p udp -m udp --dport 9 -j REJECT --reject-with icmp-port-unreachable
 -A OUTPUT -p tcp -m tcp --dport 25 -j DROP
 -A OUTPUT ! -d 203.0.113.0/25 -p udp -m udp --dport 53 -j DROP
 COMMIT
@@ -38,6 +39,7 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -s 2001:db8:1::/112 -p tcp -m tcp --dport 22 -j ACCEPT
 -A INPUT -p udp -m udp --sport 1000 --dport 53 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
+-A INPUT -p udp -m udp --dport 9 -j REJECT --reject-with icmp6-port-unreachable
 COMMIT
 KSC_RULES_END
 
@@ -74,9 +76,11 @@ iptables -A INPUT -p udp -m udp --sport 1000 --dport 53 -j ACCEPT
 iptables -A INPUT -p icmp -m icmp --icmp-type 3/3 -j ACCEPT
 # testdata/policies/spelling.ks:20:3
 iptables -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
-# testdata/policies/spelling.ks:28:3
+# testdata/policies/spelling.ks:22:3
+iptables -A INPUT -p udp -m udp --dport 9 -j REJECT --reject-with icmp-port-unreachable
+# testdata/policies/spelling.ks:30:3
 iptables -A OUTPUT -p tcp -m tcp --dport 25 -j DROP
-# testdata/policies/spelling.ks:29:3
+# testdata/policies/spelling.ks:31:3
 iptables -A OUTPUT '!' -d 203.0.113.0/25 -p udp -m udp --dport 53 -j DROP
 
 # ip6tables: the policy's rules.
@@ -94,6 +98,8 @@ ip6tables -A INPUT -s 2001:db8:1::/112 -p tcp -m tcp --dport 22 -j ACCEPT
 ip6tables -A INPUT -p udp -m udp --sport 1000 --dport 53 -j ACCEPT
 # testdata/policies/spelling.ks:20:3
 ip6tables -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
+# testdata/policies/spelling.ks:22:3
+ip6tables -A INPUT -p udp -m udp --dport 9 -j REJECT --reject-with icmp6-port-unreachable
 
 # The policy's own chain policies, last.
 iptables -P INPUT DROP
