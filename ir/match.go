@@ -454,15 +454,28 @@ func ParseCtState(name string) (CtState, bool) {
 // mask), "tcp flags == syn" (exactly).
 func (m *Match) tcpFlagsText() string {
 	op := map[Op]string{Eq: " == ", Neq: " != "}[m.Op]
-	v := uint32(0)
-	if len(m.Values) > 0 {
-		v = uint32(m.Values[0].Lo.Uint())
+	values := Numbers(m.Values)
+	value := ""
+	switch len(values) {
+	case 0:
+	case 1:
+		value = KindTCPFlags.NameOf(values[0])
+	default:
+		// Whole values, one of which the flags are: "{ syn, syn|ack }".
+		names := make([]string, len(values))
+		for i, v := range values {
+			names[i] = KindTCPFlags.NameOf(v)
+		}
+		value = "{ " + strings.Join(names, ", ") + " }"
+		if m.Op == Eq && m.Mask == 0 {
+			op = " "
+		}
 	}
 	switch {
-	case m.Mask != 0 && m.Op == Neq && v == 0:
+	case m.Mask != 0 && m.Op == Neq && len(values) == 1 && values[0] == 0:
 		return "tcp flags " + strings.ReplaceAll(KindTCPFlags.NameOf(m.Mask), "|", ",")
 	case m.Mask != 0:
-		return "tcp flags & (" + KindTCPFlags.NameOf(m.Mask) + ")" + op + KindTCPFlags.NameOf(v)
+		return "tcp flags & (" + KindTCPFlags.NameOf(m.Mask) + ")" + op + value
 	}
-	return "tcp flags" + op + KindTCPFlags.NameOf(v)
+	return "tcp flags" + op + value
 }

@@ -324,10 +324,6 @@ func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 		ds.Errorf(m.Pos, "%s has a value that is not one of %s", spec.Name, spec.Kind)
 		return false
 	}
-	if spec.Kind == KindTCPFlags && (len(m.Values) != 1 || m.Values[0].Lo != m.Values[0].Hi) {
-		ds.Errorf(m.Pos, "tcp flags compares with one value").Hint = "tcp flags syn,ack holds when either is set; tcp flags & (syn|ack) == syn compares under a mask; a set, { syn, syn|ack }, is of whole values in nft: write a rule for each"
-		return false
-	}
 	if m.Mask != 0 && !spec.Maskable {
 		ds.Errorf(m.Pos, "%s takes no mask", spec.Name)
 		return false

@@ -335,9 +335,10 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		return true
 	}
 	m.Values = set
-	if kind == ir.KindTCPFlags && len(values) == 1 && values[0].Set != nil {
+	if kind == ir.KindTCPFlags && len(values) == 1 && rb.braced(values[0]) && len(elems) > 1 {
 		// "tcp flags { syn, syn|ack }": the flags are exactly one of these
-		// values, as nft means a set (a lookup of the whole byte).
+		// values, as nft means a set (a lookup of the whole byte). nft
+		// reads a set of one, "{ syn }", as "syn": any of its flags.
 		exact = true
 	}
 	if kind == ir.KindTCPFlags && !exact {

@@ -708,22 +708,34 @@ func numbers(module, option string, hex bool) iptField {
 // COMPARE. iptables knows six flags (not ECN or CWR), so a match that
 // reads those, or all eight bits, is refused.
 func tcpFlags(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
-	args, d := tcpFlagsArgs(m)
+	each, d := tcpFlagsArgs(m)
 	if d != nil {
 		return d
 	}
 	if r.Match(ir.FieldSport) != nil || r.Match(ir.FieldDport) != nil {
 		return nil // written with the ports, in their -m tcp (see portCombos)
 	}
-	lw.addMatches(append([]string{"-m", "tcp"}, args...)...)
+	choices := make([]choice, len(each))
+	for i, args := range each {
+		choices[i] = func(a alternative) alternative {
+			a.matches = append(append(slices.Clone(a.matches), "-m", "tcp"), args...)
+			return a
+		}
+	}
+	lw.expand(choices)
 	return nil
 }
 
-// tcpFlagsArgs is a tcp flags match's options of the tcp module.
-func tcpFlagsArgs(m *ir.Match) ([]string, *ir.Diagnostic) {
+// tcpFlagsArgs is a tcp flags match's options of the tcp module: one
+// --tcp-flags for each value of a set, each a rule of its own.
+func tcpFlagsArgs(m *ir.Match) ([][]string, *ir.Diagnostic) {
 	mask := m.Mask
 	if mask == 0 || mask&^0x3f != 0 {
 		return nil, cannot(m, "iptables compares the six flags fin, syn, rst, psh, ack and urg only: write tcp flags & (fin|syn|rst|psh|ack|urg) == ...")
+	}
+	values := ir.Numbers(m.Values)
+	if m.Op == ir.Neq && len(values) > 1 {
+		return nil, cannot(m, negatedSetHint)
 	}
 	names := func(v uint32) string {
 		var out []string
@@ -740,11 +752,14 @@ func tcpFlagsArgs(m *ir.Match) ([]string, *ir.Diagnostic) {
 		}
 		return strings.Join(out, ",")
 	}
-	args := []string{"--tcp-flags", names(mask), names(ir.Numbers(m.Values)[0])}
-	if m.Op == ir.Neq {
-		args = append([]string{"!"}, args...)
+	each := make([][]string, len(values))
+	for i, v := range values {
+		each[i] = []string{"--tcp-flags", names(mask), names(v)}
+		if m.Op == ir.Neq {
+			each[i] = append([]string{"!"}, each[i]...)
+		}
 	}
-	return args, nil
+	return each, nil
 }
 
 // pkttypes writes "-m pkttype --pkt-type broadcast"; iptables calls host
@@ -904,7 +919,7 @@ func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 		}
 	}
 	var choices []choice
-	var flags []string // tcp flags share the ports' -m tcp, as iptables-save lists them
+	flags := [][]string{nil} // tcp flags share the ports' -m tcp, as iptables-save lists them
 	if fm := r.Match(ir.FieldTCPFlags); fm != nil && len(ports) > 0 {
 		var d *ir.Diagnostic
 		if flags, d = tcpFlagsArgs(fm); d != nil {
@@ -912,20 +927,22 @@ func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 		}
 	}
 	for _, p := range ps {
-		extra := flags
+		options := flags
 		if p != ir.TCP {
-			extra = nil
+			options = [][]string{nil}
 		}
-		combos, d := portCombos(p, ports, extra)
-		if d != nil {
-			return d
-		}
-		for _, combo := range combos {
-			choices = append(choices, func(a alternative) alternative {
-				a.proto = slot{value: p.String()}
-				a.matches = append(slices.Clone(a.matches), combo...)
-				return a
-			})
+		for _, extra := range options {
+			combos, d := portCombos(p, ports, extra)
+			if d != nil {
+				return d
+			}
+			for _, combo := range combos {
+				choices = append(choices, func(a alternative) alternative {
+					a.proto = slot{value: p.String()}
+					a.matches = append(slices.Clone(a.matches), combo...)
+					return a
+				})
+			}
 		}
 	}
 	lw.expand(choices)

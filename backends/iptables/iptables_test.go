@@ -104,6 +104,8 @@ func TestRefusedConstructs(t *testing.T) {
 			`t.ks:4:1: the iptables target cannot express meta l4proto != { tcp, udp } in one rule`},
 		{"tcp flags over all eight bits", "flush ruleset\ntable t {\nchain c hook input {\ntcp flags == syn drop\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express tcp flags == syn in one rule`},
+		{"negated set of tcp flags values", "flush ruleset\ntable t {\nchain c hook input {\ntcp flags & (syn|ack) != { syn, ack } drop\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express tcp flags & (syn|ack) != { syn, ack } in one rule`},
 		{"log prefix over 29 characters", "flush ruleset\ntable t {\nchain c hook input {\nlog prefix \"123456789012345678901234567890\" drop\n}\n}\n",
 			`t.ks:4:1: log prefix "123456789012345678901234567890" is 30 characters long; iptables allows at most 29`},
 		{"a chain named as a target", "flush ruleset\ntable t {\nchain c hook input {\njump LOG\n}\nchain LOG {\n}\n}\n",

@@ -145,6 +145,12 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			if field == nfprotoLoad {
 				field = ir.FieldNfproto // "meta nfproto { ipv4, ipv6 }"
 			}
+			if field == ir.FieldTCPFlags && len(mask) == 1 {
+				// Whole values under a mask: "tcp flags & (syn|ack) == { syn, ack }".
+				op = map[bool]string{false: "== ", true: "!= "}[e.Invert]
+				parts = append(parts, "tcp flags & ("+ir.KindTCPFlags.NameOf(uint32(mask[0]))+") "+op+t.setValues(field, e.SetName))
+				continue
+			}
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
 		case *expr.Masq:
 			parts = append(parts, "masquerade")

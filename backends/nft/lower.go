@@ -441,12 +441,22 @@ func (l *ruleLowerer) match(m *ir.Match) {
 	case ir.KindMark, ir.KindID, ir.KindAddrType:
 		l.hostNumbers(f, m)
 	case ir.KindTCPFlags:
-		// One byte, under the mask if any, compared with one value.
+		// One byte, under the mask if any, compared with one value or
+		// looked up among several.
 		l.emit(f.load(f.size))
 		if m.Mask != 0 {
 			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{byte(m.Mask)}, Xor: []byte{0}})
 		}
-		l.emit(cmp([]byte{byte(ir.Numbers(m.Values)[0])}))
+		values := ir.Numbers(m.Values)
+		if len(values) == 1 {
+			l.emit(cmp([]byte{byte(values[0])}))
+			return
+		}
+		elems := make([]keyRange, len(values))
+		for i, v := range values {
+			elems[i] = single([]byte{byte(v)})
+		}
+		l.lookup(f.keyType, elems, false, m.Op)
 	case ir.KindNfproto:
 		l.ranges(f, m)
 		if m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {

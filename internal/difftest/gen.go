@@ -499,13 +499,21 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 	case kindTCPFlags:
 		flags := []string{"syn", "ack", "rst", "fin"}
 		a, b := flags[g.r.IntN(4)], flags[g.r.IntN(4)]
-		switch g.r.IntN(3) {
+		switch g.r.IntN(4) {
 		case 0:
 			return "tcp flags " + strings.Join(dedupe([]string{a, b}), ",") // any of them set
 		case 1:
 			return fmt.Sprintf("tcp flags & (%s|%s) == %s", a, b, a)
-		default:
+		case 2:
 			return fmt.Sprintf("tcp flags & (%s|%s) != %s", a, b, b)
+		default:
+			// Whole values under the six flags iptables can compare: the
+			// flags are one of them (a first packet is syn, a later ack).
+			values := []string{a}
+			if a != b {
+				values = append(values, a+"|"+b, b)
+			}
+			return "tcp flags & (fin|syn|rst|psh|ack|urg) == { " + strings.Join(values[:1+g.r.IntN(len(values))], ", ") + " }"
 		}
 	case kindPkttype:
 		// Every probe is unicast ("host"): these test the comparison, and

@@ -68,6 +68,12 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `ct state { invalid } drop`},
 	{"filter input", `ct state != { established, related } drop`},
 	{"filter input", `meta nfproto { ipv4, ipv6 } tcp dport 22 accept`},
+	// Sets of whole tcp flags values, and a set of one, which nft reads
+	// as that one's flags.
+	{"filter input", `tcp flags { syn, syn|ack } accept`},
+	{"filter input", `tcp flags & (fin|syn|rst|psh|ack|urg) == { fin, ack, psh|ack } accept`},
+	{"filter input", `tcp flags != { fin, urg } drop`},
+	{"filter input", `tcp flags { syn } accept`},
 }
 
 // Each form lists the same in nft whether nft loads it as written or ksc

@@ -26,6 +26,10 @@ iptables-restore --test <<'KSC_RULES_END'
 -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 2223 ! --tcp-flags SYN,RST NONE -j DROP
 -A INPUT -p tcp -m tcp --dport 2224 ! --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+-A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN -j DROP
+-A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
+-A INPUT -s 203.0.113.99/32 -p tcp -m tcp --tcp-flags SYN,RST SYN -j DROP
+-A INPUT -s 203.0.113.99/32 -p tcp -m tcp --tcp-flags SYN,RST RST -j DROP
 -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
 -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix "in: " --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
@@ -73,6 +77,8 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 2223 ! --tcp-flags SYN,RST NONE -j DROP
 -A INPUT -p tcp -m tcp --dport 2224 ! --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
+-A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN -j DROP
+-A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
 -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix "in: " --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
@@ -150,45 +156,51 @@ iptables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DRO
 # testdata/policies/vocabulary.ks:23:3
 iptables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
 # testdata/policies/vocabulary.ks:24:3
-iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
+iptables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN -j DROP
+iptables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
+# testdata/policies/vocabulary.ks:25:3
+iptables -A INPUT -s 203.0.113.99/32 -p tcp -m tcp --tcp-flags SYN,RST SYN -j DROP
+iptables -A INPUT -s 203.0.113.99/32 -p tcp -m tcp --tcp-flags SYN,RST RST -j DROP
 # testdata/policies/vocabulary.ks:26:3
-iptables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
-# testdata/policies/vocabulary.ks:27:3
-iptables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+iptables -A INPUT -s 203.0.113.0/24 -j REJECT --reject-with icmp-host-prohibited
 # testdata/policies/vocabulary.ks:28:3
-iptables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+iptables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:29:3
+iptables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+# testdata/policies/vocabulary.ks:30:3
+iptables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+# testdata/policies/vocabulary.ks:31:3
 iptables -A INPUT -j REJECT --reject-with icmp-admin-prohibited
-# testdata/policies/vocabulary.ks:32:3
-iptables -A OUTPUT -o lo -j ACCEPT
-# testdata/policies/vocabulary.ks:33:3
-iptables -A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT
 # testdata/policies/vocabulary.ks:34:3
-iptables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
+iptables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:35:3
-iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+iptables -A OUTPUT -m addrtype --dst-type LOCAL -j ACCEPT
 # testdata/policies/vocabulary.ks:36:3
+iptables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
+# testdata/policies/vocabulary.ks:37:3
+iptables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:38:3
 iptables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
 iptables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 iptables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
-# testdata/policies/vocabulary.ks:37:3
+# testdata/policies/vocabulary.ks:39:3
 iptables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
 iptables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
-# testdata/policies/vocabulary.ks:38:3
+# testdata/policies/vocabulary.ks:40:3
 iptables -A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
-# testdata/policies/vocabulary.ks:39:3
+# testdata/policies/vocabulary.ks:41:3
 iptables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
-# testdata/policies/vocabulary.ks:43:3
-iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:44:3
-iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:45:3
-iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+iptables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:46:3
+iptables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:47:3
+iptables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:48:3
 iptables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 iptables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:47:3
+# testdata/policies/vocabulary.ks:49:3
 iptables -A OUTPUT -o tun+ -j ACCEPT
 
 # ip6tables: the policy's rules.
@@ -219,55 +231,58 @@ ip6tables -A INPUT -p tcp -m tcp --dport 2222 --tcp-flags SYN,ACK SYN -j ACCEPT
 ip6tables -A INPUT -p tcp -m tcp --dport 2223 '!' --tcp-flags SYN,RST NONE -j DROP
 # testdata/policies/vocabulary.ks:23:3
 ip6tables -A INPUT -p tcp -m tcp --dport 2224 '!' --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN -j DROP
-# testdata/policies/vocabulary.ks:25:3
-ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:26:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
+# testdata/policies/vocabulary.ks:24:3
+ip6tables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN -j DROP
+ip6tables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
 # testdata/policies/vocabulary.ks:27:3
-ip6tables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
 # testdata/policies/vocabulary.ks:28:3
-ip6tables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+ip6tables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:29:3
+ip6tables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
+# testdata/policies/vocabulary.ks:30:3
+ip6tables -A INPUT -j NFLOG --nflog-prefix 'ulogd: ' --nflog-group 2
+# testdata/policies/vocabulary.ks:31:3
 ip6tables -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:32:3
-ip6tables -A OUTPUT -o lo -j ACCEPT
-# testdata/policies/vocabulary.ks:33:3
-ip6tables -A OUTPUT -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j ACCEPT
 # testdata/policies/vocabulary.ks:34:3
-ip6tables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
+ip6tables -A OUTPUT -o lo -j ACCEPT
 # testdata/policies/vocabulary.ks:35:3
-ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+ip6tables -A OUTPUT -m addrtype --dst-type LOCAL -m addrtype '!' --dst-type ANYCAST -j ACCEPT
 # testdata/policies/vocabulary.ks:36:3
+ip6tables -A OUTPUT -o eth2 -m addrtype '!' --dst-type MULTICAST -j DROP
+# testdata/policies/vocabulary.ks:37:3
+ip6tables -A OUTPUT -m mark --mark 0x6d6f6c65 -j ACCEPT
+# testdata/policies/vocabulary.ks:38:3
 ip6tables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x30 -j DROP
 ip6tables -A OUTPUT -m mark --mark 0x10 -m connmark --mark 0x4000 -j DROP
 ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x30 -j DROP
 ip6tables -A OUTPUT -m mark --mark 0x20 -m connmark --mark 0x4000 -j DROP
-# testdata/policies/vocabulary.ks:37:3
+# testdata/policies/vocabulary.ks:39:3
 ip6tables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 0 -m tcp --dport 853 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p tcp -m owner --uid-owner 1000 -m tcp --dport 853 -j ACCEPT
-# testdata/policies/vocabulary.ks:38:3
-ip6tables -A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
-# testdata/policies/vocabulary.ks:39:3
-ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
 # testdata/policies/vocabulary.ks:40:3
+ip6tables -A OUTPUT -o eth0 -p udp -m owner --uid-owner 0 -m udp --dport 53 -j ACCEPT
+# testdata/policies/vocabulary.ks:41:3
+ip6tables -A OUTPUT -o eth0 -m owner '!' --gid-owner 0 -j DROP
+# testdata/policies/vocabulary.ks:42:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT
-# testdata/policies/vocabulary.ks:41:3
+# testdata/policies/vocabulary.ks:43:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 '!' --icmpv6-type 128 -j DROP
-# testdata/policies/vocabulary.ks:42:3
+# testdata/policies/vocabulary.ks:44:3
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/0 -j DROP
 ip6tables -A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 1/4 -j DROP
-# testdata/policies/vocabulary.ks:43:3
-ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
-# testdata/policies/vocabulary.ks:44:3
-ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:45:3
-ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+ip6tables -A OUTPUT -p udp -m udp --dport 51820 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
 # testdata/policies/vocabulary.ks:46:3
+ip6tables -A OUTPUT -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+# testdata/policies/vocabulary.ks:47:3
+ip6tables -A OUTPUT -o eth1 -j CONNMARK --set-xmark 0x1/0xffffffff
+# testdata/policies/vocabulary.ks:48:3
 ip6tables -A OUTPUT -o wg0 -p udp -m udp --dport 51820 -j ACCEPT
 ip6tables -A OUTPUT -o wg1 -p udp -m udp --dport 51820 -j ACCEPT
-# testdata/policies/vocabulary.ks:47:3
+# testdata/policies/vocabulary.ks:49:3
 ip6tables -A OUTPUT -o tun+ -j ACCEPT
 
 # The policy's own chain policies, last.
