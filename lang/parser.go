@@ -53,6 +53,9 @@ func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
 	if d, bad := checkText(filename, src); bad {
 		return nil, ir.Diagnostics{d}
 	}
+	if f, ok := parseOnEveryCore(filename, src); ok {
+		return f, nil
+	}
 	f, err := fileParser.ParseBytes(filename, src)
 	if err != nil {
 		return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}

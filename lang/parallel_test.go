@@ -1,0 +1,89 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// parallelCases are policies whose chains the cutter must cut right:
+// rules on the brace's lines, option blocks and sets over several lines,
+// braces and '#' in strings and comments, ';' separators, CRLF.
+var parallelCases = []string{
+	"table t {\nchain c hook input { accept\n drop\n tcp dport 1 accept }\n}\n",
+	"table t {\n\tchain c hook input {\n\t\tip saddr {\n\t\t\t192.0.2.1,\n\t\t\t192.0.2.2\n\t\t} accept\n\t\tdrop\n\t}\n}\n",
+	"table t {\nchain c hook input {\noption lan {\n accept\n drop\n} else {\n drop\n}\nlog prefix \"{ # }\" drop # } {\n\n}\n}\n",
+	"table t {\r\nchain c hook input {\r\naccept; drop\r\n\r\ncounter accept\r\n}\r\n}\r\n",
+	"table t {\nset s {\ntype ipv4_addr\nelements = { 192.0.2.1,\n192.0.2.2 }\n}\nchain a hook input {\naccept\n}\nchain b {\nreturn\ndrop\n}\n}\n",
+	"define X = { 1,\n2 }\ntable t { chain c hook input {\ntcp dport $X accept\n}\n}\ntable u {\nchain c hook output {\ndrop\n}\n}\n",
+}
+
+// parallelCorpus is every policy the lexer is held to, and the cases above.
+func parallelCorpus(t testing.TB) []string {
+	return append(lexerCorpus(t), parallelCases...)
+}
+
+// A policy cut into runs as small as a line parses to the tree the
+// sequential parse gives, positions included; on an error neither gives
+// a tree.
+func TestParallelParseIsSequential(t *testing.T) {
+	for i, src := range parallelCorpus(t) {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { parallelIsSequential(t, src) })
+	}
+	for _, src := range parallelCases {
+		_, ok := parseInParallel("p.ks", []byte(src), 2, 1)
+		assert.True(t, ok, "cut in runs:\n%s", src)
+	}
+}
+
+func FuzzParallelParseIsSequential(f *testing.F) {
+	for _, src := range parallelCases {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src string) { parallelIsSequential(t, src) })
+}
+
+func parallelIsSequential(t *testing.T, src string) {
+	sequential, err := fileParser.ParseString("p.ks", src)
+	for _, workers := range []int{2, 3} {
+		for _, size := range []int{1, 40} {
+			parallel, ok := parseInParallel("p.ks", []byte(src), workers, size)
+			if err != nil {
+				assert.False(t, ok, "the sequential parse fails (%v), so the parallel one must give up", err)
+				continue
+			}
+			if ok {
+				require.Equal(t, sequential, parallel, "workers %d, runs of %d bytes:\n%s", workers, size, src)
+			}
+		}
+	}
+}
+
+// A large policy is in fact cut, and its runs put back in order.
+func TestLargePolicyIsParsedInRuns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("table inet t {\n\tchain c hook input policy drop {\n")
+	for i := range 5000 {
+		switch i % 3 {
+		case 0:
+			fmt.Fprintf(&b, "\t\tip saddr 192.0.2.%d tcp dport %d accept # rule %d\n", i%256, i, i)
+		case 1:
+			fmt.Fprintf(&b, "\t\tip daddr { 192.0.2.1, 198.51.100.%d } tcp dport { 22, %d } counter drop\n", i%256, i)
+		default:
+			fmt.Fprintf(&b, "\t\tmeta mark and 0xff == %d ct state != { established, related } log prefix \"r%d: \" reject\n", i%256, i)
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	src := b.String()
+	runs, ok := cutChains("p.ks", []byte(src), 4096)
+	require.True(t, ok)
+	require.Greater(t, len(runs), 10)
+	parallel, ok := parseInParallel("p.ks", []byte(src), 4, 4096)
+	require.True(t, ok)
+	sequential, err := fileParser.ParseString("p.ks", src)
+	require.NoError(t, err)
+	require.Equal(t, sequential, parallel)
+}
