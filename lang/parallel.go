@@ -24,7 +24,8 @@ type chainBody struct {
 	Items []*ChainItem `parser:"(EOL | \";\")* ( @@ (EOL | \";\")* )*"`
 }
 
-var bodyParser = participle.MustBuild[chainBody](options...)
+// bodyParser is built on first use: a small policy never needs it.
+var bodyParser = sync.OnceValue(func() *participle.Parser[chainBody] { return participle.MustBuild[chainBody](options...) })
 
 // parallelMin is the size below which a policy is parsed sequentially:
 // starting workers costs more than it saves.
@@ -102,7 +103,7 @@ func parseRun(src []byte, r run) (*chainBody, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bodyParser.ParseFromLexer(peeking)
+	return bodyParser().ParseFromLexer(peeking)
 }
 
 // splice puts each run's items into its chain, among the items the

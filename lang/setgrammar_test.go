@@ -75,7 +75,7 @@ func parseSet(src string, fast bool) ([]*Value, error) {
 		}
 		return v.Set.Elems, nil
 	}
-	g, err := setLitParser.ParseString("s.ks", src)
+	g, err := setLitParser().ParseString("s.ks", src)
 	if err != nil {
 		return nil, err
 	}
