@@ -120,7 +120,7 @@ type ElseBlock struct {
 type Rule struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Terms  []*Term `parser:"@@+"`
+	Terms  []*Term
 }
 
 // Term is one word, string, $NAME, set or file() of a rule, an operator

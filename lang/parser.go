@@ -40,13 +40,23 @@ var (
 )
 
 // Grammar returns the policy grammar in EBNF, as participle derives it,
-// with the production of Term, which Term.Parse implements by hand.
+// with the productions participle cannot print: those of Rule and Term,
+// parsed by hand, and of SetLit, read by a fast path.
 func Grammar() string {
-	g := strings.Replace(fileParser.String(), "Rule = Term+ .", "Rule = Term+ .\n"+termProduction, 1)
+	g := fileParser.String()
+	if i := strings.Index(g, "\nOption = "); i >= 0 {
+		end := i + 1 + strings.IndexByte(g[i+1:], '\n')
+		g = g[:end+1] + ruleProduction + "\n" + termProduction + "\n" + g[end+1:]
+	}
 	return strings.Replace(g, "SetLit) .\n", "SetLit) .\n"+setProduction()+"\n", 1)
 }
 
-const termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`
+// The productions of Rule and Term, which Rule.Parse and Term.Parse
+// implement by hand (participle prints none for them).
+const (
+	ruleProduction = `Rule = Term+ .`
+	termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`
+)
 
 // Parse parses a policy. filename is used in positions only.
 func Parse(filename string, src []byte) (*File, ir.Diagnostics) {

@@ -70,3 +70,26 @@ func tokenEnd(tok *lexer.Token) lexer.Position {
 	end.Column += utf8.RuneCountInString(tok.Value)
 	return end
 }
+
+// Parse reads a rule's terms (participle.Parseable): see ruleProduction.
+// Rules are most of a large policy, and participle's reflection costs
+// more for each term than Term.Parse itself.
+func (r *Rule) Parse(lex *lexer.PeekingLexer) error {
+	r.Pos = lex.Peek().Pos
+	for {
+		t := &Term{}
+		err := t.Parse(lex)
+		if err == participle.NextMatch {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		r.Terms = append(r.Terms, t)
+	}
+	if len(r.Terms) == 0 {
+		return participle.NextMatch
+	}
+	r.EndPos = lex.RawPeek().Pos // as participle ends a node: where the next token starts
+	return nil
+}
