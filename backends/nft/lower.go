@@ -428,16 +428,11 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		l.lookup(f.keyType, elems, interval, m.Op)
 	case ir.KindProtocol:
 		l.emit(f.load(f.size))
-		ps := ir.Protocols(m.Values)
-		if len(ps) == 1 {
-			l.emit(cmp([]byte{byte(ps[0])}))
-			return
+		var values []byte
+		for _, p := range ir.Protocols(m.Values) {
+			values = append(values, byte(p))
 		}
-		elems := make([]keyRange, len(ps))
-		for i, p := range ps {
-			elems[i] = single([]byte{byte(p)})
-		}
-		l.lookup(f.keyType, elems, false, m.Op)
+		l.byteValues(f, m, values)
 	case ir.KindMark, ir.KindID, ir.KindAddrType:
 		l.hostNumbers(f, m)
 	case ir.KindTCPFlags:
@@ -447,16 +442,11 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		if m.Mask != 0 {
 			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{byte(m.Mask)}, Xor: []byte{0}})
 		}
-		values := ir.Numbers(m.Values)
-		if len(values) == 1 {
-			l.emit(cmp([]byte{byte(values[0])}))
-			return
+		var values []byte
+		for _, v := range ir.Numbers(m.Values) {
+			values = append(values, byte(v))
 		}
-		elems := make([]keyRange, len(values))
-		for i, v := range values {
-			elems[i] = single([]byte{byte(v)})
-		}
-		l.lookup(f.keyType, elems, false, m.Op)
+		l.byteValues(f, m, values)
 	case ir.KindNfproto:
 		l.ranges(f, m)
 		if m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {
@@ -465,6 +455,20 @@ func (l *ruleLowerer) match(m *ir.Match) {
 	default:
 		l.ranges(f, m)
 	}
+}
+
+// byteValues compares the one-byte field just loaded with one value, or
+// looks it up among several, as nft does.
+func (l *ruleLowerer) byteValues(f nftField, m *ir.Match, values []byte) {
+	if len(values) == 1 {
+		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: values})
+		return
+	}
+	elems := make([]keyRange, len(values))
+	for i, v := range values {
+		elems[i] = single([]byte{v})
+	}
+	l.lookup(f.keyType, elems, false, m.Op)
 }
 
 // hostNumbers lowers a match on host-order 32-bit values (marks, ids):
