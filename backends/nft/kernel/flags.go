@@ -56,9 +56,11 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, fu
 // dialFixing opens a connection into the namespace whose file descriptor
 // is nsFd that passes each message of a batch through fixes on its way
 // to the kernel: what google/nftables v0.3.0 gets wrong and offers no
-// option for. Every message and reply goes through otherwise unchanged,
-// so the library's own batching and error handling stay in charge. It is
-// for batches only: a dump (List*, Get*) would wait for ever on it.
+// option for; new rules go without a request for acknowledgement (see
+// quietRules). Every other message and every reply goes through
+// unchanged, so the library's own batching and error handling stay in
+// charge. It is for batches only: a dump (List*, Get*) would wait for
+// ever on it.
 func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func(), error) {
 	sock, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
 	if err != nil {
@@ -68,17 +70,17 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func
 		sock.Close()
 		return nil, nil, err
 	}
+	quiet := &quietRules{sock: sock}
 	pass := func(req []netlink.Message) ([]netlink.Message, error) {
 		if req == nil { // the library waits for a reply
-			return sock.Receive()
+			return quiet.receive()
 		}
 		for i := range req {
 			for _, fix := range fixes {
 				fix(&req[i])
 			}
 		}
-		_, err := sock.SendMessages(req)
-		return nil, err
+		return nil, quiet.send(req)
 	}
 	c, err := nftables.New(nftables.WithTestDial(pass), nftables.AsLasting())
 	if err != nil {
