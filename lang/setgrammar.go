@@ -67,11 +67,11 @@ func (s *SetLit) fast(lex *lexer.PeekingLexer) bool {
 			}
 			return true
 		case tok.Type == wordToken && tok.Value != "file":
-			v.Word = &tok.Value
+			v.Word = text(tok)
 		case tok.Type == varToken:
-			v.Var = &tok.Value
+			v.Var = text(tok)
 		case tok.Type == stringToken:
-			v.String = &tok.Value
+			v.String = text(tok)
 		default:
 			return false
 		}

@@ -31,11 +31,11 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 	case tok.Type == punctToken && tok.Value == ",":
 		t.Comma = true
 	case tok.Type == wordToken && !(tok.Value == "file" && nextIs(lex, "(")):
-		t.Value = &Value{Word: &tok.Value}
+		t.Value = &Value{Word: text(tok)}
 	case tok.Type == varToken:
-		t.Value = &Value{Var: &tok.Value}
+		t.Value = &Value{Var: text(tok)}
 	case tok.Type == stringToken:
-		t.Value = &Value{String: &tok.Value}
+		t.Value = &Value{String: text(tok)}
 	case tok.Type == punctToken && tok.Value == "{" || tok.Type == wordToken:
 		// A set or file("..."): the grammar's Value.
 		v, err := valueParser.ParseFromLexer(lex, participle.AllowTrailing(true))
@@ -53,6 +53,14 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 		t.Value.Pos, t.Value.EndPos = t.Pos, t.EndPos
 	}
 	return nil
+}
+
+// text is the token's text, held apart from the token: a pointer into
+// the lexer's token slice would keep all of it (every token of the file,
+// whitespace too) alive as long as the syntax tree.
+func text(tok *lexer.Token) *string {
+	s := tok.Value
+	return &s
 }
 
 // nextIs reports whether the token after the next one is value.
