@@ -64,7 +64,7 @@ func Load(filename string, src []byte, cfg Config) (*ir.Policy, ir.Diagnostics) 
 	if ds.HasErrors() {
 		return nil, ds
 	}
-	p, ds := Build(f, filename, cfg)
+	p, ds := build(f, filename, cfg, true)
 	if ds.HasErrors() {
 		return nil, ds
 	}
@@ -126,6 +126,8 @@ type builder struct {
 	targets []chainRef
 	// sets are the current table's declared sets, by name.
 	sets map[string]*ir.TableSet
+	// consume lets the tree's rules go once built (Load owns the tree).
+	consume bool
 }
 
 // chainRef is a jump's or goto's chain, by name, until it is resolved.
@@ -139,8 +141,14 @@ type chainRef struct {
 // every name is defined and every value has the kind and range its use needs,
 // in enabled and disabled rules alike; it does not run ir.Policy.Validate.
 func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
+	return build(f, filename, cfg, false)
+}
+
+// build is Build; with consume, it lets go of each rule of f once built,
+// so that the tree and the IR of a large policy are not both held whole.
+func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.Diagnostics) {
 	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
-		dir: cfg.Dir, files: map[string][]elem{}, sizes: map[*Value]int{}}
+		dir: cfg.Dir, files: map[string][]elem{}, sizes: map[*Value]int{}, consume: consume}
 	if b.dir == "" {
 		b.dir = filepath.Dir(filename)
 	}
@@ -399,7 +407,10 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			out.Disabled = append(out.Disabled, rule)
 		}
 	}
-	for _, it := range c.Items {
+	for i, it := range c.Items {
+		if b.consume {
+			c.Items[i] = nil // built: the tree's rules need not outlive their IR
+		}
 		if it.Rule != nil {
 			add(it.Rule, true, "")
 			continue
@@ -439,6 +450,9 @@ func (b *builder) resolve(v *Value, enabled bool) ([]elem, bool) {
 // just above maxElements. Undefined names and cycles count as nothing here;
 // resolveVia reports them.
 func (b *builder) size(v *Value, depth int) int {
+	if v.File == nil && v.Set == nil && v.Var == nil {
+		return 1 // a word or string: nothing to remember (a policy has many)
+	}
 	if n, ok := b.sizes[v]; ok {
 		return n
 	}
