@@ -26,10 +26,11 @@ func (s sourced) describe(at bool) string {
 // normalize puts a rule's matches in normal form, which is what every
 // backend writes: at most one match per field, in the order the fields
 // are first written (so that nft lists the rule as written), with implied
-// protocols made explicit just ahead of the match that implies them. Several matches on one field are
-// intersected, whatever their order; a rule whose matches no packet can
-// satisfy together is an error that names them. It returns false when the
-// rule is refused. Normalizing a normal rule changes nothing.
+// protocols made explicit just ahead of the match that implies them.
+// Several matches on one field are intersected, whatever their order; a
+// rule whose matches no packet can satisfy together is an error that
+// names them. It returns false when the rule is refused. Normalizing a
+// normal rule changes nothing.
 func normalize(r *Rule, table Family, ds *Diagnostics) bool {
 	byField := map[Field][]sourced{}
 	var order []Field
