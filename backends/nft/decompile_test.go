@@ -34,7 +34,7 @@ func TestDecompileRoundTrip(t *testing.T) {
 								}
 							}
 						}
-						assert.Equal(t, r.Text, nft.DescribeRule(live, r.Rule), r.Pos.String())
+						assert.Equal(t, r.Text(), nft.DescribeRule(live, r.Rule), r.Pos.String())
 					}
 				}
 			}

@@ -39,9 +39,26 @@ type BatchChain struct {
 // position it came from, so that a refusal can name the line.
 type BatchRule struct {
 	Pos  ir.Pos
-	Text string // the rule as Render writes it
 	Sets []*BatchSet
 	Rule *nftables.Rule
+	// The rule as Render writes it is made only when asked for (an error,
+	// status, diff, --dry-run): from the policy's rule, or given.
+	text   string
+	source *ir.Rule
+	family ir.Family
+}
+
+// NewBatchRule is a rule written as text, not lowered from a policy.
+func NewBatchRule(pos ir.Pos, text string, rule *nftables.Rule) *BatchRule {
+	return &BatchRule{Pos: pos, Rule: rule, text: text}
+}
+
+// Text is the rule as Render writes it.
+func (r *BatchRule) Text() string {
+	if r.text == "" && r.source != nil {
+		r.text = RuleText(r.family, r.source)
+	}
+	return r.text
 }
 
 // BatchSet is a set and its elements. A named set keeps its ranges and
@@ -146,7 +163,7 @@ func Lower(p *ir.Policy) (*Batch, error) {
 				if r.Comment != "" {
 					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
 				}
-				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Text: RuleText(t.Family, r), Sets: l.sets, Rule: rule})
+				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Sets: l.sets, Rule: rule, source: r, family: t.Family})
 			}
 			bt.Chains = append(bt.Chains, bc)
 		}
@@ -797,7 +814,7 @@ func (b *Batch) Describe() []string {
 				for _, s := range r.Sets {
 					out = append(out, fmt.Sprintf("add set %s %s { type %s; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, len(s.Elements)))
 				}
-				out = append(out, fmt.Sprintf("add rule %s %s %s  # %s, %d expressions", t, ch.Chain.Name, r.Text, r.Pos, len(r.Rule.Exprs)))
+				out = append(out, fmt.Sprintf("add rule %s %s %s  # %s, %d expressions", t, ch.Chain.Name, r.Text(), r.Pos, len(r.Rule.Exprs)))
 			}
 		}
 	}

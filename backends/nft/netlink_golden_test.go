@@ -47,7 +47,7 @@ func dumpBatch(b *nft.Batch) string {
 				fmt.Fprintf(&s, "  chain %s hook %d priority %d policy %d\n", c.Chain.Name, *c.Chain.Hooknum, *c.Chain.Priority, *c.Chain.Policy)
 			}
 			for _, r := range c.Rules {
-				fmt.Fprintf(&s, "    rule %s  # %s\n", r.Text, r.Pos)
+				fmt.Fprintf(&s, "    rule %s  # %s\n", r.Text(), r.Pos)
 				for _, set := range r.Sets {
 					fmt.Fprintf(&s, "      set %s %s interval=%v: %s\n", set.Set.Name, set.Set.KeyType.Name, set.Set.Interval, elements(set.Elements))
 				}

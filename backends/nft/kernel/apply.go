@@ -126,7 +126,7 @@ func queueTables(c *nftables.Conn, b *nft.Batch, rules int, replace func(*nftabl
 					// After an AddSet error the queued batch is incomplete:
 					// the caller must drop c, never flush it.
 					if err := addAnonymousSet(c, s); err != nil {
-						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text + "\"", Err: err}
+						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text() + "\"", Err: err}
 					}
 				}
 				c.AddRule(r.Rule)
@@ -246,7 +246,7 @@ func locateRefusal(b *nft.Batch, flushErr error) error {
 		return unknown
 	}
 	r := rules[n-1]
-	return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text + "\"", Err: flushErr}
+	return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text() + "\"", Err: flushErr}
 }
 
 // scratchNamespace creates an empty network namespace that lives as long as

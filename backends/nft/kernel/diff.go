@@ -144,7 +144,7 @@ func lines(r *nft.Ruleset, keep func(*nftables.Table) bool, b *nft.Batch) []line
 				text := nft.DescribeRule(t, rule)
 				if bt != nil && ci < len(bt.Chains) && ri < len(bt.Chains[ci].Rules) {
 					r := bt.Chains[ci].Rules[ri]
-					text = r.Text + "  # " + r.Pos.String()
+					text = r.Text() + "  # " + r.Pos.String()
 				}
 				out = append(out, line{"rule " + name + " " + ch.Chain.Name + " " + t.RuleFingerprint(rule), "    " + text})
 			}

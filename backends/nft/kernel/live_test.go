@@ -65,12 +65,12 @@ func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
 		injected := ir.Pos{File: name, Line: 999, Col: 3}
 		// A lookup in a set that does not exist: the kernel refuses it after
 		// accepting everything before it in the same batch.
-		chain.Rules = append(chain.Rules, &nft.BatchRule{Pos: injected, Text: "ip saddr @nosuchset drop",
-			Rule: &nftables.Rule{Table: b.Tables[0].Table, Chain: chain.Chain, Exprs: []expr.Any{
+		chain.Rules = append(chain.Rules, nft.NewBatchRule(injected, "ip saddr @nosuchset drop",
+			&nftables.Rule{Table: b.Tables[0].Table, Chain: chain.Chain, Exprs: []expr.Any{
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 				&expr.Lookup{SourceRegister: 1, SetName: "nosuchset"},
 				&expr.Verdict{Kind: expr.VerdictDrop},
-			}}})
+			}}))
 		err := kernel.Apply(b, path)
 		var ae *kernel.ApplyError
 		require.True(t, errors.As(err, &ae), "want an ApplyError, got %v", err)

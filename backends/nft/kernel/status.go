@@ -40,7 +40,7 @@ func Status(b *nft.Batch, nsPath string) ([]RuleStatus, error) {
 			}
 			used := map[int]bool{}
 			for ri, r := range bc.Rules {
-				st := RuleStatus{Pos: r.Pos, Chain: bc.Chain.Name, Text: r.Text}
+				st := RuleStatus{Pos: r.Pos, Chain: bc.Chain.Name, Text: r.Text()}
 				if want != nil && liveChain != nil && ci < len(want.Chains) && ri < len(want.Chains[ci].Rules) {
 					fp := want.RuleFingerprint(want.Chains[ci].Rules[ri])
 					for li, lr := range liveChain.Rules {
