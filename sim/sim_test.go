@@ -30,10 +30,22 @@ table inet main {
 }
 `
 
-func load(t *testing.T) *ir.Policy {
-	p, ds := lang.Load("p.ks", []byte(policy), lang.Config{})
+func load(t *testing.T) *ir.Policy { return loadSource(t, "p.ks", policy) }
+
+// loadSource loads a policy that must have no errors.
+func loadSource(t *testing.T, name, src string) *ir.Policy {
+	t.Helper()
+	p, ds := lang.Load(name, []byte(src), lang.Config{})
 	require.False(t, ds.HasErrors(), "%v", ds)
 	return p
+}
+
+// evaluate sends the packet of a packet line through p.
+func evaluate(t *testing.T, p *ir.Policy, line string) sim.Result {
+	t.Helper()
+	pkt, err := sim.ParsePacket(line)
+	require.NoError(t, err, line)
+	return sim.Evaluate(p, pkt)
 }
 
 // The kernel's semantics: chains of a hook by priority, an accept ending
@@ -104,11 +116,8 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 // verdict decide, "limit rate over" stops the rule before its verdict.
 func TestLimitIsAConditionNotAGuess(t *testing.T) {
 	src := "table inet t {\n\tchain c hook input policy accept {\n\t\ttcp dport 22 limit rate over 10/second drop\n\t\ttcp dport 22 limit rate 3/minute drop\n\t}\n}\n"
-	p, ds := lang.Load("l.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
-	pkt, err := sim.ParsePacket("in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
-	require.NoError(t, err)
-	res := sim.Evaluate(p, pkt)
+	p := loadSource(t, "l.ks", src)
+	res := evaluate(t, p, "in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
 	assert.Equal(t, ir.Drop, res.Verdict)
 	assert.Equal(t, "l.ks:4:3", res.Decided().Rule.Pos.String(), "under every rate, the over-limit rule decides nothing")
 	assert.Equal(t, []string{"l.ks:3:3 only above 10/second", "l.ks:4:3 while under 3/minute"}, res.Conditions())
@@ -118,16 +127,11 @@ func TestLimitIsAConditionNotAGuess(t *testing.T) {
 // other family never meets it.
 func TestMeterIsAConditionPerKey(t *testing.T) {
 	src := "table inet t {\n\tset s { type ipv4_addr; flags dynamic }\n\tchain c hook input policy accept {\n\t\ttcp dport 22 update @s { ip saddr limit rate over 3/minute } drop\n\t}\n}\n"
-	p, ds := lang.Load("m.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
-	pkt, err := sim.ParsePacket("in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
-	require.NoError(t, err)
-	res := sim.Evaluate(p, pkt)
+	p := loadSource(t, "m.ks", src)
+	res := evaluate(t, p, "in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
 	assert.Equal(t, ir.Accept, res.Verdict)
 	assert.Equal(t, []string{"m.ks:4:3 only above 3/minute per ip saddr"}, res.Conditions())
-	pkt6, err := sim.ParsePacket("in eth0 tcp [2001:db8::9]:40000 [2001:db8::1]:22")
-	require.NoError(t, err)
-	assert.Empty(t, sim.Evaluate(p, pkt6).Conditions(), "an IPv6 packet has no ip saddr")
+	assert.Empty(t, evaluate(t, p, "in eth0 tcp [2001:db8::9]:40000 [2001:db8::1]:22").Conditions(), "an IPv6 packet has no ip saddr")
 }
 
 // A dnat rewrites what the chains after it see; a redirect on the way in
@@ -136,42 +140,34 @@ func TestDestinationNATRewritesForLaterChains(t *testing.T) {
 	src := "table inet t {\n\tchain n type nat hook prerouting priority dstnat {\n\t\ttcp dport 8080 dnat ip to 192.0.2.10:80\n\t\ttcp dport 2222 redirect to :22\n\t}\n" +
 		"\tchain f hook forward priority filter policy drop {\n\t\tip daddr 192.0.2.10 tcp dport 80 accept\n\t}\n" +
 		"\tchain i hook input priority filter policy drop {\n\t\ttcp dport 22 accept\n\t}\n}\n"
-	p, ds := lang.Load("n.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
+	p := loadSource(t, "n.ks", src)
 	for line, want := range map[string]ir.Verdict{
 		"forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:8080": ir.Accept,
 		"forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:80":   ir.Drop,
 		"in eth0 tcp 203.0.113.7:40000 198.51.100.1:2222":           ir.Accept,
 	} {
-		pkt, err := sim.ParsePacket(line)
-		require.NoError(t, err)
-		assert.Equal(t, want, sim.Evaluate(p, pkt).Verdict, line)
+		assert.Equal(t, want, evaluate(t, p, line).Verdict, line)
 	}
-	pkt, _ := sim.ParsePacket("forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:8080")
-	res := sim.Evaluate(p, pkt)
+	res := evaluate(t, p, "forward eth0 eth1 tcp 203.0.113.7:40000 198.51.100.1:8080")
 	assert.Equal(t, "192.0.2.10", res.Final.Dst.String())
 	assert.Equal(t, uint16(80), res.Final.Dport)
 	assert.Empty(t, res.Unknown)
-	pkt, _ = sim.ParsePacket("in eth0 tcp 203.0.113.7:40000 198.51.100.1:2222")
-	assert.Equal(t, []string{"n.ks:4:3 redirect: the destination becomes this machine's first address on eth0, taken to be 198.51.100.1"}, sim.Evaluate(p, pkt).Unknown)
+	assert.Equal(t, []string{"n.ks:4:3 redirect: the destination becomes this machine's first address on eth0, taken to be 198.51.100.1"}, evaluate(t, p, "in eth0 tcp 203.0.113.7:40000 198.51.100.1:2222").Unknown)
 }
 
 // A mark set in one chain is what a later chain's match sees.
 func TestMarkSetCarriesOn(t *testing.T) {
 	src := "table inet t {\n\tchain a hook output policy accept {\n\t\tudp dport 9 meta mark set 0x2\n\t}\n\tchain b hook output priority 10 policy accept {\n\t\tmeta mark 0x2 drop\n\t}\n}\n"
-	p, ds := lang.Load("m.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
+	p := loadSource(t, "m.ks", src)
 	for port, want := range map[string]ir.Verdict{"9": ir.Drop, "10": ir.Accept} {
-		pkt, err := sim.ParsePacket("out eth0 udp 192.0.2.1:4000 192.0.2.9:" + port)
-		require.NoError(t, err)
-		assert.Equal(t, want, sim.Evaluate(p, pkt).Verdict, port)
+		assert.Equal(t, want, evaluate(t, p, "out eth0 udp 192.0.2.1:4000 192.0.2.9:"+port).Verdict, port)
 	}
 }
 
 // Conntrack asks nat chains about a connection's first packet only, and a
 // rewrite is the nat chain's accept, not the packet's verdict.
 func TestNATChainsSeeNewPacketsOnly(t *testing.T) {
-	p, ds := lang.Load("p.ks", []byte(`table inet t {
+	p := loadSource(t, "p.ks", `table inet t {
 	chain fwd hook forward policy drop {
 		oifname "wg0" accept
 	}
@@ -179,8 +175,7 @@ func TestNATChainsSeeNewPacketsOnly(t *testing.T) {
 		oifname "wg0" masquerade
 	}
 }
-`), lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
+`)
 	for _, tc := range []struct {
 		line  string
 		steps int
@@ -188,9 +183,7 @@ func TestNATChainsSeeNewPacketsOnly(t *testing.T) {
 		{"forward lan0 wg0 tcp 192.0.2.10:40000 203.0.113.9:443", 2},
 		{"forward lan0 wg0 tcp 192.0.2.10:40000 203.0.113.9:443 established", 1},
 	} {
-		pkt, err := sim.ParsePacket(tc.line)
-		require.NoError(t, err)
-		res := sim.Evaluate(p, pkt)
+		res := evaluate(t, p, tc.line)
 		assert.Equal(t, ir.Accept, res.Verdict, tc.line)
 		assert.Len(t, res.Steps, tc.steps, tc.line)
 		require.NotNil(t, res.Decided())
