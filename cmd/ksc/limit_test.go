@@ -26,18 +26,24 @@ table inet t {
 // A rate limit passes its burst and no more, on every loader: the same
 // token bucket in nft (text and netlink) and in iptables' limit match.
 func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
+	onEveryLoader(t, "limit", limitPolicy, func(t *testing.T, fw, peer *netlab.NS) {
+		arrived := countUDP(t, fw, "192.0.2.1:9")
+		sendUDP(t, peer, "192.0.2.1:9", 8)
+		assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
+	})
+}
+
+// onEveryLoader loads the policy into a firewall (see firewallAndPeer) in
+// each way ksc can, and runs check on each.
+func onEveryLoader(t *testing.T, role, policy string, check func(t *testing.T, fw, peer *netlab.NS)) {
 	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "limit.ks")
-	require.NoError(t, os.WriteFile(policy, []byte(limitPolicy), 0o644))
-	for _, tc := range everyLoader(policy) {
+	path := writePolicy(t, t.TempDir(), policy)
+	for _, tc := range everyLoader(path) {
 		t.Run(tc.name, func(t *testing.T) {
-			fw, peer := firewallAndPeer(t, "limit")
+			fw, peer := firewallAndPeer(t, role)
 			tc.load(t, fw)
-			arrived := countUDP(t, fw, "192.0.2.1:9")
-			sendUDP(t, peer, "192.0.2.1:9", 8)
-			assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
+			check(t, fw, peer)
 		})
 	}
 }
@@ -63,9 +69,7 @@ table inet t {
 func TestMarkSetOnEveryLoader(t *testing.T) {
 	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "mark.ks")
-	require.NoError(t, os.WriteFile(policy, []byte(markPolicy), 0o644))
+	policy := writePolicy(t, t.TempDir(), markPolicy)
 	loads := map[string][]string{
 		"netlink":         nil,
 		"iptables-nft":    {"--backend", "iptables", "--iptables-mode", "nft"},
@@ -371,26 +375,17 @@ table inet t {
 // they stay two, and the datagram that matches one of the ports passes on
 // every loader (the differential test found it: seed 251908309).
 func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
-	useRunDir(t)
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "ports.ks")
-	require.NoError(t, os.WriteFile(policy, []byte(negatedPortsPolicy), 0o644))
-	for _, tc := range everyLoader(policy) {
-		t.Run(tc.name, func(t *testing.T) {
-			fw, peer := firewallAndPeer(t, "ports")
-			tc.load(t, fw)
-			arrived := countUDP(t, peer, "192.0.2.9:1010")
-			require.NoError(t, fw.Do(func() error {
-				conn, err := net.DialUDP("udp", &net.UDPAddr{Port: 2011}, &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 1010})
-				if err != nil {
-					return err
-				}
-				defer conn.Close()
-				_, err = conn.Write([]byte("x"))
+	onEveryLoader(t, "ports", negatedPortsPolicy, func(t *testing.T, fw, peer *netlab.NS) {
+		arrived := countUDP(t, peer, "192.0.2.9:1010")
+		require.NoError(t, fw.Do(func() error {
+			conn, err := net.DialUDP("udp", &net.UDPAddr{Port: 2011}, &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 1010})
+			if err != nil {
 				return err
-			}))
-			assert.Eventually(t, func() bool { return arrived.Load() == 1 }, 2*time.Second, 20*time.Millisecond, "to port 1010 matches one of the two: it passes")
-		})
-	}
+			}
+			defer conn.Close()
+			_, err = conn.Write([]byte("x"))
+			return err
+		}))
+		assert.Eventually(t, func() bool { return arrived.Load() == 1 }, 2*time.Second, 20*time.Millisecond, "to port 1010 matches one of the two: it passes")
+	})
 }
