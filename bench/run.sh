@@ -14,7 +14,7 @@ work=$(mktemp -d)
 ns=ksc-bench-$$
 cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-go build -o "$work/ksc" ./cmd/ksc
+CGO_ENABLED=0 go build -o "$work/ksc" ./cmd/ksc
 go run ./bench/gen "$work"
 "$work/ksc" compile examples/ivpn-killswitch.ks -t nft -o "$work/example.nft"
 for p in rules-10k rules-100k; do

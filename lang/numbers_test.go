@@ -1,0 +1,59 @@
+package lang
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeGetent stands in for getent: it knows one user and one group that
+// /etc/passwd and /etc/group do not, as NSS knows a DynamicUser.
+func fakeGetent(t *testing.T) {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "getent")
+	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+case "$1 $2" in
+"passwd ksc-dynamic") echo "ksc-dynamic:x:61234:61234:Dynamic User:/:/usr/sbin/nologin" ;;
+"group ksc-dynamic") echo "ksc-dynamic:x:61235:" ;;
+"passwd ksc-liar") echo "someone-else:x:7:7::/:/bin/sh" ;;
+*) exit 2 ;;
+esac
+`), 0o755))
+	old := getentCommand
+	getentCommand = script
+	t.Cleanup(func() { getentCommand = old })
+}
+
+func TestNamesOnlyNSSKnowsAreAskedOfGetent(t *testing.T) {
+	fakeGetent(t)
+	uid, err := lookupUser("ksc-dynamic")
+	require.NoError(t, err)
+	assert.Equal(t, uint32(61234), uid)
+	gid, err := lookupGroup("ksc-dynamic")
+	require.NoError(t, err)
+	assert.Equal(t, uint32(61235), gid)
+
+	root, err := lookupUser("root")
+	require.NoError(t, err, "/etc/passwd is read first")
+	assert.Equal(t, uint32(0), root)
+
+	for _, name := range []string{"ksc-unknown", "ksc-liar", "-ksc-dynamic"} {
+		_, err := lookupUser(name)
+		assert.EqualError(t, err, `no user "`+name+`" on this machine`, "a name getent does not give back is unknown")
+	}
+}
+
+func TestPolicyNamesAUserOnlyNSSKnows(t *testing.T) {
+	fakeGetent(t)
+	src := "table inet t {\nchain c hook output {\nmeta skuid ksc-dynamic meta skgid ksc-dynamic accept\n}\n}\n"
+	p, ds := Load("t.ks", []byte(src), Config{})
+	require.Empty(t, ds)
+	matches := p.Tables[0].Chains[0].Rules[0].Matches
+	require.Len(t, matches, 2)
+	assert.Equal(t, ir.NumberSet(61234), matches[0].Values, "the uid")
+	assert.Equal(t, ir.NumberSet(61235), matches[1].Values, "the gid")
+}
