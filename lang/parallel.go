@@ -75,7 +75,7 @@ func parseInParallel(filename string, src []byte, workers, size int) (*File, boo
 			defer wg.Done()
 			for i := range next {
 				if i == len(runs) {
-					f, err := fileParser.ParseBytes(filename, skeleton)
+					f, err := fileParser().ParseBytes(filename, skeleton)
 					file, failed[i] = f, err != nil
 					continue
 				}

@@ -47,7 +47,7 @@ func FuzzParallelParseIsSequential(f *testing.F) {
 }
 
 func parallelIsSequential(t *testing.T, src string) {
-	sequential, err := fileParser.ParseString("p.ks", src)
+	sequential, err := fileParser().ParseString("p.ks", src)
 	for _, workers := range []int{2, 3} {
 		for _, size := range []int{1, 40} {
 			parallel, ok := parseInParallel("p.ks", []byte(src), workers, size)
@@ -83,7 +83,7 @@ func TestLargePolicyIsParsedInRuns(t *testing.T) {
 	require.Greater(t, len(runs), 10)
 	parallel, ok := parseInParallel("p.ks", []byte(src), 4, 4096)
 	require.True(t, ok)
-	sequential, err := fileParser.ParseString("p.ks", src)
+	sequential, err := fileParser().ParseString("p.ks", src)
 	require.NoError(t, err)
 	require.Equal(t, sequential, parallel)
 }

@@ -34,16 +34,34 @@ var options = []participle.Option{
 	participle.UseLookahead(2),
 }
 
+// The grammars take about a millisecond to build from their struct tags:
+// building them on goroutines of their own from init lets the rest of
+// start-up (other packages' init, flags, reading the policy) run meanwhile.
 var (
-	fileParser  = participle.MustBuild[File](options...)
-	valueParser = participle.MustBuild[Value](options...)
+	fileParser  = buildInBackground[File]()
+	valueParser = buildInBackground[Value]()
 )
+
+// buildInBackground starts building G's parser and returns a function that
+// waits for it.
+func buildInBackground[G any]() func() *participle.Parser[G] {
+	done := make(chan struct{})
+	var parser *participle.Parser[G]
+	go func() {
+		defer close(done)
+		parser = participle.MustBuild[G](options...)
+	}()
+	return func() *participle.Parser[G] {
+		<-done
+		return parser
+	}
+}
 
 // Grammar returns the policy grammar in EBNF, as participle derives it,
 // with the productions participle cannot print: those of Rule and Term,
 // parsed by hand, and of SetLit, read by a fast path.
 func Grammar() string {
-	g := fileParser.String()
+	g := fileParser().String()
 	if i := strings.Index(g, "\nOption = "); i >= 0 {
 		end := i + 1 + strings.IndexByte(g[i+1:], '\n')
 		g = g[:end+1] + ruleProduction + "\n" + termProduction + "\n" + g[end+1:]
@@ -66,7 +84,7 @@ func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
 	if f, ok := parseOnEveryCore(filename, src); ok {
 		return f, nil
 	}
-	f, err := fileParser.ParseBytes(filename, src)
+	f, err := fileParser().ParseBytes(filename, src)
 	if err != nil {
 		return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
 	}
@@ -82,7 +100,7 @@ func ParseValue(source, text string) (*Value, ir.Diagnostics) {
 	if strings.ContainsAny(text, "\n\r") {
 		return nil, ir.Diagnostics{{Pos: ir.Pos{File: source}, Message: "a -D value must be on one line"}}
 	}
-	v, err := valueParser.ParseString(source, text)
+	v, err := valueParser().ParseString(source, text)
 	if err != nil {
 		return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
 	}

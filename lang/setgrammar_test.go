@@ -66,7 +66,7 @@ func FuzzSetFastPathIsTheGrammar(f *testing.F) {
 // parseSet reads src as one set, by SetLit.Parse (fast) or by setGrammar.
 func parseSet(src string, fast bool) ([]*Value, error) {
 	if fast {
-		v, err := valueParser.ParseString("s.ks", src)
+		v, err := valueParser().ParseString("s.ks", src)
 		if err != nil {
 			return nil, err
 		}

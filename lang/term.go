@@ -38,7 +38,7 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 		t.Value = &Value{String: text(tok)}
 	case tok.Type == punctToken && tok.Value == "{" || tok.Type == wordToken:
 		// A set or file("..."): the grammar's Value.
-		v, err := valueParser.ParseFromLexer(lex, participle.AllowTrailing(true))
+		v, err := valueParser().ParseFromLexer(lex, participle.AllowTrailing(true))
 		if err != nil {
 			return err
 		}
