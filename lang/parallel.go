@@ -99,7 +99,7 @@ func parseInParallel(filename string, src []byte, workers, size int) (*File, boo
 // parseRun parses one run with a lexer that starts at the run's position.
 func parseRun(src []byte, r run) (*chainBody, error) {
 	scanner := &handScanner{def: policyLexer, data: string(src[r.start:r.end]), pos: r.pos}
-	peeking, err := lexer.Upgrade(scanner, policyLexer.comment, policyLexer.space)
+	peeking, err := lexer.Upgrade(scanner, policyLexer.comment)
 	if err != nil {
 		return nil, err
 	}

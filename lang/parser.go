@@ -81,13 +81,14 @@ func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
 	if d, bad := checkText(filename, src); bad {
 		return nil, ir.Diagnostics{d}
 	}
-	if f, ok := parseOnEveryCore(filename, src); ok {
-		return f, nil
+	f, ok := parseOnEveryCore(filename, src)
+	if !ok {
+		var err error
+		if f, err = fileParser().ParseBytes(filename, src); err != nil {
+			return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
+		}
 	}
-	f, err := fileParser().ParseBytes(filename, src)
-	if err != nil {
-		return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
-	}
+	ends{src}.file(f)
 	return f, nil
 }
 
@@ -104,6 +105,7 @@ func ParseValue(source, text string) (*Value, ir.Diagnostics) {
 	if err != nil {
 		return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
 	}
+	ends{[]byte(text)}.value(v)
 	return v, nil
 }
 

@@ -73,11 +73,15 @@ func parseSet(src string, fast bool) ([]*Value, error) {
 		if v.Set == nil {
 			return nil, participle.Errorf(v.Pos, "not a set")
 		}
+		ends{[]byte(src)}.value(v)
 		return v.Set.Elems, nil
 	}
 	g, err := setLitParser().ParseString("s.ks", src)
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range g.Elems {
+		ends{[]byte(src)}.value(v)
 	}
 	return g.Elems, nil
 }

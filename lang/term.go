@@ -98,6 +98,6 @@ func (r *Rule) Parse(lex *lexer.PeekingLexer) error {
 	if len(r.Terms) == 0 {
 		return participle.NextMatch
 	}
-	r.EndPos = lex.RawPeek().Pos // as participle ends a node: where the next token starts
+	r.EndPos = lex.RawPeek().Pos // as participle ends a node: where the next token starts (see ends.go)
 	return nil
 }

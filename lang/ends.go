@@ -1,0 +1,90 @@
+package lang
+
+import "github.com/alecthomas/participle/v2/lexer"
+
+// The lexer drops whitespace: participle would keep each run of it as a
+// token (64 bytes apiece, about a third of a policy's tokens) only to
+// skip it. Participle ends a node where the next token it holds starts,
+// which is now past any whitespace after the node; trimEnds moves every
+// end of a parsed tree back over that whitespace, to just after the
+// node's own text, where it was.
+
+// ends trims positions against the text they point into.
+type ends struct{ src []byte }
+
+// trim moves p back over the blanks (never a line end) just before it.
+func (e ends) trim(p *lexer.Position) {
+	for p.Offset > 0 && p.Offset <= len(e.src) && isBlank(e.src[p.Offset-1]) {
+		p.Offset--
+		p.Column--
+	}
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+func (e ends) file(f *File) {
+	for _, it := range f.Items {
+		switch {
+		case it.Define != nil:
+			e.trim(&it.Define.EndPos)
+			e.value(it.Define.Value)
+		case it.Table != nil:
+			e.table(it.Table)
+		case it.IPv6 != nil:
+			e.trim(&it.IPv6.EndPos)
+			for _, v := range it.IPv6.Args {
+				e.value(v)
+			}
+		}
+	}
+}
+
+func (e ends) table(t *Table) {
+	for _, it := range t.Items {
+		if it.Set != nil {
+			for _, a := range it.Set.Attrs {
+				e.trim(&a.EndPos)
+				e.value(a.Elements)
+			}
+			continue
+		}
+		for _, a := range it.Chain.Attrs {
+			e.trim(&a.EndPos)
+		}
+		for _, ci := range it.Chain.Items {
+			if ci.Rule != nil {
+				e.rule(ci.Rule)
+				continue
+			}
+			e.trim(&ci.Option.EndPos)
+			for _, r := range ci.Option.Rules {
+				e.rule(r)
+			}
+			if ci.Option.Else != nil {
+				for _, r := range ci.Option.Else.Rules {
+					e.rule(r)
+				}
+			}
+		}
+	}
+}
+
+func (e ends) rule(r *Rule) {
+	e.trim(&r.EndPos)
+	for _, t := range r.Terms {
+		e.trim(&t.EndPos)
+		e.value(t.Value)
+	}
+}
+
+func (e ends) value(v *Value) {
+	if v == nil {
+		return
+	}
+	e.trim(&v.EndPos)
+	if v.Set != nil {
+		for _, el := range v.Set.Elems {
+			e.value(el)
+		}
+	}
+}
