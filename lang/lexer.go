@@ -8,16 +8,26 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-// policyLexer reads regexpLexer's tokens with a switch on the first byte
+// policyLexer reads tokenRules' tokens with a switch on the first byte
 // instead of trying regular expressions in turn: lexing was a third of
 // parsing. It gives the same token types, values, positions and errors
 // (TestLexersAgree, FuzzLexersAgree), but for whitespace, which it drops
 // (ends.go); a new token is a rule there and a case here.
-var policyLexer = newHandLexer(regexpLexer.Symbols())
+var policyLexer = newHandLexer(symbolsOf(tokenRules))
+
+// symbolsOf numbers the token types as participle's lexers do: EOF is -1,
+// and each rule the next number down.
+func symbolsOf(rules []lexer.SimpleRule) map[string]lexer.TokenType {
+	symbols := map[string]lexer.TokenType{"EOF": lexer.EOF}
+	for i, r := range rules {
+		symbols[r.Name] = lexer.EOF - 1 - lexer.TokenType(i)
+	}
+	return symbols
+}
 
 type handLexer struct {
 	symbols map[string]lexer.TokenType
-	// The token types, by regexpLexer's names.
+	// The token types, by tokenRules' names.
 	comment, str, variable, eol, space, op, punct, word lexer.TokenType
 }
 
@@ -74,7 +84,7 @@ func (s *handScanner) Next() (lexer.Token, error) {
 }
 
 // match is the length and type of the token d starts with, by the first
-// rule of regexpLexer that matches; 0 when none does.
+// of tokenRules that matches; 0 when none does.
 func (d *handLexer) match(s string) (int, lexer.TokenType) {
 	switch c := s[0]; {
 	case c == '#':

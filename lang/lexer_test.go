@@ -28,6 +28,10 @@ func tokens(t testing.TB, def lexer.Definition, src string) ([]lexer.Token, erro
 	}
 }
 
+// regexpLexer is participle's lexer of tokenRules: what policyLexer must
+// read by hand.
+var regexpLexer = lexer.MustSimple(tokenRules)
+
 // lexersAgree fails unless the hand-written lexer gives regexpLexer's
 // tokens, positions and error for src, but for whitespace, which it drops
 // (ends.go says why).
@@ -68,6 +72,7 @@ func lexerCorpus(t testing.TB) []string {
 }
 
 func TestLexersAgree(t *testing.T) {
+	require.Equal(t, regexpLexer.Symbols(), policyLexer.Symbols(), "the token types")
 	for _, src := range lexerCorpus(t) {
 		lexersAgree(t, src)
 	}

@@ -11,13 +11,15 @@ import (
 	"github.com/ksc-project/ksc/ir"
 )
 
-// regexpLexer is the token specification: what each token is, in the
+// tokenRules are the token specification: what each token is, in the
 // order the rules are tried. Words are generous (they include '.', ':',
 // '/', '-', '*', '@' and '[]') so that addresses, prefixes, ranges and option names
 // are single tokens; Build gives them meaning by context. The parser runs
 // on policyLexer (lexer.go), which reads the same tokens by hand, about
-// four times as fast; tests hold the two to the same tokens and errors.
-var regexpLexer = lexer.MustSimple([]lexer.SimpleRule{
+// four times as fast; tests hold it to participle's regular-expression
+// lexer of these rules, token for token and error for error (compiling
+// that lexer at start-up would cost 0.15 ms for nothing).
+var tokenRules = []lexer.SimpleRule{
 	{Name: "Comment", Pattern: `#[^\n]*`},
 	{Name: "String", Pattern: `"[^"\n]*"`},
 	{Name: "Var", Pattern: `\$[A-Za-z_][A-Za-z0-9_]*`},
@@ -26,7 +28,7 @@ var regexpLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Op", Pattern: `!=|==`},
 	{Name: "Punct", Pattern: `[{}=,;()&]`},
 	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|@\[\]\-]+`},
-})
+}
 
 var options = []participle.Option{
 	participle.Lexer(policyLexer),
