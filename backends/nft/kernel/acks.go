@@ -32,7 +32,8 @@ type quietRules struct {
 	buf     []byte
 }
 
-// send drops the acknowledgement request of each new rule and sends.
+// send drops the acknowledgement request of each new rule and sends the
+// batch in one datagram.
 func (q *quietRules) send(req []netlink.Message) error {
 	q.queued, q.owed, q.drained = nil, q.owed[:0], false
 	for i := range req {
@@ -42,8 +43,55 @@ func (q *quietRules) send(req []netlink.Message) error {
 			q.owed = append(q.owed, *h)
 		}
 	}
-	_, err := q.sock.SendMessages(req)
-	return err
+	return q.sendDatagram(marshalBatch(req))
+}
+
+// marshalBatch lays the messages out as one datagram, in a buffer sized
+// for all of them. netlink.Conn.SendMessages copies each message and
+// appends the copies to a buffer grown by doubling: for 100,000 rules,
+// three times the batch's size in garbage at apply's peak of memory.
+func marshalBatch(msgs []netlink.Message) []byte {
+	size := 0
+	for i := range msgs {
+		size += nlmsgAlign(unix.NLMSG_HDRLEN + len(msgs[i].Data))
+	}
+	b := make([]byte, 0, size)
+	ne := binary.NativeEndian
+	for i := range msgs {
+		m := &msgs[i]
+		// The length is the data's: a fix may have changed the data after
+		// the library set it.
+		m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
+		b = ne.AppendUint32(b, m.Header.Length)
+		b = ne.AppendUint16(b, uint16(m.Header.Type))
+		b = ne.AppendUint16(b, uint16(m.Header.Flags))
+		b = ne.AppendUint32(b, m.Header.Sequence)
+		b = ne.AppendUint32(b, m.Header.PID)
+		b = append(b, m.Data...)
+		b = append(b, make([]byte, int(m.Header.Length)-unix.NLMSG_HDRLEN-len(m.Data))...)
+	}
+	return b
+}
+
+func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
+
+// sendDatagram sends b to the kernel on q's socket.
+func (q *quietRules) sendDatagram(b []byte) error {
+	raw, err := q.sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var sendErr error
+	if err := raw.Write(func(fd uintptr) bool {
+		sendErr = unix.Sendmsg(int(fd), b, nil, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}, 0)
+		return !errors.Is(sendErr, unix.EAGAIN)
+	}); err != nil {
+		return err
+	}
+	if sendErr != nil {
+		return fmt.Errorf("netlink send: %w", sendErr)
+	}
+	return nil
 }
 
 // receive gives the next reply: one the kernel queued, or else an
@@ -116,7 +164,7 @@ func parseMessages(b []byte) ([]netlink.Message, error) {
 		}
 		m.Data = append([]byte(nil), m.Data...) // the buffer is read into again
 		msgs = append(msgs, m)
-		b = b[min((length+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b)):]
+		b = b[min(nlmsgAlign(length), len(b)):]
 	}
 	return msgs, nil
 }

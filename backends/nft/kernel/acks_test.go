@@ -51,3 +51,24 @@ func TestQuietRulesAcknowledgeAsTheKernelDoes(t *testing.T) {
 	_, err = parseMessages([]byte{200, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	assert.Error(t, err, "a length past the datagram")
 }
+
+// The batch goes out as netlink.Conn.SendMessages would lay it out: each
+// message's header and data, padded to four bytes, one after another.
+func TestMarshalBatchIsNetlinksLayout(t *testing.T) {
+	msgs := []netlink.Message{
+		{Header: netlink.Header{Type: nftMessage(unix.NFT_MSG_NEWTABLE), Flags: netlink.Request | netlink.Create, Sequence: 7, PID: 42}, Data: []byte{2, 0, 0, 0, 't', 0}},
+		{Header: netlink.Header{Type: nftMessage(unix.NFT_MSG_NEWRULE), Flags: netlink.Request, Sequence: 8, PID: 42}, Data: []byte{2, 0, 0, 0, 1, 2, 3, 4}},
+		{Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request, Sequence: 9, PID: 42}, Data: []byte{0, 0, 10, 0, 9}},
+	}
+	var want []byte
+	for _, m := range msgs {
+		m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
+		b, err := m.MarshalBinary()
+		require.NoError(t, err)
+		want = append(want, b...)
+	}
+	got := marshalBatch(msgs)
+	assert.Equal(t, want, got)
+	assert.Equal(t, cap(got), len(got), "one buffer, sized for the whole batch")
+	assert.Equal(t, uint32(24), msgs[0].Header.Length, "the header's length is the padded one, as netlink sets it")
+}
