@@ -61,6 +61,7 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 		fmt.Fprintf(e.stderr, "ksc %s: %v\n", pf.cmd, err)
 		return nil
 	}
+	collectHarderFor(len(src))
 	cfg := lang.Config{Enable: pf.enable}
 	pf.sources = map[string][]byte{name: src}
 	sources := pf.sources
