@@ -39,6 +39,9 @@ func lexersAgree(t testing.TB, src string) {
 	all, wantErr := tokens(t, regexpLexer, src)
 	space := regexpLexer.Symbols()["Whitespace"]
 	want := slices.DeleteFunc(all, func(tok lexer.Token) bool { return tok.Type == space })
+	if len(want) == 0 {
+		want = nil // as the hand lexer has it when the first token is an error
+	}
 	got, gotErr := tokens(t, policyLexer, src)
 	require.Equal(t, want, got, "tokens of %q", src)
 	if wantErr == nil {
@@ -65,7 +68,7 @@ func lexerCorpus(t testing.TB) []string {
 	}
 	return append(corpus,
 		"", "#", "#x\n", "\"", "\"a", "\"a\nb\"", "\"\"", "\"é\"", "$", "$1", "$_a1", "$a-b",
-		"\r", "\r\n", "\r \n", " \r\n", "\t\r\t", "\n\n", "!", "!=", "!==", "=", "==", "===", "&&",
+		"\r", "\r\n", "\r \n", " !", "a \t!", " \r\n", "\t\r\t", "\n\n", "!", "!=", "!==", "=", "==", "===", "&&",
 		"{}=,;()&", "a.b:c/d*e+f|g-h_0", "é", "aé", "@set", "a\x00b", "x\ty # c\r\ny",
 		strings.Repeat("€", 20), "tcp dport != { 22, 80 } accept\n", "ip saddr 2001:db8::/32",
 	)
