@@ -19,13 +19,13 @@ import (
 // FuzzParallelParseIsSequential); on any syntax error the whole file is
 // parsed again sequentially, so that errors are the sequential parse's.
 
-// chainBody is a run of a chain's items, as the chain's braces hold them.
+// chainBody is a run of a chain's items.
 type chainBody struct {
-	Items []*ChainItem `parser:"(EOL | \";\")* ( @@ (EOL | \";\")* )*"`
+	Items []*ChainItem
 }
 
-// bodyParser is built on first use: a small policy never needs it.
-var bodyParser = sync.OnceValue(func() *participle.Parser[chainBody] { return participle.MustBuild[chainBody](options...) })
+// optionParser is built on first use: a small policy never needs it.
+var optionParser = sync.OnceValue(func() *participle.Parser[Option] { return participle.MustBuild[Option](options...) })
 
 // parallelMin is the size below which a policy is parsed sequentially:
 // starting workers costs more than it saves.
@@ -103,7 +103,44 @@ func parseRun(src []byte, r run) (*chainBody, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bodyParser().ParseFromLexer(peeking)
+	return parseBody(peeking)
+}
+
+// parseBody reads a run of chain items as ChainItem's grammar in a chain's
+// braces does, "(EOL | ";")* ( ChainItem (EOL | ";")* )*", without
+// participle's reflection for each rule (it was 40% of a run's parse): an
+// option goes to participle's Option grammar, anything else to Rule.Parse.
+// Any error, even one participle would not make (a rule that starts with
+// the word "option"), only sends the caller back to the sequential parse,
+// which gives participle's own tree or error.
+func parseBody(lex *lexer.PeekingLexer) (*chainBody, error) {
+	body := &chainBody{}
+	for {
+		for tok := lex.Peek(); tok.Type == eolToken || tok.Type == punctToken && tok.Value == ";"; tok = lex.Peek() {
+			lex.Next()
+		}
+		tok := lex.Peek()
+		if tok.EOF() {
+			return body, nil
+		}
+		item := &ChainItem{}
+		if tok.Type == wordToken && tok.Value == "option" {
+			o, err := optionParser().ParseFromLexer(lex, participle.AllowTrailing(true))
+			if err != nil {
+				return nil, err
+			}
+			item.Option = o
+		} else {
+			item.Rule = &Rule{}
+			if err := item.Rule.Parse(lex); err != nil {
+				if err == participle.NextMatch {
+					err = participle.Errorf(tok.Pos, "unexpected %q", tok.Value)
+				}
+				return nil, err
+			}
+		}
+		body.Items = append(body.Items, item)
+	}
 }
 
 // splice puts each run's items into its chain, among the items the

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,4 +88,54 @@ func TestLargePolicyIsParsedInRuns(t *testing.T) {
 	sequential, err := fileParser().ParseString("p.ks", src)
 	require.NoError(t, err)
 	require.Equal(t, sequential, parallel)
+}
+
+// chainBodyGrammar is the grammar parseBody reads by hand: a chain's items
+// as they sit between its braces.
+type chainBodyGrammar struct {
+	Items []*ChainItem `parser:"(EOL | \";\")* ( @@ (EOL | \";\")* )*"`
+}
+
+var bodyGrammar = participle.MustBuild[chainBodyGrammar](options...)
+
+var bodyCases = []string{
+	"", "\n;\n", "accept", "tcp dport 22 accept; udp dport 53 accept\n\n drop",
+	"option lan {\n accept\n} else { drop }\nlog prefix \"a\" drop # c\n",
+	"option lan { accept } option wan { drop }", "option { accept }", "option x", "accept option x { drop }",
+	"ip saddr {\n 192.0.2.1,\n 192.0.2.2\n} accept", "meta mark & 0xff == 1 accept", "}", "accept }", "( drop",
+}
+
+func FuzzBodyIsTheGrammars(f *testing.F) {
+	for _, src := range append(bodyCases, lexerCorpus(f)...) {
+		f.Add(src)
+	}
+	f.Fuzz(func(t *testing.T, src string) { bodyIsTheGrammars(t, src) })
+}
+
+func TestBodyIsTheGrammars(t *testing.T) {
+	for _, src := range append(bodyCases, lexerCorpus(t)...) {
+		bodyIsTheGrammars(t, src)
+	}
+}
+
+// bodyIsTheGrammars fails unless parseBody gives src the items
+// chainBodyGrammar gives it, or fails where the grammar fails. It may also
+// fail where the grammar reads a rule that starts with the word "option"
+// (the caller then parses with the grammar).
+func bodyIsTheGrammars(t *testing.T, src string) {
+	want, wantErr := bodyGrammar.ParseString("b.ks", src)
+	lex, err := lexer.Upgrade(&handScanner{def: policyLexer, data: src, pos: lexer.Position{Filename: "b.ks", Line: 1, Column: 1}}, policyLexer.comment)
+	if err != nil {
+		require.Error(t, wantErr, "%q: only the grammar lexes it", src)
+		return
+	}
+	got, gotErr := parseBody(lex)
+	switch {
+	case wantErr != nil:
+		require.Error(t, gotErr, "%q: the grammar refuses it (%v)", src, wantErr)
+	case gotErr != nil:
+		require.Contains(t, src, "option", "%q: the grammar reads it, parseBody does not (%v)", src, gotErr)
+	default:
+		require.Equal(t, want.Items, got.Items, "%q", src)
+	}
 }
