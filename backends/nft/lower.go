@@ -112,6 +112,24 @@ func (s *BatchSet) Chunks(n int, fn func([]nftables.SetElement) error) error {
 	return encodeIntervals(s.ranges, n, fn)
 }
 
+// WithoutSetElements is b with its named sets empty: the ruleset's shape,
+// for a copy whose named sets are taken as sent, never read back.
+func (b *Batch) WithoutSetElements() *Batch {
+	shape := *b
+	shape.Tables = make([]*BatchTable, len(b.Tables))
+	for i, t := range b.Tables {
+		table := *t
+		table.Sets = make([]*BatchSet, len(t.Sets))
+		for j, s := range t.Sets {
+			empty := *s
+			empty.Elements, empty.ranges = nil, nil
+			table.Sets[j] = &empty
+		}
+		shape.Tables[i] = &table
+	}
+	return &shape
+}
+
 // Lower turns a validated policy into a Batch. Like Render it is a pure
 // function of the IR; it mirrors nft's own lowering, expression for
 // expression, so that "ksc apply" and "nft -f" leave the same ruleset.

@@ -46,7 +46,7 @@ const (
 // from what b makes, so it cannot loop. Other programs' tables are never
 // touched, even for a policy that flushes the ruleset when applied.
 func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)) error {
-	desired, err := applyInScratch(b)
+	desired, err := applyInScratch(b, false)
 	if err != nil {
 		return err
 	}
