@@ -1,8 +1,10 @@
 package nft
 
 import (
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/nftables"
@@ -22,6 +24,9 @@ type LiveTable struct {
 	// Runtime names the sets whose elements are not compared: those the
 	// policy declares, which other programs may change (see MarkRuntime).
 	Runtime map[string]bool
+	// setPrints remembers SetFingerprint, by set name: each rule that
+	// looks a large set up would write all of its elements out again.
+	setPrints map[string]string
 }
 
 // MarkRuntime marks, in the tables b writes, the sets b declares (see
@@ -38,6 +43,7 @@ func (r *Ruleset) MarkRuntime(b *Batch) {
 					t.Runtime = map[string]bool{}
 				}
 				t.Runtime[s.Set.Name] = true
+				t.setPrints = nil
 			}
 		}
 	}
@@ -103,8 +109,22 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 }
 
 // SetFingerprint is the canonical form of t's set name: its key type,
-// whether it holds ranges, and its elements in order.
+// whether it holds ranges, and its elements in order. It is worked out
+// once for each set: a table's sets are not changed once read, but by
+// MarkRuntime.
 func (t *LiveTable) SetFingerprint(name string) string {
+	if p, ok := t.setPrints[name]; ok {
+		return p
+	}
+	p := t.setFingerprint(name)
+	if t.setPrints == nil {
+		t.setPrints = map[string]string{}
+	}
+	t.setPrints[name] = p
+	return p
+}
+
+func (t *LiveTable) setFingerprint(name string) string {
 	s := t.Sets[name]
 	if s == nil {
 		return "missing set " + name
@@ -116,10 +136,7 @@ func (t *LiveTable) SetFingerprint(name string) string {
 	if t.Runtime[name] {
 		return fmt.Sprintf("%s %s interval=%v (elements at runtime)", name, s.Set.KeyType.Name, s.Set.Interval)
 	}
-	elems := make([]string, len(s.Elements))
-	for i, e := range s.Elements {
-		elems[i] = fmt.Sprintf("%x/%v", e.Key, e.IntervalEnd)
-	}
+	elems := elementTexts(s.Elements)
 	sort.Strings(elems)
 	label := name
 	if s.Set.Anonymous {
@@ -229,4 +246,28 @@ func verdictName(v *expr.Verdict) string {
 		return "return"
 	}
 	return fmt.Sprintf("verdict %d", v.Kind)
+}
+
+// elementTexts writes each element as its key in hex and whether it ends
+// an interval ("c0000201/false"), into one buffer: a set's fingerprint
+// writes out every element, 200,000 for a large blocklist.
+func elementTexts(elems []nftables.SetElement) []string {
+	size := 0
+	for _, e := range elems {
+		size += 2*len(e.Key) + len("/false")
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(elems))
+	for i, e := range elems {
+		buf = hex.AppendEncode(buf, e.Key)
+		buf = strconv.AppendBool(append(buf, '/'), e.IntervalEnd)
+		ends[i] = len(buf)
+	}
+	all := string(buf)
+	texts := make([]string, len(elems))
+	start := 0
+	for i, end := range ends {
+		texts[i], start = all[start:end], end
+	}
+	return texts
 }
