@@ -39,13 +39,15 @@ type run struct {
 }
 
 // parseOnEveryCore parses a large src as Parse does, on every core; ok is
-// false when it did not (a small file, one core, text the cutter does not
-// follow, or a syntax error), and the caller parses sequentially.
+// false when it did not (a small file, text the cutter does not follow, or
+// a syntax error), and the caller parses sequentially. On one core the
+// runs are still worth it: they are read by hand, and only one run's
+// tokens are held at a time, not the whole file's.
 func parseOnEveryCore(filename string, src []byte) (*File, bool) {
-	workers := runtime.GOMAXPROCS(0)
-	if len(src) < parallelMin || workers < 2 {
+	if len(src) < parallelMin {
 		return nil, false
 	}
+	workers := runtime.GOMAXPROCS(0)
 	return parseInParallel(filename, src, workers, max(len(src)/(4*workers), parallelMin/4))
 }
 
