@@ -56,17 +56,12 @@ func marshalBatch(msgs []netlink.Message) []byte {
 		size += nlmsgAlign(unix.NLMSG_HDRLEN + len(msgs[i].Data))
 	}
 	b := make([]byte, 0, size)
-	ne := binary.NativeEndian
 	for i := range msgs {
 		m := &msgs[i]
 		// The length is the data's: a fix may have changed the data after
 		// the library set it.
 		m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
-		b = ne.AppendUint32(b, m.Header.Length)
-		b = ne.AppendUint16(b, uint16(m.Header.Type))
-		b = ne.AppendUint16(b, uint16(m.Header.Flags))
-		b = ne.AppendUint32(b, m.Header.Sequence)
-		b = ne.AppendUint32(b, m.Header.PID)
+		b = appendHeader(b, m.Header)
 		b = append(b, m.Data...)
 		b = append(b, make([]byte, int(m.Header.Length)-unix.NLMSG_HDRLEN-len(m.Data))...)
 	}
@@ -74,6 +69,16 @@ func marshalBatch(msgs []netlink.Message) []byte {
 }
 
 func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
+
+// appendHeader appends h as the kernel reads a netlink header.
+func appendHeader(b []byte, h netlink.Header) []byte {
+	ne := binary.NativeEndian
+	b = ne.AppendUint32(b, h.Length)
+	b = ne.AppendUint16(b, uint16(h.Type))
+	b = ne.AppendUint16(b, uint16(h.Flags))
+	b = ne.AppendUint32(b, h.Sequence)
+	return ne.AppendUint32(b, h.PID)
+}
 
 // sendDatagram sends b to the kernel on q's socket.
 func (q *quietRules) sendDatagram(b []byte) error {
@@ -172,14 +177,8 @@ func parseMessages(b []byte) ([]netlink.Message, error) {
 // acknowledgement is the reply the kernel sends a message that asks for
 // one and succeeds: error 0 and the message's header.
 func acknowledgement(h netlink.Header) netlink.Message {
-	data := make([]byte, 4+unix.NLMSG_HDRLEN)
 	h.Flags |= netlink.Acknowledge
-	ne := binary.NativeEndian
-	ne.PutUint32(data[4:], h.Length)
-	ne.PutUint16(data[8:], uint16(h.Type))
-	ne.PutUint16(data[10:], uint16(h.Flags))
-	ne.PutUint32(data[12:], h.Sequence)
-	ne.PutUint32(data[16:], h.PID)
+	data := appendHeader(make([]byte, 4, 4+unix.NLMSG_HDRLEN), h) // error 0, then the header
 	return netlink.Message{
 		Header: netlink.Header{Length: uint32(unix.NLMSG_HDRLEN + len(data)), Type: netlink.Error, Flags: netlink.HeaderFlags(unix.NLM_F_CAPPED), Sequence: h.Sequence, PID: h.PID},
 		Data:   data,
