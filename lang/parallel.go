@@ -3,7 +3,9 @@ package lang
 import (
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -19,9 +21,10 @@ import (
 // FuzzParallelParseIsSequential); on any syntax error the whole file is
 // parsed again sequentially, so that errors are the sequential parse's.
 
-// chainBody is a run of a chain's items.
-type chainBody struct {
+// runBody is what a run holds: a chain's items, or a set's elements.
+type runBody struct {
 	Items []*ChainItem
+	Elems []*Value
 }
 
 // optionParser is built on first use: a small policy never needs it.
@@ -31,11 +34,15 @@ var optionParser = sync.OnceValue(func() *participle.Parser[Option] { return par
 // starting workers costs more than it saves.
 const parallelMin = 64 << 10
 
-// run is a piece of a chain's body: whole lines, from start to end.
+// run is a piece of a chain's body (whole lines) or of a large set
+// literal's elements (cut after commas), from start to end.
 type run struct {
-	chainOffset int // the offset of the chain's "chain" keyword
-	start, end  int
-	pos         lexer.Position // of start
+	// owner is the offset of the chain's "chain" keyword, or of the set
+	// literal's "{".
+	owner      int
+	set        bool
+	start, end int
+	pos        lexer.Position // of start
 }
 
 // parseOnEveryCore parses a large src as Parse does, on every core; ok is
@@ -51,8 +58,8 @@ func parseOnEveryCore(filename string, src []byte) (*File, bool) {
 	return parseInParallel(filename, src, workers, max(len(src)/(4*workers), parallelMin/4))
 }
 
-// parseInParallel parses src with workers goroutines, cutting chains
-// into runs of about size bytes.
+// parseInParallel parses src with workers goroutines, cutting chains and
+// large set literals into runs of about size bytes.
 func parseInParallel(filename string, src []byte, workers, size int) (*File, bool) {
 	runs, ok := cutChains(filename, src, size)
 	if !ok || len(runs) == 0 {
@@ -66,7 +73,7 @@ func parseInParallel(filename string, src []byte, workers, size int) (*File, boo
 			}
 		}
 	}
-	bodies := make([]*chainBody, len(runs))
+	bodies := make([]*runBody, len(runs))
 	var file *File
 	failed := make([]bool, len(runs)+1)
 	var wg sync.WaitGroup
@@ -99,13 +106,70 @@ func parseInParallel(filename string, src []byte, workers, size int) (*File, boo
 }
 
 // parseRun parses one run with a lexer that starts at the run's position.
-func parseRun(src []byte, r run) (*chainBody, error) {
-	scanner := &handScanner{def: policyLexer, data: string(src[r.start:r.end]), pos: r.pos}
+func parseRun(src []byte, r run) (*runBody, error) {
+	text := string(src[r.start:r.end])
+	scanner := &handScanner{def: policyLexer, data: text, pos: r.pos}
+	if r.set {
+		return readElems(scanner, strings.Count(text, ",")+1)
+	}
 	peeking, err := lexer.Upgrade(scanner, policyLexer.comment)
 	if err != nil {
 		return nil, err
 	}
 	return parseBody(peeking)
+}
+
+// readElems reads a run of a set literal's elements straight from the
+// scanner, a token at a time, as SetLit's fast path reads them from a
+// whole set: "EOL* ( element EOL* ( "," EOL* )? )*", elements being
+// words (not file), variables and strings. Anything else sends the caller
+// back to the sequential parse. A run of a large set is tens of thousands
+// of tokens, which participle's token slice would copy as it grew.
+func readElems(scanner *handScanner, about int) (*runBody, error) {
+	next := func() (lexer.Token, error) {
+		for {
+			tok, err := scanner.Next()
+			if err != nil || tok.Type != policyLexer.comment {
+				return tok, err
+			}
+		}
+	}
+	values := make([]Value, 0, about)
+	tok, err := next()
+	for err == nil {
+		for err == nil && tok.Type == eolToken {
+			tok, err = next()
+		}
+		if err != nil || tok.EOF() {
+			break
+		}
+		var v Value
+		switch {
+		case tok.Type == wordToken && tok.Value != "file":
+			v.Word = text(&tok)
+		case tok.Type == varToken:
+			v.Var = text(&tok)
+		case tok.Type == stringToken:
+			v.String = text(&tok)
+		default:
+			return nil, participle.Errorf(tok.Pos, "unexpected %q", tok.Value)
+		}
+		v.Pos, v.EndPos = tok.Pos, tokenEnd(&tok)
+		values = append(values, v)
+		for tok, err = next(); err == nil && tok.Type == eolToken; tok, err = next() {
+		}
+		if err == nil && tok.Type == punctToken && tok.Value == "," {
+			tok, err = next()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	body := &runBody{Elems: make([]*Value, len(values))}
+	for i := range values {
+		body.Elems[i] = &values[i]
+	}
+	return body, nil
 }
 
 // parseBody reads a run of chain items as ChainItem's grammar in a chain's
@@ -115,8 +179,8 @@ func parseRun(src []byte, r run) (*chainBody, error) {
 // Any error, even one participle would not make (a rule that starts with
 // the word "option"), only sends the caller back to the sequential parse,
 // which gives participle's own tree or error.
-func parseBody(lex *lexer.PeekingLexer) (*chainBody, error) {
-	body := &chainBody{}
+func parseBody(lex *lexer.PeekingLexer) (*runBody, error) {
+	body := &runBody{}
 	for {
 		for tok := lex.Peek(); tok.Type == eolToken || tok.Type == punctToken && tok.Value == ";"; tok = lex.Peek() {
 			lex.Next()
@@ -146,26 +210,47 @@ func parseBody(lex *lexer.PeekingLexer) (*chainBody, error) {
 }
 
 // splice puts each run's items into its chain, among the items the
-// skeleton kept (those on the lines around the runs), in source order.
-func splice(f *File, runs []run, bodies []*chainBody) bool {
-	byOffset := map[int]*Chain{}
+// skeleton kept (those on the lines around the runs), in source order, and
+// each run's elements into its set literal, which the skeleton left empty.
+func splice(f *File, runs []run, bodies []*runBody) bool {
+	chains := map[int]*Chain{}
+	sets := map[int]*SetLit{}
 	for _, it := range f.Items {
+		if it.Define != nil && it.Define.Value != nil && it.Define.Value.Set != nil {
+			sets[it.Define.Value.Pos.Offset] = it.Define.Value.Set
+		}
 		if it.Table == nil {
 			continue
 		}
-		for _, c := range it.Table.Chains() {
-			byOffset[c.Pos.Offset] = c
+		for _, ti := range it.Table.Items {
+			if ti.Chain != nil {
+				chains[ti.Chain.Pos.Offset] = ti.Chain
+				continue
+			}
+			for _, a := range ti.Set.Attrs {
+				if a.Elements != nil && a.Elements.Set != nil {
+					sets[a.Elements.Pos.Offset] = a.Elements.Set
+				}
+			}
 		}
 	}
 	for i, r := range runs {
-		c := byOffset[r.chainOffset]
+		if r.set {
+			s := sets[r.owner]
+			if s == nil {
+				return false // not a set after all: parse sequentially
+			}
+			s.Elems = append(s.Elems, bodies[i].Elems...)
+			continue
+		}
+		c := chains[r.owner]
 		if c == nil {
-			return false // not a chain after all: parse sequentially
+			return false
 		}
 		c.Items = append(c.Items, bodies[i].Items...)
 	}
 	for _, r := range runs {
-		if c := byOffset[r.chainOffset]; !slices.IsSortedFunc(c.Items, byItemOffset) {
+		if c := chains[r.owner]; !r.set && !slices.IsSortedFunc(c.Items, byItemOffset) {
 			slices.SortStableFunc(c.Items, byItemOffset)
 		}
 	}
@@ -184,6 +269,8 @@ func (it *ChainItem) offset() int {
 // cutChains finds the chains' bodies in src and cuts each into runs of
 // whole lines of about size bytes, at line ends directly inside the
 // chain's braces. The first and last line of a body stay in the skeleton.
+// A large set literal of a define or a set's elements is cut after commas
+// directly inside its braces, which stay in the skeleton.
 // ok is false when src holds what the scan does not follow (an unclosed
 // string or brace); the parser then reports it.
 func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
@@ -194,11 +281,16 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 	runStart, runLine := -1, 0
 	cut := func(end int) {
 		if runStart >= 0 && end > runStart {
-			runs = append(runs, run{chainOffset: chainAt, start: runStart, end: end,
+			runs = append(runs, run{owner: chainAt, start: runStart, end: end,
 				pos: lexer.Position{Filename: filename, Offset: runStart, Line: runLine, Column: 1}})
 		}
 		runStart = -1
 	}
+	lineStart := 0
+	// The set literal being read, of a define or a set's elements, and the
+	// places after its commas where a run may end.
+	setAt, setDepth := -1, 0
+	var seams []seam
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		switch {
@@ -221,10 +313,22 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 			if depth == 1 && stmtWord == "chain" {
 				chainAt, inChain = wordStart, true
 			}
+			if setAt < 0 && afterEquals(src, i) && (depth == 0 && stmtWord == "define" || depth == 2 && stmtWord == "elements") {
+				setAt, setDepth, seams = i, depth+1, append(seams[:0], seam{i + 1, line, lineStart})
+			}
 			depth++
 			stmtWord, wordStart = "", -1
 			continue
+		case c == ',' && setAt >= 0 && depth == setDepth:
+			if i+1-seams[len(seams)-1].offset >= size {
+				seams = append(seams, seam{i + 1, line, lineStart})
+			}
+			continue
 		case c == '}':
+			if setAt >= 0 && depth == setDepth {
+				runs = append(runs, cutSet(filename, src, setAt, seams, i, size)...)
+				setAt = -1
+			}
 			if depth == 2 && inChain {
 				cut(lastLineStart(src, i))
 				inChain = false
@@ -238,6 +342,7 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 		case c == '\n' || c == ';':
 			if c == '\n' {
 				line++
+				lineStart = i + 1
 				if depth == 2 && inChain {
 					// A seam: the next line starts a statement of the chain.
 					if runStart >= 0 && i+1-runStart >= size {
@@ -263,6 +368,44 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 		return nil, false
 	}
 	return runs, true
+}
+
+// seam is where a run of a set's elements starts: just after the set's
+// open brace, or after the first comma at least a run's size further on.
+type seam struct{ offset, line, lineStart int }
+
+// cutSet cuts the elements of the set literal whose braces are at open
+// and close into runs that start at seams; none when the literal is
+// shorter than size, or holds other than ASCII: the skeleton blanks it a
+// byte at a time, which would move the columns after it on its last line.
+func cutSet(filename string, src []byte, open int, seams []seam, close, size int) []run {
+	if close-open <= size || slices.ContainsFunc(src[open:close], func(c byte) bool { return c >= utf8.RuneSelf }) {
+		return nil
+	}
+	// Columns count runes from the line's start: counted on from the last
+	// run's start, as a set of 100,000 elements may be one line.
+	last := lexer.Position{Filename: filename}
+	runs := make([]run, len(seams))
+	for i, s := range seams {
+		if s.line != last.Line {
+			last = lexer.Position{Filename: filename, Offset: s.lineStart, Line: s.line, Column: 1}
+		}
+		last.Column += utf8.RuneCount(src[last.Offset:s.offset])
+		last.Offset = s.offset
+		end := close
+		if i+1 < len(seams) {
+			end = seams[i+1].offset
+		}
+		runs[i] = run{owner: open, set: true, start: s.offset, end: end, pos: last}
+	}
+	return runs
+}
+
+// afterEquals reports whether the last byte before i, blanks skipped, is '='.
+func afterEquals(src []byte, i int) bool {
+	for i--; i >= 0 && (src[i] == ' ' || src[i] == '\t'); i-- {
+	}
+	return i >= 0 && src[i] == '='
 }
 
 // lastLineStart is the offset just after the last newline before end: the

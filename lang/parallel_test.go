@@ -15,6 +15,8 @@ import (
 // rules on the brace's lines, option blocks and sets over several lines,
 // braces and '#' in strings and comments, ';' separators, CRLF.
 var parallelCases = []string{
+	"define A = { 192.0.2.1, 192.0.2.2,\n 192.0.2.3 , $B, \"e,}\" # a, comment }\n, 198.51.100.0/24 }\ndefine B = 192.0.2.9\n",
+	"table t {\nset s {\ntype ipv4_addr\nflags interval\nelements = { 192.0.2.0/24, 198.51.100.1,\n\t203.0.113.7 }\n}\n}\n",
 	"table t {\nchain c hook input { accept\n drop\n tcp dport 1 accept }\n}\n",
 	"table t {\n\tchain c hook input {\n\t\tip saddr {\n\t\t\t192.0.2.1,\n\t\t\t192.0.2.2\n\t\t} accept\n\t\tdrop\n\t}\n}\n",
 	"table t {\nchain c hook input {\noption lan {\n accept\n drop\n} else {\n drop\n}\nlog prefix \"{ # }\" drop # } {\n\n}\n}\n",
@@ -24,8 +26,16 @@ var parallelCases = []string{
 }
 
 // parallelCorpus is every policy the lexer is held to, and the cases above.
+// setFallbacks are set literals the cutter cuts and the runs leave to the
+// sequential parse: elements other than words, variables and strings, an
+// error, and text other than ASCII.
+var setFallbacks = []string{
+	"define A = { a, { b, c }, d }\n", "define F = { file(\"x\"), a }\n", "define G = { a b, c,, }\n",
+	"define E = {}\ndefine U = { \"é\", a, b }\n",
+}
+
 func parallelCorpus(t testing.TB) []string {
-	return append(lexerCorpus(t), parallelCases...)
+	return append(append(lexerCorpus(t), parallelCases...), setFallbacks...)
 }
 
 // A policy cut into runs as small as a line parses to the tree the
@@ -42,7 +52,7 @@ func TestParallelParseIsSequential(t *testing.T) {
 }
 
 func FuzzParallelParseIsSequential(f *testing.F) {
-	for _, src := range parallelCases {
+	for _, src := range append(parallelCases, setFallbacks...) {
 		f.Add(src)
 	}
 	f.Fuzz(func(t *testing.T, src string) { parallelIsSequential(t, src) })
@@ -62,6 +72,30 @@ func parallelIsSequential(t *testing.T, src string) {
 			}
 		}
 	}
+}
+
+// A large set literal is in fact cut after its commas, and its elements
+// put back in order.
+func TestLargeSetIsParsedInRuns(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("define BLOCK = { ")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "192.0.%d.%d, ", i/256, i%256)
+		if i%700 == 0 {
+			b.WriteString("\n\t")
+		}
+	}
+	b.WriteString("\"e\" }\ntable t {\nset s {\ntype ipv4_addr\nelements = $BLOCK\n}\n}\n")
+	src := b.String()
+	runs, ok := cutChains("p.ks", []byte(src), 4096)
+	require.True(t, ok)
+	require.Greater(t, len(runs), 10)
+	parallel, ok := parseInParallel("p.ks", []byte(src), 4, 4096)
+	require.True(t, ok)
+	sequential, err := fileParser().ParseString("p.ks", src)
+	require.NoError(t, err)
+	require.Equal(t, sequential, parallel)
+	require.Len(t, parallel.Items[0].Define.Value.Set.Elems, 5001)
 }
 
 // A large policy is in fact cut, and its runs put back in order.

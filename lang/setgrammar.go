@@ -51,21 +51,25 @@ func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 // it leaves to the grammar.
 func (s *SetLit) fast(lex *lexer.PeekingLexer) bool {
 	lex.Next() // "{"
+	elems := plainElems(lex)
+	if tok := lex.Peek(); tok.Type != punctToken || tok.Value != "}" {
+		return false
+	}
+	lex.Next()
+	s.Elems = elems
+	return true
+}
+
+// plainElems reads words, variables and strings, with commas and line ends
+// between them, up to the first other token; nil when there are none, as
+// the grammar leaves an empty set's elements.
+func plainElems(lex *lexer.PeekingLexer) []*Value {
 	skipEOL(lex)
 	values := make([]Value, 0, countPlain(lex)) // one allocation for all
 	for {
 		tok := lex.Peek()
 		var v Value
 		switch {
-		case tok.Type == punctToken && tok.Value == "}":
-			lex.Next()
-			if len(values) > 0 { // an empty set's Elems stay nil, as the grammar leaves them
-				s.Elems = make([]*Value, len(values))
-				for i := range values {
-					s.Elems[i] = &values[i]
-				}
-			}
-			return true
 		case tok.Type == wordToken && tok.Value != "file":
 			v.Word = text(tok)
 		case tok.Type == varToken:
@@ -73,7 +77,14 @@ func (s *SetLit) fast(lex *lexer.PeekingLexer) bool {
 		case tok.Type == stringToken:
 			v.String = text(tok)
 		default:
-			return false
+			if len(values) == 0 {
+				return nil
+			}
+			elems := make([]*Value, len(values))
+			for i := range values {
+				elems[i] = &values[i]
+			}
+			return elems
 		}
 		lex.Next()
 		v.Pos, v.EndPos = tok.Pos, tokenEnd(tok)
