@@ -86,15 +86,7 @@ func TestLargeSetIsParsedInRuns(t *testing.T) {
 		}
 	}
 	b.WriteString("\"e\" }\ntable t {\nset s {\ntype ipv4_addr\nelements = $BLOCK\n}\n}\n")
-	src := b.String()
-	runs, ok := cutChains("p.ks", []byte(src), 4096)
-	require.True(t, ok)
-	require.Greater(t, len(runs), 10)
-	parallel, ok := parseInParallel("p.ks", []byte(src), 4, 4096)
-	require.True(t, ok)
-	sequential, err := fileParser().ParseString("p.ks", src)
-	require.NoError(t, err)
-	require.Equal(t, sequential, parallel)
+	parallel := parsedInRuns(t, b.String())
 	require.Len(t, parallel.Items[0].Define.Value.Set.Elems, 5001)
 }
 
@@ -113,7 +105,13 @@ func TestLargePolicyIsParsedInRuns(t *testing.T) {
 		}
 	}
 	b.WriteString("\t}\n}\n")
-	src := b.String()
+	parsedInRuns(t, b.String())
+}
+
+// parsedInRuns requires src to be cut into more than ten runs of 4 KiB, and
+// their parse to be the sequential one.
+func parsedInRuns(t *testing.T, src string) *File {
+	t.Helper()
 	runs, ok := cutChains("p.ks", []byte(src), 4096)
 	require.True(t, ok)
 	require.Greater(t, len(runs), 10)
@@ -122,6 +120,7 @@ func TestLargePolicyIsParsedInRuns(t *testing.T) {
 	sequential, err := fileParser().ParseString("p.ks", src)
 	require.NoError(t, err)
 	require.Equal(t, sequential, parallel)
+	return parallel
 }
 
 // chainBodyGrammar is the grammar parseBody reads by hand: a chain's items
