@@ -437,13 +437,14 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 // rule a define without a value is not an error: it is only needed once the
 // option is enabled.
 func (b *builder) resolve(v *Value, enabled bool) ([]elem, bool) {
-	if n := b.size(v, 0); n > maxElements {
+	n := b.size(v, 0)
+	if n > maxElements {
 		pos, end := endPos(v.Pos, v.EndPos)
 		b.errorf(pos, end, "this value expands to more than %d elements", maxElements).Hint =
 			"defines that repeat other defines multiply; read large sets from a file with file(\"...\")"
 		return nil, false
 	}
-	return b.resolveVia(v, enabled, nil)
+	return b.resolveVia(make([]elem, 0, n), v, enabled, nil)
 }
 
 // size counts the elements v expands to, without building them, saturating
@@ -483,17 +484,22 @@ func (b *builder) size(v *Value, depth int) int {
 	return n
 }
 
-func (b *builder) resolveVia(v *Value, enabled bool, use *useSite) ([]elem, bool) {
+// resolveVia appends v's elements to out, which resolve sizes beforehand:
+// a set of 100,000 elements is then built without a slice per element.
+func (b *builder) resolveVia(out []elem, v *Value, enabled bool, use *useSite) ([]elem, bool) {
 	pos, end := endPos(v.Pos, v.EndPos)
 	switch {
 	case v.File != nil:
-		return b.readFile(v)
+		es, ok := b.readFile(v)
+		if len(out) == 0 {
+			return es, ok // a million lines: not copied again
+		}
+		return append(out, es...), ok
 	case v.Set != nil:
-		var out []elem
 		ok := true
 		for _, sub := range v.Set.Elems {
-			es, subOK := b.resolveVia(sub, enabled, use)
-			out = append(out, es...)
+			var subOK bool
+			out, subOK = b.resolveVia(out, sub, enabled, use)
 			ok = ok && subOK
 		}
 		if len(v.Set.Elems) == 0 {
@@ -512,30 +518,30 @@ func (b *builder) resolveVia(v *Value, enabled bool, use *useSite) ([]elem, bool
 			} else {
 				diag.Hint = fmt.Sprintf("add: define %s = VALUE", name)
 			}
-			return nil, false
+			return out, false
 		}
 		d.used = true
 		if d.resolving {
 			b.errorf(pos, end, "$%s refers to itself", name)
-			return nil, false
+			return out, false
 		}
 		if d.value == nil {
 			if enabled {
 				b.errorf(pos, end, "$%s has no value", name).Hint =
 					fmt.Sprintf("give it one with -D %s=VALUE, or in its define at %s", name, d.pos)
 			}
-			return nil, !enabled
+			return out, !enabled
 		}
 		if use == nil {
 			use = &useSite{name: name, pos: pos, end: end}
 		}
 		d.resolving = true
 		defer func() { d.resolving = false }()
-		return b.resolveVia(d.value, enabled, use)
+		return b.resolveVia(out, d.value, enabled, use)
 	case v.String != nil:
-		return []elem{{text: strings.Trim(*v.String, `"`), quoted: true, pos: pos, use: use}}, true
+		return append(out, elem{text: strings.Trim(*v.String, `"`), quoted: true, pos: pos, use: use}), true
 	default:
-		return []elem{{text: *v.Word, pos: pos, use: use}}, true
+		return append(out, elem{text: *v.Word, pos: pos, use: use}), true
 	}
 }
 

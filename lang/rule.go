@@ -560,12 +560,7 @@ func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (
 	if kind == ir.KindIPv6 {
 		family, other = ir.IPv6, "ip"
 	}
-	// A file set may hold a million elements: each becomes a span at once,
-	// and only a literal set keeps its elements (with their positions) to
-	// warn about overlaps.
-	fromFile := fromOneFile(elems)
 	spans := make([]ir.Span, 0, len(elems))
-	var addrs []ir.AddrElem
 	ok := true
 	for _, e := range elems {
 		a, msg, hint := parseAddrElem(e)
@@ -583,14 +578,29 @@ func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (
 			continue
 		}
 		spans = append(spans, ir.Span{Lo: ir.AddrKey(a.From), Hi: ir.AddrKey(a.To)})
-		if !fromFile {
-			addrs = append(addrs, a)
-		}
 	}
-	if ok && !fromFile {
+	// Only a literal set warns about overlaps (a file set may hold a million
+	// elements), and only one whose spans do not already ascend apart: the
+	// elements are parsed again then, to name them and their positions.
+	if ok && !fromOneFile(elems) && !ascendApart(spans) {
+		addrs := make([]ir.AddrElem, len(elems))
+		for i, e := range elems {
+			addrs[i], _, _ = parseAddrElem(e)
+		}
 		warnOverlaps(&rb.ds, addrs)
 	}
 	return ir.OwnSet(spans), ok
+}
+
+// ascendApart reports whether each span starts above the end of the one
+// before it: then no two overlap.
+func ascendApart(spans []ir.Span) bool {
+	for i := 1; i < len(spans); i++ {
+		if spans[i].Lo.Compare(spans[i-1].Hi) <= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func fromOneFile(elems []elem) bool {
@@ -599,8 +609,7 @@ func fromOneFile(elems []elem) bool {
 
 // warnOverlaps warns about elements that repeat or overlap: likely typos,
 // though ksc merges them (the kernel refuses overlapping elements).
-func warnOverlaps(ds *ir.Diagnostics, addrs []ir.AddrElem) {
-	sorted := slices.Clone(addrs)
+func warnOverlaps(ds *ir.Diagnostics, sorted []ir.AddrElem) {
 	slices.SortStableFunc(sorted, func(a, b ir.AddrElem) int { return a.From.Compare(b.From) })
 	var maxElem ir.AddrElem
 	for i, e := range sorted {

@@ -669,8 +669,9 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 	if interval {
 		elements = intervalElements(elems)
 	} else {
-		for _, r := range elems {
-			elements = append(elements, nftables.SetElement{Key: r.first})
+		elements = make([]nftables.SetElement, len(elems))
+		for i, r := range elems {
+			elements[i].Key = r.first
 		}
 	}
 	l.sets = append(l.sets, &BatchSet{Set: set, Elements: elements})
