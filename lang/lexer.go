@@ -133,7 +133,14 @@ func (d *handLexer) match(s string) (int, lexer.TokenType) {
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 
-// isWordByte is [A-Za-z0-9_.:/*+|@[\]-].
-func isWordByte(c byte) bool {
-	return isLetter(c) || isDigit(c) || strings.IndexByte("_.:/*+|@[]-", c) >= 0
-}
+// isWordByte is [A-Za-z0-9_.:/*+|@[\]-], looked up in a table: the
+// lexer and the seam scan ask it of nearly every byte of a large set.
+func isWordByte(c byte) bool { return wordBytes[c] }
+
+var wordBytes = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = isLetter(b) || isDigit(b) || strings.IndexByte("_.:/*+|@[]-", b) >= 0
+	}
+	return t
+}()

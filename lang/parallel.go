@@ -292,6 +292,16 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 	setAt, setDepth := -1, 0
 	var seams []seam
 	for i := 0; i < len(src); i++ {
+		if setAt >= 0 && depth == setDepth {
+			// Among a set's elements only these bytes matter: skip the
+			// rest (most of a large policy) without the switch.
+			for i < len(src) && !setBytes[src[i]] {
+				i++
+			}
+			if i == len(src) {
+				break
+			}
+		}
 		c := src[i]
 		switch {
 		case c == '#':
@@ -355,7 +365,7 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 			}
 			stmtWord, wordStart = "", -1
 			continue
-		case isWordByte(c) && wordStart < 0 && stmtWord == "":
+		case stmtWord == "" && wordStart < 0 && isWordByte(c):
 			j := i
 			for j < len(src) && isWordByte(src[j]) {
 				j++
@@ -369,6 +379,14 @@ func cutChains(filename string, src []byte, size int) (runs []run, ok bool) {
 	}
 	return runs, true
 }
+
+// setBytes are the bytes cutChains acts on inside a set literal.
+var setBytes = func() (t [256]bool) {
+	for _, c := range []byte("#\"{},\n;") {
+		t[c] = true
+	}
+	return t
+}()
 
 // seam is where a run of a set's elements starts: just after the set's
 // open brace, or after the first comma at least a run's size further on.
