@@ -87,7 +87,7 @@ func Apply(b *nft.Batch, nsPath string) error {
 
 // queue adds the batch's messages to c: the tables and chains, and the
 // first rules rules of the batch (all when rules < 0).
-func queue(c *nftables.Conn, b *nft.Batch, rules int) error {
+func queue(c batchConn, b *nft.Batch, rules int) error {
 	if b.FlushRuleset {
 		c.FlushRuleset()
 	}
@@ -96,7 +96,7 @@ func queue(c *nftables.Conn, b *nft.Batch, rules int) error {
 
 // queueTables adds b's tables, chains and first rules rules to c, each
 // table replacing the one of its name where replace says it may exist.
-func queueTables(c *nftables.Conn, b *nft.Batch, rules int, replace func(*nftables.Table) bool) error {
+func queueTables(c batchConn, b *nft.Batch, rules int, replace func(*nftables.Table) bool) error {
 	n := 0
 	for _, t := range b.Tables {
 		if replace(t.Table) {
@@ -143,11 +143,11 @@ const setChunk = 1024
 
 // addNamedSet queues a named set and its elements in chunks, all in the
 // same transaction.
-func addNamedSet(c *nftables.Conn, s *nft.BatchSet) error {
+func addNamedSet(c batchConn, s *nft.BatchSet) error {
 	if err := c.AddSet(s.Set, nil); err != nil {
 		return err
 	}
-	return s.Chunks(setChunk, func(elems []nftables.SetElement) error { return c.SetAddElements(s.Set, elems) })
+	return s.Chunks(setChunk, func(elems []nftables.SetElement) error { return c.addElements(s.Set, elems) })
 }
 
 // addAnonymousSet queues a rule's set. Past a chunk its elements go in
@@ -160,7 +160,7 @@ func addNamedSet(c *nftables.Conn, s *nft.BatchSet) error {
 // until it has, the kernel lists some elements twice and others not at
 // all. google/nftables sizes a constant set by the elements AddSet sends
 // (none here); Size adds a second size, which the kernel reads last.
-func addAnonymousSet(c *nftables.Conn, s *nft.BatchSet) error {
+func addAnonymousSet(c batchConn, s *nft.BatchSet) error {
 	if len(s.Elements) <= setChunk {
 		return c.AddSet(s.Set, s.Elements)
 	}
@@ -172,7 +172,7 @@ func addAnonymousSet(c *nftables.Conn, s *nft.BatchSet) error {
 	filler := sized
 	filler.Anonymous = false
 	for i := 0; i < len(s.Elements); i += setChunk {
-		if err := c.SetAddElements(&filler, s.Elements[i:min(i+setChunk, len(s.Elements))]); err != nil {
+		if err := c.addElements(&filler, s.Elements[i:min(i+setChunk, len(s.Elements))]); err != nil {
 			return err
 		}
 	}
@@ -231,7 +231,7 @@ func locateRefusal(b *nft.Batch, flushErr error) error {
 		}
 		defer c.CloseLasting()
 		c.FlushRuleset()
-		if queue(c, b, rules) != nil {
+		if queue(batchConn{Conn: c}, b, rules) != nil {
 			return false
 		}
 		return c.Flush() == nil

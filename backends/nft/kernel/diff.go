@@ -100,7 +100,7 @@ func applyInScratch(b *nft.Batch, verify bool) (*nft.Ruleset, error) {
 	if !verify {
 		sent = b.WithoutSetElements()
 	}
-	if err := queue(c, sent, -1); err != nil {
+	if err := queue(batchConn{Conn: c}, sent, -1); err != nil {
 		return nil, err
 	}
 	if err := c.Flush(); err != nil {

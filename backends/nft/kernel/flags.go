@@ -49,7 +49,7 @@ func ParseTableRef(s string) (TableRef, error) {
 // descriptor is nsFd, like dialHandle, through which every new table
 // carries the flags given for it. google/nftables v0.3.0 always sends
 // flags 0, which would wake a dormant table on restore.
-func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, func(), error) {
+func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (batchConn, func(), error) {
 	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet, noEcho)
 }
 
@@ -57,20 +57,22 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (*nftables.Conn, fu
 // is nsFd that passes each message of a batch through fixes on its way
 // to the kernel: what google/nftables v0.3.0 gets wrong and offers no
 // option for; new rules go without a request for acknowledgement (see
-// quietRules). Every other message and every reply goes through
-// unchanged, so the library's own batching and error handling stay in
-// charge. It is for batches only: a dump (List*, Get*) would wait for
-// ever on it.
-func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func(), error) {
+// quietRules), and set elements queued with addElements in ksc's own
+// encoding (see elementRuns). Every other message and every reply goes
+// through unchanged, so the library's own batching and error handling
+// stay in charge. It is for batches only: a dump (List*, Get*) would wait
+// for ever on it.
+func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), error) {
 	sock, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
 	if err != nil {
-		return nil, nil, err
+		return batchConn{}, nil, err
 	}
 	if err := bigBuffers(sock); err != nil {
 		sock.Close()
-		return nil, nil, err
+		return batchConn{}, nil, err
 	}
 	quiet := &quietRules{sock: sock}
+	runs := &elementRuns{}
 	pass := func(req []netlink.Message) ([]netlink.Message, error) {
 		if req == nil { // the library waits for a reply
 			return quiet.receive()
@@ -79,15 +81,32 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (*nftables.Conn, func
 			for _, fix := range fixes {
 				fix(&req[i])
 			}
+			runs.fill(&req[i])
 		}
 		return nil, quiet.send(req)
 	}
 	c, err := nftables.New(nftables.WithTestDial(pass), nftables.AsLasting())
 	if err != nil {
 		sock.Close()
-		return nil, nil, err
+		return batchConn{}, nil, err
 	}
-	return c, func() { c.CloseLasting(); sock.Close() }, nil
+	return batchConn{c, runs}, func() { c.CloseLasting(); sock.Close() }, nil
+}
+
+// batchConn is a connection a batch is queued on, with the element runs
+// ksc encodes for it: none on a connection not from dialFixing, where
+// the library encodes every element.
+type batchConn struct {
+	*nftables.Conn
+	runs *elementRuns
+}
+
+// addElements queues elems for s, as SetAddElements does.
+func (c batchConn) addElements(s *nftables.Set, elems []nftables.SetElement) error {
+	if c.runs == nil {
+		return c.SetAddElements(s, elems)
+	}
+	return c.runs.add(c.Conn, s, elems)
 }
 
 // noEcho stops the kernel from echoing each new rule back: google/nftables

@@ -88,7 +88,7 @@ func ReadNamespace(nsPath string) (*nft.Ruleset, error) {
 // queueTable adds t as Read saw it: the table (its flags travel through
 // dialWithTableFlags), its sets with their elements in chunks, and its
 // chains and rules, re-linking rules to their anonymous sets.
-func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
+func queueTable(c batchConn, t *nft.LiveTable) error {
 	table := c.AddTable(&nftables.Table{Name: t.Table.Name, Family: t.Table.Family})
 	ids := map[string]*nftables.Set{}
 	names := make([]string, 0, len(t.Sets))
@@ -117,7 +117,7 @@ func queueTable(c *nftables.Conn, t *nft.LiveTable) error {
 		filler := s
 		filler.Anonymous = false
 		for i := 0; i < len(ls.Elements); i += setChunk {
-			if err := c.SetAddElements(&filler, ls.Elements[i:min(i+setChunk, len(ls.Elements))]); err != nil {
+			if err := c.addElements(&filler, ls.Elements[i:min(i+setChunk, len(ls.Elements))]); err != nil {
 				return fmt.Errorf("restoring set %s: %w", name, err)
 			}
 		}
