@@ -61,13 +61,15 @@ func (r *BatchRule) Text() string {
 	return r.text
 }
 
-// BatchSet is a set and its elements. A named set keeps its ranges and
-// encodes elements a chunk at a time as they are sent (see Chunks): a
-// million-range blocklist would otherwise hold two million elements.
+// BatchSet is a set and its elements. It keeps its keys and encodes
+// elements a chunk at a time as they are sent (see Chunks): a
+// million-range blocklist would otherwise hold two million elements, and
+// 100,000 inline addresses as many structures of 130 bytes.
 type BatchSet struct {
-	Set      *nftables.Set
-	Elements []nftables.SetElement // anonymous sets
-	ranges   []keyRange            // named interval sets, sorted
+	Set *nftables.Set
+	// The keys: ranges in an interval set, sorted; single keys (first
+	// and last the same) otherwise, in the policy's order.
+	ranges []keyRange
 	// Runtime marks a set the table declares: its elements are the
 	// kernel's once loaded (other programs or the packet path change
 	// them), so that status, diff and watch never compare them.
@@ -76,8 +78,8 @@ type BatchSet struct {
 
 // Len is the number of elements the set sends.
 func (s *BatchSet) Len() int {
-	if s.ranges == nil {
-		return len(s.Elements)
+	if !s.Set.Interval {
+		return len(s.ranges)
 	}
 	n := 2 * len(s.ranges)
 	if len(s.ranges) > 0 && !isZero(s.ranges[0].first) {
@@ -101,15 +103,32 @@ func isAllOnes(b []byte) bool {
 // Chunks calls fn with the set's elements, at most n at a time. The slice
 // passed to fn is reused: fn must be done with it when it returns.
 func (s *BatchSet) Chunks(n int, fn func([]nftables.SetElement) error) error {
-	if s.ranges == nil {
-		for i := 0; i < len(s.Elements); i += n {
-			if err := fn(s.Elements[i:min(i+n, len(s.Elements))]); err != nil {
-				return err
-			}
-		}
-		return nil
+	if s.Set.Interval {
+		return encodeIntervals(s.ranges, n, fn)
 	}
-	return encodeIntervals(s.ranges, n, fn)
+	chunk := make([]nftables.SetElement, min(n, len(s.ranges)))
+	for i := 0; i < len(s.ranges); i += n {
+		part := chunk[:min(n, len(s.ranges)-i)]
+		for j := range part {
+			part[j] = nftables.SetElement{Key: s.ranges[i+j].first}
+		}
+		if err := fn(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Elements is every element of the set, in one chunk of its own.
+func (s *BatchSet) Elements() []nftables.SetElement {
+	var all []nftables.SetElement
+	// Room for more than all, so that the chunk is handed over only at
+	// the end, and nothing is written over it after.
+	s.Chunks(2*len(s.ranges)+2, func(e []nftables.SetElement) error {
+		all = e
+		return nil
+	})
+	return all
 }
 
 // WithoutSetElements is b with its named sets empty: the ruleset's shape,
@@ -122,7 +141,7 @@ func (b *Batch) WithoutSetElements() *Batch {
 		table.Sets = make([]*BatchSet, len(t.Sets))
 		for j, s := range t.Sets {
 			empty := *s
-			empty.Elements, empty.ranges = nil, nil
+			empty.ranges = nil
 			table.Sets[j] = &empty
 		}
 		shape.Tables[i] = &table
@@ -539,10 +558,17 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	if len(m.Values) > 1 {
 		l.emit(f.load(f.size))
 		elems := make([]keyRange, len(m.Values))
+		keys := make([]byte, 0, 2*size*len(m.Values)) // one array: a set may be 100,000 addresses
 		interval := false
 		for i, sp := range m.Values {
-			elems[i] = keyRange{sp.Lo.Bytes(size), sp.Hi.Bytes(size)}
-			interval = interval || sp.Lo != sp.Hi
+			keys = append(keys, sp.Lo[len(sp.Lo)-size:]...) // as Bytes(size) gives it
+			first := keys[len(keys)-size : len(keys) : len(keys)]
+			elems[i] = single(first)
+			if sp.Lo != sp.Hi {
+				keys = append(keys, sp.Hi[len(sp.Hi)-size:]...)
+				elems[i].last = keys[len(keys)-size : len(keys) : len(keys)]
+				interval = true
+			}
 		}
 		l.lookup(f.keyType, elems, interval, m.Op)
 		return
@@ -665,28 +691,11 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 		Table: l.table, ID: *l.nextSetID, Name: "__set%d",
 		Anonymous: true, Constant: true, Interval: interval, KeyType: keyType,
 	}
-	var elements []nftables.SetElement
 	if interval {
-		elements = intervalElements(elems)
-	} else {
-		elements = make([]nftables.SetElement, len(elems))
-		for i, r := range elems {
-			elements[i].Key = r.first
-		}
+		elems = sortRanges(elems)
 	}
-	l.sets = append(l.sets, &BatchSet{Set: set, Elements: elements})
+	l.sets = append(l.sets, &BatchSet{Set: set, ranges: elems})
 	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name, Invert: op == ir.Neq})
-}
-
-// intervalElements encodes ranges as the kernel's interval sets want them
-// (see encodeIntervals), all at once, for the small anonymous sets.
-func intervalElements(elems []keyRange) []nftables.SetElement {
-	var out []nftables.SetElement
-	encodeIntervals(sortRanges(elems), 1<<30, func(e []nftables.SetElement) error {
-		out = append(out, e...)
-		return nil
-	})
-	return out
 }
 
 // encodeIntervals calls fn with the interval elements of sorted ranges, at
@@ -831,7 +840,7 @@ func (b *Batch) Describe() []string {
 			out = append(out, fmt.Sprintf("add chain %s %s %s", t, ch.Chain.Name, DescribeChain(ch.Chain)))
 			for _, r := range ch.Rules {
 				for _, s := range r.Sets {
-					out = append(out, fmt.Sprintf("add set %s %s { type %s; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, len(s.Elements)))
+					out = append(out, fmt.Sprintf("add set %s %s { type %s; %d elements }", t, s.Set.Name, s.Set.KeyType.Name, s.Len()))
 				}
 				out = append(out, fmt.Sprintf("add rule %s %s %s  # %s, %d expressions", t, ch.Chain.Name, r.Text(), r.Pos, len(r.Rule.Exprs)))
 			}

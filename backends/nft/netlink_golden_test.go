@@ -49,7 +49,7 @@ func dumpBatch(b *nft.Batch) string {
 			for _, r := range c.Rules {
 				fmt.Fprintf(&s, "    rule %s  # %s\n", r.Text(), r.Pos)
 				for _, set := range r.Sets {
-					fmt.Fprintf(&s, "      set %s %s interval=%v: %s\n", set.Set.Name, set.Set.KeyType.Name, set.Set.Interval, elements(set.Elements))
+					fmt.Fprintf(&s, "      set %s %s interval=%v: %s\n", set.Set.Name, set.Set.KeyType.Name, set.Set.Interval, elements(set.Elements()))
 				}
 				for _, e := range r.Rule.Exprs {
 					fmt.Fprintf(&s, "      %s\n", dumpExpr(e))

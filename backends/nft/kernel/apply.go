@@ -161,22 +161,17 @@ func addNamedSet(c batchConn, s *nft.BatchSet) error {
 // all. google/nftables sizes a constant set by the elements AddSet sends
 // (none here); Size adds a second size, which the kernel reads last.
 func addAnonymousSet(c batchConn, s *nft.BatchSet) error {
-	if len(s.Elements) <= setChunk {
-		return c.AddSet(s.Set, s.Elements)
+	if s.Len() <= setChunk {
+		return c.AddSet(s.Set, s.Elements())
 	}
 	sized := *s.Set
-	sized.Size = uint32(len(s.Elements))
+	sized.Size = uint32(s.Len())
 	if err := c.AddSet(&sized, nil); err != nil {
 		return err
 	}
 	filler := sized
 	filler.Anonymous = false
-	for i := 0; i < len(s.Elements); i += setChunk {
-		if err := c.addElements(&filler, s.Elements[i:min(i+setChunk, len(s.Elements))]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.Chunks(setChunk, func(elems []nftables.SetElement) error { return c.addElements(&filler, elems) })
 }
 
 // bufferSize is the socket buffer ksc asks for: a batch of 100,000 rules
