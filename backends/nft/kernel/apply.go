@@ -97,6 +97,15 @@ func queue(c batchConn, b *nft.Batch, rules int) error {
 // queueTables adds b's tables, chains and first rules rules to c, each
 // table replacing the one of its name where replace says it may exist.
 func queueTables(c batchConn, b *nft.Batch, rules int, replace func(*nftables.Table) bool) error {
+	all := b.Rules()
+	if rules >= 0 && rules < len(all) {
+		all = all[:rules]
+	}
+	queued := make([]*nftables.Rule, len(all))
+	for i, r := range all {
+		queued[i] = r.Rule
+	}
+	addRule := c.addRules(queued)
 	n := 0
 	for _, t := range b.Tables {
 		if replace(t.Table) {
@@ -129,7 +138,7 @@ func queueTables(c batchConn, b *nft.Batch, rules int, replace func(*nftables.Ta
 						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text() + "\"", Err: err}
 					}
 				}
-				c.AddRule(r.Rule)
+				addRule(r.Rule)
 			}
 		}
 	}

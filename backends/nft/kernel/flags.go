@@ -57,8 +57,9 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (batchConn, func(),
 // is nsFd that passes each message of a batch through fixes on its way
 // to the kernel: what google/nftables v0.3.0 gets wrong and offers no
 // option for; new rules go without a request for acknowledgement (see
-// quietRules), and set elements queued with addElements in ksc's own
-// encoding (see elementRuns). Every other message and every reply goes
+// quietRules), and set elements and rules queued with addElements and
+// addRules in ksc's own encoding (see elementRuns and ruleRuns). Every
+// other message and every reply goes
 // through unchanged, so the library's own batching and error handling
 // stay in charge. It is for batches only: a dump (List*, Get*) would wait
 // for ever on it.
@@ -72,7 +73,7 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 		return batchConn{}, nil, err
 	}
 	quiet := &quietRules{sock: sock}
-	runs := &elementRuns{}
+	elems, rules := &elementRuns{}, &ruleRuns{}
 	pass := func(req []netlink.Message) ([]netlink.Message, error) {
 		if req == nil { // the library waits for a reply
 			return quiet.receive()
@@ -81,7 +82,8 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 			for _, fix := range fixes {
 				fix(&req[i])
 			}
-			runs.fill(&req[i])
+			elems.fill(&req[i])
+			rules.fill(&req[i])
 		}
 		return nil, quiet.send(req)
 	}
@@ -90,23 +92,43 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 		sock.Close()
 		return batchConn{}, nil, err
 	}
-	return batchConn{c, runs}, func() { c.CloseLasting(); sock.Close() }, nil
+	return batchConn{c, elems, rules}, func() { c.CloseLasting(); sock.Close() }, nil
 }
 
-// batchConn is a connection a batch is queued on, with the element runs
-// ksc encodes for it: none on a connection not from dialFixing, where
-// the library encodes every element.
+// batchConn is a connection a batch is queued on, with the elements and
+// rules ksc encodes for it: none on a connection not from dialFixing,
+// where the library encodes everything.
 type batchConn struct {
 	*nftables.Conn
-	runs *elementRuns
+	elems *elementRuns
+	rules *ruleRuns
 }
 
 // addElements queues elems for s, as SetAddElements does.
 func (c batchConn) addElements(s *nftables.Set, elems []nftables.SetElement) error {
-	if c.runs == nil {
+	if c.elems == nil {
 		return c.SetAddElements(s, elems)
 	}
-	return c.runs.add(c.Conn, s, elems)
+	return c.elems.add(c.Conn, s, elems)
+}
+
+// addRules returns a function that queues each of rules in turn, as
+// AddRule does, the rules encoded beforehand on every core when c
+// encodes apart.
+func (c batchConn) addRules(rules []*nftables.Rule) func(*nftables.Rule) {
+	if c.rules == nil {
+		return func(r *nftables.Rule) { c.AddRule(r) }
+	}
+	encoded := encodeRules(rules)
+	next := 0
+	return func(r *nftables.Rule) {
+		var data []byte
+		if next < len(rules) && rules[next] == r {
+			data = encoded[next]
+		}
+		next++
+		c.rules.add(c.Conn, r, data)
+	}
 }
 
 // noEcho stops the kernel from echoing each new rule back: google/nftables

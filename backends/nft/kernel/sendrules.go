@@ -1,0 +1,240 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"runtime"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ruleRuns carries rules encoded apart, on every core, into a batch:
+// google/nftables encodes a rule under its connection's lock, a tenth of
+// "ksc apply" for 10,000 rules on one core. Each rule goes through the
+// library as a slot, a rule of no expressions marked by its user data, so
+// that the library keeps the batch, its order and its sequence numbers,
+// and fill puts the encoded rule in on the way to the kernel.
+type ruleRuns struct {
+	encoded [][]byte // rules queued as slots, not yet filled in
+}
+
+// slotMark is the user data of a slot. No rule of ksc's carries it: ksc's
+// user data is nft's TLV comment, which starts with its type byte.
+var slotMark = []byte("\xffksc: a rule encoded apart")
+
+// add queues r on c, encoded as data when data is not nil.
+func (q *ruleRuns) add(c *nftables.Conn, r *nftables.Rule, data []byte) {
+	if data == nil {
+		c.AddRule(r)
+		return
+	}
+	c.AddRule(&nftables.Rule{Table: r.Table, Chain: r.Chain, UserData: slotMark})
+	q.encoded = append(q.encoded, data)
+}
+
+// slotTail is how a slot's data ends: its user data attribute.
+var slotTail = func() []byte {
+	b, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_RULE_USERDATA, Data: slotMark}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// fill puts the next encoded rule into m when m is one of add's slots.
+func (q *ruleRuns) fill(m *netlink.Message) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWRULE) || len(q.encoded) == 0 {
+		return
+	}
+	n := len(m.Data) - len(slotTail)
+	if n < 0 || string(m.Data[n:]) != string(slotTail) {
+		return
+	}
+	m.Data = q.encoded[0]
+	q.encoded = q.encoded[1:]
+	m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
+}
+
+// encodeRules encodes each rule's NEWRULE message data on every core; nil
+// for a rule the library must encode itself.
+func encodeRules(rules []*nftables.Rule) [][]byte {
+	out := make([][]byte, len(rules))
+	workers := min(runtime.GOMAXPROCS(0), len(rules)/256+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(rules); i += workers {
+				out[i] = encodeRule(rules[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// encodeRule is the data of r's NEWRULE message as google/nftables
+// v0.3.0's AddRule lays it out, or nil for what only the library does:
+// replacing a rule by its handle, and xtables matches and targets (their
+// compat attribute). The expressions ksc uses most are written straight
+// into the message; the library encodes the rest.
+func encodeRule(r *nftables.Rule) []byte {
+	if r.Handle != 0 {
+		return nil
+	}
+	fam := byte(r.Table.Family)
+	a := attrs{b: make([]byte, 0, 64+48*len(r.Exprs)+len(r.UserData))}
+	a.b = append(a.b, fam, unix.NFNETLINK_V0, 0, 0)
+	a.str(unix.NFTA_RULE_TABLE, r.Table.Name)
+	a.str(unix.NFTA_RULE_CHAIN, r.Chain.Name)
+	list := a.open(unix.NFTA_RULE_EXPRESSIONS)
+	for _, e := range r.Exprs {
+		switch e.(type) {
+		case *expr.Match, *expr.Target:
+			return nil
+		}
+		elem := a.open(unix.NFTA_LIST_ELEM)
+		if !a.expr(e) {
+			b, err := expr.Marshal(fam, e)
+			if err != nil {
+				return nil // the library reports it at Flush
+			}
+			a.b = append(a.b, b...)
+		}
+		a.close(elem)
+	}
+	a.close(list)
+	if r.UserData != nil {
+		a.bytes(unix.NFTA_RULE_USERDATA, r.UserData)
+	}
+	if r.Position != 0 || r.Flags&(1<<unix.NFTA_RULE_POSITION) != 0 {
+		a.u64(unix.NFTA_RULE_POSITION, r.Position)
+	}
+	if a.overflow {
+		return nil
+	}
+	return a.b
+}
+
+// expr writes e as its library would, for the expressions ksc's rules are
+// mostly made of; false for any other, with nothing written.
+func (a *attrs) expr(e expr.Any) bool {
+	switch e := e.(type) {
+	case *expr.Meta:
+		a.str(unix.NFTA_EXPR_NAME, "meta")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		a.u32(unix.NFTA_META_KEY, uint32(e.Key))
+		if e.SourceRegister {
+			a.u32(unix.NFTA_META_SREG, e.Register)
+		} else {
+			a.u32(unix.NFTA_META_DREG, e.Register)
+		}
+		a.close(data)
+	case *expr.Payload:
+		if e.CsumType > 0 {
+			return false
+		}
+		a.str(unix.NFTA_EXPR_NAME, "payload")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		if e.OperationType == expr.PayloadWrite {
+			a.u32(unix.NFTA_PAYLOAD_SREG, e.SourceRegister)
+		} else {
+			a.u32(unix.NFTA_PAYLOAD_DREG, e.DestRegister)
+		}
+		a.u32(unix.NFTA_PAYLOAD_BASE, uint32(e.Base))
+		a.u32(unix.NFTA_PAYLOAD_OFFSET, e.Offset)
+		a.u32(unix.NFTA_PAYLOAD_LEN, e.Len)
+		a.close(data)
+	case *expr.Cmp:
+		a.str(unix.NFTA_EXPR_NAME, "cmp")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		a.u32(unix.NFTA_CMP_SREG, e.Register)
+		a.u32(unix.NFTA_CMP_OP, uint32(e.Op))
+		value := a.open(unix.NFTA_CMP_DATA)
+		a.bytes(unix.NFTA_DATA_VALUE, e.Data)
+		a.close(value)
+		a.close(data)
+	case *expr.Lookup:
+		a.str(unix.NFTA_EXPR_NAME, "lookup")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		if e.SourceRegister != 0 {
+			a.u32(unix.NFTA_LOOKUP_SREG, e.SourceRegister)
+		}
+		if e.IsDestRegSet {
+			a.u32(unix.NFTA_LOOKUP_DREG, e.DestRegister)
+		}
+		if e.Invert {
+			a.u32(unix.NFTA_LOOKUP_FLAGS, unix.NFT_LOOKUP_F_INV)
+		}
+		a.str(unix.NFTA_LOOKUP_SET, e.SetName)
+		a.u32(unix.NFTA_LOOKUP_SET_ID, e.SetID)
+		a.close(data)
+	case *expr.Counter:
+		a.str(unix.NFTA_EXPR_NAME, "counter")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		a.u64(unix.NFTA_COUNTER_BYTES, e.Bytes)
+		a.u64(unix.NFTA_COUNTER_PACKETS, e.Packets)
+		a.close(data)
+	case *expr.Verdict:
+		a.str(unix.NFTA_EXPR_NAME, "immediate")
+		data := a.open(unix.NFTA_EXPR_DATA)
+		a.u32(unix.NFTA_IMMEDIATE_DREG, unix.NFT_REG_VERDICT)
+		imm := a.open(unix.NFTA_IMMEDIATE_DATA)
+		verdict := a.open(unix.NFTA_DATA_VERDICT)
+		a.u32(unix.NFTA_VERDICT_CODE, uint32(e.Kind))
+		if e.Chain != "" {
+			a.str(unix.NFTA_VERDICT_CHAIN, e.Chain)
+		}
+		a.close(verdict)
+		a.close(imm)
+		a.close(data)
+	default:
+		return false
+	}
+	return true
+}
+
+// attrs lays out netlink attributes in one buffer; a nested one gets its
+// length when closed, once its content is in.
+type attrs struct {
+	b        []byte
+	overflow bool // a nested attribute outgrew its 16-bit length
+}
+
+func (a *attrs) open(typ uint16) int {
+	start := len(a.b)
+	a.b = appendAttrHeader(a.b, 0, typ|unix.NLA_F_NESTED)
+	return start
+}
+
+func (a *attrs) close(start int) {
+	n := len(a.b) - start
+	a.overflow = a.overflow || n > 0xffff
+	binary.NativeEndian.PutUint16(a.b[start:], uint16(n))
+}
+
+func (a *attrs) u32(typ uint16, v uint32) {
+	a.b = binary.BigEndian.AppendUint32(appendAttrHeader(a.b, 8, typ), v)
+}
+
+func (a *attrs) u64(typ uint16, v uint64) {
+	a.b = binary.BigEndian.AppendUint64(appendAttrHeader(a.b, 12, typ), v)
+}
+
+func (a *attrs) bytes(typ uint16, data []byte) {
+	a.overflow = a.overflow || 4+len(data) > 0xffff
+	a.b = appendAttrHeader(a.b, 4+len(data), typ)
+	a.b = append(a.b, data...)
+	a.b = append(a.b, make([]byte, nlaAlign(len(data))-len(data))...)
+}
+
+// str is s as nft's names go: with a NUL at the end.
+func (a *attrs) str(typ uint16, s string) {
+	a.b = appendAttrHeader(a.b, 4+len(s)+1, typ)
+	a.b = append(a.b, s...)
+	a.b = append(a.b, make([]byte, nlaAlign(len(s)+1)-len(s))...)
+}
