@@ -76,37 +76,21 @@ func encodePlainElements(elems []nftables.SetElement) (list []byte, ok bool) {
 	if size > 0xffff {
 		return nil, false
 	}
-	b := make([]byte, 0, size)
-	b = appendAttrHeader(b, size, unix.NFTA_SET_ELEM_LIST_ELEMENTS|unix.NLA_F_NESTED)
+	a := attrs{b: make([]byte, 0, size)}
+	all := a.open(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
 	for i := range elems {
 		e := &elems[i]
-		start := len(b)
-		b = appendAttrHeader(b, 0, uint16(i+1)|unix.NLA_F_NESTED) // its length when known
+		elem := a.open(uint16(i + 1))
 		if e.IntervalEnd {
 			// The library marks the flags nested; the kernel does not mind.
-			b = appendAttrHeader(b, 8, unix.NFTA_SET_ELEM_FLAGS|unix.NLA_F_NESTED)
-			b = binary.BigEndian.AppendUint32(b, unix.NFT_SET_ELEM_INTERVAL_END)
+			a.u32(unix.NFTA_SET_ELEM_FLAGS|unix.NLA_F_NESTED, unix.NFT_SET_ELEM_INTERVAL_END)
 		}
-		b = appendData(b, unix.NFTA_SET_ELEM_KEY, e.Key)
+		a.data(unix.NFTA_SET_ELEM_KEY, e.Key)
 		if len(e.KeyEnd) > 0 {
-			b = appendData(b, nftables.NFTA_SET_ELEM_KEY_END, e.KeyEnd)
+			a.data(nftables.NFTA_SET_ELEM_KEY_END, e.KeyEnd)
 		}
-		binary.NativeEndian.PutUint16(b[start:], uint16(len(b)-start))
+		a.close(elem)
 	}
-	return b, true
+	a.close(all)
+	return a.b, true
 }
-
-// appendData appends the nested attribute typ holding one NFTA_DATA_VALUE.
-func appendData(b []byte, typ uint16, value []byte) []byte {
-	b = appendAttrHeader(b, 8+nlaAlign(len(value)), typ|unix.NLA_F_NESTED)
-	b = appendAttrHeader(b, 4+len(value), unix.NFTA_DATA_VALUE)
-	b = append(b, value...)
-	return append(b, make([]byte, nlaAlign(len(value))-len(value))...)
-}
-
-func appendAttrHeader(b []byte, length int, typ uint16) []byte {
-	b = binary.NativeEndian.AppendUint16(b, uint16(length))
-	return binary.NativeEndian.AppendUint16(b, typ)
-}
-
-func nlaAlign(n int) int { return (n + unix.NLA_ALIGNTO - 1) &^ (unix.NLA_ALIGNTO - 1) }
