@@ -39,6 +39,7 @@ fuzz: deps
 	$(GO) test ./lang -run XXX -fuzz FuzzParallelParseIsSequential -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./lang -run XXX -fuzz FuzzDroppedWhitespaceLeavesTheTree -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./lang -run XXX -fuzz FuzzBodyIsTheGrammars -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz FuzzHandParseIsTheGrammar -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Rewrite golden files and expected CLI output after an intended change.

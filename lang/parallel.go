@@ -84,7 +84,7 @@ func parseInParallel(filename string, src []byte, workers, size int) (*File, boo
 			defer wg.Done()
 			for i := range next {
 				if i == len(runs) {
-					f, err := fileParser().ParseBytes(filename, skeleton)
+					f, err := parseSequentially(filename, skeleton)
 					file, failed[i] = f, err != nil
 					continue
 				}
@@ -185,28 +185,38 @@ func parseBody(lex *lexer.PeekingLexer) (*runBody, error) {
 		for tok := lex.Peek(); tok.Type == eolToken || tok.Type == punctToken && tok.Value == ";"; tok = lex.Peek() {
 			lex.Next()
 		}
-		tok := lex.Peek()
-		if tok.EOF() {
+		if lex.Peek().EOF() {
 			return body, nil
 		}
-		item := &ChainItem{}
-		if tok.Type == wordToken && tok.Value == "option" {
-			o, err := optionParser().ParseFromLexer(lex, participle.AllowTrailing(true))
-			if err != nil {
-				return nil, err
-			}
-			item.Option = o
-		} else {
-			item.Rule = &Rule{}
-			if err := item.Rule.Parse(lex); err != nil {
-				if err == participle.NextMatch {
-					err = participle.Errorf(tok.Pos, "unexpected %q", tok.Value)
-				}
-				return nil, err
-			}
+		item, err := chainItem(lex)
+		if err != nil {
+			return nil, err
 		}
 		body.Items = append(body.Items, item)
 	}
+}
+
+// chainItem reads one ChainItem: an option through participle's Option
+// grammar, anything else with Rule.Parse.
+func chainItem(lex *lexer.PeekingLexer) (*ChainItem, error) {
+	tok := lex.Peek()
+	item := &ChainItem{}
+	if tok.Type == wordToken && tok.Value == "option" {
+		o, err := optionParser().ParseFromLexer(lex, participle.AllowTrailing(true))
+		if err != nil {
+			return nil, err
+		}
+		item.Option = o
+		return item, nil
+	}
+	item.Rule = &Rule{}
+	if err := item.Rule.Parse(lex); err != nil {
+		if err == participle.NextMatch {
+			err = participle.Errorf(tok.Pos, "unexpected %q", tok.Value)
+		}
+		return nil, err
+	}
+	return item, nil
 }
 
 // splice puts each run's items into its chain, among the items the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2"
@@ -36,28 +37,13 @@ var options = []participle.Option{
 	participle.UseLookahead(2),
 }
 
-// The grammars take about a millisecond to build from their struct tags:
-// building them on goroutines of their own from init lets the rest of
-// start-up (other packages' init, flags, reading the policy) run meanwhile.
+// The grammars take about a millisecond to build from their struct tags.
+// A policy is read by hand (handparse.go): they are built for what the
+// hand parser leaves to them, errors above all, on first use.
 var (
-	fileParser  = buildInBackground[File]()
-	valueParser = buildInBackground[Value]()
+	fileParser  = sync.OnceValue(func() *participle.Parser[File] { return participle.MustBuild[File](options...) })
+	valueParser = sync.OnceValue(func() *participle.Parser[Value] { return participle.MustBuild[Value](options...) })
 )
-
-// buildInBackground starts building G's parser and returns a function that
-// waits for it.
-func buildInBackground[G any]() func() *participle.Parser[G] {
-	done := make(chan struct{})
-	var parser *participle.Parser[G]
-	go func() {
-		defer close(done)
-		parser = participle.MustBuild[G](options...)
-	}()
-	return func() *participle.Parser[G] {
-		<-done
-		return parser
-	}
-}
 
 // Grammar returns the policy grammar in EBNF, as participle derives it,
 // with the productions participle cannot print: those of Rule and Term,
@@ -86,12 +72,21 @@ func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
 	f, ok := parseOnEveryCore(filename, src)
 	if !ok {
 		var err error
-		if f, err = fileParser().ParseBytes(filename, src); err != nil {
+		if f, err = parseSequentially(filename, src); err != nil {
 			return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
 		}
 	}
 	ends{src}.file(f)
 	return f, nil
+}
+
+// parseSequentially parses src on this goroutine: by hand, or else with
+// the grammar, which gives the error.
+func parseSequentially(filename string, src []byte) (*File, error) {
+	if f, ok := parseByHand(filename, src); ok {
+		return f, nil
+	}
+	return fileParser().ParseBytes(filename, src)
 }
 
 // ParseValue parses a value given on the command line (-D NAME=VALUE), in the
@@ -103,9 +98,12 @@ func ParseValue(source, text string) (*Value, ir.Diagnostics) {
 	if strings.ContainsAny(text, "\n\r") {
 		return nil, ir.Diagnostics{{Pos: ir.Pos{File: source}, Message: "a -D value must be on one line"}}
 	}
-	v, err := valueParser().ParseString(source, text)
-	if err != nil {
-		return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
+	v, ok := valueByHand(source, text)
+	if !ok {
+		var err error
+		if v, err = valueParser().ParseString(source, text); err != nil {
+			return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
+		}
 	}
 	ends{[]byte(text)}.value(v)
 	return v, nil
