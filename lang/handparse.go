@@ -72,6 +72,15 @@ func (p *handParser) word() (string, error) {
 	return tok.Value, nil
 }
 
+// keywordAndWord reads a statement's keyword and the word after it (its
+// name, or a table's first word): where the statement starts, and the word.
+func (p *handParser) keywordAndWord() (lexer.Position, string, error) {
+	pos := p.peek().Pos
+	p.lex.Next()
+	w, err := p.word()
+	return pos, w, err
+}
+
 // separators reads (EOL | ";")*.
 func (p *handParser) separators() {
 	for tok := p.peek(); tok.Type == eolToken || tok.Type == punctToken && tok.Value == ";"; tok = p.peek() {
@@ -116,9 +125,8 @@ func (p *handParser) item() (*Item, error) {
 	case p.isWord("define"):
 		it.Define, err = p.define()
 	case p.isWord("flush"):
-		it.Flush = &Flush{Pos: p.peek().Pos}
-		p.lex.Next()
-		it.Flush.What, err = p.word()
+		it.Flush = &Flush{}
+		it.Flush.Pos, it.Flush.What, err = p.keywordAndWord()
 	case p.isWord("table"):
 		it.Table, err = p.table()
 	case p.isWord("ipv6"):
@@ -130,10 +138,9 @@ func (p *handParser) item() (*Item, error) {
 }
 
 func (p *handParser) define() (*Define, error) {
-	d := &Define{Pos: p.peek().Pos}
-	p.lex.Next()
+	d := &Define{}
 	var err error
-	if d.Name, err = p.word(); err != nil {
+	if d.Pos, d.Name, err = p.keywordAndWord(); err != nil {
 		return nil, err
 	}
 	if p.isPunct("=") {
@@ -147,10 +154,9 @@ func (p *handParser) define() (*Define, error) {
 }
 
 func (p *handParser) table() (*Table, error) {
-	t := &Table{Pos: p.peek().Pos}
-	p.lex.Next()
+	t := &Table{}
 	var err error
-	if t.First, err = p.word(); err != nil {
+	if t.Pos, t.First, err = p.keywordAndWord(); err != nil {
 		return nil, err
 	}
 	if p.peek().Type == wordToken {
@@ -180,10 +186,9 @@ var (
 )
 
 func (p *handParser) setDecl() (*SetDecl, error) {
-	s := &SetDecl{Pos: p.peek().Pos}
-	p.lex.Next()
+	s := &SetDecl{}
 	var err error
-	if s.Name, err = p.word(); err != nil {
+	if s.Pos, s.Name, err = p.keywordAndWord(); err != nil {
 		return nil, err
 	}
 	err = p.block(func() error {
@@ -221,10 +226,9 @@ func (p *handParser) setDecl() (*SetDecl, error) {
 }
 
 func (p *handParser) chain() (*Chain, error) {
-	c := &Chain{Pos: p.peek().Pos}
-	p.lex.Next()
+	c := &Chain{}
 	var err error
-	if c.Name, err = p.word(); err != nil {
+	if c.Pos, c.Name, err = p.keywordAndWord(); err != nil {
 		return nil, err
 	}
 	for tok := p.peek(); tok.Type == wordToken && chainAttrKeys[tok.Value]; tok = p.peek() {
@@ -245,10 +249,9 @@ func (p *handParser) chain() (*Chain, error) {
 }
 
 func (p *handParser) ipv6() (*IPv6Stmt, error) {
-	s := &IPv6Stmt{Pos: p.peek().Pos}
-	p.lex.Next()
+	s := &IPv6Stmt{}
 	var err error
-	if s.Method, err = p.word(); err != nil {
+	if s.Pos, s.Method, err = p.keywordAndWord(); err != nil {
 		return nil, err
 	}
 	for tok := p.peek(); tok.Type == wordToken || tok.Type == varToken || tok.Type == stringToken || tok.Type == punctToken && tok.Value == "{"; tok = p.peek() {

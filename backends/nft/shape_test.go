@@ -15,10 +15,7 @@ import (
 func TestWithoutSetElements(t *testing.T) {
 	src := "table inet t {\nset s {\ntype ipv4_addr\nflags interval\nelements = { 192.0.2.0/24, 198.51.100.7 }\n}\n" +
 		"chain c hook input {\nip saddr @s drop\n}\n}\n"
-	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), ds)
-	b, err := nft.Lower(p)
-	require.NoError(t, err)
+	b := lowered(t, src)
 	require.NotEmpty(t, b.Tables[0].Sets, "the policy has a named set")
 	full := b.Tables[0].Sets[0].Len()
 	require.Positive(t, full)
@@ -40,10 +37,7 @@ func TestWithoutSetElements(t *testing.T) {
 func TestChunksAreTheElements(t *testing.T) {
 	src := "table inet t {\nset s {\ntype ipv4_addr\nflags interval\nelements = { 192.0.2.0/24, 198.51.100.7, 255.255.255.0/24 }\n}\n" +
 		"chain c hook input {\nip saddr @s drop\ntcp dport { 22, 80, 49152-65535 } accept\nudp dport { 53, 123, 443 } accept\n}\n}\n"
-	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
-	require.False(t, ds.HasErrors(), ds)
-	b, err := nft.Lower(p)
-	require.NoError(t, err)
+	b := lowered(t, src)
 	sets := b.Tables[0].Sets
 	for _, r := range b.Rules() {
 		sets = append(sets, r.Sets...)
@@ -65,4 +59,14 @@ func TestChunksAreTheElements(t *testing.T) {
 			assert.Equal(t, all, chunked, "set %s in chunks of %d", s.Set.Name, n)
 		}
 	}
+}
+
+// lowered is the batch of the policy src.
+func lowered(t *testing.T, src string) *nft.Batch {
+	t.Helper()
+	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), ds)
+	b, err := nft.Lower(p)
+	require.NoError(t, err)
+	return b
 }

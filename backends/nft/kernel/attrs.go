@@ -13,6 +13,12 @@ type attrs struct {
 	overflow bool // a nested attribute outgrew its 16-bit length
 }
 
+// expression writes an expression's name and opens its data.
+func (a *attrs) expression(name string) int {
+	a.str(unix.NFTA_EXPR_NAME, name)
+	return a.open(unix.NFTA_EXPR_DATA)
+}
+
 func (a *attrs) open(typ uint16) int {
 	start := len(a.b)
 	a.b = appendAttrHeader(a.b, 0, typ|unix.NLA_F_NESTED)

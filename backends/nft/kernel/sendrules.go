@@ -124,8 +124,7 @@ func encodeRule(r *nftables.Rule) []byte {
 func (a *attrs) expr(e expr.Any) bool {
 	switch e := e.(type) {
 	case *expr.Meta:
-		a.str(unix.NFTA_EXPR_NAME, "meta")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("meta")
 		a.u32(unix.NFTA_META_KEY, uint32(e.Key))
 		if e.SourceRegister {
 			a.u32(unix.NFTA_META_SREG, e.Register)
@@ -137,8 +136,7 @@ func (a *attrs) expr(e expr.Any) bool {
 		if e.CsumType > 0 {
 			return false
 		}
-		a.str(unix.NFTA_EXPR_NAME, "payload")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("payload")
 		if e.OperationType == expr.PayloadWrite {
 			a.u32(unix.NFTA_PAYLOAD_SREG, e.SourceRegister)
 		} else {
@@ -149,15 +147,13 @@ func (a *attrs) expr(e expr.Any) bool {
 		a.u32(unix.NFTA_PAYLOAD_LEN, e.Len)
 		a.close(data)
 	case *expr.Cmp:
-		a.str(unix.NFTA_EXPR_NAME, "cmp")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("cmp")
 		a.u32(unix.NFTA_CMP_SREG, e.Register)
 		a.u32(unix.NFTA_CMP_OP, uint32(e.Op))
 		a.data(unix.NFTA_CMP_DATA, e.Data)
 		a.close(data)
 	case *expr.Lookup:
-		a.str(unix.NFTA_EXPR_NAME, "lookup")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("lookup")
 		if e.SourceRegister != 0 {
 			a.u32(unix.NFTA_LOOKUP_SREG, e.SourceRegister)
 		}
@@ -171,14 +167,12 @@ func (a *attrs) expr(e expr.Any) bool {
 		a.u32(unix.NFTA_LOOKUP_SET_ID, e.SetID)
 		a.close(data)
 	case *expr.Counter:
-		a.str(unix.NFTA_EXPR_NAME, "counter")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("counter")
 		a.u64(unix.NFTA_COUNTER_BYTES, e.Bytes)
 		a.u64(unix.NFTA_COUNTER_PACKETS, e.Packets)
 		a.close(data)
 	case *expr.Verdict:
-		a.str(unix.NFTA_EXPR_NAME, "immediate")
-		data := a.open(unix.NFTA_EXPR_DATA)
+		data := a.expression("immediate")
 		a.u32(unix.NFTA_IMMEDIATE_DREG, unix.NFT_REG_VERDICT)
 		imm := a.open(unix.NFTA_IMMEDIATE_DATA)
 		verdict := a.open(unix.NFTA_DATA_VERDICT)
