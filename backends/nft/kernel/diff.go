@@ -4,7 +4,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/linediff"
-	"slices"
 )
 
 // DiffLine is one line of a ruleset diff: Op is ' ' (in both), '-' (only
@@ -113,10 +112,12 @@ func applyInScratch(b *nft.Batch, verify bool) (*nft.Ruleset, error) {
 		}
 		for _, bs := range bt.Sets {
 			if bs.Set.Name == s.Name {
-				var elems []nftables.SetElement
+				elems := make([]nftables.SetElement, 0, bs.Len())
+				keys := make([]byte, 0, bs.Len()*int(bs.Set.KeyType.Bytes)) // one buffer for every key
 				err := bs.Chunks(setChunk, func(chunk []nftables.SetElement) error {
 					for _, e := range chunk {
-						elems = append(elems, nftables.SetElement{Key: slices.Clone(e.Key), IntervalEnd: e.IntervalEnd})
+						keys = append(keys, e.Key...)
+						elems = append(elems, nftables.SetElement{Key: keys[len(keys)-len(e.Key) : len(keys) : len(keys)], IntervalEnd: e.IntervalEnd})
 					}
 					return nil
 				})

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -68,7 +67,7 @@ func dumpSetElements(nsPath string, s *nftables.Set) ([]nftables.SetElement, err
 	if err := unix.Sendto(fd, raw, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("asking for set %s: %w", s.Name, err)
 	}
-	var elems []nftables.SetElement
+	var read setKeys
 	buf := make([]byte, dumpBuffer)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -82,31 +81,41 @@ func dumpSetElements(nsPath string, s *nftables.Set) ([]nftables.SetElement, err
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return elems, nil
+				return read.elements(), nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
 						return nil, fmt.Errorf("reading set %s: %w", s.Name, unix.Errno(-code))
 					}
 				}
-				return elems, nil
+				return read.elements(), nil
 			}
 			if len(m.Data) < 4 {
 				continue
 			}
-			if elems, err = appendElements(elems, m.Data[4:]); err != nil {
+			if err := read.add(m.Data[4:]); err != nil {
 				return nil, err
 			}
 		}
 	}
 }
 
-// appendElements decodes one NEWSETELEM message's elements: each must be a
-// key and flags only.
-func appendElements(elems []nftables.SetElement, data []byte) ([]nftables.SetElement, error) {
+// setKeys gathers a set's elements as a dump brings them: the keys in one
+// buffer, so that the elements are made once, as many as there are, when
+// the dump ends. Appended one at a time, the 200,000 elements of a
+// 100,000-range set were twice their 29 MB at the peak of "ksc status".
+type setKeys struct {
+	keys        []byte
+	ends        []int // where each element's key ends in keys
+	intervalEnd []bool
+}
+
+// add decodes one NEWSETELEM message's elements: each must be a key and
+// flags only.
+func (k *setKeys) add(data []byte) error {
 	ad, err := netlink.NewAttributeDecoder(data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for ad.Next() {
 		if ad.Type() != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
@@ -114,52 +123,68 @@ func appendElements(elems []nftables.SetElement, data []byte) ([]nftables.SetEle
 		}
 		list, err := netlink.NewAttributeDecoder(ad.Bytes())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for list.Next() {
-			e, err := plainElement(list.Bytes())
+			key, intervalEnd, err := plainElement(list.Bytes())
 			if err != nil {
-				return nil, err
+				return err
 			}
-			elems = append(elems, e)
+			k.keys = append(k.keys, key...) // the buffer is read into again
+			k.ends = append(k.ends, len(k.keys))
+			k.intervalEnd = append(k.intervalEnd, intervalEnd)
 		}
 		if err := list.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return elems, ad.Err()
+	return ad.Err()
 }
 
-func plainElement(data []byte) (nftables.SetElement, error) {
-	var e nftables.SetElement
+// elements are the elements read, their keys in the one buffer.
+func (k *setKeys) elements() []nftables.SetElement {
+	if len(k.ends) == 0 {
+		return nil
+	}
+	elems := make([]nftables.SetElement, len(k.ends))
+	start := 0
+	for i, end := range k.ends {
+		elems[i] = nftables.SetElement{Key: k.keys[start:end:end], IntervalEnd: k.intervalEnd[i]}
+		start = end
+	}
+	return elems
+}
+
+// plainElement decodes an element of a key and flags only.
+func plainElement(data []byte) (key []byte, intervalEnd bool, err error) {
 	ad, err := netlink.NewAttributeDecoder(data)
 	if err != nil {
-		return e, err
+		return nil, false, err
 	}
 	ad.ByteOrder = binary.BigEndian
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.NFTA_SET_ELEM_KEY:
-			key, err := netlink.NewAttributeDecoder(ad.Bytes())
+			inner, err := netlink.NewAttributeDecoder(ad.Bytes())
 			if err != nil {
-				return e, err
+				return nil, false, err
 			}
-			for key.Next() {
-				if key.Type() == unix.NFTA_DATA_VALUE {
-					e.Key = slices.Clone(key.Bytes()) // the buffer is read into again
+			for inner.Next() {
+				if inner.Type() == unix.NFTA_DATA_VALUE {
+					key = inner.Bytes()
 				}
 			}
 		case unix.NFTA_SET_ELEM_FLAGS:
 			flags := ad.Uint32()
 			if flags&^unix.NFT_SET_ELEM_INTERVAL_END != 0 {
-				return e, errNotPlain
+				return nil, false, errNotPlain
 			}
-			e.IntervalEnd = flags&unix.NFT_SET_ELEM_INTERVAL_END != 0
+			intervalEnd = flags&unix.NFT_SET_ELEM_INTERVAL_END != 0
 		default:
-			return e, errNotPlain
+			return nil, false, errNotPlain
 		}
 	}
-	return e, ad.Err()
+	return key, intervalEnd, ad.Err()
 }
 
 // handlePath names the namespace an open handle refers to, for as long as
