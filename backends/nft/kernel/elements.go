@@ -111,34 +111,24 @@ type setKeys struct {
 }
 
 // add decodes one NEWSETELEM message's elements: each must be a key and
-// flags only.
+// flags only. The attributes are walked in place: a decoder for each
+// element was 40 MB of garbage for 200,000 of them.
 func (k *setKeys) add(data []byte) error {
-	ad, err := netlink.NewAttributeDecoder(data)
-	if err != nil {
-		return err
-	}
-	for ad.Next() {
-		if ad.Type() != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
-			continue
+	return walkAttrs(data, func(typ uint16, list []byte) error {
+		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+			return nil
 		}
-		list, err := netlink.NewAttributeDecoder(ad.Bytes())
-		if err != nil {
-			return err
-		}
-		for list.Next() {
-			key, intervalEnd, err := plainElement(list.Bytes())
+		return walkAttrs(list, func(_ uint16, elem []byte) error {
+			key, intervalEnd, err := plainElement(elem)
 			if err != nil {
 				return err
 			}
-			k.keys = append(k.keys, key...) // the buffer is read into again
+			k.keys = append(k.keys, key...)
 			k.ends = append(k.ends, len(k.keys))
 			k.intervalEnd = append(k.intervalEnd, intervalEnd)
-		}
-		if err := list.Err(); err != nil {
-			return err
-		}
-	}
-	return ad.Err()
+			return nil
+		})
+	})
 }
 
 // elements are the elements read, their keys in the one buffer.
@@ -155,37 +145,54 @@ func (k *setKeys) elements() []nftables.SetElement {
 	return elems
 }
 
-// plainElement decodes an element of a key and flags only.
+// plainElement decodes an element of a key and flags only; the key is
+// data's.
 func plainElement(data []byte) (key []byte, intervalEnd bool, err error) {
-	ad, err := netlink.NewAttributeDecoder(data)
-	if err != nil {
-		return nil, false, err
-	}
-	ad.ByteOrder = binary.BigEndian
-	for ad.Next() {
-		switch ad.Type() {
+	err = walkAttrs(data, func(typ uint16, value []byte) error {
+		switch typ {
 		case unix.NFTA_SET_ELEM_KEY:
-			inner, err := netlink.NewAttributeDecoder(ad.Bytes())
-			if err != nil {
-				return nil, false, err
-			}
-			for inner.Next() {
-				if inner.Type() == unix.NFTA_DATA_VALUE {
-					key = inner.Bytes()
+			return walkAttrs(value, func(typ uint16, data []byte) error {
+				if typ == unix.NFTA_DATA_VALUE {
+					key = data
 				}
-			}
+				return nil
+			})
 		case unix.NFTA_SET_ELEM_FLAGS:
-			flags := ad.Uint32()
+			if len(value) != 4 {
+				return errNotPlain
+			}
+			flags := binary.BigEndian.Uint32(value)
 			if flags&^unix.NFT_SET_ELEM_INTERVAL_END != 0 {
-				return nil, false, errNotPlain
+				return errNotPlain
 			}
 			intervalEnd = flags&unix.NFT_SET_ELEM_INTERVAL_END != 0
-		default:
-			return nil, false, errNotPlain
+			return nil
 		}
-	}
-	return key, intervalEnd, ad.Err()
+		return errNotPlain
+	})
+	return key, intervalEnd, err
 }
+
+// walkAttrs calls fn with the type (its flags cleared) and the value of
+// each netlink attribute in b, in place.
+func walkAttrs(b []byte, fn func(typ uint16, value []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < unix.SizeofNlAttr {
+			return errMalformedAttrs
+		}
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofNlAttr || n > len(b) {
+			return errMalformedAttrs
+		}
+		if err := fn(binary.NativeEndian.Uint16(b[2:])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER), b[unix.SizeofNlAttr:n]); err != nil {
+			return err
+		}
+		b = b[min(nlaAlign(n), len(b)):]
+	}
+	return nil
+}
+
+var errMalformedAttrs = errors.New("malformed netlink attributes")
 
 // handlePath names the namespace an open handle refers to, for as long as
 // the handle stays open.

@@ -7,6 +7,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // sentBatch is the messages a Flush of what queue adds sends, each passed
@@ -112,4 +113,33 @@ func TestTooManyElementsForOneAttributeAreTheLibrarys(t *testing.T) {
 	assert.True(t, ok)
 	_, ok = encodePlainElements(ipv6Ends(3 * setChunk))
 	assert.False(t, ok, "36 bytes an element")
+}
+
+// A dump's elements decode to what was encoded, the set's other
+// attributes passed over; a malformed or not plain list is an error.
+func TestDumpedElementsDecode(t *testing.T) {
+	elems := make([]nftables.SetElement, 5)
+	for i := range elems {
+		elems[i] = nftables.SetElement{Key: []byte{192, 0, 2, byte(i)}, IntervalEnd: i%2 == 1}
+	}
+	list, ok := encodePlainElements(elems)
+	require.True(t, ok)
+	var a attrs
+	a.str(unix.NFTA_SET_ELEM_LIST_TABLE, "filter")
+	a.str(unix.NFTA_SET_ELEM_LIST_SET, "blocklist")
+	message := append(a.b, list...)
+
+	var read setKeys
+	require.NoError(t, read.add(message))
+	require.NoError(t, read.add(message))
+	got := read.elements()
+	assert.Equal(t, append(elems, elems...), got)
+	assert.Equal(t, cap(got[0].Key), len(got[0].Key), "a key's append cannot reach the next")
+
+	for _, bad := range [][]byte{message[:len(message)-1], {1, 0, 0}, {3, 0, 1, 0}, {200, 0, 1, 0}} {
+		assert.Error(t, (&setKeys{}).add(bad), "%x", bad)
+	}
+	withEnd, ok := encodePlainElements([]nftables.SetElement{{Key: []byte{1}, KeyEnd: []byte{2}}})
+	require.True(t, ok)
+	assert.ErrorIs(t, (&setKeys{}).add(withEnd), errNotPlain)
 }
