@@ -265,6 +265,41 @@ func (p *handParser) ipv6() (*IPv6Stmt, error) {
 	return s, nil
 }
 
+// option reads Option's production: "option NAME { rules } [else { rules }]".
+func (p *handParser) option() (*Option, error) {
+	o := &Option{}
+	var err error
+	if o.Pos, o.Name, err = p.keywordAndWord(); err != nil {
+		return nil, err
+	}
+	if o.Rules, err = p.rules(); err != nil {
+		return nil, err
+	}
+	if p.isWord("else") && nextIs(p.lex, "{") { // else the word starts the next rule, as in the grammar
+		p.lex.Next()
+		o.Else = &ElseBlock{}
+		if o.Else.Rules, err = p.rules(); err != nil {
+			return nil, err
+		}
+	}
+	o.EndPos = p.lex.RawPeek().Pos
+	return o, nil
+}
+
+// rules reads "{" (EOL | ";")* ( Rule (EOL | ";")* )* "}".
+func (p *handParser) rules() ([]*Rule, error) {
+	var rules []*Rule
+	err := p.block(func() error {
+		r := &Rule{}
+		if err := r.Parse(p.lex); err != nil {
+			return err
+		}
+		rules = append(rules, r)
+		return nil
+	})
+	return rules, err
+}
+
 // value reads Value's production: file("PATH"), a word, $NAME, a string
 // or a set.
 func (p *handParser) value() (*Value, error) {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,5 +90,25 @@ func TestValueByHandIsTheGrammar(t *testing.T) {
 	for _, src := range []string{"a", "$a", "\"a b\"", "{ a, b }", "{ a, { b } }", "file(\"x\")", "a # c"} {
 		_, ok := valueByHand("v", src)
 		assert.True(t, ok, "%q is read by hand", src)
+	}
+}
+
+// An option read by hand is the option Option's grammar reads, and the
+// options of the examples and test policies are all read by hand.
+func TestOptionByHandIsTheGrammar(t *testing.T) {
+	cases := []string{"option lan { accept }", "option lan {\n accept\n drop\n} else {\n drop\n}", "option x { } else { }", "option x {}",
+		"option x { accept } else", "option x { accept } else drop", "option x { accept }\nelse { drop }", "option { accept }", "option x",
+		"option x { accept; drop } # c", "option x { { } }", "option x { accept } else { accept } else { drop }"}
+	for _, src := range cases {
+		lex, err := lexer.Upgrade(&handScanner{def: policyLexer, data: src, pos: lexer.Position{Filename: "o.ks", Line: 1, Column: 1}}, policyLexer.comment)
+		require.NoError(t, err)
+		got, handErr := (&handParser{lex}).option()
+		want, err := optionParser().ParseString("o.ks", src, participle.AllowTrailing(true))
+		if err != nil {
+			assert.Error(t, handErr, "%q: read by hand, refused by the grammar", src)
+			continue
+		}
+		require.NoError(t, handErr, "%q: the grammar reads it, the hand parser does not", src)
+		assert.Equal(t, want, got, "%q", src)
 	}
 }

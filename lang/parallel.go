@@ -196,12 +196,19 @@ func parseBody(lex *lexer.PeekingLexer) (*runBody, error) {
 	}
 }
 
-// chainItem reads one ChainItem: an option through participle's Option
-// grammar, anything else with Rule.Parse.
+// chainItem reads one ChainItem: an option by hand, or else through
+// participle's Option grammar (which gives the error), anything else with
+// Rule.Parse.
 func chainItem(lex *lexer.PeekingLexer) (*ChainItem, error) {
 	tok := lex.Peek()
 	item := &ChainItem{}
 	if tok.Type == wordToken && tok.Value == "option" {
+		start := lex.MakeCheckpoint()
+		if o, err := (&handParser{lex}).option(); err == nil {
+			item.Option = o
+			return item, nil
+		}
+		lex.LoadCheckpoint(start)
 		o, err := optionParser().ParseFromLexer(lex, participle.AllowTrailing(true))
 		if err != nil {
 			return nil, err
