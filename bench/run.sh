@@ -49,13 +49,23 @@ measure() {
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
 		measure "apply $p (ksc apply --backend iptables: ipset)" yes "$work/ksc" apply "$work/$p/policy.ks" --netns "$ns" --backend iptables --iptables-mode nft
 	done
+	# status and diff read the live ruleset back: against nft's own listing.
+	ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"
+	"$work/ksc" apply "$work/set-100k/policy.ks" --netns "$ns" 2>/dev/null
+	measure "status set-100k (ksc status)" no "$work/ksc" status "$work/set-100k/policy.ks" --netns "$ns"
+	measure "status set-100k (ksc diff)" no "$work/ksc" diff "$work/set-100k/policy.ks" --netns "$ns"
+	measure "status set-100k (nft list ruleset)" no ip netns exec "$ns" nft list ruleset
 	measure "compile inline-100k (ksc compile)" no "$work/ksc" compile "$work/inline-100k.ks" -t nft
 	measure "compile inline-100k (nft -c -f)" no unshare -n nft -c -f "$work/inline-100k.nft"
 	measure "apply inline-100k (ksc apply)" yes "$work/ksc" apply "$work/inline-100k.ks" --netns "$ns"
 	measure "apply inline-100k (nft -f)" yes ip netns exec "$ns" nft -f "$work/inline-100k.nft"
 	for p in rules-10k rules-100k; do
 		measure "compile $p (nft)" no "$work/ksc" compile "$work/$p.ks" -t nft
+		measure "compile $p (nft, one core)" no env GOMAXPROCS=1 "$work/ksc" compile "$work/$p.ks" -t nft
+		measure "compile $p (nft -c -f)" no unshare -n nft -c -f "$work/$p.nft"
+		measure "check $p (ksc check)" no "$work/ksc" check "$work/$p.ks"
 		measure "apply $p (ksc apply)" yes "$work/ksc" apply "$work/$p.ks" --netns "$ns"
+		measure "apply $p (ksc apply, one core)" yes env GOMAXPROCS=1 "$work/ksc" apply "$work/$p.ks" --netns "$ns"
 		measure "apply $p (nft -f)" yes ip netns exec "$ns" nft -f "$work/$p.nft"
 		measure "apply $p (iptables-nft-restore)" yes ip netns exec "$ns" iptables-nft-restore "$work/$p.rules"
 		measure "apply $p (iptables-legacy-restore)" yes ip netns exec "$ns" iptables-legacy-restore "$work/$p.rules"
