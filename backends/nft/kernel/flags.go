@@ -58,7 +58,7 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (batchConn, func(),
 // to the kernel: what google/nftables v0.3.0 gets wrong and offers no
 // option for; new rules go without a request for acknowledgement (see
 // quietRules), and set elements and rules queued with addElements and
-// addRules in ksc's own encoding (see elementRuns and ruleRuns). Every
+// addRules in ksc's own encoding (see slots). Every
 // other message and every reply goes
 // through unchanged, so the library's own batching and error handling
 // stay in charge. It is for batches only: a dump (List*, Get*) would wait
@@ -73,7 +73,7 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 		return batchConn{}, nil, err
 	}
 	quiet := &quietRules{sock: sock}
-	elems, rules := &elementRuns{}, &ruleRuns{}
+	elems, rules := elementSlots(), ruleSlots()
 	pass := func(req []netlink.Message) ([]netlink.Message, error) {
 		if req == nil { // the library waits for a reply
 			return quiet.receive()
@@ -100,8 +100,7 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 // where the library encodes everything.
 type batchConn struct {
 	*nftables.Conn
-	elems *elementRuns
-	rules *ruleRuns
+	elems, rules *slots
 }
 
 // addElements queues elems for s, as SetAddElements does.
@@ -109,7 +108,7 @@ func (c batchConn) addElements(s *nftables.Set, elems []nftables.SetElement) err
 	if c.elems == nil {
 		return c.SetAddElements(s, elems)
 	}
-	return c.elems.add(c.Conn, s, elems)
+	return c.elems.addElementRun(c.Conn, s, elems)
 }
 
 // addRules returns a function that queues each of rules in turn, as
@@ -127,7 +126,7 @@ func (c batchConn) addRules(rules []*nftables.Rule) func(*nftables.Rule) {
 			data = encoded[next]
 		}
 		next++
-		c.rules.add(c.Conn, r, data)
+		c.rules.addRule(c.Conn, r, data)
 	}
 }
 

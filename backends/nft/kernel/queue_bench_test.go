@@ -26,7 +26,7 @@ func BenchmarkQueueRules10k(b *testing.B) {
 		c, _ := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
 			return nil, nil
 		}))
-		apart := batchConn{Conn: c, elems: &elementRuns{}, rules: &ruleRuns{}}
+		apart := batchConn{Conn: c, elems: elementSlots(), rules: ruleSlots()}
 		if err := queue(apart, batch, -1); err != nil {
 			b.Fatal(err)
 		}

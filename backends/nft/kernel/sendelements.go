@@ -4,23 +4,26 @@ import (
 	"encoding/binary"
 
 	"github.com/google/nftables"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// elementRuns encodes the elements of plain sets (keys and interval
-// flags) for a batch itself: google/nftables v0.3.0 makes five
-// allocations an element, a tenth of "ksc apply" for 100,000 inline
-// addresses. Each run goes through the library as a NEWSETELEM message
-// with an empty element list, so that the library keeps the batch, its
-// order and its sequence numbers, and fill puts the run in on the way to
-// the kernel, the slots and the runs taken in the same order.
-type elementRuns struct {
-	encoded [][]byte // element lists queued, not yet filled in
+// emptyElementList is the last attribute of a NEWSETELEM message for no
+// elements: NFTA_SET_ELEM_LIST_ELEMENTS, nested, with nothing in it. An
+// element slot ends with it; its run of elements replaces it.
+var emptyElementList = binary.NativeEndian.AppendUint16(binary.NativeEndian.AppendUint16(nil, 4),
+	unix.NFTA_SET_ELEM_LIST_ELEMENTS|unix.NLA_F_NESTED)
+
+// elementSlots are the element runs ksc encodes for a batch:
+// google/nftables v0.3.0 makes five allocations an element, a tenth of
+// "ksc apply" for 100,000 inline addresses. A run's slot is a NEWSETELEM
+// message of the library's with an empty element list.
+func elementSlots() *slots {
+	return &slots{typ: nftMessage(unix.NFT_MSG_NEWSETELEM), tail: emptyElementList}
 }
 
-// add queues elems for s on c.
-func (r *elementRuns) add(c *nftables.Conn, s *nftables.Set, elems []nftables.SetElement) error {
+// addElementRun queues elems for s on c in a slot, or through the library
+// when they are not plain.
+func (sl *slots) addElementRun(c *nftables.Conn, s *nftables.Set, elems []nftables.SetElement) error {
 	list, ok := encodePlainElements(elems)
 	if !ok || len(elems) == 0 {
 		return c.SetAddElements(s, elems)
@@ -28,30 +31,8 @@ func (r *elementRuns) add(c *nftables.Conn, s *nftables.Set, elems []nftables.Se
 	if err := c.SetAddElements(s, nil); err != nil {
 		return err
 	}
-	r.encoded = append(r.encoded, list)
+	sl.encoded = append(sl.encoded, list)
 	return nil
-}
-
-// emptyElementList is the last attribute of a NEWSETELEM message for no
-// elements: NFTA_SET_ELEM_LIST_ELEMENTS, nested, with nothing in it.
-var emptyElementList = binary.NativeEndian.AppendUint16(binary.NativeEndian.AppendUint16(nil, 4),
-	unix.NFTA_SET_ELEM_LIST_ELEMENTS|unix.NLA_F_NESTED)
-
-// fill puts the next run into m when m is one of add's slots.
-func (r *elementRuns) fill(m *netlink.Message) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSETELEM) || len(r.encoded) == 0 {
-		return
-	}
-	n := len(m.Data) - len(emptyElementList)
-	if n < 0 || string(m.Data[n:]) != string(emptyElementList) {
-		return // the library's own encoding
-	}
-	list := r.encoded[0]
-	r.encoded = r.encoded[1:]
-	data := make([]byte, 0, n+len(list))
-	data = append(data, m.Data[:n]...)
-	m.Data = append(data, list...)
-	m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
 }
 
 // encodePlainElements encodes elems as the nested attribute

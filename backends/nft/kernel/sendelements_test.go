@@ -79,10 +79,10 @@ func TestPlainElementsAreTheLibrarysBytes(t *testing.T) {
 				}
 				return nil
 			}, func(*netlink.Message) {})
-			var runs elementRuns
+			runs := elementSlots()
 			got := sentBatch(t, func(c *nftables.Conn) error {
 				for _, run := range tt.runs {
-					if err := runs.add(c, tt.set, run); err != nil {
+					if err := runs.addElementRun(c, tt.set, run); err != nil {
 						return err
 					}
 				}

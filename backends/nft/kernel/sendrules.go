@@ -6,55 +6,37 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// ruleRuns carries rules encoded apart, on every core, into a batch:
-// google/nftables encodes a rule under its connection's lock, a tenth of
-// "ksc apply" for 10,000 rules on one core. Each rule goes through the
-// library as a slot, a rule of no expressions marked by its user data, so
-// that the library keeps the batch, its order and its sequence numbers,
-// and fill puts the encoded rule in on the way to the kernel.
-type ruleRuns struct {
-	encoded [][]byte // rules queued as slots, not yet filled in
+// ruleSlots are the rules ksc encodes for a batch, apart and on every
+// core: google/nftables encodes a rule under its connection's lock, a
+// tenth of "ksc apply" for 10,000 rules on one core. A rule's slot is a
+// rule of no expressions, marked by its user data; the encoded rule
+// replaces all of it.
+func ruleSlots() *slots {
+	return &slots{typ: nftMessage(unix.NFT_MSG_NEWRULE), tail: slotTail, whole: true}
 }
 
-// slotMark is the user data of a slot. No rule of ksc's carries it: ksc's
-// user data is nft's TLV comment, which starts with its type byte.
+// slotMark is the user data of a rule's slot. No rule of ksc's carries
+// it: ksc's user data is nft's TLV comment, which starts with its type byte.
 var slotMark = []byte("\xffksc: a rule encoded apart")
 
-// add queues r on c, encoded as data when data is not nil.
-func (q *ruleRuns) add(c *nftables.Conn, r *nftables.Rule, data []byte) {
+// slotTail is how a rule slot's data ends: its user data attribute.
+var slotTail = func() []byte {
+	var a attrs
+	a.bytes(unix.NFTA_RULE_USERDATA, slotMark)
+	return a.b
+}()
+
+// addRule queues r on c, in a slot holding data when data is not nil.
+func (sl *slots) addRule(c *nftables.Conn, r *nftables.Rule, data []byte) {
 	if data == nil {
 		c.AddRule(r)
 		return
 	}
 	c.AddRule(&nftables.Rule{Table: r.Table, Chain: r.Chain, UserData: slotMark})
-	q.encoded = append(q.encoded, data)
-}
-
-// slotTail is how a slot's data ends: its user data attribute.
-var slotTail = func() []byte {
-	b, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_RULE_USERDATA, Data: slotMark}})
-	if err != nil {
-		panic(err)
-	}
-	return b
-}()
-
-// fill puts the next encoded rule into m when m is one of add's slots.
-func (q *ruleRuns) fill(m *netlink.Message) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWRULE) || len(q.encoded) == 0 {
-		return
-	}
-	n := len(m.Data) - len(slotTail)
-	if n < 0 || string(m.Data[n:]) != string(slotTail) {
-		return
-	}
-	m.Data = q.encoded[0]
-	q.encoded = q.encoded[1:]
-	m.Header.Length = uint32(nlmsgAlign(unix.NLMSG_HDRLEN + len(m.Data)))
+	sl.encoded = append(sl.encoded, data)
 }
 
 // encodeRules encodes each rule's NEWRULE message data on every core; nil

@@ -20,7 +20,7 @@ func TestBatchEncodedApartIsTheLibrarys(t *testing.T) {
 			want := sentBatch(t, func(conn *nftables.Conn) error {
 				return queue(batchConn{Conn: conn}, b, -1)
 			}, func(*netlink.Message) {})
-			apart := batchConn{elems: &elementRuns{}, rules: &ruleRuns{}}
+			apart := batchConn{elems: elementSlots(), rules: ruleSlots()}
 			got := sentBatch(t, func(conn *nftables.Conn) error {
 				apart.Conn = conn
 				err := queue(apart, b, -1)
@@ -65,7 +65,7 @@ func TestRulesOnlyTheLibraryEncodes(t *testing.T) {
 		queueAll(func(r *nftables.Rule) { c.AddRule(r) })
 		return nil
 	}, func(*netlink.Message) {})
-	apart := batchConn{rules: &ruleRuns{}}
+	apart := batchConn{rules: ruleSlots()}
 	got := sentBatch(t, func(c *nftables.Conn) error {
 		apart.Conn = c
 		queueAll(apart.addRules(rules))
