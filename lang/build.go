@@ -492,7 +492,9 @@ func (b *builder) resolveVia(out []elem, v *Value, enabled bool, use *useSite) (
 	case v.File != nil:
 		es, ok := b.readFile(v)
 		if len(out) == 0 {
-			return es, ok // a million lines: not copied again
+			// A million lines, not copied again; clipped, so that what a
+			// set appends after them cannot write into the files cache.
+			return es[:len(es):len(es)], ok
 		}
 		return append(out, es...), ok
 	case v.Set != nil:

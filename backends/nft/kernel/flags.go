@@ -58,11 +58,10 @@ func dialWithTableFlags(nsFd int, flags map[TableRef]uint32) (batchConn, func(),
 // to the kernel: what google/nftables v0.3.0 gets wrong and offers no
 // option for; new rules go without a request for acknowledgement (see
 // quietRules), and set elements and rules queued with addElements and
-// addRules in ksc's own encoding (see slots). Every
-// other message and every reply goes
-// through unchanged, so the library's own batching and error handling
-// stay in charge. It is for batches only: a dump (List*, Get*) would wait
-// for ever on it.
+// addRules go in ksc's own encoding (see slots). Every other message and
+// every reply goes through unchanged, so the library's own batching and
+// error handling stay in charge. It is for batches only: a dump (List*,
+// Get*) would wait for ever on it.
 func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), error) {
 	sock, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsFd})
 	if err != nil {
