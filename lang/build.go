@@ -118,7 +118,8 @@ type builder struct {
 	defines map[string]*define
 	enabled map[string]bool
 	dir     string
-	files   map[string][]elem // file("...") contents by path, read once
+	files   map[string][]elem  // file("...") contents by path, read once
+	ids     map[idName]idFound // user and group names, looked up once
 	// setFiles are the files read, in the order first read.
 	setFiles []ir.SetFile
 	// targets are the chains the current table's jumps and gotos name,

@@ -158,6 +158,40 @@ func lookupGroup(name string) (uint32, error) {
 	return 0, fmt.Errorf("no group %q on this machine", name)
 }
 
+// idName is a user or group name to look up.
+type idName struct {
+	group bool
+	name  string
+}
+
+// idFound is what looking a name up gave.
+type idFound struct {
+	id  uint32
+	err error
+}
+
+// lookupID looks user (or group) names up once for the whole policy: a
+// name only NSS knows costs a getent process, and a policy may name the
+// same user in every rule.
+func (b *builder) lookupID(group bool) func(string) (uint32, error) {
+	lookup := lookupUser
+	if group {
+		lookup = lookupGroup
+	}
+	return func(name string) (uint32, error) {
+		key := idName{group, name}
+		if f, ok := b.ids[key]; ok {
+			return f.id, f.err
+		}
+		id, err := lookup(name)
+		if b.ids == nil {
+			b.ids = map[idName]idFound{}
+		}
+		b.ids[key] = idFound{id, err}
+		return id, err
+	}
+}
+
 // getentCommand is the program asked for names /etc files do not hold.
 var getentCommand = "getent"
 

@@ -57,3 +57,29 @@ func TestPolicyNamesAUserOnlyNSSKnows(t *testing.T) {
 	assert.Equal(t, ir.NumberSet(61234), matches[0].Values, "the uid")
 	assert.Equal(t, ir.NumberSet(61235), matches[1].Values, "the gid")
 }
+
+// A name is looked up once for the whole policy, however many rules use
+// it: each lookup of a name only NSS knows is a getent process.
+func TestNamesAreLookedUpOnce(t *testing.T) {
+	calls := filepath.Join(t.TempDir(), "calls")
+	script := filepath.Join(t.TempDir(), "getent")
+	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+echo "$1 $2" >> `+calls+`
+case "$1 $2" in
+"passwd ksc-dynamic") echo "ksc-dynamic:x:61234:61234::/:/bin/sh" ;;
+"group ksc-dynamic") echo "ksc-dynamic:x:61235:" ;;
+*) exit 2 ;;
+esac
+`), 0o755))
+	old := getentCommand
+	getentCommand = script
+	t.Cleanup(func() { getentCommand = old })
+
+	src := "table inet t {\nchain c hook output {\nmeta skuid ksc-dynamic accept\nmeta skuid { ksc-dynamic, 0 } drop\n" +
+		"meta skgid ksc-dynamic accept\nmeta skgid ksc-dynamic drop\nmeta skuid ksc-nobody accept\nmeta skuid ksc-nobody drop\n}\n}\n"
+	_, ds := Load("t.ks", []byte(src), Config{})
+	require.Len(t, ds, 2, "ksc-nobody is unknown, in each rule that names it")
+	log, err := os.ReadFile(calls)
+	require.NoError(t, err)
+	assert.Equal(t, "passwd ksc-dynamic\ngroup ksc-dynamic\npasswd ksc-nobody\n", string(log))
+}

@@ -489,11 +489,7 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 	case ir.KindMark:
 		return rb.numbers(sel, kind, elems, nil)
 	case ir.KindID:
-		lookup := lookupUser
-		if sel.Field == ir.FieldSkgid {
-			lookup = lookupGroup
-		}
-		return rb.numbers(sel, kind, elems, lookup)
+		return rb.numbers(sel, kind, elems, rb.lookupID(sel.Field == ir.FieldSkgid))
 	}
 	panic(fmt.Sprintf("lang: no reader for values of kind %d", kind))
 }
