@@ -11,11 +11,14 @@ import (
 )
 
 // fakeGetent stands in for getent: it knows one user and one group that
-// /etc/passwd and /etc/group do not, as NSS knows a DynamicUser.
-func fakeGetent(t *testing.T) {
+// /etc/passwd and /etc/group do not, as NSS knows a DynamicUser. It
+// returns the file that each call's arguments are logged to.
+func fakeGetent(t *testing.T) string {
 	t.Helper()
-	script := filepath.Join(t.TempDir(), "getent")
+	dir := t.TempDir()
+	calls, script := filepath.Join(dir, "calls"), filepath.Join(dir, "getent")
 	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+echo "$1 $2" >> `+calls+`
 case "$1 $2" in
 "passwd ksc-dynamic") echo "ksc-dynamic:x:61234:61234:Dynamic User:/:/usr/sbin/nologin" ;;
 "group ksc-dynamic") echo "ksc-dynamic:x:61235:" ;;
@@ -26,6 +29,7 @@ esac
 	old := getentCommand
 	getentCommand = script
 	t.Cleanup(func() { getentCommand = old })
+	return calls
 }
 
 func TestNamesOnlyNSSKnowsAreAskedOfGetent(t *testing.T) {
@@ -61,20 +65,7 @@ func TestPolicyNamesAUserOnlyNSSKnows(t *testing.T) {
 // A name is looked up once for the whole policy, however many rules use
 // it: each lookup of a name only NSS knows is a getent process.
 func TestNamesAreLookedUpOnce(t *testing.T) {
-	calls := filepath.Join(t.TempDir(), "calls")
-	script := filepath.Join(t.TempDir(), "getent")
-	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
-echo "$1 $2" >> `+calls+`
-case "$1 $2" in
-"passwd ksc-dynamic") echo "ksc-dynamic:x:61234:61234::/:/bin/sh" ;;
-"group ksc-dynamic") echo "ksc-dynamic:x:61235:" ;;
-*) exit 2 ;;
-esac
-`), 0o755))
-	old := getentCommand
-	getentCommand = script
-	t.Cleanup(func() { getentCommand = old })
-
+	calls := fakeGetent(t)
 	src := "table inet t {\nchain c hook output {\nmeta skuid ksc-dynamic accept\nmeta skuid { ksc-dynamic, 0 } drop\n" +
 		"meta skgid ksc-dynamic accept\nmeta skgid ksc-dynamic drop\nmeta skuid ksc-nobody accept\nmeta skuid ksc-nobody drop\n}\n}\n"
 	_, ds := Load("t.ks", []byte(src), Config{})
