@@ -128,6 +128,9 @@ func (m *Match) ValuesText() string {
 // FormatValues writes values as the language does: one bare, several in
 // braces. Interface names are quoted.
 func FormatValues(k Kind, s Set) string {
+	if (k == KindIPv4 || k == KindIPv6) && len(s) > 1 {
+		return formatAddrs(k, s)
+	}
 	parts := ValueStrings(k, s)
 	if k == KindInterface {
 		for i, p := range parts {
@@ -141,6 +144,26 @@ func FormatValues(k Kind, s Set) string {
 		return parts[0]
 	}
 	return "{ " + strings.Join(parts, ", ") + " }"
+}
+
+// formatAddrs is FormatValues for several addresses, written into one
+// string: an inline set of 100,000 addresses, held as AddrElems and a
+// string each on the way, had made the nft text cost more memory than
+// the policy's whole syntax tree.
+func formatAddrs(k Kind, s Set) string {
+	var b strings.Builder
+	b.Grow(len(s) * 20) // "192.0.2.0/24, "; the text of an IPv6 set grows
+	b.WriteString("{ ")
+	var text []byte
+	for i, sp := range s {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		text = addrElem(k, sp).AppendTo(text[:0])
+		b.Write(text)
+	}
+	b.WriteString(" }")
+	return b.String()
 }
 
 // ValueStrings writes each element of a set as the language spells it.
@@ -245,9 +268,14 @@ func AddrSet(elems []AddrElem) Set {
 func Addrs(k Kind, s Set) []AddrElem {
 	out := make([]AddrElem, len(s))
 	for i, sp := range s {
-		out[i] = asPrefix(AddrElem{From: keyAddr(k, sp.Lo), To: keyAddr(k, sp.Hi)})
+		out[i] = addrElem(k, sp)
 	}
 	return out
+}
+
+// addrElem is the address, prefix or range of kind k that sp holds.
+func addrElem(k Kind, sp Span) AddrElem {
+	return asPrefix(AddrElem{From: keyAddr(k, sp.Lo), To: keyAddr(k, sp.Hi)})
 }
 
 // keyAddr is the address of kind k that a key holds.
@@ -347,14 +375,17 @@ func (e AddrElem) Family() Family {
 func (e AddrElem) IsSingle() bool { return !e.Prefix.IsValid() && e.From == e.To }
 
 // String writes the element as nft and iptables spell it.
-func (e AddrElem) String() string {
+func (e AddrElem) String() string { return string(e.AppendTo(nil)) }
+
+// AppendTo appends the element as String writes it.
+func (e AddrElem) AppendTo(b []byte) []byte {
 	switch {
 	case e.Prefix.IsValid():
-		return e.Prefix.String()
+		return e.Prefix.AppendTo(b)
 	case e.From == e.To:
-		return e.From.String()
+		return e.From.AppendTo(b)
 	default:
-		return e.From.String() + "-" + e.To.String()
+		return e.To.AppendTo(append(e.From.AppendTo(b), '-'))
 	}
 }
 
