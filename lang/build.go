@@ -470,7 +470,11 @@ func (b *builder) size(v *Value, depth int) int {
 	case v.Set != nil:
 		n = 0
 		for _, e := range v.Set.Elems {
-			n = min(n+b.size(e, depth+1), maxElements+1)
+			if e.value == nil {
+				n = min(n+1, maxElements+1)
+				continue
+			}
+			n = min(n+b.size(e.value, depth+1), maxElements+1)
 		}
 	case v.Var != nil:
 		n = 0
@@ -500,9 +504,14 @@ func (b *builder) resolveVia(out []elem, v *Value, enabled bool, use *useSite) (
 		return append(out, es...), ok
 	case v.Set != nil:
 		ok := true
-		for _, sub := range v.Set.Elems {
+		for _, e := range v.Set.Elems {
+			if e.value == nil {
+				at := convertPos(v.Set.pos(e))
+				out = append(out, elem{text: e.scalar(), quoted: e.quoted, pos: at, use: use})
+				continue
+			}
 			var subOK bool
-			out, subOK = b.resolveVia(out, sub, enabled, use)
+			out, subOK = b.resolveVia(out, e.value, enabled, use)
 			ok = ok && subOK
 		}
 		if len(v.Set.Elems) == 0 {

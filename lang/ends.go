@@ -84,7 +84,7 @@ func (e ends) value(v *Value) {
 	e.trim(&v.EndPos)
 	if v.Set != nil {
 		for _, el := range v.Set.Elems {
-			e.value(el)
+			e.value(el.value) // a scalar ends where its text does
 		}
 	}
 }

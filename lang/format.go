@@ -38,7 +38,7 @@ func collectSets(f *File, sets map[int]bool) {
 		sets[v.Pos.Offset] = true
 		sets[v.EndPos.Offset-1] = true
 		for _, e := range v.Set.Elems {
-			value(e)
+			value(e.value)
 		}
 	}
 	rules := func(rs []*Rule) {

@@ -24,7 +24,7 @@ import (
 // runBody is what a run holds: a chain's items, or a set's elements.
 type runBody struct {
 	Items []*ChainItem
-	Elems []*Value
+	Set   *SetLit
 }
 
 // optionParser is built on first use: a small policy never needs it.
@@ -134,7 +134,7 @@ func readElems(scanner *handScanner, about int) (*runBody, error) {
 			}
 		}
 	}
-	values := make([]Value, 0, about)
+	set := &SetLit{Elems: make([]SetElem, 0, about)}
 	tok, err := next()
 	for err == nil {
 		for err == nil && tok.Type == eolToken {
@@ -143,19 +143,10 @@ func readElems(scanner *handScanner, about int) (*runBody, error) {
 		if err != nil || tok.EOF() {
 			break
 		}
-		var v Value
-		switch {
-		case tok.Type == wordToken && tok.Value != "file":
-			v.Word = text(&tok)
-		case tok.Type == varToken:
-			v.Var = text(&tok)
-		case tok.Type == stringToken:
-			v.String = text(&tok)
-		default:
+		if !isPlainElem(&tok) {
 			return nil, participle.Errorf(tok.Pos, "unexpected %q", tok.Value)
 		}
-		v.Pos, v.EndPos = tok.Pos, tokenEnd(&tok)
-		values = append(values, v)
+		set.add(&tok)
 		for tok, err = next(); err == nil && tok.Type == eolToken; tok, err = next() {
 		}
 		if err == nil && tok.Type == punctToken && tok.Value == "," {
@@ -165,11 +156,7 @@ func readElems(scanner *handScanner, about int) (*runBody, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := &runBody{Elems: make([]*Value, len(values))}
-	for i := range values {
-		body.Elems[i] = &values[i]
-	}
-	return body, nil
+	return &runBody{Set: set}, nil
 }
 
 // parseBody reads a run of chain items as ChainItem's grammar in a chain's
@@ -251,13 +238,25 @@ func splice(f *File, runs []run, bodies []*runBody) bool {
 			}
 		}
 	}
+	elems := map[int]int{} // a set's elements, all of its runs', copied once
+	for i, r := range runs {
+		if r.set {
+			elems[r.owner] += len(bodies[i].Set.Elems)
+		}
+	}
+	for owner, n := range elems {
+		if s := sets[owner]; s != nil {
+			s.Elems = slices.Grow(s.Elems, n)
+		}
+	}
 	for i, r := range runs {
 		if r.set {
 			s := sets[r.owner]
 			if s == nil {
 				return false // not a set after all: parse sequentially
 			}
-			s.Elems = append(s.Elems, bodies[i].Elems...)
+			s.append(bodies[i].Set)
+			bodies[i] = nil // its elements are the set's now
 			continue
 		}
 		c := chains[r.owner]

@@ -175,7 +175,7 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 		return nil
 	}
 	var terms []*Term
-	for _, v := range body.Value.Set.Elems {
+	for _, v := range body.Value.Set.Values() {
 		terms = append(terms, &Term{Pos: v.Pos, EndPos: v.EndPos, Value: v})
 	}
 	inner := &ruleBuilder{builder: rb.builder, terms: terms, enabled: rb.enabled, out: rb.out}

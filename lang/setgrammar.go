@@ -25,10 +25,10 @@ func setProduction() string {
 
 // Parse reads a set (participle.Parseable). A set of plain words,
 // variables and strings, which is what a 100,000-address set is, is read
-// here, token by token, with 2 allocations an element instead of
-// participle's 36; anything else (a nested set, a file(), a stray comma,
-// the end of the input) goes back to the start of the set and through
-// setGrammar, so that the tree and every error are the grammar's own.
+// here, token by token, into one slice of elements; anything else (a
+// nested set, a file(), a stray comma, the end of the input) goes back to
+// the start of the set and through setGrammar, so that the tree and every
+// error are the grammar's own.
 func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 	if tok := lex.Peek(); tok.Type != punctToken || tok.Value != "{" {
 		return participle.NextMatch
@@ -38,12 +38,17 @@ func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 		return nil
 	}
 	lex.LoadCheckpoint(start)
-	s.Elems = nil
+	*s = SetLit{}
 	g, err := setLitParser().ParseFromLexer(lex, participle.AllowTrailing(true))
 	if err != nil {
 		return err
 	}
-	s.Elems = g.Elems
+	if len(g.Elems) > 0 {
+		s.Elems = make([]SetElem, len(g.Elems))
+	}
+	for i, v := range g.Elems {
+		s.Elems[i] = SetElem{value: v}
+	}
 	return nil
 }
 
@@ -51,50 +56,41 @@ func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 // it leaves to the grammar.
 func (s *SetLit) fast(lex *lexer.PeekingLexer) bool {
 	lex.Next() // "{"
-	elems := plainElems(lex)
+	s.plainElems(lex)
 	if tok := lex.Peek(); tok.Type != punctToken || tok.Value != "}" {
 		return false
 	}
 	lex.Next()
-	s.Elems = elems
 	return true
 }
 
 // plainElems reads words, variables and strings, with commas and line ends
-// between them, up to the first other token; nil when there are none, as
-// the grammar leaves an empty set's elements.
-func plainElems(lex *lexer.PeekingLexer) []*Value {
+// between them, up to the first other token; it adds none when there are
+// none, as the grammar leaves an empty set's elements nil.
+func (s *SetLit) plainElems(lex *lexer.PeekingLexer) {
 	skipEOL(lex)
-	values := make([]Value, 0, countPlain(lex)) // one allocation for all
+	if n := countPlain(lex); n > 0 {
+		s.Elems = make([]SetElem, 0, n) // one allocation for all
+	}
 	for {
 		tok := lex.Peek()
-		var v Value
-		switch {
-		case tok.Type == wordToken && tok.Value != "file":
-			v.Word = text(tok)
-		case tok.Type == varToken:
-			v.Var = text(tok)
-		case tok.Type == stringToken:
-			v.String = text(tok)
-		default:
-			if len(values) == 0 {
-				return nil
-			}
-			elems := make([]*Value, len(values))
-			for i := range values {
-				elems[i] = &values[i]
-			}
-			return elems
+		if !isPlainElem(tok) {
+			return
 		}
 		lex.Next()
-		v.Pos, v.EndPos = tok.Pos, tokenEnd(tok)
-		values = append(values, v)
+		s.add(tok)
 		skipEOL(lex)
 		if tok := lex.Peek(); tok.Type == punctToken && tok.Value == "," {
 			lex.Next()
 			skipEOL(lex)
 		}
 	}
+}
+
+// isPlainElem reports whether tok is a whole element of a set: a word but
+// file (which starts file("PATH")), a variable or a string.
+func isPlainElem(tok *lexer.Token) bool {
+	return tok.Type == wordToken && tok.Value != "file" || tok.Type == varToken || tok.Type == stringToken
 }
 
 // countPlain counts the words, variables and strings ahead, up to the

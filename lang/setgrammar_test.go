@@ -74,7 +74,7 @@ func parseSet(src string, fast bool) ([]*Value, error) {
 			return nil, participle.Errorf(v.Pos, "not a set")
 		}
 		ends{[]byte(src)}.value(v)
-		return v.Set.Elems, nil
+		return v.Set.Values(), nil
 	}
 	g, err := setLitParser().ParseString("s.ks", src)
 	if err != nil {
@@ -84,4 +84,29 @@ func parseSet(src string, fast bool) ([]*Value, error) {
 		ends{[]byte(src)}.value(v)
 	}
 	return g.Elems, nil
+}
+
+// A set's words and strings are held as scalars, not Values: a Value, its
+// string and a pointer to it were most of the memory of a large set. The
+// grammar's tree is what Values gives (TestSetFastPathIsTheGrammar).
+func TestPlainSetElementsAreScalars(t *testing.T) {
+	v, err := valueParser().ParseString("s.ks", `{ 192.0.2.1, "eth0", $VPN, { 2 } }`)
+	require.NoError(t, err)
+	require.NotNil(t, v.Set)
+	held := make([]bool, len(v.Set.Elems))
+	for i, e := range v.Set.Elems {
+		held[i] = e.value != nil
+	}
+	// The nested set sends the whole set to the grammar, which holds Values.
+	assert.Equal(t, []bool{true, true, true, true}, held)
+
+	v, err = valueParser().ParseString("s.ks", `{ 192.0.2.1, "eth0", $VPN }`)
+	require.NoError(t, err)
+	held = held[:0]
+	for _, e := range v.Set.Elems {
+		held = append(held, e.value != nil)
+	}
+	assert.Equal(t, []bool{false, false, true}, held, "a word, a string, a $NAME")
+	assert.Equal(t, `"eth0"`, *v.Set.Value(1).String)
+	assert.Equal(t, "eth0", v.Set.Elems[1].scalar())
 }
