@@ -401,19 +401,21 @@ func (t *LiveTable) setValues(f ir.Field, name string) string {
 		return "@" + name
 	}
 	var vals []string
-	for i, e := range s.Elements {
-		if e.IntervalEnd {
+	es := &s.Elements
+	for i := range es.Len() {
+		if es.IntervalEnd(i) {
 			continue
 		}
-		v := valueText(f, e.Key)
+		key := es.Key(i)
+		v := valueText(f, key)
 		if s.Set.Interval {
 			// An interval element ends where the next end element starts,
 			// or at the top of the key space when none follows.
-			last := bytes.Repeat([]byte{0xff}, len(e.Key))
-			if i+1 < len(s.Elements) && s.Elements[i+1].IntervalEnd {
-				last = decrement(s.Elements[i+1].Key)
+			last := bytes.Repeat([]byte{0xff}, len(key))
+			if i+1 < es.Len() && es.IntervalEnd(i+1) {
+				last = decrement(es.Key(i + 1))
 			}
-			v = rangeText(f, e.Key, last)
+			v = rangeText(f, key, last)
 		}
 		vals = append(vals, v)
 	}

@@ -27,7 +27,7 @@ func TestDecompileRoundTrip(t *testing.T) {
 						// Name each anonymous set as the kernel would.
 						for _, s := range r.Sets {
 							name := fmt.Sprintf("__set%d", s.Set.ID)
-							live.Sets[name] = &nft.LiveSet{Set: s.Set, Elements: s.Elements()}
+							live.Sets[name] = &nft.LiveSet{Set: s.Set, Elements: nft.ElementsOf(s.Elements())}
 							for _, e := range r.Rule.Exprs {
 								if l, ok := e.(*expr.Lookup); ok && l.SetID == s.Set.ID {
 									l.SetName = name

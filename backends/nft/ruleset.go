@@ -58,7 +58,7 @@ type LiveChain struct {
 // LiveSet is a set and its elements.
 type LiveSet struct {
 	Set      *nftables.Set
-	Elements []nftables.SetElement
+	Elements Elements
 }
 
 // Fingerprint lists the ruleset as canonical lines, one for each table,
@@ -136,7 +136,7 @@ func (t *LiveTable) setFingerprint(name string) string {
 	if t.Runtime[name] {
 		return fmt.Sprintf("%s %s interval=%v (elements at runtime)", name, s.Set.KeyType.Name, s.Set.Interval)
 	}
-	elems := elementTexts(s.Elements)
+	elems := elementTexts(&s.Elements)
 	sort.Strings(elems)
 	label := name
 	if s.Set.Anonymous {
@@ -251,20 +251,20 @@ func verdictName(v *expr.Verdict) string {
 // elementTexts writes each element as its key in hex and whether it ends
 // an interval ("c0000201/false"), into one buffer: a set's fingerprint
 // writes out every element, 200,000 for a large blocklist.
-func elementTexts(elems []nftables.SetElement) []string {
+func elementTexts(elems *Elements) []string {
 	size := 0
-	for _, e := range elems {
-		size += 2*len(e.Key) + len("/false")
+	for i := range elems.Len() {
+		size += 2*len(elems.Key(i)) + len("/false")
 	}
 	buf := make([]byte, 0, size)
-	ends := make([]int, len(elems))
-	for i, e := range elems {
-		buf = hex.AppendEncode(buf, e.Key)
-		buf = strconv.AppendBool(append(buf, '/'), e.IntervalEnd)
+	ends := make([]int, elems.Len())
+	for i := range elems.Len() {
+		buf = hex.AppendEncode(buf, elems.Key(i))
+		buf = strconv.AppendBool(append(buf, '/'), elems.IntervalEnd(i))
 		ends[i] = len(buf)
 	}
 	all := string(buf)
-	texts := make([]string, len(elems))
+	texts := make([]string, len(ends))
 	start := 0
 	for i, end := range ends {
 		texts[i], start = all[start:end], end

@@ -105,26 +105,25 @@ func applyInScratch(b *nft.Batch, verify bool) (*nft.Ruleset, error) {
 	if err := c.Flush(); err != nil {
 		return nil, locateRefusal(b, err)
 	}
-	known := func(t *nftables.Table, s *nftables.Set) ([]nftables.SetElement, bool) {
+	known := func(t *nftables.Table, s *nftables.Set) (nft.Elements, bool) {
+		var elems nft.Elements
 		bt := b.Table(t)
 		if bt == nil || s.Anonymous {
-			return nil, false
+			return elems, false
 		}
 		for _, bs := range bt.Sets {
 			if bs.Set.Name == s.Name {
-				elems := make([]nftables.SetElement, 0, bs.Len())
-				keys := make([]byte, 0, bs.Len()*int(bs.Set.KeyType.Bytes)) // one buffer for every key
+				elems.Grow(bs.Len(), int(bs.Set.KeyType.Bytes))
 				err := bs.Chunks(setChunk, func(chunk []nftables.SetElement) error {
 					for _, e := range chunk {
-						keys = append(keys, e.Key...)
-						elems = append(elems, nftables.SetElement{Key: keys[len(keys)-len(e.Key) : len(keys) : len(keys)], IntervalEnd: e.IntervalEnd})
+						elems.Add(e.Key, e.IntervalEnd)
 					}
 					return nil
 				})
 				return elems, err == nil
 			}
 		}
-		return nil, false
+		return elems, false
 	}
 	return readKnowing(c, handlePath(scratch), known)
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
@@ -28,9 +29,9 @@ var errNotPlain = errors.New("set elements carry more than keys")
 
 // dumpSetElements reads the keys and interval flags of a set's elements in
 // the namespace at nsPath (this one when empty) in dumpBuffer pieces.
-func dumpSetElements(nsPath string, s *nftables.Set) ([]nftables.SetElement, error) {
+func dumpSetElements(nsPath string, s *nftables.Set) (nft.Elements, error) {
 	if s.IsMap || s.HasTimeout || s.Dynamic {
-		return nil, errNotPlain
+		return nft.Elements{}, errNotPlain
 	}
 	var fd int
 	err := nsenter.Run(nsPath, func() (err error) {
@@ -38,18 +39,18 @@ func dumpSetElements(nsPath string, s *nftables.Set) ([]nftables.SetElement, err
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("netlink socket: %w", err)
+		return nft.Elements{}, fmt.Errorf("netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("netlink bind: %w", err)
+		return nft.Elements{}, fmt.Errorf("netlink bind: %w", err)
 	}
 	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
 		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(s.Table.Name + "\x00")},
 		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(s.Name + "\x00")},
 	})
 	if err != nil {
-		return nil, err
+		return nft.Elements{}, err
 	}
 	req := netlink.Message{
 		Header: netlink.Header{
@@ -62,58 +63,48 @@ func dumpSetElements(nsPath string, s *nftables.Set) ([]nftables.SetElement, err
 	req.Header.Length = uint32(unix.NLMSG_HDRLEN + len(req.Data))
 	raw, err := req.MarshalBinary()
 	if err != nil {
-		return nil, err
+		return nft.Elements{}, err
 	}
 	if err := unix.Sendto(fd, raw, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("asking for set %s: %w", s.Name, err)
+		return nft.Elements{}, fmt.Errorf("asking for set %s: %w", s.Name, err)
 	}
-	var read setKeys
+	var read nft.Elements
 	buf := make([]byte, dumpBuffer)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return nil, fmt.Errorf("reading set %s: %w", s.Name, err)
+			return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("reading set %s: %w", s.Name, err)
+			return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, err)
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return read.elements(), nil
+				return read, nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
-						return nil, fmt.Errorf("reading set %s: %w", s.Name, unix.Errno(-code))
+						return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, unix.Errno(-code))
 					}
 				}
-				return read.elements(), nil
+				return read, nil
 			}
 			if len(m.Data) < 4 {
 				continue
 			}
-			if err := read.add(m.Data[4:]); err != nil {
-				return nil, err
+			if err := addPlainElements(&read, m.Data[4:]); err != nil {
+				return nft.Elements{}, err
 			}
 		}
 	}
 }
 
-// setKeys gathers a set's elements as a dump brings them: the keys in one
-// buffer, so that the elements are made once, as many as there are, when
-// the dump ends. Appended one at a time, the 200,000 elements of a
-// 100,000-range set were twice their 29 MB at the peak of "ksc status".
-type setKeys struct {
-	keys        []byte
-	ends        []int // where each element's key ends in keys
-	intervalEnd []bool
-}
-
-// add decodes one NEWSETELEM message's elements: each must be a key and
-// flags only. The attributes are walked in place: a decoder for each
-// element was 40 MB of garbage for 200,000 of them.
-func (k *setKeys) add(data []byte) error {
+// addPlainElements decodes one NEWSETELEM message's elements into es:
+// each must be a key and flags only. The attributes are walked in place: a
+// decoder for each element was 40 MB of garbage for 200,000 of them.
+func addPlainElements(es *nft.Elements, data []byte) error {
 	return walkAttrs(data, func(typ uint16, list []byte) error {
 		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
 			return nil
@@ -123,26 +114,10 @@ func (k *setKeys) add(data []byte) error {
 			if err != nil {
 				return err
 			}
-			k.keys = append(k.keys, key...)
-			k.ends = append(k.ends, len(k.keys))
-			k.intervalEnd = append(k.intervalEnd, intervalEnd)
+			es.Add(key, intervalEnd)
 			return nil
 		})
 	})
-}
-
-// elements are the elements read, their keys in the one buffer.
-func (k *setKeys) elements() []nftables.SetElement {
-	if len(k.ends) == 0 {
-		return nil
-	}
-	elems := make([]nftables.SetElement, len(k.ends))
-	start := 0
-	for i, end := range k.ends {
-		elems[i] = nftables.SetElement{Key: k.keys[start:end:end], IntervalEnd: k.intervalEnd[i]}
-		start = end
-	}
-	return elems
 }
 
 // plainElement decodes an element of a key and flags only; the key is

@@ -17,7 +17,7 @@ func Read(c *nftables.Conn, nsPath string) (*nft.Ruleset, error) { return readKn
 
 // knownElements gives the elements of a set the caller sent itself, so
 // that they need not be read back; false for others.
-type knownElements func(t *nftables.Table, s *nftables.Set) ([]nftables.SetElement, bool)
+type knownElements func(t *nftables.Table, s *nftables.Set) (nft.Elements, bool)
 
 // readKnowing is Read, taking the elements of the sets known gives from
 // it instead of from the kernel.
@@ -53,7 +53,9 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 			}
 			elems, err := dumpSetElements(nsPath, s)
 			if errors.Is(err, errNotPlain) {
-				elems, err = c.GetSetElements(s)
+				var whole []nftables.SetElement
+				whole, err = c.GetSetElements(s)
+				elems = nft.ElementsOf(whole)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
@@ -106,7 +108,7 @@ func queueTable(c batchConn, t *nft.LiveTable) error {
 		if s.Size == 0 && !s.Interval && !s.Dynamic {
 			// Sized for its elements, as addAnonymousSet does: a hash
 			// set that grows after the batch lists wrongly until it has.
-			s.Size = uint32(len(ls.Elements))
+			s.Size = uint32(ls.Elements.Len())
 		}
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("restoring set %s: %w", name, err)
@@ -116,8 +118,8 @@ func queueTable(c batchConn, t *nft.LiveTable) error {
 		// so reaches the same set by its ID.
 		filler := s
 		filler.Anonymous = false
-		for i := 0; i < len(ls.Elements); i += setChunk {
-			if err := c.addElements(&filler, ls.Elements[i:min(i+setChunk, len(ls.Elements))]); err != nil {
+		for i := 0; i < ls.Elements.Len(); i += setChunk {
+			if err := c.addElements(&filler, ls.Elements.Library(i, min(i+setChunk, ls.Elements.Len()))); err != nil {
 				return fmt.Errorf("restoring set %s: %w", name, err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -129,17 +130,17 @@ func TestDumpedElementsDecode(t *testing.T) {
 	a.str(unix.NFTA_SET_ELEM_LIST_SET, "blocklist")
 	message := append(a.b, list...)
 
-	var read setKeys
-	require.NoError(t, read.add(message))
-	require.NoError(t, read.add(message))
-	got := read.elements()
+	var read nft.Elements
+	require.NoError(t, addPlainElements(&read, message))
+	require.NoError(t, addPlainElements(&read, message))
+	got := read.Library(0, read.Len())
 	assert.Equal(t, append(elems, elems...), got)
 	assert.Equal(t, cap(got[0].Key), len(got[0].Key), "a key's append cannot reach the next")
 
 	for _, bad := range [][]byte{message[:len(message)-1], {1, 0, 0}, {3, 0, 1, 0}, {200, 0, 1, 0}} {
-		assert.Error(t, (&setKeys{}).add(bad), "%x", bad)
+		assert.Error(t, addPlainElements(&nft.Elements{}, bad), "%x", bad)
 	}
 	withEnd, ok := encodePlainElements([]nftables.SetElement{{Key: []byte{1}, KeyEnd: []byte{2}}})
 	require.True(t, ok)
-	assert.ErrorIs(t, (&setKeys{}).add(withEnd), errNotPlain)
+	assert.ErrorIs(t, addPlainElements(&nft.Elements{}, withEnd), errNotPlain)
 }

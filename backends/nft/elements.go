@@ -1,0 +1,85 @@
+package nft
+
+import "github.com/google/nftables"
+
+// Elements are a set's elements as they are read back from the kernel. A
+// plain set's (keys and interval flags, which is every set ksc writes) are
+// held as their keys in one buffer, 9 bytes an IPv4 element: as
+// google/nftables' SetElement, 144 bytes each, the live and the desired
+// copies of two 100,000-element sets were most of ksc status's memory. Any
+// other set (a map's, one with timeouts or comments) keeps the library's
+// elements, which carry all of it.
+type Elements struct {
+	keys        []byte
+	ends        []uint32 // where each element's key ends in keys
+	intervalEnd []bool
+	whole       []nftables.SetElement // the elements of a set that is not plain
+}
+
+// ElementsOf holds elements as the library gives them.
+func ElementsOf(es []nftables.SetElement) Elements { return Elements{whole: es} }
+
+// Grow makes room for n more plain elements with keys of size bytes.
+func (e *Elements) Grow(n, size int) {
+	e.keys = growTo(e.keys, n*size)
+	e.ends = growTo(e.ends, n)
+	e.intervalEnd = growTo(e.intervalEnd, n)
+}
+
+func growTo[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return append(make([]T, 0, len(s)+n), s...)
+}
+
+// Add appends a plain element: its key, copied, and whether it ends an
+// interval.
+func (e *Elements) Add(key []byte, intervalEnd bool) {
+	e.keys = append(e.keys, key...)
+	e.ends = append(e.ends, uint32(len(e.keys)))
+	e.intervalEnd = append(e.intervalEnd, intervalEnd)
+}
+
+// Len is the number of elements.
+func (e *Elements) Len() int {
+	if e.whole != nil {
+		return len(e.whole)
+	}
+	return len(e.ends)
+}
+
+// Key is element i's key.
+func (e *Elements) Key(i int) []byte {
+	if e.whole != nil {
+		return e.whole[i].Key
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = e.ends[i-1]
+	}
+	return e.keys[start:e.ends[i]:e.ends[i]]
+}
+
+// IntervalEnd reports whether element i ends an interval.
+func (e *Elements) IntervalEnd(i int) bool {
+	if e.whole != nil {
+		return e.whole[i].IntervalEnd
+	}
+	return e.intervalEnd[i]
+}
+
+// Library is elements lo to hi as google/nftables' SetElements, to send.
+func (e *Elements) Library(lo, hi int) []nftables.SetElement {
+	if e.whole != nil {
+		return e.whole[lo:hi]
+	}
+	if lo == hi {
+		return nil
+	}
+	out := make([]nftables.SetElement, hi-lo)
+	for i := range out {
+		out[i] = nftables.SetElement{Key: e.Key(lo + i), IntervalEnd: e.intervalEnd[lo+i]}
+	}
+	return out
+}
