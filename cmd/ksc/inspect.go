@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
@@ -107,7 +108,9 @@ func runDiff(e env, args []string) int {
 const statusUsage = `Usage: ksc status POLICY [flags]
 
 Show whether POLICY's ruleset is loaded, and each rule's counter next to
-its policy line. Exit status 0 when every rule is loaded, 1 when not.
+its policy line. A rule of more than 160 characters (a large set written
+inline) is shown by its start and end; its policy line has all of it.
+Exit status 0 when every rule is loaded, 1 when not.
 
 Examples:
   sudo ksc status policy.ks
@@ -148,7 +151,7 @@ func runStatus(e env, args []string) int {
 			packets, bytes = "missing", "-"
 			missing++
 		}
-		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", r.Pos, r.Chain, packets, bytes, r.Text)
+		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", r.Pos, r.Chain, packets, bytes, ruleColumn(r.Text))
 	}
 	if missing > 0 {
 		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded: run ksc diff to see why\n", missing, len(rules))
@@ -156,6 +159,24 @@ func runStatus(e env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "all %d rules are loaded\n", len(rules))
 	return exitOK
+}
+
+// ruleColumnMax is the most characters of a rule the status table shows.
+const ruleColumnMax = 160
+
+// ruleColumn is a rule's text as the status table shows it: a rule longer
+// than ruleColumnMax characters loses its middle (a rule with 100,000
+// addresses written inline was one line of 1.5 MB). The policy line in the
+// first column points to the whole rule.
+func ruleColumn(text string) string {
+	if utf8.RuneCountInString(text) <= ruleColumnMax {
+		return text
+	}
+	const gap = " … "
+	runes := []rune(text)
+	tail := ruleColumnMax / 4
+	head := ruleColumnMax - tail - utf8.RuneCountInString(gap)
+	return string(runes[:head]) + gap + string(runes[len(runes)-tail:])
 }
 
 const removeUsage = `Usage: ksc remove POLICY [flags]
