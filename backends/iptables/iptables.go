@@ -1131,30 +1131,16 @@ var rejectCodes = map[ir.Family]map[uint8]string{
 		5: "icmp6-policy-fail", 6: "icmp6-reject-route"},
 }
 
-var icmpxCodes = map[ir.Family]map[uint8]uint8{
-	ir.IPv4: {0: 0, 1: 3, 2: 1, 3: 13},
-	ir.IPv6: {0: 0, 1: 4, 2: 3, 3: 1},
-}
-
 // rejectWith is the --reject-with of a reject in one family.
 func rejectWith(with ir.RejectWith, family ir.Family) (string, bool) {
-	code := map[ir.Family]uint8{ir.IPv4: 3, ir.IPv6: 4}[family] // port unreachable
-	switch with.Kind {
-	case ir.RejectDefault:
-	case ir.RejectTCPReset:
-		return "tcp-reset", true
-	case ir.RejectICMP, ir.RejectICMPv6:
-		code = with.Code
-	case ir.RejectICMPX:
-		c, ok := icmpxCodes[family][with.Code]
-		if !ok {
-			return "", false
-		}
-		code = c
-	default:
+	sent, ok := with.InFamily(family)
+	if !ok {
 		return "", false
 	}
-	name, ok := rejectCodes[family][code]
+	if sent.Kind == ir.RejectTCPReset {
+		return "tcp-reset", true
+	}
+	name, ok := rejectCodes[family][sent.Code]
 	return name, ok
 }
 
