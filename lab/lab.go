@@ -13,8 +13,8 @@
 // related probe is an ICMP error about such a flow. A small nftables
 // table of the lab's own counts what passed (a chain after every other
 // at the last hook the packet crosses) and what the kernel answered with
-// a reset or an ICMP error (a chain before every other at output): passed
-// is accept, answered is reject, neither is drop.
+// a reset or an ICMP error, by its code (a chain before every other at
+// output): passed is accept, answered is reject, neither is drop.
 package lab
 
 import (

@@ -34,7 +34,7 @@ table inet t {
 	chain c_fwd {
 		type filter hook forward priority 0; policy drop;
 		iifname "eth0" oifname "wg0" tcp dport 443 accept
-		iifname "eth0" oifname "wg0" tcp dport 444 reject
+		iifname "eth0" oifname "wg0" tcp dport 444 reject with icmp host-prohibited
 	}
 	chain c_out {
 		type filter hook output priority 0; policy accept;
@@ -42,7 +42,7 @@ table inet t {
 		meta mark 0x6d udp dport 1194 accept
 		udp dport 1194 drop
 		oifname "eth0" ip6 daddr 2001:db8::53 udp dport 53 reject
-		icmp type echo-request reject
+		icmp type echo-request reject with icmpx admin-prohibited
 		ct state established ct mark 5 udp dport 5005 drop
 	}
 	chain c_post {
@@ -62,6 +62,14 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 	out, err := load.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
+	// A reject's answer, as nft writes the answer the lab saw.
+	answers := map[string]string{
+		"in eth0 udp 203.0.113.7:40000 192.0.2.2:53":           "with icmp port-unreachable",
+		"in eth0 tcp 203.0.113.7:40000 192.0.2.2:22":           "with tcp reset",
+		"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:444": "with icmp host-prohibited",
+		"out eth0 udp [2001:db8::2]:40000 [2001:db8::53]:53":   "with icmpv6 port-unreachable",
+		"out eth0 icmp 192.0.2.2 203.0.113.9 echo-request":     "with icmp admin-prohibited",
+	}
 	for _, tc := range []struct {
 		line string
 		want ir.Verdict
@@ -109,6 +117,9 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		got, err := l.Run(p, p)
 		if assert.NoError(t, err, tc.line) {
 			assert.Equal(t, tc.want.String(), got.Verdict.String(), tc.line)
+			if tc.want == ir.Reject {
+				assert.Equal(t, answers[tc.line], got.Answer.Text(), tc.line)
+			}
 		}
 	}
 }

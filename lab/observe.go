@@ -52,6 +52,10 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 	for _, name := range []string{tagPassed, tagAnswered, tagMarker} {
 		c.AddObj(&nftables.CounterObj{Table: table, Name: name})
 	}
+	replies := answers(p.Packet)
+	for _, a := range replies {
+		c.AddObj(&nftables.CounterObj{Table: table, Name: a.tag()})
+	}
 	chain := func(name string, hook *nftables.ChainHook, prio int32) *nftables.Chain {
 		return c.AddChain(&nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeFilter,
 			Hooknum: hook, Priority: nftables.ChainPriorityRef(nftables.ChainPriority(prio))})
@@ -73,8 +77,8 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 	if notrack {
 		rule(first, append(tuple(p.Packet), &expr.Notrack{})...)
 	}
-	for _, answer := range answers(p.Packet) {
-		rule(firstOut, append(answer, count(tagAnswered))...)
+	for _, a := range replies {
+		rule(firstOut, append(a.exprs, count(tagAnswered), count(a.tag()))...)
 	}
 	if p.CtMark != 0 && p.CtState == ir.CtNew {
 		hook := map[bool]*nftables.ChainHook{true: nftables.ChainHookPrerouting, false: nftables.ChainHookOutput}[incoming]
@@ -176,21 +180,44 @@ func originalTuple(p ir.Packet) []expr.Any {
 	return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{p.ICMPType, p.ICMPCode})...)
 }
 
-// answers match what the kernel sends back when a rule rejects p: an ICMP
-// destination-unreachable to p's source, or a TCP reset.
-func answers(p ir.Packet) [][]expr.Any {
+// answer is a reply the kernel may send when a rule rejects a probe, and
+// the rule's expressions that match it.
+type answer struct {
+	with  ir.RejectWith // as InFamily gives it
+	exprs []expr.Any
+}
+
+// tag names the answer's counter.
+func (a answer) tag() string {
+	if a.with.Kind == ir.RejectTCPReset {
+		return "reset"
+	}
+	return fmt.Sprintf("unreachable-%d", a.with.Code)
+}
+
+// unreachableCodes bounds the destination-unreachable codes the lab tells
+// apart: ICMP's are 0 to 15, ICMPv6's 0 to 7.
+var unreachableCodes = map[ir.Family]uint8{ir.IPv4: 16, ir.IPv6: 8}
+
+// answers match what the kernel may send back when a rule rejects p: an
+// ICMP destination-unreachable to p's source, by its code, or a TCP reset.
+func answers(p ir.Packet) []answer {
 	family, dst := byte(unix.NFPROTO_IPV4), uint32(16)
-	icmp, unreachable := ir.ICMP, byte(3)
+	kind, icmp, unreachable := ir.RejectICMP, ir.ICMP, byte(3)
 	if p.Family() == ir.IPv6 {
-		family, dst, icmp, unreachable = unix.NFPROTO_IPV6, 24, ir.ICMPv6, 1
+		family, dst, kind, icmp, unreachable = unix.NFPROTO_IPV6, 24, ir.RejectICMPv6, ir.ICMPv6, 1
 	}
 	to := append(cmpMeta(expr.MetaKeyNFPROTO, family), cmpPayload(expr.PayloadBaseNetworkHeader, dst, p.Src.AsSlice())...)
-	out := [][]expr.Any{append(append(to[:len(to):len(to)], cmpMeta(expr.MetaKeyL4PROTO, byte(icmp))...),
-		cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{unreachable})...)}
+	var out []answer
+	for code := range unreachableCodes[p.Family()] {
+		exprs := append(to[:len(to):len(to)], cmpMeta(expr.MetaKeyL4PROTO, byte(icmp))...)
+		exprs = append(exprs, cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{unreachable, code})...)
+		out = append(out, answer{ir.RejectWith{Kind: kind, Code: code}, exprs})
+	}
 	if p.Protocol == ir.TCP {
 		reset := append(to[:len(to):len(to)], cmpMeta(expr.MetaKeyL4PROTO, byte(ir.TCP))...)
 		reset = append(reset, cmpPayload(expr.PayloadBaseTransportHeader, 0, binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, p.Dport), p.Sport))...)
-		out = append(out, reset)
+		out = append(out, answer{ir.RejectWith{Kind: ir.RejectTCPReset}, reset})
 	}
 	return out
 }

@@ -17,6 +17,9 @@ import (
 // Outcome is what the kernel did with a probe.
 type Outcome struct {
 	Verdict ir.Verdict
+	// Answer is what the kernel answered a rejected probe with, as
+	// ir.RejectWith.InFamily writes it.
+	Answer ir.RejectWith
 	// Silent is set when the kernel answers nothing to this packet even
 	// when a rule rejects it (an ICMP error, a broadcast, a reset): a
 	// reject then looks like a drop.
@@ -90,6 +93,11 @@ func (l *Lab) Run(p, rewritten sim.Packet) (o Outcome, err error) {
 		o.Verdict = ir.Accept
 	case n[tagAnswered] > 0:
 		o.Verdict = ir.Reject
+		for _, a := range answers(p.Packet) {
+			if n[a.tag()] > 0 {
+				o.Answer = a.with
+			}
+		}
 	}
 	return o, nil
 }

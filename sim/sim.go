@@ -183,6 +183,20 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 	return res
 }
 
+// Answer is what the rule that rejected the packet answers it with, as
+// the kernel sends it (ir.RejectWith.InFamily); false when no rule
+// rejected it.
+func (r Result) Answer() (ir.RejectWith, bool) {
+	if r.Verdict != ir.Reject {
+		return ir.RejectWith{}, false
+	}
+	d := r.Decided()
+	if d == nil || d.Rule == nil {
+		return ir.RejectWith{}, false
+	}
+	return d.Rule.RejectWith.InFamily(r.Final.Family())
+}
+
 type tableChain struct {
 	table *ir.Table
 	chain *ir.Chain

@@ -206,3 +206,24 @@ func TestDaddrType(t *testing.T) {
 		assert.Equal(t, want, pkt.DaddrType, line)
 	}
 }
+
+// A rejected packet's answer is its rejecting rule's, as its family gets it.
+func TestAnswerIsTheRejectingRules(t *testing.T) {
+	src := "table inet t {\n\tchain c hook input policy accept {\n\t\ttcp dport 22 reject with tcp reset\n\t\tudp dport 53 reject\n\t\tip saddr 192.0.2.7 reject with icmp host-prohibited\n\t\tudp dport 54 reject with icmpx admin-prohibited\n\t\tudp dport 55 drop\n\t}\n}\n"
+	p := loadSource(t, "a.ks", src)
+	for line, want := range map[string]string{
+		"in eth0 tcp 192.0.2.9:40000 192.0.2.1:22":         "with tcp reset",
+		"in eth0 udp 192.0.2.9:40000 192.0.2.1:53":         "with icmp port-unreachable",
+		"in eth0 udp [2001:db8::9]:40000 [2001:db8::1]:53": "with icmpv6 port-unreachable",
+		"in eth0 udp 192.0.2.7:40000 192.0.2.1:80":         "with icmp host-prohibited",
+		"in eth0 udp [2001:db8::9]:40000 [2001:db8::1]:54": "with icmpv6 admin-prohibited",
+	} {
+		answer, ok := evaluate(t, p, line).Answer()
+		require.True(t, ok, line)
+		assert.Equal(t, want, answer.Text(), line)
+	}
+	for _, line := range []string{"in eth0 udp 192.0.2.9:40000 192.0.2.1:55", "in eth0 udp 192.0.2.9:40000 192.0.2.1:56"} {
+		_, ok := evaluate(t, p, line).Answer()
+		assert.False(t, ok, "%s is not rejected", line)
+	}
+}

@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/sim"
@@ -59,6 +62,42 @@ func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
 			assert.Regexp(t, `^[1-9]\d* passed, 0 failed in the kernel \(netlink, nft(, iptables-nft, iptables-legacy)?\)\n$`, stdout)
 		})
 	}
+}
+
+// ksc test --kernel holds a reject to its answer: a kernel that answers
+// with another ICMP code than the rule's fails the promise. The nft loader
+// is made to load a ruleset whose reject answers otherwise.
+func TestKernelTestsCheckTheRejectsAnswer(t *testing.T) {
+	netlab.Require(t, "nft")
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "p.ks")
+	require.NoError(t, os.WriteFile(policy, []byte("table inet t {\n\tchain out hook output policy accept {\n\t\tip daddr 192.0.2.9 udp dport 53 reject\n\t}\n}\n"), 0o644))
+	kst := filepath.Join(dir, "p.kst")
+	require.NoError(t, os.WriteFile(kst, []byte("reject out eth0 udp 192.0.2.2:40000 192.0.2.9:53\n"), 0o644))
+
+	code, stdout, stderr := ksc("test", policy, kst, "--kernel", "--backend", "nft")
+	require.Equal(t, 0, code, stdout+stderr)
+
+	honest := loaders["nft"]
+	t.Cleanup(func() { loaders["nft"] = honest })
+	loaders["nft"] = loader{compile: honest.compile, load: func(p *ir.Policy, nsPath string) error {
+		text, err := nft.Render(p)
+		if err != nil {
+			return err
+		}
+		text = bytes.ReplaceAll(text, []byte(" reject"), []byte(" reject with icmpx host-unreachable"))
+		return nsenter.Run(nsPath, func() error {
+			cmd := exec.Command("nft", "-f", "-")
+			cmd.Stdin = bytes.NewReader(text)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("nft -f: %v: %s", err, out)
+			}
+			return nil
+		})
+	}}
+	code, stdout, stderr = ksc("test", policy, kst, "--kernel", "--backend", "nft")
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stdout, "p.kst:1: out eth0 udp 192.0.2.2:40000 192.0.2.9:53: expected reject with icmp port-unreachable, the kernel answered with icmp host-unreachable (nft)\n")
 }
 
 // ksc test --kernel fails a promise the kernel does not keep, and refuses

@@ -35,8 +35,10 @@ mark, and for what this machine sends, its owner. The namespaces are
 joined to nothing else, and only documentation, link-local, unique-local,
 multicast and broadcast addresses are sent to: set the policy's own
 addresses with -D on a "with" line. A line the lab cannot make as a real
-packet is an error, never a pass. For an ICMP error, a broadcast or a
-reset, the kernel answers nothing, so reject and drop look the same.
+packet is an error, never a pass. A reject must answer as its rule says
+(a TCP reset, or the ICMP error and code it names). For an ICMP error, a
+broadcast or a reset, the kernel answers nothing, so reject and drop look
+the same.
 
 Exit status 0 when every expectation holds, 1 when one does not, 2 on
 trouble (a test or the policy does not load, or a line cannot be sent).
@@ -261,17 +263,25 @@ func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, loader string) bool {
 		return false
 	}
 	for _, x := range b.Expect {
-		o, err := l.Run(x.Packet, sim.Evaluate(p, x.Packet).Final)
+		res := sim.Evaluate(p, x.Packet)
+		o, err := l.Run(x.Packet, res.Final)
 		if err != nil {
 			fmt.Fprintf(t.e.stderr, "%s:%d: %s: %v\n", t.file, x.Line, x.Text, err)
 			return false
 		}
-		if o.Matches(x.Verdict) {
+		want, rejects := res.Answer()
+		switch {
+		case !o.Matches(x.Verdict):
+			t.failed++
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s in the kernel (%s)\n", t.file, x.Line, x.Text, x.Verdict, o.Verdict, loader)
+		case rejects && o.Verdict == ir.Reject && o.Answer != want:
+			// The answer is the policy's promise too: a reset where an
+			// ICMP error was written tells a client something else.
+			t.failed++
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected reject %s, the kernel answered %s (%s)\n", t.file, x.Line, x.Text, want.Text(), o.Answer.Text(), loader)
+		default:
 			t.passed++
-			continue
 		}
-		t.failed++
-		fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s in the kernel (%s)\n", t.file, x.Line, x.Text, x.Verdict, o.Verdict, loader)
 	}
 	return true
 }
