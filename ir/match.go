@@ -375,7 +375,10 @@ func (e AddrElem) Family() Family {
 func (e AddrElem) IsSingle() bool { return !e.Prefix.IsValid() && e.From == e.To }
 
 // String writes the element as nft and iptables spell it.
-func (e AddrElem) String() string { return string(e.AppendTo(nil)) }
+func (e AddrElem) String() string {
+	var b [80]byte // the longest: an IPv6 range, 2×39 bytes and a dash
+	return string(e.AppendTo(b[:0]))
+}
 
 // AppendTo appends the element as String writes it.
 func (e AddrElem) AppendTo(b []byte) []byte {
