@@ -1,6 +1,10 @@
 package nft
 
-import "github.com/google/nftables"
+import (
+	"slices"
+
+	"github.com/google/nftables"
+)
 
 // Elements are a set's elements as they are read back from the kernel. A
 // plain set's (keys and interval flags, which is every set ksc writes) are
@@ -21,16 +25,9 @@ func ElementsOf(es []nftables.SetElement) Elements { return Elements{whole: es} 
 
 // Grow makes room for n more plain elements with keys of size bytes.
 func (e *Elements) Grow(n, size int) {
-	e.keys = growTo(e.keys, n*size)
-	e.ends = growTo(e.ends, n)
-	e.intervalEnd = growTo(e.intervalEnd, n)
-}
-
-func growTo[T any](s []T, n int) []T {
-	if cap(s)-len(s) >= n {
-		return s
-	}
-	return append(make([]T, 0, len(s)+n), s...)
+	e.keys = slices.Grow(e.keys, n*size)
+	e.ends = slices.Grow(e.ends, n)
+	e.intervalEnd = slices.Grow(e.intervalEnd, n)
 }
 
 // Add appends a plain element: its key, copied, and whether it ends an
