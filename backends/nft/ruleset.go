@@ -21,6 +21,9 @@ type LiveTable struct {
 	Table  *nftables.Table
 	Chains []*LiveChain
 	Sets   map[string]*LiveSet // by kernel name, e.g. "__set0"
+	// SetNames are the names of Sets in the order the kernel lists them,
+	// which is the order they were made in, and nft lists them in.
+	SetNames []string
 	// Runtime names the sets whose elements are not compared: those the
 	// policy declares, which other programs may change (see MarkRuntime).
 	Runtime map[string]bool
@@ -59,6 +62,10 @@ type LiveChain struct {
 type LiveSet struct {
 	Set      *nftables.Set
 	Elements Elements
+	// UserData is the set's user data as the kernel keeps it: nft's byte
+	// order of keys and data and its typeof, which google/nftables does
+	// not read; a restore writes it back.
+	UserData []byte
 }
 
 // Fingerprint lists the ruleset as canonical lines, one for each table,
@@ -142,7 +149,11 @@ func (t *LiveTable) setFingerprint(name string) string {
 	if s.Set.Anonymous {
 		label = "anonymous"
 	}
-	return fmt.Sprintf("%s %s interval=%v {%s}", label, s.Set.KeyType.Name, s.Set.Interval, strings.Join(elems, ","))
+	kind := s.Set.KeyType.Name
+	if s.Set.IsMap {
+		kind = fmt.Sprintf("%s : %s/%d", kind, s.Set.DataType.Name, s.Set.DataType.Bytes)
+	}
+	return fmt.Sprintf("%s %s interval=%v {%s}", label, kind, s.Set.Interval, strings.Join(elems, ","))
 }
 
 func TableName(t *nftables.Table) string {
@@ -249,8 +260,9 @@ func verdictName(v *expr.Verdict) string {
 }
 
 // elementTexts writes each element as its key in hex and whether it ends
-// an interval ("c0000201/false"), into one buffer: a set's fingerprint
-// writes out every element, 200,000 for a large blocklist.
+// an interval ("c0000201/false"), and what else it carries (a map's data,
+// see appendElementData), into one buffer: a set's fingerprint writes out
+// every element, 200,000 for a large blocklist.
 func elementTexts(elems *Elements) []string {
 	size := 0
 	for i := range elems.Len() {
@@ -261,6 +273,9 @@ func elementTexts(elems *Elements) []string {
 	for i := range elems.Len() {
 		buf = hex.AppendEncode(buf, elems.Key(i))
 		buf = strconv.AppendBool(append(buf, '/'), elems.IntervalEnd(i))
+		if elems.whole != nil {
+			buf = appendElementData(buf, &elems.whole[i])
+		}
 		ends[i] = len(buf)
 	}
 	all := string(buf)
@@ -270,4 +285,26 @@ func elementTexts(elems *Elements) []string {
 		texts[i], start = all[start:end], end
 	}
 	return texts
+}
+
+// appendElementData writes what an element carries besides its key: the
+// end of its range, its data or verdict, its timeout and comment. Its
+// counter and the time it has left change by themselves and are left out.
+func appendElementData(buf []byte, e *nftables.SetElement) []byte {
+	if len(e.KeyEnd) > 0 {
+		buf = hex.AppendEncode(append(buf, '-'), e.KeyEnd)
+	}
+	switch {
+	case e.VerdictData != nil:
+		buf = append(append(buf, " : "...), verdictName(e.VerdictData)...)
+	case len(e.Val) > 0:
+		buf = hex.AppendEncode(append(buf, " : "...), e.Val)
+	}
+	if e.Timeout != 0 {
+		buf = append(append(buf, " timeout "...), e.Timeout.String()...)
+	}
+	if e.Comment != "" {
+		buf = strconv.AppendQuote(append(buf, " comment "...), e.Comment)
+	}
+	return buf
 }

@@ -3,8 +3,10 @@ package nft
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,4 +56,36 @@ func TestPlainElementsAreTheLibrarys(t *testing.T) {
 	}
 	whole := ElementsOf(elems)
 	assert.Equal(t, elems, whole.Library(0, whole.Len()))
+}
+
+// A map's fingerprint holds what each element maps to, so that status,
+// diff and the check of a restore see a change of data, not only of keys;
+// a counter and the time an element has left change by themselves and
+// stay out.
+func TestMapFingerprintHoldsItsData(t *testing.T) {
+	fingerprint := func(dataType nftables.SetDatatype, elems ...nftables.SetElement) string {
+		table := &LiveTable{Sets: map[string]*LiveSet{"m": {
+			Set:      &nftables.Set{Name: "m", IsMap: true, KeyType: nftables.TypeIPAddr, DataType: dataType},
+			Elements: ElementsOf(elems),
+		}}}
+		return table.SetFingerprint("m")
+	}
+	key := []byte{192, 0, 2, 1}
+	base := fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, Val: []byte{1, 0, 0, 0}})
+	for name, other := range map[string]string{
+		"data":      fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, Val: []byte{2, 0, 0, 0}}),
+		"data type": fingerprint(nftables.TypeIPAddr, nftables.SetElement{Key: key, Val: []byte{1, 0, 0, 0}}),
+		"verdict": fingerprint(nftables.TypeVerdict, nftables.SetElement{Key: key,
+			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: "c2"}}),
+		"range end": fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, KeyEnd: []byte{192, 0, 2, 9}, Val: []byte{1, 0, 0, 0}}),
+		"timeout":   fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, Val: []byte{1, 0, 0, 0}, Timeout: time.Minute}),
+		"comment":   fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, Val: []byte{1, 0, 0, 0}, Comment: "why"}),
+	} {
+		assert.NotEqual(t, base, other, "a different %s must give a different fingerprint", name)
+	}
+	assert.NotEqual(t,
+		fingerprint(nftables.TypeVerdict, nftables.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: "c2"}}),
+		fingerprint(nftables.TypeVerdict, nftables.SetElement{Key: key, VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: "c3"}}))
+	assert.Equal(t, base, fingerprint(nftables.TypeMark, nftables.SetElement{Key: key, Val: []byte{1, 0, 0, 0},
+		Expires: time.Second, Counter: &expr.Counter{Packets: 5}}))
 }

@@ -33,69 +33,83 @@ func dumpSetElements(nsPath string, s *nftables.Set) (nft.Elements, error) {
 	if s.IsMap || s.HasTimeout || s.Dynamic {
 		return nft.Elements{}, errNotPlain
 	}
+	var read nft.Elements
+	err := dump(nsPath, unix.NFT_MSG_GETSETELEM, s.Table.Family, []netlink.Attribute{
+		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(s.Table.Name + "\x00")},
+		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(s.Name + "\x00")},
+	}, func(attrs []byte) error { return addPlainElements(&read, attrs) })
+	if err != nil {
+		if errors.Is(err, errNotPlain) {
+			return nft.Elements{}, err
+		}
+		return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, err)
+	}
+	return read, nil
+}
+
+// dump asks nf_tables, in the namespace at nsPath, for a dump of msgType
+// restricted by attrs, and calls each with the attributes of every message
+// of the answer, in dumpBuffer pieces.
+func dump(nsPath string, msgType uint16, family nftables.TableFamily, attrs []netlink.Attribute, each func(attrs []byte) error) error {
 	var fd int
 	err := nsenter.Run(nsPath, func() (err error) {
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
 		return err
 	})
 	if err != nil {
-		return nft.Elements{}, fmt.Errorf("netlink socket: %w", err)
+		return fmt.Errorf("netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nft.Elements{}, fmt.Errorf("netlink bind: %w", err)
+		return fmt.Errorf("netlink bind: %w", err)
 	}
-	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
-		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(s.Table.Name + "\x00")},
-		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(s.Name + "\x00")},
-	})
+	data, err := netlink.MarshalAttributes(attrs)
 	if err != nil {
-		return nft.Elements{}, err
+		return err
 	}
 	req := netlink.Message{
 		Header: netlink.Header{
-			Type:     netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETSETELEM),
+			Type:     netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msgType),
 			Flags:    netlink.Request | netlink.Dump,
 			Sequence: 1,
 		},
-		Data: append([]byte{byte(s.Table.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
+		Data: append([]byte{byte(family), unix.NFNETLINK_V0, 0, 0}, data...),
 	}
 	req.Header.Length = uint32(unix.NLMSG_HDRLEN + len(req.Data))
 	raw, err := req.MarshalBinary()
 	if err != nil {
-		return nft.Elements{}, err
+		return err
 	}
 	if err := unix.Sendto(fd, raw, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nft.Elements{}, fmt.Errorf("asking for set %s: %w", s.Name, err)
+		return fmt.Errorf("asking: %w", err)
 	}
-	var read nft.Elements
 	buf := make([]byte, dumpBuffer)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, err)
+			return err
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, err)
+			return err
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return read, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
-						return nft.Elements{}, fmt.Errorf("reading set %s: %w", s.Name, unix.Errno(-code))
+						return unix.Errno(-code)
 					}
 				}
-				return read, nil
+				return nil
 			}
 			if len(m.Data) < 4 {
 				continue
 			}
-			if err := addPlainElements(&read, m.Data[4:]); err != nil {
-				return nft.Elements{}, err
+			if err := each(m.Data[4:]); err != nil {
+				return err
 			}
 		}
 	}

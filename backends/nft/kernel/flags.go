@@ -145,9 +145,10 @@ func nftMessage(msg int) netlink.HeaderType {
 	return netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msg)
 }
 
-// rewriteAttrs decodes m's attributes, lets edit change them, and encodes
-// them back; m is left alone when it does not decode or edit declines.
-func rewriteAttrs(m *netlink.Message, edit func(attrs []netlink.Attribute) bool) {
+// rewriteAttrs decodes m's attributes, lets edit change them (or add to
+// them), and encodes them back; m is left alone when it does not decode or
+// edit declines.
+func rewriteAttrs(m *netlink.Message, edit func(attrs *[]netlink.Attribute) bool) {
 	if len(m.Data) < 4 {
 		return
 	}
@@ -159,7 +160,7 @@ func rewriteAttrs(m *netlink.Message, edit func(attrs []netlink.Attribute) bool)
 	for ad.Next() {
 		attrs = append(attrs, netlink.Attribute{Type: ad.Type(), Data: ad.Bytes()})
 	}
-	if ad.Err() != nil || !edit(attrs) {
+	if ad.Err() != nil || !edit(&attrs) {
 		return
 	}
 	if data, err := netlink.MarshalAttributes(attrs); err == nil {
@@ -181,7 +182,8 @@ func fixHostOrderSet(m *netlink.Message) {
 	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) {
 		return
 	}
-	rewriteAttrs(m, func(attrs []netlink.Attribute) bool {
+	rewriteAttrs(m, func(list *[]netlink.Attribute) bool {
+		attrs := *list
 		hostOrder := false
 		for _, a := range attrs {
 			if a.Type == unix.NFTA_SET_KEY_TYPE && len(a.Data) == 4 && slices.Contains(hostOrderKeyTypes, binary.BigEndian.Uint32(a.Data)) {
@@ -216,13 +218,73 @@ func hostByteOrder(udata []byte) []byte {
 	return out
 }
 
+// dialRestoring opens a connection into the namespace whose file
+// descriptor is nsFd through which tables go back as Read saw them: each
+// with its flags (but owner, which would tie it to ksc's socket), and each
+// named set with its user data, which google/nftables would write anew.
+func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
+	flags := map[TableRef]uint32{}
+	userData := map[setRef][]byte{}
+	for _, t := range tables {
+		ref := RefOf(t.Table)
+		flags[ref] = t.Table.Flags &^ TableOwner
+		for name, s := range t.Sets {
+			if !s.Set.Anonymous && s.UserData != nil {
+				userData[setRef{ref, name}] = s.UserData
+			}
+		}
+	}
+	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet,
+		func(m *netlink.Message) { setUserData(m, userData) }, noEcho)
+}
+
+// setRef names a set: its table and its name.
+type setRef struct {
+	table TableRef
+	name  string
+}
+
+// setUserData gives a NEWSET message for a set that userData names that
+// user data, in place of what google/nftables wrote.
+func setUserData(m *netlink.Message, userData map[setRef][]byte) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) || len(userData) == 0 {
+		return
+	}
+	rewriteAttrs(m, func(list *[]netlink.Attribute) bool {
+		attrs := *list
+		var ref setRef
+		ref.table.Family = nftables.TableFamily(m.Data[0])
+		for _, a := range attrs {
+			switch a.Type {
+			case unix.NFTA_SET_TABLE:
+				ref.table.Name = strings.TrimSuffix(string(a.Data), "\x00")
+			case unix.NFTA_SET_NAME:
+				ref.name = strings.TrimSuffix(string(a.Data), "\x00")
+			}
+		}
+		want, ok := userData[ref]
+		if !ok {
+			return false
+		}
+		for i, a := range attrs {
+			if a.Type == unix.NFTA_SET_USERDATA {
+				attrs[i].Data = want
+				return true
+			}
+		}
+		*list = append(attrs, netlink.Attribute{Type: unix.NFTA_SET_USERDATA, Data: want})
+		return true
+	})
+}
+
 // setTableFlags rewrites the flags of a NEWTABLE message for a table that
 // flags names; other messages are left alone.
 func setTableFlags(m *netlink.Message, flags map[TableRef]uint32) {
 	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWTABLE) {
 		return
 	}
-	rewriteAttrs(m, func(attrs []netlink.Attribute) bool {
+	rewriteAttrs(m, func(list *[]netlink.Attribute) bool {
+		attrs := *list
 		var name string
 		for _, a := range attrs {
 			if a.Type == unix.NFTA_TABLE_NAME {

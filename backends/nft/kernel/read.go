@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -38,29 +37,36 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 		if err != nil {
 			return nil, fmt.Errorf("listing sets of %s: %w", t.Name, err)
 		}
+		userData, err := setAttrs(nsPath, t, sets)
+		if err != nil {
+			return nil, err
+		}
 		for _, s := range sets {
+			lt.SetNames = append(lt.SetNames, s.Name)
 			if s.Dynamic {
 				// Its elements are the kernel's (per-source rate limits,
 				// say), not the policy's: not compared, not restored.
-				lt.Sets[s.Name] = &nft.LiveSet{Set: s}
+				lt.Sets[s.Name] = &nft.LiveSet{Set: s, UserData: userData[s.Name]}
 				continue
 			}
 			if known != nil {
 				if elems, ok := known(t, s); ok {
-					lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems}
+					lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, UserData: userData[s.Name]}
 					continue
 				}
 			}
 			elems, err := dumpSetElements(nsPath, s)
 			if errors.Is(err, errNotPlain) {
 				var whole []nftables.SetElement
-				whole, err = c.GetSetElements(s)
+				if whole, err = c.GetSetElements(s); err == nil {
+					err = verdictElements(s, whole)
+				}
 				elems = nft.ElementsOf(whole)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
 			}
-			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems}
+			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, UserData: userData[s.Name]}
 		}
 		for _, ch := range chains {
 			if ch.Table.Name != t.Name || ch.Table.Family != t.Family {
@@ -88,26 +94,34 @@ func ReadNamespace(nsPath string) (*nft.Ruleset, error) {
 }
 
 // queueTable adds t as Read saw it: the table (its flags travel through
-// dialWithTableFlags), its sets with their elements in chunks, and its
-// chains and rules, re-linking rules to their anonymous sets.
+// dialWithTableFlags), its chains, its sets with their elements in chunks,
+// and its rules, re-linking rules to their anonymous sets.
 func queueTable(c batchConn, t *nft.LiveTable) error {
 	table := c.AddTable(&nftables.Table{Name: t.Table.Name, Family: t.Table.Family})
-	ids := map[string]*nftables.Set{}
-	names := make([]string, 0, len(t.Sets))
-	for name := range t.Sets {
-		names = append(names, name)
+	// Every chain before any rule or set element: a rule may jump to a
+	// chain listed after its own, and so may a verdict map's element.
+	chains := make([]nftables.Chain, len(t.Chains))
+	for i, ch := range t.Chains {
+		chains[i] = *ch.Chain
+		chains[i].Table = table
+		c.AddChain(&chains[i])
 	}
-	sort.Strings(names)
-	for _, name := range names {
+	if len(t.SetNames) != len(t.Sets) {
+		return fmt.Errorf("restoring %s: its sets are not all listed in SetNames", nft.TableName(t.Table))
+	}
+	ids := map[string]*nftables.Set{}
+	for _, name := range t.SetNames {
 		ls := t.Sets[name]
 		s := *ls.Set
 		s.Table, s.ID = table, 0
 		if s.Anonymous {
 			s.Name = ""
 		}
-		if s.Size == 0 && !s.Interval && !s.Dynamic {
+		if s.Size == 0 && s.Anonymous && !s.Interval {
 			// Sized for its elements, as addAnonymousSet does: a hash
 			// set that grows after the batch lists wrongly until it has.
+			// A named set keeps no size: a size is a limit, and other
+			// programs add to their sets.
 			s.Size = uint32(ls.Elements.Len())
 		}
 		if err := c.AddSet(&s, nil); err != nil {
@@ -124,14 +138,6 @@ func queueTable(c batchConn, t *nft.LiveTable) error {
 			}
 		}
 		ids[name] = &s
-	}
-	// Every chain before any rule: a rule may jump to a chain listed after
-	// its own.
-	chains := make([]nftables.Chain, len(t.Chains))
-	for i, ch := range t.Chains {
-		chains[i] = *ch.Chain
-		chains[i].Table = table
-		c.AddChain(&chains[i])
 	}
 	for i, ch := range t.Chains {
 		chain := &chains[i]

@@ -90,16 +90,6 @@ func (s *Snapshot) Tables() []TableRef {
 	return refs
 }
 
-// flags is what each table of the snapshot must be created with; an owner
-// flag is never set, as it would tie the table to ksc's socket.
-func (s *Snapshot) flags() map[TableRef]uint32 {
-	flags := map[TableRef]uint32{}
-	for _, t := range s.before {
-		flags[RefOf(t.Table)] = t.Table.Flags &^ TableOwner
-	}
-	return flags
-}
-
 // checkRestorable puts the snapshot back in an empty scratch namespace and
 // compares what it reads back. A table holding something ksc cannot replay
 // (another program's exotic expressions, say) fails here.
@@ -109,7 +99,7 @@ func (s *Snapshot) checkRestorable() error {
 		return err
 	}
 	defer scratch.Close()
-	c, closeConn, err := dialWithTableFlags(int(scratch), s.flags())
+	c, closeConn, err := dialRestoring(int(scratch), s.before)
 	if err != nil {
 		return err
 	}
@@ -133,14 +123,16 @@ func (s *Snapshot) checkRestorable() error {
 }
 
 // exactFingerprint is Ruleset.Fingerprint with what a restore must also
-// keep: table flags and named sets with their elements.
+// keep: table flags, and named sets with their elements, their size (which
+// limits what other programs may add) and their user data (by which nft
+// writes what they add).
 func exactFingerprint(tables []*nft.LiveTable) []string {
 	lines := (&nft.Ruleset{Tables: tables}).Fingerprint(nil)
 	for _, t := range tables {
 		lines = append(lines, fmt.Sprintf("flags %s %#x", nft.TableName(t.Table), t.Table.Flags&^TableOwner))
 		for name, set := range t.Sets {
 			if !set.Set.Anonymous {
-				lines = append(lines, "set "+nft.TableName(t.Table)+" "+name+" "+t.SetFingerprint(name))
+				lines = append(lines, fmt.Sprintf("set %s %s size=%d userdata=%x %s", nft.TableName(t.Table), name, set.Set.Size, set.UserData, t.SetFingerprint(name)))
 			}
 		}
 	}
@@ -170,7 +162,7 @@ type RollbackReport struct {
 // flags included. Tables outside the snapshot are left as they are.
 func (s *Snapshot) Rollback() (RollbackReport, error) {
 	var report RollbackReport
-	c, closeConn, err := dialWithTableFlags(int(s.ns), s.flags())
+	c, closeConn, err := dialRestoring(int(s.ns), s.before)
 	if err != nil {
 		return report, err
 	}

@@ -1,0 +1,143 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// nftDataVerdict is the data type the kernel gives a verdict map (nft's
+// vmap), NFT_DATA_VERDICT.
+const nftDataVerdict = 0xffffff00
+
+// setAttrs reads, with a dump of its own, what google/nftables v0.3.0
+// reads wrong or not at all of the sets of table t in the namespace at
+// nsPath. It puts the types right in sets, and returns each set's user
+// data by name:
+//
+//   - a verdict map's (nft's vmap) key type: the library stores the map's
+//     data type, verdict, in its place, so that the key's type and length
+//     are lost and the map cannot be created again;
+//   - a set's user data, which the library reads only the merge flag of:
+//     it holds the byte order of the keys and data and nft's typeof, by
+//     which nft writes the elements that are added later.
+func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set) (userData map[string][]byte, err error) {
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	raw := map[string]rawSet{}
+	err = dump(nsPath, unix.NFT_MSG_GETSET, t.Family, []netlink.Attribute{
+		{Type: unix.NFTA_SET_TABLE, Data: []byte(t.Name + "\x00")},
+	}, func(attrs []byte) error {
+		name, rs, err := decodeRawSet(attrs)
+		raw[name] = rs
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the sets of %s: %w", t.Name, err)
+	}
+	userData = map[string][]byte{}
+	for _, s := range sets {
+		rs := raw[s.Name]
+		if len(rs.userData) > 0 {
+			userData[s.Name] = rs.userData
+		}
+		if !s.IsMap || rs.dataType != nftDataVerdict {
+			continue
+		}
+		s.KeyType = nftables.SetDatatype{Name: fmt.Sprintf("type %#x", rs.keyType), Bytes: rs.keyLen}
+		s.KeyType.SetNFTMagic(rs.keyType)
+		s.DataType = nftables.TypeVerdict
+		s.DataType.Bytes = rs.dataLen
+	}
+	return userData, nil
+}
+
+// rawSet is what the kernel holds of a set that google/nftables misreads.
+type rawSet struct {
+	keyType, keyLen, dataType, dataLen uint32
+	userData                           []byte
+}
+
+// decodeRawSet reads a NEWSET message's name, types and user data.
+func decodeRawSet(attrs []byte) (name string, rs rawSet, err error) {
+	err = walkAttrs(attrs, func(typ uint16, value []byte) error {
+		var field *uint32
+		switch typ {
+		case unix.NFTA_SET_NAME:
+			name = string(trimNUL(value))
+		case unix.NFTA_SET_USERDATA:
+			rs.userData = append([]byte(nil), value...)
+		case unix.NFTA_SET_KEY_TYPE:
+			field = &rs.keyType
+		case unix.NFTA_SET_KEY_LEN:
+			field = &rs.keyLen
+		case unix.NFTA_SET_DATA_TYPE:
+			field = &rs.dataType
+		case unix.NFTA_SET_DATA_LEN:
+			field = &rs.dataLen
+		}
+		if field == nil {
+			return nil
+		}
+		if len(value) != 4 {
+			return errMalformedAttrs
+		}
+		*field = binary.BigEndian.Uint32(value)
+		return nil
+	})
+	return name, rs, err
+}
+
+// verdictElements gives each element of a verdict map its verdict:
+// google/nftables v0.3.0 reads it as the raw attributes of the verdict in
+// Val, which it would send back as a value of the wrong type.
+func verdictElements(s *nftables.Set, elems []nftables.SetElement) error {
+	if !s.IsMap || s.DataType.GetNFTMagic() != nftables.TypeVerdict.GetNFTMagic() {
+		return nil
+	}
+	for i := range elems {
+		e := &elems[i]
+		if e.VerdictData != nil || len(e.Val) == 0 {
+			continue
+		}
+		v, err := decodeVerdict(e.Val)
+		if err != nil {
+			return fmt.Errorf("map %s: %w", s.Name, err)
+		}
+		e.VerdictData, e.Val = v, nil
+	}
+	return nil
+}
+
+func decodeVerdict(attrs []byte) (*expr.Verdict, error) {
+	v := &expr.Verdict{}
+	hasCode := false
+	err := walkAttrs(attrs, func(typ uint16, value []byte) error {
+		switch typ {
+		case unix.NFTA_VERDICT_CODE:
+			if len(value) != 4 {
+				return errMalformedAttrs
+			}
+			v.Kind, hasCode = expr.VerdictKind(int32(binary.BigEndian.Uint32(value))), true
+		case unix.NFTA_VERDICT_CHAIN:
+			v.Chain = string(trimNUL(value))
+		}
+		return nil
+	})
+	if err == nil && !hasCode {
+		err = errMalformedAttrs
+	}
+	return v, err
+}
+
+func trimNUL(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return b
+}
