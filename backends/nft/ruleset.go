@@ -24,6 +24,12 @@ type LiveTable struct {
 	// SetNames are the names of Sets in the order the kernel lists them,
 	// which is the order they were made in, and nft lists them in.
 	SetNames []string
+	// Objects are the table's stateful objects (named counters, quotas,
+	// ...), which ksc writes none of.
+	Objects []LiveObject
+	// Unrestorable says what the table holds that a restore cannot put
+	// back ("flowtable ft"), so that a snapshot of it is refused.
+	Unrestorable []string
 	// Runtime names the sets whose elements are not compared: those the
 	// policy declares, which other programs may change (see MarkRuntime).
 	Runtime map[string]bool
@@ -50,6 +56,15 @@ func (r *Ruleset) MarkRuntime(b *Batch) {
 			}
 		}
 	}
+}
+
+// LiveObject is a stateful object as the kernel keeps it.
+type LiveObject struct {
+	Name string
+	Type uint32 // NFT_OBJECT_*
+	// Attrs are its data and user data as netlink attributes, which a
+	// restore sends back as they are.
+	Attrs []byte
 }
 
 // LiveChain is a chain and its rules.

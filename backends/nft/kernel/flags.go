@@ -220,11 +220,13 @@ func hostByteOrder(udata []byte) []byte {
 
 // dialRestoring opens a connection into the namespace whose file
 // descriptor is nsFd through which tables go back as Read saw them: each
-// with its flags (but owner, which would tie it to ksc's socket), and each
-// named set with its user data, which google/nftables would write anew.
+// with its flags (but owner, which would tie it to ksc's socket), each
+// named set with its user data, and each stateful object with its data,
+// which google/nftables would write anew.
 func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
 	userData := map[setRef][]byte{}
+	objects := map[objectRef][]byte{}
 	for _, t := range tables {
 		ref := RefOf(t.Table)
 		flags[ref] = t.Table.Flags &^ TableOwner
@@ -233,9 +235,13 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 				userData[setRef{ref, name}] = s.UserData
 			}
 		}
+		for _, o := range t.Objects {
+			objects[objectRef{ref, o.Name}] = o.Attrs
+		}
 	}
 	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet,
-		func(m *netlink.Message) { setUserData(m, userData) }, noEcho)
+		func(m *netlink.Message) { setUserData(m, userData) },
+		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)
 }
 
 // setRef names a set: its table and its name.

@@ -37,8 +37,14 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 		if err != nil {
 			return nil, fmt.Errorf("listing sets of %s: %w", t.Name, err)
 		}
-		userData, err := setAttrs(nsPath, t, sets)
+		userData, err := setAttrs(nsPath, t, sets, lt)
 		if err != nil {
+			return nil, err
+		}
+		if lt.Objects, err = readObjects(nsPath, t); err != nil {
+			return nil, err
+		}
+		if err := readFlowtables(nsPath, t, lt); err != nil {
 			return nil, err
 		}
 		for _, s := range sets {
@@ -94,8 +100,9 @@ func ReadNamespace(nsPath string) (*nft.Ruleset, error) {
 }
 
 // queueTable adds t as Read saw it: the table (its flags travel through
-// dialWithTableFlags), its chains, its sets with their elements in chunks,
-// and its rules, re-linking rules to their anonymous sets.
+// dialRestoring), its chains, its objects, its sets with their elements in
+// chunks, and its rules, re-linking rules to their anonymous sets. What
+// t.Unrestorable names it cannot add: a snapshot of t is refused.
 func queueTable(c batchConn, t *nft.LiveTable) error {
 	table := c.AddTable(&nftables.Table{Name: t.Table.Name, Family: t.Table.Family})
 	// Every chain before any rule or set element: a rule may jump to a
@@ -108,6 +115,10 @@ func queueTable(c batchConn, t *nft.LiveTable) error {
 	}
 	if len(t.SetNames) != len(t.Sets) {
 		return fmt.Errorf("restoring %s: its sets are not all listed in SetNames", nft.TableName(t.Table))
+	}
+	// Objects before sets and rules: a map's data or a rule may name one.
+	for _, o := range t.Objects {
+		queueObject(c, table, o)
 	}
 	ids := map[string]*nftables.Set{}
 	for _, name := range t.SetNames {

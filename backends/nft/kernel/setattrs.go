@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -24,8 +25,10 @@ const nftDataVerdict = 0xffffff00
 //     are lost and the map cannot be created again;
 //   - a set's user data, which the library reads only the merge flag of:
 //     it holds the byte order of the keys and data and nft's typeof, by
-//     which nft writes the elements that are added later.
-func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set) (userData map[string][]byte, err error) {
+//     which nft writes the elements that are added later;
+//   - whether it is a map of objects, which the library cannot restore
+//     (noted in lt.Unrestorable).
+func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.LiveTable) (userData map[string][]byte, err error) {
 	if len(sets) == 0 {
 		return nil, nil
 	}
@@ -46,6 +49,11 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set) (userData 
 		if len(rs.userData) > 0 {
 			userData[s.Name] = rs.userData
 		}
+		if rs.flags&unix.NFT_SET_OBJECT != 0 {
+			// Its elements name objects, which google/nftables v0.3.0
+			// neither reads nor writes.
+			lt.Unrestorable = append(lt.Unrestorable, "map "+s.Name+" of objects")
+		}
 		if !s.IsMap || rs.dataType != nftDataVerdict {
 			continue
 		}
@@ -59,8 +67,8 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set) (userData 
 
 // rawSet is what the kernel holds of a set that google/nftables misreads.
 type rawSet struct {
-	keyType, keyLen, dataType, dataLen uint32
-	userData                           []byte
+	flags, keyType, keyLen, dataType, dataLen uint32
+	userData                                  []byte
 }
 
 // decodeRawSet reads a NEWSET message's name, types and user data.
@@ -72,6 +80,8 @@ func decodeRawSet(attrs []byte) (name string, rs rawSet, err error) {
 			name = string(trimNUL(value))
 		case unix.NFTA_SET_USERDATA:
 			rs.userData = append([]byte(nil), value...)
+		case unix.NFTA_SET_FLAGS:
+			field = &rs.flags
 		case unix.NFTA_SET_KEY_TYPE:
 			field = &rs.keyType
 		case unix.NFTA_SET_KEY_LEN:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
@@ -94,6 +95,9 @@ func (s *Snapshot) Tables() []TableRef {
 // compares what it reads back. A table holding something ksc cannot replay
 // (another program's exotic expressions, say) fails here.
 func (s *Snapshot) checkRestorable() error {
+	if err := refuseUnrestorable(s.before); err != nil {
+		return err
+	}
 	scratch, err := scratchNamespace()
 	if err != nil {
 		return err
@@ -122,14 +126,28 @@ func (s *Snapshot) checkRestorable() error {
 	return nil
 }
 
+// refuseUnrestorable names the first table that holds what a restore
+// cannot put back.
+func refuseUnrestorable(tables []*nft.LiveTable) error {
+	for _, t := range tables {
+		if len(t.Unrestorable) > 0 {
+			return fmt.Errorf("the current ruleset cannot be restored: table %s holds %s, which ksc cannot put back", nft.TableName(t.Table), strings.Join(t.Unrestorable, ", "))
+		}
+	}
+	return nil
+}
+
 // exactFingerprint is Ruleset.Fingerprint with what a restore must also
-// keep: table flags, and named sets with their elements, their size (which
-// limits what other programs may add) and their user data (by which nft
-// writes what they add).
+// keep: table flags, stateful objects, and named sets with their elements,
+// their size (which limits what other programs may add) and their user
+// data (by which nft writes what they add).
 func exactFingerprint(tables []*nft.LiveTable) []string {
 	lines := (&nft.Ruleset{Tables: tables}).Fingerprint(nil)
 	for _, t := range tables {
 		lines = append(lines, fmt.Sprintf("flags %s %#x", nft.TableName(t.Table), t.Table.Flags&^TableOwner))
+		for _, o := range t.Objects {
+			lines = append(lines, fmt.Sprintf("object %s %s type=%d %x", nft.TableName(t.Table), o.Name, o.Type, o.Attrs))
+		}
 		for name, set := range t.Sets {
 			if !set.Set.Anonymous {
 				lines = append(lines, fmt.Sprintf("set %s %s size=%d userdata=%x %s", nft.TableName(t.Table), name, set.Set.Size, set.UserData, t.SetFingerprint(name)))

@@ -140,10 +140,11 @@ func tablesOf(listing string) []string {
 
 // mapsAndTypedSets is a table as other programs write them: maps, a
 // verdict map that jumps to a chain made after it, sets of host-order
-// keys, a typeof set and comments. google/nftables v0.3.0 reads a verdict
-// map's key type wrong and none of a set's user data (the byte order nft
-// writes later elements in), and ksc once restored every named set with a
-// size of its element count, which no program could then add to.
+// keys, a typeof set, comments, and stateful objects. google/nftables
+// v0.3.0 reads a verdict map's key type wrong and none of a set's user
+// data (the byte order nft writes later elements in); ksc once restored
+// every named set with a size of its element count, which no program
+// could then add to, and left objects out.
 const mapsAndTypedSets = `table inet other {
 	map m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1, 192.0.2.2 : 0x2 }; }
 	set marks { type mark; elements = { 0x1, 0x20 }; }
@@ -151,12 +152,20 @@ const mapsAndTypedSets = `table inet other {
 	set cm { type ipv4_addr; comment "a set"; elements = { 192.0.2.9 comment "why" }; }
 	chain c2 { }
 	map vm { type ipv4_addr : verdict; elements = { 192.0.2.1 : accept, 192.0.2.2 : jump c2 }; }
+	counter web { comment "https"; }
+	quota monthly { over 10 mbytes used 1 mbytes; }
+	limit slow { rate 10/second burst 5 packets; }
+	ct helper ftp { type "ftp" protocol tcp; }
 	chain c {
 		type filter hook input priority 0;
 		ip saddr vmap @vm
 		meta mark set ip saddr map @m
 		meta mark @marks accept
 		ip saddr . tcp dport @tof accept
+		tcp dport 443 counter name "web"
+		quota name "monthly" drop
+		limit name "slow" accept
+		tcp dport 21 ct helper set "ftp"
 	}
 }
 `
@@ -198,4 +207,27 @@ func TestRollbackKeepsOthersSetsAsNftMadeThem(t *testing.T) {
 		return lines
 	}
 	assert.Equal(t, netlinkForm(reference), netlinkForm(ns), "elements added after the rollback must be the bytes nft writes into the original sets")
+}
+
+// What a restore cannot put back, a snapshot refuses by name, before
+// anything is changed. (A flowtable is refused the same way, but this
+// kernel is built without them: see TestUnrestorableIsRefused.)
+func TestSnapshotRefusesWhatItCannotRestore(t *testing.T) {
+	netlab.Require(t, "nft")
+	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
+	for _, tc := range []struct{ name, ruleset, want string }{
+		{"map of objects", "table inet acct {\n\tcounter c1 { }\n" +
+			"\tmap counters { type ipv4_addr : counter; elements = { 192.0.2.1 : \"c1\" }; }\n" +
+			"\tchain c { type filter hook input priority 0; counter name ip saddr map @counters; }\n}\n",
+			"table inet acct holds map counters of objects, which ksc cannot put back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := netlab.NewNS(t, "norestore")
+			out, err := ns.ExecInput(tc.ruleset, "nft", "-f", "-")
+			require.NoError(t, err, out)
+			_, err = kernel.TakeSnapshot(nsenter.Path(ns.Name), kernel.Replaces(killswitch), killswitch.FlushRuleset)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }
