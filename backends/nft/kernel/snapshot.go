@@ -23,6 +23,9 @@ type Snapshot struct {
 	existed  map[TableRef]bool // every table there was
 	scope    map[TableRef]bool // what the rollback deletes and puts back
 	before   []*nft.LiveTable  // the tables of scope that existed, as they were
+	// rawBefore are the rules of before as the kernel lists them, to
+	// prove a restore brings back what google/nftables cannot read.
+	rawBefore map[TableRef]chainRules
 }
 
 // Replaces lists the tables an apply of b replaces.
@@ -49,7 +52,8 @@ func TakeSnapshot(nsPath string, replaces []TableRef, flushRuleset bool) (*Snaps
 		h.Close()
 		return nil, err
 	}
-	s := &Snapshot{ns: h, replaces: map[TableRef]bool{}, existed: map[TableRef]bool{}, scope: map[TableRef]bool{}}
+	s := &Snapshot{ns: h, replaces: map[TableRef]bool{}, existed: map[TableRef]bool{}, scope: map[TableRef]bool{},
+		rawBefore: map[TableRef]chainRules{}}
 	for _, r := range replaces {
 		s.replaces[r], s.scope[r] = true, true
 	}
@@ -61,6 +65,10 @@ func TakeSnapshot(nsPath string, replaces []TableRef, flushRuleset bool) (*Snaps
 		}
 		if s.scope[ref] {
 			s.before = append(s.before, t)
+			if s.rawBefore[ref], err = readRawRules(handlePath(h), t.Table); err != nil {
+				h.Close()
+				return nil, err
+			}
 		}
 	}
 	if err := s.checkRestorable(); err != nil {
@@ -122,6 +130,16 @@ func (s *Snapshot) checkRestorable() error {
 	}
 	if got, want := exactFingerprint(back.Tables), exactFingerprint(s.before); !slices.Equal(got, want) {
 		return fmt.Errorf("the current ruleset holds something ksc cannot restore exactly (%s)", firstDifference(got, want))
+	}
+	for _, t := range s.before {
+		ref := RefOf(t.Table)
+		got, err := readRawRules(handlePath(scratch), t.Table)
+		if err != nil {
+			return err
+		}
+		if diff := firstRuleDifference(ref, got, s.rawBefore[ref]); diff != "" {
+			return fmt.Errorf("the current ruleset holds something ksc cannot restore exactly: %s", diff)
+		}
 	}
 	return nil
 }
