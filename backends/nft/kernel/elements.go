@@ -165,20 +165,9 @@ func plainElement(data []byte) (key []byte, intervalEnd bool, err error) {
 // walkAttrs calls fn with the type (its flags cleared) and the value of
 // each netlink attribute in b, in place.
 func walkAttrs(b []byte, fn func(typ uint16, value []byte) error) error {
-	for len(b) > 0 {
-		if len(b) < unix.SizeofNlAttr {
-			return errMalformedAttrs
-		}
-		n := int(binary.NativeEndian.Uint16(b))
-		if n < unix.SizeofNlAttr || n > len(b) {
-			return errMalformedAttrs
-		}
-		if err := fn(binary.NativeEndian.Uint16(b[2:])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER), b[unix.SizeofNlAttr:n]); err != nil {
-			return err
-		}
-		b = b[min(nlaAlign(n), len(b)):]
-	}
-	return nil
+	return eachAttr(b, func(typ uint16, value []byte) error {
+		return fn(typ&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER), value)
+	})
 }
 
 var errMalformedAttrs = errors.New("malformed netlink attributes")

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -15,26 +16,41 @@ import (
 // rule as its expressions in the kernel's own encoding (see rawExpr).
 type chainRules map[string][]string
 
+// rawRules are a table's rules as the kernel lists them: as text to
+// compare, and each rule's expressions to restore, by handle.
+type rawRules struct {
+	chains chainRules
+	exprs  map[uint64][]byte // NFTA_RULE_EXPRESSIONS, as listed
+}
+
 // readRawRules lists the rules of table t in the namespace at nsPath.
 //
 // google/nftables v0.3.0 drops every expression it cannot decode (socket,
 // xfrm, byteorder, dup, tproxy, osf, rt, ...) from a rule it lists,
 // without a word: "meta l4proto tcp socket transparent 1 accept" came back
-// from a restore as "meta l4proto tcp meta l4proto icmp accept". Both the
-// snapshot and the restored copy are read through the library, so their
-// fingerprints agree; the kernel's own listing of each is what tells.
-func readRawRules(nsPath string, t *nftables.Table) (chainRules, error) {
-	rules := chainRules{}
+// from a restore as "meta l4proto tcp meta l4proto icmp accept". A restore
+// therefore sends each rule's expressions as the kernel listed them, and
+// proves the copy against this listing, not against the library's.
+func readRawRules(nsPath string, t *nftables.Table) (rawRules, error) {
+	rules := rawRules{chains: chainRules{}, exprs: map[uint64][]byte{}}
 	err := dump(nsPath, unix.NFT_MSG_GETRULE, t.Family, []netlink.Attribute{
 		{Type: unix.NFTA_RULE_TABLE, Data: []byte(t.Name + "\x00")},
 	}, func(attrs []byte) error {
 		var chain string
+		var handle uint64
+		var exprs []byte
 		var rule []string
 		err := walkAttrs(attrs, func(typ uint16, value []byte) error {
 			switch typ {
 			case unix.NFTA_RULE_CHAIN:
 				chain = string(trimNUL(value))
+			case unix.NFTA_RULE_HANDLE:
+				if len(value) != 8 {
+					return errMalformedAttrs
+				}
+				handle = binary.BigEndian.Uint64(value)
 			case unix.NFTA_RULE_EXPRESSIONS:
+				exprs = append([]byte(nil), value...)
 				return walkAttrs(value, func(_ uint16, e []byte) error {
 					text, err := rawExpr(e)
 					rule = append(rule, text)
@@ -43,13 +59,111 @@ func readRawRules(nsPath string, t *nftables.Table) (chainRules, error) {
 			}
 			return nil
 		})
-		rules[chain] = append(rules[chain], strings.Join(rule, " "))
+		rules.chains[chain] = append(rules.chains[chain], strings.Join(rule, " "))
+		rules.exprs[handle] = exprs
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the rules of %s: %w", t.Name, err)
+		return rawRules{}, fmt.Errorf("reading the rules of %s: %w", t.Name, err)
 	}
 	return rules, nil
+}
+
+// rawRuleData is the data of a NEWRULE message that adds, to chain of
+// table, a rule of the expressions exprs as the kernel listed them, with
+// their set references relinked to the batch's copies (see relinkSets).
+func rawRuleData(table *nftables.Table, chain string, exprs, userData []byte, sets map[string]*nftables.Set) ([]byte, error) {
+	relinked, err := relinkSets(exprs, sets)
+	if err != nil {
+		return nil, err
+	}
+	a := attrs{b: []byte{byte(table.Family), unix.NFNETLINK_V0, 0, 0}}
+	a.str(unix.NFTA_RULE_TABLE, table.Name)
+	a.str(unix.NFTA_RULE_CHAIN, chain)
+	a.bytes(unix.NFTA_RULE_EXPRESSIONS|unix.NLA_F_NESTED, relinked)
+	if userData != nil {
+		a.bytes(unix.NFTA_RULE_USERDATA, userData)
+	}
+	if a.overflow {
+		return nil, errMalformedAttrs
+	}
+	return a.b, nil
+}
+
+// setRefAttrs are, for each expression that names a set, the attributes
+// of its set's name and of its set's ID in the batch.
+var setRefAttrs = map[string][2]uint16{
+	"lookup": {unix.NFTA_LOOKUP_SET, unix.NFTA_LOOKUP_SET_ID},
+	"dynset": {unix.NFTA_DYNSET_SET_NAME, unix.NFTA_DYNSET_SET_ID},
+	"objref": {unix.NFTA_OBJREF_SET_NAME, unix.NFTA_OBJREF_SET_ID},
+}
+
+// relinkSets rewrites each reference in exprs to a set of sets (by the
+// name the kernel listed) into one to the set the batch makes of it: an
+// anonymous set's copy gets a new name, and the batch knows it by its ID.
+func relinkSets(exprs []byte, sets map[string]*nftables.Set) ([]byte, error) {
+	out := make([]byte, 0, len(exprs)+32)
+	err := eachAttr(exprs, func(elemType uint16, elem []byte) error {
+		var name string
+		var data []byte
+		var dataType uint16
+		if err := eachAttr(elem, func(typ uint16, value []byte) error {
+			switch typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER) {
+			case unix.NFTA_EXPR_NAME:
+				name = string(trimNUL(value))
+			case unix.NFTA_EXPR_DATA:
+				data, dataType = value, typ
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		ref, names := setRefAttrs[name]
+		if !names {
+			out = appendAttr(out, elemType, elem)
+			return nil
+		}
+		var relinked []byte
+		if err := eachAttr(data, func(typ uint16, value []byte) error {
+			bare := typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+			if s := sets[string(trimNUL(value))]; bare == ref[0] && s != nil {
+				relinked = appendAttr(relinked, typ, append([]byte(s.Name), 0))
+				relinked = appendAttr(relinked, ref[1], binary.BigEndian.AppendUint32(nil, s.ID))
+				return nil
+			}
+			if bare != ref[1] {
+				relinked = appendAttr(relinked, typ, value)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		var e []byte
+		e = appendAttr(e, unix.NFTA_EXPR_NAME, append([]byte(name), 0))
+		e = appendAttr(e, dataType, relinked)
+		out = appendAttr(out, elemType, e)
+		return nil
+	})
+	return out, err
+}
+
+// eachAttr calls fn with the type (flags kept) and the value of each
+// netlink attribute in b.
+func eachAttr(b []byte, fn func(typ uint16, value []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < unix.SizeofNlAttr {
+			return errMalformedAttrs
+		}
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofNlAttr || n > len(b) {
+			return errMalformedAttrs
+		}
+		if err := fn(binary.NativeEndian.Uint16(b[2:]), b[unix.SizeofNlAttr:n]); err != nil {
+			return err
+		}
+		b = b[min(nlaAlign(n), len(b)):]
+	}
+	return nil
 }
 
 // volatileExprs are the expressions whose data a restore need not bring

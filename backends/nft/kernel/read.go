@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/backends/nft"
 )
 
@@ -101,9 +100,10 @@ func ReadNamespace(nsPath string) (*nft.Ruleset, error) {
 
 // queueTable adds t as Read saw it: the table (its flags travel through
 // dialRestoring), its chains, its objects, its sets with their elements in
-// chunks, and its rules, re-linking rules to their anonymous sets. What
+// chunks, and its rules as raw lists them (google/nftables may not read
+// a rule whole), re-linked to the batch's copies of their sets. What
 // t.Unrestorable names it cannot add: a snapshot of t is refused.
-func queueTable(c batchConn, t *nft.LiveTable) error {
+func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 	table := c.AddTable(&nftables.Table{Name: t.Table.Name, Family: t.Table.Family})
 	// Every chain before any rule or set element: a rule may jump to a
 	// chain listed after its own, and so may a verdict map's element.
@@ -153,25 +153,16 @@ func queueTable(c batchConn, t *nft.LiveTable) error {
 	for i, ch := range t.Chains {
 		chain := &chains[i]
 		for _, rule := range ch.Rules {
-			exprs := make([]expr.Any, len(rule.Exprs))
-			for i, e := range rule.Exprs {
-				switch l := e.(type) {
-				case *expr.Lookup:
-					if s := ids[l.SetName]; s != nil {
-						copied := *l
-						copied.SetID, copied.SetName = s.ID, s.Name
-						e = &copied
-					}
-				case *expr.Dynset:
-					if s := ids[l.SetName]; s != nil {
-						copied := *l
-						copied.SetID, copied.SetName = s.ID, s.Name
-						e = &copied
-					}
-				}
-				exprs[i] = e
+			exprs, ok := raw.exprs[rule.Handle]
+			if !ok || c.rules == nil {
+				return fmt.Errorf("restoring %s: the kernel did not list rule %d of chain %s as it is now (did the ruleset change while ksc read it? try again)",
+					nft.TableName(t.Table), rule.Handle, chain.Name)
 			}
-			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: exprs, UserData: rule.UserData})
+			data, err := rawRuleData(table, chain.Name, exprs, rule.UserData, ids)
+			if err != nil {
+				return fmt.Errorf("restoring a rule of %s: %w", chain.Name, err)
+			}
+			c.rules.addRule(c.Conn, &nftables.Rule{Table: table, Chain: chain}, data)
 		}
 	}
 	return nil

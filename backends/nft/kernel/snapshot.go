@@ -23,9 +23,9 @@ type Snapshot struct {
 	existed  map[TableRef]bool // every table there was
 	scope    map[TableRef]bool // what the rollback deletes and puts back
 	before   []*nft.LiveTable  // the tables of scope that existed, as they were
-	// rawBefore are the rules of before as the kernel lists them, to
-	// prove a restore brings back what google/nftables cannot read.
-	rawBefore map[TableRef]chainRules
+	// rawBefore are the rules of before as the kernel lists them: what a
+	// restore sends, and what it is proved against.
+	rawBefore map[TableRef]rawRules
 }
 
 // Replaces lists the tables an apply of b replaces.
@@ -53,7 +53,7 @@ func TakeSnapshot(nsPath string, replaces []TableRef, flushRuleset bool) (*Snaps
 		return nil, err
 	}
 	s := &Snapshot{ns: h, replaces: map[TableRef]bool{}, existed: map[TableRef]bool{}, scope: map[TableRef]bool{},
-		rawBefore: map[TableRef]chainRules{}}
+		rawBefore: map[TableRef]rawRules{}}
 	for _, r := range replaces {
 		s.replaces[r], s.scope[r] = true, true
 	}
@@ -117,7 +117,7 @@ func (s *Snapshot) checkRestorable() error {
 	}
 	defer closeConn()
 	for _, t := range s.before {
-		if err := queueTable(c, t); err != nil {
+		if err := queueTable(c, t, s.rawBefore[RefOf(t.Table)]); err != nil {
 			return err
 		}
 	}
@@ -137,7 +137,7 @@ func (s *Snapshot) checkRestorable() error {
 		if err != nil {
 			return err
 		}
-		if diff := firstRuleDifference(ref, got, s.rawBefore[ref]); diff != "" {
+		if diff := firstRuleDifference(ref, got.chains, s.rawBefore[ref].chains); diff != "" {
 			return fmt.Errorf("the current ruleset holds something ksc cannot restore exactly: %s", diff)
 		}
 	}
@@ -237,7 +237,7 @@ func (s *Snapshot) Rollback() (RollbackReport, error) {
 		if owned[RefOf(t.Table)] {
 			continue
 		}
-		if err := queueTable(c, t); err != nil {
+		if err := queueTable(c, t, s.rawBefore[RefOf(t.Table)]); err != nil {
 			return report, err
 		}
 	}

@@ -1,12 +1,14 @@
 package kernel
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // A table that holds what a restore cannot put back (a flowtable, which
@@ -47,4 +49,49 @@ func TestFirstRuleDifference(t *testing.T) {
 			assert.Equal(t, tc.diff, firstRuleDifference(table, tc.got, want))
 		})
 	}
+}
+
+// A restored rule keeps the kernel's bytes but for its set references:
+// one to a set the batch makes anew names that copy, by its batch name
+// and ID; an expression that names no set, and a reference to a set not
+// made anew, are left as they were.
+func TestRelinkSets(t *testing.T) {
+	expression := func(name string, data func(a *attrs)) []byte {
+		var a attrs
+		elem := a.open(unix.NFTA_LIST_ELEM)
+		a.str(unix.NFTA_EXPR_NAME, name)
+		d := a.open(unix.NFTA_EXPR_DATA)
+		data(&a)
+		a.close(d)
+		a.close(elem)
+		return a.b
+	}
+	meta := expression("meta", func(a *attrs) { a.u32(unix.NFTA_META_KEY, unix.NFT_META_L4PROTO); a.u32(unix.NFTA_META_DREG, 1) })
+	lookup := func(set string, id uint32) []byte {
+		return expression("lookup", func(a *attrs) {
+			a.u32(unix.NFTA_LOOKUP_SREG, 1)
+			a.str(unix.NFTA_LOOKUP_SET, set)
+			if id != 0 {
+				a.u32(unix.NFTA_LOOKUP_SET_ID, id)
+			}
+		})
+	}
+	dynset := func(set string, id uint32) []byte {
+		return expression("dynset", func(a *attrs) {
+			a.str(unix.NFTA_DYNSET_SET_NAME, set)
+			if id != 0 {
+				a.u32(unix.NFTA_DYNSET_SET_ID, id)
+			}
+			a.u32(unix.NFTA_DYNSET_SREG_KEY, 1)
+		})
+	}
+	sets := map[string]*nftables.Set{"__set3": {Name: "__set%d", ID: 7}, "meter": {Name: "meter", ID: 8}}
+	join := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
+
+	got, err := relinkSets(join(meta, lookup("__set3", 0), lookup("blocked", 0), dynset("meter", 0)), sets)
+	require.NoError(t, err)
+	assert.Equal(t, join(meta, lookup("__set%d", 7), lookup("blocked", 0), dynset("meter", 8)), got)
+
+	_, err = relinkSets([]byte{1, 2, 3}, sets)
+	assert.ErrorIs(t, err, errMalformedAttrs)
 }
