@@ -77,10 +77,12 @@ type LiveChain struct {
 type LiveSet struct {
 	Set      *nftables.Set
 	Elements Elements
-	// UserData is the set's user data as the kernel keeps it: nft's byte
-	// order of keys and data and its typeof, which google/nftables does
-	// not read; a restore writes it back.
-	UserData []byte
+	// Attrs are the netlink attributes that define the set, as the kernel
+	// lists them: its flags, types, size, policy, timeouts, per-element
+	// expressions and user data (nft's byte order of keys and data, its
+	// typeof), of which google/nftables reads only part. A restore sends
+	// them back as they are.
+	Attrs []byte
 }
 
 // Fingerprint lists the ruleset as canonical lines, one for each table,

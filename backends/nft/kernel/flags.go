@@ -91,7 +91,7 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 		sock.Close()
 		return batchConn{}, nil, err
 	}
-	return batchConn{c, elems, rules}, func() { c.CloseLasting(); sock.Close() }, nil
+	return batchConn{Conn: c, elems: elems, rules: rules}, func() { c.CloseLasting(); sock.Close() }, nil
 }
 
 // batchConn is a connection a batch is queued on, with the elements and
@@ -100,6 +100,9 @@ func dialFixing(nsFd int, fixes ...func(*netlink.Message)) (batchConn, func(), e
 type batchConn struct {
 	*nftables.Conn
 	elems, rules *slots
+	// sets are the attributes each set queued on a connection from
+	// dialRestoring goes out with, by its ID in the batch; nil elsewhere.
+	sets map[uint32][]byte
 }
 
 // addElements queues elems for s, as SetAddElements does.
@@ -221,66 +224,59 @@ func hostByteOrder(udata []byte) []byte {
 // dialRestoring opens a connection into the namespace whose file
 // descriptor is nsFd through which tables go back as Read saw them: each
 // with its flags (but owner, which would tie it to ksc's socket), each
-// named set with its user data, and each stateful object with its data,
-// which google/nftables would write anew.
+// set with the attributes the kernel listed (queueTable notes them in the
+// connection's sets), and each stateful object with its data, which
+// google/nftables would write anew.
 func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
-	userData := map[setRef][]byte{}
 	objects := map[objectRef][]byte{}
 	for _, t := range tables {
 		ref := RefOf(t.Table)
 		flags[ref] = t.Table.Flags &^ TableOwner
-		for name, s := range t.Sets {
-			if !s.Set.Anonymous && s.UserData != nil {
-				userData[setRef{ref, name}] = s.UserData
-			}
-		}
 		for _, o := range t.Objects {
 			objects[objectRef{ref, o.Name}] = o.Attrs
 		}
 	}
-	return dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet,
-		func(m *netlink.Message) { setUserData(m, userData) },
+	sets := map[uint32][]byte{}
+	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet,
+		func(m *netlink.Message) { setSetAttrs(m, sets) },
 		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)
+	c.sets = sets
+	return c, closeConn, err
 }
 
-// setRef names a set: its table and its name.
+// setRef names a set or an object: its table and its name.
 type setRef struct {
 	table TableRef
 	name  string
 }
 
-// setUserData gives a NEWSET message for a set that userData names that
-// user data, in place of what google/nftables wrote.
-func setUserData(m *netlink.Message, userData map[setRef][]byte) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) || len(userData) == 0 {
+// setSetAttrs gives a NEWSET message for a set that sets holds (by its ID
+// in the batch) those attributes, in place of all google/nftables wrote
+// but the set's table, name and ID.
+func setSetAttrs(m *netlink.Message, sets map[uint32][]byte) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) || len(sets) == 0 || len(m.Data) < 4 {
 		return
 	}
-	rewriteAttrs(m, func(list *[]netlink.Attribute) bool {
-		attrs := *list
-		var ref setRef
-		ref.table.Family = nftables.TableFamily(m.Data[0])
-		for _, a := range attrs {
-			switch a.Type {
-			case unix.NFTA_SET_TABLE:
-				ref.table.Name = strings.TrimSuffix(string(a.Data), "\x00")
-			case unix.NFTA_SET_NAME:
-				ref.name = strings.TrimSuffix(string(a.Data), "\x00")
+	var kept []byte
+	var want []byte
+	err := eachAttr(m.Data[4:], func(typ uint16, value []byte) error {
+		switch typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER) {
+		case unix.NFTA_SET_ID:
+			if len(value) == 4 {
+				want = sets[binary.BigEndian.Uint32(value)]
 			}
+		case unix.NFTA_SET_TABLE, unix.NFTA_SET_NAME:
+		default:
+			return nil
 		}
-		want, ok := userData[ref]
-		if !ok {
-			return false
-		}
-		for i, a := range attrs {
-			if a.Type == unix.NFTA_SET_USERDATA {
-				attrs[i].Data = want
-				return true
-			}
-		}
-		*list = append(attrs, netlink.Attribute{Type: unix.NFTA_SET_USERDATA, Data: want})
-		return true
+		kept = appendAttr(kept, typ, value)
+		return nil
 	})
+	if err != nil || want == nil {
+		return
+	}
+	m.Data = append(append(m.Data[:4:4], kept...), want...)
 }
 
 // setTableFlags rewrites the flags of a NEWTABLE message for a table that

@@ -36,7 +36,7 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 		if err != nil {
 			return nil, fmt.Errorf("listing sets of %s: %w", t.Name, err)
 		}
-		userData, err := setAttrs(nsPath, t, sets, lt)
+		setAttrs, err := setAttrs(nsPath, t, sets, lt)
 		if err != nil {
 			return nil, err
 		}
@@ -51,12 +51,12 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 			if s.Dynamic {
 				// Its elements are the kernel's (per-source rate limits,
 				// say), not the policy's: not compared, not restored.
-				lt.Sets[s.Name] = &nft.LiveSet{Set: s, UserData: userData[s.Name]}
+				lt.Sets[s.Name] = &nft.LiveSet{Set: s, Attrs: setAttrs[s.Name]}
 				continue
 			}
 			if known != nil {
 				if elems, ok := known(t, s); ok {
-					lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, UserData: userData[s.Name]}
+					lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, Attrs: setAttrs[s.Name]}
 					continue
 				}
 			}
@@ -71,7 +71,7 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
 			}
-			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, UserData: userData[s.Name]}
+			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, Attrs: setAttrs[s.Name]}
 		}
 		for _, ch := range chains {
 			if ch.Table.Name != t.Name || ch.Table.Family != t.Family {
@@ -137,6 +137,9 @@ func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 		}
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("restoring set %s: %w", name, err)
+		}
+		if c.sets != nil && ls.Attrs != nil {
+			c.sets[s.ID] = ls.Attrs
 		}
 		// Elements go in chunks: one message of thousands is refused.
 		// SetAddElements refuses an anonymous set, but a copy not marked

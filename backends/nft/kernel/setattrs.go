@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -15,20 +16,30 @@ import (
 // vmap), NFT_DATA_VERDICT.
 const nftDataVerdict = 0xffffff00
 
-// setAttrs reads, with a dump of its own, what google/nftables v0.3.0
-// reads wrong or not at all of the sets of table t in the namespace at
-// nsPath. It puts the types right in sets, and returns each set's user
-// data by name:
+// setDefinition are the attributes that define a set, which a NEWSET
+// message takes. A listing holds more, which NEWSET refuses: the handle,
+// and since Linux 6.x the backend's name (NFTA_SET_TYPE) and the element
+// count (NFTA_SET_COUNT). 17 and 18 are NFTA_SET_EXPR and
+// NFTA_SET_EXPRESSIONS (per-element counters), which golang.org/x/sys
+// does not name.
+var setDefinition = []uint16{unix.NFTA_SET_FLAGS, unix.NFTA_SET_KEY_TYPE, unix.NFTA_SET_KEY_LEN,
+	unix.NFTA_SET_DATA_TYPE, unix.NFTA_SET_DATA_LEN, unix.NFTA_SET_POLICY, unix.NFTA_SET_DESC,
+	unix.NFTA_SET_TIMEOUT, unix.NFTA_SET_GC_INTERVAL, unix.NFTA_SET_USERDATA, unix.NFTA_SET_OBJ_TYPE, 17, 18}
+
+// setAttrs reads, with a dump of its own, the sets of table t in the
+// namespace at nsPath as the kernel lists them, and returns each set's
+// attributes (see nft.LiveSet.Attrs) by name, for a restore to send back:
+// google/nftables v0.3.0 reads too little of a set to make it again (a
+// set's user data, which holds the byte order nft writes later elements
+// in; its per-element counters; its policy) and some of it wrong. It puts
+// right in sets what the library misreads and ksc reads too:
 //
 //   - a verdict map's (nft's vmap) key type: the library stores the map's
 //     data type, verdict, in its place, so that the key's type and length
-//     are lost and the map cannot be created again;
-//   - a set's user data, which the library reads only the merge flag of:
-//     it holds the byte order of the keys and data and nft's typeof, by
-//     which nft writes the elements that are added later;
-//   - whether it is a map of objects, which the library cannot restore
-//     (noted in lt.Unrestorable).
-func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.LiveTable) (userData map[string][]byte, err error) {
+//     are lost;
+//   - whether it is a map of objects, whose elements the library can
+//     neither read nor write (noted in lt.Unrestorable).
+func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.LiveTable) (attrs map[string][]byte, err error) {
 	if len(sets) == 0 {
 		return nil, nil
 	}
@@ -43,12 +54,10 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.Li
 	if err != nil {
 		return nil, fmt.Errorf("reading the sets of %s: %w", t.Name, err)
 	}
-	userData = map[string][]byte{}
+	attrs = map[string][]byte{}
 	for _, s := range sets {
 		rs := raw[s.Name]
-		if len(rs.userData) > 0 {
-			userData[s.Name] = rs.userData
-		}
+		attrs[s.Name] = rs.attrs
 		if rs.flags&unix.NFT_SET_OBJECT != 0 {
 			// Its elements name objects, which google/nftables v0.3.0
 			// neither reads nor writes.
@@ -62,24 +71,28 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.Li
 		s.DataType = nftables.TypeVerdict
 		s.DataType.Bytes = rs.dataLen
 	}
-	return userData, nil
+	return attrs, nil
 }
 
-// rawSet is what the kernel holds of a set that google/nftables misreads.
+// rawSet is a set as the kernel lists it.
 type rawSet struct {
 	flags, keyType, keyLen, dataType, dataLen uint32
-	userData                                  []byte
+	attrs                                     []byte // its setDefinition
 }
 
-// decodeRawSet reads a NEWSET message's name, types and user data.
-func decodeRawSet(attrs []byte) (name string, rs rawSet, err error) {
-	err = walkAttrs(attrs, func(typ uint16, value []byte) error {
+// decodeRawSet reads a NEWSET message's name, its types and flags, and
+// its attributes to send back.
+func decodeRawSet(msg []byte) (name string, rs rawSet, err error) {
+	err = eachAttr(msg, func(flagged uint16, value []byte) error {
+		typ := flagged &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if typ == unix.NFTA_SET_NAME {
+			name = string(trimNUL(value))
+		}
+		if slices.Contains(setDefinition, typ) {
+			rs.attrs = appendAttr(rs.attrs, flagged, value)
+		}
 		var field *uint32
 		switch typ {
-		case unix.NFTA_SET_NAME:
-			name = string(trimNUL(value))
-		case unix.NFTA_SET_USERDATA:
-			rs.userData = append([]byte(nil), value...)
 		case unix.NFTA_SET_FLAGS:
 			field = &rs.flags
 		case unix.NFTA_SET_KEY_TYPE:

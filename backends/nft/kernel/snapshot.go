@@ -156,9 +156,9 @@ func refuseUnrestorable(tables []*nft.LiveTable) error {
 }
 
 // exactFingerprint is Ruleset.Fingerprint with what a restore must also
-// keep: table flags, stateful objects, and named sets with their elements,
-// their size (which limits what other programs may add) and their user
-// data (by which nft writes what they add).
+// keep: table flags, stateful objects, and named sets with their elements
+// and every attribute the kernel lists of them (their size limits what
+// other programs may add; their user data is how nft writes it).
 func exactFingerprint(tables []*nft.LiveTable) []string {
 	lines := (&nft.Ruleset{Tables: tables}).Fingerprint(nil)
 	for _, t := range tables {
@@ -168,7 +168,7 @@ func exactFingerprint(tables []*nft.LiveTable) []string {
 		}
 		for name, set := range t.Sets {
 			if !set.Set.Anonymous {
-				lines = append(lines, fmt.Sprintf("set %s %s size=%d userdata=%x %s", nft.TableName(t.Table), name, set.Set.Size, set.UserData, t.SetFingerprint(name)))
+				lines = append(lines, fmt.Sprintf("set %s %s attrs=%x %s", nft.TableName(t.Table), name, set.Attrs, t.SetFingerprint(name)))
 			}
 		}
 	}

@@ -140,17 +140,19 @@ func tablesOf(listing string) []string {
 
 // mapsAndTypedSets is a table as other programs write them: maps, a
 // verdict map that jumps to a chain made after it, sets of host-order
-// keys, a typeof set, comments, stateful objects, and a range of marks,
-// for which nft writes a byteorder expression. google/nftables v0.3.0
-// reads a verdict map's key type wrong, none of a set's user data (the
-// byte order nft writes later elements in), and drops byteorder from a
-// rule; ksc once restored every named set with a size of its element
-// count, which no program could then add to, and left objects out.
+// keys, a typeof set, comments, a set with per-element counters and a
+// policy, stateful objects, and a range of marks, for which nft writes a
+// byteorder expression. google/nftables v0.3.0 reads a verdict map's key
+// type wrong, none of a set's user data (the byte order nft writes later
+// elements in), counters or policy, and drops byteorder from a rule; ksc
+// once restored every named set with a size of its element count, which
+// no program could then add to, and left objects out.
 const mapsAndTypedSets = `table inet other {
 	map m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1, 192.0.2.2 : 0x2 }; }
 	set marks { type mark; elements = { 0x1, 0x20 }; }
 	set tof { typeof ip saddr . tcp dport; elements = { 192.0.2.1 . 22 }; }
 	set cm { type ipv4_addr; comment "a set"; elements = { 192.0.2.9 comment "why" }; }
+	set counted { type ipv4_addr; counter; policy memory; elements = { 192.0.2.1 }; }
 	chain c2 { }
 	map vm { type ipv4_addr : verdict; elements = { 192.0.2.1 : accept, 192.0.2.2 : jump c2 }; }
 	counter web { comment "https"; }
@@ -168,6 +170,7 @@ const mapsAndTypedSets = `table inet other {
 		limit name "slow" accept
 		tcp dport 21 ct helper set "ftp"
 		ct mark 0x10-0x20 tcp dport { 80, 443 } accept
+		ip saddr @counted accept
 	}
 }
 `
