@@ -30,6 +30,9 @@ type LiveTable struct {
 	// Unrestorable says what the table holds that a restore cannot put
 	// back ("flowtable ft"), so that a snapshot of it is refused.
 	Unrestorable []string
+	// UserData is the table's user data as the kernel keeps it (nft's
+	// comment), which google/nftables does not read.
+	UserData []byte
 	// Runtime names the sets whose elements are not compared: those the
 	// policy declares, which other programs may change (see MarkRuntime).
 	Runtime map[string]bool
@@ -71,6 +74,9 @@ type LiveObject struct {
 type LiveChain struct {
 	Chain *nftables.Chain
 	Rules []*nftables.Rule
+	// UserData is the chain's user data as the kernel keeps it (nft's
+	// comment), which google/nftables does not read.
+	UserData []byte
 }
 
 // LiveSet is a set and its elements.

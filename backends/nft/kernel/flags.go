@@ -223,22 +223,35 @@ func hostByteOrder(udata []byte) []byte {
 
 // dialRestoring opens a connection into the namespace whose file
 // descriptor is nsFd through which tables go back as Read saw them: each
-// with its flags (but owner, which would tie it to ksc's socket), each
-// set with the attributes the kernel listed (queueTable notes them in the
-// connection's sets), and each stateful object with its data, which
-// google/nftables would write anew.
+// with its flags (but owner, which would tie it to ksc's socket), tables
+// and chains with their user data (comments), each set with the
+// attributes the kernel listed (queueTable notes them in the connection's
+// sets), and each stateful object with its data, which google/nftables
+// would write anew.
 func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
+	tableUserData := map[TableRef][]byte{}
+	chainUserData := map[setRef][]byte{}
 	objects := map[objectRef][]byte{}
 	for _, t := range tables {
 		ref := RefOf(t.Table)
 		flags[ref] = t.Table.Flags &^ TableOwner
+		if t.UserData != nil {
+			tableUserData[ref] = t.UserData
+		}
+		for _, ch := range t.Chains {
+			if ch.UserData != nil {
+				chainUserData[setRef{ref, ch.Chain.Name}] = ch.UserData
+			}
+		}
 		for _, o := range t.Objects {
 			objects[objectRef{ref, o.Name}] = o.Attrs
 		}
 	}
 	sets := map[uint32][]byte{}
-	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags) }, fixHostOrderSet,
+	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags); setTableUserData(m, tableUserData) },
+		fixHostOrderSet,
+		func(m *netlink.Message) { setChainUserData(m, chainUserData) },
 		func(m *netlink.Message) { setSetAttrs(m, sets) },
 		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)
 	c.sets = sets
@@ -277,6 +290,27 @@ func setSetAttrs(m *netlink.Message, sets map[uint32][]byte) {
 		return
 	}
 	m.Data = append(append(m.Data[:4:4], kept...), want...)
+}
+
+// setTableUserData gives a NEWTABLE message for a table that userData
+// names that user data.
+func setTableUserData(m *netlink.Message, userData map[TableRef][]byte) {
+	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWTABLE) || len(userData) == 0 {
+		return
+	}
+	rewriteAttrs(m, func(list *[]netlink.Attribute) bool {
+		ref := TableRef{Family: nftables.TableFamily(m.Data[0])}
+		for _, a := range *list {
+			if a.Type == unix.NFTA_TABLE_NAME {
+				ref.Name = string(trimNUL(a.Data))
+			}
+		}
+		want, ok := userData[ref]
+		if ok {
+			*list = withAttr(*list, nftaTableUserData, want)
+		}
+		return ok
+	})
 }
 
 // setTableFlags rewrites the flags of a NEWTABLE message for a table that

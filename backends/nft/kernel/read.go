@@ -85,6 +85,9 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 		}
 		rs.Tables = append(rs.Tables, lt)
 	}
+	if err := readUserData(nsPath, rs); err != nil {
+		return nil, err
+	}
 	return rs, nil
 }
 

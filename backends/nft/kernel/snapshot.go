@@ -156,13 +156,17 @@ func refuseUnrestorable(tables []*nft.LiveTable) error {
 }
 
 // exactFingerprint is Ruleset.Fingerprint with what a restore must also
-// keep: table flags, stateful objects, and named sets with their elements
+// keep: table flags, user data of tables and chains (nft's comments),
+// stateful objects, and named sets with their elements
 // and every attribute the kernel lists of them (their size limits what
 // other programs may add; their user data is how nft writes it).
 func exactFingerprint(tables []*nft.LiveTable) []string {
 	lines := (&nft.Ruleset{Tables: tables}).Fingerprint(nil)
 	for _, t := range tables {
-		lines = append(lines, fmt.Sprintf("flags %s %#x", nft.TableName(t.Table), t.Table.Flags&^TableOwner))
+		lines = append(lines, fmt.Sprintf("flags %s %#x userdata=%x", nft.TableName(t.Table), t.Table.Flags&^TableOwner, t.UserData))
+		for _, ch := range t.Chains {
+			lines = append(lines, fmt.Sprintf("chain %s %s userdata=%x", nft.TableName(t.Table), ch.Chain.Name, ch.UserData))
+		}
 		for _, o := range t.Objects {
 			lines = append(lines, fmt.Sprintf("object %s %s type=%d %x", nft.TableName(t.Table), o.Name, o.Type, o.Attrs))
 		}

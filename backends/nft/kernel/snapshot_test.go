@@ -140,7 +140,8 @@ func tablesOf(listing string) []string {
 
 // mapsAndTypedSets is a table as other programs write them: maps, a
 // verdict map that jumps to a chain made after it, sets of host-order
-// keys, a typeof set, comments, a set with per-element counters and a
+// keys, a typeof set, comments (of the table, a chain, a set and an
+// element), a set with per-element counters and a
 // policy, stateful objects, and a range of marks, for which nft writes a
 // byteorder expression. google/nftables v0.3.0 reads a verdict map's key
 // type wrong, none of a set's user data (the byte order nft writes later
@@ -148,6 +149,7 @@ func tablesOf(listing string) []string {
 // once restored every named set with a size of its element count, which
 // no program could then add to, and left objects out.
 const mapsAndTypedSets = `table inet other {
+	comment "another program's"
 	map m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1, 192.0.2.2 : 0x2 }; }
 	set marks { type mark; elements = { 0x1, 0x20 }; }
 	set tof { typeof ip saddr . tcp dport; elements = { 192.0.2.1 . 22 }; }
@@ -161,6 +163,7 @@ const mapsAndTypedSets = `table inet other {
 	ct helper ftp { type "ftp" protocol tcp; }
 	chain c {
 		type filter hook input priority 0;
+		comment "its input"
 		ip saddr vmap @vm
 		meta mark set ip saddr map @m
 		meta mark @marks accept
