@@ -74,9 +74,11 @@ type LiveObject struct {
 type LiveChain struct {
 	Chain *nftables.Chain
 	Rules []*nftables.Rule
-	// UserData is the chain's user data as the kernel keeps it (nft's
-	// comment), which google/nftables does not read.
-	UserData []byte
+	// Attrs are the netlink attributes that define the chain, as the
+	// kernel lists them: its hook with its priority and devices, type,
+	// policy, flags and user data (nft's comment), of which
+	// google/nftables reads only part. A restore sends them back.
+	Attrs []byte
 }
 
 // LiveSet is a set and its elements.

@@ -223,15 +223,15 @@ func hostByteOrder(udata []byte) []byte {
 
 // dialRestoring opens a connection into the namespace whose file
 // descriptor is nsFd through which tables go back as Read saw them: each
-// with its flags (but owner, which would tie it to ksc's socket), tables
-// and chains with their user data (comments), each set with the
-// attributes the kernel listed (queueTable notes them in the connection's
-// sets), and each stateful object with its data, which google/nftables
-// would write anew.
+// with its flags (but owner, which would tie it to ksc's socket) and user
+// data (comment), each chain and set with the
+// attributes the kernel listed (queueTable notes a set's in the
+// connection's sets), and each stateful object with its data, which
+// google/nftables would write anew.
 func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
 	tableUserData := map[TableRef][]byte{}
-	chainUserData := map[setRef][]byte{}
+	chains := map[setRef][]byte{}
 	objects := map[objectRef][]byte{}
 	for _, t := range tables {
 		ref := RefOf(t.Table)
@@ -240,8 +240,8 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 			tableUserData[ref] = t.UserData
 		}
 		for _, ch := range t.Chains {
-			if ch.UserData != nil {
-				chainUserData[setRef{ref, ch.Chain.Name}] = ch.UserData
+			if ch.Attrs != nil {
+				chains[setRef{ref, ch.Chain.Name}] = ch.Attrs
 			}
 		}
 		for _, o := range t.Objects {
@@ -251,7 +251,7 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 	sets := map[uint32][]byte{}
 	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags); setTableUserData(m, tableUserData) },
 		fixHostOrderSet,
-		func(m *netlink.Message) { setChainUserData(m, chainUserData) },
+		func(m *netlink.Message) { setChainAttrs(m, chains) },
 		func(m *netlink.Message) { setSetAttrs(m, sets) },
 		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)
 	c.sets = sets

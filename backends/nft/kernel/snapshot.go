@@ -156,8 +156,9 @@ func refuseUnrestorable(tables []*nft.LiveTable) error {
 }
 
 // exactFingerprint is Ruleset.Fingerprint with what a restore must also
-// keep: table flags, user data of tables and chains (nft's comments),
-// stateful objects, and named sets with their elements
+// keep: table flags and user data (nft's comment), what defines each
+// chain (the devices of its hook, say), stateful objects, and named sets
+// with their elements
 // and every attribute the kernel lists of them (their size limits what
 // other programs may add; their user data is how nft writes it).
 func exactFingerprint(tables []*nft.LiveTable) []string {
@@ -165,7 +166,7 @@ func exactFingerprint(tables []*nft.LiveTable) []string {
 	for _, t := range tables {
 		lines = append(lines, fmt.Sprintf("flags %s %#x userdata=%x", nft.TableName(t.Table), t.Table.Flags&^TableOwner, t.UserData))
 		for _, ch := range t.Chains {
-			lines = append(lines, fmt.Sprintf("chain %s %s userdata=%x", nft.TableName(t.Table), ch.Chain.Name, ch.UserData))
+			lines = append(lines, fmt.Sprintf("chain %s %s attrs=%x", nft.TableName(t.Table), ch.Chain.Name, ch.Attrs))
 		}
 		for _, o := range t.Objects {
 			lines = append(lines, fmt.Sprintf("object %s %s type=%d %x", nft.TableName(t.Table), o.Name, o.Type, o.Attrs))

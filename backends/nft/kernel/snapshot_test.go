@@ -138,7 +138,9 @@ func tablesOf(listing string) []string {
 	return tables
 }
 
-// mapsAndTypedSets is a table as other programs write them: maps, a
+// mapsAndTypedSets is a table as other programs write them: an ingress
+// chain on a device (google/nftables reads no devices: a restore once
+// hooked it to none, so that its drop dropped nothing), maps, a
 // verdict map that jumps to a chain made after it, sets of host-order
 // keys, a typeof set, comments (of the table, a chain, a set and an
 // element), a set with per-element counters and a
@@ -156,6 +158,7 @@ const mapsAndTypedSets = `table inet other {
 	set cm { type ipv4_addr; comment "a set"; elements = { 192.0.2.9 comment "why" }; }
 	set counted { type ipv4_addr; counter; policy memory; elements = { 192.0.2.1 }; }
 	chain c2 { }
+	chain ing { type filter hook ingress device "lo" priority 0; ip saddr 192.0.2.66 drop; }
 	map vm { type ipv4_addr : verdict; elements = { 192.0.2.1 : accept, 192.0.2.2 : jump c2 }; }
 	counter web { comment "https"; }
 	quota monthly { over 10 mbytes used 1 mbytes; }
@@ -230,6 +233,9 @@ func TestSnapshotRefusesWhatItCannotRestore(t *testing.T) {
 	netlab.Require(t, "nft")
 	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
 	for _, tc := range []struct{ name, ruleset, want string }{
+		{"anonymous chain", "table inet f {\n\tchain c { type filter hook input priority 0; ip saddr 192.0.2.1 jump { counter accept; }; }\n}\n",
+			// nft numbers the chain: the message is checked up to its number.
+			"table inet f holds anonymous chain __chain"},
 		{"map of objects", "table inet acct {\n\tcounter c1 { }\n" +
 			"\tmap counters { type ipv4_addr : counter; elements = { 192.0.2.1 : \"c1\" }; }\n" +
 			"\tchain c { type filter hook input priority 0; counter name ip saddr map @counters; }\n}\n",
