@@ -240,7 +240,7 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 			}
 			return nil
 		})
-		return nil
+		return l.waitLocal(a)
 	}
 	addRoute := func(a netip.Addr, dev string) error {
 		if !a.IsGlobalUnicast() && !a.IsPrivate() || dev == "lo" {
@@ -327,4 +327,24 @@ func (l *Lab) join(group netip.Addr, index int) (leave func() error, err error) 
 		return leave, fmt.Errorf("joining %s: %w", group, err)
 	}
 	return leave, nil
+}
+
+// waitLocal waits until the firewall takes a, an address just added, as
+// its own. An IPv4 address is at once; an IPv6 address only once a
+// kernel work item has finished its (skipped) duplicate detection and put
+// in its local route: a probe sent before then is not the firewall's and
+// was judged dropped, now and then, on a busy machine.
+func (l *Lab) waitLocal(a netip.Addr) error {
+	if a.Is4() {
+		return nil
+	}
+	for deadline := time.Now().Add(markerWait); ; time.Sleep(time.Millisecond) {
+		routes, err := l.fw.RouteGet(a.AsSlice())
+		if err == nil && len(routes) > 0 && routes[0].Type == unix.RTN_LOCAL {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the lab address %s was not local within %s", a, markerWait)
+		}
+	}
 }
