@@ -131,7 +131,7 @@ func relinkSets(exprs []byte, sets map[string]*nftables.Set) ([]byte, error) {
 				relinked = appendAttr(relinked, ref[1], binary.BigEndian.AppendUint32(nil, s.ID))
 				return nil
 			}
-			if bare != ref[1] {
+			if bare != ref[1] && !dumpOnly(name, bare, value) {
 				relinked = appendAttr(relinked, typ, value)
 			}
 			return nil
@@ -145,6 +145,13 @@ func relinkSets(exprs []byte, sets map[string]*nftables.Set) ([]byte, error) {
 		return nil
 	})
 	return out, err
+}
+
+// dumpOnly reports whether attribute typ of expression name is one the
+// kernel lists but refuses back: a dynset lists a timeout of 0 when it
+// sets none, and a set without timeouts refuses any (EOPNOTSUPP).
+func dumpOnly(name string, typ uint16, value []byte) bool {
+	return name == "dynset" && typ == unix.NFTA_DYNSET_TIMEOUT && string(value) == "\x00\x00\x00\x00\x00\x00\x00\x00"
 }
 
 // eachAttr calls fn with the type (flags kept) and the value of each

@@ -51,10 +51,11 @@ func TestFirstRuleDifference(t *testing.T) {
 	}
 }
 
-// A restored rule keeps the kernel's bytes but for its set references:
-// one to a set the batch makes anew names that copy, by its batch name
-// and ID; an expression that names no set, and a reference to a set not
-// made anew, are left as they were.
+// A restored rule keeps the kernel's bytes but for its set references and
+// what the kernel lists but refuses back: a reference to a set the batch
+// makes anew names that copy, by its batch name and ID; an expression that
+// names no set, and a reference to a set not made anew, are left as they
+// were; a dynset's listed timeout of 0 goes.
 func TestRelinkSets(t *testing.T) {
 	expression := func(name string, data func(a *attrs)) []byte {
 		var a attrs
@@ -76,21 +77,31 @@ func TestRelinkSets(t *testing.T) {
 			}
 		})
 	}
-	dynset := func(set string, id uint32) []byte {
+	// A dynset as the kernel lists it: with a timeout, 0 when it sets
+	// none, which the kernel refuses back for a set without timeouts.
+	dynsetTimeout := func(set string, id uint32, timeout uint64, listed bool) []byte {
 		return expression("dynset", func(a *attrs) {
 			a.str(unix.NFTA_DYNSET_SET_NAME, set)
 			if id != 0 {
 				a.u32(unix.NFTA_DYNSET_SET_ID, id)
 			}
 			a.u32(unix.NFTA_DYNSET_SREG_KEY, 1)
+			if timeout != 0 || listed {
+				a.u64(unix.NFTA_DYNSET_TIMEOUT, timeout)
+			}
 		})
 	}
+	dynset := func(set string, id uint32) []byte { return dynsetTimeout(set, id, 0, id == 0) }
 	sets := map[string]*nftables.Set{"__set3": {Name: "__set%d", ID: 7}, "meter": {Name: "meter", ID: 8}}
 	join := func(parts ...[]byte) []byte { return slices.Concat(parts...) }
 
 	got, err := relinkSets(join(meta, lookup("__set3", 0), lookup("blocked", 0), dynset("meter", 0)), sets)
 	require.NoError(t, err)
 	assert.Equal(t, join(meta, lookup("__set%d", 7), lookup("blocked", 0), dynset("meter", 8)), got)
+
+	got, err = relinkSets(dynsetTimeout("meter", 0, 600000, true), sets)
+	require.NoError(t, err)
+	assert.Equal(t, dynsetTimeout("meter", 8, 600000, true), got, "a timeout that is set stays")
 
 	_, err = relinkSets([]byte{1, 2, 3}, sets)
 	assert.ErrorIs(t, err, errMalformedAttrs)

@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -248,6 +249,37 @@ func TestSnapshotRefusesWhatItCannotRestore(t *testing.T) {
 			_, err = kernel.TakeSnapshot(nsenter.Path(ns.Name), kernel.Replaces(killswitch), killswitch.FlushRuleset)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// Every ruleset ksc writes, and the article's own script, loaded by nft as
+// another program's, comes back from a rollback listing exactly as before:
+// ksc's whole vocabulary (anonymous sets, meters, nat, logs, rejects) goes
+// through the restore's raw rules and their relinked sets.
+func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
+	netlab.Require(t, "nft")
+	root := golden.Root(t)
+	files, err := filepath.Glob(filepath.Join(root, "testdata", "golden", "nft", "*.nft"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	files = append(files, filepath.Join(root, "testdata", "reference", "ivpn-killswitch.nft"))
+	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
+	server.FlushRuleset = true // the snapshot takes every table
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			t.Parallel()
+			ns := netlab.NewNS(t, "goldback")
+			out, err := ns.ExecInput("", "nft", "-f", f)
+			require.NoError(t, err, out)
+			before := nftList(t, ns)
+			snapshot, err := kernel.TakeSnapshot(nsenter.Path(ns.Name), kernel.Replaces(server), true)
+			require.NoError(t, err)
+			defer snapshot.Close()
+			require.NoError(t, kernel.Apply(server, nsenter.Path(ns.Name)))
+			_, err = snapshot.Rollback()
+			require.NoError(t, err)
+			assert.Equal(t, tablesOf(before), tablesOf(nftList(t, ns)))
 		})
 	}
 }
