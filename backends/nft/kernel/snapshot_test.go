@@ -253,17 +253,23 @@ func TestSnapshotRefusesWhatItCannotRestore(t *testing.T) {
 	}
 }
 
-// Every ruleset ksc writes, and the article's own script, loaded by nft as
-// another program's, comes back from a rollback listing exactly as before:
-// ksc's whole vocabulary (anonymous sets, meters, nat, logs, rejects) goes
-// through the restore's raw rules and their relinked sets.
+// Every ruleset ksc writes, the article's own script, and rulesets as
+// other programs write them (testdata/others: Docker, netavark, wg-quick,
+// fail2ban, firewalld), loaded by nft as another program's, come back from
+// a rollback listing exactly as before: ksc's whole vocabulary (anonymous
+// sets, meters, nat, logs, rejects) and others' (verdict maps, anonymous
+// verdict maps, concatenations, fib, ct helpers) go through the restore's
+// raw rules and their relinked sets.
 func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
 	netlab.Require(t, "nft")
 	root := golden.Root(t)
 	files, err := filepath.Glob(filepath.Join(root, "testdata", "golden", "nft", "*.nft"))
 	require.NoError(t, err)
+	others, err := filepath.Glob(filepath.Join("testdata", "others", "*.nft"))
+	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	files = append(files, filepath.Join(root, "testdata", "reference", "ivpn-killswitch.nft"))
+	require.NotEmpty(t, others)
+	files = append(append(files, others...), filepath.Join(root, "testdata", "reference", "ivpn-killswitch.nft"))
 	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
 	server.FlushRuleset = true // the snapshot takes every table
 	for _, f := range files {
