@@ -99,34 +99,6 @@ func readUserData(nsPath string, rs *nft.Ruleset) error {
 	return nil
 }
 
-// setChainAttrs gives a NEWCHAIN message for a chain that chains names
-// those attributes, in place of all google/nftables wrote but the chain's
-// table and name.
-func setChainAttrs(m *netlink.Message, chains map[setRef][]byte) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWCHAIN) || len(chains) == 0 || len(m.Data) < 4 {
-		return
-	}
-	ref := setRef{table: TableRef{Family: nftables.TableFamily(m.Data[0])}}
-	var kept []byte
-	err := eachAttr(m.Data[4:], func(typ uint16, value []byte) error {
-		switch typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER) {
-		case unix.NFTA_CHAIN_TABLE:
-			ref.table.Name = string(trimNUL(value))
-		case unix.NFTA_CHAIN_NAME:
-			ref.name = string(trimNUL(value))
-		default:
-			return nil
-		}
-		kept = appendAttr(kept, typ, value)
-		return nil
-	})
-	want, ok := chains[ref]
-	if err != nil || !ok {
-		return
-	}
-	m.Data = append(append(m.Data[:4:4], kept...), want...)
-}
-
 // withAttr is attrs with the attribute typ holding value, in place of the
 // one there was.
 func withAttr(attrs []netlink.Attribute, typ uint16, value []byte) []netlink.Attribute {

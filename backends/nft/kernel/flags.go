@@ -264,34 +264,6 @@ type setRef struct {
 	name  string
 }
 
-// setSetAttrs gives a NEWSET message for a set that sets holds (by its ID
-// in the batch) those attributes, in place of all google/nftables wrote
-// but the set's table, name and ID.
-func setSetAttrs(m *netlink.Message, sets map[uint32][]byte) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWSET) || len(sets) == 0 || len(m.Data) < 4 {
-		return
-	}
-	var kept []byte
-	var want []byte
-	err := eachAttr(m.Data[4:], func(typ uint16, value []byte) error {
-		switch typ &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER) {
-		case unix.NFTA_SET_ID:
-			if len(value) == 4 {
-				want = sets[binary.BigEndian.Uint32(value)]
-			}
-		case unix.NFTA_SET_TABLE, unix.NFTA_SET_NAME:
-		default:
-			return nil
-		}
-		kept = appendAttr(kept, typ, value)
-		return nil
-	})
-	if err != nil || want == nil {
-		return
-	}
-	m.Data = append(append(m.Data[:4:4], kept...), want...)
-}
-
 // setTableUserData gives a NEWTABLE message for a table that userData
 // names that user data.
 func setTableUserData(m *netlink.Message, userData map[TableRef][]byte) {

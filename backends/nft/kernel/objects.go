@@ -91,32 +91,3 @@ func queueObject(c batchConn, table *nftables.Table, o nft.LiveObject) {
 
 // objectRef names a stateful object: its table and its name.
 type objectRef = setRef
-
-// setObjectAttrs gives a NEWOBJ message for an object that objects names
-// the data and user data Read found, in place of the placeholder
-// queueObject wrote.
-func setObjectAttrs(m *netlink.Message, objects map[objectRef][]byte) {
-	if m.Header.Type != nftMessage(unix.NFT_MSG_NEWOBJ) || len(objects) == 0 || len(m.Data) < 4 {
-		return
-	}
-	var ref objectRef
-	ref.table.Family = nftables.TableFamily(m.Data[0])
-	var kept []byte
-	err := walkAttrs(m.Data[4:], func(typ uint16, value []byte) error {
-		switch typ {
-		case unix.NFTA_OBJ_TABLE:
-			ref.table.Name = string(trimNUL(value))
-		case unix.NFTA_OBJ_NAME:
-			ref.name = string(trimNUL(value))
-		}
-		if typ != unix.NFTA_OBJ_DATA && typ != nftaObjUserData {
-			kept = appendAttr(kept, typ, value)
-		}
-		return nil
-	})
-	want, ok := objects[ref]
-	if err != nil || !ok {
-		return
-	}
-	m.Data = append(append(m.Data[:4:4], kept...), want...)
-}
