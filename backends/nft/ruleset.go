@@ -79,6 +79,9 @@ type LiveChain struct {
 	// policy, flags and user data (nft's comment), of which
 	// google/nftables reads only part. A restore sends them back.
 	Attrs []byte
+	// Binding marks an anonymous chain (nft's jump { ... }): the rule that
+	// jumps to it binds it, after which no rule can be added to it.
+	Binding bool
 }
 
 // LiveSet is a set and its elements.

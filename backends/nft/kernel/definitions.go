@@ -81,13 +81,8 @@ func readUserData(nsPath string, rs *nft.Ruleset) error {
 			if t := rs.Table(family, table); t != nil {
 				for _, ch := range t.Chains {
 					if ch.Chain.Name == name {
-						ch.Attrs = definition
+						ch.Attrs, ch.Binding = definition, binding
 					}
-				}
-				if binding {
-					// A kernel makes one only with the rule that jumps
-					// to it, which google/nftables cannot send.
-					t.Unrestorable = append(t.Unrestorable, "anonymous chain "+name+" (a jump { ... } block)")
 				}
 			}
 			return err

@@ -156,8 +156,17 @@ func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 		}
 		ids[name] = &s
 	}
-	for i, ch := range t.Chains {
-		chain := &chains[i]
+	// An anonymous chain's rules go before the rule that binds it.
+	order := make([]int, 0, len(t.Chains))
+	for _, binding := range []bool{true, false} {
+		for i, ch := range t.Chains {
+			if ch.Binding == binding {
+				order = append(order, i)
+			}
+		}
+	}
+	for _, i := range order {
+		ch, chain := t.Chains[i], &chains[i]
 		for _, rule := range ch.Rules {
 			exprs, ok := raw.exprs[rule.Handle]
 			if !ok || c.rules == nil {
