@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -105,4 +106,15 @@ func TestRelinkSets(t *testing.T) {
 
 	_, err = relinkSets([]byte{1, 2, 3}, sets)
 	assert.ErrorIs(t, err, errMalformedAttrs)
+}
+
+// A refused restore shows where the two lines part, not only their start.
+func TestDifferingPart(t *testing.T) {
+	rule := "rule ip filter INPUT " + strings.Repeat("*expr.Payload&{Base:2 Offset:2 Len:2} ", 10)
+	assert.Equal(t, `"short one" became "short two"`, differingPart("short one", "short two"))
+	got := differingPart(rule+"*expr.Match&{Name:limit Info:[1 2 3]}", rule+"*expr.Match&{Name:limit Info:[1 2 4]}")
+	assert.Contains(t, got, `"rule ip filter INPUT *expr.Payload&{Base…", at "…`)
+	assert.Contains(t, got, `Info:[1 2 3]}" became "…`)
+	assert.Contains(t, got, `Info:[1 2 4]}"`)
+	assert.Equal(t, []string{"1 lines became 2"}, []string{firstDifference([]string{"a", "b"}, []string{"a"})})
 }

@@ -184,10 +184,40 @@ func exactFingerprint(tables []*nft.LiveTable) []string {
 func firstDifference(got, want []string) string {
 	for i := range min(len(got), len(want)) {
 		if got[i] != want[i] {
-			return fmt.Sprintf("%.200q became %.200q", want[i], got[i])
+			return differingPart(want[i], got[i])
 		}
 	}
 	return fmt.Sprintf("%d lines became %d", len(want), len(got))
+}
+
+// differingPart shows where two fingerprint lines part: the start of the
+// line, which names what it is (a rule's table and chain), and each line
+// from a little before the first byte they differ in. A rule's line runs
+// to thousands of bytes, and its first 200 told nothing.
+func differingPart(want, got string) string {
+	const head, before, after = 40, 40, 120
+	at := 0
+	for at < min(len(want), len(got)) && want[at] == got[at] {
+		at++
+	}
+	from := max(at-before, 0)
+	if from <= head {
+		return fmt.Sprintf("%q became %q", clip(want, 0, from+before+after), clip(got, 0, from+before+after))
+	}
+	return fmt.Sprintf("%q, at %q became %q", clip(want, 0, head), clip(want, from, from+before+after), clip(got, from, from+before+after))
+}
+
+// clip is s[from:to], within s, marked with "…" where it was cut.
+func clip(s string, from, to int) string {
+	from, to = min(from, len(s)), min(to, len(s))
+	out := s[from:to]
+	if from > 0 {
+		out = "…" + out
+	}
+	if to < len(s) {
+		out += "…"
+	}
+	return out
 }
 
 // A RollbackReport says what a rollback found that other programs did
