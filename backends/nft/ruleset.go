@@ -124,6 +124,10 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 		switch e := e.(type) {
 		case *expr.Counter:
 			parts = append(parts, "counter")
+		case *expr.Match, *expr.Target:
+			// An xtables extension's info is held behind a pointer, which
+			// %+v prints as its address: a rule read twice differed.
+			parts = append(parts, xtFingerprint(rule.Table, e))
 		case *expr.Lookup:
 			parts = append(parts, fmt.Sprintf("lookup(invert=%v %s)", e.Invert, t.SetFingerprint(e.SetName)))
 		case *expr.Dynset:
@@ -134,13 +138,27 @@ func (t *LiveTable) RuleFingerprint(rule *nftables.Rule) string {
 			parts = append(parts, fmt.Sprintf("dynset(op=%d key=%d data=%d timeout=%v invert=%v %s [%s])", e.Operation, e.SrcRegKey, e.SrcRegData,
 				e.Timeout, e.Invert, t.SetFingerprint(e.SetName), strings.Join(inner, " ")))
 		default:
-			parts = append(parts, fmt.Sprintf("%T%+v", e, e))
+			parts = append(parts, xtFingerprint(rule.Table, e))
 		}
 	}
 	if len(rule.UserData) > 0 {
 		parts = append(parts, fmt.Sprintf("userdata=%x", rule.UserData))
 	}
 	return strings.Join(parts, " ")
+}
+
+// xtFingerprint writes an xtables match or target (iptables-nft's rules)
+// as the bytes google/nftables sends for it.
+func xtFingerprint(t *nftables.Table, e expr.Any) string {
+	family := byte(0)
+	if t != nil {
+		family = byte(t.Family)
+	}
+	b, err := expr.Marshal(family, e)
+	if err != nil {
+		return fmt.Sprintf("%T(unencodable: %v)", e, err)
+	}
+	return fmt.Sprintf("%T(%x)", e, b)
 }
 
 // SetFingerprint is the canonical form of t's set name: its key type,

@@ -81,6 +81,12 @@ func rawRuleData(table *nftables.Table, chain string, exprs, userData []byte, se
 	a.str(unix.NFTA_RULE_TABLE, table.Name)
 	a.str(unix.NFTA_RULE_CHAIN, chain)
 	a.bytes(unix.NFTA_RULE_EXPRESSIONS|unix.NLA_F_NESTED, relinked)
+	if proto, flags, ok := xtCompat(exprs); ok {
+		compat := a.open(unix.NFTA_RULE_COMPAT)
+		a.u32(unix.NFTA_RULE_COMPAT_PROTO, proto)
+		a.u32(unix.NFTA_RULE_COMPAT_FLAGS, flags)
+		a.close(compat)
+	}
 	if userData != nil {
 		a.bytes(unix.NFTA_RULE_USERDATA, userData)
 	}
@@ -88,6 +94,80 @@ func rawRuleData(table *nftables.Table, chain string, exprs, userData []byte, se
 		return nil, errMalformedAttrs
 	}
 	return a.b, nil
+}
+
+// nftRuleCompatInv is NFT_RULE_COMPAT_F_INV: the rule's protocol is
+// negated (! -p tcp).
+const nftRuleCompatInv = 1 << 1
+
+// xtCompat is the protocol an xtables match or target in exprs (a rule
+// iptables-nft wrote) is checked against, as iptables-nft sends it: the
+// rule's own protocol match (-p tcp: meta l4proto, or the IPv4 protocol or
+// IPv6 next header field), which the kernel does not list. Without it a
+// match such as multiport is refused (EINVAL). ok is false when exprs has
+// no xtables extension or no protocol match before one.
+func xtCompat(exprs []byte) (proto, flags uint32, ok bool) {
+	protoRegs := map[uint32]bool{}
+	found := false
+	_ = eachAttr(exprs, func(_ uint16, elem []byte) error {
+		var name string
+		var data []byte
+		_ = walkAttrs(elem, func(typ uint16, value []byte) error {
+			switch typ {
+			case unix.NFTA_EXPR_NAME:
+				name = string(trimNUL(value))
+			case unix.NFTA_EXPR_DATA:
+				data = value
+			}
+			return nil
+		})
+		fields := map[uint16][]byte{}
+		_ = walkAttrs(data, func(typ uint16, value []byte) error {
+			fields[typ] = value
+			return nil
+		})
+		u32 := func(typ uint16) (uint32, bool) {
+			v := fields[typ]
+			if len(v) != 4 {
+				return 0, false
+			}
+			return binary.BigEndian.Uint32(v), true
+		}
+		switch name {
+		case "meta":
+			if key, _ := u32(unix.NFTA_META_KEY); key == unix.NFT_META_L4PROTO {
+				reg, _ := u32(unix.NFTA_META_DREG)
+				protoRegs[reg] = true
+			}
+		case "payload":
+			base, _ := u32(unix.NFTA_PAYLOAD_BASE)
+			offset, _ := u32(unix.NFTA_PAYLOAD_OFFSET)
+			length, _ := u32(unix.NFTA_PAYLOAD_LEN)
+			reg, _ := u32(unix.NFTA_PAYLOAD_DREG)
+			// IPv4's protocol (offset 9) or IPv6's next header (offset 6).
+			protoRegs[reg] = base == unix.NFT_PAYLOAD_NETWORK_HEADER && length == 1 && (offset == 9 || offset == 6)
+		case "cmp":
+			reg, _ := u32(unix.NFTA_CMP_SREG)
+			op, _ := u32(unix.NFTA_CMP_OP)
+			var value []byte
+			_ = walkAttrs(fields[unix.NFTA_CMP_DATA], func(typ uint16, v []byte) error {
+				if typ == unix.NFTA_DATA_VALUE {
+					value = v
+				}
+				return nil
+			})
+			if protoRegs[reg] && len(value) == 1 && (op == unix.NFT_CMP_EQ || op == unix.NFT_CMP_NEQ) {
+				proto, flags = uint32(value[0]), 0
+				if op == unix.NFT_CMP_NEQ {
+					flags = nftRuleCompatInv
+				}
+			}
+		case "match", "target":
+			found = true
+		}
+		return nil
+	})
+	return proto, flags, found && proto != 0
 }
 
 // setRefAttrs are, for each expression that names a set, the attributes

@@ -288,3 +288,56 @@ func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
 		})
 	}
 }
+
+// iptablesNft are rules as iptables-nft writes them: xtables matches and
+// targets inside nf_tables rules, whose info google/nftables holds behind
+// a pointer (a fingerprint once printed its address, so that no snapshot
+// of such a rule could ever pass its check).
+const iptablesNft = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 192.0.2.0/24 -m conntrack --ctstate NEW -m comment --comment "from lan" -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j LOG --log-prefix "ssh "
+-A INPUT -p tcp -m multiport --dports 80,443 -j ACCEPT
+-A INPUT -j REJECT --reject-with icmp-host-prohibited
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A POSTROUTING -o eth0 -j MASQUERADE
+COMMIT
+`
+
+// Rules iptables-nft loaded come back from a rollback as iptables-nft
+// listed them.
+func TestRollbackRestoresIptablesNftRules(t *testing.T) {
+	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-nft-save")
+	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
+	ns := netlab.NewNS(t, "xtback")
+	out, err := ns.ExecInput(iptablesNft, "iptables-nft-restore")
+	require.NoError(t, err, out)
+	save := func() string {
+		out, err := ns.ExecInput("", "iptables-nft-save")
+		require.NoError(t, err, out)
+		var rules []string
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(line, "#") { // the time of the save
+				rules = append(rules, line)
+			}
+		}
+		return strings.Join(rules, "\n")
+	}
+	before, listed := save(), nftList(t, ns)
+	require.Contains(t, before, `-j LOG --log-prefix "ssh "`)
+	snapshot, err := kernel.TakeSnapshot(nsenter.Path(ns.Name), kernel.Replaces(killswitch), true)
+	require.NoError(t, err)
+	defer snapshot.Close()
+	require.NoError(t, kernel.Apply(killswitch, nsenter.Path(ns.Name)))
+	_, err = snapshot.Rollback()
+	require.NoError(t, err)
+	assert.Equal(t, before, save())
+	assert.Equal(t, tablesOf(listed), tablesOf(nftList(t, ns)))
+}
