@@ -88,6 +88,10 @@ type LiveChain struct {
 type LiveSet struct {
 	Set      *nftables.Set
 	Elements Elements
+	// RawElements are, for a map of objects (whose elements google/nftables
+	// can neither read nor write whole), each element's attributes as the
+	// kernel lists them, for a restore to send back; nil for other sets.
+	RawElements [][]byte
 	// Attrs are the netlink attributes that define the set, as the kernel
 	// lists them: its flags, types, size, policy, timeouts, per-element
 	// expressions and user data (nft's byte order of keys and data, its

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -175,3 +176,45 @@ var errMalformedAttrs = errors.New("malformed netlink attributes")
 // handlePath names the namespace an open handle refers to, for as long as
 // the handle stays open.
 func handlePath(h netns.NsHandle) string { return fmt.Sprintf("/proc/self/fd/%d", int(h)) }
+
+// elementDefinition are the attributes of an element that a NEWSETELEM
+// message takes back; a listing also holds the time an element has left
+// and padding.
+var elementDefinition = []uint16{unix.NFTA_SET_ELEM_KEY, unix.NFTA_SET_ELEM_DATA, unix.NFTA_SET_ELEM_FLAGS,
+	unix.NFTA_SET_ELEM_TIMEOUT, unix.NFTA_SET_ELEM_USERDATA, unix.NFTA_SET_ELEM_EXPR, unix.NFTA_SET_ELEM_OBJREF, nftaSetElemKeyEnd}
+
+// nftaSetElemKeyEnd is NFTA_SET_ELEM_KEY_END, which golang.org/x/sys does
+// not name.
+const nftaSetElemKeyEnd = 10
+
+// dumpRawElements reads the elements of s in the namespace at nsPath,
+// each as the attributes of its elementDefinition, as the kernel lists
+// them.
+func dumpRawElements(nsPath string, s *nftables.Set) ([][]byte, error) {
+	var elems [][]byte
+	err := dump(nsPath, unix.NFT_MSG_GETSETELEM, s.Table.Family, []netlink.Attribute{
+		{Type: unix.NFTA_SET_ELEM_LIST_TABLE, Data: []byte(s.Table.Name + "\x00")},
+		{Type: unix.NFTA_SET_ELEM_LIST_SET, Data: []byte(s.Name + "\x00")},
+	}, func(attrs []byte) error {
+		return walkAttrs(attrs, func(typ uint16, list []byte) error {
+			if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+				return nil
+			}
+			return walkAttrs(list, func(_ uint16, elem []byte) error {
+				var kept []byte
+				err := eachAttr(elem, func(typ uint16, value []byte) error {
+					if slices.Contains(elementDefinition, typ&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER)) {
+						kept = appendAttr(kept, typ, value)
+					}
+					return nil
+				})
+				elems = append(elems, kept)
+				return err
+			})
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading set %s: %w", s.Name, err)
+	}
+	return elems, nil
+}

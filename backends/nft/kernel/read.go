@@ -36,7 +36,7 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 		if err != nil {
 			return nil, fmt.Errorf("listing sets of %s: %w", t.Name, err)
 		}
-		setAttrs, err := setAttrs(nsPath, t, sets, lt)
+		setAttrs, objectMaps, err := setAttrs(nsPath, t, sets)
 		if err != nil {
 			return nil, err
 		}
@@ -68,10 +68,14 @@ func readKnowing(c *nftables.Conn, nsPath string, known knownElements) (*nft.Rul
 				}
 				elems = nft.ElementsOf(whole)
 			}
+			var raw [][]byte
+			if err == nil && objectMaps[s.Name] {
+				raw, err = dumpRawElements(nsPath, s)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("listing set %s: %w", s.Name, err)
 			}
-			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, Attrs: setAttrs[s.Name]}
+			lt.Sets[s.Name] = &nft.LiveSet{Set: s, Elements: elems, Attrs: setAttrs[s.Name], RawElements: raw}
 		}
 		for _, ch := range chains {
 			if ch.Table.Name != t.Name || ch.Table.Family != t.Family {
@@ -149,6 +153,13 @@ func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 		// so reaches the same set by its ID.
 		filler := s
 		filler.Anonymous = false
+		if ls.RawElements != nil {
+			if err := c.addRawElements(&filler, ls.RawElements); err != nil {
+				return fmt.Errorf("restoring set %s: %w", name, err)
+			}
+			ids[name] = &s
+			continue
+		}
 		for i := 0; i < ls.Elements.Len(); i += setChunk {
 			if err := c.addElements(&filler, ls.Elements.Library(i, min(i+setChunk, ls.Elements.Len()))); err != nil {
 				return fmt.Errorf("restoring set %s: %w", name, err)

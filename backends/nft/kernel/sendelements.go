@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -74,4 +75,32 @@ func encodePlainElements(elems []nftables.SetElement) (list []byte, ok bool) {
 	}
 	a.close(all)
 	return a.b, true
+}
+
+// addRawElements queues elems, elements as the kernel lists them (see
+// dumpRawElements), for s on c, each run in a slot as a list of at most
+// an attribute's length.
+func (c batchConn) addRawElements(s *nftables.Set, elems [][]byte) error {
+	if c.elems == nil {
+		return errors.New("raw elements need a connection from dialFixing")
+	}
+	for len(elems) > 0 {
+		var a attrs
+		list := a.open(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
+		n := 0
+		for n < len(elems) && len(a.b)+4+len(elems[n]) < 0xffff-4 {
+			a.bytes(unix.NFTA_LIST_ELEM|unix.NLA_F_NESTED, elems[n])
+			n++
+		}
+		if n == 0 {
+			return errMalformedAttrs
+		}
+		a.close(list)
+		if err := c.SetAddElements(s, nil); err != nil {
+			return err
+		}
+		c.elems.encoded = append(c.elems.encoded, a.b)
+		elems = elems[n:]
+	}
+	return nil
 }

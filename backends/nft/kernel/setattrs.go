@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -37,11 +36,11 @@ var setDefinition = []uint16{unix.NFTA_SET_FLAGS, unix.NFTA_SET_KEY_TYPE, unix.N
 //   - a verdict map's (nft's vmap) key type: the library stores the map's
 //     data type, verdict, in its place, so that the key's type and length
 //     are lost;
-//   - whether it is a map of objects, whose elements the library can
-//     neither read nor write (noted in lt.Unrestorable).
-func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.LiveTable) (attrs map[string][]byte, err error) {
+//   - which sets are maps of objects, whose elements the library can
+//     neither read nor write (see dumpRawElements).
+func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set) (attrs map[string][]byte, objectMaps map[string]bool, err error) {
 	if len(sets) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	raw := map[string]rawSet{}
 	err = dump(nsPath, unix.NFT_MSG_GETSET, t.Family, []netlink.Attribute{
@@ -52,16 +51,14 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.Li
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the sets of %s: %w", t.Name, err)
+		return nil, nil, fmt.Errorf("reading the sets of %s: %w", t.Name, err)
 	}
-	attrs = map[string][]byte{}
+	attrs, objectMaps = map[string][]byte{}, map[string]bool{}
 	for _, s := range sets {
 		rs := raw[s.Name]
 		attrs[s.Name] = rs.attrs
 		if rs.flags&unix.NFT_SET_OBJECT != 0 {
-			// Its elements name objects, which google/nftables v0.3.0
-			// neither reads nor writes.
-			lt.Unrestorable = append(lt.Unrestorable, "map "+s.Name+" of objects")
+			objectMaps[s.Name] = true
 		}
 		if !s.IsMap || rs.dataType != nftDataVerdict {
 			continue
@@ -71,7 +68,7 @@ func setAttrs(nsPath string, t *nftables.Table, sets []*nftables.Set, lt *nft.Li
 		s.DataType = nftables.TypeVerdict
 		s.DataType.Bytes = rs.dataLen
 	}
-	return attrs, nil
+	return attrs, objectMaps, nil
 }
 
 // rawSet is a set as the kernel lists it.

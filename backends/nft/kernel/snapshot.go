@@ -144,6 +144,17 @@ func (s *Snapshot) checkRestorable() error {
 	return nil
 }
 
+// rawElementsText writes elements as the kernel lists them, in hex and
+// sorted: a hash lists its elements in an order of its own.
+func rawElementsText(elems [][]byte) string {
+	texts := make([]string, len(elems))
+	for i, e := range elems {
+		texts[i] = fmt.Sprintf("%x", e)
+	}
+	sort.Strings(texts)
+	return strings.Join(texts, ",")
+}
+
 // refuseUnrestorable names the first table that holds what a restore
 // cannot put back.
 func refuseUnrestorable(tables []*nft.LiveTable) error {
@@ -174,6 +185,9 @@ func exactFingerprint(tables []*nft.LiveTable) []string {
 		for name, set := range t.Sets {
 			if !set.Set.Anonymous {
 				lines = append(lines, fmt.Sprintf("set %s %s attrs=%x %s", nft.TableName(t.Table), name, set.Attrs, t.SetFingerprint(name)))
+				if set.RawElements != nil {
+					lines = append(lines, fmt.Sprintf("set %s %s elements=%s", nft.TableName(t.Table), name, rawElementsText(set.RawElements)))
+				}
 			}
 		}
 	}
