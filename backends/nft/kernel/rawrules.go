@@ -110,17 +110,7 @@ func xtCompat(exprs []byte) (proto, flags uint32, ok bool) {
 	protoRegs := map[uint32]bool{}
 	found := false
 	_ = eachAttr(exprs, func(_ uint16, elem []byte) error {
-		var name string
-		var data []byte
-		_ = walkAttrs(elem, func(typ uint16, value []byte) error {
-			switch typ {
-			case unix.NFTA_EXPR_NAME:
-				name = string(trimNUL(value))
-			case unix.NFTA_EXPR_DATA:
-				data = value
-			}
-			return nil
-		})
+		name, data, _ := splitExpr(elem)
 		fields := map[uint16][]byte{}
 		_ = walkAttrs(data, func(typ uint16, value []byte) error {
 			fields[typ] = value
@@ -262,9 +252,16 @@ var volatileExprs = []string{"counter", "quota", "lookup", "dynset", "objref"}
 // rawExpr writes one expression as its name and, unless it is volatile,
 // its data in hex: "payload(...)".
 func rawExpr(attrs []byte) (string, error) {
-	var name string
-	var data []byte
-	err := walkAttrs(attrs, func(typ uint16, value []byte) error {
+	name, data, err := splitExpr(attrs)
+	if slices.Contains(volatileExprs, name) {
+		return name, err
+	}
+	return name + "(" + hex.EncodeToString(data) + ")", err
+}
+
+// splitExpr is an expression's name and data, as the kernel lists them.
+func splitExpr(attrs []byte) (name string, data []byte, err error) {
+	err = walkAttrs(attrs, func(typ uint16, value []byte) error {
 		switch typ {
 		case unix.NFTA_EXPR_NAME:
 			name = string(trimNUL(value))
@@ -273,10 +270,7 @@ func rawExpr(attrs []byte) (string, error) {
 		}
 		return nil
 	})
-	if slices.Contains(volatileExprs, name) {
-		return name, err
-	}
-	return name + "(" + hex.EncodeToString(data) + ")", err
+	return name, data, err
 }
 
 // firstRuleDifference names the first rule of want that got lists
