@@ -231,8 +231,8 @@ func hostByteOrder(udata []byte) []byte {
 func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
 	tableUserData := map[TableRef][]byte{}
-	chains := map[setRef][]byte{}
-	objects := map[objectRef][]byte{}
+	chains := map[itemRef][]byte{}
+	objects := map[itemRef][]byte{}
 	for _, t := range tables {
 		ref := RefOf(t.Table)
 		flags[ref] = t.Table.Flags &^ TableOwner
@@ -241,11 +241,11 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 		}
 		for _, ch := range t.Chains {
 			if ch.Attrs != nil {
-				chains[setRef{ref, ch.Chain.Name}] = ch.Attrs
+				chains[itemRef{ref, ch.Chain.Name}] = ch.Attrs
 			}
 		}
 		for _, o := range t.Objects {
-			objects[objectRef{ref, o.Name}] = o.Attrs
+			objects[itemRef{ref, o.Name}] = o.Attrs
 		}
 	}
 	sets := map[uint32][]byte{}
@@ -258,8 +258,8 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 	return c, closeConn, err
 }
 
-// setRef names a set or an object: its table and its name.
-type setRef struct {
+// itemRef names a chain, set or object: its table and its name.
+type itemRef struct {
 	table TableRef
 	name  string
 }

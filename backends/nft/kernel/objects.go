@@ -88,6 +88,3 @@ func readFlowtables(nsPath string, t *nftables.Table, lt *nft.LiveTable) error {
 func queueObject(c batchConn, table *nftables.Table, o nft.LiveObject) {
 	c.AddObj(&nftables.NamedObj{Table: table, Name: o.Name, Type: nftables.ObjType(o.Type), Obj: &expr.Counter{}})
 }
-
-// objectRef names a stateful object: its table and its name.
-type objectRef = setRef

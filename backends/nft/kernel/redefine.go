@@ -49,19 +49,19 @@ func setSetAttrs(m *netlink.Message, sets map[uint32][]byte) {
 
 // setChainAttrs gives a NEWCHAIN message for a chain that chains names
 // those attributes.
-func setChainAttrs(m *netlink.Message, chains map[setRef][]byte) {
+func setChainAttrs(m *netlink.Message, chains map[itemRef][]byte) {
 	redefine(m, unix.NFT_MSG_NEWCHAIN, []uint16{unix.NFTA_CHAIN_TABLE, unix.NFTA_CHAIN_NAME},
 		func(family nftables.TableFamily, ids map[uint16][]byte) []byte {
-			return chains[setRef{TableRef{family, string(trimNUL(ids[unix.NFTA_CHAIN_TABLE]))}, string(trimNUL(ids[unix.NFTA_CHAIN_NAME]))}]
+			return chains[itemRef{TableRef{family, string(trimNUL(ids[unix.NFTA_CHAIN_TABLE]))}, string(trimNUL(ids[unix.NFTA_CHAIN_NAME]))}]
 		})
 }
 
 // setObjectAttrs gives a NEWOBJ message for an object that objects names
 // the data and user data Read found, in place of the placeholder
 // queueObject wrote.
-func setObjectAttrs(m *netlink.Message, objects map[objectRef][]byte) {
+func setObjectAttrs(m *netlink.Message, objects map[itemRef][]byte) {
 	redefine(m, unix.NFT_MSG_NEWOBJ, []uint16{unix.NFTA_OBJ_TABLE, unix.NFTA_OBJ_NAME, unix.NFTA_OBJ_TYPE},
 		func(family nftables.TableFamily, ids map[uint16][]byte) []byte {
-			return objects[objectRef{TableRef{family, string(trimNUL(ids[unix.NFTA_OBJ_TABLE]))}, string(trimNUL(ids[unix.NFTA_OBJ_NAME]))}]
+			return objects[itemRef{TableRef{family, string(trimNUL(ids[unix.NFTA_OBJ_TABLE]))}, string(trimNUL(ids[unix.NFTA_OBJ_NAME]))}]
 		})
 }
