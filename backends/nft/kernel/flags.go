@@ -249,8 +249,9 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 		}
 	}
 	sets := map[uint32][]byte{}
+	// Every set goes out with the user data the kernel listed, so
+	// fixHostOrderSet has nothing to do here.
 	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags); setTableUserData(m, tableUserData) },
-		fixHostOrderSet,
 		func(m *netlink.Message) { setChainAttrs(m, chains) },
 		func(m *netlink.Message) { setSetAttrs(m, sets) },
 		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)

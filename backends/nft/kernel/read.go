@@ -135,19 +135,16 @@ func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 		if s.Anonymous {
 			s.Name = ""
 		}
-		if s.Size == 0 && s.Anonymous && !s.Interval {
-			// Sized for its elements, as addAnonymousSet does: a hash
-			// set that grows after the batch lists wrongly until it has.
-			// A named set keeps no size: a size is a limit, and other
-			// programs add to their sets.
-			s.Size = uint32(ls.Elements.Len())
+		if ls.Attrs == nil || c.sets == nil {
+			return fmt.Errorf("restoring %s: the kernel did not list set %s as it is now (did the ruleset change while ksc read it? try again)",
+				nft.TableName(t.Table), name)
 		}
+		// The library's set is a placeholder: it goes out with the
+		// attributes the kernel listed (its size, or none, among them).
 		if err := c.AddSet(&s, nil); err != nil {
 			return fmt.Errorf("restoring set %s: %w", name, err)
 		}
-		if c.sets != nil && ls.Attrs != nil {
-			c.sets[s.ID] = ls.Attrs
-		}
+		c.sets[s.ID] = ls.Attrs
 		// Elements go in chunks: one message of thousands is refused.
 		// SetAddElements refuses an anonymous set, but a copy not marked
 		// so reaches the same set by its ID.
