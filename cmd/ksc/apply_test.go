@@ -234,10 +234,15 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 			require.Eventually(t, func() bool { return ns.Exec(t, "nft", "list", "ruleset") == before },
 				10*time.Second, 50*time.Millisecond, "the previous ruleset never came back")
 			assert.GreaterOrEqual(t, time.Since(killed), 1500*time.Millisecond, "rolled back long before the deadline")
-			code, _, stderr := ksc("confirm", "--netns", ns.Name)
+			// The guard writes its last word just after the restore.
+			var code int
+			var stderr string
+			require.Eventually(t, func() bool {
+				code, _, stderr = ksc("confirm", "--netns", ns.Name)
+				return strings.Contains(stderr, "the last one: ")
+			}, 5*time.Second, 50*time.Millisecond, "the guard left no last word")
 			assert.Equal(t, 1, code)
 			assert.Contains(t, stderr, "no ksc apply --confirm is waiting\n")
-			assert.Contains(t, stderr, "the last one: ")
 			assert.Contains(t, stderr, " not confirmed within 2s: restored the previous ruleset\n")
 		})
 	}

@@ -411,10 +411,24 @@ func (w *guard) finish(to net.Conn, word, text string) {
 		to.Close()
 	}
 	when := time.Now().Format(time.DateTime)
-	os.WriteFile(w.cfg.outcome, []byte(when+" "+text+"\n"), 0o600)
+	writeOutcome(w.cfg.outcome, when+" "+text+"\n")
 	if log, err := syslog.New(syslog.LOG_WARNING|syslog.LOG_DAEMON, "ksc"); err == nil {
 		log.Warning("apply --confirm: " + text)
 		log.Close()
+	}
+}
+
+// writeOutcome replaces the outcome file through a temporary file (0600,
+// as os.CreateTemp makes it) and a rename: "ksc confirm" reading it while
+// os.WriteFile had truncated it printed an empty last word.
+func writeOutcome(path, text string) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.WriteString(text)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		os.Remove(tmp.Name())
 	}
 }
 
