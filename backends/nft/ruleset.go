@@ -3,6 +3,7 @@ package nft
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,15 +104,22 @@ type LiveSet struct {
 // Fingerprint lists the ruleset as canonical lines, one for each table,
 // chain and rule, with anonymous sets written out in place and counter
 // values left out: two rulesets that behave the same have equal
-// fingerprints. Tables that keep returns false for are skipped.
+// fingerprints. Tables that keep returns false for are skipped. Tables
+// and chains are in the order of their names, not the kernel's: that
+// order is the order they were made in, which means nothing for a packet
+// and differs after a replacement in place (see kernel.transition).
 func (r *Ruleset) Fingerprint(keep func(*nftables.Table) bool) []string {
 	var lines []string
-	for _, t := range r.Tables {
+	tables := slices.Clone(r.Tables)
+	slices.SortStableFunc(tables, func(a, b *LiveTable) int { return strings.Compare(TableName(a.Table), TableName(b.Table)) })
+	for _, t := range tables {
 		if keep != nil && !keep(t.Table) {
 			continue
 		}
 		lines = append(lines, "table "+TableName(t.Table))
-		for _, ch := range t.Chains {
+		chains := slices.Clone(t.Chains)
+		slices.SortStableFunc(chains, func(a, b *LiveChain) int { return strings.Compare(a.Chain.Name, b.Chain.Name) })
+		for _, ch := range chains {
 			lines = append(lines, "chain "+TableName(t.Table)+" "+ch.Chain.Name+" "+ChainSpec(ch.Chain))
 			for _, rule := range ch.Rules {
 				lines = append(lines, "rule "+TableName(t.Table)+" "+ch.Chain.Name+" "+t.RuleFingerprint(rule))

@@ -59,44 +59,69 @@ func dialHandle(h netns.NsHandle) (*nftables.Conn, error) {
 	return nftables.New(nftables.WithNetNSFd(int(h)), nftables.AsLasting(), nftables.WithSockOptions(bigBuffers))
 }
 
-// Apply sends the batch as one transaction: the kernel applies all of it or
-// none of it, so the previous ruleset stays exactly as it was on any error.
-// When the policy owns the ruleset, the flush is in the same transaction, so
-// there is no moment without rules. On a refusal the error is an
-// *ApplyError naming the policy line, found by replaying the batch in a
-// scratch namespace.
+// Apply puts the batch's tables in place, replacing those of the same
+// names (and, when the policy owns the ruleset, deleting every other),
+// closed at every instant (see transition): the swap is one transaction,
+// which the kernel applies all or none of, so on any error the previous
+// ruleset is exactly as it was. On a refusal the error is an *ApplyError
+// naming the policy line, found by replaying the batch in a scratch
+// namespace.
 func Apply(b *nft.Batch, nsPath string) error {
 	h, err := nsenter.Open(nsPath)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	c, closeConn, err := dialFixing(int(h), fixHostOrderSet, noEcho)
-	if err != nil {
-		return err
+	tr := &transition{
+		nsFd: int(h),
+		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
+			return dialFixing(int(h), append([]func(*netlink.Message){fixHostOrderSet, noEcho}, fixes...)...)
+		},
+		wanted: batchWanted(b),
+		gone:   func(_ TableRef, flags uint32) bool { return b.FlushRuleset && flags&TableOwner == 0 },
 	}
-	defer closeConn()
-	if err := queue(c, b, -1); err != nil {
-		return err
+	err = tr.run()
+	var refused *swapRefused
+	if errors.As(err, &refused) {
+		return errors.Join(locateRefusal(b, refused.err), refused.undoErr)
 	}
-	if err := c.Flush(); err != nil {
-		return locateRefusal(b, err)
-	}
-	return nil
+	return err
 }
 
-// queue adds the batch's messages to c: the tables and chains, and the
-// first rules rules of the batch (all when rules < 0).
+// batchWanted is b's tables as a transition puts them in place.
+func batchWanted(b *nft.Batch) []*wantedTable {
+	wanted := make([]*wantedTable, len(b.Tables))
+	for i, t := range b.Tables {
+		w := &wantedTable{table: t.Table}
+		for _, ch := range t.Chains {
+			w.chains = append(w.chains, shapeOfChain(ch.Chain, nil))
+		}
+		w.queue = func(c batchConn) error {
+			n := 0
+			return queueBatchTable(c, t, -1, &n, c.addRules(tableRules(t)))
+		}
+		wanted[i] = w
+	}
+	return wanted
+}
+
+func tableRules(t *nft.BatchTable) []*nftables.Rule {
+	var rules []*nftables.Rule
+	for _, ch := range t.Chains {
+		for _, r := range ch.Rules {
+			rules = append(rules, r.Rule)
+		}
+	}
+	return rules
+}
+
+// queue adds the batch's messages to c, for a namespace with nothing in
+// it: the tables and chains, and the first rules rules of the batch (all
+// when rules < 0).
 func queue(c batchConn, b *nft.Batch, rules int) error {
 	if b.FlushRuleset {
 		c.FlushRuleset()
 	}
-	return queueTables(c, b, rules, func(*nftables.Table) bool { return !b.FlushRuleset })
-}
-
-// queueTables adds b's tables, chains and first rules rules to c, each
-// table replacing the one of its name where replace says it may exist.
-func queueTables(c batchConn, b *nft.Batch, rules int, replace func(*nftables.Table) bool) error {
 	all := b.Rules()
 	if rules >= 0 && rules < len(all) {
 		all = all[:rules]
@@ -108,38 +133,43 @@ func queueTables(c batchConn, b *nft.Batch, rules int, replace func(*nftables.Ta
 	addRule := c.addRules(queued)
 	n := 0
 	for _, t := range b.Tables {
-		if replace(t.Table) {
-			// Adding before deleting makes the delete succeed whether or
-			// not the table exists; the re-add then starts it afresh.
-			c.AddTable(t.Table)
-			c.DelTable(t.Table)
+		if err := queueBatchTable(c, t, rules, &n, addRule); err != nil {
+			return err
 		}
-		c.AddTable(t.Table)
-		for _, s := range t.Sets {
-			if err := addNamedSet(c, s); err != nil {
-				return &ApplyError{What: "set " + s.Set.Name, Err: err}
+	}
+	return nil
+}
+
+// queueBatchTable adds t, its sets and chains to c, and its rules while
+// fewer than rules (all when rules < 0) have been added, counting them in
+// n. A table, chain or set that exists is updated: a transition has
+// emptied it.
+func queueBatchTable(c batchConn, t *nft.BatchTable, rules int, n *int, addRule func(*nftables.Rule)) error {
+	c.AddTable(t.Table)
+	for _, s := range t.Sets {
+		if err := addNamedSet(c, s); err != nil {
+			return &ApplyError{What: "set " + s.Set.Name, Err: err}
+		}
+	}
+	// Every chain before any rule: a rule may jump to a chain declared
+	// after its own.
+	for _, ch := range t.Chains {
+		c.AddChain(ch.Chain)
+	}
+	for _, ch := range t.Chains {
+		for _, r := range ch.Rules {
+			if rules >= 0 && *n >= rules {
+				continue
 			}
-		}
-		// Every chain before any rule: a rule may jump to a chain declared
-		// after its own.
-		for _, ch := range t.Chains {
-			c.AddChain(ch.Chain)
-		}
-		for _, ch := range t.Chains {
-			for _, r := range ch.Rules {
-				if rules >= 0 && n >= rules {
-					continue
+			*n++
+			for _, s := range r.Sets {
+				// After an AddSet error the queued batch is incomplete:
+				// the caller must drop c, never flush it.
+				if err := addAnonymousSet(c, s); err != nil {
+					return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text() + "\"", Err: err}
 				}
-				n++
-				for _, s := range r.Sets {
-					// After an AddSet error the queued batch is incomplete:
-					// the caller must drop c, never flush it.
-					if err := addAnonymousSet(c, s); err != nil {
-						return &ApplyError{Pos: r.Pos, What: "rule \"" + r.Text() + "\"", Err: err}
-					}
-				}
-				addRule(r.Rule)
 			}
+			addRule(r.Rule)
 		}
 	}
 	return nil

@@ -1,6 +1,10 @@
 package kernel
 
 import (
+	"cmp"
+	"math"
+	"slices"
+
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/linediff"
@@ -28,7 +32,7 @@ func Diff(b *nft.Batch, nsPath string) ([]DiffLine, error) {
 	for _, l := range want {
 		known[l.key] = l.text
 	}
-	have := lines(live, keep, nil)
+	have := lines(orderedLike(live, desired), keep, nil)
 	for i := range have {
 		if text, ok := known[have[i].key]; ok {
 			have[i].text = text
@@ -129,6 +133,41 @@ func applyInScratch(b *nft.Batch, verify bool) (*nft.Ruleset, error) {
 }
 
 type line struct{ key, text string }
+
+// orderedLike is live with its tables and their chains in desired's
+// order, those desired lacks after them in their own: a ruleset replaced
+// in place lists new chains last, where a fresh one lists them in the
+// policy's order, and the diff compares what the chains hold.
+func orderedLike(live, desired *nft.Ruleset) *nft.Ruleset {
+	out := &nft.Ruleset{Tables: slices.Clone(live.Tables)}
+	slices.SortStableFunc(out.Tables, func(a, b *nft.LiveTable) int {
+		return cmp.Compare(rankIn(desired.Tables, a, sameTable), rankIn(desired.Tables, b, sameTable))
+	})
+	for i, t := range out.Tables {
+		want := desired.Table(t.Table.Family, t.Table.Name)
+		if want == nil {
+			continue
+		}
+		copied := *t
+		copied.Chains = slices.Clone(t.Chains)
+		slices.SortStableFunc(copied.Chains, func(a, b *nft.LiveChain) int {
+			return cmp.Compare(rankIn(want.Chains, a, sameChain), rankIn(want.Chains, b, sameChain))
+		})
+		out.Tables[i] = &copied
+	}
+	return out
+}
+
+func sameTable(a, b *nft.LiveTable) bool { return RefOf(a.Table) == RefOf(b.Table) }
+func sameChain(a, b *nft.LiveChain) bool { return a.Chain.Name == b.Chain.Name }
+
+// rankIn is where x is in list, or after every place when it is not.
+func rankIn[T any](list []T, x T, same func(a, b T) bool) int {
+	if i := slices.IndexFunc(list, func(y T) bool { return same(x, y) }); i >= 0 {
+		return i
+	}
+	return math.MaxInt
+}
 
 // lines lists a ruleset for display: the fingerprint as the key, and as the
 // text the policy's own rule when b is given, or a decompiled rule.

@@ -52,6 +52,12 @@ func dumpSetElements(nsPath string, s *nftables.Set) (nft.Elements, error) {
 // restricted by attrs, and calls each with the attributes of every message
 // of the answer, in dumpBuffer pieces.
 func dump(nsPath string, msgType uint16, family nftables.TableFamily, attrs []netlink.Attribute, each func(attrs []byte) error) error {
+	return dumpEach(nsPath, msgType, family, attrs, func(_ nftables.TableFamily, attrs []byte) error { return each(attrs) })
+}
+
+// dumpEach is dump, telling each the family of every message: a dump of
+// TableFamilyUnspecified answers for all of them.
+func dumpEach(nsPath string, msgType uint16, family nftables.TableFamily, attrs []netlink.Attribute, each func(family nftables.TableFamily, attrs []byte) error) error {
 	var fd int
 	err := nsenter.Run(nsPath, func() (err error) {
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
@@ -109,7 +115,7 @@ func dump(nsPath string, msgType uint16, family nftables.TableFamily, attrs []ne
 			if len(m.Data) < 4 {
 				continue
 			}
-			if err := each(m.Data[4:]); err != nil {
+			if err := each(nftables.TableFamily(m.Data[0]), m.Data[4:]); err != nil {
 				return err
 			}
 		}

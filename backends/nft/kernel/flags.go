@@ -228,7 +228,7 @@ func hostByteOrder(udata []byte) []byte {
 // attributes the kernel listed (queueTable notes a set's in the
 // connection's sets), and each stateful object with its data, which
 // google/nftables would write anew.
-func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error) {
+func dialRestoring(nsFd int, tables []*nft.LiveTable, extra ...func(*netlink.Message)) (batchConn, func(), error) {
 	flags := map[TableRef]uint32{}
 	tableUserData := map[TableRef][]byte{}
 	chains := map[itemRef][]byte{}
@@ -251,10 +251,11 @@ func dialRestoring(nsFd int, tables []*nft.LiveTable) (batchConn, func(), error)
 	sets := map[uint32][]byte{}
 	// Every set goes out with the user data the kernel listed, so
 	// fixHostOrderSet has nothing to do here.
-	c, closeConn, err := dialFixing(nsFd, func(m *netlink.Message) { setTableFlags(m, flags); setTableUserData(m, tableUserData) },
+	c, closeConn, err := dialFixing(nsFd, append([]func(*netlink.Message){
+		func(m *netlink.Message) { setTableFlags(m, flags); setTableUserData(m, tableUserData) },
 		func(m *netlink.Message) { setChainAttrs(m, chains) },
 		func(m *netlink.Message) { setSetAttrs(m, sets) },
-		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho)
+		func(m *netlink.Message) { setObjectAttrs(m, objects) }, noEcho}, extra...)...)
 	c.sets = sets
 	return c, closeConn, err
 }

@@ -6,9 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/mdlayher/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -242,16 +242,12 @@ type RollbackReport struct {
 	Skipped  []TableRef // tables another program now owns, which ksc may not touch
 }
 
-// Rollback puts the snapshot back in one transaction: it deletes the
-// tables the apply replaced and re-creates those that existed before,
-// flags included. Tables outside the snapshot are left as they are.
+// Rollback puts the snapshot back, closed at every instant (see
+// transition): the tables the apply added are deleted, and those that
+// existed before are put back in place, flags included. Tables outside
+// the snapshot are left as they are.
 func (s *Snapshot) Rollback() (RollbackReport, error) {
 	var report RollbackReport
-	c, closeConn, err := dialRestoring(int(s.ns), s.before)
-	if err != nil {
-		return report, err
-	}
-	defer closeConn()
 	now, err := readHandle(s.ns)
 	if err != nil {
 		return report, err
@@ -272,25 +268,28 @@ func (s *Snapshot) Rollback() (RollbackReport, error) {
 	for _, refs := range [][]TableRef{report.Kept, report.Replaced, report.Skipped} {
 		sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
 	}
-	for _, ref := range sortedRefs(s.scope) {
+	var wanted []*wantedTable
+	for _, t := range s.before {
+		ref := RefOf(t.Table)
 		if owned[ref] {
 			continue
 		}
-		// Adding first makes the delete succeed whether or not the table
-		// exists now.
-		t := &nftables.Table{Family: ref.Family, Name: ref.Name}
-		c.AddTable(t)
-		c.DelTable(t)
-	}
-	for _, t := range s.before {
-		if owned[RefOf(t.Table)] {
-			continue
+		w := &wantedTable{table: t.Table, dormant: t.Table.Flags&TableDormant != 0,
+			queue: func(c batchConn) error { return queueTable(c, t, s.rawBefore[ref]) }}
+		for _, ch := range t.Chains {
+			w.chains = append(w.chains, shapeOfChain(ch.Chain, ch.Attrs))
 		}
-		if err := queueTable(c, t, s.rawBefore[RefOf(t.Table)]); err != nil {
-			return report, err
-		}
+		wanted = append(wanted, w)
 	}
-	return report, c.Flush()
+	tr := &transition{
+		nsFd: int(s.ns),
+		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
+			return dialRestoring(int(s.ns), s.before, fixes...)
+		},
+		wanted: wanted,
+		gone:   func(ref TableRef, _ uint32) bool { return s.scope[ref] && !owned[ref] },
+	}
+	return report, tr.run()
 }
 
 func sortedRefs(set map[TableRef]bool) []TableRef {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/mdlayher/netlink"
 )
 
 // A Repair is what Watch did about a change to the policy's tables.
@@ -81,7 +82,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 			// One of our tables was deleted: no need to read the ruleset
 			// (which waits for the deletion's clean-up) to know that.
 			r.Changes = changedLines(diffLines(nil, lines(desired, ours, b)))
-			err = applyRestore(&restore, int(h), &nft.Ruleset{})
+			err = applyRestore(&restore, int(h))
 		} else {
 			var live *nft.Ruleset
 			live, err = readHandle(h)
@@ -93,7 +94,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 			}
 			if err == nil {
 				r.Changes = changedLines(diffLines(lines(live, ours, nil), lines(desired, ours, b)))
-				err = applyRestore(&restore, int(h), live)
+				err = applyRestore(&restore, int(h))
 			}
 		}
 		r.Took, r.Err = time.Since(since), err
@@ -183,29 +184,17 @@ func changedLines(d []DiffLine) []DiffLine {
 	return out
 }
 
-// applyRestore puts b's tables in the namespace nsFd refers to, where
-// live is its ruleset now, or nil when not read. A table that is gone is only added: deleting it
-// too would make the commit wait for an RCU grace period, tens of
-// milliseconds in which the kill switch is not there.
-func applyRestore(b *nft.Batch, nsFd int, live *nft.Ruleset) error {
-	c, closeConn, err := dialFixing(nsFd, fixHostOrderSet, noEcho)
-	if err != nil {
-		return err
+// applyRestore puts b's tables back in the namespace nsFd refers to, in
+// place where they are still there (see transition), leaving every other
+// table alone.
+func applyRestore(b *nft.Batch, nsFd int) error {
+	tr := &transition{
+		nsFd: nsFd,
+		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
+			return dialFixing(nsFd, append([]func(*netlink.Message){fixHostOrderSet, noEcho}, fixes...)...)
+		},
+		wanted: batchWanted(b),
+		gone:   func(TableRef, uint32) bool { return false },
 	}
-	defer closeConn()
-	exists := func(t *nftables.Table) bool {
-		if live == nil {
-			return true // not known: replace
-		}
-		for _, lt := range live.Tables {
-			if lt.Table.Name == t.Name && lt.Table.Family == t.Family {
-				return true
-			}
-		}
-		return false
-	}
-	if err := queueTables(c, b, -1, exists); err != nil {
-		return err
-	}
-	return c.Flush()
+	return tr.run()
 }
