@@ -51,20 +51,6 @@ func endpoint(a netip.Addr, port uint16, proto ir.Protocol) string {
 	return netip.AddrPortFrom(a, port).String()
 }
 
-// Judge returns the flows whose first packet the policy would not accept:
-// those that only an established-accept rule keeps open. A flow whose
-// route is unknown counts as not accepted unless the policy accepts it
-// anyway; closing a flow the policy allows costs little, since the kernel
-// picks it up again from its next packet, and that packet is judged anew.
-func Judge(p *ir.Policy, flows []Flow) (stale []Flow) {
-	for _, f := range flows {
-		if sim.Evaluate(p, f.First).Verdict != ir.Accept {
-			stale = append(stale, f)
-		}
-	}
-	return stale
-}
-
 // Routes is what Read needs of a namespace besides its flows: its own
 // addresses, and the interface a packet to an address leaves by.
 type Routes interface {

@@ -98,16 +98,38 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		if err != nil {
 			return err
 		}
-		var args []string
+		saved6, err := saveTables(run, mode, ir.IPv6, Tables(p))
+		if err != nil {
+			return err
+		}
+		// Both forms change the tables in place, with --noflush (see
+		// inPlace).
+		args := []string{"--noflush"}
+		var tight4, tight6 []byte
 		if Owned(p) {
 			// Only ksc's chains are replaced; the jumps into them are
-			// added where they are missing.
-			args = []string{"--noflush"}
-			saved6, err := run(tool(mode, ir.IPv6, "-save"), nil, "-t", "filter")
+			// put first where they are not.
+			v4, v6 = withJumpsFirst(v4, saved4), withJumpsFirst(v6, saved6)
+		} else {
+			tight4, tight6 = tightening(v4.Text, saved4), tightening(v6.Text, saved6)
+			v4, v6 = inPlaceOutput(v4, saved4), inPlaceOutput(v6, saved6)
+		}
+		// What puts a family back as it was, in place: its tables as
+		// saved, and those that were not there empty.
+		putBack := func(family ir.Family, saved []byte) error {
+			now, err := saveTables(run, mode, family, Tables(p))
 			if err != nil {
 				return err
 			}
-			v4, v6 = withoutPresentJumps(v4, saved4), withoutPresentJumps(v6, saved6)
+			was := parseSaved(saved)
+			for _, t := range Tables(p) {
+				if was[t] == nil {
+					saved = append(slices.Clone(saved), emptyTables[t]...)
+				}
+			}
+			back, _ := inPlace(saved, nil, now)
+			_, err = run(tool(mode, family, "-restore"), back, "--noflush")
+			return err
 		}
 		sets := uniqueSets(append(slices.Clone(v4.Sets), v6.Sets...))
 		// ipset is run only where sets are, or were, in use.
@@ -120,22 +142,39 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		if err != nil {
 			return fmt.Errorf("loading the ipsets: %w", err)
 		}
-		if err := restore(run, mode, v4, args...); err != nil {
+		failed := func(err error, back4, back6 bool) error {
 			err = errors.Join(err, finish(false))
+			if back4 {
+				if rerr := putBack(ir.IPv4, saved4); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
+				}
+			}
+			if back6 {
+				if rerr := putBack(ir.IPv6, saved6); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("and restoring the previous IPv6 rules failed: %w", rerr))
+				}
+			}
 			if len(sets) > 0 {
 				destroyUnused(run, nil) // sets made for rules that did not go in
 			}
 			return err
 		}
+		// The policies that turn to DROP, before any rule changes.
+		if tight4 != nil {
+			if _, err := run(tool(mode, ir.IPv4, "-restore"), tight4, "--noflush"); err != nil {
+				return failed(&ApplyError{Family: ir.IPv4, Err: err}, true, false)
+			}
+		}
+		if tight6 != nil {
+			if _, err := run(tool(mode, ir.IPv6, "-restore"), tight6, "--noflush"); err != nil {
+				return failed(&ApplyError{Family: ir.IPv6, Err: err}, tight4 != nil, true)
+			}
+		}
+		if err := restore(run, mode, v4, args...); err != nil {
+			return failed(err, tight4 != nil, tight6 != nil)
+		}
 		if err := restore(run, mode, v6, args...); err != nil {
-			err = errors.Join(err, finish(false))
-			if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
-				return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
-			}
-			if len(sets) > 0 {
-				destroyUnused(run, nil)
-			}
-			return err
+			return failed(err, true, tight6 != nil)
 		}
 		if err := finish(true); err != nil {
 			return fmt.Errorf("the rules are in, but swapping in the new ipset content failed: %w", err)
@@ -143,6 +182,12 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		tidy()
 		return nil
 	})
+}
+
+// inPlaceOutput is o rewritten to change its tables in place (inPlace).
+func inPlaceOutput(o *Output, saved []byte) *Output {
+	text, lines := inPlace(o.Text, o.Lines, saved)
+	return &Output{Family: o.Family, Text: text, Lines: lines, Sets: o.Sets}
 }
 
 // saveTables saves one family's tables the policy writes (see Tables):
@@ -184,65 +229,66 @@ func (s System) Do(fn func(run RunFunc) error) error {
 	return nsenter.Run(s.NSPath, func() error { return fn(run) })
 }
 
-// Fake is an in-memory stand-in for the iptables tools: each -restore
-// stores its input as what the matching -save prints, unless Fail names
-// the tool. Calls records every command, in order.
-type Fake struct {
-	// Tables holds what each -save tool prints, by the -save tool's name.
-	Tables map[string][]byte
-	// Fail makes the named tools fail with that error.
-	Fail  map[string]error
-	Calls []FakeCall
-}
-
-// FakeCall is one command the Fake ran.
-type FakeCall struct {
-	Name  string
-	Args  []string
-	Stdin []byte
-}
-
-// Do calls fn with the Fake's runner.
-func (f *Fake) Do(fn func(run RunFunc) error) error { return fn(f.run) }
-
-func (f *Fake) run(name string, stdin []byte, args ...string) ([]byte, error) {
-	f.Calls = append(f.Calls, FakeCall{Name: name, Args: args, Stdin: stdin})
-	if err := f.Fail[name]; err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if f.Tables == nil {
-		f.Tables = map[string][]byte{}
-	}
-	if save, ok := strings.CutSuffix(name, "-restore"); ok {
-		if !slices.Contains(args, "--test") {
-			f.Tables[save+"-save"] = stdin
-		}
-		return nil, nil
-	}
-	return f.Tables[name], nil
-}
-
 // failedLine finds the line number in iptables-restore's complaint: the
 // legacy tools say "Error occurred at line: N", the nf_tables ones
 // "line N failed".
 var failedLine = regexp.MustCompile(`line:? (\d+)`)
 
-// withoutPresentJumps leaves out of o the jumps into ksc's chains that
-// the saved filter table already has.
-func withoutPresentJumps(o *Output, saved []byte) *Output {
-	present := map[string]bool{}
-	for _, l := range strings.Split(string(saved), "\n") {
-		present[strings.TrimSpace(l)] = true
-	}
+// withJumpsFirst is o with each jump into ksc's chains (jumpLine) made
+// the first rule of its builtin chain. A jump already first is left out
+// (iptables-restore --noflush would add it again); one found elsewhere,
+// where another program's restart inserted its rules above it, is
+// deleted and inserted first again, in the same transaction: every rule
+// above it decides before ksc's chain does.
+func withJumpsFirst(o *Output, saved []byte) *Output {
+	first, count := jumpsIn(saved)
 	out := &Output{Family: o.Family, Sets: o.Sets}
-	for i, l := range strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n") {
-		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) && present["-A "+f[1]+" -j "+ownChain(f[1])] {
-			continue
-		}
+	add := func(l string, pos ir.Pos) {
 		out.Text = append(append(out.Text, l...), '\n')
-		out.Lines = append(out.Lines, o.Lines[i])
+		out.Lines = append(out.Lines, pos)
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n") {
+		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
+			builtin := f[1]
+			if first[builtin] && count[builtin] == 1 {
+				continue
+			}
+			for range count[builtin] {
+				add("-D "+builtin+" -j "+ownChain(builtin), ir.Pos{})
+			}
+		}
+		add(l, o.Lines[i])
 	}
 	return out
+}
+
+// jumpsIn finds, in a saved filter table, the jumps into ksc's chains:
+// whether each builtin chain's first rule is one, and how many it has.
+func jumpsIn(saved []byte) (first map[string]bool, count map[string]int) {
+	first, count = map[string]bool{}, map[string]int{}
+	seen := map[string]bool{}
+	table := ""
+	for _, l := range strings.Split(string(saved), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "*") {
+			table = l[1:]
+			continue
+		}
+		f := strings.Fields(l)
+		if table != "filter" || len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		builtin := f[1]
+		isJump := l == "-A "+builtin+" -j "+ownChain(builtin)
+		if !seen[builtin] {
+			seen[builtin] = true
+			first[builtin] = isJump
+		}
+		if isJump {
+			count[builtin]++
+		}
+	}
+	return first, count
 }
 
 func restore(run RunFunc, mode Mode, o *Output, args ...string) error {

@@ -157,8 +157,9 @@ func tableOrder(lines []string) []string {
 	return out
 }
 
-// ownedWant lists the rules of ksc's own chains, and the jumps into them,
-// as "iptables -S" writes them.
+// ownedWant lists the rules of ksc's own chains as "iptables -S" writes
+// them, and the jumps into them, each the first rule of its builtin chain
+// ("-I OUTPUT 1 -j KSC-OUTPUT").
 func ownedWant(o *Output) []string {
 	var want []string
 	for _, l := range strings.Split(string(o.Text), "\n") {
@@ -167,14 +168,16 @@ func ownedWant(o *Output) []string {
 		case strings.HasPrefix(l, "-A "):
 			want = append(want, l)
 		case len(f) == 5 && l == jumpLine(f[1]):
-			want = append(want, "-A "+f[1]+" -j "+ownChain(f[1]))
+			want = append(want, l)
 		}
 	}
 	return want
 }
 
-// ownedLive lists the live rules of ksc's own chains and the jumps into
-// them; other programs' rules are no business of the policy's.
+// ownedLive lists the live rules of ksc's own chains, and the jumps into
+// them by their place in the builtin chain ("-I FORWARD 3 -j KSC-FORWARD"
+// when another program's restart put two rules above it, which decide
+// first); other programs' rules are no business of the policy's.
 func ownedLive(nsPath string, mode Mode, family ir.Family) ([]string, error) {
 	var rules, jumps []string
 	err := nsenter.Run(nsPath, func() error {
@@ -187,9 +190,14 @@ func ownedLive(nsPath string, mode Mode, family ir.Family) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			n := 0
 			for _, l := range lines {
+				if !strings.HasPrefix(l, "-A ") {
+					continue
+				}
+				n++
 				if l == "-A "+chain+" -j "+ownChain(chain) {
-					jumps = append(jumps, l)
+					jumps = append(jumps, fmt.Sprintf("-I %s %d -j %s", chain, n, ownChain(chain)))
 				}
 			}
 			exists, err := ipt.ChainExists("filter", ownChain(chain))

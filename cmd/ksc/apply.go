@@ -127,13 +127,14 @@ func runApply(e env, args []string) int {
 			return exitFailure
 		}
 		defer lock.Close()
-		if err := iptables.Apply(p, nsPath, mode); err != nil {
+		flowsHeld, err := applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return iptables.Apply(p, nsPath, mode) })
+		if err != nil {
 			pf.reportApplyError(e, err)
 			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
 			return exitFailure
 		}
-		if !*keepConnections {
-			return closeStaleFlows(e, p, nsPath)
+		if !flowsHeld {
+			return exitFailure
 		}
 		return exitOK
 	}
@@ -161,53 +162,61 @@ func runApply(e env, args []string) int {
 			return exitFailure
 		}
 	}
-	if err := kernel.Apply(batch, nsPath); err != nil {
+	flowsHeld, err := applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return kernel.Apply(batch, nsPath) })
+	if err != nil {
 		guard.notApplied()
 		pf.reportApplyError(e, err)
 		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
 		return exitFailure
 	}
-	if guard == nil {
-		fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
-	}
-	if !*keepConnections {
-		if code := closeStaleFlows(e, p, nsPath); code != exitOK {
-			// The new rules are in; with --confirm the guard still waits.
-			if guard == nil {
-				return code
-			}
-		}
-	}
 	if guard != nil {
 		return awaitConfirmation(e, guard, *confirm, *netns)
+	}
+	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
+	if !flowsHeld {
+		return exitFailure
 	}
 	return exitOK
 }
 
-// closeStaleFlows closes the connections conntrack tracked before the
-// apply that the policy would not let start: without this, a flow opened
-// over eth0 before the kill switch goes on through an established-accept
-// rule.
-func closeStaleFlows(e env, p *ir.Policy, nsPath string) int {
-	all, err := flows.Read(nsPath)
-	if err == nil {
-		stale := flows.Judge(p, all)
-		if err = flows.Close(nsPath, stale); err == nil && len(stale) > 0 {
-			fmt.Fprintf(e.stderr, "ksc apply: closed %d connections the policy would not let start (--keep-connections keeps them):\n", len(stale))
-			for i, f := range stale {
-				if i == maxListed {
-					fmt.Fprintf(e.stderr, "  … and %d more\n", len(stale)-maxListed)
-					break
-				}
-				fmt.Fprintf(e.stderr, "  %s\n", f)
-			}
-		}
+// applyHoldingFlows carries apply out. Unless keep, the connections
+// conntrack tracks that the policy would not let start are held from
+// before the new rules are in force and closed (flows.Transition):
+// otherwise a flow opened over eth0 before the kill switch goes on
+// through an established-accept rule. The error is apply's.
+// It reports whether the connections were judged and closed.
+func applyHoldingFlows(e env, p *ir.Policy, nsPath string, keep bool, apply func() error) (closed bool, err error) {
+	if keep {
+		return true, apply()
 	}
+	report, err := flows.Transition(nsPath, flows.Allows(p), apply)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ksc apply: the policy is applied, but connections opened before it may go on: %v\n", err)
-		return exitFailure
+		return false, err
 	}
-	return exitOK
+	return reportFlows(e, "apply", report), nil
+}
+
+// reportFlows says what a transition did to the connections, and
+// whether every one the policy would not let start was closed.
+func reportFlows(e env, cmd string, r flows.Report) (closed bool) {
+	if r.Unguarded != nil {
+		fmt.Fprintf(e.stderr, "ksc %s: connections could not be held through the change (%v): those the policy would not let start were closed just after it\n", cmd, r.Unguarded)
+	}
+	if r.Err != nil {
+		fmt.Fprintf(e.stderr, "ksc %s: the policy is in force, but connections opened before it may go on: %v\n", cmd, r.Err)
+	}
+	if len(r.Closed) == 0 {
+		return r.Err == nil
+	}
+	fmt.Fprintf(e.stderr, "ksc %s: closed %d connections the policy would not let start (--keep-connections keeps them):\n", cmd, len(r.Closed))
+	for i, f := range r.Closed {
+		if i == maxListed {
+			fmt.Fprintf(e.stderr, "  … and %d more\n", len(r.Closed)-maxListed)
+			break
+		}
+		fmt.Fprintf(e.stderr, "  %s\n", f)
+	}
+	return r.Err == nil
 }
 
 // maxListed is how many closed connections apply names.

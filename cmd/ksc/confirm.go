@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/flows"
 	"golang.org/x/sys/unix"
 )
 
@@ -242,7 +243,12 @@ func runGuard(e env, args []string) int {
 		return exitFailure
 	}
 	defer snapshot.Close()
-	w := &guard{cfg: cfg, snapshot: snapshot, apply: apply}
+	// The flows there before the apply are those a rollback keeps: it
+	// cannot judge one that started later by a ruleset other programs may
+	// have written, and closes it. (If conntrack cannot be read now, the
+	// rollback will find it the same and close nothing.)
+	before, _ := flows.IDs(cfg.nsPath)
+	w := &guard{cfg: cfg, snapshot: snapshot, apply: apply, flowsBefore: before}
 	return w.run()
 }
 
@@ -258,6 +264,8 @@ type guard struct {
 	snapshot *kernel.Snapshot
 	apply    net.Conn // writes fail, unheard, once the apply is gone
 	listener net.Listener
+	// flowsBefore are the conntrack ids of the flows before the apply.
+	flowsBefore map[uint32]bool
 }
 
 // stopListening makes "ksc confirm" find nothing waiting from now on.
@@ -378,7 +386,11 @@ func (w *guard) confirm(from net.Conn) int {
 
 func (w *guard) rollBack(why string) int {
 	w.stopListening()
-	report, err := w.snapshot.Rollback()
+	var report kernel.RollbackReport
+	flowReport, err := flows.Transition(w.cfg.nsPath, flows.Among(w.flowsBefore), func() (err error) {
+		report, err = w.snapshot.Rollback()
+		return err
+	})
 	if err != nil {
 		w.finish(nil, "failed", fmt.Sprintf("%s, and restoring the previous ruleset FAILED: %v", why, err))
 		return exitFailure
@@ -391,6 +403,15 @@ func (w *guard) rollBack(why string) int {
 	}
 	for _, r := range report.Skipped {
 		w.say("note", fmt.Sprintf("left table %s alone: another program owns it now", r))
+	}
+	if n := len(flowReport.Closed); n > 0 {
+		w.say("note", fmt.Sprintf("closed %d connections that started while waiting", n))
+	}
+	if flowReport.Unguarded != nil {
+		w.say("note", fmt.Sprintf("connections could not be held through the rollback (%v)", flowReport.Unguarded))
+	}
+	if flowReport.Err != nil {
+		w.say("note", fmt.Sprintf("connections that started while waiting may go on: %v", flowReport.Err))
 	}
 	w.finish(nil, "restored", why+": restored the previous ruleset")
 	return exitFailure

@@ -10,6 +10,7 @@ import (
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 )
@@ -100,6 +101,10 @@ func watchNft(ctx context.Context, e env, pf *policyFlags, p *ir.Policy, nsPath 
 			}
 			fmt.Fprintf(e.stderr, "  %c %s\n", l.Op, l.Text)
 		}
+	}, func(repair func() error) error {
+		report, err := flows.Transition(nsPath, flows.Allows(p), repair)
+		reportFlows(e, "watch", report)
+		return err
 	})
 }
 

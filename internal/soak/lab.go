@@ -37,18 +37,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The lab's addresses.
+// The lab's destinations beyond far: the policies of a soak forbid them,
+// on DiscardPort always, on EchoPort where a transition closes a flow.
 var (
 	Forbidden4 = netip.MustParseAddrPort("203.0.113.9:9")
 	Forbidden6 = netip.MustParseAddrPort("[2001:db8:ff::9]:9")
-	VPNServer  = netip.MustParseAddrPort("198.51.100.1:1194")
-	FWAddr4    = netip.MustParseAddr("192.0.2.2")
-	LANAddr4   = netip.MustParseAddr("192.0.2.130")
 )
 
 // Lab is three namespaces: FW between LAN and Far.
 type Lab struct {
 	FW, Far, LAN string
+	receiver     *receiver
 }
 
 // New builds the lab; Close removes it, also after a failure.
@@ -104,7 +103,10 @@ func New() (l *Lab, err error) {
 	if err := l.sysctls(); err != nil {
 		return l, err
 	}
-	return l, l.startCounting()
+	if err := l.startCounting(); err != nil {
+		return l, err
+	}
+	return l, l.startReceiving()
 }
 
 // sysctls make fw a router and let every namespace's addresses work at
@@ -132,18 +134,18 @@ func (l *Lab) sysctls() error {
 	return nil
 }
 
-// counting is far's counter table: one counter per destination the
-// floods use, in an ingress hook, before far's own firewall or stack.
+// counting is far's counter table: what reaches far for the floods'
+// destinations, counted in its ingress hook, before its own stack can
+// lose any; the receiver's count must come to the same.
 const counting = `table netdev soak {
 	chain in {
 		type filter hook ingress device "p0" priority -500; policy accept;
-		ip daddr 203.0.113.9 udp dport 9 counter name "f4"
-		ip6 daddr 2001:db8:ff::9 udp dport 9 counter name "f6"
-		ip daddr 198.51.100.1 udp dport 1194 counter name "vpn"
+		ip daddr 203.0.113.9 udp dport 9 counter name "discard"
+		ip6 daddr 2001:db8:ff::9 udp dport 9 counter name "discard"
+		ip daddr 203.0.113.9 udp dport 7 counter name "echo"
 	}
-	counter f4 { }
-	counter f6 { }
-	counter vpn { }
+	counter discard { }
+	counter echo { }
 }
 `
 
@@ -158,8 +160,8 @@ func (l *Lab) startCounting() error {
 
 var counterLine = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes`)
 
-// Arrived is how many packets to each of far's destinations have arrived
-// since the lab began: "f4" (Forbidden4), "f6" (Forbidden6), "vpn".
+// Arrived is how many datagrams far's ingress counted since the lab
+// began: "discard" to DiscardPort, "echo" to EchoPort.
 func (l *Lab) Arrived() (map[string]uint64, error) {
 	out, err := exec.Command("ip", "netns", "exec", l.Far, "nft", "list", "counters", "table", "netdev", "soak").CombinedOutput()
 	if err != nil {
@@ -175,6 +177,9 @@ func (l *Lab) Arrived() (map[string]uint64, error) {
 
 // Close deletes the three namespaces and everything in them.
 func (l *Lab) Close() error {
+	if l.receiver != nil {
+		l.receiver.stop()
+	}
 	var errs []error
 	for _, name := range []string{l.FW, l.Far, l.LAN} {
 		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -200,21 +205,24 @@ func newNamespace(name string) error {
 	return nil
 }
 
-// A Flood sends UDP datagrams at a steady rate until stopped.
+// A Flood sends UDP datagrams at a steady rate from one socket, so that
+// they make one flow as conntrack sees it.
 type Flood struct {
+	ID      uint32
 	sent    atomic.Uint64
 	refused atomic.Uint64 // by the sender's own OUTPUT chain
 	stop    context.CancelFunc
 	done    sync.WaitGroup
-	err     error
 }
 
+var floods atomic.Uint32
+
 // Flood sends pps datagrams a second from namespace ns (l.FW or l.LAN) to
-// dst, from one socket, so that they make one flow as conntrack sees it,
-// from srcPort (0: any).
-func (l *Lab) Flood(ns string, dst netip.AddrPort, srcPort uint16, pps int) (*Flood, error) {
+// dst until stopped. To EchoPort, far answers each, and the flow is
+// established as soon as an answer gets back.
+func (l *Lab) Flood(ns string, dst netip.AddrPort, pps int) (*Flood, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Flood{stop: cancel}
+	f := &Flood{ID: floods.Add(1), stop: cancel}
 	ready := make(chan error, 1)
 	f.done.Add(1)
 	go func() {
@@ -225,16 +233,16 @@ func (l *Lab) Flood(ns string, dst netip.AddrPort, srcPort uint16, pps int) (*Fl
 			err = netns.Set(h)
 			h.Close()
 		}
-		var fd int
+		fd := -1
 		if err == nil {
-			fd, err = udpSocket(dst.Addr(), srcPort)
+			fd, err = udpSocket(dst)
 		}
 		ready <- err
 		if err != nil {
 			return
 		}
 		defer unix.Close(fd)
-		f.send(ctx, fd, dst, pps)
+		f.send(ctx, fd, pps)
 	}()
 	if err := <-ready; err != nil {
 		cancel()
@@ -243,45 +251,49 @@ func (l *Lab) Flood(ns string, dst netip.AddrPort, srcPort uint16, pps int) (*Fl
 	return f, nil
 }
 
-func udpSocket(dst netip.Addr, srcPort uint16) (int, error) {
-	family := unix.AF_INET
-	var local unix.Sockaddr = &unix.SockaddrInet4{Port: int(srcPort)}
-	if dst.Is6() {
-		family = unix.AF_INET6
-		local = &unix.SockaddrInet6{Port: int(srcPort)}
+func sockaddr(a netip.AddrPort) (family int, sa unix.Sockaddr) {
+	if a.Addr().Is6() {
+		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	return unix.AF_INET, &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()}
+}
+
+// udpSocket is a socket connected to dst, so that answers reach it.
+func udpSocket(dst netip.AddrPort) (int, error) {
+	family, to := sockaddr(dst)
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return -1, err
 	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	if err := unix.Bind(fd, local); err != nil {
+	if err := unix.Connect(fd, to); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
 }
 
-// send paces in slices of a millisecond, each sending its share at once.
-func (f *Flood) send(ctx context.Context, fd int, dst netip.AddrPort, pps int) {
-	var to unix.Sockaddr
-	if dst.Addr().Is4() {
-		to = &unix.SockaddrInet4{Port: int(dst.Port()), Addr: dst.Addr().As4()}
-	} else {
-		to = &unix.SockaddrInet6{Port: int(dst.Port()), Addr: dst.Addr().As16()}
-	}
-	payload := []byte("ksc soak: a datagram the policy forbids")
+// send paces in slices of a fifth of a millisecond, each sending its
+// share at once. Answers are read and thrown away, so that the socket's
+// buffer never fills.
+func (f *Flood) send(ctx context.Context, fd int, pps int) {
+	buf := make([]byte, datagramSize)
+	sink := make([]byte, 2048)
 	start := time.Now()
 	var n uint64
 	for ctx.Err() == nil {
 		due := uint64(time.Since(start).Seconds() * float64(pps))
 		for ; n < due; n++ {
-			err := unix.Sendto(fd, payload, unix.MSG_DONTWAIT, to)
-			switch {
+			stamp(buf, f.ID)
+			switch _, err := unix.Write(fd, buf); {
 			case err == nil:
 				f.sent.Add(1)
 			case errors.Is(err, unix.EPERM):
 				f.refused.Add(1)
+			}
+		}
+		for {
+			if _, err := unix.Read(fd, sink); err != nil && !errors.Is(err, unix.ECONNREFUSED) {
+				break
 			}
 		}
 		time.Sleep(200 * time.Microsecond)

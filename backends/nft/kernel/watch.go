@@ -46,7 +46,14 @@ const (
 // their process id and never answered, and it acts only on a difference
 // from what b makes, so it cannot loop. Other programs' tables are never
 // touched, even for a policy that flushes the ruleset when applied.
-func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)) error {
+//
+// around, when not nil, carries out each repair: it is given the repair
+// to run (see flows.Transition, which closes the flows the policy would
+// not let start that began while the policy was not in force).
+func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair), around func(repair func() error) error) error {
+	if around == nil {
+		around = func(repair func() error) error { return repair() }
+	}
 	desired, err := applyInScratch(b, false)
 	if err != nil {
 		return err
@@ -82,7 +89,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 			// One of our tables was deleted: no need to read the ruleset
 			// (which waits for the deletion's clean-up) to know that.
 			r.Changes = changedLines(diffLines(nil, lines(desired, ours, b)))
-			err = applyRestore(&restore, int(h))
+			err = around(func() error { return applyRestore(&restore, int(h)) })
 		} else {
 			var live *nft.Ruleset
 			live, err = readHandle(h)
@@ -94,7 +101,7 @@ func Watch(ctx context.Context, b *nft.Batch, nsPath string, report func(Repair)
 			}
 			if err == nil {
 				r.Changes = changedLines(diffLines(lines(live, ours, nil), lines(desired, ours, b)))
-				err = applyRestore(&restore, int(h))
+				err = around(func() error { return applyRestore(&restore, int(h)) })
 			}
 		}
 		r.Took, r.Err = time.Since(since), err

@@ -22,7 +22,9 @@ func watching(t testing.TB, ns *netlab.NS, example string) <-chan kernel.Repair 
 	repairs := make(chan kernel.Repair, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- kernel.Watch(ctx, b, nsenter.Path(ns.Name), func(r kernel.Repair) { repairs <- r }) }()
+	go func() {
+		done <- kernel.Watch(ctx, b, nsenter.Path(ns.Name), func(r kernel.Repair) { repairs <- r }, nil)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
