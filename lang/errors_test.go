@@ -7,6 +7,7 @@ import (
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // chain wraps rules in a table and an input chain, so that cases stay short;
@@ -298,12 +299,25 @@ func render(ds ir.Diagnostics) []string {
 	return out
 }
 
-func TestExpansionIsBounded(t *testing.T) {
-	src := "define A0 = { 192.0.2.1, 192.0.2.2 }\n"
+// A value counts each define once, however often it names it: defines
+// that double at every level ({ $A, $A }), or grow as Fibonacci numbers
+// through two names, expand to what they hold, not to millions.
+func TestRepeatedDefinesExpandOnce(t *testing.T) {
+	doubling := "define A0 = { 192.0.2.1, 192.0.2.2 }\n"
+	fibonacci := "define A0 = { 192.0.2.1 }\ndefine B0 = { 192.0.2.2 }\n"
 	for i := 1; i <= 40; i++ {
-		src += fmt.Sprintf("define A%d = { $A%d, $A%d }\n", i, i-1, i-1)
+		doubling += fmt.Sprintf("define A%d = { $A%d, $A%d }\n", i, i-1, i-1)
+		fibonacci += fmt.Sprintf("define A%d = { $A%d, $B%d }\ndefine B%d = { $A%d, $B%d, 192.0.2.%d }\n", i, i-1, i-1, i, i-1, i-1, i+2)
 	}
-	src += "table t {\nchain c hook input {\nip saddr $A40 drop\n}\n}\n"
-	_, ds := lang.Load("t.ks", []byte(src), lang.Config{})
-	assert.Equal(t, []string{`t.ks:44:10: this value expands to more than 4194304 elements | defines that repeat other defines multiply; read large sets from a file with file("...")`}, render(ds))
+	for name, src := range map[string]string{"doubling": doubling, "fibonacci": fibonacci} {
+		t.Run(name, func(t *testing.T) {
+			src += "table t {\nchain c hook input {\nip saddr $A40 drop\n}\n}\n"
+			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%v", ds)
+			m := p.Tables[0].Chains[0].Rules[0].Matches[0]
+			want := map[string]string{"doubling": "192.0.2.1-192.0.2.2", "fibonacci": "192.0.2.1-192.0.2.41"}[name]
+			require.Len(t, ir.Addrs(ir.KindIPv4, m.Values.Joined()), 1)
+			assert.Equal(t, want, ir.Addrs(ir.KindIPv4, m.Values.Joined())[0].String())
+		})
+	}
 }

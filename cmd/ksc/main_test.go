@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/ir"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stretchr/testify/assert"
 )
 
 // TestMain lets scripts run "ksc" as a command, in this test binary.
@@ -42,4 +45,17 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// A diagnostic repeated (the same line, the same words) is printed once.
+func TestDiagnosticsPrintOnce(t *testing.T) {
+	var ds ir.Diagnostics
+	for range 3 {
+		ds.Warnf(ir.Pos{File: "p.ks", Line: 2, Col: 3}, "$X is defined but never used")
+	}
+	ds.Errorf(ir.Pos{File: "p.ks", Line: 4, Col: 1}, "bad")
+	ds.Errorf(ir.Pos{File: "p.ks", Line: 4, Col: 1}, "bad")
+	var out strings.Builder
+	printDiagnostics(&out, ds, nil)
+	assert.Equal(t, "p.ks:2:3: warning: $X is defined but never used\np.ks:4:1: bad\n", out.String())
 }

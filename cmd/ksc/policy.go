@@ -20,6 +20,8 @@ type policyFlags struct {
 	warned  bool // loading printed a warning
 	// quiet leaves warnings out: ksc test reports verdicts, ksc check warnings.
 	quiet bool
+	// defineFilesIn confines the files of the defines (lang.Config).
+	defineFilesIn string
 	cmd   string // the command, for its errors
 }
 
@@ -62,7 +64,7 @@ func (pf *policyFlags) load(e env, path string) *ir.Policy {
 		return nil
 	}
 	collectHarderFor(len(src))
-	cfg := lang.Config{Enable: pf.enable}
+	cfg := lang.Config{Enable: pf.enable, DefineFilesIn: pf.defineFilesIn}
 	pf.sources = map[string][]byte{name: src}
 	sources := pf.sources
 	for _, d := range pf.defines {
@@ -101,10 +103,18 @@ func readPolicy(e env, path string) (src []byte, name string, err error) {
 	return src, path, err
 }
 
+// printDiagnostics prints each diagnostic once: a define used by many
+// rules could otherwise repeat one warning for each.
 func printDiagnostics(w io.Writer, ds ir.Diagnostics, sources map[string][]byte) {
 	errors := 0
+	printed := map[string]bool{}
 	for _, d := range ds {
-		fmt.Fprint(w, d.Render(sources[d.Pos.File]))
+		text := d.Render(sources[d.Pos.File])
+		if printed[text] {
+			continue
+		}
+		printed[text] = true
+		fmt.Fprint(w, text)
 		if d.Severity == ir.Error {
 			errors++
 		}

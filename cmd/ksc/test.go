@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -155,9 +156,14 @@ func runTest(e env, args []string) int {
 		return exitUsage
 	}
 	t := tally{e: e, file: file}
+	testDir, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
+		return exitUsage
+	}
 	ran := map[string]bool{}
 	for _, b := range blocks {
-		pf := policyFlags{enable: b.Enable, defines: b.Defines, quiet: true, cmd: "test"}
+		pf := policyFlags{enable: b.Enable, defines: b.Defines, quiet: true, cmd: "test", defineFilesIn: testDir}
 		p := pf.load(e, policy)
 		if p == nil {
 			fmt.Fprintf(e.stderr, "%s:%d: the policy does not load with these settings\n", file, b.Line)
