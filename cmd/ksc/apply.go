@@ -95,6 +95,12 @@ func runApply(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ksc apply: --iptables-mode is auto, nft or legacy, not %q\n", *iptMode)
 		return exitUsage
 	}
+	if flags.Changed("confirm") && *confirm <= 0 {
+		// 0s would apply with no rollback at all, while the user believes
+		// one is armed.
+		fmt.Fprintf(e.stderr, "ksc apply: --confirm %s is no time to confirm in; give the time you need, as --confirm 60s\n", *confirm)
+		return exitUsage
+	}
 	if *target != "nft" && *confirm > 0 {
 		// Ignoring --confirm would apply at once, with no way back, while
 		// the user believes a rollback is armed: a remote lockout.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -260,6 +261,81 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 	assert.Contains(t, stderr, "no ksc apply --confirm is waiting")
 }
 
+// An apply stopped at its terminal (Ctrl-Z) does not stop the clock: at
+// the deadline the guard kills it, so that it cannot change the ruleset
+// afterwards, rolls back, and lets go of the lock.
+func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "stopped")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	before := ns.Exec(t, "nft", "list", "ruleset")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	apply := exec.Command(exe, "apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "1s")
+	apply.Args[0] = "ksc"
+	apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+	require.NoError(t, apply.Start())
+	require.Eventually(t, func() bool { return guardOf(ns.Name) != 0 }, 10*time.Second, 5*time.Millisecond, "no rollback guard started")
+	require.NoError(t, apply.Process.Signal(syscall.SIGSTOP))
+	started := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- apply.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		apply.Process.Kill()
+		t.Fatal("the stopped apply was still there 10 s after its 1 s deadline")
+	}
+	assert.Less(t, time.Since(started), 5*time.Second)
+	require.Eventually(t, func() bool { return ns.Exec(t, "nft", "list", "ruleset") == before },
+		5*time.Second, 50*time.Millisecond, "the previous ruleset never came back")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name, "--wait", "5s")), "the lock must be free")
+}
+
+// When the guard itself is killed, "ksc confirm" says so, and never tells
+// an earlier apply's last word ("restored") while the rules it guarded
+// are in force.
+func TestConfirmSaysWhenTheGuardDied(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	ns := netlab.NewNS(t, "guarddied")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	code, _, stderr := ksc("apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "300ms")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "restored the previous ruleset")
+
+	done := make(chan int, 1)
+	go func() {
+		done <- first(ksc("apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "20s"))
+	}()
+	awaitGuard(t, ns.Name)
+	require.NoError(t, syscall.Kill(guardOf(ns.Name), syscall.SIGKILL))
+	<-done
+	code, _, stderr = ksc("confirm", "--netns", ns.Name)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "its rollback guard is gone without a word (killed?): nothing was rolled back")
+	assert.NotContains(t, stderr, "restored the previous ruleset")
+	assert.Contains(t, ns.Exec(t, "nft", "list", "ruleset"), "table inet killswitch")
+}
+
+// guardOf is the pid of the rollback guard of netns, or 0.
+func guardOf(netns string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 1 && args[1] == guardCommand && slices.Contains(args, netns) {
+			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
+			return pid
+		}
+	}
+	return 0
+}
+
 // awaitGuard waits until an apply --confirm on netns is waiting for
 // confirmation.
 func awaitGuard(t *testing.T, netns string) {
@@ -354,4 +430,22 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return m, s
+}
+
+// A namespace made after another was deleted never gets its key, and with
+// it the deleted one's lock and last word: the kernel gives a new
+// namespace the inode of a deleted one.
+func TestNamespaceKeysAreNeverReused(t *testing.T) {
+	netlab.Require(t)
+	seen := map[string]bool{}
+	for i := range 8 {
+		name := fmt.Sprintf("ksc-key-%d-%d", os.Getpid(), i)
+		require.NoError(t, exec.Command("ip", "netns", "add", name).Run())
+		key, err := namespaceKey(name)
+		require.NoError(t, exec.Command("ip", "netns", "del", name).Run())
+		require.NoError(t, err)
+		assert.False(t, seen[key], "key %s given twice", key)
+		seen[key] = true
+		time.Sleep(100 * time.Millisecond) // the kernel frees a namespace a moment after
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"log/syslog"
@@ -248,7 +249,13 @@ func runGuard(e env, args []string) int {
 	// have written, and closes it. (If conntrack cannot be read now, the
 	// rollback will find it the same and close nothing.)
 	before, _ := flows.IDs(cfg.nsPath)
-	w := &guard{cfg: cfg, snapshot: snapshot, apply: apply, flowsBefore: before}
+	w := &guard{cfg: cfg, snapshot: snapshot, apply: apply, flowsBefore: before, applyPidfd: -1}
+	// The apply is this process's parent: a pidfd names it for as long
+	// as the guard runs, even after it exits and its pid is reused.
+	if fd, err := unix.PidfdOpen(os.Getppid(), 0); err == nil {
+		w.applyPidfd = fd
+		defer unix.Close(fd)
+	}
 	return w.run()
 }
 
@@ -266,6 +273,8 @@ type guard struct {
 	listener net.Listener
 	// flowsBefore are the conntrack ids of the flows before the apply.
 	flowsBefore map[uint32]bool
+	// applyPidfd names the apply's process (-1 when it cannot).
+	applyPidfd int
 }
 
 // stopListening makes "ksc confirm" find nothing waiting from now on.
@@ -279,17 +288,29 @@ func (w *guard) stopListening() {
 func (w *guard) run() int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT)
+	// The deadline runs from before the apply: an apply stopped at the
+	// terminal (Ctrl-Z) or slow to close connections does not move it.
+	deadline := time.Now().Add(w.cfg.timeout)
+	timer := time.NewTimer(w.cfg.timeout)
 	fmt.Fprintln(w.apply, "ready")
 
 	fromApply := messages(w.apply)
 	// Until the apply says whether the batch went in, the guard assumes
 	// it did: an apply killed mid-way is rolled back, never kept.
-	switch <-fromApply {
-	case "not-applied":
-		return exitOK
-	case "applied", "":
+	select {
+	case msg := <-fromApply:
+		if msg == "not-applied" {
+			return exitOK
+		}
+	case <-timer.C:
+		// The apply never said it was done: it must not carry on and
+		// change the ruleset after the rollback.
+		w.stopApply()
+		return w.rollBack("not confirmed within " + w.cfg.timeout.String() + " (the apply had not finished)")
+	case sig := <-signals:
+		w.stopApply()
+		return w.rollBack("stopped by " + unix.SignalName(sig.(syscall.Signal)))
 	}
-	timer := time.NewTimer(w.cfg.timeout)
 	// Listening only now, "ksc confirm" cannot confirm a ruleset that is
 	// not in place yet.
 	listener, err := w.listen()
@@ -298,6 +319,10 @@ func (w *guard) run() int {
 	}
 	w.listener = listener
 	defer w.stopListening()
+	// Written first, so that "ksc confirm" never tells an earlier apply's
+	// last word while this one waits, nor after this guard was killed.
+	writeOutcome(w.cfg.outcome, fmt.Sprintf("%s %s until %s (rollback guard, pid %d)\n",
+		time.Now().Format(time.DateTime), outcomeWaiting, deadline.Format(time.DateTime), os.Getpid()))
 	w.say("waiting", "")
 	confirms := accept(listener)
 	for {
@@ -318,6 +343,19 @@ func (w *guard) run() int {
 		case <-timer.C:
 			return w.rollBack("not confirmed within " + w.cfg.timeout.String())
 		}
+	}
+}
+
+// The outcome file's words for a guard that has not decided yet.
+const (
+	outcomeWaiting     = `waiting for "ksc confirm"`
+	outcomeRollingBack = "rolling back"
+)
+
+// stopApply kills the apply, which may be stopped at its terminal.
+func (w *guard) stopApply() {
+	if w.applyPidfd >= 0 {
+		unix.PidfdSendSignal(w.applyPidfd, unix.SIGKILL, nil, 0)
 	}
 }
 
@@ -385,6 +423,8 @@ func (w *guard) confirm(from net.Conn) int {
 }
 
 func (w *guard) rollBack(why string) int {
+	writeOutcome(w.cfg.outcome, fmt.Sprintf("%s %s (%s) (rollback guard, pid %d)\n",
+		time.Now().Format(time.DateTime), outcomeRollingBack, why, os.Getpid()))
 	w.stopListening()
 	var report kernel.RollbackReport
 	flowReport, err := flows.Transition(w.cfg.nsPath, flows.Among(w.flowsBefore), func() (err error) {
@@ -475,7 +515,15 @@ func runConfirm(e env, args []string) int {
 	conn, err := net.Dial("unix", socket)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "ksc confirm: no ksc apply --confirm is waiting")
-		if last, err := os.ReadFile(outcome); err == nil {
+		last, err := os.ReadFile(outcome)
+		switch {
+		case err != nil:
+		case bytes.Contains(last, []byte(outcomeWaiting)):
+			// Its socket is gone, yet it never said what it decided.
+			fmt.Fprintf(e.stderr, "ksc confirm: the last one was %s, and its rollback guard is gone without a word (killed?): nothing was rolled back, and the ruleset it applied is in force, unconfirmed\n", bytes.TrimSpace(last))
+		case bytes.Contains(last, []byte(outcomeRollingBack)):
+			fmt.Fprintf(e.stderr, "ksc confirm: the last one is %s; if that does not change, its guard died during the rollback: check the ruleset\n", bytes.TrimSpace(last))
+		default:
 			fmt.Fprintf(e.stderr, "ksc confirm: the last one: %s", last)
 		}
 		return exitFailure

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"golang.org/x/sys/unix"
 )
 
 // runDir holds ksc's locks and the sockets of applies awaiting confirmation.
@@ -55,10 +56,27 @@ func lockApply(netns string, wait time.Duration) (*os.File, error) {
 	return f, nil
 }
 
-// namespaceKey names a network namespace by its identity (device and
-// inode), so that one namespace given by name or by path has one lock.
+// namespaceKey names a network namespace by its identity, so that one
+// namespace given by name or by path has one lock and one rollback guard.
+// The identity is the namespace's cookie, which the kernel never gives
+// twice while it runs: a device and inode, which this used to be, are
+// given again to a namespace made after one is deleted, which then found
+// the old one's last word. Kernels before 5.14 have no cookie.
 func namespaceKey(netns string) (string, error) {
 	path := nsenter.Path(netns)
+	var cookie uint64
+	err := nsenter.Run(path, func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		cookie, err = unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soNetnsCookie)
+		return err
+	})
+	if err == nil {
+		return fmt.Sprintf("netns-%d", cookie), nil
+	}
 	if path == "" {
 		path = "/proc/self/ns/net"
 	}
@@ -68,3 +86,6 @@ func namespaceKey(netns string) (string, error) {
 	}
 	return fmt.Sprintf("netns-%d-%d", st.Dev, st.Ino), nil
 }
+
+// soNetnsCookie is SO_NETNS_COOKIE, which golang.org/x/sys does not name.
+const soNetnsCookie = 71

@@ -22,7 +22,7 @@ type policyFlags struct {
 	quiet bool
 	// defineFilesIn confines the files of the defines (lang.Config).
 	defineFilesIn string
-	cmd   string // the command, for its errors
+	cmd           string // the command, for its errors
 }
 
 func (pf *policyFlags) register(fs *pflag.FlagSet) {
