@@ -16,6 +16,7 @@ import (
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
 	"github.com/spf13/pflag"
@@ -318,7 +319,7 @@ func applySysctlKeys(e env, p *ir.Policy, netns, nsPath string, undo bool) error
 			if err := os.MkdirAll(filepath.Dir(record), 0o755); err != nil {
 				return err
 			}
-			if err := writeFile(record, sysctl.Format(before), writeOptions{}); err != nil {
+			if err := safefile.Write(record, sysctl.Format(before), safefile.Options{}); err != nil {
 				return fmt.Errorf("recording the IPv6 settings before applying: %w", err)
 			}
 		}
@@ -365,7 +366,7 @@ func installSysctlFile(p *ir.Policy, undo bool) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(sysctl.InstallPath, data, writeOptions{followLinks: true})
+	return safefile.Write(sysctl.InstallPath, data, safefile.Options{FollowLinks: true})
 }
 
 // namespaceFlag registers --netns for commands that read the live ruleset.

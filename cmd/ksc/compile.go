@@ -9,6 +9,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
+	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
 )
@@ -105,7 +106,7 @@ func runCompile(e env, args []string) int {
 		e.stdout.Write(out)
 		return exitOK
 	}
-	if err := writeFile(*output, out, writeOptions{followLinks: true}); err != nil {
+	if err := safefile.Write(*output, out, safefile.Options{FollowLinks: true}); err != nil {
 		fmt.Fprintf(e.stderr, "ksc compile: %v\n", err)
 		return exitFailure
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/ksc-project/ksc/internal/safefile"
 	"io"
 	"strings"
 
@@ -60,7 +61,7 @@ func runFmt(e env, args []string) int {
 			}
 		case *write && path != "-":
 			if !bytes.Equal(src, out) {
-				if err := writeFile(path, out, writeOptions{followLinks: true}); err != nil {
+				if err := safefile.Write(path, out, safefile.Options{FollowLinks: true}); err != nil {
 					fmt.Fprintf(e.stderr, "ksc fmt: %v\n", err)
 					status = exitFailure
 				}

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/iptables"
@@ -116,98 +112,26 @@ func installOptions(p *ir.Policy, pf *policyFlags, b install.Backend, ksc string
 	return o, nil
 }
 
-// installFiles writes the plan under root: each file of the plan, then the
-// manifest; files of an earlier installation that the plan no longer has
-// are removed.
+// installFiles writes the plan under root (install.Write), or lists it.
 func installFiles(e env, o install.Options, root string, dryRun bool) error {
 	plan, err := install.Plan(o)
 	if err != nil {
 		return err
 	}
-	previous, err := readManifest(root)
-	if err != nil {
-		return err
-	}
-	var wrote []string
-	for _, f := range plan {
-		wrote = append(wrote, f.Path)
-		if err := checkOurs(root, f.Path, previous); err != nil {
-			return err
-		}
-	}
-	wrote = append(wrote, install.Manifest)
 	if dryRun {
-		fmt.Fprintf(e.stdout, "# ksc install --dry-run: would write under %s\n%s\n", root, strings.Join(wrote, "\n"))
+		var paths []string
+		for _, f := range plan {
+			paths = append(paths, f.Path)
+		}
+		paths = append(paths, install.Manifest)
+		fmt.Fprintf(e.stdout, "# ksc install --dry-run: would write under %s\n%s\n", root, strings.Join(paths, "\n"))
 		return nil
 	}
-	for _, f := range plan {
-		if err := writePlanned(root, f); err != nil {
-			return err
-		}
-	}
-	for _, old := range previous {
-		if !slices.Contains(wrote, old) {
-			if err := os.Remove(filepath.Join(root, old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	if err := writeFile(filepath.Join(root, install.Manifest), []byte(strings.Join(wrote, "\n")+"\n"), writeOptions{}); err != nil {
+	if err := install.Write(root, plan); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "ksc install: installed %s (%s backend); it applies at the next boot, or now with \"systemctl daemon-reload && systemctl start ksc\"\n", install.Unit, o.Backend)
 	return nil
-}
-
-// checkOurs refuses to overwrite a file that an earlier installation did
-// not write: a netfilter-persistent rules file of the user's own, say.
-func checkOurs(root, path string, ours []string) error {
-	if slices.Contains(ours, path) {
-		return nil
-	}
-	if _, err := os.Lstat(filepath.Join(root, path)); err == nil {
-		return fmt.Errorf("%s exists and ksc did not write it; move it away first (nothing was written)", filepath.Join(root, path))
-	}
-	return nil
-}
-
-func writePlanned(root string, f install.File) error {
-	target := filepath.Join(root, f.Path)
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	if f.Link == "" {
-		return writeFile(target, f.Data, writeOptions{followLinks: true})
-	}
-	if dest, err := os.Readlink(target); err == nil && dest == f.Link {
-		return nil
-	}
-	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return os.Symlink(f.Link, target)
-}
-
-// readManifest lists the files an earlier installation under root wrote.
-func readManifest(root string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, install.Manifest))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, line := range strings.Split(string(bytes.TrimSpace(data)), "\n") {
-		// Only absolute paths inside /etc: a manifest edited by hand
-		// must not make uninstall remove anything else.
-		clean := filepath.Clean(line)
-		if line == "" || clean != line || !strings.HasPrefix(clean, "/etc/") {
-			return nil, fmt.Errorf("%s: %q is not a file ksc installs; fix or remove the manifest", filepath.Join(root, install.Manifest), line)
-		}
-		paths = append(paths, clean)
-	}
-	return paths, nil
 }
 
 const uninstallUsage = `Usage: ksc uninstall [--root DIR] [--dry-run]
@@ -227,38 +151,30 @@ func runUninstall(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "ksc uninstall: takes no arguments")
 		return exitUsage
 	}
-	paths, err := readManifest(*root)
-	if err == nil && paths == nil {
-		err = fmt.Errorf("nothing is installed under %s (no %s)", *root, install.Manifest)
+	if *dryRun {
+		entries, err := install.ReadManifest(*root)
+		if err == nil && entries == nil {
+			err = fmt.Errorf("nothing is installed under %s (no %s)", *root, install.Manifest)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc uninstall: %v\n", err)
+			return exitFailure
+		}
+		var paths []string
+		for _, en := range entries {
+			paths = append(paths, en.Path)
+		}
+		fmt.Fprintf(e.stdout, "# ksc uninstall --dry-run: would remove under %s (those still as ksc wrote them)\n%s\n", *root, strings.Join(paths, "\n"))
+		return exitOK
 	}
+	report, err := install.Uninstall(*root)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc uninstall: %v\n", err)
 		return exitFailure
 	}
-	if *dryRun {
-		fmt.Fprintf(e.stdout, "# ksc uninstall --dry-run: would remove under %s\n%s\n", *root, strings.Join(paths, "\n"))
-		return exitOK
+	for _, p := range report.Kept {
+		fmt.Fprintf(e.stderr, "ksc uninstall: left %s: it was changed since ksc installed it\n", p)
 	}
-	// The manifest goes last, so that an interrupted uninstall can run again.
-	slices.SortStableFunc(paths, func(a, b string) int {
-		return boolInt(a == install.Manifest) - boolInt(b == install.Manifest)
-	})
-	for _, p := range paths {
-		if err := os.Remove(filepath.Join(*root, p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(e.stderr, "ksc uninstall: %v\n", err)
-			return exitFailure
-		}
-	}
-	for _, dir := range []string{install.Dir, filepath.Dir(install.Enabled)} {
-		os.Remove(filepath.Join(*root, dir)) // only when empty
-	}
-	fmt.Fprintf(e.stderr, "ksc uninstall: removed %d files\n", len(paths))
+	fmt.Fprintf(e.stderr, "ksc uninstall: removed %d files\n", len(report.Removed))
 	return exitOK
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/ksc-project/ksc/backends/openvpn"
+	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 )
@@ -90,10 +91,10 @@ func runOpenVPN(e env, args []string) int {
 	// replaced, never written through.
 	info, err := os.Stat(file)
 	if err == nil {
-		err = writeFile(file+".bak", src, writeOptions{like: info})
+		err = safefile.Write(file+".bak", src, safefile.Options{Like: info})
 	}
 	if err == nil {
-		err = writeFile(file, res.Output, writeOptions{followLinks: true})
+		err = safefile.Write(file, res.Output, safefile.Options{FollowLinks: true})
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc openvpn patch: %v\n", err)

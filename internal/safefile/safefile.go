@@ -1,4 +1,8 @@
-package main
+// Package safefile writes files so that nothing ksc writes damages what
+// it touches: a reader never sees half a file, a link stays a link, a
+// device or pipe is written to and never replaced, and a file keeps its
+// mode and owner.
+package safefile
 
 import (
 	"errors"
@@ -9,25 +13,25 @@ import (
 	"syscall"
 )
 
-// writeOptions say how writeFile treats the file it replaces.
-type writeOptions struct {
-	// followLinks writes the file a symlink points to, so that the link
+// Options say how Write treats the file it replaces.
+type Options struct {
+	// FollowLinks writes the file a symlink points to, so that the link
 	// stays a link (a config kept elsewhere and linked into place).
 	// Without it, a symlink at path is replaced by the new file.
-	followLinks bool
-	// like, when set, gives the new file this file's mode and owner;
+	FollowLinks bool
+	// Like, when set, gives the new file this file's mode and owner;
 	// otherwise it keeps those of the file it replaces (0644 when new).
-	like fs.FileInfo
+	Like fs.FileInfo
 }
 
-// writeFile replaces the regular file at path with data through a
+// Write replaces the regular file at path with data through a
 // temporary file and a rename, so that a reader (or a boot-time nft -f)
 // never sees half a ruleset, keeping the mode and owner it had. A
 // character device or a pipe is written to in place; anything else that
 // is not a regular file (a block device, a directory) is refused.
-func writeFile(path string, data []byte, opts writeOptions) error {
+func Write(path string, data []byte, opts Options) error {
 	target := path
-	if opts.followLinks {
+	if opts.FollowLinks {
 		resolved, err := filepath.EvalSymlinks(path)
 		switch {
 		case err == nil:
@@ -43,7 +47,7 @@ func writeFile(path string, data []byte, opts writeOptions) error {
 	mode, uid, gid := fs.FileMode(0o644), -1, -1
 	existing, err := os.Lstat(target)
 	switch {
-	case err == nil && existing.Mode()&fs.ModeSymlink != 0 && !opts.followLinks:
+	case err == nil && existing.Mode()&fs.ModeSymlink != 0 && !opts.FollowLinks:
 		// The link itself is replaced; its mode means nothing.
 	case err == nil && existing.Mode()&(fs.ModeCharDevice|fs.ModeNamedPipe) != 0:
 		// A character device or a pipe is written to, never replaced:
@@ -56,8 +60,8 @@ func writeFile(path string, data []byte, opts writeOptions) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if opts.like != nil {
-		mode, uid, gid = opts.like.Mode().Perm(), owner(opts.like, uid), group(opts.like, gid)
+	if opts.Like != nil {
+		mode, uid, gid = opts.Like.Mode().Perm(), owner(opts.Like, uid), group(opts.Like, gid)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*")
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package safefile
 
 import (
 	"os"
@@ -21,7 +21,7 @@ func TestWriteFileKeepsWhatItTouches(t *testing.T) {
 		require.NoError(t, os.WriteFile(real, []byte("old"), 0o600))
 		link := filepath.Join(dir, "client.ovpn")
 		require.NoError(t, os.Symlink(real, link))
-		require.NoError(t, writeFile(link, []byte("new"), writeOptions{followLinks: true}))
+		require.NoError(t, Write(link, []byte("new"), Options{FollowLinks: true}))
 		fi, err := os.Lstat(link)
 		require.NoError(t, err)
 		assert.True(t, fi.Mode()&os.ModeSymlink != 0, "the link is still a link")
@@ -38,21 +38,21 @@ func TestWriteFileKeepsWhatItTouches(t *testing.T) {
 			b, _ := os.ReadFile(fifo) // opening blocks until the writer opens
 			got <- string(b)
 		}()
-		require.NoError(t, writeFile(fifo, []byte("ruleset"), writeOptions{followLinks: true}))
+		require.NoError(t, Write(fifo, []byte("ruleset"), Options{FollowLinks: true}))
 		assert.Equal(t, "ruleset", <-got)
 		fi, err := os.Lstat(fifo)
 		require.NoError(t, err)
 		assert.True(t, fi.Mode()&os.ModeNamedPipe != 0, "still a FIFO")
 	})
 	t.Run("a directory is refused", func(t *testing.T) {
-		err := writeFile(t.TempDir(), []byte("x"), writeOptions{followLinks: true})
+		err := Write(t.TempDir(), []byte("x"), Options{FollowLinks: true})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "not a regular file")
 	})
 	t.Run("a dangling symlink is refused", func(t *testing.T) {
 		link := filepath.Join(dir, "dangling")
 		require.NoError(t, os.Symlink(filepath.Join(dir, "missing"), link))
-		assert.Error(t, writeFile(link, []byte("x"), writeOptions{followLinks: true}))
+		assert.Error(t, Write(link, []byte("x"), Options{FollowLinks: true}))
 	})
 	t.Run("mode and owner stay", func(t *testing.T) {
 		p := filepath.Join(dir, "policy.ks")
@@ -60,7 +60,7 @@ func TestWriteFileKeepsWhatItTouches(t *testing.T) {
 		if os.Geteuid() == 0 {
 			require.NoError(t, os.Chown(p, 1234, 5678))
 		}
-		require.NoError(t, writeFile(p, []byte("new"), writeOptions{followLinks: true}))
+		require.NoError(t, Write(p, []byte("new"), Options{FollowLinks: true}))
 		fi, err := os.Stat(p)
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
@@ -78,7 +78,7 @@ func TestWriteFileKeepsWhatItTouches(t *testing.T) {
 		require.NoError(t, os.Symlink(elsewhere, bak))
 		info, err := os.Stat(orig)
 		require.NoError(t, err)
-		require.NoError(t, writeFile(bak, []byte("secret"), writeOptions{like: info}))
+		require.NoError(t, Write(bak, []byte("secret"), Options{Like: info}))
 		fi, err := os.Lstat(bak)
 		require.NoError(t, err)
 		assert.True(t, fi.Mode().IsRegular(), "the .bak link was replaced, not followed")
