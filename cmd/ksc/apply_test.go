@@ -80,7 +80,7 @@ func TestApplyDiffStatusRemove(t *testing.T) {
 
 	code, stdout, _ = ksc("status", server, "--netns", ns.Name)
 	assert.Equal(t, 0, code, stdout)
-	assert.Contains(t, stdout, "all 10 rules are loaded")
+	assert.Contains(t, stdout, "all 10 rules are loaded, and nothing else is in the policy's tables")
 	assert.Regexp(t, `server-ssh-https.ks:`+golden.Where(t, "examples/server-ssh-https.ks", "tcp dport $WEB_PORTS accept")+` +INPUT +- +- +tcp dport 443 accept\n`, stdout)
 	assert.Regexp(t, `server-ssh-https.ks:`+golden.Where(t, "examples/server-ssh-https.ks", "counter log prefix")+` +INPUT +0 +0 +counter log prefix`, stdout)
 	code, stdout, _ = ksc("status", server, "--netns", ns.Name, "-e", "open-ssh")

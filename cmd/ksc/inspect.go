@@ -110,7 +110,10 @@ const statusUsage = `Usage: ksc status POLICY [flags]
 Show whether POLICY's ruleset is loaded, and each rule's counter next to
 its policy line. A rule of more than 160 characters (a large set written
 inline) is shown by its start and end; its policy line has all of it.
-Exit status 0 when every rule is loaded, 1 when not.
+Then every way the policy's tables differ from the policy: a chain's
+policy, hook, priority or type, and chains and rules the policy does not
+have (another program's "insert rule ... accept"). Exit status 0 when the
+tables hold exactly the policy, 1 when not.
 
 Examples:
   sudo ksc status policy.ks
@@ -135,11 +138,12 @@ func runStatus(e env, args []string) int {
 		pf.reportError(e, "status", err)
 		return exitFailure
 	}
-	rules, err := kernel.Status(b, live.nsPath)
+	report, err := kernel.Status(b, live.nsPath)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
 	}
+	rules := report.Rules
 	missing := 0
 	fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", "POLICY LINE", "CHAIN", "PACKETS", "BYTES", "RULE")
 	for _, r := range rules {
@@ -154,10 +158,21 @@ func runStatus(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", r.Pos, r.Chain, packets, bytes, ruleColumn(r.Text))
 	}
 	if missing > 0 {
-		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded: run ksc diff to see why\n", missing, len(rules))
+		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded\n", missing, len(rules))
+	}
+	if len(report.Differences) > 0 {
+		// A policy turned to accept, or a rule the policy does not have,
+		// weakens the kill switch though every rule of it is there.
+		fmt.Fprintln(e.stdout, "the policy's tables differ from the policy (\"-\": only in the kernel, \"+\": only in the policy):")
+		for _, l := range report.Differences {
+			fmt.Fprintf(e.stdout, "%c %s\n", l.Op, l.Text)
+		}
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "all %d rules are loaded\n", len(rules))
+	if missing > 0 {
+		return exitFailure
+	}
+	fmt.Fprintf(e.stdout, "all %d rules are loaded, and nothing else is in the policy's tables\n", len(rules))
 	return exitOK
 }
 

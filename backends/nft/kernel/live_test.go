@@ -95,12 +95,13 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 	d, err := kernel.Diff(server, path)
 	require.NoError(t, err)
 	assert.False(t, kernel.Changed(d), "a just-applied policy must diff clean: %v", d)
-	statuses, err := kernel.Status(server, path)
+	status, err := kernel.Status(server, path)
 	require.NoError(t, err)
-	require.NotEmpty(t, statuses)
-	for _, s := range statuses {
+	require.NotEmpty(t, status.Rules)
+	for _, s := range status.Rules {
 		assert.True(t, s.Loaded, "%s %s", s.Pos, s.Text)
 	}
+	assert.Empty(t, status.Differences)
 
 	withHTTP := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{Enable: []string{"http"}}))
 	d, err = kernel.Diff(withHTTP, path)
@@ -128,4 +129,42 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 
 	require.NoError(t, kernel.Remove(server, path))
 	assert.Equal(t, "table ip other\n", ns.Exec(t, "nft", "list", "tables"), "remove must delete only the policy's tables")
+}
+
+// Status tells every way the policy's tables differ from the policy, not
+// only missing rules: a chain whose policy was turned to accept and an
+// extra accept rule once left "all 6 rules are loaded".
+func TestStatusSeesEveryDifference(t *testing.T) {
+	netlab.Require(t, "nft")
+	ns := netlab.NewNS(t, "status")
+	path := nsenter.Path(ns.Name)
+	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
+	require.NoError(t, kernel.Apply(server, path))
+	for _, tc := range []struct {
+		name, change string
+		want         []string
+	}{
+		{"policy flipped", "add chain inet server INPUT { type filter hook input priority 0; policy accept; }",
+			[]string{"-   chain INPUT { type filter hook input priority 0; policy accept; }", "+   chain INPUT { type filter hook input priority 0; policy drop; }"}},
+		{"rule inserted", "insert rule inet server INPUT accept", []string{"-     accept"}},
+		{"chain added", "add chain inet server sneaky { type filter hook input priority -10; policy accept; }",
+			[]string{"-   chain sneaky { type filter hook input priority -10; policy accept; }"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, kernel.Apply(server, path))
+			report, err := kernel.Status(server, path)
+			require.NoError(t, err)
+			require.Empty(t, report.Differences)
+			ns.Exec(t, "nft", tc.change)
+			report, err = kernel.Status(server, path)
+			require.NoError(t, err)
+			var got []string
+			for _, l := range report.Differences {
+				got = append(got, string(l.Op)+" "+l.Text)
+			}
+			for _, w := range tc.want {
+				assert.Contains(t, got, w)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
@@ -18,13 +19,31 @@ type RuleStatus struct {
 	Packets, Bytes uint64
 }
 
+// A StatusReport is what Status found.
+type StatusReport struct {
+	// Rules are b's rules, each found or not, with its counter.
+	Rules []RuleStatus
+	// Differences are how the policy's tables differ from b, as Diff
+	// writes them ('-' only live, '+' only b): a chain's policy, hook,
+	// priority or type, a rule or chain missing, and any the policy does
+	// not have. Empty when the tables are exactly b's.
+	Differences []DiffLine
+}
+
 // Status reports, for each rule of b, whether the namespace at nsPath holds
-// it and what its counter says.
-func Status(b *nft.Batch, nsPath string) ([]RuleStatus, error) {
+// it and what its counter says, and every difference of b's tables from b.
+func Status(b *nft.Batch, nsPath string) (StatusReport, error) {
 	live, desired, err := liveAndDesired(b, nsPath)
 	if err != nil {
-		return nil, err
+		return StatusReport{}, err
 	}
+	ours := func(t *nftables.Table) bool { return b.Table(t) != nil }
+	diff := changedLines(diffLines(lines(orderedLike(live, desired), ours, nil), lines(desired, ours, b)))
+	rules, err := ruleStatus(b, live, desired)
+	return StatusReport{Rules: rules, Differences: diff}, err
+}
+
+func ruleStatus(b *nft.Batch, live, desired *nft.Ruleset) ([]RuleStatus, error) {
 	var out []RuleStatus
 	for _, bt := range b.Tables {
 		want := desired.Table(bt.Table.Family, bt.Table.Name)
