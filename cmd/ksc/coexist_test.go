@@ -73,7 +73,23 @@ func TestIptablesBesideOtherFirewalls(t *testing.T) {
 			assert.Equal(t, netlab.Answered, probe("192.0.2.10", "192.0.2.1:22"), "SSH for the admin")
 			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop")
 
-			code, _, stderr := ksc("remove", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
+			// A restart of another program (Docker's) inserts its rules
+			// above the jump into ksc's chain: they decide first. Status
+			// says so, and an apply puts the jump first again.
+			fw.Exec(t, ipt, "-I", "INPUT", "1", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+			assert.Equal(t, netlab.Answered, probe("192.0.2.66", "192.0.2.1:22"), "the inserted accept decides before ksc's chain")
+			code, stdout, _ = ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
+			assert.Equal(t, 1, code, stdout)
+			assert.Contains(t, stdout, "-I INPUT 2 -j KSC-INPUT")
+			code, _, stderr := ksc(apply...)
+			require.Equal(t, 0, code, stderr)
+			assert.True(t, strings.HasPrefix(strings.Split(fw.Exec(t, ipt, "-S", "INPUT"), "\n")[1], "-A INPUT -j KSC-INPUT"), "the jump is first again")
+			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop, first again")
+			code, stdout, _ = ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
+			assert.Equal(t, 0, code, stdout)
+			fw.Exec(t, ipt, "-D", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+
+			code, _, stderr = ksc("remove", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
 			require.Equal(t, 0, code, stderr)
 			assert.NotContains(t, fw.Exec(t, ipt+"-save", "-t", "filter"), "KSC-")
 			assert.Equal(t, before, others(), "remove leaves other programs' rules")
