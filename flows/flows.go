@@ -52,16 +52,27 @@ func endpoint(a netip.Addr, port uint16, proto ir.Protocol) string {
 }
 
 // Routes is what Read needs of a namespace besides its flows: its own
-// addresses, and the interface a packet to an address leaves by.
+// addresses, its sockets, and where its routing (ip rules included) sends
+// a packet.
 type Routes interface {
 	Local(a netip.Addr) bool
-	Interface(to netip.Addr) string // "" when there is no route
+	// Socket is the local socket of a flow, when there is one.
+	Socket(proto uint8, local, remote netip.AddrPort) (uid, mark uint32, ok bool)
+	// Out is the interface a packet from src to dst, with the mark, from
+	// a socket of the owner (nil: unknown), leaves by; "" when no route.
+	Out(src, dst netip.Addr, mark uint32, uid *uint32) string
+	// Forward is the interface a packet from src to dst that came in by
+	// iif leaves by.
+	Forward(iif string, src, dst netip.Addr) string
 }
 
-// first builds a flow's first packet from its original tuple: a packet
-// from a local address goes out, one to a local address comes in, and any
-// other is forwarded. An incoming packet's interface is the one the route
-// back to its source takes.
+// first builds a flow's first packet from its original tuple, routed as
+// the kernel would route it now: by its source, its socket's mark and
+// owner, and for a forwarded one its input interface, so that the ip
+// rules of a VPN client (from the physical interface's address, by mark)
+// are followed. A packet from a local address goes out; one to a local
+// address comes in, by the interface the replies to it leave by; any
+// other is forwarded, in by the interface its source is reached by.
 func first(e conntrack.Flow, routes Routes) (sim.Packet, bool) {
 	t := e.TupleOrig
 	src, dst := t.IP.SourceAddress.Unmap(), t.IP.DestinationAddress.Unmap()
@@ -75,16 +86,30 @@ func first(e conntrack.Flow, routes Routes) (sim.Packet, bool) {
 	case ir.ICMP, ir.ICMPv6:
 		pkt.ICMPType, pkt.ICMPCode = t.Proto.ICMPType, t.Proto.ICMPCode
 	}
+	from, to := netip.AddrPortFrom(src, pkt.Sport), netip.AddrPortFrom(dst, pkt.Dport)
 	dir := sim.Forward
 	switch {
 	case routes.Local(src):
 		dir = sim.Out
-		pkt.Oif = routes.Interface(dst)
+		var owner *uint32
+		if uid, mark, ok := routes.Socket(uint8(pkt.Protocol), from, to); ok {
+			pkt.UID, pkt.Mark, owner = uid, mark, &uid
+		}
+		pkt.Oif = routes.Out(src, dst, pkt.Mark, owner)
 	case routes.Local(dst):
 		dir = sim.In
-		pkt.Iif = routes.Interface(src)
+		// The replies' way back, from the address the flow came to, with
+		// its socket's mark and owner: what reverse-path filtering takes
+		// for the way in.
+		var mark uint32
+		var owner *uint32
+		if uid, m, ok := routes.Socket(uint8(pkt.Protocol), to, from); ok {
+			mark, owner = m, &uid
+		}
+		pkt.Iif = routes.Out(dst, src, mark, owner)
 	default:
-		pkt.Iif, pkt.Oif = routes.Interface(src), routes.Interface(dst)
+		pkt.Iif = routes.Out(netip.Addr{}, src, 0, nil)
+		pkt.Oif = routes.Forward(pkt.Iif, src, dst)
 	}
 	return sim.FirstPacket(dir, pkt), true
 }

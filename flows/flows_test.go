@@ -20,7 +20,15 @@ func (r fakeRoutes) Local(a netip.Addr) bool {
 	return a == netip.MustParseAddr("192.0.2.2") || a == netip.MustParseAddr("10.8.0.2") || a == netip.MustParseAddr("2001:db8::2") || a.IsLoopback()
 }
 
-func (r fakeRoutes) Interface(to netip.Addr) string {
+func (r fakeRoutes) Socket(uint8, netip.AddrPort, netip.AddrPort) (uint32, uint32, bool) {
+	return 0, 0, false
+}
+
+func (r fakeRoutes) Out(_, dst netip.Addr, _ uint32, _ *uint32) string { return r.interfaceTo(dst) }
+
+func (r fakeRoutes) Forward(_ string, _, dst netip.Addr) string { return r.interfaceTo(dst) }
+
+func (r fakeRoutes) interfaceTo(to netip.Addr) string {
 	switch {
 	case to.IsLoopback() || r.Local(to):
 		return "lo"

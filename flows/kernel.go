@@ -86,12 +86,13 @@ func Close(nsPath string, flows []Flow) error {
 	return errs
 }
 
-// kernelRoutes answers Routes from a namespace's addresses and routing
-// tables.
+// kernelRoutes answers Routes from a namespace's addresses, sockets and
+// routing, asking the kernel itself (RTM_GETROUTE) where a packet goes.
 type kernelRoutes struct {
-	handle *vnl.Handle
-	local  map[netip.Addr]bool
-	names  map[int]string
+	handle  *vnl.Handle
+	local   map[netip.Addr]bool
+	names   map[int]string
+	sockets sockets
 }
 
 func namespaceRoutes(h netns.NsHandle) (*kernelRoutes, error) {
@@ -118,13 +119,42 @@ func namespaceRoutes(h netns.NsHandle) (*kernelRoutes, error) {
 			r.local[ip.Unmap()] = true
 		}
 	}
+	if r.sockets, err = readSockets(h); err != nil {
+		handle.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
 func (r *kernelRoutes) Local(a netip.Addr) bool { return r.local[a] }
 
-func (r *kernelRoutes) Interface(to netip.Addr) string {
-	routes, err := r.handle.RouteGet(to.AsSlice())
+func (r *kernelRoutes) Socket(proto uint8, local, remote netip.AddrPort) (uid, mark uint32, ok bool) {
+	so, ok := r.sockets.find(proto, local, remote)
+	return so.uid, so.mark, ok
+}
+
+func (r *kernelRoutes) Out(src, dst netip.Addr, mark uint32, uid *uint32) string {
+	opts := &vnl.RouteGetOptions{Mark: mark, UID: uid}
+	if src.IsValid() {
+		opts.SrcAddr = src.AsSlice()
+	}
+	return r.get(dst, opts)
+}
+
+func (r *kernelRoutes) Forward(iif string, src, dst netip.Addr) string {
+	if iif == "" {
+		return r.get(dst, &vnl.RouteGetOptions{})
+	}
+	if oif := r.get(dst, &vnl.RouteGetOptions{Iif: iif, SrcAddr: src.AsSlice()}); oif != "" {
+		return oif
+	}
+	// Refused as input (reverse-path filtering, an interface gone): where
+	// the destination is reached at all.
+	return r.get(dst, &vnl.RouteGetOptions{})
+}
+
+func (r *kernelRoutes) get(dst netip.Addr, opts *vnl.RouteGetOptions) string {
+	routes, err := r.handle.RouteGetWithOptions(dst.AsSlice(), opts)
 	if err != nil || len(routes) == 0 {
 		return ""
 	}
