@@ -282,6 +282,9 @@ func (b *Batch) Table(t *nftables.Table) *BatchTable {
 	return nil
 }
 
+// Owns says whether t is one of b's tables.
+func (b *Batch) Owns(t *nftables.Table) bool { return b.Table(t) != nil }
+
 func DescribeChain(c *nftables.Chain) string {
 	if c.Hooknum == nil {
 		return "(regular chain)"

@@ -134,7 +134,11 @@ func runApply(e env, args []string) int {
 			return exitFailure
 		}
 		defer lock.Close()
-		flowsHeld, err := applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return iptables.Apply(p, nsPath, mode) })
+		var flowsHeld bool
+		err = changeRuleset(*netns, policyIntent(&pf, p, "iptables", "apply"), func() (err error) {
+			flowsHeld, err = applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return iptables.Apply(p, nsPath, mode) })
+			return err
+		})
 		if err != nil {
 			pf.reportApplyError(e, err)
 			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
@@ -169,7 +173,11 @@ func runApply(e env, args []string) int {
 			return exitFailure
 		}
 	}
-	flowsHeld, err := applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return kernel.Apply(batch, nsPath) })
+	var flowsHeld bool
+	err = changeRuleset(*netns, policyIntent(&pf, p, "nft", "apply"), func() (err error) {
+		flowsHeld, err = applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return kernel.Apply(batch, nsPath) })
+		return err
+	})
 	if err != nil {
 		guard.notApplied()
 		pf.reportApplyError(e, err)

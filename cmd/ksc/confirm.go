@@ -250,6 +250,13 @@ func runGuard(e env, args []string) int {
 	// rollback will find it the same and close nothing.)
 	before, _ := flows.IDs(cfg.nsPath)
 	w := &guard{cfg: cfg, snapshot: snapshot, apply: apply, flowsBefore: before, applyPidfd: -1}
+	// What was meant to be in force before the apply is again after a
+	// rollback, for ksc watch too.
+	if w.intentPath, err = intentPath(cfg.netns); err == nil {
+		var readErr error
+		w.intentBefore, readErr = os.ReadFile(w.intentPath)
+		w.intentExisted = readErr == nil
+	}
 	// The apply is this process's parent: a pidfd names it for as long
 	// as the guard runs, even after it exits and its pid is reused.
 	if fd, err := unix.PidfdOpen(os.Getppid(), 0); err == nil {
@@ -275,6 +282,10 @@ type guard struct {
 	flowsBefore map[uint32]bool
 	// applyPidfd names the apply's process (-1 when it cannot).
 	applyPidfd int
+	// The intent file, and what it held before the apply.
+	intentPath    string
+	intentBefore  []byte
+	intentExisted bool
 }
 
 // stopListening makes "ksc confirm" find nothing waiting from now on.
@@ -427,10 +438,18 @@ func (w *guard) rollBack(why string) int {
 		time.Now().Format(time.DateTime), outcomeRollingBack, why, os.Getpid()))
 	w.stopListening()
 	var report kernel.RollbackReport
-	flowReport, err := flows.Transition(w.cfg.nsPath, flows.Among(w.flowsBefore), func() (err error) {
-		report, err = w.snapshot.Rollback()
-		return err
-	})
+	var flowReport flows.Report
+	release, err := lockChanges(w.cfg.netns)
+	if err == nil {
+		if w.intentPath != "" {
+			putIntent(w.intentPath, w.intentBefore, w.intentExisted)
+		}
+		flowReport, err = flows.Transition(w.cfg.nsPath, flows.Among(w.flowsBefore), func() (err error) {
+			report, err = w.snapshot.Rollback()
+			return err
+		})
+		release()
+	}
 	if err != nil {
 		w.finish(nil, "failed", fmt.Sprintf("%s, and restoring the previous ruleset FAILED: %v", why, err))
 		return exitFailure

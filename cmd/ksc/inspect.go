@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -48,11 +49,12 @@ func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *
 	if p = pf.load(e, path); p == nil {
 		return nil, nil, live, exitFailure
 	}
-	return pf, p, liveTarget{nsPath: nsenter.Path(*netns), iptables: *backend == "iptables", mode: iptables.Mode(*mode)}, -1
+	return pf, p, liveTarget{netns: *netns, nsPath: nsenter.Path(*netns), iptables: *backend == "iptables", mode: iptables.Mode(*mode)}, -1
 }
 
 // liveTarget is the live ruleset a command looks at.
 type liveTarget struct {
+	netns    string // as given
 	nsPath   string
 	iptables bool
 	mode     iptables.Mode
@@ -213,8 +215,11 @@ func runRemove(e env, args []string) int {
 	if code >= 0 {
 		return code
 	}
+	// A running "ksc watch" learns that nothing is to be in force, and
+	// does not put the policy back.
+	removed := intent{Removed: true, By: fmt.Sprintf("ksc remove[%d]", os.Getpid())}
 	if live.iptables && iptables.Owned(p) {
-		if err := iptables.RemoveOwned(live.nsPath, live.mode); err != nil {
+		if err := changeRuleset(live.netns, removed, func() error { return iptables.RemoveOwned(live.nsPath, live.mode) }); err != nil {
 			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 			return exitFailure
 		}
@@ -223,7 +228,7 @@ func runRemove(e env, args []string) int {
 	}
 	if live.iptables {
 		tables := iptables.Tables(p)
-		if err := iptables.Remove(live.nsPath, live.mode, tables); err != nil {
+		if err := changeRuleset(live.netns, removed, func() error { return iptables.Remove(live.nsPath, live.mode, tables) }); err != nil {
 			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 			return exitFailure
 		}
@@ -235,7 +240,7 @@ func runRemove(e env, args []string) int {
 		pf.reportError(e, "remove", err)
 		return exitFailure
 	}
-	if err := kernel.Remove(b, live.nsPath); err != nil {
+	if err := changeRuleset(live.netns, removed, func() error { return kernel.Remove(b, live.nsPath) }); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure
 	}

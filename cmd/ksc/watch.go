@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os/signal"
@@ -59,12 +60,18 @@ func runWatch(e env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	nsPath := nsenter.Path(*netns)
+	k := &keeper{e: e, netns: *netns, nsPath: nsenter.Path(*netns), backend: *backend, path: p.Source, policy: p}
 	var err error
-	if *backend == "iptables" {
-		err = watchIptables(ctx, e, p, nsPath, iptables.Mode(*mode), *interval)
-	} else {
-		err = watchNft(ctx, e, &pf, p, nsPath)
+	if *backend == "nft" {
+		k.batch, err = nft.Lower(p)
+	}
+	if err == nil {
+		err = k.start(policyIntent(&pf, p, *backend, "watch"))
+	}
+	if err == nil && *backend == "iptables" {
+		err = watchIptables(ctx, e, k, iptables.Mode(*mode), *interval)
+	} else if err == nil {
+		err = watchNft(ctx, e, k)
 	}
 	if err != nil {
 		pf.reportError(e, "watch", err)
@@ -73,13 +80,9 @@ func runWatch(e env, args []string) int {
 	return exitOK
 }
 
-func watchNft(ctx context.Context, e env, pf *policyFlags, p *ir.Policy, nsPath string) error {
-	b, err := nft.Lower(p)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "ksc watch: keeping %d tables of %s in force\n", len(b.Tables), p.Source)
-	return kernel.Watch(ctx, b, nsPath, func(r kernel.Repair) {
+func watchNft(ctx context.Context, e env, k *keeper) error {
+	fmt.Fprintf(e.stderr, "ksc watch: keeping %s in force\n", k.path)
+	return kernel.Watch(ctx, k.nsPath, k, func(r kernel.Repair) {
 		who := "at the start"
 		if r.By != "" {
 			who = "after " + r.By
@@ -101,38 +104,134 @@ func watchNft(ctx context.Context, e env, pf *policyFlags, p *ir.Policy, nsPath 
 			}
 			fmt.Fprintf(e.stderr, "  %c %s\n", l.Op, l.Text)
 		}
-	}, func(repair func() error) error {
-		report, err := flows.Transition(nsPath, flows.Allows(p), repair)
-		reportFlows(e, "watch", report)
-		return err
 	})
 }
 
-// watchIptables compares the filter tables with the policy every interval
-// and applies the policy again when they differ.
-func watchIptables(ctx context.Context, e env, p *ir.Policy, nsPath string, mode iptables.Mode, interval time.Duration) error {
-	fmt.Fprintf(e.stderr, "ksc watch: keeping the iptables and ip6tables rules of %s in force, checked every %s\n", p.Source, interval)
+// watchIptables compares the tables with the policy every interval and
+// applies the policy again when they differ.
+func watchIptables(ctx context.Context, e env, k *keeper, mode iptables.Mode, interval time.Duration) error {
+	fmt.Fprintf(e.stderr, "ksc watch: keeping the iptables and ip6tables rules of %s in force, checked every %s\n", k.path, interval)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		diff, err := iptables.Status(p, nsPath, mode)
-		switch {
-		case err != nil:
-			fmt.Fprintf(e.stderr, "ksc watch: %s reading the rules: %v\n", stamp(), err)
-		case len(diff) > 0:
-			start := time.Now()
-			if err := iptables.Apply(p, nsPath, mode); err != nil {
-				fmt.Fprintf(e.stderr, "ksc watch: %s putting the policy back: %v\n", stamp(), err)
-				break
-			}
-			fmt.Fprintf(e.stderr, "ksc watch: %s put the policy back in %s (%d lines differed)\n", stamp(), time.Since(start).Round(time.Microsecond), len(diff))
-		}
+		k.checkIptables(mode)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
 	}
+}
+
+func (k *keeper) checkIptables(mode iptables.Mode) {
+	release, err := lockChanges(k.netns)
+	if err != nil {
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s %v\n", stamp(), err)
+		return
+	}
+	defer release()
+	k.follow()
+	if k.policy == nil {
+		return
+	}
+	diff, err := iptables.Status(k.policy, k.nsPath, mode)
+	switch {
+	case err != nil:
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s reading the rules: %v\n", stamp(), err)
+	case len(diff) > 0:
+		start := time.Now()
+		err := k.Repair(nil, func() error { return iptables.Apply(k.policy, k.nsPath, mode) })
+		if err != nil {
+			fmt.Fprintf(k.e.stderr, "ksc watch: %s putting the policy back: %v\n", stamp(), err)
+			return
+		}
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s put the policy back in %s (%d lines differed)\n", stamp(), time.Since(start).Round(time.Microsecond), len(diff))
+	}
+}
+
+// keeper is what ksc watch keeps in force: its own policy at first, then
+// whatever the namespace's intent says, as a later "ksc apply" or "ksc
+// remove" wrote it (see intent).
+type keeper struct {
+	e       env
+	netns   string // as given
+	nsPath  string
+	backend string
+	path    string // the policy in force, for messages
+	raw     []byte // the intent last followed
+	policy  *ir.Policy
+	batch   *nft.Batch // for the nft backend
+}
+
+// start records the keeper's own policy as the namespace's intent: watch
+// puts it in force now.
+func (k *keeper) start(in intent) error {
+	release, err := lockChanges(k.netns)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := writeIntent(k.netns, in); err != nil {
+		return err
+	}
+	_, k.raw, err = readIntent(k.netns)
+	return err
+}
+
+// follow takes on what the namespace's intent says now, when it changed.
+// A policy that does not load is reported, and the one before kept.
+func (k *keeper) follow() {
+	in, raw, err := readIntent(k.netns)
+	if err != nil {
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s %v\n", stamp(), err)
+		return
+	}
+	if raw == nil || bytes.Equal(raw, k.raw) {
+		return
+	}
+	k.raw = raw
+	switch {
+	case in.Removed:
+		k.policy, k.batch = nil, nil
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s %s took the policy away: nothing is kept in force until the next ksc apply\n", stamp(), in.By)
+		return
+	case in.Backend != k.backend:
+		k.policy, k.batch = nil, nil
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s %s put %s in force with the %s backend; this watch keeps the %s one, and stands by\n", stamp(), in.By, in.Path, in.Backend, k.backend)
+		return
+	}
+	p, err := in.load()
+	var b *nft.Batch
+	if err == nil && k.backend == "nft" {
+		b, err = nft.Lower(p)
+	}
+	if err != nil {
+		fmt.Fprintf(k.e.stderr, "ksc watch: %s %v; still keeping %s\n", stamp(), err, k.path)
+		return
+	}
+	k.policy, k.batch, k.path = p, b, in.Path
+	fmt.Fprintf(k.e.stderr, "ksc watch: %s %s put %s in force: keeping it from now on\n", stamp(), in.By, in.Path)
+}
+
+// Desired is kernel.Keeper's: the batch the intent says, with the change
+// lock held.
+func (k *keeper) Desired() (*nft.Batch, func(), error) {
+	release, err := lockChanges(k.netns)
+	if err != nil {
+		return nil, nil, err
+	}
+	k.follow()
+	return k.batch, release, nil
+}
+
+// Repair is kernel.Keeper's: the connections the policy would not let
+// start that began while it was not in force are closed.
+func (k *keeper) Repair(_ *nft.Batch, repair func() error) error {
+	report, err := flows.Transition(k.nsPath, flows.Allows(k.policy), repair)
+	if err == nil {
+		reportFlows(k.e, "watch", report)
+	}
+	return err
 }
 
 func stamp() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -37,9 +37,11 @@ func TestWatchCommand(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			useRunDir(t)
 			ns := netlab.NewNS(t, "watchcli")
 			watch := exec.Command(exe, append([]string{"watch", tc.policy, "--netns", ns.Name}, tc.args...)...)
 			watch.Args[0] = "ksc"
+			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
 			var stderr strings.Builder
 			watch.Stderr = &stderr
 			require.NoError(t, watch.Start())
@@ -54,4 +56,45 @@ func TestWatchCommand(t *testing.T) {
 			assert.Contains(t, stderr.String(), "put the policy back")
 		})
 	}
+}
+
+// A running watch keeps what ksc last put in force: the policy of a later
+// "ksc apply" (it once put its own back 8 ms after), and nothing after
+// "ksc remove" (which it undid 2 ms after); a foreign flush is then
+// repaired with what is in force.
+func TestWatchFollowsApplyAndRemove(t *testing.T) {
+	netlab.Require(t, "nft")
+	useRunDir(t)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ns := netlab.NewNS(t, "watchfollow")
+	list := func() string { out, _ := ns.ExecInput("", "nft", "list", "ruleset"); return out }
+	watch := exec.Command(exe, "watch", server, "--netns", ns.Name)
+	watch.Args[0] = "ksc"
+	watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+	var stderr strings.Builder
+	watch.Stderr = &stderr
+	require.NoError(t, watch.Start())
+	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	require.Eventually(t, func() bool { return strings.Contains(list(), "tcp dport 443 accept") }, 10*time.Second, 20*time.Millisecond)
+
+	code, _, errOut := ksc("apply", server, "-e", "http", "--netns", ns.Name)
+	require.Equal(t, 0, code, errOut)
+	time.Sleep(500 * time.Millisecond)
+	assert.Contains(t, list(), "tcp dport 80 accept", "watch put its own policy back over the one applied: %s", stderr.String())
+
+	code, _, errOut = ksc("remove", server, "--netns", ns.Name)
+	require.Equal(t, 0, code, errOut)
+	time.Sleep(500 * time.Millisecond)
+	assert.NotContains(t, list(), "table inet server", "watch undid ksc remove: %s", stderr.String())
+
+	code, _, errOut = ksc("apply", server, "--netns", ns.Name)
+	require.Equal(t, 0, code, errOut)
+	ns.Exec(t, "nft", "flush", "ruleset")
+	require.Eventually(t, func() bool { return strings.Contains(list(), "tcp dport 443 accept") }, 10*time.Second, 20*time.Millisecond,
+		"watch did not repair after following: %s", stderr.String())
+	assert.NotContains(t, list(), "tcp dport 80 accept")
+	require.NoError(t, watch.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, watch.Wait(), stderr.String())
+	assert.Contains(t, stderr.String(), "took the policy away")
 }

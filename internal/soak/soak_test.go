@@ -193,16 +193,10 @@ func repair(t *testing.T, l *soak.Lab, b *ir.Policy) soak.Transition {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- kernel.Watch(ctx, batch, nsenter.Path(l.FW), func(r kernel.Repair) {
+			done <- kernel.Watch(ctx, nsenter.Path(l.FW), holdingFlows{batch, b, nsenter.Path(l.FW)}, func(r kernel.Repair) {
 				if r.Err == nil && r.Paused == 0 {
 					repairs <- soak.Now()
 				}
-			}, func(repair func() error) error {
-				report, err := flows.Transition(nsenter.Path(l.FW), flows.Allows(b), repair)
-				if err == nil {
-					err = flowTrouble(report)
-				}
-				return err
 			})
 		}()
 		t.Cleanup(func() {
@@ -226,6 +220,24 @@ func repair(t *testing.T, l *soak.Lab, b *ir.Policy) soak.Transition {
 		err := nextRepair(repairs, &since)
 		return soak.Step{InForce: b, Since: since, Flushed: flushed}, err
 	}}
+}
+
+// holdingFlows keeps b in force as ksc watch does: each repair closes the
+// flows p would not let start that began while it was not in force.
+type holdingFlows struct {
+	b      *nft.Batch
+	p      *ir.Policy
+	nsPath string
+}
+
+func (k holdingFlows) Desired() (*nft.Batch, func(), error) { return k.b, func() {}, nil }
+
+func (k holdingFlows) Repair(_ *nft.Batch, repair func() error) error {
+	report, err := flows.Transition(k.nsPath, flows.Allows(k.p), repair)
+	if err == nil {
+		err = flowTrouble(report)
+	}
+	return err
 }
 
 func nextRepair(repairs <-chan int64, at *int64) error {

@@ -77,7 +77,7 @@ func Apply(b *nft.Batch, nsPath string) error {
 		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
 			return dialFixing(int(h), append([]func(*netlink.Message){fixHostOrderSet, noEcho}, fixes...)...)
 		},
-		wanted: batchWanted(b),
+		wanted: batchWanted(b, nil),
 		gone:   func(_ TableRef, flags uint32) bool { return b.FlushRuleset && flags&TableOwner == 0 },
 	}
 	err = tr.run()
@@ -88,17 +88,19 @@ func Apply(b *nft.Batch, nsPath string) error {
 	return err
 }
 
-// batchWanted is b's tables as a transition puts them in place.
-func batchWanted(b *nft.Batch) []*wantedTable {
+// batchWanted is b's tables as a transition puts them in place, but for
+// the sets keep names, which stay as they are.
+func batchWanted(b *nft.Batch, keep map[TableRef]map[string]bool) []*wantedTable {
 	wanted := make([]*wantedTable, len(b.Tables))
 	for i, t := range b.Tables {
 		w := &wantedTable{table: t.Table}
 		for _, ch := range t.Chains {
 			w.chains = append(w.chains, shapeOfChain(ch.Chain, nil))
 		}
+		kept := keep[RefOf(t.Table)]
 		w.queue = func(c batchConn) error {
 			n := 0
-			return queueBatchTable(c, t, -1, &n, c.addRules(tableRules(t)))
+			return queueBatchTable(c, t, -1, &n, c.addRules(tableRules(t)), kept)
 		}
 		wanted[i] = w
 	}
@@ -133,20 +135,23 @@ func queue(c batchConn, b *nft.Batch, rules int) error {
 	addRule := c.addRules(queued)
 	n := 0
 	for _, t := range b.Tables {
-		if err := queueBatchTable(c, t, rules, &n, addRule); err != nil {
+		if err := queueBatchTable(c, t, rules, &n, addRule, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// queueBatchTable adds t, its sets and chains to c, and its rules while
-// fewer than rules (all when rules < 0) have been added, counting them in
-// n. A table, chain or set that exists is updated: a transition has
-// emptied it.
-func queueBatchTable(c batchConn, t *nft.BatchTable, rules int, n *int, addRule func(*nftables.Rule)) error {
+// queueBatchTable adds t, its sets (but those kept names, which are
+// there already) and chains to c, and its rules while fewer than rules
+// (all when rules < 0) have been added, counting them in n. A table,
+// chain or set that exists is updated: a transition has emptied it.
+func queueBatchTable(c batchConn, t *nft.BatchTable, rules int, n *int, addRule func(*nftables.Rule), kept map[string]bool) error {
 	c.AddTable(t.Table)
 	for _, s := range t.Sets {
+		if kept[s.Set.Name] {
+			continue
+		}
 		if err := addNamedSet(c, s); err != nil {
 			return &ApplyError{What: "set " + s.Set.Name, Err: err}
 		}

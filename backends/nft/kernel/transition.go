@@ -117,6 +117,9 @@ type transition struct {
 	// names is deleted: every one for a policy that flushes the ruleset,
 	// those an apply added for a rollback.
 	gone func(ref TableRef, flags uint32) bool
+	// keep, when not nil, names the sets of wanted tables that stay as
+	// they are (a repair's unchanged sets): neither deleted nor sent.
+	keep func(table TableRef, set string) bool
 }
 
 // readyMade is what the first transaction made or changed, so that it can
@@ -307,7 +310,7 @@ func (tr *transition) swap(live map[TableRef]*tableShape, made *readyMade) (waki
 		ref := RefOf(w.table)
 		wanted[ref] = true
 		if lt := live[ref]; lt != nil {
-			last = append(last, clearInPlace(c, lt, w))
+			last = append(last, clearInPlace(c, lt, w, tr.keep))
 		}
 		if err := w.queue(c); err != nil {
 			return nil, err
@@ -354,11 +357,12 @@ func (tr *transition) wake(flags map[TableRef]uint32) error {
 
 // clearInPlace queues what empties lt for w to fill, without unhooking a
 // base chain w keeps: every chain's rules are flushed, and its named
-// sets, objects and flowtables deleted (w makes its own again). A chain
+// sets (but those keep names), objects and flowtables deleted (w makes
+// its own again). A chain
 // w hooks otherwise is deleted now, so that w can make it anew; it
 // returns what deletes the chains w does not have, to be queued after w's
 // chains have their policies.
-func clearInPlace(c batchConn, lt *tableShape, w *wantedTable) (deleteLeft func()) {
+func clearInPlace(c batchConn, lt *tableShape, w *wantedTable, keep func(TableRef, string) bool) (deleteLeft func()) {
 	table := &nftables.Table{Name: lt.ref.Name, Family: lt.ref.Family}
 	for _, ch := range lt.chains {
 		if !ch.binding {
@@ -369,7 +373,9 @@ func clearInPlace(c batchConn, lt *tableShape, w *wantedTable) (deleteLeft func(
 		c.DelFlowtable(&nftables.Flowtable{Name: name, Table: table})
 	}
 	for _, name := range lt.sets {
-		c.DelSet(&nftables.Set{Name: name, Table: table})
+		if keep == nil || !keep(lt.ref, name) {
+			c.DelSet(&nftables.Set{Name: name, Table: table})
+		}
 	}
 	for _, o := range lt.objects {
 		c.DeleteObject(&nftables.NamedObj{Table: table, Name: o.Name, Type: nftables.ObjType(o.Type)})
