@@ -111,42 +111,32 @@ func watchNft(ctx context.Context, e env, k *keeper) error {
 // applies the policy again when they differ.
 func watchIptables(ctx context.Context, e env, k *keeper, mode iptables.Mode, interval time.Duration) error {
 	fmt.Fprintf(e.stderr, "ksc watch: keeping the iptables and ip6tables rules of %s in force, checked every %s\n", k.path, interval)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		k.checkIptables(mode)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-func (k *keeper) checkIptables(mode iptables.Mode) {
-	release, err := lockChanges(k.netns)
-	if err != nil {
-		fmt.Fprintf(k.e.stderr, "ksc watch: %s %v\n", stamp(), err)
-		return
-	}
-	defer release()
-	k.follow()
-	if k.policy == nil {
-		return
-	}
-	diff, err := iptables.Status(k.policy, k.nsPath, mode)
-	switch {
-	case err != nil:
-		fmt.Fprintf(k.e.stderr, "ksc watch: %s reading the rules: %v\n", stamp(), err)
-	case len(diff) > 0:
-		start := time.Now()
-		err := k.Repair(nil, func() error { return iptables.Apply(k.policy, k.nsPath, mode) })
-		if err != nil {
-			fmt.Fprintf(k.e.stderr, "ksc watch: %s putting the policy back: %v\n", stamp(), err)
+	return iptables.Watch(ctx, k.nsPath, mode, interval, iptablesKeeper{k}, func(r iptables.Repair) {
+		if r.Err != nil {
+			fmt.Fprintf(e.stderr, "ksc watch: %s %v\n", stamp(), r.Err)
 			return
 		}
-		fmt.Fprintf(k.e.stderr, "ksc watch: %s put the policy back in %s (%d lines differed)\n", stamp(), time.Since(start).Round(time.Microsecond), len(diff))
+		if len(r.Differences) == 0 {
+			return
+		}
+		fmt.Fprintf(e.stderr, "ksc watch: %s put the policy back in %s (%d lines differed)\n", stamp(), r.Took.Round(time.Microsecond), len(r.Differences))
+	})
+}
+
+// iptablesKeeper is the keeper as iptables.Watch asks it.
+type iptablesKeeper struct{ k *keeper }
+
+func (ik iptablesKeeper) Desired() (*ir.Policy, func(), error) {
+	release, err := lockChanges(ik.k.netns)
+	if err != nil {
+		return nil, nil, err
 	}
+	ik.k.follow()
+	return ik.k.policy, release, nil
+}
+
+func (ik iptablesKeeper) Repair(_ *ir.Policy, repair func() error) error {
+	return ik.k.Repair(nil, repair)
 }
 
 // keeper is what ksc watch keeps in force: its own policy at first, then

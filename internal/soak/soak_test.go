@@ -143,9 +143,13 @@ func TestTransitionsAreClosed(t *testing.T) {
 					return soak.Step{InForce: next, Since: soak.Now()}, err
 				}}
 			})
-			if ld.name == "netlink" {
+			switch ld.name {
+			case "netlink":
 				run(func(l *soak.Lab) soak.Transition { return rollback(t, l, a, b) })
 				run(func(l *soak.Lab) soak.Transition { return repair(t, l, b) })
+			case "iptables-nft", "iptables-legacy":
+				mode := iptables.Mode(strings.TrimPrefix(ld.name, "iptables-"))
+				run(func(l *soak.Lab) soak.Transition { return repairIptables(t, l, b, mode) })
 			}
 		})
 	}
@@ -220,6 +224,78 @@ func repair(t *testing.T, l *soak.Lab, b *ir.Policy) soak.Transition {
 		err := nextRepair(repairs, &since)
 		return soak.Step{InForce: b, Since: since, Flushed: flushed}, err
 	}}
+}
+
+// repairIptables: B in force, ksc watch --backend iptables running (every
+// 50 ms); another program flushes the filter tables and sets their
+// policies to ACCEPT, and watch puts B back.
+func repairIptables(t *testing.T, l *soak.Lab, b *ir.Policy, mode iptables.Mode) soak.Transition {
+	repairs := make(chan int64, 1024)
+	ns := nsenter.Path(l.FW)
+	setup := func() error {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- iptables.Watch(ctx, ns, mode, 50*time.Millisecond, holdingIptables{b, ns}, func(r iptables.Repair) {
+				if r.Err == nil {
+					// When the check began: the repair that counts began
+					// after the flush was done.
+					repairs <- soak.Now() - r.Took.Nanoseconds()
+				}
+			})
+		}()
+		t.Cleanup(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+		return nextRepair(repairs, nil) // the check at the start
+	}
+	flush := func() error {
+		for _, tool := range []string{"iptables-" + string(mode), "ip6tables-" + string(mode)} {
+			for _, args := range [][]string{{"-F"}, {"-P", "INPUT", "ACCEPT"}, {"-P", "FORWARD", "ACCEPT"}, {"-P", "OUTPUT", "ACCEPT"}} {
+				if out, err := exec.Command("ip", append([]string{"netns", "exec", l.FW, tool}, args...)...).CombinedOutput(); err != nil {
+					return fmt.Errorf("%s %v: %v: %s", tool, args, err, out)
+				}
+			}
+		}
+		return nil
+	}
+	return soak.Transition{Name: "repair", Setup: setup, From: b, Pace: 150 * time.Millisecond, Step: func() (soak.Step, error) {
+		for len(repairs) > 0 {
+			<-repairs
+		}
+		flushed := soak.Now()
+		if err := flush(); err != nil {
+			return soak.Step{}, err
+		}
+		// A check between two of the flush's commands repairs what was
+		// flushed so far, and the flush's next command undoes the repair:
+		// the check that counts (which repairs, or finds B in force)
+		// began after the last.
+		flushedAll := soak.Now()
+		var began int64
+		for began < flushedAll {
+			if err := nextRepair(repairs, &began); err != nil {
+				return soak.Step{}, err
+			}
+		}
+		return soak.Step{InForce: b, Since: soak.Now(), Flushed: flushed}, nil
+	}}
+}
+
+type holdingIptables struct {
+	p      *ir.Policy
+	nsPath string
+}
+
+func (k holdingIptables) Desired() (*ir.Policy, func(), error) { return k.p, func() {}, nil }
+
+func (k holdingIptables) Repair(p *ir.Policy, repair func() error) error {
+	report, err := flows.Transition(k.nsPath, flows.Allows(p), repair)
+	if err == nil {
+		err = flowTrouble(report)
+	}
+	return err
 }
 
 // holdingFlows keeps b in force as ksc watch does: each repair closes the
