@@ -295,6 +295,16 @@ const (
 
 var natKindNames = [...]string{"", "snat", "masquerade", "dnat", "redirect"}
 
+// AllNATKinds lists every nat kind, for the tests that hold each reader of
+// the IR to knowing every one.
+func AllNATKinds() []NATKind {
+	out := make([]NATKind, 0, len(natKindNames)-1)
+	for k := range len(natKindNames) - 1 {
+		out = append(out, NATKind(k+1))
+	}
+	return out
+}
+
 func (k NATKind) String() string {
 	if int(k) >= len(natKindNames) || k == 0 {
 		return "invalid nat"

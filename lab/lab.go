@@ -64,7 +64,7 @@ func New(interfaces []string) (l *Lab, err error) {
 		}
 	}()
 	for _, name := range []string{l.FW, l.peer} {
-		if err := newNamespace(name); err != nil {
+		if err := NewNamespace(name); err != nil {
 			return l, err
 		}
 	}
@@ -108,8 +108,14 @@ func (l *Lab) Close() error {
 	if l.fw != nil {
 		l.fw.Close()
 	}
+	return DeleteNamespaces(l.FW, l.peer)
+}
+
+// DeleteNamespaces deletes named namespaces, and with them everything in
+// them; one already gone is no error.
+func DeleteNamespaces(names ...string) error {
 	var errs []error
-	for _, name := range []string{l.FW, l.peer} {
+	for _, name := range names {
 		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", name, err))
 		}
@@ -117,9 +123,9 @@ func (l *Lab) Close() error {
 	return errors.Join(errs...)
 }
 
-// newNamespace creates a named namespace from a thread that the runtime
+// NewNamespace creates a named namespace from a thread that the runtime
 // discards afterwards, so that no goroutine of ours runs in it unasked.
-func newNamespace(name string) error {
+func NewNamespace(name string) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

@@ -123,6 +123,8 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 		return fmt.Sprintf("redirect: the destination becomes this machine's first address on %s, taken to be %s", pkt.Iif, pkt.Dst)
 	case ir.Masquerade:
 		return fmt.Sprintf("masquerade: the source becomes this machine's address on %s, taken to be %s", pkt.Oif, pkt.Src)
+	default:
+		panic("sim: a nat rule of a kind it does not know, " + n.Kind.String())
 	}
 	return ""
 }
@@ -287,6 +289,8 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			if s.Over {
 				return
 			}
+		case *ir.Counter, *ir.Log:
+			// They change nothing of the packet.
 		case *ir.MarkSet:
 			value := s.Value
 			switch s.From {
@@ -303,6 +307,11 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			} else {
 				pkt.Mark = value
 			}
+		default:
+			// A statement the simulator does not know would be taken to
+			// change nothing: explain and test would answer for another
+			// policy. TestEveryStatementIsSimulated finds the new one.
+			panic(fmt.Sprintf("sim: a rule with a statement it does not know, %T", s))
 		}
 	}
 }

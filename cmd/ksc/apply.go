@@ -34,10 +34,15 @@ Try a policy in a network namespace first (--netns), and on a remote
 machine use --confirm: a kill switch applied to the wrong interface cuts
 the machine off.
 
-Connections conntrack tracked before the apply that the policy would not
-let start (judged like "ksc explain" judges a new packet, routed as the
-routes send it now) are closed, so that no flow opened before the kill
-switch goes on through an established-accept rule; --keep-connections
+The tables are replaced in place: every chain both rulesets hook stays
+hooked and its rules are swapped in one transaction, so that what both
+forbid is dropped at every instant.
+
+Connections conntrack tracks that the policy would not let start (judged
+like "ksc explain" judges a new packet, routed as the kernel routes it now,
+with its socket's owner and mark) are held from before the new rules are
+in force and closed, so that no flow opened before the kill switch sends
+another packet through an established-accept rule; --keep-connections
 leaves them.
 
 --confirm (nft target) first starts a rollback guard, a ksc process of its

@@ -21,13 +21,14 @@ const (
 	exitUsage   = 2
 )
 
-const mainUsage = `ksc - the kill-switch compiler
+// mainUsage names compile's targets from the table of targets itself.
+var mainUsage = `ksc - the kill-switch compiler
 
 Usage:
   ksc <command> [arguments]
 
 Commands:
-  compile   compile a policy to a target (nft, sysctl, openvpn)
+  compile   compile a policy to a target (` + targetNames() + `)
   check     parse and validate a policy, and point out useless rules
   explain   say what a policy does with one packet, without loading it
   test      check a policy's promises (POLICY.kst), simulated or in the kernel

@@ -27,6 +27,13 @@ answers within milliseconds; its own writes are never answered, and tables
 of other programs are left alone (also for a policy that flushes the
 ruleset when applied). With --backend iptables it compares the filter
 tables every --interval and applies the policy again when they differ.
+A repair replaces the rules in place, so that what the policy forbids is
+dropped throughout, and closes the connections that started while the
+policy was not in force.
+
+It keeps what ksc last put in force: after a later "ksc apply" of another
+policy (or the same with other options), that policy; after "ksc remove",
+nothing, until the next apply.
 
 "ksc install --watch" installs a unit that runs it from boot.
 

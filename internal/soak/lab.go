@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -63,7 +64,7 @@ func New() (l *Lab, err error) {
 		}
 	}()
 	for _, name := range []string{l.FW, l.Far, l.LAN} {
-		if err := newNamespace(name); err != nil {
+		if err := lab.NewNamespace(name); err != nil {
 			return l, err
 		}
 	}
@@ -180,29 +181,20 @@ func (l *Lab) Close() error {
 	if l.receiver != nil {
 		l.receiver.stop()
 	}
-	var errs []error
-	for _, name := range []string{l.FW, l.Far, l.LAN} {
-		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", name, err))
-		}
-	}
-	return errors.Join(errs...)
+	return lab.DeleteNamespaces(l.FW, l.Far, l.LAN)
 }
 
-func newNamespace(name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // the thread stays in the namespace; the runtime drops it
-		h, err := netns.NewNamed(name)
-		if err == nil {
-			h.Close()
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
+// enter moves the calling goroutine's thread into the namespace for good:
+// the thread stays locked, and the runtime drops it when the goroutine
+// ends.
+func enter(name string) error {
+	runtime.LockOSThread()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer h.Close()
+	return netns.Set(h)
 }
 
 // A Flood sends UDP datagrams at a steady rate from one socket, so that
@@ -227,12 +219,7 @@ func (l *Lab) Flood(ns string, dst netip.AddrPort, pps int) (*Flood, error) {
 	f.done.Add(1)
 	go func() {
 		defer f.done.Done()
-		runtime.LockOSThread() // never unlocked: the runtime drops the thread
-		h, err := netns.GetFromName(ns)
-		if err == nil {
-			err = netns.Set(h)
-			h.Close()
-		}
+		err := enter(ns)
 		fd := -1
 		if err == nil {
 			fd, err = udpSocket(dst)

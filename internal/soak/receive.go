@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"sync"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,12 +57,7 @@ func (l *Lab) startReceiving() error {
 		r.done.Add(1)
 		go func() {
 			defer r.done.Done()
-			runtime.LockOSThread() // never unlocked: the runtime drops the thread
-			h, err := netns.GetFromName(l.Far)
-			if err == nil {
-				err = netns.Set(h)
-				h.Close()
-			}
+			err := enter(l.Far)
 			fd := -1
 			if err == nil {
 				fd, err = listen(a)

@@ -19,10 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// watching runs kernel.Watch on ns until the test ends, and delivers its
-// repairs.
+// watching runs kernel.Watch of an example on ns until the test ends,
+// and delivers its repairs.
 func watching(t testing.TB, ns *netlab.NS, example string) <-chan kernel.Repair {
-	b := golden.Batch(t, loadExample(t, example, lang.Config{}))
+	return watchingBatch(t, ns, golden.Batch(t, loadExample(t, example, lang.Config{})))
+}
+
+func watchingBatch(t testing.TB, ns *netlab.NS, b *nft.Batch) <-chan kernel.Repair {
 	repairs := make(chan kernel.Repair, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -173,14 +176,7 @@ func setHandle(t testing.TB, ns *netlab.NS) string {
 func TestWatchRepairsBesideALargeSetInPlace(t *testing.T) {
 	netlab.Require(t, "nft")
 	ns := netlab.NewNS(t, "watchbig")
-	b := largeSetPolicy(t, 50000)
-	repairs := make(chan kernel.Repair, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- kernel.Watch(ctx, nsenter.Path(ns.Name), kernel.Keep(b), func(r kernel.Repair) { repairs <- r })
-	}()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	repairs := watchingBatch(t, ns, largeSetPolicy(t, 50000))
 	select { // the check at the start reads the whole set: slow
 	case r := <-repairs:
 		require.NoError(t, r.Err)
@@ -201,14 +197,7 @@ func TestWatchRepairsBesideALargeSetInPlace(t *testing.T) {
 func BenchmarkWatchRepairBesideLargeSet(b *testing.B) {
 	netlab.Require(b, "nft")
 	ns := netlab.NewNS(b, "watchbigbench")
-	batch := largeSetPolicy(b, 150000)
-	repairs := make(chan kernel.Repair, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- kernel.Watch(ctx, nsenter.Path(ns.Name), kernel.Keep(batch), func(r kernel.Repair) { repairs <- r })
-	}()
-	b.Cleanup(func() { cancel(); <-done })
+	repairs := watchingBatch(b, ns, largeSetPolicy(b, 150000))
 	<-repairs
 	var took time.Duration
 	for b.Loop() {
