@@ -291,12 +291,3 @@ func (s *Snapshot) Rollback() (RollbackReport, error) {
 	}
 	return report, tr.run()
 }
-
-func sortedRefs(set map[TableRef]bool) []TableRef {
-	refs := make([]TableRef, 0, len(set))
-	for r := range set {
-		refs = append(refs, r)
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
-	return refs
-}
