@@ -74,6 +74,11 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// Refused is the refused policy line, and what to say there.
+func (e *ApplyError) Refused() (ir.Pos, string) {
+	return e.Pos, strings.TrimPrefix(e.Error(), e.Pos.String()+": ")
+}
+
 // Apply loads both families with iptables-restore and ip6tables-restore, in
 // the namespace at nsPath (the current one when empty). Each family is
 // replaced atomically by its tool; there is no transaction across the two,

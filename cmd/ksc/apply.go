@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/ksc-project/ksc/backends"
+	"github.com/ksc-project/ksc/enforce"
 	"io"
 	"io/fs"
 	"os"
@@ -11,11 +13,8 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends/iptables"
-	"github.com/ksc-project/ksc/backends/nft"
-	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/flows"
-	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
@@ -118,117 +117,73 @@ func runApply(e env, args []string) int {
 	if p == nil {
 		return exitFailure
 	}
-	nsPath := nsenter.Path(*netns)
-	if *dryRun && *target != "nft" {
-		return dryRunOther(e, &pf, p, *target, *undo)
-	}
+	ns := enforce.Namespace(*netns)
 	if *target == "sysctl" {
-		return applySysctl(e, &pf, p, *netns, nsPath, *undo, *install)
+		if *dryRun {
+			return dryRunSysctl(e, &pf, p, *undo)
+		}
+		return applySysctl(e, &pf, p, *netns, ns.Path(), *undo, *install)
 	}
-	if *target != "sysctl" && !*dryRun {
-		if d := sshLockout(p, *netns, *confirm > 0 || *force, os.Getenv("SSH_CONNECTION") != ""); d != nil {
-			fmt.Fprint(e.stderr, d.Render(pf.sources[d.Pos.File]))
-			fmt.Fprintln(e.stderr, "ksc apply: nothing was changed")
-			return exitFailure
-		}
-	}
-	if *target == "iptables" {
-		lock, err := lockApply(*netns, *wait)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
-			return exitFailure
-		}
-		defer lock.Close()
-		var flowsHeld bool
-		err = changeRuleset(*netns, policyIntent(&pf, p, "iptables", "apply"), func() (err error) {
-			flowsHeld, err = applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return iptables.Apply(p, nsPath, mode) })
-			return err
-		})
-		if err != nil {
-			pf.reportApplyError(e, err)
-			fmt.Fprintln(e.stderr, "ksc apply: the previous iptables and ip6tables rules are in place")
-			return exitFailure
-		}
-		if !flowsHeld {
-			return exitFailure
-		}
-		return exitOK
-	}
-	batch, err := nft.Lower(p)
+	fw, err := backends.Open(*target, ns.Path(), backends.Options{Mode: mode})
 	if err != nil {
-		pf.reportError(e, "apply", err)
-		return exitFailure
+		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+		return exitUsage
 	}
 	if *dryRun {
-		fmt.Fprintf(e.stdout, "# ksc apply --dry-run: one transaction, not sent\n%s\n", strings.Join(batch.Describe(), "\n"))
+		plan, err := fw.DryRun(p)
+		if err != nil {
+			pf.reportError(e, "apply", err)
+			return exitFailure
+		}
+		fmt.Fprint(e.stdout, plan)
 		return exitOK
 	}
-	lock, err := lockApply(*netns, *wait)
+	if d := sshLockout(p, *netns, *confirm > 0 || *force, os.Getenv("SSH_CONNECTION") != ""); d != nil {
+		fmt.Fprint(e.stderr, d.Render(pf.sources[d.Pos.File]))
+		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed")
+		return exitFailure
+	}
+	lock, err := ns.LockApply(*wait)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 		return exitFailure
 	}
 	defer lock.Close()
-	var guard *rollbackGuard
+	in := enforce.PolicyIntent(p, pf.sources[p.Source], pf.enable, pf.defines, fw.Name(), "apply")
+	var guard *enforce.Guard
 	if *confirm > 0 {
-		guard, err = startGuard(guardConfig{nsPath: nsPath, netns: *netns, timeout: *confirm,
-			replaces: kernel.Replaces(batch), flushRuleset: batch.FlushRuleset}, lock)
-		if err != nil {
+		if guard, err = ns.StartGuard(in, *confirm, lock); err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: --confirm cannot keep a way back: %v; nothing was changed\n", err)
 			return exitFailure
 		}
 	}
-	var flowsHeld bool
-	err = changeRuleset(*netns, policyIntent(&pf, p, "nft", "apply"), func() (err error) {
-		flowsHeld, err = applyHoldingFlows(e, p, nsPath, *keepConnections, func() error { return kernel.Apply(batch, nsPath) })
-		return err
-	})
+	report, err := ns.Apply(fw, p, in, *keepConnections)
 	if err != nil {
-		guard.notApplied()
+		guard.NotApplied()
 		pf.reportApplyError(e, err)
 		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed: the previous ruleset is in place")
 		return exitFailure
 	}
+	flowsClosed := reportFlows(e, "apply", report)
 	if guard != nil {
 		return awaitConfirmation(e, guard, *confirm, *netns)
 	}
-	fmt.Fprintf(e.stderr, "ksc apply: applied %d rules\n", len(batch.Rules()))
-	if !flowsHeld {
+	fmt.Fprintf(e.stderr, "ksc apply: applied %s with the %s backend\n", p.Source, fw.Name())
+	if !flowsClosed {
 		return exitFailure
 	}
 	return exitOK
 }
 
-// applyHoldingFlows carries apply out. Unless keep, the connections
-// conntrack tracks that the policy would not let start are held from
-// before the new rules are in force and closed (flows.Transition):
-// otherwise a flow opened over eth0 before the kill switch goes on
-// through an established-accept rule. The error is apply's.
-// It reports whether the connections were judged and closed.
-func applyHoldingFlows(e env, p *ir.Policy, nsPath string, keep bool, apply func() error) (closed bool, err error) {
-	if keep {
-		return true, apply()
-	}
-	report, err := flows.Transition(nsPath, flows.Allows(p), apply)
-	if err != nil {
-		return false, err
-	}
-	return reportFlows(e, "apply", report), nil
-}
-
-// reportFlows says what a transition did to the connections, and
-// whether every one the policy would not let start was closed.
+// reportFlows says what a change did to the connections, and whether
+// every one the policy would not let start was closed.
 func reportFlows(e env, cmd string, r flows.Report) (closed bool) {
-	if r.Unguarded != nil {
-		fmt.Fprintf(e.stderr, "ksc %s: connections could not be held through the change (%v): those the policy would not let start were closed just after it\n", cmd, r.Unguarded)
+	for _, note := range enforce.FlowNotes(r) {
+		fmt.Fprintf(e.stderr, "ksc %s: %s\n", cmd, note)
 	}
-	if r.Err != nil {
-		fmt.Fprintf(e.stderr, "ksc %s: the policy is in force, but connections opened before it may go on: %v\n", cmd, r.Err)
+	if len(r.Closed) > 0 {
+		fmt.Fprintf(e.stderr, "ksc %s: closed %d connections the policy would not let start (--keep-connections keeps them):\n", cmd, len(r.Closed))
 	}
-	if len(r.Closed) == 0 {
-		return r.Err == nil
-	}
-	fmt.Fprintf(e.stderr, "ksc %s: closed %d connections the policy would not let start (--keep-connections keeps them):\n", cmd, len(r.Closed))
 	for i, f := range r.Closed {
 		if i == maxListed {
 			fmt.Fprintf(e.stderr, "  … and %d more\n", len(r.Closed)-maxListed)
@@ -257,38 +212,27 @@ func sshLockout(p *ir.Policy, netns string, safe, overSSH bool) *ir.Diagnostic {
 		Hint: "apply with --confirm 60s, so that it rolls back unless you can still confirm (or --force)"}
 }
 
-// reportApplyError shows a refusal by the kernel (or by iptables-restore)
-// at its policy line.
+// reportApplyError shows a backend's refusal at its policy line.
 func (pf *policyFlags) reportApplyError(e env, err error) {
-	var ae *kernel.ApplyError
-	var ie *iptables.ApplyError
-	switch {
-	case errors.As(err, &ae) && ae.Pos.IsValid():
-		d := ir.Diagnostic{Pos: ae.Pos, Message: fmt.Sprintf("the kernel refused %s: %v", ae.What, ae.Err)}
-		fmt.Fprint(e.stderr, d.Render(pf.sources[ae.Pos.File]))
-	case errors.As(err, &ie) && ie.Pos.IsValid():
-		d := ir.Diagnostic{Pos: ie.Pos, Message: strings.TrimPrefix(ie.Error(), ie.Pos.String()+": ")}
-		fmt.Fprint(e.stderr, d.Render(pf.sources[ie.Pos.File]))
-	default:
-		pf.reportError(e, pf.cmd, err)
+	var r backends.Refusal
+	if errors.As(err, &r) {
+		if pos, msg := r.Refused(); pos.IsValid() {
+			d := ir.Diagnostic{Pos: pos, Message: msg}
+			fmt.Fprint(e.stderr, d.Render(pf.sources[pos.File]))
+			return
+		}
 	}
+	pf.reportError(e, pf.cmd, err)
 }
 
-// dryRunOther prints what applying with iptables or sysctl would send.
-func dryRunOther(e env, pf *policyFlags, p *ir.Policy, target string, undo bool) int {
-	var out []byte
-	var err error
-	switch target {
-	case "iptables":
-		out, err = targets["iptables-script"](p, renderOptions{})
-	default:
-		out, err = sysctl.Render(p, undo)
-	}
+// dryRunSysctl prints the sysctl settings applying would write.
+func dryRunSysctl(e env, pf *policyFlags, p *ir.Policy, undo bool) int {
+	out, err := sysctl.Render(p, undo)
 	if err != nil {
 		pf.reportError(e, "apply", err)
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "# ksc apply --dry-run --target %s: not applied\n", target)
+	fmt.Fprintln(e.stdout, "# ksc apply --dry-run --target sysctl: not applied")
 	e.stdout.Write(out)
 	return exitOK
 }
@@ -356,6 +300,9 @@ func applySysctlKeys(e env, p *ir.Policy, netns, nsPath string, undo bool) error
 	fmt.Fprintf(e.stderr, "ksc apply: restored the IPv6 settings recorded before ksc disabled it\n")
 	return os.Remove(record)
 }
+
+// stateDir keeps what must outlive a reboot: the settings ksc replaced.
+var stateDir = "/var/lib/ksc"
 
 // sysctlRecord is where the IPv6 settings found before an apply are kept,
 // for each namespace by name; it survives a reboot, as --install does.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -30,9 +31,9 @@ const server = "../../examples/server-ssh-https.ks"
 // useRunDir points the lock, confirmation and state files at fresh
 // directories.
 func useRunDir(t *testing.T) {
-	oldRun, oldState := runDir, stateDir
-	runDir, stateDir = settlingTempDir(t), settlingTempDir(t)
-	t.Cleanup(func() { runDir, stateDir = oldRun, oldState })
+	oldRun, oldState := enforce.RunDir, stateDir
+	enforce.RunDir, stateDir = settlingTempDir(t), settlingTempDir(t)
+	t.Cleanup(func() { enforce.RunDir, stateDir = oldRun, oldState })
 }
 
 // settlingTempDir is a t.TempDir that a rollback guard, a process of its
@@ -217,7 +218,7 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			apply := exec.Command(exe, "apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "2s")
 			apply.Args[0] = "ksc" // the test binary runs as ksc
-			apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+			apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
 			require.NoError(t, apply.Start())
 			awaitGuard(t, ns.Name)
 			killed := time.Now()
@@ -250,7 +251,7 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 
 	// A socket left behind by a guard that died confirms nothing, and
 	// signals nobody.
-	socket, _, err := guardFiles(ns.Name)
+	socket, err := enforce.Namespace(ns.Name).GuardSocket()
 	require.NoError(t, err)
 	l, err := net.Listen("unix", socket)
 	require.NoError(t, err)
@@ -274,7 +275,7 @@ func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
 	require.NoError(t, err)
 	apply := exec.Command(exe, "apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "1s")
 	apply.Args[0] = "ksc"
-	apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+	apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
 	require.NoError(t, apply.Start())
 	require.Eventually(t, func() bool { return guardOf(ns.Name) != 0 }, 10*time.Second, 5*time.Millisecond, "no rollback guard started")
 	require.NoError(t, apply.Process.Signal(syscall.SIGSTOP))
@@ -328,7 +329,7 @@ func guardOf(netns string) int {
 			continue
 		}
 		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 1 && args[1] == guardCommand && slices.Contains(args, netns) {
+		if len(args) > 1 && args[1] == enforce.GuardCommand && slices.Contains(args, netns) {
 			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
 			return pid
 		}
@@ -340,7 +341,7 @@ func guardOf(netns string) int {
 // confirmation.
 func awaitGuard(t *testing.T, netns string) {
 	t.Helper()
-	socket, _, err := guardFiles(netns)
+	socket, err := enforce.Namespace(netns).GuardSocket()
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(socket)
@@ -354,13 +355,11 @@ func TestApplyTakesTurns(t *testing.T) {
 	useRunDir(t)
 	ns := netlab.NewNS(t, "lock")
 	// Held by path, the lock holds for the namespace by name too.
-	lock, err := lockApply(nsenter.Path(ns.Name), 0)
-	require.NoError(t, err)
-	key, err := namespaceKey(ns.Name)
+	lock, err := enforce.Namespace(nsenter.Path(ns.Name)).LockApply(0)
 	require.NoError(t, err)
 	code, _, stderr := ksc("apply", server, "--netns", ns.Name, "--wait", "200ms")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stderr, "another ksc apply is running on this namespace (pid "+strconv.Itoa(os.Getpid())+", lock "+filepath.Join(runDir, "apply-"+key+".lock")+")")
+	assert.Contains(t, stderr, "another ksc apply is running on this namespace (pid "+strconv.Itoa(os.Getpid())+", lock "+enforce.RunDir+"/apply-")
 	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"), "an apply that could not lock must change nothing")
 
 	// Another namespace does not wait.
@@ -430,22 +429,4 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return m, s
-}
-
-// A namespace made after another was deleted never gets its key, and with
-// it the deleted one's lock and last word: the kernel gives a new
-// namespace the inode of a deleted one.
-func TestNamespaceKeysAreNeverReused(t *testing.T) {
-	netlab.Require(t)
-	seen := map[string]bool{}
-	for i := range 8 {
-		name := fmt.Sprintf("ksc-key-%d-%d", os.Getpid(), i)
-		require.NoError(t, exec.Command("ip", "netns", "add", name).Run())
-		key, err := namespaceKey(name)
-		require.NoError(t, exec.Command("ip", "netns", "del", name).Run())
-		require.NoError(t, err)
-		assert.False(t, seen[key], "key %s given twice", key)
-		seen[key] = true
-		time.Sleep(100 * time.Millisecond) // the kernel frees a namespace a moment after
-	}
 }

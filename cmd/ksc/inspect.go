@@ -2,14 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/iptables"
-	"github.com/ksc-project/ksc/backends/nft"
-	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 )
 
@@ -26,9 +23,10 @@ Examples:
 `
 
 // liveCommand parses the flags of a command that compares a policy with a
-// live ruleset (diff, status, remove) and loads the policy. It returns a
-// non-negative exit status when the command should stop.
-func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *ir.Policy, live liveTarget, code int) {
+// live ruleset (diff, status, remove), opens its backend and loads the
+// policy. It returns a non-negative exit status when the command should
+// stop.
+func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *ir.Policy, ns enforce.Namespace, fw backends.Firewall, code int) {
 	flags := newFlags(e, name)
 	pf = &policyFlags{}
 	netns := namespaceFlag(flags)
@@ -36,69 +34,38 @@ func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *
 	mode := flags.String("iptables-mode", "auto", "iptables: which iptables: auto, nft or legacy")
 	pf.register(flags)
 	if code := parseFlags(e, flags, usage, args); code >= 0 {
-		return nil, nil, live, code
+		return nil, nil, "", nil, code
 	}
 	path, ok := onePolicyArg(e, flags)
 	if !ok {
-		return nil, nil, live, exitUsage
+		return nil, nil, "", nil, exitUsage
 	}
-	if *backend != "nft" && *backend != "iptables" {
-		fmt.Fprintf(e.stderr, "ksc %s: --backend is nft or iptables, not %q\n", name, *backend)
-		return nil, nil, live, exitUsage
+	ns = enforce.Namespace(*netns)
+	fw, err := backends.Open(*backend, ns.Path(), backends.Options{Mode: iptables.Mode(*mode)})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc %s: %v\n", name, err)
+		return nil, nil, "", nil, exitUsage
 	}
 	if p = pf.load(e, path); p == nil {
-		return nil, nil, live, exitFailure
+		return nil, nil, "", nil, exitFailure
 	}
-	return pf, p, liveTarget{netns: *netns, nsPath: nsenter.Path(*netns), iptables: *backend == "iptables", mode: iptables.Mode(*mode)}, -1
-}
-
-// liveTarget is the live ruleset a command looks at.
-type liveTarget struct {
-	netns    string // as given
-	nsPath   string
-	iptables bool
-	mode     iptables.Mode
-}
-
-// iptablesDiff prints how the live iptables rules differ from the policy's
-// and returns 0 when they match, 1 when not.
-func iptablesDiff(e env, pf *policyFlags, p *ir.Policy, live liveTarget) int {
-	diff, err := iptables.Status(p, live.nsPath, live.mode)
-	if err != nil {
-		pf.reportError(e, "status", err)
-		return exitUsage
-	}
-	for _, l := range diff {
-		fmt.Fprintln(e.stdout, l)
-	}
-	if len(diff) > 0 {
-		return exitFailure
-	}
-	return exitOK
+	return pf, p, ns, fw, -1
 }
 
 func runDiff(e env, args []string) int {
-	pf, p, live, code := liveCommand(e, "diff", diffUsage, args)
+	pf, p, _, fw, code := liveCommand(e, "diff", diffUsage, args)
 	if code == exitFailure {
 		return exitUsage // diff(1): trouble is 2, not 1
 	}
 	if code >= 0 {
 		return code
 	}
-	if live.iptables {
-		return iptablesDiff(e, pf, p, live)
-	}
-	b, err := nft.Lower(p)
-	if err != nil {
-		pf.reportError(e, "diff", err)
-		return exitUsage
-	}
-	d, err := kernel.Diff(b, live.nsPath)
+	d, err := fw.Diff(p)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitUsage
 	}
-	if !kernel.Changed(d) {
+	if !backends.Changed(d) {
 		return exitOK
 	}
 	for _, l := range d {
@@ -123,32 +90,20 @@ Examples:
 `
 
 func runStatus(e env, args []string) int {
-	pf, p, live, code := liveCommand(e, "status", statusUsage, args)
+	pf, p, _, fw, code := liveCommand(e, "status", statusUsage, args)
 	if code >= 0 {
 		return code
 	}
-	if live.iptables {
-		if status := iptablesDiff(e, pf, p, live); status != exitOK {
-			fmt.Fprintln(e.stdout, "the iptables rules differ from the policy's (\"+\": applying would add, \"-\": remove)")
-			return exitFailure
-		}
-		fmt.Fprintf(e.stdout, "the iptables and ip6tables %s tables hold exactly the policy's rules\n", joinTables(iptables.Tables(p)))
-		return exitOK
-	}
-	b, err := nft.Lower(p)
-	if err != nil {
-		pf.reportError(e, "status", err)
-		return exitFailure
-	}
-	report, err := kernel.Status(b, live.nsPath)
+	status, err := fw.Status(p)
 	if err != nil {
 		pf.reportApplyError(e, err)
 		return exitFailure
 	}
-	rules := report.Rules
 	missing := 0
-	fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", "POLICY LINE", "CHAIN", "PACKETS", "BYTES", "RULE")
-	for _, r := range rules {
+	if len(status.Rules) > 0 {
+		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", "POLICY LINE", "CHAIN", "PACKETS", "BYTES", "RULE")
+	}
+	for _, r := range status.Rules {
 		packets, bytes := fmt.Sprint(r.Packets), fmt.Sprint(r.Bytes)
 		if !r.Counted {
 			packets, bytes = "-", "-"
@@ -160,13 +115,13 @@ func runStatus(e env, args []string) int {
 		fmt.Fprintf(e.stdout, "%-28s %-8s %12s %14s  %s\n", r.Pos, r.Chain, packets, bytes, ruleColumn(r.Text))
 	}
 	if missing > 0 {
-		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded\n", missing, len(rules))
+		fmt.Fprintf(e.stdout, "%d of %d rules are not loaded\n", missing, len(status.Rules))
 	}
-	if len(report.Differences) > 0 {
+	if len(status.Differences) > 0 {
 		// A policy turned to accept, or a rule the policy does not have,
 		// weakens the kill switch though every rule of it is there.
 		fmt.Fprintln(e.stdout, "the policy's tables differ from the policy (\"-\": only in the kernel, \"+\": only in the policy):")
-		for _, l := range report.Differences {
+		for _, l := range status.Differences {
 			fmt.Fprintf(e.stdout, "%c %s\n", l.Op, l.Text)
 		}
 		return exitFailure
@@ -174,7 +129,11 @@ func runStatus(e env, args []string) int {
 	if missing > 0 {
 		return exitFailure
 	}
-	fmt.Fprintf(e.stdout, "all %d rules are loaded, and nothing else is in the policy's tables\n", len(rules))
+	if len(status.Rules) > 0 {
+		fmt.Fprintf(e.stdout, "all %d rules are loaded, and nothing else is in the policy's tables\n", len(status.Rules))
+	} else {
+		fmt.Fprintf(e.stdout, "the %s backend's tables hold exactly the policy's rules\n", fw.Name())
+	}
 	return exitOK
 }
 
@@ -211,50 +170,16 @@ Examples:
 `
 
 func runRemove(e env, args []string) int {
-	pf, p, live, code := liveCommand(e, "remove", removeUsage, args)
+	_, p, ns, fw, code := liveCommand(e, "remove", removeUsage, args)
 	if code >= 0 {
 		return code
 	}
 	// A running "ksc watch" learns that nothing is to be in force, and
 	// does not put the policy back.
-	removed := intent{Removed: true, By: fmt.Sprintf("ksc remove[%d]", os.Getpid())}
-	if live.iptables && iptables.Owned(p) {
-		if err := changeRuleset(live.netns, removed, func() error { return iptables.RemoveOwned(live.nsPath, live.mode) }); err != nil {
-			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
-			return exitFailure
-		}
-		fmt.Fprintln(e.stderr, "ksc remove: removed ksc's chains (KSC-INPUT, KSC-FORWARD, KSC-OUTPUT) and the jumps into them; other rules are as they were")
-		return exitOK
-	}
-	if live.iptables {
-		tables := iptables.Tables(p)
-		if err := changeRuleset(live.netns, removed, func() error { return iptables.Remove(live.nsPath, live.mode, tables) }); err != nil {
-			fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
-			return exitFailure
-		}
-		fmt.Fprintf(e.stderr, "ksc remove: emptied the iptables and ip6tables %s tables (policies ACCEPT)\n", joinTables(tables))
-		return exitOK
-	}
-	b, err := nft.Lower(p)
-	if err != nil {
-		pf.reportError(e, "remove", err)
-		return exitFailure
-	}
-	if err := changeRuleset(live.netns, removed, func() error { return kernel.Remove(b, live.nsPath) }); err != nil {
+	if err := ns.Remove(fw, p, enforce.By("remove")); err != nil {
 		fmt.Fprintf(e.stderr, "ksc remove: %v\n", err)
 		return exitFailure
 	}
-	for _, t := range b.Tables {
-		fmt.Fprintf(e.stderr, "ksc remove: removed table %s\n", t)
-	}
+	fmt.Fprintf(e.stderr, "ksc remove: removed %s (%s backend)\n", p.Source, fw.Name())
 	return exitOK
-}
-
-// joinTables names tables as a sentence does: "filter", "filter and nat",
-// "filter, nat and mangle".
-func joinTables(tables []string) string {
-	if len(tables) == 1 {
-		return tables[0]
-	}
-	return strings.Join(tables[:len(tables)-1], ", ") + " and " + tables[len(tables)-1]
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/ksc-project/ksc/enforce"
 	"io"
 	"os"
 	"runtime/debug"
@@ -70,21 +71,21 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"compile":    {runCompile, compileUsage},
-	"check":      {runCheck, checkUsage},
-	"explain":    {runExplain, explainUsage},
-	"test":       {runTest, testUsage},
-	"fmt":        {runFmt, fmtUsage},
-	"apply":      {runApply, applyUsage},
-	"confirm":    {runConfirm, confirmUsage},
-	"diff":       {runDiff, diffUsage},
-	"status":     {runStatus, statusUsage},
-	"remove":     {runRemove, removeUsage},
-	"openvpn":    {runOpenVPN, openvpnUsage},
-	"install":    {runInstall, installUsage},
-	"watch":      {runWatch, watchUsage},
-	"uninstall":  {runUninstall, uninstallUsage},
-	guardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
+	"compile":            {runCompile, compileUsage},
+	"check":              {runCheck, checkUsage},
+	"explain":            {runExplain, explainUsage},
+	"test":               {runTest, testUsage},
+	"fmt":                {runFmt, fmtUsage},
+	"apply":              {runApply, applyUsage},
+	"confirm":            {runConfirm, confirmUsage},
+	"diff":               {runDiff, diffUsage},
+	"status":             {runStatus, statusUsage},
+	"remove":             {runRemove, removeUsage},
+	"openvpn":            {runOpenVPN, openvpnUsage},
+	"install":            {runInstall, installUsage},
+	"watch":              {runWatch, watchUsage},
+	"uninstall":          {runUninstall, uninstallUsage},
+	enforce.GuardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ksc-project/ksc/enforce"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // $KSC_TEST_RUN_DIR.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("KSC_TEST_RUN_DIR"); dir != "" {
-		runDir = dir
+		enforce.RunDir = dir
 	}
 	testscript.Main(m, map[string]func(){"ksc": main})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ksc-project/ksc/enforce"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,7 +42,7 @@ func TestWatchCommand(t *testing.T) {
 			ns := netlab.NewNS(t, "watchcli")
 			watch := exec.Command(exe, append([]string{"watch", tc.policy, "--netns", ns.Name}, tc.args...)...)
 			watch.Args[0] = "ksc"
-			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
 			var stderr strings.Builder
 			watch.Stderr = &stderr
 			require.NoError(t, watch.Start())
@@ -71,7 +72,7 @@ func TestWatchFollowsApplyAndRemove(t *testing.T) {
 	list := func() string { out, _ := ns.ExecInput("", "nft", "list", "ruleset"); return out }
 	watch := exec.Command(exe, "watch", server, "--netns", ns.Name)
 	watch.Args[0] = "ksc"
-	watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+runDir)
+	watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
 	var stderr strings.Builder
 	watch.Stderr = &stderr
 	require.NoError(t, watch.Start())

@@ -35,6 +35,11 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// Refused is the refused policy line, and what to say there.
+func (e *ApplyError) Refused() (ir.Pos, string) {
+	return e.Pos, fmt.Sprintf("the kernel refused %s: %v", e.What, e.Err)
+}
+
 // Dial opens a netlink connection to nf_tables in the namespace at nsPath
 // (the current one when empty); close it with CloseLasting. The socket is
 // opened here, while the namespace's file descriptor is open, and belongs to
