@@ -6,16 +6,12 @@ import (
 	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/enforce"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/sysctl"
 	"github.com/ksc-project/ksc/flows"
-	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
 	"github.com/spf13/pflag"
@@ -248,85 +244,30 @@ func terminal(r io.Reader) (*os.File, bool) {
 }
 
 func applySysctl(e env, pf *policyFlags, p *ir.Policy, netns, nsPath string, undo, install bool) int {
-	if err := applySysctlKeys(e, p, netns, nsPath, undo); err != nil {
+	var err error
+	if undo {
+		var recorded bool
+		recorded, err = sysctl.Undo(p, netns, nsPath)
+		switch {
+		case err == nil && recorded:
+			fmt.Fprintln(e.stderr, "ksc apply: restored the IPv6 settings recorded before ksc disabled it")
+		case err == nil:
+			fmt.Fprintf(e.stderr, "ksc apply: no record of the IPv6 settings before ksc (%s): enabled IPv6 everywhere\n", sysctl.RecordPath(netns))
+		}
+	} else {
+		err = sysctl.Disable(p, netns, nsPath)
+	}
+	if err != nil {
 		pf.reportError(e, "apply", err)
 		return exitFailure
 	}
 	if install {
-		if err := installSysctlFile(p, undo); err != nil {
+		if err := sysctl.Install(p, undo); err != nil {
 			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
 			return exitFailure
 		}
 	}
 	return exitOK
-}
-
-// applySysctlKeys disables IPv6, first recording the values it finds
-// (all, default and every interface's) unless a record from an earlier
-// apply is there; --undo writes the recorded values back, so that IPv6
-// that was off before ksc stays off, and says so when there is none.
-func applySysctlKeys(e env, p *ir.Policy, netns, nsPath string, undo bool) error {
-	record := sysctlRecord(netns)
-	if !undo {
-		if _, err := os.Stat(record); errors.Is(err, fs.ErrNotExist) {
-			before, err := sysctl.Snapshot(nsPath)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(record), 0o755); err != nil {
-				return err
-			}
-			if err := safefile.Write(record, sysctl.Format(before), safefile.Options{}); err != nil {
-				return fmt.Errorf("recording the IPv6 settings before applying: %w", err)
-			}
-		}
-		return sysctl.Apply(p, false, nsPath)
-	}
-	data, err := os.ReadFile(record)
-	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(e.stderr, "ksc apply: no record of the IPv6 settings before ksc (%s): enabling IPv6 everywhere\n", record)
-		return sysctl.Apply(p, true, nsPath)
-	}
-	if err != nil {
-		return err
-	}
-	before, err := sysctl.Parse(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", record, err)
-	}
-	if err := sysctl.Write(nsPath, before); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "ksc apply: restored the IPv6 settings recorded before ksc disabled it\n")
-	return os.Remove(record)
-}
-
-// stateDir keeps what must outlive a reboot: the settings ksc replaced.
-var stateDir = "/var/lib/ksc"
-
-// sysctlRecord is where the IPv6 settings found before an apply are kept,
-// for each namespace by name; it survives a reboot, as --install does.
-func sysctlRecord(netns string) string {
-	key := "host"
-	if netns != "" {
-		key = "netns-" + strings.NewReplacer("/", "_", ".", "_").Replace(netns)
-	}
-	return filepath.Join(stateDir, "sysctl-"+key+".before")
-}
-
-// installSysctlFile makes the settings survive a reboot, or removes them.
-func installSysctlFile(p *ir.Policy, undo bool) error {
-	if undo {
-		if err := os.Remove(sysctl.InstallPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	data, err := sysctl.Render(p, false)
-	if err != nil {
-		return err
-	}
-	return safefile.Write(sysctl.InstallPath, data, safefile.Options{FollowLinks: true})
 }
 
 // namespaceFlag registers --netns for commands that read the live ruleset.

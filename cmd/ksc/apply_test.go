@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/ksc-project/ksc/backends/sysctl"
 	"net"
 	"os"
 	"os/exec"
@@ -31,9 +32,9 @@ const server = "../../examples/server-ssh-https.ks"
 // useRunDir points the lock, confirmation and state files at fresh
 // directories.
 func useRunDir(t *testing.T) {
-	oldRun, oldState := enforce.RunDir, stateDir
-	enforce.RunDir, stateDir = settlingTempDir(t), settlingTempDir(t)
-	t.Cleanup(func() { enforce.RunDir, stateDir = oldRun, oldState })
+	oldRun, oldState := enforce.RunDir, sysctl.StateDir
+	enforce.RunDir, sysctl.StateDir = settlingTempDir(t), settlingTempDir(t)
+	t.Cleanup(func() { enforce.RunDir, sysctl.StateDir = oldRun, oldState })
 }
 
 // settlingTempDir is a t.TempDir that a rollback guard, a process of its

@@ -2,17 +2,17 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/netlab"
-	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/sim"
@@ -78,23 +78,17 @@ func TestKernelTestsCheckTheRejectsAnswer(t *testing.T) {
 	code, stdout, stderr := ksc("test", policy, kst, "--kernel", "--backend", "nft")
 	require.Equal(t, 0, code, stdout+stderr)
 
-	honest := loaders["nft"]
-	t.Cleanup(func() { loaders["nft"] = honest })
-	loaders["nft"] = loader{compile: honest.compile, load: func(p *ir.Policy, nsPath string) error {
+	// An nft loader that writes another reject: the test must see it.
+	i := slices.IndexFunc(backends.Loaders, func(l backends.Loader) bool { return l.Name == "nft" })
+	honest := backends.Loaders[i]
+	t.Cleanup(func() { backends.Loaders[i] = honest })
+	backends.Loaders[i].Load = func(p *ir.Policy, nsPath string) error {
 		text, err := nft.Render(p)
 		if err != nil {
 			return err
 		}
-		text = bytes.ReplaceAll(text, []byte(" reject"), []byte(" reject with icmpx host-unreachable"))
-		return nsenter.Run(nsPath, func() error {
-			cmd := exec.Command("nft", "-f", "-")
-			cmd.Stdin = bytes.NewReader(text)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("nft -f: %v: %s", err, out)
-			}
-			return nil
-		})
-	}}
+		return backends.NftF(nsPath, strings.ReplaceAll(string(text), " reject", " reject with icmpx host-unreachable"))
+	}
 	code, stdout, stderr = ksc("test", policy, kst, "--kernel", "--backend", "nft")
 	assert.Equal(t, 1, code, stderr)
 	assert.Contains(t, stdout, "p.kst:1: out eth0 udp 192.0.2.2:40000 192.0.2.9:53: expected reject with icmp port-unreachable, the kernel answered with icmp host-unreachable (nft)\n")
@@ -150,12 +144,12 @@ func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
 	pf := policyFlags{defines: []string{"LAN_V4=192.0.2.0/25"}, quiet: true, cmd: "test"}
 	p := pf.load(env{stdout: &stderr, stderr: &stderr}, "../../examples/vpn-gateway.ks")
 	require.NotNil(t, p, stderr.String())
-	for _, loader := range loaderOrder {
-		t.Run(loader, func(t *testing.T) {
+	for _, ld := range backends.Loaders {
+		t.Run(ld.Name, func(t *testing.T) {
 			l, err := lab.New([]string{"lan0", "wg0", "eth0"})
 			require.NoError(t, err)
 			t.Cleanup(func() { assert.NoError(t, l.Close()) })
-			require.NoError(t, loaders[loader].load(p, l.Path()))
+			require.NoError(t, ld.Load(p, l.Path()))
 			// The router's address on wg0 (the one the lab gives it for
 			// forwarded probes) stays after the probe: taking an address
 			// away makes the kernel forget the connections masqueraded to it.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ksc-project/ksc/backends/sysctl"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func TestSysctlUndoRestoresTheRecordedValues(t *testing.T) {
 	assert.Equal(t, "1", read("net.ipv6.conf.lo.disable_ipv6"))
 	code, _, stderr = ksc("apply", policy, "-t", "sysctl", "--netns", ns.Name)
 	require.Equal(t, 0, code, stderr)
-	record, err := os.ReadFile(filepath.Join(stateDir, "sysctl-netns-"+ns.Name+".before"))
+	record, err := os.ReadFile(filepath.Join(sysctl.StateDir, "sysctl-netns-"+ns.Name+".before"))
 	require.NoError(t, err)
 	assert.Contains(t, string(record), "net.ipv6.conf.lo.disable_ipv6 = 0\n", "the second apply kept the first record")
 

@@ -4,17 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 
-	"github.com/ksc-project/ksc/backends/iptables"
-	"github.com/ksc-project/ksc/backends/nft"
-	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/lang"
@@ -59,56 +55,6 @@ Examples:
   sudo ksc test examples/strict-killswitch.ks --kernel --backend all
 `
 
-// loader is a way ksc test --kernel loads a policy into the lab:
-// compile says whether it can express the policy at all.
-type loader struct {
-	compile func(p *ir.Policy) error
-	load    func(p *ir.Policy, nsPath string) error
-}
-
-var loaders = map[string]loader{
-	"netlink": {
-		compile: func(p *ir.Policy) error { _, err := nft.Lower(p); return err },
-		load: func(p *ir.Policy, nsPath string) error {
-			batch, err := nft.Lower(p)
-			if err != nil {
-				return err
-			}
-			return kernel.Apply(batch, nsPath)
-		},
-	},
-	"nft": {
-		compile: func(p *ir.Policy) error { _, err := nft.Render(p); return err },
-		load: func(p *ir.Policy, nsPath string) error {
-			text, err := nft.Render(p)
-			if err != nil {
-				return err
-			}
-			return nsenter.Run(nsPath, func() error {
-				cmd := exec.Command("nft", "-f", "-")
-				cmd.Stdin = strings.NewReader(string(text))
-				if out, err := cmd.CombinedOutput(); err != nil {
-					return fmt.Errorf("nft -f: %v: %s", err, out)
-				}
-				return nil
-			})
-		},
-	},
-	"iptables-nft":    {compile: compileIptables, load: func(p *ir.Policy, nsPath string) error { return iptables.Apply(p, nsPath, iptables.ModeNFT) }},
-	"iptables-legacy": {compile: compileIptables, load: func(p *ir.Policy, nsPath string) error { return iptables.Apply(p, nsPath, iptables.ModeLegacy) }},
-}
-
-func compileIptables(p *ir.Policy) error {
-	for _, f := range []ir.Family{ir.IPv4, ir.IPv6} {
-		if _, err := iptables.Render(p, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var loaderOrder = []string{"netlink", "nft", "iptables-nft", "iptables-legacy"}
-
 func runTest(e env, args []string) int {
 	fs := newFlags(e, "test")
 	inKernel := fs.Bool("kernel", false, "send real packets through the policy loaded in throwaway namespaces (root)")
@@ -120,14 +66,16 @@ func runTest(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "ksc test: want a policy and, optionally, its tests; see ksc test --help")
 		return exitUsage
 	}
-	var chosen []string
-	switch {
-	case *backend == "all":
-		chosen = loaderOrder
-	case loaders[*backend].load != nil:
-		chosen = []string{*backend}
-	default:
-		fmt.Fprintf(e.stderr, "ksc test: --backend is %s or all, not %q\n", strings.Join(loaderOrder, ", "), *backend)
+	var chosen []backends.Loader
+	var names []string
+	for _, l := range backends.Loaders {
+		names = append(names, l.Name)
+		if *backend == "all" || *backend == l.Name {
+			chosen = append(chosen, l)
+		}
+	}
+	if len(chosen) == 0 {
+		fmt.Fprintf(e.stderr, "ksc test: --backend is %s or all, not %q\n", strings.Join(names, ", "), *backend)
 		return exitUsage
 	}
 	if fs.Changed("backend") && !*inKernel {
@@ -173,8 +121,9 @@ func runTest(e env, args []string) int {
 			t.simulate(p, b)
 			continue
 		}
-		for _, name := range chosen {
-			if err := loaders[name].compile(p); err != nil {
+		for _, ld := range chosen {
+			name := ld.Name
+			if err := ld.Compile(p); err != nil {
 				if len(chosen) > 1 {
 					// "all" is every loader that can express the policy.
 					fmt.Fprintf(e.stderr, "%s: skipped %s, which cannot express the policy: %v\n", t.where(b.Line), name, err)
@@ -183,7 +132,7 @@ func runTest(e env, args []string) int {
 				fmt.Fprintf(e.stderr, "%s: %s cannot express the policy: %v\n", t.where(b.Line), name, err)
 				return exitUsage
 			}
-			if !t.inKernel(p, b, name) {
+			if !t.inKernel(p, b, ld) {
 				return exitUsage
 			}
 			ran[name] = true
@@ -192,9 +141,9 @@ func runTest(e env, args []string) int {
 	summary := fmt.Sprintf("%d passed, %d failed", t.passed, t.failed)
 	if *inKernel {
 		var names []string
-		for _, name := range chosen {
-			if ran[name] {
-				names = append(names, name)
+		for _, ld := range chosen {
+			if ran[ld.Name] {
+				names = append(names, ld.Name)
 			}
 		}
 		if len(names) == 0 {
@@ -243,7 +192,8 @@ func (t *tally) simulate(p *ir.Policy, b sim.TestBlock) {
 
 // inKernel checks a block's expectations with real packets, the policy
 // loaded by loader; false is trouble, already reported.
-func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, loader string) bool {
+func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, ld backends.Loader) bool {
+	loader := ld.Name
 	var names []string
 	for _, x := range b.Expect {
 		for _, name := range []string{x.Packet.Iif, x.Packet.Oif} {
@@ -264,7 +214,7 @@ func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, loader string) bool {
 			fmt.Fprintf(t.e.stderr, "ksc test: %v\n", err)
 		}
 	}()
-	if err := loaders[loader].load(p, l.Path()); err != nil {
+	if err := ld.Load(p, l.Path()); err != nil {
 		fmt.Fprintf(t.e.stderr, "%s: %s cannot load the policy: %v\n", t.where(b.Line), loader, err)
 		return false
 	}

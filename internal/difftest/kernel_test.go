@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/nftables/expr"
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
@@ -36,34 +37,21 @@ var skips = map[string]func(c *Case) bool{
 	"iptables-nft, own chains": func(c *Case) bool { return c.Layout.Via != ir.NoVerdict },
 }
 
-var loaders = []loader{
-	{"nft -f", func(l *Lab, p *ir.Policy) error {
-		text, err := nft.Render(p)
-		if err != nil {
-			return err
-		}
-		return loadNftText(l, string(text))
-	}},
-	{"netlink", func(l *Lab, p *ir.Policy) error {
-		b, err := nft.Lower(p)
-		if err != nil {
-			return err
-		}
-		return kernel.Apply(b, nsenter.Path(l.FW.Name))
-	}},
-	{"iptables-nft", func(l *Lab, p *ir.Policy) error {
-		return iptables.Apply(p, nsenter.Path(l.FW.Name), iptables.ModeNFT)
-	}},
-	{"iptables-legacy", func(l *Lab, p *ir.Policy) error {
-		return iptables.Apply(p, nsenter.Path(l.FW.Name), iptables.ModeLegacy)
-	}},
-	// The same policy without "flush ruleset": ksc's own chains, loaded
-	// with --noflush, where an accept is a RETURN to the builtin chain.
-	{"iptables-nft, own chains", func(l *Lab, p *ir.Policy) error {
-		beside := *p
-		beside.FlushRuleset = false
-		return iptables.Apply(&beside, nsenter.Path(l.FW.Name), iptables.ModeNFT)
-	}},
+// loaders are every loader of backends.Loaders, and one more: the same
+// policy without "flush ruleset", in ksc's own chains loaded with
+// --noflush, where an accept is a RETURN to the builtin chain.
+var loaders = append(kscLoaders(), loader{"iptables-nft, own chains", func(l *Lab, p *ir.Policy) error {
+	beside := *p
+	beside.FlushRuleset = false
+	return iptables.Apply(&beside, nsenter.Path(l.FW.Name), iptables.ModeNFT)
+}})
+
+func kscLoaders() []loader {
+	var out []loader
+	for _, ld := range backends.Loaders {
+		out = append(out, loader{ld.Name, func(l *Lab, p *ir.Policy) error { return ld.Load(p, nsenter.Path(l.FW.Name)) }})
+	}
+	return out
 }
 
 // envInt reads a positive number from the environment, or returns def.
@@ -318,12 +306,7 @@ func loadIptablesReplacing(l *Lab, p *ir.Policy, re *regexp.Regexp, repl string)
 	return nil
 }
 
-func loadNftText(l *Lab, text string) error {
-	if out, err := l.FW.ExecInput(text, "nft", "-f", "-"); err != nil {
-		return fmt.Errorf("%v: %s", err, out)
-	}
-	return nil
-}
+func loadNftText(l *Lab, text string) error { return backends.NftF(nsenter.Path(l.FW.Name), text) }
 
 // The differential test must see a wrong simulator too. Each mutant is
 // the simulator with one comparison wrong (it reads the source port for
@@ -341,8 +324,7 @@ func TestBrokenSimulatorsAreCaught(t *testing.T) {
 		{"marks lost", func(p *ir.Packet) { p.Mark, p.CtMark = 0, 0 }},
 		{"ICMP code read as the type", func(p *ir.Packet) { p.ICMPType = p.ICMPCode }},
 	}
-	nftF := loaders[0]
-	require.Equal(t, "nft -f", nftF.name)
+	nftF := loaders[slices.IndexFunc(loaders, func(l loader) bool { return l.name == "nft" })]
 	seed := envInt("KSC_DIFF_SEED", rand.Uint64()%1_000_000_000)
 	t.Logf("seed %d", seed)
 	for _, m := range mutants {

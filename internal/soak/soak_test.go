@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
@@ -44,33 +45,22 @@ type loader struct {
 	ksc bool
 }
 
-var loaders = []loader{
-	{"netlink", func(ns string, p *ir.Policy) error {
-		b, err := nft.Lower(p)
-		if err != nil {
-			return err
+// loaders are backends.Loaders, each applying as ksc apply does (the
+// flows a policy would not let start held and closed), but nft -f, which
+// is nft's own and measured for comparison only.
+var loaders = func() []loader {
+	var out []loader
+	for _, ld := range backends.Loaders {
+		if ld.Name == "nft" {
+			out = append(out, loader{"nft -f", func(ns string, p *ir.Policy) error { return ld.Load(p, nsenter.Path(ns)) }, false})
+			continue
 		}
-		return guarded(ns, p, func() error { return kernel.Apply(b, nsenter.Path(ns)) })
-	}, true},
-	{"nft -f", func(ns string, p *ir.Policy) error {
-		text, err := nft.Render(p)
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(string(text))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft -f: %v: %s", err, out)
-		}
-		return nil
-	}, false},
-	{"iptables-nft", func(ns string, p *ir.Policy) error {
-		return guarded(ns, p, func() error { return iptables.Apply(p, nsenter.Path(ns), iptables.ModeNFT) })
-	}, true},
-	{"iptables-legacy", func(ns string, p *ir.Policy) error {
-		return guarded(ns, p, func() error { return iptables.Apply(p, nsenter.Path(ns), iptables.ModeLegacy) })
-	}, true},
-}
+		out = append(out, loader{ld.Name, func(ns string, p *ir.Policy) error {
+			return guarded(ns, p, func() error { return ld.Load(p, nsenter.Path(ns)) })
+		}, true})
+	}
+	return out
+}()
 
 func flowTrouble(r flows.Report) error {
 	switch {
