@@ -38,13 +38,8 @@ e2e: deps
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 fuzz: deps
-	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(call fuzztime,100000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(call fuzztime,250000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzSetFastPathIsTheGrammar -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzParallelParseIsSequential -fuzztime $(call fuzztime,300000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzDroppedWhitespaceLeavesTheTree -fuzztime $(call fuzztime,180000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzBodyIsTheGrammars -fuzztime $(call fuzztime,300000x) -fuzzminimizetime 5s
-	$(GO) test ./lang -run XXX -fuzz FuzzHandParseIsTheGrammar -fuzztime $(call fuzztime,180000x) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(call fuzztime,100000x) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(call fuzztime,25000x) -fuzzminimizetime 5s
 
 # Rewrite golden files and expected CLI output after an intended change.

@@ -160,7 +160,7 @@ type Value struct {
 }
 
 // SetLit is "{ VALUE, VALUE, ... }"; newlines may separate elements.
-// SetLit.Parse reads it (setgrammar.go); setGrammar is its production.
+// SetLit.Parse reads it (setgrammar.go), as setProduction says.
 type SetLit struct {
 	Elems []SetElem
 	file  string // the file its scalars are in
@@ -176,10 +176,4 @@ type SetElem struct {
 	text              string
 	quoted            bool // a string; text has its quotes
 	offset, line, col int32
-}
-
-// setGrammar is SetLit's grammar, which SetLit.Parse falls back to for
-// anything but a set of plain words, variables and strings.
-type setGrammar struct {
-	Elems []*Value `parser:"\"{\" EOL* ( @@ EOL* ( \",\" EOL* )? )* \"}\""`
 }

@@ -30,16 +30,9 @@ func TestDroppedWhitespaceLeavesTheTree(t *testing.T) {
 	require.Greater(t, parsed, 20, "the corpus holds policies")
 }
 
-func FuzzDroppedWhitespaceLeavesTheTree(f *testing.F) {
-	for _, src := range lexerCorpus(f) {
-		f.Add(src)
-	}
-	f.Fuzz(func(t *testing.T, src string) { sameTreeWithWhitespace(t, src) })
-}
-
 // sameTreeWithWhitespace fails unless Parse gives src the tree the grammar
 // gives it with whitespace tokens kept; false when src does not parse.
-func sameTreeWithWhitespace(t *testing.T, src string) bool {
+func sameTreeWithWhitespace(t testing.TB, src string) bool {
 	want, err := withWhitespace.ParseString("t.ks", src)
 	if err != nil {
 		return false

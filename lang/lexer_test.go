@@ -81,11 +81,18 @@ func TestLexersAgree(t *testing.T) {
 	}
 }
 
+// FuzzLexersAgree holds the hand-written lexer to its rules: the tokens
+// of participle's own lexer of tokenRules but whitespace, and with them
+// (and ends.go putting ends back) the tree participle gives with
+// whitespace kept.
 func FuzzLexersAgree(f *testing.F) {
 	for _, src := range lexerCorpus(f) {
 		f.Add(src)
 	}
-	f.Fuzz(func(t *testing.T, src string) { lexersAgree(t, src) })
+	f.Fuzz(func(t *testing.T, src string) {
+		lexersAgree(t, src)
+		sameTreeWithWhitespace(t, src)
+	})
 }
 
 func BenchmarkLexer(b *testing.B) {

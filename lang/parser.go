@@ -37,24 +37,24 @@ var options = []participle.Option{
 	participle.UseLookahead(2),
 }
 
-// The grammars take about a millisecond to build from their struct tags.
-// A policy is read by hand (handparse.go): they are built for what the
-// hand parser leaves to them, errors above all, on first use.
+// The grammars take about a millisecond to build from their struct tags:
+// they are built on first use.
 var (
 	fileParser  = sync.OnceValue(func() *participle.Parser[File] { return participle.MustBuild[File](options...) })
 	valueParser = sync.OnceValue(func() *participle.Parser[Value] { return participle.MustBuild[Value](options...) })
 )
 
 // Grammar returns the policy grammar in EBNF, as participle derives it,
-// with the productions participle cannot print: those of Rule and Term,
-// parsed by hand, and of SetLit, read by a fast path.
+// with the productions of its Parseable nodes, which participle cannot
+// print: Rule and Term (term.go) and SetLit (setgrammar.go), read token by
+// token because they are most of a policy's tokens.
 func Grammar() string {
 	g := fileParser().String()
 	if i := strings.Index(g, "\nOption = "); i >= 0 {
 		end := i + 1 + strings.IndexByte(g[i+1:], '\n')
 		g = g[:end+1] + ruleProduction + "\n" + termProduction + "\n" + g[end+1:]
 	}
-	return strings.Replace(g, "SetLit) .\n", "SetLit) .\n"+setProduction()+"\n", 1)
+	return strings.Replace(g, "SetLit) .\n", "SetLit) .\n"+setProduction+"\n", 1)
 }
 
 // The productions of Rule and Term, which Rule.Parse and Term.Parse
@@ -64,29 +64,18 @@ const (
 	termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`
 )
 
-// Parse parses a policy. filename is used in positions only.
+// Parse parses a policy with the grammar. filename is used in positions
+// only.
 func Parse(filename string, src []byte) (*File, ir.Diagnostics) {
 	if d, bad := checkText(filename, src); bad {
 		return nil, ir.Diagnostics{d}
 	}
-	f, ok := parseOnEveryCore(filename, src)
-	if !ok {
-		var err error
-		if f, err = parseSequentially(filename, src); err != nil {
-			return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
-		}
+	f, err := fileParser().ParseBytes(filename, src)
+	if err != nil {
+		return nil, ir.Diagnostics{syntaxDiagnostic(err, src)}
 	}
 	ends{src}.file(f)
 	return f, nil
-}
-
-// parseSequentially parses src on this goroutine: by hand, or else with
-// the grammar, which gives the error.
-func parseSequentially(filename string, src []byte) (*File, error) {
-	if f, ok := parseByHand(filename, src); ok {
-		return f, nil
-	}
-	return fileParser().ParseBytes(filename, src)
 }
 
 // ParseValue parses a value given on the command line (-D NAME=VALUE), in the
@@ -98,12 +87,9 @@ func ParseValue(source, text string) (*Value, ir.Diagnostics) {
 	if strings.ContainsAny(text, "\n\r") {
 		return nil, ir.Diagnostics{{Pos: ir.Pos{File: source}, Message: "a -D value must be on one line"}}
 	}
-	v, ok := valueByHand(source, text)
-	if !ok {
-		var err error
-		if v, err = valueParser().ParseString(source, text); err != nil {
-			return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
-		}
+	v, err := valueParser().ParseString(source, text)
+	if err != nil {
+		return nil, ir.Diagnostics{syntaxDiagnostic(err, []byte(text))}
 	}
 	ends{[]byte(text)}.value(v)
 	return v, nil

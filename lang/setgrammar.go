@@ -1,84 +1,46 @@
 package lang
 
 import (
-	"strings"
-	"sync"
-
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-var (
-	eolToken = policyLexer.Symbols()["EOL"]
-	// setLitParser is built on first use: only an unusual set needs it,
-	// and building costs a short compile a quarter of a millisecond.
-	setLitParser = sync.OnceValue(func() *participle.Parser[setGrammar] { return participle.MustBuild[setGrammar](options...) })
-)
+var eolToken = policyLexer.Symbols()["EOL"]
 
-// setProduction is SetLit's production, as participle derives it from
-// setGrammar.
-func setProduction() string {
-	first, _, _ := strings.Cut(setLitParser().String(), "\n")
-	_, body, _ := strings.Cut(first, " = ")
-	return "SetLit = " + body
-}
+// setProduction is SetLit's production, which SetLit.Parse implements.
+const setProduction = `SetLit = "{" <eol>* (Value <eol>* ("," <eol>*)?)* "}" .`
 
-// Parse reads a set (participle.Parseable). A set of plain words,
-// variables and strings, which is what a 100,000-address set is, is read
-// here, token by token, into one slice of elements; anything else (a
-// nested set, a file(), a stray comma, the end of the input) goes back to
-// the start of the set and through setGrammar, so that the tree and every
-// error are the grammar's own.
+// Parse reads a set (participle.Parseable), as setProduction says: its
+// plain elements (words, variables and strings, which is what a
+// 100,000-address set is made of) token by token into one slice, and any
+// other (a nested set, a file()) through Value's grammar.
 func (s *SetLit) Parse(lex *lexer.PeekingLexer) error {
 	if tok := lex.Peek(); tok.Type != punctToken || tok.Value != "{" {
 		return participle.NextMatch
 	}
-	start := lex.MakeCheckpoint()
-	if s.fast(lex) {
-		return nil
-	}
-	lex.LoadCheckpoint(start)
-	*s = SetLit{}
-	g, err := setLitParser().ParseFromLexer(lex, participle.AllowTrailing(true))
-	if err != nil {
-		return err
-	}
-	if len(g.Elems) > 0 {
-		s.Elems = make([]SetElem, len(g.Elems))
-	}
-	for i, v := range g.Elems {
-		s.Elems[i] = SetElem{value: v}
-	}
-	return nil
-}
-
-// fast reads a set of plain elements, or reports false at the first token
-// it leaves to the grammar.
-func (s *SetLit) fast(lex *lexer.PeekingLexer) bool {
-	lex.Next() // "{"
-	s.plainElems(lex)
-	if tok := lex.Peek(); tok.Type != punctToken || tok.Value != "}" {
-		return false
-	}
 	lex.Next()
-	return true
-}
-
-// plainElems reads words, variables and strings, with commas and line ends
-// between them, up to the first other token; it adds none when there are
-// none, as the grammar leaves an empty set's elements nil.
-func (s *SetLit) plainElems(lex *lexer.PeekingLexer) {
 	skipEOL(lex)
 	if n := countPlain(lex); n > 0 {
 		s.Elems = make([]SetElem, 0, n) // one allocation for all
 	}
 	for {
 		tok := lex.Peek()
-		if !isPlainElem(tok) {
-			return
+		switch {
+		case isPlainElem(tok):
+			lex.Next()
+			s.add(tok)
+		case tok.Type == punctToken && tok.Value == "{" || tok.Type == wordToken:
+			v, err := valueParser().ParseFromLexer(lex, participle.AllowTrailing(true))
+			if err != nil {
+				return err
+			}
+			s.Elems = append(s.Elems, SetElem{value: v})
+		case tok.Type == punctToken && tok.Value == "}":
+			lex.Next()
+			return nil
+		default:
+			return &participle.UnexpectedTokenError{Unexpected: *tok, Expect: `"}"`}
 		}
-		lex.Next()
-		s.add(tok)
 		skipEOL(lex)
 		if tok := lex.Peek(); tok.Type == punctToken && tok.Value == "," {
 			lex.Next()

@@ -35,13 +35,6 @@ func fitsScalar(p lexer.Position) bool {
 	return p.Offset <= math.MaxInt32 && p.Line <= math.MaxInt32 && p.Column <= math.MaxInt32
 }
 
-// append adds the elements of r, a run of this set's elements read apart.
-func (s *SetLit) append(r *SetLit) {
-	s.Elems = append(s.Elems, r.Elems...)
-	if r.file != "" {
-		s.file = r.file
-	}
-}
 
 // Value is element i as the grammar reads it.
 func (s *SetLit) Value(i int) *Value {

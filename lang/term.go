@@ -37,15 +37,10 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 	case tok.Type == stringToken:
 		t.Value = &Value{String: text(tok)}
 	case tok.Type == punctToken && tok.Value == "{" || tok.Type == wordToken:
-		// A set or file("..."): Value's production, read by hand, or
-		// through its grammar where the hand parser declines.
-		start := lex.MakeCheckpoint()
-		v, err := (&handParser{lex}).value()
+		// A set or file("..."): Value's production.
+		v, err := valueParser().ParseFromLexer(lex, participle.AllowTrailing(true))
 		if err != nil {
-			lex.LoadCheckpoint(start)
-			if v, err = valueParser().ParseFromLexer(lex, participle.AllowTrailing(true)); err != nil {
-				return err
-			}
+			return err
 		}
 		t.Value, t.EndPos = v, v.EndPos
 		return nil
