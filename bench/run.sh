@@ -3,6 +3,8 @@
 # whole processes (wall, user, system time, peak memory), as medians over
 # RUNS runs, each load into a fresh throwaway network namespace. Needs root.
 # Usage: bench/run.sh [RUNS]   (default 5). See bench/README.md.
+# The table it prints replaces the current one at the top of
+# bench/RESULTS.md (between its "current" markers); history stays below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -39,6 +41,7 @@ measure() {
 		"$(cut -d' ' -f3 "$out" | median)" "$(cut -d' ' -f4 "$out" | median)"
 }
 
+table=$work/table
 {
 	measure "compile example (nft)" no "$work/ksc" compile examples/ivpn-killswitch.ks -t nft
 	measure "apply example (ksc apply)" yes "$work/ksc" apply examples/ivpn-killswitch.ks --netns "$ns"
@@ -84,4 +87,17 @@ measure() {
 			ratio = (keys[i] in base && base[keys[i]] > 0 && rows[i] ~ /apply/) ? sprintf("%.2f", walls[i] / base[keys[i]]) : ""
 			print rows[i] " " ratio " |"
 		}
-	}'
+	}' | tee "$table"
+
+# The current table, with when and where it was measured, in RESULTS.md.
+{
+	echo "<!-- current:begin (bench/run.sh writes this part) -->"
+	echo "Measured $(date -u +%Y-%m-%d) by \`sudo bench/run.sh $runs\` (medians of $runs runs): $(nproc) cores, $(uname -r), $(nft --version | head -1), $(iptables --version), $(go version | cut -d' ' -f3)."
+	echo
+	cat "$table"
+	echo "<!-- current:end -->"
+} > "$work/current"
+awk -v current="$work/current" '
+	/<!-- current:begin/ { while ((getline line < current) > 0) print line; skip = 1; next }
+	/<!-- current:end/ { skip = 0; next }
+	!skip { print }' bench/RESULTS.md > "$work/results" && cp "$work/results" bench/RESULTS.md
