@@ -43,32 +43,6 @@ func AllFields() []Field {
 	return out
 }
 
-// Kind is the kind of value a field holds; it decides how values are
-// parsed, checked and printed, and what "every value" (the universe) is.
-type Kind uint8
-
-const (
-	KindInterface Kind = iota + 1
-	KindIPv4
-	KindIPv6
-	KindPort
-	KindProtocol
-	KindCtState
-	KindICMPType
-	KindICMPv6Type
-	KindICMPCode
-	KindICMPv6Code
-	KindMark // a 32-bit number, matched under a mask
-	KindID   // a user or group id; names are resolved when the policy is compiled
-	KindNfproto
-	KindPkttype
-	KindTCPFlags // a combination of TCP flag bits
-	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
-)
-
-// NamesOnly reports kinds whose values are written by name only.
-func (k Kind) NamesOnly() bool { return k == KindNfproto || k == KindPkttype || k == KindAddrType }
-
 // FieldSpec describes a field.
 type FieldSpec struct {
 	// Name is the field's canonical nft spelling (th for ports).
@@ -133,8 +107,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, NeedsConntrack: true},
 	// Only a packet a local socket sends has an owner: it is known from
 	// the output hook on, and forwarded packets have none.
-	FieldSkuid:   {Name: "meta skuid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
-	FieldSkgid:   {Name: "meta skgid", Kind: KindID, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
+	FieldSkuid:   {Name: "meta skuid", Kind: KindUser, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
+	FieldSkgid:   {Name: "meta skgid", Kind: KindGroup, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
 	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
 	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks},
 	// "tcp flags syn" holds when any of the named flags is set: it is the
@@ -198,48 +172,4 @@ var Selectors = []Selector{
 	{"ip protocol", FieldIPProtocol, AnyTransport},
 	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
-}
-
-// Universe is every value a field of kind k can hold.
-func (k Kind) Universe() Set {
-	switch k {
-	case KindInterface, KindIPv6:
-		// Every 16-byte key: names are NUL-padded, IPv6 addresses fill it.
-		var hi Key
-		for i := range hi {
-			hi[i] = 0xff
-		}
-		return Set{{Hi: hi}}
-	case KindIPv4:
-		return Set{{Hi: uintKey(1<<32 - 1)}}
-	case KindPort:
-		return Set{{Hi: uintKey(1<<16 - 1)}}
-	case KindProtocol:
-		return Set{{Hi: uintKey(255)}}
-	case KindCtState:
-		var s Set
-		for _, st := range CtStates {
-			s = append(s, Span{uintKey(uint64(st)), uintKey(uint64(st))})
-		}
-		return s
-	case KindICMPType, KindICMPv6Type, KindICMPCode, KindICMPv6Code:
-		return Set{{Hi: uintKey(255)}}
-	case KindMark, KindID:
-		return Set{{Hi: uintKey(1<<32 - 1)}}
-	case KindNfproto:
-		return NfprotoSet(IPv4, IPv6)
-	case KindPkttype:
-		return Set{{Hi: uintKey(3)}}
-	case KindTCPFlags:
-		return Set{{Hi: uintKey(255)}}
-	case KindAddrType:
-		return Set{{Hi: uintKey(uint64(len(AddrTypes) - 1))}}
-	}
-	return nil
-}
-
-// String names the kind for messages: "interface names", "ports".
-func (k Kind) String() string {
-	return [...]string{"", "interface names", "IPv4 addresses", "IPv6 addresses", "ports", "protocols", "conntrack states",
-		"ICMP types", "ICMPv6 types", "ICMP codes", "ICMPv6 codes", "marks", "user or group ids", "families", "packet types", "TCP flags", "address types"}[k]
 }

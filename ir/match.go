@@ -113,11 +113,11 @@ func (m *Match) ValuesText() string {
 	switch {
 	case m.Spelling == AsRange && len(m.Values) == 1:
 		sp := m.Values[0]
-		if k == KindPort {
-			return itoa(int(sp.Lo.Uint())) + "-" + itoa(int(sp.Hi.Uint()))
+		if k.Spec().Shape == ShapeAddr {
+			return keyAddr(k, sp.Lo).String() + "-" + keyAddr(k, sp.Hi).String()
 		}
-		return keyAddr(k, sp.Lo).String() + "-" + keyAddr(k, sp.Hi).String()
-	case k == KindCtState && (m.Spelling == AsSet || m.Op == Neq && len(m.Values) > 1):
+		return k.NameOf(uint32(sp.Lo.Uint())) + "-" + k.NameOf(uint32(sp.Hi.Uint()))
+	case k.Spec().Shape == ShapeStates && (m.Spelling == AsSet || m.Op == Neq && len(m.Values) > 1):
 		// Braces look the states up. Negated, they must: nft compares
 		// "!= a,b" with a|b, which no packet has.
 		return "{ " + strings.Join(ValueStrings(k, m.Values), ", ") + " }"
@@ -126,18 +126,19 @@ func (m *Match) ValuesText() string {
 }
 
 // FormatValues writes values as the language does: one bare, several in
-// braces. Interface names are quoted.
+// braces, states with commas. Names (of interfaces) are quoted.
 func FormatValues(k Kind, s Set) string {
-	if (k == KindIPv4 || k == KindIPv6) && len(s) > 1 {
+	shape := k.Spec().Shape
+	if shape == ShapeAddr && len(s) > 1 {
 		return formatAddrs(k, s)
 	}
 	parts := ValueStrings(k, s)
-	if k == KindInterface {
+	switch {
+	case shape == ShapeName:
 		for i, p := range parts {
 			parts[i] = strconv.Quote(p)
 		}
-	}
-	if k == KindCtState {
+	case shape == ShapeStates:
 		return strings.Join(parts, ",")
 	}
 	if len(parts) == 1 {
@@ -169,33 +170,29 @@ func formatAddrs(k Kind, s Set) string {
 // ValueStrings writes each element of a set as the language spells it.
 func ValueStrings(k Kind, s Set) []string {
 	var out []string
-	switch k {
-	case KindInterface:
+	switch spec := k.Spec(); {
+	case spec.Shape == ShapeName:
 		for _, sp := range s {
 			name, _ := InterfacePattern(sp)
 			out = append(out, name)
 		}
-	case KindIPv4, KindIPv6:
+	case spec.Shape == ShapeAddr:
 		for _, e := range Addrs(k, s) {
 			out = append(out, e.String())
 		}
-	case KindPort:
-		for _, r := range Ports(s) {
-			out = append(out, r.String())
-		}
-	case KindProtocol:
-		for _, p := range Protocols(s) {
-			out = append(out, p.String())
-		}
-	case KindCtState:
-		for _, st := range CtStatesOf(s) {
-			out = append(out, st.String())
-		}
 	default:
 		for _, sp := range s {
-			text := k.NameOf(uint32(sp.Lo.Uint()))
-			if sp.Lo != sp.Hi {
-				text += "-" + k.NameOf(uint32(sp.Hi.Uint()))
+			lo, hi := sp.Lo.Uint(), sp.Hi.Uint()
+			if !spec.Ranges && hi-lo < 256 {
+				// Each value by itself: { host, broadcast } is no range.
+				for v := lo; v <= hi; v++ {
+					out = append(out, k.NameOf(uint32(v)))
+				}
+				continue
+			}
+			text := k.NameOf(uint32(lo))
+			if lo != hi {
+				text += "-" + k.NameOf(uint32(hi))
 			}
 			out = append(out, text)
 		}
@@ -280,7 +277,7 @@ func addrElem(k Kind, sp Span) AddrElem {
 
 // keyAddr is the address of kind k that a key holds.
 func keyAddr(k Kind, key Key) netip.Addr {
-	if k == KindIPv4 {
+	if k.Spec().Bits == 32 {
 		return netip.AddrFrom4([4]byte(key[12:]))
 	}
 	return netip.AddrFrom16(key)
@@ -403,25 +400,16 @@ const (
 	ICMPv6       Protocol = 58
 )
 
-// ProtocolNames maps the names the language accepts to protocols.
-var ProtocolNames = map[string]Protocol{"tcp": TCP, "udp": UDP, "icmp": ICMP, "icmpv6": ICMPv6, "ipv6-icmp": ICMPv6}
+// ProtocolNames are the protocols the language names; a protocol's first
+// name is nft's.
+var ProtocolNames = []Named{{"tcp", uint32(TCP)}, {"udp", uint32(UDP)}, {"icmp", uint32(ICMP)}, {"ipv6-icmp", uint32(ICMPv6)}, {"icmpv6", uint32(ICMPv6)}}
 
 // String gives the protocol's name as nft prints it, or its number.
 func (p Protocol) String() string {
-	switch p {
-	case TCP:
-		return "tcp"
-	case UDP:
-		return "udp"
-	case ICMP:
-		return "icmp"
-	case ICMPv6:
-		return "ipv6-icmp"
-	case AnyTransport:
+	if p == AnyTransport {
 		return "th"
-	default:
-		return strconv.Itoa(int(p))
 	}
+	return KindProtocol.NameOf(uint32(p))
 }
 
 // Family is the only family a protocol exists in, or Inet.
@@ -469,18 +457,16 @@ const (
 // CtStates lists the states in nft's order.
 var CtStates = []CtState{CtInvalid, CtEstablished, CtRelated, CtNew, CtUntracked}
 
-var ctStateNames = map[CtState]string{CtInvalid: "invalid", CtEstablished: "established", CtRelated: "related", CtNew: "new", CtUntracked: "untracked"}
+// CtStateNames are the states by nft's names.
+var CtStateNames = []Named{{"invalid", uint32(CtInvalid)}, {"established", uint32(CtEstablished)},
+	{"related", uint32(CtRelated)}, {"new", uint32(CtNew)}, {"untracked", uint32(CtUntracked)}}
 
-func (s CtState) String() string { return ctStateNames[s] }
+func (s CtState) String() string { return KindCtState.NameOf(uint32(s)) }
 
 // ParseCtState reads a state's name.
 func ParseCtState(name string) (CtState, bool) {
-	for st, n := range ctStateNames {
-		if n == name {
-			return st, true
-		}
-	}
-	return 0, false
+	v, ok := KindCtState.ValueOf(name)
+	return CtState(v), ok
 }
 
 // tcpFlagsText writes a tcp flags match in nft's forms: "tcp flags

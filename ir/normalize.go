@@ -161,7 +161,7 @@ func combine(group []sourced, ds *Diagnostics) (*Match, bool) {
 	if allNeq {
 		m.Op, m.Values = Neq, union
 	}
-	if kind == KindInterface && !printableInterfaces(m.Values) {
+	if kind.Spec().Shape == ShapeName && !printableInterfaces(m.Values) {
 		d := ds.Errorf(group[1].written.Pos, "the %s matches at %s and %s cannot be written as one match", m.Field, first.written.Pos, group[1].written.Pos)
 		d.Hint = "a negation that cuts a wildcard in two (\"eth*\" but not \"eth0\") has no single-match form on every target; list the names instead"
 		return nil, false

@@ -17,7 +17,7 @@ import (
 type TableSet struct {
 	Pos  Pos
 	Name string
-	// Kind is the kind of its keys: KindIPv4 (ipv4_addr) or KindIPv6.
+	// Kind is the kind of its keys, one of SetKinds.
 	Kind Kind
 	// Size is how many keys it holds at most; 0 means nft's default.
 	Size uint32
@@ -43,18 +43,8 @@ func (s *TableSet) EffectiveSize() uint32 {
 	return s.Size
 }
 
-// SetTypes are the set types ksc declares, by nft's names.
-var SetTypes = []Named{{"ipv4_addr", uint32(KindIPv4)}, {"ipv6_addr", uint32(KindIPv6)}}
-
 // TypeName is the set's type as nft writes it.
-func (s *TableSet) TypeName() string {
-	for _, t := range SetTypes {
-		if Kind(t.Value) == s.Kind {
-			return t.Name
-		}
-	}
-	return "invalid"
-}
+func (s *TableSet) TypeName() string { return s.Kind.Spec().TypeName }
 
 // SetOp is how a rule writes a key into a dynamic set.
 type SetOp uint8
@@ -112,7 +102,7 @@ func validateSets(t *Table, ds *Diagnostics) {
 		if err := CheckName(s.Name); err != nil {
 			ds.Errorf(s.Pos, "bad set name: %v", err)
 		}
-		if s.Kind != KindIPv4 && s.Kind != KindIPv6 {
+		if !slices.Contains(SetKinds(), s.Kind) {
 			ds.Errorf(s.Pos, "set %s has a type ksc cannot declare", s.Name).Hint = "use type ipv4_addr or type ipv6_addr"
 		}
 		switch {

@@ -333,7 +333,7 @@ func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 		return false
 	}
 	ok := true
-	if spec.Kind == KindInterface {
+	if spec.Kind.Spec().Shape == ShapeName {
 		for _, sp := range m.Values {
 			name, printable := InterfacePattern(sp)
 			if !printable {

@@ -39,7 +39,7 @@ func ExampleLoad_error() {
 	_, ds := lang.Load("policy.ks", src, lang.Config{})
 	fmt.Print(ds[0].Render(src))
 	// Output:
-	// policy.ks:1:15: port 71234 is out of range 0-65535
+	// policy.ks:1:15: tcp dport: 71234 is out of range 0-65535
 	//     1 | define PORT = 71234
 	//       |               ^^^^^
 }

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"os/user"
@@ -17,111 +18,151 @@ func parseUint32(s string) (uint32, error) {
 	return uint32(v), err
 }
 
-// named reads values of a kind with a vocabulary (ICMP types and codes,
-// families): names, numbers up to max, and ranges of them.
-func (rb *ruleBuilder) named(sel *ir.Selector, kind ir.Kind, elems []elem, max uint32) (ir.Set, bool) {
-	var spans []ir.Span
+// numbers reads values of a kind of numbers, states or flags, as its
+// row in ir says they are written: names, numbers up to the kind's width,
+// ranges where it takes them, and names lookup resolves (users and
+// groups, when the policy is compiled). Each bad element is reported at
+// its own position.
+func (rb *ruleBuilder) numbers(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
+	lookup := rb.lookupID(kind.Spec().Lookup)
+	spans := make([]ir.Span, 0, len(elems))
 	ok := true
 	for _, e := range elems {
-		lo, hi, good := rb.namedValue(kind, e, max)
-		if !good {
-			d, stop := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
-			d.Hint = "use one of: " + vocabulary(kind)
-			var names []string
-			for _, n := range kind.Names() {
-				names = append(names, n.Name)
-			}
-			if best, near := closest(e.text, names); near && !e.quoted {
-				d.Hint = "did you mean " + best + "?"
-			}
+		lo, hi, err := numberValue(kind, e, lookup)
+		if err != nil {
 			ok = false
-			if stop {
+			if rb.badNumber(sel, kind, e, err) {
 				break
 			}
 			continue
 		}
-		spans = append(spans, ir.NumberSpan(lo, hi))
+		sp := ir.NumberSpan(lo, hi)
+		if slices.Contains(spans, sp) {
+			rb.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
+			continue
+		}
+		spans = append(spans, sp)
 	}
-	return ir.OwnSet(spans), ok
+	set := ir.OwnSet(spans)
+	if ok && len(set) != len(spans) {
+		rb.ds.Warnf(elems[0].pos, "%s in this set overlap", kind).Hint = "ksc merges them: " + ir.FormatValues(kind, set)
+	}
+	return set, ok
 }
 
-func (rb *ruleBuilder) namedValue(kind ir.Kind, e elem, max uint32) (uint32, uint32, bool) {
-	if e.quoted {
-		return 0, 0, false
+// badNumber reports an element that is not a value of the kind; it
+// returns true when the caller should stop, so that a wrong-kind $NAME is
+// reported once.
+func (rb *ruleBuilder) badNumber(sel *ir.Selector, kind ir.Kind, e elem, err error) bool {
+	var bad *badValue
+	if errors.As(err, &bad) {
+		rb.errorf(e.pos, e.end(), "%s: %s", sel.Words, bad.msg).Hint = bad.hint
+		return false
 	}
-	one := func(s string) (uint32, bool) {
-		if v, ok := kind.ValueOf(s); ok {
-			return v, true
-		}
-		if kind.NamesOnly() {
-			return 0, false // families, packet and address types have names only
-		}
-		v, err := parseUint32(s)
-		return v, err == nil && v <= max
+	d, stop := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
+	d.Hint = "use " + vocabulary(kind)
+	if kind.Spec().Lookup != ir.LookupNone && !e.quoted && !isDigits(e.text) {
+		d.Message = fmt.Sprintf("%s: %v", sel.Words, err)
+		d.Hint = "names are looked up when the policy is compiled, on the machine that compiles it; or give the number"
 	}
-	if v, ok := one(e.text); ok {
-		return v, v, true
-	}
-	if kind == ir.KindTCPFlags {
-		return 0, 0, false // flags are names (joined by '|') or numbers, never ranges
-	}
-	if a, b, isRange := strings.Cut(e.text, "-"); isRange {
-		lo, ok1 := one(a)
-		hi, ok2 := one(b)
-		if ok1 && ok2 && lo <= hi {
-			return lo, hi, true
-		}
-	}
-	return 0, 0, false
-}
-
-func vocabulary(kind ir.Kind) string {
 	var names []string
 	for _, n := range kind.Names() {
 		names = append(names, n.Name)
 	}
-	if kind == ir.KindTCPFlags {
-		for _, n := range ir.TCPFlagNames {
-			names = append(names, n.Name)
+	if best, near := closest(e.text, names); near && !e.quoted && kind.Spec().Lookup == ir.LookupNone {
+		if len(names) > 6 {
+			d.Hint = "did you mean " + best + "?"
+		} else {
+			d.Hint = "did you mean " + best + "? or " + d.Hint // it may be none of them: sctp is no tcp
 		}
-		return strings.Join(names, ", ") + ", joined by '|' for several"
 	}
-	if !kind.NamesOnly() {
-		names = append(names, "or a number")
-	}
-	return strings.Join(names, ", ")
+	return stop
 }
 
-// numbers reads 32-bit values: numbers, or names that lookup resolves
-// (users and groups, when the policy is compiled). Ranges are refused:
-// nft would compare host-order numbers byte by byte.
-func (rb *ruleBuilder) numbers(sel *ir.Selector, kind ir.Kind, elems []elem, lookup func(string) (uint32, error)) (ir.Set, bool) {
-	var values []uint32
-	ok := true
-	for _, e := range elems {
-		v, err := parseUint32(e.text)
-		if err != nil && lookup != nil && !e.quoted && e.kind() != "a port range" {
-			v, err = lookup(e.text) // user names may hold '-': systemd-network
-		}
-		if err != nil || e.quoted {
-			at, end := e.where()
-			msg := fmt.Sprintf("%s needs %s, %s", sel.Words, kind, e.describe())
-			hint := "a number, e.g. 0x1 or 42; ranges are not supported"
-			if lookup != nil && err != nil && !isDigits(e.text) {
-				msg = fmt.Sprintf("%s: %v", sel.Words, err)
-				hint = "names are looked up when the policy is compiled, on the machine that compiles it; or give the number"
-			}
-			rb.errorf(at, end, "%s", msg).Hint = hint
-			ok = false
-			continue
-		}
-		if slices.Contains(values, v) {
-			rb.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
-			continue
-		}
-		values = append(values, v)
+// badValue is a value of the right kind that cannot be: out of range, or
+// a range whose ends are the wrong way round.
+type badValue struct{ msg, hint string }
+
+func (b *badValue) Error() string { return b.msg }
+
+var errNotOfKind = errors.New("not a value of the kind")
+
+// numberValue reads one element: a value, or a range "lo-hi" of values.
+func numberValue(kind ir.Kind, e elem, lookup func(string) (uint32, error)) (uint32, uint32, error) {
+	if e.quoted {
+		return 0, 0, errNotOfKind
 	}
-	return ir.NumberSet(values...), ok
+	spec := kind.Spec()
+	one := func(s string) (uint32, error) {
+		if v, ok := kind.ValueOf(s); ok {
+			return v, nil
+		}
+		if spec.NamesOnly {
+			return 0, errNotOfKind // families, states, packet and address types have names only
+		}
+		if n, err := strconv.ParseUint(s, 0, 64); err == nil {
+			if n > kind.Max() {
+				return 0, &badValue{msg: fmt.Sprintf("%s is out of range 0-%s", s, kind.NameOf(uint32(kind.Max())))}
+			}
+			return uint32(n), nil
+		}
+		if lookup != nil {
+			return lookup(s) // user names may hold '-': systemd-network
+		}
+		return 0, errNotOfKind
+	}
+	v, err := one(e.text)
+	if err == nil || !spec.Ranges {
+		return v, v, err
+	}
+	// Names hold '-' too (echo-request): try every cut.
+	for i := strings.IndexByte(e.text, '-'); i >= 0; i = nextDash(e.text, i) {
+		lo, err1 := one(e.text[:i])
+		hi, err2 := one(e.text[i+1:])
+		switch {
+		case err1 != nil || err2 != nil:
+			if errors.As(err1, new(*badValue)) {
+				return 0, 0, err1
+			}
+			if errors.As(err2, new(*badValue)) {
+				return 0, 0, err2
+			}
+		case lo > hi:
+			return 0, 0, &badValue{msg: fmt.Sprintf("range %s is empty: its first value is above its last", e.text),
+				hint: fmt.Sprintf("did you mean %s-%s?", e.text[i+1:], e.text[:i])}
+		default:
+			return lo, hi, nil
+		}
+	}
+	return 0, 0, err
+}
+
+func nextDash(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '-')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// vocabulary says how values of the kind are written, for hints.
+func vocabulary(kind ir.Kind) string {
+	spec := kind.Spec()
+	var names []string
+	for _, n := range spec.Names {
+		names = append(names, n.Name)
+	}
+	switch {
+	case spec.Shape == ir.ShapeFlags:
+		return strings.Join(names, ", ") + ", joined by '|' for several"
+	case spec.NamesOnly:
+		return "one of: " + strings.Join(names, ", ")
+	case len(names) > 0:
+		return "one of: " + strings.Join(names, ", ") + ", or a number"
+	case spec.Ranges:
+		return fmt.Sprintf("a number from 0 to %s, or a range of them: e.g. %s", kind.NameOf(uint32(kind.Max())), spec.Example)
+	}
+	return fmt.Sprintf("a number from 0 to %s (e.g. %s); ranges are not supported", kind.NameOf(uint32(kind.Max())), spec.Example)
 }
 
 func isDigits(s string) bool {
@@ -173,10 +214,13 @@ type idFound struct {
 // lookupID looks user (or group) names up once for the whole policy: a
 // name only NSS knows costs a getent process, and a policy may name the
 // same user in every rule.
-func (b *builder) lookupID(group bool) func(string) (uint32, error) {
-	lookup := lookupUser
-	if group {
-		lookup = lookupGroup
+func (b *builder) lookupID(kind ir.Lookup) func(string) (uint32, error) {
+	lookup, group := lookupUser, false
+	switch kind {
+	case ir.LookupNone:
+		return nil
+	case ir.LookupGroup:
+		lookup, group = lookupGroup, true
 	}
 	return func(name string) (uint32, error) {
 		key := idName{group, name}

@@ -3,6 +3,7 @@ package lang
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/ir"
@@ -73,4 +74,26 @@ func TestNamesAreLookedUpOnce(t *testing.T) {
 	log, err := os.ReadFile(calls)
 	require.NoError(t, err)
 	assert.Equal(t, "passwd ksc-dynamic\ngroup ksc-dynamic\npasswd ksc-nobody\n", string(log))
+}
+
+// Each kind's example, which hints quote, is a policy line that compiles
+// to a match of that kind and prints back as written.
+func TestEveryKindsExampleCompiles(t *testing.T) {
+	for _, k := range ir.AllKinds() {
+		example := k.Spec().Example
+		t.Run(example, func(t *testing.T) {
+			src := "table inet t {\nchain c hook postrouting {\n" + example + " accept\n}\n}\n"
+			p, ds := Load("t.ks", []byte(src), Config{})
+			require.False(t, ds.HasErrors(), "%v", ds)
+			// The protocol a selector implies (tcp dport) comes first.
+			ms := p.Tables[0].Chains[0].Rules[0].Matches
+			m := ms[len(ms)-1]
+			assert.Equal(t, k, m.Field.Spec().Kind)
+			printed := m.ValuesText()
+			if k.Spec().Shape == ir.ShapeFlags {
+				printed = m.Text() // "tcp flags syn" is a mask: any of its flags
+			}
+			assert.True(t, strings.HasSuffix(example, printed), "%s prints back as %s", example, printed)
+		})
+	}
 }

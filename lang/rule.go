@@ -281,7 +281,7 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	} else if t != nil && t.Neq {
 		rb.next()
 		op, exact = ir.Neq, true
-	} else if t != nil && t.Eq && sel.Field == ir.FieldTCPFlags {
+	} else if t != nil && t.Eq && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
 		rb.next()
 		exact = true
 	}
@@ -294,13 +294,12 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 			if t != nil {
 				at, to = t.span()
 			}
-			rb.errorf(at, to, "%s needs a value", sel.Words).Hint = "e.g. " + example(kind)
+			rb.errorf(at, to, "%s needs a value", sel.Words).Hint = "e.g. " + kind.Spec().Example
 			return false
 		}
 		values = append(values, t.Value)
-		// Only conntrack states and TCP flags are listed with bare commas,
-		// as in nft.
-		if next := rb.peek(); kind != ir.KindCtState && kind != ir.KindTCPFlags || next == nil || !next.Comma {
+		// Only states and flags are listed with bare commas, as in nft.
+		if next := rb.peek(); !listsWithCommas(kind) || next == nil || !next.Comma {
 			break
 		}
 		rb.next()
@@ -335,13 +334,14 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		return true
 	}
 	m.Values = set
-	if kind == ir.KindTCPFlags && len(values) == 1 && rb.braced(values[0]) && len(elems) > 1 {
+	flags := kind.Spec().Shape == ir.ShapeFlags
+	if flags && len(values) == 1 && rb.braced(values[0]) && len(elems) > 1 {
 		// "tcp flags { syn, syn|ack }": the flags are exactly one of these
 		// values, as nft means a set (a lookup of the whole byte). nft
 		// reads a set of one, "{ syn }", as "syn": any of its flags.
 		exact = true
 	}
-	if kind == ir.KindTCPFlags && !exact {
+	if flags && !exact {
 		// "tcp flags syn,ack": any of the flags is set, as nft means it.
 		var any uint32
 		for _, v := range ir.Numbers(set) {
@@ -349,7 +349,7 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		}
 		m.Mask, m.Op, m.Values = any, ir.Neq, ir.NumberSet(0)
 	}
-	if kind == ir.KindIPv4 || kind == ir.KindIPv6 {
+	if kind.Spec().Shape == ir.ShapeAddr {
 		m.SetName = fileSetName(values, elems)
 	}
 	if !rb.spell(m, values, elems) {
@@ -364,22 +364,39 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 // negated list of conntrack states, which nft reads as no state at all.
 func (rb *ruleBuilder) spell(m *ir.Match, values []*Value, elems []elem) bool {
 	braced := len(values) == 1 && rb.braced(values[0])
-	switch m.Field.Spec().Kind {
-	case ir.KindCtState:
+	kind := m.Field.Spec().Kind
+	switch kind.Spec().Shape {
+	case ir.ShapeStates:
 		if m.Op == ir.Neq && len(values) > 1 {
 			rb.errorf(m.Pos, m.End, "ct state != with a comma list holds for every packet in nft, which compares the state with all of them at once").Hint =
-				"for a state that is none of these, write them in braces: ct state != { " + strings.Join(ir.ValueStrings(ir.KindCtState, m.Values), ", ") + " }"
+				"for a state that is none of these, write them in braces: " + m.Field.String() + " != { " + strings.Join(ir.ValueStrings(kind, m.Values), ", ") + " }"
 			return false
 		}
-		if braced && len(ir.CtStatesOf(m.Values)) > 1 {
+		if braced && len(ir.Numbers(m.Values)) > 1 {
 			m.Spelling = ir.AsSet // nft tests one state's bit, in braces or not
 		}
-	case ir.KindIPv4, ir.KindIPv6, ir.KindPort:
-		if len(elems) == 1 && !braced && !elems[0].fromFile && strings.Contains(elems[0].text, "-") {
+	case ir.ShapeAddr, ir.ShapeNumber:
+		if kind.Spec().Ranges && len(elems) == 1 && !braced && !elems[0].fromFile && writtenAsRange(kind, elems[0].text) {
 			m.Spelling = ir.AsRange
 		}
 	}
 	return true
+}
+
+// writtenAsRange reports a value written as "lo-hi": not a name that
+// holds a dash (echo-request).
+func writtenAsRange(kind ir.Kind, text string) bool {
+	if _, named := kind.ValueOf(text); named {
+		return false
+	}
+	return strings.Contains(text, "-")
+}
+
+// listsWithCommas reports kinds whose values nft lists with bare commas:
+// states and flags.
+func listsWithCommas(k ir.Kind) bool {
+	shape := k.Spec().Shape
+	return shape == ir.ShapeStates || shape == ir.ShapeFlags
 }
 
 // braced reports a value written in braces, directly or as a define's.
@@ -400,19 +417,6 @@ func (b *builder) braced(v *Value) bool {
 	return false
 }
 
-func example(k ir.Kind) string {
-	return map[ir.Kind]string{
-		ir.KindICMPType: "icmp type { echo-request, destination-unreachable }", ir.KindICMPv6Type: "icmpv6 type nd-neighbor-solicit",
-		ir.KindICMPCode: "icmp code port-unreachable", ir.KindICMPv6Code: "icmpv6 code no-route",
-		ir.KindMark: "meta mark 0x1", ir.KindID: "meta skuid 0", ir.KindNfproto: "meta nfproto ipv4",
-		ir.KindPkttype:   "meta pkttype { broadcast, multicast }",
-		ir.KindAddrType:  "fib daddr type local",
-		ir.KindInterface: `oifname "tun0"`, ir.KindIPv4: "ip daddr { 192.0.2.1, 198.51.100.0/24 }",
-		ir.KindIPv6: "ip6 daddr 2001:db8::/32", ir.KindPort: "tcp dport { 22, 8000-8080 }",
-		ir.KindProtocol: "meta l4proto { tcp, udp }", ir.KindCtState: "ct state established,related",
-	}[k]
-}
-
 // mask reads "and MASK ==" (or "& MASK !=") after a field that takes one.
 func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 	and := rb.next()
@@ -431,7 +435,7 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 		return 0, ir.Eq, false
 	}
 	mask, err := parseUint32(t.word())
-	if v, ok := sel.Field.Spec().Kind.ValueOf(t.word()); ok && sel.Field.Spec().Kind == ir.KindTCPFlags {
+	if v, ok := sel.Field.Spec().Kind.ValueOf(t.word()); ok && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
 		mask, err = v, nil
 	}
 	if err != nil || mask == 0 {
@@ -473,25 +477,13 @@ func fileSetName(values []*Value, elems []elem) string {
 // values turns elements into a set of the field's kind, reporting each
 // element that is not of that kind at its own position.
 func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
-	switch kind {
-	case ir.KindInterface:
+	switch kind.Spec().Shape {
+	case ir.ShapeName:
 		return rb.interfaces(sel, elems)
-	case ir.KindIPv4, ir.KindIPv6:
+	case ir.ShapeAddr:
 		return rb.addresses(sel, kind, elems)
-	case ir.KindPort:
-		return rb.ports(elems)
-	case ir.KindProtocol:
-		return rb.protocols(sel, elems)
-	case ir.KindCtState:
-		return rb.ctStates(sel, elems)
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags, ir.KindAddrType:
-		return rb.named(sel, kind, elems, 255)
-	case ir.KindMark:
-		return rb.numbers(sel, kind, elems, nil)
-	case ir.KindID:
-		return rb.numbers(sel, kind, elems, rb.lookupID(sel.Field == ir.FieldSkgid))
 	}
-	panic(fmt.Sprintf("lang: no reader for values of kind %d", kind))
+	return rb.numbers(sel, kind, elems)
 }
 
 // badElement reports an element that did not parse: a malformed value at
@@ -552,9 +544,9 @@ func interfaceHint(name string) string {
 }
 
 func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
-	family, other := ir.IPv4, "ip6"
-	if kind == ir.KindIPv6 {
-		family, other = ir.IPv6, "ip"
+	family, other := kind.Spec().Family, "ip6"
+	if family == ir.IPv6 {
+		other = "ip"
 	}
 	spans := make([]ir.Span, 0, len(elems))
 	ok := true
@@ -620,67 +612,6 @@ func warnOverlaps(ds *ir.Diagnostics, sorted []ir.AddrElem) {
 			maxElem = e
 		}
 	}
-}
-
-func (rb *ruleBuilder) ports(elems []elem) (ir.Set, bool) {
-	var ranges []ir.PortRange
-	ok := true
-	for _, e := range elems {
-		pr, msg, hint := parsePortRange(e)
-		if msg != "" {
-			ok = false
-			if rb.badElement(e, msg, hint) {
-				break
-			}
-			continue
-		}
-		ranges = append(ranges, pr)
-	}
-	set := ir.PortSet(ranges...)
-	if ok && len(set) != len(ranges) {
-		rb.ds.Warnf(ranges[0].Pos, "ports in this set overlap").Hint = "ksc merges them: " + ir.FormatValues(ir.KindPort, set)
-	}
-	return set, ok
-}
-
-func (rb *ruleBuilder) protocols(sel *ir.Selector, elems []elem) (ir.Set, bool) {
-	var ps []ir.Protocol
-	ok := true
-	for _, e := range elems {
-		p, known := ir.ProtocolNames[e.text]
-		if !known || e.quoted {
-			d, _ := rb.wrongKind(e, "%s needs a protocol, %s", sel.Words, e.describe())
-			d.Hint = "use tcp, udp, icmp or icmpv6"
-			ok = false
-			continue
-		}
-		if slices.Contains(ps, p) {
-			rb.ds.Warnf(e.pos, "%s appears twice in this set", e.text)
-			continue
-		}
-		ps = append(ps, p)
-	}
-	return ir.ProtocolSet(ps...), ok
-}
-
-func (rb *ruleBuilder) ctStates(sel *ir.Selector, elems []elem) (ir.Set, bool) {
-	var states []ir.CtState
-	ok := true
-	for _, e := range elems {
-		st, known := ir.ParseCtState(e.text)
-		if e.quoted || !known {
-			d, _ := rb.wrongKind(e, "%s needs a conntrack state, %s", sel.Words, e.describe())
-			d.Hint = "use new, established, related, invalid or untracked"
-			ok = false
-			continue
-		}
-		if slices.Contains(states, st) {
-			rb.ds.Warnf(e.pos, "%s appears twice", st)
-			continue
-		}
-		states = append(states, st)
-	}
-	return ir.CtStateSet(states...), ok
 }
 
 // rejectWith reads what follows "reject with": "tcp reset", or "icmp",

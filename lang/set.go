@@ -62,14 +62,13 @@ func (b *builder) setElements(s *ir.TableSet, v *Value) bool {
 	if !ok {
 		return false
 	}
-	field := map[ir.Kind]ir.Field{ir.KindIPv4: ir.FieldIPSaddr, ir.KindIPv6: ir.FieldIP6Saddr}[s.Kind]
-	sel := &ir.Selector{Words: "set " + s.Name, Field: field}
+	sel := &ir.Selector{Words: "set " + s.Name}
 	rb := &ruleBuilder{builder: b, enabled: true, out: &ir.Rule{}}
 	before := len(b.ds)
 	values, ok := rb.addresses(sel, s.Kind, elems)
 	for i := range b.ds[before:] {
 		if d := &b.ds[before+i]; strings.HasPrefix(d.Hint, "use ip") { // the hint for a match of the other family
-			d.Hint = "a set holds one family: declare another set, of type " + map[ir.Kind]string{ir.KindIPv4: "ipv6_addr", ir.KindIPv6: "ipv4_addr"}[s.Kind] + ", for the others"
+			d.Hint = "a set holds one family: declare another set, of type " + otherFamily(s.Kind).Spec().TypeName + ", for the others"
 		}
 	}
 	s.Elements = values
@@ -86,12 +85,12 @@ func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
 	switch {
 	case set == nil:
 		d := rb.errorf(at, to, "this table declares no set %s", name)
-		d.Hint = "declare it first: set " + name + " { type " + map[ir.Kind]string{ir.KindIPv4: "ipv4_addr", ir.KindIPv6: "ipv6_addr"}[kind] + "; flags interval; elements = { ... } }"
+		d.Hint = "declare it first: set " + name + " { type " + kind.Spec().TypeName + "; flags interval; elements = { ... } }"
 		if best, near := closest(name, slices.Sorted(maps.Keys(rb.sets))); near {
 			d.Hint = "did you mean @" + best + "?"
 		}
 		return false
-	case kind != ir.KindIPv4 && kind != ir.KindIPv6:
+	case !slices.Contains(ir.SetKinds(), kind):
 		rb.errorf(at, to, "%s cannot look up a set: ksc declares sets of addresses", m.Field).Hint = "match ip saddr, ip daddr, ip6 saddr or ip6 daddr against @" + name
 		return false
 	case set.Kind != kind:
@@ -106,16 +105,28 @@ func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
 	return true
 }
 
+// otherFamily is the address kind of the other family.
+func otherFamily(k ir.Kind) ir.Kind {
+	for _, other := range ir.SetKinds() {
+		if other != k {
+			return other
+		}
+	}
+	return k
+}
+
 func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end ir.Pos) bool {
 	switch key {
 	case "type":
-		for _, t := range ir.SetTypes {
-			if t.Name == values[0] {
-				s.Kind = ir.Kind(t.Value)
+		var names []string
+		for _, k := range ir.SetKinds() {
+			if k.Spec().TypeName == values[0] {
+				s.Kind = k
 				return true
 			}
+			names = append(names, k.Spec().TypeName)
 		}
-		b.errorf(pos, end, "set %s has type %q; ksc declares sets of ipv4_addr or ipv6_addr", s.Name, values[0]).Hint = setHint
+		b.errorf(pos, end, "set %s has type %q; ksc declares sets of %s", s.Name, values[0], strings.Join(names, " or ")).Hint = setHint
 	case "flags":
 		for _, f := range values {
 			switch f {

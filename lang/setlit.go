@@ -35,7 +35,6 @@ func fitsScalar(p lexer.Position) bool {
 	return p.Offset <= math.MaxInt32 && p.Line <= math.MaxInt32 && p.Column <= math.MaxInt32
 }
 
-
 // Value is element i as the grammar reads it.
 func (s *SetLit) Value(i int) *Value {
 	e := s.Elems[i]

@@ -3,7 +3,6 @@ package lang
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -72,7 +71,7 @@ func (e elem) kind() string {
 		return "a number"
 	}
 	if a, b, ok := strings.Cut(t, "-"); ok && isNumber(a) && isNumber(b) {
-		return "a port range"
+		return "a range"
 	}
 	return "a name"
 }
@@ -144,39 +143,6 @@ func parseAddrElem(e elem) (ir.AddrElem, string, string) {
 		a = a.Unmap()
 	}
 	return ir.AddrElem{Pos: e.pos, From: a, To: a}, "", ""
-}
-
-// parsePortRange parses a port number or an inclusive range FIRST-LAST.
-func parsePortRange(e elem) (ir.PortRange, string, string) {
-	if e.quoted {
-		return ir.PortRange{}, "expected a port, " + e.describe(), "ports are written without quotes"
-	}
-	first, last, isRange := strings.Cut(e.text, "-")
-	if !isRange {
-		last = first
-	}
-	if !isNumber(first) || !isNumber(last) {
-		hint := ""
-		if k := e.kind(); k == "a name" {
-			hint = "ksc takes port numbers, not service names"
-		}
-		return ir.PortRange{}, "expected a port or port range, " + e.describe(), hint
-	}
-	lo, err1 := strconv.Atoi(first)
-	hi, err2 := strconv.Atoi(last)
-	for _, p := range []struct {
-		n   int
-		err error
-		s   string
-	}{{lo, err1, first}, {hi, err2, last}} {
-		if p.err != nil || p.n > 65535 {
-			return ir.PortRange{}, fmt.Sprintf("port %s is out of range 0-65535", p.s), ""
-		}
-	}
-	if lo > hi {
-		return ir.PortRange{}, fmt.Sprintf("port range %s is empty: its first port is above its last", e.text), fmt.Sprintf("did you mean %d-%d?", hi, lo)
-	}
-	return ir.PortRange{Pos: e.pos, First: uint16(lo), Last: uint16(hi)}, "", ""
 }
 
 // editDistance is the Levenshtein distance, for "did you mean" hints.

@@ -35,11 +35,22 @@ func single(m *ir.Match) (ir.Key, bool) {
 	return m.Values[0].Lo, true
 }
 
-// selectivity ranks kinds by how many values policies spread over them:
-// a rule is filed under its most selective one-value match.
-var selectivity = map[ir.Kind]int{
-	ir.KindIPv4: 0, ir.KindIPv6: 0, ir.KindPort: 1, ir.KindMark: 2, ir.KindID: 2,
-	ir.KindICMPType: 2, ir.KindICMPv6Type: 2, ir.KindInterface: 3,
+// selectivity ranks kinds by how many values policies spread over them
+// (addresses, then wide numbers, then narrow ones, then names): a rule is
+// filed under its most selective one-value match.
+func selectivity(k ir.Kind) int {
+	spec := k.Spec()
+	switch {
+	case spec.Shape == ir.ShapeAddr:
+		return 0
+	case spec.Shape == ir.ShapeNumber && spec.Bits >= 16 && !spec.NamesOnly:
+		return 1
+	case spec.Shape == ir.ShapeNumber:
+		return 2
+	case spec.Shape == ir.ShapeName:
+		return 3
+	}
+	return 9
 }
 
 func (x *shadowIndex) add(r *ir.Rule) {
@@ -51,10 +62,7 @@ func (x *shadowIndex) add(r *ir.Rule) {
 		if !ok {
 			continue
 		}
-		kr, known := selectivity[m.Field.Spec().Kind]
-		if !known {
-			kr = 9
-		}
+		kr := selectivity(m.Field.Spec().Kind)
 		if rank < 0 || kr < rank {
 			best, rank = valueKey{m.Field, k}, kr
 		}

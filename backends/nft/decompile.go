@@ -283,7 +283,7 @@ func loadedField(e expr.Any, proto ir.Protocol) ir.Field {
 			continue
 		}
 		n := row.size
-		if p, ok := e.(*expr.Payload); ok && p.Len < n && (f.Spec().Kind == ir.KindIPv4 || f.Spec().Kind == ir.KindIPv6) {
+		if p, ok := e.(*expr.Payload); ok && p.Len < n && f.Spec().Kind.Spec().Shape == ir.ShapeAddr {
 			n = p.Len // a byte-aligned prefix loads fewer bytes
 		}
 		if !reflect.DeepEqual(row.load(n), e) {
@@ -345,54 +345,50 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 
 // valueText writes a register value of field f as the language does.
 func valueText(f ir.Field, data []byte) string {
-	switch f.Spec().Kind {
-	case ir.KindInterface:
+	kind := f.Spec().Kind
+	spec := kind.Spec()
+	switch {
+	case spec.Shape == ir.ShapeName:
 		name := string(bytes.TrimRight(data, "\x00"))
 		if len(data) < 16 {
 			name += "*"
 		}
 		return fmt.Sprintf("%q", name)
-	case ir.KindIPv4, ir.KindIPv6:
-		size := 4
-		if f.Spec().Kind == ir.KindIPv6 {
-			size = 16
-		}
-		full := make([]byte, size)
+	case spec.Shape == ir.ShapeAddr:
+		full := make([]byte, spec.Bits/8)
 		copy(full, data)
 		a, _ := netip.AddrFromSlice(full)
-		if len(data) < size {
+		if len(data) < len(full) {
 			return netip.PrefixFrom(a, len(data)*8).String()
 		}
 		return a.String()
-	case ir.KindPort:
-		if len(data) == 2 {
-			return fmt.Sprint(binary.BigEndian.Uint16(data))
-		}
-	case ir.KindProtocol:
-		if len(data) == 1 {
-			return ir.Protocol(data[0]).String()
-		}
-	case ir.KindICMPType, ir.KindICMPv6Type, ir.KindICMPCode, ir.KindICMPv6Code, ir.KindNfproto, ir.KindPkttype, ir.KindTCPFlags:
-		if len(data) == 1 {
-			return f.Spec().Kind.NameOf(uint32(data[0]))
-		}
-	case ir.KindMark, ir.KindID, ir.KindAddrType:
-		if len(data) == 4 {
-			return f.Spec().Kind.NameOf(binary.NativeEndian.Uint32(data))
-		}
-	case ir.KindCtState:
-		if len(data) == 4 {
-			var states []string
-			m := binary.NativeEndian.Uint32(data)
-			for _, st := range ir.CtStates {
-				if m&uint32(st) != 0 {
-					states = append(states, st.String())
-				}
+	case len(data) != int(fields[f].size) || len(data) > 4:
+	case spec.Shape == ir.ShapeStates:
+		var states []string
+		m := registerNumber(fields[f], data)
+		for _, n := range spec.Names {
+			if m&n.Value != 0 {
+				states = append(states, n.Name)
 			}
-			return strings.Join(states, ",")
 		}
+		return strings.Join(states, ",")
+	default:
+		return kind.NameOf(registerNumber(fields[f], data))
 	}
 	return fmt.Sprintf("0x%x", data)
+}
+
+// registerNumber reads a number of at most 4 bytes from a register, in
+// the field's byte order.
+func registerNumber(f nftField, data []byte) uint32 {
+	var v uint32
+	if f.hostOrder && len(data) == 4 {
+		return binary.NativeEndian.Uint32(data)
+	}
+	for _, b := range data {
+		v = v<<8 | uint32(b)
+	}
+	return v
 }
 
 func (t *LiveTable) setValues(f ir.Field, name string) string {
@@ -428,15 +424,15 @@ func rangeText(f ir.Field, first, last []byte) string {
 	if bytes.Equal(first, last) {
 		return valueText(f, first)
 	}
-	switch k := f.Spec().Kind; k {
-	case ir.KindInterface:
+	switch k := f.Spec().Kind; k.Spec().Shape {
+	case ir.ShapeName:
 		var sp ir.Span
 		copy(sp.Lo[:], first)
 		copy(sp.Hi[:], last)
 		if name, ok := ir.InterfacePattern(sp); ok {
 			return fmt.Sprintf("%q", name)
 		}
-	case ir.KindIPv4, ir.KindIPv6:
+	case ir.ShapeAddr:
 		lo, _ := netip.AddrFromSlice(first)
 		hi, _ := netip.AddrFromSlice(last)
 		return ir.Addrs(k, ir.Set{{Lo: ir.AddrKey(lo), Hi: ir.AddrKey(hi)}})[0].String()

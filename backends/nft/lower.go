@@ -173,7 +173,7 @@ func Lower(p *ir.Policy) (*Batch, error) {
 			setID++
 			bs := &BatchSet{Set: dynamicSet(table, ts, setID), Runtime: true}
 			if !ts.Dynamic {
-				family := map[ir.Kind]ir.Family{ir.KindIPv4: ir.IPv4, ir.KindIPv6: ir.IPv6}[ts.Kind]
+				family := ts.Kind.Spec().Family
 				bs = intervalSet(table, ts.Name, family, ir.Addrs(ts.Kind, ts.Elements.Joined()), setID)
 				bs.Runtime = true
 			}
@@ -351,11 +351,7 @@ func intervalSet(table *nftables.Table, name string, family ir.Family, elements 
 
 // dynamicSet is a declared dynamic set as nft creates it.
 func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set {
-	keyType := nftables.TypeIPAddr
-	if ts.Kind == ir.KindIPv6 {
-		keyType = nftables.TypeIP6Addr
-	}
-	return &nftables.Set{Table: table, ID: id, Name: ts.Name, Dynamic: true, KeyType: keyType,
+	return &nftables.Set{Table: table, ID: id, Name: ts.Name, Dynamic: true, KeyType: keyType(ts.Kind),
 		KeyByteOrder: binaryutil.BigEndian, Size: ts.EffectiveSize(),
 		HasTimeout: ts.Timeout != 0, Timeout: ts.Timeout}
 }
@@ -406,7 +402,7 @@ func impliesFamilyFirst(r *ir.Rule) bool {
 	for _, m := range r.Matches {
 		spec := m.Field.Spec()
 		switch {
-		case spec.Kind == ir.KindIPv4 || spec.Kind == ir.KindIPv6 || m.Field == ir.FieldNfproto:
+		case spec.Kind.Spec().Shape == ir.ShapeAddr || m.Field == ir.FieldNfproto:
 			return false
 		case spec.Family != ir.Inet && spec.Protocol != ir.AnyTransport:
 			implied = true
@@ -443,84 +439,87 @@ func (l *ruleLowerer) match(m *ir.Match) {
 	if spec.Family != ir.Inet {
 		l.checkFamily(spec.Family)
 	}
-	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
-	switch spec.Kind {
-	case ir.KindCtState:
-		// As nft lowers them: "ct state a,b" tests the bit mask, "ct state
-		// a" in braces or "!= a" compares, "ct state { a, b }" and "!= {
-		// a, b }" look up. The state is a host-order number in the
-		// register and in set keys.
-		l.emit(f.load(f.size))
-		states := ir.CtStatesOf(m.Values)
-		switch {
-		case m.Op == ir.Eq && m.Spelling != ir.AsSet:
-			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binary.NativeEndian.AppendUint32(nil, ir.CtStateMask(m.Values)), Xor: make([]byte, 4)},
-				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
-		case len(states) == 1:
-			l.emit(cmp(binary.NativeEndian.AppendUint32(nil, uint32(states[0]))))
-		default:
-			elems := make([]keyRange, len(states))
-			for i, st := range states {
-				elems[i] = single(binary.NativeEndian.AppendUint32(nil, uint32(st)))
-			}
-			l.lookup(f.keyType, elems, false, m.Op)
-		}
-	case ir.KindInterface:
-		names := ir.ValueStrings(spec.Kind, m.Values)
-		l.emit(f.load(f.size))
-		if len(names) == 1 {
-			l.emit(cmp(ifnameBytes(names[0])))
-			return
-		}
-		elems := make([]keyRange, len(names))
-		interval := false
-		for i, n := range names {
-			elems[i] = ifnameRange(n)
-			interval = interval || n[len(n)-1] == '*'
-		}
-		l.lookup(f.keyType, elems, interval, m.Op)
-	case ir.KindProtocol:
-		l.emit(f.load(f.size))
-		var values []byte
-		for _, p := range ir.Protocols(m.Values) {
-			values = append(values, byte(p))
-		}
-		l.byteValues(f, m, values)
-	case ir.KindMark, ir.KindID, ir.KindAddrType:
+	switch kind := spec.Kind.Spec(); {
+	case kind.Shape == ir.ShapeStates:
+		l.states(f, m)
+	case kind.Shape == ir.ShapeName:
+		l.names(f, m)
+	case kind.Shape == ir.ShapeFlags:
+		l.flags(f, m)
+	case f.hostOrder:
 		l.hostNumbers(f, m)
-	case ir.KindTCPFlags:
-		// One byte, under the mask if any, compared with one value or
-		// looked up among several.
-		l.emit(f.load(f.size))
-		if m.Mask != 0 {
-			l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{byte(m.Mask)}, Xor: []byte{0}})
-		}
-		var values []byte
-		for _, v := range ir.Numbers(m.Values) {
-			values = append(values, byte(v))
-		}
-		l.byteValues(f, m, values)
-	case ir.KindNfproto:
-		l.ranges(f, m)
-		if m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {
-			l.familyChecked = true // an address match needs no check of its own now
-		}
 	default:
 		l.ranges(f, m)
+		if m.Field == ir.FieldNfproto && m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {
+			l.familyChecked = true // an address match needs no check of its own now
+		}
 	}
 }
 
-// byteValues compares the one-byte field just loaded with one value, or
-// looks it up among several, as nft does.
-func (l *ruleLowerer) byteValues(f nftField, m *ir.Match, values []byte) {
+// states lowers a match on states as nft does: "ct state a,b" tests the
+// bit mask, "ct state a" in braces or "!= a" compares, "ct state { a, b
+// }" and "!= { a, b }" look up. The state is a host-order number in the
+// register and in set keys.
+func (l *ruleLowerer) states(f nftField, m *ir.Match) {
+	l.emit(f.load(f.size))
+	states := ir.Numbers(m.Values)
+	switch {
+	case m.Op == ir.Eq && m.Spelling != ir.AsSet:
+		var mask uint32
+		for _, st := range states {
+			mask |= st
+		}
+		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binary.NativeEndian.AppendUint32(nil, mask), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+	case len(states) == 1:
+		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: binary.NativeEndian.AppendUint32(nil, states[0])})
+	default:
+		elems := make([]keyRange, len(states))
+		for i, st := range states {
+			elems[i] = single(binary.NativeEndian.AppendUint32(nil, st))
+		}
+		l.lookup(f.keyType, elems, false, m.Op)
+	}
+}
+
+// names lowers a match on interface names: one compared, several (or a
+// wildcard among them) looked up.
+func (l *ruleLowerer) names(f nftField, m *ir.Match) {
+	names := ir.ValueStrings(m.Field.Spec().Kind, m.Values)
+	l.emit(f.load(f.size))
+	if len(names) == 1 {
+		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: ifnameBytes(names[0])})
+		return
+	}
+	elems := make([]keyRange, len(names))
+	interval := false
+	for i, n := range names {
+		elems[i] = ifnameRange(n)
+		interval = interval || n[len(n)-1] == '*'
+	}
+	l.lookup(f.keyType, elems, interval, m.Op)
+}
+
+// flags lowers a match on flag bits: the field, under the mask if any,
+// compared with one value or looked up among several.
+func (l *ruleLowerer) flags(f nftField, m *ir.Match) {
+	l.emit(f.load(f.size))
+	if m.Mask != 0 {
+		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size,
+			Mask: ir.NumberSpan(m.Mask, m.Mask).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)})
+	}
+	var values [][]byte
+	for _, v := range ir.Numbers(m.Values) {
+		values = append(values, ir.NumberSpan(v, v).Lo.Bytes(int(f.size)))
+	}
 	if len(values) == 1 {
-		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: values})
+		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: values[0]})
 		return
 	}
 	elems := make([]keyRange, len(values))
 	for i, v := range values {
-		elems[i] = single([]byte{v})
+		elems[i] = single(v)
 	}
 	l.lookup(f.keyType, elems, false, m.Op)
 }
@@ -576,7 +575,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	sp := m.Values[0]
 	lo, hi := sp.Lo.Bytes(size), sp.Hi.Bytes(size)
 	cmp := func(data []byte) *expr.Cmp { return &expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: data} }
-	if k := m.Field.Spec().Kind; (k == ir.KindIPv4 || k == ir.KindIPv6) && m.Spelling != ir.AsRange {
+	if k := m.Field.Spec().Kind; k.Spec().Shape == ir.ShapeAddr && m.Spelling != ir.AsRange {
 		if e := ir.Addrs(k, m.Values)[0]; e.Prefix.IsValid() {
 			if e.Prefix.Bits()%8 == 0 {
 				// A byte-aligned prefix compares only its own bytes.

@@ -8,57 +8,65 @@ import (
 	"github.com/ksc-project/ksc/ir"
 )
 
-// edges collects, for each kind of value, the keys next to every bound of
-// every match: the packets most likely to show an off-by-one or a dropped
-// match.
+// edges collects the values next to every bound of every match: the
+// packets most likely to show an off-by-one or a dropped match.
+// Addresses are sorted into the lab's pools; numbers are kept by field.
 type edges struct {
-	fw, peer     []netip.Addr
-	sport, dport []uint16
-	icmp, marks  []uint32
+	fw, peer []netip.Addr
+	numbers  map[ir.Field][]uint32
 }
 
 func (c *Case) edges() edges {
-	var e edges
+	e := edges{numbers: map[ir.Field][]uint32{}}
 	// The return's bounds too: which packets sub's rules see turns on it.
 	for _, ms := range append(slices.Clone(c.Written), c.Layout.Return) {
 		for _, m := range ms {
 			kind := m.Field.Spec().Kind
 			for _, sp := range m.Values {
 				for _, k := range []ir.Key{sp.Lo, sp.Hi} {
-					switch kind {
-					case ir.KindIPv4, ir.KindIPv6:
-						n := 4
-						if kind == ir.KindIPv6 {
-							n = 16
-						}
-						a, _ := netip.AddrFromSlice(k.Bytes(n))
-						for _, x := range []netip.Addr{a.Prev(), a, a.Next()} {
-							switch {
-							case inPool(x, FW4, FW6):
-								e.fw = append(e.fw, x)
-							case inPool(x, Peer4, Peer6):
-								e.peer = append(e.peer, x)
-							}
-						}
-					case ir.KindICMPType, ir.KindICMPv6Type:
-						e.icmp = append(e.icmp, uint32(k.Uint()))
-					case ir.KindMark:
-						e.marks = append(e.marks, uint32(k.Uint()), uint32(k.Uint())|m.Mask)
-					case ir.KindPort:
-						v := uint16(k.Uint())
-						for _, x := range []uint16{v - 1, v, v + 1} {
-							if m.Field == ir.FieldSport {
-								e.sport = append(e.sport, x)
-							} else {
-								e.dport = append(e.dport, x)
-							}
-						}
+					if kind.Spec().Shape == ir.ShapeAddr {
+						e.addAddr(kind, k)
+						continue
 					}
+					e.numbers[m.Field] = append(e.numbers[m.Field], edgeNumbers(kind, k.Uint(), m.Mask)...)
 				}
 			}
 		}
 	}
 	return e
+}
+
+func (e *edges) addAddr(kind ir.Kind, k ir.Key) {
+	a, _ := netip.AddrFromSlice(k.Bytes(kind.Spec().Bits / 8))
+	for _, x := range []netip.Addr{a.Prev(), a, a.Next()} {
+		switch {
+		case inPool(x, FW4, FW6):
+			e.fw = append(e.fw, x)
+		case inPool(x, Peer4, Peer6):
+			e.peer = append(e.peer, x)
+		}
+	}
+}
+
+// edgeNumbers are the values to try at a bound v of a kind: its
+// neighbours where every number is as good as another (ports), v alone
+// where names mark the values that mean something (ICMP types), and v
+// with the mask's bits set under a mask.
+func edgeNumbers(kind ir.Kind, v uint64, mask uint32) []uint32 {
+	spec := kind.Spec()
+	out := []uint32{uint32(v)}
+	if spec.Ranges && len(spec.Names) == 0 {
+		if v > 0 {
+			out = append(out, uint32(v-1))
+		}
+		if v < kind.Max() {
+			out = append(out, uint32(v+1))
+		}
+	}
+	if mask != 0 {
+		out = append(out, uint32(v)|mask)
+	}
+	return out
 }
 
 func inPool(a netip.Addr, pools ...netip.Prefix) bool {
@@ -129,20 +137,20 @@ func (g *Generator) randomProbe(c *Case, e edges) Probe {
 		}
 		return offset(pool, g.r.IntN(1<<(pool.Addr().BitLen()-pool.Bits())))
 	}
-	port := func(edges []uint16, first, last int) uint16 {
-		var in []uint16
+	port := func(edges []uint32, first, last int) uint16 {
+		var in []uint32
 		for _, p := range edges {
 			if int(p) >= first && int(p) <= last {
 				in = append(in, p)
 			}
 		}
 		if len(in) > 0 && g.r.IntN(3) > 0 {
-			return in[g.r.IntN(len(in))]
+			return uint16(in[g.r.IntN(len(in))])
 		}
 		return uint16(first + g.r.IntN(last-first+1))
 	}
 	d := draft{fw: pick(e.fw, FW4, FW6), peer: pick(e.peer, Peer4, Peer6),
-		sport: port(e.sport, SourceFirst, SourceLast), dport: port(e.dport, ListenFirst, ListenLast)}
+		sport: port(e.numbers[ir.FieldSport], SourceFirst, SourceLast), dport: port(e.numbers[ir.FieldDport], ListenFirst, ListenLast)}
 	pr := Probe{Packet: ir.Packet{Protocol: ir.TCP}}
 	switch g.r.IntN(3) {
 	case 0:
@@ -152,12 +160,13 @@ func (g *Generator) randomProbe(c *Case, e edges) Probe {
 		if c.Hook == ir.HookOutput {
 			// ICMP is probed where a drop shows at once: as EPERM when the
 			// firewall itself sends it.
-			pr.Packet.Protocol, pr.Packet.ICMPType, pr.Packet.ICMPCode = g.icmp(v6, e.icmp)
+			pr.Packet.Protocol, pr.Packet.ICMPType, pr.Packet.ICMPCode = g.icmp(v6, append(slices.Clone(e.numbers[ir.FieldICMPType]), e.numbers[ir.FieldICMPv6Type]...))
 		}
 	}
 	if c.Hook == ir.HookOutput && g.r.IntN(3) > 0 {
 		// The firewall's own packets carry their socket's mark.
-		all := append(slices.Clone(marks), e.marks...)
+		all := append(slices.Clone(marks), e.numbers[ir.FieldMark]...)
+		all = append(all, e.numbers[ir.FieldCtMark]...)
 		pr.Packet.Mark = all[g.r.IntN(len(all))]
 	}
 	pr.Packet.Src, pr.Packet.Dst, pr.Packet.Sport, pr.Packet.Dport = d.peer, d.fw, d.sport, d.dport

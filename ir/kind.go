@@ -1,0 +1,229 @@
+package ir
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Kind is the kind of value a field holds. Each kind is one row of
+// kindSpecs: how its values are written, read, printed and named, and
+// what "every value" (the universe) is. The parser, the printer, the
+// simulator, lint and the differential test read the row; backends switch
+// on its Shape, never on the kind, so a field of a new kind is its row
+// here plus one row per backend.
+type Kind uint8
+
+const (
+	KindInterface Kind = iota + 1
+	KindIPv4
+	KindIPv6
+	KindPort
+	KindProtocol
+	KindCtState
+	KindICMPType
+	KindICMPv6Type
+	KindICMPCode
+	KindICMPv6Code
+	KindMark // a 32-bit number, matched under a mask
+	KindUser // a user id; names are resolved when the policy is compiled
+	KindGroup
+	KindNfproto
+	KindPkttype
+	KindTCPFlags // a combination of TCP flag bits
+	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
+	kindEnd
+)
+
+// Shape is how the values of a kind are written, held and compared.
+type Shape uint8
+
+const (
+	// ShapeName values are names, quoted or bare; "prefix*" is every name
+	// with the prefix. Keys hold the name NUL-padded (interfaces).
+	ShapeName Shape = iota + 1
+	// ShapeAddr values are addresses, prefixes and ranges of Bits bits.
+	ShapeAddr
+	// ShapeNumber values are numbers of Bits bits, the kind's names for
+	// some of them, and (where Ranges) ranges of either.
+	ShapeNumber
+	// ShapeStates values are named states a packet has exactly one of;
+	// "a,b" lists several, as nft writes conntrack states.
+	ShapeStates
+	// ShapeFlags values are combinations of named bits joined by '|';
+	// "a,b" means any of them is set, as nft writes TCP flags.
+	ShapeFlags
+)
+
+// Lookup says where names of a kind that are not in its row come from.
+type Lookup uint8
+
+const (
+	LookupNone Lookup = iota
+	// LookupUser and LookupGroup names are resolved on the machine that
+	// compiles the policy, as nft resolves them when it loads one.
+	LookupUser
+	LookupGroup
+)
+
+// KindSpec describes a kind of value.
+type KindSpec struct {
+	// Plural names the kind in messages: "ports".
+	Plural string
+	Shape  Shape
+	// Bits is the width of a value: every number below 2^Bits is one,
+	// unless NamesOnly.
+	Bits int
+	// Names are the kind's values by name; a value's first name is how
+	// it prints. Flags' names are single bits.
+	Names []Named
+	// NamesOnly kinds are written by name only.
+	NamesOnly bool
+	// Closed kinds have no values but the named ones: their universe is
+	// the named values, not every number of Bits bits.
+	Closed bool
+	// Ranges: "lo-hi" is a value. Host-order numbers (marks, ids) take
+	// none: nft would compare them byte by byte.
+	Ranges bool
+	// Hex numbers print as 0x... (marks).
+	Hex    bool
+	Lookup Lookup
+	// Family is the family whose packets hold values of the kind
+	// (addresses), or Inet.
+	Family Family
+	// TypeName is nft's name for the type, as a set declares it.
+	TypeName string
+	// Example is a match on a field of the kind, for hints.
+	Example string
+}
+
+var kindSpecs = [kindEnd]KindSpec{
+	KindInterface: {Plural: "interface names", Shape: ShapeName, Bits: 8 * (MaxInterfaceName + 1), Example: `oifname "tun0"`},
+	KindIPv4:      {Plural: "IPv4 addresses", Shape: ShapeAddr, Bits: 32, Ranges: true, Family: IPv4, TypeName: "ipv4_addr", Example: "ip daddr { 192.0.2.1, 198.51.100.0/24 }"},
+	KindIPv6:      {Plural: "IPv6 addresses", Shape: ShapeAddr, Bits: 128, Ranges: true, Family: IPv6, TypeName: "ipv6_addr", Example: "ip6 daddr 2001:db8::/32"},
+	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "tcp dport { 22, 8000-8080 }"},
+	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, NamesOnly: true, Example: "meta l4proto { tcp, udp }"},
+	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, Example: "ct state established,related"},
+	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true,
+		Example: "icmp type { destination-unreachable, echo-request }"},
+	KindICMPv6Type: {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, Example: "icmpv6 type nd-neighbor-solicit"},
+	KindICMPCode:   {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, Example: "icmp code port-unreachable"},
+	KindICMPv6Code: {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, Example: "icmpv6 code no-route"},
+	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Example: "meta mark 0x1"},
+	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, Example: "meta skuid 0"},
+	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, Example: "meta skgid 0"},
+	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, NamesOnly: true, Closed: true, Example: "meta nfproto ipv4"},
+	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, Example: "meta pkttype { broadcast, multicast }"},
+	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, Example: "tcp flags syn"},
+	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, Example: "fib daddr type local"},
+}
+
+// SetKinds are the kinds a declared set may hold.
+func SetKinds() []Kind {
+	var out []Kind
+	for _, k := range AllKinds() {
+		if k.Spec().Shape == ShapeAddr {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// AllKinds lists every kind, in the order they are declared.
+func AllKinds() []Kind {
+	out := make([]Kind, 0, kindEnd-1)
+	for k := KindInterface; k < kindEnd; k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Spec returns the kind's row of the table.
+func (k Kind) Spec() KindSpec {
+	if k == 0 || k >= kindEnd {
+		panic("ir: no row for kind " + strconv.Itoa(int(k)))
+	}
+	return kindSpecs[k]
+}
+
+// String names the kind for messages: "interface names", "ports".
+func (k Kind) String() string { return k.Spec().Plural }
+
+// Names is the vocabulary of a kind of value, or nil for plain numbers.
+func (k Kind) Names() []Named { return k.Spec().Names }
+
+// NamesOnly reports kinds whose values are written by name only.
+func (k Kind) NamesOnly() bool { return k.Spec().NamesOnly }
+
+// Universe is every value a field of kind k can hold.
+func (k Kind) Universe() Set {
+	spec := k.Spec()
+	if spec.Closed {
+		values := make([]uint32, len(spec.Names))
+		for i, n := range spec.Names {
+			values[i] = n.Value
+		}
+		return NumberSet(values...)
+	}
+	var hi Key
+	for i := range hi {
+		if (len(hi)-i)*8 <= spec.Bits {
+			hi[i] = 0xff
+		}
+	}
+	return Set{{Hi: hi}}
+}
+
+// NameOf writes a value of kind k by its name, or as a number; flags as
+// their names joined by '|' ("syn|ack").
+func (k Kind) NameOf(v uint32) string {
+	spec := k.Spec()
+	if spec.Shape == ShapeFlags {
+		var names []string
+		for _, n := range spec.Names {
+			if v&n.Value != 0 {
+				names = append(names, n.Name)
+			}
+		}
+		if len(names) == 0 {
+			return "0"
+		}
+		return strings.Join(names, "|")
+	}
+	for _, n := range spec.Names {
+		if n.Value == v {
+			return n.Name
+		}
+	}
+	if spec.Hex {
+		return "0x" + strconv.FormatUint(uint64(v), 16)
+	}
+	return strconv.FormatUint(uint64(v), 10)
+}
+
+// ValueOf reads a value of kind k by name; flags may be joined by '|'.
+func (k Kind) ValueOf(name string) (uint32, bool) {
+	spec := k.Spec()
+	if spec.Shape == ShapeFlags {
+		var v uint32
+		for _, part := range strings.Split(name, "|") {
+			i := slices.IndexFunc(spec.Names, func(n Named) bool { return n.Name == part })
+			if i < 0 {
+				return 0, false
+			}
+			v |= spec.Names[i].Value
+		}
+		return v, true
+	}
+	for _, n := range spec.Names {
+		if n.Name == name {
+			return n.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Max is the largest number of the kind.
+func (k Kind) Max() uint64 {
+	return 1<<k.Spec().Bits - 1
+}
