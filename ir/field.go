@@ -31,6 +31,8 @@ const (
 	FieldIPProtocol   // the IPv4 header's protocol field
 	FieldIP6Nexthdr   // the IPv6 header's next header: the first extension header, if any
 	FieldFibDaddrType // the route type of the destination: local for this machine's own addresses
+	FieldIPTTL        // the IPv4 header's time to live
+	FieldIP6Hoplimit  // the IPv6 header's hop limit: 255 on neighbour discovery that no router forwarded
 	fieldEnd
 )
 
@@ -63,6 +65,9 @@ type FieldSpec struct {
 	// Maskable fields take "and MASK ==": the match compares the value
 	// under the mask.
 	Maskable bool
+	// Detail is the word a packet line gives the field's value with
+	// ("mark 0x1", "ttl 1"), or empty where the line says it otherwise.
+	Detail string
 }
 
 // HookSet is a set of hooks.
@@ -100,20 +105,20 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldCtState:  {Name: "ct state", Kind: KindCtState, Family: Inet, Hooks: allHooks, NeedsConntrack: true},
 
 	FieldICMPType:   {Name: "icmp type", Kind: KindICMPType, Family: IPv4, Hooks: allHooks, Protocol: ICMP},
-	FieldICMPCode:   {Name: "icmp code", Kind: KindICMPCode, Family: IPv4, Hooks: allHooks, Protocol: ICMP},
+	FieldICMPCode:   {Name: "icmp code", Kind: KindICMPCode, Family: IPv4, Hooks: allHooks, Protocol: ICMP, Detail: "code"},
 	FieldICMPv6Type: {Name: "icmpv6 type", Kind: KindICMPv6Type, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6},
-	FieldICMPv6Code: {Name: "icmpv6 code", Kind: KindICMPv6Code, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6},
-	FieldMark:       {Name: "meta mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true},
-	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, NeedsConntrack: true},
+	FieldICMPv6Code: {Name: "icmpv6 code", Kind: KindICMPv6Code, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6, Detail: "code"},
+	FieldMark:       {Name: "meta mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, Detail: "mark"},
+	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, NeedsConntrack: true, Detail: "ctmark"},
 	// Only a packet a local socket sends has an owner: it is known from
 	// the output hook on, and forwarded packets have none.
-	FieldSkuid:   {Name: "meta skuid", Kind: KindUser, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
-	FieldSkgid:   {Name: "meta skgid", Kind: KindGroup, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting)},
+	FieldSkuid:   {Name: "meta skuid", Kind: KindUser, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Detail: "uid"},
+	FieldSkgid:   {Name: "meta skgid", Kind: KindGroup, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Detail: "gid"},
 	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
-	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks},
+	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks, Detail: "pkttype"},
 	// "tcp flags syn" holds when any of the named flags is set: it is the
 	// masked match "tcp flags & syn != 0".
-	FieldTCPFlags: {Name: "tcp flags", Kind: KindTCPFlags, Family: Inet, Hooks: allHooks, Protocol: TCP, Maskable: true},
+	FieldTCPFlags: {Name: "tcp flags", Kind: KindTCPFlags, Family: Inet, Hooks: allHooks, Protocol: TCP, Maskable: true, Detail: "flags"},
 	// IPv4 has no extension headers: its protocol field is the transport
 	// protocol. IPv6's next header is the first extension header when
 	// there is one (hop-by-hop for MLD), which "meta l4proto" skips.
@@ -121,6 +126,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldIP6Nexthdr: {Name: "ip6 nexthdr", Kind: KindProtocol, Family: IPv6, Hooks: allHooks},
 	// The kernel looks the destination up in the routing tables.
 	FieldFibDaddrType: {Name: "fib daddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
+	FieldIPTTL:        {Name: "ip ttl", Kind: KindHops, Family: IPv4, Hooks: allHooks, Detail: "ttl"},
+	FieldIP6Hoplimit:  {Name: "ip6 hoplimit", Kind: KindHops, Family: IPv6, Hooks: allHooks, Detail: "hoplimit"},
 }
 
 // Spec returns the field's row of the table.
@@ -172,4 +179,6 @@ var Selectors = []Selector{
 	{"ip protocol", FieldIPProtocol, AnyTransport},
 	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
+	{"ip ttl", FieldIPTTL, AnyTransport},
+	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
 }

@@ -32,6 +32,7 @@ const (
 	KindPkttype
 	KindTCPFlags // a combination of TCP flag bits
 	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
+	KindHops     // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
 	kindEnd
 )
 
@@ -115,6 +116,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, NamesOnly: true, Closed: true, Example: "meta nfproto ipv4"},
 	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, Example: "meta pkttype { broadcast, multicast }"},
 	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, Example: "tcp flags syn"},
+	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
 	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, Example: "fib daddr type local"},
 }
 

@@ -27,6 +27,28 @@ type Packet struct {
 	// DaddrType is the route type of the destination (RTN_*): local for
 	// an address of this machine, broadcast, multicast, else unicast.
 	DaddrType uint8
+	// HopLimit is the IPv4 TTL or IPv6 hop limit, when HopLimitSet;
+	// else the packet has what the kernel sends (see Hops).
+	HopLimit    uint8
+	HopLimitSet bool
+}
+
+// Hops is the packet's TTL or hop limit: HopLimit, else what the kernel
+// itself sends: 255 on neighbour discovery and 1 on MLD, which receivers
+// ignore otherwise, and 64 on the rest.
+func (p Packet) Hops() uint8 {
+	if p.HopLimitSet {
+		return p.HopLimit
+	}
+	if p.Protocol == ICMPv6 {
+		switch {
+		case p.ICMPType >= 133 && p.ICMPType <= 137:
+			return 255
+		case p.ICMPType >= 130 && p.ICMPType <= 132 || p.ICMPType == 143:
+			return 1
+		}
+	}
+	return 64
 }
 
 // Family is the packet's address family.
@@ -114,6 +136,10 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.Protocol)), p.Family() == IPv4
 	case FieldFibDaddrType:
 		return uintKey(uint64(p.DaddrType)), true
+	case FieldIPTTL:
+		return uintKey(uint64(p.Hops())), p.Family() == IPv4
+	case FieldIP6Hoplimit:
+		return uintKey(uint64(p.Hops())), p.Family() == IPv6
 	case FieldIP6Nexthdr:
 		// A Packet carries no IPv6 extension headers: the next header is
 		// its transport protocol.
@@ -133,4 +159,30 @@ func AddrKey(a netip.Addr) Key {
 		return k
 	}
 	return a.As16()
+}
+
+// Set gives the packet a value of a field that a packet line states by
+// its Detail word; it reports false for any other field.
+func (p *Packet) Set(f Field, v uint32) bool {
+	switch f {
+	case FieldICMPCode, FieldICMPv6Code:
+		p.ICMPCode = uint8(v)
+	case FieldMark:
+		p.Mark = v
+	case FieldCtMark:
+		p.CtMark = v
+	case FieldSkuid:
+		p.UID = v
+	case FieldSkgid:
+		p.GID = v
+	case FieldPkttype:
+		p.Pkttype = uint8(v)
+	case FieldTCPFlags:
+		p.TCPFlags = uint8(v)
+	case FieldIPTTL, FieldIP6Hoplimit:
+		p.HopLimit, p.HopLimitSet = uint8(v), true
+	default:
+		return false
+	}
+	return true
 }

@@ -32,11 +32,14 @@ table inet t {
 		tcp dport 22 reject with tcp reset
 		tcp dport 23 drop
 		icmpv6 type echo-request drop
+		ip ttl 1 udp dport 5007 drop
+		ip6 hoplimit 255 udp dport 5008 drop
 	}
 	chain c_fwd {
 		type filter hook forward priority 0; policy drop;
 		iifname "eth0" oifname "wg0" tcp dport 443 accept
 		iifname "eth0" oifname "wg0" tcp dport 444 reject with icmp host-prohibited
+		iifname "eth0" oifname "wg0" ip ttl 9 tcp dport 445 accept
 	}
 	chain c_out {
 		type filter hook output priority 0; policy accept;
@@ -97,6 +100,13 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		{"in eth0 icmp 203.0.113.7 192.0.2.2 destination-unreachable related", ir.Drop},
 		{"in eth0 icmp 203.0.113.7 192.0.2.2 destination-unreachable", ir.Accept},
 		{"in eth0 udp [fe80::1]:5353 [ff02::fb]:5353", ir.Accept},
+		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5007", ir.Accept},
+		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5007 ttl 1", ir.Drop},
+		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5008", ir.Accept},
+		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5008 hoplimit 255", ir.Drop},
+		// A forwarded packet has one hop fewer from the forward hook on.
+		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:445 ttl 10", ir.Accept},
+		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:445 ttl 9", ir.Drop},
 		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:443", ir.Accept},
 		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:444", ir.Reject},
 		{"forward wg0 eth0 tcp 203.0.113.9:40000 192.0.2.7:443", ir.Drop},

@@ -34,21 +34,7 @@ func wire(p sim.Packet, badChecksum bool) []byte {
 	if sum != 0 || p.Protocol != ir.ICMP {
 		binary.BigEndian.PutUint16(l4[checksumOffset(p.Protocol):], sum)
 	}
-	return ipHeader(p.Src, p.Dst, p.Protocol, hopLimit(p.Packet), l4)
-}
-
-// hopLimit is what the kernel itself would send: neighbour discovery
-// must carry 255 and MLD 1, or receivers ignore it.
-func hopLimit(p ir.Packet) uint8 {
-	if p.Protocol == ir.ICMPv6 {
-		switch {
-		case p.ICMPType >= 133 && p.ICMPType <= 137:
-			return 255
-		case p.ICMPType >= 130 && p.ICMPType <= 132 || p.ICMPType == 143:
-			return 1
-		}
-	}
-	return 64
+	return ipHeader(p.Src, p.Dst, p.Protocol, p.Hops(), l4)
 }
 
 func ipHeader(src, dst netip.Addr, proto ir.Protocol, ttl uint8, payload []byte) []byte {

@@ -269,7 +269,7 @@ func TestErrors(t *testing.T) {
 
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
-			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol`}},
+			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol, ttl`}},
 		{"misspelt ip field", chain(`ip saddrr 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "saddrr" | did you mean ip saddr?`}},
 		{"misspelt selector", chain(`iifnme "lo" accept`), lang.Config{},

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // PacketSyntax documents the packet line, for help texts and errors.
-const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...]
+var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...]
 
   DIRECTION   in, out or forward
   INTERFACES  in: the input interface; out: the output interface;
@@ -19,15 +20,17 @@ const PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS.
   SOURCE      ADDRESS:PORT for tcp and udp ([IPv6]:PORT), ADDRESS for ICMP
   DESTINATION the same
   DETAILS     for ICMP, the type (echo-request, nd-neighbor-solicit, ...,
-              or a number) and "code N"; then, in any order:
-              a conntrack state (new, established, related, invalid,
-              untracked; default: new, or what conntrack makes of the ICMP
-              type), "mark N", "ctmark N", "uid N", "gid N" (default 0),
-              "pkttype broadcast|multicast|host" (default: host for what
-              this machine sends, else as the destination address says),
-              "flags syn|ack" for TCP (default: syn when new, else ack);
-              the destination is local (fib daddr type) for in, and for
-              out over lo
+              or a number); then, in any order, a conntrack state (new,
+              established, related, invalid, untracked) and WORD VALUE
+              for any of: ` + detailWords() + `
+              (by name or number: "mark 0x1", "flags syn|ack", "ttl 1").
+              Defaults: the state is new, or what conntrack makes of the
+              ICMP type; marks, uid and gid 0; pkttype host for what this
+              machine sends, else as the destination address says; flags
+              syn when new, else ack; ttl and hoplimit what the kernel
+              sends (64; 255 for neighbour discovery, 1 for MLD); the
+              destination is local (fib daddr type) for in, and for out
+              over lo
 
   out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
   in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established
@@ -152,7 +155,6 @@ func ParsePacket(line string) (Packet, error) {
 // details reads what follows the addresses: the ICMP type and code, the
 // conntrack state, marks and owners.
 func details(p *Packet, ws []word, errAt func(word, string, string, ...any) error) error {
-	stateGiven, pkttypeGiven, flagsGiven := false, false, false
 	icmpKind := map[ir.Protocol]ir.Kind{ir.ICMP: ir.KindICMPType, ir.ICMPv6: ir.KindICMPv6Type}[p.Protocol]
 	if icmpKind != 0 {
 		if len(ws) == 0 {
@@ -169,61 +171,92 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		p.ICMPType = uint8(t)
 		ws = ws[1:]
 	}
+	given := map[ir.Field]bool{}
 	for len(ws) > 0 {
 		w := ws[0]
 		ws = ws[1:]
 		if st, ok := ir.ParseCtState(w.text); ok {
-			p.CtState, stateGiven = st, true
+			p.CtState, given[ir.FieldCtState] = st, true
 			continue
 		}
-		if w.text == "flags" {
-			if len(ws) == 0 || p.Protocol != ir.TCP {
-				return errAt(w, "e.g. flags syn|ack", "flags are TCP's, and need a value")
-			}
-			v, ok := ir.KindTCPFlags.ValueOf(ws[0].text)
-			if !ok {
-				return errAt(ws[0], "fin, syn, rst, psh, ack, urg, ecn, cwr, joined by '|'", "unknown TCP flags %q", ws[0].text)
-			}
-			p.TCPFlags, flagsGiven = uint8(v), true
-			ws = ws[1:]
-			continue
+		f, err := detailField(p.Packet, w, errAt)
+		if err != nil {
+			return err
 		}
-		if w.text == "pkttype" {
-			if len(ws) == 0 {
-				return errAt(w, "", "pkttype needs host, broadcast or multicast")
-			}
-			v, ok := ir.KindPkttype.ValueOf(ws[0].text)
-			if !ok {
-				return errAt(ws[0], "use host, broadcast, multicast or other", "unknown packet type %q", ws[0].text)
-			}
-			p.Pkttype, pkttypeGiven = uint8(v), true
-			ws = ws[1:]
-			continue
-		}
-		fields := map[string]*uint32{"mark": &p.Mark, "ctmark": &p.CtMark, "uid": &p.UID, "gid": &p.GID}
-		target, ok := fields[w.text]
-		if !ok && w.text != "code" {
-			return errAt(w, "details are a conntrack state, code N, mark N, ctmark N, uid N, gid N, pkttype TYPE or flags F", "unknown detail %q", w.text)
-		}
+		kind := f.Spec().Kind
 		if len(ws) == 0 {
-			return errAt(w, "", "%s needs a number", w.text)
+			return errAt(w, "e.g. "+w.text+" "+kind.NameOf(0), "%s needs a value", w.text)
 		}
-		n, err := strconv.ParseUint(ws[0].text, 0, 32)
-		if err != nil || w.text == "code" && n > 255 {
-			return errAt(ws[0], "", "%s needs a number, not %q", w.text, ws[0].text)
+		v, ok := kind.ValueOf(ws[0].text)
+		if n, err := strconv.ParseUint(ws[0].text, 0, 32); !ok && err == nil && n <= kind.Max() && !kind.NamesOnly() {
+			v, ok = uint32(n), true
+		}
+		if !ok {
+			return errAt(ws[0], detailHint(kind), "%s needs %s, not %q", w.text, kind, ws[0].text)
 		}
 		ws = ws[1:]
-		if w.text == "code" {
-			if icmpKind == 0 {
-				return errAt(w, "", "only ICMP has a code")
-			}
-			p.ICMPCode = uint8(n)
-			continue
-		}
-		*target = uint32(n)
+		p.Set(f, v)
+		given[f] = true
 	}
-	p.fillDefaults(stateGiven, pkttypeGiven, flagsGiven)
+	if p.Dir == Forward && p.Hops() <= 1 {
+		return &PacketError{Col: 1, Msg: fmt.Sprintf("a forwarded packet with ttl %d never reaches the forward hook: the kernel drops it (time exceeded)", p.Hops()),
+			Hint: "forward a packet with ttl 2 or more"}
+	}
+	p.fillDefaults(given[ir.FieldCtState], given[ir.FieldPkttype], given[ir.FieldTCPFlags])
 	return nil
+}
+
+// detailField is the field a packet line's detail word gives: of fields
+// that share a word (code), the one of the packet's protocol and family.
+func detailField(p ir.Packet, w word, errAt func(word, string, string, ...any) error) (ir.Field, error) {
+	var named []ir.Field
+	for _, f := range ir.AllFields() {
+		if f.Spec().Detail == w.text {
+			named = append(named, f)
+		}
+	}
+	for _, f := range named {
+		spec := f.Spec()
+		if (spec.Protocol == ir.AnyTransport || spec.Protocol == p.Protocol) && (spec.Family == ir.Inet || spec.Family == p.Family()) {
+			return f, nil
+		}
+	}
+	if len(named) > 0 {
+		spec := named[0].Spec()
+		what := spec.Protocol.String()
+		if spec.Protocol == ir.AnyTransport {
+			what = map[ir.Family]string{ir.IPv4: "IPv4", ir.IPv6: "IPv6"}[spec.Family]
+		}
+		return 0, errAt(w, "", "%s is for %s packets (%s)", w.text, what, spec.Name)
+	}
+	return 0, errAt(w, "details are a conntrack state or one of: "+detailWords(), "unknown detail %q", w.text)
+}
+
+// detailWords lists the words a packet line gives details with.
+func detailWords() string {
+	var words []string
+	for _, f := range ir.AllFields() {
+		if d := f.Spec().Detail; d != "" && !slices.Contains(words, d) {
+			words = append(words, d)
+		}
+	}
+	return strings.Join(words, ", ")
+}
+
+func detailHint(kind ir.Kind) string {
+	var names []string
+	for _, n := range kind.Names() {
+		names = append(names, n.Name)
+	}
+	switch {
+	case kind.Spec().Shape == ir.ShapeFlags:
+		return strings.Join(names, ", ") + ", joined by '|'"
+	case kind.NamesOnly():
+		return "use " + strings.Join(names, ", ")
+	case len(names) > 0:
+		return strings.Join(names, ", ") + ", or a number"
+	}
+	return fmt.Sprintf("a number from 0 to %d", kind.Max())
 }
 
 // FirstPacket is the first packet of a flow of which no more is known than

@@ -54,6 +54,10 @@ func (p Packet) atHook(h ir.Hook) ir.Packet {
 	if p.Dir != Out {
 		q.UID, q.GID = 0, 0
 	}
+	if p.Dir == Forward && (h == ir.HookForward || h == ir.HookPostrouting) {
+		// Routing a packet on takes one hop off it, before the forward hook.
+		q.HopLimit, q.HopLimitSet = p.Hops()-1, true
+	}
 	return q
 }
 

@@ -104,6 +104,14 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 		"out eth* udp 192.0.2.1:1 192.0.2.2:2":               5,
 		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 mark":          38,
 		"out eth0 udp 192.0.2.1:1":                           25,
+		// Details come from the fields table, each for its own packets.
+		"out eth0 udp [2001:db8::1]:1 [2001:db8::2]:2 ttl 5":    46,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 hoplimit 5":       38,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 code 3":           38,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 ttl 256":          42,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 pkttype bogus":    46,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 colour 3":         38,
+		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 ttl 1": 1,
 	} {
 		_, err := sim.ParsePacket(line)
 		var pe *sim.PacketError
@@ -226,4 +234,27 @@ func TestAnswerIsTheRejectingRules(t *testing.T) {
 		_, ok := evaluate(t, p, line).Answer()
 		assert.False(t, ok, "%s is not rejected", line)
 	}
+}
+
+// A packet's TTL is what its line says, or what the kernel sends; routing
+// a forwarded packet takes one off before the forward hook.
+func TestHopLimits(t *testing.T) {
+	src := "table inet t {\n\tchain pre hook prerouting policy accept {\n\t\tip ttl 10 counter\n\t}\n" +
+		"\tchain fwd hook forward policy drop {\n\t\tip ttl 9 accept\n\t}\n}\n"
+	p := loadSource(t, "h.ks", src)
+	res := evaluate(t, p, "forward eth0 wg0 udp 192.0.2.1:40000 198.51.100.2:53 ttl 10")
+	assert.Equal(t, ir.Accept, res.Verdict)
+	assert.Len(t, res.Steps[0].Passed, 1, "prerouting sees ttl 10")
+	res = evaluate(t, p, "forward eth0 wg0 udp 192.0.2.1:40000 198.51.100.2:53")
+	assert.Equal(t, ir.Drop, res.Verdict, "64 by default")
+
+	pkt, err := sim.ParsePacket("in eth0 icmpv6 fe80::1 ff02::1 nd-router-advert")
+	require.NoError(t, err)
+	assert.Equal(t, uint8(255), pkt.Hops(), "neighbour discovery is sent with 255")
+	pkt, err = sim.ParsePacket("in eth0 icmpv6 fe80::1 ff02::1 nd-router-advert hoplimit 64")
+	require.NoError(t, err)
+	assert.Equal(t, uint8(64), pkt.Hops())
+	pkt, err = sim.ParsePacket("in eth0 udp 192.0.2.1:1 192.0.2.2:2 ttl 0")
+	require.NoError(t, err)
+	assert.Equal(t, uint8(0), pkt.Hops(), "0 is a TTL too")
 }

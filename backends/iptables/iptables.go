@@ -540,6 +540,8 @@ var fieldLowerings = map[ir.Field]iptField{
 			Hint: "that is \"meta l4proto\"; use it, or the nft target"}
 	},
 	ir.FieldFibDaddrType: addrTypes,
+	ir.FieldIPTTL:        hops("ttl"),
+	ir.FieldIP6Hoplimit:  hops("hl"),
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
@@ -698,6 +700,45 @@ func numbers(module, option string, hex bool) iptField {
 				a.matches = append(slices.Clone(a.matches), args...)
 				return a
 			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// hops writes a TTL or hop limit match with module ttl (hl for IPv6),
+// which compares with one number: --ttl-eq, --ttl-lt or --ttl-gt. Each
+// span of what the match holds for is one rule (a range inside 0-255 two
+// comparisons); one value negated is "! --ttl-eq".
+func hops(module string) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		cmp := func(op string, v uint64) []string {
+			return []string{"-m", module, "--" + module + "-" + op, strconv.FormatUint(v, 10)}
+		}
+		if m.Op == ir.Neq && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi {
+			lw.addMatches("-m", module, "!", "--"+module+"-eq", strconv.FormatUint(m.Values[0].Lo.Uint(), 10))
+			return nil
+		}
+		top := m.Field.Spec().Kind.Max()
+		var choices []choice
+		for _, sp := range m.Effective() {
+			lo, hi := sp.Lo.Uint(), sp.Hi.Uint()
+			var args []string
+			switch {
+			case lo == hi:
+				args = cmp("eq", lo)
+			case lo == 0 && hi == top:
+			case lo == 0:
+				args = cmp("lt", hi+1)
+			case hi == top:
+				args = cmp("gt", lo-1)
+			default:
+				args = append(cmp("gt", lo-1), cmp("lt", hi+1)...)
+			}
+			choices = append(choices, func(a alternative) alternative {
+				a.matches = append(slices.Clone(a.matches), args...)
+				return a
+			})
 		}
 		lw.expand(choices)
 		return nil

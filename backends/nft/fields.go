@@ -51,7 +51,17 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibDaddrType: {"fib daddr type", 4, func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true}
 	}, nftables.TypeFIBAddr, true},
+	ir.FieldIPTTL:       {"ip ttl", 1, payload(expr.PayloadBaseNetworkHeader, 8), byteInteger, false},
+	ir.FieldIP6Hoplimit: {"ip6 hoplimit", 1, payload(expr.PayloadBaseNetworkHeader, 7), byteInteger, false},
 }
+
+// byteInteger is nft's type for a set of one-byte numbers (ip ttl): an
+// integer one byte long.
+var byteInteger = func() nftables.SetDatatype {
+	t := nftables.SetDatatype{Name: "integer", Bytes: 1}
+	t.SetNFTMagic(nftables.TypeInteger.GetNFTMagic())
+	return t
+}()
 
 // keyType is the set key type of values of kind k: that of its first
 // field.

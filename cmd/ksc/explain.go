@@ -12,7 +12,7 @@ import (
 	"github.com/ksc-project/ksc/sim"
 )
 
-const explainUsage = `Usage: ksc explain POLICY PACKET... [flags]
+var explainUsage = `Usage: ksc explain POLICY PACKET... [flags]
 
 Say what POLICY does with one packet, without loading anything: the chains
 the packet crosses, the rule that decides it (with its policy line), the

@@ -327,6 +327,7 @@ const (
 	kindPkttype
 	kindTCPFlags
 	kindFib
+	kindHops
 	kinds
 )
 
@@ -339,6 +340,9 @@ var (
 	icmpCodes   = []uint32{0, 1, 3, 4}
 	marks       = []uint32{0, 1, 2, 3, 0x10, 0xff, 0x100}
 	markMasks   = []uint32{0x3, 0xf, 0xff}
+	// hopLimits are TTLs and hop limits around the kernel's default and
+	// the ends of the range (a socket cannot send 0).
+	hopLimits = []uint32{1, 2, 63, 64, 65, 254, 255}
 )
 
 // verdict is how a generated rule blocks: in output a drop (EPERM at
@@ -522,6 +526,22 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		op, types := g.op(1, all[:1+g.r.IntN(2)])
 		return "meta pkttype " + op + set(types)
+	case kindHops:
+		sel := "ip ttl"
+		if family == ir.IPv6 {
+			sel = "ip6 hoplimit"
+		}
+		var values []string
+		for range 1 + g.r.IntN(2) {
+			a := hopLimits[g.r.IntN(len(hopLimits))]
+			if g.r.IntN(3) == 0 {
+				values = append(values, fmt.Sprintf("%d-%d", a, a+uint32(g.r.IntN(int(256-a)))))
+				continue
+			}
+			values = append(values, fmt.Sprint(a))
+		}
+		op, values := g.op(2, dedupe(values))
+		return sel + " " + op + set(values)
 	case kindFib:
 		// Probes in input are for the firewall's own addresses (local),
 		// those in output for the peer's (unicast).

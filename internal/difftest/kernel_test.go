@@ -165,7 +165,14 @@ func runCase(lab *Lab, ld loader, c *Case, simulate func(*Case, Probe) Outcome) 
 }
 
 func describe(p ir.Packet) string {
-	return fmt.Sprintf("%s iif=%q oif=%q %s:%d -> %s:%d", p.Protocol, p.Iif, p.Oif, p.Src, p.Sport, p.Dst, p.Dport)
+	text := fmt.Sprintf("%s iif=%q oif=%q %s:%d -> %s:%d hops=%d", p.Protocol, p.Iif, p.Oif, p.Src, p.Sport, p.Dst, p.Dport, p.Hops())
+	if p.Protocol == ir.ICMP || p.Protocol == ir.ICMPv6 {
+		text += fmt.Sprintf(" type=%d code=%d", p.ICMPType, p.ICMPCode)
+	}
+	if p.Mark != 0 {
+		text += fmt.Sprintf(" mark=%#x", p.Mark)
+	}
+	return text
 }
 
 func lowered(c *Case) string {
@@ -218,6 +225,16 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 					pl.Offset = 1 - pl.Offset // ICMP type and code, not TCP flags
 				}
 			})
+		}},
+		{"netlink batch reading the TTL from the next header", func(l *Lab, p *ir.Policy) error {
+			return applyMutated(l, p, func(e expr.Any) {
+				if pl, ok := e.(*expr.Payload); ok && pl.Base == expr.PayloadBaseNetworkHeader && pl.Len == 1 && (pl.Offset == 8 || pl.Offset == 7) {
+					pl.Offset = 15 - pl.Offset // ip ttl reads the protocol, ip6 hoplimit the next header
+				}
+			})
+		}},
+		{"iptables with hop limit bounds as equality", func(l *Lab, p *ir.Policy) error {
+			return loadIptablesReplacing(l, p, regexp.MustCompile(`--(ttl|hl)-(lt|gt) `), "--$1-eq ")
 		}},
 		{"iptables without its mark matches", func(l *Lab, p *ir.Policy) error {
 			return loadIptablesWithout(l, p, regexp.MustCompile(`-m (mark|connmark) (! )?--mark \S+ `))
@@ -323,6 +340,7 @@ func TestBrokenSimulatorsAreCaught(t *testing.T) {
 		{"ports one too high", func(p *ir.Packet) { p.Sport++; p.Dport++ }},
 		{"marks lost", func(p *ir.Packet) { p.Mark, p.CtMark = 0, 0 }},
 		{"ICMP code read as the type", func(p *ir.Packet) { p.ICMPType = p.ICMPCode }},
+		{"hop limits taken for the default", func(p *ir.Packet) { p.HopLimitSet = false }},
 	}
 	nftF := loaders[slices.IndexFunc(loaders, func(l loader) bool { return l.name == "nft" })]
 	seed := envInt("KSC_DIFF_SEED", rand.Uint64()%1_000_000_000)

@@ -122,7 +122,7 @@ func (l *Lab) Run(hook ir.Hook, pr Probe) (Outcome, error) {
 	if err := l.listen(to, p.Protocol, dst); err != nil {
 		return "", err
 	}
-	control := marked(p.Mark)
+	control := marked(p)
 	if p.Protocol == ir.TCP {
 		return runTCP(from, src, dst, hook == ir.HookOutput, control)
 	}
@@ -139,7 +139,7 @@ func runICMP(from *netlab.NS, p ir.Packet) (Outcome, error) {
 	}
 	var outcome Outcome
 	err := from.Do(func() error {
-		lc := net.ListenConfig{Control: marked(p.Mark)}
+		lc := net.ListenConfig{Control: marked(p)}
 		c, err := lc.ListenPacket(context.Background(), network, p.Src.String())
 		if err != nil {
 			return err
@@ -177,13 +177,19 @@ func icmpChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// marked sets a socket's firewall mark (SO_MARK) along with SO_REUSEADDR.
-func marked(mark uint32) func(_, _ string, c syscall.RawConn) error {
+// marked sets a socket's firewall mark (SO_MARK) and hop limit to the
+// probe's, along with SO_REUSEADDR.
+func marked(p ir.Packet) func(_, _ string, c syscall.RawConn) error {
+	level, option := syscall.IPPROTO_IP, syscall.IP_TTL
+	if p.Src.Is6() {
+		level, option = syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS
+	}
 	return func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1),
-				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, int(mark)))
+				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, int(p.Mark)),
+				syscall.SetsockoptInt(int(fd), level, option, int(p.Hops())))
 		})
 		return errors.Join(err, serr)
 	}

@@ -163,6 +163,11 @@ func (g *Generator) randomProbe(c *Case, e edges) Probe {
 			pr.Packet.Protocol, pr.Packet.ICMPType, pr.Packet.ICMPCode = g.icmp(v6, append(slices.Clone(e.numbers[ir.FieldICMPType]), e.numbers[ir.FieldICMPv6Type]...))
 		}
 	}
+	// Every probe says its hop limit: a raw ICMPv6 socket sends 64 where
+	// the kernel's own neighbour discovery sends 255.
+	hops := append(slices.Clone(hopLimits), e.numbers[ir.FieldIPTTL]...)
+	hops = slices.DeleteFunc(append(hops, e.numbers[ir.FieldIP6Hoplimit]...), func(v uint32) bool { return v == 0 || v > 255 })
+	pr.Packet.HopLimit, pr.Packet.HopLimitSet = uint8(hops[g.r.IntN(len(hops))]), true
 	if c.Hook == ir.HookOutput && g.r.IntN(3) > 0 {
 		// The firewall's own packets carry their socket's mark.
 		all := append(slices.Clone(marks), e.numbers[ir.FieldMark]...)
@@ -234,6 +239,8 @@ func (g *Generator) copyField(f ir.Field, p *ir.Packet, q ir.Packet) {
 		}
 	case ir.FieldMark:
 		p.Mark = q.Mark
+	case ir.FieldIPTTL, ir.FieldIP6Hoplimit:
+		p.HopLimit, p.HopLimitSet = q.HopLimit, q.HopLimitSet
 	case ir.FieldNfproto:
 		p.Src, p.Dst = q.Src, q.Dst
 	case ir.FieldSport:

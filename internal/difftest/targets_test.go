@@ -31,6 +31,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindPkttype:    ir.NumberSet(1),
 	ir.KindTCPFlags:   ir.NumberSet(0x02),
 	ir.KindAddrType:   ir.NumberSet(2),
+	ir.KindHops:       ir.NumberSet(64),
 }
 
 // masks gives the maskable fields the mask iptables needs.
