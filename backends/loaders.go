@@ -24,6 +24,15 @@ type Loader struct {
 	Load func(p *ir.Policy, nsPath string) error
 }
 
+// LoaderNames names every loader, in the order they are tried.
+func LoaderNames() []string {
+	names := make([]string, len(Loaders))
+	for i, l := range Loaders {
+		names[i] = l.Name
+	}
+	return names
+}
+
 // Loaders are every loader, in the order they are tried.
 var Loaders = []Loader{
 	{"netlink", func(p *ir.Policy) error { _, err := nft.Lower(p); return err }, func(p *ir.Policy, nsPath string) error {

@@ -71,6 +71,9 @@ func runApply(e env, args []string) int {
 	target := flags.StringP("target", "t", "nft", "what to apply: nft, iptables or sysctl")
 	flags.StringVar(target, "backend", "nft", "the same as --target")
 	iptMode := flags.String("iptables-mode", "auto", "iptables: which iptables to drive: auto, nft or legacy")
+	oneOf(flags, "target", "nft", "iptables", "sysctl")
+	oneOf(flags, "backend", "nft", "iptables", "sysctl")
+	oneOf(flags, "iptables-mode", modes...)
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 	dryRun := flags.BoolP("dry-run", "n", false, "print what would be sent (the netlink batch, the iptables-restore input or the sysctl settings), and send nothing")
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (\"ksc confirm\", or Enter at a terminal)")
@@ -271,6 +274,9 @@ func applySysctl(e env, pf *policyFlags, p *ir.Policy, netns, nsPath string, und
 }
 
 // namespaceFlag registers --netns for commands that read the live ruleset.
+// modes are the values of --iptables-mode.
+var modes = []string{string(iptables.ModeAuto), string(iptables.ModeNFT), string(iptables.ModeLegacy)}
+
 func namespaceFlag(flags *pflag.FlagSet) *string {
 	return flags.String("netns", "", "use the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 }

@@ -42,13 +42,15 @@ var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
 	"ipset":           func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderIPSets(p) },
 }
 
-func targetNames() string {
+func targetNames() string { return strings.Join(targetList(), ", ") }
+
+func targetList() []string {
 	names := make([]string, 0, len(targets))
 	for n := range targets {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return names
 }
 
 const compileUsage = `Usage: ksc compile POLICY [flags]
@@ -74,6 +76,7 @@ func runCompile(e env, args []string) int {
 	fs := newFlags(e, "compile")
 	var pf policyFlags
 	target := fs.StringP("target", "t", "nft", "what to compile to: "+targetNames())
+	oneOf(fs, "target", targetList()...)
 	output := fs.StringP("output", "o", "", "write to `FILE` instead of standard output")
 	undo := fs.Bool("undo", false, "sysctl target: emit the settings that restore IPv6")
 	pf.register(fs)

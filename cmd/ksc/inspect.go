@@ -32,6 +32,8 @@ func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *
 	netns := namespaceFlag(flags)
 	backend := flags.String("backend", "nft", "the ruleset to look at: nft, or iptables (both families' filter tables)")
 	mode := flags.String("iptables-mode", "auto", "iptables: which iptables: auto, nft or legacy")
+	oneOf(flags, "backend", backends.Names...)
+	oneOf(flags, "iptables-mode", modes...)
 	pf.register(flags)
 	if code := parseFlags(e, flags, usage, args); code >= 0 {
 		return nil, nil, "", nil, code

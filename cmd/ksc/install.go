@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/install"
 	"github.com/ksc-project/ksc/ir"
@@ -44,6 +45,7 @@ func runInstall(e env, args []string) int {
 	flags := newFlags(e, "install")
 	var pf policyFlags
 	backend := flags.String("backend", "nft", "how the unit applies the policy: nft or iptables")
+	oneOf(flags, "backend", backends.Names...)
 	root := flags.String("root", "/", "install into the directory tree `DIR`")
 	dryRun := flags.BoolP("dry-run", "n", false, "list the files, write nothing")
 	ksc := flags.String("ksc", "", "the ksc binary the unit runs, as an absolute `PATH` on the installed system (default: this one)")

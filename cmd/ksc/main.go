@@ -6,10 +6,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/ksc-project/ksc/enforce"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
+
+	"github.com/ksc-project/ksc/enforce"
 
 	"github.com/spf13/pflag"
 )
@@ -22,29 +24,24 @@ const (
 	exitUsage   = 2
 )
 
-// mainUsage names compile's targets from the table of targets itself.
-var mainUsage = `ksc - the kill-switch compiler
+// mainUsage lists the commands from the command table.
+var mainUsage string
+
+func usageOfKsc() string {
+	var b strings.Builder
+	b.WriteString(`ksc - the kill-switch compiler
 
 Usage:
   ksc <command> [arguments]
 
 Commands:
-  compile   compile a policy to a target (` + targetNames() + `)
-  check     parse and validate a policy, and point out useless rules
-  explain   say what a policy does with one packet, without loading it
-  test      check a policy's promises (POLICY.kst), simulated or in the kernel
-  fmt       print or rewrite a policy in the canonical layout
-  apply     apply a policy to the running kernel, atomically (netlink)
-  confirm   confirm a waiting "ksc apply --confirm"
-  diff      show what applying a policy would change
-  status    show whether a policy is loaded, with rule counters
-  remove    delete a policy's tables
-  openvpn   patch the IPv6 directives into an OpenVPN client config
-  watch     put a policy back whenever another program changes it
-  install   apply a policy at every boot, before the network comes up
-  uninstall remove what "ksc install" wrote
-  version   print the version
-
+`)
+	for _, c := range commands {
+		if c.summary != "" {
+			fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+		}
+	}
+	b.WriteString(`
 Examples:
   ksc compile examples/ivpn-killswitch.ks --target nft
   ksc compile policy.ks -t nft -e lan -D INET_DEV=wlan0 -o /etc/nftables.conf
@@ -52,7 +49,9 @@ Examples:
   sudo ksc apply policy.ks --confirm 30s
 
 Run "ksc <command> --help" for a command's flags.
-`
+`)
+	return b.String()
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -65,27 +64,52 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
+// command is one row of the command table: help, completion and the
+// manual page are all written from it.
 type command struct {
-	run   func(e env, args []string) int
-	usage string
+	name string
+	// summary is its line in "ksc --help"; a command without one is not
+	// listed (the rollback guard, which apply starts).
+	summary string
+	run     func(e env, args []string) int
+	usage   string
 }
 
-var commands = map[string]command{
-	"compile":            {runCompile, compileUsage},
-	"check":              {runCheck, checkUsage},
-	"explain":            {runExplain, explainUsage},
-	"test":               {runTest, testUsage},
-	"fmt":                {runFmt, fmtUsage},
-	"apply":              {runApply, applyUsage},
-	"confirm":            {runConfirm, confirmUsage},
-	"diff":               {runDiff, diffUsage},
-	"status":             {runStatus, statusUsage},
-	"remove":             {runRemove, removeUsage},
-	"openvpn":            {runOpenVPN, openvpnUsage},
-	"install":            {runInstall, installUsage},
-	"watch":              {runWatch, watchUsage},
-	"uninstall":          {runUninstall, uninstallUsage},
-	enforce.GuardCommand: {runGuard, guardUsage}, // started by apply --confirm; not listed
+// commands is set in init: completion and the manual page read it, and
+// are commands of it.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"compile", "compile a policy to a target (" + targetNames() + ")", runCompile, compileUsage},
+		{"check", "parse and validate a policy, and point out useless rules", runCheck, checkUsage},
+		{"explain", "say what a policy does with one packet, without loading it", runExplain, explainUsage},
+		{"test", "check a policy's promises (POLICY.kst), simulated or in the kernel", runTest, testUsage},
+		{"fmt", "print or rewrite a policy in the canonical layout", runFmt, fmtUsage},
+		{"apply", "apply a policy to the running kernel, atomically (netlink)", runApply, applyUsage},
+		{"confirm", `confirm a waiting "ksc apply --confirm"`, runConfirm, confirmUsage},
+		{"diff", "show what applying a policy would change", runDiff, diffUsage},
+		{"status", "show whether a policy is loaded, with rule counters", runStatus, statusUsage},
+		{"remove", "delete a policy's tables", runRemove, removeUsage},
+		{"openvpn", "patch the IPv6 directives into an OpenVPN client config", runOpenVPN, openvpnUsage},
+		{"watch", "put a policy back whenever another program changes it", runWatch, watchUsage},
+		{"install", "apply a policy at every boot, before the network comes up", runInstall, installUsage},
+		{"uninstall", `remove what "ksc install" wrote`, runUninstall, uninstallUsage},
+		{"completion", "print a completion script for bash, zsh or fish", runCompletion, completionUsage},
+		{"man", "print this manual as a man page (roff)", runMan, manUsage},
+		{"version", "print the version", runVersion, versionUsage},
+		{enforce.GuardCommand, "", runGuard, guardUsage},
+	}
+	mainUsage = usageOfKsc()
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -98,11 +122,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
-	case "-v", "--version", "version":
-		fmt.Fprintf(stdout, "ksc %s\n", version())
-		return exitOK
+	case "-v", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := lookupCommand(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "ksc: unknown command %q\n\n%s", args[0], mainUsage)
 		return exitUsage
@@ -123,6 +146,10 @@ func newFlags(e env, name string) *pflag.FlagSet {
 // parseFlags parses args; it returns a non-negative exit status when the
 // command should stop (after --help, or on a usage error).
 func parseFlags(e env, fs *pflag.FlagSet, usage string, args []string) int {
+	if describing != nil {
+		describing(fs)
+		return exitOK
+	}
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprintf(e.stdout, "%s\nFlags:\n%s", usage, fs.FlagUsages())
@@ -134,6 +161,24 @@ func parseFlags(e env, fs *pflag.FlagSet, usage string, args []string) int {
 		return exitUsage
 	}
 	return -1
+}
+
+const versionUsage = `Usage: ksc version
+
+Print the version of ksc.
+`
+
+func runVersion(e env, args []string) int {
+	fs := newFlags(e, "version")
+	if code := parseFlags(e, fs, versionUsage, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "ksc version: takes no arguments\n")
+		return exitUsage
+	}
+	fmt.Fprintf(e.stdout, "ksc %s\n", version())
+	return exitOK
 }
 
 func version() string {

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"github.com/ksc-project/ksc/enforce"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/rogpeppe/go-internal/testscript"

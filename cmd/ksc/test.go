@@ -58,7 +58,8 @@ Examples:
 func runTest(e env, args []string) int {
 	fs := newFlags(e, "test")
 	inKernel := fs.Bool("kernel", false, "send real packets through the policy loaded in throwaway namespaces (root)")
-	backend := fs.String("backend", "netlink", "with --kernel: netlink, nft, iptables-nft, iptables-legacy or all")
+	backend := fs.String("backend", "netlink", "with --kernel: "+strings.Join(backends.LoaderNames(), ", ")+" or all")
+	oneOf(fs, "backend", append(backends.LoaderNames(), "all")...)
 	if code := parseFlags(e, fs, testUsage, args); code >= 0 {
 		return code
 	}
@@ -67,15 +68,13 @@ func runTest(e env, args []string) int {
 		return exitUsage
 	}
 	var chosen []backends.Loader
-	var names []string
 	for _, l := range backends.Loaders {
-		names = append(names, l.Name)
 		if *backend == "all" || *backend == l.Name {
 			chosen = append(chosen, l)
 		}
 	}
 	if len(chosen) == 0 {
-		fmt.Fprintf(e.stderr, "ksc test: --backend is %s or all, not %q\n", strings.Join(names, ", "), *backend)
+		fmt.Fprintf(e.stderr, "ksc test: --backend is %s or all, not %q\n", strings.Join(backends.LoaderNames(), ", "), *backend)
 		return exitUsage
 	}
 	if fs.Changed("backend") && !*inKernel {

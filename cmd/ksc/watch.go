@@ -44,6 +44,8 @@ func runWatch(e env, args []string) int {
 	netns := namespaceFlag(flags)
 	backend := flags.String("backend", "nft", "nft (events), or iptables (checked every --interval)")
 	mode := flags.String("iptables-mode", "auto", "iptables: which iptables: auto, nft or legacy")
+	oneOf(flags, "backend", backends.Names...)
+	oneOf(flags, "iptables-mode", modes...)
 	interval := flags.Duration("interval", 2*time.Second, "iptables: how often to compare")
 	pf.register(flags)
 	if code := parseFlags(e, flags, watchUsage, args); code >= 0 {
