@@ -1,0 +1,500 @@
+package iptables
+
+// The fields table: how each IR field is written as iptables options.
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// iptField lowers one IR field. Every field of ir.AllFields has a row (a
+// test checks it); a field without one is refused by Render, never dropped.
+type iptField func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic
+
+var fieldLowerings = map[ir.Field]iptField{
+	ir.FieldIifname:  interfaces(func(a *alternative) *slot { return &a.in }),
+	ir.FieldOifname:  interfaces(func(a *alternative) *slot { return &a.out }),
+	ir.FieldIPSaddr:  addresses(false),
+	ir.FieldIPDaddr:  addresses(true),
+	ir.FieldIP6Saddr: addresses(false),
+	ir.FieldIP6Daddr: addresses(true),
+	ir.FieldL4Proto:  protocols,
+	// Ports are written with their protocol, by protocols.
+	ir.FieldSport:      func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldDport:      func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldICMPType:   icmpTypes("icmp", "--icmp-type", ir.FieldICMPCode),
+	ir.FieldICMPv6Type: icmpTypes("icmp6", "--icmpv6-type", ir.FieldICMPv6Code),
+	ir.FieldICMPCode:   icmpCodeWithType(ir.FieldICMPType),
+	ir.FieldICMPv6Code: icmpCodeWithType(ir.FieldICMPv6Type),
+	ir.FieldMark:       numbers("mark", "--mark", true),
+	ir.FieldCtMark:     numbers("connmark", "--mark", true),
+	ir.FieldSkuid:      numbers("owner", "--uid-owner", false),
+	ir.FieldSkgid:      numbers("owner", "--gid-owner", false),
+	ir.FieldPkttype:    pkttypes,
+	ir.FieldTCPFlags:   tcpFlags,
+	// The family decides which of iptables and ip6tables gets the rule
+	// (see ir.Rule.Family); nothing is left to write.
+	ir.FieldNfproto:    func(*lowering, *ir.Match, *ir.Rule) *ir.Diagnostic { return nil },
+	ir.FieldIPProtocol: ipProtocol,
+	// ip6tables' -p skips extension headers, as "meta l4proto" does: it
+	// cannot say what the first next header is.
+	ir.FieldIP6Nexthdr: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
+			Hint: "that is \"meta l4proto\"; use it, or the nft target"}
+	},
+	ir.FieldFibDaddrType: addrTypes,
+	ir.FieldIPTTL:        hops("ttl"),
+	ir.FieldIP6Hoplimit:  hops("hl"),
+	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		if m.Op == ir.Neq {
+			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
+		} else {
+			lw.addMatches("-m", "conntrack", "--ctstate", ctStates(m.Values))
+		}
+		return nil
+	},
+}
+
+// addrTypes writes "-m addrtype --dst-type LOCAL": for IPv4 it asks the
+// routing tables as fib does, and a list of types holds for any of them.
+// ip6tables' addrtype is another match: its list must hold all together,
+// its UNICAST holds for local addresses too (fib's unicast does not), and
+// it knows no broadcast (which no IPv6 destination is) nor the rarer
+// types. Only what it says exactly is written.
+func addrTypes(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	var types []string
+	for _, v := range ir.Numbers(m.Values) {
+		name := ir.KindAddrType.NameOf(v)
+		if lw.family == ir.IPv6 && name == "broadcast" {
+			continue
+		}
+		types = append(types, name)
+	}
+	not := []string{}
+	if m.Op == ir.Neq {
+		not = []string{"!"}
+	}
+	if lw.family == ir.IPv4 {
+		lw.addMatches(slices.Concat([]string{"-m", "addrtype"}, not, []string{"--dst-type", strings.ToUpper(strings.Join(types, ","))})...)
+		return nil
+	}
+	refuse := func(why string) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the ip6tables target cannot express " + m.Text() + ": " + why,
+			Hint: "match IPv4 and IPv6 in separate rules with one type each (local, unicast or multicast), or use the nft target"}
+	}
+	switch {
+	case len(types) == 0 && m.Op == ir.Eq:
+		lw.alts = nil // only broadcasts, which IPv6 has none of
+		return nil
+	case len(types) == 0:
+		return nil // not a broadcast: every IPv6 packet
+	case len(types) > 1:
+		return refuse("ip6tables' addrtype holds when all the types it lists hold, not any")
+	}
+	// Each type as addrtype matches that must all hold; ip6tables' LOCAL
+	// also holds for a local route's subnet-router anycast address, which
+	// fib calls anycast.
+	is := func(t string) []string { return []string{"-m", "addrtype", "--dst-type", t} }
+	isNot := func(t string) []string { return []string{"-m", "addrtype", "!", "--dst-type", t} }
+	add := func(alts ...[]string) {
+		choices := make([]choice, len(alts))
+		for i, args := range alts {
+			choices[i] = func(a alternative) alternative {
+				a.matches = append(slices.Clone(a.matches), args...)
+				return a
+			}
+		}
+		lw.expand(choices)
+	}
+	switch {
+	case types[0] == "local" && m.Op == ir.Eq:
+		add(slices.Concat(is("LOCAL"), isNot("ANYCAST")))
+	case types[0] == "local":
+		// Not local: not LOCAL, or LOCAL and ANYCAST; two rules that no
+		// packet holds both of.
+		add(isNot("LOCAL"), slices.Concat(is("LOCAL"), is("ANYCAST")))
+	case types[0] == "multicast" || types[0] == "anycast":
+		add(slices.Concat([]string{"-m", "addrtype"}, not, []string{"--dst-type", strings.ToUpper(types[0])}))
+	case types[0] == "unicast" && m.Op == ir.Eq:
+		// ip6tables' UNICAST is a property of the address alone.
+		add(slices.Concat(is("UNICAST"), isNot("LOCAL"), isNot("ANYCAST"), isNot("UNREACHABLE")))
+	case types[0] == "unicast":
+		return refuse("not unicast is several kinds of address that ip6tables' addrtype tells apart otherwise")
+	default:
+		return refuse("ip6tables' addrtype does not know " + types[0] + " as fib does")
+	}
+	return nil
+}
+
+// icmpTypes writes "-m icmp --icmp-type 8", with the code when the rule
+// has one ("--icmp-type 3/3"): iptables matches a code only with its type.
+func icmpTypes(module, option string, codeField ir.Field) iptField {
+	return func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		types := ir.Numbers(m.Values)
+		code := r.Match(codeField)
+		if m.Op == ir.Neq {
+			if len(types) > 1 || code != nil {
+				return cannot(m, "iptables negates one ICMP type, without a code; use the nft target")
+			}
+			lw.addMatches("-m", module, "!", option, strconv.Itoa(int(types[0])))
+			return nil
+		}
+		var codes []uint32
+		if code != nil {
+			if code.Op == ir.Neq {
+				return cannot(code, "iptables cannot negate an ICMP code; use the nft target")
+			}
+			codes = ir.Numbers(code.Values)
+		}
+		var choices []choice
+		for _, t := range types {
+			values := []string{strconv.Itoa(int(t))}
+			if codes != nil {
+				values = nil
+				for _, c := range codes {
+					values = append(values, fmt.Sprintf("%d/%d", t, c))
+				}
+			}
+			for _, v := range values {
+				choices = append(choices, func(a alternative) alternative {
+					a.matches = append(slices.Clone(a.matches), "-m", module, option, v)
+					return a
+				})
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// icmpCodeWithType checks that an ICMP code comes with its type, which
+// writes both.
+func icmpCodeWithType(typeField ir.Field) iptField {
+	return func(_ *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		if r.Match(typeField) == nil {
+			return cannot(m, "iptables matches an ICMP code only together with its type: add "+typeField.String())
+		}
+		return nil
+	}
+}
+
+// numbers writes a match on 32-bit values through a module: "-m mark
+// --mark 0x1/0xff", "-m owner --uid-owner 0"; a set is one rule per value.
+func numbers(module, option string, hex bool) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		values := ir.Numbers(m.Values)
+		if m.Op == ir.Neq && len(values) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		choices := make([]choice, len(values))
+		for i, v := range values {
+			text := strconv.FormatUint(uint64(v), 10)
+			if hex {
+				text = fmt.Sprintf("0x%x", v)
+				if m.Mask != 0 {
+					text += fmt.Sprintf("/0x%x", m.Mask)
+				}
+			}
+			args := []string{"-m", module, option, text}
+			if m.Op == ir.Neq {
+				args = []string{"-m", module, "!", option, text}
+			}
+			choices[i] = func(a alternative) alternative {
+				a.matches = append(slices.Clone(a.matches), args...)
+				return a
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// hops writes a TTL or hop limit match with module ttl (hl for IPv6),
+// which compares with one number: --ttl-eq, --ttl-lt or --ttl-gt. Each
+// span of what the match holds for is one rule (a range inside 0-255 two
+// comparisons); one value negated is "! --ttl-eq".
+func hops(module string) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		cmp := func(op string, v uint64) []string {
+			return []string{"-m", module, "--" + module + "-" + op, strconv.FormatUint(v, 10)}
+		}
+		if m.Op == ir.Neq && len(m.Values) == 1 && m.Values[0].Lo == m.Values[0].Hi {
+			lw.addMatches("-m", module, "!", "--"+module+"-eq", strconv.FormatUint(m.Values[0].Lo.Uint(), 10))
+			return nil
+		}
+		top := m.Field.Spec().Kind.Max()
+		var choices []choice
+		for _, sp := range m.Effective() {
+			lo, hi := sp.Lo.Uint(), sp.Hi.Uint()
+			var args []string
+			switch {
+			case lo == hi:
+				args = cmp("eq", lo)
+			case lo == 0 && hi == top:
+			case lo == 0:
+				args = cmp("lt", hi+1)
+			case hi == top:
+				args = cmp("gt", lo-1)
+			default:
+				args = append(cmp("gt", lo-1), cmp("lt", hi+1)...)
+			}
+			choices = append(choices, func(a alternative) alternative {
+				a.matches = append(slices.Clone(a.matches), args...)
+				return a
+			})
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// tcpFlags writes "-m tcp --tcp-flags MASK COMPARE": (flags & MASK) ==
+// COMPARE. iptables knows six flags (not ECN or CWR), so a match that
+// reads those, or all eight bits, is refused.
+func tcpFlags(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	each, d := tcpFlagsArgs(m)
+	if d != nil {
+		return d
+	}
+	if r.Match(ir.FieldSport) != nil || r.Match(ir.FieldDport) != nil {
+		return nil // written with the ports, in their -m tcp (see portCombos)
+	}
+	choices := make([]choice, len(each))
+	for i, args := range each {
+		choices[i] = func(a alternative) alternative {
+			a.matches = append(append(slices.Clone(a.matches), "-m", "tcp"), args...)
+			return a
+		}
+	}
+	lw.expand(choices)
+	return nil
+}
+
+// tcpFlagsArgs is a tcp flags match's options of the tcp module: one
+// --tcp-flags for each value of a set, each a rule of its own.
+func tcpFlagsArgs(m *ir.Match) ([][]string, *ir.Diagnostic) {
+	mask := m.Mask
+	if mask == 0 || mask&^0x3f != 0 {
+		return nil, cannot(m, "iptables compares the six flags fin, syn, rst, psh, ack and urg only: write tcp flags & (fin|syn|rst|psh|ack|urg) == ...")
+	}
+	values := ir.Numbers(m.Values)
+	if m.Op == ir.Neq && len(values) > 1 {
+		return nil, cannot(m, negatedSetHint)
+	}
+	names := func(v uint32) string {
+		var out []string
+		for _, n := range []struct {
+			name string
+			bit  uint32
+		}{{"FIN", 0x01}, {"SYN", 0x02}, {"RST", 0x04}, {"PSH", 0x08}, {"ACK", 0x10}, {"URG", 0x20}} {
+			if v&n.bit != 0 {
+				out = append(out, n.name)
+			}
+		}
+		if len(out) == 0 {
+			return "NONE"
+		}
+		return strings.Join(out, ",")
+	}
+	each := make([][]string, len(values))
+	for i, v := range values {
+		each[i] = []string{"--tcp-flags", names(mask), names(v)}
+		if m.Op == ir.Neq {
+			each[i] = append([]string{"!"}, each[i]...)
+		}
+	}
+	return each, nil
+}
+
+// pkttypes writes "-m pkttype --pkt-type broadcast"; iptables calls host
+// unicast, and has no "other".
+func pkttypes(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	values := ir.Numbers(m.Values)
+	if m.Op == ir.Neq && len(values) > 1 {
+		return cannot(m, negatedSetHint)
+	}
+	names := map[uint32]string{0: "unicast", 1: "broadcast", 2: "multicast"}
+	choices := make([]choice, len(values))
+	for i, v := range values {
+		name, ok := names[v]
+		if !ok {
+			return cannot(m, "iptables' pkttype match knows unicast, broadcast and multicast only")
+		}
+		args := []string{"-m", "pkttype", "--pkt-type", name}
+		if m.Op == ir.Neq {
+			args = []string{"-m", "pkttype", "!", "--pkt-type", name}
+		}
+		choices[i] = func(a alternative) alternative {
+			a.matches = append(slices.Clone(a.matches), args...)
+			return a
+		}
+	}
+	lw.expand(choices)
+	return nil
+}
+
+// cannot is the error for what iptables cannot say in one rule.
+func cannot(m *ir.Match, hint string) *ir.Diagnostic {
+	return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: fmt.Sprintf("the iptables target cannot express %s in one rule", m.Text()), Hint: hint}
+}
+
+const negatedSetHint = "iptables negates one value a rule; split the set, or use the nft target"
+
+func interfaces(at func(*alternative) *slot) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		names := ir.ValueStrings(ir.KindInterface, m.Values)
+		if m.Op == ir.Neq && len(names) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		choices := make([]choice, len(names))
+		for i, n := range names {
+			// iptables writes nft's "eth*" as "eth+".
+			name := strings.TrimSuffix(n, "*")
+			if name != n {
+				name += "+"
+			}
+			choices[i] = func(a alternative) alternative {
+				*at(&a) = slot{name, m.Op == ir.Neq}
+				return a
+			}
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+func addresses(destination bool) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		if m.SetName != "" {
+			return ipsetMatch(lw, m, destination)
+		}
+		set := ir.Addrs(m.Field.Spec().Kind, m.Values)
+		if m.Op == ir.Neq && len(set) > 1 {
+			// Touching elements are one range: one "!" can still say it.
+			if set = ir.MergeRanges(set); len(set) > 1 {
+				return cannot(m, negatedSetHint)
+			}
+		}
+		choices := make([]choice, len(set))
+		for i, e := range set {
+			choices[i] = addressChoice(e, destination, m.Op == ir.Neq)
+		}
+		lw.expand(choices)
+		return nil
+	}
+}
+
+// ipProtocol writes "ip protocol" as -p: IPv4 has no extension headers,
+// so its protocol field is the transport protocol, which -p matches. A
+// rule that also matches "meta l4proto" writes -p from that; the IPv4
+// protocol then adds nothing only when the l4proto values lie inside it.
+func ipProtocol(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	if l4 := r.Match(ir.FieldL4Proto); l4 != nil {
+		if l4.Op == ir.Eq && m.Op == ir.Eq && m.Values.Contains(l4.Values) {
+			return nil
+		}
+		return cannot(m, "iptables has one -p a rule: match the protocol once (ip protocol or meta l4proto)")
+	}
+	return protocols(lw, m, r)
+}
+
+// protocols writes the protocol match and, for each protocol, its ports:
+// "-p tcp -m tcp --dport 22", or multiport for several.
+func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+	ps := ir.Protocols(m.Values)
+	if m.Op == ir.Neq {
+		if len(ps) > 1 {
+			return cannot(m, negatedSetHint)
+		}
+		lw.expand([]choice{func(a alternative) alternative {
+			a.proto = slot{ps[0].String(), true}
+			return a
+		}})
+		return nil
+	}
+	var ports []*ir.Match
+	for _, f := range []ir.Field{ir.FieldSport, ir.FieldDport} {
+		if pm := r.Match(f); pm != nil {
+			ports = append(ports, pm)
+		}
+	}
+	var choices []choice
+	flags := [][]string{nil} // tcp flags share the ports' -m tcp, as iptables-save lists them
+	if fm := r.Match(ir.FieldTCPFlags); fm != nil && len(ports) > 0 {
+		var d *ir.Diagnostic
+		if flags, d = tcpFlagsArgs(fm); d != nil {
+			return d
+		}
+	}
+	for _, p := range ps {
+		options := flags
+		if p != ir.TCP {
+			options = [][]string{nil}
+		}
+		for _, extra := range options {
+			combos, d := portCombos(p, ports, extra)
+			if d != nil {
+				return d
+			}
+			for _, combo := range combos {
+				choices = append(choices, func(a alternative) alternative {
+					a.proto = slot{value: p.String()}
+					a.matches = append(slices.Clone(a.matches), combo...)
+					return a
+				})
+			}
+		}
+	}
+	lw.expand(choices)
+	return nil
+}
+
+func addressChoice(e ir.AddrElem, destination, negated bool) choice {
+	return func(a alternative) alternative {
+		switch {
+		case e.Prefix.IsValid():
+			a = setAddr(a, destination, slot{e.Prefix.String(), negated})
+		case e.From == e.To:
+			bits := 32
+			if e.From.Is6() {
+				bits = 128
+			}
+			a = setAddr(a, destination, slot{fmt.Sprintf("%s/%d", e.From, bits), negated})
+		default:
+			flag := "--src-range"
+			if destination {
+				flag = "--dst-range"
+			}
+			args := []string{"-m", "iprange", flag, e.From.String() + "-" + e.To.String()}
+			if negated {
+				args = []string{"-m", "iprange", "!", flag, e.From.String() + "-" + e.To.String()}
+			}
+			a.matches = append(slices.Clone(a.matches), args...)
+		}
+		return a
+	}
+}
+
+func setAddr(a alternative, destination bool, v slot) alternative {
+	if destination {
+		a.dst = v
+	} else {
+		a.src = v
+	}
+	return a
+}
+
+// ctStates lists states in the order iptables-save prints them.
+func ctStates(set ir.Set) string {
+	var out []string
+	for _, st := range []ir.CtState{ir.CtInvalid, ir.CtNew, ir.CtRelated, ir.CtEstablished, ir.CtUntracked} {
+		if set.Has(ir.CtStateSet(st)[0].Lo) {
+			out = append(out, strings.ToUpper(st.String()))
+		}
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,138 @@
+package iptables
+
+// Targets and the matches that gate them: marks, log, nat, limit, reject.
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// MaxLogPrefix is the longest --log-prefix iptables accepts.
+const MaxLogPrefix = 29
+
+// markTarget is a mark statement as iptables-save writes it: MARK and
+// CONNMARK, with the full masks iptables-save lists.
+func markTarget(s *ir.MarkSet) []string {
+	const all = "0xffffffff"
+	switch {
+	case s.From == ir.FieldMark: // ct mark set meta mark
+		return []string{"-j", "CONNMARK", "--save-mark", "--nfmask", all, "--ctmask", all}
+	case s.From == ir.FieldCtMark: // meta mark set ct mark
+		return []string{"-j", "CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", all}
+	case s.Target == ir.FieldCtMark:
+		return []string{"-j", "CONNMARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+	}
+	return []string{"-j", "MARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+}
+
+// logTarget is a log statement as iptables-save writes it: NFLOG for a
+// group, else LOG with its options in iptables-save's order.
+func logTarget(s *ir.Log) []string {
+	if s.ToGroup {
+		target := []string{"-j", "NFLOG"}
+		if s.Prefix != "" {
+			target = append(target, "--nflog-prefix", s.Prefix)
+		}
+		return append(target, "--nflog-group", strconv.Itoa(int(s.Group)))
+	}
+	target := []string{"-j", "LOG"}
+	if s.Prefix != "" {
+		target = append(target, "--log-prefix", s.Prefix)
+	}
+	if s.Level != ir.LogDefault && s.Level != ir.LogWarn {
+		target = append(target, "--log-level", strconv.Itoa(s.Level.Syslog()))
+	}
+	for _, f := range []struct {
+		flag   ir.LogFlags
+		option string
+	}{{ir.LogTCPSequence, "--log-tcp-sequence"}, {ir.LogTCPOptions, "--log-tcp-options"}, {ir.LogIPOptions, "--log-ip-options"},
+		{ir.LogUID, "--log-uid"}, {ir.LogEther, "--log-macdecode"}} {
+		if s.Flags&f.flag != 0 {
+			target = append(target, f.option)
+		}
+	}
+	return target
+}
+
+// natTarget is a nat rule's rewrite as iptables-save lists it.
+func natTarget(n *ir.NAT) []string {
+	to := n.Addr.String()
+	if n.Port != 0 {
+		to = netip.AddrPortFrom(n.Addr, n.Port).String()
+	}
+	switch n.Kind {
+	case ir.Masquerade:
+		return []string{"-j", "MASQUERADE"}
+	case ir.DNAT:
+		return []string{"-j", "DNAT", "--to-destination", to}
+	case ir.Redirect:
+		if n.Port != 0 {
+			return []string{"-j", "REDIRECT", "--to-ports", strconv.Itoa(int(n.Port))}
+		}
+		return []string{"-j", "REDIRECT"}
+	case ir.SNAT:
+		return []string{"-j", "SNAT", "--to-source", to}
+	}
+	panic(fmt.Sprintf("iptables: writing nat kind %d, which Validate refuses", n.Kind))
+}
+
+// limitMatch is a limit as iptables' limit match, for a rule whose limit
+// gates limited of its iptables rules, written for each of alts
+// alternatives. Each iptables rule keeps its own rate, so a limit is
+// refused where it would gate more than one; and what iptables-legacy
+// cannot hold is refused for the iptables target as a whole.
+func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
+	refuse := func(why string) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: l.Pos, Message: fmt.Sprintf("the iptables target cannot express %s: %s", l.Text(), why),
+			Hint: "use the nft target, which keeps one rate for the whole rule"}
+	}
+	switch {
+	case limited*alts > 1:
+		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
+	case l.Meter != nil:
+		return hashlimitMatch(l)
+	case l.Over:
+		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
+	}
+	// As xt_limit keeps it: the time between packets in 1/10000 s, times
+	// the burst, in 32 bits.
+	interval := 10000 * l.Unit.Seconds() / l.Rate
+	switch {
+	case interval == 0:
+		return nil, refuse("iptables' limit goes up to 10000/second")
+	case interval*uint64(l.EffectiveBurst()) > math.MaxUint32:
+		return nil, refuse("iptables-legacy's limit overflows at so low a rate with this burst")
+	}
+	args := []string{"-m", "limit", "--limit", fmt.Sprintf("%d/%s", l.Rate, map[ir.RateUnit]string{
+		ir.PerSecond: "sec", ir.PerMinute: "min", ir.PerHour: "hour", ir.PerDay: "day"}[l.Unit])}
+	if b := l.EffectiveBurst(); b != ir.DefaultBurst {
+		args = append(args, "--limit-burst", strconv.Itoa(int(b)))
+	}
+	return args, nil
+}
+
+// rejectCodes are iptables' names of the ICMP answers, by family and code;
+// icmpx codes (no-route, port, host, admin) map to each family's own.
+var rejectCodes = map[ir.Family]map[uint8]string{
+	ir.IPv4: {0: "icmp-net-unreachable", 1: "icmp-host-unreachable", 2: "icmp-proto-unreachable", 3: "icmp-port-unreachable",
+		9: "icmp-net-prohibited", 10: "icmp-host-prohibited", 13: "icmp-admin-prohibited"},
+	ir.IPv6: {0: "icmp6-no-route", 1: "icmp6-adm-prohibited", 3: "icmp6-addr-unreachable", 4: "icmp6-port-unreachable",
+		5: "icmp6-policy-fail", 6: "icmp6-reject-route"},
+}
+
+// rejectWith is the --reject-with of a reject in one family.
+func rejectWith(with ir.RejectWith, family ir.Family) (string, bool) {
+	sent, ok := with.InFamily(family)
+	if !ok {
+		return "", false
+	}
+	if sent.Kind == ir.RejectTCPReset {
+		return "tcp-reset", true
+	}
+	name, ok := rejectCodes[family][sent.Code]
+	return name, ok
+}
