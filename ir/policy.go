@@ -256,6 +256,18 @@ func ParseVerdict(name string) (Verdict, bool) {
 	return NoVerdict, false
 }
 
+// AllVerdicts lists every verdict, for the readers that must know each.
+func AllVerdicts() []Verdict {
+	out := make([]Verdict, 0, len(verdictNames)-1)
+	for v := range len(verdictNames) - 1 {
+		out = append(out, Verdict(v+1))
+	}
+	return out
+}
+
+// TakesChain reports jump and goto, which name the chain they go to.
+func (v Verdict) TakesChain() bool { return v == Jump || v == Goto }
+
 // Decides reports whether the verdict ends the packet's way through the
 // base chain: accept, drop and reject do; jump, goto and return move it
 // between chains.

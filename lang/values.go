@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -177,4 +178,144 @@ func closest(name string, candidates []string) (string, bool) {
 		}
 	}
 	return best, best != "" && bestDist <= max(2, len(name)/3)
+}
+
+// values turns elements into a set of the field's kind, reporting each
+// element that is not of that kind at its own position.
+func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
+	switch kind.Spec().Shape {
+	case ir.ShapeName:
+		return rb.interfaces(sel, elems)
+	case ir.ShapeAddr:
+		return rb.addresses(sel, kind, elems)
+	}
+	return rb.numbers(sel, kind, elems)
+}
+
+// badElement reports an element that did not parse: a malformed value at
+// its own position, a value of the wrong kind ("expected ...") at the
+// $NAME it came through. It returns true when the caller should stop, so
+// that a wrong-kind $NAME is reported once.
+func (rb *ruleBuilder) badElement(e elem, msg, hint string) bool {
+	p, end := e.pos, e.end()
+	if strings.HasPrefix(msg, "expected") {
+		p, end = e.where()
+	}
+	rb.errorf(p, end, "%s", msg).Hint = hint
+	return e.use != nil && p == e.use.pos
+}
+
+// wrongKind reports an element of the wrong kind; it returns true when
+// the caller should stop, so that a wrong-kind $NAME is reported once.
+func (rb *ruleBuilder) wrongKind(e elem, format string, args ...any) (*ir.Diagnostic, bool) {
+	p, end := e.where()
+	return rb.errorf(p, end, format, args...), e.use != nil
+}
+
+func (rb *ruleBuilder) interfaces(sel *ir.Selector, elems []elem) (ir.Set, bool) {
+	var names []string
+	ok := true
+	for _, e := range elems {
+		if k := e.kind(); k != "a name" && k != "a string" && k != "a number" {
+			ok = false
+			if _, stop := rb.wrongKind(e, "%s needs interface names, %s", sel.Words, e.describe()); stop {
+				break
+			}
+			continue
+		}
+		if err := ir.CheckInterfaceName(e.text); err != nil {
+			at, end := e.where()
+			if e.use == nil || e.fromFile {
+				at, end = e.pos, e.end()
+			}
+			rb.errorf(at, end, "%v", err).Hint = interfaceHint(e.text)
+			ok = false
+			continue
+		}
+		if slices.Contains(names, e.text) {
+			rb.ds.Warnf(e.pos, "%q appears twice in this set", e.text)
+			continue
+		}
+		names = append(names, e.text)
+	}
+	return ir.InterfaceSet(names...), ok
+}
+
+func interfaceHint(name string) string {
+	if strings.Contains(name, "+") {
+		return fmt.Sprintf("the wildcard is '*', as in nft: %q matches every interface whose name starts with %q",
+			strings.ReplaceAll(name, "+", "")+"*", strings.ReplaceAll(name, "+", ""))
+	}
+	return ""
+}
+
+func (rb *ruleBuilder) addresses(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.Set, bool) {
+	family, other := kind.Spec().Family, "ip6"
+	if family == ir.IPv6 {
+		other = "ip"
+	}
+	spans := make([]ir.Span, 0, len(elems))
+	ok := true
+	for _, e := range elems {
+		a, msg, hint := parseAddrElem(e)
+		if msg != "" {
+			ok = false
+			if rb.badElement(e, msg, hint) {
+				break
+			}
+			continue
+		}
+		if a.Family() != family {
+			d, _ := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
+			d.Hint = fmt.Sprintf("use %s saddr / %s daddr for %s", other, other, map[ir.Family]string{ir.IPv4: "IPv6 addresses", ir.IPv6: "IPv4 addresses"}[family])
+			ok = false
+			continue
+		}
+		spans = append(spans, ir.Span{Lo: ir.AddrKey(a.From), Hi: ir.AddrKey(a.To)})
+	}
+	// Only a literal set warns about overlaps (a file set may hold a million
+	// elements), and only one whose spans do not already ascend apart: the
+	// elements are parsed again then, to name them and their positions.
+	if ok && !fromOneFile(elems) && !ascendApart(spans) {
+		addrs := make([]ir.AddrElem, len(elems))
+		for i, e := range elems {
+			addrs[i], _, _ = parseAddrElem(e)
+		}
+		warnOverlaps(&rb.ds, addrs)
+	}
+	return ir.OwnSet(spans), ok
+}
+
+// ascendApart reports whether each span starts above the end of the one
+// before it: then no two overlap.
+func ascendApart(spans []ir.Span) bool {
+	for i := 1; i < len(spans); i++ {
+		if spans[i].Lo.Compare(spans[i-1].Hi) <= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func fromOneFile(elems []elem) bool {
+	return len(elems) > 0 && elems[0].fromFile && elems[len(elems)-1].fromFile
+}
+
+// warnOverlaps warns about elements that repeat or overlap: likely typos,
+// though ksc merges them (the kernel refuses overlapping elements).
+func warnOverlaps(ds *ir.Diagnostics, sorted []ir.AddrElem) {
+	slices.SortStableFunc(sorted, func(a, b ir.AddrElem) int { return a.From.Compare(b.From) })
+	var maxElem ir.AddrElem
+	for i, e := range sorted {
+		if i > 0 && !maxElem.To.Less(e.From) {
+			if e.From == maxElem.From && e.To == maxElem.To {
+				ds.Warnf(e.Pos, "%s appears twice in this set", e).Hint = "the first is at " + maxElem.Pos.String()
+			} else {
+				ds.Warnf(e.Pos, "%s overlaps %s in the same set", e, maxElem).Hint = "ksc merges them; write the set without the overlap"
+			}
+		}
+		if i == 0 || maxElem.To.Less(e.To) {
+			maxElem = e
+		}
+	}
 }

@@ -1,0 +1,326 @@
+package lang
+
+// The statements a rule may hold after its matches: reject's answer, log,
+// mark setting, nat and limit (clause.go maps each first word to these).
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// rejectWith reads what follows "reject with": "tcp reset", or "icmp",
+// "icmpv6" or "icmpx", an optional "type", and a code by name or number.
+func (rb *ruleBuilder) rejectWith() bool {
+	with := rb.next()
+	pos, end := with.span()
+	hint := "e.g. reject with tcp reset, reject with icmpx admin-prohibited, reject with icmp host-prohibited"
+	kindWord := rb.next()
+	if kindWord == nil {
+		rb.errorf(pos, end, "reject with what?").Hint = hint
+		return false
+	}
+	at, to := kindWord.span()
+	if kindWord.word() == "tcp" {
+		if t := rb.next(); t == nil || t.word() != "reset" {
+			rb.errorf(at, to, "reject with tcp must be followed by reset").Hint = hint
+			return false
+		}
+		rb.out.RejectWith = ir.RejectWith{Kind: ir.RejectTCPReset}
+		return true
+	}
+	kind, ok := map[string]ir.RejectKind{"icmp": ir.RejectICMP, "icmpv6": ir.RejectICMPv6, "icmpx": ir.RejectICMPX}[kindWord.word()]
+	if !ok {
+		rb.errorf(at, to, "unknown reject answer %q", kindWord.word()).Hint = hint
+		return false
+	}
+	code := rb.next()
+	if code != nil && code.word() == "type" {
+		code = rb.next() // nft's older spelling: reject with icmp type host-prohibited
+	}
+	if code == nil || code.word() == "" {
+		rb.errorf(at, to, "reject with %s needs a code", kindWord.word()).Hint = hint
+		return false
+	}
+	var names []string
+	for _, n := range kind.Codes() {
+		names = append(names, n.Name)
+		if n.Name == code.word() {
+			rb.out.RejectWith = ir.RejectWith{Kind: kind, Code: uint8(n.Value)}
+			return true
+		}
+	}
+	cat, cto := code.span()
+	d := rb.errorf(cat, cto, "unknown %s code %q", kindWord.word(), code.word())
+	d.Hint = "use one of: " + strings.Join(names, ", ")
+	if best, near := closest(code.word(), names); near {
+		d.Hint = "did you mean " + best + "?"
+	}
+	return false
+}
+
+// log reads "log [prefix TEXT] [group N] [level LEVEL] [flags FLAGS]...".
+func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
+	l := &ir.Log{Pos: pos}
+	seen := map[string]bool{}
+	for {
+		t := rb.peek()
+		key := ""
+		if t != nil {
+			key = t.word()
+		}
+		if key != "prefix" && key != "level" && key != "group" && key != "flags" {
+			return l
+		}
+		rb.next()
+		at, end := t.span()
+		if key == "flags" {
+			if !rb.logFlags(l, at, end) {
+				return l
+			}
+			continue
+		}
+		v := rb.next()
+		if v == nil || v.Value == nil || v.Value.String == nil && v.Value.Word == nil {
+			rb.errorf(at, end, "log %s needs a value", key).Hint = `e.g. log prefix "drop: " level info`
+			return l
+		}
+		if seen[key] {
+			rb.errorf(at, end, "log has %s twice", key)
+		}
+		seen[key] = true
+		if key == "prefix" {
+			text := v.Value.Word
+			if v.Value.String != nil {
+				text = v.Value.String
+			}
+			l.Prefix = strings.Trim(*text, `"`)
+			continue
+		}
+		if key == "group" {
+			n, err := strconv.ParseUint(derefOr(v.Value.Word, ""), 10, 16)
+			if err != nil {
+				vp, ve := v.span()
+				rb.errorf(vp, ve, "log group needs a number 0-65535, not %q", strings.Trim(derefOr(v.Value.String, derefOr(v.Value.Word, "")), `"`))
+			}
+			l.ToGroup, l.Group = true, uint16(n)
+			continue
+		}
+		name := ""
+		if v.Value.Word != nil {
+			name = *v.Value.Word
+		}
+		level, ok := ir.ParseLogLevel(name)
+		if !ok {
+			vp, ve := v.span()
+			d := rb.errorf(vp, ve, "unknown log level %q", strings.Trim(derefOr(v.Value.String, name), `"`))
+			d.Hint = fmt.Sprintf("use one of %v", ir.LogLevels)
+		}
+		l.Level = level
+	}
+}
+
+// markSet reads what follows "meta mark set" or "ct mark set": a number,
+// or the other mark ("ct mark set meta mark").
+func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
+	st := &ir.MarkSet{Pos: pos, Target: target}
+	if sel, n := selectorAt(rb.terms[rb.i:]); sel != nil && (sel.Field == ir.FieldMark || sel.Field == ir.FieldCtMark) && sel.Field != target {
+		rb.i += n
+		st.From = sel.Field
+		return st
+	}
+	t := rb.next()
+	if t == nil || t.Value == nil || t.Value.Word == nil {
+		rb.errorf(pos, end, "%s set needs a value", target).Hint = "a 32-bit number, or the other mark: meta mark set ct mark"
+		return nil
+	}
+	v, err := strconv.ParseUint(*t.Value.Word, 0, 32)
+	if err != nil {
+		at, to := t.span()
+		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, *t.Value.Word).Hint = "e.g. 0x6d6f6c65, or the other mark: meta mark set ct mark"
+		return nil
+	}
+	st.Value = uint32(v)
+	return st
+}
+
+// snat reads "snat [ip|ip6] to ADDRESS" (or $NAME of one address): the
+// family word, which nft needs in inet tables, must agree with the
+// address.
+func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
+	hint := "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
+	if kind == ir.DNAT {
+		hint = "dnat to 192.0.2.10, dnat to 192.0.2.10:8080, or in an inet table dnat ip to 192.0.2.10:8080 / dnat ip6 to [2001:db8::10]:8080"
+	}
+	n := &ir.NAT{Pos: pos, Kind: kind}
+	family := ir.Inet
+	if t := rb.peek(); t != nil && (t.word() == "ip" || t.word() == "ip6") {
+		rb.next()
+		family = map[string]ir.Family{"ip": ir.IPv4, "ip6": ir.IPv6}[t.word()]
+	}
+	if t := rb.next(); t == nil || t.word() != "to" {
+		rb.errorf(pos, end, "%s needs \"to\" and an address", kind).Hint = hint
+		return nil
+	}
+	t := rb.next()
+	if t == nil || t.Value == nil {
+		rb.errorf(pos, end, "%s to needs an address", kind).Hint = hint
+		return nil
+	}
+	at, to := t.span()
+	elems, ok := rb.resolve(t.Value, rb.enabled)
+	if !ok {
+		return nil
+	}
+	if len(elems) != 1 {
+		rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = hint
+		return nil
+	}
+	text := elems[0].text
+	if ap, err := netip.ParseAddrPort(text); err == nil && kind == ir.DNAT {
+		// "192.0.2.10:8080", "[2001:db8::10]:8080"
+		if ap.Port() == 0 {
+			rb.errorf(at, to, "dnat to %s: port 0 is no port", text).Hint = hint
+			return nil
+		}
+		n.Addr, n.Port = ap.Addr(), ap.Port()
+	} else {
+		a, msg, _ := parseAddrElem(elems[0])
+		if msg != "" || a.From != a.To {
+			rb.errorf(at, to, "%s to needs one address, %s", kind, elems[0].describe()).Hint = hint
+			return nil
+		}
+		n.Addr = a.From
+	}
+	if family != ir.Inet && family != n.Family() {
+		rb.errorf(at, to, "%s %s to %s: the address is not %s's", kind, family, n.Addr, family).Hint = hint
+		return nil
+	}
+	return n
+}
+
+// redirect reads "redirect [to :PORT]".
+func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
+	n := &ir.NAT{Pos: pos, Kind: ir.Redirect}
+	if t := rb.peek(); t == nil || t.word() != "to" {
+		return n
+	}
+	rb.next()
+	t := rb.next()
+	port := ""
+	if t != nil {
+		port = strings.TrimPrefix(t.word(), ":")
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if t == nil || !strings.HasPrefix(t.word(), ":") || err != nil || p == 0 {
+		at, to := pos, ir.Pos{}
+		if t != nil {
+			at, to = t.span()
+		}
+		rb.errorf(at, to, "redirect to needs a port: redirect to :8080").Hint = "or redirect alone, to keep the port"
+		return nil
+	}
+	n.Port = uint16(p)
+	return n
+}
+
+// limit reads "limit rate [over] N/UNIT [burst M packets]".
+func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
+	const example = "e.g. limit rate 5/minute burst 10 packets"
+	word := func() (string, ir.Pos, ir.Pos) {
+		t := rb.peek()
+		if t == nil || t.Value == nil || t.Value.Word == nil {
+			return "", end, end
+		}
+		rb.next()
+		at, to := t.span()
+		return *t.Value.Word, at, to
+	}
+	l := &ir.Limit{Pos: pos}
+	if w, at, to := word(); w != "rate" {
+		rb.errorf(at, to, "limit needs a rate").Hint = example
+		return nil
+	}
+	w, at, to := word()
+	if w == "over" {
+		l.Over = true
+		w, at, to = word()
+	}
+	n, unit, ok := strings.Cut(w, "/")
+	rate, err := strconv.ParseUint(n, 10, 32)
+	u, uok := ir.ParseRateUnit(unit)
+	if !ok || err != nil || rate == 0 || !uok {
+		rb.errorf(at, to, "limit rate needs N/UNIT, not %q", w).Hint = "N from 1, UNIT one of " + strings.Join(ir.RateUnits, ", ") + "; " + example
+		return nil
+	}
+	l.Rate, l.Unit = rate, u
+	if t := rb.peek(); t != nil && t.word() == "burst" {
+		rb.next()
+		b, bat, bto := word()
+		burst, err := strconv.ParseUint(b, 10, 32)
+		if err != nil || burst == 0 {
+			rb.errorf(bat, bto, "limit burst needs a number of packets from 1, not %q", b).Hint = example
+			return nil
+		}
+		if p, pat, pto := word(); p != "packets" {
+			rb.errorf(pat, pto, "limit burst counts packets: write \"burst %d packets\"", burst)
+			return nil
+		}
+		l.Burst = uint32(burst)
+	}
+	return l
+}
+
+// logFlags reads what follows "flags": "tcp sequence,options", "ip
+// options", "skuid", "ether" or "all".
+func (rb *ruleBuilder) logFlags(l *ir.Log, at, end ir.Pos) bool {
+	hint := "log flags are tcp sequence,options, ip options, skuid, ether or all"
+	t := rb.next()
+	if t == nil || t.Value == nil || t.Value.Word == nil {
+		rb.errorf(at, end, "log flags needs a flag").Hint = hint
+		return false
+	}
+	group := *t.Value.Word
+	var words []string
+	if group == "tcp" || group == "ip" {
+		for {
+			w := rb.next()
+			if w == nil || w.Value == nil || w.Value.Word == nil {
+				rb.errorf(at, end, "log flags %s needs what to log", group).Hint = hint
+				return false
+			}
+			words = append(words, group+" "+*w.Value.Word)
+			if next := rb.peek(); next == nil || !next.Comma {
+				break
+			}
+			rb.next()
+		}
+	} else {
+		words = []string{group}
+	}
+	for _, w := range words {
+		found := false
+		for _, f := range ir.LogFlagWords {
+			if f.Words == w {
+				l.Flags |= f.Flags
+				found = true
+			}
+		}
+		if !found {
+			tp, te := t.span()
+			rb.errorf(tp, te, "unknown log flag %q", w).Hint = hint
+			return false
+		}
+	}
+	return true
+}
+
+func derefOr(s *string, alt string) string {
+	if s != nil {
+		return *s
+	}
+	return alt
+}
