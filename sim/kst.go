@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
@@ -91,4 +92,45 @@ func ParseTests(data []byte) ([]TestBlock, error) {
 		blocks = blocks[1:]
 	}
 	return blocks, nil
+}
+
+// Checked is an expectation and what became of it.
+type Checked struct {
+	Expectation
+	Got ir.Verdict
+	// By is what decided: a rule's position, or the chains' policies.
+	By string
+	// Answer and WantAnswer are, for a reject whose answer is not the
+	// policy's, the answer given and the one written.
+	Answer, WantAnswer string
+}
+
+// Kept reports whether the expectation held.
+func (c Checked) Kept() bool { return c.Got == c.Verdict && c.Answer == "" }
+
+// Simulate checks the block's expectations against the simulator.
+func (b TestBlock) Simulate(p *ir.Policy) []Checked {
+	out := make([]Checked, len(b.Expect))
+	for i, x := range b.Expect {
+		res := Evaluate(p, x.Packet)
+		by := "the chains' policies"
+		if d := res.Decided(); d != nil && d.Rule != nil {
+			by = d.Rule.Pos.String()
+		}
+		out[i] = Checked{Expectation: x, Got: res.Verdict, By: by}
+	}
+	return out
+}
+
+// Interfaces are the interfaces the block's packets name, in order.
+func (b TestBlock) Interfaces() []string {
+	var names []string
+	for _, x := range b.Expect {
+		for _, name := range []string{x.Packet.Iif, x.Packet.Oif} {
+			if name != "" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }

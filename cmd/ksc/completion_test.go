@@ -35,11 +35,11 @@ func TestCompletionAndManualNameEveryCommandAndFlag(t *testing.T) {
 	}
 	flags := 0
 	for _, c := range cmds {
-		has(bash, "bash", `\t`+c.name+`\)`)
-		has(zsh, "zsh", `'`+c.name+`:`)
-		has(fish, "fish", `-a `+c.name+` `)
-		has(man, "man", `\.SS "ksc `+c.name+`"`)
-		for _, f := range c.flags {
+		has(bash, "bash", `\t`+c.Name+`\)`)
+		has(zsh, "zsh", `'`+c.Name+`:`)
+		has(fish, "fish", `-a `+c.Name+` `)
+		has(man, "man", `\.SS "ksc `+c.Name+`"`)
+		for _, f := range c.Flags {
 			flags++
 			long := regexp.QuoteMeta("--" + f.Name)
 			has(bash, "bash", `[' ]`+long+`[' ]`)

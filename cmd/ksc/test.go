@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -117,7 +116,7 @@ func runTest(e env, args []string) int {
 			return exitUsage
 		}
 		if !*inKernel {
-			t.simulate(p, b)
+			t.report(b.Simulate(p), "")
 			continue
 		}
 		for _, ld := range chosen {
@@ -173,35 +172,28 @@ func (t *tally) where(line int) string {
 	return fmt.Sprintf("%s:%d", t.file, line)
 }
 
-func (t *tally) simulate(p *ir.Policy, b sim.TestBlock) {
-	for _, x := range b.Expect {
-		res := sim.Evaluate(p, x.Packet)
-		if res.Verdict == x.Verdict {
+// report counts the checked expectations and prints each broken one.
+func (t *tally) report(checked []sim.Checked, how string) {
+	for _, c := range checked {
+		switch {
+		case c.Kept():
 			t.passed++
 			continue
+		case c.Answer != "":
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s %s, the kernel answered %s (%s)\n", t.file, c.Line, c.Text, c.Verdict, c.WantAnswer, c.Answer, how)
+		case how == "":
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s (decided by %s)\n", t.file, c.Line, c.Text, c.Verdict, c.Got, c.By)
+		default:
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s in the kernel (%s)\n", t.file, c.Line, c.Text, c.Verdict, c.Got, how)
 		}
 		t.failed++
-		where := "the chains' policies"
-		if d := res.Decided(); d != nil && d.Rule != nil {
-			where = d.Rule.Pos.String()
-		}
-		fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s (decided by %s)\n", t.file, x.Line, x.Text, x.Verdict, res.Verdict, where)
 	}
 }
 
 // inKernel checks a block's expectations with real packets, the policy
 // loaded by loader; false is trouble, already reported.
 func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, ld backends.Loader) bool {
-	loader := ld.Name
-	var names []string
-	for _, x := range b.Expect {
-		for _, name := range []string{x.Packet.Iif, x.Packet.Oif} {
-			if name != "" && !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-		}
-	}
-	l, err := lab.New(names)
+	l, err := lab.New(b.Interfaces())
 	if err != nil {
 		fmt.Fprintf(t.e.stderr, "ksc test: %v\n", err)
 		return false
@@ -214,30 +206,15 @@ func (t *tally) inKernel(p *ir.Policy, b sim.TestBlock, ld backends.Loader) bool
 		}
 	}()
 	if err := ld.Load(p, l.Path()); err != nil {
-		fmt.Fprintf(t.e.stderr, "%s: %s cannot load the policy: %v\n", t.where(b.Line), loader, err)
+		fmt.Fprintf(t.e.stderr, "%s: %s cannot load the policy: %v\n", t.where(b.Line), ld.Name, err)
 		return false
 	}
-	for _, x := range b.Expect {
-		res := sim.Evaluate(p, x.Packet)
-		o, err := l.Run(x.Packet, res.Final)
-		if err != nil {
-			fmt.Fprintf(t.e.stderr, "%s:%d: %s: %v\n", t.file, x.Line, x.Text, err)
-			return false
-		}
-		want, rejects := res.Answer()
-		switch {
-		case !o.Matches(x.Verdict):
-			t.failed++
-			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected %s, got %s in the kernel (%s)\n", t.file, x.Line, x.Text, x.Verdict, o.Verdict, loader)
-		case rejects && o.Verdict == ir.Reject && o.Answer != want:
-			// The answer is the policy's promise too: a reset where an
-			// ICMP error was written tells a client something else.
-			t.failed++
-			fmt.Fprintf(t.e.stdout, "%s:%d: %s: expected reject %s, the kernel answered %s (%s)\n", t.file, x.Line, x.Text, want.Text(), o.Answer.Text(), loader)
-		default:
-			t.passed++
-		}
+	checked, err := l.Check(p, b)
+	if err != nil {
+		fmt.Fprintf(t.e.stderr, "%s:%v\n", t.file, err)
+		return false
 	}
+	t.report(checked, ld.Name)
 	return true
 }
 
