@@ -36,6 +36,9 @@ type Firewall interface {
 	Remove(p *ir.Policy) error
 	// Watch keeps the keeper's policy in force until ctx ends.
 	Watch(ctx context.Context, k Keeper, report func(Repair)) error
+	// RollsBack reports whether the backend can put a ruleset back as it
+	// was (Snapshot), which "apply --confirm" needs.
+	RollsBack() bool
 	// Snapshot keeps what applying p would replace, for a rollback; the
 	// error is ErrNoRollback where the backend has none.
 	Snapshot(p *ir.Policy) (Snapshot, error)

@@ -97,6 +97,8 @@ func (f *Fake) Watch(ctx context.Context, k Keeper, report func(Repair)) error {
 	return nil
 }
 
+func (f *Fake) RollsBack() bool { return true }
+
 func (f *Fake) Snapshot(p *ir.Policy) (Snapshot, error) {
 	f.record("Snapshot", p)
 	return &fakeSnapshot{f: f, before: f.InForce}, nil

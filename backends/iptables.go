@@ -52,6 +52,8 @@ func (f iptablesFirewall) Watch(ctx context.Context, k Keeper, report func(Repai
 	})
 }
 
+func (f iptablesFirewall) RollsBack() bool { return false }
+
 func (f iptablesFirewall) Snapshot(*ir.Policy) (Snapshot, error) { return nil, ErrNoRollback }
 
 // iptablesChanges turns iptables.Status's lines ("iptables + -P INPUT

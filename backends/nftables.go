@@ -100,6 +100,8 @@ func (n *nftKeeper) Repair(_ *nft.Batch, repair func() error) error {
 	return n.k.Repair(n.policy, repair)
 }
 
+func (f nftFirewall) RollsBack() bool { return true }
+
 func (f nftFirewall) Snapshot(p *ir.Policy) (Snapshot, error) {
 	b, err := nft.Lower(p)
 	if err != nil {

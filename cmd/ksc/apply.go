@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/ksc-project/ksc/backends"
-	"github.com/ksc-project/ksc/enforce"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/ksc-project/ksc/backends"
+	"github.com/ksc-project/ksc/enforce"
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/sysctl"
@@ -71,8 +74,8 @@ func runApply(e env, args []string) int {
 	target := flags.StringP("target", "t", "nft", "what to apply: nft, iptables or sysctl")
 	flags.StringVar(target, "backend", "nft", "the same as --target")
 	iptMode := flags.String("iptables-mode", "auto", "iptables: which iptables to drive: auto, nft or legacy")
-	oneOf(flags, "target", "nft", "iptables", "sysctl")
-	oneOf(flags, "backend", "nft", "iptables", "sysctl")
+	oneOf(flags, "target", append(slices.Clone(backends.Names), sysctlTarget)...)
+	oneOf(flags, "backend", append(slices.Clone(backends.Names), sysctlTarget)...)
 	oneOf(flags, "iptables-mode", modes...)
 	netns := flags.String("netns", "", "apply inside the network namespace `NAME` (or a path such as /var/run/netns/NAME)")
 	dryRun := flags.BoolP("dry-run", "n", false, "print what would be sent (the netlink batch, the iptables-restore input or the sysctl settings), and send nothing")
@@ -90,25 +93,29 @@ func runApply(e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	if *target != "nft" && *target != "sysctl" && *target != "iptables" {
-		fmt.Fprintf(e.stderr, "ksc apply: unknown target %q; the targets are: nft, iptables, sysctl\n", *target)
-		return exitUsage
-	}
-	mode := iptables.Mode(*iptMode)
-	if mode != iptables.ModeAuto && mode != iptables.ModeNFT && mode != iptables.ModeLegacy {
-		fmt.Fprintf(e.stderr, "ksc apply: --iptables-mode is auto, nft or legacy, not %q\n", *iptMode)
-		return exitUsage
-	}
 	if flags.Changed("confirm") && *confirm <= 0 {
 		// 0s would apply with no rollback at all, while the user believes
 		// one is armed.
 		fmt.Fprintf(e.stderr, "ksc apply: --confirm %s is no time to confirm in; give the time you need, as --confirm 60s\n", *confirm)
 		return exitUsage
 	}
-	if *target != "nft" && *confirm > 0 {
+	ns := enforce.Namespace(*netns)
+	// The sysctl target is no firewall: settings, applied apart.
+	var fw backends.Firewall
+	if *target != sysctlTarget {
+		var err error
+		if fw, err = backends.Open(*target, ns.Path(), backends.Options{Mode: iptables.Mode(*iptMode)}); err != nil {
+			if !slices.Contains(backends.Names, *target) {
+				err = fmt.Errorf("--target is %s or %s, not %q", strings.Join(backends.Names, ", "), sysctlTarget, *target)
+			}
+			fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+			return exitUsage
+		}
+	}
+	if *confirm > 0 && (fw == nil || !fw.RollsBack()) {
 		// Ignoring --confirm would apply at once, with no way back, while
 		// the user believes a rollback is armed: a remote lockout.
-		fmt.Fprintf(e.stderr, "ksc apply: --confirm works with the nft target only; with --target %s nothing would roll back\n", *target)
+		fmt.Fprintf(e.stderr, "ksc apply: --confirm needs a backend that rolls back (nft); with --target %s nothing would roll back\n", *target)
 		fmt.Fprintln(e.stderr, "ksc apply: try the policy in a namespace first (--netns), or apply it with the nft target")
 		return exitUsage
 	}
@@ -116,17 +123,11 @@ func runApply(e env, args []string) int {
 	if p == nil {
 		return exitFailure
 	}
-	ns := enforce.Namespace(*netns)
-	if *target == "sysctl" {
+	if fw == nil {
 		if *dryRun {
 			return dryRunSysctl(e, &pf, p, *undo)
 		}
 		return applySysctl(e, &pf, p, *netns, ns.Path(), *undo, *install)
-	}
-	fw, err := backends.Open(*target, ns.Path(), backends.Options{Mode: mode})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
-		return exitUsage
 	}
 	if *dryRun {
 		plan, err := fw.DryRun(p)
@@ -274,6 +275,10 @@ func applySysctl(e env, pf *policyFlags, p *ir.Policy, netns, nsPath string, und
 }
 
 // namespaceFlag registers --netns for commands that read the live ruleset.
+// sysctlTarget is the target of apply that is no firewall: the IPv6
+// sysctl settings.
+const sysctlTarget = "sysctl"
+
 // modes are the values of --iptables-mode.
 var modes = []string{string(iptables.ModeAuto), string(iptables.ModeNFT), string(iptables.ModeLegacy)}
 

@@ -19,27 +19,34 @@ type renderOptions struct {
 	undo bool // sysctl: the file that restores IPv6
 }
 
-// targets maps each --target name to its backend: a pure function of the IR.
-var targets = map[string]func(*ir.Policy, renderOptions) ([]byte, error){
-	"nft":     func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p) },
-	"sysctl":  func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) },
-	"openvpn": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) },
-	"iptables": func(p *ir.Policy, _ renderOptions) ([]byte, error) {
+// target is one --target: a pure function of the IR.
+type target struct {
+	render func(*ir.Policy, renderOptions) ([]byte, error)
+	// undoes: --undo asks for the output that undoes the policy's.
+	undoes bool
+}
+
+// targets maps each --target name to its backend.
+var targets = map[string]target{
+	"nft":     {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p) }},
+	"sysctl":  {render: func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) }, undoes: true},
+	"openvpn": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) }},
+	"iptables": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) {
 		o, err := iptables.Render(p, ir.IPv4)
 		if err != nil {
 			return nil, err
 		}
 		return o.Text, nil
-	},
-	"ip6tables": func(p *ir.Policy, _ renderOptions) ([]byte, error) {
+	}},
+	"ip6tables": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) {
 		o, err := iptables.Render(p, ir.IPv6)
 		if err != nil {
 			return nil, err
 		}
 		return o.Text, nil
-	},
-	"iptables-script": func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderScript(p) },
-	"ipset":           func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderIPSets(p) },
+	}},
+	"iptables-script": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderScript(p) }},
+	"ipset":           {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return iptables.RenderIPSets(p) }},
 }
 
 func targetNames() string { return strings.Join(targetList(), ", ") }
@@ -87,12 +94,12 @@ func runCompile(e env, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	render, ok := targets[*target]
+	t, ok := targets[*target]
 	if !ok {
 		fmt.Fprintf(e.stderr, "ksc compile: unknown target %q; the targets are: %s\n", *target, targetNames())
 		return exitUsage
 	}
-	if *undo && *target != "sysctl" {
+	if *undo && !t.undoes {
 		fmt.Fprintf(e.stderr, "ksc compile: --undo is for --target sysctl only\n")
 		return exitUsage
 	}
@@ -100,7 +107,7 @@ func runCompile(e env, args []string) int {
 	if p == nil {
 		return exitFailure
 	}
-	out, err := render(p, renderOptions{undo: *undo})
+	out, err := t.render(p, renderOptions{undo: *undo})
 	if err != nil {
 		pf.reportError(e, "compile", err)
 		return exitFailure

@@ -46,8 +46,8 @@ func FuzzCompile(f *testing.F) {
 		}
 		lint.Check(p)
 		outputs := map[string][]byte{}
-		for name, render := range targets {
-			out, err := render(p, renderOptions{})
+		for name, target := range targets {
+			out, err := target.render(p, renderOptions{})
 			if err == nil {
 				outputs[name] = out
 			} else if _, ok := err.(ir.Diagnostics); !ok {
