@@ -8,9 +8,9 @@ import (
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,19 +20,19 @@ import (
 var loaders = []struct {
 	name  string
 	tools []string
-	load  func(t *testing.T, ns *netlab.NS, p *ir.Policy)
+	load  func(t *testing.T, ns *labtest.NS, p *ir.Policy)
 }{
-	{"nft-f", []string{"nft"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"nft-f", []string{"nft"}, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		out, err := ns.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 		require.NoError(t, err, out)
 	}},
-	{"ksc-apply-netlink", nil, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"ksc-apply-netlink", nil, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
-	{"iptables-nft", []string{"iptables-nft-restore"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"iptables-nft", []string{"iptables-nft-restore"}, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		require.NoError(t, iptables.Apply(p, nsenter.Path(ns.Name), iptables.ModeNFT))
 	}},
-	{"iptables-legacy", []string{"iptables-legacy-restore"}, func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"iptables-legacy", []string{"iptables-legacy-restore"}, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		require.NoError(t, iptables.Apply(p, nsenter.Path(ns.Name), iptables.ModeLegacy))
 	}},
 }
@@ -60,14 +60,14 @@ func TestKillswitchWithRealTunnel(t *testing.T) {
 	for _, loader := range loaders {
 		t.Run(loader.name, func(t *testing.T) {
 			t.Parallel()
-			netlab.Require(t, append([]string{"openvpn"}, loader.tools...)...)
+			labtest.Require(t, append([]string{"openvpn"}, loader.tools...)...)
 			l := newLab(t)
 			loader.load(t, l.client, killswitch(t))
 
 			vpn := l.startClient(t, true)
 			up, arrived := l.run(t)
-			assert.Equal(t, netlab.Answered, up["web"], "web through the tunnel")
-			assert.Equal(t, netlab.Answered, up["dns"], "DNS through the tunnel")
+			assert.Equal(t, labtest.Answered, up["web"], "web through the tunnel")
+			assert.Equal(t, labtest.Answered, up["dns"], "DNS through the tunnel")
 			assert.NotZero(t, arrived["web via tunnel"])
 			assert.Zero(t, arrived["web via eth0"], "web traffic bypassed the tunnel")
 			assert.Zero(t, arrived["dns via eth0"], "DNS bypassed the tunnel")
@@ -78,13 +78,13 @@ func TestKillswitchWithRealTunnel(t *testing.T) {
 			for _, leak := range []string{"web via eth0", "dns via eth0", "ipv6 via eth0", "web via tunnel", "dns via tunnel"} {
 				assert.Zero(t, arrived[leak], "tunnel down: %s", leak)
 			}
-			assert.Equal(t, netlab.Blocked, down["web"])
-			assert.Equal(t, netlab.Blocked, down["dns"])
-			assert.Equal(t, netlab.Blocked, down["ipv6"])
-			assert.Equal(t, netlab.Answered, down["ntp"], "NTP stays reachable")
+			assert.Equal(t, labtest.Blocked, down["web"])
+			assert.Equal(t, labtest.Blocked, down["dns"])
+			assert.Equal(t, labtest.Blocked, down["ipv6"])
+			assert.Equal(t, labtest.Answered, down["ntp"], "NTP stays reachable")
 			assert.NotZero(t, arrived["ntp"])
-			assert.Equal(t, netlab.Answered, down["vpn server"], "the VPN server stays reachable")
-			assert.Equal(t, netlab.Blocked, down["lan host"], "no LAN without -e lan")
+			assert.Equal(t, labtest.Answered, down["vpn server"], "the VPN server stays reachable")
+			assert.Equal(t, labtest.Blocked, down["lan host"], "no LAN without -e lan")
 			assert.NotZero(t, arrived["dhcp"], "DHCP broadcast is allowed")
 			assert.Zero(t, arrived["forwarded"], "forwarded packets must be dropped")
 
@@ -96,7 +96,7 @@ func TestKillswitchWithRealTunnel(t *testing.T) {
 
 			loader.load(t, l.client, killswitch(t, "lan"))
 			lan, arrived := l.run(t)
-			assert.Equal(t, netlab.Answered, lan["lan host"], "-e lan reaches the LAN host")
+			assert.Equal(t, labtest.Answered, lan["lan host"], "-e lan reaches the LAN host")
 			assert.NotZero(t, arrived["lan host"])
 			delete(lan, "lan host")
 			delete(again, "lan host")

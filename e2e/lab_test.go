@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends/openvpn"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,7 +34,7 @@ import (
 // The VPN server's end of the tunnel is tunsrv, or another name given to
 // newNetwork (wireguard_test.go).
 type lab struct {
-	client, inet *netlab.NS
+	client, inet *labtest.NS
 	dir          string
 	pki          pki
 	vpn          *exec.Cmd
@@ -59,7 +59,7 @@ const counting = `table inet count {
 
 // newLab is the network with an OpenVPN server.
 func newLab(t *testing.T) *lab {
-	netlab.Require(t, "nft", "openvpn")
+	labtest.Require(t, "nft", "openvpn")
 	l := newNetwork(t, "tunsrv")
 	l.pki = newPKI(t)
 	l.startServer(t)
@@ -69,9 +69,9 @@ func newLab(t *testing.T) *lab {
 // newNetwork is the client and the internet, with no VPN server yet;
 // tunnel names the server's tunnel interface, for the counters.
 func newNetwork(t *testing.T, tunnel string) *lab {
-	l := &lab{client: netlab.NewNS(t, "e2ec"), inet: netlab.NewNS(t, "e2ei"), dir: t.TempDir()}
+	l := &lab{client: labtest.NewNS(t, "e2ec"), inet: labtest.NewNS(t, "e2ei"), dir: t.TempDir()}
 	c, i := l.client, l.inet
-	netlab.Veth(t, c, "eth0", i, "lan0")
+	labtest.Veth(t, c, "eth0", i, "lan0")
 	c.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	c.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
 	c.Exec(t, "ip", "addr", "add", "2001:db8:1::2/64", "dev", "eth0", "nodad")
@@ -164,7 +164,7 @@ func (l *lab) stopClient(t *testing.T, cmd *exec.Cmd) {
 	}, 10*time.Second, 50*time.Millisecond, "tun0 did not go away")
 }
 
-func (l *lab) start(t *testing.T, ns *netlab.NS, conf, log string) *exec.Cmd {
+func (l *lab) start(t *testing.T, ns *labtest.NS, conf, log string) *exec.Cmd {
 	cmd := exec.Command("ip", "netns", "exec", ns.Name, "openvpn", "--config", conf, "--log", filepath.Join(l.dir, log))
 	require.NoError(t, cmd.Start())
 	// Registered after the namespaces: cleanups run last-first, so the
@@ -231,10 +231,10 @@ func (l *lab) delta(t *testing.T, fn func()) map[string]uint64 {
 
 // probes are the exchanges the suite sends from the client (and one from
 // the internet through the client).
-func (l *lab) probes() []netlab.Probe {
+func (l *lab) probes() []labtest.Probe {
 	c, i := l.client, l.inet
 	ap := netip.MustParseAddrPort
-	return []netlab.Probe{
+	return []labtest.Probe{
 		{Name: "web", Proto: "tcp", From: c, To: i, Dst: ap("203.0.113.80:80")},
 		{Name: "dns", Proto: "udp", From: c, To: i, Dst: ap("203.0.113.53:53")},
 		{Name: "ipv6", Proto: "tcp", From: c, To: i, Dst: ap("[2001:db8:2::80]:80")},
@@ -275,11 +275,11 @@ func (l *lab) sendForwarded(t *testing.T) {
 }
 
 // run sends the probes and returns their outcomes and what arrived where.
-func (l *lab) run(t *testing.T) (map[string]netlab.Outcome, map[string]uint64) {
-	var outcomes map[string]netlab.Outcome
+func (l *lab) run(t *testing.T) (map[string]labtest.Outcome, map[string]uint64) {
+	var outcomes map[string]labtest.Outcome
 	arrived := l.delta(t, func() {
 		var err error
-		outcomes, err = netlab.RunAll(l.probes())
+		outcomes, err = labtest.RunAll(l.probes())
 		require.NoError(t, err)
 		l.sendForwarded(t)
 	})

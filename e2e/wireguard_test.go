@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +39,7 @@ type wgLab struct {
 var wgLabs atomic.Int32
 
 func newWGLab(t *testing.T) *wgLab {
-	netlab.Require(t, "nft", "wg", "wireguard-go")
+	labtest.Require(t, "nft", "wg", "wireguard-go")
 	// Named by process and lab: a name reused from an earlier run could
 	// meet the control socket a killed wireguard-go left behind.
 	n := fmt.Sprintf("%d%c", os.Getpid()%100000, 'a'+wgLabs.Add(1))
@@ -69,7 +69,7 @@ func (l *wgLab) keyPair(t *testing.T, who string) (keyFile, public string) {
 
 // startTunnel creates a WireGuard interface in ns; the returned function
 // takes it down, as a crash of the VPN client would.
-func (l *wgLab) startTunnel(t *testing.T, ns *netlab.NS, name string) (stop func()) {
+func (l *wgLab) startTunnel(t *testing.T, ns *labtest.NS, name string) (stop func()) {
 	if _, err := ns.ExecInput("", "ip", "link", "add", name, "type", "wireguard"); err == nil {
 		return func() { ns.Exec(t, "ip", "link", "del", name) }
 	}
@@ -118,7 +118,7 @@ func (l *wgLab) startTunnel(t *testing.T, ns *netlab.NS, name string) (stop func
 
 // waitForTunnel waits until wg sees the interface (true), or wireguard-go
 // exits or 10 s pass (false).
-func waitForTunnel(ns *netlab.NS, name string, exited <-chan struct{}) bool {
+func waitForTunnel(ns *labtest.NS, name string, exited <-chan struct{}) bool {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := ns.ExecInput("", "wg", "show", name); err == nil {
@@ -186,14 +186,14 @@ func TestWireGuardKillswitch(t *testing.T) {
 	for _, loader := range loaders {
 		t.Run(loader.name, func(t *testing.T) {
 			t.Parallel()
-			netlab.Require(t, loader.tools...)
+			labtest.Require(t, loader.tools...)
 			l := newWGLab(t)
 			loader.load(t, l.client, l.killswitch(t, "dhcp"))
 
 			disconnect := l.connect(t)
 			up, arrived := l.run(t)
-			assert.Equal(t, netlab.Answered, up["web"], "web through the tunnel")
-			assert.Equal(t, netlab.Answered, up["dns"], "DNS through the tunnel")
+			assert.Equal(t, labtest.Answered, up["web"], "web through the tunnel")
+			assert.Equal(t, labtest.Answered, up["dns"], "DNS through the tunnel")
 			assert.NotZero(t, arrived["web via tunnel"])
 			assert.NotZero(t, arrived["dns via tunnel"])
 			assert.Zero(t, arrived["web via eth0"], "web traffic bypassed the tunnel")
@@ -206,7 +206,7 @@ func TestWireGuardKillswitch(t *testing.T) {
 				assert.Zero(t, arrived[leak], "tunnel down: %s", leak)
 			}
 			for _, blocked := range []string{"web", "dns", "ipv6", "ntp", "vpn server", "lan host"} {
-				assert.Equal(t, netlab.Blocked, down[blocked], "tunnel down: %s", blocked)
+				assert.Equal(t, labtest.Blocked, down[blocked], "tunnel down: %s", blocked)
 			}
 			assert.NotZero(t, arrived["dhcp"], "DHCP is allowed with -e dhcp")
 
@@ -218,7 +218,7 @@ func TestWireGuardKillswitch(t *testing.T) {
 
 			loader.load(t, l.client, l.killswitch(t, "lan"))
 			lan, arrived := l.run(t)
-			assert.Equal(t, netlab.Answered, lan["lan host"], "-e lan reaches the LAN host")
+			assert.Equal(t, labtest.Answered, lan["lan host"], "-e lan reaches the LAN host")
 			assert.NotZero(t, arrived["lan host"])
 			assert.Zero(t, arrived["dhcp"], "no DHCP without -e dhcp")
 			assert.Zero(t, arrived["web via eth0"])

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +16,7 @@ import (
 // it the deleted one's lock, intent and last word: the kernel gives a new
 // namespace the inode of a deleted one.
 func TestNamespaceKeysAreNeverReused(t *testing.T) {
-	netlab.Require(t)
+	labtest.Require(t)
 	seen := map[string]bool{}
 	for i := range 8 {
 		name := fmt.Sprintf("ksc-key-%d-%d", os.Getpid(), i)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/flows"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,17 +40,17 @@ table inet ks {
 // kept: closing it would lock its user out), and a socket's mark takes
 // its flow by eth0 (kept, as the policy allows that mark there).
 func TestFlowsAreJudgedByTheirRealRoute(t *testing.T) {
-	netlab.Require(t, "nft")
-	fw, uplink, tunnel := netlab.NewNS(t, "route-fw"), netlab.NewNS(t, "route-up"), netlab.NewNS(t, "route-tun")
-	netlab.Veth(t, fw, "eth0", uplink, "eth0")
-	netlab.Veth(t, fw, "tun0", tunnel, "eth0")
+	labtest.Require(t, "nft")
+	fw, uplink, tunnel := labtest.NewNS(t, "route-fw"), labtest.NewNS(t, "route-up"), labtest.NewNS(t, "route-tun")
+	labtest.Veth(t, fw, "eth0", uplink, "eth0")
+	labtest.Veth(t, fw, "tun0", tunnel, "eth0")
 	fw.Exec(t, "ip", "addr", "add", "192.0.2.2/24", "dev", "eth0")
 	fw.Exec(t, "ip", "addr", "add", "198.51.100.2/24", "dev", "tun0")
 	fw.Exec(t, "ip", "route", "add", "default", "via", "198.51.100.1")
 	fw.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1", "table", "100")
 	fw.Exec(t, "ip", "rule", "add", "from", "192.0.2.2", "table", "100")
 	fw.Exec(t, "ip", "rule", "add", "fwmark", "2", "table", "100")
-	for _, ns := range []*netlab.NS{uplink, tunnel} {
+	for _, ns := range []*labtest.NS{uplink, tunnel} {
 		ns.Exec(t, "ip", "addr", "add", "203.0.113.9/32", "dev", "lo")
 		ns.Exec(t, "ip", "addr", "add", "203.0.113.50/32", "dev", "lo")
 	}
@@ -61,7 +61,7 @@ func TestFlowsAreJudgedByTheirRealRoute(t *testing.T) {
 	require.NoError(t, err, out)
 
 	// Far ends: a UDP echo on each side, and an SSH client from the uplink.
-	for _, ns := range []*netlab.NS{uplink, tunnel} {
+	for _, ns := range []*labtest.NS{uplink, tunnel} {
 		for _, port := range []int{9, 51820} {
 			echo(t, ns, &net.UDPAddr{IP: net.ParseIP("203.0.113.9"), Port: port})
 		}
@@ -119,7 +119,7 @@ func keys(m map[string]bool) string {
 }
 
 // echo answers every datagram to addr in ns, until the test ends.
-func echo(t *testing.T, ns *netlab.NS, addr *net.UDPAddr) {
+func echo(t *testing.T, ns *labtest.NS, addr *net.UDPAddr) {
 	var c *net.UDPConn
 	require.NoError(t, ns.Do(func() (err error) { c, err = net.ListenUDP("udp", addr); return err }))
 	t.Cleanup(func() { c.Close() })
@@ -137,7 +137,7 @@ func echo(t *testing.T, ns *netlab.NS, addr *net.UDPAddr) {
 
 // udpFlow sends a datagram from local (with mark, when not 0) to
 // 203.0.113.9:port in ns and reads the echo: a flow conntrack holds.
-func udpFlow(t *testing.T, ns *netlab.NS, local *net.UDPAddr, port int, mark int) {
+func udpFlow(t *testing.T, ns *labtest.NS, local *net.UDPAddr, port int, mark int) {
 	require.NoError(t, ns.Do(func() error {
 		c, err := net.ListenUDP("udp", local)
 		if err != nil {

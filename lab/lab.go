@@ -18,18 +18,15 @@
 package lab
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/ns"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Lab is a firewall namespace, where the policy is loaded, and a peer
@@ -53,47 +50,36 @@ type link struct {
 // Close deletes it; a lab left behind by a killed ksc is two namespaces
 // named ksc-lab-*.
 func New(interfaces []string) (l *Lab, err error) {
-	id := make([]byte, 4)
-	rand.Read(id)
-	suffix := hex.EncodeToString(id)
-	l = &Lab{FW: "ksc-lab-fw-" + suffix, peer: "ksc-lab-peer-" + suffix, links: map[string]link{}}
+	l = &Lab{links: map[string]link{}}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Close())
 			l = nil
 		}
 	}()
-	for _, name := range []string{l.FW, l.peer} {
-		if err := NewNamespace(name); err != nil {
-			return l, err
-		}
-	}
-	for name, settings := range map[string][]sysctl{l.FW: firewallSettings, l.peer: peerSettings} {
-		if err := nsenter.Run(nsenter.Path(name), func() error { return write(settings) }); err != nil {
-			return l, err
-		}
-	}
-	if l.fw, err = handleAt(l.FW); err != nil {
-		return l, err
-	}
-	peer, err := handleAt(l.peer)
+	fw, err := ns.Create("lab-fw")
 	if err != nil {
 		return l, err
 	}
-	defer peer.Close()
-	for _, name := range []string{"lo"} {
-		if err := up(l.fw, name); err != nil {
+	l.FW = fw.Name
+	peer, err := ns.Create("lab-peer")
+	if err != nil {
+		return l, err
+	}
+	l.peer = peer.Name
+	for space, settings := range map[*ns.Namespace][]sysctl{fw: firewallSettings, peer: peerSettings} {
+		if err := space.Do(func() error { return write(settings) }); err != nil {
 			return l, err
 		}
-		if err := up(peer, name); err != nil {
-			return l, err
-		}
+	}
+	if l.fw, err = ns.HandleAt(l.FW); err != nil {
+		return l, err
 	}
 	for i, name := range interfaces {
 		if _, ok := l.links[name]; ok || name == "lo" {
 			continue
 		}
-		if l.links[name], err = l.veth(peer, name, i); err != nil {
+		if l.links[name], err = l.veth(name, i); err != nil {
 			return l, err
 		}
 	}
@@ -108,89 +94,23 @@ func (l *Lab) Close() error {
 	if l.fw != nil {
 		l.fw.Close()
 	}
-	return DeleteNamespaces(l.FW, l.peer)
-}
-
-// DeleteNamespaces deletes named namespaces, and with them everything in
-// them; one already gone is no error.
-func DeleteNamespaces(names ...string) error {
-	var errs []error
-	for _, name := range names {
-		if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("deleting namespace %s: %w", name, err))
+	var names []string
+	for _, name := range []string{l.FW, l.peer} {
+		if name != "" {
+			names = append(names, name)
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// NewNamespace creates a named namespace from a thread that the runtime
-// discards afterwards, so that no goroutine of ours runs in it unasked.
-func NewNamespace(name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.NewNamed(name)
-		if err == nil {
-			h.Close()
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-func handleAt(name string) (*netlink.Handle, error) {
-	h, err := nsenter.Open(nsenter.Path(name))
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	return netlink.NewHandleAt(h)
-}
-
-func up(h *netlink.Handle, name string) error {
-	ln, err := h.LinkByName(name)
-	if err == nil {
-		err = h.LinkSetUp(ln)
-	}
-	if err != nil {
-		return fmt.Errorf("bringing up %s: %w", name, err)
-	}
-	return nil
+	return ns.Delete(names...)
 }
 
 // veth makes the firewall's interface name and its peer's end, pN.
-func (l *Lab) veth(peer *netlink.Handle, name string, i int) (link, error) {
-	peerNS, err := nsenter.Open(nsenter.Path(l.peer))
-	if err != nil {
-		return link{}, err
-	}
-	defer peerNS.Close()
+func (l *Lab) veth(name string, i int) (link, error) {
 	mac := net.HardwareAddr{0x02, 0x6b, 0x73, 0, byte(i >> 8), byte(i)}
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.HardwareAddr = name, mac
-	peerName := fmt.Sprintf("p%d", i)
-	v := &netlink.Veth{LinkAttrs: attrs, PeerName: peerName, PeerNamespace: netlink.NsFd(peerNS)}
-	if err := l.fw.LinkAdd(v); err != nil {
-		return link{}, fmt.Errorf("creating interface %s: %w", name, err)
-	}
-	if err := up(l.fw, name); err != nil {
-		return link{}, err
-	}
-	if err := up(peer, peerName); err != nil {
-		return link{}, err
-	}
-	fwLink, err := l.fw.LinkByName(name)
+	fwIndex, peerIndex, err := ns.Veth(&ns.Namespace{Name: l.FW}, name, mac, &ns.Namespace{Name: l.peer}, fmt.Sprintf("p%d", i))
 	if err != nil {
 		return link{}, err
 	}
-	peerLink, err := peer.LinkByName(peerName)
-	if err != nil {
-		return link{}, err
-	}
-	return link{fwIndex: fwLink.Attrs().Index, peerIndex: peerLink.Attrs().Index, fwMAC: mac}, nil
+	return link{fwIndex: fwIndex, peerIndex: peerIndex, fwMAC: mac}, nil
 }
 
 type sysctl struct{ key, value string }

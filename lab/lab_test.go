@@ -1,4 +1,4 @@
-package lab
+package lab_test
 
 import (
 	"net/netip"
@@ -6,8 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab"
+
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/sim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,8 +60,8 @@ table inet t {
 `
 
 func TestLabTellsVerdictsApart(t *testing.T) {
-	netlab.Require(t, "nft")
-	l, err := New([]string{"eth0", "wg0"})
+	labtest.Require(t, "nft")
+	l, err := lab.New([]string{"eth0", "wg0"})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, l.Close()) })
 	load := exec.Command("ip", "netns", "exec", l.FW, "nft", "-f", "-")
@@ -149,8 +151,8 @@ func TestLabRefusesWhatItCannotMake(t *testing.T) {
 	} {
 		p, err := sim.ParsePacket(line)
 		require.NoError(t, err, line)
-		_, err = planFor(p)
-		var u *Unsupported
+		_, err = lab.PlanFor(p)
+		var u *lab.Unsupported
 		assert.ErrorAs(t, err, &u, line)
 	}
 }
@@ -159,19 +161,19 @@ func TestLabRefusesWhatItCannotMake(t *testing.T) {
 // the probe goes: an IPv6 address becomes local only once a kernel work
 // item has run, which missed about one probe in 25 (judged dropped).
 func TestLabAddressesAreLocalAtOnce(t *testing.T) {
-	netlab.Require(t, "nft")
-	l, err := New([]string{"eth0"})
+	labtest.Require(t, "nft")
+	l, err := lab.New([]string{"eth0"})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, l.Close()) })
 	for i := range 300 {
 		dst := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i%250 + 2)})
 		p := sim.Packet{Dir: sim.Out, Packet: ir.Packet{Protocol: ir.TCP, Oif: "lo",
 			Src: netip.MustParseAddr("2001:db8::1"), Dst: dst, Sport: 40000, Dport: 7}}
-		undo, err := l.route(p, p.Dst)
+		undo, err := l.Route(p, p.Dst)
 		require.NoError(t, err)
-		routes, err := l.fw.RouteGet(dst.AsSlice())
+		typ, err := l.RouteType(dst)
 		require.NoError(t, err)
-		require.Equal(t, unix.RTN_LOCAL, int(routes[0].Type), "%s is not local right after the lab added it", dst)
+		require.Equal(t, unix.RTN_LOCAL, typ, "%s is not local right after the lab added it", dst)
 		require.NoError(t, undo())
 	}
 }

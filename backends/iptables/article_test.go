@@ -9,8 +9,8 @@ import (
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,7 +58,7 @@ func articleRules(t *testing.T, file string, keep map[string]bool) string {
 // examples/ivpn-iptables.ks gives the article's two rule files: loaded side
 // by side, iptables-save shows the same rules, with and without options.
 func TestExampleGivesThePredecessorArticlesRules(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore")
+	labtest.Require(t, "iptables-nft-restore")
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-iptables.ks"))
 	require.NoError(t, err)
 	for _, options := range [][]string{nil, {"lan"}, {"port-forward"}, {"lan", "port-forward"}} {
@@ -78,7 +78,7 @@ func TestExampleGivesThePredecessorArticlesRules(t *testing.T) {
 		}{{"vpn-rules.v4", ir.IPv4, "iptables-nft-restore", "iptables-nft-save"}, {"vpn-rules.v6", ir.IPv6, "ip6tables-nft-restore", "ip6tables-nft-save"}} {
 			o, err := iptables.Render(p, f.family)
 			require.NoError(t, err)
-			ours, theirs := netlab.NewNS(t, "ours"), netlab.NewNS(t, "article")
+			ours, theirs := labtest.NewNS(t, "ours"), labtest.NewNS(t, "article")
 			out, err := ours.ExecInput(string(o.Text), f.restore)
 			require.NoError(t, err, out)
 			article := articleRules(t, f.file, keep)

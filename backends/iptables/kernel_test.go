@@ -10,9 +10,9 @@ import (
 
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +23,7 @@ var modes = []iptables.Mode{iptables.ModeNFT, iptables.ModeLegacy}
 // Every golden output passes "iptables-restore --test" with both variants
 // of the tools, and once loaded, iptables-save gives back exactly its rules.
 func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
+	labtest.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
 	n := 0
 	for _, c := range golden.Cases(t) {
 		p := c.Load(t)
@@ -35,7 +35,7 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 			require.NoError(t, err)
 			for _, mode := range modes {
 				n++
-				ns := netlab.NewNS(t, "ipt")
+				ns := labtest.NewNS(t, "ipt")
 				if len(o.Sets) > 0 {
 					out, err := ns.ExecInput(string(iptables.IPSetRestore(o.Sets, func(string) bool { return false })), "ipset", "restore")
 					require.NoError(t, err, out)
@@ -70,7 +70,7 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 
 // statusOf is what Status finds different in one family's tables of ns:
 // nothing, once the policy's output for that family is loaded.
-func statusOf(t *testing.T, p *ir.Policy, ns *netlab.NS, mode iptables.Mode, family ir.Family) []string {
+func statusOf(t *testing.T, p *ir.Policy, ns *labtest.NS, mode iptables.Mode, family ir.Family) []string {
 	t.Helper()
 	diff, err := iptables.Status(p, nsenter.Path(ns.Name), mode)
 	require.NoError(t, err)
@@ -110,20 +110,20 @@ func ruleLines(s string) []string {
 // every probe, IPv6 included, the verdict the article describes, the same
 // as the nft target's kernel test requires.
 func TestKillswitchVerdicts(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-killswitch.ks"))
 	require.NoError(t, err)
-	for option := range netlab.OptionChanges {
+	for option := range labtest.OptionChanges {
 		for _, mode := range modes {
 			t.Run(option+"/"+string(mode), func(t *testing.T) {
 				t.Parallel()
-				p, ds := lang.Load("ivpn-killswitch.ks", src, netlab.Config(option))
+				p, ds := lang.Load("ivpn-killswitch.ks", src, labtest.Config(option))
 				require.False(t, ds.HasErrors(), "%v", ds)
-				lab := netlab.NewKillswitch(t)
+				lab := labtest.NewKillswitch(t)
 				require.NoError(t, iptables.Apply(p, nsenter.Path(lab.Client.Name), mode))
-				got, err := netlab.RunAll(lab.Probes())
+				got, err := labtest.RunAll(lab.Probes())
 				require.NoError(t, err)
-				assert.Equal(t, netlab.ExpectedWith(option), got)
+				assert.Equal(t, labtest.ExpectedWith(option), got)
 			})
 		}
 	}
@@ -132,9 +132,9 @@ func TestKillswitchVerdicts(t *testing.T) {
 // When ip6tables-restore refuses its input, the IPv4 rules are put back as
 // they were: the two families end as they began.
 func TestApplyRestoresIPv4WhenIPv6Fails(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
 	for _, mode := range modes {
-		ns := netlab.NewNS(t, "ipt6")
+		ns := labtest.NewNS(t, "ipt6")
 		path := nsenter.Path(ns.Name)
 		save := "iptables-" + string(mode) + "-save"
 		before := ruleLines(ns.Exec(t, save, "-t", "filter"))
@@ -171,7 +171,7 @@ func hidingPath(t *testing.T, hidden string) string {
 // Status (through go-iptables) sees the rules apply loaded, and what
 // changes; Remove empties the filter tables.
 func TestStatusAndRemove(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "iptables-nft-restore", "iptables-legacy-restore")
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-killswitch.ks"))
 	require.NoError(t, err)
 	plain, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{})
@@ -179,7 +179,7 @@ func TestStatusAndRemove(t *testing.T) {
 	withLAN, ds := lang.Load("ivpn-killswitch.ks", src, lang.Config{Enable: []string{"lan"}})
 	require.False(t, ds.HasErrors())
 	for _, mode := range modes {
-		ns := netlab.NewNS(t, "iptstat")
+		ns := labtest.NewNS(t, "iptstat")
 		path := nsenter.Path(ns.Name)
 		diff, err := iptables.Status(plain, path, mode)
 		require.NoError(t, err)
@@ -218,26 +218,26 @@ func TestStatusAndRemove(t *testing.T) {
 // changes, and a command that fails after the first change leaves both
 // families dropping.
 func TestScriptFailsClosed(t *testing.T) {
-	netlab.Require(t, "iptables", "ip6tables", "sh")
+	labtest.Require(t, "iptables", "ip6tables", "sh")
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "ivpn-iptables.ks"))
 	require.NoError(t, err)
 	p, ds := lang.Load("ivpn-iptables.ks", src, lang.Config{})
 	require.False(t, ds.HasErrors())
 	script, err := iptables.RenderScript(p)
 	require.NoError(t, err)
-	policies := func(ns *netlab.NS) string {
+	policies := func(ns *labtest.NS) string {
 		return ns.Exec(t, "sh", "-c", "iptables -S | grep '^-P'; ip6tables -S | grep '^-P'")
 	}
 	open := "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
 	closed := "-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT DROP\n-P INPUT DROP\n-P FORWARD DROP\n-P OUTPUT DROP\n"
 
-	ns := netlab.NewNS(t, "script")
+	ns := labtest.NewNS(t, "script")
 	out, err := ns.ExecInput(string(script), "sh", "-s")
 	require.NoError(t, err, out)
 	assert.Equal(t, closed, policies(ns))
 
 	// A rule the check refuses: nothing changes.
-	ns = netlab.NewNS(t, "script")
+	ns = labtest.NewNS(t, "script")
 	bad := strings.Replace(string(script), "-A OUTPUT -o tun0 -j ACCEPT\n", "-A OUTPUT -o tun0 --no-such-option -j ACCEPT\n", 1)
 	require.NotEqual(t, string(script), bad)
 	_, err = ns.ExecInput(bad, "sh", "-s")
@@ -245,7 +245,7 @@ func TestScriptFailsClosed(t *testing.T) {
 	assert.Equal(t, open, policies(ns), "a refused rule must stop the script before the first change")
 
 	// A command failing after the first change: everything stays closed.
-	ns = netlab.NewNS(t, "script")
+	ns = labtest.NewNS(t, "script")
 	late := strings.Replace(string(script), "iptables -A OUTPUT -o tun0 -j ACCEPT\n", "iptables -A OUTPUT -o tun0 --no-such-option -j ACCEPT\n", 1)
 	require.NotEqual(t, string(script), late)
 	_, err = ns.ExecInput(late, "sh", "-s")
@@ -257,11 +257,11 @@ func TestScriptFailsClosed(t *testing.T) {
 // it; a re-apply with other elements swaps the new content in (nothing
 // staged is left behind), and remove takes the set away with the rules.
 func TestIPSetsBlockAndSwap(t *testing.T) {
-	netlab.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
+	labtest.Require(t, "iptables-nft-restore", "iptables-legacy-restore", "ipset")
 	for _, mode := range modes {
 		t.Run(string(mode), func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "ipset"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw, peer := labtest.NewNS(t, "ipset"), labtest.NewNS(t, "peer")
+			labtest.Veth(t, fw, "eth0", peer, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			for _, a := range []string{"192.0.2.10/24", "192.0.2.66/24"} {
 				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0")
@@ -279,15 +279,15 @@ func TestIPSetsBlockAndSwap(t *testing.T) {
 				require.False(t, ds.HasErrors(), "%v", ds)
 				return p
 			}
-			probe := func(src string) netlab.Outcome {
-				out, err := netlab.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort("192.0.2.1:80")}.Run()
+			probe := func(src string) labtest.Outcome {
+				out, err := labtest.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort("192.0.2.1:80")}.Run()
 				require.NoError(t, err)
 				return out
 			}
 			path := nsenter.Path(fw.Name)
 			require.NoError(t, iptables.Apply(policy("192.0.2.66"), path, mode))
-			assert.Equal(t, netlab.Blocked, probe("192.0.2.66"))
-			assert.Equal(t, netlab.Answered, probe("192.0.2.10"))
+			assert.Equal(t, labtest.Blocked, probe("192.0.2.66"))
+			assert.Equal(t, labtest.Answered, probe("192.0.2.10"))
 			assert.Contains(t, fw.Exec(t, "ipset", "list", "ksc-BAD-4"), "Number of entries: 5001")
 			diff, err := iptables.Status(policy("192.0.2.66"), path, mode)
 			require.NoError(t, err)
@@ -299,8 +299,8 @@ func TestIPSetsBlockAndSwap(t *testing.T) {
 			assert.Equal(t, []string{"ipset ~ ksc-BAD-4: 1 of the policy's elements missing, 1 others present"}, diff)
 
 			require.NoError(t, iptables.Apply(policy("192.0.2.10"), path, mode))
-			assert.Equal(t, netlab.Answered, probe("192.0.2.66"), "the new content is in")
-			assert.Equal(t, netlab.Blocked, probe("192.0.2.10"))
+			assert.Equal(t, labtest.Answered, probe("192.0.2.66"), "the new content is in")
+			assert.Equal(t, labtest.Blocked, probe("192.0.2.10"))
 			assert.Equal(t, "ksc-BAD-4\n", fw.Exec(t, "ipset", "list", "-n"), "nothing staged is left")
 
 			require.NoError(t, iptables.Remove(path, mode, []string{"filter"}))

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 )
@@ -14,8 +14,8 @@ import (
 // and takes ordinary names, so that the list is neither short of what this
 // nft refuses nor wider.
 func TestKeywordsAreRefusedByNft(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "kw")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "kw")
 	check := func(name string, set bool) bool {
 		src := fmt.Sprintf("table inet %s {\n\tchain %s {\n\t\tjump %s\n\t}\n\tchain %s {\n\t}\n}\n", name, "c", name, name)
 		if set {

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/backends/sysctl"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,8 +16,8 @@ import (
 // keys read back as 1 and no IPv6 socket can be bound), and --undo brings it
 // back. The test's own namespace is never touched.
 func TestApplyDisablesIPv6InNamespace(t *testing.T) {
-	netlab.Require(t)
-	ns := netlab.NewNS(t, "sysctl")
+	labtest.Require(t)
+	ns := labtest.NewNS(t, "sysctl")
 	path := nsenter.Path(ns.Name)
 	p := &ir.Policy{Source: "t.ks", IPv6: ir.IPv6Plan{Sysctl: &ir.SysctlPlan{}}}
 

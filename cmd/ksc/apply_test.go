@@ -18,9 +18,9 @@ import (
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,8 +51,8 @@ func settlingTempDir(t *testing.T) string {
 }
 
 func TestApplyDryRunSendsNothing(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "dry")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "dry")
 	code, stdout, stderr := ksc("apply", server, "--netns", ns.Name, "--dry-run")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "add table inet server\ndelete table inet server\nadd table inet server\n")
@@ -61,9 +61,9 @@ func TestApplyDryRunSendsNothing(t *testing.T) {
 }
 
 func TestApplyDiffStatusRemove(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "cli")
+	ns := labtest.NewNS(t, "cli")
 
 	code, stdout, _ := ksc("diff", server, "--netns", ns.Name)
 	assert.Equal(t, 1, code, "diff against an empty ruleset must report changes")
@@ -95,9 +95,9 @@ func TestApplyDiffStatusRemove(t *testing.T) {
 }
 
 func TestApplyToMissingNamespaceChangesNothing(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "missing")
+	ns := labtest.NewNS(t, "missing")
 	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
 	before := ns.Exec(t, "nft", "list", "ruleset")
 	code, _, stderr := ksc("apply", server, "--netns", "ksc-no-such-namespace")
@@ -120,9 +120,9 @@ func TestApplyErrorIsShownAtThePolicyLine(t *testing.T) {
 // Without confirmation, --confirm restores the previous ruleset; with it
 // (from "ksc confirm" or Enter) the new one stays.
 func TestApplyConfirm(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "confirm")
+	ns := labtest.NewNS(t, "confirm")
 	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
 	before := ns.Exec(t, "nft", "list", "ruleset")
 	killswitch := "../../examples/ivpn-killswitch.ks"
@@ -200,9 +200,9 @@ func TestApplyConfirm(t *testing.T) {
 // ruleset: its rollback guard restores at the deadline, and "ksc confirm"
 // still reaches the guard after the kill.
 func TestConfirmOutlivesTheApply(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "killed")
+	ns := labtest.NewNS(t, "killed")
 	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
 	before := ns.Exec(t, "nft", "list", "ruleset")
 	exe, err := os.Executable()
@@ -267,9 +267,9 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 // the deadline the guard kills it, so that it cannot change the ruleset
 // afterwards, rolls back, and lets go of the lock.
 func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "stopped")
+	ns := labtest.NewNS(t, "stopped")
 	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
 	before := ns.Exec(t, "nft", "list", "ruleset")
 	exe, err := os.Executable()
@@ -299,9 +299,9 @@ func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
 // an earlier apply's last word ("restored") while the rules it guarded
 // are in force.
 func TestConfirmSaysWhenTheGuardDied(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "guarddied")
+	ns := labtest.NewNS(t, "guarddied")
 	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
 	code, _, stderr := ksc("apply", "../../examples/ivpn-killswitch.ks", "--netns", ns.Name, "--confirm", "300ms")
 	require.Equal(t, 1, code)
@@ -352,9 +352,9 @@ func awaitGuard(t *testing.T, netns string) {
 
 // A second apply waits for the first, and fails clearly when it cannot.
 func TestApplyTakesTurns(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := netlab.NewNS(t, "lock")
+	ns := labtest.NewNS(t, "lock")
 	// Held by path, the lock holds for the namespace by name too.
 	lock, err := enforce.Namespace(nsenter.Path(ns.Name)).LockApply(0)
 	require.NoError(t, err)
@@ -364,7 +364,7 @@ func TestApplyTakesTurns(t *testing.T) {
 	assert.Equal(t, "", ns.Exec(t, "nft", "list", "ruleset"), "an apply that could not lock must change nothing")
 
 	// Another namespace does not wait.
-	other := netlab.NewNS(t, "lock2")
+	other := labtest.NewNS(t, "lock2")
 	code, _, stderr = ksc("apply", server, "--netns", other.Name, "--wait", "0s")
 	assert.Equal(t, 0, code, stderr)
 
@@ -376,17 +376,17 @@ func TestApplyTakesTurns(t *testing.T) {
 func first(code int, _, _ string) int { return code }
 
 func TestApplyIptablesBackend(t *testing.T) {
-	netlab.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
+	labtest.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
 	useRunDir(t)
 	for _, mode := range []string{"legacy", "nft"} {
-		ns := netlab.NewNS(t, "iptcli")
+		ns := labtest.NewNS(t, "iptcli")
 		code, _, stderr := ksc("apply", "../../examples/ivpn-iptables.ks", "--backend", "iptables", "--iptables-mode", mode, "--netns", ns.Name)
 		require.Equal(t, 0, code, stderr)
 		saved := ns.Exec(t, "iptables-"+mode+"-save", "-t", "filter")
 		assert.Contains(t, saved, "-A OUTPUT -d 141.255.166.194/32 -o eth0 -j ACCEPT", mode)
 		assert.Contains(t, ns.Exec(t, "ip6tables-"+mode+"-save", "-t", "filter"), ":OUTPUT DROP", mode)
 	}
-	ns := netlab.NewNS(t, "iptstatus")
+	ns := labtest.NewNS(t, "iptstatus")
 	ivpn := "../../examples/ivpn-iptables.ks"
 	code, stdout, _ := ksc("status", ivpn, "--backend", "iptables", "--iptables-mode", "legacy", "--netns", ns.Name)
 	assert.Equal(t, 1, code, stdout)

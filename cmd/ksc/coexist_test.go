@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,12 +27,12 @@ var otherFirewalls = [][]string{
 // a remove leave those rules as they were, and packets meet both (the
 // policy's accept does not skip a fail2ban ban).
 func TestIptablesBesideOtherFirewalls(t *testing.T) {
-	netlab.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
+	labtest.Require(t, "iptables-legacy-restore", "iptables-nft-restore")
 	useRunDir(t)
 	for _, mode := range []string{"legacy", "nft"} {
 		t.Run(mode, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "coexist"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw, peer := labtest.NewNS(t, "coexist"), labtest.NewNS(t, "peer")
+			labtest.Veth(t, fw, "eth0", peer, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			for _, a := range []string{"192.0.2.10/24", "192.0.2.66/24"} {
 				peer.Exec(t, "ip", "addr", "add", a, "dev", "eth0")
@@ -63,28 +63,28 @@ func TestIptablesBesideOtherFirewalls(t *testing.T) {
 			code, stdout, _ := ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
 			assert.Equal(t, 0, code, stdout)
 
-			probe := func(src, dst string) netlab.Outcome {
-				out, err := netlab.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort(dst)}.Run()
+			probe := func(src, dst string) labtest.Outcome {
+				out, err := labtest.Probe{Proto: "tcp", From: peer, Src: netip.MustParseAddr(src), To: fw, Dst: netip.MustParseAddrPort(dst)}.Run()
 				require.NoError(t, err)
 				return out
 			}
-			assert.Equal(t, netlab.Answered, probe("192.0.2.10", "192.0.2.1:443"), "HTTPS for everyone")
-			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:443"), "fail2ban's ban still holds after the policy's accept")
-			assert.Equal(t, netlab.Answered, probe("192.0.2.10", "192.0.2.1:22"), "SSH for the admin")
-			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop")
+			assert.Equal(t, labtest.Answered, probe("192.0.2.10", "192.0.2.1:443"), "HTTPS for everyone")
+			assert.Equal(t, labtest.Blocked, probe("192.0.2.66", "192.0.2.1:443"), "fail2ban's ban still holds after the policy's accept")
+			assert.Equal(t, labtest.Answered, probe("192.0.2.10", "192.0.2.1:22"), "SSH for the admin")
+			assert.Equal(t, labtest.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop")
 
 			// A restart of another program (Docker's) inserts its rules
 			// above the jump into ksc's chain: they decide first. Status
 			// says so, and an apply puts the jump first again.
 			fw.Exec(t, ipt, "-I", "INPUT", "1", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
-			assert.Equal(t, netlab.Answered, probe("192.0.2.66", "192.0.2.1:22"), "the inserted accept decides before ksc's chain")
+			assert.Equal(t, labtest.Answered, probe("192.0.2.66", "192.0.2.1:22"), "the inserted accept decides before ksc's chain")
 			code, stdout, _ = ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
 			assert.Equal(t, 1, code, stdout)
 			assert.Contains(t, stdout, "-I INPUT 2 -j KSC-INPUT")
 			code, _, stderr := ksc(apply...)
 			require.Equal(t, 0, code, stderr)
 			assert.True(t, strings.HasPrefix(strings.Split(fw.Exec(t, ipt, "-S", "INPUT"), "\n")[1], "-A INPUT -j KSC-INPUT"), "the jump is first again")
-			assert.Equal(t, netlab.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop, first again")
+			assert.Equal(t, labtest.Blocked, probe("192.0.2.66", "192.0.2.1:22"), "the policy's drop, first again")
 			code, stdout, _ = ksc("status", server, "--backend", "iptables", "--iptables-mode", mode, "--netns", fw.Name)
 			assert.Equal(t, 0, code, stdout)
 			fw.Exec(t, ipt, "-D", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")

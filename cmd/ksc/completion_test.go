@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/enforce"
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -67,7 +67,7 @@ func needTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv(netlab.RequireEnv) != "" {
+		if os.Getenv(labtest.RequireEnv) != "" {
 			t.Fatalf("%s is missing: make deps installs it", name)
 		}
 		t.Skipf("%s is missing (make deps installs it)", name)

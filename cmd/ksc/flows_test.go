@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +18,7 @@ type udpFlow struct {
 	arrived atomic.Int64 // datagrams the server got
 }
 
-func startUDPFlow(t *testing.T, client, server *netlab.NS) *udpFlow {
+func startUDPFlow(t *testing.T, client, server *labtest.NS) *udpFlow {
 	f := &udpFlow{}
 	var listener, sender *net.UDPConn
 	require.NoError(t, server.Do(func() (err error) {
@@ -82,7 +82,7 @@ const trackingFirewall = `table inet before {
 // goes on through "ct state established accept": the leak the closing
 // prevents.
 func TestApplyClosesFlowsThePolicyWouldNotStart(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	killswitch := []string{"apply", "../../examples/ivpn-killswitch.ks", "-D", "INET_DEV=eth0",
 		"-D", "VPN_SERVERS=198.51.100.1", "-D", "NTP_SERVERS=198.51.100.123", "-D", "LAN_CLIENTS=192.0.2.0/25"}
@@ -98,8 +98,8 @@ func TestApplyClosesFlowsThePolicyWouldNotStart(t *testing.T) {
 		{"iptables, --keep-connections", []string{"--backend", "iptables", "--keep-connections"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := netlab.NewNS(t, "flowc"), netlab.NewNS(t, "flows")
-			netlab.Veth(t, client, "eth0", server, "lan0")
+			client, server := labtest.NewNS(t, "flowc"), labtest.NewNS(t, "flows")
+			labtest.Veth(t, client, "eth0", server, "lan0")
 			client.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
 			client.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1")
 			server.Exec(t, "ip", "addr", "add", "192.0.2.1/25", "dev", "lan0")

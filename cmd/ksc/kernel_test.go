@@ -12,9 +12,9 @@ import (
 	"github.com/ksc-project/ksc/backends"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/flows"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/sim"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,9 +28,9 @@ func ksc(args ...string) (int, string, string) {
 }
 
 func TestApplySysctlInNamespace(t *testing.T) {
-	netlab.Require(t)
+	labtest.Require(t)
 	useRunDir(t)
-	ns := netlab.NewNS(t, "cli")
+	ns := labtest.NewNS(t, "cli")
 	read := func() string {
 		return strings.TrimSpace(ns.Exec(t, "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/lo/disable_ipv6"))
 	}
@@ -53,7 +53,7 @@ func TestApplySysctlInNamespace(t *testing.T) {
 // Every example keeps its promises with real packets too, on every loader
 // that can express it.
 func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	examples := policiesWithPromises(t)
 	for _, ex := range examples {
 		t.Run(filepath.Base(ex), func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
 // with another ICMP code than the rule's fails the promise. The nft loader
 // is made to load a ruleset whose reject answers otherwise.
 func TestKernelTestsCheckTheRejectsAnswer(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "p.ks")
 	require.NoError(t, os.WriteFile(policy, []byte("table inet t {\n\tchain out hook output policy accept {\n\t\tip daddr 192.0.2.9 udp dport 53 reject\n\t}\n}\n"), 0o644))
@@ -97,7 +97,7 @@ func TestKernelTestsCheckTheRejectsAnswer(t *testing.T) {
 // ksc test --kernel fails a promise the kernel does not keep, and refuses
 // a line it cannot send rather than pass it.
 func TestKernelTestsFailAndRefuse(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)
@@ -139,7 +139,7 @@ func TestKernelTestsFailAndRefuse(t *testing.T) {
 // the router's own address there, and nothing it forwards elsewhere: the
 // verdicts of vpn-gateway.kst say what passes, conntrack says as what.
 func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	var stderr bytes.Buffer
 	pf := policyFlags{defines: []string{"LAN_V4=192.0.2.0/25"}, quiet: true, cmd: "test"}
 	p := pf.load(env{stdout: &stderr, stderr: &stderr}, "../../examples/vpn-gateway.ks")

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,7 +26,7 @@ table inet t {
 // A rate limit passes its burst and no more, on every loader: the same
 // token bucket in nft (text and netlink) and in iptables' limit match.
 func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
-	onEveryLoader(t, "limit", limitPolicy, func(t *testing.T, fw, peer *netlab.NS) {
+	onEveryLoader(t, "limit", limitPolicy, func(t *testing.T, fw, peer *labtest.NS) {
 		arrived := countUDP(t, fw, "192.0.2.1:9")
 		sendUDP(t, peer, "192.0.2.1:9", 8)
 		assert.Equal(t, int64(3), arrived.Load(), "the burst passes, the rest is over the rate")
@@ -35,8 +35,8 @@ func TestLimitPassesTheBurstOnEveryLoader(t *testing.T) {
 
 // onEveryLoader loads the policy into a firewall (see firewallAndPeer) in
 // each way ksc can, and runs check on each.
-func onEveryLoader(t *testing.T, role, policy string, check func(t *testing.T, fw, peer *netlab.NS)) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+func onEveryLoader(t *testing.T, role, policy string, check func(t *testing.T, fw, peer *labtest.NS)) {
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	path := writePolicy(t, t.TempDir(), policy)
 	for _, tc := range everyLoader(path) {
@@ -67,7 +67,7 @@ table inet t {
 // the marked datagrams (port 9 directly, port 10 through the connection's
 // mark) never leave; others do.
 func TestMarkSetOnEveryLoader(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	policy := writePolicy(t, t.TempDir(), markPolicy)
 	loads := map[string][]string{
@@ -94,19 +94,19 @@ func TestMarkSetOnEveryLoader(t *testing.T) {
 // target, ksc apply through netlink, or iptables-restore in either mode.
 type testLoader struct {
 	name string
-	load func(t *testing.T, fw *netlab.NS)
+	load func(t *testing.T, fw *labtest.NS)
 }
 
 // everyLoader lists the four ways to load the policy file at path.
 func everyLoader(path string) []testLoader {
-	apply := func(args ...string) func(t *testing.T, fw *netlab.NS) {
-		return func(t *testing.T, fw *netlab.NS) {
+	apply := func(args ...string) func(t *testing.T, fw *labtest.NS) {
+		return func(t *testing.T, fw *labtest.NS) {
 			code, _, stderr := ksc(append([]string{"apply", path, "--netns", fw.Name}, args...)...)
 			require.Equal(t, 0, code, stderr)
 		}
 	}
 	return []testLoader{
-		{"nft -f", func(t *testing.T, fw *netlab.NS) {
+		{"nft -f", func(t *testing.T, fw *labtest.NS) {
 			code, text, stderr := ksc("compile", path, "-t", "nft")
 			require.Equal(t, 0, code, stderr)
 			out, err := fw.ExecInput(text, "nft", "-f", "-")
@@ -120,17 +120,17 @@ func everyLoader(path string) []testLoader {
 
 // firewallAndPeer makes a firewall namespace (192.0.2.1 on eth0) joined
 // to a peer (192.0.2.9 on its eth0).
-func firewallAndPeer(t *testing.T, role string) (fw, peer *netlab.NS) {
+func firewallAndPeer(t *testing.T, role string) (fw, peer *labtest.NS) {
 	t.Helper()
-	fw, peer = netlab.NewNS(t, role), netlab.NewNS(t, "peer")
-	netlab.Veth(t, fw, "eth0", peer, "eth0")
+	fw, peer = labtest.NewNS(t, role), labtest.NewNS(t, "peer")
+	labtest.Veth(t, fw, "eth0", peer, "eth0")
 	fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 	peer.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
 	return fw, peer
 }
 
 // countUDP counts the datagrams that reach addr in ns, until the test ends.
-func countUDP(t *testing.T, ns *netlab.NS, addr string) *atomic.Int64 {
+func countUDP(t *testing.T, ns *labtest.NS, addr string) *atomic.Int64 {
 	t.Helper()
 	var arrived atomic.Int64
 	var listener net.PacketConn
@@ -153,7 +153,7 @@ func countUDP(t *testing.T, ns *netlab.NS, addr string) *atomic.Int64 {
 
 // sendUDP sends n datagrams from ns to addr, and gives them time to
 // arrive. A datagram the firewall drops is a verdict, not an error.
-func sendUDP(t *testing.T, ns *netlab.NS, addr string, n int) {
+func sendUDP(t *testing.T, ns *labtest.NS, addr string, n int) {
 	t.Helper()
 	sendUDPFrom(t, ns, "", addr, n)
 }
@@ -177,7 +177,7 @@ table inet t {
 // sets, iptables' hashlimit): a second source gets its own burst after
 // the first has used up its own. What is loaded reads back as the policy.
 func TestMeterLimitsEachSourceOnEveryLoader(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	policy := filepath.Join(t.TempDir(), "meter.ks")
 	require.NoError(t, os.WriteFile(policy, []byte(meterPolicy), 0o644))
@@ -188,8 +188,8 @@ func TestMeterLimitsEachSourceOnEveryLoader(t *testing.T) {
 	}
 	for name, args := range loaders {
 		t.Run(name, func(t *testing.T) {
-			fw, peer := netlab.NewNS(t, "meter"), netlab.NewNS(t, "peer")
-			netlab.Veth(t, fw, "eth0", peer, "eth0")
+			fw, peer := labtest.NewNS(t, "meter"), labtest.NewNS(t, "peer")
+			labtest.Veth(t, fw, "eth0", peer, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			fw.Exec(t, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
 			for _, a := range []string{"192.0.2.9/24", "192.0.2.10/24"} {
@@ -220,7 +220,7 @@ func TestMeterLimitsEachSourceOnEveryLoader(t *testing.T) {
 }
 
 // sendUDPFrom is sendUDP from one of ns's addresses (any, when empty).
-func sendUDPFrom(t *testing.T, ns *netlab.NS, from, to string, n int) {
+func sendUDPFrom(t *testing.T, ns *labtest.NS, from, to string, n int) {
 	t.Helper()
 	require.NoError(t, ns.Do(func() error {
 		raddr, err := net.ResolveUDPAddr("udp", to)
@@ -263,7 +263,7 @@ table inet t {
 // adds (nft add element, ipset add) takes effect at once, on every loader,
 // and status and diff still find the policy as it was loaded.
 func TestDeclaredSetsChangeAtRuntime(t *testing.T) {
-	netlab.Require(t, "nft", "ipset", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "ipset", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	policy := filepath.Join(t.TempDir(), "runtime.ks")
 	require.NoError(t, os.WriteFile(policy, []byte(runtimeSetPolicy), 0o644))
@@ -313,7 +313,7 @@ table inet t {
 // rule fwmark 0x1" to a table of its own, the marked datagram leaves by
 // the other interface. The same mark set in a filter chain does not.
 func TestRouteChainRoutesMarkedPacketsAgain(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	useRunDir(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -329,20 +329,20 @@ func TestRouteChainRoutesMarkedPacketsAgain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			policy := filepath.Join(dir, tc.chainType+".ks")
 			require.NoError(t, os.WriteFile(policy, []byte(fmt.Sprintf(routePolicy, tc.chainType)), 0o644))
-			fw, main, marked := netlab.NewNS(t, "route"), netlab.NewNS(t, "main"), netlab.NewNS(t, "marked")
-			netlab.Veth(t, fw, "eth0", main, "eth0")
-			netlab.Veth(t, fw, "eth1", marked, "eth0")
+			fw, main, marked := labtest.NewNS(t, "route"), labtest.NewNS(t, "main"), labtest.NewNS(t, "marked")
+			labtest.Veth(t, fw, "eth0", main, "eth0")
+			labtest.Veth(t, fw, "eth1", marked, "eth0")
 			fw.Exec(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
 			fw.Exec(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth1")
 			main.Exec(t, "ip", "addr", "add", "192.0.2.9/24", "dev", "eth0")
 			marked.Exec(t, "ip", "addr", "add", "198.51.100.9/24", "dev", "eth0")
-			for _, peer := range []*netlab.NS{main, marked} {
+			for _, peer := range []*labtest.NS{main, marked} {
 				peer.Exec(t, "ip", "addr", "add", "203.0.113.5/32", "dev", "lo")
 			}
 			fw.Exec(t, "ip", "route", "add", "203.0.113.5/32", "via", "192.0.2.9", "dev", "eth0")
 			fw.Exec(t, "ip", "route", "add", "203.0.113.5/32", "via", "198.51.100.9", "dev", "eth1", "table", "100")
 			fw.Exec(t, "ip", "rule", "add", "fwmark", "0x1", "lookup", "100")
-			for _, peer := range []*netlab.NS{main, marked} {
+			for _, peer := range []*labtest.NS{main, marked} {
 				peer.Exec(t, "ip", "route", "add", "default", "dev", "eth0") // replies, if any
 				peer.Exec(t, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.eth0.rp_filter=0")
 			}
@@ -375,7 +375,7 @@ table inet t {
 // they stay two, and the datagram that matches one of the ports passes on
 // every loader (the differential test found it: seed 251908309).
 func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
-	onEveryLoader(t, "ports", negatedPortsPolicy, func(t *testing.T, fw, peer *netlab.NS) {
+	onEveryLoader(t, "ports", negatedPortsPolicy, func(t *testing.T, fw, peer *labtest.NS) {
 		arrived := countUDP(t, peer, "192.0.2.9:1010")
 		require.NoError(t, fw.Do(func() error {
 			conn, err := net.DialUDP("udp", &net.UDPAddr{Port: 2011}, &net.UDPAddr{IP: net.ParseIP("192.0.2.9"), Port: 1010})

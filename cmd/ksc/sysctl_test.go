@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,9 +15,9 @@ import (
 // --undo restores what was there before ksc, interface by interface: IPv6
 // that was off before stays off. A second apply keeps the first record.
 func TestSysctlUndoRestoresTheRecordedValues(t *testing.T) {
-	netlab.Require(t)
+	labtest.Require(t)
 	useRunDir(t)
-	ns := netlab.NewNS(t, "sysctl")
+	ns := labtest.NewNS(t, "sysctl")
 	ns.Exec(t, "ip", "link", "add", "d0.5", "type", "veth", "peer", "name", "d1")
 	ns.Exec(t, "sysctl", "-qw", "net.ipv6.conf.d0/5.disable_ipv6=1")
 	read := func(key string) string { return strings.TrimSpace(ns.Exec(t, "sysctl", "-n", key)) }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/internal/netlab"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +17,7 @@ import (
 // "ksc watch" puts the policy back after another program removes it, with
 // either backend, and stops cleanly on SIGTERM.
 func TestWatchCommand(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-legacy-restore")
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -25,21 +25,21 @@ func TestWatchCommand(t *testing.T) {
 		policy  string
 		args    []string
 		remove  [][]string // what another program does
-		present func(ns *netlab.NS) bool
+		present func(ns *labtest.NS) bool
 	}{
-		{"nft", server, nil, [][]string{{"nft", "flush", "ruleset"}}, func(ns *netlab.NS) bool {
+		{"nft", server, nil, [][]string{{"nft", "flush", "ruleset"}}, func(ns *labtest.NS) bool {
 			out, _ := ns.ExecInput("", "nft", "list", "ruleset")
 			return strings.Contains(out, "tcp dport 443 accept")
 		}},
 		{"iptables", "../../examples/ivpn-iptables.ks", []string{"--backend", "iptables", "--iptables-mode", "legacy", "--interval", "100ms"},
-			[][]string{{"iptables-legacy", "-F"}, {"iptables-legacy", "-P", "OUTPUT", "ACCEPT"}}, func(ns *netlab.NS) bool {
+			[][]string{{"iptables-legacy", "-F"}, {"iptables-legacy", "-P", "OUTPUT", "ACCEPT"}}, func(ns *labtest.NS) bool {
 				out, _ := ns.ExecInput("", "iptables-legacy-save", "-t", "filter")
 				return strings.Contains(out, "-A OUTPUT -o tun0 -j ACCEPT") && strings.Contains(out, ":OUTPUT DROP")
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			useRunDir(t)
-			ns := netlab.NewNS(t, "watchcli")
+			ns := labtest.NewNS(t, "watchcli")
 			watch := exec.Command(exe, append([]string{"watch", tc.policy, "--netns", ns.Name}, tc.args...)...)
 			watch.Args[0] = "ksc"
 			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
@@ -64,11 +64,11 @@ func TestWatchCommand(t *testing.T) {
 // "ksc remove" (which it undid 2 ms after); a foreign flush is then
 // repaired with what is in force.
 func TestWatchFollowsApplyAndRemove(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	useRunDir(t)
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	ns := netlab.NewNS(t, "watchfollow")
+	ns := labtest.NewNS(t, "watchfollow")
 	list := func() string { out, _ := ns.ExecInput("", "nft", "list", "ruleset"); return out }
 	watch := exec.Command(exe, "watch", server, "--netns", ns.Name)
 	watch.Args[0] = "ksc"

@@ -18,9 +18,9 @@ import (
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -67,7 +67,7 @@ func envInt(name string, def uint64) uint64 {
 // output through iptables-nft and iptables-legacy, and in ksc's own chains. The seed is new each
 // run (KSC_DIFF_SEED repeats one); KSC_DIFF_CASES sets how many rulesets.
 func TestEveryLoaderGivesTheIRsVerdict(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore", "conntrack")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore", "conntrack")
 	seed := envInt("KSC_DIFF_SEED", rand.Uint64()%1_000_000_000)
 	cases := envInt("KSC_DIFF_CASES", 60)
 	t.Logf("seed %d (rerun with KSC_DIFF_SEED=%d), %d cases", seed, seed, cases)
@@ -187,7 +187,7 @@ func lowered(c *Case) string {
 // breaks the output one way (ports swapped, negation lost, a match
 // dropped) and must disagree with the IR within a few cases.
 func TestBrokenLoweringsAreCaught(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "conntrack")
+	labtest.Require(t, "nft", "iptables-nft-restore", "conntrack")
 	mutants := []loader{
 		{"nft text with sport and dport swapped", func(l *Lab, p *ir.Policy) error {
 			text, err := nft.Render(p)
@@ -331,7 +331,7 @@ func loadNftText(l *Lab, text string) error { return backends.NftF(nsenter.Path(
 // takes every packet for a new flow's) and must disagree with the kernel
 // within a few cases.
 func TestBrokenSimulatorsAreCaught(t *testing.T) {
-	netlab.Require(t, "nft", "conntrack")
+	labtest.Require(t, "nft", "conntrack")
 	mutants := []struct {
 		name  string
 		wrong func(p *ir.Packet)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 )
 
 // Lab is a firewall namespace and a peer namespace joined by two veth
@@ -23,7 +23,7 @@ import (
 // (eth0 on the firewall) and the upper half over the second (wg0), both
 // ways, so that a probe's peer address decides its interface.
 type Lab struct {
-	FW, Peer *netlab.NS
+	FW, Peer *labtest.NS
 
 	mu        sync.Mutex
 	listening map[string]bool
@@ -33,8 +33,8 @@ type Lab struct {
 // NewLab builds a lab; it is deleted when the test ends.
 func NewLab(t testing.TB) *Lab {
 	t.Helper()
-	l := &Lab{FW: netlab.NewNS(t, "fw"), Peer: netlab.NewNS(t, "peer")}
-	for _, ns := range []*netlab.NS{l.FW, l.Peer} {
+	l := &Lab{FW: labtest.NewNS(t, "fw"), Peer: labtest.NewNS(t, "peer")}
+	for _, ns := range []*labtest.NS{l.FW, l.Peer} {
 		// Senders bind any address of their pool; the firewall answers
 		// every rejected probe at once, so ICMP errors are not rate-limited;
 		// no address waits for duplicate detection before the first probe.
@@ -43,8 +43,8 @@ func NewLab(t testing.TB) *Lab {
 			"net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 			"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	}
-	netlab.Veth(t, l.FW, Interfaces[0], l.Peer, "p0")
-	netlab.Veth(t, l.FW, Interfaces[1], l.Peer, "p1")
+	labtest.Veth(t, l.FW, Interfaces[0], l.Peer, "p0")
+	labtest.Veth(t, l.FW, Interfaces[1], l.Peer, "p1")
 	links := []struct{ fw4, peer4, fw6, peer6 string }{
 		{"203.0.113.1", "203.0.113.2", "2001:db8:e0::1", "2001:db8:e0::2"},
 		{"203.0.113.5", "203.0.113.6", "2001:db8:e1::1", "2001:db8:e1::2"},
@@ -72,7 +72,7 @@ func NewLab(t testing.TB) *Lab {
 		l.Peer.Exec(t, "ip", "route", "add", FW4.String(), "via", ln.fw4, "dev", peerDev, "table", table)
 		l.Peer.Exec(t, "ip", "-6", "route", "add", FW6.String(), "via", ln.fw6, "dev", peerDev, "table", table)
 	}
-	for ns, pools := range map[*netlab.NS][2]netip.Prefix{l.FW: {FW4, FW6}, l.Peer: {Peer4, Peer6}} {
+	for ns, pools := range map[*labtest.NS][2]netip.Prefix{l.FW: {FW4, FW6}, l.Peer: {Peer4, Peer6}} {
 		ns.Exec(t, "ip", "route", "add", "local", pools[0].String(), "dev", "lo")
 		ns.Exec(t, "ip", "-6", "route", "add", "local", pools[1].String(), "dev", "lo")
 	}
@@ -132,7 +132,7 @@ func (l *Lab) Run(hook ir.Hook, pr Probe) (Outcome, error) {
 // runICMP sends one ICMP message of the probe's type and code from a raw
 // socket: an output drop fails the send with EPERM at once, and nothing
 // needs to answer.
-func runICMP(from *netlab.NS, p ir.Packet) (Outcome, error) {
+func runICMP(from *labtest.NS, p ir.Packet) (Outcome, error) {
 	network := "ip4:icmp"
 	if p.Protocol == ir.ICMPv6 {
 		network = "ip6:ipv6-icmp" // the kernel writes the ICMPv6 checksum
@@ -197,7 +197,7 @@ func marked(p ir.Packet) func(_, _ string, c syscall.RawConn) error {
 
 // listen makes sure something in ns answers at dst: an echo for UDP, an
 // accepting socket for TCP. Listeners live as long as the lab.
-func (l *Lab) listen(ns *netlab.NS, proto ir.Protocol, dst netip.AddrPort) error {
+func (l *Lab) listen(ns *labtest.NS, proto ir.Protocol, dst netip.AddrPort) error {
 	key := ns.Name + " " + proto.String() + " " + dst.String()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -259,7 +259,7 @@ func echo(pc net.PacketConn) {
 	}
 }
 
-func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
+func runTCP(from *labtest.NS, src, dst netip.AddrPort, output bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
 	var outcome Outcome
 	err := from.Do(func() error {
 		timeout := wait
@@ -286,7 +286,7 @@ func runTCP(from *netlab.NS, src, dst netip.AddrPort, output bool, control func(
 	return outcome, err
 }
 
-func runUDP(from *netlab.NS, src, dst netip.AddrPort, established bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
+func runUDP(from *labtest.NS, src, dst netip.AddrPort, established bool, control func(_, _ string, c syscall.RawConn) error) (Outcome, error) {
 	var conn *net.UDPConn
 	if err := from.Do(func() (err error) {
 		d := net.Dialer{LocalAddr: net.UDPAddrFromAddrPort(src), Control: control}

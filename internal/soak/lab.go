@@ -16,8 +16,6 @@ package soak
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -33,7 +31,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
-	"github.com/ksc-project/ksc/lab"
+	"github.com/ksc-project/ksc/lab/ns"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -53,27 +51,27 @@ type Lab struct {
 
 // New builds the lab; Close removes it, also after a failure.
 func New() (l *Lab, err error) {
-	id := make([]byte, 4)
-	rand.Read(id)
-	s := hex.EncodeToString(id)
-	l = &Lab{FW: "ksc-soak-fw-" + s, Far: "ksc-soak-far-" + s, LAN: "ksc-soak-lan-" + s}
+	l = &Lab{}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Close())
 			l = nil
 		}
 	}()
-	for _, name := range []string{l.FW, l.Far, l.LAN} {
-		if err := lab.NewNamespace(name); err != nil {
+	spaces := map[string]*ns.Namespace{}
+	for role, name := range map[string]*string{"soak-fw": &l.FW, "soak-far": &l.Far, "soak-lan": &l.LAN} {
+		if spaces[role], err = ns.Create(role); err != nil {
 			return l, err
 		}
+		*name = spaces[role].Name
+	}
+	if _, _, err := ns.Veth(spaces["soak-fw"], "eth0", nil, spaces["soak-far"], "p0"); err != nil {
+		return l, err
+	}
+	if _, _, err := ns.Veth(spaces["soak-fw"], "eth1", nil, spaces["soak-lan"], "p1"); err != nil {
+		return l, err
 	}
 	steps := [][]string{
-		{"-n", l.FW, "link", "set", "lo", "up"},
-		{"-n", l.Far, "link", "set", "lo", "up"},
-		{"-n", l.LAN, "link", "set", "lo", "up"},
-		{"-n", l.FW, "link", "add", "eth0", "type", "veth", "peer", "name", "p0", "netns", l.Far},
-		{"-n", l.FW, "link", "add", "eth1", "type", "veth", "peer", "name", "p1", "netns", l.LAN},
 		{"-n", l.FW, "addr", "add", "192.0.2.2/25", "dev", "eth0"},
 		{"-n", l.FW, "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad"},
 		{"-n", l.FW, "addr", "add", "192.0.2.129/25", "dev", "eth1"},
@@ -85,10 +83,6 @@ func New() (l *Lab, err error) {
 		{"-n", l.Far, "addr", "add", "2001:db8:ff::9/128", "dev", "lo", "nodad"},
 		{"-n", l.LAN, "addr", "add", "192.0.2.130/25", "dev", "p1"},
 		{"-n", l.LAN, "addr", "add", "2001:db8:1::2/64", "dev", "p1", "nodad"},
-		{"-n", l.FW, "link", "set", "eth0", "up"},
-		{"-n", l.FW, "link", "set", "eth1", "up"},
-		{"-n", l.Far, "link", "set", "p0", "up"},
-		{"-n", l.LAN, "link", "set", "p1", "up"},
 		{"-n", l.FW, "route", "add", "default", "via", "192.0.2.1"},
 		{"-n", l.FW, "-6", "route", "add", "default", "via", "2001:db8::1"},
 		{"-n", l.Far, "route", "add", "192.0.2.128/25", "via", "192.0.2.2"},
@@ -181,7 +175,13 @@ func (l *Lab) Close() error {
 	if l.receiver != nil {
 		l.receiver.stop()
 	}
-	return lab.DeleteNamespaces(l.FW, l.Far, l.LAN)
+	var names []string
+	for _, name := range []string{l.FW, l.Far, l.LAN} {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return ns.Delete(names...)
 }
 
 // enter moves the calling goroutine's thread into the namespace for good:

@@ -15,10 +15,10 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/flows"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/internal/soak"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -87,7 +87,7 @@ func guarded(ns string, p *ir.Policy, apply func() error) error {
 // after another program flushed the ruleset. Flows the new policy would
 // not let start are closed when it comes into force.
 func TestTransitionsAreClosed(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
 	a, b, err := soak.Policies()
 	require.NoError(t, err)
 	bIptables, err := soak.PolicyBFor("iptables")

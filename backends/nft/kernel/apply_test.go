@@ -6,8 +6,8 @@ import (
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,7 +15,7 @@ import (
 // counters hides counter values and handles, which differ between loads.
 var counters = regexp.MustCompile(`"(packets|bytes|handle)": \d+`)
 
-func listRuleset(t *testing.T, ns *netlab.NS) string {
+func listRuleset(t *testing.T, ns *labtest.NS) string {
 	t.Helper()
 	out, err := ns.ExecInput("", "nft", "-j", "list", "ruleset")
 	require.NoError(t, err, out)
@@ -25,15 +25,15 @@ func listRuleset(t *testing.T, ns *netlab.NS) string {
 // For every golden case, the ruleset "ksc apply" leaves equals the one
 // "nft -f" leaves from the nft target, as nft itself lists them.
 func TestApplyLeavesTheSameRulesetAsNftF(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	for _, c := range golden.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			p := c.Load(t)
-			viaNft := netlab.NewNS(t, "nftf")
+			viaNft := labtest.NewNS(t, "nftf")
 			out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 			require.NoError(t, err, out)
-			viaNetlink := netlab.NewNS(t, "nl")
+			viaNetlink := labtest.NewNS(t, "nl")
 			require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(viaNetlink.Name)))
 			assert.JSONEq(t, listRuleset(t, viaNft), listRuleset(t, viaNetlink))
 		})

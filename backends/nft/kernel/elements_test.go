@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,8 +17,8 @@ import (
 // sets through ksc's own large-buffer dump, and sets whose elements carry
 // more (a map's data, a comment) through google/nftables, which keeps it.
 func TestReadSetsAsGoogleNftablesDoes(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "elems")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "elems")
 	var big []string
 	for i := range 5000 {
 		big = append(big, fmt.Sprintf("10.%d.%d.0/28", i/256, i%256))

@@ -9,9 +9,9 @@ import (
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,11 +19,11 @@ import (
 
 // Every golden nft file must be a script the real nft accepts.
 func TestGoldenFilesLoadInNft(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	files, err := filepath.Glob(filepath.Join(golden.Root(t), "testdata", "golden", "nft", "*.nft"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	ns := netlab.NewNS(t, "nftc")
+	ns := labtest.NewNS(t, "nftc")
 	for _, f := range files {
 		out, err := ns.ExecInput("", "nft", "-c", "-f", f)
 		assert.NoError(t, err, "%s: %s", filepath.Base(f), out)
@@ -34,7 +34,7 @@ func TestGoldenFilesLoadInNft(t *testing.T) {
 // script does, with no option and with each option (the article's commented
 // lines uncommented), whether loaded by nft -f or by ksc's netlink batch.
 func TestKillswitchVerdictsMatchReference(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	root := golden.Root(t)
 	policy, err := os.ReadFile(filepath.Join(root, "examples", "ivpn-killswitch.ks"))
 	require.NoError(t, err)
@@ -53,35 +53,35 @@ func TestKillswitchVerdictsMatchReference(t *testing.T) {
 // loaders are the ways ksc's output reaches the kernel.
 var loaders = []struct {
 	name string
-	load func(t *testing.T, ns *netlab.NS, p *ir.Policy)
+	load func(t *testing.T, ns *labtest.NS, p *ir.Policy)
 }{
-	{"nft-f", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"nft-f", func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		out, err := ns.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 		require.NoError(t, err, out)
 	}},
-	{"netlink", func(t *testing.T, ns *netlab.NS, p *ir.Policy) {
+	{"netlink", func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
 		require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(ns.Name)))
 	}},
 }
 
-func testVariant(t *testing.T, v referenceVariant, load func(*testing.T, *netlab.NS, *ir.Policy), policy, reference []byte) {
-	p, ds := lang.Load("ivpn-killswitch.ks", policy, netlab.Config(v.option))
+func testVariant(t *testing.T, v referenceVariant, load func(*testing.T, *labtest.NS, *ir.Policy), policy, reference []byte) {
+	p, ds := lang.Load("ivpn-killswitch.ks", policy, labtest.Config(v.option))
 	require.False(t, ds.HasErrors(), "%v", ds)
 
-	ksc := netlab.NewKillswitch(t)
-	ref := netlab.NewKillswitch(t)
+	ksc := labtest.NewKillswitch(t)
+	ref := labtest.NewKillswitch(t)
 	load(t, ksc.Client, p)
 	refScript := v.edit(t, labReference(t, string(reference)))
 	out, err := ref.Client.ExecInput(refScript, "nft", "-f", "-")
 	require.NoError(t, err, "%s\n%s", out, refScript)
 
-	got, err := netlab.RunAll(ksc.Probes())
+	got, err := labtest.RunAll(ksc.Probes())
 	require.NoError(t, err)
-	want, err := netlab.RunAll(ref.Probes())
+	want, err := labtest.RunAll(ref.Probes())
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "ksc's verdicts differ from the reference script's")
 
-	assert.Equal(t, netlab.ExpectedWith(v.option), got, "verdicts differ from what the article describes")
+	assert.Equal(t, labtest.ExpectedWith(v.option), got, "verdicts differ from what the article describes")
 }
 
 // referenceVariants pairs each option of examples/ivpn-killswitch.ks with the
@@ -125,7 +125,7 @@ func uncomment(text string) func(testing.TB, string) string {
 // addresses, and gives its commented-out port-forwarding defines values.
 func labReference(t testing.TB, s string) string {
 	t.Helper()
-	for _, d := range netlab.Defines() {
+	for _, d := range labtest.Defines() {
 		name, value, _ := strings.Cut(d, "=")
 		re := regexp.MustCompile(`(?m)^#?define ` + name + ` .*$`)
 		require.True(t, re.MatchString(s), "reference script has no define %s", name)

@@ -11,8 +11,8 @@ import (
 	"github.com/ksc-project/ksc/internal/golden"
 
 	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,7 +21,7 @@ import (
 // A 100,000-entry blocklist goes to the kernel as one named interval set,
 // in chunks within one transaction, and the kernel holds every range.
 func TestApplyLargeNamedSet(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	dir := t.TempDir()
 	var list strings.Builder
 	for i := 0; i < 100_000; i++ {
@@ -35,14 +35,14 @@ func TestApplyLargeNamedSet(t *testing.T) {
 	b := golden.Batch(t, p)
 	assert.Equal(t, 200_001, b.Tables[0].Sets[0].Len())
 
-	ns := netlab.NewNS(t, "bigset")
+	ns := labtest.NewNS(t, "bigset")
 	require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
 	listing := ns.Exec(t, "nft", "list", "set", "inet", "t", "BIG")
 	assert.Equal(t, 100_000, strings.Count(listing, ",")+1, "elements in the kernel's set")
 	assert.Contains(t, listing, "198.18.0.0, 198.18.0.4,")
 
 	// The same set through nft -f of the nft target lists identically.
-	viaNft := netlab.NewNS(t, "bigsetnft")
+	viaNft := labtest.NewNS(t, "bigsetnft")
 	out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 	require.NoError(t, err, out)
 	assert.Equal(t, listing, viaNft.Exec(t, "nft", "list", "set", "inet", "t", "BIG"))
@@ -52,7 +52,7 @@ func TestApplyLargeNamedSet(t *testing.T) {
 // set, in chunks: in one message the kernel refused it past some 10,000
 // elements. nft -f of the nft target lists identically.
 func TestApplyLargeAnonymousSet(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	var src strings.Builder
 	src.WriteString("flush ruleset\ndefine BIG = {")
 	for i := 0; i < 100_000; i++ {
@@ -64,12 +64,12 @@ func TestApplyLargeAnonymousSet(t *testing.T) {
 	require.False(t, ds.HasErrors(), "%v", ds)
 	b := golden.Batch(t, p)
 
-	ns := netlab.NewNS(t, "anonset")
+	ns := labtest.NewNS(t, "anonset")
 	require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
 	listing := ns.Exec(t, "nft", "list", "ruleset")
 	assert.Equal(t, 100_001, strings.Count(listing, ",")+1, "elements in the kernel's set")
 
-	viaNft := netlab.NewNS(t, "anonsetnft")
+	viaNft := labtest.NewNS(t, "anonsetnft")
 	out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
 	require.NoError(t, err, out)
 	// Compared as a bool: a failing diff of a megabyte does not print.

@@ -12,9 +12,9 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,7 +29,7 @@ func loadExample(t testing.TB, name string, cfg lang.Config) *ir.Policy {
 	return p
 }
 
-func nftList(t *testing.T, ns *netlab.NS) string {
+func nftList(t *testing.T, ns *labtest.NS) string {
 	t.Helper()
 	return ns.Exec(t, "nft", "list", "ruleset")
 }
@@ -51,8 +51,8 @@ const otherTool = `table ip other {
 // A batch the kernel refuses part-way leaves the previous ruleset
 // byte-identical, and the error names the policy line of the refused rule.
 func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "atomic")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "atomic")
 	path := nsenter.Path(ns.Name)
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
@@ -83,8 +83,8 @@ func TestRefusedBatchLeavesRulesetUntouched(t *testing.T) {
 // Read and Restore bring back a ruleset exactly, other tools' tables and
 // named sets included; Diff and Status see the policy as loaded.
 func TestSnapshotRestoreDiffStatus(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "live")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "live")
 	path := nsenter.Path(ns.Name)
 	out, err := ns.ExecInput(otherTool, "nft", "-f", "-")
 	require.NoError(t, err, out)
@@ -135,8 +135,8 @@ func TestSnapshotRestoreDiffStatus(t *testing.T) {
 // only missing rules: a chain whose policy was turned to accept and an
 // extra accept rule once left "all 6 rules are loaded".
 func TestStatusSeesEveryDifference(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "status")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "status")
 	path := nsenter.Path(ns.Name)
 	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))
 	require.NoError(t, kernel.Apply(server, path))

@@ -6,8 +6,8 @@ import (
 
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -85,8 +85,8 @@ var nftForms = []struct{ chain, rule string }{
 // Each form lists the same in nft whether nft loads it as written or ksc
 // loads it through its netlink batch: one meaning, and one form, on both.
 func TestNftFormsListAsNftLoadsThem(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "forms")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "forms")
 	priority := map[string]string{"filter": "filter", "nat": "0", "route": "mangle"}
 	for _, f := range nftForms {
 		t.Run(f.rule, func(t *testing.T) {

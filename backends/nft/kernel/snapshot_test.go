@@ -11,8 +11,8 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,7 +46,7 @@ func bigSets() string {
 
 // holdOwnerTable creates, in ns, a table with flags owner, as a program
 // that owns its table would; the table lives as long as the test.
-func holdOwnerTable(t *testing.T, ns *netlab.NS) {
+func holdOwnerTable(t *testing.T, ns *labtest.NS) {
 	t.Helper()
 	h, err := netns.GetFromPath(nsenter.Path(ns.Name))
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func holdOwnerTable(t *testing.T, ns *netlab.NS) {
 // program's owner table, and tables and rules other programs add while
 // the apply waits.
 func TestRollbackRestoresExactly(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
 	server := golden.Batch(t, loadExample(t, "server-ssh-https.ks", lang.Config{}))    // its own table only
 	for _, tc := range []struct {
@@ -91,7 +91,7 @@ func TestRollbackRestoresExactly(t *testing.T) {
 				Replaced: []kernel.TableRef{{Family: nftables.TableFamilyIPv4, Name: "other"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := netlab.NewNS(t, "rollback")
+			ns := labtest.NewNS(t, "rollback")
 			path := nsenter.Path(ns.Name)
 			out, err := ns.ExecInput(tc.before, "nft", "-f", "-")
 			require.NoError(t, err, out)
@@ -193,18 +193,18 @@ const mapsAndTypedSets = `table inet other {
 // nft lists them as before, and what a program adds to them afterwards
 // goes into the kernel in the very bytes it would have without ksc.
 func TestRollbackKeepsOthersSetsAsNftMadeThem(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
 	afterwards := "add element inet other m { 192.0.2.3 : 0x3 }\n" +
 		"add element inet other marks { 0x3 }\n" +
 		"add element inet other tof { 192.0.2.3 . 443 }\n" +
 		"add element inet other vm { 192.0.2.3 : drop }\n"
 
-	reference := netlab.NewNS(t, "setsref")
+	reference := labtest.NewNS(t, "setsref")
 	out, err := reference.ExecInput(mapsAndTypedSets+afterwards, "nft", "-f", "-")
 	require.NoError(t, err, out)
 
-	ns := netlab.NewNS(t, "setsback")
+	ns := labtest.NewNS(t, "setsback")
 	out, err = ns.ExecInput(mapsAndTypedSets, "nft", "-f", "-")
 	require.NoError(t, err, out)
 	before := nftList(t, ns)
@@ -221,7 +221,7 @@ func TestRollbackKeepsOthersSetsAsNftMadeThem(t *testing.T) {
 	require.NoError(t, err, "a restored set must take new elements: %s", out)
 	// The elements' bytes, sorted: a hash set lists its elements in an
 	// order of its own.
-	netlinkForm := func(ns *netlab.NS) []string {
+	netlinkForm := func(ns *labtest.NS) []string {
 		var elems []string
 		for _, line := range strings.Split(ns.Exec(t, "nft", "--debug=netlink", "list", "table", "inet", "other"), "\n") {
 			if strings.HasPrefix(line, "\telement ") {
@@ -242,7 +242,7 @@ func TestRollbackKeepsOthersSetsAsNftMadeThem(t *testing.T) {
 // verdict maps, concatenations, fib, ct helpers) go through the restore's
 // raw rules and their relinked sets.
 func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
-	netlab.Require(t, "nft")
+	labtest.Require(t, "nft")
 	root := golden.Root(t)
 	files, err := filepath.Glob(filepath.Join(root, "testdata", "golden", "nft", "*.nft"))
 	require.NoError(t, err)
@@ -256,7 +256,7 @@ func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			ns := netlab.NewNS(t, "goldback")
+			ns := labtest.NewNS(t, "goldback")
 			out, err := ns.ExecInput("", "nft", "-f", f)
 			require.NoError(t, err, out)
 			before := nftList(t, ns)
@@ -296,9 +296,9 @@ COMMIT
 // Rules iptables-nft loaded come back from a rollback as iptables-nft
 // listed them.
 func TestRollbackRestoresIptablesNftRules(t *testing.T) {
-	netlab.Require(t, "nft", "iptables-nft-restore", "iptables-nft-save")
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-nft-save")
 	killswitch := golden.Batch(t, loadExample(t, "ivpn-killswitch.ks", lang.Config{})) // flush ruleset
-	ns := netlab.NewNS(t, "xtback")
+	ns := labtest.NewNS(t, "xtback")
 	out, err := ns.ExecInput(iptablesNft, "iptables-nft-restore")
 	require.NoError(t, err, out)
 	save := func() string {

@@ -12,8 +12,8 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
 	"github.com/ksc-project/ksc/internal/golden"
-	"github.com/ksc-project/ksc/internal/netlab"
 	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,11 +21,11 @@ import (
 
 // watching runs kernel.Watch of an example on ns until the test ends,
 // and delivers its repairs.
-func watching(t testing.TB, ns *netlab.NS, example string) <-chan kernel.Repair {
+func watching(t testing.TB, ns *labtest.NS, example string) <-chan kernel.Repair {
 	return watchingBatch(t, ns, golden.Batch(t, loadExample(t, example, lang.Config{})))
 }
 
-func watchingBatch(t testing.TB, ns *netlab.NS, b *nft.Batch) <-chan kernel.Repair {
+func watchingBatch(t testing.TB, ns *labtest.NS, b *nft.Batch) <-chan kernel.Repair {
 	repairs := make(chan kernel.Repair, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -63,8 +63,8 @@ func noRepair(t *testing.T, repairs <-chan kernel.Repair, why string) {
 // ruleset or deletes one of its rules, answers none of its own writes,
 // and leaves other programs' tables alone.
 func TestWatchPutsThePolicyBack(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "watch")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "watch")
 	repairs := watching(t, ns, "server-ssh-https.ks")
 	r := nextRepair(t, repairs)
 	assert.Empty(t, r.By, "the check at the start")
@@ -94,7 +94,7 @@ func TestWatchPutsThePolicyBack(t *testing.T) {
 }
 
 // ruleHandle finds the handle of the rule whose listing contains text.
-func ruleHandle(t *testing.T, ns *netlab.NS, text string) string {
+func ruleHandle(t *testing.T, ns *labtest.NS, text string) string {
 	for _, line := range strings.Split(ns.Exec(t, "nft", "-a", "list", "ruleset"), "\n") {
 		if strings.Contains(line, text) {
 			if _, h, ok := strings.Cut(line, "# handle "); ok {
@@ -111,8 +111,8 @@ func ruleHandle(t *testing.T, ns *netlab.NS, text string) string {
 // the policy back in force, "gone" from starting "nft flush ruleset" (a
 // process start included) to the same point.
 func BenchmarkWatchRepair(b *testing.B) {
-	netlab.Require(b, "nft")
-	ns := netlab.NewNS(b, "watchbench")
+	labtest.Require(b, "nft")
+	ns := labtest.NewNS(b, "watchbench")
 	repairs := watching(b, ns, "ivpn-killswitch.ks")
 	<-repairs // the check at the start
 	var took, gone time.Duration
@@ -157,7 +157,7 @@ table inet ks {
 	return golden.Batch(t, p)
 }
 
-func setHandle(t testing.TB, ns *netlab.NS) string {
+func setHandle(t testing.TB, ns *labtest.NS) string {
 	out := ns.Exec(t, "nft", "-a", "list", "sets", "inet")
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "set BLOCK") {
@@ -174,8 +174,8 @@ func setHandle(t testing.TB, ns *netlab.NS) string {
 // BenchmarkWatchRepairBesideLargeSet), and the set is the same set after
 // (its handle is).
 func TestWatchRepairsBesideALargeSetInPlace(t *testing.T) {
-	netlab.Require(t, "nft")
-	ns := netlab.NewNS(t, "watchbig")
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "watchbig")
 	repairs := watchingBatch(t, ns, largeSetPolicy(t, 50000))
 	select { // the check at the start reads the whole set: slow
 	case r := <-repairs:
@@ -195,8 +195,8 @@ func TestWatchRepairsBesideALargeSetInPlace(t *testing.T) {
 // BenchmarkWatchRepairBesideLargeSet measures how long an accept rule
 // another program inserts stays beside a 150,000-element set.
 func BenchmarkWatchRepairBesideLargeSet(b *testing.B) {
-	netlab.Require(b, "nft")
-	ns := netlab.NewNS(b, "watchbigbench")
+	labtest.Require(b, "nft")
+	ns := labtest.NewNS(b, "watchbigbench")
 	repairs := watchingBatch(b, ns, largeSetPolicy(b, 150000))
 	<-repairs
 	var took time.Duration

@@ -1,4 +1,4 @@
-package netlab
+package labtest
 
 import (
 	"net/netip"
