@@ -574,6 +574,21 @@ func (l *Limit) Condition() string {
 	return fmt.Sprintf("while under %d/%s%s", l.Rate, l.Unit, per)
 }
 
+// KeepsState reports whether the policy remembers one packet for the
+// next: a limit's bucket, a meter's keys.
+func (p *Policy) KeepsState() bool {
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Limit() != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // Limit is the rule's rate limit, or nil: a rule with one decides only
 // some of the packets it matches.
 func (r *Rule) Limit() *Limit {

@@ -124,6 +124,10 @@ var firewallSettings = []sysctl{
 	{"net/ipv4/conf/all/forwarding", "1"}, {"net/ipv6/conf/all/forwarding", "1"},
 	{"net/ipv4/icmp_ratelimit", "0"}, {"net/ipv6/icmp/ratelimit", "0"},
 	{"net/ipv4/icmp_msgs_per_sec", "1000000"}, {"net/ipv4/icmp_msgs_burst", "1000000"},
+	// A looped-back packet carries its route from the way out; one the
+	// lab writes onto lo is routed afresh, and its source, an address of
+	// this machine, would be a martian but for accept_local.
+	{"net/ipv4/conf/lo/accept_local", "1"},
 }
 
 // peerSettings keep the peer quiet: it only sends what the lab makes.

@@ -35,6 +35,8 @@ table inet t {
 		tcp dport 23 drop
 		icmpv6 type echo-request drop
 		ip ttl 1 udp dport 5007 drop
+		iifname "lo" udp dport 5009 drop
+		ct state established tcp flags rst tcp dport 5011 drop
 		ip6 hoplimit 255 udp dport 5008 drop
 	}
 	chain c_fwd {
@@ -50,6 +52,7 @@ table inet t {
 		udp dport 1194 drop
 		oifname "eth0" ip6 daddr 2001:db8::53 udp dport 53 reject
 		icmp type echo-request reject with icmpx admin-prohibited
+		tcp dport 80 reject with tcp reset
 		ct state established ct mark 5 udp dport 5005 drop
 	}
 	chain c_post {
@@ -76,6 +79,9 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:444": "with icmp host-prohibited",
 		"out eth0 udp [2001:db8::2]:40000 [2001:db8::53]:53":   "with icmpv6 port-unreachable",
 		"out eth0 icmp 192.0.2.2 203.0.113.9 echo-request":     "with icmp admin-prohibited",
+		// The reset carries the probe's own connection: it must not pass
+		// for the probe.
+		"out eth0 tcp 192.0.2.2:40000 203.0.113.9:80": "with tcp reset",
 	}
 	for _, tc := range []struct {
 		line string
@@ -102,6 +108,12 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		{"in eth0 icmp 203.0.113.7 192.0.2.2 destination-unreachable related", ir.Drop},
 		{"in eth0 icmp 203.0.113.7 192.0.2.2 destination-unreachable", ir.Accept},
 		{"in eth0 udp [fe80::1]:5353 [ff02::fb]:5353", ir.Accept},
+		// Written onto lo, below IP: in as a looped-back packet comes.
+		{"in lo udp 192.0.2.2:40000 192.0.2.2:5009", ir.Drop},
+		{"in lo udp 192.0.2.2:40000 192.0.2.2:5010", ir.Accept},
+		{"in lo udp [2001:db8::2]:40000 [2001:db8::2]:5009", ir.Drop},
+		{"in eth0 tcp 203.0.113.7:40000 192.0.2.2:5011 established flags rst", ir.Drop},
+		{"in eth0 tcp 203.0.113.7:40000 192.0.2.2:5012 established flags rst", ir.Accept},
 		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5007", ir.Accept},
 		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5007 ttl 1", ir.Drop},
 		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5008", ir.Accept},
@@ -120,6 +132,7 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		{"out eth0 udp [2001:db8::2]:40000 [2001:db8::53]:53", ir.Reject},
 		{"out wg0 udp [2001:db8::2]:40000 [2001:db8::53]:53", ir.Accept},
 		{"out eth0 icmp 192.0.2.2 203.0.113.9 echo-request", ir.Reject},
+		{"out eth0 tcp 192.0.2.2:40000 203.0.113.9:80", ir.Reject},
 		{"out eth0 udp 192.0.2.2:40000 203.0.113.5:5005 established ctmark 5", ir.Drop},
 		{"out eth0 udp 192.0.2.2:40000 203.0.113.5:5005 established ctmark 6", ir.Accept},
 		{"out wg0 udp [fe80::2]:5353 [ff02::fb]:5353", ir.Drop},

@@ -90,6 +90,11 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 	}
 	last := chain("last", lastHook, math.MaxInt32)
 	rule(last, append(tuple(p.Packet), count(tagPassed))...)
+	// The kernel's answer to a rejected probe carries the probe's own
+	// connection (nf_reject attaches it), so it would pass for the probe
+	// below: it goes from the probe's destination back to its source,
+	// which no rewriting of the probe itself does.
+	rule(last, append(reversed(p.Packet), &expr.Verdict{Kind: expr.VerdictReturn})...)
 	// After NAT (dnat or redirect on the way in, snat on the way out) the
 	// packet's own addresses are no longer the probe's: its connection's
 	// original direction still is. A packet both match counts twice,
@@ -152,6 +157,17 @@ func tuple(p ir.Packet) []expr.Any {
 		return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 2, binary.BigEndian.AppendUint16(nil, p.Dport))...)
 	}
 	return append(e, cmpPayload(expr.PayloadBaseTransportHeader, 0, []byte{p.ICMPType, p.ICMPCode})...)
+}
+
+// reversed matches a packet from p's destination to p's source.
+func reversed(p ir.Packet) []expr.Any {
+	family, src, dst := byte(unix.NFPROTO_IPV4), uint32(12), uint32(16)
+	if p.Family() == ir.IPv6 {
+		family, src, dst = unix.NFPROTO_IPV6, 8, 24
+	}
+	e := cmpMeta(expr.MetaKeyNFPROTO, family)
+	e = append(e, cmpPayload(expr.PayloadBaseNetworkHeader, src, p.Dst.AsSlice())...)
+	return append(e, cmpPayload(expr.PayloadBaseNetworkHeader, dst, p.Src.AsSlice())...)
 }
 
 // originalTuple matches a packet whose connection began as p: family,

@@ -152,8 +152,8 @@ func planFor(p sim.Packet) (plan, error) {
 		_, reply := queryOf(p.Packet)
 		_, query := icmpReplies[p.Protocol][p.ICMPType]
 		switch {
-		case p.Protocol == ir.TCP && flags&(tcpSYN|tcpRST) != 0:
-			return unsupported("an established TCP probe has no SYN or RST")
+		case p.Protocol == ir.TCP && flags&tcpSYN != 0:
+			return unsupported("an established TCP probe has no SYN")
 		case !p.Protocol.HasPorts() && !reply && !query:
 			return unsupported("the lab makes established ICMP packets only of queries and their replies")
 		}
@@ -347,29 +347,4 @@ func (l *Lab) waitLocal(a netip.Addr) error {
 			return fmt.Errorf("the lab address %s was not local within %s", a, markerWait)
 		}
 	}
-}
-
-// Check sends each of the block's packets through the policy that load
-// put into the lab, and says what became of each expectation. The lab
-// must have the block's interfaces (sim.TestBlock.Interfaces).
-func (l *Lab) Check(p *ir.Policy, b sim.TestBlock) ([]sim.Checked, error) {
-	out := make([]sim.Checked, len(b.Expect))
-	for i, x := range b.Expect {
-		res := sim.Evaluate(p, x.Packet)
-		o, err := l.Run(x.Packet, res.Final)
-		if err != nil {
-			return nil, fmt.Errorf("%d: %s: %w", x.Line, x.Text, err)
-		}
-		out[i] = sim.Checked{Expectation: x, Got: o.Verdict, By: "the kernel"}
-		if !o.Matches(x.Verdict) {
-			continue
-		}
-		out[i].Got = x.Verdict
-		// The answer is the policy's promise too: a reset where an ICMP
-		// error was written tells a client something else.
-		if want, rejects := res.Answer(); rejects && o.Verdict == ir.Reject && o.Answer != want {
-			out[i].Answer, out[i].WantAnswer = o.Answer.Text(), want.Text()
-		}
-	}
-	return out, nil
 }

@@ -63,10 +63,15 @@ func (l *Lab) sendOut(p sim.Packet, data []byte) error {
 // sendIn sends p from the peer into the firewall's input interface, then
 // the marker behind it, and returns the counters once the marker is
 // counted. Both go from one CPU, so that the firewall takes them from one
-// queue in order.
+// queue in order. A packet in on lo is written onto the firewall's own
+// lo, below IP: it comes in there as a looped-back packet does, without
+// crossing the output chains first.
 func (l *Lab) sendIn(p sim.Packet, data []byte) (map[string]uint64, error) {
-	ln := l.links[p.Iif]
-	err := nsenter.Run(nsenter.Path(l.peer), func() error {
+	ln, from := l.links[p.Iif], l.peer
+	if p.Iif == "lo" {
+		ln, from = link{peerIndex: 1, fwMAC: make(net.HardwareAddr, 6)}, l.FW
+	}
+	err := nsenter.Run(nsenter.Path(from), func() error {
 		var cpus unix.CPUSet
 		if err := unix.SchedGetaffinity(0, &cpus); err != nil {
 			return err

@@ -103,10 +103,12 @@ type Checked struct {
 	// Answer and WantAnswer are, for a reject whose answer is not the
 	// policy's, the answer given and the one written.
 	Answer, WantAnswer string
+	// Unsent says why the packet could not be made, when it was not.
+	Unsent string
 }
 
 // Kept reports whether the expectation held.
-func (c Checked) Kept() bool { return c.Got == c.Verdict && c.Answer == "" }
+func (c Checked) Kept() bool { return c.Unsent == "" && c.Got == c.Verdict && c.Answer == "" }
 
 // Simulate checks the block's expectations against the simulator.
 func (b TestBlock) Simulate(p *ir.Policy) []Checked {
