@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -183,6 +184,9 @@ var Priorities = []struct {
 // PriorityNameHook is the one hook nft takes a priority name on, or 0
 // when the name is not one of Priorities or holds on every hook.
 func PriorityNameHook(name string) Hook {
+	if i := strings.IndexAny(name, "+-"); i > 0 {
+		name = name[:i] // "dstnat+10" is dstnat's too
+	}
 	for _, p := range Priorities {
 		if p.Name == name {
 			return p.Only
@@ -191,11 +195,24 @@ func PriorityNameHook(name string) Hook {
 	return 0
 }
 
-// ParsePriority reads a priority: a number or a standard name.
+// ParsePriority reads a priority: a number, a standard name, or a name
+// and an offset ("filter+10", as nft's "filter + 10").
 func ParsePriority(s string) (int, bool) {
+	name, offset, sign := s, "", 1
+	if i := strings.IndexAny(s, "+-"); i > 0 {
+		name, offset = s[:i], s[i+1:]
+		if s[i] == '-' {
+			sign = -1
+		}
+	}
 	for _, p := range Priorities {
-		if p.Name == s {
-			return p.Value, true
+		if p.Name == name {
+			if offset == "" {
+				return p.Value, true
+			}
+			n, err := strconv.ParseInt(offset, 10, 32)
+			v := int64(p.Value) + int64(sign)*n
+			return int(v), err == nil && n >= 0 && v >= math.MinInt32 && v <= math.MaxInt32
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 32)

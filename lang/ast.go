@@ -84,12 +84,15 @@ type Chain struct {
 	Items []*ChainItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
 }
 
-// ChainAttr is one "KEY VALUE" pair of a chain header.
+// ChainAttr is one "KEY VALUE" pair of a chain header; a priority may be
+// a name and an offset, as nft writes it: "priority filter + 10".
 type ChainAttr struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
 	Key    string `parser:"@(\"type\" | \"hook\" | \"priority\" | \"policy\")"`
 	Value  string `parser:"@Word"`
+	Sign   string `parser:"( @(\"+\" | \"-\")"`
+	Offset string `parser:"  @Word )?"`
 }
 
 // ChainItem is a rule or an option block.

@@ -342,6 +342,7 @@ func (b *builder) resolveTargets(t *ir.Table) {
 
 func (b *builder) chain(c *Chain) *ir.Chain {
 	out := &ir.Chain{Pos: convertPos(c.Pos), Name: c.Name, Policy: ir.Accept}
+	c.Attrs = append(c.Attrs, b.headerInBody(c)...)
 	if len(c.Attrs) == 0 {
 		// A chain without type, hook and policy is a regular chain.
 		out.Policy = ir.NoVerdict
@@ -377,10 +378,11 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 			}
 			out.Hook = h
 		case "priority":
+			a.Value += a.Sign + a.Offset // "filter + 10"
 			if n, ok := ir.ParsePriority(a.Value); ok {
 				out.Priority = n
 				namedPriority = a
-			} else if ir.IsPriorityNumber(a.Value) {
+			} else if _, named := ir.ParsePriority(strings.TrimSuffix(a.Value, a.Sign+a.Offset)); ir.IsPriorityNumber(a.Value) || named && ir.IsPriorityNumber(a.Offset) {
 				b.errorf(pos, end, "priority %s is outside the kernel's range, %d to %d", a.Value, math.MinInt32, math.MaxInt32)
 			} else {
 				names := make([]string, len(ir.Priorities))
@@ -439,6 +441,40 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		}
 	}
 	return out
+}
+
+// headerInBody takes nft's spelling of a chain header out of the chain's
+// body: "type filter hook input priority 0; policy drop;" as its first
+// lines, as nft's man page and every wiki write it. Its words become the
+// chain's attributes, as if written before the brace.
+func (b *builder) headerInBody(c *Chain) []*ChainAttr {
+	var attrs []*ChainAttr
+	n := 0
+	for ; n < len(c.Items); n++ {
+		r := c.Items[n].Rule
+		if r == nil || len(r.Terms) == 0 || r.Terms[0].word() != "type" && r.Terms[0].word() != "policy" {
+			break
+		}
+		ts := r.Terms
+		for i := 0; i < len(ts); {
+			key := ts[i].word()
+			if !slices.Contains([]string{"type", "hook", "priority", "policy"}, key) || i+1 == len(ts) || ts[i+1].word() == "" {
+				pos, end := ts[i].span()
+				b.errorf(pos, end, "a chain header line is type T hook H priority P, or policy V").Hint =
+					"e.g. type filter hook input priority 0; policy drop;"
+				break
+			}
+			a := &ChainAttr{Pos: ts[i].Pos, EndPos: ts[i+1].EndPos, Key: key, Value: ts[i+1].word()}
+			i += 2
+			if key == "priority" && i+1 < len(ts) && (ts[i].word() == "+" || ts[i].word() == "-") && ts[i+1].word() != "" {
+				a.Sign, a.Offset, a.EndPos = ts[i].word(), ts[i+1].word(), ts[i+1].EndPos
+				i += 2
+			}
+			attrs = append(attrs, a)
+		}
+	}
+	c.Items = c.Items[n:]
+	return attrs
 }
 
 // resolve flattens a value into its scalars, following $NAMEs. In a disabled

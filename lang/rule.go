@@ -163,6 +163,10 @@ func (rb *ruleBuilder) unknown(t *Term) {
 	case word == "":
 		rb.errorf(pos, end, "a value must follow a field").Hint = ruleHint
 		return
+	case word == "type" || word == "policy" || word == "hook" || word == "priority":
+		rb.errorf(pos, end, "a chain's %s comes before its rules", word).Hint =
+			"write the header first: type filter hook input priority 0; policy drop;"
+		return
 	}
 	// A known first word ("ip") with an unknown second one ("ip src").
 	var completions []string
