@@ -1,6 +1,7 @@
 package lang_test
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/ksc-project/ksc/ir"
@@ -36,4 +37,49 @@ func TestNftChainHeaderMeansKscs(t *testing.T) {
 		assert.Equal(t, ksc.Policy, nft.Policy, tc.nft)
 		assert.Equal(t, len(ksc.Rules), len(nft.Rules), tc.nft)
 	}
+}
+
+// A define works wherever its value could be written, statements
+// included, and -D sets it per machine (issue 27: mark set, masks, nat
+// targets and ports).
+func TestDefinesWhereStatementsTakeValues(t *testing.T) {
+	src := `define MARK = 0x1
+define MASK = 0xff
+define HOST = 192.0.2.10
+define PORT = 8080
+define SRC = 198.51.100.1
+table inet t {
+	chain out {
+		type route hook output priority mangle
+		meta mark set $MARK
+		ct mark set $MARK
+		meta mark and $MASK == $MARK accept
+	}
+	chain pre {
+		type nat hook prerouting priority dstnat
+		tcp dport 80 dnat ip to $HOST:$PORT
+		tcp dport 81 dnat ip to $HOST:8081
+		tcp dport 82 dnat ip to 192.0.2.11:$PORT
+		tcp dport 83 redirect to :$PORT
+	}
+	chain post {
+		type nat hook postrouting priority srcnat
+		oifname "eth0" snat ip to $SRC
+	}
+}
+`
+	override, _ := lang.ParseOverride("PORT=9090")
+	p, ds := lang.Load("t.ks", []byte(src), lang.Config{Defines: []lang.Override{override}})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Empty(t, ds, "no define is unused")
+	out, pre, post := p.Tables[0].Chains[0], p.Tables[0].Chains[1], p.Tables[0].Chains[2]
+	assert.Equal(t, "meta mark set 0x00000001", out.Rules[0].Statements[0].(*ir.MarkSet).Text())
+	assert.Equal(t, "ct mark set 0x00000001", out.Rules[1].Statements[0].(*ir.MarkSet).Text())
+	assert.Equal(t, uint32(0xff), out.Rules[2].Matches[0].Mask)
+	for i, want := range []string{"192.0.2.10:9090", "192.0.2.10:8081", "192.0.2.11:9090"} {
+		n := pre.Rules[i].NAT
+		assert.Equal(t, want, netip.AddrPortFrom(n.Addr, n.Port).String())
+	}
+	assert.Equal(t, uint16(9090), pre.Rules[3].NAT.Port)
+	assert.Equal(t, "198.51.100.1", post.Rules[0].NAT.Addr.String())
 }

@@ -285,6 +285,10 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:35: a chain header line is type T hook H priority P, or policy V | e.g. type filter hook input priority 0; policy drop;`}},
 		{"a priority offset past the kernel's range", "table inet t {\nchain c {\ntype filter hook input priority raw - 2147483647;\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:24: priority raw-2147483647 is outside the kernel's range, -2147483648 to 2147483647`}},
+		{"a set where a statement takes one value", "define M = { 0x1, 0x2 }\n" + chain(`meta mark set $M`), lang.Config{},
+			[]string{`t.ks:4:15: $M holds 2 values; one is needed here | define it as one value: define NAME = VALUE`}},
+		{"an undefined port in redirect", "table inet t {\nchain c type nat hook prerouting {\ntcp dport 1 redirect to :$P\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:26: $P is not defined | add: define P = VALUE`}},
 		{"a field without a value", chain(`iifname`), lang.Config{},
 			[]string{`t.ks:3:1: iifname needs a value | e.g. oifname "tun0"`}},
 	}

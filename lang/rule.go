@@ -358,22 +358,25 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 		rb.errorf(pos, end, "%s takes no mask", sel.Words).Hint = "masks are for meta mark and ct mark"
 		return 0, ir.Eq, false
 	}
-	t := rb.next()
-	paren := t != nil && t.Paren == "("
-	if paren {
-		t = rb.next()
+	paren := false
+	if t := rb.peek(); t != nil && t.Paren == "(" {
+		rb.next()
+		paren = true
 	}
-	if t == nil || t.word() == "" {
+	text, at, to, ok := rb.glued()
+	switch {
+	case !ok:
+		return 0, ir.Eq, false
+	case text == "":
 		rb.errorf(pos, end, "a mask must follow %q", and.word()).Hint = "e.g. " + sel.Words + " and 0xff == 0x1"
 		return 0, ir.Eq, false
 	}
-	mask, err := parseUint32(t.word())
-	if v, ok := sel.Field.Spec().Kind.ValueOf(t.word()); ok && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
+	mask, err := parseUint32(text)
+	if v, ok := sel.Field.Spec().Kind.ValueOf(text); ok && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
 		mask, err = v, nil
 	}
 	if err != nil || mask == 0 {
-		at, to := t.span()
-		rb.errorf(at, to, "bad mask %q: want a number from 0x1 to 0xffffffff, or flags such as syn|ack", t.word())
+		rb.errorf(at, to, "bad mask %q: want a number from 0x1 to 0xffffffff, or flags such as syn|ack", text)
 		return 0, ir.Eq, false
 	}
 	if paren {

@@ -132,19 +132,61 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 		st.From = sel.Field
 		return st
 	}
-	t := rb.next()
-	if t == nil || t.Value == nil || t.Value.Word == nil {
+	text, at, to, ok := rb.glued()
+	switch {
+	case !ok:
+		return nil
+	case text == "":
 		rb.errorf(pos, end, "%s set needs a value", target).Hint = "a 32-bit number, or the other mark: meta mark set ct mark"
 		return nil
 	}
-	v, err := strconv.ParseUint(*t.Value.Word, 0, 32)
+	v, err := strconv.ParseUint(text, 0, 32)
 	if err != nil {
-		at, to := t.span()
-		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, *t.Value.Word).Hint = "e.g. 0x6d6f6c65, or the other mark: meta mark set ct mark"
+		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, text).Hint = "e.g. 0x6d6f6c65, or the other mark: meta mark set ct mark"
 		return nil
 	}
 	st.Value = uint32(v)
 	return st
+}
+
+// glued reads the next value as nft reads one: the words and $NAMEs
+// written without space between them ("$HOST:$PORT", ":$PORT"), each
+// $NAME replaced by its one value, as -D gives it per machine. It returns
+// "" when no such term follows, and false after an error it reported (or
+// for a define without a value in a disabled rule, which is none).
+func (rb *ruleBuilder) glued() (text string, at, to ir.Pos, ok bool) {
+	var b strings.Builder
+	for i := 0; ; i++ {
+		t := rb.peek()
+		if t == nil || t.Value == nil || t.Value.Word == nil && t.Value.Var == nil {
+			break
+		}
+		if i > 0 && t.Pos.Offset != rb.terms[rb.i-1].EndPos.Offset {
+			break // a space ends the value
+		}
+		rb.next()
+		pos, end := t.span()
+		if i == 0 {
+			at = pos
+		}
+		to = end
+		if t.Value.Word != nil {
+			b.WriteString(*t.Value.Word)
+			continue
+		}
+		elems, resolved := rb.resolve(t.Value, rb.enabled)
+		switch {
+		case !resolved:
+			return "", at, to, false
+		case len(elems) == 0:
+			return "", at, to, false // a define without a value, in a disabled rule
+		case len(elems) > 1:
+			rb.errorf(pos, end, "%s holds %d values; one is needed here", *t.Value.Var, len(elems)).Hint = "define it as one value: define NAME = VALUE"
+			return "", at, to, false
+		}
+		b.WriteString(elems[0].text)
+	}
+	return b.String(), at, to, true
 }
 
 // snat reads "snat [ip|ip6] to ADDRESS" (or $NAME of one address): the
@@ -165,21 +207,23 @@ func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
 		rb.errorf(pos, end, "%s needs \"to\" and an address", kind).Hint = hint
 		return nil
 	}
-	t := rb.next()
-	if t == nil || t.Value == nil {
+	if t := rb.peek(); t != nil && t.Value != nil && t.Value.Var != nil {
+		// One $NAME alone may hold a set: say how many addresses it has.
+		if elems, ok := rb.resolve(t.Value, rb.enabled); ok && len(elems) > 1 {
+			at, to := t.span()
+			rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = hint
+			return nil
+		}
+	}
+	text, at, to, ok := rb.glued()
+	switch {
+	case !ok:
+		return nil
+	case text == "":
 		rb.errorf(pos, end, "%s to needs an address", kind).Hint = hint
 		return nil
 	}
-	at, to := t.span()
-	elems, ok := rb.resolve(t.Value, rb.enabled)
-	if !ok {
-		return nil
-	}
-	if len(elems) != 1 {
-		rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = hint
-		return nil
-	}
-	text := elems[0].text
+	elem := elem{text: text, pos: at}
 	if ap, err := netip.ParseAddrPort(text); err == nil && kind == ir.DNAT {
 		// "192.0.2.10:8080", "[2001:db8::10]:8080"
 		if ap.Port() == 0 {
@@ -188,9 +232,9 @@ func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
 		}
 		n.Addr, n.Port = ap.Addr(), ap.Port()
 	} else {
-		a, msg, _ := parseAddrElem(elems[0])
+		a, msg, _ := parseAddrElem(elem)
 		if msg != "" || a.From != a.To {
-			rb.errorf(at, to, "%s to needs one address, %s", kind, elems[0].describe()).Hint = hint
+			rb.errorf(at, to, "%s to needs one address, %s", kind, elem.describe()).Hint = hint
 			return nil
 		}
 		n.Addr = a.From
@@ -209,16 +253,15 @@ func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
 		return n
 	}
 	rb.next()
-	t := rb.next()
-	port := ""
-	if t != nil {
-		port = strings.TrimPrefix(t.word(), ":")
+	text, at, to, ok := rb.glued()
+	if !ok {
+		return nil
 	}
+	port, colon := strings.CutPrefix(text, ":")
 	p, err := strconv.ParseUint(port, 10, 16)
-	if t == nil || !strings.HasPrefix(t.word(), ":") || err != nil || p == 0 {
-		at, to := pos, ir.Pos{}
-		if t != nil {
-			at, to = t.span()
+	if !colon || err != nil || p == 0 {
+		if text == "" {
+			at, to = pos, ir.Pos{}
 		}
 		rb.errorf(at, to, "redirect to needs a port: redirect to :8080").Hint = "or redirect alone, to keep the port"
 		return nil
