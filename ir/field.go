@@ -181,4 +181,12 @@ var Selectors = []Selector{
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
+	// nft's other spellings of the same fields: "meta" is optional before
+	// some meta keys, and iifname and oifname are meta keys.
+	{"meta iifname", FieldIifname, AnyTransport},
+	{"meta oifname", FieldOifname, AnyTransport},
+	{"mark", FieldMark, AnyTransport},
+	{"skuid", FieldSkuid, AnyTransport},
+	{"skgid", FieldSkgid, AnyTransport},
+	{"pkttype", FieldPkttype, AnyTransport},
 }

@@ -78,6 +78,9 @@ type KindSpec struct {
 	// Names are the kind's values by name; a value's first name is how
 	// it prints. Flags' names are single bits.
 	Names []Named
+	// Aliases are more names the language reads but never prints (port
+	// names: ports print as numbers).
+	Aliases []Named
 	// NamesOnly kinds are written by name only.
 	NamesOnly bool
 	// Closed kinds have no values but the named ones: their universe is
@@ -102,7 +105,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindInterface: {Plural: "interface names", Shape: ShapeName, Bits: 8 * (MaxInterfaceName + 1), Example: `oifname "tun0"`},
 	KindIPv4:      {Plural: "IPv4 addresses", Shape: ShapeAddr, Bits: 32, Ranges: true, Family: IPv4, TypeName: "ipv4_addr", Example: "ip daddr { 192.0.2.1, 198.51.100.0/24 }"},
 	KindIPv6:      {Plural: "IPv6 addresses", Shape: ShapeAddr, Bits: 128, Ranges: true, Family: IPv6, TypeName: "ipv6_addr", Example: "ip6 daddr 2001:db8::/32"},
-	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "tcp dport { 22, 8000-8080 }"},
+	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Aliases: Services, Example: "tcp dport { 22, 8000-8080 }"},
 	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, NamesOnly: true, Example: "meta l4proto { tcp, udp }"},
 	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, Example: "ct state established,related"},
 	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true,
@@ -217,7 +220,7 @@ func (k Kind) ValueOf(name string) (uint32, bool) {
 		}
 		return v, true
 	}
-	for _, n := range spec.Names {
+	for _, n := range slices.Concat(spec.Names, spec.Aliases) {
 		if n.Name == name {
 			return n.Value, true
 		}

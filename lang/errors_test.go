@@ -38,7 +38,7 @@ func TestErrors(t *testing.T) {
 		{"undefined name without near match", chain(`ip daddr $NOPE accept`), lang.Config{},
 			[]string{`t.ks:3:10: $NOPE is not defined | add: define NOPE = VALUE`}},
 		{"address where a port belongs", "define VPN = 192.0.2.1\n" + chain(`tcp dport $VPN accept`), lang.Config{},
-			[]string{`t.ks:4:11: tcp dport needs ports, $VPN holds an address (192.0.2.1) | use a number from 0 to 65535, or a range of them: e.g. tcp dport { 22, 8000-8080 }`}},
+			[]string{`t.ks:4:11: tcp dport needs ports, $VPN holds an address (192.0.2.1) | use a number from 0 to 65535, a range of them, or a name such as ssh: e.g. tcp dport { 22, 8000-8080 }`}},
 		{"port where an address belongs", chain(`ip daddr 22 accept`), lang.Config{},
 			[]string{`t.ks:3:10: expected an address, found a number (22)`}},
 		{"port out of range (the article's 71234)", "define FORWARDED_PORT = 71234\n" + chain(`th dport $FORWARDED_PORT accept`), lang.Config{},

@@ -66,7 +66,7 @@ func (rb *ruleBuilder) badNumber(sel *ir.Selector, kind ir.Kind, e elem, err err
 		d.Hint = "names are looked up when the policy is compiled, on the machine that compiles it; or give the number"
 	}
 	var names []string
-	for _, n := range kind.Names() {
+	for _, n := range slices.Concat(kind.Names(), kind.Spec().Aliases) {
 		names = append(names, n.Name)
 	}
 	if best, near := closest(e.text, names); near && !e.quoted && kind.Spec().Lookup == ir.LookupNone {
@@ -159,6 +159,8 @@ func vocabulary(kind ir.Kind) string {
 		return "one of: " + strings.Join(names, ", ")
 	case len(names) > 0:
 		return "one of: " + strings.Join(names, ", ") + ", or a number"
+	case spec.Ranges && len(spec.Aliases) > 0:
+		return fmt.Sprintf("a number from 0 to %s, a range of them, or a name such as %s: e.g. %s", kind.NameOf(uint32(kind.Max())), spec.Aliases[0].Name, spec.Example)
 	case spec.Ranges:
 		return fmt.Sprintf("a number from 0 to %s, or a range of them: e.g. %s", kind.NameOf(uint32(kind.Max())), spec.Example)
 	}
