@@ -35,6 +35,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	ds = append(ds, nds...)
 	route, rds := routeChain(p, family)
 	ds = append(ds, rds...)
+	ds = append(ds, limitsOfBothFamilies(p)...)
 	if ds.HasErrors() {
 		return nil, ds
 	}

@@ -265,26 +265,42 @@ func TestScriptNeedsFlushRuleset(t *testing.T) {
 // what would give iptables a different rate, or none it can hold, is
 // refused.
 func TestLimit(t *testing.T) {
-	for _, tc := range []struct{ name, rule, want string }{
+	for _, tc := range []struct {
+		name, rule, want string
+		inet             bool
+	}{
 		{"a rate-limited log", `limit rate 5/minute log prefix "rate: "`,
-			`-A INPUT -m limit --limit 5/min -j LOG --log-prefix "rate: "`},
+			`-A INPUT -m limit --limit 5/min -j LOG --log-prefix "rate: "`, false},
+		// nft keeps one rate for both families, iptables and ip6tables one
+		// each: a verdict under one rate is refused for both, a log line is
+		// written (the log may hold twice the lines).
+		{"a rate-limited log for both families", `limit rate 5/minute log prefix "rate: "`,
+			`-A INPUT -m limit --limit 5/min -j LOG --log-prefix "rate: "`, true},
+		{"a verdict under one rate for both families", `tcp dport 22 limit rate 2/second accept`,
+			"t.ks:4:14: the iptables target cannot express limit rate 2/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each", true},
+		{"a verdict under one rate for one family", `meta nfproto ipv4 tcp dport 22 limit rate 2/second accept`,
+			`-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 2/sec -j ACCEPT`, true},
 		{"a burst", `tcp dport 22 limit rate 2/second burst 10 packets accept`,
-			`-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 2/sec --limit-burst 10 -j ACCEPT`},
+			`-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 2/sec --limit-burst 10 -j ACCEPT`, false},
 		{"a log before the limit is not limited", `log limit rate 1/hour drop`,
-			"-A INPUT -j LOG\n-A INPUT -m limit --limit 1/hour -j DROP"},
+			"-A INPUT -j LOG\n-A INPUT -m limit --limit 1/hour -j DROP", false},
 		{"over", `limit rate over 5/second drop`,
-			"t.ks:4:1: the iptables target cannot express limit rate over 5/second: iptables' limit match passes the packets under a rate, never those over it"},
+			"t.ks:4:1: the iptables target cannot express limit rate over 5/second: iptables' limit match passes the packets under a rate, never those over it", false},
 		{"two rules, two rates", `limit rate 5/minute log drop`,
-			"t.ks:4:1: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own"},
+			"t.ks:4:1: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own", false},
 		{"a set, a rate each", `tcp dport { 22, 2222 } iifname { eth0, eth1 } limit rate 5/minute accept`,
-			"t.ks:4:47: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own"},
+			"t.ks:4:47: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own", false},
 		{"too slow for iptables-legacy", `limit rate 1/day accept`,
-			"t.ks:4:1: the iptables target cannot express limit rate 1/day: iptables-legacy's limit overflows at so low a rate with this burst"},
+			"t.ks:4:1: the iptables target cannot express limit rate 1/day: iptables-legacy's limit overflows at so low a rate with this burst", false},
 		{"too fast", `limit rate 20000/second accept`,
-			"t.ks:4:1: the iptables target cannot express limit rate 20000/second: iptables' limit goes up to 10000/second"},
+			"t.ks:4:1: the iptables target cannot express limit rate 20000/second: iptables' limit goes up to 10000/second", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := load(t, "flush ruleset\ntable t {\nchain c hook input {\n"+tc.rule+"\n}\n}\n")
+			table := "table ip t"
+			if tc.inet {
+				table = "table inet t"
+			}
+			p := load(t, "flush ruleset\n"+table+" {\nchain c hook input {\n"+tc.rule+"\n}\n}\n")
 			o, err := iptables.Render(p, ir.IPv4)
 			if strings.HasPrefix(tc.want, "t.ks:") {
 				require.Error(t, err)

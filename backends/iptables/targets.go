@@ -115,6 +115,54 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 	return args, nil
 }
 
+// limitsOfBothFamilies refuses a limit that decides packets' fate in an
+// inet table's rule that holds for IPv4 and IPv6 alike: nft keeps one
+// bucket for both families, and iptables and ip6tables one each, so the
+// iptables target would let twice the rate through (seven IPv4 packets,
+// then an IPv6 one, through a "limit rate 5/minute accept": nft drops the
+// IPv6 one, iptables passes it). A limit that gates only a log line (the
+// common "limit rate 5/minute log") is written: what passes is the same,
+// and the log may hold twice the lines, one rate for each family
+// (docs/language.md says so). A per-key limit (add @set { ip saddr ... })
+// is one family's already.
+func limitsOfBothFamilies(p *ir.Policy) ir.Diagnostics {
+	var ds ir.Diagnostics
+	for _, t := range p.Tables {
+		if t.Family != ir.Inet {
+			continue
+		}
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if l := r.Limit(); l != nil && l.Meter == nil && r.Family() == ir.Inet && decidesFate(r, l) {
+					d := ds.Errorf(l.Pos, "the iptables target cannot express %s in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each", l.Text())
+					d.Hint = "write a rule for each family (meta nfproto ipv4 ..., meta nfproto ipv6 ...) with half the rate each if that is meant, or use the nft target"
+				}
+			}
+		}
+	}
+	return ds
+}
+
+// decidesFate reports a rule whose limit gates what happens to the packet
+// (its verdict, a mark), not only a log line or a counter.
+func decidesFate(r *ir.Rule, l *ir.Limit) bool {
+	if r.Verdict != ir.NoVerdict || r.NAT != nil {
+		return true
+	}
+	after := false
+	for _, s := range r.Statements {
+		switch s.(type) {
+		case *ir.Limit:
+			after = after || s == ir.Statement(l)
+		case *ir.MarkSet:
+			if after {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rejectCodes are iptables' names of the ICMP answers, by family and code;
 // icmpx codes (no-route, port, host, admin) map to each family's own.
 var rejectCodes = map[ir.Family]map[uint8]string{

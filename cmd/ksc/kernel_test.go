@@ -102,7 +102,7 @@ func TestKernelTestsTakeEachPacketUnderTheRate(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "p.ks")
 	require.NoError(t, os.WriteFile(policy, []byte("table inet t {\n\tchain out hook output policy accept {\n"+
-		"\t\tudp dport 53 limit rate 1/minute burst 1 packets accept\n\t\tudp dport 53 drop\n\t}\n}\n"), 0o644))
+		"\t\tmeta nfproto ipv4 udp dport 53 limit rate 1/minute burst 1 packets accept\n\t\tudp dport 53 drop\n\t}\n}\n"), 0o644))
 	kst := filepath.Join(dir, "p.kst")
 	require.NoError(t, os.WriteFile(kst, []byte("accept out eth0 udp 192.0.2.2:40000 203.0.113.9:53\n"+
 		"accept out eth0 udp 192.0.2.2:40001 203.0.113.9:53\naccept out eth0 udp 192.0.2.2:40002 203.0.113.9:53\n"), 0o644))

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,14 +15,54 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// limitPolicy accepts a burst of 3 datagrams, then 1 a minute.
+// limitPolicy accepts a burst of 3 IPv4 datagrams, then 1 a minute.
 const limitPolicy = `flush ruleset
 table inet t {
 	chain c hook input policy drop {
-		udp dport 9 limit rate 1/minute burst 3 packets accept
+		meta nfproto ipv4 udp dport 9 limit rate 1/minute burst 3 packets accept
 	}
 }
 `
+
+// bothFamiliesPolicy keeps one rate for IPv4 and IPv6 together, as nft
+// means a limit in an inet table.
+const bothFamiliesPolicy = `flush ruleset
+table inet t {
+	chain c hook input policy drop {
+		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+		udp dport 9 limit rate 5/minute burst 5 packets accept
+	}
+}
+`
+
+// A limit for both families is one bucket in nft: seven IPv4 datagrams,
+// then one IPv6, and the IPv6 one is over the rate. iptables and
+// ip6tables would keep a bucket each and pass it: the iptables target
+// refuses the rule instead (issue 27).
+func TestOneRateForBothFamilies(t *testing.T) {
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	useRunDir(t)
+	path := writePolicy(t, t.TempDir(), bothFamiliesPolicy)
+	for _, tc := range everyLoader(path) {
+		t.Run(tc.name, func(t *testing.T) {
+			fw, peer := firewallAndPeer(t, "rate")
+			fw.Exec(t, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+			peer.Exec(t, "ip", "addr", "add", "2001:db8::9/64", "dev", "eth0", "nodad")
+			if strings.HasPrefix(tc.name, "iptables") {
+				code, _, stderr := ksc("apply", path, "--netns", fw.Name, "--backend", "iptables")
+				assert.Equal(t, 1, code)
+				assert.Contains(t, stderr, "cannot express limit rate 5/minute in a rule for IPv4 and IPv6")
+				return
+			}
+			tc.load(t, fw)
+			arrived4, arrived6 := countUDP(t, fw, "192.0.2.1:9"), countUDP(t, fw, "[2001:db8::1]:9")
+			sendUDP(t, peer, "192.0.2.1:9", 7)
+			sendUDPFrom(t, peer, "2001:db8::9", "[2001:db8::1]:9", 1)
+			assert.Equal(t, int64(5), arrived4.Load(), "the burst of IPv4")
+			assert.Equal(t, int64(0), arrived6.Load(), "the IPv6 datagram is over the same rate")
+		})
+	}
+}
 
 // A rate limit passes its burst and no more, on every loader: the same
 // token bucket in nft (text and netlink) and in iptables' limit match.

@@ -80,7 +80,6 @@ ip6tables-restore --test <<'KSC_RULES_END'
 -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG FIN -j DROP
 -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
 -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
--A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix "in: " --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
 -A INPUT -j NFLOG --nflog-prefix "ulogd: " --nflog-group 2
 -A INPUT -j REJECT --reject-with icmp6-adm-prohibited
@@ -236,8 +235,6 @@ ip6tables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,UR
 ip6tables -A INPUT -p tcp -m tcp --dport 2225 --tcp-flags FIN,SYN,RST,PSH,ACK,URG SYN,ACK -j DROP
 # testdata/policies/vocabulary.ks:27:3
 ip6tables -A INPUT -s 2001:db8:bad::/48 -j REJECT --reject-with icmp6-adm-prohibited
-# testdata/policies/vocabulary.ks:28:3
-ip6tables -A INPUT -p tcp -m tcp --dport 2226 -m limit --limit 3/min -j ACCEPT
 # testdata/policies/vocabulary.ks:29:3
 ip6tables -A INPUT -m limit --limit 5/min --limit-burst 10 -j LOG --log-prefix 'in: ' --log-level 6 --log-tcp-sequence --log-tcp-options --log-uid
 # testdata/policies/vocabulary.ks:30:3
