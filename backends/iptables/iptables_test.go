@@ -381,7 +381,7 @@ func TestMeterIsHashlimit(t *testing.T) {
 		{"too slow", "type ipv4_addr; flags dynamic", `update @s { ip saddr limit rate 1/day } accept`,
 			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/day }: hashlimit cannot keep a rate below one every 71 minutes | use a rate of at least 1/hour, or the nft target"},
 		{"a limit that gates two rules", "type ipv4_addr; flags dynamic", `update @s { ip saddr limit rate 1/second } log drop`,
-			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/second }: it would become 2 iptables rules, each with a rate of its own | use the nft target, which keeps one rate for the whole rule"},
+			"t.ks:4:1: the iptables target cannot express update @s { ip saddr limit rate 1/second }: each packet would go through 2 iptables rules, and take a token of its key's bucket in each | use the nft target, which keeps one rate for the whole rule"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := load(t, "flush ruleset\ntable t {\nset s { "+tc.set+" }; chain c hook input {\n"+tc.rule+"\n}\n}\n")

@@ -84,17 +84,23 @@ func natTarget(n *ir.NAT) []string {
 // gates limited of its iptables rules, written for each of alts
 // alternatives. Each iptables rule keeps its own rate, so a limit is
 // refused where it would gate more than one; and what iptables-legacy
-// cannot hold is refused for the iptables target as a whole.
+// cannot hold is refused for the iptables target as a whole. A per-key
+// limit may be written in several alternatives, which no packet matches
+// two of: hashlimit rules of one name share one table of buckets
+// (TestMeterSharedByTheRulesOfOneLimit). It may not gate several rules a
+// packet goes through: each would take a token of the packet's bucket.
 func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 	refuse := func(why string) *ir.Diagnostic {
 		return &ir.Diagnostic{Pos: l.Pos, Message: fmt.Sprintf("the iptables target cannot express %s: %s", l.Text(), why),
 			Hint: "use the nft target, which keeps one rate for the whole rule"}
 	}
 	switch {
-	case limited*alts > 1:
-		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
+	case l.Meter != nil && limited > 1:
+		return nil, refuse(fmt.Sprintf("each packet would go through %d iptables rules, and take a token of its key's bucket in each", limited))
 	case l.Meter != nil:
 		return hashlimitMatch(l)
+	case limited*alts > 1:
+		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
 	case l.Over:
 		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
 	}

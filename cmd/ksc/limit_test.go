@@ -430,3 +430,29 @@ func TestNegatedPortsStayApartOnEveryLoader(t *testing.T) {
 		assert.Eventually(t, func() bool { return arrived.Load() == 1 }, 2*time.Second, 20*time.Millisecond, "to port 1010 matches one of the two: it passes")
 	})
 }
+
+// sharedMeterPolicy's one per-source limit becomes two iptables rules
+// (one for each destination address).
+const sharedMeterPolicy = `flush ruleset
+table inet t {
+	set per4 { type ipv4_addr; flags dynamic; }
+	chain c hook input policy drop {
+		udp dport 9 ip daddr { 192.0.2.1, 192.0.2.2 } update @per4 { ip saddr limit rate 1/minute burst 3 packets } accept
+	}
+}
+`
+
+// A per-key limit is one bucket for each key however many iptables rules
+// it becomes: hashlimit rules of one name share their table. Three
+// datagrams to each of two addresses from one source: the source's burst
+// of 3 passes, and no more, on every loader.
+func TestMeterSharedByTheRulesOfOneLimit(t *testing.T) {
+	onEveryLoader(t, "meter", sharedMeterPolicy, func(t *testing.T, fw, peer *labtest.NS) {
+		fw.Exec(t, "ip", "addr", "add", "192.0.2.2/24", "dev", "eth0")
+		arrived1, arrived2 := countUDP(t, fw, "192.0.2.1:9"), countUDP(t, fw, "192.0.2.2:9")
+		sendUDP(t, peer, "192.0.2.1:9", 3)
+		sendUDP(t, peer, "192.0.2.2:9", 3)
+		assert.Equal(t, int64(3), arrived1.Load(), "the burst, to the first address")
+		assert.Equal(t, int64(0), arrived2.Load(), "the same source's bucket, empty for the second")
+	})
+}
