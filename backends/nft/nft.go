@@ -281,16 +281,26 @@ var mergedPairs = map[ir.Field]ir.Field{
 }
 
 // listOrder is the order nft writes a rule's matches in: as written, but
-// for a pair of mergedPairs' one-value equalities written next to each
-// other, which nft loads at once and so lists in header order ("udp dport
-// 53 udp sport 1000" as "udp sport 1000 udp dport 53").
+// for a pair of mergedPairs' one-value equalities anywhere in the rule,
+// which nft loads at once and so lists together in header order, where
+// the first of the pair is ("udp dport 67 ip daddr 192.0.2.1 udp sport
+// 68" as "ip daddr 192.0.2.1 udp sport 68 udp dport 67"; nft 1.0.6 does
+// so across any matches between). ksc writes its text and its netlink
+// rules in this order, so that both list alike.
 func listOrder(r *ir.Rule) []*ir.Match {
 	out := r.Matches
-	for i := 0; i+1 < len(out); i++ {
-		if mergedPairs[out[i].Field] == out[i+1].Field && equalsOneValue(out[i]) && equalsOneValue(out[i+1]) {
-			out = slices.Clone(out) // rare: the rule's own order stays
-			out[i], out[i+1] = out[i+1], out[i]
+	for second, first := range mergedPairs {
+		j := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == second && equalsOneValue(m) })
+		i := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == first && equalsOneValue(m) })
+		if i < 0 || j < 0 || j == i+1 {
+			continue
 		}
+		moved := out[j]
+		out = slices.Delete(slices.Clone(out), j, j+1) // rare: the rule's own order stays
+		if j < i {
+			i--
+		}
+		out = slices.Insert(out, i+1, moved)
 	}
 	return out
 }

@@ -61,6 +61,12 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `tcp dport 81 ip saddr 192.0.2.1 accept`},
 	{"filter input", `tcp flags syn tcp dport 22 ct state new accept`},
 	{"filter input", `udp dport 53 udp sport 1000 accept`},
+	// nft loads a pair of one-value ports (or an ICMP type and code) at
+	// once wherever they are in the rule, and lists them together.
+	{"filter output", `udp sport 68 ip daddr 255.255.255.255 udp dport 67 accept`},
+	{"filter input", `udp dport 67 ip daddr 192.0.2.1 udp sport 68 accept`},
+	{"filter input", `tcp sport 1000 ct state new tcp dport 22 accept`},
+	{"filter input", `icmp type destination-unreachable ip daddr 192.0.2.1 icmp code host-unreachable accept`},
 	{"filter input", `udp dport 53 udp sport != 1000 accept`},
 	{"filter input", `icmp code port-unreachable icmp type destination-unreachable accept`},
 	{"filter input", `ct state new meta l4proto { tcp, udp } th dport 53 ip6 daddr 2001:db8::1 accept`},
