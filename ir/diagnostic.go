@@ -181,6 +181,28 @@ func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) *Diagnostic {
 	return &(*ds)[len(*ds)-1]
 }
 
+// Errors counts the errors among ds.
+func (ds Diagnostics) Errors() int {
+	n := 0
+	for _, d := range ds {
+		if d.Severity == Error {
+			n++
+		}
+	}
+	return n
+}
+
+// OnlyErrors is ds without its warnings.
+func (ds Diagnostics) OnlyErrors() Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if d.Severity == Error {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // HasErrors reports whether any diagnostic is an error.
 func (ds Diagnostics) HasErrors() bool {
 	for _, d := range ds {

@@ -71,6 +71,19 @@ func Load(filename string, src []byte, cfg Config) (*ir.Policy, ir.Diagnostics) 
 	}
 	p, ds := build(f, filename, cfg, true)
 	if ds.HasErrors() {
+		// The rules that built are validated all the same, so that one run
+		// reports every error: a nat chain's drop beside a misspelt field.
+		// What validation says of a line already reported (a chain whose
+		// hook was misspelt has no hook) follows from that error.
+		reported := map[[2]any]bool{}
+		for _, d := range ds {
+			reported[[2]any{d.Pos.File, d.Pos.Line}] = true
+		}
+		for _, d := range p.Validate().OnlyErrors() {
+			if !reported[[2]any{d.Pos.File, d.Pos.Line}] {
+				ds = append(ds, d)
+			}
+		}
 		return nil, ds
 	}
 	ds = append(ds, p.Validate()...)
@@ -321,8 +334,20 @@ func (b *builder) resolveTargets(t *ir.Table) {
 			regular = append(regular, c.Name)
 		}
 	}
+	broken := map[*ir.Rule]bool{}
+	defer func() {
+		// A jump that goes nowhere is reported; its rule goes, so that
+		// validation does not say so again.
+		for _, c := range t.Chains {
+			c.Rules = slices.DeleteFunc(c.Rules, func(r *ir.Rule) bool { return broken[r] })
+			c.Disabled = slices.DeleteFunc(c.Disabled, func(r *ir.Rule) bool { return broken[r] })
+		}
+	}()
 	for _, ref := range b.targets {
 		c := byName[ref.name]
+		if c == nil || c.IsBase() {
+			broken[ref.rule] = true
+		}
 		switch {
 		case c == nil:
 			d := b.errorf(ref.pos, ref.end, "table %s %s has no chain %s", t.Family, t.Name, ref.name)
@@ -410,7 +435,11 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 		}
 	}
 	add := func(r *Rule, enabled bool, option string) {
+		errors := b.ds.Errors()
 		rule := b.rule(r, enabled, option)
+		if b.ds.Errors() > errors {
+			return // reported; a half-built rule would only mislead validation
+		}
 		if enabled {
 			out.Rules = append(out.Rules, rule)
 		} else {

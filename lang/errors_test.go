@@ -84,6 +84,16 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:2:1: nat chain c is on hook input; ksc writes nat chains at postrouting (masquerade, snat), prerouting and output (dnat, redirect) | use hook postrouting priority srcnat, or hook prerouting priority dstnat`}},
 		{"a nat chain that filters", "table inet t {\nchain c type nat hook postrouting priority srcnat {\noifname eth0 drop\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: drop in nat chain c: a nat chain rewrites and filters nothing | decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return`}},
+		{"one run: a nat chain's drop and a misspelt field elsewhere", "table inet t {\nchain n type nat hook postrouting priority srcnat {\noifname eth0 drop\n}\nchain c hook input {\nip daddress 192.0.2.1 accept\n}\n}\n", lang.Config{},
+			[]string{
+				`t.ks:6:4: unknown ip field "daddress" | ip is followed by one of: saddr, daddr, protocol, ttl`,
+				`t.ks:3:1: drop in nat chain n: a nat chain rewrites and filters nothing | decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return`,
+			}},
+		{"one run: a jump to a missing chain is said once", chain("jump nowhere\nip daddr 192.0.2.300 accept"), lang.Config{},
+			[]string{
+				`t.ks:3:6: table inet t has no chain nowhere | declare it in this table: chain nowhere { ... }, without type, hook or policy`,
+				`t.ks:4:10: malformed address "192.0.2.300" | ksc takes addresses, not host names: nothing may be resolved outside the tunnel`,
+			}},
 		{"snat to an address of the other family", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nsnat ip6 to 192.0.2.1\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:13: snat ip6 to 192.0.2.1: the address is not ip6's | snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1`}},
 		{"snat to a network", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nsnat ip to 192.0.2.0/24\n}\n}\n", lang.Config{},
