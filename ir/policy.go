@@ -485,6 +485,10 @@ type MarkSet struct {
 	From   Field // 0: Value
 }
 
+// MarkSetTargets are the fields a statement can change: what a chain
+// jumped to may hand back different from what it was given.
+var MarkSetTargets = []Field{FieldMark, FieldCtMark}
+
 // Text is the statement as nft lists it.
 func (m *MarkSet) Text() string {
 	if m.From != 0 {

@@ -436,14 +436,14 @@ func (b *builder) chain(c *Chain) *ir.Chain {
 	}
 	add := func(r *Rule, enabled bool, option string) {
 		errors := b.ds.Errors()
-		rule := b.rule(r, enabled, option)
+		rules := b.rule(r, enabled, option)
 		if b.ds.Errors() > errors {
 			return // reported; a half-built rule would only mislead validation
 		}
 		if enabled {
-			out.Rules = append(out.Rules, rule)
+			out.Rules = append(out.Rules, rules...)
 		} else {
-			out.Disabled = append(out.Disabled, rule)
+			out.Disabled = append(out.Disabled, rules...)
 		}
 	}
 	for i, it := range c.Items {

@@ -38,11 +38,13 @@ type ruleBuilder struct {
 	enabled bool
 	out     *ir.Rule
 	stage   ruleStage
+	// branches replace out when the rule ends in a verdict map.
+	branches []*ir.Rule
 }
 
 // rule builds one rule. Rules of disabled options are built and checked
 // all the same, so that enabling an option later cannot reveal a mistake.
-func (b *builder) rule(r *Rule, enabled bool, option string) *ir.Rule {
+func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 	rb := &ruleBuilder{builder: b, terms: r.Terms, enabled: enabled,
 		out: &ir.Rule{Pos: convertPos(r.Pos), Option: option}}
 	for rb.i < len(rb.terms) {
@@ -50,7 +52,13 @@ func (b *builder) rule(r *Rule, enabled bool, option string) *ir.Rule {
 			break // one error a rule: what follows an unknown word means nothing
 		}
 	}
-	return rb.out
+	if rb.branches != nil {
+		for _, br := range rb.branches {
+			br.Comment = rb.out.Comment // read after the map
+		}
+		return rb.branches
+	}
+	return []*ir.Rule{rb.out}
 }
 
 func (rb *ruleBuilder) next() *Term {
@@ -98,7 +106,15 @@ func (rb *ruleBuilder) clause() bool {
 		rb.unknown(t)
 		return false
 	}
-	if (sel.Field == ir.FieldMark || sel.Field == ir.FieldCtMark) && rb.i+n < len(rb.terms) && rb.terms[rb.i+n].word() == "set" {
+	after := ""
+	if rb.i+n < len(rb.terms) {
+		after = rb.terms[rb.i+n].word()
+	}
+	if after == "vmap" {
+		rb.i += n
+		return rb.verdictMap(sel, pos)
+	}
+	if slices.Contains(ir.MarkSetTargets, sel.Field) && after == "set" {
 		rb.i += n + 1
 		st := rb.markSet(sel.Field, pos, end)
 		if st == nil {

@@ -1,0 +1,49 @@
+package lang_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A verdict map means one rule a key, in the map's order: the rule's own
+// matches, the key, the key's verdict.
+func TestVerdictMapIsOneRuleAKey(t *testing.T) {
+	for _, tc := range []struct{ vmap, rules string }{
+		{"ct state vmap { established : accept, related : accept, invalid : drop }",
+			"ct state established accept\nct state related accept\nct state invalid drop"},
+		{"meta l4proto vmap { tcp : jump T, udp : goto U }",
+			"meta l4proto tcp jump T\nmeta l4proto udp goto U"},
+		{`iifname "eth0" tcp dport vmap { 22 : accept, 80-90 : drop, $WEB : return }`,
+			"iifname \"eth0\" tcp dport 22 accept\niifname \"eth0\" tcp dport 80-90 drop\niifname \"eth0\" tcp dport 443 return"},
+		{"meta mark vmap {\n0x1 : goto T\n0x2 : accept\n}",
+			"meta mark 0x1 goto T\nmeta mark 0x2 accept"},
+		{"ip saddr vmap { 192.0.2.0/25 : drop, 192.0.2.128/25 : accept } comment \"halves\"",
+			"ip saddr 192.0.2.0/25 drop comment \"halves\"\nip saddr 192.0.2.128/25 accept comment \"halves\""},
+	} {
+		load := func(rules string) []string {
+			src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
+			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
+			var out []string
+			for _, r := range p.Tables[0].Chains[0].Rules {
+				out = append(out, describe(r))
+			}
+			return out
+		}
+		assert.Equal(t, load(tc.rules), load(tc.vmap), tc.vmap)
+	}
+}
+
+// describe is a rule's matches, verdict and comment, as the IR holds them.
+func describe(r *ir.Rule) string {
+	var words []string
+	for _, m := range r.Matches {
+		words = append(words, m.Text())
+	}
+	return strings.Join(append(words, r.VerdictText(), r.Comment), " ")
+}
