@@ -189,4 +189,5 @@ var Selectors = []Selector{
 	{"skuid", FieldSkuid, AnyTransport},
 	{"skgid", FieldSkgid, AnyTransport},
 	{"pkttype", FieldPkttype, AnyTransport},
+	{"meta protocol", FieldNfproto, AnyTransport}, // see EtherTypes
 }

@@ -26,6 +26,10 @@ var (
 	}
 	// Nfprotos are the families "meta nfproto" names, by NFPROTO number.
 	Nfprotos = []Named{{"ipv4", 2}, {"ipv6", 10}}
+	// EtherTypes are "meta protocol"'s names of the two families: at the
+	// hooks of ip, ip6 and inet tables the link-layer protocol of a packet
+	// is its family's, so "meta protocol ip" means "meta nfproto ipv4".
+	EtherTypes = []Named{{"ip", 2}, {"ip6", 10}}
 	// Pkttypes are the link-layer packet types (PACKET_*); "unicast" is
 	// another name for host.
 	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}

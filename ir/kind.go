@@ -116,7 +116,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Example: "meta mark 0x1"},
 	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, Example: "meta skuid 0"},
 	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, Example: "meta skgid 0"},
-	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, NamesOnly: true, Closed: true, Example: "meta nfproto ipv4"},
+	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, Example: "meta nfproto ipv4"},
 	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, Example: "meta pkttype { broadcast, multicast }"},
 	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, Example: "tcp flags syn"},
 	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},

@@ -1,0 +1,35 @@
+package lang_test
+
+import (
+	"testing"
+
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// nft's other spellings of ksc's fields and values mean what ksc's own do.
+func TestOtherSpellingsMeanTheSame(t *testing.T) {
+	for _, tc := range []struct{ other, own string }{
+		{`meta iifname "lo" meta oifname "lo" accept`, `iifname "lo" oifname "lo" accept`},
+		{`meta oifname "eth0" drop`, `oifname "eth0" drop`},
+		{"mark 0x1 accept", "meta mark 0x1 accept"},
+		{"skuid 0 accept", "meta skuid 0 accept"},
+		{"skgid 0 accept", "meta skgid 0 accept"},
+		{"pkttype broadcast drop", "meta pkttype broadcast drop"},
+		{"meta protocol ip accept", "meta nfproto ipv4 accept"},
+		{"meta protocol != ip6 accept", "meta nfproto != ipv6 accept"},
+		{"meta protocol { ip, ip6 } accept", "meta nfproto { ipv4, ipv6 } accept"},
+		{"tcp dport { ssh, https, domain } accept", "tcp dport { 22, 443, 53 } accept"},
+		{"udp dport { ntp, bootps } accept", "udp dport { 123, 67 } accept"},
+	} {
+		load := func(rule string) string {
+			src := "table inet t {\nchain c hook postrouting {\n" + rule + "\n}\n}\n"
+			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%s: %v", rule, ds)
+			require.Len(t, p.Tables[0].Chains[0].Rules, 1, rule)
+			return describe(p.Tables[0].Chains[0].Rules[0])
+		}
+		assert.Equal(t, load(tc.own), load(tc.other), tc.other)
+	}
+}
