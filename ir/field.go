@@ -33,6 +33,8 @@ const (
 	FieldFibDaddrType // the route type of the destination: local for this machine's own addresses
 	FieldIPTTL        // the IPv4 header's time to live
 	FieldIP6Hoplimit  // the IPv6 header's hop limit: 255 on neighbour discovery that no router forwarded
+	FieldIPDSCP       // the code point in IPv4's TOS byte
+	FieldIP6DSCP      // the code point in IPv6's traffic class
 	fieldEnd
 )
 
@@ -128,6 +130,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldFibDaddrType: {Name: "fib daddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
 	FieldIPTTL:        {Name: "ip ttl", Kind: KindHops, Family: IPv4, Hooks: allHooks, Detail: "ttl"},
 	FieldIP6Hoplimit:  {Name: "ip6 hoplimit", Kind: KindHops, Family: IPv6, Hooks: allHooks, Detail: "hoplimit"},
+	FieldIPDSCP:       {Name: "ip dscp", Kind: KindDSCP, Family: IPv4, Hooks: allHooks, Detail: "dscp"},
+	FieldIP6DSCP:      {Name: "ip6 dscp", Kind: KindDSCP, Family: IPv6, Hooks: allHooks, Detail: "dscp"},
 }
 
 // Spec returns the field's row of the table.
@@ -181,6 +185,8 @@ var Selectors = []Selector{
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
+	{"ip dscp", FieldIPDSCP, AnyTransport},
+	{"ip6 dscp", FieldIP6DSCP, AnyTransport},
 	// nft's other spellings of the same fields: "meta" is optional before
 	// some meta keys, and iifname and oifname are meta keys.
 	{"meta iifname", FieldIifname, AnyTransport},

@@ -30,6 +30,13 @@ var (
 	// hooks of ip, ip6 and inet tables the link-layer protocol of a packet
 	// is its family's, so "meta protocol ip" means "meta nfproto ipv4".
 	EtherTypes = []Named{{"ip", 2}, {"ip6", 10}}
+	// DSCPNames are nft's names of code points (RFC 2474, 2597, 3246,
+	// 5865, 8622); where several name one value, the first is the one
+	// nft lists.
+	DSCPNames = []Named{{"cs0", 0x00}, {"cs1", 0x08}, {"cs2", 0x10}, {"cs3", 0x18}, {"cs4", 0x20}, {"cs5", 0x28},
+		{"cs6", 0x30}, {"cs7", 0x38}, {"df", 0x00}, {"be", 0x00}, {"lephb", 0x01}, {"af11", 0x0a}, {"af12", 0x0c},
+		{"af13", 0x0e}, {"af21", 0x12}, {"af22", 0x14}, {"af23", 0x16}, {"af31", 0x1a}, {"af32", 0x1c}, {"af33", 0x1e},
+		{"af41", 0x22}, {"af42", 0x24}, {"af43", 0x26}, {"va", 0x2c}, {"ef", 0x2e}}
 	// Pkttypes are the link-layer packet types (PACKET_*); "unicast" is
 	// another name for host.
 	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}

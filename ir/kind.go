@@ -33,6 +33,7 @@ const (
 	KindTCPFlags // a combination of TCP flag bits
 	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
 	KindHops     // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
+	KindDSCP     // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
 	kindEnd
 )
 
@@ -120,6 +121,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, Example: "meta pkttype { broadcast, multicast }"},
 	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, Example: "tcp flags syn"},
 	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
+	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, Example: "ip dscp { cs1, af41, ef }"},
 	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, Example: "fib daddr type local"},
 }
 
@@ -171,10 +173,8 @@ func (k Kind) Universe() Set {
 		return NumberSet(values...)
 	}
 	var hi Key
-	for i := range hi {
-		if (len(hi)-i)*8 <= spec.Bits {
-			hi[i] = 0xff
-		}
+	for b := range spec.Bits {
+		hi[len(hi)-1-b/8] |= 1 << (b % 8)
 	}
 	return Set{{Hi: hi}}
 }
@@ -200,7 +200,13 @@ func (k Kind) NameOf(v uint32) string {
 			return n.Name
 		}
 	}
-	if spec.Hex {
+	return k.NumberOf(v)
+}
+
+// NumberOf writes a value of kind k as a number, as nft writes the ends
+// of a range, which it does not read as names ("cs1-cs2" is no range).
+func (k Kind) NumberOf(v uint32) string {
+	if k.Spec().Hex {
 		return "0x" + strconv.FormatUint(uint64(v), 16)
 	}
 	return strconv.FormatUint(uint64(v), 10)

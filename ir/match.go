@@ -116,7 +116,7 @@ func (m *Match) ValuesText() string {
 		if k.Spec().Shape == ShapeAddr {
 			return keyAddr(k, sp.Lo).String() + "-" + keyAddr(k, sp.Hi).String()
 		}
-		return k.NameOf(uint32(sp.Lo.Uint())) + "-" + k.NameOf(uint32(sp.Hi.Uint()))
+		return k.NumberOf(uint32(sp.Lo.Uint())) + "-" + k.NumberOf(uint32(sp.Hi.Uint()))
 	case k.Spec().Shape == ShapeStates && (m.Spelling == AsSet || m.Op == Neq && len(m.Values) > 1):
 		// Braces look the states up. Negated, they must: nft compares
 		// "!= a,b" with a|b, which no packet has.
@@ -192,7 +192,7 @@ func ValueStrings(k Kind, s Set) []string {
 			}
 			text := k.NameOf(uint32(lo))
 			if lo != hi {
-				text += "-" + k.NameOf(uint32(hi))
+				text = k.NumberOf(uint32(lo)) + "-" + k.NumberOf(uint32(hi))
 			}
 			out = append(out, text)
 		}

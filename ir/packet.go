@@ -31,6 +31,9 @@ type Packet struct {
 	// else the packet has what the kernel sends (see Hops).
 	HopLimit    uint8
 	HopLimitSet bool
+	// DSCP is the code point the packet is marked with, 0 unless a
+	// packet line says otherwise, as a socket sends by default.
+	DSCP uint8
 }
 
 // Hops is the packet's TTL or hop limit: HopLimit, else what the kernel
@@ -140,6 +143,10 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.Hops())), p.Family() == IPv4
 	case FieldIP6Hoplimit:
 		return uintKey(uint64(p.Hops())), p.Family() == IPv6
+	case FieldIPDSCP:
+		return uintKey(uint64(p.DSCP)), p.Family() == IPv4
+	case FieldIP6DSCP:
+		return uintKey(uint64(p.DSCP)), p.Family() == IPv6
 	case FieldIP6Nexthdr:
 		// A Packet carries no IPv6 extension headers: the next header is
 		// its transport protocol.
@@ -181,6 +188,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.TCPFlags = uint8(v)
 	case FieldIPTTL, FieldIP6Hoplimit:
 		p.HopLimit, p.HopLimitSet = uint8(v), true
+	case FieldIPDSCP, FieldIP6DSCP:
+		p.DSCP = uint8(v)
 	default:
 		return false
 	}

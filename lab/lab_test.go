@@ -38,6 +38,8 @@ table inet t {
 		iifname "lo" udp dport 5009 drop
 		ct state established tcp flags rst tcp dport 5011 drop
 		ip6 hoplimit 255 udp dport 5008 drop
+		ip dscp ef udp dport 5013 drop
+		ip6 dscp 8-16 udp dport 5013 drop
 	}
 	chain c_fwd {
 		type filter hook forward priority 0; policy drop;
@@ -118,6 +120,11 @@ func TestLabTellsVerdictsApart(t *testing.T) {
 		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5007 ttl 1", ir.Drop},
 		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5008", ir.Accept},
 		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5008 hoplimit 255", ir.Drop},
+		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5013 dscp ef", ir.Drop},
+		{"in eth0 udp 203.0.113.7:40000 192.0.2.2:5013 dscp af41", ir.Accept},
+		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5013 dscp 0x09", ir.Drop},
+		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5013 dscp cs3", ir.Accept},
+		{"in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:5013", ir.Accept},
 		// A forwarded packet has one hop fewer from the forward hook on.
 		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:445 ttl 10", ir.Accept},
 		{"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:445 ttl 9", ir.Drop},

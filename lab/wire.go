@@ -34,13 +34,15 @@ func wire(p sim.Packet, badChecksum bool) []byte {
 	if sum != 0 || p.Protocol != ir.ICMP {
 		binary.BigEndian.PutUint16(l4[checksumOffset(p.Protocol):], sum)
 	}
-	return ipHeader(p.Src, p.Dst, p.Protocol, p.Hops(), l4)
+	return ipHeader(p.Src, p.Dst, p.Protocol, p.Hops(), p.DSCP, l4)
 }
 
-func ipHeader(src, dst netip.Addr, proto ir.Protocol, ttl uint8, payload []byte) []byte {
+// ipHeader is an IPv4 or IPv6 header before payload; dscp goes in the
+// six high bits of the TOS byte or the traffic class.
+func ipHeader(src, dst netip.Addr, proto ir.Protocol, ttl, dscp uint8, payload []byte) []byte {
 	if src.Is4() {
 		h := make([]byte, 20, 20+len(payload))
-		h[0] = 0x45
+		h[0], h[1] = 0x45, dscp<<2
 		binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
 		binary.BigEndian.PutUint16(h[4:], 0x6b73) // "ks": any id will do
 		h[8], h[9] = ttl, uint8(proto)
@@ -51,7 +53,7 @@ func ipHeader(src, dst netip.Addr, proto ir.Protocol, ttl uint8, payload []byte)
 		return append(h, payload...)
 	}
 	h := make([]byte, 40, 40+len(payload))
-	h[0] = 0x60
+	h[0], h[1] = 0x60|dscp>>2, dscp<<6
 	binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
 	h[6], h[7] = uint8(proto), ttl
 	s, d := src.As16(), dst.As16()
@@ -91,7 +93,7 @@ func transport(p ir.Packet) []byte {
 			binary.BigEndian.PutUint16(inner[0:], innerSport)
 			binary.BigEndian.PutUint16(inner[2:], innerDport)
 			binary.BigEndian.PutUint16(inner[4:], 8+uint16(len(payload)))
-			full := ipHeader(p.Dst, p.Src, ir.UDP, 64, append(inner, payload...))
+			full := ipHeader(p.Dst, p.Src, ir.UDP, 64, 0, append(inner, payload...))
 			binary.BigEndian.PutUint16(full[len(full)-len(payload)-2:], transportChecksum(p.Dst, p.Src, ir.UDP, full[len(full)-len(payload)-8:]))
 			return append(h, full...)
 		}

@@ -86,7 +86,7 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:1: drop in nat chain c: a nat chain rewrites and filters nothing | decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return`}},
 		{"one run: a nat chain's drop and a misspelt field elsewhere", "table inet t {\nchain n type nat hook postrouting priority srcnat {\noifname eth0 drop\n}\nchain c hook input {\nip daddress 192.0.2.1 accept\n}\n}\n", lang.Config{},
 			[]string{
-				`t.ks:6:4: unknown ip field "daddress" | ip is followed by one of: saddr, daddr, protocol, ttl`,
+				`t.ks:6:4: unknown ip field "daddress" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp`,
 				`t.ks:3:1: drop in nat chain n: a nat chain rewrites and filters nothing | decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return`,
 			}},
 		{"one run: a jump to a missing chain is said once", chain("jump nowhere\nip daddr 192.0.2.300 accept"), lang.Config{},
@@ -296,7 +296,7 @@ func TestErrors(t *testing.T) {
 
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
-			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol, ttl`}},
+			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp`}},
 		{"misspelt ip field", chain(`ip saddrr 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "saddrr" | did you mean ip saddr?`}},
 		{"misspelt selector", chain(`iifnme "lo" accept`), lang.Config{},

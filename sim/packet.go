@@ -28,7 +28,8 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               ICMP type; marks, uid and gid 0; pkttype host for what this
               machine sends, else as the destination address says; flags
               syn when new, else ack; ttl and hoplimit what the kernel
-              sends (64; 255 for neighbour discovery, 1 for MLD); the
+              sends (64; 255 for neighbour discovery, 1 for MLD); dscp
+              0 (cs0); the
               destination is local (fib daddr type) for in, and for out
               over lo
 

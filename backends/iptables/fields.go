@@ -49,6 +49,8 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldFibDaddrType: addrTypes,
 	ir.FieldIPTTL:        hops("ttl"),
 	ir.FieldIP6Hoplimit:  hops("hl"),
+	ir.FieldIPDSCP:       dscp,
+	ir.FieldIP6DSCP:      dscp,
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))
@@ -250,6 +252,31 @@ func hops(module string) iptField {
 		lw.expand(choices)
 		return nil
 	}
+}
+
+// dscp writes "-m dscp --dscp N", which compares one value: the fewer
+// of a rule for each value the match holds for, or one rule that is none
+// of those it does not ("! --dscp" for each), so that a line stays within
+// what iptables-restore reads (255 words): at most 32 of either. Values
+// are written as iptables-save lists them.
+func dscp(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	arg := func(v uint32) string { return fmt.Sprintf("0x%02x", v) }
+	holds := ir.Numbers(m.Effective())
+	if not := ir.Numbers(m.Field.Spec().Kind.Universe().Minus(m.Effective())); len(not) < len(holds) {
+		for _, v := range not {
+			lw.addMatches("-m", "dscp", "!", "--dscp", arg(v))
+		}
+		return nil
+	}
+	var choices []choice
+	for _, v := range holds {
+		choices = append(choices, func(a alternative) alternative {
+			a.matches = append(slices.Clone(a.matches), "-m", "dscp", "--dscp", arg(v))
+			return a
+		})
+	}
+	lw.expand(choices)
+	return nil
 }
 
 // tcpFlags writes "-m tcp --tcp-flags MASK COMPARE": (flags & MASK) ==

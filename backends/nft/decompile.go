@@ -388,7 +388,7 @@ func registerNumber(f nftField, data []byte) uint32 {
 	for _, b := range data {
 		v = v<<8 | uint32(b)
 	}
-	return v
+	return v >> f.shift
 }
 
 func (t *LiveTable) setValues(f ir.Field, name string) string {

@@ -20,39 +20,68 @@ type nftField struct {
 	// hostOrder values (meta and ct numbers) are in the machine's byte
 	// order in the register; payloads are in network order.
 	hostOrder bool
+	// mask and shift place a field of fewer bits than its bytes (ip
+	// dscp: the six high bits of a byte): the bytes loaded are cleared
+	// but for mask, and a value v is compared as v<<shift.
+	mask  uint32
+	shift uint8
 }
 
 var fields = map[ir.Field]nftField{
-	ir.FieldIifname:  {"iifname", 16, meta(expr.MetaKeyIIFNAME), nftables.TypeIFName, false},
-	ir.FieldOifname:  {"oifname", 16, meta(expr.MetaKeyOIFNAME), nftables.TypeIFName, false},
-	ir.FieldIPSaddr:  {"ip saddr", 4, payload(expr.PayloadBaseNetworkHeader, 12), nftables.TypeIPAddr, false},
-	ir.FieldIPDaddr:  {"ip daddr", 4, payload(expr.PayloadBaseNetworkHeader, 16), nftables.TypeIPAddr, false},
-	ir.FieldIP6Saddr: {"ip6 saddr", 16, payload(expr.PayloadBaseNetworkHeader, 8), nftables.TypeIP6Addr, false},
-	ir.FieldIP6Daddr: {"ip6 daddr", 16, payload(expr.PayloadBaseNetworkHeader, 24), nftables.TypeIP6Addr, false},
-	ir.FieldL4Proto:  {"meta l4proto", 1, meta(expr.MetaKeyL4PROTO), nftables.TypeInetProto, false},
-	ir.FieldSport:    {"th sport", 2, payload(expr.PayloadBaseTransportHeader, 0), nftables.TypeInetService, false},
-	ir.FieldDport:    {"th dport", 2, payload(expr.PayloadBaseTransportHeader, 2), nftables.TypeInetService, false},
-	ir.FieldCtState: {"ct state", 4, func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeySTATE} },
-		nftables.TypeCTState, true},
-	ir.FieldICMPType:   {"icmp type", 1, payload(expr.PayloadBaseTransportHeader, 0), nftables.TypeICMPType, false},
-	ir.FieldICMPCode:   {"icmp code", 1, payload(expr.PayloadBaseTransportHeader, 1), nftables.TypeICMPCode, false},
-	ir.FieldICMPv6Type: {"icmpv6 type", 1, payload(expr.PayloadBaseTransportHeader, 0), nftables.TypeICMP6Type, false},
-	ir.FieldICMPv6Code: {"icmpv6 code", 1, payload(expr.PayloadBaseTransportHeader, 1), nftables.TypeICMPV6Code, false},
-	ir.FieldMark:       {"meta mark", 4, meta(expr.MetaKeyMARK), nftables.TypeMark, true},
-	ir.FieldCtMark: {"ct mark", 4, func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyMARK} },
-		nftables.TypeMark, true},
-	ir.FieldSkuid:      {"meta skuid", 4, meta(expr.MetaKeySKUID), nftables.TypeUID, true},
-	ir.FieldSkgid:      {"meta skgid", 4, meta(expr.MetaKeySKGID), nftables.TypeGID, true},
-	ir.FieldNfproto:    {"meta nfproto", 1, meta(expr.MetaKeyNFPROTO), nftables.TypeNFProto, false},
-	ir.FieldPkttype:    {"meta pkttype", 1, meta(expr.MetaKeyPKTTYPE), nftables.TypePktType, false},
-	ir.FieldTCPFlags:   {"tcp flags", 1, payload(expr.PayloadBaseTransportHeader, 13), nftables.TypeTCPFlag, false},
-	ir.FieldIPProtocol: {"ip protocol", 1, payload(expr.PayloadBaseNetworkHeader, 9), nftables.TypeInetProto, false},
-	ir.FieldIP6Nexthdr: {"ip6 nexthdr", 1, payload(expr.PayloadBaseNetworkHeader, 6), nftables.TypeInetProto, false},
-	ir.FieldFibDaddrType: {"fib daddr type", 4, func(uint32) expr.Any {
+	ir.FieldIifname:    {name: "iifname", size: 16, load: meta(expr.MetaKeyIIFNAME), keyType: nftables.TypeIFName},
+	ir.FieldOifname:    {name: "oifname", size: 16, load: meta(expr.MetaKeyOIFNAME), keyType: nftables.TypeIFName},
+	ir.FieldIPSaddr:    {name: "ip saddr", size: 4, load: payload(expr.PayloadBaseNetworkHeader, 12), keyType: nftables.TypeIPAddr},
+	ir.FieldIPDaddr:    {name: "ip daddr", size: 4, load: payload(expr.PayloadBaseNetworkHeader, 16), keyType: nftables.TypeIPAddr},
+	ir.FieldIP6Saddr:   {name: "ip6 saddr", size: 16, load: payload(expr.PayloadBaseNetworkHeader, 8), keyType: nftables.TypeIP6Addr},
+	ir.FieldIP6Daddr:   {name: "ip6 daddr", size: 16, load: payload(expr.PayloadBaseNetworkHeader, 24), keyType: nftables.TypeIP6Addr},
+	ir.FieldL4Proto:    {name: "meta l4proto", size: 1, load: meta(expr.MetaKeyL4PROTO), keyType: nftables.TypeInetProto},
+	ir.FieldSport:      {name: "th sport", size: 2, load: payload(expr.PayloadBaseTransportHeader, 0), keyType: nftables.TypeInetService},
+	ir.FieldDport:      {name: "th dport", size: 2, load: payload(expr.PayloadBaseTransportHeader, 2), keyType: nftables.TypeInetService},
+	ir.FieldCtState:    {name: "ct state", size: 4, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeySTATE} }, keyType: nftables.TypeCTState, hostOrder: true},
+	ir.FieldICMPType:   {name: "icmp type", size: 1, load: payload(expr.PayloadBaseTransportHeader, 0), keyType: nftables.TypeICMPType},
+	ir.FieldICMPCode:   {name: "icmp code", size: 1, load: payload(expr.PayloadBaseTransportHeader, 1), keyType: nftables.TypeICMPCode},
+	ir.FieldICMPv6Type: {name: "icmpv6 type", size: 1, load: payload(expr.PayloadBaseTransportHeader, 0), keyType: nftables.TypeICMP6Type},
+	ir.FieldICMPv6Code: {name: "icmpv6 code", size: 1, load: payload(expr.PayloadBaseTransportHeader, 1), keyType: nftables.TypeICMPV6Code},
+	ir.FieldMark:       {name: "meta mark", size: 4, load: meta(expr.MetaKeyMARK), keyType: nftables.TypeMark, hostOrder: true},
+	ir.FieldCtMark:     {name: "ct mark", size: 4, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyMARK} }, keyType: nftables.TypeMark, hostOrder: true},
+	ir.FieldSkuid:      {name: "meta skuid", size: 4, load: meta(expr.MetaKeySKUID), keyType: nftables.TypeUID, hostOrder: true},
+	ir.FieldSkgid:      {name: "meta skgid", size: 4, load: meta(expr.MetaKeySKGID), keyType: nftables.TypeGID, hostOrder: true},
+	ir.FieldNfproto:    {name: "meta nfproto", size: 1, load: meta(expr.MetaKeyNFPROTO), keyType: nftables.TypeNFProto},
+	ir.FieldPkttype:    {name: "meta pkttype", size: 1, load: meta(expr.MetaKeyPKTTYPE), keyType: nftables.TypePktType},
+	ir.FieldTCPFlags:   {name: "tcp flags", size: 1, load: payload(expr.PayloadBaseTransportHeader, 13), keyType: nftables.TypeTCPFlag},
+	ir.FieldIPProtocol: {name: "ip protocol", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 9), keyType: nftables.TypeInetProto},
+	ir.FieldIP6Nexthdr: {name: "ip6 nexthdr", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 6), keyType: nftables.TypeInetProto},
+	ir.FieldFibDaddrType: {name: "fib daddr type", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true}
-	}, nftables.TypeFIBAddr, true},
-	ir.FieldIPTTL:       {"ip ttl", 1, payload(expr.PayloadBaseNetworkHeader, 8), byteInteger, false},
-	ir.FieldIP6Hoplimit: {"ip6 hoplimit", 1, payload(expr.PayloadBaseNetworkHeader, 7), byteInteger, false},
+	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
+	ir.FieldIPTTL:       {name: "ip ttl", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 8), keyType: byteInteger},
+	ir.FieldIP6Hoplimit: {name: "ip6 hoplimit", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 7), keyType: byteInteger},
+	// The traffic class sits between IPv6's version and flow label.
+	ir.FieldIPDSCP:  {name: "ip dscp", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 1), keyType: nftables.TypeDSCP, mask: 0xfc, shift: 2},
+	ir.FieldIP6DSCP: {name: "ip6 dscp", size: 2, load: payload(expr.PayloadBaseNetworkHeader, 0), keyType: twoByteDSCP, mask: 0x0fc0, shift: 6},
+}
+
+// twoByteDSCP is the key type of a set of ip6 dscp values: nft's dscp,
+// two bytes long as the IPv6 header's bits are loaded.
+var twoByteDSCP = func() nftables.SetDatatype {
+	t := nftables.SetDatatype{Name: "dscp", Bytes: 2}
+	t.SetNFTMagic(nftables.TypeDSCP.GetNFTMagic())
+	return t
+}()
+
+// loads loads the field into register 1, and clears the bits around a
+// field of fewer bits.
+func (f nftField) loads() []expr.Any {
+	if f.mask == 0 {
+		return []expr.Any{f.load(f.size)}
+	}
+	return []expr.Any{f.load(f.size), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size,
+		Mask: ir.NumberSpan(f.mask, 0).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)}}
+}
+
+// shifted is v as the register holds it: shifted into place, big-endian.
+func (f nftField) shifted(v uint32) []byte {
+	return ir.NumberSpan(v<<f.shift, 0).Lo.Bytes(int(f.size))
 }
 
 // byteInteger is nft's type for a set of one-byte numbers (ip ttl): an

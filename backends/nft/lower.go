@@ -448,6 +448,13 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		l.flags(f, m)
 	case f.hostOrder:
 		l.hostNumbers(f, m)
+	case f.shift != 0:
+		shifted := *m
+		shifted.Values = nil
+		for _, sp := range m.Values {
+			shifted.Values = append(shifted.Values, ir.NumberSpan(uint32(sp.Lo.Uint())<<f.shift, uint32(sp.Hi.Uint())<<f.shift))
+		}
+		l.ranges(f, &shifted)
 	default:
 		l.ranges(f, m)
 		if m.Field == ir.FieldNfproto && m.Op == ir.Eq && len(ir.Numbers(m.Values)) == 1 {
@@ -548,14 +555,14 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 // compared in place, several looked up in an anonymous set, as nft does.
 func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	if m.SetName != "" {
-		l.emit(f.load(f.size))
+		l.emit(f.loads()...)
 		s := l.named[m.SetName]
 		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name, Invert: m.Op == ir.Neq})
 		return
 	}
 	size := int(f.size)
 	if len(m.Values) > 1 {
-		l.emit(f.load(f.size))
+		l.emit(f.loads()...)
 		elems := make([]keyRange, len(m.Values))
 		keys := make([]byte, 0, 2*size*len(m.Values)) // one array: a set may be 100,000 addresses
 		interval := false
@@ -588,7 +595,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 			return
 		}
 	}
-	l.emit(f.load(f.size))
+	l.emit(f.loads()...)
 	switch {
 	case sp.Lo == sp.Hi && !l.apart && m.Spelling != ir.AsRange:
 		l.emit(cmp(lo))

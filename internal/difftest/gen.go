@@ -328,6 +328,7 @@ const (
 	kindTCPFlags
 	kindFib
 	kindHops
+	kindDSCP
 	kinds
 )
 
@@ -343,6 +344,9 @@ var (
 	// hopLimits are TTLs and hop limits around the kernel's default and
 	// the ends of the range (a socket cannot send 0).
 	hopLimits = []uint32{1, 2, 63, 64, 65, 254, 255}
+	// codePoints are DSCP values at both ends, around the two bits of
+	// the traffic class's first byte, and common names.
+	codePoints = []uint32{0, 1, 3, 4, 8, 0x2e, 0x3f}
 )
 
 // verdict is how a generated rule blocks: in output a drop (EPERM at
@@ -539,6 +543,22 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 				continue
 			}
 			values = append(values, fmt.Sprint(a))
+		}
+		op, values := g.op(2, dedupe(values))
+		return sel + " " + op + set(values)
+	case kindDSCP:
+		sel := "ip dscp"
+		if family == ir.IPv6 {
+			sel = "ip6 dscp"
+		}
+		var values []string
+		for range 1 + g.r.IntN(2) {
+			a := codePoints[g.r.IntN(len(codePoints))]
+			if g.r.IntN(3) == 0 {
+				values = append(values, fmt.Sprintf("%d-%d", a, a+uint32(g.r.IntN(int(64-a)))))
+				continue
+			}
+			values = append(values, ir.KindDSCP.NameOf(a))
 		}
 		op, values := g.op(2, dedupe(values))
 		return sel + " " + op + set(values)

@@ -233,6 +233,15 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 				}
 			})
 		}},
+		{"netlink batch with DSCP unshifted", func(l *Lab, p *ir.Policy) error {
+			return applyMutated(l, p, func(e expr.Any) {
+				// The bits are cleared where they are, and compared as if
+				// they were the low ones: ip dscp cs1 reads 0x08, not 0x20.
+				if b, ok := e.(*expr.Bitwise); ok && (b.Len == 1 && b.Mask[0] == 0xfc || b.Len == 2 && b.Mask[0] == 0x0f) {
+					b.Mask = map[uint32][]byte{1: {0x3f}, 2: {0x00, 0x3f}}[b.Len]
+				}
+			})
+		}},
 		{"iptables with hop limit bounds as equality", func(l *Lab, p *ir.Policy) error {
 			return loadIptablesReplacing(l, p, regexp.MustCompile(`--(ttl|hl)-(lt|gt) `), "--$1-eq ")
 		}},

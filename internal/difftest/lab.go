@@ -177,19 +177,20 @@ func icmpChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// marked sets a socket's firewall mark (SO_MARK) and hop limit to the
-// probe's, along with SO_REUSEADDR.
+// marked sets a socket's firewall mark (SO_MARK), hop limit and DSCP to
+// the probe's, along with SO_REUSEADDR.
 func marked(p ir.Packet) func(_, _ string, c syscall.RawConn) error {
-	level, option := syscall.IPPROTO_IP, syscall.IP_TTL
+	level, option, class := syscall.IPPROTO_IP, syscall.IP_TTL, syscall.IP_TOS
 	if p.Src.Is6() {
-		level, option = syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS
+		level, option, class = syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, syscall.IPV6_TCLASS
 	}
 	return func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1),
 				syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_MARK, int(p.Mark)),
-				syscall.SetsockoptInt(int(fd), level, option, int(p.Hops())))
+				syscall.SetsockoptInt(int(fd), level, option, int(p.Hops())),
+				syscall.SetsockoptInt(int(fd), level, class, int(p.DSCP)<<2))
 		})
 		return errors.Join(err, serr)
 	}

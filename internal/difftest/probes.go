@@ -168,6 +168,9 @@ func (g *Generator) randomProbe(c *Case, e edges) Probe {
 	hops := append(slices.Clone(hopLimits), e.numbers[ir.FieldIPTTL]...)
 	hops = slices.DeleteFunc(append(hops, e.numbers[ir.FieldIP6Hoplimit]...), func(v uint32) bool { return v == 0 || v > 255 })
 	pr.Packet.HopLimit, pr.Packet.HopLimitSet = uint8(hops[g.r.IntN(len(hops))]), true
+	points := slices.DeleteFunc(append(slices.Clone(codePoints), e.numbers[ir.FieldIPDSCP]...), func(v uint32) bool { return v > 63 })
+	points = slices.DeleteFunc(append(points, e.numbers[ir.FieldIP6DSCP]...), func(v uint32) bool { return v > 63 })
+	pr.Packet.DSCP = uint8(points[g.r.IntN(len(points))])
 	if c.Hook == ir.HookOutput && g.r.IntN(3) > 0 {
 		// The firewall's own packets carry their socket's mark.
 		all := append(slices.Clone(marks), e.numbers[ir.FieldMark]...)
@@ -241,6 +244,8 @@ func (g *Generator) copyField(f ir.Field, p *ir.Packet, q ir.Packet) {
 		p.Mark = q.Mark
 	case ir.FieldIPTTL, ir.FieldIP6Hoplimit:
 		p.HopLimit, p.HopLimitSet = q.HopLimit, q.HopLimitSet
+	case ir.FieldIPDSCP, ir.FieldIP6DSCP:
+		p.DSCP = q.DSCP
 	case ir.FieldNfproto:
 		p.Src, p.Dst = q.Src, q.Dst
 	case ir.FieldSport:

@@ -32,6 +32,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindTCPFlags:   ir.NumberSet(0x02),
 	ir.KindAddrType:   ir.NumberSet(2),
 	ir.KindHops:       ir.NumberSet(64),
+	ir.KindDSCP:       ir.NumberSet(0x2e),
 }
 
 // masks gives the maskable fields the mask iptables needs.

@@ -39,6 +39,15 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `ip ttl { 1, 255 } drop`},
 	{"filter input", `icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 accept`},
 	{"filter input", `ip6 hoplimit != { 1, 255 } drop`},
+	{"filter input", `ip dscp cs1 accept`},
+	{"filter input", `ip dscp != ef drop`},
+	{"filter input", `ip dscp { cs0, af41, ef } accept`},
+	{"filter input", `ip dscp 0x08-0x10 accept`},
+	{"filter input", `ip6 dscp cs1 accept`},
+	{"filter input", `ip6 dscp != { lephb, af41 } drop`},
+	{"filter input", `ip6 dscp 8-16 accept`},
+	{"filter input", `icmp type 0-3 accept`},
+	{"filter input", `icmpv6 type { 1-4, echo-request } accept`},
 	{"filter input", `ip saddr 192.0.2.0/24 tcp dport { 22, 443 } ct state new accept`},
 	{"filter input", `limit rate over 10/second burst 20 packets drop`},
 	{"filter input", `log prefix "in: " level info flags tcp sequence,options`},
@@ -88,8 +97,9 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `tcp flags { syn } accept`},
 }
 
-// Each form lists the same in nft whether nft loads it as written or ksc
-// loads it through its netlink batch: one meaning, and one form, on both.
+// Each form lists the same in nft whether nft loads it as written, ksc
+// loads it through its netlink batch, or nft loads ksc's text of it: one
+// meaning, and one form, on all three.
 func TestNftFormsListAsNftLoadsThem(t *testing.T) {
 	labtest.Require(t, "nft")
 	ns := labtest.NewNS(t, "forms")
@@ -116,7 +126,16 @@ func TestNftFormsListAsNftLoadsThem(t *testing.T) {
 			require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
 			got, err := ns.ExecInput("", "nft", "list", "ruleset")
 			require.NoError(t, err)
-			assert.Equal(t, want, got)
+			assert.Equal(t, want, got, "through netlink")
+
+			// ksc's own nft text, which nft must read back the same.
+			text, err := nft.Render(p)
+			require.NoError(t, err)
+			out, err = ns.ExecInput(string(text), "nft", "-f", "-")
+			require.NoError(t, err, "%s\n%s", out, text)
+			got, err = ns.ExecInput("", "nft", "list", "ruleset")
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "through ksc's nft text")
 		})
 	}
 }
