@@ -35,6 +35,8 @@ const (
 	FieldIP6Hoplimit  // the IPv6 header's hop limit: 255 on neighbour discovery that no router forwarded
 	FieldIPDSCP       // the code point in IPv4's TOS byte
 	FieldIP6DSCP      // the code point in IPv6's traffic class
+	FieldIif          // the input interface, by the index it had when the policy was loaded
+	FieldOif
 	fieldEnd
 )
 
@@ -67,6 +69,11 @@ type FieldSpec struct {
 	// Maskable fields take "and MASK ==": the match compares the value
 	// under the mask.
 	Maskable bool
+	// ByIndex fields name an interface that nft matches by its index,
+	// looked up when the policy is loaded (iif, oif): one that is then
+	// missing is an error, and one deleted and made again no longer
+	// matches. Names without a wildcard only.
+	ByIndex bool
 	// Detail is the word a packet line gives the field's value with
 	// ("mark 0x1", "ttl 1"), or empty where the line says it otherwise.
 	Detail string
@@ -132,6 +139,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldIP6Hoplimit:  {Name: "ip6 hoplimit", Kind: KindHops, Family: IPv6, Hooks: allHooks, Detail: "hoplimit"},
 	FieldIPDSCP:       {Name: "ip dscp", Kind: KindDSCP, Family: IPv4, Hooks: allHooks, Detail: "dscp"},
 	FieldIP6DSCP:      {Name: "ip6 dscp", Kind: KindDSCP, Family: IPv6, Hooks: allHooks, Detail: "dscp"},
+	FieldIif:          {Name: "iif", Kind: KindInterface, Family: Inet, Hooks: inputSide, ByIndex: true},
+	FieldOif:          {Name: "oif", Kind: KindInterface, Family: Inet, Hooks: outputSide, ByIndex: true},
 }
 
 // Spec returns the field's row of the table.
@@ -187,6 +196,8 @@ var Selectors = []Selector{
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
 	{"ip dscp", FieldIPDSCP, AnyTransport},
 	{"ip6 dscp", FieldIP6DSCP, AnyTransport},
+	{"iif", FieldIif, AnyTransport},
+	{"oif", FieldOif, AnyTransport},
 	// nft's other spellings of the same fields: "meta" is optional before
 	// some meta keys, and iifname and oifname are meta keys.
 	{"meta iifname", FieldIifname, AnyTransport},
@@ -196,4 +207,6 @@ var Selectors = []Selector{
 	{"skgid", FieldSkgid, AnyTransport},
 	{"pkttype", FieldPkttype, AnyTransport},
 	{"meta protocol", FieldNfproto, AnyTransport}, // see EtherTypes
+	{"meta iif", FieldIif, AnyTransport},
+	{"meta oif", FieldOif, AnyTransport},
 }

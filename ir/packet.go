@@ -95,9 +95,9 @@ func (r *Rule) Holds(p Packet) bool {
 // here, and TestEveryFieldHasAPacketValue says so.
 func (p Packet) key(f Field) (Key, bool) {
 	switch f {
-	case FieldIifname:
+	case FieldIifname, FieldIif:
 		return interfaceSpan(p.Iif).Lo, p.Iif != ""
-	case FieldOifname:
+	case FieldOifname, FieldOif:
 		return interfaceSpan(p.Oif).Lo, p.Oif != ""
 	case FieldIPSaddr:
 		return AddrKey(p.Src), p.Family() == IPv4

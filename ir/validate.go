@@ -385,7 +385,7 @@ func validateMatchAt(ctx, c *Chain, m *Match, ds *Diagnostics) bool {
 
 func hookLacks(f Field) string {
 	switch f {
-	case FieldIifname:
+	case FieldIifname, FieldIif:
 		return "input interface"
 	case FieldSkuid, FieldSkgid:
 		return "local socket that sent them"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -229,6 +230,13 @@ func (rb *ruleBuilder) interfaces(sel *ir.Selector, elems []elem) (ir.Set, bool)
 				at, end = e.pos, e.end()
 			}
 			rb.errorf(at, end, "%v", err).Hint = interfaceHint(e.text)
+			ok = false
+			continue
+		}
+		if sel.Field.Spec().ByIndex && strings.HasSuffix(e.text, "*") {
+			at, end := e.where()
+			rb.errorf(at, end, "%s matches one interface by its index: %q is a wildcard", sel.Words, e.text).Hint =
+				"write " + sel.Field.String() + "name " + strconv.Quote(e.text) + ", which matches names"
 			ok = false
 			continue
 		}

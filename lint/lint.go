@@ -186,7 +186,7 @@ func acceptsAllOn(r *ir.Rule) (string, bool) {
 		return "", false
 	}
 	im := r.Matches[0]
-	if im.Field != ir.FieldOifname || im.Op != ir.Eq {
+	if im.Field != ir.FieldOifname && im.Field != ir.FieldOif || im.Op != ir.Eq {
 		return "", false
 	}
 	for _, n := range ir.ValueStrings(ir.KindInterface, im.Values) {

@@ -38,7 +38,7 @@ func mayAcceptSSH(r *ir.Rule) bool {
 			could = m.Effective().Intersect(ir.PortSet(ir.PortRange{First: 22, Last: 22})) != nil
 		case ir.FieldCtState:
 			could = m.Effective().Intersect(ir.CtStateSet(ir.CtNew)) != nil
-		case ir.FieldIifname:
+		case ir.FieldIifname, ir.FieldIif:
 			could = !m.Effective().Equal(ir.InterfaceSet("lo"))
 		case ir.FieldIPSaddr:
 			// No SSH client has a broadcast or multicast source address.

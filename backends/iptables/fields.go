@@ -18,6 +18,8 @@ type iptField func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic
 var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldIifname:  interfaces(func(a *alternative) *slot { return &a.in }),
 	ir.FieldOifname:  interfaces(func(a *alternative) *slot { return &a.out }),
+	ir.FieldIif:      byIndex(interfaces(func(a *alternative) *slot { return &a.in })),
+	ir.FieldOif:      byIndex(interfaces(func(a *alternative) *slot { return &a.out })),
 	ir.FieldIPSaddr:  addresses(false),
 	ir.FieldIPDaddr:  addresses(true),
 	ir.FieldIP6Saddr: addresses(false),
@@ -59,6 +61,22 @@ var fieldLowerings = map[ir.Field]iptField{
 		}
 		return nil
 	},
+}
+
+// byIndex writes iif and oif as iifname and oifname where that is the
+// same: on lo, which every namespace has from its start to its end with
+// index 1. iptables matches any other interface by name, and so would go
+// on matching one deleted and made again, which iif does not.
+func byIndex(byName iptField) iptField {
+	return func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		if !m.Values.Equal(ir.InterfaceSet("lo")) {
+			name := m.Field.String() + "name"
+			return &ir.Diagnostic{Pos: m.Pos, End: m.End,
+				Message: "the iptables target cannot express " + m.Field.String() + " but on lo: iptables matches interfaces by name, and " + m.Field.String() + " by the index the interface had when the policy was loaded",
+				Hint:    "write " + name + ", which matches the name (and an interface made again), or use the nft target"}
+		}
+		return byName(lw, m, r)
+	}
 }
 
 // addrTypes writes "-m addrtype --dst-type LOCAL": for IPv4 it asks the

@@ -4,6 +4,7 @@ package iptables
 // or multiplies them (a set of interfaces, addresses, protocols, ports).
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -87,8 +88,8 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
-	if m := r.Match(ir.FieldIifname); m != nil && chain == "POSTROUTING" {
-		return nil, &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express iifname in a postrouting chain: iptables refuses -i in POSTROUTING",
+	if m := cmp.Or(r.Match(ir.FieldIifname), r.Match(ir.FieldIif)); m != nil && chain == "POSTROUTING" {
+		return nil, &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express " + m.Field.String() + " in a postrouting chain: iptables refuses -i in POSTROUTING",
 			Hint: "match the input interface in the forward chain (mark the packet there), or use the nft target"}
 	}
 	lw := &lowering{family: family, alts: []alternative{{}}}

@@ -362,6 +362,8 @@ func valueText(f ir.Field, data []byte) string {
 			return netip.PrefixFrom(a, len(data)*8).String()
 		}
 		return a.String()
+	case f.Spec().ByIndex && len(data) == 4:
+		return strconv.FormatUint(uint64(binary.NativeEndian.Uint32(data)), 10) // the index: names are the namespace's
 	case len(data) != int(fields[f].size) || len(data) > 4:
 	case spec.Shape == ir.ShapeStates:
 		var states []string

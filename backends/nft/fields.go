@@ -30,6 +30,8 @@ type nftField struct {
 var fields = map[ir.Field]nftField{
 	ir.FieldIifname:    {name: "iifname", size: 16, load: meta(expr.MetaKeyIIFNAME), keyType: nftables.TypeIFName},
 	ir.FieldOifname:    {name: "oifname", size: 16, load: meta(expr.MetaKeyOIFNAME), keyType: nftables.TypeIFName},
+	ir.FieldIif:        {name: "iif", size: 4, load: meta(expr.MetaKeyIIF), keyType: nftables.TypeIFIndex, hostOrder: true},
+	ir.FieldOif:        {name: "oif", size: 4, load: meta(expr.MetaKeyOIF), keyType: nftables.TypeIFIndex, hostOrder: true},
 	ir.FieldIPSaddr:    {name: "ip saddr", size: 4, load: payload(expr.PayloadBaseNetworkHeader, 12), keyType: nftables.TypeIPAddr},
 	ir.FieldIPDaddr:    {name: "ip daddr", size: 4, load: payload(expr.PayloadBaseNetworkHeader, 16), keyType: nftables.TypeIPAddr},
 	ir.FieldIP6Saddr:   {name: "ip6 saddr", size: 16, load: payload(expr.PayloadBaseNetworkHeader, 8), keyType: nftables.TypeIP6Addr},

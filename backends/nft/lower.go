@@ -20,6 +20,7 @@ import (
 type Batch struct {
 	FlushRuleset bool
 	Tables       []*BatchTable
+	resolved     bool // see ResolveInterfaces
 }
 
 // BatchTable is a table, its named sets and its chains.
@@ -46,6 +47,8 @@ type BatchRule struct {
 	text   string
 	source *ir.Rule
 	family ir.Family
+	// interfaces are the indexes its iif and oif matches need.
+	interfaces []interfaceRef
 }
 
 // NewBatchRule is a rule written as text, not lowered from a policy.
@@ -200,7 +203,7 @@ func Lower(p *ir.Policy) (*Batch, error) {
 				if r.Comment != "" {
 					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
 				}
-				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Sets: l.sets, Rule: rule, source: r, family: t.Family})
+				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Sets: l.sets, Rule: rule, source: r, family: t.Family, interfaces: l.interfaces})
 			}
 			bt.Chains = append(bt.Chains, bc)
 		}
@@ -253,6 +256,7 @@ type ruleLowerer struct {
 	addrFamily    ir.Family // the family the rule checked or implies
 	ruleFamily    ir.Family // the only family the rule holds for, or Inet
 	apart         bool      // the match being lowered is kept apart (see keptApart)
+	interfaces    []interfaceRef
 }
 
 func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
@@ -440,6 +444,8 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		l.checkFamily(spec.Family)
 	}
 	switch kind := spec.Kind.Spec(); {
+	case spec.ByIndex:
+		l.indexes(f, m)
 	case kind.Shape == ir.ShapeStates:
 		l.states(f, m)
 	case kind.Shape == ir.ShapeName:

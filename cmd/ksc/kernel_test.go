@@ -193,3 +193,58 @@ func TestGatewayMasqueradesIntoTheTunnel(t *testing.T) {
 		})
 	}
 }
+
+// iif and oif match the index an interface has when the policy is loaded:
+// ksc looks it up in the namespace, as nft does, and the kernel keeps the
+// promises of both loaders that can say it. A name the namespace lacks is
+// an error at the match, and nothing is applied.
+func TestInterfacesByIndex(t *testing.T) {
+	labtest.Require(t, "nft")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		return path
+	}
+	policy := write("p.ks", `table inet t {
+	chain in hook input policy drop {
+		iif lo accept
+		iif eth0 tcp dport 22 accept
+		iif { eth0, wg0 } udp dport 53 accept
+		meta iif != wg0 udp dport 54 accept
+	}
+	chain out hook output {
+		oif wg0 udp dport 1194 drop
+		oif != { eth0, lo } udp dport 1195 drop
+	}
+}
+`)
+	kst := write("p.kst", `accept in lo udp 192.0.2.2:40000 192.0.2.2:5000
+accept in eth0 tcp 203.0.113.7:40000 192.0.2.2:22
+drop   in wg0 tcp 203.0.113.7:40000 192.0.2.2:22
+accept in wg0 udp 203.0.113.7:40000 192.0.2.2:53
+accept in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:53
+drop   in eth0 udp [2001:db8::7]:40000 [2001:db8::2]:55
+accept in eth0 udp 203.0.113.7:40000 192.0.2.2:54
+drop   in wg0 udp 203.0.113.7:40000 192.0.2.2:54
+drop   out wg0 udp 192.0.2.2:40000 203.0.113.7:1194
+accept out eth0 udp 192.0.2.2:40000 203.0.113.7:1194
+drop   out wg0 udp 192.0.2.2:40000 203.0.113.7:1195
+accept out eth0 udp 192.0.2.2:40000 203.0.113.7:1195
+`)
+	code, stdout, stderr := ksc("test", policy, kst, "--kernel", "--backend", "all")
+	assert.Equal(t, 0, code, stdout+stderr)
+	assert.Equal(t, "24 passed, 0 failed in the kernel (netlink, nft)\n", stdout)
+	assert.Contains(t, stderr, "skipped iptables-nft, which cannot express the policy: "+policy+":4:3: the iptables target cannot express iif but on lo")
+
+	missing := write("missing.ks", "table inet t {\n\tchain through hook forward {\n\t\tiif eth0 accept\n\t\toif wg9 drop\n\t}\n}\n")
+	useRunDir(t)
+	ns := labtest.NewNS(t, "iif")
+	code, _, stderr = ksc("apply", missing, "--netns", ns.Name)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, missing+":3:3: interface eth0 does not exist here: iif and oif match the index it has when the policy is loaded")
+	assert.Contains(t, stderr, missing+":4:3: interface wg9 does not exist here")
+	listing, err := ns.ExecInput("", "nft", "list", "ruleset")
+	require.NoError(t, err)
+	assert.Empty(t, listing, "nothing applied")
+}

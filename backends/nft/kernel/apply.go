@@ -77,6 +77,9 @@ func Apply(b *nft.Batch, nsPath string) error {
 		return err
 	}
 	defer h.Close()
+	if err := resolveInterfaces(b, h); err != nil {
+		return err
+	}
 	tr := &transition{
 		nsFd: int(h),
 		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
@@ -126,6 +129,9 @@ func tableRules(t *nft.BatchTable) []*nftables.Rule {
 // it: the tables and chains, and the first rules rules of the batch (all
 // when rules < 0).
 func queue(c batchConn, b *nft.Batch, rules int) error {
+	if err := b.Unresolved(); err != nil {
+		return err
+	}
 	if b.FlushRuleset {
 		c.FlushRuleset()
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/internal/linediff"
+	"github.com/ksc-project/ksc/internal/nsenter"
 )
 
 // DiffLine is one line of a ruleset diff: Op is ' ' (in both), '-' (only
@@ -56,6 +57,15 @@ func Changed(d []DiffLine) bool {
 // from the kernel alike. The two are independent, and each can take a
 // second with a large set: they run at once.
 func liveAndDesired(b *nft.Batch, nsPath string) (live, desired *nft.Ruleset, err error) {
+	h, err := nsenter.Open(nsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = resolveInterfaces(b, h)
+	h.Close()
+	if err != nil {
+		return nil, nil, err
+	}
 	var desiredErr error
 	done := make(chan struct{})
 	go func() {

@@ -172,9 +172,9 @@ func rewriteAttrs(m *netlink.Message, edit func(attrs *[]netlink.Attribute) bool
 }
 
 // hostOrderKeyTypes are nft's numbers for the data types it keeps in host
-// byte order, of those ksc puts in sets: mark, uid, gid, ct_state,
-// fib_addrtype and ifname.
-var hostOrderKeyTypes = []uint32{19, 24, 25, 26, 38, 41}
+// byte order, of those ksc puts in sets: iface_index, mark, uid, gid,
+// ct_state, fib_addrtype and ifname.
+var hostOrderKeyTypes = []uint32{19, 20, 24, 25, 26, 38, 41}
 
 // fixHostOrderSet marks a set whose keys are in host byte order (marks,
 // owners, interface names) as holding them so, as nft does. google/nftables

@@ -39,6 +39,8 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `ip ttl { 1, 255 } drop`},
 	{"filter input", `icmpv6 type nd-neighbor-solicit ip6 hoplimit 255 accept`},
 	{"filter input", `ip6 hoplimit != { 1, 255 } drop`},
+	{"filter input", `iif "lo" accept`},
+	{"filter output", `meta oif != "lo" drop`},
 	{"filter input", `ip dscp cs1 accept`},
 	{"filter input", `ip dscp != ef drop`},
 	{"filter input", `ip dscp { cs0, af41, ef } accept`},

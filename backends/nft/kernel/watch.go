@@ -123,6 +123,9 @@ func (w *watcher) watched(b *nft.Batch) (*watched, error) {
 	if d := w.desired[b]; d != nil {
 		return d, nil
 	}
+	if err := resolveInterfaces(b, w.h); err != nil {
+		return nil, err
+	}
 	desired, err := applyInScratch(b, false)
 	if err != nil {
 		return nil, err
@@ -278,6 +281,9 @@ func changedLines(d []DiffLine) []DiffLine {
 // place where they are still there (see transition), leaving every other
 // table alone, and the sets keep names as they are.
 func applyRestore(b *nft.Batch, nsFd int, keep map[TableRef]map[string]bool) error {
+	if err := b.Unresolved(); err != nil {
+		return err
+	}
 	tr := &transition{
 		nsFd: nsFd,
 		dial: func(fixes ...func(*netlink.Message)) (batchConn, func(), error) {
