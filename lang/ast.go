@@ -28,10 +28,15 @@ type Define struct {
 	Value  *Value `parser:"( \"=\" @@ )?"`
 }
 
-// Flush is "flush ruleset": the policy owns the whole ruleset.
+// Flush is "flush ruleset": the policy owns the whole ruleset. It is also
+// what nft scripts write before a table to start it afresh: "flush table
+// [FAMILY] NAME", "delete table ...", "destroy table ...".
 type Flush struct {
-	Pos  lexer.Position
-	What string `parser:"\"flush\" @Word"`
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Verb   string   `parser:"@(\"flush\" | \"delete\" | \"destroy\")"`
+	What   string   `parser:"@Word"`
+	Names  []string `parser:"@Word*"`
 }
 
 // Table is "table [FAMILY] NAME { sets and chains }".

@@ -185,14 +185,12 @@ func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.D
 		p.Options = append(p.Options, name)
 	}
 	sort.Strings(p.Options)
-	for _, it := range f.Items {
+	for i, it := range f.Items {
 		switch {
-		case it.Flush != nil:
-			if it.Flush.What != "ruleset" {
-				b.errorf(convertPos(it.Flush.Pos), ir.Pos{}, "flush %s is not supported", it.Flush.What).Hint =
-					"write \"flush ruleset\" to own the whole ruleset; without it ksc replaces only its own tables"
-			}
+		case it.Flush != nil && it.Flush.Verb == "flush" && it.Flush.What == "ruleset" && len(it.Flush.Names) == 0:
 			p.FlushRuleset = true
+		case it.Flush != nil:
+			b.startAfresh(it.Flush, f.Items[i+1:])
 		case it.Table != nil:
 			if t := b.table(it.Table); t != nil {
 				p.Tables = append(p.Tables, t)
@@ -209,6 +207,38 @@ func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.D
 	p.SetFiles = b.setFiles
 	sortDiagnostics(b.ds)
 	return p, b.ds
+}
+
+// startAfresh reads "flush table", "delete table" or "destroy table"
+// before the table's declaration: what nft scripts write so that loading
+// them twice does not add the rules twice. ksc replaces a table it
+// declares whole, so these say what it does anyway. Of a table the
+// policy does not declare, they would change another program's rules.
+func (b *builder) startAfresh(f *Flush, after []*Item) {
+	pos, end := endPos(f.Pos, f.EndPos)
+	words := append([]string{f.What}, f.Names...)
+	if f.What != "table" || len(f.Names) == 0 || len(f.Names) > 2 {
+		b.errorf(pos, end, "%s %s is not a statement ksc takes", f.Verb, strings.Join(words, " ")).Hint =
+			"write \"flush ruleset\" to own the whole ruleset; without it ksc replaces only the tables the policy declares, each whole"
+		return
+	}
+	family, name := "ip", f.Names[0]
+	if len(f.Names) == 2 {
+		family, name = f.Names[0], f.Names[1]
+	}
+	for _, it := range after {
+		if t := it.Table; t != nil {
+			tf, tn := "ip", t.First
+			if t.Second != nil {
+				tf, tn = t.First, *t.Second
+			}
+			if tf == family && tn == name {
+				return // the table follows: it is replaced whole
+			}
+		}
+	}
+	b.errorf(pos, end, "%s table %s %s: the policy declares no table %s %s after this line", f.Verb, family, name, family, name).Hint =
+		"ksc replaces each table it declares whole, so this line may go; it would only change a table of another program"
 }
 
 // errorf records an error once: a bad value inside a define is reported once,

@@ -83,3 +83,25 @@ table inet t {
 	assert.Equal(t, uint16(9090), pre.Rules[3].NAT.Port)
 	assert.Equal(t, "198.51.100.1", post.Rules[0].NAT.Addr.String())
 }
+
+// "destroy table", "delete table" and "flush table" before the table's
+// declaration, as nft scripts start a table afresh, say what ksc does
+// anyway: the policy is the one without them.
+func TestStartingATableAfreshIsWhatKscDoes(t *testing.T) {
+	table := "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tiif lo accept\n\t}\n}\n"
+	plain, ds := lang.Load("t.ks", []byte(table), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	for _, first := range []string{"destroy table inet filter\n", "delete table inet filter\n", "flush table inet filter\n",
+		"flush table ip other\ntable ip other {\n}\ndestroy table inet filter\n", "flush table t\ntable t {\n}\n"} {
+		p, ds := lang.Load("t.ks", []byte(first+table), lang.Config{})
+		require.False(t, ds.HasErrors(), "%s: %v", first, ds)
+		got, want := p.Tables[len(p.Tables)-1], plain.Tables[0]
+		assert.Equal(t, want.Family, got.Family, first)
+		assert.Equal(t, want.Name, got.Name, first)
+		require.Len(t, got.Chains, 1, first)
+		assert.Equal(t, want.Chains[0].Policy, got.Chains[0].Policy, first)
+		require.Len(t, got.Chains[0].Rules, 1, first)
+		assert.Equal(t, describe(want.Chains[0].Rules[0]), describe(got.Chains[0].Rules[0]), first)
+		assert.False(t, p.FlushRuleset, first)
+	}
+}
