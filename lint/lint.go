@@ -163,17 +163,20 @@ func acceptsSomething(c *ir.Chain) bool {
 	return slices.ContainsFunc(reachable(c), func(r *ir.Rule) bool { return r.Verdict == ir.Accept })
 }
 
+// acceptsReplies reports a chain whose rules on ct state alone accept
+// established and related packets, in one rule or several (a verdict
+// map writes one for each state).
 func acceptsReplies(c *ir.Chain) bool {
+	var accepted ir.Set
 	for _, r := range reachable(c) {
 		if r.Verdict != ir.Accept {
 			continue
 		}
-		replies := ir.CtStateSet(ir.CtEstablished, ir.CtRelated)
-		if ct := r.Match(ir.FieldCtState); ct != nil && len(r.Matches) == 1 && ct.Effective().Contains(replies) {
-			return true
+		if ct := r.Match(ir.FieldCtState); ct != nil && len(r.Matches) == 1 {
+			accepted = accepted.Union(ct.Effective())
 		}
 	}
-	return false
+	return accepted.Contains(ir.CtStateSet(ir.CtEstablished, ir.CtRelated))
 }
 
 // tunnelPrefixes are interface names that carry a tunnel or stay local.
