@@ -64,6 +64,19 @@ func TestExamplesKeepTheirPromisesInTheKernel(t *testing.T) {
 	}
 }
 
+// Rulesets as users write them keep their promises with real packets,
+// on every loader that can express them.
+func TestRealConfigurationsKeepTheirPromisesInTheKernel(t *testing.T) {
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	for policy, kst := range realConfigurations(t) {
+		t.Run(filepath.Base(policy), func(t *testing.T) {
+			code, stdout, stderr := ksc("test", policy, kst, "--kernel", "--backend", "all")
+			assert.Equal(t, 0, code, stdout+stderr)
+			assert.Regexp(t, `^[1-9]\d* passed, 0 failed in the kernel \(netlink, nft(, iptables-nft, iptables-legacy)?\)\n$`, stdout)
+		})
+	}
+}
+
 // ksc test --kernel holds a reject to its answer: a kernel that answers
 // with another ICMP code than the rule's fails the promise. The nft loader
 // is made to load a ruleset whose reject answers otherwise.

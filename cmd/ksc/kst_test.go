@@ -24,6 +24,33 @@ func TestExamplesKeepTheirPromises(t *testing.T) {
 	}
 }
 
+// Rulesets as users write them compile as written and keep their promises.
+func TestRealConfigurationsKeepTheirPromises(t *testing.T) {
+	for policy, kst := range realConfigurations(t) {
+		t.Run(filepath.Base(policy), func(t *testing.T) {
+			code, stdout, stderr := ksc("check", policy)
+			assert.Equal(t, 0, code, stderr)
+			assert.Empty(t, stderr, "no warning either")
+			code, stdout, stderr = ksc("test", policy, kst)
+			assert.Equal(t, 0, code, stdout+stderr)
+			assert.Regexp(t, `^[1-9]\d* passed, 0 failed\n$`, stdout)
+		})
+	}
+}
+
+// realConfigurations maps each ruleset of testdata/real to its promises.
+func realConfigurations(t *testing.T) map[string]string {
+	t.Helper()
+	policies, err := filepath.Glob("../../testdata/real/*.nft")
+	require.NoError(t, err)
+	require.NotEmpty(t, policies)
+	out := map[string]string{}
+	for _, p := range policies {
+		out[p] = strings.TrimSuffix(p, ".nft") + ".kst"
+	}
+	return out
+}
+
 // policiesWithPromises lists the examples, each of which must have a .kst,
 // and the test policies that have one.
 func policiesWithPromises(t *testing.T) []string {
