@@ -37,6 +37,7 @@ const (
 	FieldIP6DSCP      // the code point in IPv6's traffic class
 	FieldIif          // the input interface, by the index it had when the policy was loaded
 	FieldOif
+	FieldFibSaddrType // the route type of the source: local for one of this machine's addresses
 	fieldEnd
 )
 
@@ -141,6 +142,9 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldIP6DSCP:      {Name: "ip6 dscp", Kind: KindDSCP, Family: IPv6, Hooks: allHooks, Detail: "dscp"},
 	FieldIif:          {Name: "iif", Kind: KindInterface, Family: Inet, Hooks: inputSide, ByIndex: true},
 	FieldOif:          {Name: "oif", Kind: KindInterface, Family: Inet, Hooks: outputSide, ByIndex: true},
+	// wg-quick drops packets for the tunnel's address that come from
+	// elsewhere with "fib saddr type != local".
+	FieldFibSaddrType: {Name: "fib saddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
 }
 
 // Spec returns the field's row of the table.
@@ -192,6 +196,7 @@ var Selectors = []Selector{
 	{"ip protocol", FieldIPProtocol, AnyTransport},
 	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
+	{"fib saddr type", FieldFibSaddrType, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
 	{"ip dscp", FieldIPDSCP, AnyTransport},

@@ -25,8 +25,9 @@ type Packet struct {
 	// TCPFlags are the flag bits of a TCP packet (SYN for a first packet).
 	TCPFlags uint8
 	// DaddrType is the route type of the destination (RTN_*): local for
-	// an address of this machine, broadcast, multicast, else unicast.
-	DaddrType uint8
+	// an address of this machine, broadcast, multicast, else unicast;
+	// SaddrType that of the source.
+	DaddrType, SaddrType uint8
 	// HopLimit is the IPv4 TTL or IPv6 hop limit, when HopLimitSet;
 	// else the packet has what the kernel sends (see Hops).
 	HopLimit    uint8
@@ -139,6 +140,8 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.Protocol)), p.Family() == IPv4
 	case FieldFibDaddrType:
 		return uintKey(uint64(p.DaddrType)), true
+	case FieldFibSaddrType:
+		return uintKey(uint64(p.SaddrType)), true
 	case FieldIPTTL:
 		return uintKey(uint64(p.Hops())), p.Family() == IPv4
 	case FieldIP6Hoplimit:

@@ -282,7 +282,7 @@ func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
 			p.TCPFlags = 0x10
 		}
 	}
-	p.DaddrType = daddrType(*p)
+	p.DaddrType, p.SaddrType = daddrType(*p), saddrType(*p)
 	if !pkttypeGiven && p.Dir != Out {
 		// A local socket's packets are all "host" on their way out.
 		switch {
@@ -304,6 +304,21 @@ func daddrType(p Packet) uint8 {
 	case p.Dst.IsMulticast():
 		return 5
 	case p.Dir == In || p.Dir == Out && p.Oif == "lo":
+		return 2 // local
+	}
+	return 1 // unicast
+}
+
+// saddrType is what the routing tables make of the source, as fib saddr
+// type reads it: this machine's own packets (out, or in over lo) come
+// from one of its addresses; the kernel calls 0.0.0.0 broadcast.
+func saddrType(p Packet) uint8 {
+	switch {
+	case p.Src == netip.AddrFrom4([4]byte{}) || p.Src == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return 3 // broadcast
+	case p.Src.IsMulticast():
+		return 5
+	case p.Dir == Out || p.Dir == In && p.Iif == "lo":
 		return 2 // local
 	}
 	return 1 // unicast

@@ -48,7 +48,8 @@ var fieldLowerings = map[ir.Field]iptField{
 		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
 			Hint: "that is \"meta l4proto\"; use it, or the nft target"}
 	},
-	ir.FieldFibDaddrType: addrTypes,
+	ir.FieldFibDaddrType: addrTypes("--dst-type"),
+	ir.FieldFibSaddrType: addrTypes("--src-type"),
 	ir.FieldIPTTL:        hops("ttl"),
 	ir.FieldIP6Hoplimit:  hops("hl"),
 	ir.FieldIPDSCP:       dscp,
@@ -79,75 +80,77 @@ func byIndex(byName iptField) iptField {
 	}
 }
 
-// addrTypes writes "-m addrtype --dst-type LOCAL": for IPv4 it asks the
+// addrTypes writes "-m addrtype --dst-type LOCAL" (or --src-type): for IPv4 it asks the
 // routing tables as fib does, and a list of types holds for any of them.
 // ip6tables' addrtype is another match: its list must hold all together,
 // its UNICAST holds for local addresses too (fib's unicast does not), and
 // it knows no broadcast (which no IPv6 destination is) nor the rarer
 // types. Only what it says exactly is written.
-func addrTypes(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
-	var types []string
-	for _, v := range ir.Numbers(m.Values) {
-		name := ir.KindAddrType.NameOf(v)
-		if lw.family == ir.IPv6 && name == "broadcast" {
-			continue
-		}
-		types = append(types, name)
-	}
-	not := []string{}
-	if m.Op == ir.Neq {
-		not = []string{"!"}
-	}
-	if lw.family == ir.IPv4 {
-		lw.addMatches(slices.Concat([]string{"-m", "addrtype"}, not, []string{"--dst-type", strings.ToUpper(strings.Join(types, ","))})...)
-		return nil
-	}
-	refuse := func(why string) *ir.Diagnostic {
-		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the ip6tables target cannot express " + m.Text() + ": " + why,
-			Hint: "match IPv4 and IPv6 in separate rules with one type each (local, unicast or multicast), or use the nft target"}
-	}
-	switch {
-	case len(types) == 0 && m.Op == ir.Eq:
-		lw.alts = nil // only broadcasts, which IPv6 has none of
-		return nil
-	case len(types) == 0:
-		return nil // not a broadcast: every IPv6 packet
-	case len(types) > 1:
-		return refuse("ip6tables' addrtype holds when all the types it lists hold, not any")
-	}
-	// Each type as addrtype matches that must all hold; ip6tables' LOCAL
-	// also holds for a local route's subnet-router anycast address, which
-	// fib calls anycast.
-	is := func(t string) []string { return []string{"-m", "addrtype", "--dst-type", t} }
-	isNot := func(t string) []string { return []string{"-m", "addrtype", "!", "--dst-type", t} }
-	add := func(alts ...[]string) {
-		choices := make([]choice, len(alts))
-		for i, args := range alts {
-			choices[i] = func(a alternative) alternative {
-				a.matches = append(slices.Clone(a.matches), args...)
-				return a
+func addrTypes(option string) iptField {
+	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		var types []string
+		for _, v := range ir.Numbers(m.Values) {
+			name := ir.KindAddrType.NameOf(v)
+			if lw.family == ir.IPv6 && name == "broadcast" {
+				continue
 			}
+			types = append(types, name)
 		}
-		lw.expand(choices)
+		not := []string{}
+		if m.Op == ir.Neq {
+			not = []string{"!"}
+		}
+		if lw.family == ir.IPv4 {
+			lw.addMatches(slices.Concat([]string{"-m", "addrtype"}, not, []string{option, strings.ToUpper(strings.Join(types, ","))})...)
+			return nil
+		}
+		refuse := func(why string) *ir.Diagnostic {
+			return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the ip6tables target cannot express " + m.Text() + ": " + why,
+				Hint: "match IPv4 and IPv6 in separate rules with one type each (local, unicast or multicast), or use the nft target"}
+		}
+		switch {
+		case len(types) == 0 && m.Op == ir.Eq:
+			lw.alts = nil // only broadcasts, which IPv6 has none of
+			return nil
+		case len(types) == 0:
+			return nil // not a broadcast: every IPv6 packet
+		case len(types) > 1:
+			return refuse("ip6tables' addrtype holds when all the types it lists hold, not any")
+		}
+		// Each type as addrtype matches that must all hold; ip6tables' LOCAL
+		// also holds for a local route's subnet-router anycast address, which
+		// fib calls anycast.
+		is := func(t string) []string { return []string{"-m", "addrtype", option, t} }
+		isNot := func(t string) []string { return []string{"-m", "addrtype", "!", option, t} }
+		add := func(alts ...[]string) {
+			choices := make([]choice, len(alts))
+			for i, args := range alts {
+				choices[i] = func(a alternative) alternative {
+					a.matches = append(slices.Clone(a.matches), args...)
+					return a
+				}
+			}
+			lw.expand(choices)
+		}
+		switch {
+		case types[0] == "local" && m.Op == ir.Eq:
+			add(slices.Concat(is("LOCAL"), isNot("ANYCAST")))
+		case types[0] == "local":
+			// Not local: not LOCAL, or LOCAL and ANYCAST; two rules that no
+			// packet holds both of.
+			add(isNot("LOCAL"), slices.Concat(is("LOCAL"), is("ANYCAST")))
+		case types[0] == "multicast" || types[0] == "anycast":
+			add(slices.Concat([]string{"-m", "addrtype"}, not, []string{option, strings.ToUpper(types[0])}))
+		case types[0] == "unicast" && m.Op == ir.Eq:
+			// ip6tables' UNICAST is a property of the address alone.
+			add(slices.Concat(is("UNICAST"), isNot("LOCAL"), isNot("ANYCAST"), isNot("UNREACHABLE")))
+		case types[0] == "unicast":
+			return refuse("not unicast is several kinds of address that ip6tables' addrtype tells apart otherwise")
+		default:
+			return refuse("ip6tables' addrtype does not know " + types[0] + " as fib does")
+		}
+		return nil
 	}
-	switch {
-	case types[0] == "local" && m.Op == ir.Eq:
-		add(slices.Concat(is("LOCAL"), isNot("ANYCAST")))
-	case types[0] == "local":
-		// Not local: not LOCAL, or LOCAL and ANYCAST; two rules that no
-		// packet holds both of.
-		add(isNot("LOCAL"), slices.Concat(is("LOCAL"), is("ANYCAST")))
-	case types[0] == "multicast" || types[0] == "anycast":
-		add(slices.Concat([]string{"-m", "addrtype"}, not, []string{"--dst-type", strings.ToUpper(types[0])}))
-	case types[0] == "unicast" && m.Op == ir.Eq:
-		// ip6tables' UNICAST is a property of the address alone.
-		add(slices.Concat(is("UNICAST"), isNot("LOCAL"), isNot("ANYCAST"), isNot("UNREACHABLE")))
-	case types[0] == "unicast":
-		return refuse("not unicast is several kinds of address that ip6tables' addrtype tells apart otherwise")
-	default:
-		return refuse("ip6tables' addrtype does not know " + types[0] + " as fib does")
-	}
-	return nil
 }
 
 // icmpTypes writes "-m icmp --icmp-type 8", with the code when the rule

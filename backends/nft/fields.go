@@ -56,6 +56,9 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibDaddrType: {name: "fib daddr type", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true}
 	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
+	ir.FieldFibSaddrType: {name: "fib saddr type", size: 4, load: func(uint32) expr.Any {
+		return &expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true}
+	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
 	ir.FieldIPTTL:       {name: "ip ttl", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 8), keyType: byteInteger},
 	ir.FieldIP6Hoplimit: {name: "ip6 hoplimit", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 7), keyType: byteInteger},
 	// The traffic class sits between IPv6's version and flow label.

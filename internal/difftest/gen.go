@@ -563,12 +563,12 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		op, values := g.op(2, dedupe(values))
 		return sel + " " + op + set(values)
 	case kindFib:
-		// Probes in input are for the firewall's own addresses (local),
-		// those in output for the peer's (unicast).
+		// Probes in input are from the peer (unicast) for the firewall's
+		// own addresses (local), those in output the other way round.
 		all := []string{"local", "unicast", "multicast"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		op, types := g.op(1, all[:1+g.r.IntN(2)])
-		return "fib daddr type " + op + set(types)
+		return "fib " + []string{"daddr", "saddr"}[g.r.IntN(2)] + " type " + op + set(types)
 	default:
 		all := []string{"new", "established", "related", "invalid", "untracked"}
 		g.r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })

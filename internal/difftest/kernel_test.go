@@ -233,6 +233,13 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 				}
 			})
 		}},
+		{"netlink batch asking fib of the destination for the source", func(l *Lab, p *ir.Policy) error {
+			return applyMutated(l, p, func(e expr.Any) {
+				if f, ok := e.(*expr.Fib); ok && f.FlagSADDR {
+					f.FlagSADDR, f.FlagDADDR = false, true
+				}
+			})
+		}},
 		{"netlink batch with DSCP unshifted", func(l *Lab, p *ir.Policy) error {
 			return applyMutated(l, p, func(e expr.Any) {
 				// The bits are cleared where they are, and compared as if

@@ -271,14 +271,16 @@ func (g *Generator) place(hook ir.Hook, pr *Probe) {
 		half = 1
 	}
 	pr.Packet.Iif, pr.Packet.Oif = Interfaces[half], ""
-	pr.Packet.DaddrType = 2 // local: the firewall's own pool
-	if pr.Packet.Dst == FW6.Addr() {
-		// The first address of an IPv6 route's prefix is its
-		// subnet-router anycast address, for fib as for the kernel.
-		pr.Packet.DaddrType = 4
+	// The firewall's own pool is local, the peer's unicast; the first
+	// address of an IPv6 route's prefix is its subnet-router anycast
+	// address, for fib as for the kernel.
+	fwType := uint8(2)
+	if pr.Packet.Dst == FW6.Addr() && hook != ir.HookOutput || pr.Packet.Src == FW6.Addr() && hook == ir.HookOutput {
+		fwType = 4
 	}
+	pr.Packet.DaddrType, pr.Packet.SaddrType = fwType, 1
 	if hook == ir.HookOutput {
 		pr.Packet.Iif, pr.Packet.Oif = "", Interfaces[half]
-		pr.Packet.DaddrType = 1 // unicast: the peer's pool
+		pr.Packet.DaddrType, pr.Packet.SaddrType = 1, fwType
 	}
 }

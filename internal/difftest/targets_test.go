@@ -105,7 +105,7 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 // for packets the other does not hold for: ip6tables' LOCAL also holds for
 // a local route's anycast address, so "not local" is not LOCAL, or LOCAL
 // and ANYCAST.
-var twoWays = map[string]ir.Family{"fib daddr type !=": ir.IPv6}
+var twoWays = map[string]ir.Family{"fib daddr type !=": ir.IPv6, "fib saddr type !=": ir.IPv6}
 
 // odd is a statement no backend knows: it stands for one added to ir
 // before the backends learn it.

@@ -29,6 +29,8 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `meta nfproto ipv6 accept`},
 	{"filter input", `fib daddr type { broadcast, multicast } drop`},
 	{"filter input", `fib daddr type != local drop`},
+	{"filter input", `iifname != "wg0" ip daddr 192.0.2.2 fib saddr type != local drop`},
+	{"filter input", `fib saddr type { unicast, local } accept`},
 	{"filter input", `tcp flags syn,ack drop`},
 	{"filter input", `tcp flags & (syn|ack) == syn accept`},
 	{"filter input", `ip protocol tcp accept`},
