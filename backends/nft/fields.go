@@ -84,11 +84,6 @@ func (f nftField) loads() []expr.Any {
 		Mask: ir.NumberSpan(f.mask, 0).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)}}
 }
 
-// shifted is v as the register holds it: shifted into place, big-endian.
-func (f nftField) shifted(v uint32) []byte {
-	return ir.NumberSpan(v<<f.shift, 0).Lo.Bytes(int(f.size))
-}
-
 // byteInteger is nft's type for a set of one-byte numbers (ip ttl): an
 // integer one byte long.
 var byteInteger = func() nftables.SetDatatype {
