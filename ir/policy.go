@@ -476,13 +476,31 @@ func (MarkSet) statement() {}
 
 // MarkSet sets the packet's mark (Target FieldMark, "meta mark set") or
 // its connection's (FieldCtMark, "ct mark set"): to Value, or, when From
-// is set, to the other one, as wg-quick does ("ct mark set meta mark",
-// "meta mark set ct mark").
+// is set, to a mark's bits kept by Mask and then flipped by Value, as the
+// kernel's one bitwise expression does: wg-quick's "ct mark set meta
+// mark", "meta mark set meta mark and 0xff00 or 0x1".
 type MarkSet struct {
 	Pos    Pos
 	Target Field
 	Value  uint32
-	From   Field // 0: Value
+	From   Field  // 0: Value
+	Mask   uint32 // with From: the bits kept; 0 is all of them (a copy)
+}
+
+// Keep is the mask of From's bits the new mark keeps.
+func (m *MarkSet) Keep() uint32 {
+	if m.Mask == 0 {
+		return ^uint32(0)
+	}
+	return m.Mask
+}
+
+// Of is the mark the statement sets, given From's value.
+func (m *MarkSet) Of(from uint32) uint32 {
+	if m.From == 0 {
+		return m.Value
+	}
+	return from&m.Keep() ^ m.Value
 }
 
 // MarkSetTargets are the fields a statement can change: what a chain
@@ -492,7 +510,14 @@ var MarkSetTargets = []Field{FieldMark, FieldCtMark}
 // Text is the statement as nft lists it.
 func (m *MarkSet) Text() string {
 	if m.From != 0 {
-		return m.Target.String() + " set " + m.From.String()
+		text := m.Target.String() + " set " + m.From.String()
+		if m.Keep() != ^uint32(0) {
+			text += fmt.Sprintf(" and 0x%08x", m.Keep())
+		}
+		if m.Value != 0 {
+			text += fmt.Sprintf(" xor 0x%08x", m.Value)
+		}
+		return text
 	}
 	return fmt.Sprintf("%s set 0x%08x", m.Target, m.Value)
 }

@@ -6,6 +6,7 @@ package lang
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -124,29 +125,76 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 }
 
 // markSet reads what follows "meta mark set" or "ct mark set": a number,
-// or the other mark ("ct mark set meta mark").
+// or a mark ("ct mark set meta mark") and the bit operations nft writes
+// after it ("and 0xff00 or 0x1", also '&', '|', "xor"), which come to one
+// mask of bits kept and bits flipped, as the kernel applies them.
 func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 	st := &ir.MarkSet{Pos: pos, Target: target}
-	if sel, n := selectorAt(rb.terms[rb.i:]); sel != nil && (sel.Field == ir.FieldMark || sel.Field == ir.FieldCtMark) && sel.Field != target {
+	if sel, n := selectorAt(rb.terms[rb.i:]); sel != nil && slices.Contains(ir.MarkSetTargets, sel.Field) {
 		rb.i += n
 		st.From = sel.Field
+		keep, flip := ^uint32(0), uint32(0)
+		for {
+			t := rb.peek()
+			if t == nil {
+				break
+			}
+			op := map[string]string{"and": "and", "or": "or", "|": "or", "xor": "xor"}[t.word()]
+			if t.Amp {
+				op = "and"
+			}
+			if op == "" {
+				break
+			}
+			rb.next()
+			opPos, opEnd := t.span()
+			v, ok := rb.markNumber(target, opPos, opEnd)
+			if !ok {
+				return nil
+			}
+			switch op { // each on (from & keep) ^ flip
+			case "and":
+				keep, flip = keep&v, flip&v
+			case "or":
+				keep, flip = keep&^v, flip|v
+			default:
+				flip ^= v
+			}
+		}
+		if keep == 0 {
+			st.From = 0 // no bit of the mark is left
+		}
+		st.Mask, st.Value = keep, flip
+		if st.From == st.Target && keep == ^uint32(0) && flip == 0 {
+			rb.errorf(pos, end, "%s set %s changes nothing", target, target).Hint = "give a bit operation: " + target.String() + " set " + target.String() + " and 0xff00 or 0x1"
+			return nil
+		}
 		return st
 	}
+	v, ok := rb.markNumber(target, pos, end)
+	if !ok {
+		return nil
+	}
+	st.Value = v
+	return st
+}
+
+// markNumber reads a 32-bit number of a mark statement, or a $NAME of one.
+func (rb *ruleBuilder) markNumber(target ir.Field, pos, end ir.Pos) (uint32, bool) {
 	text, at, to, ok := rb.glued()
 	switch {
 	case !ok:
-		return nil
+		return 0, false
 	case text == "":
-		rb.errorf(pos, end, "%s set needs a value", target).Hint = "a 32-bit number, or the other mark: meta mark set ct mark"
-		return nil
+		rb.errorf(pos, end, "%s set needs a value", target).Hint = "a 32-bit number, or a mark: meta mark set ct mark, meta mark set meta mark and 0xff00 or 0x1"
+		return 0, false
 	}
 	v, err := strconv.ParseUint(text, 0, 32)
 	if err != nil {
-		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, text).Hint = "e.g. 0x6d6f6c65, or the other mark: meta mark set ct mark"
-		return nil
+		rb.errorf(at, to, "%s set needs a 32-bit number, not %q", target, text).Hint = "e.g. 0x6d6f6c65, or a mark: meta mark set ct mark"
+		return 0, false
 	}
-	st.Value = uint32(v)
-	return st
+	return uint32(v), true
 }
 
 // glued reads the next value as nft reads one: the words and $NAMEs

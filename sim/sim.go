@@ -296,13 +296,14 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 		case *ir.Counter, *ir.Log:
 			// They change nothing of the packet.
 		case *ir.MarkSet:
-			value := s.Value
+			var from uint32
 			switch s.From {
 			case ir.FieldMark:
-				value = pkt.Mark
+				from = pkt.Mark
 			case ir.FieldCtMark:
-				value = pkt.CtMark
+				from = pkt.CtMark
 			}
+			value := s.Of(from)
 			if s.Target == ir.FieldCtMark {
 				// Only a tracked packet has a connection to mark.
 				if pkt.CtState == ir.CtNew || pkt.CtState == ir.CtEstablished || pkt.CtState == ir.CtRelated {

@@ -131,7 +131,11 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("the iptables target cannot express %s in a rule that matches %s and does more: iptables would check the new mark for the rest", s.Text(), s.Target),
 					Hint: "split it: one rule that sets the mark, and rules after it"}
 			}
-			targets = append(targets, markTarget(s))
+			target, d := markTarget(s)
+			if d != nil {
+				return nil, d
+			}
+			targets = append(targets, target)
 		case *ir.Log:
 			if len(s.Prefix) > MaxLogPrefix {
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", s.Prefix, len(s.Prefix), MaxLogPrefix),

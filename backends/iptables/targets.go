@@ -15,18 +15,30 @@ import (
 const MaxLogPrefix = 29
 
 // markTarget is a mark statement as iptables-save writes it: MARK and
-// CONNMARK, with the full masks iptables-save lists.
-func markTarget(s *ir.MarkSet) []string {
-	const all = "0xffffffff"
+// CONNMARK, with the masks iptables-save lists. --set-xmark V/M makes
+// (mark & ~M) ^ V, so a mark's own bits kept and flipped are one target;
+// --save-mark and --restore-mark copy the other mark's bits under a mask
+// and flip none.
+func markTarget(s *ir.MarkSet) ([]string, *ir.Diagnostic) {
+	hex := func(v uint32) string { return fmt.Sprintf("%#x", v) }
+	all := hex(^uint32(0))
 	switch {
-	case s.From == ir.FieldMark: // ct mark set meta mark
-		return []string{"-j", "CONNMARK", "--save-mark", "--nfmask", all, "--ctmask", all}
-	case s.From == ir.FieldCtMark: // meta mark set ct mark
-		return []string{"-j", "CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", all}
-	case s.Target == ir.FieldCtMark:
-		return []string{"-j", "CONNMARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+	case s.From == 0 && s.Target == ir.FieldCtMark:
+		return []string{"-j", "CONNMARK", "--set-xmark", hex(s.Value) + "/" + all}, nil
+	case s.From == 0:
+		return []string{"-j", "MARK", "--set-xmark", hex(s.Value) + "/" + all}, nil
+	case s.From == s.Target && s.Target == ir.FieldCtMark:
+		return []string{"-j", "CONNMARK", "--set-xmark", hex(s.Value) + "/" + hex(^s.Keep())}, nil
+	case s.From == s.Target:
+		return []string{"-j", "MARK", "--set-xmark", hex(s.Value) + "/" + hex(^s.Keep())}, nil
+	case s.Value != 0:
+		return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + ": CONNMARK copies a mark's bits under a mask and flips none",
+			Hint: "flip the bits in a rule of its own after the copy (" + s.Target.String() + " set " + s.Target.String() + " xor ...), or use the nft target"}
+	case s.From == ir.FieldMark: // ct mark set meta mark: ct = (ct & ~ctmask) ^ (mark & nfmask)
+		return []string{"-j", "CONNMARK", "--save-mark", "--nfmask", hex(s.Keep()), "--ctmask", all}, nil
 	}
-	return []string{"-j", "MARK", "--set-xmark", fmt.Sprintf("%#x/%s", s.Value, all)}
+	// meta mark set ct mark: mark = (mark & ~nfmask) ^ (ct & ctmask)
+	return []string{"-j", "CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", hex(s.Keep())}, nil
 }
 
 // logTarget is a log statement as iptables-save writes it: NFLOG for a

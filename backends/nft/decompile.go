@@ -22,8 +22,9 @@ import (
 // the policy (another tool's, or an older policy's). What it does not know
 // shows as the expression's type.
 // markSetText describes a store of register 1 into a mark, which holds
-// the field loaded last, or else the immediate value.
-func markSetText(e expr.Any, loaded ir.Field, immediate []byte) (string, bool) {
+// the field loaded last (through a bitwise of mask and xor, if any), or
+// else the immediate value.
+func markSetText(e expr.Any, loaded ir.Field, mask, xor, immediate []byte) (string, bool) {
 	target := ir.Field(0)
 	switch e := e.(type) {
 	case *expr.Meta:
@@ -39,6 +40,9 @@ func markSetText(e expr.Any, loaded ir.Field, immediate []byte) (string, bool) {
 		return "", false
 	}
 	st := ir.MarkSet{Target: target, From: loaded}
+	if len(mask) == 4 && len(xor) == 4 {
+		st.Mask, st.Value = binary.NativeEndian.Uint32(mask), binary.NativeEndian.Uint32(xor)
+	}
 	if loaded != ir.FieldMark && loaded != ir.FieldCtMark {
 		st.From = 0
 		if len(immediate) == 4 {
@@ -99,7 +103,7 @@ func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var parts []string
 	var field ir.Field               // what register 1 holds; 0 when nothing ksc knows
-	var mask []byte                  // a bit mask applied to it
+	var mask, xor []byte             // a bitwise applied to it
 	var proto ir.Protocol            // the protocol the rule matched, for its header fields
 	var immediate []byte             // a value loaded into register 1
 	registers := map[uint32][]byte{} // values loaded by immediates, for nat
@@ -112,7 +116,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 		if c, ok := e.(*expr.Cmp); ok && field == nfprotoLoad && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
 			family = map[byte]ir.Family{2: ir.IPv4, 10: ir.IPv6}[c.Data[0]]
 		}
-		if text, ok := markSetText(e, field, immediate); ok {
+		if text, ok := markSetText(e, field, mask, xor, immediate); ok {
 			parts = append(parts, text)
 			continue
 		}
@@ -123,12 +127,12 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			registers[e.Register] = e.Data
 		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
-			field, mask = loadedField(e, proto), nil
+			field, mask, xor = loadedField(e, proto), nil, nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
 			}
 		case *expr.Bitwise:
-			mask = e.Mask
+			mask, xor = e.Mask, e.Xor
 		case *expr.Cmp:
 			parts = append(parts, compareText(field, mask, e))
 		case *expr.Range:

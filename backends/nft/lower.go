@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/google/nftables"
@@ -661,11 +662,16 @@ func markSetExprs(s *ir.MarkSet) []expr.Any {
 	case ir.FieldCtMark:
 		load = &expr.Ct{Key: expr.CtKeyMARK, Register: 1}
 	}
+	var keep []expr.Any
+	if s.From != 0 && (s.Keep() != ^uint32(0) || s.Value != 0) {
+		keep = []expr.Any{&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binary.NativeEndian.AppendUint32(nil, s.Keep()), Xor: binary.NativeEndian.AppendUint32(nil, s.Value)}}
+	}
 	var store expr.Any = &expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1}
 	if s.Target == ir.FieldCtMark {
 		store = &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1}
 	}
-	return []expr.Any{load, store}
+	return slices.Concat([]expr.Any{load}, keep, []expr.Any{store})
 }
 
 func logExpr(s *ir.Log) *expr.Log {
