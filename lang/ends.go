@@ -28,6 +28,8 @@ func (e ends) file(f *File) {
 		case it.Define != nil:
 			e.trim(&it.Define.EndPos)
 			e.value(it.Define.Value)
+		case it.Flush != nil:
+			e.trim(&it.Flush.EndPos)
 		case it.Table != nil:
 			e.table(it.Table)
 		case it.IPv6 != nil:
