@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -244,7 +245,9 @@ var failedLine = regexp.MustCompile(`line:? (\d+)`)
 // (iptables-restore --noflush would add it again); one found elsewhere,
 // where another program's restart inserted its rules above it, is
 // deleted and inserted first again, in the same transaction: every rule
-// above it decides before ksc's chain does.
+// above it decides before ksc's chain does. A jump into a chain the
+// policy no longer hooks (the one before had an input chain, this one
+// has none) is deleted: what is loaded is what the policy says.
 func withJumpsFirst(o *Output, saved []byte) *Output {
 	first, count := jumpsIn(saved)
 	out := &Output{Family: o.Family, Sets: o.Sets}
@@ -252,7 +255,28 @@ func withJumpsFirst(o *Output, saved []byte) *Output {
 		out.Text = append(append(out.Text, l...), '\n')
 		out.Lines = append(out.Lines, pos)
 	}
-	for i, l := range strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n") {
+	lines := strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n")
+	jumped := map[string]bool{}
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
+			jumped[f[1]] = true
+		}
+	}
+	table := ""
+	for i, l := range lines {
+		if strings.HasPrefix(l, "*") {
+			table = l[1:]
+		}
+		if l == "COMMIT" && table == "filter" {
+			for _, builtin := range slices.Sorted(maps.Keys(count)) {
+				if jumped[builtin] {
+					continue
+				}
+				for range count[builtin] {
+					add("-D "+builtin+" -j "+ownChain(builtin), ir.Pos{})
+				}
+			}
+		}
 		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
 			builtin := f[1]
 			if first[builtin] && count[builtin] == 1 {
