@@ -473,6 +473,25 @@ func (Counter) statement() {}
 func (Log) statement()     {}
 func (Limit) statement()   {}
 func (MarkSet) statement() {}
+func (MSSSet) statement()  {}
+
+// MSSSet rewrites the maximum segment size a TCP SYN offers: to Size, or
+// with Size 0 to what the route's MTU allows ("tcp option maxseg size set
+// rt mtu", iptables' TCPMSS --clamp-mss-to-pmtu), so that connections
+// through a tunnel of a smaller MTU do not stall. No match reads the MSS:
+// it changes no verdict.
+type MSSSet struct {
+	Pos  Pos
+	Size uint16
+}
+
+// Text is the statement as nft lists it.
+func (m *MSSSet) Text() string {
+	if m.Size == 0 {
+		return "tcp option maxseg size set rt mtu"
+	}
+	return "tcp option maxseg size set " + strconv.Itoa(int(m.Size))
+}
 
 // MarkSet sets the packet's mark (Target FieldMark, "meta mark set") or
 // its connection's (FieldCtMark, "ct mark set"): to Value, or, when From

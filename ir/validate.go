@@ -238,6 +238,9 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 				break
 			}
 		}
+		if m, ok := s.(*MSSSet); ok {
+			validateMSSSet(ds, c, contexts, r, m)
+		}
 		if l, ok := s.(*Log); ok {
 			if err := CheckText("log prefix", l.Prefix, MaxLogPrefix); err != nil {
 				ds.Errorf(l.Pos, "%v", err)
@@ -381,6 +384,22 @@ func validateMatchAt(ctx, c *Chain, m *Match, ds *Diagnostics) bool {
 		return false
 	}
 	return true
+}
+
+// validateMSSSet refuses an MSS rewrite of packets that are not TCP, and
+// the route's MTU where the packet has no route yet.
+func validateMSSSet(ds *Diagnostics, c *Chain, contexts []*Chain, r *Rule, m *MSSSet) {
+	if proto := r.Match(FieldL4Proto); proto == nil || proto.Op != Eq || !proto.Values.Equal(ProtocolSet(TCP)) {
+		ds.Errorf(m.Pos, "%s needs a rule that holds for TCP only", m.Text()).Hint = "add the SYN match it is meant for: tcp flags syn " + m.Text()
+		return
+	}
+	for _, ctx := range contexts {
+		if m.Size == 0 && ctx.Hook != HookForward && ctx.Hook != HookOutput && ctx.Hook != HookPostrouting {
+			ds.Errorf(m.Pos, "%s in chain %s: at hook %s the packet has no route, and so no MTU%s", m.Text(), c.Name, ctx.Hook, reachedVia(c, ctx)).Hint =
+				"clamp in a forward, output or postrouting chain"
+			return
+		}
+	}
 }
 
 func hookLacks(f Field) string {

@@ -97,6 +97,10 @@ func (rb *ruleBuilder) clause() bool {
 		rb.errorf(pos, end, "nothing but a comment may follow the verdict").Hint = "start a new line for a new rule"
 		return false
 	}
+	if word == "tcp" && rb.i+1 < len(rb.terms) && rb.terms[rb.i+1].word() == "option" {
+		rb.i += 2
+		return rb.mssSet(pos, end)
+	}
 	if read, ok := clauseReaders[word]; ok {
 		rb.next()
 		return read(rb, word, pos, end)

@@ -179,6 +179,50 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 	return st
 }
 
+// mssSet reads what follows "tcp option": "maxseg size set rt mtu", or
+// "... set N", the one TCP option ksc writes.
+func (rb *ruleBuilder) mssSet(pos, end ir.Pos) bool {
+	const form = "tcp option maxseg size set rt mtu, or tcp option maxseg size set 1400"
+	for _, w := range []string{"maxseg", "size", "set"} {
+		t := rb.next()
+		if t == nil || t.word() != w {
+			at, to := pos, end
+			if t != nil {
+				at, to = t.span()
+			}
+			rb.errorf(at, to, "ksc writes one TCP option, the maximum segment size").Hint = form
+			return false
+		}
+	}
+	st := &ir.MSSSet{Pos: pos}
+	if t := rb.peek(); t != nil && t.word() == "rt" {
+		rb.next()
+		if m := rb.next(); m == nil || m.word() != "mtu" {
+			at, to := t.span()
+			rb.errorf(at, to, "rt needs mtu here").Hint = form
+			return false
+		}
+	} else {
+		text, at, to, ok := rb.glued()
+		if !ok {
+			return false
+		}
+		v, err := strconv.ParseUint(text, 0, 16)
+		if err != nil || v == 0 {
+			if text == "" {
+				at, to = pos, end
+			}
+			rb.errorf(at, to, "the maximum segment size is a number from 1 to 65535, not %q", text).Hint = form
+			return false
+		}
+		st.Size = uint16(v)
+	}
+	if rb.stage == matching && rb.i < len(rb.terms) {
+		// Matches may not follow: nft would rewrite before checking them.
+	}
+	return rb.act(st)
+}
+
 // markNumber reads a 32-bit number of a mark statement, or a $NAME of one.
 func (rb *ruleBuilder) markNumber(target ir.Field, pos, end ir.Pos) (uint32, bool) {
 	text, at, to, ok := rb.glued()

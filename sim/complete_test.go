@@ -50,6 +50,7 @@ func TestEveryStatementIsSimulated(t *testing.T) {
 		&ir.Log{Prefix: "x"},
 		&ir.Limit{Rate: 5, Unit: ir.PerMinute},
 		&ir.MarkSet{Target: ir.FieldMark, Value: 7},
+		&ir.MSSSet{Size: 1400},
 	}
 	have := map[string]bool{}
 	for _, s := range samples {

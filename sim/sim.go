@@ -293,8 +293,8 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			if s.Over {
 				return
 			}
-		case *ir.Counter, *ir.Log:
-			// They change nothing of the packet.
+		case *ir.Counter, *ir.Log, *ir.MSSSet:
+			// They change nothing of the packet that a rule reads.
 		case *ir.MarkSet:
 			var from uint32
 			switch s.From {

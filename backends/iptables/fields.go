@@ -4,6 +4,7 @@ package iptables
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,6 +348,11 @@ func tcpFlagsArgs(m *ir.Match) ([][]string, *ir.Diagnostic) {
 			return "NONE"
 		}
 		return strings.Join(out, ",")
+	}
+	if m.Op == ir.Neq && len(values) == 1 && values[0] == 0 && bits.OnesCount32(mask) == 1 {
+		// "tcp flags syn": the one flag is set, as iptables users write
+		// it (--syn is SYN,RST,ACK,FIN SYN), and as TCPMSS requires.
+		return [][]string{{"--tcp-flags", names(mask), names(mask)}}, nil
 	}
 	each := make([][]string, len(values))
 	for i, v := range values {

@@ -136,6 +136,13 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 				return nil, d
 			}
 			targets = append(targets, target)
+		case *ir.MSSSet:
+			// The kernel refuses TCPMSS in a rule that does not match SYN.
+			if f := r.Match(ir.FieldTCPFlags); f == nil || !holdsOnlyForSYN(f) || f.Op == ir.Neq && f.Mask != 0x02 {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + " in a rule that does not match SYN: iptables' TCPMSS refuses such a rule",
+					Hint: "match the SYN it is meant for: tcp flags syn " + s.Text()}
+			}
+			targets = append(targets, mssTarget(s))
 		case *ir.Log:
 			if len(s.Prefix) > MaxLogPrefix {
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: fmt.Sprintf("log prefix %q is %d characters long; iptables allows at most %d", s.Prefix, len(s.Prefix), MaxLogPrefix),

@@ -41,6 +41,25 @@ func markTarget(s *ir.MarkSet) ([]string, *ir.Diagnostic) {
 	return []string{"-j", "CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", hex(s.Keep())}, nil
 }
 
+// mssTarget is TCPMSS as iptables-save writes it.
+func mssTarget(s *ir.MSSSet) []string {
+	if s.Size == 0 {
+		return []string{"-j", "TCPMSS", "--clamp-mss-to-pmtu"}
+	}
+	return []string{"-j", "TCPMSS", "--set-mss", strconv.Itoa(int(s.Size))}
+}
+
+// holdsOnlyForSYN reports a tcp flags match that only a packet with SYN
+// set passes, as TCPMSS asks of its rule.
+func holdsOnlyForSYN(m *ir.Match) bool {
+	for v := range uint32(256) {
+		if m.Holds(ir.Packet{Protocol: ir.TCP, TCPFlags: uint8(v)}) && v&0x02 == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // logTarget is a log statement as iptables-save writes it: NFLOG for a
 // group, else LOG with its options in iptables-save's order.
 func logTarget(s *ir.Log) []string {

@@ -133,6 +133,17 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 		case *expr.Bitwise:
 			mask, xor = e.Mask, e.Xor
+		case *expr.Rt:
+			if e.Key != expr.RtTCPMSS {
+				parts = append(parts, fmt.Sprintf("<rt %d>", e.Key))
+			}
+			field, immediate = routeMSS, nil
+		case *expr.Byteorder:
+			if field != routeMSS {
+				parts = append(parts, "<byteorder>")
+			}
+		case *expr.Exthdr:
+			parts = append(parts, mssText(e, field, immediate))
 		case *expr.Cmp:
 			parts = append(parts, compareText(field, mask, e))
 		case *expr.Range:
@@ -271,6 +282,26 @@ func rejectText(e *expr.Reject, family ir.Family) string {
 	}
 	return "reject " + with.Text()
 }
+
+// mssText describes a write of register 1 into the TCP maxseg option,
+// which holds the route's MSS (routeMSS) or an immediate value.
+func mssText(e *expr.Exthdr, loaded ir.Field, immediate []byte) string {
+	if e.SourceRegister == 0 || e.Op != expr.ExthdrOpTcpopt || e.Type != 2 || e.Offset != 2 || e.Len != 2 {
+		return fmt.Sprintf("<exthdr %d %d@%d>", e.Type, e.Len, e.Offset)
+	}
+	st := ir.MSSSet{}
+	if loaded != routeMSS {
+		if len(immediate) != 2 {
+			return "<tcp option maxseg size set ?>"
+		}
+		st.Size = binary.BigEndian.Uint16(immediate)
+	}
+	return st.Text()
+}
+
+// routeMSS stands for "rt mtu" in register 1, as nfprotoLoad does for
+// the family.
+const routeMSS = ir.Field(254)
 
 // nfprotoLoad stands for the "meta nfproto" an inet table's rules start
 // their address matches with; it is not a field of the language.

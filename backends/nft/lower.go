@@ -286,6 +286,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.limit(s)
 		case *ir.MarkSet:
 			l.emit(markSetExprs(s)...)
+		case *ir.MSSSet:
+			l.emit(mssSetExprs(s)...)
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
@@ -672,6 +674,18 @@ func markSetExprs(s *ir.MarkSet) []expr.Any {
 		store = &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1}
 	}
 	return slices.Concat([]expr.Any{load}, keep, []expr.Any{store})
+}
+
+// mssSetExprs loads the new MSS into register 1, in network order (the
+// route's, turned so by byteorder, as nft does), and writes it into the
+// TCP maxseg option: two bytes at offset 2 of option 2.
+func mssSetExprs(s *ir.MSSSet) []expr.Any {
+	write := &expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt}
+	if s.Size != 0 {
+		return []expr.Any{&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, s.Size)}, write}
+	}
+	return []expr.Any{&expr.Rt{Register: 1, Key: expr.RtTCPMSS},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 2, Size: 2}, write}
 }
 
 func logExpr(s *ir.Log) *expr.Log {

@@ -85,7 +85,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				}
 				for _, s := range r.Statements {
 					switch s.(type) {
-					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet:
+					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet, *ir.MSSSet:
 					default:
 						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
 					}
@@ -189,6 +189,8 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		case *ir.Limit:
 			parts = append(parts, s.Text())
 		case *ir.MarkSet:
+			parts = append(parts, s.Text())
+		case *ir.MSSSet:
 			parts = append(parts, s.Text())
 		default:
 			// Check refuses such a policy before anything is written.

@@ -74,6 +74,9 @@ var nftForms = []struct{ chain, rule string }{
 	{"nat prerouting", `tcp dport 22 redirect to :2222`},
 	{"nat output", `udp dport 53 redirect`},
 	{"route output", `meta skuid 1000 meta mark set 0x1`},
+	{"filter forward", `tcp flags syn tcp option maxseg size set rt mtu`},
+	{"filter forward", `oifname "ppp0" tcp flags & (syn|rst) == syn tcp option maxseg size set 1400`},
+	{"filter output", `tcp flags syn tcp option maxseg size set rt mtu counter accept`},
 	// Matches list in the order they are written, as nft keeps them;
 	// nft itself puts neighbouring header fields in header order.
 	{"filter input", `tcp dport 81 ip saddr 192.0.2.1 accept`},

@@ -189,7 +189,7 @@ func relinkSets(exprs []byte, sets map[string]*nftables.Set) ([]byte, error) {
 			return err
 		}
 		ref, names := setRefAttrs[name]
-		if !names {
+		if !names && name != "exthdr" {
 			out = appendAttr(out, elemType, elem)
 			return nil
 		}
@@ -219,9 +219,13 @@ func relinkSets(exprs []byte, sets map[string]*nftables.Set) ([]byte, error) {
 
 // dumpOnly reports whether attribute typ of expression name is one the
 // kernel lists but refuses back: a dynset lists a timeout of 0 when it
-// sets none, and a set without timeouts refuses any (EOPNOTSUPP).
+// sets none, and a set without timeouts refuses any (EOPNOTSUPP); an
+// exthdr lists flags of 0, which one that writes (MSS clamping) refuses
+// (EINVAL), and one that reads takes as none.
 func dumpOnly(name string, typ uint16, value []byte) bool {
-	return name == "dynset" && typ == unix.NFTA_DYNSET_TIMEOUT && string(value) == "\x00\x00\x00\x00\x00\x00\x00\x00"
+	zero := strings.Trim(string(value), "\x00") == ""
+	return name == "dynset" && typ == unix.NFTA_DYNSET_TIMEOUT && zero ||
+		name == "exthdr" && typ == unix.NFTA_EXTHDR_FLAGS && zero
 }
 
 // eachAttr calls fn with the type (flags kept) and the value of each
