@@ -127,6 +127,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:15: tcp option maxseg size set rt mtu in chain c: at hook input the packet has no route, and so no MTU | clamp in a forward, output or postrouting chain`}},
 		{"another tcp option", chain("tcp flags syn tcp option window size set 1"), lang.Config{},
 			[]string{`t.ks:3:26: ksc writes one TCP option, the maximum segment size | tcp option maxseg size set rt mtu, or tcp option maxseg size set 1400`}},
+		{"a slash without flags", chain("tcp flags syn / bogus drop"), lang.Config{},
+			[]string{`t.ks:3:17: the mask after '/' is flags joined by ',' | e.g. tcp flags syn / syn,rst`}},
 		{"snat to an address of the other family", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nsnat ip6 to 192.0.2.1\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:13: snat ip6 to 192.0.2.1: the address is not ip6's | snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1`}},
 		{"snat to a network", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nsnat ip to 192.0.2.0/24\n}\n}\n", lang.Config{},

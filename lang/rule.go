@@ -257,6 +257,18 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		}
 		rb.next()
 	}
+	slashed := false
+	if t := rb.peek(); t != nil && t.word() == "/" && kind.Spec().Shape == ir.ShapeFlags && !exact {
+		// nft's "tcp flags syn,ack / syn,ack,rst": the flags under the
+		// mask after the slash are those before it, all of them.
+		rb.next()
+		slashed = true
+		slash, ok := rb.flagList(sel, t)
+		if !ok {
+			return false
+		}
+		mask, exact = slash, true
+	}
 	last := values[len(values)-1]
 	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol, Mask: mask}
 	if len(values) == 1 && values[0].Word != nil && strings.HasPrefix(*values[0].Word, "@") {
@@ -287,6 +299,13 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		return true
 	}
 	m.Values = set
+	if slashed {
+		var all uint32
+		for _, v := range ir.Numbers(set) {
+			all |= v
+		}
+		m.Values = ir.NumberSet(all)
+	}
 	flags := kind.Spec().Shape == ir.ShapeFlags
 	if flags && len(values) == 1 && rb.braced(values[0]) && len(elems) > 1 {
 		// "tcp flags { syn, syn|ack }": the flags are exactly one of these
@@ -368,6 +387,32 @@ func (b *builder) braced(v *Value) bool {
 		v = d.value
 	}
 	return false
+}
+
+// flagList reads the flags after a slash, "syn,rst", as one mask.
+func (rb *ruleBuilder) flagList(sel *ir.Selector, slash *Term) (uint32, bool) {
+	kind := sel.Field.Spec().Kind
+	var mask uint32
+	for {
+		t := rb.next()
+		v, ok := uint32(0), false
+		if t != nil {
+			v, ok = kind.ValueOf(t.word())
+		}
+		if !ok {
+			at, to := slash.span()
+			if t != nil {
+				at, to = t.span()
+			}
+			rb.errorf(at, to, "the mask after '/' is flags joined by ','").Hint = "e.g. " + sel.Words + " syn / syn,rst"
+			return 0, false
+		}
+		mask |= v
+		if next := rb.peek(); next == nil || !next.Comma {
+			return mask, true
+		}
+		rb.next()
+	}
 }
 
 // mask reads "and MASK ==" (or "& MASK !=") after a field that takes one.

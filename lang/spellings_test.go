@@ -22,6 +22,8 @@ func TestOtherSpellingsMeanTheSame(t *testing.T) {
 		{"meta protocol { ip, ip6 } accept", "meta nfproto { ipv4, ipv6 } accept"},
 		{"tcp dport { ssh, https, domain } accept", "tcp dport { 22, 443, 53 } accept"},
 		{"udp dport { ntp, bootps } accept", "udp dport { 123, 67 } accept"},
+		{"tcp flags syn / syn,rst accept", "tcp flags & (syn|rst) == syn accept"},
+		{"tcp flags syn,ack / syn,ack,rst accept", "tcp flags & (syn|ack|rst) == syn|ack accept"},
 	} {
 		load := func(rule string) string {
 			src := "table inet t {\nchain c hook postrouting {\n" + rule + "\n}\n}\n"

@@ -107,6 +107,8 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `tcp flags & (fin|syn|rst|psh|ack|urg) == { fin, ack, psh|ack } accept`},
 	{"filter input", `tcp flags != { fin, urg } drop`},
 	{"filter input", `tcp flags { syn } accept`},
+	{"filter input", `tcp flags syn / syn,rst accept`},
+	{"filter input", `tcp flags syn,ack / syn,ack,rst accept`},
 }
 
 // Each form lists the same in nft whether nft loads it as written, ksc
