@@ -132,7 +132,15 @@ func queueTable(c batchConn, t *nft.LiveTable, raw rawRules) error {
 		ls := t.Sets[name]
 		s := *ls.Set
 		s.Table, s.ID = table, 0
-		if s.Anonymous {
+		switch {
+		case s.Anonymous && !s.Constant:
+			// A meter's set ("meter ssh_meter { ip saddr limit ... }"):
+			// bound to its rule like an anonymous set, but dynamic and
+			// named by its user, so it keeps its name. The library takes
+			// neither, so the placeholder is a named set; it goes out
+			// with the kernel's attributes, its flags among them.
+			s.Anonymous = false
+		case s.Anonymous:
 			s.Name = ""
 		}
 		if ls.Attrs == nil || c.sets == nil {
