@@ -147,6 +147,8 @@ type builder struct {
 	targets []chainRef
 	// sets are the current table's declared sets, by name.
 	sets map[string]*ir.TableSet
+	// current is the table being built, which a meter adds its set to.
+	current *ir.Table
 	// consume lets the tree's rules go once built (Load owns the tree).
 	consume bool
 }
@@ -334,6 +336,7 @@ func (b *builder) table(t *Table) *ir.Table {
 	}
 	b.targets = nil
 	b.sets = map[string]*ir.TableSet{}
+	b.current = out
 	for _, it := range t.Items {
 		if it.Set != nil {
 			if s := b.setDecl(it.Set); s != nil {

@@ -30,6 +30,10 @@ func init() {
 			return l != nil && rb.act(l)
 		},
 	}
+	clauseReaders["meter"] = func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {
+		l := rb.meterStatement(pos, end)
+		return l != nil && rb.act(l)
+	}
 	for _, op := range []ir.SetOp{ir.SetAdd, ir.SetUpdate} {
 		clauseReaders[op.String()] = func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {
 			l := rb.meter(op, pos, end)

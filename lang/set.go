@@ -180,9 +180,15 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 		}
 		return nil
 	}
+	return rb.keyedLimit(op, set, op.String()+" @"+name, at, to, pos, hint)
+}
+
+// keyedLimit reads "{ KEY limit rate ... }", the body of add, update and
+// meter, as a limit for each key kept in set.
+func (rb *ruleBuilder) keyedLimit(op ir.SetOp, set *ir.TableSet, what string, at, to, pos ir.Pos, hint string) *ir.Limit {
 	body := rb.next()
 	if body == nil || body.Value == nil || body.Value.Set == nil {
-		rb.errorf(at, to, "%s @%s needs { KEY limit rate ... }", op, name).Hint = hint
+		rb.errorf(at, to, "%s needs { KEY limit rate ... }", what).Hint = hint
 		return nil
 	}
 	var terms []*Term
@@ -196,7 +202,7 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 		if len(terms) > 0 {
 			bat, bto = terms[0].Pos, terms[0].EndPos
 		}
-		rb.errorf(convertPos(bat), convertPos(bto), "%s @%s needs a key first: ip saddr, ip daddr, ip6 saddr or ip6 daddr", op, name).Hint = hint
+		rb.errorf(convertPos(bat), convertPos(bto), "%s needs a key first: ip saddr, ip daddr, ip6 saddr or ip6 daddr", what).Hint = hint
 		return nil
 	}
 	inner.i = n
@@ -206,7 +212,7 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 		if lt != nil {
 			at, to = lt.span()
 		}
-		rb.errorf(at, to, "%s @%s { %s ... } needs a limit: ksc keeps sets for rate limits", op, name, sel.Words).Hint = hint
+		rb.errorf(at, to, "%s { %s ... } needs a limit: ksc keeps sets for rate limits", what, sel.Words).Hint = hint
 		return nil
 	}
 	lpos, lend := lt.span()
@@ -216,10 +222,53 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 	}
 	if extra := inner.peek(); extra != nil {
 		at, to := extra.span()
-		rb.errorf(at, to, "%s @%s: nothing may follow the limit inside the braces", op, name).Hint = hint
+		rb.errorf(at, to, "%s: nothing may follow the limit inside the braces", what).Hint = hint
 		return nil
 	}
 	l.Pos = pos
 	l.Meter = &ir.Meter{Op: op, Set: set, Key: sel.Field}
+	if set.Kind == 0 {
+		set.Kind = sel.Field.Spec().Kind // a meter's set takes its key's
+	}
+	return l
+}
+
+// meterStatement reads nft's "meter NAME [size N] { KEY limit rate ... }":
+// a limit for each key, kept in a dynamic set of that name, which is
+// what ksc declares it as ("set NAME { type ...; flags dynamic }" and
+// "add @NAME { ... }"). nft lists the same meaning as a meter.
+func (rb *ruleBuilder) meterStatement(pos, end ir.Pos) *ir.Limit {
+	hint := "e.g. meter ssh { ip saddr limit rate 3/minute } accept"
+	nameTerm := rb.next()
+	if nameTerm == nil || nameTerm.word() == "" || strings.HasPrefix(nameTerm.word(), "@") || nameTerm.Value.Set != nil {
+		rb.errorf(pos, end, "meter needs a name").Hint = hint
+		return nil
+	}
+	at, to := nameTerm.span()
+	name := nameTerm.word()
+	set := &ir.TableSet{Pos: at, Name: name, Dynamic: true}
+	if prev := rb.sets[name]; prev != nil {
+		rb.errorf(at, to, "meter %s: the table already has a set %s, at %s", name, name, prev.Pos).Hint = "give the meter a name of its own"
+		return nil
+	}
+	if t := rb.peek(); t != nil && t.word() == "size" {
+		rb.next()
+		text, sat, sto, ok := rb.glued()
+		if !ok {
+			return nil
+		}
+		n, err := strconv.ParseUint(text, 10, 32)
+		if err != nil || n == 0 {
+			rb.errorf(sat, sto, "meter %s: size needs a number of keys above 0, not %q", name, text).Hint = hint
+			return nil
+		}
+		set.Size = uint32(n)
+	}
+	l := rb.keyedLimit(ir.SetAdd, set, "meter "+name, at, to, pos, hint)
+	if l == nil {
+		return nil
+	}
+	rb.sets[name] = set
+	rb.current.Sets = append(rb.current.Sets, set)
 	return l
 }

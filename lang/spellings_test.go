@@ -3,6 +3,7 @@ package lang_test
 import (
 	"testing"
 
+	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,4 +35,23 @@ func TestOtherSpellingsMeanTheSame(t *testing.T) {
 		}
 		assert.Equal(t, load(tc.own), load(tc.other), tc.other)
 	}
+}
+
+// nft's meter is a limit for each key kept in a dynamic set of its name:
+// what the declared set and "add @NAME" say.
+func TestMeterIsADynamicSetAndAdd(t *testing.T) {
+	load := func(src string) (*ir.Table, string) {
+		p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+		require.False(t, ds.HasErrors(), "%s: %v", src, ds)
+		tb := p.Tables[0]
+		return tb, describe(tb.Chains[0].Rules[0]) + " " + tb.Chains[0].Rules[0].Statements[0].(*ir.Limit).Text()
+	}
+	meter, meterRule := load("table inet t {\nchain c hook input {\ntcp dport 22 meter ssh size 1024 { ip saddr limit rate 3/minute } accept\n}\n}\n")
+	set, setRule := load("table inet t {\nset ssh { type ipv4_addr; size 1024; flags dynamic }\nchain c hook input {\ntcp dport 22 add @ssh { ip saddr limit rate 3/minute } accept\n}\n}\n")
+	assert.Equal(t, setRule, meterRule)
+	require.Len(t, meter.Sets, 1)
+	for _, s := range []*ir.TableSet{meter.Sets[0], set.Sets[0]} {
+		s.Pos = ir.Pos{}
+	}
+	assert.Equal(t, set.Sets[0], meter.Sets[0])
 }
