@@ -39,12 +39,15 @@ type Flush struct {
 	Names  []string `parser:"@Word*"`
 }
 
-// Table is "table [FAMILY] NAME { sets and chains }".
+// Table is "table [FAMILY] NAME { sets and chains }". Without braces it
+// is nft's "make it if it is not there", which scripts write before
+// "delete table" so that the delete cannot fail.
 type Table struct {
 	Pos    lexer.Position
 	First  string       `parser:"\"table\" @Word"`
 	Second *string      `parser:"@Word?"`
-	Items  []*TableItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+	Braced bool         `parser:"( @\"{\""`
+	Items  []*TableItem `parser:"  (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\" )?"`
 }
 
 // TableItem is a set declaration or a chain.

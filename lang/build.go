@@ -193,6 +193,8 @@ func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.D
 			p.FlushRuleset = true
 		case it.Flush != nil:
 			b.startAfresh(it.Flush, f.Items[i+1:])
+		case it.Table != nil && !it.Table.Braced:
+			b.declaredAhead(it.Table, f.Items[i+1:])
 		case it.Table != nil:
 			if t := b.table(it.Table); t != nil {
 				p.Tables = append(p.Tables, t)
@@ -229,18 +231,39 @@ func (b *builder) startAfresh(f *Flush, after []*Item) {
 		family, name = f.Names[0], f.Names[1]
 	}
 	for _, it := range after {
-		if t := it.Table; t != nil {
-			tf, tn := "ip", t.First
-			if t.Second != nil {
-				tf, tn = t.First, *t.Second
-			}
-			if tf == family && tn == name {
+		if t := it.Table; t != nil && t.Braced {
+			if tf, tn := tableWords(t); tf == family && tn == name {
 				return // the table follows: it is replaced whole
 			}
 		}
 	}
 	b.errorf(pos, end, "%s table %s %s: the policy declares no table %s %s after this line", f.Verb, family, name, family, name).Hint =
 		"ksc replaces each table it declares whole, so this line may go; it would only change a table of another program"
+}
+
+// declaredAhead takes "table FAMILY NAME" without braces when the policy
+// declares that table after it: nft makes the table if it is not there,
+// and ksc replaces it whole anyway. Alone, it would declare an empty
+// table, which is likelier a mistake.
+func (b *builder) declaredAhead(t *Table, after []*Item) {
+	family, name := tableWords(t)
+	for _, it := range after {
+		if it.Table != nil && it.Table.Braced {
+			if f, n := tableWords(it.Table); f == family && n == name {
+				return
+			}
+		}
+	}
+	b.errorf(convertPos(t.Pos), ir.Pos{}, "table %s %s has no body, and the policy declares it nowhere after", family, name).Hint =
+		"write its sets and chains in braces: table " + family + " " + name + " { ... }"
+}
+
+// tableWords are a table declaration's family and name.
+func tableWords(t *Table) (family, name string) {
+	if t.Second != nil {
+		return t.First, *t.Second
+	}
+	return "ip", t.First
 }
 
 // errorf records an error once: a bad value inside a define is reported once,

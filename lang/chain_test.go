@@ -92,7 +92,8 @@ func TestStartingATableAfreshIsWhatKscDoes(t *testing.T) {
 	plain, ds := lang.Load("t.ks", []byte(table), lang.Config{})
 	require.False(t, ds.HasErrors(), "%v", ds)
 	for _, first := range []string{"destroy table inet filter\n", "delete table inet filter\n", "flush table inet filter\n",
-		"flush table ip other\ntable ip other {\n}\ndestroy table inet filter\n", "flush table t\ntable t {\n}\n"} {
+		"flush table ip other\ntable ip other {\n}\ndestroy table inet filter\n", "flush table t\ntable t {\n}\n",
+		"table inet filter\ndelete table inet filter\n"} {
 		p, ds := lang.Load("t.ks", []byte(first+table), lang.Config{})
 		require.False(t, ds.HasErrors(), "%s: %v", first, ds)
 		got, want := p.Tables[len(p.Tables)-1], plain.Tables[0]

@@ -115,6 +115,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:1:1: delete table ip x: the policy declares no table ip x after this line | ksc replaces each table it declares whole, so this line may go; it would only change a table of another program`}},
 		{"flush table after the table", "table inet t {\n}\nflush table inet t\n", lang.Config{},
 			[]string{`t.ks:3:1: flush table inet t: the policy declares no table inet t after this line | ksc replaces each table it declares whole, so this line may go; it would only change a table of another program`}},
+		{"a table without a body, alone", "table ip x\ntable inet t {\n}\n", lang.Config{},
+			[]string{`t.ks:1:1: table ip x has no body, and the policy declares it nowhere after | write its sets and chains in braces: table ip x { ... }`}},
 		{"flush chain", "flush chain inet t c\ntable inet t {\n}\n", lang.Config{},
 			[]string{`t.ks:1:1: flush chain inet t c is not a statement ksc takes | write "flush ruleset" to own the whole ruleset; without it ksc replaces only the tables the policy declares, each whole`}},
 		{"a mark set that changes nothing", chain("meta mark set meta mark"), lang.Config{},
