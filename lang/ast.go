@@ -50,18 +50,32 @@ type Table struct {
 	Items  []*TableItem `parser:"  (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\" )?"`
 }
 
-// TableItem is a set declaration or a chain.
+// TableItem is a set declaration, a chain, or chains of an option.
 type TableItem struct {
-	Set   *SetDecl `parser:"  @@"`
-	Chain *Chain   `parser:"| @@"`
+	Set      *SetDecl        `parser:"  @@"`
+	Chain    *Chain          `parser:"| @@"`
+	Optional *OptionalChains `parser:"| @@"`
 }
 
-// Chains are the table's chains, in source order.
+// OptionalChains is "option NAME { chains }": chains the policy has only
+// when NAME is enabled (-e NAME), as an option inside a chain holds rules.
+type OptionalChains struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   string   `parser:"\"option\" @Word"`
+	Chains []*Chain `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// Chains are the table's chains, those of its options too, in source
+// order.
 func (t *Table) Chains() []*Chain {
 	var chains []*Chain
 	for _, it := range t.Items {
-		if it.Chain != nil {
+		switch {
+		case it.Chain != nil:
 			chains = append(chains, it.Chain)
+		case it.Optional != nil:
+			chains = append(chains, it.Optional.Chains...)
 		}
 	}
 	return chains

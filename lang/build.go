@@ -100,6 +100,11 @@ func Options(f *File) []string {
 		if it.Table == nil {
 			continue
 		}
+		for _, ti := range it.Table.Items {
+			if ti.Optional != nil {
+				set[ti.Optional.Name] = true
+			}
+		}
 		for _, c := range it.Table.Chains() {
 			for _, ci := range c.Items {
 				if ci.Option != nil {
@@ -370,8 +375,23 @@ func (b *builder) table(t *Table) *ir.Table {
 			}
 		}
 	}
-	for _, c := range t.Chains() {
-		out.Chains = append(out.Chains, b.chain(c))
+	for _, it := range t.Items {
+		switch {
+		case it.Chain != nil:
+			out.Chains = append(out.Chains, b.chain(it.Chain))
+		case it.Optional != nil:
+			// Built and checked enabled or not, so that enabling the
+			// option later cannot reveal a mistake; kept when enabled.
+			for _, c := range it.Optional.Chains {
+				if built := b.chain(c); b.enabled[it.Optional.Name] {
+					out.Chains = append(out.Chains, built)
+				}
+			}
+			if len(it.Optional.Chains) == 0 {
+				pos, end := endPos(it.Optional.Pos, it.Optional.EndPos)
+				b.ds.Warnf(pos, "option %s has no chains: enabling it changes nothing", it.Optional.Name).End = end
+			}
+		}
 	}
 	b.resolveTargets(out)
 	return out

@@ -2,6 +2,7 @@ package lang_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/ir"
@@ -105,4 +106,33 @@ func TestStartingATableAfreshIsWhatKscDoes(t *testing.T) {
 		assert.Equal(t, describe(want.Chains[0].Rules[0]), describe(got.Chains[0].Rules[0]), first)
 		assert.False(t, p.FlushRuleset, first)
 	}
+}
+
+// An option may hold whole chains: in the policy only when enabled, and
+// checked either way.
+func TestOptionalChains(t *testing.T) {
+	src := "table inet t {\n\toption lan {\n\t\tchain c hook input {\n\t\t\tip saddr 192.0.2.0/24 accept\n\t\t}\n\t}\n\tchain d hook output {\n\t\toifname eth0 accept\n\t}\n}\n"
+	names := func(cfg lang.Config) []string {
+		p, ds := lang.Load("t.ks", []byte(src), cfg)
+		require.False(t, ds.HasErrors(), "%v", ds)
+		var out []string
+		for _, c := range p.Tables[0].Chains {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"d"}, names(lang.Config{}))
+	assert.Equal(t, []string{"c", "d"}, names(lang.Config{Enable: []string{"lan"}}))
+	assert.Equal(t, []string{"lan"}, lang.Options(mustParse(t, src)))
+
+	_, ds := lang.Load("t.ks", []byte(strings.Replace(src, "192.0.2.0/24", "192.0.2.300", 1)), lang.Config{})
+	require.True(t, ds.HasErrors(), "a mistake in a disabled chain is reported")
+	assert.Contains(t, ds.Error(), `t.ks:4:13: malformed address "192.0.2.300"`)
+}
+
+func mustParse(t *testing.T, src string) *lang.File {
+	t.Helper()
+	f, ds := lang.Parse("t.ks", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	return f
 }

@@ -50,22 +50,33 @@ func (e ends) table(t *Table) {
 			}
 			continue
 		}
-		for _, a := range it.Chain.Attrs {
-			e.trim(&a.EndPos)
+		if it.Optional != nil {
+			e.trim(&it.Optional.EndPos)
+			for _, c := range it.Optional.Chains {
+				e.chain(c)
+			}
+			continue
 		}
-		for _, ci := range it.Chain.Items {
-			if ci.Rule != nil {
-				e.rule(ci.Rule)
-				continue
-			}
-			e.trim(&ci.Option.EndPos)
-			for _, r := range ci.Option.Rules {
+		e.chain(it.Chain)
+	}
+}
+
+func (e ends) chain(c *Chain) {
+	for _, a := range c.Attrs {
+		e.trim(&a.EndPos)
+	}
+	for _, ci := range c.Items {
+		if ci.Rule != nil {
+			e.rule(ci.Rule)
+			continue
+		}
+		e.trim(&ci.Option.EndPos)
+		for _, r := range ci.Option.Rules {
+			e.rule(r)
+		}
+		if ci.Option.Else != nil {
+			for _, r := range ci.Option.Else.Rules {
 				e.rule(r)
-			}
-			if ci.Option.Else != nil {
-				for _, r := range ci.Option.Else.Rules {
-					e.rule(r)
-				}
 			}
 		}
 	}
