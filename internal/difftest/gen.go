@@ -531,37 +531,9 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		op, types := g.op(1, all[:1+g.r.IntN(2)])
 		return "meta pkttype " + op + set(types)
 	case kindHops:
-		sel := "ip ttl"
-		if family == ir.IPv6 {
-			sel = "ip6 hoplimit"
-		}
-		var values []string
-		for range 1 + g.r.IntN(2) {
-			a := hopLimits[g.r.IntN(len(hopLimits))]
-			if g.r.IntN(3) == 0 {
-				values = append(values, fmt.Sprintf("%d-%d", a, a+uint32(g.r.IntN(int(256-a)))))
-				continue
-			}
-			values = append(values, fmt.Sprint(a))
-		}
-		op, values := g.op(2, dedupe(values))
-		return sel + " " + op + set(values)
+		return g.numbers(map[ir.Family]string{ir.IPv4: "ip ttl", ir.IPv6: "ip6 hoplimit"}[family], ir.FieldIPTTL, hopLimits)
 	case kindDSCP:
-		sel := "ip dscp"
-		if family == ir.IPv6 {
-			sel = "ip6 dscp"
-		}
-		var values []string
-		for range 1 + g.r.IntN(2) {
-			a := codePoints[g.r.IntN(len(codePoints))]
-			if g.r.IntN(3) == 0 {
-				values = append(values, fmt.Sprintf("%d-%d", a, a+uint32(g.r.IntN(int(64-a)))))
-				continue
-			}
-			values = append(values, ir.KindDSCP.NameOf(a))
-		}
-		op, values := g.op(2, dedupe(values))
-		return sel + " " + op + set(values)
+		return g.numbers(map[ir.Family]string{ir.IPv4: "ip dscp", ir.IPv6: "ip6 dscp"}[family], ir.FieldIPDSCP, codePoints)
 	case kindFib:
 		// Probes in input are from the peer (unicast) for the firewall's
 		// own addresses (local), those in output the other way round.
@@ -575,6 +547,24 @@ func (g *Generator) match(hook ir.Hook, k fieldKind, family ir.Family, protoWord
 		op, states := g.op(5, all[:1+g.r.IntN(3)])
 		return "ct state " + op + strings.Join(states, ",")
 	}
+}
+
+// numbers writes a match of one or two of edges, or ranges from them up
+// to the field's largest value, by name where the field's kind has one.
+func (g *Generator) numbers(sel string, f ir.Field, edges []uint32) string {
+	kind := f.Spec().Kind
+	top := uint32(kind.Max())
+	var values []string
+	for range 1 + g.r.IntN(2) {
+		a := edges[g.r.IntN(len(edges))]
+		if g.r.IntN(3) == 0 {
+			values = append(values, fmt.Sprintf("%d-%d", a, a+uint32(g.r.IntN(int(top-a+1)))))
+			continue
+		}
+		values = append(values, kind.NameOf(a))
+	}
+	op, values := g.op(2, dedupe(values))
+	return sel + " " + op + set(values)
 }
 
 func dedupe(values []string) []string {
