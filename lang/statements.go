@@ -217,10 +217,7 @@ func (rb *ruleBuilder) mssSet(pos, end ir.Pos) bool {
 		}
 		st.Size = uint16(v)
 	}
-	if rb.stage == matching && rb.i < len(rb.terms) {
-		// Matches may not follow: nft would rewrite before checking them.
-	}
-	return rb.act(st)
+	return rb.act(st) // matches after it are refused, as after counter
 }
 
 // markNumber reads a 32-bit number of a mark statement, or a $NAME of one.
