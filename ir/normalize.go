@@ -56,6 +56,17 @@ func normalize(r *Rule, table Family, ds *Diagnostics) bool {
 		implied := &Match{Pos: r.NAT.Pos, Field: FieldNfproto, Values: NfprotoSet(r.NAT.Family()), FromNAT: true}
 		add(FieldNfproto, sourced{implied, implied})
 	}
+	if len(byField[FieldL4Proto]) == 0 && (len(byField[FieldSport]) > 0 || len(byField[FieldDport]) > 0) {
+		// "ip protocol tcp th dport 22": IPv4's protocol field is its
+		// transport protocol, which the ports need (and only they: nft
+		// lists no other rule with a protocol it did not write).
+		for _, ip := range byField[FieldIPProtocol] {
+			if ip.m.Op == Eq && ip.m.Mask == 0 {
+				implied := &Match{Pos: ip.m.Pos, End: ip.m.End, Field: FieldL4Proto, Values: ip.m.Values}
+				add(FieldL4Proto, sourced{implied, ip.written})
+			}
+		}
+	}
 	if len(byField[FieldIPProtocol]) > 0 {
 		// IPv4 has no extension headers: its protocol field is the
 		// transport protocol, so "ip protocol" holds only for what the

@@ -40,6 +40,9 @@ type ruleBuilder struct {
 	stage   ruleStage
 	// branches replace out when the rule ends in a verdict map.
 	branches []*ir.Rule
+	// alternatives are the tuples of a concatenation's set: the rule is
+	// written once for each, with its matches added.
+	alternatives [][]*ir.Match
 }
 
 // rule builds one rule. Rules of disabled options are built and checked
@@ -51,6 +54,14 @@ func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 		if !rb.clause() {
 			break // one error a rule: what follows an unknown word means nothing
 		}
+	}
+	if rb.alternatives != nil && rb.branches == nil && rb.expandable() {
+		for _, alt := range rb.alternatives {
+			out := *rb.out
+			out.Matches = append(cloneMatches(rb.out.Matches), alt...)
+			rb.branches = append(rb.branches, &out)
+		}
+		rb.retarget()
 	}
 	if rb.branches != nil {
 		for _, br := range rb.branches {
@@ -110,13 +121,25 @@ func (rb *ruleBuilder) clause() bool {
 		rb.unknown(t)
 		return false
 	}
+	sels := []*ir.Selector{sel}
+	for rb.i+n+1 < len(rb.terms) && rb.terms[rb.i+n].word() == "." {
+		next, m := selectorAt(rb.terms[rb.i+n+1:])
+		if next == nil {
+			break
+		}
+		sels, n = append(sels, next), n+1+m
+	}
 	after := ""
 	if rb.i+n < len(rb.terms) {
 		after = rb.terms[rb.i+n].word()
 	}
 	if after == "vmap" {
 		rb.i += n
-		return rb.verdictMap(sel, pos)
+		return rb.verdictMap(sels, pos)
+	}
+	if len(sels) > 1 {
+		rb.i += n
+		return rb.concatenation(sels, pos, end)
 	}
 	if slices.Contains(ir.MarkSetTargets, sel.Field) && after == "set" {
 		rb.i += n + 1

@@ -18,15 +18,18 @@ import (
 // vmapHint is how a verdict map is written.
 const vmapHint = "write FIELD vmap { KEY : VERDICT, ... }, e.g. ct state vmap { established : accept, related : accept, invalid : drop }"
 
-// vmapBranch is one "KEY : VERDICT" element.
+// vmapBranch is one "KEY : VERDICT" element; a key of a concatenation
+// ("ip protocol . th dport vmap { tcp . 22 : accept }") has a value for
+// each of its selectors.
 type vmapBranch struct {
-	key     *Term
+	key     []*Term
 	verdict []*Term // the verdict's word and, for jump and goto, its chain
 }
 
-// verdictMap reads "vmap { ... }" after the selector sel, whose match
-// starts at pos, and makes the rule's branches.
-func (rb *ruleBuilder) verdictMap(sel *ir.Selector, pos ir.Pos) bool {
+// verdictMap reads "vmap { ... }" after the selectors sels (one, or a
+// concatenation), whose match starts at pos, and makes the rule's
+// branches.
+func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 	word := rb.next() // "vmap"
 	vpos, vend := word.span()
 	if rb.stage == acting {
@@ -44,33 +47,31 @@ func (rb *ruleBuilder) verdictMap(sel *ir.Selector, pos ir.Pos) bool {
 		rb.errorf(vpos, vend, "vmap needs its elements in braces").Hint = vmapHint
 		return false
 	}
-	branches, ok := rb.vmapBranches(body)
+	branches, ok := rb.vmapBranches(body, len(sels))
 	if !ok {
 		return false
 	}
 	base := rb.out
 	terms, i := rb.terms, rb.i
 	defer func() { rb.out, rb.terms, rb.i = base, terms, i }()
-	var keys []*ir.Match
+	var keys [][]*ir.Match
 	for _, br := range branches {
 		out := *base
 		out.Matches = cloneMatches(base.Matches)
-		rb.out, rb.terms, rb.i = &out, []*Term{br.key}, 0
-		at, _ := br.key.span()
-		errors := rb.ds.Errors()
-		if !rb.match(sel, at) || rb.ds.Errors() > errors {
+		rb.out = &out
+		key, ok := rb.tuple(sels, br.key)
+		if !ok {
 			return false
 		}
-		if len(out.Matches) == len(base.Matches) {
+		if key == nil {
 			continue // a define without a value, in a disabled rule
 		}
-		key := out.Matches[len(out.Matches)-1]
-		if !rb.vmapKeyApart(key, keys) {
+		if !rb.tupleApart(key, keys, "this key of the verdict map") {
 			return false
 		}
 		keys = append(keys, key)
 		rb.terms, rb.i, rb.stage = br.verdict, 1, matching
-		if !rb.vmapVerdict(sel, br) {
+		if !rb.vmapVerdict(sels, br) {
 			return false
 		}
 		rb.branches = append(rb.branches, &out)
@@ -79,26 +80,50 @@ func (rb *ruleBuilder) verdictMap(sel *ir.Selector, pos ir.Pos) bool {
 	return true
 }
 
-// vmapBranches splits the braces' elements at each ":" into keys and
-// verdicts; the elements are words, as the set grammar reads them.
-func (rb *ruleBuilder) vmapBranches(body *Term) ([]vmapBranch, bool) {
+// tuple adds to rb.out a match of each selector on its value of key, and
+// returns them; nil when a define without a value left one out.
+func (rb *ruleBuilder) tuple(sels []*ir.Selector, key []*Term) ([]*ir.Match, bool) {
+	var out []*ir.Match
+	for j, sel := range sels {
+		before := len(rb.out.Matches)
+		rb.terms, rb.i = key[j:j+1], 0
+		at, _ := key[j].span()
+		errors := rb.ds.Errors()
+		if !rb.match(sel, at) || rb.ds.Errors() > errors {
+			return nil, false
+		}
+		if len(rb.out.Matches) == before {
+			return nil, true
+		}
+		out = append(out, rb.out.Matches[len(rb.out.Matches)-1])
+	}
+	return out, true
+}
+
+// vmapBranches splits the braces' elements at each ":" into keys (of n
+// values joined by ".") and verdicts; the elements are words, as the set
+// grammar reads them.
+func (rb *ruleBuilder) vmapBranches(body *Term, n int) ([]vmapBranch, bool) {
 	values := body.Value.Set.Values()
 	at, to := body.span()
 	if len(values) == 0 {
 		rb.errorf(at, to, "an empty verdict map decides nothing").Hint = vmapHint
 		return nil, false
 	}
-	term := func(v *Value) *Term { return &Term{Pos: v.Pos, EndPos: v.EndPos, Value: v} }
 	var out []vmapBranch
 	for i := 0; i < len(values); {
-		key := term(values[i])
-		if i+2 >= len(values) || values[i+1].Word == nil || *values[i+1].Word != ":" {
-			kpos, kend := key.span()
+		key, next, ok := rb.tupleAt(values, i, n)
+		if !ok {
+			return nil, false
+		}
+		i = next
+		if i+1 >= len(values) || !isWord(values[i], ":") {
+			kpos, kend := key[0].span()
 			rb.errorf(kpos, kend, "each element of a verdict map is KEY : VERDICT, with spaces around the ':'").Hint = vmapHint
 			return nil, false
 		}
-		verdict := []*Term{term(values[i+2])}
-		i += 3
+		verdict := []*Term{term(values[i+1])}
+		i += 2
 		if v, ok := ir.ParseVerdict(verdict[0].word()); ok && v.TakesChain() && i < len(values) {
 			verdict = append(verdict, term(values[i]))
 			i++
@@ -108,8 +133,36 @@ func (rb *ruleBuilder) vmapBranches(body *Term) ([]vmapBranch, bool) {
 	return out, true
 }
 
+func term(v *Value) *Term { return &Term{Pos: v.Pos, EndPos: v.EndPos, Value: v} }
+
+func isWord(v *Value, w string) bool { return v.Word != nil && *v.Word == w }
+
+// tupleAt reads n values joined by "." from values[i:], and where the
+// next element starts.
+func (rb *ruleBuilder) tupleAt(values []*Value, i, n int) ([]*Term, int, bool) {
+	var key []*Term
+	for j := range n {
+		if j > 0 {
+			if i >= len(values) || !isWord(values[i], ".") {
+				at, to := key[0].span()
+				rb.errorf(at, to, "this key has %d of the %d values of the concatenation", j, n).Hint = "join them with spaces around the '.': 198.51.100.1 . 22"
+				return nil, 0, false
+			}
+			i++
+		}
+		if i >= len(values) || isWord(values[i], ".") || isWord(values[i], ":") {
+			at, to := term(values[min(i, len(values)-1)]).span()
+			rb.errorf(at, to, "a value is missing here").Hint = "write each key as VALUE . VALUE, as the concatenation's selectors are"
+			return nil, 0, false
+		}
+		key = append(key, term(values[i]))
+		i++
+	}
+	return key, i, true
+}
+
 // vmapVerdict reads a branch's verdict: those a verdict map may hold.
-func (rb *ruleBuilder) vmapVerdict(sel *ir.Selector, br vmapBranch) bool {
+func (rb *ruleBuilder) vmapVerdict(sels []*ir.Selector, br vmapBranch) bool {
 	w := br.verdict[0]
 	at, to := w.span()
 	v, ok := ir.ParseVerdict(w.word())
@@ -117,21 +170,29 @@ func (rb *ruleBuilder) vmapVerdict(sel *ir.Selector, br vmapBranch) bool {
 	case !ok || v == ir.Translate || v == ir.Reject:
 		rb.errorf(at, to, "%q is not a verdict a verdict map can hold", w.word()).Hint = "use accept, drop, return, jump CHAIN or goto CHAIN"
 		return false
-	case v == ir.Jump && slices.Contains(ir.MarkSetTargets, sel.Field):
-		rb.errorf(at, to, "jump in a verdict map on %s: the chain may set %s, and the map would then be read again", sel.Words, sel.Words).Hint =
-			"use goto, which does not come back, or one rule a key: " + sel.Words + " KEY jump CHAIN"
-		return false
+	}
+	for _, sel := range sels {
+		if v == ir.Jump && slices.Contains(ir.MarkSetTargets, sel.Field) {
+			rb.errorf(at, to, "jump in a verdict map on %s: the chain may set %s, and the map would then be read again", sel.Words, sel.Words).Hint =
+				"use goto, which does not come back, or one rule a key: " + sel.Words + " KEY jump CHAIN"
+			return false
+		}
 	}
 	return clauseReaders[w.word()](rb, w.word(), at, to)
 }
 
-// vmapKeyApart refuses a key that a packet could share with an earlier
-// one: nft refuses such a map, and one rule a key would take the first.
-func (rb *ruleBuilder) vmapKeyApart(key *ir.Match, earlier []*ir.Match) bool {
+// tupleApart refuses a key that a packet could share with an earlier
+// one (every value of it overlapping): nft refuses such a map, and one
+// rule a key would take the first, or both.
+func (rb *ruleBuilder) tupleApart(key []*ir.Match, earlier [][]*ir.Match, what string) bool {
 	for _, e := range earlier {
-		if !key.Effective().Intersect(e.Effective()).IsEmpty() {
-			rb.errorf(key.Pos, key.End, "this key of the verdict map overlaps the one at %s", e.Pos).Hint =
-				fmt.Sprintf("a packet must match one key at most: split or merge %s's keys", key.Field)
+		overlap := true
+		for j := range key {
+			overlap = overlap && !key[j].Effective().Intersect(e[j].Effective()).IsEmpty()
+		}
+		if overlap {
+			rb.errorf(key[0].Pos, key[len(key)-1].End, "%s overlaps the one at %s", what, e[0].Pos).Hint =
+				fmt.Sprintf("a packet must match one key at most: split or merge %s's keys", key[0].Field)
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package lang_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -46,4 +47,42 @@ func describe(r *ir.Rule) string {
 		words = append(words, m.Text())
 	}
 	return strings.Join(append(words, r.VerdictText(), r.Comment), " ")
+}
+
+// A concatenation means one rule a tuple, each with a match of every
+// selector, in a set and in a verdict map alike.
+func TestConcatenationIsOneRuleATuple(t *testing.T) {
+	for _, tc := range []struct{ concat, rules string }{
+		{"ip daddr . tcp dport { 198.51.100.1 . 22, 198.51.100.2 . 443 } accept",
+			"ip daddr 198.51.100.1 tcp dport 22 accept\nip daddr 198.51.100.2 tcp dport 443 accept"},
+		{"ip daddr . tcp dport 198.51.100.1 . 22 counter drop",
+			"ip daddr 198.51.100.1 tcp dport 22 counter drop"},
+		{"ip protocol . th dport vmap { tcp . 22 : accept, udp . 53 : accept, tcp . 53 : drop }",
+			"ip protocol tcp th dport 22 accept\nip protocol udp th dport 53 accept\nip protocol tcp th dport 53 drop"},
+		{"iifname . ip saddr . udp dport { eth0 . 192.0.2.0/24 . 53, \"wg*\" . 198.51.100.0/24 . $WEB } jump T",
+			"iifname eth0 ip saddr 192.0.2.0/24 udp dport 53 jump T\niifname \"wg*\" ip saddr 198.51.100.0/24 udp dport 443 jump T"},
+	} {
+		load := func(rules string) []string {
+			src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
+			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+			require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
+			var out []string
+			for _, r := range p.Tables[0].Chains[0].Rules {
+				out = append(out, describe(r)+" "+statementsOf(r))
+				if r.Target != nil {
+					out = append(out, "to "+r.Target.Name)
+				}
+			}
+			return out
+		}
+		assert.Equal(t, load(tc.rules), load(tc.concat), tc.concat)
+	}
+}
+
+func statementsOf(r *ir.Rule) string {
+	var out []string
+	for _, s := range r.Statements {
+		out = append(out, fmt.Sprintf("%T", s))
+	}
+	return strings.Join(out, ",")
 }
