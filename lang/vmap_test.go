@@ -26,27 +26,8 @@ func TestVerdictMapIsOneRuleAKey(t *testing.T) {
 		{"ip saddr vmap { 192.0.2.0/25 : drop, 192.0.2.128/25 : accept } comment \"halves\"",
 			"ip saddr 192.0.2.0/25 drop comment \"halves\"\nip saddr 192.0.2.128/25 accept comment \"halves\""},
 	} {
-		load := func(rules string) []string {
-			src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
-			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
-			require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
-			var out []string
-			for _, r := range p.Tables[0].Chains[0].Rules {
-				out = append(out, describe(r))
-			}
-			return out
-		}
-		assert.Equal(t, load(tc.rules), load(tc.vmap), tc.vmap)
+		assert.Equal(t, inputRules(t, tc.rules), inputRules(t, tc.vmap), tc.vmap)
 	}
-}
-
-// describe is a rule's matches, verdict and comment, as the IR holds them.
-func describe(r *ir.Rule) string {
-	var words []string
-	for _, m := range r.Matches {
-		words = append(words, m.Text())
-	}
-	return strings.Join(append(words, r.VerdictText(), r.Comment), " ")
 }
 
 // A concatenation means one rule a tuple, each with a match of every
@@ -62,27 +43,37 @@ func TestConcatenationIsOneRuleATuple(t *testing.T) {
 		{"iifname . ip saddr . udp dport { eth0 . 192.0.2.0/24 . 53, \"wg*\" . 198.51.100.0/24 . $WEB } jump T",
 			"iifname eth0 ip saddr 192.0.2.0/24 udp dport 53 jump T\niifname \"wg*\" ip saddr 198.51.100.0/24 udp dport 443 jump T"},
 	} {
-		load := func(rules string) []string {
-			src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
-			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
-			require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
-			var out []string
-			for _, r := range p.Tables[0].Chains[0].Rules {
-				out = append(out, describe(r)+" "+statementsOf(r))
-				if r.Target != nil {
-					out = append(out, "to "+r.Target.Name)
-				}
-			}
-			return out
-		}
-		assert.Equal(t, load(tc.rules), load(tc.concat), tc.concat)
+		assert.Equal(t, inputRules(t, tc.rules), inputRules(t, tc.concat), tc.concat)
 	}
 }
 
-func statementsOf(r *ir.Rule) string {
+// inputRules are the rules of an input chain, with $WEB and chains T and
+// U to jump to, each described with its statements and target.
+func inputRules(t *testing.T, rules string) []string {
+	t.Helper()
+	src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
+	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
 	var out []string
-	for _, s := range r.Statements {
-		out = append(out, fmt.Sprintf("%T", s))
+	for _, r := range p.Tables[0].Chains[0].Rules {
+		var statements []string
+		for _, s := range r.Statements {
+			statements = append(statements, fmt.Sprintf("%T", s))
+		}
+		text := describe(r) + " " + strings.Join(statements, ",")
+		if r.Target != nil {
+			text += " to " + r.Target.Name
+		}
+		out = append(out, text)
 	}
-	return strings.Join(out, ",")
+	return out
+}
+
+// describe is a rule's matches, verdict and comment, as the IR holds them.
+func describe(r *ir.Rule) string {
+	var words []string
+	for _, m := range r.Matches {
+		words = append(words, m.Text())
+	}
+	return strings.Join(append(words, r.VerdictText(), r.Comment), " ")
 }
