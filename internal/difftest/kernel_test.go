@@ -130,6 +130,7 @@ func runCase(lab *Lab, ld loader, c *Case, simulate func(*Case, Probe) Outcome) 
 	if out, err := lab.FW.ExecInput("", "conntrack", "-F"); err != nil {
 		return []string{fmt.Sprintf("conntrack -F: %v: %s", err, out)}
 	}
+	defer lab.closeListeners() // the next case listens where it needs
 	var (
 		mu       sync.Mutex
 		failures []string

@@ -76,14 +76,21 @@ func NewLab(t testing.TB) *Lab {
 		ns.Exec(t, "ip", "route", "add", "local", pools[0].String(), "dev", "lo")
 		ns.Exec(t, "ip", "-6", "route", "add", "local", pools[1].String(), "dev", "lo")
 	}
-	t.Cleanup(func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		for _, c := range l.closers {
-			c.Close()
-		}
-	})
+	t.Cleanup(l.closeListeners)
 	return l
+}
+
+// closeListeners closes every listener; the next probe opens those it
+// needs. Kept for the whole lab, a run of a few hundred cases held a
+// socket for each address and port any of them used, and ran out of
+// file descriptors.
+func (l *Lab) closeListeners() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.closers {
+		c.Close()
+	}
+	l.closers, l.listening = nil, nil
 }
 
 // half is the lower (0) or upper (1) half of a pool.
@@ -197,7 +204,7 @@ func marked(p ir.Packet) func(_, _ string, c syscall.RawConn) error {
 }
 
 // listen makes sure something in ns answers at dst: an echo for UDP, an
-// accepting socket for TCP. Listeners live as long as the lab.
+// accepting socket for TCP. Listeners live until the case ends.
 func (l *Lab) listen(ns *labtest.NS, proto ir.Protocol, dst netip.AddrPort) error {
 	key := ns.Name + " " + proto.String() + " " + dst.String()
 	l.mu.Lock()
