@@ -269,6 +269,9 @@ func (rb *ruleBuilder) meterStatement(pos, end ir.Pos) *ir.Limit {
 		return nil
 	}
 	rb.sets[name] = set
-	rb.current.Sets = append(rb.current.Sets, set)
+	if rb.enabled {
+		// A disabled rule's meter is checked, but declares nothing.
+		rb.current.Sets = append(rb.current.Sets, set)
+	}
 	return l
 }

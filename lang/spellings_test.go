@@ -55,3 +55,16 @@ func TestMeterIsADynamicSetAndAdd(t *testing.T) {
 	}
 	assert.Equal(t, set.Sets[0], meter.Sets[0])
 }
+
+// A meter in a disabled option's rule is checked, but declares no set.
+func TestDisabledMeterDeclaresNothing(t *testing.T) {
+	src := "table inet t {\nchain c hook input {\noption x {\ntcp dport 22 meter m { ip saddr limit rate 3/minute } accept\n}\n}\n}\n"
+	for _, tc := range []struct {
+		enable []string
+		sets   int
+	}{{nil, 0}, {[]string{"x"}, 1}} {
+		p, ds := lang.Load("t.ks", []byte(src), lang.Config{Enable: tc.enable})
+		require.False(t, ds.HasErrors(), "%v", ds)
+		assert.Len(t, p.Tables[0].Sets, tc.sets, "enabled: %v", tc.enable)
+	}
+}
