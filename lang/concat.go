@@ -51,17 +51,13 @@ func (rb *ruleBuilder) concatenation(sels []*ir.Selector, pos, end ir.Pos) bool 
 		}
 		k = next
 		rb.out = &ir.Rule{Pos: base.Pos}
-		tuple, ok := rb.tuple(sels, key)
+		tuple, ok := rb.distinctTuple(sels, key, tuples, "this element of the concatenation")
 		if !ok {
 			return false
 		}
-		if tuple == nil {
-			continue // a define without a value, in a disabled rule
+		if tuple != nil { // nil: a define without a value, in a disabled rule
+			tuples = append(tuples, tuple)
 		}
-		if !rb.tupleApart(tuple, tuples, "this element of the concatenation") {
-			return false
-		}
-		tuples = append(tuples, tuple)
 	}
 	if len(tuples) == 0 {
 		tuples = [][]*ir.Match{{}} // a disabled rule's: nothing to add

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -39,7 +40,7 @@ func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 	}
 	body := rb.next()
 	if body == nil || body.Value == nil || body.Value.Set == nil {
-		if body != nil && body.Value != nil && body.Value.Word != nil && (*body.Value.Word)[0] == '@' {
+		if body != nil && strings.HasPrefix(body.word(), "@") {
 			at, to := body.span()
 			rb.errorf(at, to, "ksc does not declare named verdict maps yet").Hint = "write the map in the rule: " + vmapHint
 			return false
@@ -59,15 +60,12 @@ func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 		out := *base
 		out.Matches = cloneMatches(base.Matches)
 		rb.out = &out
-		key, ok := rb.tuple(sels, br.key)
+		key, ok := rb.distinctTuple(sels, br.key, keys, "this key of the verdict map")
 		if !ok {
 			return false
 		}
 		if key == nil {
 			continue // a define without a value, in a disabled rule
-		}
-		if !rb.tupleApart(key, keys, "this key of the verdict map") {
-			return false
 		}
 		keys = append(keys, key)
 		rb.terms, rb.i, rb.stage = br.verdict, 1, matching
@@ -179,6 +177,16 @@ func (rb *ruleBuilder) vmapVerdict(sels []*ir.Selector, br vmapBranch) bool {
 		}
 	}
 	return clauseReaders[w.word()](rb, w.word(), at, to)
+}
+
+// distinctTuple is tuple, refused where a packet could have the values
+// of one of earlier too.
+func (rb *ruleBuilder) distinctTuple(sels []*ir.Selector, key []*Term, earlier [][]*ir.Match, what string) ([]*ir.Match, bool) {
+	tuple, ok := rb.tuple(sels, key)
+	if !ok || tuple == nil {
+		return tuple, ok
+	}
+	return tuple, rb.tupleApart(tuple, earlier, what)
 }
 
 // tupleApart refuses a key that a packet could share with an earlier
