@@ -96,33 +96,34 @@ type KindSpec struct {
 	// Family is the family whose packets hold values of the kind
 	// (addresses), or Inet.
 	Family Family
-	// TypeName is nft's name for the type, as a set declares it.
+	// TypeName is nft's name for the type, as a set declares it ("type
+	// inet_service"); empty for kinds nft names only by typeof.
 	TypeName string
 	// Example is a match on a field of the kind, for hints.
 	Example string
 }
 
 var kindSpecs = [kindEnd]KindSpec{
-	KindInterface: {Plural: "interface names", Shape: ShapeName, Bits: 8 * (MaxInterfaceName + 1), Example: `oifname "tun0"`},
+	KindInterface: {Plural: "interface names", Shape: ShapeName, Bits: 8 * (MaxInterfaceName + 1), TypeName: "ifname", Example: `oifname "tun0"`},
 	KindIPv4:      {Plural: "IPv4 addresses", Shape: ShapeAddr, Bits: 32, Ranges: true, Family: IPv4, TypeName: "ipv4_addr", Example: "ip daddr { 192.0.2.1, 198.51.100.0/24 }"},
 	KindIPv6:      {Plural: "IPv6 addresses", Shape: ShapeAddr, Bits: 128, Ranges: true, Family: IPv6, TypeName: "ipv6_addr", Example: "ip6 daddr 2001:db8::/32"},
-	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Aliases: Services, Example: "tcp dport { 22, 8000-8080 }"},
-	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, NamesOnly: true, Example: "meta l4proto { tcp, udp }"},
-	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, Example: "ct state established,related"},
-	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true,
+	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Aliases: Services, TypeName: "inet_service", Example: "tcp dport { 22, 8000-8080 }"},
+	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, NamesOnly: true, TypeName: "inet_proto", Example: "meta l4proto { tcp, udp }"},
+	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, TypeName: "ct_state", Example: "ct state established,related"},
+	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true, TypeName: "icmp_type",
 		Example: "icmp type { destination-unreachable, echo-request }"},
-	KindICMPv6Type: {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, Example: "icmpv6 type nd-neighbor-solicit"},
-	KindICMPCode:   {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, Example: "icmp code port-unreachable"},
-	KindICMPv6Code: {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, Example: "icmpv6 code no-route"},
-	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Example: "meta mark 0x1"},
-	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, Example: "meta skuid 0"},
-	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, Example: "meta skgid 0"},
-	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, Example: "meta nfproto ipv4"},
-	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, Example: "meta pkttype { broadcast, multicast }"},
-	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, Example: "tcp flags syn"},
+	KindICMPv6Type: {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
+	KindICMPCode:   {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
+	KindICMPv6Code: {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
+	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, TypeName: "mark", Example: "meta mark 0x1"},
+	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
+	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
+	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
+	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
+	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
 	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
-	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, Example: "ip dscp { cs1, af41, ef }"},
-	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, Example: "fib daddr type local"},
+	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
+	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},
 }
 
 // SetKinds are the kinds a declared set may hold.

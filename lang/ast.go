@@ -81,21 +81,25 @@ func (t *Table) Chains() []*Chain {
 	return chains
 }
 
-// SetDecl is "set NAME { type T; flags dynamic; size N; timeout T }".
+// SetDecl is "set NAME { type T; flags dynamic; size N; timeout T }", or
+// "map NAME { type K : verdict; elements = { K : VERDICT, ... } }".
 type SetDecl struct {
 	Pos   lexer.Position
-	Name  string     `parser:"\"set\" @Word"`
+	Map   bool       `parser:"( \"set\" | @\"map\" )"`
+	Name  string     `parser:"@Word"`
 	Attrs []*SetAttr `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
 }
 
-// SetAttr is one "KEY VALUE[,VALUE]" line of a set declaration, or its
-// "elements = VALUE".
+// SetAttr is one "KEY VALUE[,VALUE]" line of a set declaration ("type
+// ipv4_addr . inet_service" has three words), its "elements = VALUE",
+// its comment, or a bare "auto-merge".
 type SetAttr struct {
 	Pos      lexer.Position
 	EndPos   lexer.Position
-	Key      string   `parser:"@(\"type\" | \"flags\" | \"size\" | \"timeout\" | \"elements\")"`
+	Key      string   `parser:"@(\"type\" | \"typeof\" | \"flags\" | \"size\" | \"timeout\" | \"elements\" | \"auto-merge\" | \"policy\" | \"comment\")"`
 	Elements *Value   `parser:"( \"=\" @@"`
-	Values   []string `parser:"| @Word ( \",\" @Word )* )"`
+	Text     *string  `parser:"| @String"`
+	Values   []string `parser:"| @Word ( \",\"? @Word )* )?"`
 }
 
 // Chain is "chain NAME hook H [priority P] [policy V] { rules }".

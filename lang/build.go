@@ -152,6 +152,8 @@ type builder struct {
 	targets []chainRef
 	// sets are the current table's declared sets, by name.
 	sets map[string]*ir.TableSet
+	// consts are its constant sets and maps, by name.
+	consts map[string]*constSet
 	// current is the table being built, which a meter adds its set to.
 	current *ir.Table
 	// consume lets the tree's rules go once built (Load owns the tree).
@@ -364,15 +366,11 @@ func (b *builder) table(t *Table) *ir.Table {
 	}
 	b.targets = nil
 	b.sets = map[string]*ir.TableSet{}
+	b.consts = map[string]*constSet{}
 	b.current = out
 	for _, it := range t.Items {
 		if it.Set != nil {
-			if s := b.setDecl(it.Set); s != nil {
-				out.Sets = append(out.Sets, s)
-				if _, dup := b.sets[s.Name]; !dup {
-					b.sets[s.Name] = s
-				}
-			}
+			b.tableSet(out, it.Set)
 		}
 	}
 	for _, it := range t.Items {

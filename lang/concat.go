@@ -24,9 +24,12 @@ func (rb *ruleBuilder) concatenation(sels []*ir.Selector, pos, end ir.Pos) bool 
 	var values []*Value
 	switch t := rb.peek(); {
 	case t != nil && strings.HasPrefix(t.word(), "@"):
-		at, to := t.span()
-		rb.errorf(at, to, "ksc does not declare sets of concatenations yet").Hint = "write the tuples in the rule: { VALUE . VALUE, ... }"
-		return false
+		rb.next()
+		body := rb.constBody(t, sels, false)
+		if body == nil {
+			return false
+		}
+		values = body.Set.Values()
 	case t != nil && t.Value != nil && t.Value.Set != nil:
 		rb.next()
 		values = t.Value.Set.Values()

@@ -295,10 +295,18 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	last := values[len(values)-1]
 	m := &ir.Match{Pos: pos, End: convertPos(last.EndPos), Field: sel.Field, Op: op, Protocol: sel.Protocol, Mask: mask}
 	if len(values) == 1 && values[0].Word != nil && strings.HasPrefix(*values[0].Word, "@") {
-		if rb.setLookup(m, &Term{Pos: values[0].Pos, EndPos: values[0].EndPos, Value: values[0]}) {
-			rb.out.Matches = append(rb.out.Matches, m)
+		ref := &Term{Pos: values[0].Pos, EndPos: values[0].EndPos, Value: values[0]}
+		if !rb.looksUpConst(ref, kind) {
+			if rb.setLookup(m, ref) {
+				rb.out.Matches = append(rb.out.Matches, m)
+			}
+			return true
 		}
-		return true
+		c := rb.constLookup(ref, []*ir.Selector{sel}, false)
+		if c == nil {
+			return true
+		}
+		values = []*Value{c.elements}
 	}
 	var elems []elem
 	ok := true

@@ -12,11 +12,36 @@ import (
 
 const setHint = "e.g. set VPN_SERVERS { type ipv4_addr; flags interval; elements = { 192.0.2.1 } }, or set ssh4 { type ipv4_addr; flags dynamic; timeout 10m }"
 
-// setDecl builds "set NAME { type T; flags dynamic[,timeout]; size N; timeout T }".
-func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
+// setDecl builds "set NAME { type T; flags dynamic[,timeout]; size N;
+// timeout T }" of addresses of one family as a set declared in the
+// kernel, and any other set or map as a constant of the policy.
+func (b *builder) setDecl(d *SetDecl) (*ir.TableSet, *constSet) {
 	out := &ir.TableSet{Pos: convertPos(d.Pos), Name: d.Name}
+	var typeAttr *SetAttr
+	for _, a := range d.Attrs {
+		if a.Key == "type" || a.Key == "typeof" {
+			if typeAttr != nil {
+				pos, end := endPos(a.Pos, a.EndPos)
+				b.errorf(pos, end, "set %s has two types", d.Name).Hint = setHint
+				return nil, nil
+			}
+			typeAttr = a
+		}
+	}
+	if typeAttr == nil {
+		b.errorf(out.Pos, ir.Pos{}, "%s %s needs a type", map[bool]string{true: "map", false: "set"}[d.Map], d.Name).Hint = setHint
+		return nil, nil
+	}
+	tpos, tend := endPos(typeAttr.Pos, typeAttr.EndPos)
+	keys, data, ok := b.keyTypes(typeAttr, tpos, tend)
+	if !ok {
+		return nil, nil
+	}
+	if d.Map || data != "" || len(keys) != 1 || !slices.Contains(ir.SetKinds(), keys[0].kind) {
+		return nil, b.constDecl(d, keys, data)
+	}
+	out.Kind = keys[0].kind
 	seen := map[string]bool{}
-	ok := true
 	var elements *SetAttr
 	for _, a := range d.Attrs {
 		pos, end := endPos(a.Pos, a.EndPos)
@@ -26,33 +51,36 @@ func (b *builder) setDecl(d *SetDecl) *ir.TableSet {
 			continue
 		}
 		seen[a.Key] = true
-		if (a.Key == "elements") != (a.Elements != nil) {
+		switch {
+		case a.Key == "type" || a.Key == "typeof" || a.Key == "auto-merge" || a.Key == "policy" || a.Key == "comment":
+			continue // auto-merge: ksc merges the elements itself
+		case (a.Key == "elements") != (a.Elements != nil):
 			b.errorf(pos, end, "set %s: write elements = { ... }, and the other attributes without '='", d.Name).Hint = setHint
 			ok = false
-			continue
-		}
-		if a.Key == "elements" {
+		case a.Key == "elements":
 			elements = a // read once the type is known
-			continue
-		}
-		if a.Key != "flags" && len(a.Values) > 1 {
+		case len(a.Values) == 0:
+			b.errorf(pos, end, "set %s: %s needs a value", d.Name, a.Key).Hint = setHint
+			ok = false
+		case a.Key != "flags" && len(a.Values) > 1:
 			b.errorf(pos, end, "set %s: %s takes one value, not %d", d.Name, a.Key, len(a.Values)).Hint = setHint
 			ok = false
-			continue
+		default:
+			ok = b.setAttr(out, a.Key, a.Values, pos, end) && ok
 		}
-		ok = b.setAttr(out, a.Key, a.Values, pos, end) && ok
 	}
-	if !seen["type"] && ok {
-		b.errorf(out.Pos, ir.Pos{}, "set %s needs a type", d.Name).Hint = setHint
-		ok = false
+	if !seen["flags"] && !out.Dynamic {
+		// nft's plain set holds single addresses; ksc declares every
+		// address set it looks up with intervals, which hold them too.
+		out.Interval = true
 	}
 	if ok && elements != nil {
 		ok = b.setElements(out, elements.Elements)
 	}
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	return out
+	return out, nil
 }
 
 // setElements reads "elements = VALUE": a set, a $NAME or a file(), of
@@ -90,9 +118,6 @@ func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
 			d.Hint = "did you mean @" + best + "?"
 		}
 		return false
-	case !slices.Contains(ir.SetKinds(), kind):
-		rb.errorf(at, to, "%s cannot look up a set: ksc declares sets of addresses", m.Field).Hint = "match ip saddr, ip daddr, ip6 saddr or ip6 daddr against @" + name
-		return false
 	case set.Kind != kind:
 		rb.errorf(at, to, "set %s holds %s, and %s needs %s", name, set.TypeName(), m.Field, kind)
 		return false
@@ -117,16 +142,6 @@ func otherFamily(k ir.Kind) ir.Kind {
 
 func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end ir.Pos) bool {
 	switch key {
-	case "type":
-		var names []string
-		for _, k := range ir.SetKinds() {
-			if k.Spec().TypeName == values[0] {
-				s.Kind = k
-				return true
-			}
-			names = append(names, k.Spec().TypeName)
-		}
-		b.errorf(pos, end, "set %s has type %q; ksc declares sets of %s", s.Name, values[0], strings.Join(names, " or ")).Hint = setHint
 	case "flags":
 		for _, f := range values {
 			switch f {
@@ -274,4 +289,24 @@ func (rb *ruleBuilder) meterStatement(pos, end ir.Pos) *ir.Limit {
 		rb.current.Sets = append(rb.current.Sets, set)
 	}
 	return l
+}
+
+// tableSet declares a set or map of the table: one name for one of them.
+func (b *builder) tableSet(t *ir.Table, d *SetDecl) {
+	s, c := b.setDecl(d)
+	switch {
+	case c != nil && b.sets[c.name] != nil:
+		b.errorf(c.pos, c.end, "%s: the table already has a set %s, at %s", c.what(), c.name, b.sets[c.name].Pos).Hint = "give each set a name of its own"
+	case c != nil && b.consts[c.name] != nil:
+		b.errorf(c.pos, c.end, "%s: the table already has a %s, at %s", c.what(), b.consts[c.name].what(), b.consts[c.name].pos).Hint = "give each set a name of its own"
+	case c != nil:
+		b.consts[c.name] = c
+	case s != nil && b.consts[s.Name] != nil:
+		b.errorf(s.Pos, ir.Pos{}, "set %s: the table already has a %s, at %s", s.Name, b.consts[s.Name].what(), b.consts[s.Name].pos).Hint = "give each set a name of its own"
+	case s != nil:
+		t.Sets = append(t.Sets, s) // a second of one name: validation says so
+		if _, dup := b.sets[s.Name]; !dup {
+			b.sets[s.Name] = s
+		}
+	}
 }

@@ -39,12 +39,14 @@ func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 		return false
 	}
 	body := rb.next()
-	if body == nil || body.Value == nil || body.Value.Set == nil {
-		if body != nil && strings.HasPrefix(body.word(), "@") {
-			at, to := body.span()
-			rb.errorf(at, to, "ksc does not declare named verdict maps yet").Hint = "write the map in the rule: " + vmapHint
+	if body != nil && strings.HasPrefix(body.word(), "@") {
+		v := rb.constBody(body, sels, true)
+		if v == nil {
 			return false
 		}
+		body = term(v)
+	}
+	if body == nil || body.Value == nil || body.Value.Set == nil {
 		rb.errorf(vpos, vend, "vmap needs its elements in braces").Hint = vmapHint
 		return false
 	}

@@ -47,11 +47,28 @@ func TestConcatenationIsOneRuleATuple(t *testing.T) {
 	}
 }
 
+// A named set of anything but addresses, a set of a concatenation and a
+// map mean their elements written in the rule.
+func TestConstantSetsAreTheirElements(t *testing.T) {
+	for _, tc := range []struct{ named, rules string }{
+		{"tcp dport @ports accept", "tcp dport { 22, 80-90, 443 } accept"},
+		{"tcp dport != @ports drop", "tcp dport != { 22, 80-90, 443 } drop"},
+		{"ip daddr . tcp dport @pairs accept", "ip daddr . tcp dport { 198.51.100.1 . 22, 198.51.100.2 . 443 } accept"},
+		{"ip daddr . tcp dport @typed_pairs accept", "ip daddr . tcp dport { 198.51.100.1 . 22, 198.51.100.2 . 443 } accept"},
+		{"meta l4proto vmap @protos", "meta l4proto vmap { tcp : jump T, udp : goto U }"},
+		{"ip protocol . th dport vmap @services", "ip protocol . th dport vmap { tcp . 22 : accept, udp . 53 : accept }"},
+		{"iifname @lans accept", `iifname { "eth1", "wg*" } accept`},
+		{"ct state vmap @states", "ct state vmap { established : accept, invalid : drop }"},
+	} {
+		assert.Equal(t, inputRules(t, tc.rules), inputRules(t, tc.named), tc.named)
+	}
+}
+
 // inputRules are the rules of an input chain, with $WEB and chains T and
 // U to jump to, each described with its statements and target.
 func inputRules(t *testing.T, rules string) []string {
 	t.Helper()
-	src := "define WEB = 443\ntable inet t {\nchain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
+	src := "define WEB = 443\ndefine STATES = { established : accept, invalid : drop }\ntable inet t {\n" + constantSets + "chain c hook input {\n" + rules + "\n}\nchain T {\n}\nchain U {\n}\n}\n"
 	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
 	require.False(t, ds.HasErrors(), "%s: %v", rules, ds)
 	var out []string
@@ -77,3 +94,17 @@ func describe(r *ir.Rule) string {
 	}
 	return strings.Join(append(words, r.VerdictText(), r.Comment), " ")
 }
+
+// constantSets are the named sets and maps inputRules' rules may use, in
+// the forms nft writes them.
+const constantSets = `set ports {
+	type inet_service; flags interval; auto-merge
+	elements = { 22, 80-90, $WEB }
+}
+set pairs { typeof ip daddr . tcp dport; elements = { 198.51.100.1 . 22, 198.51.100.2 . 443 } }
+set typed_pairs { type ipv4_addr . inet_service; elements = { 198.51.100.1 . 22, 198.51.100.2 . 443 } }
+set lans { type ifname; elements = { "eth1", "wg*" } }
+map protos { type inet_proto : verdict; elements = { tcp : jump T, udp : goto U } }
+map services { typeof ip protocol . th dport : verdict; elements = { tcp . 22 : accept, udp . 53 : accept } }
+map states { type ct_state : verdict; elements = $STATES }
+`

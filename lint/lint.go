@@ -165,15 +165,23 @@ func acceptsSomething(c *ir.Chain) bool {
 
 // acceptsReplies reports a chain whose rules on ct state alone accept
 // established and related packets, in one rule or several (a verdict
-// map writes one for each state).
+// map writes one for each state), or that accepts established packets
+// of some flows only (Mullvad's accepts the relay's replies and nothing
+// else from outside the tunnel): a choice, which the warning would
+// only argue with.
 func acceptsReplies(c *ir.Chain) bool {
 	var accepted ir.Set
 	for _, r := range reachable(c) {
 		if r.Verdict != ir.Accept {
 			continue
 		}
-		if ct := r.Match(ir.FieldCtState); ct != nil && len(r.Matches) == 1 {
+		ct := r.Match(ir.FieldCtState)
+		switch {
+		case ct == nil:
+		case len(r.Matches) == 1:
 			accepted = accepted.Union(ct.Effective())
+		case ct.Op == ir.Eq && ct.Effective().Contains(ir.CtStateSet(ir.CtEstablished)):
+			return true
 		}
 	}
 	return accepted.Contains(ir.CtStateSet(ir.CtEstablished, ir.CtRelated))

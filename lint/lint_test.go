@@ -70,6 +70,8 @@ func TestWarnings(t *testing.T) {
 		{"replies half accepted",
 			in("input", "ct state established accept\niifname lo accept"),
 			[]string{"t.ks:2:1: warning: input chain c drops by default and never accepts ct state established,related | replies to your own connections will be dropped: add \"ct state related,established accept\""}},
+		{"replies of some flows only, by choice",
+			in("input", "ip saddr 203.0.113.1 udp sport 51820 ct state established accept\niifname wg0 accept"), nil},
 		{"input chain without replies",
 			in("input", "iifname lo accept"),
 			[]string{"t.ks:2:1: warning: input chain c drops by default and never accepts ct state established,related | replies to your own connections will be dropped: add \"ct state related,established accept\""}},
