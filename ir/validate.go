@@ -59,11 +59,12 @@ func validateTable(t *Table, ds *Diagnostics) {
 	if !validateJumps(t, ds) {
 		return
 	}
-	reached := reachedFrom(t)
+	reached := ReachedFrom(t)
 	for _, c := range t.Chains {
 		contexts := []*Chain{c}
 		if !c.IsBase() {
 			contexts = reached[c]
+			validateRegularContexts(c, contexts, ds)
 		}
 		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
 			for _, r := range rules {
@@ -156,7 +157,7 @@ const MaxJumpDepth = 16
 
 // reachedFrom lists, for each regular chain, the base chains whose
 // packets it sees: what its rules can match depends on their hooks.
-func reachedFrom(t *Table) map[*Chain][]*Chain {
+func ReachedFrom(t *Table) map[*Chain][]*Chain {
 	out := map[*Chain][]*Chain{}
 	for _, base := range t.Chains {
 		if !base.IsBase() {
@@ -208,7 +209,7 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 			ds.Errorf(r.NAT.Pos, "unknown nat kind %d", r.NAT.Kind)
 		case (r.NAT.Kind == SNAT || r.NAT.Kind == DNAT) && !r.NAT.Addr.IsValid():
 			ds.Errorf(r.NAT.Pos, "%s without an address", r.NAT.Kind)
-		case c.Type != ChainNAT:
+		case !InNATContext(c, contexts):
 			hook := "postrouting priority srcnat"
 			if !r.NAT.Kind.Source() {
 				hook = "prerouting priority dstnat"
@@ -282,22 +283,60 @@ func validateNATChain(c *Chain, ds *Diagnostics) {
 	case c.Policy != Accept:
 		ds.Errorf(c.Pos, "nat chain %s has policy %s: a nat chain rewrites and filters nothing", c.Name, c.Policy).Hint = "leave the policy out, and drop packets in a filter chain"
 	}
+	validateNATRules(c, c, ds)
+}
+
+// validateNATRules checks the rules of chain c, a nat chain or a regular
+// chain that nat chain base reaches: they rewrite, on the hook that
+// rewrites what they rewrite, and decide nothing.
+func validateNATRules(c, base *Chain, ds *Diagnostics) {
 	for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
 		for _, r := range rules {
 			switch r.Verdict {
-			case NoVerdict, Accept, Return:
+			case NoVerdict, Accept, Return, Jump, Goto:
 			case Translate:
-				if r.NAT != nil && r.NAT.Kind.Source() != (c.Hook == HookPostrouting) {
+				if r.NAT != nil && r.NAT.Kind.Source() != (base.Hook == HookPostrouting) {
 					where := "postrouting"
 					if !r.NAT.Kind.Source() {
 						where = "prerouting or output"
 					}
-					ds.Errorf(r.NAT.Pos, "%s in nat chain %s on hook %s: it rewrites the %s, which the kernel does at %s", r.NAT.Kind, c.Name, c.Hook,
+					ds.Errorf(r.NAT.Pos, "%s in nat chain %s on hook %s%s: it rewrites the %s, which the kernel does at %s", r.NAT.Kind, c.Name, base.Hook, reachedVia(c, base),
 						map[bool]string{true: "source", false: "destination"}[r.NAT.Kind.Source()], where).Hint = "move it to a nat chain on hook " + where
 				}
 			default:
-				ds.Errorf(r.Pos, "%s in nat chain %s: a nat chain rewrites and filters nothing", r.Verdict, c.Name).Hint = "decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return"
+				ds.Errorf(r.Pos, "%s in nat chain %s%s: a nat chain rewrites and filters nothing", r.Verdict, c.Name, reachedVia(c, base)).Hint = "decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return"
 			}
+		}
+	}
+}
+
+// InNATContext reports whether chain c, run from the base chains
+// contexts, is a nat chain or a regular chain that only nat chains reach.
+func InNATContext(c *Chain, contexts []*Chain) bool {
+	if c.IsBase() {
+		return c.Type == ChainNAT
+	}
+	return len(contexts) > 0 && !slices.ContainsFunc(contexts, func(b *Chain) bool { return b.Type != ChainNAT })
+}
+
+// validateRegularContexts checks a regular chain reached from nat chains:
+// from nat chains only (a rewrite means nothing in a filter chain, a drop
+// nothing in a nat one), and with their rules' rules.
+func validateRegularContexts(c *Chain, contexts []*Chain, ds *Diagnostics) {
+	nat := slices.IndexFunc(contexts, func(b *Chain) bool { return b.Type == ChainNAT })
+	if nat < 0 {
+		return
+	}
+	if other := slices.IndexFunc(contexts, func(b *Chain) bool { return b.Type != ChainNAT }); other >= 0 {
+		ds.Errorf(c.Pos, "chain %s is reached from nat chain %s and from %s chain %s", c.Name, contexts[nat].Name, contexts[other].Type, contexts[other].Name).Hint =
+			"give each its own chain: a nat chain's rules rewrite, a filter chain's decide"
+		return
+	}
+	hooks := map[Hook]bool{}
+	for _, base := range contexts {
+		if !hooks[base.Hook] {
+			hooks[base.Hook] = true
+			validateNATRules(c, base, ds)
 		}
 	}
 }

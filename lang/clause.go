@@ -22,7 +22,7 @@ var (
 func init() {
 	clauseReaders = map[string]clauseReader{
 		"counter": func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool {
-			return rb.act(&ir.Counter{Pos: pos})
+			return rb.counterValues() && rb.act(&ir.Counter{Pos: pos})
 		},
 		"log": func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool { return rb.act(rb.log(pos)) },
 		"limit": func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {

@@ -456,3 +456,24 @@ func derefOr(s *string, alt string) string {
 	}
 	return alt
 }
+
+// counterValues reads the "packets N bytes M" that nft lists after a
+// counter and reads back as its starting values: a ruleset copied from
+// "nft list ruleset" has them on every counter. They change no verdict;
+// ksc's counters start at zero.
+func (rb *ruleBuilder) counterValues() bool {
+	for _, word := range []string{"packets", "bytes"} {
+		t := rb.peek()
+		if t == nil || t.word() != word {
+			return true
+		}
+		rb.next()
+		n := rb.next()
+		if n == nil || !isNumber(n.word()) {
+			at, to := t.span()
+			rb.errorf(at, to, "counter %s needs a number", word).Hint = "write counter, or counter packets 0 bytes 0 as nft lists it"
+			return false
+		}
+	}
+	return true
+}

@@ -263,11 +263,20 @@ func regularChains(p *ir.Policy, family ir.Family) ([]*ir.Chain, ir.Diagnostics)
 		if !t.Family.Covers(family) {
 			continue
 		}
+		reached := ir.ReachedFrom(t)
 		for _, c := range t.Chains {
 			if c.IsBase() {
 				continue
 			}
+			other := slices.IndexFunc(reached[c], func(b *ir.Chain) bool { return b.Type != ir.ChainFilter })
 			switch {
+			case other >= 0:
+				// nft runs it in the nat or route chain's context; ksc's
+				// iptables writer puts regular chains in the filter table.
+				base := reached[c][other]
+				ds.Errorf(c.Pos, "the iptables target cannot express regular chain %s, reached from %s chain %s: ksc writes regular chains in iptables' filter table", c.Name, base.Type, base.Name).Hint =
+					"write its rules in chain " + base.Name + ", or use the nft target"
+				continue
 			case Owned(p):
 				ds.Errorf(c.Pos, "the iptables target cannot express regular chain %s in a policy without \"flush ruleset\": such a policy lives in ksc's own chains beside other rules, where an accept is a RETURN to the builtin chain, and from a regular chain it would return to the chain that jumped", c.Name).Hint =
 					"add \"flush ruleset\" if the policy owns the filter table, or use the nft target"

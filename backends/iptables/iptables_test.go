@@ -354,6 +354,15 @@ func TestRegularChainsNeedTheWholeTable(t *testing.T) {
 	assert.EqualError(t, err, `t.ks:5:1: the iptables target cannot express regular chain x in a policy without "flush ruleset": such a policy lives in ksc's own chains beside other rules, where an accept is a RETURN to the builtin chain, and from a regular chain it would return to the chain that jumped`)
 }
 
+// A regular chain a nat chain jumps to runs in the nat table; ksc writes
+// regular chains in the filter table, so it refuses rather than write a
+// MASQUERADE there.
+func TestRegularChainsOfNATChainsAreRefused(t *testing.T) {
+	p := load(t, "flush ruleset\ntable t {\nchain n type nat hook postrouting priority srcnat {\njump ts\n}\nchain ts {\nmeta mark 0x1 masquerade\n}\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, `t.ks:6:1: the iptables target cannot express regular chain ts, reached from nat chain n: ksc writes regular chains in iptables' filter table`)
+}
+
 // In ksc's own chains a return ends the chain with its policy, as in nft.
 func TestReturnInOwnChains(t *testing.T) {
 	p := load(t, "table t {\nchain i hook input policy drop {\ntcp dport 22 return\n}\nchain o hook output {\ntcp dport 22 return\n}\n}\n")
