@@ -1,6 +1,9 @@
 package ir
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // Packet is what a rule can see of one packet: the IR's own meaning of a
 // match, evaluated without any backend. Tests compare the kernel's verdicts
@@ -35,6 +38,27 @@ type Packet struct {
 	// DSCP is the code point the packet is marked with, 0 unless a
 	// packet line says otherwise, as a socket sends by default.
 	DSCP uint8
+	// Added are the keys rules have put into dynamic sets on the
+	// packet's way so far: every dynamic set starts empty, as it is when
+	// the policy is loaded, and a rule after an "add" sees the key.
+	Added []Added
+}
+
+// Added is a key a rule put into a dynamic set.
+type Added struct {
+	Set *TableSet
+	Key Key
+}
+
+// Add puts the packet's value of w's key into w's set.
+func (p *Packet) Add(w *SetWrite) {
+	if k, ok := p.key(w.Key); ok && !p.inSet(w.Set, k) {
+		p.Added = append(p.Added, Added{w.Set, k})
+	}
+}
+
+func (p Packet) inSet(s *TableSet, k Key) bool {
+	return slices.ContainsFunc(p.Added, func(a Added) bool { return a.Set == s && a.Key == k })
 }
 
 // Hops is the packet's TTL or hop limit: HopLimit, else what the kernel
@@ -72,6 +96,9 @@ func (m *Match) Holds(p Packet) bool {
 	k, ok := p.key(m.Field)
 	if m.Mask != 0 {
 		k = uintKey(k.Uint() & uint64(m.Mask))
+	}
+	if m.Set != nil && m.Set.Dynamic {
+		return ok && p.inSet(m.Set, k) != (m.Op == Neq)
 	}
 	return ok && m.Effective().Has(k)
 }

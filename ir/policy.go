@@ -469,11 +469,12 @@ func (l *Log) Text(quote func(string) string) string {
 	return text
 }
 
-func (Counter) statement() {}
-func (Log) statement()     {}
-func (Limit) statement()   {}
-func (MarkSet) statement() {}
-func (MSSSet) statement()  {}
+func (Counter) statement()  {}
+func (Log) statement()      {}
+func (Limit) statement()    {}
+func (MarkSet) statement()  {}
+func (MSSSet) statement()   {}
+func (SetWrite) statement() {}
 
 // MSSSet rewrites the maximum segment size a TCP SYN offers: to Size, or
 // with Size 0 to what the route's MTU allows ("tcp option maxseg size set
@@ -640,12 +641,12 @@ func (l *Limit) Condition() string {
 }
 
 // KeepsState reports whether the policy remembers one packet for the
-// next: a limit's bucket, a meter's keys.
+// next: a limit's bucket, a meter's keys, a key added to a set.
 func (p *Policy) KeepsState() bool {
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
 			for _, r := range c.Rules {
-				if r.Limit() != nil {
+				if r.Limit() != nil || r.KeyedBy() != nil {
 					return true
 				}
 			}
@@ -719,10 +720,34 @@ func (r *Rule) Family() Family {
 			return f
 		}
 	}
-	if l := r.Limit(); l != nil && l.Meter != nil {
-		return l.Meter.Key.Spec().Family
+	if key := r.KeyedBy(); key != nil {
+		return key.Field.Spec().Family
 	}
 	return Inet
+}
+
+// SetKey is a statement's key into a dynamic set: a meter's or a SetWrite's.
+type SetKey struct {
+	Pos   Pos
+	Text  string
+	Field Field
+}
+
+// KeyedBy is the first key of a set the rule's statements read from the
+// packet, or nil: the key binds the family as a match would ("update @s
+// { ip saddr ... }" holds for IPv4 packets only).
+func (r *Rule) KeyedBy() *SetKey {
+	for _, s := range r.Statements {
+		switch s := s.(type) {
+		case *Limit:
+			if s.Meter != nil {
+				return &SetKey{s.Pos, s.Text(), s.Meter.Key}
+			}
+		case *SetWrite:
+			return &SetKey{s.Pos, s.Text(), s.Key}
+		}
+	}
+	return nil
 }
 
 // Match returns the rule's match on field f, or nil. Normalized rules have

@@ -25,6 +25,9 @@ type TableSet struct {
 	// (or last updated, for "update").
 	Timeout time.Duration
 	Dynamic bool
+	// Timeouts: its keys may expire ("flags timeout"), after Timeout or
+	// after the time the rule that adds one gives it.
+	Timeouts bool
 	// Interval sets hold prefixes and ranges; ksc declares every address
 	// set it looks up so.
 	Interval bool
@@ -42,6 +45,10 @@ func (s *TableSet) EffectiveSize() uint32 {
 	}
 	return s.Size
 }
+
+// Expires reports whether the set's keys may expire: flags timeout, or a
+// timeout of its own.
+func (s *TableSet) Expires() bool { return s.Timeouts || s.Timeout != 0 }
 
 // TypeName is the set's type as nft writes it.
 func (s *TableSet) TypeName() string { return s.Kind.Spec().TypeName }
@@ -74,6 +81,27 @@ type Meter struct {
 	Op  SetOp
 	Set *TableSet
 	Key Field
+}
+
+// SetWrite is "add|update @SET { KEY [timeout T] }": the packet's key
+// goes into a dynamic set, which other rules then look up ("ip saddr
+// @blackhole drop"). Timeout, when not zero, is the key's own, in place
+// of the set's.
+type SetWrite struct {
+	Pos     Pos
+	Op      SetOp
+	Set     *TableSet
+	Key     Field
+	Timeout time.Duration
+}
+
+// Text is the statement as nft lists it.
+func (w *SetWrite) Text() string {
+	key := w.Key.String()
+	if w.Timeout != 0 {
+		key += " timeout " + FormatTimeout(w.Timeout)
+	}
+	return fmt.Sprintf("%s @%s { %s }", w.Op, w.Set.Name, key)
 }
 
 // MeterKeys are the fields a meter can be keyed by.
@@ -111,18 +139,28 @@ func validateSets(t *Table, ds *Diagnostics) {
 		case !s.Dynamic && !s.Interval:
 			ds.Errorf(s.Pos, "set %s needs flags interval (ksc writes address sets so, to hold prefixes and ranges) or flags dynamic", s.Name).Hint =
 				"add \"flags interval\" for a set that rules look up as @" + s.Name + "; \"flags dynamic\" for one that a per-key limit fills"
-		case !s.Dynamic && (s.Size != 0 || s.Timeout != 0):
+		case !s.Dynamic && (s.Size != 0 || s.Expires()):
 			ds.Errorf(s.Pos, "set %s: size and timeout are for dynamic sets", s.Name)
 		}
 		if s.Timeout < 0 || s.Timeout%time.Second != 0 {
 			ds.Errorf(s.Pos, "set %s has a timeout of %s; ksc writes whole seconds", s.Name, s.Timeout)
 		}
 	}
+	writers := map[*TableSet]*SetWrite{}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, st := range r.Statements {
+				if w, ok := st.(*SetWrite); ok && validateSetWrite(t, w, ds) {
+					writers[w.Set] = w
+				}
+			}
+		}
+	}
 	for _, c := range t.Chains {
 		for _, r := range c.Rules {
 			for _, m := range r.Matches {
 				if m.Set != nil {
-					validateLookup(t, m, ds)
+					validateLookup(t, m, writers[m.Set] != nil, ds)
 					continue
 				}
 				if s := seen[m.SetName]; s != nil {
@@ -140,20 +178,54 @@ func validateSets(t *Table, ds *Diagnostics) {
 				continue
 			}
 			validateMeter(t, l, users, ds)
+			if w := writers[l.Meter.Set]; w != nil && users[l.Meter.Set] == l {
+				ds.Errorf(l.Pos, "set %s keeps this rule's rate limits, and the rule at %s adds keys to it", l.Meter.Set.Name, w.Pos).Hint =
+					"declare a set for the limits and another for the keys"
+			}
 		}
 	}
 }
 
+// validateSetWrite checks "add|update @SET { KEY [timeout T] }": a
+// dynamic set of the table, of the key's type, whose keys may expire if
+// the statement gives them a timeout.
+func validateSetWrite(t *Table, w *SetWrite, ds *Diagnostics) bool {
+	switch {
+	case w.Op != SetAdd && w.Op != SetUpdate:
+		ds.Errorf(w.Pos, "unknown set operation %d", w.Op)
+	case w.Set == nil || !slices.Contains(t.Sets, w.Set):
+		ds.Errorf(w.Pos, "%s writes to a set table %s %s does not declare", w.Op, t.Family, t.Name)
+	case !slices.Contains(MeterKeys, w.Key):
+		ds.Errorf(w.Pos, "%s: ksc keys dynamic sets by address", w.Text()).Hint = "key it by ip saddr, ip daddr, ip6 saddr or ip6 daddr"
+	case w.Key.Spec().Kind != w.Set.Kind:
+		ds.Errorf(w.Pos, "%s: set %s holds %s keys, not %s", w.Text(), w.Set.Name, w.Set.TypeName(), w.Key).Hint =
+			"key it by a field of the set's type, or declare the set with the key's type"
+	case !t.Family.Covers(w.Key.Spec().Family):
+		ds.Errorf(w.Pos, "%s can never hold in table %s %s: it keys %s packets", w.Text(), t.Family, t.Name, w.Key.Spec().Family)
+	case !w.Set.Dynamic:
+		ds.Errorf(w.Pos, "%s writes to set %s, which is not dynamic", w.Text(), w.Set.Name).Hint = "add \"flags dynamic\" to the set"
+	case w.Timeout != 0 && !w.Set.Expires():
+		ds.Errorf(w.Pos, "%s gives its key a timeout, and set %s keeps keys for ever", w.Text(), w.Set.Name).Hint = "declare the set with flags dynamic,timeout"
+	case w.Timeout < 0 || w.Timeout%time.Second != 0:
+		ds.Errorf(w.Pos, "%s has a timeout of %s; ksc writes whole seconds", w.Text(), w.Timeout)
+	default:
+		return true
+	}
+	return false
+}
+
 // validateLookup checks a match on a declared set: the table's own, of
-// the field's kind, and not dynamic.
-func validateLookup(t *Table, m *Match, ds *Diagnostics) {
+// the field's kind, and not dynamic unless rules write keys into it
+// (written).
+func validateLookup(t *Table, m *Match, written bool, ds *Diagnostics) {
 	switch {
 	case !slices.Contains(t.Sets, m.Set):
 		ds.Errorf(m.Pos, "%s looks up set %s, which table %s %s does not declare", m.Field, m.Set.Name, t.Family, t.Name)
 	case m.Set.Kind != m.Field.Spec().Kind:
 		ds.Errorf(m.Pos, "%s cannot look up set %s of %s", m.Field, m.Set.Name, m.Set.TypeName())
-	case m.Set.Dynamic:
-		ds.Errorf(m.Pos, "%s looks up dynamic set %s: ksc fills dynamic sets for per-key limits only", m.Field, m.Set.Name)
+	case m.Set.Dynamic && !written:
+		ds.Errorf(m.Pos, "%s looks up dynamic set %s, which no rule adds keys to", m.Field, m.Set.Name).Hint =
+			"add keys with add @" + m.Set.Name + " { " + m.Field.String() + " }; the keys of a set a limit keeps are not looked up"
 	case m.SetName != m.Set.Name:
 		ds.Errorf(m.Pos, "%s looks up set %s by the name %s", m.Field, m.Set.Name, m.SetName)
 	}

@@ -493,10 +493,26 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 			first = m
 		}
 	}
-	if l := r.Limit(); l != nil && l.Meter != nil && first != nil {
-		if f := l.Meter.Key.Spec().Family; f != first.family() {
-			ds.Errorf(l.Pos, "%s contradicts %s at %s: no packet is both %s and %s", l.Text(), first.Text(), first.Pos, f, first.family()).Hint =
-				"key the limit by the family's own address field"
+	for _, s := range r.Statements {
+		var key *SetKey
+		switch s := s.(type) {
+		case *Limit:
+			if s.Meter != nil {
+				key = &SetKey{s.Pos, s.Text(), s.Meter.Key}
+			}
+		case *SetWrite:
+			key = &SetKey{s.Pos, s.Text(), s.Key}
+		}
+		if key == nil {
+			continue
+		}
+		if first == nil {
+			first = &Match{Pos: key.Pos, Field: key.Field}
+			continue
+		}
+		if f := key.Field.Spec().Family; f != first.family() {
+			ds.Errorf(key.Pos, "%s contradicts %s at %s: no packet is both %s and %s", key.Text, first.Text(), first.Pos, f, first.family()).Hint =
+				"key it by the family's own address field"
 		}
 	}
 }

@@ -36,8 +36,8 @@ func init() {
 	}
 	for _, op := range []ir.SetOp{ir.SetAdd, ir.SetUpdate} {
 		clauseReaders[op.String()] = func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {
-			l := rb.meter(op, pos, end)
-			return l != nil && rb.act(l)
+			s := rb.setStatement(op, pos, end)
+			return s != nil && rb.act(s)
 		}
 	}
 	for _, v := range ir.AllVerdicts() {

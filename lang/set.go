@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -121,10 +122,6 @@ func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
 	case set.Kind != kind:
 		rb.errorf(at, to, "set %s holds %s, and %s needs %s", name, set.TypeName(), m.Field, kind)
 		return false
-	case set.Dynamic:
-		rb.errorf(at, to, "set %s is dynamic: ksc fills dynamic sets for per-key limits and does not look them up", name).Hint =
-			"look up a set with flags interval instead"
-		return false
 	}
 	m.Set, m.SetName, m.Values = set, name, set.Elements
 	return true
@@ -150,7 +147,7 @@ func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end 
 			case "interval":
 				s.Interval = true
 			case "timeout":
-				// Implied by a timeout, as nft lists it ("flags dynamic,timeout").
+				s.Timeouts = true
 			default:
 				b.errorf(pos, end, "set %s has flag %q; ksc declares sets with flags interval, or flags dynamic (with timeout if it has one)", s.Name, f).Hint = setHint
 				return false
@@ -167,7 +164,7 @@ func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end 
 	case "timeout":
 		d, ok := ir.ParseTimeout(values[0])
 		if ok {
-			s.Timeout = d
+			s.Timeout, s.Timeouts = d, true
 			return true
 		}
 		b.errorf(pos, end, "set %s: timeout needs a time such as 90s, 10m, 1h or 1d, not %q", s.Name, values[0]).Hint = setHint
@@ -175,10 +172,12 @@ func (b *builder) setAttr(s *ir.TableSet, key string, values []string, pos, end 
 	return false
 }
 
-// meter reads "add|update @SET { KEY limit rate ... }": a rate limit for
-// each key, kept in a dynamic set of the table.
-func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
-	hint := fmt.Sprintf("e.g. %s @ssh4 { ip saddr limit rate over 3/minute burst 5 packets } drop", op)
+// setStatement reads "add|update @SET { KEY [timeout T] [limit rate
+// ...] }": with a limit, a rate limit for each key, kept in a dynamic set
+// of the table (a meter); without, the key written into the set, which
+// other rules look up.
+func (rb *ruleBuilder) setStatement(op ir.SetOp, pos, end ir.Pos) ir.Statement {
+	hint := fmt.Sprintf("e.g. %s @ssh4 { ip saddr limit rate over 3/minute burst 5 packets } drop, or %s @blackhole { ip saddr timeout 1m }", op, op)
 	ref := rb.next()
 	if ref == nil || !strings.HasPrefix(ref.word(), "@") {
 		rb.errorf(pos, end, "%s needs a set: @NAME", op).Hint = hint
@@ -195,16 +194,37 @@ func (rb *ruleBuilder) meter(op ir.SetOp, pos, end ir.Pos) *ir.Limit {
 		}
 		return nil
 	}
-	return rb.keyedLimit(op, set, op.String()+" @"+name, at, to, pos, hint)
+	body, ok := rb.keyedBody(set, op.String()+" @"+name, at, to, hint, true)
+	if !ok {
+		return nil
+	}
+	if body.limit == nil {
+		return &ir.SetWrite{Pos: pos, Op: op, Set: set, Key: body.key, Timeout: body.timeout}
+	}
+	if body.timeout != 0 && body.timeout != set.Timeout {
+		rb.errorf(body.timeoutAt, body.timeoutTo, "%s: a rate limit's keys expire after the set's timeout", op.String()+" @"+name).Hint =
+			"give set " + name + " timeout " + ir.FormatTimeout(body.timeout) + ", and leave it out here"
+		return nil
+	}
+	return rb.meterLimit(op, set, body, pos)
 }
 
-// keyedLimit reads "{ KEY limit rate ... }", the body of add, update and
-// meter, as a limit for each key kept in set.
-func (rb *ruleBuilder) keyedLimit(op ir.SetOp, set *ir.TableSet, what string, at, to, pos ir.Pos, hint string) *ir.Limit {
+// keyedBody is what the braces of add, update and meter hold.
+type keyedBody struct {
+	key                  ir.Field
+	timeout              time.Duration
+	timeoutAt, timeoutTo ir.Pos
+	limit                *ir.Limit
+}
+
+// keyedBody reads "{ KEY [timeout T] [limit rate ...] }", the body of
+// add, update and meter; the limit is required unless bare.
+func (rb *ruleBuilder) keyedBody(set *ir.TableSet, what string, at, to ir.Pos, hint string, bare bool) (keyedBody, bool) {
+	var out keyedBody
 	body := rb.next()
 	if body == nil || body.Value == nil || body.Value.Set == nil {
-		rb.errorf(at, to, "%s needs { KEY limit rate ... }", what).Hint = hint
-		return nil
+		rb.errorf(at, to, "%s needs { KEY ... }", what).Hint = hint
+		return out, false
 	}
 	var terms []*Term
 	for _, v := range body.Value.Set.Values() {
@@ -218,32 +238,61 @@ func (rb *ruleBuilder) keyedLimit(op ir.SetOp, set *ir.TableSet, what string, at
 			bat, bto = terms[0].Pos, terms[0].EndPos
 		}
 		rb.errorf(convertPos(bat), convertPos(bto), "%s needs a key first: ip saddr, ip daddr, ip6 saddr or ip6 daddr", what).Hint = hint
-		return nil
+		return out, false
 	}
+	out.key = sel.Field
 	inner.i = n
+	if t := inner.peek(); t != nil && t.word() == "timeout" {
+		inner.next()
+		v := inner.next()
+		out.timeoutAt, out.timeoutTo = t.span()
+		d, ok := time.Duration(0), false
+		if v != nil {
+			_, out.timeoutTo = v.span()
+			d, ok = ir.ParseTimeout(v.word())
+		}
+		if !ok {
+			rb.errorf(out.timeoutAt, out.timeoutTo, "%s: timeout needs a time such as 90s, 10m, 1h or 1d", what).Hint = hint
+			return out, false
+		}
+		out.timeout = d
+	}
 	lt := inner.next()
+	if lt == nil && bare {
+		return out, true
+	}
 	if lt == nil || lt.word() != "limit" {
-		at, to := terms[n-1].span()
+		at, to := terms[len(terms)-1].span()
 		if lt != nil {
 			at, to = lt.span()
 		}
-		rb.errorf(at, to, "%s { %s ... } needs a limit: ksc keeps sets for rate limits", what, sel.Words).Hint = hint
-		return nil
+		what := fmt.Sprintf("%s { %s ... }", what, sel.Words)
+		if bare {
+			rb.errorf(at, to, "%s holds a key, a timeout and a limit, and nothing else", what).Hint = hint
+		} else {
+			rb.errorf(at, to, "%s needs a limit: a meter keeps a rate for each key", what).Hint = hint
+		}
+		return out, false
 	}
 	lpos, lend := lt.span()
-	l := inner.limit(lpos, lend)
-	if l == nil {
-		return nil
+	if out.limit = inner.limit(lpos, lend); out.limit == nil {
+		return out, false
 	}
 	if extra := inner.peek(); extra != nil {
 		at, to := extra.span()
 		rb.errorf(at, to, "%s: nothing may follow the limit inside the braces", what).Hint = hint
-		return nil
+		return out, false
 	}
+	return out, true
+}
+
+// meterLimit makes body's limit one for each key, kept in set.
+func (rb *ruleBuilder) meterLimit(op ir.SetOp, set *ir.TableSet, body keyedBody, pos ir.Pos) *ir.Limit {
+	l := body.limit
 	l.Pos = pos
-	l.Meter = &ir.Meter{Op: op, Set: set, Key: sel.Field}
+	l.Meter = &ir.Meter{Op: op, Set: set, Key: body.key}
 	if set.Kind == 0 {
-		set.Kind = sel.Field.Spec().Kind // a meter's set takes its key's
+		set.Kind = body.key.Spec().Kind // a meter's set takes its key's
 	}
 	return l
 }
@@ -279,10 +328,15 @@ func (rb *ruleBuilder) meterStatement(pos, end ir.Pos) *ir.Limit {
 		}
 		set.Size = uint32(n)
 	}
-	l := rb.keyedLimit(ir.SetAdd, set, "meter "+name, at, to, pos, hint)
-	if l == nil {
+	body, ok := rb.keyedBody(set, "meter "+name, at, to, hint, false)
+	if !ok {
 		return nil
 	}
+	if body.timeout != 0 {
+		// nft gives the meter's set the timeout of its keys.
+		set.Timeout, set.Timeouts = body.timeout, true
+	}
+	l := rb.meterLimit(ir.SetAdd, set, body, pos)
 	rb.sets[name] = set
 	if rb.enabled {
 		// A disabled rule's meter is checked, but declares nothing.

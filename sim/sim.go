@@ -86,6 +86,10 @@ type Step struct {
 	// Jumped lists the jump and goto rules that held, in order, and
 	// Returned the return rules: the packet's way through regular chains.
 	Jumped, Returned []*ir.Rule
+	// Looked lists the lookups of dynamic sets the packet met: the
+	// simulator takes each set to hold only what this packet's way put
+	// into it, as when the policy is loaded, and says so.
+	Looked []*ir.Match
 }
 
 // Result is a packet's fate: the chains it crossed and the verdict.
@@ -134,12 +138,15 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 }
 
 // Conditions says, for each rule whose effect on the packet depends on a
-// rate, on what: "p.ks:5:3 while under 5/minute".
+// rate or on earlier packets, on what: "p.ks:5:3 while under 5/minute".
 func (r Result) Conditions() []string {
 	var out []string
 	for _, st := range r.Steps {
 		for _, rule := range st.Limited {
 			out = append(out, rule.Pos.String()+" "+rule.Limit().Condition())
+		}
+		for _, m := range st.Looked {
+			out = append(out, fmt.Sprintf("%s while @%s holds no key from earlier packets", m.Pos, m.Set.Name))
 		}
 	}
 	return out
@@ -162,6 +169,7 @@ func (r Result) Decided() *Step {
 // hook and to the next hook; a drop or reject ends its way.
 func Evaluate(p *ir.Policy, pkt Packet) Result {
 	var res Result
+	pkt.Added = nil // every dynamic set starts empty, as when loaded
 	for _, h := range pkt.Dir.Hooks() {
 		for _, tc := range chainsAt(p, h, pkt.Family()) {
 			if tc.chain.Type == ir.ChainNAT && pkt.CtState != ir.CtNew {
@@ -172,7 +180,7 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 			// Marks a chain sets go with the packet to the next.
 			at := pkt.atHook(h)
 			step := evalChain(tc.table, tc.chain, &at)
-			pkt.Mark, pkt.CtMark = at.Mark, at.CtMark
+			pkt.Mark, pkt.CtMark, pkt.Added = at.Mark, at.CtMark, at.Added
 			if step.Rule != nil && step.Rule.Verdict == ir.Translate {
 				if note := translate(&pkt, h, step.Rule.NAT); note != "" {
 					res.Unknown = append(res.Unknown, step.Rule.Pos.String()+" "+note)
@@ -246,7 +254,16 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 // undecided (its end, a return, or the end of a chain it went to).
 func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 	for _, r := range c.Rules {
-		if m := firstMiss(r, *pkt); m != nil {
+		m := firstMiss(r, *pkt)
+		for _, looked := range r.Matches {
+			if looked.Set != nil && looked.Set.Dynamic {
+				step.Looked = append(step.Looked, looked)
+			}
+			if looked == m {
+				break
+			}
+		}
+		if m != nil {
 			step.Missed = append(step.Missed, Miss{r, m})
 			continue
 		}
@@ -295,6 +312,8 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			}
 		case *ir.Counter, *ir.Log, *ir.MSSSet:
 			// They change nothing of the packet that a rule reads.
+		case *ir.SetWrite:
+			pkt.Add(s)
 		case *ir.MarkSet:
 			var from uint32
 			switch s.From {
@@ -335,10 +354,10 @@ func firstMiss(r *ir.Rule, pkt ir.Packet) *ir.Match {
 				return m
 			}
 		}
-		// Only a meter's key binds the family ("update @s { ip saddr
+		// Only a set's key binds the family ("update @s { ip saddr
 		// ... }"): the rule checks the family as nft writes it.
 		nfproto := map[ir.Family]uint32{ir.IPv4: 2, ir.IPv6: 10}[f]
-		return &ir.Match{Pos: r.Limit().Pos, Field: ir.FieldNfproto, Op: ir.Eq, Values: ir.NumberSet(nfproto)}
+		return &ir.Match{Pos: r.KeyedBy().Pos, Field: ir.FieldNfproto, Op: ir.Eq, Values: ir.NumberSet(nfproto)}
 	}
 	return nil
 }

@@ -142,6 +142,46 @@ func TestMeterIsAConditionPerKey(t *testing.T) {
 	assert.Empty(t, evaluate(t, p, "in eth0 tcp [2001:db8::9]:40000 [2001:db8::1]:22").Conditions(), "an IPv6 packet has no ip saddr")
 }
 
+// A dynamic set holds, for the simulator, what the packet's own way put
+// into it, as when the policy is loaded: a rule after the add sees the
+// key, in the same chain, a chain jumped to or a later base chain, of
+// that set and key only; and a lookup is a condition, said.
+func TestDynamicSetHoldsWhatThePacketAdded(t *testing.T) {
+	src := `table inet t {
+	set seen { type ipv4_addr; flags dynamic,timeout; timeout 1m }
+	set other { type ipv4_addr; flags dynamic }
+	chain a hook input policy accept {
+		ip saddr @seen drop
+		tcp dport 22 add @seen { ip saddr timeout 10s }
+		tcp dport 23 add @other { ip saddr }
+		tcp dport 24 add @seen { ip daddr }
+	}
+	chain b hook input priority 10 policy accept {
+		ip saddr @seen drop
+		ip saddr != @seen reject
+	}
+}
+`
+	p := loadSource(t, "d.ks", src)
+	for line, want := range map[string]ir.Verdict{
+		"in eth0 tcp 192.0.2.9:40000 192.0.2.1:22": ir.Drop,   // added in chain a, found in chain b
+		"in eth0 tcp 192.0.2.9:40000 192.0.2.1:23": ir.Reject, // added to another set
+		"in eth0 tcp 192.0.2.9:40000 192.0.2.1:24": ir.Reject, // another key added
+		"in eth0 tcp 192.0.2.9:40000 192.0.2.1:80": ir.Reject, // nothing added: the set starts empty
+	} {
+		assert.Equal(t, want, evaluate(t, p, line).Verdict, line)
+	}
+	res := evaluate(t, p, "in eth0 tcp 192.0.2.9:40000 192.0.2.1:80")
+	assert.Equal(t, []string{"d.ks:5:3 while @seen holds no key from earlier packets", "d.ks:11:3 while @seen holds no key from earlier packets",
+		"d.ks:12:3 while @seen holds no key from earlier packets"}, res.Conditions())
+	adds := evaluate(t, p, "in eth0 tcp 192.0.2.9:40000 192.0.2.1:22")
+	require.Len(t, adds.Final.Added, 1)
+	later, err := sim.ParsePacket("in eth0 tcp 192.0.2.9:40000 192.0.2.1:80")
+	require.NoError(t, err)
+	later.Added = adds.Final.Added
+	assert.Equal(t, ir.Reject, sim.Evaluate(p, later).Verdict, "an evaluation starts from empty sets, whatever the packet says was added")
+}
+
 // A dnat rewrites what the chains after it see; a redirect on the way in
 // goes to an address the simulator cannot know, and says what it assumed.
 func TestDestinationNATRewritesForLaterChains(t *testing.T) {

@@ -66,6 +66,10 @@ func ipsetName(define string, family ir.Family) string {
 // ipsetMatch lowers a match on a named address set to an ipset match,
 // and records the set in the output.
 func ipsetMatch(lw *lowering, m *ir.Match, destination bool) *ir.Diagnostic {
+	if m.Set != nil && m.Set.Dynamic {
+		return &ir.Diagnostic{Pos: m.Pos, Message: "the iptables target cannot express " + m.Text() + ": ksc writes no ipset that rules fill",
+			Hint: "use the nft target"}
+	}
 	name := ipsetName(m.SetName, lw.family)
 	ref, what := "$"+m.SetName, "define"
 	if m.Set != nil {

@@ -25,6 +25,7 @@ var refused = map[string]string{
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
 	"nexthdr":           "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
 	"postrouting":       `testdata/policies/postrouting.ks:5:2: iptables' filter table has no postrouting chain`,
+	"dynset":            `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
@@ -361,6 +362,15 @@ func TestRegularChainsOfNATChainsAreRefused(t *testing.T) {
 	p := load(t, "flush ruleset\ntable t {\nchain n type nat hook postrouting priority srcnat {\njump ts\n}\nchain ts {\nmeta mark 0x1 masquerade\n}\n}\n")
 	_, err := iptables.Render(p, ir.IPv4)
 	assert.EqualError(t, err, `t.ks:6:1: the iptables target cannot express regular chain ts, reached from nat chain n: ksc writes regular chains in iptables' filter table`)
+}
+
+// A set the rules fill is nft's: iptables' dynamic sets are hashlimit's
+// tables, which no rule can look up.
+func TestSetsRulesFillAreRefused(t *testing.T) {
+	p := load(t, "flush ruleset\ntable t {\nset s { type ipv4_addr; flags dynamic }\nchain c hook input {\ntcp dport 23 add @s { ip saddr }\nip saddr @s drop\n}\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, "t.ks:5:14: the iptables target cannot express add @s { ip saddr }: ksc writes no ipset that rules fill\n"+
+		"t.ks:6:1: the iptables target cannot express ip saddr @s: ksc writes no ipset that rules fill")
 }
 
 // In ksc's own chains a return ends the chain with its policy, as in nft.

@@ -149,6 +149,9 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 					Hint: "shorten it for the iptables targets (nft allows up to 127)"}
 			}
 			targets = append(targets, logTarget(s))
+		case *ir.SetWrite:
+			return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + ": ksc writes no ipset that rules fill",
+				Hint: "use the nft target"}
 		default:
 			return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express the statement %T", s)}
 		}

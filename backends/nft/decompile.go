@@ -89,15 +89,18 @@ func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
 	if op == "" || key == 0 || e.SrcRegKey != 1 || e.SrcRegData != 0 || e.Invert {
 		return fmt.Sprintf("<%T>", e)
 	}
-	inner := make([]string, len(e.Exprs))
-	for i, x := range e.Exprs {
+	parts := []string{key.String()}
+	if e.Timeout != 0 {
+		parts = append(parts, "timeout "+ir.FormatTimeout(e.Timeout))
+	}
+	for _, x := range e.Exprs {
 		if l, ok := x.(*expr.Limit); ok {
-			inner[i] = limitText(l)
+			parts = append(parts, limitText(l))
 		} else {
-			inner[i] = fmt.Sprintf("<%T>", x)
+			parts = append(parts, fmt.Sprintf("<%T>", x))
 		}
 	}
-	return fmt.Sprintf("%s @%s { %s %s }", op, e.SetName, key, strings.Join(inner, " "))
+	return fmt.Sprintf("%s @%s { %s }", op, e.SetName, strings.Join(parts, " "))
 }
 
 func DescribeRule(t *LiveTable, rule *nftables.Rule) string {

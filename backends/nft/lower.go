@@ -288,6 +288,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.emit(markSetExprs(s)...)
 		case *ir.MSSSet:
 			l.emit(mssSetExprs(s)...)
+		case *ir.SetWrite:
+			l.setWrite(s)
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
@@ -336,6 +338,19 @@ func (l *ruleLowerer) limit(s *ir.Limit) {
 		Exprs: []expr.Any{limit}})
 }
 
+// setWrite writes "add|update @SET { KEY [timeout T] }": the key's load
+// and a dynset without expressions.
+func (l *ruleLowerer) setWrite(w *ir.SetWrite) {
+	key := fields[w.Key]
+	set := l.named[w.Set.Name]
+	l.checkFamily(w.Key.Spec().Family)
+	op := uint32(unix.NFT_DYNSET_OP_ADD)
+	if w.Op == ir.SetUpdate {
+		op = unix.NFT_DYNSET_OP_UPDATE
+	}
+	l.emit(key.load(key.size), &expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID, Operation: op, Timeout: w.Timeout})
+}
+
 // intervalSet is a named set of addresses as nft creates it.
 func intervalSet(table *nftables.Table, name string, family ir.Family, elements []ir.AddrElem, id uint32) *BatchSet {
 	keyType := nftables.TypeIPAddr
@@ -360,7 +375,7 @@ func intervalSet(table *nftables.Table, name string, family ir.Family, elements 
 func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set {
 	return &nftables.Set{Table: table, ID: id, Name: ts.Name, Dynamic: true, KeyType: keyType(ts.Kind),
 		KeyByteOrder: binaryutil.BigEndian, Size: ts.EffectiveSize(),
-		HasTimeout: ts.Timeout != 0, Timeout: ts.Timeout}
+		HasTimeout: ts.Expires(), Timeout: ts.Timeout}
 }
 
 // natExprs are what nft writes for masquerade, "snat ip to ADDR", "dnat
@@ -861,7 +876,10 @@ func (b *Batch) Describe() []string {
 			if s.Set.Dynamic {
 				desc := fmt.Sprintf("type %s; size %d; flags dynamic", s.Set.KeyType.Name, s.Set.Size)
 				if s.Set.HasTimeout {
-					desc += ",timeout; timeout " + ir.FormatTimeout(s.Set.Timeout)
+					desc += ",timeout"
+				}
+				if s.Set.Timeout != 0 {
+					desc += "; timeout " + ir.FormatTimeout(s.Set.Timeout)
 				}
 				out = append(out, fmt.Sprintf("add set %s %s { %s; }", t, s.Set.Name, desc))
 				continue

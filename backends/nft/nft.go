@@ -85,7 +85,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				}
 				for _, s := range r.Statements {
 					switch s.(type) {
-					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet, *ir.MSSSet:
+					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet, *ir.MSSSet, *ir.SetWrite:
 					default:
 						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
 					}
@@ -151,10 +151,13 @@ func writeTableSet(b *bytes.Buffer, s *ir.TableSet) {
 		return
 	}
 	fmt.Fprintf(b, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n", s.Name, s.TypeName(), s.EffectiveSize())
-	if s.Timeout != 0 {
-		fmt.Fprintf(b, "\t\tflags dynamic,timeout\n\t\ttimeout %s\n", ir.FormatTimeout(s.Timeout))
+	if s.Expires() {
+		b.WriteString("\t\tflags dynamic,timeout\n")
 	} else {
 		b.WriteString("\t\tflags dynamic\n")
+	}
+	if s.Timeout != 0 {
+		fmt.Fprintf(b, "\t\ttimeout %s\n", ir.FormatTimeout(s.Timeout))
 	}
 	b.WriteString("\t}\n\n")
 }
@@ -191,6 +194,8 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 		case *ir.MarkSet:
 			parts = append(parts, s.Text())
 		case *ir.MSSSet:
+			parts = append(parts, s.Text())
+		case *ir.SetWrite:
 			parts = append(parts, s.Text())
 		default:
 			// Check refuses such a policy before anything is written.

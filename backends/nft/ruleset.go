@@ -196,7 +196,7 @@ func (t *LiveTable) setFingerprint(name string) string {
 	}
 	if s.Set.Dynamic {
 		// Its elements come and go with the traffic.
-		return fmt.Sprintf("%s %s dynamic size=%d timeout=%v", name, s.Set.KeyType.Name, s.Set.Size, s.Set.Timeout)
+		return fmt.Sprintf("%s %s dynamic size=%d timeouts=%v timeout=%v", name, s.Set.KeyType.Name, s.Set.Size, s.Set.HasTimeout, s.Set.Timeout)
 	}
 	if t.Runtime[name] {
 		return fmt.Sprintf("%s %s interval=%v (elements at runtime)", name, s.Set.KeyType.Name, s.Set.Interval)

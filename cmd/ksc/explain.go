@@ -100,7 +100,7 @@ func writeExplanation(e env, line string, res sim.Result) {
 	}
 	fmt.Fprintf(e.stdout, "verdict: %s\n", verdict)
 	for _, c := range res.Conditions() {
-		fmt.Fprintf(e.stdout, "depends on a rate: %s\n", c)
+		fmt.Fprintf(e.stdout, "depends on: %s\n", c)
 	}
 	for _, u := range res.Unknown {
 		fmt.Fprintf(e.stdout, "assumes: %s\n", u)
@@ -154,8 +154,9 @@ func writeChainWalk(e env, st sim.Step, c *ir.Chain, indent string) (decided boo
 type explained struct {
 	Verdict string         `json:"verdict"`
 	Chains  []explainedHop `json:"chains"`
-	// Conditions are the rates the verdict depends on: the simulator
-	// takes the packet to be under every rate.
+	// Conditions are the rates and dynamic sets the verdict depends on:
+	// the simulator takes the packet to be under every rate, and each
+	// set to hold only what the packet's own way added.
 	Conditions []string `json:"conditions,omitempty"`
 	// Assumes says what a rewrite made of the packet that the simulator
 	// cannot know (the address of an interface), and what it took it to be.

@@ -111,45 +111,58 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `tcp flags syn,ack / syn,ack,rst accept`},
 }
 
+// nftSetForms are rules on sets the table declares (sets, then the rule).
+var nftSetForms = []struct{ chain, sets, rule string }{
+	{"filter input", "set blackhole { type ipv4_addr; flags dynamic,timeout; size 65536; }", `ct state new tcp dport 443 add @blackhole { ip saddr timeout 1m } drop`},
+	{"filter input", "set seen { type ipv6_addr; flags dynamic; }", `update @seen { ip6 saddr } accept`},
+	{"filter input", "set seen { type ipv4_addr; size 1024; flags dynamic,timeout; timeout 5m; }", `ip saddr != @seen add @seen { ip saddr } accept`},
+	{"filter input", "set flood { type ipv4_addr; size 128000; flags dynamic,timeout; timeout 10s; }", `add @flood { ip saddr limit rate over 10/second burst 5 packets } drop`},
+}
+
 // Each form lists the same in nft whether nft loads it as written, ksc
 // loads it through its netlink batch, or nft loads ksc's text of it: one
 // meaning, and one form, on all three.
 func TestNftFormsListAsNftLoadsThem(t *testing.T) {
 	labtest.Require(t, "nft")
 	ns := labtest.NewNS(t, "forms")
-	priority := map[string]string{"filter": "filter", "nat": "0", "route": "mangle"}
 	for _, f := range nftForms {
-		t.Run(f.rule, func(t *testing.T) {
-			var typ, hook string
-			fmt.Sscan(f.chain, &typ, &hook)
-			prio := priority[typ]
-			if typ == "nat" {
-				prio = map[string]string{"postrouting": "srcnat", "prerouting": "dstnat", "output": "-100"}[hook] // nft names dstnat at prerouting only
-			}
-			native := fmt.Sprintf("flush ruleset\ntable inet t {\n\tchain c {\n\t\ttype %s hook %s priority %s; policy accept;\n\t}\n}\nadd rule inet t c %s\n", typ, hook, prio, f.rule)
-			out, err := ns.ExecInput(native, "nft", "-f", "-")
-			require.NoError(t, err, out)
-			want, err := ns.ExecInput("", "nft", "list", "ruleset")
-			require.NoError(t, err)
-
-			src := fmt.Sprintf("flush ruleset\ntable inet t {\n\tchain c type %s hook %s priority %s {\n\t\t%s\n\t}\n}\n", typ, hook, prio, f.rule)
-			p, ds := lang.Load("forms.ks", []byte(src), lang.Config{})
-			require.False(t, ds.HasErrors(), "%v", ds)
-			b, err := nft.Lower(p)
-			require.NoError(t, err)
-			require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
-			got, err := ns.ExecInput("", "nft", "list", "ruleset")
-			require.NoError(t, err)
-			assert.Equal(t, want, got, "through netlink")
-
-			// ksc's own nft text, which nft must read back the same.
-			text, err := nft.Render(p)
-			require.NoError(t, err)
-			out, err = ns.ExecInput(string(text), "nft", "-f", "-")
-			require.NoError(t, err, "%s\n%s", out, text)
-			got, err = ns.ExecInput("", "nft", "list", "ruleset")
-			require.NoError(t, err)
-			assert.Equal(t, want, got, "through ksc's nft text")
-		})
+		t.Run(f.rule, func(t *testing.T) { checkForm(t, ns, f.chain, "", f.rule) })
 	}
+	for _, f := range nftSetForms {
+		t.Run(f.rule, func(t *testing.T) { checkForm(t, ns, f.chain, f.sets, f.rule) })
+	}
+}
+
+func checkForm(t *testing.T, ns *labtest.NS, chain, sets, rule string) {
+	priority := map[string]string{"filter": "filter", "nat": "0", "route": "mangle"}
+	var typ, hook string
+	fmt.Sscan(chain, &typ, &hook)
+	prio := priority[typ]
+	if typ == "nat" {
+		prio = map[string]string{"postrouting": "srcnat", "prerouting": "dstnat", "output": "-100"}[hook] // nft names dstnat at prerouting only
+	}
+	native := fmt.Sprintf("flush ruleset\ntable inet t {\n\t%s\n\tchain c {\n\t\ttype %s hook %s priority %s; policy accept;\n\t}\n}\nadd rule inet t c %s\n", sets, typ, hook, prio, rule)
+	out, err := ns.ExecInput(native, "nft", "-f", "-")
+	require.NoError(t, err, out)
+	want, err := ns.ExecInput("", "nft", "list", "ruleset")
+	require.NoError(t, err)
+
+	src := fmt.Sprintf("flush ruleset\ntable inet t {\n\t%s\n\tchain c type %s hook %s priority %s {\n\t\t%s\n\t}\n}\n", sets, typ, hook, prio, rule)
+	p, ds := lang.Load("forms.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	b, err := nft.Lower(p)
+	require.NoError(t, err)
+	require.NoError(t, kernel.Apply(b, nsenter.Path(ns.Name)))
+	got, err := ns.ExecInput("", "nft", "list", "ruleset")
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "through netlink")
+
+	// ksc's own nft text, which nft must read back the same.
+	text, err := nft.Render(p)
+	require.NoError(t, err)
+	out, err = ns.ExecInput(string(text), "nft", "-f", "-")
+	require.NoError(t, err, "%s\n%s", out, text)
+	got, err = ns.ExecInput("", "nft", "list", "ruleset")
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "through ksc's nft text")
 }
