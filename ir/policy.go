@@ -554,6 +554,11 @@ type Limit struct {
 	Rate  uint64
 	Unit  RateUnit
 	Burst uint32 // 0: DefaultBurst
+	// Conns, when not zero, makes it a cap on connections instead of a
+	// rate ("ct count [over] N", iptables' connlimit): it passes while
+	// the rule (or with Meter, the key) has at most Conns connections
+	// in conntrack, this one included. Rate, Unit and Burst are unused.
+	Conns uint32
 	Over  bool
 	// Meter, when set, keeps one such limit for each key (source
 	// address, say) instead of one for the whole rule.
@@ -614,8 +619,14 @@ func (l *Limit) Text() string {
 	return l.bucketText()
 }
 
-// bucketText is "limit rate ...", without the meter.
+// bucketText is "limit rate ..." or "ct count ...", without the meter.
 func (l *Limit) bucketText() string {
+	if l.Conns != 0 {
+		if l.Over {
+			return fmt.Sprintf("ct count over %d", l.Conns)
+		}
+		return fmt.Sprintf("ct count %d", l.Conns)
+	}
 	text := "limit rate "
 	if l.Over {
 		text += "over "
@@ -634,7 +645,12 @@ func (l *Limit) Condition() string {
 	if l.Meter != nil {
 		per = " per " + l.Meter.Key.String()
 	}
-	if l.Over {
+	switch {
+	case l.Conns != 0 && l.Over:
+		return fmt.Sprintf("only above %d connections%s", l.Conns, per)
+	case l.Conns != 0:
+		return fmt.Sprintf("while at most %d connections%s", l.Conns, per)
+	case l.Over:
 		return fmt.Sprintf("only above %d/%s%s", l.Rate, l.Unit, per)
 	}
 	return fmt.Sprintf("while under %d/%s%s", l.Rate, l.Unit, per)

@@ -115,6 +115,9 @@ func (m *Meter) Text(limit string) string {
 // RefillTime is how long an idle key's limit takes to fill its burst
 // again: past it, forgetting the key changes nothing.
 func (l *Limit) RefillTime() time.Duration {
+	if l.Conns != 0 || l.Rate == 0 {
+		return 0 // a cap on connections has no bucket
+	}
 	return time.Duration(uint64(l.EffectiveBurst()) * l.Unit.Seconds() * uint64(time.Second) / l.Rate)
 }
 

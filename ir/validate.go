@@ -242,6 +242,15 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostic
 		if m, ok := s.(*MSSSet); ok {
 			validateMSSSet(ds, c, contexts, r, m)
 		}
+		if l, ok := s.(*Limit); ok && l.Conns != 0 {
+			for _, ctx := range contexts {
+				if (ctx.Hook == HookPrerouting || ctx.Hook == HookOutput) && ctx.Priority <= PriorityConntrack {
+					ds.Errorf(l.Pos, "%s in chain %s counts no connection: the chain runs at priority %d, before conntrack (%d)%s", l.Text(), c.Name, ctx.Priority, PriorityConntrack, reachedVia(c, ctx)).Hint =
+						fmt.Sprintf("give the chain a priority above %d (mangle is -150, filter 0)", PriorityConntrack)
+					break
+				}
+			}
+		}
 		if l, ok := s.(*Log); ok {
 			if err := CheckText("log prefix", l.Prefix, MaxLogPrefix); err != nil {
 				ds.Errorf(l.Pos, "%v", err)

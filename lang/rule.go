@@ -112,6 +112,11 @@ func (rb *ruleBuilder) clause() bool {
 		rb.i += 2
 		return rb.mssSet(pos, end)
 	}
+	if word == "ct" && rb.i+1 < len(rb.terms) && rb.terms[rb.i+1].word() == "count" {
+		rb.i += 2
+		l := rb.connCount(pos, end)
+		return l != nil && rb.act(l)
+	}
 	if read, ok := clauseReaders[word]; ok {
 		rb.next()
 		return read(rb, word, pos, end)

@@ -261,6 +261,14 @@ func (rb *ruleBuilder) keyedBody(set *ir.TableSet, what string, at, to ir.Pos, h
 	if lt == nil && bare {
 		return out, true
 	}
+	if lt != nil && lt.word() == "ct" && inner.peek() != nil && inner.peek().word() == "count" {
+		inner.next()
+		lpos, lend := lt.span()
+		if out.limit = inner.connCount(lpos, lend); out.limit == nil {
+			return out, false
+		}
+		return out, inner.nothingAfter(what, hint)
+	}
 	if lt == nil || lt.word() != "limit" {
 		at, to := terms[len(terms)-1].span()
 		if lt != nil {
@@ -268,7 +276,7 @@ func (rb *ruleBuilder) keyedBody(set *ir.TableSet, what string, at, to ir.Pos, h
 		}
 		what := fmt.Sprintf("%s { %s ... }", what, sel.Words)
 		if bare {
-			rb.errorf(at, to, "%s holds a key, a timeout and a limit, and nothing else", what).Hint = hint
+			rb.errorf(at, to, "%s holds a key, a timeout and a limit (limit rate or ct count), and nothing else", what).Hint = hint
 		} else {
 			rb.errorf(at, to, "%s needs a limit: a meter keeps a rate for each key", what).Hint = hint
 		}
@@ -278,12 +286,17 @@ func (rb *ruleBuilder) keyedBody(set *ir.TableSet, what string, at, to ir.Pos, h
 	if out.limit = inner.limit(lpos, lend); out.limit == nil {
 		return out, false
 	}
-	if extra := inner.peek(); extra != nil {
+	return out, inner.nothingAfter(what, hint)
+}
+
+// nothingAfter refuses anything after the limit inside the braces.
+func (rb *ruleBuilder) nothingAfter(what, hint string) bool {
+	if extra := rb.peek(); extra != nil {
 		at, to := extra.span()
 		rb.errorf(at, to, "%s: nothing may follow the limit inside the braces", what).Hint = hint
-		return out, false
+		return false
 	}
-	return out, true
+	return true
 }
 
 // meterLimit makes body's limit one for each key, kept in set.

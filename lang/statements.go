@@ -406,6 +406,30 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 	return l
 }
 
+// connCount reads what follows "ct count": "[over] N", a cap on the
+// connections in conntrack that the rule (or its key) has.
+func (rb *ruleBuilder) connCount(pos, end ir.Pos) *ir.Limit {
+	const example = "e.g. ct count over 20, or add @conns { ip saddr ct count over 20 }"
+	l := &ir.Limit{Pos: pos}
+	t := rb.next()
+	if t != nil && t.word() == "over" {
+		l.Over = true
+		t = rb.next()
+	}
+	at, to, word := end, end, ""
+	if t != nil {
+		at, to = t.span()
+		word = t.word()
+	}
+	n, err := strconv.ParseUint(word, 10, 32)
+	if err != nil || n == 0 {
+		rb.errorf(at, to, "ct count needs a number of connections from 1").Hint = example
+		return nil
+	}
+	l.Conns = uint32(n)
+	return l
+}
+
 // logFlags reads what follows "flags": "tcp sequence,options", "ip
 // options", "skuid", "ether" or "all".
 func (rb *ruleBuilder) logFlags(l *ir.Log, at, end ir.Pos) bool {

@@ -120,7 +120,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 	var earlierRules shadowIndex
 	var overs []*ir.Rule // rules that end the chain for what is over a rate
 	for _, r := range c.Rules {
-		if l := r.Limit(); l != nil && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
+		if l := r.Limit(); l != nil && l.Conns == 0 && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
 			if e := overTaken(overs, r); e != nil {
 				el := e.Limit()
 				ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =

@@ -126,6 +126,10 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 			Hint: "use the nft target, which keeps one rate for the whole rule"}
 	}
 	switch {
+	case l.Conns != 0 && limited*alts > 1:
+		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each counting connections of its own", limited*alts))
+	case l.Conns != 0:
+		return connlimitMatch(l), nil
 	case l.Meter != nil && limited > 1:
 		return nil, refuse(fmt.Sprintf("each packet would go through %d iptables rules, and take a token of its key's bucket in each", limited))
 	case l.Meter != nil:
@@ -152,6 +156,24 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 	return args, nil
 }
 
+// connlimitMatch is connlimit for "ct count": one count for the rule
+// (mask 0: every address one group), or with a meter, one for each
+// source or destination address, in the order iptables-save lists it.
+func connlimitMatch(l *ir.Limit) []string {
+	dir := "--connlimit-upto"
+	if l.Over {
+		dir = "--connlimit-above"
+	}
+	mask, end := "0", "--connlimit-saddr"
+	if m := l.Meter; m != nil {
+		mask = strconv.Itoa(m.Key.Spec().Kind.Spec().Bits)
+		if m.Key == ir.FieldIPDaddr || m.Key == ir.FieldIP6Daddr {
+			end = "--connlimit-daddr"
+		}
+	}
+	return []string{"-m", "connlimit", dir, strconv.Itoa(int(l.Conns)), "--connlimit-mask", mask, end}
+}
+
 // limitsOfBothFamilies refuses a limit that decides packets' fate in an
 // inet table's rule that holds for IPv4 and IPv6 alike: nft keeps one
 // bucket for both families, and iptables and ip6tables one each, so the
@@ -171,8 +193,12 @@ func limitsOfBothFamilies(p *ir.Policy) ir.Diagnostics {
 		for _, c := range t.Chains {
 			for _, r := range c.Rules {
 				if l := r.Limit(); l != nil && l.Meter == nil && r.Family() == ir.Inet && decidesFate(r, l) {
-					d := ds.Errorf(l.Pos, "the iptables target cannot express %s in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each", l.Text())
-					d.Hint = "write a rule for each family (meta nfproto ipv4 ..., meta nfproto ipv6 ...) with half the rate each if that is meant, or use the nft target"
+					what := "rate"
+					if l.Conns != 0 {
+						what = "count of connections"
+					}
+					d := ds.Errorf(l.Pos, "the iptables target cannot express %s in a rule for IPv4 and IPv6: nft keeps one %s for both families, iptables and ip6tables one each", l.Text(), what)
+					d.Hint = "write a rule for each family (meta nfproto ipv4 ..., meta nfproto ipv6 ...) with half the " + what + " each if that is meant, or use the nft target"
 				}
 			}
 		}

@@ -82,6 +82,14 @@ func limitText(e *expr.Limit) string {
 	return l.Text()
 }
 
+func connlimitText(e *expr.Connlimit) string {
+	l := ir.Limit{Conns: e.Count, Over: e.Flags&expr.NFT_CONNLIMIT_F_INV != 0}
+	if e.Count == 0 || e.Flags&^expr.NFT_CONNLIMIT_F_INV != 0 {
+		return fmt.Sprintf("<%T>", e)
+	}
+	return l.Text()
+}
+
 // dynsetText describes a dynset as nft does ("update @ssh4 { ip saddr
 // limit rate ... }"), keyed by the field loaded last.
 func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
@@ -94,9 +102,12 @@ func (t *LiveTable) dynsetText(e *expr.Dynset, key ir.Field) string {
 		parts = append(parts, "timeout "+ir.FormatTimeout(e.Timeout))
 	}
 	for _, x := range e.Exprs {
-		if l, ok := x.(*expr.Limit); ok {
-			parts = append(parts, limitText(l))
-		} else {
+		switch x := x.(type) {
+		case *expr.Limit:
+			parts = append(parts, limitText(x))
+		case *expr.Connlimit:
+			parts = append(parts, connlimitText(x))
+		default:
 			parts = append(parts, fmt.Sprintf("<%T>", x))
 		}
 	}
@@ -199,6 +210,8 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			parts = append(parts, l)
 		case *expr.Limit:
 			parts = append(parts, limitText(e))
+		case *expr.Connlimit:
+			parts = append(parts, connlimitText(e))
 		case *expr.Dynset:
 			parts = append(parts, t.dynsetText(e, field))
 		case *expr.Verdict:

@@ -321,8 +321,15 @@ func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
 // limit writes a limit, or as nft does for "update @SET { KEY limit ... }",
 // the key's load and a dynset that keeps one limit for each key.
 func (l *ruleLowerer) limit(s *ir.Limit) {
-	limit := &expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
+	var limit expr.Any = &expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
 		Over: s.Over, Burst: s.EffectiveBurst()}
+	if s.Conns != 0 {
+		cl := &expr.Connlimit{Count: s.Conns}
+		if s.Over {
+			cl.Flags = expr.NFT_CONNLIMIT_F_INV
+		}
+		limit = cl
+	}
 	if s.Meter == nil {
 		l.emit(limit)
 		return

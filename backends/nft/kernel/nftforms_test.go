@@ -117,6 +117,10 @@ var nftSetForms = []struct{ chain, sets, rule string }{
 	{"filter input", "set seen { type ipv6_addr; flags dynamic; }", `update @seen { ip6 saddr } accept`},
 	{"filter input", "set seen { type ipv4_addr; size 1024; flags dynamic,timeout; timeout 5m; }", `ip saddr != @seen add @seen { ip saddr } accept`},
 	{"filter input", "set flood { type ipv4_addr; size 128000; flags dynamic,timeout; timeout 10s; }", `add @flood { ip saddr limit rate over 10/second burst 5 packets } drop`},
+	{"filter input", "set conns { type ipv4_addr; size 65535; flags dynamic; }", `tcp dport 22 ct state new add @conns { ip saddr ct count over 3 } reject with tcp reset`},
+	{"filter input", "set conns { type ipv6_addr; size 65535; flags dynamic; }", `add @conns { ip6 saddr ct count 20 } accept`},
+	{"filter input", "", `tcp dport 80 ct count over 100 drop`},
+	{"filter input", "", `ct count 10 accept`},
 }
 
 // Each form lists the same in nft whether nft loads it as written, ksc
