@@ -25,9 +25,12 @@ func TestOtherSpellingsMeanTheSame(t *testing.T) {
 		{"udp dport { ntp, bootps } accept", "udp dport { 123, 67 } accept"},
 		{"tcp flags syn / syn,rst accept", "tcp flags & (syn|rst) == syn accept"},
 		{"tcp flags syn,ack / syn,ack,rst accept", "tcp flags & (syn|ack|rst) == syn|ack accept"},
+		// Defines wherever a statement takes a number.
+		{"limit rate over $RATE/minute burst $BURST packets drop", "limit rate over 5/minute burst 7 packets drop"},
+		{"ct count over $CONNS drop", "ct count over 3 drop"},
 	} {
 		load := func(rule string) string {
-			src := "table inet t {\nchain c hook postrouting {\n" + rule + "\n}\n}\n"
+			src := "define RATE = 5\ndefine BURST = 7\ndefine CONNS = 3\ntable inet t {\nchain c hook postrouting {\n" + rule + "\n}\n}\n"
 			p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
 			require.False(t, ds.HasErrors(), "%s: %v", rule, ds)
 			require.Len(t, p.Tables[0].Chains[0].Rules, 1, rule)

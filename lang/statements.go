@@ -376,10 +376,16 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 		rb.errorf(at, to, "limit needs a rate").Hint = example
 		return nil
 	}
-	w, at, to := word()
-	if w == "over" {
+	if t := rb.peek(); t != nil && t.word() == "over" {
+		rb.next()
 		l.Over = true
-		w, at, to = word()
+	}
+	w, at, to, ok := rb.glued() // "5/minute", or with $NAMEs: "$RATE/minute"
+	if !ok {
+		return nil
+	}
+	if w == "" {
+		at, to = end, end
 	}
 	n, unit, ok := strings.Cut(w, "/")
 	rate, err := strconv.ParseUint(n, 10, 32)
@@ -391,7 +397,10 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 	l.Rate, l.Unit = rate, u
 	if t := rb.peek(); t != nil && t.word() == "burst" {
 		rb.next()
-		b, bat, bto := word()
+		b, bat, bto, ok := rb.glued()
+		if !ok {
+			return nil
+		}
 		burst, err := strconv.ParseUint(b, 10, 32)
 		if err != nil || burst == 0 {
 			rb.errorf(bat, bto, "limit burst needs a number of packets from 1, not %q", b).Hint = example
@@ -411,15 +420,16 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 func (rb *ruleBuilder) connCount(pos, end ir.Pos) *ir.Limit {
 	const example = "e.g. ct count over 20, or add @conns { ip saddr ct count over 20 }"
 	l := &ir.Limit{Pos: pos}
-	t := rb.next()
-	if t != nil && t.word() == "over" {
+	if t := rb.peek(); t != nil && t.word() == "over" {
+		rb.next()
 		l.Over = true
-		t = rb.next()
 	}
-	at, to, word := end, end, ""
-	if t != nil {
-		at, to = t.span()
-		word = t.word()
+	word, at, to, ok := rb.glued() // the number, or a $NAME of one
+	if !ok {
+		return nil
+	}
+	if word == "" {
+		at, to = end, end
 	}
 	n, err := strconv.ParseUint(word, 10, 32)
 	if err != nil || n == 0 {

@@ -246,7 +246,13 @@ func asWritten(parts []string) []string {
 		case p == "meta nfproto ipv4" && next == "meta l4proto icmp" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmp "),
 			p == "meta nfproto ipv6" && next == "meta l4proto ipv6-icmp" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmpv6 "),
 			p == "meta l4proto icmp" && strings.HasPrefix(next, "icmp "),
-			p == "meta l4proto ipv6-icmp" && strings.HasPrefix(next, "icmpv6 "):
+			p == "meta l4proto ipv6-icmp" && strings.HasPrefix(next, "icmpv6 "),
+			// The family after the protocol, as ksc writes it before a
+			// set of ICMP types.
+			p == "meta l4proto icmp" && next == "meta nfproto ipv4" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmp "),
+			p == "meta l4proto ipv6-icmp" && next == "meta nfproto ipv6" && i+2 < len(parts) && strings.HasPrefix(parts[i+2], "icmpv6 "),
+			p == "meta nfproto ipv4" && strings.HasPrefix(next, "icmp ") && i > 0 && parts[i-1] == "meta l4proto icmp",
+			p == "meta nfproto ipv6" && strings.HasPrefix(next, "icmpv6 ") && i > 0 && parts[i-1] == "meta l4proto ipv6-icmp":
 			continue // the dependencies of "icmp type", as nft shows them
 		case (p == "meta l4proto tcp" || p == "meta l4proto udp") &&
 			(strings.HasPrefix(next, "th ") || strings.HasPrefix(next, strings.TrimPrefix(p, "meta l4proto ")+" ")):
@@ -399,6 +405,8 @@ func valueText(f ir.Field, data []byte) string {
 	kind := f.Spec().Kind
 	spec := kind.Spec()
 	switch {
+	case f.Spec().ByIndex && len(data) == 4:
+		return strconv.FormatUint(uint64(binary.NativeEndian.Uint32(data)), 10) // the index: names are the namespace's
 	case spec.Shape == ir.ShapeName:
 		name := string(bytes.TrimRight(data, "\x00"))
 		if len(data) < 16 {
@@ -413,8 +421,6 @@ func valueText(f ir.Field, data []byte) string {
 			return netip.PrefixFrom(a, len(data)*8).String()
 		}
 		return a.String()
-	case f.Spec().ByIndex && len(data) == 4:
-		return strconv.FormatUint(uint64(binary.NativeEndian.Uint32(data)), 10) // the index: names are the namespace's
 	case len(data) != int(fields[f].size) || len(data) > 4:
 	case spec.Shape == ir.ShapeStates:
 		var states []string

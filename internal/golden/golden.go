@@ -121,7 +121,21 @@ func Batch(t testing.TB, p *ir.Policy) *nft.Batch {
 	t.Helper()
 	b, err := nft.Lower(p)
 	require.NoError(t, err)
+	require.NoError(t, b.ResolveInterfaces(InterfaceIndex))
 	return b
+}
+
+// InterfaceIndex is the index Batch gives each interface an iif or oif
+// names, as a namespace would: lo is 1, the rest by name.
+func InterfaceIndex(name string) (uint32, bool) {
+	if name == "lo" {
+		return 1, true
+	}
+	var sum uint32 = 1
+	for _, c := range []byte(name) {
+		sum = sum*31 + uint32(c)
+	}
+	return 2 + sum%1000, true
 }
 
 // Updating reports whether the tests run with -update: expected output is

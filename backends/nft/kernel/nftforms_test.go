@@ -109,6 +109,10 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `tcp flags { syn } accept`},
 	{"filter input", `tcp flags syn / syn,rst accept`},
 	{"filter input", `tcp flags syn,ack / syn,ack,rst accept`},
+	{"filter input", `icmpv6 type { mld-listener-query, mld-listener-report } ip6 saddr fe80::/10 accept`},
+	{"filter input", `icmpv6 type echo-request ip6 saddr fe80::/10 accept`},
+	{"filter input", `icmp type echo-request ip saddr 192.0.2.0/24 accept`},
+	{"filter input", `iif "lo" accept`},
 }
 
 // nftSetForms are rules on sets the table declares (sets, then the rule).
