@@ -38,6 +38,7 @@ const (
 	FieldIif          // the input interface, by the index it had when the policy was loaded
 	FieldOif
 	FieldFibSaddrType // the route type of the source: local for one of this machine's addresses
+	FieldFibRPF       // whether a route back to the source leaves by the interface the packet came in by
 	fieldEnd
 )
 
@@ -145,6 +146,9 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// wg-quick drops packets for the tunnel's address that come from
 	// elsewhere with "fib saddr type != local".
 	FieldFibSaddrType: {Name: "fib saddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
+	// Reverse-path filtering: the route the kernel would take back to the
+	// source, looked up for the input interface only.
+	FieldFibRPF: {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
 }
 
 // Spec returns the field's row of the table.
@@ -197,6 +201,7 @@ var Selectors = []Selector{
 	{"ip6 nexthdr", FieldIP6Nexthdr, AnyTransport},
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 	{"fib saddr type", FieldFibSaddrType, AnyTransport},
+	{"fib saddr . iif oif", FieldFibRPF, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
 	{"ip dscp", FieldIPDSCP, AnyTransport},

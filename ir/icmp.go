@@ -42,6 +42,10 @@ var (
 	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
 	// AddrTypes are the kernel's route types (RTN_*), by nft's names, in
 	// number order.
+	// Presences are what nft's fib says of the route it looked up
+	// ("fib saddr . iif oif missing": no route back by the interface the
+	// packet came in by).
+	Presences = []Named{{"missing", 0}, {"exists", 1}}
 	AddrTypes = []Named{{"unspec", 0}, {"unicast", 1}, {"local", 2}, {"broadcast", 3}, {"anycast", 4}, {"multicast", 5},
 		{"blackhole", 6}, {"unreachable", 7}, {"prohibit", 8}, {"throw", 9}, {"nat", 10}, {"xresolve", 11}}
 )

@@ -32,6 +32,7 @@ const (
 	KindPkttype
 	KindTCPFlags // a combination of TCP flag bits
 	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
+	KindPresence // whether a lookup found something: missing or exists
 	KindHops     // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
 	KindDSCP     // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
 	kindEnd
@@ -123,6 +124,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
 	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
 	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
+	KindPresence:   {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
 	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},
 }
 

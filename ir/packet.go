@@ -38,6 +38,10 @@ type Packet struct {
 	// DSCP is the code point the packet is marked with, 0 unless a
 	// packet line says otherwise, as a socket sends by default.
 	DSCP uint8
+	// NoRouteBack: the machine's route back to the source does not leave
+	// by the interface the packet came in by (a spoofed source, for
+	// reverse-path filtering); a packet line says "rpf missing".
+	NoRouteBack bool
 	// Added are the keys rules have put into dynamic sets on the
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
@@ -169,6 +173,11 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.DaddrType)), true
 	case FieldFibSaddrType:
 		return uintKey(uint64(p.SaddrType)), true
+	case FieldFibRPF:
+		if p.NoRouteBack {
+			return uintKey(0), p.Iif != ""
+		}
+		return uintKey(1), p.Iif != ""
 	case FieldIPTTL:
 		return uintKey(uint64(p.Hops())), p.Family() == IPv4
 	case FieldIP6Hoplimit:
@@ -220,6 +229,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.HopLimit, p.HopLimitSet = uint8(v), true
 	case FieldIPDSCP, FieldIP6DSCP:
 		p.DSCP = uint8(v)
+	case FieldFibRPF:
+		p.NoRouteBack = v == 0
 	default:
 		return false
 	}

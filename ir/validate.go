@@ -456,6 +456,8 @@ func hookLacks(f Field) string {
 		return "input interface"
 	case FieldSkuid, FieldSkgid:
 		return "local socket that sent them"
+	case FieldFibRPF:
+		return "input interface to look a route back up for (the kernel refuses it there)"
 	}
 	return "output interface"
 }
@@ -464,6 +466,9 @@ func hookLacks(f Field) string {
 func hookHint(f Field) string {
 	if f == FieldSkuid || f == FieldSkgid {
 		return "match the sending user or group in output and postrouting chains"
+	}
+	if f == FieldFibRPF {
+		return "filter reverse paths in prerouting, input or forward chains"
 	}
 	return "match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains"
 }

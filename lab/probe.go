@@ -3,8 +3,10 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -270,7 +272,7 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 			err = errors.Join(err, addAddr(p.Dst, "lo")) // out over lo is to this machine
 		}
 	case sim.In:
-		err = errors.Join(err, addRoute(p.Src, p.Iif))
+		err = errors.Join(err, addRoute(p.Src, l.routeBack(p)))
 		if err == nil && p.Dst.IsMulticast() {
 			var leave func() error
 			leave, err = l.join(p.Dst, index(p.Iif))
@@ -281,9 +283,24 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 	case sim.Forward:
 		// Masquerade takes the address of the interface a packet leaves
 		// by, and drops the packet when there is none.
-		err = errors.Join(err, addRoute(p.Src, p.Iif), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
+		err = errors.Join(err, addRoute(p.Src, l.routeBack(p)), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
 	}
 	return undo, err
+}
+
+// routeBack is the interface the firewall routes the packet's source
+// by: the one it came in by, or for a spoofed source ("rpf missing")
+// another of the lab's, or none ("lo" adds no route).
+func (l *Lab) routeBack(p sim.Packet) string {
+	if !p.NoRouteBack {
+		return p.Iif
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.links)) {
+		if name != p.Iif {
+			return name
+		}
+	}
+	return "lo"
 }
 
 // routerAddress is the firewall's own address on the way out of a

@@ -82,7 +82,11 @@ func TestEveryKindsExampleCompiles(t *testing.T) {
 	for _, k := range ir.AllKinds() {
 		example := k.Spec().Example
 		t.Run(example, func(t *testing.T) {
-			src := "table inet t {\nchain c hook postrouting {\n" + example + " accept\n}\n}\n"
+			hook := "postrouting"
+			if k == ir.KindPresence {
+				hook = "prerouting" // the route back is looked up for the input interface
+			}
+			src := "table inet t {\nchain c hook " + hook + " {\n" + example + " accept\n}\n}\n"
 			p, ds := Load("t.ks", []byte(src), Config{})
 			require.False(t, ds.HasErrors(), "%v", ds)
 			// The protocol a selector implies (tcp dport) comes first.

@@ -29,9 +29,10 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               machine sends, else as the destination address says; flags
               syn when new, else ack; ttl and hoplimit what the kernel
               sends (64; 255 for neighbour discovery, 1 for MLD); dscp
-              0 (cs0); the
-              destination is local (fib daddr type) for in, and for out
-              over lo
+              0 (cs0); rpf exists (the route back to the source leaves
+              by the input interface; "rpf missing" for a spoofed one);
+              the destination is local (fib daddr type) for in, and for
+              out over lo
 
   out eth0 udp 192.0.2.2:40000 198.51.100.1:1194
   in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000 established

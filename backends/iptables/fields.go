@@ -51,10 +51,15 @@ var fieldLowerings = map[ir.Field]iptField{
 	},
 	ir.FieldFibDaddrType: addrTypes("--dst-type"),
 	ir.FieldFibSaddrType: addrTypes("--src-type"),
-	ir.FieldIPTTL:        hops("ttl"),
-	ir.FieldIP6Hoplimit:  hops("hl"),
-	ir.FieldIPDSCP:       dscp,
-	ir.FieldIP6DSCP:      dscp,
+	// rpfilter says the same, in the raw and mangle tables only.
+	ir.FieldFibRPF: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif: iptables' rpfilter works only in the raw and mangle tables, and ksc writes the filter table",
+			Hint: "set the rp_filter sysctl for the iptables targets, or use the nft target"}
+	},
+	ir.FieldIPTTL:       hops("ttl"),
+	ir.FieldIP6Hoplimit: hops("hl"),
+	ir.FieldIPDSCP:      dscp,
+	ir.FieldIP6DSCP:     dscp,
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))

@@ -59,6 +59,11 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibSaddrType: {name: "fib saddr type", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true}
 	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
+	// nft's own "missing" and "exists": the result is whether the route
+	// found leaves by the input interface (NFTA_FIB_F_PRESENT).
+	ir.FieldFibRPF: {name: "fib saddr . iif oif", size: 4, load: func(uint32) expr.Any {
+		return &expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true}
+	}, keyType: nftables.TypeInteger, hostOrder: true},
 	ir.FieldIPTTL:       {name: "ip ttl", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 8), keyType: byteInteger},
 	ir.FieldIP6Hoplimit: {name: "ip6 hoplimit", size: 1, load: payload(expr.PayloadBaseNetworkHeader, 7), keyType: byteInteger},
 	// The traffic class sits between IPv6's version and flow label.

@@ -33,6 +33,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindAddrType:   ir.NumberSet(2),
 	ir.KindHops:       ir.NumberSet(64),
 	ir.KindDSCP:       ir.NumberSet(0x2e),
+	ir.KindPresence:   ir.NumberSet(0),
 }
 
 // masks gives the maskable fields the mask iptables needs.
@@ -41,7 +42,8 @@ var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12}
 // iptablesGaps are the fields iptables cannot say, plain or negated: the
 // iptables target must refuse them by name (docs/language.md lists them).
 var iptablesGaps = map[string]bool{"icmp code !=": true, "icmpv6 code !=": true, "ip6 nexthdr ==": true, "ip6 nexthdr !=": true,
-	"iif ==": true, "iif !=": true, "oif ==": true, "oif !=": true} // but on lo
+	"iif ==": true, "iif !=": true, "oif ==": true, "oif !=": true, // but on lo
+	"fib saddr . iif oif ==": true, "fib saddr . iif oif !=": true}
 
 // withType gives an ICMP code match the type iptables needs with it.
 var withType = map[ir.Field]ir.Field{ir.FieldICMPCode: ir.FieldICMPType, ir.FieldICMPv6Code: ir.FieldICMPv6Type}

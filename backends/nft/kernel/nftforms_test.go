@@ -113,6 +113,10 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `icmpv6 type echo-request ip6 saddr fe80::/10 accept`},
 	{"filter input", `icmp type echo-request ip saddr 192.0.2.0/24 accept`},
 	{"filter input", `iif "lo" accept`},
+	{"filter prerouting", `fib saddr . iif oif missing drop`},
+	{"filter input", `fib saddr . iif oif exists accept`},
+	{"filter forward", `fib saddr . iif oif != missing accept`},
+	{"filter prerouting", `iifname != "lo" fib saddr . iif oif missing counter drop`},
 }
 
 // nftSetForms are rules on sets the table declares (sets, then the rule).
