@@ -146,12 +146,27 @@ func format(tokens []lexer.Token, setBraces map[int]bool) []byte {
 			f.word("}")
 		case t.Value == "," && f.sets == 0:
 			f.word(tightComma)
+		case gluedToPrevious(tokens, i) && len(f.line) > 0:
+			// "$HOST:$PORT" is one value, as nft reads it: a space
+			// would make it two.
+			f.line[len(f.line)-1] += t.Value
 		default:
 			f.word(t.Value)
 		}
 	}
 	f.endLine()
 	return []byte(f.out.String())
+}
+
+// gluedToPrevious reports a word or $NAME written right after another,
+// without space between them.
+func gluedToPrevious(tokens []lexer.Token, i int) bool {
+	if i == 0 {
+		return false
+	}
+	prev, t := tokens[i-1], tokens[i]
+	isValue := func(tok lexer.Token) bool { return tok.Type == wordToken || tok.Type == varToken }
+	return isValue(prev) && isValue(t) && prev.Pos.Offset+len(prev.Value) == t.Pos.Offset
 }
 
 func nextSignificant(tokens []lexer.Token, ws lexer.TokenType) string {

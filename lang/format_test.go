@@ -43,6 +43,17 @@ table t {
 
 // Formatting every example and golden policy is idempotent and changes
 // nothing the policy compiles to.
+// A value written of words and $NAMEs without space ("$HOST:$PORT",
+// ":$PORT") stays one value: a space would split it in two.
+func TestFormatKeepsGluedValues(t *testing.T) {
+	src := "table t {\nchain c type nat hook prerouting priority dstnat {\ntcp dport 1 dnat ip to $HOST:$PORT\ntcp dport 2 redirect to :$PORT\ntcp dport 3 dnat ip to 192.0.2.1:$PORT\n}\n}\n"
+	got, ds := lang.Format("g.ks", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	for _, v := range []string{"to $HOST:$PORT", "to :$PORT", "to 192.0.2.1:$PORT"} {
+		assert.Contains(t, string(got), v)
+	}
+}
+
 func TestFormatRoundTrip(t *testing.T) {
 	for _, c := range golden.Cases(t) {
 		src, err := os.ReadFile(golden.Root(t) + "/" + c.Path)
