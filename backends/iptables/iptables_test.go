@@ -23,8 +23,11 @@ import (
 var refused = map[string]string{
 	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express chain in at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
-	"nexthdr":           "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
-	"postrouting":       `testdata/policies/postrouting.ks:5:2: iptables' filter table has no postrouting chain`,
+	"nexthdr":     "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
+	"postrouting": `testdata/policies/postrouting.ks:5:2: iptables' filter table has no postrouting chain`,
+	"home-router": "examples/home-router.ks:33:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
+		"examples/home-router.ks:38:2: the iptables target cannot express nat chain dstnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there\n" +
+		"examples/home-router.ks:66:2: the iptables target cannot express nat chain srcnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there",
 	"rpf":               `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"dynset":            `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
