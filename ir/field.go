@@ -39,6 +39,7 @@ const (
 	FieldOif
 	FieldFibSaddrType // the route type of the source: local for one of this machine's addresses
 	FieldFibRPF       // whether a route back to the source leaves by the interface the packet came in by
+	FieldCtDirection  // which way of its connection the packet goes
 	fieldEnd
 )
 
@@ -148,7 +149,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldFibSaddrType: {Name: "fib saddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
 	// Reverse-path filtering: the route the kernel would take back to the
 	// source, looked up for the input interface only.
-	FieldFibRPF: {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
+	FieldCtDirection: {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, NeedsConntrack: true, Detail: "dir"},
+	FieldFibRPF:      {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
 }
 
 // Spec returns the field's row of the table.
@@ -202,6 +204,7 @@ var Selectors = []Selector{
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 	{"fib saddr type", FieldFibSaddrType, AnyTransport},
 	{"fib saddr . iif oif", FieldFibRPF, AnyTransport},
+	{"ct direction", FieldCtDirection, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},
 	{"ip dscp", FieldIPDSCP, AnyTransport},

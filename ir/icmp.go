@@ -46,6 +46,9 @@ var (
 	// ("fib saddr . iif oif missing": no route back by the interface the
 	// packet came in by).
 	Presences = []Named{{"missing", 0}, {"exists", 1}}
-	AddrTypes = []Named{{"unspec", 0}, {"unicast", 1}, {"local", 2}, {"broadcast", 3}, {"anycast", 4}, {"multicast", 5},
+	// CtDirections are the ways of a connection: its first packet's, and
+	// the answers'.
+	CtDirections = []Named{{"original", 0}, {"reply", 1}}
+	AddrTypes    = []Named{{"unspec", 0}, {"unicast", 1}, {"local", 2}, {"broadcast", 3}, {"anycast", 4}, {"multicast", 5},
 		{"blackhole", 6}, {"unreachable", 7}, {"prohibit", 8}, {"throw", 9}, {"nat", 10}, {"xresolve", 11}}
 )

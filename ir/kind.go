@@ -30,11 +30,12 @@ const (
 	KindGroup
 	KindNfproto
 	KindPkttype
-	KindTCPFlags // a combination of TCP flag bits
-	KindAddrType // a route type (RTN_*): unicast, local, broadcast, multicast, ...
-	KindPresence // whether a lookup found something: missing or exists
-	KindHops     // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
-	KindDSCP     // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
+	KindTCPFlags    // a combination of TCP flag bits
+	KindAddrType    // a route type (RTN_*): unicast, local, broadcast, multicast, ...
+	KindPresence    // whether a lookup found something: missing or exists
+	KindCtDirection // which way of its connection a packet goes: original or reply
+	KindHops        // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
+	KindDSCP        // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
 	kindEnd
 )
 
@@ -113,19 +114,20 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, TypeName: "ct_state", Example: "ct state established,related"},
 	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true, TypeName: "icmp_type",
 		Example: "icmp type { destination-unreachable, echo-request }"},
-	KindICMPv6Type: {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
-	KindICMPCode:   {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
-	KindICMPv6Code: {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
-	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, TypeName: "mark", Example: "meta mark 0x1"},
-	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
-	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
-	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
-	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
-	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
-	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
-	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
-	KindPresence:   {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
-	KindAddrType:   {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},
+	KindICMPv6Type:  {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
+	KindICMPCode:    {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
+	KindICMPv6Code:  {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
+	KindMark:        {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, TypeName: "mark", Example: "meta mark 0x1"},
+	KindUser:        {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
+	KindGroup:       {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
+	KindNfproto:     {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
+	KindPkttype:     {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
+	KindTCPFlags:    {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
+	KindHops:        {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
+	KindDSCP:        {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
+	KindCtDirection: {Plural: "directions", Shape: ShapeNumber, Bits: 8, Names: CtDirections, NamesOnly: true, Closed: true, TypeName: "ct_dir", Example: "ct direction reply"},
+	KindPresence:    {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
+	KindAddrType:    {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},
 }
 
 // SetKinds are the kinds a declared set may hold.

@@ -38,6 +38,10 @@ type Packet struct {
 	// DSCP is the code point the packet is marked with, 0 unless a
 	// packet line says otherwise, as a socket sends by default.
 	DSCP uint8
+	// Reply: the packet goes its connection's reply way (ct direction
+	// reply), as an answer to a connection the other end opened; a
+	// packet line says "dir reply". A new packet is never one.
+	Reply bool
 	// NoRouteBack: the machine's route back to the source does not leave
 	// by the interface the packet came in by (a spoofed source, for
 	// reverse-path filtering); a packet line says "rpf missing".
@@ -46,6 +50,23 @@ type Packet struct {
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
 	Added []Added
+}
+
+// ICMPReplies pairs each ICMP query type with its reply, per protocol:
+// conntrack tracks these as flows.
+var ICMPReplies = map[Protocol]map[uint8]uint8{
+	ICMP:   {8: 0, 13: 14, 15: 16, 17: 18},
+	ICMPv6: {128: 129, 139: 140},
+}
+
+// ICMPQuery is the query the packet answers, when it is an ICMP reply.
+func (p Packet) ICMPQuery() (uint8, bool) {
+	for q, r := range ICMPReplies[p.Protocol] {
+		if r == p.ICMPType {
+			return q, true
+		}
+	}
+	return 0, false
 }
 
 // Added is a key a rule put into a dynamic set.
@@ -173,6 +194,13 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(p.DaddrType)), true
 	case FieldFibSaddrType:
 		return uintKey(uint64(p.SaddrType)), true
+	case FieldCtDirection:
+		// Only a tracked packet has a connection, and so a direction.
+		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
+		if p.Reply {
+			return uintKey(1), tracked
+		}
+		return uintKey(0), tracked
 	case FieldFibRPF:
 		if p.NoRouteBack {
 			return uintKey(0), p.Iif != ""
@@ -231,6 +259,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.DSCP = uint8(v)
 	case FieldFibRPF:
 		p.NoRouteBack = v == 0
+	case FieldCtDirection:
+		p.Reply = v == 1
 	default:
 		return false
 	}

@@ -14,12 +14,6 @@ import (
 // tcpEstablished is conntrack's TCP_CONNTRACK_ESTABLISHED.
 const tcpEstablished = 3
 
-// icmpReplies pairs each ICMP query type with its reply, per protocol.
-var icmpReplies = map[ir.Protocol]map[uint8]uint8{
-	ir.ICMP:   {8: 0, 13: 14, 15: 16, 17: 18},
-	ir.ICMPv6: {128: 129, 139: 140},
-}
-
 // track empties conntrack and puts in the flow that makes p established
 // or related: each probe starts from a conntrack that knows nothing else,
 // so that an earlier probe cannot make a later one established.
@@ -60,14 +54,18 @@ func established(p ir.Packet) conntrack.Flow {
 	status := conntrack.StatusConfirmed | conntrack.StatusSeenReply | conntrack.StatusAssured
 	if p.Protocol.HasPorts() {
 		f := conntrack.NewFlow(uint8(p.Protocol), status, p.Src, p.Dst, p.Sport, p.Dport, 60, p.CtMark)
+		if p.Reply {
+			// p answers a flow its destination began.
+			f = conntrack.NewFlow(uint8(p.Protocol), status, p.Dst, p.Src, p.Dport, p.Sport, 60, p.CtMark)
+		}
 		if p.Protocol == ir.TCP {
 			f.ProtoInfo.TCP = &conntrack.ProtoInfoTCP{State: tcpEstablished}
 		}
 		return f
 	}
 	orig, reply := p.Src, p.Dst
-	query, answer := p.ICMPType, icmpReplies[p.Protocol][p.ICMPType]
-	if q, ok := queryOf(p); ok {
+	query, answer := p.ICMPType, ir.ICMPReplies[p.Protocol][p.ICMPType]
+	if q, ok := p.ICMPQuery(); ok {
 		// p answers a query from its destination.
 		orig, reply, query, answer = p.Dst, p.Src, q, p.ICMPType
 	}
@@ -75,16 +73,6 @@ func established(p ir.Packet) conntrack.Flow {
 	f.TupleOrig = icmpTuple(p.Protocol, orig, reply, query)
 	f.TupleReply = icmpTuple(p.Protocol, reply, orig, answer)
 	return f
-}
-
-// queryOf is the query p answers, when p is an ICMP reply.
-func queryOf(p ir.Packet) (uint8, bool) {
-	for q, r := range icmpReplies[p.Protocol] {
-		if r == p.ICMPType {
-			return q, true
-		}
-	}
-	return 0, false
 }
 
 func icmpTuple(proto ir.Protocol, src, dst netip.Addr, typ uint8) conntrack.Tuple {

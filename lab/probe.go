@@ -151,17 +151,22 @@ func planFor(p sim.Packet) (plan, error) {
 			return unsupported("conntrack calls this packet %s without a flow before it", natural)
 		}
 	case ir.CtEstablished:
-		_, reply := queryOf(p.Packet)
-		_, query := icmpReplies[p.Protocol][p.ICMPType]
+		_, reply := p.ICMPQuery()
+		_, query := ir.ICMPReplies[p.Protocol][p.ICMPType]
 		switch {
 		case p.Protocol == ir.TCP && flags&tcpSYN != 0:
 			return unsupported("an established TCP probe has no SYN")
 		case !p.Protocol.HasPorts() && !reply && !query:
 			return unsupported("the lab makes established ICMP packets only of queries and their replies")
+		case !p.Protocol.HasPorts() && p.Reply != reply:
+			return unsupported("an ICMP query goes its flow's original way, its reply the reply way")
 		}
 	case ir.CtRelated:
-		if !isICMPError(p.Packet) {
+		switch {
+		case !isICMPError(p.Packet):
 			return unsupported("the lab makes related packets only as ICMP errors about a flow")
+		case !p.Reply:
+			return unsupported("the lab makes related packets as errors about a flow their receiver began: they go its reply way")
 		}
 	case ir.CtInvalid:
 		switch {

@@ -31,6 +31,8 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               sends (64; 255 for neighbour discovery, 1 for MLD); dscp
               0 (cs0); rpf exists (the route back to the source leaves
               by the input interface; "rpf missing" for a spoofed one);
+              dir original, but reply for related packets and
+              established ICMP replies ("dir reply": an answer);
               the destination is local (fib daddr type) for in, and for
               out over lo
 
@@ -204,7 +206,11 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		return &PacketError{Col: 1, Msg: fmt.Sprintf("a forwarded packet with ttl %d never reaches the forward hook: the kernel drops it (time exceeded)", p.Hops()),
 			Hint: "forward a packet with ttl 2 or more"}
 	}
-	p.fillDefaults(given[ir.FieldCtState], given[ir.FieldPkttype], given[ir.FieldTCPFlags])
+	p.fillDefaults(given)
+	if p.Reply && p.CtState == ir.CtNew {
+		return &PacketError{Col: 1, Msg: "a new packet goes its connection's original way: it has no reply direction",
+			Hint: "say established (or related) with dir reply"}
+	}
 	return nil
 }
 
@@ -266,17 +272,23 @@ func detailHint(kind ir.Kind) string {
 // not given takes the defaults of a packet line.
 func FirstPacket(dir Direction, pkt ir.Packet) Packet {
 	p := Packet{Packet: pkt, Dir: dir}
-	p.fillDefaults(false, false, false)
+	p.fillDefaults(nil)
 	return p
 }
 
 // fillDefaults sets what a packet line did not give: the conntrack state,
 // TCP flags and link-layer packet type.
-func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
-	if !stateGiven {
+func (p *Packet) fillDefaults(given map[ir.Field]bool) {
+	if !given[ir.FieldCtState] {
 		p.CtState = initialState(p.Packet)
 	}
-	if p.Protocol == ir.TCP && !flagsGiven {
+	if !given[ir.FieldCtDirection] {
+		// An ICMP error is about a flow its receiver began, and an
+		// established ICMP reply answers one: both go the reply way.
+		_, answers := p.ICMPQuery()
+		p.Reply = p.CtState == ir.CtRelated || p.CtState == ir.CtEstablished && answers
+	}
+	if p.Protocol == ir.TCP && !given[ir.FieldTCPFlags] {
 		// A new connection's first packet is a SYN; any later one an ACK.
 		p.TCPFlags = 0x02
 		if p.CtState != ir.CtNew {
@@ -284,7 +296,7 @@ func (p *Packet) fillDefaults(stateGiven, pkttypeGiven, flagsGiven bool) {
 		}
 	}
 	p.DaddrType, p.SaddrType = daddrType(*p), saddrType(*p)
-	if !pkttypeGiven && p.Dir != Out {
+	if !given[ir.FieldPkttype] && p.Dir != Out {
 		// A local socket's packets are all "host" on their way out.
 		switch {
 		case p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):

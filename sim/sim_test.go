@@ -98,6 +98,19 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 	pkt, err = sim.ParsePacket("in eth0 udp 192.0.2.1:53 192.0.2.2:4000")
 	require.NoError(t, err)
 	assert.Equal(t, ir.CtNew, pkt.CtState)
+	assert.False(t, pkt.Reply)
+	// The way of its connection: an answer's, for ICMP replies and errors.
+	for line, reply := range map[string]bool{
+		"in eth0 tcp 192.0.2.1:443 192.0.2.2:4000 established":             false,
+		"in eth0 tcp 192.0.2.1:443 192.0.2.2:4000 established dir reply":   true,
+		"in eth0 icmp 192.0.2.1 192.0.2.2 echo-reply established":          true,
+		"in eth0 icmp 192.0.2.1 192.0.2.2 echo-request established":        false,
+		"in eth0 icmp 192.0.2.1 192.0.2.2 destination-unreachable related": true,
+	} {
+		pkt, err := sim.ParsePacket(line)
+		require.NoError(t, err, line)
+		assert.Equal(t, reply, pkt.Reply, line)
+	}
 
 	for line, col := range map[string]int{
 		"out eth0 icmp 2001:db8::1 2001:db8::2 echo-request": 10,
@@ -112,6 +125,7 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 pkttype bogus":    46,
 		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 colour 3":         38,
 		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 ttl 1": 1,
+		"in eth0 udp 192.0.2.1:1 192.0.2.2:2 dir reply":         1,
 	} {
 		_, err := sim.ParsePacket(line)
 		var pe *sim.PacketError

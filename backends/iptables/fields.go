@@ -60,6 +60,16 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldIP6Hoplimit: hops("hl"),
 	ir.FieldIPDSCP:      dscp,
 	ir.FieldIP6DSCP:     dscp,
+	// Like nft's, conntrack's --ctdir holds for no packet without a
+	// connection (invalid, untracked), whichever way it asks.
+	ir.FieldCtDirection: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		dirs := ir.Numbers(m.Effective())
+		if len(dirs) != 1 {
+			return cannot(m, "match one direction, or ct state new,established,related for every tracked packet")
+		}
+		lw.addMatches("-m", "conntrack", "--ctdir", strings.ToUpper(ir.KindCtDirection.NameOf(dirs[0])))
+		return nil
+	},
 	ir.FieldCtState: func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		if m.Op == ir.Neq {
 			lw.addMatches("-m", "conntrack", "!", "--ctstate", ctStates(m.Values))

@@ -117,6 +117,8 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `fib saddr . iif oif exists accept`},
 	{"filter forward", `fib saddr . iif oif != missing accept`},
 	{"filter prerouting", `iifname != "lo" fib saddr . iif oif missing counter drop`},
+	{"filter input", `ct direction reply ct state established accept`},
+	{"filter output", `ct direction != original drop`},
 }
 
 // nftSetForms are rules on sets the table declares (sets, then the rule).
