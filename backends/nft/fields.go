@@ -61,7 +61,7 @@ var fields = map[ir.Field]nftField{
 	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
 	// nft's own "missing" and "exists": the result is whether the route
 	// found leaves by the input interface (NFTA_FIB_F_PRESENT).
-	ir.FieldCtDirection: {name: "ct direction", size: 1, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyDIRECTION} }, keyType: byteInteger},
+	ir.FieldCtDirection: {name: "ct direction", size: 1, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeyDIRECTION} }, keyType: nftables.TypeCTDir},
 	ir.FieldFibRPF: {name: "fib saddr . iif oif", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true}
 	}, keyType: nftables.TypeInteger, hostOrder: true},

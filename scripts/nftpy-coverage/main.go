@@ -9,7 +9,7 @@
 // network namespace twice, as nft's own text and through ksc (the netlink
 // batch of ksc apply), and nft's listings of the two must be the same.
 //
-//	go run ./scripts/nftpy-coverage [-kernel] NFTABLES/tests/py
+//	go run ./scripts/nftpy-coverage [-kernel] [-why] NFTABLES/tests/py
 package main
 
 import (
@@ -28,6 +28,8 @@ import (
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/lang"
 )
+
+var why = flag.Bool("why", false, "print each form ksc refuses, with its first error, on stderr")
 
 var inKernel = flag.Bool("kernel", false, "load each supported form as nft's text and through ksc in a throwaway namespace, and compare nft's listings (root)")
 
@@ -136,9 +138,15 @@ func acceptedEverywhere(rule string, tables [][2]string, chains map[string]chain
 		src := fmt.Sprintf("table %s t {\n\tchain c %shook %s priority %s {\n\t\t%s\n\t}\n}\n", t[0], typ, c.hook, c.priority, rule)
 		p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
 		if ds.HasErrors() {
+			if *why {
+				fmt.Fprintf(os.Stderr, "%s\t%s\t%s\n", t[0], rule, ds[0].Message)
+			}
 			return false
 		}
 		if _, err := nft.Render(p); err != nil {
+			if *why {
+				fmt.Fprintf(os.Stderr, "%s\t%s\t%v\n", t[0], rule, err)
+			}
 			return false
 		}
 	}

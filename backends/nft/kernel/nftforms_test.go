@@ -119,6 +119,7 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter prerouting", `iifname != "lo" fib saddr . iif oif missing counter drop`},
 	{"filter input", `ct direction reply ct state established accept`},
 	{"filter output", `ct direction != original drop`},
+	{"filter output", `ct direction { reply, original }`},
 }
 
 // nftSetForms are rules on sets the table declares (sets, then the rule).
