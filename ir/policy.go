@@ -310,6 +310,36 @@ type NAT struct {
 	Kind NATKind
 	Addr netip.Addr
 	Port uint16
+	// Flags choose how the kernel picks the new port and address; no
+	// packet's verdict depends on them.
+	Flags NATFlags
+}
+
+// NATFlags are nft's "random", "fully-random" and "persistent", with the
+// kernel's values (NF_NAT_RANGE_*).
+type NATFlags uint8
+
+const (
+	NATRandom      NATFlags = 1 << 2
+	NATPersistent  NATFlags = 1 << 3
+	NATFullyRandom NATFlags = 1 << 4
+)
+
+// NATFlagNames are the flags' names, in the order nft lists them.
+var NATFlagNames = []struct {
+	Name string
+	Flag NATFlags
+}{{"random", NATRandom}, {"fully-random", NATFullyRandom}, {"persistent", NATPersistent}}
+
+// Text is the flags as nft lists them: "random,persistent".
+func (f NATFlags) Text() string {
+	var names []string
+	for _, n := range NATFlagNames {
+		if f&n.Flag != 0 {
+			names = append(names, n.Name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // NATKind is what a nat rule rewrites, and to what.
@@ -361,6 +391,11 @@ func (n *NAT) Family() Family {
 // table's names the address family ("snat ip to 192.0.2.1", "dnat ip6 to
 // [2001:db8::1]:8080").
 func (n *NAT) Text(f Family) string {
+	if n.Flags != 0 {
+		plain := *n
+		plain.Flags = 0
+		return plain.Text(f) + " " + n.Flags.Text()
+	}
 	switch n.Kind {
 	case Masquerade:
 		return "masquerade"

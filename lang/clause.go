@@ -60,7 +60,7 @@ func init() {
 			default:
 				n = rb.nat(k, pos, end)
 			}
-			if n == nil {
+			if n == nil || !rb.natFlags(n) {
 				return false
 			}
 			rb.out.Verdict, rb.out.NAT = ir.Translate, n

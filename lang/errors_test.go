@@ -100,6 +100,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:15: ct count needs a number of connections from 1 | e.g. ct count over 20, or add @conns { ip saddr ct count over 20 }`}},
 		{"a cap on connections before conntrack", "table inet t {\nchain c type filter hook prerouting priority raw {\nct count over 5 drop\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: ct count over 5 in chain c counts no connection: the chain runs at priority -300, before conntrack (-200) | give the chain a priority above -200 (mangle is -150, filter 0)`}},
+		{"a nat flag list that ends in a comma", "table inet t {\nchain c type nat hook postrouting priority srcnat {\nmasquerade random,\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:18: a comma after a nat flag needs another | e.g. masquerade random,persistent`}},
 		{"a counter with nft's listed values", chain("counter packets 12 bytes 3400 accept"), lang.Config{}, nil},
 		{"a counter with a value that is no number", chain("counter packets many accept"), lang.Config{},
 			[]string{`t.ks:3:9: counter packets needs a number | write counter, or counter packets 0 bytes 0 as nft lists it`}},

@@ -511,3 +511,39 @@ func (rb *ruleBuilder) counterValues() bool {
 	}
 	return true
 }
+
+// natFlags reads nft's "random", "fully-random" and "persistent" after a
+// rewrite, one or several joined by commas.
+func (rb *ruleBuilder) natFlags(n *ir.NAT) bool {
+	for first := true; ; first = false {
+		t := rb.peek()
+		if t == nil {
+			return true
+		}
+		if !first {
+			if !t.Comma {
+				return true
+			}
+			rb.next()
+			t = rb.peek()
+		}
+		var flag ir.NATFlags
+		if t != nil {
+			for _, f := range ir.NATFlagNames {
+				if f.Name == t.word() {
+					flag = f.Flag
+				}
+			}
+		}
+		if flag == 0 {
+			if first {
+				return true
+			}
+			at, to := rb.terms[rb.i-1].span()
+			rb.errorf(at, to, "a comma after a nat flag needs another").Hint = "e.g. masquerade random,persistent"
+			return false
+		}
+		rb.next()
+		n.Flags |= flag
+	}
+}

@@ -377,6 +377,13 @@ func TestSetsRulesFillAreRefused(t *testing.T) {
 		"t.ks:6:1: the iptables target cannot express ip saddr @s: ksc writes no ipset that rules fill")
 }
 
+// A nat flag an iptables target does not take is refused by name.
+func TestNATFlagsIptablesLacks(t *testing.T) {
+	p := load(t, "flush ruleset\ntable ip t {\nchain n type nat hook postrouting priority srcnat {\nmasquerade random,persistent\n}\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, "t.ks:4:1: the iptables target cannot express masquerade random,persistent: its MASQUERADE target has no persistent")
+}
+
 // In ksc's own chains a return ends the chain with its policy, as in nft.
 func TestReturnInOwnChains(t *testing.T) {
 	p := load(t, "table t {\nchain i hook input policy drop {\ntcp dport 22 return\n}\nchain o hook output {\ntcp dport 22 return\n}\n}\n")

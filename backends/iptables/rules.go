@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -174,6 +175,10 @@ func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, se
 	case ir.Return:
 		targets = append(targets, []string{"-j", to.ret})
 	case ir.Translate:
+		if flag := natFlagsRefused(r.NAT); flag != "" {
+			return nil, &ir.Diagnostic{Pos: r.NAT.Pos, Message: fmt.Sprintf("the iptables target cannot express %s: its %s target has no %s", r.NAT.Text(ir.Inet), strings.ToUpper(r.NAT.Kind.String()), flag),
+				Hint: "leave the flag out for the iptables targets, or use the nft target"}
+		}
 		targets = append(targets, natTarget(r.NAT))
 	case ir.Drop:
 		targets = append(targets, []string{"-j", "DROP"})

@@ -89,8 +89,39 @@ func logTarget(s *ir.Log) []string {
 	return target
 }
 
-// natTarget is a nat rule's rewrite as iptables-save lists it.
+// natTarget is a nat rule's rewrite as iptables-save lists it, with its
+// flags (natFlagsRefused says which a target cannot take).
 func natTarget(n *ir.NAT) []string {
+	target := natTargetPlain(n)
+	for _, f := range []struct {
+		flag ir.NATFlags
+		opt  string
+	}{{ir.NATRandom, "--random"}, {ir.NATFullyRandom, "--random-fully"}, {ir.NATPersistent, "--persistent"}} {
+		if n.Flags&f.flag != 0 {
+			target = append(target, f.opt)
+		}
+	}
+	return target
+}
+
+// natFlagsRefused names a flag the nat kind's iptables target does not
+// take: MASQUERADE has no --persistent, DNAT no --random-fully, REDIRECT
+// only --random.
+func natFlagsRefused(n *ir.NAT) string {
+	switch {
+	case n.Kind == ir.Masquerade && n.Flags&ir.NATPersistent != 0:
+		return "persistent"
+	case n.Kind == ir.DNAT && n.Flags&ir.NATFullyRandom != 0:
+		return "fully-random"
+	case n.Kind == ir.Redirect && n.Flags&ir.NATFullyRandom != 0:
+		return "fully-random"
+	case n.Kind == ir.Redirect && n.Flags&ir.NATPersistent != 0:
+		return "persistent"
+	}
+	return ""
+}
+
+func natTargetPlain(n *ir.NAT) []string {
 	to := n.Addr.String()
 	if n.Port != 0 {
 		to = netip.AddrPortFrom(n.Addr, n.Port).String()

@@ -61,6 +61,14 @@ func natText(e *expr.NAT, registers map[uint32][]byte, family nftables.TableFami
 		return fmt.Sprintf("<%T>", e)
 	}
 	n := ir.NAT{Kind: kind, Addr: a}
+	for _, f := range []struct {
+		set  bool
+		flag ir.NATFlags
+	}{{e.Random, ir.NATRandom}, {e.FullyRandom, ir.NATFullyRandom}, {e.Persistent, ir.NATPersistent}} {
+		if f.set {
+			n.Flags |= f.flag
+		}
+	}
 	if e.RegProtoMin != 0 {
 		p := registers[e.RegProtoMin]
 		if len(p) != 2 || e.RegProtoMax != 0 && e.RegProtoMax != e.RegProtoMin {
@@ -182,11 +190,20 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
 		case *expr.Masq:
-			parts = append(parts, "masquerade")
+			n := ir.NAT{Kind: ir.Masquerade}
+			for _, f := range []struct {
+				set  bool
+				flag ir.NATFlags
+			}{{e.Random, ir.NATRandom}, {e.FullyRandom, ir.NATFullyRandom}, {e.Persistent, ir.NATPersistent}} {
+				if f.set {
+					n.Flags |= f.flag
+				}
+			}
+			parts = append(parts, n.Text(ir.Inet))
 		case *expr.NAT:
 			parts = append(parts, natText(e, registers, t.Table.Family))
 		case *expr.Redir:
-			n := ir.NAT{Kind: ir.Redirect}
+			n := ir.NAT{Kind: ir.Redirect, Flags: ir.NATFlags(e.Flags)}
 			if p := registers[e.RegisterProtoMin]; e.RegisterProtoMin != 0 && len(p) == 2 {
 				n.Port = binary.BigEndian.Uint16(p)
 			}

@@ -390,16 +390,17 @@ func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set
 // port after it (the kernel fills in the ranges' ends and flags, as it
 // lists nft's own).
 func natExprs(n *ir.NAT) []expr.Any {
+	random, fully, persistent := n.Flags&ir.NATRandom != 0, n.Flags&ir.NATFullyRandom != 0, n.Flags&ir.NATPersistent != 0
 	switch n.Kind {
 	case ir.Masquerade:
-		return []expr.Any{&expr.Masq{}}
+		return []expr.Any{&expr.Masq{Random: random, FullyRandom: fully, Persistent: persistent}}
 	case ir.Redirect:
 		if n.Port == 0 {
-			return []expr.Any{&expr.Redir{}}
+			return []expr.Any{&expr.Redir{Flags: uint32(n.Flags)}}
 		}
 		return []expr.Any{
 			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, n.Port)},
-			&expr.Redir{RegisterProtoMin: 1},
+			&expr.Redir{RegisterProtoMin: 1, Flags: uint32(n.Flags)},
 		}
 	}
 	family := uint32(unix.NFPROTO_IPV4)
@@ -416,7 +417,7 @@ func natExprs(n *ir.NAT) []expr.Any {
 		panic(fmt.Sprintf("nft: lowering nat kind %d, which Validate refuses", n.Kind))
 	}
 	exprs := []expr.Any{&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()}}
-	nat := &expr.NAT{Type: typ, Family: family, RegAddrMin: 1}
+	nat := &expr.NAT{Type: typ, Family: family, RegAddrMin: 1, Random: random, FullyRandom: fully, Persistent: persistent}
 	if n.Port != 0 {
 		exprs = append(exprs, &expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, n.Port)})
 		nat.RegProtoMin = 2
