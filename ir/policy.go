@@ -774,6 +774,16 @@ func (r *Rule) Family() Family {
 	if key := r.KeyedBy(); key != nil {
 		return key.Field.Spec().Family
 	}
+	if r.Verdict == Reject {
+		// An ICMP answer is one family's: nft checks that family first,
+		// so the rule holds for it only.
+		switch r.RejectWith.Kind {
+		case RejectICMP:
+			return IPv4
+		case RejectICMPv6:
+			return IPv6
+		}
+	}
 	return Inet
 }
 

@@ -601,13 +601,13 @@ func validateReject(t *Table, r *Rule, ds *Diagnostics) {
 		}
 	case RejectICMP:
 		if family != IPv4 {
-			ds.Errorf(r.Pos, "reject with icmp answers IPv4 packets only, and this rule holds for IPv6 too").Hint =
-				"add an ip match (or meta nfproto ipv4), or use reject with icmpx"
+			ds.Errorf(r.Pos, "reject with icmp answers IPv4 packets only, and this rule holds for IPv6 packets only").Hint =
+				"use reject with icmpv6, or icmpx for either family"
 		}
 	case RejectICMPv6:
 		if family != IPv6 {
-			ds.Errorf(r.Pos, "reject with icmpv6 answers IPv6 packets only, and this rule holds for IPv4 too").Hint =
-				"add an ip6 match (or meta nfproto ipv6), or use reject with icmpx"
+			ds.Errorf(r.Pos, "reject with icmpv6 answers IPv6 packets only, and this rule holds for IPv4 packets only").Hint =
+				"use reject with icmp, or icmpx for either family"
 		}
 	}
 	if codes := with.Kind.Codes(); codes != nil && with.Kind.CodeName(with.Code) == itoa(int(with.Code)) {

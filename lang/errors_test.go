@@ -295,8 +295,9 @@ func TestErrors(t *testing.T) {
 
 		{"a TCP reset for more than TCP", chain(`meta l4proto { tcp, udp } reject with tcp reset`), lang.Config{},
 			[]string{`t.ks:3:1: reject with tcp reset needs a rule that holds for TCP only | add meta l4proto tcp (or a tcp dport match) to the rule`}},
-		{"an ICMP answer in both families", chain(`reject with icmp host-prohibited`), lang.Config{},
-			[]string{`t.ks:3:1: reject with icmp answers IPv4 packets only, and this rule holds for IPv6 too | add an ip match (or meta nfproto ipv4), or use reject with icmpx`}},
+		{"an ICMP answer binds the rule to its family, as in nft", chain(`reject with icmp host-prohibited`), lang.Config{}, nil},
+		{"an ICMP answer against the rule's family", chain(`ip6 saddr 2001:db8::1 reject with icmp host-prohibited`), lang.Config{},
+			[]string{`t.ks:3:1: reject with icmp answers IPv4 packets only, and this rule holds for IPv6 packets only | use reject with icmpv6, or icmpx for either family`}},
 		{"a misspelt reject code", chain(`reject with icmpx admin-prohibitd`), lang.Config{},
 			[]string{`t.ks:3:19: unknown icmpx code "admin-prohibitd" | did you mean admin-prohibited?`}},
 

@@ -354,10 +354,15 @@ func firstMiss(r *ir.Rule, pkt ir.Packet) *ir.Match {
 				return m
 			}
 		}
-		// Only a set's key binds the family ("update @s { ip saddr
-		// ... }"): the rule checks the family as nft writes it.
+		// Only a set's key or the reject's answer binds the family
+		// ("update @s { ip saddr ... }", "reject with icmp ..."): the
+		// rule checks the family as nft writes it.
 		nfproto := map[ir.Family]uint32{ir.IPv4: 2, ir.IPv6: 10}[f]
-		return &ir.Match{Pos: r.KeyedBy().Pos, Field: ir.FieldNfproto, Op: ir.Eq, Values: ir.NumberSet(nfproto)}
+		pos := r.Pos // the reject's answer binds it ("reject with icmp")
+		if key := r.KeyedBy(); key != nil {
+			pos = key.Pos
+		}
+		return &ir.Match{Pos: pos, Field: ir.FieldNfproto, Op: ir.Eq, Values: ir.NumberSet(nfproto)}
 	}
 	return nil
 }

@@ -60,6 +60,8 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `ip saddr 203.0.113.0/24 reject with icmp host-prohibited`},
 	{"filter input", `tcp dport 23 reject with tcp reset`},
 	{"filter input", `reject with icmpx admin-prohibited`},
+	{"filter input", `tcp dport 22 reject with icmp port-unreachable`},
+	{"filter input", `reject with icmpv6 admin-prohibited`},
 	{"filter output", `meta mark set ct mark`},
 	{"filter output", `ct mark set 0x1`},
 	{"filter output", `meta mark set meta mark and 0xff00 or 0x1`},
