@@ -28,6 +28,9 @@ func TestOtherSpellingsMeanTheSame(t *testing.T) {
 		// Defines wherever a statement takes a number.
 		{"limit rate over $RATE/minute burst $BURST packets drop", "limit rate over 5/minute burst 7 packets drop"},
 		{"ct count over $CONNS drop", "ct count over 3 drop"},
+		// nft folds a constant's bit operations.
+		{"meta mark set 0xffffffc8 xor 0x16", "meta mark set 0xffffffde"},
+		{"meta mark set 0x16 and 0x6 or 0x100", "meta mark set 0x106"},
 	} {
 		load := func(rule string) string {
 			src := "define RATE = 5\ndefine BURST = 7\ndefine CONNS = 3\ntable inet t {\nchain c hook postrouting {\n" + rule + "\n}\n}\n"

@@ -134,24 +134,7 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 		rb.i += n
 		st.From = sel.Field
 		keep, flip := ^uint32(0), uint32(0)
-		for {
-			t := rb.peek()
-			if t == nil {
-				break
-			}
-			op := map[string]string{"and": "and", "or": "or", "|": "or", "xor": "xor"}[t.word()]
-			if t.Amp {
-				op = "and"
-			}
-			if op == "" {
-				break
-			}
-			rb.next()
-			opPos, opEnd := t.span()
-			v, ok := rb.markNumber(target, opPos, opEnd)
-			if !ok {
-				return nil
-			}
+		ok := rb.markOps(target, func(op string, v uint32) {
 			switch op { // each on (from & keep) ^ flip
 			case "and":
 				keep, flip = keep&v, flip&v
@@ -160,6 +143,9 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 			default:
 				flip ^= v
 			}
+		})
+		if !ok {
+			return nil
 		}
 		if keep == 0 {
 			st.From = 0 // no bit of the mark is left
@@ -175,8 +161,47 @@ func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
 	if !ok {
 		return nil
 	}
+	// nft folds a constant's operations: "meta mark set 0x16 and 0x16".
+	ok = rb.markOps(target, func(op string, n uint32) {
+		switch op {
+		case "and":
+			v &= n
+		case "or":
+			v |= n
+		default:
+			v ^= n
+		}
+	})
+	if !ok {
+		return nil
+	}
 	st.Value = v
 	return st
+}
+
+// markOps reads the bit operations after a mark set's value ("and 0xff00
+// or 0x1", "& 0xff", "| 0x2", "xor 0x3"), in order, and applies each.
+func (rb *ruleBuilder) markOps(target ir.Field, apply func(op string, v uint32)) bool {
+	for {
+		t := rb.peek()
+		if t == nil {
+			return true
+		}
+		op := map[string]string{"and": "and", "or": "or", "|": "or", "xor": "xor"}[t.word()]
+		if t.Amp {
+			op = "and"
+		}
+		if op == "" {
+			return true
+		}
+		rb.next()
+		opPos, opEnd := t.span()
+		v, ok := rb.markNumber(target, opPos, opEnd)
+		if !ok {
+			return false
+		}
+		apply(op, v)
+	}
 }
 
 // mssSet reads what follows "tcp option": "maxseg size set rt mtu", or
