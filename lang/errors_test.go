@@ -228,7 +228,7 @@ func TestErrors(t *testing.T) {
 		{"reject where the kernel cannot", "table t {\nchain c hook postrouting {\nreject\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: reject cannot be used in a postrouting chain | use drop here, or reject in the output or forward chain`}},
 		{"unknown protocol", chain(`meta l4proto sctp accept`), lang.Config{},
-			[]string{`t.ks:3:14: meta l4proto needs protocols, found a name (sctp) | did you mean tcp? or use one of: tcp, udp, icmp, ipv6-icmp, icmpv6`}},
+			[]string{`t.ks:3:14: meta l4proto needs protocols, found a name (sctp) | did you mean tcp? or use one of: tcp, udp, icmp, ipv6-icmp, icmpv6, or a number`}},
 		{"unknown ct state", chain(`ct state established,relatd accept`), lang.Config{},
 			[]string{`t.ks:3:22: ct state needs conntrack states, found a name (relatd) | did you mean related? or use one of: invalid, established, related, new, untracked`}},
 		{"flush of something else", "flush table\n", lang.Config{},

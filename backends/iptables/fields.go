@@ -475,6 +475,14 @@ func ipProtocol(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 // "-p tcp -m tcp --dport 22", or multiport for several.
 func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 	ps := ir.Protocols(m.Values)
+	for _, p := range ps {
+		if _, named := ir.KindProtocol.ValueOf(p.String()); !named {
+			// iptables-save would print it by this machine's
+			// /etc/protocols name, which status could not compare.
+			return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: fmt.Sprintf("the iptables target cannot express protocol %s: iptables-save names it from the machine's /etc/protocols", p),
+				Hint: "match tcp, udp, icmp or icmpv6 for the iptables targets, or use the nft target"}
+		}
+	}
 	if m.Op == ir.Neq {
 		if len(ps) > 1 {
 			return cannot(m, negatedSetHint)

@@ -377,6 +377,14 @@ func TestSetsRulesFillAreRefused(t *testing.T) {
 		"t.ks:6:1: the iptables target cannot express ip saddr @s: ksc writes no ipset that rules fill")
 }
 
+// A protocol iptables-save would name from /etc/protocols is refused: the
+// name depends on the machine, and status could not compare it.
+func TestProtocolNumbersIptablesNamesByHost(t *testing.T) {
+	p := load(t, "table inet t {\nchain c hook input {\nmeta l4proto 33 accept\n}\n}\n")
+	_, err := iptables.Render(p, ir.IPv4)
+	assert.EqualError(t, err, "t.ks:3:1: the iptables target cannot express protocol 33: iptables-save names it from the machine's /etc/protocols")
+}
+
 // A nat flag an iptables target does not take is refused by name.
 func TestNATFlagsIptablesLacks(t *testing.T) {
 	p := load(t, "flush ruleset\ntable ip t {\nchain n type nat hook postrouting priority srcnat {\nmasquerade random,persistent\n}\n}\n")
