@@ -194,23 +194,35 @@ func validateSets(t *Table, ds *Diagnostics) {
 // the statement gives them a timeout.
 func validateSetWrite(t *Table, w *SetWrite, ds *Diagnostics) bool {
 	switch {
-	case w.Op != SetAdd && w.Op != SetUpdate:
-		ds.Errorf(w.Pos, "unknown set operation %d", w.Op)
 	case w.Set == nil || !slices.Contains(t.Sets, w.Set):
 		ds.Errorf(w.Pos, "%s writes to a set table %s %s does not declare", w.Op, t.Family, t.Name)
-	case !slices.Contains(MeterKeys, w.Key):
-		ds.Errorf(w.Pos, "%s: ksc keys dynamic sets by address", w.Text()).Hint = "key it by ip saddr, ip daddr, ip6 saddr or ip6 daddr"
-	case w.Key.Spec().Kind != w.Set.Kind:
-		ds.Errorf(w.Pos, "%s: set %s holds %s keys, not %s", w.Text(), w.Set.Name, w.Set.TypeName(), w.Key).Hint =
-			"key it by a field of the set's type, or declare the set with the key's type"
-	case !t.Family.Covers(w.Key.Spec().Family):
-		ds.Errorf(w.Pos, "%s can never hold in table %s %s: it keys %s packets", w.Text(), t.Family, t.Name, w.Key.Spec().Family)
-	case !w.Set.Dynamic:
-		ds.Errorf(w.Pos, "%s writes to set %s, which is not dynamic", w.Text(), w.Set.Name).Hint = "add \"flags dynamic\" to the set"
+	case !validateKeyedWrite(t, w.Pos, w.Text(), w.Op, w.Set, w.Key, ds):
 	case w.Timeout != 0 && !w.Set.Expires():
 		ds.Errorf(w.Pos, "%s gives its key a timeout, and set %s keeps keys for ever", w.Text(), w.Set.Name).Hint = "declare the set with flags dynamic,timeout"
 	case w.Timeout < 0 || w.Timeout%time.Second != 0:
 		ds.Errorf(w.Pos, "%s has a timeout of %s; ksc writes whole seconds", w.Text(), w.Timeout)
+	default:
+		return true
+	}
+	return false
+}
+
+// validateKeyedWrite checks what a meter and a SetWrite share: a known
+// operation, writing a key of an address field, of the set's type and
+// of a family the table sees, into a dynamic set.
+func validateKeyedWrite(t *Table, pos Pos, text string, op SetOp, set *TableSet, key Field, ds *Diagnostics) bool {
+	switch {
+	case op != SetAdd && op != SetUpdate:
+		ds.Errorf(pos, "unknown set operation %d", op)
+	case !slices.Contains(MeterKeys, key):
+		ds.Errorf(pos, "%s: ksc keys dynamic sets by address", text).Hint = "key it by ip saddr, ip daddr, ip6 saddr or ip6 daddr"
+	case key.Spec().Kind != set.Kind:
+		ds.Errorf(pos, "%s: set %s holds %s keys, not %s", text, set.Name, set.TypeName(), key).Hint =
+			"key it by a field of the set's type, or declare the set with the key's type"
+	case !t.Family.Covers(key.Spec().Family):
+		ds.Errorf(pos, "%s can never hold in table %s %s: it keys %s packets", text, t.Family, t.Name, key.Spec().Family)
+	case !set.Dynamic:
+		ds.Errorf(pos, "%s writes to set %s, which is not dynamic", text, set.Name).Hint = "add \"flags dynamic\" to the set"
 	default:
 		return true
 	}
@@ -240,17 +252,7 @@ func validateLookup(t *Table, m *Match, written bool, ds *Diagnostics) {
 func validateMeter(t *Table, l *Limit, users map[*TableSet]*Limit, ds *Diagnostics) {
 	m := l.Meter
 	switch {
-	case m.Op != SetAdd && m.Op != SetUpdate:
-		ds.Errorf(l.Pos, "unknown set operation %d", m.Op)
-	case !slices.Contains(MeterKeys, m.Key):
-		ds.Errorf(l.Pos, "%s cannot key a rate limit", m.Key).Hint = "key it by ip saddr, ip daddr, ip6 saddr or ip6 daddr"
-	case m.Key.Spec().Kind != m.Set.Kind:
-		ds.Errorf(l.Pos, "%s: set %s holds %s keys, not %s", l.Text(), m.Set.Name, m.Set.TypeName(), m.Key).Hint =
-			"key it by a field of the set's type, or declare the set with the key's type"
-	case !t.Family.Covers(m.Key.Spec().Family):
-		ds.Errorf(l.Pos, "%s can never hold in table %s %s: it keys %s packets", l.Text(), t.Family, t.Name, m.Key.Spec().Family)
-	case !m.Set.Dynamic:
-		ds.Errorf(l.Pos, "%s writes to set %s, which is not dynamic", l.Text(), m.Set.Name).Hint = "add \"flags dynamic\" to the set"
+	case !validateKeyedWrite(t, l.Pos, l.Text(), m.Op, m.Set, m.Key, ds):
 	case users[m.Set] != nil:
 		ds.Errorf(l.Pos, "set %s is already filled by the rule at %s; each dynamic set serves one rule", m.Set.Name, users[m.Set].Pos).Hint =
 			"declare a set for each rule"

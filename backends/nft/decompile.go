@@ -60,15 +60,7 @@ func natText(e *expr.NAT, registers map[uint32][]byte, family nftables.TableFami
 	if kind == 0 || e.RegAddrMin == 0 || !ok || e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
 		return fmt.Sprintf("<%T>", e)
 	}
-	n := ir.NAT{Kind: kind, Addr: a}
-	for _, f := range []struct {
-		set  bool
-		flag ir.NATFlags
-	}{{e.Random, ir.NATRandom}, {e.FullyRandom, ir.NATFullyRandom}, {e.Persistent, ir.NATPersistent}} {
-		if f.set {
-			n.Flags |= f.flag
-		}
-	}
+	n := ir.NAT{Kind: kind, Addr: a, Flags: natFlags(e.Random, e.FullyRandom, e.Persistent)}
 	if e.RegProtoMin != 0 {
 		p := registers[e.RegProtoMin]
 		if len(p) != 2 || e.RegProtoMax != 0 && e.RegProtoMax != e.RegProtoMin {
@@ -78,6 +70,20 @@ func natText(e *expr.NAT, registers map[uint32][]byte, family nftables.TableFami
 	}
 	tableFamily := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[family]
 	return n.Text(tableFamily)
+}
+
+// natFlags are the flags google/nftables reads apart, as ksc keeps them.
+func natFlags(random, fullyRandom, persistent bool) ir.NATFlags {
+	var f ir.NATFlags
+	for _, b := range []struct {
+		set  bool
+		flag ir.NATFlags
+	}{{random, ir.NATRandom}, {fullyRandom, ir.NATFullyRandom}, {persistent, ir.NATPersistent}} {
+		if b.set {
+			f |= b.flag
+		}
+	}
+	return f
 }
 
 func limitText(e *expr.Limit) string {
@@ -190,15 +196,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
 		case *expr.Masq:
-			n := ir.NAT{Kind: ir.Masquerade}
-			for _, f := range []struct {
-				set  bool
-				flag ir.NATFlags
-			}{{e.Random, ir.NATRandom}, {e.FullyRandom, ir.NATFullyRandom}, {e.Persistent, ir.NATPersistent}} {
-				if f.set {
-					n.Flags |= f.flag
-				}
-			}
+			n := ir.NAT{Kind: ir.Masquerade, Flags: natFlags(e.Random, e.FullyRandom, e.Persistent)}
 			parts = append(parts, n.Text(ir.Inet))
 		case *expr.NAT:
 			parts = append(parts, natText(e, registers, t.Table.Family))
