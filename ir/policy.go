@@ -611,10 +611,11 @@ const (
 	PerMinute
 	PerHour
 	PerDay
+	PerWeek
 )
 
 // RateUnits are the units' names, as nft writes them.
-var RateUnits = []string{"second", "minute", "hour", "day"}
+var RateUnits = []string{"second", "minute", "hour", "day", "week"}
 
 // ParseRateUnit reads a unit's name.
 func ParseRateUnit(name string) (RateUnit, bool) {
@@ -627,7 +628,7 @@ func ParseRateUnit(name string) (RateUnit, bool) {
 }
 
 func (u RateUnit) String() string {
-	if u < PerSecond || u > PerDay {
+	if u < PerSecond || u > PerWeek {
 		return "invalid unit"
 	}
 	return RateUnits[u-1]
@@ -635,7 +636,7 @@ func (u RateUnit) String() string {
 
 // Seconds is how long the unit is.
 func (u RateUnit) Seconds() uint64 {
-	return map[RateUnit]uint64{PerSecond: 1, PerMinute: 60, PerHour: 3600, PerDay: 86400}[u]
+	return map[RateUnit]uint64{PerSecond: 1, PerMinute: 60, PerHour: 3600, PerDay: 86400, PerWeek: 7 * 86400}[u]
 }
 
 // EffectiveBurst is the burst the kernel keeps.

@@ -370,7 +370,7 @@ func TestErrors(t *testing.T) {
 		{"a priority name nft takes on another hook only", "table inet t {\nchain c type nat hook output priority dstnat {\n}\n}\n", lang.Config{},
 			[]string{`t.ks:2:30: priority dstnat names a priority at hook prerouting only, as nft has it; chain c is on hook output | write the number: priority -100`}},
 		{"a limit without a unit", chain(`limit rate 5 accept`), lang.Config{},
-			[]string{`t.ks:3:12: limit rate needs N/UNIT, not "5" | N from 1, UNIT one of second, minute, hour, day; e.g. limit rate 5/minute burst 10 packets`}},
+			[]string{`t.ks:3:12: limit rate needs N/UNIT, not "5" | N from 1, UNIT one of second, minute, hour, day, week; e.g. limit rate 5/minute burst 10 packets`}},
 		{"a burst without packets", chain(`limit rate 5/minute burst 10 accept`), lang.Config{},
 			[]string{`t.ks:3:30: limit burst counts packets: write "burst 10 packets"`}},
 		{"log group with a level", chain(`log group 2 level info accept`), lang.Config{},

@@ -97,6 +97,8 @@ func TestRefusedConstructs(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"prerouting hook", "flush ruleset\ntable t {\nchain c hook prerouting {\naccept\n}\n}\n",
 			`t.ks:3:1: iptables' filter table has no prerouting chain`},
+		{"a rate per week", "flush ruleset\ntable ip t {\nchain c hook input {\nlimit rate 400/week accept\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express limit rate 400/week: iptables' limit match counts per second, minute, hour or day`},
 		{"two chains on one hook", "flush ruleset\ntable t {\nchain a hook input {\n}\nchain b hook input priority 0 {\n}\n}\n",
 			`t.ks:5:1: chain b and chain a at t.ks:3:1 both hook input: iptables has one INPUT chain`},
 		{"raw priority", "flush ruleset\ntable t {\nchain c hook output priority raw {\naccept\n}\n}\n",

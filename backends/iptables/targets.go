@@ -169,6 +169,8 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each with a rate of its own", limited*alts))
 	case l.Over:
 		return nil, refuse("iptables' limit match passes the packets under a rate, never those over it")
+	case l.Unit == ir.PerWeek:
+		return nil, refuse("iptables' limit match counts per second, minute, hour or day")
 	}
 	// As xt_limit keeps it: the time between packets in 1/10000 s, times
 	// the burst, in 32 bits.

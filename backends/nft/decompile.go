@@ -88,7 +88,7 @@ func natFlags(random, fullyRandom, persistent bool) ir.NATFlags {
 
 func limitText(e *expr.Limit) string {
 	l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
-	for u := ir.PerSecond; u <= ir.PerDay; u++ {
+	for u := ir.PerSecond; u <= ir.PerWeek; u++ {
 		if u.Seconds() == uint64(e.Unit) {
 			l.Unit = u
 		}

@@ -57,6 +57,7 @@ var nftForms = []struct{ chain, rule string }{
 	{"filter input", `icmpv6 type { 1-4, echo-request } accept`},
 	{"filter input", `ip saddr 192.0.2.0/24 tcp dport { 22, 443 } ct state new accept`},
 	{"filter input", `limit rate over 10/second burst 20 packets drop`},
+	{"filter input", `limit rate 400/week`},
 	{"filter input", `log prefix "in: " level info flags tcp sequence,options`},
 	{"filter input", `log group 2`},
 	{"filter input", `meta nfproto ipv4 reject`},
