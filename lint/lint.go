@@ -15,19 +15,28 @@ func Check(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
 	for _, t := range p.Tables {
 		jumpedTo := map[*ir.Chain]bool{}
-		used := map[*ir.TableSet]bool{}
+		// A meter's set is used by its limit; a set rules add keys to
+		// is used once a rule looks it up.
+		metered, added, looked := map[*ir.TableSet]bool{}, map[*ir.TableSet]bool{}, map[*ir.TableSet]bool{}
 		for _, c := range t.Chains {
 			for _, rules := range [][]*ir.Rule{c.Rules, c.Disabled} {
 				for _, r := range rules {
 					if r.Target != nil {
 						jumpedTo[r.Target] = true
 					}
-					if l := r.Limit(); l != nil && l.Meter != nil {
-						used[l.Meter.Set] = true
+					for _, st := range r.Statements {
+						switch st := st.(type) {
+						case *ir.Limit:
+							if st.Meter != nil {
+								metered[st.Meter.Set] = true
+							}
+						case *ir.SetWrite:
+							added[st.Set] = true
+						}
 					}
 					for _, m := range r.Matches {
 						if m.Set != nil {
-							used[m.Set] = true
+							looked[m.Set] = true
 						}
 					}
 				}
@@ -35,10 +44,13 @@ func Check(p *ir.Policy) ir.Diagnostics {
 		}
 		for _, s := range t.Sets {
 			switch {
-			case used[s]:
+			case metered[s] || looked[s]:
+			case added[s]:
+				ds.Warnf(s.Pos, "set %s is filled but never looked up: no rule matches @%s", s.Name, s.Name).Hint =
+					"match it (ip saddr @" + s.Name + " drop), or delete it and the rules that add to it"
 			case s.Dynamic:
 				ds.Warnf(s.Pos, "set %s is never filled: no rule adds to it", s.Name).Hint =
-					"key a limit by it (update @" + s.Name + " { ip saddr limit rate ... }), or delete it"
+					"key a limit by it (update @" + s.Name + " { ip saddr limit rate ... }), add keys to it (add @" + s.Name + " { ip saddr }), or delete it"
 			default:
 				ds.Warnf(s.Pos, "set %s is never looked up: no rule matches @%s", s.Name, s.Name).Hint =
 					"match it (ip daddr @" + s.Name + " accept), or delete it"
