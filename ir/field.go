@@ -40,6 +40,33 @@ const (
 	FieldFibSaddrType // the route type of the source: local for one of this machine's addresses
 	FieldFibRPF       // whether a route back to the source leaves by the interface the packet came in by
 	FieldCtDirection  // which way of its connection the packet goes
+	// Header fields at a fixed place (see FieldSpec.Place).
+	FieldIPLength // the IPv4 header's total length
+	FieldIPID
+	FieldIPFragOff // the IPv4 header's flags and fragment offset, 16 bits
+	FieldIPChecksum
+	FieldIPVersion
+	FieldIPHdrlength // the IPv4 header's length in 32-bit words
+	FieldIP6Flowlabel
+	FieldIP6Length // the IPv6 header's payload length
+	FieldTCPSequence
+	FieldTCPAckseq
+	FieldTCPDoff // where the TCP payload starts, in 32-bit words
+	FieldTCPWindow
+	FieldTCPChecksum
+	FieldTCPUrgptr
+	FieldUDPLength
+	FieldUDPChecksum
+	FieldICMPChecksum
+	FieldICMPGateway // the router a redirect names
+	FieldICMPMTU     // the next hop's MTU in "fragmentation needed"
+	FieldICMPv6Checksum
+	FieldICMPv6MTU      // the MTU in "packet too big"
+	FieldICMPv6MaxDelay // the maximum response delay of a multicast listener query
+	FieldICMPID         // an echo's identifier
+	FieldICMPSequence
+	FieldICMPv6ID
+	FieldICMPv6Sequence
 	fieldEnd
 )
 
@@ -80,6 +107,31 @@ type FieldSpec struct {
 	// Detail is the word a packet line gives the field's value with
 	// ("mark 0x1", "ttl 1"), or empty where the line says it otherwise.
 	Detail string
+	// Place is where a header field's bits are. The simulator reads such
+	// a field from the packet's bytes (Packet.Wire), so a field the
+	// packet line cannot give (a length, a checksum) has the value the
+	// packet the lab sends has.
+	Place HeaderBits
+	// ICMPTypes are the only ICMP (or ICMPv6) types whose messages hold
+	// the field (an MTU is in "packet too big" only): a match on it
+	// implies them, as nft writes it.
+	ICMPTypes []uint32
+}
+
+// Header is a header of a packet.
+type Header uint8
+
+const (
+	NoHeader Header = iota
+	NetworkHeader
+	TransportHeader
+)
+
+// HeaderBits places a field in a header: Width bits, Offset bits from
+// the header's start, most significant bit first.
+type HeaderBits struct {
+	Header        Header
+	Offset, Width uint16
 }
 
 // HookSet is a set of hooks.
@@ -151,6 +203,45 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// source, looked up for the input interface only.
 	FieldCtDirection: {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, NeedsConntrack: true, Detail: "dir"},
 	FieldFibRPF:      {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
+
+	FieldIPLength: {Name: "ip length", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 16, 16}},
+	FieldIPID:     {Name: "ip id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 32, 16}, Detail: "ipid"},
+	// "ip frag-off & 0x1fff != 0" holds for every fragment but the first.
+	FieldIPFragOff:   {Name: "ip frag-off", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 48, 16}, Maskable: true},
+	FieldIPChecksum:  {Name: "ip checksum", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 80, 16}},
+	FieldIPVersion:   {Name: "ip version", Kind: KindUint4, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 0, 4}},
+	FieldIPHdrlength: {Name: "ip hdrlength", Kind: KindUint4, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 4, 4}},
+	FieldIP6Flowlabel: {Name: "ip6 flowlabel", Kind: KindUint20, Family: IPv6, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 12, 20},
+		Detail: "flowlabel"},
+	FieldIP6Length:   {Name: "ip6 length", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 32, 16}},
+	FieldTCPSequence: {Name: "tcp sequence", Kind: KindUint32, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 32, 32}, Detail: "seq"},
+	FieldTCPAckseq:   {Name: "tcp ackseq", Kind: KindUint32, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 64, 32}, Detail: "ackseq"},
+	FieldTCPDoff:     {Name: "tcp doff", Kind: KindUint4, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 96, 4}},
+	FieldTCPWindow:   {Name: "tcp window", Kind: KindUint16, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 112, 16}, Detail: "window"},
+	FieldTCPChecksum: {Name: "tcp checksum", Kind: KindUint16, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 128, 16}},
+	FieldTCPUrgptr:   {Name: "tcp urgptr", Kind: KindUint16, Family: Inet, Hooks: allHooks, Protocol: TCP, Place: HeaderBits{TransportHeader, 144, 16}, Detail: "urgptr"},
+	FieldUDPLength:   {Name: "udp length", Kind: KindUint16, Family: Inet, Hooks: allHooks, Protocol: UDP, Place: HeaderBits{TransportHeader, 32, 16}},
+	FieldUDPChecksum: {Name: "udp checksum", Kind: KindUint16, Family: Inet, Hooks: allHooks, Protocol: UDP, Place: HeaderBits{TransportHeader, 48, 16}},
+	FieldICMPChecksum: {Name: "icmp checksum", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
+		Place: HeaderBits{TransportHeader, 16, 16}},
+	FieldICMPGateway: {Name: "icmp gateway", Kind: KindUint32, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
+		Place: HeaderBits{TransportHeader, 32, 32}, Detail: "gateway", ICMPTypes: []uint32{5}},
+	FieldICMPMTU: {Name: "icmp mtu", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
+		Place: HeaderBits{TransportHeader, 48, 16}, Detail: "mtu", ICMPTypes: []uint32{3}},
+	FieldICMPv6Checksum: {Name: "icmpv6 checksum", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
+		Place: HeaderBits{TransportHeader, 16, 16}},
+	FieldICMPv6MTU: {Name: "icmpv6 mtu", Kind: KindUint32, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
+		Place: HeaderBits{TransportHeader, 32, 32}, Detail: "mtu", ICMPTypes: []uint32{2}},
+	FieldICMPv6MaxDelay: {Name: "icmpv6 max-delay", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
+		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "max-delay", ICMPTypes: []uint32{130}},
+	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
+		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
+	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
+		Place: HeaderBits{TransportHeader, 48, 16}, Detail: "seq", ICMPTypes: []uint32{0, 8}},
+	FieldICMPv6ID: {Name: "icmpv6 id", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
+		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{128, 129}},
+	FieldICMPv6Sequence: {Name: "icmpv6 sequence", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
+		Place: HeaderBits{TransportHeader, 48, 16}, Detail: "seq", ICMPTypes: []uint32{128, 129}},
 }
 
 // Spec returns the field's row of the table.
@@ -222,4 +313,30 @@ var Selectors = []Selector{
 	{"meta protocol", FieldNfproto, AnyTransport}, // see EtherTypes
 	{"meta iif", FieldIif, AnyTransport},
 	{"meta oif", FieldOif, AnyTransport},
+	{"ip length", FieldIPLength, AnyTransport},
+	{"ip id", FieldIPID, AnyTransport},
+	{"ip frag-off", FieldIPFragOff, AnyTransport},
+	{"ip checksum", FieldIPChecksum, AnyTransport},
+	{"ip version", FieldIPVersion, AnyTransport},
+	{"ip hdrlength", FieldIPHdrlength, AnyTransport},
+	{"ip6 flowlabel", FieldIP6Flowlabel, AnyTransport},
+	{"ip6 length", FieldIP6Length, AnyTransport},
+	{"tcp sequence", FieldTCPSequence, AnyTransport},
+	{"tcp ackseq", FieldTCPAckseq, AnyTransport},
+	{"tcp doff", FieldTCPDoff, AnyTransport},
+	{"tcp window", FieldTCPWindow, AnyTransport},
+	{"tcp checksum", FieldTCPChecksum, AnyTransport},
+	{"tcp urgptr", FieldTCPUrgptr, AnyTransport},
+	{"udp length", FieldUDPLength, AnyTransport},
+	{"udp checksum", FieldUDPChecksum, AnyTransport},
+	{"icmp checksum", FieldICMPChecksum, AnyTransport},
+	{"icmp gateway", FieldICMPGateway, AnyTransport},
+	{"icmp mtu", FieldICMPMTU, AnyTransport},
+	{"icmpv6 checksum", FieldICMPv6Checksum, AnyTransport},
+	{"icmpv6 mtu", FieldICMPv6MTU, AnyTransport},
+	{"icmpv6 max-delay", FieldICMPv6MaxDelay, AnyTransport},
+	{"icmp id", FieldICMPID, AnyTransport},
+	{"icmp sequence", FieldICMPSequence, AnyTransport},
+	{"icmpv6 id", FieldICMPv6ID, AnyTransport},
+	{"icmpv6 sequence", FieldICMPv6Sequence, AnyTransport},
 }

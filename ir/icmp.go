@@ -16,7 +16,10 @@ var (
 		{"router-renumbering", 138}, {"ind-neighbor-solicit", 141}, {"ind-neighbor-advert", 142},
 		{"mld2-listener-report", 143},
 	}
-	ICMPCodes = []Named{
+	// ICMPv6TypeAliases are nft's other names of ICMPv6 types, read but
+	// never printed (nft lists them by the first name).
+	ICMPv6TypeAliases = []Named{{"mld-listener-reduction", 132}}
+	ICMPCodes         = []Named{
 		{"net-unreachable", 0}, {"host-unreachable", 1}, {"prot-unreachable", 2}, {"port-unreachable", 3},
 		{"frag-needed", 4}, {"net-prohibited", 9}, {"host-prohibited", 10}, {"admin-prohibited", 13},
 	}

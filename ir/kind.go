@@ -36,6 +36,12 @@ const (
 	KindCtDirection // which way of its connection a packet goes: original or reply
 	KindHops        // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
 	KindDSCP        // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
+	// Plain numbers of header fields, by width: lengths, ids, checksums,
+	// sequence numbers. Network order, so ranges compare as numbers.
+	KindUint4
+	KindUint16
+	KindUint20
+	KindUint32
 	kindEnd
 )
 
@@ -114,7 +120,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, TypeName: "ct_state", Example: "ct state established,related"},
 	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true, TypeName: "icmp_type",
 		Example: "icmp type { destination-unreachable, echo-request }"},
-	KindICMPv6Type:  {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
+	KindICMPv6Type:  {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Aliases: ICMPv6TypeAliases, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
 	KindICMPCode:    {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
 	KindICMPv6Code:  {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
 	KindMark:        {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, TypeName: "mark", Example: "meta mark 0x1"},
@@ -125,6 +131,10 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindTCPFlags:    {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
 	KindHops:        {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
 	KindDSCP:        {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
+	KindUint4:       {Plural: "numbers from 0 to 15", Shape: ShapeNumber, Bits: 4, Ranges: true, Example: "ip hdrlength 5"},
+	KindUint16:      {Plural: "numbers from 0 to 65535", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "ip length 20-576"},
+	KindUint20:      {Plural: "numbers from 0 to 1048575", Shape: ShapeNumber, Bits: 20, Ranges: true, Example: "ip6 flowlabel 0"},
+	KindUint32:      {Plural: "numbers from 0 to 4294967295", Shape: ShapeNumber, Bits: 32, Ranges: true, Example: "tcp sequence 0"},
 	KindCtDirection: {Plural: "directions", Shape: ShapeNumber, Bits: 8, Names: CtDirections, NamesOnly: true, Closed: true, TypeName: "ct_dir", Example: "ct direction reply"},
 	KindPresence:    {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
 	KindAddrType:    {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},

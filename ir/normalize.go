@@ -49,6 +49,12 @@ func normalize(r *Rule, table Family, ds *Diagnostics) bool {
 			implied := &Match{Pos: m.Pos, End: m.End, Field: FieldL4Proto, Values: ProtocolSet(proto)}
 			add(FieldL4Proto, sourced{implied, m})
 		}
+		if types := m.Field.Spec().ICMPTypes; types != nil {
+			// "icmp mtu" is a field of "fragmentation needed" only.
+			typeField := map[Protocol]Field{ICMP: FieldICMPType, ICMPv6: FieldICMPv6Type}[m.Field.Spec().Protocol]
+			implied := &Match{Pos: m.Pos, End: m.End, Field: typeField, Values: NumberSet(types...)}
+			add(typeField, sourced{implied, m})
+		}
 		add(m.Field, sourced{m, m})
 	}
 	if r.NAT != nil && r.NAT.Family() != Inet {

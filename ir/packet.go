@@ -50,6 +50,9 @@ type Packet struct {
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
 	Added []Added
+	// Headers are the values a packet line gave header fields (Place),
+	// written into the packet's bytes in order.
+	Headers []HeaderValue
 }
 
 // ICMPReplies pairs each ICMP query type with its reply, per protocol:
@@ -147,6 +150,13 @@ func (r *Rule) Holds(p Packet) bool {
 // on a field it does not know: a new row of the fields table needs one
 // here, and TestEveryFieldHasAPacketValue says so.
 func (p Packet) key(f Field) (Key, bool) {
+	if spec := f.Spec(); spec.Place.Header != NoHeader {
+		present := (spec.Family == Inet || spec.Family == p.Family()) && (spec.Protocol == AnyTransport || spec.Protocol == p.Protocol)
+		if !present {
+			return Key{}, false
+		}
+		return uintKey(uint64(p.headerValue(f))), true
+	}
 	switch f {
 	case FieldIifname, FieldIif:
 		return interfaceSpan(p.Iif).Lo, p.Iif != ""
@@ -262,7 +272,10 @@ func (p *Packet) Set(f Field, v uint32) bool {
 	case FieldCtDirection:
 		p.Reply = v == 1
 	default:
-		return false
+		if f.Spec().Place.Header == NoHeader || f.Spec().Detail == "" {
+			return false
+		}
+		p.Headers = append(p.Headers, HeaderValue{f, v})
 	}
 	return true
 }

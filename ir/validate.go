@@ -379,6 +379,10 @@ func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 		ds.Errorf(m.Pos, "%s takes no mask", spec.Name)
 		return false
 	}
+	if uint64(m.Mask) > spec.Kind.Max() {
+		ds.Errorf(m.Pos, "%s has a mask wider than its %d bits", spec.Name, spec.Kind.Spec().Bits)
+		return false
+	}
 	if m.Protocol != AnyTransport && !m.Protocol.HasPorts() {
 		ds.Errorf(m.Pos, "%s implies protocol %s, which has no ports", spec.Name, m.Protocol)
 		return false

@@ -38,7 +38,7 @@ func (l *Lab) track(p sim.Packet) error {
 	case ir.CtRelated:
 		// The flow the ICMP error reports: from its destination to its
 		// source (see wire).
-		flow = conntrack.NewFlow(uint8(ir.UDP), conntrack.StatusConfirmed|conntrack.StatusSeenReply|conntrack.StatusAssured, p.Dst, p.Src, innerSport, innerDport, 60, p.CtMark)
+		flow = conntrack.NewFlow(uint8(ir.UDP), conntrack.StatusConfirmed|conntrack.StatusSeenReply|conntrack.StatusAssured, p.Dst, p.Src, ir.ICMPErrorInnerSport, ir.ICMPErrorInnerDport, 60, p.CtMark)
 	default:
 		return nil
 	}

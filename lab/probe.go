@@ -76,7 +76,7 @@ func (l *Lab) Run(p, rewritten sim.Packet) (o Outcome, err error) {
 	if err := l.observe(p, plan.notrack); err != nil {
 		return Outcome{}, err
 	}
-	data := wire(p, plan.badChecksum)
+	data := p.Wire()
 	var n map[string]uint64
 	if p.Dir == sim.Out {
 		if err := l.sendOut(p, data); err != nil {
@@ -104,11 +104,18 @@ func (l *Lab) Run(p, rewritten sim.Packet) (o Outcome, err error) {
 	return o, nil
 }
 
+// TCP flag bits, as on the wire.
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
 // plan is how the lab makes a packet line's packet.
 type plan struct {
-	notrack     bool // untracked by the lab's rule, not by conntrack's own choice
-	badChecksum bool // invalid by its checksum
-	silent      bool
+	notrack bool // untracked by the lab's rule, not by conntrack's own choice
+	silent  bool
 }
 
 // planFor checks that the lab can make p, and says how.
@@ -122,7 +129,7 @@ func planFor(p sim.Packet) (plan, error) {
 		}
 	}
 	var pl plan
-	pl.silent = isICMPError(p.Packet) || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Src.IsUnspecified() ||
+	pl.silent = p.IsICMPError() || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Src.IsUnspecified() ||
 		p.Protocol == ir.TCP && p.TCPFlags&tcpRST != 0
 	switch p.Dir {
 	case sim.Out:
@@ -163,7 +170,7 @@ func planFor(p sim.Packet) (plan, error) {
 		}
 	case ir.CtRelated:
 		switch {
-		case !isICMPError(p.Packet):
+		case !p.IsICMPError():
 			return unsupported("the lab makes related packets only as ICMP errors about a flow")
 		case !p.Reply:
 			return unsupported("the lab makes related packets as errors about a flow their receiver began: they go its reply way")
@@ -175,7 +182,7 @@ func planFor(p sim.Packet) (plan, error) {
 		case p.Protocol == ir.UDP && p.Dir == sim.Out:
 			return unsupported("conntrack checks checksums only of arriving packets, so the lab cannot make a UDP packet sent here invalid")
 		case p.Protocol == ir.UDP:
-			pl.badChecksum = true
+			// ir.Packet.Wire spoils its checksum.
 		case !p.Protocol.HasPorts() && natural != ir.CtInvalid:
 			return unsupported("conntrack calls this packet %s without a flow before it", natural)
 		}

@@ -94,7 +94,7 @@ func (l *Lab) sendIn(p sim.Packet, data []byte) (map[string]uint64, error) {
 		for _, frame := range []struct {
 			q    sim.Packet
 			data []byte
-		}{{p, data}, {marker, wire(marker, false)}} {
+		}{{p, data}, {marker, marker.Wire()}} {
 			ethType := uint16(unix.ETH_P_IP)
 			if frame.q.Src.Is6() {
 				ethType = unix.ETH_P_IPV6

@@ -115,7 +115,7 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:8:1: chain ts is reached from nat chain n and from filter chain f | give each its own chain: a nat chain's rules rewrite, a filter chain's decide`}},
 		{"one run: a nat chain's drop and a misspelt field elsewhere", "table inet t {\nchain n type nat hook postrouting priority srcnat {\noifname eth0 drop\n}\nchain c hook input {\nip daddress 192.0.2.1 accept\n}\n}\n", lang.Config{},
 			[]string{
-				`t.ks:6:4: unknown ip field "daddress" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp`,
+				`t.ks:6:4: unknown ip field "daddress" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp, length, id, frag-off, checksum, version, hdrlength`,
 				`t.ks:3:1: drop in nat chain n: a nat chain rewrites and filters nothing | decide packets' fates in a filter chain; here use masquerade, snat, dnat, redirect, accept or return`,
 			}},
 		{"one run: a jump to a missing chain is said once", chain("jump nowhere\nip daddr 192.0.2.300 accept"), lang.Config{},
@@ -382,7 +382,7 @@ func TestErrors(t *testing.T) {
 
 		// Selectors come from ir.Selectors, and so do their hints.
 		{"unknown ip field", chain(`ip src 192.0.2.1 accept`), lang.Config{},
-			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp`}},
+			[]string{`t.ks:3:4: unknown ip field "src" | ip is followed by one of: saddr, daddr, protocol, ttl, dscp, length, id, frag-off, checksum, version, hdrlength`}},
 		{"misspelt ip field", chain(`ip saddrr 192.0.2.1 accept`), lang.Config{},
 			[]string{`t.ks:3:4: unknown ip field "saddrr" | did you mean ip saddr?`}},
 		{"misspelt selector", chain(`iifnme "lo" accept`), lang.Config{},

@@ -80,6 +80,20 @@ var fieldLowerings = map[ir.Field]iptField{
 	},
 }
 
+// Header fields at a fixed place (ip length, tcp window) have no
+// iptables match but u32's, which reads past no IPv6 extension header as
+// nft's transport header does: refused by name.
+func init() {
+	for _, f := range ir.AllFields() {
+		if _, ok := fieldLowerings[f]; !ok && f.Spec().Place.Header != ir.NoHeader {
+			fieldLowerings[f] = func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+				return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express " + m.Field.String() + ": iptables has no match for this header field",
+					Hint: "use the nft target"}
+			}
+		}
+	}
+}
+
 // byIndex writes iif and oif as iifname and oifname where that is the
 // same: on lo, which every namespace has from its start to its end with
 // index 1. iptables matches any other interface by name, and so would go

@@ -30,7 +30,20 @@ var refused = map[string]string{
 		"examples/home-router.ks:66:2: the iptables target cannot express nat chain srcnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there",
 	"rpf":               `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"dynset":            `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"headers":           headerRefusals(),
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+}
+
+// headerRefusals are the IPv4 target's refusals of testdata/policies/
+// headers.ks: each of its header fields an IPv4 rule matches, in order.
+func headerRefusals() string {
+	var lines []string
+	for _, at := range []struct{ pos, field string }{{"7:3", "ip frag-off"}, {"8:3", "ip hdrlength"}, {"9:3", "ip length"},
+		{"10:3", "udp length"}, {"11:3", "udp checksum"}, {"12:3", "tcp window"}, {"13:3", "tcp sequence"}, {"14:17", "tcp ackseq"},
+		{"15:3", "ip id"}, {"18:3", "icmp id"}, {"19:26", "icmp sequence"}, {"27:3", "tcp window"}, {"28:3", "icmp mtu"}} {
+		lines = append(lines, "testdata/policies/headers.ks:"+at.pos+": the iptables target cannot express "+at.field+": iptables has no match for this header field")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // compiles reports whether the iptables targets take the case, and fails

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -133,6 +134,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var field ir.Field               // what register 1 holds; 0 when nothing ksc knows
 	var mask, xor []byte             // a bitwise applied to it
 	var proto ir.Protocol            // the protocol the rule matched, for its header fields
+	var icmpTypes []uint32           // the ICMP types it matched, likewise
 	var immediate []byte             // a value loaded into register 1
 	registers := map[uint32][]byte{} // values loaded by immediates, for nat
 	// The family the rule is in: its table's, or the one it checks.
@@ -140,6 +142,12 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	for _, e := range rule.Exprs {
 		if c, ok := e.(*expr.Cmp); ok && field == ir.FieldL4Proto && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
 			proto = ir.Protocol(c.Data[0])
+		}
+		if c, ok := e.(*expr.Cmp); ok && (field == ir.FieldICMPType || field == ir.FieldICMPv6Type) && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
+			icmpTypes = []uint32{uint32(c.Data[0])}
+		}
+		if l, ok := e.(*expr.Lookup); ok && (field == ir.FieldICMPType || field == ir.FieldICMPv6Type) && !l.Invert {
+			icmpTypes = t.setNumbers(l.SetName)
 		}
 		if c, ok := e.(*expr.Cmp); ok && field == nfprotoLoad && c.Op == expr.CmpOpEq && len(c.Data) == 1 {
 			family = map[byte]ir.Family{2: ir.IPv4, 10: ir.IPv6}[c.Data[0]]
@@ -155,12 +163,15 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			registers[e.Register] = e.Data
 		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
-			field, mask, xor = loadedField(e, proto), nil, nil
+			field, mask, xor = loadedField(e, ruleContext{proto, family, icmpTypes}), nil, nil
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
 			}
 		case *expr.Bitwise:
 			mask, xor = e.Mask, e.Xor
+			if f, ok := maskedField(field, e.Mask); ok {
+				field, mask = f, nil // the bits of a field of fewer bits (ip version)
+			}
 		case *expr.Rt:
 			if e.Key != expr.RtTCPMSS {
 				parts = append(parts, fmt.Sprintf("<rt %d>", e.Key))
@@ -179,7 +190,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			if e.Op == expr.CmpOpNeq {
 				op = "!= "
 			}
-			parts = append(parts, fmt.Sprintf("%s %s%s-%s", field, op, valueText(field, e.FromData), valueText(field, e.ToData)))
+			parts = append(parts, fmt.Sprintf("%s %s%s-%s", field, op, rangeEndText(field, e.FromData), rangeEndText(field, e.ToData)))
 		case *expr.Lookup:
 			op := ""
 			if e.Invert {
@@ -344,11 +355,14 @@ const routeMSS = ir.Field(254)
 // their address matches with; it is not a field of the language.
 const nfprotoLoad = ir.Field(255)
 
-// loadedField finds the field whose load is e, in the lowering's table;
-// of fields at the same place (icmp type and icmpv6 type) it takes the
-// one of proto, the protocol the rule matched before.
-func loadedField(e expr.Any, proto ir.Protocol) ir.Field {
-	found := ir.Field(0)
+// loadedField finds the field whose load is e, in the lowering's table.
+// Of fields at the same place it takes the one of the rule's context: of
+// proto, the protocol the rule matched before (icmp type, not icmpv6
+// type), of its family (ip6 length, not ip id), and of the ICMP types it
+// compared before (icmp mtu in "fragmentation needed", icmp sequence in
+// an echo).
+func loadedField(e expr.Any, c ruleContext) ir.Field {
+	found, score := ir.Field(0), -1
 	for _, f := range ir.AllFields() {
 		row, ok := fields[f]
 		if !ok {
@@ -361,11 +375,65 @@ func loadedField(e expr.Any, proto ir.Protocol) ir.Field {
 		if !reflect.DeepEqual(row.load(n), e) {
 			continue
 		}
-		if found == 0 || f.Spec().Protocol == proto && proto != ir.AnyTransport {
-			found = f
+		if s, ok := c.fits(f.Spec()); ok && s > score {
+			found, score = f, s
 		}
 	}
 	return found
+}
+
+// ruleContext is what a rule compared before a load, which tells fields
+// at one place apart.
+type ruleContext struct {
+	proto  ir.Protocol
+	family ir.Family
+	// icmpTypes are the ICMP types compared, or nil.
+	icmpTypes []uint32
+}
+
+// fits scores how well a field fits the context, or reports one of
+// another protocol or family than the rule's. A field of any protocol
+// (th dport) fits a rule whose protocol is not one.
+func (c ruleContext) fits(spec ir.FieldSpec) (int, bool) {
+	score := 0
+	switch {
+	case spec.Protocol == ir.AnyTransport:
+		if c.proto == ir.AnyTransport {
+			score += 4
+		}
+	case spec.Protocol == c.proto:
+		score += 8
+	case c.proto != ir.AnyTransport:
+		return 0, false
+	}
+	switch {
+	case spec.Family == ir.Inet || c.family == ir.Inet:
+	case spec.Family == c.family:
+		score += 2
+	default:
+		return 0, false
+	}
+	if c.icmpTypes != nil && spec.ICMPTypes != nil && !slices.ContainsFunc(c.icmpTypes, func(t uint32) bool { return !slices.Contains(spec.ICMPTypes, t) }) {
+		score++
+	}
+	return score, true
+}
+
+// maskedField is the field whose bits a mask after loading f keeps, of
+// the fields loaded as f is: ip version and ip hdrlength share a byte.
+func maskedField(f ir.Field, mask []byte) (ir.Field, bool) {
+	row, ok := fields[f]
+	if !ok {
+		return f, false
+	}
+	for _, g := range ir.AllFields() {
+		other, ok := fields[g]
+		if ok && other.mask != 0 && reflect.DeepEqual(other.load(other.size), row.load(row.size)) &&
+			bytes.Equal(ir.NumberSpan(other.mask, 0).Lo.Bytes(int(other.size)), mask) {
+			return g, true
+		}
+	}
+	return f, false
 }
 
 // compareText decompiles a comparison of what register 1 holds.
@@ -402,6 +470,13 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 		op = map[expr.CmpOp]string{expr.CmpOpEq: "== ", expr.CmpOpNeq: "!= "}[c.Op]
 		return f.String() + " and " + ir.KindMark.NameOf(binary.NativeEndian.Uint32(mask)) + " " + op + v
 	}
+	if mask != nil && f.Spec().Maskable && len(mask) == int(fields[f].size) {
+		m := &ir.Match{Field: f, Op: ir.Eq, Values: ir.NumberSet(registerNumber(fields[f], c.Data)), Mask: registerNumber(fields[f], mask)}
+		if c.Op == expr.CmpOpNeq {
+			m.Op = ir.Neq
+		}
+		return m.Text()
+	}
 	if mask != nil {
 		// An address compared under a mask is a prefix of the mask's length.
 		if a, err := netip.ParseAddr(v); err == nil {
@@ -413,6 +488,15 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 		}
 	}
 	return f.String() + " " + op + v
+}
+
+// rangeEndText writes an end of a range: a number, as nft reads the ends
+// of ranges ("icmp-icmp" is no range).
+func rangeEndText(f ir.Field, data []byte) string {
+	if row, ok := fields[f]; ok && f.Spec().Kind.Spec().Shape == ir.ShapeNumber && len(data) == int(row.size) && len(data) <= 4 {
+		return f.Spec().Kind.NumberOf(registerNumber(row, data))
+	}
+	return valueText(f, data)
 }
 
 // valueText writes a register value of field f as the language does.
@@ -490,6 +574,24 @@ func (t *LiveTable) setValues(f ir.Field, name string) string {
 		vals = append(vals, v)
 	}
 	return "{ " + strings.Join(vals, ", ") + " }"
+}
+
+// setNumbers are the one-byte keys of an anonymous set without
+// intervals (the ICMP types of "icmp type { echo-reply, echo-request }"),
+// in order; nil for any other set.
+func (t *LiveTable) setNumbers(name string) []uint32 {
+	s := t.Sets[name]
+	if s == nil || !s.Set.Anonymous || s.Set.Interval {
+		return nil
+	}
+	var out []uint32
+	for i := range s.Elements.Len() {
+		if key := s.Elements.Key(i); len(key) == 1 {
+			out = append(out, uint32(key[0]))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // rangeText writes the keys from first to last of field f: one value, an

@@ -72,6 +72,35 @@ var fields = map[ir.Field]nftField{
 	ir.FieldIP6DSCP: {name: "ip6 dscp", size: 2, load: payload(expr.PayloadBaseNetworkHeader, 0), keyType: twoByteDSCP, mask: 0x0fc0, shift: 6},
 }
 
+// Header fields at a fixed place load the bytes that hold their bits,
+// as nft does: the bits around them cleared, values compared in place.
+func init() {
+	for _, f := range ir.AllFields() {
+		place := f.Spec().Place
+		if _, ok := fields[f]; ok || place.Header == ir.NoHeader {
+			continue
+		}
+		base := map[ir.Header]expr.PayloadBase{ir.NetworkHeader: expr.PayloadBaseNetworkHeader, ir.TransportHeader: expr.PayloadBaseTransportHeader}[place.Header]
+		first := uint32(place.Offset / 8)
+		end := uint32(place.Offset + place.Width)
+		size := (end+7)/8 - first
+		row := nftField{name: f.String(), size: size, load: payload(base, first), keyType: integerType(size)}
+		if place.Offset%8 != 0 || place.Width%8 != 0 {
+			row.shift = uint8(size*8 - (end - first*8))
+			row.mask = uint32(1<<place.Width-1) << row.shift
+		}
+		fields[f] = row
+	}
+	mergedPairs = findMergedPairs()
+}
+
+// integerType is nft's type for a set of numbers of n bytes.
+func integerType(n uint32) nftables.SetDatatype {
+	t := nftables.SetDatatype{Name: "integer", Bytes: n}
+	t.SetNFTMagic(nftables.TypeInteger.GetNFTMagic())
+	return t
+}
+
 // twoByteDSCP is the key type of a set of ip6 dscp values: nft's dscp,
 // two bytes long as the IPv6 header's bits are loaded.
 var twoByteDSCP = func() nftables.SetDatatype {
@@ -90,13 +119,23 @@ func (f nftField) loads() []expr.Any {
 		Mask: ir.NumberSpan(f.mask, 0).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)}}
 }
 
+// maskedLoads loads the field and clears the bits a match's mask
+// ("ip frag-off & 0x1fff") leaves out; a mask of 0 is none.
+func (f nftField) maskedLoads(mask uint32) []expr.Any {
+	if mask == 0 {
+		return f.loads()
+	}
+	bits := mask << f.shift
+	if f.mask != 0 {
+		bits &= f.mask
+	}
+	return []expr.Any{f.load(f.size), &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size,
+		Mask: ir.NumberSpan(bits, 0).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)}}
+}
+
 // byteInteger is nft's type for a set of one-byte numbers (ip ttl): an
 // integer one byte long.
-var byteInteger = func() nftables.SetDatatype {
-	t := nftables.SetDatatype{Name: "integer", Bytes: 1}
-	t.SetNFTMagic(nftables.TypeInteger.GetNFTMagic())
-	return t
-}()
+var byteInteger = integerType(1)
 
 // keyType is the set key type of values of kind k: that of its first
 // field.

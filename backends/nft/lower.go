@@ -587,14 +587,14 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 // compared in place, several looked up in an anonymous set, as nft does.
 func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 	if m.SetName != "" {
-		l.emit(f.loads()...)
+		l.emit(f.maskedLoads(m.Mask)...)
 		s := l.named[m.SetName]
 		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name, Invert: m.Op == ir.Neq})
 		return
 	}
 	size := int(f.size)
 	if len(m.Values) > 1 {
-		l.emit(f.loads()...)
+		l.emit(f.maskedLoads(m.Mask)...)
 		elems := make([]keyRange, len(m.Values))
 		keys := make([]byte, 0, 2*size*len(m.Values)) // one array: a set may be 100,000 addresses
 		interval := false
@@ -627,7 +627,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 			return
 		}
 	}
-	l.emit(f.loads()...)
+	l.emit(f.maskedLoads(m.Mask)...)
 	switch {
 	case sp.Lo == sp.Hi && !l.apart && m.Spelling != ir.AsRange:
 		l.emit(cmp(lo))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/nftables/expr"
 	"github.com/ksc-project/ksc/ir"
 )
 
@@ -277,14 +278,35 @@ func impliedByHeaderField(r *ir.Rule, l4 *ir.Match) bool {
 	return false
 }
 
-// mergedPairs are the fields nft 1.0.6 loads at once when two negated
-// comparisons of one value sit next to each other ("udp sport != 2000 udp
-// dport != 1010" becomes one comparison of both ports, which holds when
-// either differs): the second of each pair, with the first.
-var mergedPairs = map[ir.Field]ir.Field{
-	ir.FieldDport:      ir.FieldSport,
-	ir.FieldICMPCode:   ir.FieldICMPType,
-	ir.FieldICMPv6Code: ir.FieldICMPv6Type,
+// fieldPair is two fields side by side in one header.
+type fieldPair struct{ first, second ir.Field }
+
+// mergedPairs are the fields nft 1.0.6 loads at once when one-value
+// comparisons of both are in a rule: two payloads of one header, the
+// second starting where the first ends, four bytes together at most
+// ("udp sport 68 udp dport 67", "ip id 5 ip frag-off 7", "ip ttl 1 ip
+// protocol tcp"). Two negated ones then become one comparison of both,
+// which holds when either differs: "ip ttl != 1 ip protocol != tcp" is
+// not what it says. See fields.go's init, which finds them in the table.
+var mergedPairs []fieldPair
+
+// findMergedPairs lists the pairs of byte-aligned payload fields of the
+// fields table that nft merges.
+func findMergedPairs() []fieldPair {
+	var pairs []fieldPair
+	for _, a := range ir.AllFields() {
+		pa, ok := fields[a].load(fields[a].size).(*expr.Payload)
+		if !ok || fields[a].mask != 0 {
+			continue
+		}
+		for _, b := range ir.AllFields() {
+			pb, ok := fields[b].load(fields[b].size).(*expr.Payload)
+			if ok && fields[b].mask == 0 && pa.Base == pb.Base && pa.Offset+pa.Len == pb.Offset && pa.Len+pb.Len <= 4 {
+				pairs = append(pairs, fieldPair{a, b})
+			}
+		}
+	}
+	return pairs
 }
 
 // listOrder is the order nft writes a rule's matches in: as written, but
@@ -296,9 +318,9 @@ var mergedPairs = map[ir.Field]ir.Field{
 // rules in this order, so that both list alike.
 func listOrder(r *ir.Rule) []*ir.Match {
 	out := r.Matches
-	for second, first := range mergedPairs {
-		j := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == second && equalsOneValue(m) })
-		i := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == first && equalsOneValue(m) })
+	for _, pair := range mergedPairs {
+		j := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == pair.second && equalsOneValue(m) })
+		i := slices.IndexFunc(out, func(m *ir.Match) bool { return m.Field == pair.first && equalsOneValue(m) })
 		if i < 0 || j < 0 || j == i+1 {
 			continue
 		}
@@ -320,12 +342,15 @@ func equalsOneValue(m *ir.Match) bool {
 // its pair (see mergedPairs). Written and lowered as a range of that one
 // value ("!= 1010-1010"), it stays a comparison of its own.
 func keptApart(r *ir.Rule, m *ir.Match) bool {
-	first, ok := mergedPairs[m.Field]
-	if !ok || !negatedValue(m) {
+	if !negatedValue(m) {
 		return false
 	}
-	other := r.Match(first)
-	return other != nil && negatedValue(other)
+	for _, pair := range mergedPairs {
+		if other := r.Match(pair.first); pair.second == m.Field && other != nil && negatedValue(other) {
+			return true
+		}
+	}
+	return false
 }
 
 func negatedValue(m *ir.Match) bool {
