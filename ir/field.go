@@ -67,6 +67,7 @@ const (
 	FieldICMPSequence
 	FieldICMPv6ID
 	FieldICMPv6Sequence
+	FieldMetaLength // the packet's length from its IP header on
 	fieldEnd
 )
 
@@ -234,6 +235,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 		Place: HeaderBits{TransportHeader, 32, 32}, Detail: "mtu", ICMPTypes: []uint32{2}},
 	FieldICMPv6MaxDelay: {Name: "icmpv6 max-delay", Kind: KindUint16, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "max-delay", ICMPTypes: []uint32{130}},
+	// The simulator's length is that of the packet the lab sends.
+	FieldMetaLength: {Name: "meta length", Kind: KindUint32, Family: Inet, Hooks: allHooks},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
 	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
@@ -335,6 +338,7 @@ var Selectors = []Selector{
 	{"icmpv6 checksum", FieldICMPv6Checksum, AnyTransport},
 	{"icmpv6 mtu", FieldICMPv6MTU, AnyTransport},
 	{"icmpv6 max-delay", FieldICMPv6MaxDelay, AnyTransport},
+	{"meta length", FieldMetaLength, AnyTransport},
 	{"icmp id", FieldICMPID, AnyTransport},
 	{"icmp sequence", FieldICMPSequence, AnyTransport},
 	{"icmpv6 id", FieldICMPv6ID, AnyTransport},

@@ -36,8 +36,7 @@ const (
 	KindCtDirection // which way of its connection a packet goes: original or reply
 	KindHops        // how many more routers a packet may cross: IPv4's TTL, IPv6's hop limit
 	KindDSCP        // a differentiated services code point: the six high bits of IPv4's TOS, IPv6's traffic class
-	// Plain numbers of header fields, by width: lengths, ids, checksums,
-	// sequence numbers. Network order, so ranges compare as numbers.
+	// Plain numbers, by width: lengths, ids, checksums, sequence numbers.
 	KindUint4
 	KindUint16
 	KindUint20
@@ -95,8 +94,7 @@ type KindSpec struct {
 	// Closed kinds have no values but the named ones: their universe is
 	// the named values, not every number of Bits bits.
 	Closed bool
-	// Ranges: "lo-hi" is a value. Host-order numbers (marks, ids) take
-	// none: nft would compare them byte by byte.
+	// Ranges: "lo-hi" is a value.
 	Ranges bool
 	// Hex numbers print as 0x... (marks).
 	Hex    bool
@@ -123,9 +121,9 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindICMPv6Type:  {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Aliases: ICMPv6TypeAliases, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
 	KindICMPCode:    {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
 	KindICMPv6Code:  {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
-	KindMark:        {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, TypeName: "mark", Example: "meta mark 0x1"},
-	KindUser:        {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
-	KindGroup:       {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
+	KindMark:        {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Ranges: true, TypeName: "mark", Example: "meta mark 0x1"},
+	KindUser:        {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
+	KindGroup:       {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
 	KindNfproto:     {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
 	KindPkttype:     {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
 	KindTCPFlags:    {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},

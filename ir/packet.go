@@ -216,6 +216,8 @@ func (p Packet) key(f Field) (Key, bool) {
 			return uintKey(0), p.Iif != ""
 		}
 		return uintKey(1), p.Iif != ""
+	case FieldMetaLength:
+		return uintKey(uint64(len(p.Wire()))), true
 	case FieldIPTTL:
 		return uintKey(uint64(p.Hops())), p.Family() == IPv4
 	case FieldIP6Hoplimit:

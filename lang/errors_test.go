@@ -288,8 +288,8 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:3:12: meta skuid: no user "nosuchuser-ksc" on this machine | names are looked up when the policy is compiled, on the machine that compiles it; or give the number`}},
 		{"a mask where none is taken", chain(`ct state and 0x1 == 1 accept`), lang.Config{},
 			[]string{`t.ks:3:10: ct state takes no mask | masks are for meta mark and ct mark`}},
-		{"a range of marks", chain(`meta mark 1-5 accept`), lang.Config{},
-			[]string{`t.ks:3:11: meta mark needs marks, found a range (1-5) | use a number from 0 to 0xffffffff (e.g. meta mark 0x1); ranges are not supported`}},
+		{"a range of marks the wrong way round", chain(`meta mark 5-1 accept`), lang.Config{},
+			[]string{`t.ks:3:11: meta mark: range 5-1 is empty: its first value is above its last | did you mean 1-5?`}},
 		{"ICMP with a port", chain(`icmp type echo-request tcp dport 22 accept`), lang.Config{},
 			[]string{`t.ks:3:24: this rule can never match: tcp dport 22 (which implies meta l4proto tcp) contradicts icmp type echo-request (which implies meta l4proto icmp) at t.ks:3:1 | a rule holds only where all its matches hold; for any of several values write one set: meta l4proto { A, B }`}},
 

@@ -61,7 +61,7 @@ func (rb *ruleBuilder) badNumber(sel *ir.Selector, kind ir.Kind, e elem, err err
 	}
 	d, stop := rb.wrongKind(e, "%s needs %s, %s", sel.Words, kind, e.describe())
 	d.Hint = "use " + vocabulary(kind)
-	if kind.Spec().Lookup != ir.LookupNone && !e.quoted && !isDigits(e.text) {
+	if kind.Spec().Lookup != ir.LookupNone && (e.quoted || !isDigits(e.text)) {
 		d.Message = fmt.Sprintf("%s: %v", sel.Words, err)
 		d.Hint = "names are looked up when the policy is compiled, on the machine that compiles it; or give the number"
 	}
@@ -89,6 +89,10 @@ var errNotOfKind = errors.New("not a value of the kind")
 
 // numberValue reads one element: a value, or a range "lo-hi" of values.
 func numberValue(kind ir.Kind, e elem, lookup func(string) (uint32, error)) (uint32, uint32, error) {
+	if e.quoted && lookup != nil {
+		v, err := lookup(e.text) // nft reads meta skuid "root"
+		return v, v, err
+	}
 	if e.quoted {
 		return 0, 0, errNotOfKind
 	}
@@ -117,6 +121,9 @@ func numberValue(kind ir.Kind, e elem, lookup func(string) (uint32, error)) (uin
 	}
 	// Names hold '-' too (echo-request): try every cut.
 	for i := strings.IndexByte(e.text, '-'); i >= 0; i = nextDash(e.text, i) {
+		if lookup != nil && !(isDigits(e.text[:i]) && isDigits(e.text[i+1:])) {
+			continue // ids range by number; "systemd-network" is one name
+		}
 		lo, err1 := one(e.text[:i])
 		hi, err2 := one(e.text[i+1:])
 		switch {

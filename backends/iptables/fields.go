@@ -33,10 +33,10 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldICMPv6Type: icmpTypes("icmp6", "--icmpv6-type", ir.FieldICMPv6Code),
 	ir.FieldICMPCode:   icmpCodeWithType(ir.FieldICMPType),
 	ir.FieldICMPv6Code: icmpCodeWithType(ir.FieldICMPv6Type),
-	ir.FieldMark:       numbers("mark", "--mark", true),
-	ir.FieldCtMark:     numbers("connmark", "--mark", true),
-	ir.FieldSkuid:      numbers("owner", "--uid-owner", false),
-	ir.FieldSkgid:      numbers("owner", "--gid-owner", false),
+	ir.FieldMark:       numbers("mark", "--mark", true, ""),
+	ir.FieldCtMark:     numbers("connmark", "--mark", true, ""),
+	ir.FieldSkuid:      numbers("owner", "--uid-owner", false, "-"),
+	ir.FieldSkgid:      numbers("owner", "--gid-owner", false, "-"),
 	ir.FieldPkttype:    pkttypes,
 	ir.FieldTCPFlags:   tcpFlags,
 	// The family decides which of iptables and ip6tables gets the rule
@@ -56,7 +56,10 @@ var fieldLowerings = map[ir.Field]iptField{
 		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif: iptables' rpfilter works only in the raw and mangle tables, and ksc writes the filter table",
 			Hint: "set the rp_filter sysctl for the iptables targets, or use the nft target"}
 	},
-	ir.FieldIPTTL:       hops("ttl"),
+	ir.FieldIPTTL: hops("ttl"),
+	// iptables' length is the IPv4 total length, or the IPv6 payload
+	// length and the 40 bytes of its header: the packet's, as meta length.
+	ir.FieldMetaLength:  numbers("length", "--length", false, ":"),
 	ir.FieldIP6Hoplimit: hops("hl"),
 	ir.FieldIPDSCP:      dscp,
 	ir.FieldIP6DSCP:     dscp,
@@ -235,31 +238,41 @@ func icmpCodeWithType(typeField ir.Field) iptField {
 	}
 }
 
-// numbers writes a match on 32-bit values through a module: "-m mark
-// --mark 0x1/0xff", "-m owner --uid-owner 0"; a set is one rule per value.
-func numbers(module, option string, hex bool) iptField {
+// numbers writes a match of numbers with one option a rule: the fewer of
+// a rule for each value or range, or one negated. rangeSep joins a
+// range's ends as the module reads them; a module without ranges (mark)
+// has none, and its ranges are refused.
+func numbers(module, option string, hex bool, rangeSep string) iptField {
 	return func(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
-		values := ir.Numbers(m.Values)
-		if m.Op == ir.Neq && len(values) > 1 {
+		if m.Op == ir.Neq && len(m.Values) > 1 {
 			return cannot(m, negatedSetHint)
 		}
-		choices := make([]choice, len(values))
-		for i, v := range values {
-			text := strconv.FormatUint(uint64(v), 10)
+		number := func(v uint64) string {
 			if hex {
-				text = fmt.Sprintf("0x%x", v)
-				if m.Mask != 0 {
-					text += fmt.Sprintf("/0x%x", m.Mask)
+				return fmt.Sprintf("0x%x", v)
+			}
+			return strconv.FormatUint(v, 10)
+		}
+		choices := make([]choice, 0, len(m.Values))
+		for _, sp := range m.Values {
+			text := number(sp.Lo.Uint())
+			if sp.Lo != sp.Hi {
+				if rangeSep == "" {
+					return cannot(m, "iptables' "+module+" match compares one value: list them, or use the nft target")
 				}
+				text += rangeSep + number(sp.Hi.Uint())
+			}
+			if m.Mask != 0 {
+				text += fmt.Sprintf("/0x%x", m.Mask)
 			}
 			args := []string{"-m", module, option, text}
 			if m.Op == ir.Neq {
 				args = []string{"-m", module, "!", option, text}
 			}
-			choices[i] = func(a alternative) alternative {
+			choices = append(choices, func(a alternative) alternative {
 				a.matches = append(slices.Clone(a.matches), args...)
 				return a
-			}
+			})
 		}
 		lw.expand(choices)
 		return nil

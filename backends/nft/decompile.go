@@ -135,6 +135,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 	var mask, xor []byte             // a bitwise applied to it
 	var proto ir.Protocol            // the protocol the rule matched, for its header fields
 	var icmpTypes []uint32           // the ICMP types it matched, likewise
+	var turned bool                  // a host-order number turned to network order (a range of them)
 	var immediate []byte             // a value loaded into register 1
 	registers := map[uint32][]byte{} // values loaded by immediates, for nat
 	// The family the rule is in: its table's, or the one it checks.
@@ -163,7 +164,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			registers[e.Register] = e.Data
 		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
-			field, mask, xor = loadedField(e, ruleContext{proto, family, icmpTypes}), nil, nil
+			field, mask, xor, turned = loadedField(e, ruleContext{proto, family, icmpTypes}), nil, nil, false
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
 			}
@@ -178,19 +179,29 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			}
 			field, immediate = routeMSS, nil
 		case *expr.Byteorder:
-			if field != routeMSS {
+			switch {
+			case fields[field].hostOrder && e.Op == expr.ByteorderHton && e.Size == 4:
+				turned = true
+			case field != routeMSS:
 				parts = append(parts, "<byteorder>")
 			}
 		case *expr.Exthdr:
 			parts = append(parts, mssText(e, field, immediate))
 		case *expr.Cmp:
+			if turned {
+				e = &expr.Cmp{Op: e.Op, Register: e.Register, Data: machineOrder(e.Data)}
+			}
 			parts = append(parts, compareText(field, mask, e))
 		case *expr.Range:
 			op := ""
 			if e.Op == expr.CmpOpNeq {
 				op = "!= "
 			}
-			parts = append(parts, fmt.Sprintf("%s %s%s-%s", field, op, rangeEndText(field, e.FromData), rangeEndText(field, e.ToData)))
+			from, to := e.FromData, e.ToData
+			if turned {
+				from, to = machineOrder(from), machineOrder(to)
+			}
+			parts = append(parts, fmt.Sprintf("%s %s%s-%s", field, op, rangeEndText(field, from), rangeEndText(field, to)))
 		case *expr.Lookup:
 			op := ""
 			if e.Invert {
@@ -202,10 +213,10 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			if field == ir.FieldTCPFlags && len(mask) == 1 {
 				// Whole values under a mask: "tcp flags & (syn|ack) == { syn, ack }".
 				op = map[bool]string{false: "== ", true: "!= "}[e.Invert]
-				parts = append(parts, "tcp flags & ("+ir.KindTCPFlags.NameOf(uint32(mask[0]))+") "+op+t.setValues(field, e.SetName))
+				parts = append(parts, "tcp flags & ("+ir.KindTCPFlags.NameOf(uint32(mask[0]))+") "+op+t.setValues(field, e.SetName, false))
 				continue
 			}
-			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName))
+			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName, turned))
 		case *expr.Masq:
 			n := ir.NAT{Kind: ir.Masquerade, Flags: natFlags(e.Random, e.FullyRandom, e.Persistent)}
 			parts = append(parts, n.Text(ir.Inet))
@@ -490,6 +501,15 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 	return f.String() + " " + op + v
 }
 
+// machineOrder turns a 4-byte number in network order back to the
+// machine's, as a host-order field holds it before nft turns it.
+func machineOrder(data []byte) []byte {
+	if len(data) != 4 {
+		return data
+	}
+	return binary.NativeEndian.AppendUint32(nil, binary.BigEndian.Uint32(data))
+}
+
 // rangeEndText writes an end of a range: a number, as nft reads the ends
 // of ranges ("icmp-icmp" is no range).
 func rangeEndText(f ir.Field, data []byte) string {
@@ -549,7 +569,7 @@ func registerNumber(f nftField, data []byte) uint32 {
 	return v >> f.shift
 }
 
-func (t *LiveTable) setValues(f ir.Field, name string) string {
+func (t *LiveTable) setValues(f ir.Field, name string, turned bool) string {
 	s := t.Sets[name]
 	if s == nil || !s.Set.Anonymous {
 		return "@" + name
@@ -561,6 +581,9 @@ func (t *LiveTable) setValues(f ir.Field, name string) string {
 			continue
 		}
 		key := es.Key(i)
+		if turned {
+			key = machineOrder(key)
+		}
 		v := valueText(f, key)
 		if s.Set.Interval {
 			// An interval element ends where the next end element starts,
@@ -568,6 +591,9 @@ func (t *LiveTable) setValues(f ir.Field, name string) string {
 			last := bytes.Repeat([]byte{0xff}, len(key))
 			if i+1 < es.Len() && es.IntervalEnd(i+1) {
 				last = decrement(es.Key(i + 1))
+			}
+			if turned {
+				last = machineOrder(last)
 			}
 			v = rangeText(f, key, last)
 		}

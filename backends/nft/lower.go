@@ -571,6 +571,17 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 			Mask: binary.NativeEndian.AppendUint32(nil, m.Mask), Xor: make([]byte, 4)})
 	}
+	ranged := slices.ContainsFunc(m.Values, func(sp ir.Span) bool { return sp.Lo != sp.Hi })
+	if ranged || len(m.Values) > 1 && f.keyType.Name == "integer" {
+		// A range compares numbers, not bytes in the machine's order: nft
+		// turns the register to network order first. So does a set of
+		// plain integers (meta length): the set's key type alone cannot
+		// tell nft their byte order, and google/nftables marks every
+		// anonymous set's keys as network order.
+		l.emit(&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4})
+		l.compare(nftField{size: 4, keyType: f.keyType}, m, func() {})
+		return
+	}
 	values := ir.Numbers(m.Values)
 	if len(values) == 1 {
 		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: binary.NativeEndian.AppendUint32(nil, values[0])})
@@ -586,15 +597,21 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 // ranges lowers a match on addresses or ports: one value, prefix or range
 // compared in place, several looked up in an anonymous set, as nft does.
 func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
+	l.compare(f, m, func() { l.emit(f.maskedLoads(m.Mask)...) })
+}
+
+// compare compares what load puts in register 1 with the match's values
+// (see ranges).
+func (l *ruleLowerer) compare(f nftField, m *ir.Match, load func()) {
 	if m.SetName != "" {
-		l.emit(f.maskedLoads(m.Mask)...)
+		load()
 		s := l.named[m.SetName]
 		l.emit(&expr.Lookup{SourceRegister: 1, SetID: s.ID, SetName: s.Name, Invert: m.Op == ir.Neq})
 		return
 	}
 	size := int(f.size)
 	if len(m.Values) > 1 {
-		l.emit(f.maskedLoads(m.Mask)...)
+		load()
 		elems := make([]keyRange, len(m.Values))
 		keys := make([]byte, 0, 2*size*len(m.Values)) // one array: a set may be 100,000 addresses
 		interval := false
@@ -627,7 +644,7 @@ func (l *ruleLowerer) ranges(f nftField, m *ir.Match) {
 			return
 		}
 	}
-	l.emit(f.maskedLoads(m.Mask)...)
+	load()
 	switch {
 	case sp.Lo == sp.Hi && !l.apart && m.Spelling != ir.AsRange:
 		l.emit(cmp(lo))
