@@ -588,7 +588,10 @@ type Limit struct {
 	Pos   Pos
 	Rate  uint64
 	Unit  RateUnit
-	Burst uint32 // 0: DefaultBurst
+	Burst uint32 // 0: DefaultBurst (packets), none (bytes)
+	// Bytes: Rate and Burst count bytes, not packets ("limit rate 1
+	// kbytes/second").
+	Bytes bool
 	// Conns, when not zero, makes it a cap on connections instead of a
 	// rate ("ct count [over] N", iptables' connlimit): it passes while
 	// the rule (or with Meter, the key) has at most Conns connections
@@ -641,7 +644,7 @@ func (u RateUnit) Seconds() uint64 {
 
 // EffectiveBurst is the burst the kernel keeps.
 func (l *Limit) EffectiveBurst() uint32 {
-	if l.Burst == 0 {
+	if l.Burst == 0 && !l.Bytes {
 		return DefaultBurst
 	}
 	return l.Burst
@@ -667,11 +670,42 @@ func (l *Limit) bucketText() string {
 	if l.Over {
 		text += "over "
 	}
+	if l.Bytes {
+		text += ByteCount(l.Rate) + "/" + l.Unit.String()
+		if l.Burst != 0 {
+			text += " burst " + ByteCount(uint64(l.Burst))
+		}
+		return text
+	}
 	text += fmt.Sprintf("%d/%s", l.Rate, l.Unit)
 	if b := l.EffectiveBurst(); b != DefaultBurst {
 		text += fmt.Sprintf(" burst %d packets", b)
 	}
 	return text
+}
+
+// ByteUnits are nft's units of byte rates and bursts, smallest first.
+var ByteUnits = []struct {
+	Name  string
+	Bytes uint64
+}{{"bytes", 1}, {"kbytes", 1 << 10}, {"mbytes", 1 << 20}}
+
+// ByteCount writes n bytes as nft does, in the largest unit that holds
+// it whole: "1025 kbytes".
+func ByteCount(n uint64) string {
+	for i := len(ByteUnits) - 1; i > 0; i-- {
+		if u := ByteUnits[i]; n%u.Bytes == 0 && n != 0 {
+			return fmt.Sprintf("%d %s", n/u.Bytes, u.Name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// Exceeds reports a packet of n bytes that the limit's full bucket
+// cannot pass: more bytes than a byte limit's rate and burst together.
+// Every packet fits a packet limit's bucket.
+func (l *Limit) Exceeds(n int) bool {
+	return l.Bytes && l.Conns == 0 && uint64(n) > l.Rate+uint64(l.Burst)
 }
 
 // Condition says when the rule's statements after the limit act, for
@@ -686,10 +720,15 @@ func (l *Limit) Condition() string {
 		return fmt.Sprintf("only above %d connections%s", l.Conns, per)
 	case l.Conns != 0:
 		return fmt.Sprintf("while at most %d connections%s", l.Conns, per)
-	case l.Over:
-		return fmt.Sprintf("only above %d/%s%s", l.Rate, l.Unit, per)
 	}
-	return fmt.Sprintf("while under %d/%s%s", l.Rate, l.Unit, per)
+	rate := fmt.Sprintf("%d/%s", l.Rate, l.Unit)
+	if l.Bytes {
+		rate = ByteCount(l.Rate) + "/" + l.Unit.String()
+	}
+	if l.Over {
+		return "only above " + rate + per
+	}
+	return "while under " + rate + per
 }
 
 // KeepsState reports whether the policy remembers one packet for the

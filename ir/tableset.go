@@ -118,6 +118,10 @@ func (l *Limit) RefillTime() time.Duration {
 	if l.Conns != 0 || l.Rate == 0 {
 		return 0 // a cap on connections has no bucket
 	}
+	if l.Bytes {
+		// A byte limit's bucket holds its rate and its burst.
+		return time.Duration((l.Rate + uint64(l.Burst)) * l.Unit.Seconds() * uint64(time.Second) / l.Rate)
+	}
 	return time.Duration(uint64(l.EffectiveBurst()) * l.Unit.Seconds() * uint64(time.Second) / l.Rate)
 }
 

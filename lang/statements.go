@@ -5,10 +5,13 @@ package lang
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -384,7 +387,10 @@ func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
 	return n
 }
 
-// limit reads "limit rate [over] N/UNIT [burst M packets]".
+var rateHint = "N from 1, UNIT one of " + strings.Join(ir.RateUnits, ", ") + "; e.g. limit rate 5/minute burst 10 packets, or in bytes, limit rate 1 mbytes/second"
+
+// limit reads "limit rate [over] N/UNIT [burst M packets]", or a byte
+// rate (see byteLimit).
 func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 	const example = "e.g. limit rate 5/minute burst 10 packets"
 	word := func() (string, ir.Pos, ir.Pos) {
@@ -412,11 +418,14 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 	if w == "" {
 		at, to = end, end
 	}
+	if isDigits(w) {
+		return rb.byteLimit(l, w, at)
+	}
 	n, unit, ok := strings.Cut(w, "/")
 	rate, err := strconv.ParseUint(n, 10, 32)
 	u, uok := ir.ParseRateUnit(unit)
 	if !ok || err != nil || rate == 0 || !uok {
-		rb.errorf(at, to, "limit rate needs N/UNIT, not %q", w).Hint = "N from 1, UNIT one of " + strings.Join(ir.RateUnits, ", ") + "; " + example
+		rb.errorf(at, to, "limit rate needs N/UNIT, not %q", w).Hint = rateHint
 		return nil
 	}
 	l.Rate, l.Unit = rate, u
@@ -438,6 +447,87 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 		l.Burst = uint32(burst)
 	}
 	return l
+}
+
+// byteLimit reads the rest of a byte rate, "N bytes/UNIT [burst M
+// bytes]", after its number n: nft's units are bytes, kbytes and mbytes,
+// and it reads them spaced too ("1 kbytes / second").
+func (rb *ruleBuilder) byteLimit(l *ir.Limit, n string, at ir.Pos) *ir.Limit {
+	const example = "e.g. limit rate 1 mbytes/second burst 64 kbytes"
+	var spec string
+	to := at
+	for !strings.Contains(spec, "/") || strings.HasSuffix(spec, "/") {
+		t := rb.peek()
+		if t == nil || !byteRatePart(spec, t.word()) {
+			break // the rest is not a byte rate's: "limit rate 5 accept"
+		}
+		w, _, wto, ok := rb.glued()
+		if !ok || w == "" {
+			break
+		}
+		spec, to = spec+w, wto
+	}
+	if spec == "" {
+		rb.errorf(at, to, "limit rate needs N/UNIT, not %q", n).Hint = rateHint
+		return nil
+	}
+	bunit, tunit, _ := strings.Cut(spec, "/")
+	count, err := strconv.ParseUint(n, 10, 32)
+	mult, bok := byteUnit(bunit)
+	u, uok := ir.ParseRateUnit(tunit)
+	if err != nil || count == 0 || !bok || !uok {
+		rb.errorf(at, to, "limit rate needs N/UNIT or N BYTES/UNIT, not %q", strings.TrimSpace(n+" "+spec)).Hint = example
+		return nil
+	}
+	l.Rate, l.Unit, l.Bytes = count*mult, u, true
+	if t := rb.peek(); t != nil && t.word() == "burst" {
+		rb.next()
+		b, bat, _, ok := rb.glued()
+		if !ok {
+			return nil
+		}
+		burst, err := strconv.ParseUint(b, 10, 32)
+		w, _, uto, _ := rb.glued()
+		bmult, bok := byteUnit(w)
+		if err != nil || !bok || burst*bmult > math.MaxUint32 {
+			rb.errorf(bat, uto, "a byte rate's burst is N bytes, kbytes or mbytes below 4 gigabytes, not %q", strings.TrimSpace(b+" "+w)).Hint = example
+			return nil
+		}
+		l.Burst = uint32(burst * bmult)
+	}
+	// The kernel keeps the bucket in nanoseconds of the unit for each
+	// byte it holds, in 64 bits, and refuses a limit that overflows them.
+	if hi, _ := bits.Mul64(l.Unit.Seconds()*uint64(time.Second), l.Rate+uint64(l.Burst)); hi != 0 {
+		rb.errorf(at, to, "a byte rate of %s/%s and its burst overflow the kernel's bucket", ir.ByteCount(l.Rate), l.Unit).Hint =
+			"a rate and burst below 17 gigabytes a second (less for longer units)"
+		return nil
+	}
+	return l
+}
+
+// byteRatePart reports a word that continues a byte rate read so far:
+// "kbytes/second", or spaced, "kbytes", "/", "second".
+func byteRatePart(sofar, w string) bool {
+	switch {
+	case sofar == "":
+		unit, _, _ := strings.Cut(w, "/")
+		_, ok := byteUnit(unit)
+		return ok
+	case strings.HasSuffix(sofar, "/"):
+		_, ok := ir.ParseRateUnit(w)
+		return ok
+	}
+	return strings.HasPrefix(w, "/")
+}
+
+// byteUnit is how many bytes nft's unit counts.
+func byteUnit(name string) (uint64, bool) {
+	for _, u := range ir.ByteUnits {
+		if u.Name == name {
+			return u.Bytes, true
+		}
+	}
+	return 0, false
 }
 
 // connCount reads what follows "ct count": "[over] N", a cap on the

@@ -273,8 +273,9 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 			step.Limited = append(step.Limited, r)
 		}
 		// Under the rate, "limit rate over" stops the rule before its
-		// verdict.
-		if r.Verdict == ir.NoVerdict || l != nil && l.Over {
+		// verdict; above it (a packet more than a byte limit's bucket
+		// holds), a plain limit does.
+		if r.Verdict == ir.NoVerdict || l != nil && stops(l, pkt) {
 			step.Passed = append(step.Passed, r)
 			continue
 		}
@@ -300,14 +301,19 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 	return nil
 }
 
+// stops reports a limit that stops its rule for the packet: "limit rate
+// over" under the rate, a plain limit above it.
+func stops(l *ir.Limit, pkt *ir.Packet) bool {
+	return l.Over != l.Exceeds(len(pkt.Wire()))
+}
+
 // act carries out a matching rule's statements that change the packet
-// (marks), in order, up to a limit that stops it: under every rate, only
-// "limit rate over" does.
+// (marks), in order, up to a limit that stops it (see stops).
 func act(r *ir.Rule, pkt *ir.Packet) {
 	for _, s := range r.Statements {
 		switch s := s.(type) {
 		case *ir.Limit:
-			if s.Over {
+			if stops(s, pkt) {
 				return
 			}
 		case *ir.Counter, *ir.Log, *ir.MSSSet:

@@ -28,9 +28,13 @@ var refused = map[string]string{
 	"home-router": "examples/home-router.ks:33:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
 		"examples/home-router.ks:38:2: the iptables target cannot express nat chain dstnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there\n" +
 		"examples/home-router.ks:66:2: the iptables target cannot express nat chain srcnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there",
-	"rpf":               `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
-	"dynset":            `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
-	"headers":           headerRefusals(),
+	"rpf":     `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"dynset":  `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"headers": headerRefusals(),
+	"byterate": "testdata/policies/byterate.ks:6:16: the iptables target cannot express limit rate 45 bytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
+		"testdata/policies/byterate.ks:7:16: the iptables target cannot express limit rate 1 kbytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
+		"testdata/policies/byterate.ks:8:16: the iptables target cannot express limit rate over 30 bytes/second burst 20 bytes in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
+		"testdata/policies/byterate.ks:10:16: the iptables target cannot express limit rate 41 bytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each",
 	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
@@ -312,6 +316,8 @@ func TestLimit(t *testing.T) {
 			"t.ks:4:47: the iptables target cannot express limit rate 5/minute: it would become 2 iptables rules, each with a rate of its own", false},
 		{"too slow for iptables-legacy", `limit rate 1/day accept`,
 			"t.ks:4:1: the iptables target cannot express limit rate 1/day: iptables-legacy's limit overflows at so low a rate with this burst", false},
+		{"bytes", `limit rate 1 mbytes/second accept`,
+			"t.ks:4:1: the iptables target cannot express limit rate 1 mbytes/second: iptables' limit counts packets (hashlimit's byte mode rounds rates to its own steps)", false},
 		{"too fast", `limit rate 20000/second accept`,
 			"t.ks:4:1: the iptables target cannot express limit rate 20000/second: iptables' limit goes up to 10000/second", false},
 	} {

@@ -157,6 +157,8 @@ func limitMatch(l *ir.Limit, limited, alts int) ([]string, *ir.Diagnostic) {
 			Hint: "use the nft target, which keeps one rate for the whole rule"}
 	}
 	switch {
+	case l.Bytes:
+		return nil, refuse("iptables' limit counts packets (hashlimit's byte mode rounds rates to its own steps)")
 	case l.Conns != 0 && limited*alts > 1:
 		return nil, refuse(fmt.Sprintf("it would become %d iptables rules, each counting connections of its own", limited*alts))
 	case l.Conns != 0:

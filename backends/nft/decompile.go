@@ -88,7 +88,7 @@ func natFlags(random, fullyRandom, persistent bool) ir.NATFlags {
 }
 
 func limitText(e *expr.Limit) string {
-	l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst}
+	l := ir.Limit{Rate: e.Rate, Over: e.Over, Burst: e.Burst, Bytes: e.Type == expr.LimitTypePktBytes}
 	for u := ir.PerSecond; u <= ir.PerWeek; u++ {
 		if u.Seconds() == uint64(e.Unit) {
 			l.Unit = u

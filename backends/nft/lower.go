@@ -321,7 +321,11 @@ func (l *ruleLowerer) emit(e ...expr.Any) { l.exprs = append(l.exprs, e...) }
 // limit writes a limit, or as nft does for "update @SET { KEY limit ... }",
 // the key's load and a dynset that keeps one limit for each key.
 func (l *ruleLowerer) limit(s *ir.Limit) {
-	var limit expr.Any = &expr.Limit{Type: expr.LimitTypePkts, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
+	typ := expr.LimitTypePkts
+	if s.Bytes {
+		typ = expr.LimitTypePktBytes
+	}
+	var limit expr.Any = &expr.Limit{Type: typ, Rate: s.Rate, Unit: expr.LimitTime(s.Unit.Seconds()),
 		Over: s.Over, Burst: s.EffectiveBurst()}
 	if s.Conns != 0 {
 		cl := &expr.Connlimit{Count: s.Conns}
