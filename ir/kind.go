@@ -114,7 +114,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindIPv4:      {Plural: "IPv4 addresses", Shape: ShapeAddr, Bits: 32, Ranges: true, Family: IPv4, TypeName: "ipv4_addr", Example: "ip daddr { 192.0.2.1, 198.51.100.0/24 }"},
 	KindIPv6:      {Plural: "IPv6 addresses", Shape: ShapeAddr, Bits: 128, Ranges: true, Family: IPv6, TypeName: "ipv6_addr", Example: "ip6 daddr 2001:db8::/32"},
 	KindPort:      {Plural: "ports", Shape: ShapeNumber, Bits: 16, Ranges: true, Aliases: Services, TypeName: "inet_service", Example: "tcp dport { 22, 8000-8080 }"},
-	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, TypeName: "inet_proto", Example: "meta l4proto { tcp, udp }"},
+	KindProtocol:  {Plural: "protocols", Shape: ShapeNumber, Bits: 8, Names: ProtocolNames, Ranges: true, TypeName: "inet_proto", Example: "meta l4proto { tcp, udp }"},
 	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, TypeName: "ct_state", Example: "ct state established,related"},
 	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true, TypeName: "icmp_type",
 		Example: "icmp type { destination-unreachable, echo-request }"},

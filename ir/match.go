@@ -402,7 +402,11 @@ const (
 
 // ProtocolNames are the protocols the language names; a protocol's first
 // name is nft's.
-var ProtocolNames = []Named{{"tcp", uint32(TCP)}, {"udp", uint32(UDP)}, {"icmp", uint32(ICMP)}, {"ipv6-icmp", uint32(ICMPv6)}, {"icmpv6", uint32(ICMPv6)}}
+var ProtocolNames = []Named{{"tcp", uint32(TCP)}, {"udp", uint32(UDP)}, {"icmp", uint32(ICMP)}, {"ipv6-icmp", uint32(ICMPv6)}, {"icmpv6", uint32(ICMPv6)},
+	// The others nft 1.0.6 lists by name, with a machine's /etc/protocols
+	// or without one.
+	{"igmp", 2}, {"ipencap", 4}, {"dccp", 33}, {"ipv6", 41}, {"gre", 47}, {"esp", 50}, {"ah", 51}, {"ospf", 89}, {"pim", 103},
+	{"ipcomp", 108}, {"comp", 108}, {"vrrp", 112}, {"l2tp", 115}, {"sctp", 132}, {"udplite", 136}}
 
 // String gives the protocol's name as nft prints it, or its number.
 func (p Protocol) String() string {

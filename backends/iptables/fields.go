@@ -503,7 +503,7 @@ func ipProtocol(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 func protocols(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
 	ps := ir.Protocols(m.Values)
 	for _, p := range ps {
-		if _, named := ir.KindProtocol.ValueOf(p.String()); !named {
+		if p != ir.TCP && p != ir.UDP && p != ir.ICMP && p != ir.ICMPv6 {
 			// iptables-save would print it by this machine's
 			// /etc/protocols name, which status could not compare.
 			return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: fmt.Sprintf("the iptables target cannot express protocol %s: iptables-save names it from the machine's /etc/protocols", p),

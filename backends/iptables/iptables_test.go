@@ -403,7 +403,7 @@ func TestSetsRulesFillAreRefused(t *testing.T) {
 func TestProtocolNumbersIptablesNamesByHost(t *testing.T) {
 	p := load(t, "table inet t {\nchain c hook input {\nmeta l4proto 33 accept\n}\n}\n")
 	_, err := iptables.Render(p, ir.IPv4)
-	assert.EqualError(t, err, "t.ks:3:1: the iptables target cannot express protocol 33: iptables-save names it from the machine's /etc/protocols")
+	assert.EqualError(t, err, "t.ks:3:1: the iptables target cannot express protocol dccp: iptables-save names it from the machine's /etc/protocols")
 }
 
 // A nat flag an iptables target does not take is refused by name.
