@@ -267,9 +267,24 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		exact = true
 	}
 	kind := sel.Field.Spec().Kind
+	flags := kind.Spec().Shape == ir.ShapeFlags
 	var values []*Value
 	for {
+		paren := false
+		if t := rb.peek(); flags && t != nil && t.Paren == "(" {
+			rb.next()
+			paren = true // "== (syn | ack)"
+		}
 		t := rb.next()
+		if flags && t != nil && t.Value != nil && t.Value.Word != nil {
+			t = rb.joinFlags(t)
+		}
+		if paren {
+			if close := rb.next(); close == nil || close.Paren != ")" {
+				rb.errorf(convertPos(t.Pos), convertPos(t.EndPos), "the flags' '(' is not closed").Hint = "e.g. tcp flags & (syn|ack) == (syn|ack)"
+				return false
+			}
+		}
 		if t == nil || t.Value == nil {
 			at, to := pos, ir.Pos{}
 			if t != nil {
@@ -286,7 +301,7 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		rb.next()
 	}
 	slashed := false
-	if t := rb.peek(); t != nil && t.word() == "/" && kind.Spec().Shape == ir.ShapeFlags && !exact {
+	if t := rb.peek(); t != nil && t.word() == "/" && flags && mask == 0 {
 		// nft's "tcp flags syn,ack / syn,ack,rst": the flags under the
 		// mask after the slash are those before it, all of them.
 		rb.next()
@@ -342,7 +357,6 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 		}
 		m.Values = ir.NumberSet(all)
 	}
-	flags := kind.Spec().Shape == ir.ShapeFlags
 	if flags && len(values) == 1 && rb.braced(values[0]) && len(elems) > 1 {
 		// "tcp flags { syn, syn|ack }": the flags are exactly one of these
 		// values, as nft means a set (a lookup of the whole byte). nft
@@ -465,6 +479,17 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 		paren = true
 	}
 	text, at, to, ok := rb.glued()
+	for paren && ok && text != "" {
+		// nft reads flags in parentheses spaced too: (syn | ack).
+		if t := rb.peek(); t == nil || t.Paren == ")" {
+			break
+		}
+		more, _, moreTo, moreOK := rb.glued()
+		if more == "" {
+			break
+		}
+		text, to, ok = text+more, moreTo, moreOK
+	}
 	switch {
 	case !ok:
 		return 0, ir.Eq, false
@@ -486,6 +511,9 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 			return 0, ir.Eq, false
 		}
 	}
+	if t := rb.peek(); t != nil && t.Value != nil && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
+		return mask, ir.Eq, true // "tcp flags & (syn|ack) syn": nft implies ==
+	}
 	op := rb.next()
 	if op == nil || !op.Eq && !op.Neq {
 		rb.errorf(pos, end, "a mask must be followed by == or !=").Hint = "e.g. " + sel.Words + " and 0xff == 0x1"
@@ -495,6 +523,27 @@ func (rb *ruleBuilder) mask(sel *ir.Selector) (uint32, ir.Op, bool) {
 		return mask, ir.Neq, true
 	}
 	return mask, ir.Eq, true
+}
+
+// joinFlags reads flags nft spaces around '|' ("syn | ack") as one word,
+// from the term t that starts them.
+func (rb *ruleBuilder) joinFlags(t *Term) *Term {
+	for {
+		bar := rb.peek()
+		if bar == nil || bar.word() != "|" || rb.i+1 >= len(rb.terms) {
+			return t
+		}
+		next := rb.terms[rb.i+1]
+		if next.Value == nil || next.Value.Word == nil {
+			return t
+		}
+		rb.next()
+		rb.next()
+		joined := *t.Value.Word + "|" + *next.Value.Word
+		v := *t.Value
+		v.Word, v.EndPos = &joined, next.Value.EndPos
+		t = &Term{Pos: t.Pos, EndPos: next.EndPos, Value: &v}
+	}
 }
 
 // fileSetName names the set when the match is on exactly one $NAME whose

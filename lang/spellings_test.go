@@ -25,6 +25,12 @@ func TestOtherSpellingsMeanTheSame(t *testing.T) {
 		{"udp dport { ntp, bootps } accept", "udp dport { 123, 67 } accept"},
 		{"tcp flags syn / syn,rst accept", "tcp flags & (syn|rst) == syn accept"},
 		{"tcp flags syn,ack / syn,ack,rst accept", "tcp flags & (syn|ack|rst) == syn|ack accept"},
+		{"tcp flags & (syn | ack) == (syn | ack) accept", "tcp flags & (syn|ack) == syn|ack accept"},
+		{"tcp flags & (fin | syn | rst | ack) syn accept", "tcp flags & (fin|syn|rst|ack) == syn accept"},
+		{"tcp flags != syn / fin,syn drop", "tcp flags & (fin|syn) != syn drop"},
+		{"ip protocol comp accept", "ip protocol 108 accept"},
+		{"meta skuid \"root\" accept", "meta skuid 0 accept"},
+		{"limit rate 1 kbytes / second", "limit rate 1024 bytes/second"},
 		// Defines wherever a statement takes a number.
 		{"limit rate over $RATE/minute burst $BURST packets drop", "limit rate over 5/minute burst 7 packets drop"},
 		{"ct count over $CONNS drop", "ct count over 3 drop"},
