@@ -70,11 +70,18 @@ func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 			continue // a define without a value, in a disabled rule
 		}
 		keys = append(keys, key)
+		if br.verdict[0].word() == "continue" {
+			continue // the packet goes on to the next rule, as on no key
+		}
 		rb.terms, rb.i, rb.stage = br.verdict, 1, matching
 		if !rb.vmapVerdict(sels, br) {
 			return false
 		}
 		rb.branches = append(rb.branches, &out)
+	}
+	if len(rb.branches) == 0 {
+		rb.ds.Warnf(vpos, "every key of this verdict map continues: the rule does nothing").Hint = "delete the rule"
+		rb.branches = []*ir.Rule{} // no rule, rather than the rule without its map
 	}
 	rb.stage = decided
 	return true
@@ -111,6 +118,9 @@ func (rb *ruleBuilder) vmapBranches(body *Term, n int) ([]vmapBranch, bool) {
 		return nil, false
 	}
 	var out []vmapBranch
+	if n == 1 {
+		values = splitGlued(values)
+	}
 	for i := 0; i < len(values); {
 		key, next, ok := rb.tupleAt(values, i, n)
 		if !ok {
@@ -131,6 +141,33 @@ func (rb *ruleBuilder) vmapBranches(body *Term, n int) ([]vmapBranch, bool) {
 		out = append(out, vmapBranch{key: key, verdict: verdict})
 	}
 	return out, true
+}
+
+// splitGlued splits elements nft also reads without spaces, "25:accept",
+// into key, ":" and verdict: where what follows the last ':' is a verdict
+// (an IPv6 address has colons too).
+func splitGlued(values []*Value) []*Value {
+	var out []*Value
+	for _, v := range values {
+		i := -1
+		if v.Word != nil {
+			i = strings.LastIndexByte(*v.Word, ':')
+		}
+		if i <= 0 {
+			out = append(out, v)
+			continue
+		}
+		key, verdict := (*v.Word)[:i], (*v.Word)[i+1:]
+		if _, ok := ir.ParseVerdict(verdict); !ok && verdict != "continue" {
+			out = append(out, v)
+			continue
+		}
+		colon := ":"
+		k, c, w := *v, *v, *v
+		k.Word, c.Word, w.Word = &key, &colon, &verdict
+		out = append(out, &k, &c, &w)
+	}
+	return out
 }
 
 func term(v *Value) *Term { return &Term{Pos: v.Pos, EndPos: v.EndPos, Value: v} }

@@ -23,11 +23,28 @@ func TestVerdictMapIsOneRuleAKey(t *testing.T) {
 			"iifname \"eth0\" tcp dport 22 accept\niifname \"eth0\" tcp dport 80-90 drop\niifname \"eth0\" tcp dport 443 return"},
 		{"meta mark vmap {\n0x1 : goto T\n0x2 : accept\n}",
 			"meta mark 0x1 goto T\nmeta mark 0x2 accept"},
+		// continue goes on to the next rule, as a packet of no key does.
+		{"ip6 flowlabel vmap { 0 : accept, 2 : continue, 3 : drop }",
+			"ip6 flowlabel 0 accept\nip6 flowlabel 3 drop"},
+		// nft reads a key and its verdict glued, where the verdict is a word.
+		{"tcp dport vmap { 25:accept, 28:drop }",
+			"tcp dport 25 accept\ntcp dport 28 drop"},
 		{"ip saddr vmap { 192.0.2.0/25 : drop, 192.0.2.128/25 : accept } comment \"halves\"",
 			"ip saddr 192.0.2.0/25 drop comment \"halves\"\nip saddr 192.0.2.128/25 accept comment \"halves\""},
 	} {
 		assert.Equal(t, inputRules(t, tc.rules), inputRules(t, tc.vmap), tc.vmap)
 	}
+}
+
+// A verdict map of continues only is no rule at all, and says so.
+func TestVerdictMapOfContinuesIsNoRule(t *testing.T) {
+	src := "table inet t {\nchain c hook input {\ntcp dport vmap { 22 : continue }\ncounter\n}\n}\n"
+	p, ds := lang.Load("t.ks", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.Len(t, ds, 1)
+	assert.Equal(t, "t.ks:3:11: warning: every key of this verdict map continues: the rule does nothing", ds[0].Error())
+	require.Len(t, p.Tables[0].Chains[0].Rules, 1, "the counter alone")
+	assert.Empty(t, p.Tables[0].Chains[0].Rules[0].Matches)
 }
 
 // A concatenation means one rule a tuple, each with a match of every
