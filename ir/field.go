@@ -68,6 +68,8 @@ const (
 	FieldICMPv6ID
 	FieldICMPv6Sequence
 	FieldMetaLength // the packet's length from its IP header on
+	FieldIifgroup   // the group of the input interface
+	FieldOifgroup
 	fieldEnd
 )
 
@@ -237,6 +239,8 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "max-delay", ICMPTypes: []uint32{130}},
 	// The simulator's length is that of the packet the lab sends.
 	FieldMetaLength: {Name: "meta length", Kind: KindUint32, Family: Inet, Hooks: allHooks},
+	FieldIifgroup:   {Name: "meta iifgroup", Kind: KindDevGroup, Family: Inet, Hooks: inputSide, Detail: "iifgroup"},
+	FieldOifgroup:   {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
 	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
@@ -339,6 +343,10 @@ var Selectors = []Selector{
 	{"icmpv6 mtu", FieldICMPv6MTU, AnyTransport},
 	{"icmpv6 max-delay", FieldICMPv6MaxDelay, AnyTransport},
 	{"meta length", FieldMetaLength, AnyTransport},
+	{"meta iifgroup", FieldIifgroup, AnyTransport},
+	{"meta oifgroup", FieldOifgroup, AnyTransport},
+	{"iifgroup", FieldIifgroup, AnyTransport},
+	{"oifgroup", FieldOifgroup, AnyTransport},
 	{"icmp id", FieldICMPID, AnyTransport},
 	{"icmp sequence", FieldICMPSequence, AnyTransport},
 	{"icmpv6 id", FieldICMPv6ID, AnyTransport},

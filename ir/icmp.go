@@ -42,7 +42,10 @@ var (
 		{"af41", 0x22}, {"af42", 0x24}, {"af43", 0x26}, {"va", 0x2c}, {"ef", 0x2e}}
 	// Pkttypes are the link-layer packet types (PACKET_*); "unicast" is
 	// another name for host.
-	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
+	// DevGroups are interface groups by name: nft knows "default" without
+	// the machine's /etc/iproute2/group.
+	DevGroups = []Named{{"default", 0}}
+	Pkttypes  = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
 	// AddrTypes are the kernel's route types (RTN_*), by nft's names, in
 	// number order.
 	// Presences are what nft's fib says of the route it looked up

@@ -41,6 +41,7 @@ const (
 	KindUint16
 	KindUint20
 	KindUint32
+	KindDevGroup // an interface's group (ip link set DEV group N)
 	kindEnd
 )
 
@@ -133,6 +134,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindUint16:      {Plural: "numbers from 0 to 65535", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "ip length 20-576"},
 	KindUint20:      {Plural: "numbers from 0 to 1048575", Shape: ShapeNumber, Bits: 20, Ranges: true, Example: "ip6 flowlabel 0"},
 	KindUint32:      {Plural: "numbers from 0 to 4294967295", Shape: ShapeNumber, Bits: 32, Ranges: true, Example: "tcp sequence 0"},
+	KindDevGroup:    {Plural: "interface groups", Shape: ShapeNumber, Bits: 32, Names: DevGroups, Ranges: true, TypeName: "devgroup", Example: "meta iifgroup { default, 11 }"},
 	KindCtDirection: {Plural: "directions", Shape: ShapeNumber, Bits: 8, Names: CtDirections, NamesOnly: true, Closed: true, TypeName: "ct_dir", Example: "ct direction reply"},
 	KindPresence:    {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
 	KindAddrType:    {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},

@@ -50,6 +50,9 @@ type Packet struct {
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
 	Added []Added
+	// IifGroup and OifGroup are the groups of the input and output
+	// interfaces: 0 (default) unless a packet line says "iifgroup 11".
+	IifGroup, OifGroup uint32
 	// Headers are the values a packet line gave header fields (Place),
 	// written into the packet's bytes in order.
 	Headers []HeaderValue
@@ -218,6 +221,10 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(1), p.Iif != ""
 	case FieldMetaLength:
 		return uintKey(uint64(len(p.Wire()))), true
+	case FieldIifgroup:
+		return uintKey(uint64(p.IifGroup)), p.Iif != ""
+	case FieldOifgroup:
+		return uintKey(uint64(p.OifGroup)), p.Oif != ""
 	case FieldIPTTL:
 		return uintKey(uint64(p.Hops())), p.Family() == IPv4
 	case FieldIP6Hoplimit:
@@ -273,6 +280,10 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.NoRouteBack = v == 0
 	case FieldCtDirection:
 		p.Reply = v == 1
+	case FieldIifgroup:
+		p.IifGroup = v
+	case FieldOifgroup:
+		p.OifGroup = v
 	default:
 		if f.Spec().Place.Header == NoHeader || f.Spec().Detail == "" {
 			return false

@@ -70,6 +70,11 @@ func (l *Lab) Run(p, rewritten sim.Packet) (o Outcome, err error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	ungroup, err := l.group(p)
+	defer func() { err = errors.Join(err, ungroup()) }()
+	if err != nil {
+		return Outcome{}, err
+	}
 	if err := l.track(p); err != nil {
 		return Outcome{}, err
 	}
@@ -313,6 +318,37 @@ func (l *Lab) routeBack(p sim.Packet) string {
 		}
 	}
 	return "lo"
+}
+
+// group puts the probe's interfaces in the groups its line gives
+// ("iifgroup 11"), and returns how to put them back in the default one.
+func (l *Lab) group(p sim.Packet) (undo func() error, err error) {
+	var undos []func() error
+	undo = func() error {
+		var errs []error
+		for _, u := range undos {
+			errs = append(errs, u())
+		}
+		return errors.Join(errs...)
+	}
+	for _, g := range []struct {
+		dev   string
+		group uint32
+	}{{p.Iif, p.IifGroup}, {p.Oif, p.OifGroup}} {
+		if g.group == 0 {
+			continue
+		}
+		index := 1 // lo
+		if g.dev != "lo" {
+			index = l.links[g.dev].fwIndex
+		}
+		ln := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: index}}
+		if err := l.fw.LinkSetGroup(ln, int(g.group)); err != nil {
+			return undo, fmt.Errorf("lab group %d on %s: %w", g.group, g.dev, err)
+		}
+		undos = append(undos, func() error { return l.fw.LinkSetGroup(ln, 0) })
+	}
+	return undo, nil
 }
 
 // routerAddress is the firewall's own address on the way out of a

@@ -93,6 +93,9 @@ func numberValue(kind ir.Kind, e elem, lookup func(string) (uint32, error)) (uin
 		v, err := lookup(e.text) // nft reads meta skuid "root"
 		return v, v, err
 	}
+	if v, ok := kind.ValueOf(e.text); e.quoted && ok {
+		return v, v, nil // nft lists some names quoted: iifgroup "default"
+	}
 	if e.quoted {
 		return 0, 0, errNotOfKind
 	}

@@ -60,6 +60,8 @@ var fieldLowerings = map[ir.Field]iptField{
 	// iptables' length is the IPv4 total length, or the IPv6 payload
 	// length and the 40 bytes of its header: the packet's, as meta length.
 	ir.FieldMetaLength:  numbers("length", "--length", false, ":"),
+	ir.FieldIifgroup:    devgroup,
+	ir.FieldOifgroup:    devgroup,
 	ir.FieldIP6Hoplimit: hops("hl"),
 	ir.FieldIPDSCP:      dscp,
 	ir.FieldIP6DSCP:     dscp,
@@ -95,6 +97,13 @@ func init() {
 			}
 		}
 	}
+}
+
+// devgroup refuses interface groups: iptables-save names them from the
+// machine's /etc/iproute2/group, which status could not compare.
+func devgroup(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express " + m.Field.String() + ": iptables-save names groups from the machine's /etc/iproute2/group",
+		Hint: "use the nft target"}
 }
 
 // byIndex writes iif and oif as iifname and oifname where that is the

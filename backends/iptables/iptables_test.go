@@ -31,6 +31,9 @@ var refused = map[string]string{
 	"rpf":     `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"dynset":  `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"headers": headerRefusals(),
+	"groups": "testdata/policies/groups.ks:5:3: the iptables target cannot express meta iifgroup: iptables-save names groups from the machine's /etc/iproute2/group\n" +
+		"testdata/policies/groups.ks:6:3: the iptables target cannot express meta iifgroup: iptables-save names groups from the machine's /etc/iproute2/group\n" +
+		"testdata/policies/groups.ks:9:3: the iptables target cannot express meta oifgroup: iptables-save names groups from the machine's /etc/iproute2/group",
 	"byterate": "testdata/policies/byterate.ks:6:16: the iptables target cannot express limit rate 45 bytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
 		"testdata/policies/byterate.ks:7:16: the iptables target cannot express limit rate 1 kbytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
 		"testdata/policies/byterate.ks:8:16: the iptables target cannot express limit rate over 30 bytes/second burst 20 bytes in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +

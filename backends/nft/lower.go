@@ -576,12 +576,12 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 			Mask: binary.NativeEndian.AppendUint32(nil, m.Mask), Xor: make([]byte, 4)})
 	}
 	ranged := slices.ContainsFunc(m.Values, func(sp ir.Span) bool { return sp.Lo != sp.Hi })
-	if ranged || len(m.Values) > 1 && f.keyType.Name == "integer" {
+	if ranged || len(m.Values) > 1 && (f.keyType.Name == "integer" || f.keyType.Name == "devgroup") {
 		// A range compares numbers, not bytes in the machine's order: nft
 		// turns the register to network order first. So does a set of
-		// plain integers (meta length): the set's key type alone cannot
-		// tell nft their byte order, and google/nftables marks every
-		// anonymous set's keys as network order.
+		// plain integers (meta length) or groups: their key type alone
+		// cannot tell nft their byte order, and google/nftables marks
+		// every anonymous set's keys as network order.
 		l.emit(&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4})
 		l.compare(nftField{size: 4, keyType: f.keyType}, m, func() {})
 		return
