@@ -70,6 +70,7 @@ const (
 	FieldMetaLength // the packet's length from its IP header on
 	FieldIifgroup   // the group of the input interface
 	FieldOifgroup
+	FieldPriority // the packet's traffic control class (SO_PRIORITY of its socket)
 	fieldEnd
 )
 
@@ -240,6 +241,7 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// The simulator's length is that of the packet the lab sends.
 	FieldMetaLength: {Name: "meta length", Kind: KindUint32, Family: Inet, Hooks: allHooks},
 	FieldIifgroup:   {Name: "meta iifgroup", Kind: KindDevGroup, Family: Inet, Hooks: inputSide, Detail: "iifgroup"},
+	FieldPriority:   {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
 	FieldOifgroup:   {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
@@ -345,6 +347,7 @@ var Selectors = []Selector{
 	{"meta length", FieldMetaLength, AnyTransport},
 	{"meta iifgroup", FieldIifgroup, AnyTransport},
 	{"meta oifgroup", FieldOifgroup, AnyTransport},
+	{"meta priority", FieldPriority, AnyTransport},
 	{"iifgroup", FieldIifgroup, AnyTransport},
 	{"oifgroup", FieldOifgroup, AnyTransport},
 	{"icmp id", FieldICMPID, AnyTransport},

@@ -45,7 +45,9 @@ var (
 	// DevGroups are interface groups by name: nft knows "default" without
 	// the machine's /etc/iproute2/group.
 	DevGroups = []Named{{"default", 0}}
-	Pkttypes  = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
+	// Classids are tc's names of two class ids.
+	Classids = []Named{{"none", 0}, {"root", 0xffffffff}}
+	Pkttypes = []Named{{"host", 0}, {"broadcast", 1}, {"multicast", 2}, {"other", 3}, {"unicast", 0}}
 	// AddrTypes are the kernel's route types (RTN_*), by nft's names, in
 	// number order.
 	// Presences are what nft's fib says of the route it looked up

@@ -42,6 +42,7 @@ const (
 	KindUint20
 	KindUint32
 	KindDevGroup // an interface's group (ip link set DEV group N)
+	KindClassid  // a traffic control class, MAJOR:MINOR in hex
 	kindEnd
 )
 
@@ -98,8 +99,11 @@ type KindSpec struct {
 	// Ranges: "lo-hi" is a value.
 	Ranges bool
 	// Hex numbers print as 0x... (marks).
-	Hex    bool
-	Lookup Lookup
+	Hex bool
+	// MajorMinor numbers are written as tc writes class ids: the high
+	// and low 16 bits in hex, "1:10".
+	MajorMinor bool
+	Lookup     Lookup
 	// Family is the family whose packets hold values of the kind
 	// (addresses), or Inet.
 	Family Family
@@ -119,21 +123,23 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindCtState:   {Plural: "conntrack states", Shape: ShapeStates, Bits: 32, Names: CtStateNames, NamesOnly: true, Closed: true, TypeName: "ct_state", Example: "ct state established,related"},
 	KindICMPType: {Plural: "ICMP types", Shape: ShapeNumber, Bits: 8, Names: ICMPTypes, Ranges: true, TypeName: "icmp_type",
 		Example: "icmp type { destination-unreachable, echo-request }"},
-	KindICMPv6Type:  {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Aliases: ICMPv6TypeAliases, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
-	KindICMPCode:    {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
-	KindICMPv6Code:  {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
-	KindMark:        {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Ranges: true, TypeName: "mark", Example: "meta mark 0x1"},
-	KindUser:        {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
-	KindGroup:       {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
-	KindNfproto:     {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
-	KindPkttype:     {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
-	KindTCPFlags:    {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
-	KindHops:        {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
-	KindDSCP:        {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
-	KindUint4:       {Plural: "numbers from 0 to 15", Shape: ShapeNumber, Bits: 4, Ranges: true, Example: "ip hdrlength 5"},
-	KindUint16:      {Plural: "numbers from 0 to 65535", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "ip length 20-576"},
-	KindUint20:      {Plural: "numbers from 0 to 1048575", Shape: ShapeNumber, Bits: 20, Ranges: true, Example: "ip6 flowlabel 0"},
-	KindUint32:      {Plural: "numbers from 0 to 4294967295", Shape: ShapeNumber, Bits: 32, Ranges: true, Example: "tcp sequence 0"},
+	KindICMPv6Type: {Plural: "ICMPv6 types", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Types, Aliases: ICMPv6TypeAliases, Ranges: true, TypeName: "icmpv6_type", Example: "icmpv6 type nd-neighbor-solicit"},
+	KindICMPCode:   {Plural: "ICMP codes", Shape: ShapeNumber, Bits: 8, Names: ICMPCodes, Ranges: true, TypeName: "icmp_code", Example: "icmp code port-unreachable"},
+	KindICMPv6Code: {Plural: "ICMPv6 codes", Shape: ShapeNumber, Bits: 8, Names: ICMPv6Codes, Ranges: true, TypeName: "icmpv6_code", Example: "icmpv6 code no-route"},
+	KindMark:       {Plural: "marks", Shape: ShapeNumber, Bits: 32, Hex: true, Ranges: true, TypeName: "mark", Example: "meta mark 0x1"},
+	KindUser:       {Plural: "user ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupUser, TypeName: "uid", Example: "meta skuid 0"},
+	KindGroup:      {Plural: "group ids", Shape: ShapeNumber, Bits: 32, Ranges: true, Lookup: LookupGroup, TypeName: "gid", Example: "meta skgid 0"},
+	KindNfproto:    {Plural: "families", Shape: ShapeNumber, Bits: 8, Names: Nfprotos, Aliases: EtherTypes, NamesOnly: true, Closed: true, TypeName: "nf_proto", Example: "meta nfproto ipv4"},
+	KindPkttype:    {Plural: "packet types", Shape: ShapeNumber, Bits: 8, Names: Pkttypes, NamesOnly: true, Closed: true, TypeName: "pkt_type", Example: "meta pkttype { broadcast, multicast }"},
+	KindTCPFlags:   {Plural: "TCP flags", Shape: ShapeFlags, Bits: 8, Names: TCPFlagNames, TypeName: "tcp_flag", Example: "tcp flags syn"},
+	KindHops:       {Plural: "hop limits", Shape: ShapeNumber, Bits: 8, Ranges: true, Example: "ip6 hoplimit 255"},
+	KindDSCP:       {Plural: "DSCP values", Shape: ShapeNumber, Bits: 6, Names: DSCPNames, Ranges: true, Hex: true, TypeName: "dscp", Example: "ip dscp { cs1, af41, ef }"},
+	KindUint4:      {Plural: "numbers from 0 to 15", Shape: ShapeNumber, Bits: 4, Ranges: true, Example: "ip hdrlength 5"},
+	KindUint16:     {Plural: "numbers from 0 to 65535", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "ip length 20-576"},
+	KindUint20:     {Plural: "numbers from 0 to 1048575", Shape: ShapeNumber, Bits: 20, Ranges: true, Example: "ip6 flowlabel 0"},
+	KindUint32:     {Plural: "numbers from 0 to 4294967295", Shape: ShapeNumber, Bits: 32, Ranges: true, Example: "tcp sequence 0"},
+	KindClassid: {Plural: "traffic classes", Shape: ShapeNumber, Bits: 32, Names: Classids, Ranges: true, MajorMinor: true, TypeName: "classid",
+		Example: "meta priority 1:10"},
 	KindDevGroup:    {Plural: "interface groups", Shape: ShapeNumber, Bits: 32, Names: DevGroups, Ranges: true, TypeName: "devgroup", Example: "meta iifgroup { default, 11 }"},
 	KindCtDirection: {Plural: "directions", Shape: ShapeNumber, Bits: 8, Names: CtDirections, NamesOnly: true, Closed: true, TypeName: "ct_dir", Example: "ct direction reply"},
 	KindPresence:    {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
@@ -221,6 +227,9 @@ func (k Kind) NameOf(v uint32) string {
 // NumberOf writes a value of kind k as a number, as nft writes the ends
 // of a range, which it does not read as names ("cs1-cs2" is no range).
 func (k Kind) NumberOf(v uint32) string {
+	if k.Spec().MajorMinor {
+		return strconv.FormatUint(uint64(v>>16), 16) + ":" + strconv.FormatUint(uint64(v&0xffff), 16)
+	}
 	if k.Spec().Hex {
 		return "0x" + strconv.FormatUint(uint64(v), 16)
 	}
@@ -245,6 +254,11 @@ func (k Kind) ValueOf(name string) (uint32, bool) {
 		if n.Name == name {
 			return n.Value, true
 		}
+	}
+	if major, minor, ok := strings.Cut(name, ":"); ok && spec.MajorMinor {
+		hi, err1 := strconv.ParseUint(major, 16, 16)
+		lo, err2 := strconv.ParseUint(minor, 16, 16)
+		return uint32(hi<<16 | lo), err1 == nil && err2 == nil
 	}
 	return 0, false
 }

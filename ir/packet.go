@@ -53,6 +53,9 @@ type Packet struct {
 	// IifGroup and OifGroup are the groups of the input and output
 	// interfaces: 0 (default) unless a packet line says "iifgroup 11".
 	IifGroup, OifGroup uint32
+	// Priority is the traffic control class the sending socket gave the
+	// packet (SO_PRIORITY); 0 for every packet that arrives.
+	Priority uint32
 	// Headers are the values a packet line gave header fields (Place),
 	// written into the packet's bytes in order.
 	Headers []HeaderValue
@@ -221,6 +224,8 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(1), p.Iif != ""
 	case FieldMetaLength:
 		return uintKey(uint64(len(p.Wire()))), true
+	case FieldPriority:
+		return uintKey(uint64(p.Priority)), true
 	case FieldIifgroup:
 		return uintKey(uint64(p.IifGroup)), p.Iif != ""
 	case FieldOifgroup:
@@ -280,6 +285,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.NoRouteBack = v == 0
 	case FieldCtDirection:
 		p.Reply = v == 1
+	case FieldPriority:
+		p.Priority = v
 	case FieldIifgroup:
 		p.IifGroup = v
 	case FieldOifgroup:

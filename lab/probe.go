@@ -149,6 +149,9 @@ func planFor(p sim.Packet) (plan, error) {
 			return unsupported("no kernel forwards a packet from or to a link-local, multicast or broadcast address")
 		}
 	}
+	if p.Priority != 0 && p.Dir != sim.Out {
+		return unsupported("a packet that arrives has priority 0: only a local socket gives one (SO_PRIORITY)")
+	}
 	if p.Pkttype == 3 {
 		return unsupported("the kernel drops a packet for another host (pkttype other) before any rule")
 	}

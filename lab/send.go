@@ -12,7 +12,7 @@ import (
 )
 
 // sendOut sends p from a raw socket of the firewall, owned by p's user
-// and group and carrying its mark, out of the interface p names. A packet
+// and group and carrying its mark and priority, out of the interface p names. A packet
 // the policy drops fails the send with EPERM, which is no error here: the
 // counters tell what happened.
 func (l *Lab) sendOut(p sim.Packet, data []byte) error {
@@ -37,6 +37,7 @@ func (l *Lab) sendOut(p sim.Packet, data []byte) error {
 		defer unix.Close(fd)
 		err = errors.Join(
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(p.Mark)),
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, int(p.Priority)),
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
 			unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, p.Oif))
 		if err != nil {

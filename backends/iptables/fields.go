@@ -59,7 +59,11 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldIPTTL: hops("ttl"),
 	// iptables' length is the IPv4 total length, or the IPv6 payload
 	// length and the 40 bytes of its header: the packet's, as meta length.
-	ir.FieldMetaLength:  numbers("length", "--length", false, ":"),
+	ir.FieldMetaLength: numbers("length", "--length", false, ":"),
+	ir.FieldPriority: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it",
+			Hint: "use the nft target"}
+	},
 	ir.FieldIifgroup:    devgroup,
 	ir.FieldOifgroup:    devgroup,
 	ir.FieldIP6Hoplimit: hops("hl"),

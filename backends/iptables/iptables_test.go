@@ -31,6 +31,9 @@ var refused = map[string]string{
 	"rpf":     `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"dynset":  `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 	"headers": headerRefusals(),
+	"priority": "testdata/policies/priority.ks:5:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it\n" +
+		"testdata/policies/priority.ks:8:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it\n" +
+		"testdata/policies/priority.ks:9:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it",
 	"groups": "testdata/policies/groups.ks:5:3: the iptables target cannot express meta iifgroup: iptables-save names groups from the machine's /etc/iproute2/group\n" +
 		"testdata/policies/groups.ks:6:3: the iptables target cannot express meta iifgroup: iptables-save names groups from the machine's /etc/iproute2/group\n" +
 		"testdata/policies/groups.ks:9:3: the iptables target cannot express meta oifgroup: iptables-save names groups from the machine's /etc/iproute2/group",

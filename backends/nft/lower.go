@@ -569,6 +569,12 @@ func (l *ruleLowerer) flags(f nftField, m *ir.Match) {
 
 // hostNumbers lowers a match on host-order 32-bit values (marks, ids):
 // under the mask if any, compared or looked up, as nft does.
+// swappedKeys are the key types of host-order values (lengths, groups,
+// classes) whose anonymous sets nft lists byte-swapped: google/nftables
+// marks every anonymous set's keys as network order, and for these types
+// nft believes it (for marks, ids and route types it does not).
+var swappedKeys = map[string]bool{"integer": true, "devgroup": true, "classid": true}
+
 func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 	l.emit(f.load(f.size))
 	if m.Mask != 0 {
@@ -576,12 +582,10 @@ func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 			Mask: binary.NativeEndian.AppendUint32(nil, m.Mask), Xor: make([]byte, 4)})
 	}
 	ranged := slices.ContainsFunc(m.Values, func(sp ir.Span) bool { return sp.Lo != sp.Hi })
-	if ranged || len(m.Values) > 1 && (f.keyType.Name == "integer" || f.keyType.Name == "devgroup") {
+	if ranged || len(m.Values) > 1 && swappedKeys[f.keyType.Name] {
 		// A range compares numbers, not bytes in the machine's order: nft
 		// turns the register to network order first. So does a set of
-		// plain integers (meta length) or groups: their key type alone
-		// cannot tell nft their byte order, and google/nftables marks
-		// every anonymous set's keys as network order.
+		// swappedKeys.
 		l.emit(&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4})
 		l.compare(nftField{size: 4, keyType: f.keyType}, m, func() {})
 		return

@@ -40,6 +40,7 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindUint20:      ir.NumberSet(0x12345),
 	ir.KindUint32:      ir.NumberSet(1000),
 	ir.KindDevGroup:    ir.NumberSet(11),
+	ir.KindClassid:     ir.NumberSet(0x10010),
 }
 
 // masks gives the maskable fields the mask iptables needs.
@@ -90,7 +91,7 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 				require.NoError(t, err)
 				for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
 					o, err := iptables.Render(p, family)
-					gap := iptablesGaps[f.String()+" "+op.String()] || f.Spec().Place.Header != ir.NoHeader || f.Spec().Kind == ir.KindDevGroup
+					gap := iptablesGaps[f.String()+" "+op.String()] || f.Spec().Place.Header != ir.NoHeader || f.Spec().Kind == ir.KindDevGroup || f == ir.FieldPriority
 					if gap && (r.Family() == ir.Inet || r.Family() == family) {
 						require.Error(t, err)
 						assert.Contains(t, err.Error(), "the iptables target cannot express")
