@@ -71,6 +71,7 @@ const (
 	FieldIifgroup   // the group of the input interface
 	FieldOifgroup
 	FieldPriority // the packet's traffic control class (SO_PRIORITY of its socket)
+	FieldCtStatus // its connection's status: dnat, snat, seen-reply, ...
 	fieldEnd
 )
 
@@ -241,8 +242,11 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// The simulator's length is that of the packet the lab sends.
 	FieldMetaLength: {Name: "meta length", Kind: KindUint32, Family: Inet, Hooks: allHooks},
 	FieldIifgroup:   {Name: "meta iifgroup", Kind: KindDevGroup, Family: Inet, Hooks: inputSide, Detail: "iifgroup"},
-	FieldPriority:   {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
-	FieldOifgroup:   {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
+	// "ct status dnat" holds for a connection whose destination a nat
+	// rule rewrote: a home router's forward rule for its port forwards.
+	FieldCtStatus: {Name: "ct status", Kind: KindCtStatus, Family: Inet, Hooks: allHooks, NeedsConntrack: true, Maskable: true, Detail: "ctstatus"},
+	FieldPriority: {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
+	FieldOifgroup: {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
 	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
@@ -348,6 +352,7 @@ var Selectors = []Selector{
 	{"meta iifgroup", FieldIifgroup, AnyTransport},
 	{"meta oifgroup", FieldOifgroup, AnyTransport},
 	{"meta priority", FieldPriority, AnyTransport},
+	{"ct status", FieldCtStatus, AnyTransport},
 	{"iifgroup", FieldIifgroup, AnyTransport},
 	{"oifgroup", FieldOifgroup, AnyTransport},
 	{"icmp id", FieldICMPID, AnyTransport},

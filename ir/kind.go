@@ -43,6 +43,7 @@ const (
 	KindUint32
 	KindDevGroup // an interface's group (ip link set DEV group N)
 	KindClassid  // a traffic control class, MAJOR:MINOR in hex
+	KindCtStatus // the bits of a connection's status
 	kindEnd
 )
 
@@ -138,6 +139,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindUint16:     {Plural: "numbers from 0 to 65535", Shape: ShapeNumber, Bits: 16, Ranges: true, Example: "ip length 20-576"},
 	KindUint20:     {Plural: "numbers from 0 to 1048575", Shape: ShapeNumber, Bits: 20, Ranges: true, Example: "ip6 flowlabel 0"},
 	KindUint32:     {Plural: "numbers from 0 to 4294967295", Shape: ShapeNumber, Bits: 32, Ranges: true, Example: "tcp sequence 0"},
+	KindCtStatus:   {Plural: "conntrack status bits", Shape: ShapeFlags, Bits: 32, Names: CtStatusNames, TypeName: "ct_status", Example: "ct status dnat"},
 	KindClassid: {Plural: "traffic classes", Shape: ShapeNumber, Bits: 32, Names: Classids, Ranges: true, MajorMinor: true, TypeName: "classid",
 		Example: "meta priority 1:10"},
 	KindDevGroup:    {Plural: "interface groups", Shape: ShapeNumber, Bits: 32, Names: DevGroups, Ranges: true, TypeName: "devgroup", Example: "meta iifgroup { default, 11 }"},
@@ -205,14 +207,21 @@ func (k Kind) Universe() Set {
 func (k Kind) NameOf(v uint32) string {
 	spec := k.Spec()
 	if spec.Shape == ShapeFlags {
+		if v == 0 {
+			return "0"
+		}
 		var names []string
+		rest := v
 		for _, n := range spec.Names {
 			if v&n.Value != 0 {
 				names = append(names, n.Name)
+				rest &^= n.Value
 			}
 		}
-		if len(names) == 0 {
-			return "0"
+		if rest != 0 {
+			// Bits without a name (the kernel's "nat done" in ct status)
+			// are a number: left out, the flags would mean others.
+			names = append(names, "0x"+strconv.FormatUint(uint64(rest), 16))
 		}
 		return strings.Join(names, "|")
 	}

@@ -85,8 +85,8 @@ func (m *Match) Effective() Set {
 
 // Text writes the match in the policy language (and nft): "oifname != eth0".
 func (m *Match) Text() string {
-	if m.Field == FieldTCPFlags {
-		return m.tcpFlagsText()
+	if m.Field.Spec().Kind.Spec().Shape == ShapeFlags {
+		return m.flagsText()
 	}
 	op := " "
 	if m.Op == Neq {
@@ -473,22 +473,23 @@ func ParseCtState(name string) (CtState, bool) {
 	return CtState(v), ok
 }
 
-// tcpFlagsText writes a tcp flags match in nft's forms: "tcp flags
+// flagsText writes a tcp flags match in nft's forms: "tcp flags
 // syn,ack" (any of them set), "tcp flags & (syn|ack) == syn" (under a
 // mask), "tcp flags == syn" (exactly).
-func (m *Match) tcpFlagsText() string {
+func (m *Match) flagsText() string {
+	kind, name := m.Field.Spec().Kind, m.Field.String()
 	op := map[Op]string{Eq: " == ", Neq: " != "}[m.Op]
 	values := Numbers(m.Values)
 	value := ""
 	switch len(values) {
 	case 0:
 	case 1:
-		value = KindTCPFlags.NameOf(values[0])
+		value = kind.NameOf(values[0])
 	default:
 		// Whole values, one of which the flags are: "{ syn, syn|ack }".
 		names := make([]string, len(values))
 		for i, v := range values {
-			names[i] = KindTCPFlags.NameOf(v)
+			names[i] = kind.NameOf(v)
 		}
 		value = "{ " + strings.Join(names, ", ") + " }"
 		if m.Op == Eq && m.Mask == 0 {
@@ -497,9 +498,9 @@ func (m *Match) tcpFlagsText() string {
 	}
 	switch {
 	case m.Mask != 0 && m.Op == Neq && len(values) == 1 && values[0] == 0:
-		return "tcp flags " + strings.ReplaceAll(KindTCPFlags.NameOf(m.Mask), "|", ",")
+		return name + " " + strings.ReplaceAll(kind.NameOf(m.Mask), "|", ",")
 	case m.Mask != 0:
-		return "tcp flags & (" + KindTCPFlags.NameOf(m.Mask) + ")" + op + value
+		return name + " & (" + kind.NameOf(m.Mask) + ")" + op + value
 	}
-	return "tcp flags" + op + value
+	return name + op + value
 }

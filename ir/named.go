@@ -7,6 +7,20 @@ type Named struct {
 }
 
 // TCPFlagNames are the TCP flags by nft's names, lowest bit first.
+// CtStatusNames are the bits of a connection's status nft names; the
+// kernel keeps more (nat set up: 0x80 for the source, 0x100 for the
+// destination), which print as numbers.
+var CtStatusNames = []Named{{"expected", 0x1}, {"seen-reply", 0x2}, {"assured", 0x4}, {"confirmed", 0x8}, {"snat", 0x10}, {"dnat", 0x20}, {"dying", 0x200}}
+
+// Status bits of a connection the simulator sets as the kernel does.
+const (
+	CtStatusSrcNATDone = 0x80
+	CtStatusDstNATDone = 0x100
+	// CtStatusLabFlow is what a connection the lab makes for an
+	// established or related packet has: confirmed, seen-reply, assured.
+	CtStatusLabFlow = 0x8 | 0x2 | 0x4
+)
+
 var TCPFlagNames = []Named{{"fin", 0x01}, {"syn", 0x02}, {"rst", 0x04}, {"psh", 0x08}, {"ack", 0x10}, {"urg", 0x20}, {"ecn", 0x40}, {"cwr", 0x80}}
 
 // NumberSet builds a set of numeric values of any kind.

@@ -53,6 +53,9 @@ type Packet struct {
 	// IifGroup and OifGroup are the groups of the input and output
 	// interfaces: 0 (default) unless a packet line says "iifgroup 11".
 	IifGroup, OifGroup uint32
+	// CtStatus is its connection's status bits (see CtStatusNames),
+	// meaningful for a tracked packet.
+	CtStatus uint32
 	// Priority is the traffic control class the sending socket gave the
 	// packet (SO_PRIORITY); 0 for every packet that arrives.
 	Priority uint32
@@ -226,6 +229,9 @@ func (p Packet) key(f Field) (Key, bool) {
 		return uintKey(uint64(len(p.Wire()))), true
 	case FieldPriority:
 		return uintKey(uint64(p.Priority)), true
+	case FieldCtStatus:
+		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
+		return uintKey(uint64(p.CtStatus)), tracked
 	case FieldIifgroup:
 		return uintKey(uint64(p.IifGroup)), p.Iif != ""
 	case FieldOifgroup:
@@ -287,6 +293,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.Reply = v == 1
 	case FieldPriority:
 		p.Priority = v
+	case FieldCtStatus:
+		p.CtStatus = v
 	case FieldIifgroup:
 		p.IifGroup = v
 	case FieldOifgroup:

@@ -149,6 +149,9 @@ func planFor(p sim.Packet) (plan, error) {
 			return unsupported("no kernel forwards a packet from or to a link-local, multicast or broadcast address")
 		}
 	}
+	if p.CtStatus != sim.NaturalCtStatus(p.Packet) {
+		return unsupported("the lab's connections have status %s (new: none yet)", ir.KindCtStatus.NameOf(sim.NaturalCtStatus(p.Packet)))
+	}
 	if p.Priority != 0 && p.Dir != sim.Out {
 		return unsupported("a packet that arrives has priority 0: only a local socket gives one (SO_PRIORITY)")
 	}

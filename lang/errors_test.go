@@ -314,7 +314,7 @@ func TestErrors(t *testing.T) {
 		{"a map of addresses", "table inet t {\nmap m { type ipv4_addr : ipv4_addr; elements = { 192.0.2.1 : 192.0.2.2 } }\n}\n", lang.Config{},
 			[]string{`t.ks:2:1: map m maps to "ipv4_addr"; ksc reads maps of verdicts | write type KEY : verdict, or one rule a key`}},
 		{"a misspelt set type", "table inet t {\nset s { type ipv4_adr; elements = { 192.0.2.1 } }\n}\n", lang.Config{},
-			[]string{`t.ks:2:9: ksc knows no set type "ipv4_adr" | use one of ifname, ipv4_addr, ipv6_addr, inet_service, inet_proto, ct_state, icmp_type, icmpv6_type, icmp_code, icmpv6_code, mark, uid, gid, nf_proto, pkt_type, tcp_flag, fib_addrtype, ct_dir, dscp, devgroup, classid, iface_index, or typeof SELECTOR`}},
+			[]string{`t.ks:2:9: ksc knows no set type "ipv4_adr" | use one of ifname, ipv4_addr, ipv6_addr, inet_service, inet_proto, ct_state, icmp_type, icmpv6_type, icmp_code, icmpv6_code, mark, uid, gid, nf_proto, pkt_type, tcp_flag, fib_addrtype, ct_dir, dscp, devgroup, classid, ct_status, iface_index, or typeof SELECTOR`}},
 		{"an unknown typeof", "table inet t {\nset s { typeof ip sadr; elements = { 192.0.2.1 } }\n}\n", lang.Config{},
 			[]string{`t.ks:2:9: typeof ip sadr: ksc knows no such selector | e.g. typeof ip saddr . tcp dport`}},
 		{"a set of ports looked up by an address", "table inet t {\nset p { type inet_service; elements = { 22 } }\nchain c hook input {\nip saddr @p accept\n}\n}\n", lang.Config{},

@@ -276,6 +276,17 @@ func FirstPacket(dir Direction, pkt ir.Packet) Packet {
 	return p
 }
 
+// NaturalCtStatus is the status of the packet's connection as its first
+// hook sees it: none yet for a new one (the kernel confirms it after the
+// last hook), confirmed, seen-reply and assured for the connection of an
+// established or related packet, as the lab makes it.
+func NaturalCtStatus(p ir.Packet) uint32 {
+	if p.CtState == ir.CtEstablished || p.CtState == ir.CtRelated {
+		return ir.CtStatusLabFlow
+	}
+	return 0
+}
+
 // fillDefaults sets what a packet line did not give: the conntrack state,
 // TCP flags and link-layer packet type.
 func (p *Packet) fillDefaults(given map[ir.Field]bool) {
@@ -287,6 +298,9 @@ func (p *Packet) fillDefaults(given map[ir.Field]bool) {
 		// established ICMP reply answers one: both go the reply way.
 		_, answers := p.ICMPQuery()
 		p.Reply = p.CtState == ir.CtRelated || p.CtState == ir.CtEstablished && answers
+	}
+	if !given[ir.FieldCtStatus] {
+		p.CtStatus = NaturalCtStatus(p.Packet)
 	}
 	if p.Protocol == ir.TCP && !given[ir.FieldTCPFlags] {
 		// A new connection's first packet is a SYN; any later one an ACK.

@@ -108,6 +108,11 @@ type Result struct {
 // it, and says what it could not know. The kernel rewrites a connection's
 // first packet, and the rest of the connection alike.
 func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
+	if n.Kind == ir.SNAT || n.Kind == ir.Masquerade {
+		pkt.CtStatus |= 0x10 // snat
+	} else {
+		pkt.CtStatus |= 0x20 // dnat
+	}
 	switch n.Kind {
 	case ir.SNAT:
 		pkt.Src = n.Addr
@@ -135,6 +140,16 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 		panic("sim: a nat rule of a kind it does not know, " + n.Kind.String())
 	}
 	return ""
+}
+
+// natDone is the status bit the kernel sets once a new connection has
+// been through the nat chains of hook h: the destination's at
+// prerouting and output, the source's at postrouting and input.
+func natDone(h ir.Hook) uint32 {
+	if h == ir.HookPrerouting || h == ir.HookOutput {
+		return ir.CtStatusDstNATDone
+	}
+	return ir.CtStatusSrcNATDone
 }
 
 // Conditions says, for each rule whose effect on the packet depends on a
@@ -185,6 +200,9 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 				if note := translate(&pkt, h, step.Rule.NAT); note != "" {
 					res.Unknown = append(res.Unknown, step.Rule.Pos.String()+" "+note)
 				}
+			}
+			if tc.chain.Type == ir.ChainNAT {
+				pkt.CtStatus |= natDone(h)
 			}
 			res.Steps = append(res.Steps, step)
 			if step.Verdict != ir.Accept {

@@ -60,6 +60,7 @@ var fieldLowerings = map[ir.Field]iptField{
 	// iptables' length is the IPv4 total length, or the IPv6 payload
 	// length and the 40 bytes of its header: the packet's, as meta length.
 	ir.FieldMetaLength: numbers("length", "--length", false, ":"),
+	ir.FieldCtStatus:   ctStatus,
 	ir.FieldPriority: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it",
 			Hint: "use the nft target"}
@@ -101,6 +102,52 @@ func init() {
 			}
 		}
 	}
+}
+
+// ctStatus writes "-m conntrack --ctstatus DNAT,SNAT", which holds when
+// any of the bits is set (nft's bare "ct status dnat,snat"), or with "!"
+// when none is; nft's exact comparisons and sets it cannot say.
+func ctStatus(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	values := ir.Numbers(m.Values)
+	single := m.Mask&(m.Mask-1) == 0
+	var anyOf bool
+	switch {
+	case m.Mask == 0 || len(values) != 1:
+		return cannot(m, "iptables' --ctstatus holds when any of its bits is set: write ct status dnat,snat, or use the nft target")
+	case values[0] == 0:
+		anyOf = m.Op == ir.Neq
+	case values[0] == m.Mask && single:
+		anyOf = m.Op == ir.Eq
+	default:
+		return cannot(m, "iptables' --ctstatus holds when any of its bits is set: write ct status dnat,snat, or use the nft target")
+	}
+	// The nat bits are --ctstate's virtual SNAT and DNAT states, which
+	// test them; the others --ctstatus's.
+	var names, nat []string
+	for _, n := range ir.CtStatusNames {
+		switch {
+		case m.Mask&n.Value == 0:
+		case n.Name == "dying":
+			return cannot(m, "iptables' --ctstatus has no DYING; use the nft target")
+		case n.Name == "snat" || n.Name == "dnat":
+			nat = append(nat, strings.ToUpper(n.Name))
+		default:
+			names = append(names, strings.ToUpper(strings.ReplaceAll(n.Name, "-", "_")))
+		}
+	}
+	option := "--ctstatus"
+	switch {
+	case len(names) > 0 && len(nat) > 0:
+		return cannot(m, "iptables tests snat and dnat with --ctstate and the other bits with --ctstatus: match them in two rules, or use the nft target")
+	case len(nat) > 0:
+		option, names = "--ctstate", nat
+	}
+	args := []string{"-m", "conntrack", option, strings.Join(names, ",")}
+	if !anyOf {
+		args = []string{"-m", "conntrack", "!", option, strings.Join(names, ",")}
+	}
+	lw.addMatches(args...)
+	return nil
 }
 
 // devgroup refuses interface groups: iptables-save names them from the

@@ -28,9 +28,10 @@ var refused = map[string]string{
 	"home-router": "examples/home-router.ks:33:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
 		"examples/home-router.ks:38:2: the iptables target cannot express nat chain dstnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there\n" +
 		"examples/home-router.ks:66:2: the iptables target cannot express nat chain srcnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there",
-	"rpf":     `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
-	"dynset":  `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
-	"headers": headerRefusals(),
+	"rpf":      `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"dynset":   `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"headers":  headerRefusals(),
+	"ctstatus": "testdata/policies/ctstatus.ks:14:3: the iptables target cannot express ct status != seen-reply|assured|confirmed in one rule",
 	"priority": "testdata/policies/priority.ks:5:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it\n" +
 		"testdata/policies/priority.ks:8:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it\n" +
 		"testdata/policies/priority.ks:9:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it",

@@ -467,13 +467,13 @@ func compareText(f ir.Field, mask []byte, c *expr.Cmp) string {
 	}
 	op := map[expr.CmpOp]string{expr.CmpOpEq: "", expr.CmpOpNeq: "!= ", expr.CmpOpLt: "< ", expr.CmpOpLte: "<= ", expr.CmpOpGt: "> ", expr.CmpOpGte: ">= "}[c.Op]
 	v := valueText(f, c.Data)
-	if f == ir.FieldTCPFlags && len(c.Data) == 1 {
-		m := &ir.Match{Field: f, Op: ir.Eq, Values: ir.NumberSet(uint32(c.Data[0]))}
+	if row, ok := fields[f]; ok && f.Spec().Kind.Spec().Shape == ir.ShapeFlags && len(c.Data) == int(row.size) {
+		m := &ir.Match{Field: f, Op: ir.Eq, Values: ir.NumberSet(registerNumber(row, c.Data))}
 		if c.Op == expr.CmpOpNeq {
 			m.Op = ir.Neq
 		}
-		if len(mask) == 1 {
-			m.Mask = uint32(mask[0])
+		if len(mask) == int(row.size) {
+			m.Mask = registerNumber(row, mask)
 		}
 		return m.Text()
 	}

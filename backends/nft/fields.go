@@ -65,6 +65,7 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibRPF: {name: "fib saddr . iif oif", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true}
 	}, keyType: nftables.TypeInteger, hostOrder: true},
+	ir.FieldCtStatus:    {name: "ct status", size: 4, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeySTATUS} }, keyType: nftables.TypeCTStatus, hostOrder: true},
 	ir.FieldPriority:    {name: "meta priority", size: 4, load: meta(expr.MetaKeyPRIORITY), keyType: nftables.TypeClassID, hostOrder: true},
 	ir.FieldIifgroup:    {name: "meta iifgroup", size: 4, load: meta(expr.MetaKeyIIFGROUP), keyType: nftables.TypeDevGroup, hostOrder: true},
 	ir.FieldOifgroup:    {name: "meta oifgroup", size: 4, load: meta(expr.MetaKeyOIFGROUP), keyType: nftables.TypeDevGroup, hostOrder: true},

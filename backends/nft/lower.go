@@ -547,14 +547,19 @@ func (l *ruleLowerer) names(f nftField, m *ir.Match) {
 // flags lowers a match on flag bits: the field, under the mask if any,
 // compared with one value or looked up among several.
 func (l *ruleLowerer) flags(f nftField, m *ir.Match) {
+	bytes := func(v uint32) []byte {
+		if f.hostOrder {
+			return binary.NativeEndian.AppendUint32(nil, v) // ct status
+		}
+		return ir.NumberSpan(v, v).Lo.Bytes(int(f.size))
+	}
 	l.emit(f.load(f.size))
 	if m.Mask != 0 {
-		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size,
-			Mask: ir.NumberSpan(m.Mask, m.Mask).Lo.Bytes(int(f.size)), Xor: make([]byte, f.size)})
+		l.emit(&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: f.size, Mask: bytes(m.Mask), Xor: make([]byte, f.size)})
 	}
 	var values [][]byte
 	for _, v := range ir.Numbers(m.Values) {
-		values = append(values, ir.NumberSpan(v, v).Lo.Bytes(int(f.size)))
+		values = append(values, bytes(v))
 	}
 	if len(values) == 1 {
 		l.emit(&expr.Cmp{Op: cmpOp(m.Op), Register: 1, Data: values[0]})
@@ -567,14 +572,14 @@ func (l *ruleLowerer) flags(f nftField, m *ir.Match) {
 	l.lookup(f.keyType, elems, false, m.Op)
 }
 
-// hostNumbers lowers a match on host-order 32-bit values (marks, ids):
-// under the mask if any, compared or looked up, as nft does.
 // swappedKeys are the key types of host-order values (lengths, groups,
 // classes) whose anonymous sets nft lists byte-swapped: google/nftables
 // marks every anonymous set's keys as network order, and for these types
 // nft believes it (for marks, ids and route types it does not).
 var swappedKeys = map[string]bool{"integer": true, "devgroup": true, "classid": true}
 
+// hostNumbers lowers a match on host-order 32-bit values (marks, ids):
+// under the mask if any, compared or looked up, as nft does.
 func (l *ruleLowerer) hostNumbers(f nftField, m *ir.Match) {
 	l.emit(f.load(f.size))
 	if m.Mask != 0 {

@@ -369,7 +369,7 @@ func apartText(m *ir.Match, portProto ir.Protocol) string {
 }
 
 func matchText(m *ir.Match, portProto ir.Protocol) string {
-	if m.Field == ir.FieldTCPFlags {
+	if m.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
 		return m.Text() // nft's own forms: "tcp flags syn,ack", "tcp flags & (syn|ack) == syn"
 	}
 	name := fields[m.Field].name

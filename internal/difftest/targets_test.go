@@ -41,10 +41,11 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindUint32:      ir.NumberSet(1000),
 	ir.KindDevGroup:    ir.NumberSet(11),
 	ir.KindClassid:     ir.NumberSet(0x10010),
+	ir.KindCtStatus:    ir.NumberSet(0x20),
 }
 
 // masks gives the maskable fields the mask iptables needs.
-var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12}
+var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12, ir.FieldCtStatus: 0x20}
 
 // iptablesGaps are the fields iptables cannot say, plain or negated: the
 // iptables target must refuse them by name (docs/language.md lists them).
