@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -127,6 +128,14 @@ func (r *receiver) stop() {
 	}
 	r.mu.Unlock()
 	r.done.Wait()
+}
+
+// Arrivals are the send times (Now) of the datagrams of flood that arrived.
+func (l *Lab) Arrivals(flood uint32) []int64 {
+	r := l.receiver
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.arrivals[flood])
 }
 
 // Received is how many datagrams of flood arrived that were sent in

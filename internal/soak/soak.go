@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -55,6 +57,10 @@ type Result struct {
 	ClosedLeaked int
 	// Took is the longest step.
 	Took time.Duration
+	// LeakedAt says, for each datagram that leaked, which flood sent it
+	// and when, against the step it was sent in: what a leak's cause is
+	// looked for with.
+	LeakedAt []string
 }
 
 func (r Result) String() string {
@@ -62,8 +68,12 @@ func (r Result) String() string {
 	if r.Gap > 0 {
 		gap = fmt.Sprintf("; %d sent while another program had flushed the ruleset", r.Gap)
 	}
-	return fmt.Sprintf("%s, %s: %d steps, %d of %d forbidden datagrams arrived, %d of closed flows%s; longest step %v",
-		r.Loader, r.Transition, r.Steps, r.Leaked, r.Forbidden, r.ClosedLeaked, gap, r.Took.Round(100*time.Microsecond))
+	leaks := ""
+	if len(r.LeakedAt) > 0 {
+		leaks = "; leaked: " + strings.Join(r.LeakedAt, "; ")
+	}
+	return fmt.Sprintf("%s, %s: %d steps, %d of %d forbidden datagrams arrived, %d of closed flows%s; longest step %v%s",
+		r.Loader, r.Transition, r.Steps, r.Leaked, r.Forbidden, r.ClosedLeaked, gap, r.Took.Round(100*time.Microsecond), leaks)
 }
 
 // Table formats results as a Markdown table.
@@ -107,6 +117,10 @@ func (l *Lab) Run(loader string, load func(*ir.Policy) error, tr Transition, ste
 	time.Sleep(50 * time.Millisecond)
 	type window struct{ from, to int64 }
 	var gaps, closed []window
+	// Each step's start, the end of its apply, and when it says its
+	// policy was in force.
+	type stepTimes struct{ start, end, since int64 }
+	var times []stepTimes
 	closedFrom := int64(-1)
 	if closes(tr.From) {
 		closedFrom = Now()
@@ -120,6 +134,7 @@ func (l *Lab) Run(loader string, load func(*ir.Policy) error, tr Transition, ste
 			return res, err
 		}
 		res.Took = max(res.Took, time.Since(start))
+		times = append(times, stepTimes{stepStart, Now(), step.Since})
 		if step.Flushed != 0 {
 			gaps = append(gaps, window{step.Flushed, step.Since})
 		}
@@ -152,6 +167,20 @@ func (l *Lab) Run(loader string, load func(*ir.Policy) error, tr Transition, ste
 		}
 	}
 	res.Leaked = received - res.Gap
+	for i, f := range discard {
+		for _, sent := range l.Arrivals(f.ID) {
+			if slices.ContainsFunc(gaps, func(g window) bool { return sent >= g.from && sent < g.to }) {
+				continue
+			}
+			j := sort.Search(len(times), func(j int) bool { return times[j].start > sent }) - 1
+			where := "before the first step"
+			if j >= 0 {
+				t := times[j]
+				where = fmt.Sprintf("step %d +%dµs (its apply took %dµs, in force from +%dµs)", j+1, (sent-t.start)/1000, (t.end-t.start)/1000, (t.since-t.start)/1000)
+			}
+			res.LeakedAt = append(res.LeakedAt, fmt.Sprintf("flood %d (%s) sent at %s", i, floodNames[i], where))
+		}
+	}
 	for _, f := range echo {
 		for _, w := range closed {
 			n, _ := l.Received(f.ID, w.from, w.to)
@@ -169,6 +198,9 @@ func (l *Lab) Run(loader string, load func(*ir.Policy) error, tr Transition, ste
 	}
 	return res, nil
 }
+
+// floodNames name the discard floods, in the order floods starts them.
+var floodNames = []string{"fw, IPv4", "fw, IPv6", "LAN, IPv4", "LAN, IPv6"}
 
 // floods starts the soak's traffic: datagrams to DiscardPort from fw and
 // from the LAN in both families, and a flow to EchoPort from each.
