@@ -116,6 +116,13 @@ func (p Packet) Hops() uint8 {
 	return 64
 }
 
+// Tracked reports a packet that has a connection: new, established or
+// related (an invalid or untracked one has none, and so no ct mark,
+// direction or status).
+func (p Packet) Tracked() bool {
+	return p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
+}
+
 // Family is the packet's address family.
 func (p Packet) Family() Family {
 	if p.Src.Is4() {
@@ -194,9 +201,7 @@ func (p Packet) key(f Field) (Key, bool) {
 	case FieldMark:
 		return uintKey(uint64(p.Mark)), true
 	case FieldCtMark:
-		// Only a tracked packet has a connection, and so a mark.
-		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
-		return uintKey(uint64(p.CtMark)), tracked
+		return uintKey(uint64(p.CtMark)), p.Tracked()
 	case FieldSkuid:
 		return uintKey(uint64(p.UID)), p.Iif == ""
 	case FieldSkgid:
@@ -214,12 +219,10 @@ func (p Packet) key(f Field) (Key, bool) {
 	case FieldFibSaddrType:
 		return uintKey(uint64(p.SaddrType)), true
 	case FieldCtDirection:
-		// Only a tracked packet has a connection, and so a direction.
-		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
 		if p.Reply {
-			return uintKey(1), tracked
+			return uintKey(1), p.Tracked()
 		}
-		return uintKey(0), tracked
+		return uintKey(0), p.Tracked()
 	case FieldFibRPF:
 		if p.NoRouteBack {
 			return uintKey(0), p.Iif != ""
@@ -230,8 +233,7 @@ func (p Packet) key(f Field) (Key, bool) {
 	case FieldPriority:
 		return uintKey(uint64(p.Priority)), true
 	case FieldCtStatus:
-		tracked := p.CtState == CtNew || p.CtState == CtEstablished || p.CtState == CtRelated
-		return uintKey(uint64(p.CtStatus)), tracked
+		return uintKey(uint64(p.CtStatus)), p.Tracked()
 	case FieldIifgroup:
 		return uintKey(uint64(p.IifGroup)), p.Iif != ""
 	case FieldOifgroup:

@@ -349,7 +349,7 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			value := s.Of(from)
 			if s.Target == ir.FieldCtMark {
 				// Only a tracked packet has a connection to mark.
-				if pkt.CtState == ir.CtNew || pkt.CtState == ir.CtEstablished || pkt.CtState == ir.CtRelated {
+				if pkt.Tracked() {
 					pkt.CtMark = value
 				}
 			} else {
