@@ -429,22 +429,8 @@ func (rb *ruleBuilder) limit(pos, end ir.Pos) *ir.Limit {
 		return nil
 	}
 	l.Rate, l.Unit = rate, u
-	if t := rb.peek(); t != nil && t.word() == "burst" {
-		rb.next()
-		b, bat, bto, ok := rb.glued()
-		if !ok {
-			return nil
-		}
-		burst, err := strconv.ParseUint(b, 10, 32)
-		if err != nil || burst == 0 {
-			rb.errorf(bat, bto, "limit burst needs a number of packets from 1, not %q", b).Hint = example
-			return nil
-		}
-		if p, pat, pto := word(); p != "packets" {
-			rb.errorf(pat, pto, "limit burst counts packets: write \"burst %d packets\"", burst)
-			return nil
-		}
-		l.Burst = uint32(burst)
+	if !rb.burst(l, end) {
+		return nil
 	}
 	return l
 }
@@ -480,20 +466,8 @@ func (rb *ruleBuilder) byteLimit(l *ir.Limit, n string, at ir.Pos) *ir.Limit {
 		return nil
 	}
 	l.Rate, l.Unit, l.Bytes = count*mult, u, true
-	if t := rb.peek(); t != nil && t.word() == "burst" {
-		rb.next()
-		b, bat, _, ok := rb.glued()
-		if !ok {
-			return nil
-		}
-		burst, err := strconv.ParseUint(b, 10, 32)
-		w, _, uto, _ := rb.glued()
-		bmult, bok := byteUnit(w)
-		if err != nil || !bok || burst*bmult > math.MaxUint32 {
-			rb.errorf(bat, uto, "a byte rate's burst is N bytes, kbytes or mbytes below 4 gigabytes, not %q", strings.TrimSpace(b+" "+w)).Hint = example
-			return nil
-		}
-		l.Burst = uint32(burst * bmult)
+	if !rb.burst(l, to) {
+		return nil
 	}
 	// The kernel keeps the bucket in nanoseconds of the unit for each
 	// byte it holds, in 64 bits, and refuses a limit that overflows them.
@@ -518,6 +492,45 @@ func byteRatePart(sofar, w string) bool {
 		return ok
 	}
 	return strings.HasPrefix(w, "/")
+}
+
+// burst reads "burst N packets" after a packet rate, or "burst N
+// bytes|kbytes|mbytes" after a byte rate, when it comes next; end is
+// where a missing unit is reported.
+func (rb *ruleBuilder) burst(l *ir.Limit, end ir.Pos) bool {
+	if t := rb.peek(); t == nil || t.word() != "burst" {
+		return true
+	}
+	rb.next()
+	n, nat, nto, ok := rb.glued()
+	if !ok {
+		return false
+	}
+	count, err := strconv.ParseUint(n, 10, 32)
+	unit, uat, uto, _ := rb.glued()
+	if unit == "" {
+		uat, uto = end, end
+	}
+	if l.Bytes {
+		mult, known := byteUnit(unit)
+		if err != nil || !known || count*mult > math.MaxUint32 {
+			rb.errorf(nat, uto, "a byte rate's burst is N bytes, kbytes or mbytes below 4 gigabytes, not %q", strings.TrimSpace(n+" "+unit)).Hint =
+				"e.g. limit rate 1 mbytes/second burst 64 kbytes"
+			return false
+		}
+		l.Burst = uint32(count * mult)
+		return true
+	}
+	if err != nil || count == 0 {
+		rb.errorf(nat, nto, "limit burst needs a number of packets from 1, not %q", n).Hint = "e.g. limit rate 5/minute burst 10 packets"
+		return false
+	}
+	if unit != "packets" {
+		rb.errorf(uat, uto, "limit burst counts packets: write \"burst %d packets\"", count)
+		return false
+	}
+	l.Burst = uint32(count)
+	return true
 }
 
 // byteUnit is how many bytes nft's unit counts.
