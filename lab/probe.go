@@ -233,13 +233,7 @@ func isBroadcast(a netip.Addr) bool { return a == netip.AddrFrom4([4]byte{255, 2
 // rejection's answer, a multicast group joined. undo takes it all away.
 func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, err error) {
 	var undos []func() error
-	undo = func() error {
-		var errs []error
-		for i := len(undos) - 1; i >= 0; i-- {
-			errs = append(errs, undos[i]())
-		}
-		return errors.Join(errs...)
-	}
+	undo = func() error { return undoAll(undos) }
 	index := func(name string) int {
 		if name == "lo" {
 			return 1
@@ -330,13 +324,7 @@ func (l *Lab) routeBack(p sim.Packet) string {
 // ("iifgroup 11"), and returns how to put them back in the default one.
 func (l *Lab) group(p sim.Packet) (undo func() error, err error) {
 	var undos []func() error
-	undo = func() error {
-		var errs []error
-		for _, u := range undos {
-			errs = append(errs, u())
-		}
-		return errors.Join(errs...)
-	}
+	undo = func() error { return undoAll(undos) }
 	for _, g := range []struct {
 		dev   string
 		group uint32
@@ -355,6 +343,15 @@ func (l *Lab) group(p sim.Packet) (undo func() error, err error) {
 		undos = append(undos, func() error { return l.fw.LinkSetGroup(ln, 0) })
 	}
 	return undo, nil
+}
+
+// undoAll undoes what a probe's set-up did, last first.
+func undoAll(undos []func() error) error {
+	var errs []error
+	for i := len(undos) - 1; i >= 0; i-- {
+		errs = append(errs, undos[i]())
+	}
+	return errors.Join(errs...)
 }
 
 // routerAddress is the firewall's own address on the way out of a
