@@ -2,6 +2,7 @@ package iptables
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -100,11 +101,11 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		return err
 	}
 	return tools.Do(func(run RunFunc) error {
-		saved4, err := saveTables(run, mode, ir.IPv4, Tables(p))
+		tables4, saved4, err := saveForApply(run, mode, ir.IPv4, p)
 		if err != nil {
 			return err
 		}
-		saved6, err := saveTables(run, mode, ir.IPv6, Tables(p))
+		tables6, saved6, err := saveForApply(run, mode, ir.IPv6, p)
 		if err != nil {
 			return err
 		}
@@ -114,8 +115,11 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		var tight4, tight6 []byte
 		if Owned(p) {
 			// Only ksc's chains are replaced; the jumps into them are
-			// put first where they are not.
+			// put first where they are not, and ksc's chains in a table
+			// the policy no longer writes are taken out.
 			v4, v6 = withJumpsFirst(v4, saved4), withJumpsFirst(v6, saved6)
+			v4.Text = append(v4.Text, removal(saved4, notIn(tables4, Tables(p)))...)
+			v6.Text = append(v6.Text, removal(saved6, notIn(tables6, Tables(p)))...)
 		} else {
 			tight4, tight6 = tightening(v4.Text, saved4), tightening(v6.Text, saved6)
 			v4, v6 = inPlaceOutput(v4, saved4), inPlaceOutput(v6, saved6)
@@ -123,14 +127,18 @@ func ApplyWith(tools Tools, p *ir.Policy, mode Mode) error {
 		// What puts a family back as it was, in place: its tables as
 		// saved, and those that were not there empty.
 		putBack := func(family ir.Family, saved []byte) error {
-			now, err := saveTables(run, mode, family, Tables(p))
+			tables := tables4
+			if family == ir.IPv6 {
+				tables = tables6
+			}
+			now, err := saveTables(run, mode, family, tables)
 			if err != nil {
 				return err
 			}
 			was := parseSaved(saved)
-			for _, t := range Tables(p) {
+			for _, t := range tables {
 				if was[t] == nil {
-					saved = append(slices.Clone(saved), emptyTables[t]...)
+					saved = append(slices.Clone(saved), emptyTable(t)...)
 				}
 			}
 			back, _ := inPlace(saved, nil, now)
@@ -210,6 +218,39 @@ func saveTables(run RunFunc, mode Mode, family ir.Family, tables []string) ([]by
 	return saved, nil
 }
 
+// saveForApply saves the tables an apply of p changes in one family, and
+// says which: those it writes (Tables), and for a policy in ksc's own
+// chains any other table where a policy before left ksc's chains. Only
+// tables that exist are read for those (iptables-legacy-save -t would
+// make one).
+func saveForApply(run RunFunc, mode Mode, family ir.Family, p *ir.Policy) ([]string, []byte, error) {
+	tables := Tables(p)
+	if Owned(p) {
+		all, err := run(tool(mode, family, "-save"), nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range withOwnChains(all) {
+			if !slices.Contains(tables, t) {
+				tables = append(tables, t)
+			}
+		}
+	}
+	saved, err := saveTables(run, mode, family, tables)
+	return tables, saved, err
+}
+
+// notIn lists the tables of all that are not in some.
+func notIn(all, some []string) []string {
+	var out []string
+	for _, t := range all {
+		if !slices.Contains(some, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // usesIPSets reports whether a saved filter table matches ksc's ipsets.
 func usesIPSets(saved []byte) bool {
 	return bytes.Contains(saved, []byte("--match-set "+ipsetPrefix))
@@ -241,12 +282,12 @@ func (s System) Do(fn func(run RunFunc) error) error {
 var failedLine = regexp.MustCompile(`line:? (\d+)`)
 
 // withJumpsFirst is o with each jump into ksc's chains (jumpLine) made
-// the first rule of its builtin chain. A jump already first is left out
-// (iptables-restore --noflush would add it again); one found elsewhere,
-// where another program's restart inserted its rules above it, is
-// deleted and inserted first again, in the same transaction: every rule
-// above it decides before ksc's chain does. A jump into a chain the
-// policy no longer hooks (the one before had an input chain, this one
+// the first rule of its builtin chain, in each table. A jump already
+// first is left out (iptables-restore --noflush would add it again); one
+// found elsewhere, where another program's restart inserted its rules
+// above it, is deleted and inserted first again, in the same transaction:
+// every rule above it decides before ksc's chain does. A jump into a chain
+// the policy no longer hooks (the one before had an input chain, this one
 // has none) is deleted: what is loaded is what the policy says.
 func withJumpsFirst(o *Output, saved []byte) *Output {
 	first, count := jumpsIn(saved)
@@ -255,47 +296,58 @@ func withJumpsFirst(o *Output, saved []byte) *Output {
 		out.Text = append(append(out.Text, l...), '\n')
 		out.Lines = append(out.Lines, pos)
 	}
-	lines := strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n")
-	jumped := map[string]bool{}
-	for _, l := range lines {
-		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
-			jumped[f[1]] = true
+	deleteAll := func(at jumpAt) {
+		for range count[at] {
+			add("-D "+at.builtin+" -j "+ownChain(at.builtin), ir.Pos{})
 		}
 	}
+	lines := strings.Split(strings.TrimSuffix(string(o.Text), "\n"), "\n")
+	jumped := map[jumpAt]bool{}
 	table := ""
-	for i, l := range lines {
-		if strings.HasPrefix(l, "*") {
-			table = l[1:]
+	for _, l := range lines {
+		if t, ok := strings.CutPrefix(l, "*"); ok {
+			table = t
 		}
-		if l == "COMMIT" && table == "filter" {
-			for _, builtin := range slices.Sorted(maps.Keys(count)) {
-				if jumped[builtin] {
-					continue
-				}
-				for range count[builtin] {
-					add("-D "+builtin+" -j "+ownChain(builtin), ir.Pos{})
+		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
+			jumped[jumpAt{table, f[1]}] = true
+		}
+	}
+	for i, l := range lines {
+		if t, ok := strings.CutPrefix(l, "*"); ok {
+			table = t
+		}
+		if l == "COMMIT" {
+			for _, at := range slices.SortedFunc(maps.Keys(count), jumpAt.compare) {
+				if at.table == table && !jumped[at] {
+					deleteAll(at)
 				}
 			}
 		}
 		if f := strings.Fields(l); len(f) == 5 && f[0] == "-I" && l == jumpLine(f[1]) {
-			builtin := f[1]
-			if first[builtin] && count[builtin] == 1 {
+			at := jumpAt{table, f[1]}
+			if first[at] && count[at] == 1 {
 				continue
 			}
-			for range count[builtin] {
-				add("-D "+builtin+" -j "+ownChain(builtin), ir.Pos{})
-			}
+			deleteAll(at)
 		}
 		add(l, o.Lines[i])
 	}
 	return out
 }
 
-// jumpsIn finds, in a saved filter table, the jumps into ksc's chains:
-// whether each builtin chain's first rule is one, and how many it has.
-func jumpsIn(saved []byte) (first map[string]bool, count map[string]int) {
-	first, count = map[string]bool{}, map[string]int{}
-	seen := map[string]bool{}
+// jumpAt is a builtin chain of one table, where a jump into ksc's chain
+// may be.
+type jumpAt struct{ table, builtin string }
+
+func (a jumpAt) compare(b jumpAt) int {
+	return cmp.Or(strings.Compare(a.table, b.table), strings.Compare(a.builtin, b.builtin))
+}
+
+// jumpsIn finds, in saved tables, the jumps into ksc's chains: whether
+// each builtin chain's first rule is one, and how many it has.
+func jumpsIn(saved []byte) (first map[jumpAt]bool, count map[jumpAt]int) {
+	first, count = map[jumpAt]bool{}, map[jumpAt]int{}
+	seen := map[jumpAt]bool{}
 	table := ""
 	for _, l := range strings.Split(string(saved), "\n") {
 		l = strings.TrimSpace(l)
@@ -304,17 +356,17 @@ func jumpsIn(saved []byte) (first map[string]bool, count map[string]int) {
 			continue
 		}
 		f := strings.Fields(l)
-		if table != "filter" || len(f) < 2 || f[0] != "-A" {
+		if len(f) < 2 || f[0] != "-A" || !slices.Contains(ownedIn(table), f[1]) {
 			continue
 		}
-		builtin := f[1]
-		isJump := l == "-A "+builtin+" -j "+ownChain(builtin)
-		if !seen[builtin] {
-			seen[builtin] = true
-			first[builtin] = isJump
+		at := jumpAt{table, f[1]}
+		isJump := l == "-A "+at.builtin+" -j "+ownChain(at.builtin)
+		if !seen[at] {
+			seen[at] = true
+			first[at] = isJump
 		}
 		if isJump {
-			count[builtin]++
+			count[at]++
 		}
 	}
 	return first, count

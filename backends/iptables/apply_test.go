@@ -105,3 +105,37 @@ func TestRemoveRollsBackIPv4WhenIPv6Fails(t *testing.T) {
 	assert.Contains(t, string(ok.Tables["iptables-nft-save"]), ":OUTPUT ACCEPT")
 	assert.Contains(t, string(ok.Tables["ip6tables-nft-save"]), ":OUTPUT ACCEPT")
 }
+
+// Beside other programs' rules, ksc's chains in the nat, mangle and raw
+// tables come and go with the policy: a policy that no longer writes a
+// table takes ksc's chains and jumps out of it, and RemoveOwned takes
+// them out of every table; Docker's nat rules stay through both.
+func TestOwnChainsLeaveTheTablesAPolicyNoLongerWrites(t *testing.T) {
+	docker := "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n" +
+		"-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\nCOMMIT\n"
+	fake := &iptables.Fake{Tables: map[string][]byte{"iptables-nft-save": []byte(docker)}}
+	everyTable := load(t, "table ip t {\nchain r hook prerouting priority raw {\nudp dport 9 drop\n}\n"+
+		"chain n type nat hook postrouting priority srcnat {\noifname eth0 masquerade\n}\n"+
+		"chain m hook prerouting priority mangle {\ntcp dport 23 drop\n}\n"+
+		"chain o hook output policy drop {\noifname lo accept\n}\n}\n")
+	require.NoError(t, iptables.ApplyWith(fake, everyTable, iptables.ModeNFT))
+	saved := string(fake.Tables["iptables-nft-save"])
+	for _, want := range []string{"-A POSTROUTING -j KSC-POSTROUTING\n-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n",
+		"-A KSC-POSTROUTING -o eth0 -j MASQUERADE\n", "*raw\n", "-A KSC-PREROUTING -p udp -m udp --dport 9 -j DROP\n", "-A KSC-PREROUTING -p tcp -m tcp --dport 23 -j DROP\n"} {
+		assert.Contains(t, saved, want)
+	}
+
+	filterOnly := load(t, "table ip t {\nchain o hook output policy drop {\noifname lo accept\n}\n}\n")
+	require.NoError(t, iptables.ApplyWith(fake, filterOnly, iptables.ModeNFT))
+	saved = string(fake.Tables["iptables-nft-save"])
+	assert.Equal(t, 1, strings.Count(saved, "KSC-OUTPUT - [0:0]"), "only the filter table's chains are left: %s", saved)
+	assert.NotContains(t, saved, "KSC-PREROUTING")
+	assert.NotContains(t, saved, "KSC-POSTROUTING")
+	assert.Contains(t, saved, "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n")
+
+	require.NoError(t, iptables.ApplyWith(fake, everyTable, iptables.ModeNFT))
+	require.NoError(t, iptables.RemoveOwnedWith(fake, iptables.ModeNFT))
+	saved = string(fake.Tables["iptables-nft-save"])
+	assert.NotContains(t, saved, "KSC-")
+	assert.Contains(t, saved, ":DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\n")
+}

@@ -7,13 +7,77 @@ package iptables
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
 
-// builtin maps hooks to the filter table's chains.
-var builtin = map[ir.Hook]string{ir.HookInput: "INPUT", ir.HookForward: "FORWARD", ir.HookOutput: "OUTPUT"}
+// A tableChain is one builtin chain of an iptables table: the hook it runs at,
+// and the priority the kernel gives that table there, which decides its
+// place among nft's chains and the other tables.
+type tableChain struct {
+	table, chain string
+	hook         ir.Hook
+	priority     int
+}
+
+// tableChains are the builtin chains ksc writes, each table's in iptables-save's
+// order, the tables in the order ksc writes them.
+var tableChains = []tableChain{
+	{"filter", "INPUT", ir.HookInput, 0},
+	{"filter", "FORWARD", ir.HookForward, 0},
+	{"filter", "OUTPUT", ir.HookOutput, 0},
+	{"nat", "PREROUTING", ir.HookPrerouting, -100},
+	{"nat", "INPUT", ir.HookInput, 100},
+	{"nat", "OUTPUT", ir.HookOutput, -100},
+	{"nat", "POSTROUTING", ir.HookPostrouting, 100},
+	{"mangle", "PREROUTING", ir.HookPrerouting, -150},
+	{"mangle", "INPUT", ir.HookInput, -150},
+	{"mangle", "FORWARD", ir.HookForward, -150},
+	{"mangle", "OUTPUT", ir.HookOutput, -150},
+	{"mangle", "POSTROUTING", ir.HookPostrouting, -150},
+	{"raw", "PREROUTING", ir.HookPrerouting, -300},
+	{"raw", "OUTPUT", ir.HookOutput, -300},
+}
+
+// typeTables are the tables that hold each type of chain: a filter
+// chain's drop works in the raw and mangle tables too, a nat chain needs
+// the nat table, and a route chain is the mangle table's OUTPUT chain,
+// which routes the packet again when its mark changed.
+var typeTables = map[ir.ChainType][]string{
+	ir.ChainFilter: {"filter", "mangle", "raw"},
+	ir.ChainNAT:    {"nat"},
+	ir.ChainRoute:  {"mangle"},
+}
+
+// tableChainOf finds the builtin chain that runs at a base chain's hook and
+// priority and can hold its type.
+func tableChainOf(c *ir.Chain) (tableChain, bool) {
+	for _, s := range tableChains {
+		if s.hook == c.Hook && s.priority == c.Priority && slices.Contains(typeTables[c.Type], s.table) {
+			if c.Type == ir.ChainFilter && s == routeChainAt {
+				return tableChain{}, false // rerouting would be a route chain's
+			}
+			return s, true
+		}
+	}
+	return tableChain{}, false
+}
+
+// routeChainAt is where a route chain goes.
+var routeChainAt = tableChain{"mangle", "OUTPUT", ir.HookOutput, -150}
+
+// chainsOfTable lists one table's tableChains.
+func chainsOfTable(table string) []tableChain {
+	var out []tableChain
+	for _, s := range tableChains {
+		if s.table == table {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // Owned reports whether the policy's rules live in ksc's own chains
 // (KSC-INPUT, …) beside other programs' rules: a policy without "flush
@@ -31,45 +95,90 @@ func ownChain(builtin string) string { return "KSC-" + builtin }
 // again.
 func jumpLine(builtin string) string { return "-I " + builtin + " 1 -j " + ownChain(builtin) }
 
+// ownedIn lists the builtin chains of table beside which a policy
+// without "flush ruleset" keeps chains of its own.
+func ownedIn(table string) []string {
+	var out []string
+	for _, s := range chainsOfTable(table) {
+		out = append(out, s.chain)
+	}
+	return out
+}
+
 // renderOwned writes the policy into ksc's own chains, for
-// "iptables-restore --noflush": declaring a chain empties it, so a reload
-// replaces ksc's rules and leaves every other rule and chain alone. An
-// accept ends only ksc's chain (RETURN), as an accept in one nft base
-// chain leaves the packet to the others; a drop policy is a last DROP.
-func renderOwned(w *writer, chains map[string]*ir.Chain, family ir.Family, ds *ir.Diagnostics) {
+// "iptables-restore --noflush", in each table the policy writes (byTable:
+// the policy chain that feeds each builtin chain): declaring a chain
+// empties it, so a reload replaces ksc's rules and leaves every other
+// rule and chain alone. An accept ends only ksc's chain (RETURN), as an
+// accept in one nft base chain leaves the packet to the others (a nat
+// chain's too: the kernel goes on to the next nat chain until one
+// rewrites); a drop policy is a last DROP.
+func renderOwned(w *writer, tables []string, chains map[tableChain]*ir.Chain, family ir.Family, ds *ir.Diagnostics) {
 	tool := "iptables-restore"
 	if family == ir.IPv6 {
 		tool = "ip6tables-restore"
 	}
 	w.line(ir.Pos{}, "# Load with: "+tool+" --noflush < FILE (replaces ksc's own chains, leaves every other rule;")
 	w.line(ir.Pos{}, "# ksc apply adds each -I jump only when it is not there yet)")
-	w.line(ir.Pos{}, "*filter")
-	// All three are declared, so that a reload empties one the policy no
-	// longer has: its rules must not outlive the policy.
-	var names []string
-	for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
-		pos := ir.Pos{}
-		if c := chains[name]; c != nil {
-			names = append(names, name)
+	for _, table := range tables {
+		w.line(ir.Pos{}, "*"+table)
+		// All are declared, so that a reload empties one the policy no
+		// longer has: its rules must not outlive the policy.
+		var used []tableChain
+		for _, s := range chainsOfTable(table) {
+			pos := ir.Pos{}
+			if c := chains[s]; c != nil {
+				used = append(used, s)
+				pos = c.Pos
+			}
+			w.line(pos, fmt.Sprintf(":%s - [0:0]", ownChain(s.chain)))
+		}
+		for _, s := range used {
+			c := chains[s]
+			// A return ends ksc's chain with its policy: a last DROP or
+			// the RETURN to the builtin chain.
+			ret := "RETURN"
+			if c.Policy == ir.Drop {
+				ret = "DROP"
+			}
+			writeRules(w, table, ownChain(s.chain), family, c, verdictTargets{accept: "RETURN", ret: ret}, ds)
+			if c.Policy == ir.Drop {
+				w.line(c.Pos, "-A "+ownChain(s.chain)+" -j DROP")
+			}
+		}
+		for _, s := range used {
+			w.line(chains[s].Pos, jumpLine(s.chain))
+		}
+		w.line(ir.Pos{}, "COMMIT")
+	}
+}
+
+// renderTable writes one table whole, as iptables-save lists it: each
+// builtin chain with the policy of the chain that feeds it (ACCEPT where
+// none does), the regular chains, and the rules.
+func renderTable(w *writer, table string, chains map[tableChain]*ir.Chain, regular []*ir.Chain, family ir.Family, ds *ir.Diagnostics) {
+	w.line(ir.Pos{}, "*"+table)
+	for _, s := range chainsOfTable(table) {
+		policy, pos := "ACCEPT", ir.Pos{}
+		if c := chains[s]; c != nil {
 			pos = c.Pos
+			if c.Policy == ir.Drop {
+				policy = "DROP"
+			}
 		}
-		w.line(pos, fmt.Sprintf(":%s - [0:0]", ownChain(name)))
+		w.line(pos, ":"+s.chain+" "+policy+" [0:0]")
 	}
-	for _, name := range names {
-		c := chains[name]
-		// A return ends ksc's chain with its policy: a last DROP or the
-		// RETURN to the builtin chain.
-		ret := "RETURN"
-		if c.Policy == ir.Drop {
-			ret = "DROP"
-		}
-		writeRules(w, ownChain(name), family, c, verdictTargets{accept: "RETURN", ret: ret}, ds)
-		if c.Policy == ir.Drop {
-			w.line(c.Pos, "-A "+ownChain(name)+" -j DROP")
+	for _, c := range regular {
+		w.line(c.Pos, fmt.Sprintf(":%s - [0:0]", c.Name))
+	}
+	to := verdictTargets{accept: "ACCEPT", ret: "RETURN"}
+	for _, s := range chainsOfTable(table) {
+		if c := chains[s]; c != nil {
+			writeRules(w, table, s.chain, family, c, to, ds)
 		}
 	}
-	for _, name := range names {
-		w.line(chains[name].Pos, jumpLine(name))
+	for _, c := range regular {
+		writeRules(w, table, c.Name, family, c, to, ds)
 	}
 	w.line(ir.Pos{}, "COMMIT")
 }
@@ -79,9 +188,9 @@ func renderOwned(w *writer, chains map[string]*ir.Chain, family ir.Family, ds *i
 type verdictTargets struct{ accept, ret string }
 
 // writeRules writes a chain's rules.
-func writeRules(w *writer, chain string, family ir.Family, c *ir.Chain, to verdictTargets, ds *ir.Diagnostics) {
+func writeRules(w *writer, table, chain string, family ir.Family, c *ir.Chain, to verdictTargets, ds *ir.Diagnostics) {
 	for _, r := range c.Rules {
-		lines, err := lowerRule(chain, family, r, to, &w.out.Sets)
+		lines, err := lowerRule(table, chain, family, r, to, &w.out.Sets)
 		if err != nil {
 			*ds = append(*ds, *err)
 			continue
@@ -93,10 +202,10 @@ func writeRules(w *writer, chain string, family ir.Family, c *ir.Chain, to verdi
 }
 
 // plan picks, for each builtin chain, the policy chain that feeds it, and
-// refuses what the filter table cannot hold.
-func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics) {
+// refuses what iptables' tables cannot hold.
+func plan(p *ir.Policy, family ir.Family) (map[tableChain]*ir.Chain, ir.Diagnostics) {
 	var ds ir.Diagnostics
-	chains := map[string]*ir.Chain{}
+	chains := map[tableChain]*ir.Chain{}
 	for _, t := range p.Tables {
 		if !t.Family.Covers(family) {
 			continue
@@ -105,146 +214,94 @@ func plan(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics)
 			if !c.IsBase() {
 				continue // see regularChains
 			}
-			switch c.Type {
-			case ir.ChainNAT:
-				continue // see natChains
-			case ir.ChainRoute:
-				continue // see routeChain
-			case ir.ChainFilter:
-			default:
-				ds.Errorf(c.Pos, "the iptables target cannot express chain type %d", c.Type)
-				continue
-			}
-			if c.Priority != 0 {
-				// A chain elsewhere would run before or after other chains
-				// than in nft, and the raw and mangle tables are not ksc's.
-				ds.Errorf(c.Pos, "the iptables target cannot express chain %s at priority %d: ksc writes iptables' filter table, whose chains run at priority 0 (filter)", c.Name, c.Priority).Hint =
-					"use priority filter (0) for the iptables targets, or use the nft target"
-				continue
-			}
-			name, ok := builtin[c.Hook]
+			s, ok := tableChainOf(c)
 			if !ok {
-				ds.Errorf(c.Pos, "iptables' filter table has no %s chain", c.Hook).Hint = "filter with hook input, forward or output, or use the nft target"
+				ds = append(ds, noTableChain(c))
 				continue
 			}
-			if prev := chains[name]; prev != nil {
-				ds.Errorf(c.Pos, "chain %s and chain %s at %s both hook %s: iptables has one %s chain", c.Name, prev.Name, prev.Pos, c.Hook, name).Hint =
+			if prev := chains[s]; prev != nil {
+				ds.Errorf(c.Pos, "chain %s and chain %s at %s both hook %s at priority %d: iptables has one %s chain in its %s table", c.Name, prev.Name, prev.Pos, c.Hook, c.Priority, s.chain, s.table).Hint =
 					"merge them into one chain; in nft an accept in one base chain does not skip the other, so ksc cannot merge them for you"
 				continue
 			}
-			chains[name] = c
+			if s.table != "filter" {
+				refuseRejects(c, s, &ds)
+			}
+			chains[s] = c
 		}
 	}
 	return chains, ds
 }
 
-// chainsOfType lists the policy's chains of one type in the tables that
-// see packets of family, in policy order.
-func chainsOfType(p *ir.Policy, family ir.Family, typ ir.ChainType) []*ir.Chain {
-	var out []*ir.Chain
-	for _, t := range p.Tables {
-		if !t.Family.Covers(family) {
-			continue
+// noTableChain refuses a base chain that no builtin chain can stand for,
+// naming the priorities iptables runs its tables at on that hook.
+func noTableChain(c *ir.Chain) ir.Diagnostic {
+	var fits []tableChain
+	for _, s := range tableChains {
+		if s.hook == c.Hook && slices.Contains(typeTables[c.Type], s.table) && !(c.Type == ir.ChainFilter && s == routeChainAt) {
+			fits = append(fits, s)
 		}
+	}
+	slices.SortFunc(fits, func(a, b tableChain) int { return a.priority - b.priority })
+	var at []string
+	for _, s := range fits {
+		at = append(at, fmt.Sprintf("%s (%d, table %s)", priorityName(s.priority), s.priority, s.table))
+	}
+	d := ir.Diagnostic{Pos: c.Pos}
+	switch {
+	case len(at) == 0:
+		d.Message = fmt.Sprintf("the iptables target cannot express %s chain %s on hook %s: no iptables table holds one there", c.Type, c.Name, c.Hook)
+		d.Hint = "use the nft target"
+	default:
+		d.Message = fmt.Sprintf("the iptables target cannot express %s chain %s at hook %s priority %d: iptables' tables run their chains there at %s only", c.Type, c.Name, c.Hook, c.Priority, strings.Join(at, ", "))
+		d.Hint = "use one of those priorities for the iptables targets, or use the nft target"
+	}
+	if c.Type == ir.ChainFilter && c.Hook == ir.HookOutput && c.Priority == routeChainAt.priority {
+		d.Hint = "iptables' mangle OUTPUT chain routes a packet again when its mark changed: write type route, or use another priority"
+	}
+	return d
+}
+
+// priorityName is nft's name for a priority iptables runs a table at.
+func priorityName(priority int) string {
+	for _, p := range ir.Priorities {
+		if p.Value == priority {
+			return p.Name
+		}
+	}
+	return strconv.Itoa(priority)
+}
+
+// refuseRejects refuses a reject in a chain outside iptables' filter
+// table, where the REJECT target does not work.
+func refuseRejects(c *ir.Chain, s tableChain, ds *ir.Diagnostics) {
+	for _, r := range c.Rules {
+		if r.Verdict == ir.Reject {
+			ds.Errorf(r.Pos, "the iptables target cannot express reject in chain %s: it is iptables' %s %s chain, and REJECT works in the filter table only", c.Name, s.table, s.chain).Hint =
+				"drop here, or reject in a chain at priority filter"
+		}
+	}
+}
+
+// Tables lists the iptables tables the policy writes, filter first, then
+// each table one of its base chains is in (tableChains). With "flush ruleset"
+// the policy owns them whole; without, it keeps its own chains in each.
+func Tables(p *ir.Policy) []string {
+	used := map[string]bool{"filter": true}
+	for _, t := range p.Tables {
 		for _, c := range t.Chains {
-			if c.Type == typ {
-				out = append(out, c)
+			if s, ok := tableChainOf(c); ok && c.IsBase() {
+				used[s.table] = true
 			}
+		}
+	}
+	var out []string
+	for _, s := range tableChains {
+		if used[s.table] && !slices.Contains(out, s.table) {
+			out = append(out, s.table)
 		}
 	}
 	return out
-}
-
-// routeChain picks the route chain that is the mangle table's OUTPUT
-// chain, which iptables runs at mangle (-150) and routes again after, and
-// refuses what it cannot hold.
-func routeChain(p *ir.Policy, family ir.Family) (*ir.Chain, ir.Diagnostics) {
-	var ds ir.Diagnostics
-	var out *ir.Chain
-	for _, c := range chainsOfType(p, family, ir.ChainRoute) {
-		switch {
-		case Owned(p):
-			ds.Errorf(c.Pos, "the iptables target cannot express route chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no mangle table there", c.Name).Hint =
-				"add \"flush ruleset\" if the policy owns the mangle and filter tables, or use the nft target"
-		case c.Priority != -150:
-			ds.Errorf(c.Pos, "the iptables target cannot express route chain %s at priority %d: iptables' mangle OUTPUT chain runs at mangle (-150)", c.Name, c.Priority).Hint =
-				"use priority mangle for the iptables targets, or use the nft target"
-		case out != nil:
-			ds.Errorf(c.Pos, "route chains %s and %s at %s both hook output: iptables has one mangle OUTPUT chain", c.Name, out.Name, out.Pos).Hint = "merge them into one chain"
-		default:
-			out = c
-		}
-		for _, r := range c.Rules {
-			if r.Verdict == ir.Reject {
-				ds.Errorf(r.Pos, "the iptables target cannot express reject in route chain %s: iptables' REJECT works in the filter table only", c.Name).Hint =
-					"drop here, or reject in a filter chain"
-			}
-		}
-	}
-	return out, ds
-}
-
-// natHooks are the nat table's chains ksc writes, by hook, with the
-// priority iptables runs each at.
-var natHooks = map[ir.Hook]struct {
-	name, priorityName string
-	priority           int
-}{
-	ir.HookPrerouting:  {"PREROUTING", "dstnat", -100},
-	ir.HookOutput:      {"OUTPUT", "dstnat", -100},
-	ir.HookPostrouting: {"POSTROUTING", "srcnat", 100},
-}
-
-// natChains picks the nat chain that feeds each of the nat table's
-// chains, by iptables name, and refuses what they cannot hold.
-func natChains(p *ir.Policy, family ir.Family) (map[string]*ir.Chain, ir.Diagnostics) {
-	var ds ir.Diagnostics
-	out := map[string]*ir.Chain{}
-	for _, c := range chainsOfType(p, family, ir.ChainNAT) {
-		hook, known := natHooks[c.Hook]
-		switch {
-		case Owned(p):
-			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there", c.Name).Hint =
-				"add \"flush ruleset\" if the policy owns the nat and filter tables, or use the nft target"
-		case !known:
-			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s on hook %s", c.Name, c.Hook)
-		case c.Priority != hook.priority:
-			ds.Errorf(c.Pos, "the iptables target cannot express nat chain %s at priority %d: iptables' nat %s chain runs at %s (%d)", c.Name, c.Priority, hook.name, hook.priorityName, hook.priority).Hint =
-				"use priority srcnat at postrouting, dstnat at prerouting, -100 at output, or use the nft target"
-		case out[hook.name] != nil:
-			ds.Errorf(c.Pos, "nat chains %s and %s at %s both hook %s: iptables has one nat %s chain", c.Name, out[hook.name].Name, out[hook.name].Pos, c.Hook, hook.name).Hint = "merge them into one chain"
-		default:
-			out[hook.name] = c
-		}
-	}
-	return out, ds
-}
-
-// Tables lists the iptables tables the policy writes, filter first: a
-// policy with a nat chain owns the nat table whole, one with a route chain
-// the mangle table, as it owns the filter table.
-func Tables(p *ir.Policy) []string {
-	tables := []string{"filter"}
-	for _, extra := range []struct {
-		name string
-		typ  ir.ChainType
-	}{{"nat", ir.ChainNAT}, {"mangle", ir.ChainRoute}} {
-		if hasChainType(p, extra.typ) {
-			tables = append(tables, extra.name)
-		}
-	}
-	return tables
-}
-
-func hasChainType(p *ir.Policy, typ ir.ChainType) bool {
-	for _, t := range p.Tables {
-		for _, c := range t.Chains {
-			if c.Type == typ {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // reservedChainNames are what a chain of the policy cannot be called in
@@ -268,13 +325,16 @@ func regularChains(p *ir.Policy, family ir.Family) ([]*ir.Chain, ir.Diagnostics)
 			if c.IsBase() {
 				continue
 			}
-			other := slices.IndexFunc(reached[c], func(b *ir.Chain) bool { return b.Type != ir.ChainFilter })
+			other := slices.IndexFunc(reached[c], func(b *ir.Chain) bool {
+				s, ok := tableChainOf(b)
+				return !ok || s.table != "filter"
+			})
 			switch {
 			case other >= 0:
-				// nft runs it in the nat or route chain's context; ksc's
-				// iptables writer puts regular chains in the filter table.
+				// nft runs it in the other table's context; ksc's iptables
+				// writer puts regular chains in the filter table.
 				base := reached[c][other]
-				ds.Errorf(c.Pos, "the iptables target cannot express regular chain %s, reached from %s chain %s: ksc writes regular chains in iptables' filter table", c.Name, base.Type, base.Name).Hint =
+				ds.Errorf(c.Pos, "the iptables target cannot express regular chain %s, reached from %s chain %s: ksc writes regular chains in iptables' filter table, and %s is not there", c.Name, base.Type, base.Name, base.Name).Hint =
 					"write its rules in chain " + base.Name + ", or use the nft target"
 				continue
 			case Owned(p):

@@ -133,7 +133,7 @@ func (ts *fakeTables) apply(cur **fakeTable, l string, noflush bool) error {
 		t := ts.tables[name]
 		if t == nil || !noflush {
 			// A table comes with its builtin chains, as the kernel's.
-			t = fakeParse([]byte(emptyTables[name])).tables[name]
+			t = fakeParse([]byte(emptyTable(name))).tables[name]
 			if t == nil || !noflush {
 				t = newFakeTable()
 			}

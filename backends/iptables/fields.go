@@ -51,12 +51,8 @@ var fieldLowerings = map[ir.Field]iptField{
 	},
 	ir.FieldFibDaddrType: addrTypes("--dst-type"),
 	ir.FieldFibSaddrType: addrTypes("--src-type"),
-	// rpfilter says the same, in the raw and mangle tables only.
-	ir.FieldFibRPF: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
-		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif: iptables' rpfilter works only in the raw and mangle tables, and ksc writes the filter table",
-			Hint: "set the rp_filter sysctl for the iptables targets, or use the nft target"}
-	},
-	ir.FieldIPTTL: hops("ttl"),
+	ir.FieldFibRPF:       rpfilter,
+	ir.FieldIPTTL:        hops("ttl"),
 	// iptables' length is the IPv4 total length, or the IPv6 payload
 	// length and the 40 bytes of its header: the packet's, as meta length.
 	ir.FieldMetaLength: numbers("length", "--length", false, ":"),
@@ -88,6 +84,31 @@ var fieldLowerings = map[ir.Field]iptField{
 		}
 		return nil
 	},
+}
+
+// rpfilter is fib saddr . iif oif at prerouting in the raw and mangle
+// tables, the only place iptables takes it: both let a packet from the
+// loopback through, and find no route back when it is local. ip6tables'
+// passes every packet from ::, whose route back fib looks up: refused.
+func rpfilter(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	if lw.family == ir.IPv6 {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif for IPv6: ip6tables' rpfilter passes every packet from :: without a lookup",
+			Hint: "match it in a table ip for the iptables targets, or use the nft target"}
+	}
+	if lw.table != "raw" && lw.table != "mangle" || lw.chain != "PREROUTING" && lw.chain != ownChain("PREROUTING") {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif here: iptables' rpfilter works at prerouting in the raw and mangle tables only",
+			Hint: "match it in a chain of hook prerouting priority raw or mangle, or use the nft target"}
+	}
+	found := ir.Numbers(m.Effective())
+	switch {
+	case len(found) != 1:
+		return cannot(m, "a route back either exists or is missing")
+	case ir.KindPresence.NameOf(found[0]) == "exists":
+		lw.addMatches("-m", "rpfilter")
+	default:
+		lw.addMatches("-m", "rpfilter", "--invert")
+	}
+	return nil
 }
 
 // Header fields at a fixed place (ip length, tcp window) have no

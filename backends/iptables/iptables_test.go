@@ -21,15 +21,14 @@ import (
 // error: every other case must compile, so that a case that stops
 // compiling fails the tests instead of dropping out of them.
 var refused = map[string]string{
-	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express chain in at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
-		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express chain out at priority -5: ksc writes iptables' filter table, whose chains run at priority 0 (filter)",
+	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express filter chain in at hook input priority -300: iptables' tables run their chains there at mangle (-150, table mangle), filter (0, table filter) only\n" +
+		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express filter chain out at hook output priority -5: iptables' tables run their chains there at raw (-300, table raw), filter (0, table filter) only",
 	"nexthdr":     "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",
-	"postrouting": `testdata/policies/postrouting.ks:5:2: iptables' filter table has no postrouting chain`,
-	"home-router": "examples/home-router.ks:33:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)\n" +
-		"examples/home-router.ks:38:2: the iptables target cannot express nat chain dstnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there\n" +
-		"examples/home-router.ks:66:2: the iptables target cannot express nat chain srcnat in a policy without \"flush ruleset\": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there",
-	"rpf":      `testdata/policies/rpf.ks:5:2: the iptables target cannot express chain raw at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
-	"dynset":   `testdata/policies/dynset.ks:22:2: the iptables target cannot express chain later at priority 10: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
+	"postrouting": `testdata/policies/postrouting.ks:5:2: the iptables target cannot express filter chain POSTROUTING at hook postrouting priority 0: iptables' tables run their chains there at mangle (-150, table mangle) only`,
+	"home-router": "examples/home-router.ks:57:3: the iptables target cannot express ip saddr @blackhole: ksc writes no ipset that rules fill\n" +
+		"examples/home-router.ks:58:131: the iptables target cannot express add @blackhole { ip saddr timeout 1m }: ksc writes no ipset that rules fill",
+	"rpf":      "testdata/policies/rpf.ks:13:32: the iptables target cannot express fib saddr . iif oif here: iptables' rpfilter works at prerouting in the raw and mangle tables only",
+	"dynset":   `testdata/policies/dynset.ks:22:2: the iptables target cannot express filter chain later at hook input priority 10: iptables' tables run their chains there at mangle (-150, table mangle), filter (0, table filter) only`,
 	"headers":  headerRefusals(),
 	"ctstatus": "testdata/policies/ctstatus.ks:14:3: the iptables target cannot express ct status != seen-reply|assured|confirmed in one rule",
 	"priority": "testdata/policies/priority.ks:5:3: the iptables target cannot express meta priority: iptables sets a packet's class (CLASSIFY) but has no match on it\n" +
@@ -42,7 +41,6 @@ var refused = map[string]string{
 		"testdata/policies/byterate.ks:7:16: the iptables target cannot express limit rate 1 kbytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
 		"testdata/policies/byterate.ks:8:16: the iptables target cannot express limit rate over 30 bytes/second burst 20 bytes in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each\n" +
 		"testdata/policies/byterate.ks:10:16: the iptables target cannot express limit rate 41 bytes/second in a rule for IPv4 and IPv6: nft keeps one rate for both families, iptables and ip6tables one each",
-	"strict-killswitch": `examples/strict-killswitch.ks:35:2: the iptables target cannot express chain PREROUTING at priority -150: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`,
 }
 
 // headerRefusals are the IPv4 target's refusals of testdata/policies/
@@ -93,12 +91,12 @@ func TestGolden(t *testing.T) {
 				golden.Check(t, golden.Path(t, f.target, c.Name, ".rules"), o.Text)
 			}
 			script, err := iptables.RenderScript(p)
-			if len(iptables.Tables(p)) > 1 {
-				require.ErrorContains(t, err, "the iptables-script target cannot express")
-				return
-			}
 			if iptables.Owned(p) {
 				require.ErrorContains(t, err, `the iptables-script target needs "flush ruleset"`)
+				return
+			}
+			if len(iptables.Tables(p)) > 1 {
+				require.ErrorContains(t, err, "the iptables-script target cannot express")
 				return
 			}
 			require.NoError(t, err)
@@ -119,14 +117,18 @@ func load(t *testing.T, src string) *ir.Policy {
 // reason, never turned into a different rule.
 func TestRefusedConstructs(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"prerouting hook", "flush ruleset\ntable t {\nchain c hook prerouting {\naccept\n}\n}\n",
-			`t.ks:3:1: iptables' filter table has no prerouting chain`},
+		{"prerouting hook at filter", "flush ruleset\ntable t {\nchain c hook prerouting {\naccept\n}\n}\n",
+			`t.ks:3:1: the iptables target cannot express filter chain c at hook prerouting priority 0: iptables' tables run their chains there at raw (-300, table raw), mangle (-150, table mangle) only`},
 		{"a rate per week", "flush ruleset\ntable ip t {\nchain c hook input {\nlimit rate 400/week accept\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express limit rate 400/week: iptables' limit match counts per second, minute, hour or day`},
 		{"two chains on one hook", "flush ruleset\ntable t {\nchain a hook input {\n}\nchain b hook input priority 0 {\n}\n}\n",
-			`t.ks:5:1: chain b and chain a at t.ks:3:1 both hook input: iptables has one INPUT chain`},
-		{"raw priority", "flush ruleset\ntable t {\nchain c hook output priority raw {\naccept\n}\n}\n",
-			`t.ks:3:1: the iptables target cannot express chain c at priority -300: ksc writes iptables' filter table, whose chains run at priority 0 (filter)`},
+			`t.ks:5:1: chain b and chain a at t.ks:3:1 both hook input at priority 0: iptables has one INPUT chain in its filter table`},
+		{"raw priority at input", "flush ruleset\ntable t {\nchain c hook input priority raw {\naccept\n}\n}\n",
+			`t.ks:3:1: the iptables target cannot express filter chain c at hook input priority -300: iptables' tables run their chains there at mangle (-150, table mangle), filter (0, table filter) only`},
+		{"a filter chain at mangle output", "flush ruleset\ntable t {\nchain c hook output priority mangle {\naccept\n}\n}\n",
+			`t.ks:3:1: the iptables target cannot express filter chain c at hook output priority -150: iptables' tables run their chains there at raw (-300, table raw), filter (0, table filter) only`},
+		{"a reject in the raw table", "flush ruleset\ntable t {\nchain c hook prerouting priority raw {\nudp dport 9 reject\n}\n}\n",
+			`t.ks:4:1: the iptables target cannot express reject in chain c: it is iptables' raw PREROUTING chain, and REJECT works in the filter table only`},
 		{"negated interface set", "flush ruleset\ntable t {\nchain c hook output {\noifname != { tun0, wg0 } drop\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express oifname != { "tun0", "wg0" } in one rule`},
 		{"negated address set", "flush ruleset\ntable t {\nchain c hook output {\nip daddr != { 192.0.2.1, 192.0.2.3 } drop\n}\n}\n",
@@ -144,7 +146,7 @@ func TestRefusedConstructs(t *testing.T) {
 		{"one chain name in two tables", "flush ruleset\ntable a {\nchain c hook input {\njump x\n}\nchain x {\n}\n}\ntable b {\nchain c hook output {\njump x\n}\nchain x {\n}\n}\n",
 			`t.ks:13:1: chain x is also declared at t.ks:6:1: iptables has one filter table for every table of the policy`},
 		{"a nat chain off srcnat", "flush ruleset\ntable t {\nchain c type nat hook postrouting priority 50 {\nmasquerade\n}\n}\n",
-			`t.ks:3:1: the iptables target cannot express nat chain c at priority 50: iptables' nat POSTROUTING chain runs at srcnat (100)`},
+			`t.ks:3:1: the iptables target cannot express nat chain c at hook postrouting priority 50: iptables' tables run their chains there at srcnat (100, table nat) only`},
 		{"iifname at postrouting", "flush ruleset\ntable t {\nchain c type nat hook postrouting priority srcnat {\niifname lan0 masquerade\n}\n}\n",
 			`t.ks:4:1: the iptables target cannot express iifname in a postrouting chain: iptables refuses -i in POSTROUTING`},
 		{"a jump on a mark from several rules", "flush ruleset\ntable t {\nchain c hook output {\nmeta mark 1 oifname { eth0, eth1 } jump x\n}\nchain x {\nmeta mark set 2\n}\n}\n",
@@ -393,7 +395,7 @@ func TestRegularChainsNeedTheWholeTable(t *testing.T) {
 func TestRegularChainsOfNATChainsAreRefused(t *testing.T) {
 	p := load(t, "flush ruleset\ntable t {\nchain n type nat hook postrouting priority srcnat {\njump ts\n}\nchain ts {\nmeta mark 0x1 masquerade\n}\n}\n")
 	_, err := iptables.Render(p, ir.IPv4)
-	assert.EqualError(t, err, `t.ks:6:1: the iptables target cannot express regular chain ts, reached from nat chain n: ksc writes regular chains in iptables' filter table`)
+	assert.EqualError(t, err, `t.ks:6:1: the iptables target cannot express regular chain ts, reached from nat chain n: ksc writes regular chains in iptables' filter table, and n is not there`)
 }
 
 // A set the rules fill is nft's: iptables' dynamic sets are hashlimit's
@@ -429,11 +431,47 @@ func TestReturnInOwnChains(t *testing.T) {
 	assert.Contains(t, string(o.Text), "-A KSC-OUTPUT -p tcp -m tcp --dport 22 -j RETURN\n")
 }
 
-// Beside other firewalls ksc writes its own filter chains and no nat table.
-func TestNATNeedsTheWholeTable(t *testing.T) {
-	p := load(t, "table t {\nchain c type nat hook postrouting priority srcnat {\nmasquerade\n}\n}\n")
-	_, err := iptables.Render(p, ir.IPv4)
-	assert.EqualError(t, err, `t.ks:2:1: the iptables target cannot express nat chain c in a policy without "flush ruleset": ksc keeps such a policy in its own filter chains beside other rules, and writes no nat table there`)
+// Beside other firewalls ksc keeps its own chains in each table the
+// policy writes: every builtin chain of the table gets one, declared so
+// that a reload empties it, and those the policy feeds a jump.
+func TestOwnChainsInEachTable(t *testing.T) {
+	p := load(t, "table ip t {\nchain r hook prerouting priority raw {\nudp dport 9 drop\n}\n"+
+		"chain n type nat hook postrouting priority srcnat {\noifname eth0 masquerade\n}\n"+
+		"chain m type route hook output priority mangle {\nmeta mark set 0x1\n}\n}\n")
+	o, err := iptables.Render(p, ir.IPv4)
+	require.NoError(t, err)
+	assert.Equal(t, `# Generated by ksc from "t.ks": edit the policy, not this file.
+# Load with: iptables-restore --noflush < FILE (replaces ksc's own chains, leaves every other rule;
+# ksc apply adds each -I jump only when it is not there yet)
+*filter
+:KSC-INPUT - [0:0]
+:KSC-FORWARD - [0:0]
+:KSC-OUTPUT - [0:0]
+COMMIT
+*nat
+:KSC-PREROUTING - [0:0]
+:KSC-INPUT - [0:0]
+:KSC-OUTPUT - [0:0]
+:KSC-POSTROUTING - [0:0]
+-A KSC-POSTROUTING -o eth0 -j MASQUERADE
+-I POSTROUTING 1 -j KSC-POSTROUTING
+COMMIT
+*mangle
+:KSC-PREROUTING - [0:0]
+:KSC-INPUT - [0:0]
+:KSC-FORWARD - [0:0]
+:KSC-OUTPUT - [0:0]
+:KSC-POSTROUTING - [0:0]
+-A KSC-OUTPUT -j MARK --set-xmark 0x1/0xffffffff
+-I OUTPUT 1 -j KSC-OUTPUT
+COMMIT
+*raw
+:KSC-PREROUTING - [0:0]
+:KSC-OUTPUT - [0:0]
+-A KSC-PREROUTING -p udp -m udp --dport 9 -j DROP
+-I PREROUTING 1 -j KSC-PREROUTING
+COMMIT
+`, string(o.Text))
 }
 
 // A per-key limit is hashlimit, with an expiry no shorter than the bucket
@@ -485,10 +523,10 @@ func TestNATChainsByHook(t *testing.T) {
 			"-A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 192.0.2.10:8080\n-A PREROUTING -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353\n-A OUTPUT -p tcp -m tcp --dport 25 -j REDIRECT\n-A POSTROUTING -j MASQUERADE\n"},
 		{"another priority",
 			"chain a type nat hook prerouting priority -90 {\ntcp dport 80 dnat to 192.0.2.10\n}",
-			"t.ks:3:1: the iptables target cannot express nat chain a at priority -90: iptables' nat PREROUTING chain runs at dstnat (-100)"},
+			"t.ks:3:1: the iptables target cannot express nat chain a at hook prerouting priority -90: iptables' tables run their chains there at dstnat (-100, table nat) only"},
 		{"two chains on one hook",
 			"chain a type nat hook output priority -100 {\ntcp dport 80 dnat to 192.0.2.10\n}\nchain b type nat hook output priority -100 {\ntcp dport 81 dnat to 192.0.2.10\n}",
-			"t.ks:6:1: nat chains b and a at t.ks:3:1 both hook output: iptables has one nat OUTPUT chain"},
+			"t.ks:6:1: chain b and chain a at t.ks:3:1 both hook output at priority -100: iptables has one OUTPUT chain in its nat table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := load(t, "flush ruleset\ntable ip t {\n"+tc.chains+"\n}\n")
@@ -508,17 +546,15 @@ func TestNATChainsByHook(t *testing.T) {
 func TestRouteChainIsMangleOutput(t *testing.T) {
 	for _, tc := range []struct{ name, chain, want string }{
 		{"another priority", "chain r type route hook output priority filter {\nmeta mark set 0x1\n}",
-			"t.ks:3:1: the iptables target cannot express route chain r at priority 0: iptables' mangle OUTPUT chain runs at mangle (-150)"},
+			"t.ks:3:1: the iptables target cannot express route chain r at hook output priority 0: iptables' tables run their chains there at mangle (-150, table mangle) only"},
 		{"a reject", "chain r type route hook output priority mangle {\ntcp dport 25 reject\n}",
-			"t.ks:4:1: the iptables target cannot express reject in route chain r: iptables' REJECT works in the filter table only"},
+			"t.ks:4:1: the iptables target cannot express reject in chain r: it is iptables' mangle OUTPUT chain, and REJECT works in the filter table only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := iptables.Render(load(t, "flush ruleset\ntable ip t {\n"+tc.chain+"\n}\n"), ir.IPv4)
 			assert.EqualError(t, err, tc.want)
 		})
 	}
-	_, err := iptables.Render(load(t, "table ip t {\nchain r type route hook output priority mangle {\nmeta mark set 0x1\n}\n}\n"), ir.IPv4)
-	assert.ErrorContains(t, err, "the iptables target cannot express route chain r in a policy without \"flush ruleset\"")
 }
 
 // Sets of one name in two tables would be one ipset: refused, not merged.

@@ -50,7 +50,7 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 		}
 		out = append(out, sets...)
 		if Owned(p) {
-			have, err := ownedLive(nsPath, mode, family)
+			have, err := ownedLive(nsPath, mode, family, Tables(p))
 			if err != nil {
 				return nil, err
 			}
@@ -159,58 +159,74 @@ func tableOrder(lines []string) []string {
 
 // ownedWant lists the rules of ksc's own chains as "iptables -S" writes
 // them, and the jumps into them, each the first rule of its builtin chain
-// ("-I OUTPUT 1 -j KSC-OUTPUT").
+// ("-I OUTPUT 1 -j KSC-OUTPUT"), the rules first; outside the filter
+// table after the table's name ("-t nat -A KSC-POSTROUTING ...").
 func ownedWant(o *Output) []string {
-	var want []string
+	var rules, jumps []string
+	table := ""
 	for _, l := range strings.Split(string(o.Text), "\n") {
+		if t, ok := strings.CutPrefix(l, "*"); ok {
+			table = t
+		}
 		f := strings.Fields(l)
 		switch {
 		case strings.HasPrefix(l, "-A "):
-			want = append(want, l)
+			rules = append(rules, inTable(table, l))
 		case len(f) == 5 && l == jumpLine(f[1]):
-			want = append(want, l)
+			jumps = append(jumps, inTable(table, l))
 		}
 	}
-	return want
+	return append(rules, jumps...) // as ownedLive lists them
 }
 
-// ownedLive lists the live rules of ksc's own chains, and the jumps into
-// them by their place in the builtin chain ("-I FORWARD 3 -j KSC-FORWARD"
-// when another program's restart put two rules above it, which decide
-// first); other programs' rules are no business of the policy's.
-func ownedLive(nsPath string, mode Mode, family ir.Family) ([]string, error) {
+// inTable writes a rule line as "iptables -S" lists it with -t.
+func inTable(table, line string) string {
+	if table == "filter" {
+		return line
+	}
+	return "-t " + table + " " + line
+}
+
+// ownedLive lists the live rules of ksc's own chains in tables, and the
+// jumps into them by their place in the builtin chain ("-I FORWARD 3 -j
+// KSC-FORWARD" when another program's restart put two rules above it,
+// which decide first); other programs' rules are no business of the
+// policy's.
+func ownedLive(nsPath string, mode Mode, family ir.Family, tables []string) ([]string, error) {
 	var rules, jumps []string
 	err := nsenter.Run(nsPath, func() error {
 		ipt, err := handle(mode, family)
 		if err != nil {
 			return err
 		}
-		for _, chain := range builtinChains {
-			lines, err := ipt.List("filter", chain)
-			if err != nil {
-				return err
-			}
-			n := 0
-			for _, l := range lines {
-				if !strings.HasPrefix(l, "-A ") {
+		for _, table := range tables {
+			for _, chain := range ownedIn(table) {
+				lines, err := ipt.List(table, chain)
+				if err != nil {
+					return err
+				}
+				n := 0
+				for _, l := range lines {
+					if !strings.HasPrefix(l, "-A ") {
+						continue
+					}
+					n++
+					if l == "-A "+chain+" -j "+ownChain(chain) {
+						jumps = append(jumps, inTable(table, fmt.Sprintf("-I %s %d -j %s", chain, n, ownChain(chain))))
+					}
+				}
+				exists, err := ipt.ChainExists(table, ownChain(chain))
+				if err != nil || !exists {
 					continue
 				}
-				n++
-				if l == "-A "+chain+" -j "+ownChain(chain) {
-					jumps = append(jumps, fmt.Sprintf("-I %s %d -j %s", chain, n, ownChain(chain)))
+				lines, err = ipt.List(table, ownChain(chain))
+				if err != nil {
+					return err
 				}
-			}
-			exists, err := ipt.ChainExists("filter", ownChain(chain))
-			if err != nil || !exists {
-				continue
-			}
-			lines, err = ipt.List("filter", ownChain(chain))
-			if err != nil {
-				return err
-			}
-			for _, l := range lines {
-				if strings.HasPrefix(l, "-A ") {
-					rules = append(rules, l)
+				for _, l := range lines {
+					if strings.HasPrefix(l, "-A ") {
+						rules = append(rules, inTable(table, l))
+					}
 				}
 			}
 		}
@@ -219,9 +235,9 @@ func ownedLive(nsPath string, mode Mode, family ir.Family) ([]string, error) {
 	return append(rules, jumps...), err
 }
 
-// RemoveOwned takes ksc's own chains out of both families' filter tables,
-// and the jumps into them, leaving every other rule; when the second
-// family fails, the first is put back.
+// RemoveOwned takes ksc's own chains out of both families' tables, and
+// the jumps into them, leaving every other rule; when the second family
+// fails, the first is put back.
 func RemoveOwned(nsPath string, mode Mode) error {
 	return RemoveOwnedWith(System{NSPath: nsPath}, mode)
 }
@@ -231,14 +247,16 @@ func RemoveOwnedWith(tools Tools, mode Mode) error {
 	return tools.Do(func(run RunFunc) error {
 		var saved4 []byte
 		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
-			saved, err := run(tool(mode, family, "-save"), nil, "-t", "filter")
+			// Every table there is: those without ksc's chains are left
+			// out of the removal.
+			saved, err := run(tool(mode, family, "-save"), nil)
 			if err != nil {
 				return err
 			}
 			if family == ir.IPv4 {
 				saved4 = saved
 			}
-			_, err = run(tool(mode, family, "-restore"), removal(saved), "--noflush")
+			_, err = run(tool(mode, family, "-restore"), removal(saved, withOwnChains(saved)), "--noflush")
 			if err != nil && family == ir.IPv6 {
 				if _, rerr := run(tool(mode, ir.IPv4, "-restore"), saved4); rerr != nil {
 					return errors.Join(err, fmt.Errorf("and restoring the previous IPv4 rules failed: %w", rerr))
@@ -256,33 +274,68 @@ func RemoveOwnedWith(tools Tools, mode Mode) error {
 	})
 }
 
-// removal is the iptables-restore --noflush input that deletes, from a
-// saved filter table, each jump into ksc's chains and then the chains.
-func removal(saved []byte) []byte {
+// withOwnChains lists the tables of iptables-save output that hold one of
+// ksc's own chains.
+func withOwnChains(saved []byte) []string {
+	var out []string
+	for table, t := range parseSaved(saved) {
+		for _, chain := range ownedIn(table) {
+			if _, ok := t.policies[ownChain(chain)]; ok {
+				out = append(out, table)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// removal is the iptables-restore --noflush input that deletes, from each
+// of tables in saved, each jump into ksc's chains and then the chains;
+// nothing when tables is empty.
+func removal(saved []byte, tables []string) []byte {
 	var b strings.Builder
-	b.WriteString("*filter\n")
-	var own []string
 	lines := strings.Split(string(saved), "\n")
-	for _, chain := range builtinChains {
-		for _, l := range lines {
-			if strings.HasPrefix(l, ":"+ownChain(chain)+" ") {
+	for _, table := range tables {
+		section := tableLines(lines, table)
+		var own []string
+		fmt.Fprintf(&b, "*%s\n", table)
+		for _, chain := range ownedIn(table) {
+			if slices.ContainsFunc(section, func(l string) bool { return strings.HasPrefix(l, ":"+ownChain(chain)+" ") }) {
 				own = append(own, ownChain(chain))
 				fmt.Fprintf(&b, ":%s - [0:0]\n", ownChain(chain)) // empties it
 			}
 		}
-	}
-	for _, chain := range builtinChains {
-		for _, l := range lines {
-			if l == "-A "+chain+" -j "+ownChain(chain) {
-				fmt.Fprintf(&b, "-D %s -j %s\n", chain, ownChain(chain))
+		for _, chain := range ownedIn(table) {
+			for _, l := range section {
+				if l == "-A "+chain+" -j "+ownChain(chain) {
+					fmt.Fprintf(&b, "-D %s -j %s\n", chain, ownChain(chain))
+				}
 			}
 		}
+		for _, c := range own {
+			fmt.Fprintf(&b, "-X %s\n", c)
+		}
+		b.WriteString("COMMIT\n")
 	}
-	for _, c := range own {
-		fmt.Fprintf(&b, "-X %s\n", c)
-	}
-	b.WriteString("COMMIT\n")
 	return []byte(b.String())
+}
+
+// tableLines are the lines of one table in iptables-save output.
+func tableLines(lines []string, table string) []string {
+	var out []string
+	in := false
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if t, ok := strings.CutPrefix(l, "*"); ok {
+			in = t == table
+			continue
+		}
+		if in {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // chainPolicy reads a ":INPUT DROP [0:0]" line.
@@ -304,19 +357,23 @@ func Remove(nsPath string, mode Mode, tables []string) error {
 	return RemoveWith(System{NSPath: nsPath}, mode, tables)
 }
 
-// emptyTables are the tables ksc writes, with no rules and ACCEPT
-// policies.
-var emptyTables = map[string]string{
-	"filter": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
-	"nat":    "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
-	"mangle": "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+// emptyTable is a table ksc writes as iptables-save lists it with no
+// rules: its builtin chains (tableChains), each with the policy ACCEPT.
+func emptyTable(table string) string {
+	var b strings.Builder
+	b.WriteString("*" + table + "\n")
+	for _, c := range chainsOfTable(table) {
+		b.WriteString(":" + c.chain + " ACCEPT [0:0]\n")
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
 }
 
 // RemoveWith is Remove through tools.
 func RemoveWith(tools Tools, mode Mode, tables []string) error {
 	var empty []byte
 	for _, t := range tables {
-		empty = append(empty, emptyTables[t]...)
+		empty = append(empty, emptyTable(t)...)
 	}
 	return tools.Do(func(run RunFunc) error {
 		saved4, err := saveTables(run, mode, ir.IPv4, tables)

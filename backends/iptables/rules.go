@@ -52,7 +52,10 @@ type choice func(alternative) alternative
 // lowering is a rule being lowered: the alternatives its sets expand into.
 type lowering struct {
 	family ir.Family
-	alts   []alternative
+	// table and chain are where the rule goes: a few matches work in
+	// some tables' builtin chains only.
+	table, chain string
+	alts         []alternative
 	// tooMany is set when the alternatives would exceed MaxRulesPerRule.
 	tooMany bool
 	// sets are the ipsets the rule matches.
@@ -85,15 +88,15 @@ func (lw *lowering) addMatches(args ...string) {
 // lowerRule turns one normalized rule into iptables rule lines for one
 // family. Sets become one rule per element (ports: multiport), "log" a LOG
 // rule before the verdict's. A match iptables cannot say is an error.
-func lowerRule(chain string, family ir.Family, r *ir.Rule, to verdictTargets, sets *[]IPSet) ([][]string, *ir.Diagnostic) {
+func lowerRule(table, chain string, family ir.Family, r *ir.Rule, to verdictTargets, sets *[]IPSet) ([][]string, *ir.Diagnostic) {
 	if f := r.Family(); f != ir.Inet && f != family {
 		return nil, nil
 	}
-	if m := cmp.Or(r.Match(ir.FieldIifname), r.Match(ir.FieldIif)); m != nil && chain == "POSTROUTING" {
+	if m := cmp.Or(r.Match(ir.FieldIifname), r.Match(ir.FieldIif)); m != nil && (chain == "POSTROUTING" || chain == ownChain("POSTROUTING")) {
 		return nil, &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express " + m.Field.String() + " in a postrouting chain: iptables refuses -i in POSTROUTING",
 			Hint: "match the input interface in the forward chain (mark the packet there), or use the nft target"}
 	}
-	lw := &lowering{family: family, alts: []alternative{{}}}
+	lw := &lowering{family: family, table: table, chain: chain, alts: []alternative{{}}}
 	defer func() { *sets = append(*sets, lw.sets...) }()
 	for _, m := range r.Matches {
 		lower, ok := fieldLowerings[m.Field]

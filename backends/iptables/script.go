@@ -37,9 +37,9 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 	}
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
-			if c.Type == ir.ChainNAT || c.Type == ir.ChainRoute {
-				return nil, ir.Diagnostics{{Pos: c.Pos, Message: fmt.Sprintf("the iptables-script target cannot express %s chain %s", c.Type, c.Name),
-					Hint: "use --target iptables (iptables-restore loads the nat and mangle tables with the filter table), or the nft target"}}
+			if at, _ := tableChainOf(c); c.IsBase() && at.table != "filter" {
+				return nil, ir.Diagnostics{{Pos: c.Pos, Message: fmt.Sprintf("the iptables-script target cannot express %s chain %s, which is in iptables' %s table", c.Type, c.Name, at.table),
+					Hint: "use --target iptables (iptables-restore loads the other tables with the filter table), or the nft target"}}
 			}
 		}
 	}
@@ -91,9 +91,9 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 			chain *ir.Chain
 		}
 		var all []named
-		for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
-			if c := chains[name]; c != nil {
-				all = append(all, named{name, c})
+		for _, at := range chainsOfTable("filter") {
+			if c := chains[at]; c != nil {
+				all = append(all, named{at.chain, c})
 			}
 		}
 		for _, c := range regular {
@@ -102,7 +102,7 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 		for _, nc := range all {
 			for _, r := range nc.chain.Rules {
 				var sets []IPSet // loaded at the top, from Render's outputs
-				rules, d := lowerRule(nc.name, family, r, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &sets)
+				rules, d := lowerRule("filter", nc.name, family, r, verdictTargets{accept: "ACCEPT", ret: "RETURN"}, &sets)
 				if d != nil {
 					return nil, ir.Diagnostics{*d}
 				}
@@ -122,12 +122,12 @@ func RenderScript(p *ir.Policy) ([]byte, error) {
 	b.WriteString("\n# The policy's own chain policies, last.\n")
 	for _, family := range families {
 		chains, _ := plan(p, family)
-		for _, name := range []string{"INPUT", "FORWARD", "OUTPUT"} {
+		for _, at := range chainsOfTable("filter") {
 			policy := "ACCEPT"
-			if c := chains[name]; c != nil && c.Policy == ir.Drop {
+			if c := chains[at]; c != nil && c.Policy == ir.Drop {
 				policy = "DROP"
 			}
-			fmt.Fprintf(&b, "%s -P %s %s\n", command(family), name, policy)
+			fmt.Fprintf(&b, "%s -P %s %s\n", command(family), at.chain, policy)
 		}
 	}
 	return b.Bytes(), nil

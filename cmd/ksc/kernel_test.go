@@ -134,7 +134,11 @@ func TestKernelTestsFailAndRefuse(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 		return path
 	}
-	policy := filepath.Join("..", "..", "examples", "strict-killswitch.ks")
+	// The strict kill switch, with a chain at a priority no iptables table
+	// runs at: iptables cannot express it.
+	strict, err := os.ReadFile(filepath.Join("..", "..", "examples", "strict-killswitch.ks"))
+	require.NoError(t, err)
+	policy := write("strict.ks", string(strict)+"table ip later {\n\tchain c hook input priority 10 {\n\t}\n}\n")
 	broken := write("broken.kst", "drop out tun0 udp 192.0.2.130:40000 192.0.2.129:53\n"+
 		"accept out eth0 udp 192.0.2.2:40000 203.0.113.53:53\n"+
 		"drop out eth0 udp 192.0.2.2:40000 203.0.113.53:53\n")
