@@ -356,7 +356,7 @@ func jumpsIn(saved []byte) (first map[jumpAt]bool, count map[jumpAt]int) {
 			continue
 		}
 		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "-A" || !slices.Contains(ownedIn(table), f[1]) {
+		if len(f) < 2 || f[0] != "-A" || !slices.Contains(builtinsOf(table), f[1]) {
 			continue
 		}
 		at := jumpAt{table, f[1]}

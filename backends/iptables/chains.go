@@ -13,17 +13,17 @@ import (
 	"github.com/ksc-project/ksc/ir"
 )
 
-// A tableChain is one builtin chain of an iptables table: the hook it runs at,
-// and the priority the kernel gives that table there, which decides its
-// place among nft's chains and the other tables.
+// A tableChain is one builtin chain of an iptables table: the hook it
+// runs at, and the priority the kernel gives that table there, which
+// decides its place among nft's chains and the other tables.
 type tableChain struct {
 	table, chain string
 	hook         ir.Hook
 	priority     int
 }
 
-// tableChains are the builtin chains ksc writes, each table's in iptables-save's
-// order, the tables in the order ksc writes them.
+// tableChains are the builtin chains ksc writes, each table's in
+// iptables-save's order, the tables in the order ksc writes them.
 var tableChains = []tableChain{
 	{"filter", "INPUT", ir.HookInput, 0},
 	{"filter", "FORWARD", ir.HookForward, 0},
@@ -54,15 +54,21 @@ var typeTables = map[ir.ChainType][]string{
 // tableChainOf finds the builtin chain that runs at a base chain's hook and
 // priority and can hold its type.
 func tableChainOf(c *ir.Chain) (tableChain, bool) {
-	for _, s := range tableChains {
-		if s.hook == c.Hook && s.priority == c.Priority && slices.Contains(typeTables[c.Type], s.table) {
-			if c.Type == ir.ChainFilter && s == routeChainAt {
-				return tableChain{}, false // rerouting would be a route chain's
-			}
-			return s, true
+	for _, at := range tableChains {
+		if at.priority == c.Priority && at.fits(c) {
+			return at, true
 		}
 	}
 	return tableChain{}, false
+}
+
+// fits reports whether the builtin chain runs at c's hook and its table
+// holds c's type, at whatever priority.
+func (at tableChain) fits(c *ir.Chain) bool {
+	if c.Type == ir.ChainFilter && at == routeChainAt {
+		return false // rerouting is a route chain's
+	}
+	return at.hook == c.Hook && slices.Contains(typeTables[c.Type], at.table)
 }
 
 // routeChainAt is where a route chain goes.
@@ -95,9 +101,9 @@ func ownChain(builtin string) string { return "KSC-" + builtin }
 // again.
 func jumpLine(builtin string) string { return "-I " + builtin + " 1 -j " + ownChain(builtin) }
 
-// ownedIn lists the builtin chains of table beside which a policy
-// without "flush ruleset" keeps chains of its own.
-func ownedIn(table string) []string {
+// builtinsOf lists a table's builtin chains, as iptables-save lists them;
+// beside each, a policy without "flush ruleset" keeps a chain of its own.
+func builtinsOf(table string) []string {
 	var out []string
 	for _, s := range chainsOfTable(table) {
 		out = append(out, s.chain)
@@ -106,7 +112,7 @@ func ownedIn(table string) []string {
 }
 
 // renderOwned writes the policy into ksc's own chains, for
-// "iptables-restore --noflush", in each table the policy writes (byTable:
+// "iptables-restore --noflush", in each table the policy writes (chains:
 // the policy chain that feeds each builtin chain): declaring a chain
 // empties it, so a reload replaces ksc's rules and leaves every other
 // rule and chain alone. An accept ends only ksc's chain (RETURN), as an
@@ -236,12 +242,7 @@ func plan(p *ir.Policy, family ir.Family) (map[tableChain]*ir.Chain, ir.Diagnost
 // noTableChain refuses a base chain that no builtin chain can stand for,
 // naming the priorities iptables runs its tables at on that hook.
 func noTableChain(c *ir.Chain) ir.Diagnostic {
-	var fits []tableChain
-	for _, s := range tableChains {
-		if s.hook == c.Hook && slices.Contains(typeTables[c.Type], s.table) && !(c.Type == ir.ChainFilter && s == routeChainAt) {
-			fits = append(fits, s)
-		}
-	}
+	fits := slices.DeleteFunc(slices.Clone(tableChains), func(b tableChain) bool { return !b.fits(c) })
 	slices.SortFunc(fits, func(a, b tableChain) int { return a.priority - b.priority })
 	var at []string
 	for _, s := range fits {

@@ -13,8 +13,6 @@ import (
 	"github.com/ksc-project/ksc/ir"
 )
 
-var builtinChains = []string{"INPUT", "FORWARD", "OUTPUT"}
-
 // handle opens go-iptables for a mode and family: the system's iptables,
 // or the nf_tables or legacy variant by name.
 func handle(mode Mode, family ir.Family) (*goipt.IPTables, error) {
@@ -107,10 +105,10 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 			if t != "filter" {
 				prefix = "-t " + t + " "
 			}
-			for _, l := range tableOrder(have[t]) {
+			for _, l := range tableOrder(t, have[t]) {
 				haveAll = append(haveAll, prefix+l)
 			}
-			for _, l := range tableOrder(want[t]) {
+			for _, l := range tableOrder(t, want[t]) {
 				wantAll = append(wantAll, prefix+l)
 			}
 		}
@@ -120,11 +118,12 @@ func Status(p *ir.Policy, nsPath string, mode Mode) ([]string, error) {
 	return out, nil
 }
 
-// tableOrder puts "iptables -S" lines of a whole filter table in one
-// order whatever the listing's: policies, then chain declarations by
-// name, then rules chain by chain (builtin chains first, the others by
-// name), each chain's rules as they were.
-func tableOrder(lines []string) []string {
+// tableOrder puts "iptables -S" lines of a whole table in one order
+// whatever the listing's: policies, then chain declarations by name, then
+// rules chain by chain (builtin chains first, the others by name), each
+// chain's rules as they were.
+func tableOrder(table string, lines []string) []string {
+	builtin := builtinsOf(table)
 	kind := func(l string) int {
 		switch {
 		case strings.HasPrefix(l, "-P "):
@@ -139,7 +138,7 @@ func tableOrder(lines []string) []string {
 		if len(f) < 2 {
 			return ""
 		}
-		if i := slices.Index(builtinChains, f[1]); i >= 0 {
+		if i := slices.Index(builtin, f[1]); i >= 0 {
 			return string(rune('0' + i))
 		}
 		return "9" + f[1]
@@ -150,7 +149,7 @@ func tableOrder(lines []string) []string {
 			return c
 		}
 		if kind(a) == 0 {
-			return 0 // builtinChains order, as listed and written
+			return 0 // builtin chains in order, as listed and written
 		}
 		return strings.Compare(chainRank(a), chainRank(b))
 	})
@@ -200,7 +199,7 @@ func ownedLive(nsPath string, mode Mode, family ir.Family, tables []string) ([]s
 			return err
 		}
 		for _, table := range tables {
-			for _, chain := range ownedIn(table) {
+			for _, chain := range builtinsOf(table) {
 				lines, err := ipt.List(table, chain)
 				if err != nil {
 					return err
@@ -279,7 +278,7 @@ func RemoveOwnedWith(tools Tools, mode Mode) error {
 func withOwnChains(saved []byte) []string {
 	var out []string
 	for table, t := range parseSaved(saved) {
-		for _, chain := range ownedIn(table) {
+		for _, chain := range builtinsOf(table) {
 			if _, ok := t.policies[ownChain(chain)]; ok {
 				out = append(out, table)
 				break
@@ -300,13 +299,13 @@ func removal(saved []byte, tables []string) []byte {
 		section := tableLines(lines, table)
 		var own []string
 		fmt.Fprintf(&b, "*%s\n", table)
-		for _, chain := range ownedIn(table) {
+		for _, chain := range builtinsOf(table) {
 			if slices.ContainsFunc(section, func(l string) bool { return strings.HasPrefix(l, ":"+ownChain(chain)+" ") }) {
 				own = append(own, ownChain(chain))
 				fmt.Fprintf(&b, ":%s - [0:0]\n", ownChain(chain)) // empties it
 			}
 		}
-		for _, chain := range ownedIn(table) {
+		for _, chain := range builtinsOf(table) {
 			for _, l := range section {
 				if l == "-A "+chain+" -j "+ownChain(chain) {
 					fmt.Fprintf(&b, "-D %s -j %s\n", chain, ownChain(chain))
