@@ -88,13 +88,9 @@ var fieldLowerings = map[ir.Field]iptField{
 
 // rpfilter is fib saddr . iif oif at prerouting in the raw and mangle
 // tables, the only place iptables takes it: both let a packet from the
-// loopback through, and find no route back when it is local. ip6tables'
-// passes every packet from ::, whose route back fib looks up: refused.
+// loopback through, and find no route back when it is local; for IPv6
+// both pass a packet from :: or a link-local source on its link.
 func rpfilter(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
-	if lw.family == ir.IPv6 {
-		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif for IPv6: ip6tables' rpfilter passes every packet from :: without a lookup",
-			Hint: "match it in a table ip for the iptables targets, or use the nft target"}
-	}
 	if lw.table != "raw" && lw.table != "mangle" || lw.chain != "PREROUTING" && lw.chain != ownChain("PREROUTING") {
 		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib saddr . iif oif here: iptables' rpfilter works at prerouting in the raw and mangle tables only",
 			Hint: "match it in a chain of hook prerouting priority raw or mangle, or use the nft target"}
