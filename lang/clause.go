@@ -58,7 +58,15 @@ func init() {
 			case ir.Redirect:
 				n = rb.redirect(pos)
 			default:
-				n = rb.nat(k, pos, end)
+				family, ok := rb.natHead(k, pos, end)
+				if !ok {
+					return false
+				}
+				if sels, m := selectorsAt(rb.terms[rb.i:]); sels != nil && rb.i+m < len(rb.terms) && rb.terms[rb.i+m].word() == "map" {
+					rb.i += m + 1
+					return rb.natMap(k, family, sels, pos, end)
+				}
+				n = rb.nat(k, family, pos, end)
 			}
 			if n == nil || !rb.natFlags(n) {
 				return false

@@ -121,19 +121,12 @@ func (rb *ruleBuilder) clause() bool {
 		rb.next()
 		return read(rb, word, pos, end)
 	}
-	sel, n := selectorAt(rb.terms[rb.i:])
-	if sel == nil {
+	sels, n := selectorsAt(rb.terms[rb.i:])
+	if sels == nil {
 		rb.unknown(t)
 		return false
 	}
-	sels := []*ir.Selector{sel}
-	for rb.i+n+1 < len(rb.terms) && rb.terms[rb.i+n].word() == "." {
-		next, m := selectorAt(rb.terms[rb.i+n+1:])
-		if next == nil {
-			break
-		}
-		sels, n = append(sels, next), n+1+m
-	}
+	sel := sels[0]
 	after := ""
 	if rb.i+n < len(rb.terms) {
 		after = rb.terms[rb.i+n].word()
@@ -174,6 +167,24 @@ var selectorWords = func() [][]string {
 }()
 
 // selectorAt finds the longest selector whose words start terms.
+// selectorsAt finds the selector terms start with, or a concatenation of
+// them joined by ".", and how many terms they take; nil when none.
+func selectorsAt(terms []*Term) ([]*ir.Selector, int) {
+	sel, n := selectorAt(terms)
+	if sel == nil {
+		return nil, 0
+	}
+	sels := []*ir.Selector{sel}
+	for n+1 < len(terms) && terms[n].word() == "." {
+		next, m := selectorAt(terms[n+1:])
+		if next == nil {
+			break
+		}
+		sels, n = append(sels, next), n+1+m
+	}
+	return sels, n
+}
+
 func selectorAt(terms []*Term) (*ir.Selector, int) {
 	var best *ir.Selector
 	bestLen := 0

@@ -306,29 +306,38 @@ func (rb *ruleBuilder) glued() (text string, at, to ir.Pos, ok bool) {
 	return b.String(), at, to, true
 }
 
-// snat reads "snat [ip|ip6] to ADDRESS" (or $NAME of one address): the
-// family word, which nft needs in inet tables, must agree with the
-// address.
-func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
-	hint := "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
+// natHint is how snat or dnat is written.
+func natHint(kind ir.NATKind) string {
 	if kind == ir.DNAT {
-		hint = "dnat to 192.0.2.10, dnat to 192.0.2.10:8080, or in an inet table dnat ip to 192.0.2.10:8080 / dnat ip6 to [2001:db8::10]:8080"
+		return "dnat to 192.0.2.10, dnat to 192.0.2.10:8080, or in an inet table dnat ip to 192.0.2.10:8080 / dnat ip6 to [2001:db8::10]:8080"
 	}
-	n := &ir.NAT{Pos: pos, Kind: kind}
+	return "snat to 192.0.2.1, or in an inet table snat ip to 192.0.2.1 / snat ip6 to 2001:db8::1"
+}
+
+// natHead reads what comes between snat or dnat and the address:
+// "[ip|ip6] to". The family word, which nft needs in inet tables, must
+// agree with the address.
+func (rb *ruleBuilder) natHead(kind ir.NATKind, pos, end ir.Pos) (ir.Family, bool) {
 	family := ir.Inet
 	if t := rb.peek(); t != nil && (t.word() == "ip" || t.word() == "ip6") {
 		rb.next()
 		family = map[string]ir.Family{"ip": ir.IPv4, "ip6": ir.IPv6}[t.word()]
 	}
 	if t := rb.next(); t == nil || t.word() != "to" {
-		rb.errorf(pos, end, "%s needs \"to\" and an address", kind).Hint = hint
-		return nil
+		rb.errorf(pos, end, "%s needs \"to\" and an address", kind).Hint = natHint(kind)
+		return 0, false
 	}
+	return family, true
+}
+
+// nat reads the address of "snat [ip|ip6] to ADDRESS" (or $NAME of one
+// address) after natHead.
+func (rb *ruleBuilder) nat(kind ir.NATKind, family ir.Family, pos, end ir.Pos) *ir.NAT {
 	if t := rb.peek(); t != nil && t.Value != nil && t.Value.Var != nil {
 		// One $NAME alone may hold a set: say how many addresses it has.
 		if elems, ok := rb.resolve(t.Value, rb.enabled); ok && len(elems) > 1 {
 			at, to := t.span()
-			rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = hint
+			rb.errorf(at, to, "%s rewrites to one address, not %d", kind, len(elems)).Hint = natHint(kind)
 			return nil
 		}
 	}
@@ -337,27 +346,32 @@ func (rb *ruleBuilder) nat(kind ir.NATKind, pos, end ir.Pos) *ir.NAT {
 	case !ok:
 		return nil
 	case text == "":
-		rb.errorf(pos, end, "%s to needs an address", kind).Hint = hint
+		rb.errorf(pos, end, "%s to needs an address", kind).Hint = natHint(kind)
 		return nil
 	}
-	elem := elem{text: text, pos: at}
-	if ap, err := netip.ParseAddrPort(text); err == nil && kind == ir.DNAT {
+	return rb.natTo(kind, family, pos, elem{text: text, pos: at}, to)
+}
+
+// natTo reads the address (and for dnat, the port) a rewrite goes to.
+func (rb *ruleBuilder) natTo(kind ir.NATKind, family ir.Family, pos ir.Pos, e elem, to ir.Pos) *ir.NAT {
+	n := &ir.NAT{Pos: pos, Kind: kind}
+	if ap, err := netip.ParseAddrPort(e.text); err == nil && kind == ir.DNAT {
 		// "192.0.2.10:8080", "[2001:db8::10]:8080"
 		if ap.Port() == 0 {
-			rb.errorf(at, to, "dnat to %s: port 0 is no port", text).Hint = hint
+			rb.errorf(e.pos, to, "dnat to %s: port 0 is no port", e.text).Hint = natHint(kind)
 			return nil
 		}
 		n.Addr, n.Port = ap.Addr(), ap.Port()
 	} else {
-		a, msg, _ := parseAddrElem(elem)
+		a, msg, _ := parseAddrElem(e)
 		if msg != "" || a.From != a.To {
-			rb.errorf(at, to, "%s to needs one address, %s", kind, elem.describe()).Hint = hint
+			rb.errorf(e.pos, to, "%s to needs one address, %s", kind, e.describe()).Hint = natHint(kind)
 			return nil
 		}
 		n.Addr = a.From
 	}
 	if family != ir.Inet && family != n.Family() {
-		rb.errorf(at, to, "%s %s to %s: the address is not %s's", kind, family, n.Addr, family).Hint = hint
+		rb.errorf(e.pos, to, "%s %s to %s: the address is not %s's", kind, family, n.Addr, family).Hint = natHint(kind)
 		return nil
 	}
 	return n

@@ -1,0 +1,91 @@
+package lang
+
+import (
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// A nat map, "dnat ip to tcp dport map { 80 : 192.0.2.10, 8080 :
+// 192.0.2.11:80 }", rewrites a packet to the address its key maps to. It
+// is read as a verdict map is: one rule a key, with the key as one more
+// match and its address as the rule's rewrite. A packet with no key is
+// not rewritten and goes on to the next rule, in nft as in those rules;
+// keys that a packet could share are refused, as nft refuses them.
+
+// natMapHint is how a nat map is written.
+const natMapHint = "write dnat to FIELD map { KEY : ADDRESS, ... }, e.g. dnat ip to tcp dport map { 80 : 192.0.2.10, 8443 : 192.0.2.11:443 }"
+
+// natMap reads "map { KEY : ADDRESS, ... }" after "snat|dnat [ip|ip6] to
+// SELECTORS map" and makes the rule's branches, then the nat flags that
+// apply to them all.
+func (rb *ruleBuilder) natMap(kind ir.NATKind, family ir.Family, sels []*ir.Selector, pos, end ir.Pos) bool {
+	body := rb.next()
+	switch {
+	case body != nil && strings.HasPrefix(body.word(), "@"):
+		at, to := body.span()
+		rb.errorf(at, to, "ksc reads a nat map's elements in braces; named maps (%s) are not in the language", body.word()).Hint = natMapHint
+		return false
+	case body == nil || body.Value == nil || body.Value.Set == nil:
+		rb.errorf(pos, end, "%s to a map needs its elements in braces", kind).Hint = natMapHint
+		return false
+	case len(body.Value.Set.Values()) == 0:
+		at, to := body.span()
+		rb.errorf(at, to, "an empty nat map rewrites nothing").Hint = natMapHint
+		return false
+	}
+	values := body.Value.Set.Values()
+	base := rb.out
+	terms, i := rb.terms, rb.i
+	var keys [][]*ir.Match
+	var rewrites []*ir.NAT
+	for j := 0; j < len(values); {
+		key, next, ok := rb.tupleAt(values, j, len(sels))
+		if !ok {
+			return false
+		}
+		if next+1 >= len(values) || !isWord(values[next], ":") {
+			at, to := key[0].span()
+			rb.errorf(at, to, "each element of a nat map is KEY : ADDRESS, with spaces around the ':'").Hint = natMapHint
+			return false
+		}
+		// The address, and what is glued to it ("$WEB:443").
+		j = next + 1
+		to := []*Term{term(values[j])}
+		for j++; j < len(values) && values[j].Pos.Offset == values[j-1].EndPos.Offset; j++ {
+			to = append(to, term(values[j]))
+		}
+		out := *base
+		out.Matches = cloneMatches(base.Matches)
+		rb.out = &out
+		tuple, ok := rb.distinctTuple(sels, key, keys, "this key of the nat map")
+		if !ok {
+			return false
+		}
+		rb.terms, rb.i = to, 0
+		n := rb.nat(kind, family, pos, end)
+		if n == nil {
+			return false
+		}
+		if tuple == nil {
+			continue // a define without a value, in a disabled rule
+		}
+		keys = append(keys, tuple)
+		out.Verdict, out.NAT = ir.Translate, n
+		rewrites = append(rewrites, n)
+		rb.branches = append(rb.branches, &out)
+	}
+	rb.out, rb.terms, rb.i = base, terms, i
+	var flags ir.NAT
+	if !rb.natFlags(&flags) {
+		return false
+	}
+	for _, n := range rewrites {
+		n.Flags = flags.Flags
+	}
+	if rb.branches == nil {
+		rb.branches = []*ir.Rule{} // no rule, rather than the rule without its map
+	}
+	rb.stage = decided
+	return true
+}
