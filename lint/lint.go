@@ -98,9 +98,13 @@ func ends(r *ir.Rule) bool {
 // matches and ends the chain for those over a rate and burst no higher
 // than r's, so what reaches r stays under r's. The earlier limit must be
 // kept for no narrower a key than r's (one for the rule, or the same key).
-func overTaken(overs []*ir.Rule, r *ir.Rule) *ir.Rule {
+func overTaken(overs []indexed, r *ir.Rule, changed changes) *ir.Rule {
 	l := r.Limit()
-	for _, e := range overs {
+	for _, o := range overs {
+		e := o.rule
+		if !changed.keep(e, o.order) {
+			continue
+		}
 		el := e.Limit()
 		sameKey := el.Meter == nil || l.Meter != nil && l.Meter.Key == el.Meter.Key
 		// el.Rate/el.Unit <= l.Rate/l.Unit, in whole numbers.
@@ -130,22 +134,24 @@ func does(r *ir.Rule) string {
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 	var earlierRules shadowIndex
-	var overs []*ir.Rule // rules that end the chain for what is over a rate
-	for _, r := range c.Rules {
+	var overs []indexed // rules that end the chain for what is over a rate
+	changed := changes{}
+	for i, r := range c.Rules {
 		if l := r.Limit(); l != nil && l.Conns == 0 && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
-			if e := overTaken(overs, r); e != nil {
+			if e := overTaken(overs, r, changed); e != nil {
 				el := e.Limit()
 				ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =
 					"give it a lower rate (or smaller burst) than that rule's, or delete it"
 			}
-			overs = append(overs, r)
+			overs = append(overs, indexed{i, r})
 		}
-		earlier := earlierRules.coverer(r)
+		earlier := earlierRules.coverer(r, changed)
 		// A rate-limited verdict decides only some of the packets it
 		// matches: the rules after it still see the rest.
 		if ends(r) {
-			earlierRules.add(r)
+			earlierRules.add(r, i)
 		}
+		changed.note(r, i)
 		if earlier != nil {
 			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
 			if len(earlier.Matches) == 0 {

@@ -12,7 +12,6 @@ import (
 // 198.51.100.7) can only cover rules with that same value there, so it is
 // filed under that value; the rest are always candidates.
 type shadowIndex struct {
-	n       int
 	general []indexed
 	byValue map[valueKey][]indexed
 }
@@ -53,9 +52,9 @@ func selectivity(k ir.Kind) int {
 	return 9
 }
 
-func (x *shadowIndex) add(r *ir.Rule) {
-	entry := indexed{x.n, r}
-	x.n++
+// add files r, the chain's rule number order; rules are added in order.
+func (x *shadowIndex) add(r *ir.Rule, order int) {
+	entry := indexed{order, r}
 	best, rank := valueKey{}, -1
 	for _, m := range r.Matches {
 		k, ok := single(m)
@@ -78,8 +77,9 @@ func (x *shadowIndex) add(r *ir.Rule) {
 }
 
 // coverer returns the first earlier rule that holds for every packet r
-// holds for, or nil.
-func (x *shadowIndex) coverer(r *ir.Rule) *ir.Rule {
+// holds for, or nil; changed says which fields a rule after the earlier
+// one may have changed, whose matches then say nothing of r's packets.
+func (x *shadowIndex) coverer(r *ir.Rule, changed changes) *ir.Rule {
 	candidates := x.general
 	merged := false
 	for _, m := range r.Matches {
@@ -96,9 +96,41 @@ func (x *shadowIndex) coverer(r *ir.Rule) *ir.Rule {
 		slices.SortFunc(candidates, func(a, b indexed) int { return a.order - b.order })
 	}
 	for _, e := range candidates {
-		if covers(e.rule, r) {
+		if changed.keep(e.rule, e.order) && covers(e.rule, r) {
 			return e.rule
 		}
 	}
 	return nil
+}
+
+// changes holds, for each field a statement can change (a mark), the
+// number of the rule after the last one that may change it, in its own
+// statements or in a chain it jumps to: an earlier rule's match on it
+// says nothing of what a later rule sees.
+type changes map[ir.Field]int
+
+// note records what rule number order may change.
+func (c changes) note(r *ir.Rule, order int) {
+	rules := []*ir.Rule{r}
+	if r.Verdict == ir.Jump && r.Target != nil {
+		rules = append(rules, reachable(r.Target)...)
+	}
+	for _, r := range rules {
+		for _, st := range r.Statements {
+			if m, ok := st.(*ir.MarkSet); ok {
+				c[m.Target] = order + 1
+			}
+		}
+	}
+}
+
+// keep reports whether rule number order's matches still hold of the
+// packets later rules see: no field they read changed since.
+func (c changes) keep(r *ir.Rule, order int) bool {
+	for _, m := range r.Matches {
+		if c[m.Field] > order {
+			return false
+		}
+	}
+	return true
 }
