@@ -17,10 +17,10 @@ func TestEveryFieldHasAPacketValue(t *testing.T) {
 	}
 	for _, f := range AllFields() {
 		for _, p := range packets {
-			assert.NotPanics(t, func() { p.key(f) }, "%s", f)
+			assert.NotPanics(t, func() { p.Value(f) }, "%s", f)
 		}
 	}
-	assert.Panics(t, func() { packets[0].key(fieldEnd) }, "a field the packet does not know")
+	assert.Panics(t, func() { packets[0].Value(fieldEnd) }, "a field the packet does not know")
 }
 
 // Every kind has a complete row: the parser, the printer, lint and every

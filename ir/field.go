@@ -94,6 +94,13 @@ type FieldSpec struct {
 	// Hooks are the hooks at which the field holds a value; at the others
 	// a match on it could never hold, so it is an error.
 	Hooks HookSet
+	// Lacking are the hooks at which some packets have no value of the
+	// field, so that a match on it holds for none of them whatever it
+	// says: the input interface of what this machine sends, at
+	// postrouting; the owner of what the kernel sends itself; a
+	// connection's mark, direction and status on an untracked packet.
+	// (Family and Protocol say which packets have the others.)
+	Lacking HookSet
 	// NeedsPorts: the rule must match a transport protocol that has ports.
 	NeedsPorts bool
 	// NeedsConntrack: the chain must run after conntrack has seen the packet.
@@ -162,7 +169,7 @@ var (
 )
 
 var fieldSpecs = [fieldEnd]FieldSpec{
-	FieldIifname:  {Name: "iifname", Kind: KindInterface, Family: Inet, Hooks: inputSide},
+	FieldIifname:  {Name: "iifname", Kind: KindInterface, Family: Inet, Hooks: inputSide, Lacking: hooks(HookPostrouting)},
 	FieldOifname:  {Name: "oifname", Kind: KindInterface, Family: Inet, Hooks: outputSide},
 	FieldIPSaddr:  {Name: "ip saddr", Kind: KindIPv4, Family: IPv4, Hooks: allHooks},
 	FieldIPDaddr:  {Name: "ip daddr", Kind: KindIPv4, Family: IPv4, Hooks: allHooks},
@@ -178,11 +185,11 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldICMPv6Type: {Name: "icmpv6 type", Kind: KindICMPv6Type, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6},
 	FieldICMPv6Code: {Name: "icmpv6 code", Kind: KindICMPv6Code, Family: IPv6, Hooks: allHooks, Protocol: ICMPv6, Detail: "code"},
 	FieldMark:       {Name: "meta mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, Detail: "mark"},
-	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Maskable: true, NeedsConntrack: true, Detail: "ctmark"},
+	FieldCtMark:     {Name: "ct mark", Kind: KindMark, Family: Inet, Hooks: allHooks, Lacking: allHooks, Maskable: true, NeedsConntrack: true, Detail: "ctmark"},
 	// Only a packet a local socket sends has an owner: it is known from
 	// the output hook on, and forwarded packets have none.
-	FieldSkuid:   {Name: "meta skuid", Kind: KindUser, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Detail: "uid"},
-	FieldSkgid:   {Name: "meta skgid", Kind: KindGroup, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Detail: "gid"},
+	FieldSkuid:   {Name: "meta skuid", Kind: KindUser, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Lacking: hooks(HookOutput, HookPostrouting), Detail: "uid"},
+	FieldSkgid:   {Name: "meta skgid", Kind: KindGroup, Family: Inet, Hooks: hooks(HookOutput, HookPostrouting), Lacking: hooks(HookOutput, HookPostrouting), Detail: "gid"},
 	FieldNfproto: {Name: "meta nfproto", Kind: KindNfproto, Family: Inet, Hooks: allHooks},
 	FieldPkttype: {Name: "meta pkttype", Kind: KindPkttype, Family: Inet, Hooks: allHooks, Detail: "pkttype"},
 	// "tcp flags syn" holds when any of the named flags is set: it is the
@@ -199,14 +206,14 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	FieldIP6Hoplimit:  {Name: "ip6 hoplimit", Kind: KindHops, Family: IPv6, Hooks: allHooks, Detail: "hoplimit"},
 	FieldIPDSCP:       {Name: "ip dscp", Kind: KindDSCP, Family: IPv4, Hooks: allHooks, Detail: "dscp"},
 	FieldIP6DSCP:      {Name: "ip6 dscp", Kind: KindDSCP, Family: IPv6, Hooks: allHooks, Detail: "dscp"},
-	FieldIif:          {Name: "iif", Kind: KindInterface, Family: Inet, Hooks: inputSide, ByIndex: true},
+	FieldIif:          {Name: "iif", Kind: KindInterface, Family: Inet, Hooks: inputSide, Lacking: hooks(HookPostrouting), ByIndex: true},
 	FieldOif:          {Name: "oif", Kind: KindInterface, Family: Inet, Hooks: outputSide, ByIndex: true},
 	// wg-quick drops packets for the tunnel's address that come from
 	// elsewhere with "fib saddr type != local".
 	FieldFibSaddrType: {Name: "fib saddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
 	// Reverse-path filtering: the route the kernel would take back to the
 	// source, looked up for the input interface only.
-	FieldCtDirection: {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, NeedsConntrack: true, Detail: "dir"},
+	FieldCtDirection: {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, Lacking: allHooks, NeedsConntrack: true, Detail: "dir"},
 	FieldFibRPF:      {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
 
 	FieldIPLength: {Name: "ip length", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 16, 16}},
@@ -241,10 +248,10 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "max-delay", ICMPTypes: []uint32{130}},
 	// The simulator's length is that of the packet the lab sends.
 	FieldMetaLength: {Name: "meta length", Kind: KindUint32, Family: Inet, Hooks: allHooks},
-	FieldIifgroup:   {Name: "meta iifgroup", Kind: KindDevGroup, Family: Inet, Hooks: inputSide, Detail: "iifgroup"},
+	FieldIifgroup:   {Name: "meta iifgroup", Kind: KindDevGroup, Family: Inet, Hooks: inputSide, Lacking: hooks(HookPostrouting), Detail: "iifgroup"},
 	// "ct status dnat" holds for a connection whose destination a nat
 	// rule rewrote: a home router's forward rule for its port forwards.
-	FieldCtStatus: {Name: "ct status", Kind: KindCtStatus, Family: Inet, Hooks: allHooks, NeedsConntrack: true, Maskable: true, Detail: "ctstatus"},
+	FieldCtStatus: {Name: "ct status", Kind: KindCtStatus, Family: Inet, Hooks: allHooks, Lacking: allHooks, NeedsConntrack: true, Maskable: true, Detail: "ctstatus"},
 	FieldPriority: {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
 	FieldOifgroup: {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,

@@ -89,7 +89,7 @@ type Added struct {
 
 // Add puts the packet's value of w's key into w's set.
 func (p *Packet) Add(w *SetWrite) {
-	if k, ok := p.key(w.Key); ok && !p.inSet(w.Set, k) {
+	if k, ok := p.Value(w.Key); ok && !p.inSet(w.Set, k) {
 		p.Added = append(p.Added, Added{w.Set, k})
 	}
 }
@@ -137,7 +137,7 @@ func (m *Match) Holds(p Packet) bool {
 	if m.Protocol != AnyTransport && p.Protocol != m.Protocol {
 		return false
 	}
-	k, ok := p.key(m.Field)
+	k, ok := p.Value(m.Field)
 	if m.Mask != 0 {
 		k = uintKey(k.Uint() & uint64(m.Mask))
 	}
@@ -161,11 +161,11 @@ func (r *Rule) Holds(p Packet) bool {
 	return true
 }
 
-// key is the packet's value of field f, or false when the packet has none
+// Value is the packet's value of field f, or false when the packet has none
 // (an IPv6 packet has no ip saddr, an input packet no oifname). It panics
 // on a field it does not know: a new row of the fields table needs one
 // here, and TestEveryFieldHasAPacketValue says so.
-func (p Packet) key(f Field) (Key, bool) {
+func (p Packet) Value(f Field) (Key, bool) {
 	if spec := f.Spec(); spec.Place.Header != NoHeader {
 		present := (spec.Family == Inet || spec.Family == p.Family()) && (spec.Protocol == AnyTransport || spec.Protocol == p.Protocol)
 		if !present {

@@ -1,0 +1,128 @@
+// Package region reasons about sets of packets. A Cube is the packets
+// whose value of each of its fields lies in the set it gives, any value
+// of the others: a normalized rule's matches are one (Of), and what is
+// left of a cube once others are taken away (Minus) is a list of cubes.
+// That is how ksc shows that several rules together take every packet of
+// another, for each packet at once rather than for samples.
+package region
+
+import (
+	"slices"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// A Cube is the packets whose value of each field in dims is in its set.
+// Dims are in presence order (byPresence).
+type Cube struct{ dims []dim }
+
+type dim struct {
+	field ir.Field
+	set   ir.Set
+}
+
+// byPresence orders dims by field: the fields table declares the fields
+// that decide whether a packet has a value of others (meta nfproto, meta
+// l4proto, the ICMP types) before those (TestPresenceDecidedFirst). Minus
+// narrows by a field only after them, so that each piece it cuts holds
+// only packets that have the field: a packet without one is in no cube
+// that names it.
+func byPresence(d dim, f ir.Field) int { return int(d.field) - int(f) }
+
+// Of is the cube of packets a normalized rule's matches hold for, at
+// hooks; false when a match says something a cube cannot: a mask, a named
+// set (whose elements may change at runtime), or a field some packets at
+// hooks lack (Lacking), for which the match holds for none of them. A
+// field of one family (ip daddr) holds only for packets of that family:
+// the cube says so on meta nfproto. The rule's transport protocol is one
+// of its matches already (normalization makes it explicit).
+func Of(r *ir.Rule, hooks ir.HookSet) (Cube, bool) {
+	dims := make([]dim, 0, len(r.Matches)+1)
+	for _, m := range r.Matches {
+		spec := m.Field.Spec()
+		if m.Mask != 0 || m.Set != nil || spec.Lacking&hooks != 0 {
+			return Cube{}, false
+		}
+		dims = append(dims, dim{m.Field, m.Effective()})
+		if spec.Family != ir.Inet {
+			dims = append(dims, dim{ir.FieldNfproto, ir.NfprotoSet(spec.Family)})
+		}
+	}
+	slices.SortStableFunc(dims, func(a, b dim) int { return byPresence(a, b.field) })
+	out := dims[:0]
+	for _, d := range dims {
+		if n := len(out); n > 0 && out[n-1].field == d.field {
+			out[n-1].set = out[n-1].set.Intersect(d.set)
+			continue
+		}
+		out = append(out, d)
+	}
+	return Cube{dims: out}, true
+}
+
+// With is c narrowed to packets whose value of f is in set.
+func (c Cube) With(f ir.Field, set ir.Set) Cube {
+	out := Cube{dims: slices.Clone(c.dims)}
+	i, found := slices.BinarySearchFunc(out.dims, f, byPresence)
+	if found {
+		out.dims[i].set = out.dims[i].set.Intersect(set)
+	} else {
+		out.dims = slices.Insert(out.dims, i, dim{f, set})
+	}
+	return out
+}
+
+// Set is the values of f the cube's packets may have.
+func (c Cube) Set(f ir.Field) ir.Set {
+	if i, found := slices.BinarySearchFunc(c.dims, f, byPresence); found {
+		return c.dims[i].set
+	}
+	return f.Spec().Kind.Universe()
+}
+
+// Has reports whether packet p is in the cube: it has a value of each of
+// the cube's fields, in the field's set.
+func (c Cube) Has(p ir.Packet) bool {
+	for _, d := range c.dims {
+		if k, ok := p.Value(d.field); !ok || !d.set.Has(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// Empty reports whether no packet is in the cube.
+func (c Cube) Empty() bool {
+	return slices.ContainsFunc(c.dims, func(d dim) bool { return d.set.IsEmpty() })
+}
+
+// Intersects reports whether some packet is in both cubes.
+func (c Cube) Intersects(d Cube) bool {
+	for _, x := range d.dims {
+		if c.Set(x.field).Intersect(x.set).IsEmpty() {
+			return false
+		}
+	}
+	return !c.Empty() && !d.Empty()
+}
+
+// Minus is the packets of c that are not in d, as cubes that do not
+// overlap: for each field d narrows, in presence order, the part of c
+// outside d's set there, c then narrowed to the inside for the next
+// field. Whatever of c lacks a field d names was cut off at the field
+// that decides its presence, which d names too (Of makes sure).
+func (c Cube) Minus(d Cube) []Cube {
+	if !c.Intersects(d) {
+		return []Cube{c}
+	}
+	var out []Cube
+	rest := c
+	for _, x := range d.dims {
+		have := rest.Set(x.field)
+		if outside := have.Minus(x.set); !outside.IsEmpty() {
+			out = append(out, rest.With(x.field, outside))
+		}
+		rest = rest.With(x.field, x.set)
+	}
+	return out
+}
