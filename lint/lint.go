@@ -116,6 +116,27 @@ func overTaken(overs []indexed, r *ir.Rule, changed changes) *ir.Rule {
 	return nil
 }
 
+// chainHooks are the hooks whose packets chain c sees: its own, or those
+// of the base chains that reach it.
+func chainHooks(t *ir.Table, c *ir.Chain) ir.HookSet {
+	if c.IsBase() {
+		return 1 << c.Hook
+	}
+	var hooks ir.HookSet
+	for _, base := range ir.ReachedFrom(t)[c] {
+		hooks |= 1 << base.Hook
+	}
+	return hooks
+}
+
+// andList joins "a", "b and c".
+func andList(parts []string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
 // does says what a rule that ends the chain does with a packet.
 func does(r *ir.Rule) string {
 	switch r.Verdict {
@@ -133,7 +154,7 @@ func does(r *ir.Rule) string {
 }
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
-	var earlierRules shadowIndex
+	earlierRules := shadowIndex{hooks: chainHooks(t, c), budget: unionBudget}
 	var overs []indexed // rules that end the chain for what is over a rate
 	changed := changes{}
 	for i, r := range c.Rules {
@@ -143,16 +164,21 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 				ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =
 					"give it a lower rate (or smaller burst) than that rule's, or delete it"
 			}
-			overs = append(overs, indexed{i, r})
+			overs = append(overs, indexed{order: i, rule: r})
 		}
 		earlier := earlierRules.coverer(r, changed)
+		var together []*ir.Rule
+		if earlier == nil {
+			together = earlierRules.takenTogether(r, changed)
+		}
 		// A rate-limited verdict decides only some of the packets it
 		// matches: the rules after it still see the rest.
 		if ends(r) {
 			earlierRules.add(r, i)
 		}
 		changed.note(r, i)
-		if earlier != nil {
+		switch {
+		case earlier != nil:
 			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
 			if len(earlier.Matches) == 0 {
 				d.Message = fmt.Sprintf("this rule never sees a packet: the rule at %s %s every packet", earlier.Pos, does(earlier))
@@ -160,6 +186,13 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			} else {
 				d.Hint = "move it above that rule, or delete it"
 			}
+		case together != nil:
+			var parts []string
+			for _, e := range together {
+				parts = append(parts, fmt.Sprintf("%s (%s)", e.Pos, e.VerdictText()))
+			}
+			ds.Warnf(r.Pos, "this rule never sees a packet: the rules at %s between them take every packet it would match", andList(parts)).Hint =
+				"move it above them, or delete it"
 		}
 	}
 	// A chain that accepts nothing means to block everything, replies too.

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/region"
 )
 
 // shadowIndex holds a chain's earlier verdict rules so that finding the
@@ -14,12 +15,44 @@ import (
 type shadowIndex struct {
 	general []indexed
 	byValue map[valueKey][]indexed
+	// hooks are the chain's, for the rules' cubes (region.Of); budget is
+	// what is left of the work the union check may do in the chain.
+	hooks  ir.HookSet
+	budget int
+	cubes  map[*ir.Rule]cubeOf // made when first needed
+}
+
+// cube is r's cube, made once.
+func (x *shadowIndex) cube(r *ir.Rule) (region.Cube, bool) {
+	c, seen := x.cubes[r]
+	if !seen {
+		if x.cubes == nil {
+			x.cubes = map[*ir.Rule]cubeOf{}
+		}
+		c.cube, c.ok = region.Of(r, x.hooks)
+		x.cubes[r] = c
+	}
+	return c.cube, c.ok
 }
 
 type indexed struct {
 	order int
 	rule  *ir.Rule
 }
+
+// cubeOf is the packets a rule holds for, when they are one cube.
+type cubeOf struct {
+	cube region.Cube
+	ok   bool
+}
+
+// Bounds on the union check: the pieces left of a rule once earlier rules
+// are taken away, and the cube operations in one chain. Past either, the
+// check says nothing rather than something unproven.
+const (
+	maxPieces   = 256
+	unionBudget = 200_000
+)
 
 type valueKey struct {
 	field ir.Field
@@ -54,7 +87,7 @@ func selectivity(k ir.Kind) int {
 
 // add files r, the chain's rule number order; rules are added in order.
 func (x *shadowIndex) add(r *ir.Rule, order int) {
-	entry := indexed{order, r}
+	entry := indexed{order: order, rule: r}
 	best, rank := valueKey{}, -1
 	for _, m := range r.Matches {
 		k, ok := single(m)
@@ -80,6 +113,54 @@ func (x *shadowIndex) add(r *ir.Rule, order int) {
 // holds for, or nil; changed says which fields a rule after the earlier
 // one may have changed, whose matches then say nothing of r's packets.
 func (x *shadowIndex) coverer(r *ir.Rule, changed changes) *ir.Rule {
+	for _, e := range x.candidates(r) {
+		if changed.keep(e.rule, e.order) && covers(e.rule, r) {
+			return e.rule
+		}
+	}
+	return nil
+}
+
+// takenTogether returns the earlier rules that between them take every
+// packet r holds for, in order, or nil: r's cube less the cube of each
+// earlier rule that meets what is left of it, until nothing is. It says
+// nothing where a rule is no cube (region.Of), or past the bounds.
+func (x *shadowIndex) takenTogether(r *ir.Rule, changed changes) []*ir.Rule {
+	candidates := x.candidates(r)
+	if len(candidates) < 2 || x.budget <= 0 {
+		return nil // one rule alone is coverer's
+	}
+	c, ok := x.cube(r)
+	if !ok {
+		return nil
+	}
+	left := []region.Cube{c}
+	var by []*ir.Rule
+	for _, e := range candidates {
+		ec, ok := x.cube(e.rule)
+		if !ok || !changed.keep(e.rule, e.order) || !c.Intersects(ec) {
+			continue
+		}
+		var next []region.Cube
+		for _, piece := range left {
+			x.budget--
+			next = append(next, piece.Minus(ec)...)
+		}
+		by = append(by, e.rule)
+		left = next
+		switch {
+		case len(left) == 0:
+			return by
+		case len(left) > maxPieces || x.budget <= 0:
+			return nil
+		}
+	}
+	return nil
+}
+
+// candidates are the earlier rules that may hold for some packet r holds
+// for, in order: those filed under a value r has (or under none).
+func (x *shadowIndex) candidates(r *ir.Rule) []indexed {
 	candidates := x.general
 	merged := false
 	for _, m := range r.Matches {
@@ -95,12 +176,7 @@ func (x *shadowIndex) coverer(r *ir.Rule, changed changes) *ir.Rule {
 	if merged {
 		slices.SortFunc(candidates, func(a, b indexed) int { return a.order - b.order })
 	}
-	for _, e := range candidates {
-		if changed.keep(e.rule, e.order) && covers(e.rule, r) {
-			return e.rule
-		}
-	}
-	return nil
+	return candidates
 }
 
 // changes holds, for each field a statement can change (a mark), the
