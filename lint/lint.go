@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/region"
 )
 
 // Check returns the warnings for p, in policy order.
@@ -157,6 +158,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 	earlierRules := shadowIndex{hooks: chainHooks(t, c), budget: unionBudget}
 	var overs []indexed // rules that end the chain for what is over a rate
 	changed := changes{}
+	dead := map[*ir.Rule]bool{} // rules that never see a packet
 	for i, r := range c.Rules {
 		if l := r.Limit(); l != nil && l.Conns == 0 && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
 			if e := overTaken(overs, r, changed); e != nil {
@@ -177,6 +179,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			earlierRules.add(r, i)
 		}
 		changed.note(r, i)
+		dead[r] = earlier != nil || together != nil
 		switch {
 		case earlier != nil:
 			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
@@ -193,6 +196,29 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			}
 			ds.Warnf(r.Pos, "this rule never sees a packet: the rules at %s between them take every packet it would match", andList(parts)).Hint =
 				"move it above them, or delete it"
+		}
+	}
+	hooks := chainHooks(t, c)
+	cubes := make([]cubeOf, len(c.Rules))
+	for i, r := range c.Rules {
+		cubes[i].cube, cubes[i].ok = region.Of(r, hooks)
+	}
+	budget := unionBudget
+	for i, r := range c.Rules {
+		if dead[r] {
+			continue
+		}
+		if by := decidedAlike(c, i, cubes, &budget); by != nil {
+			var at []string
+			for _, e := range by {
+				at = append(at, e.Pos.String())
+			}
+			rules := "the rule at "
+			if len(at) > 1 {
+				rules = "the rules at "
+			}
+			ds.Warnf(r.Pos, "this rule changes no verdict: without it, %s would %s every packet it takes", rules+andList(at), r.VerdictText()).Hint =
+				"delete it, or give it a decision of its own"
 		}
 	}
 	// A chain that accepts nothing means to block everything, replies too.
