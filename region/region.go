@@ -37,13 +37,24 @@ func byPresence(d dim, f ir.Field) int { return int(d.field) - int(f) }
 // the cube says so on meta nfproto. The rule's transport protocol is one
 // of its matches already (normalization makes it explicit).
 func Of(r *ir.Rule, hooks ir.HookSet) (Cube, bool) {
-	dims := make([]dim, 0, len(r.Matches)+1)
-	for _, m := range r.Matches {
+	c, rest := OfMatches(r.Matches, func(f ir.Field) bool { return f.Spec().Lacking&hooks == 0 })
+	return c, len(rest) == 0
+}
+
+// OfMatches is the cube of the matches a cube can say, given which fields
+// every packet in question has, and the matches it cannot (see Of): the
+// packets all of ms hold for are in the cube, and of those, the ones the
+// rest hold for.
+func OfMatches(ms []*ir.Match, has func(ir.Field) bool) (Cube, []*ir.Match) {
+	dims := make([]dim, 0, len(ms)+1)
+	var rest []*ir.Match
+	for _, m := range ms {
 		spec := m.Field.Spec()
-		if m.Mask != 0 || m.Set != nil || spec.Lacking&hooks != 0 {
-			return Cube{}, false
+		if m.Mask != 0 || m.Set != nil || !has(m.Field) {
+			rest = append(rest, m)
+			continue
 		}
-		dims = append(dims, dim{m.Field, m.Effective()})
+		dims = append(dims, dim{Canonical(m.Field), m.Effective()})
 		if spec.Family != ir.Inet {
 			dims = append(dims, dim{ir.FieldNfproto, ir.NfprotoSet(spec.Family)})
 		}
@@ -57,7 +68,51 @@ func Of(r *ir.Rule, hooks ir.HookSet) (Cube, bool) {
 		}
 		out = append(out, d)
 	}
-	return Cube{dims: out}, true
+	return Cube{dims: out}, rest
+}
+
+// Canonical is the field a cube holds f's values under: fields that read
+// one value of the packet share one dimension (iif and iifname, the
+// interface's name; ip protocol, ip6 nexthdr and meta l4proto, the
+// transport protocol, as the simulator reads them), so that no cube
+// holds a packet whose interface has two names.
+func Canonical(f ir.Field) ir.Field {
+	switch f {
+	case ir.FieldIif:
+		return ir.FieldIifname
+	case ir.FieldOif:
+		return ir.FieldOifname
+	case ir.FieldIPProtocol, ir.FieldIP6Nexthdr:
+		return ir.FieldL4Proto
+	}
+	return f
+}
+
+// Put is c with the packets' value of f made to be in set, whatever it
+// was: what a statement that sets a mark, or a rewrite, makes of them.
+func (c Cube) Put(f ir.Field, set ir.Set) Cube {
+	out := Cube{dims: slices.Clone(c.dims)}
+	i, found := slices.BinarySearchFunc(out.dims, f, byPresence)
+	if found {
+		out.dims[i].set = set
+	} else {
+		out.dims = slices.Insert(out.dims, i, dim{f, set})
+	}
+	return out
+}
+
+// Without is c narrowed by none of fs: every value of them.
+func (c Cube) Without(fs ...ir.Field) Cube {
+	return Cube{dims: slices.DeleteFunc(slices.Clone(c.dims), func(d dim) bool { return slices.Contains(fs, d.field) })}
+}
+
+// Fields are the fields the cube narrows.
+func (c Cube) Fields() []ir.Field {
+	out := make([]ir.Field, len(c.dims))
+	for i, d := range c.dims {
+		out[i] = d.field
+	}
+	return out
 }
 
 // With is c narrowed to packets whose value of f is in set.
@@ -70,6 +125,14 @@ func (c Cube) With(f ir.Field, set ir.Set) Cube {
 		out.dims = slices.Insert(out.dims, i, dim{f, set})
 	}
 	return out
+}
+
+// Intersect is the packets in both cubes.
+func (c Cube) Intersect(d Cube) Cube {
+	for _, x := range d.dims {
+		c = c.With(x.field, x.set)
+	}
+	return c
 }
 
 // Set is the values of f the cube's packets may have.

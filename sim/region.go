@@ -1,0 +1,333 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/region"
+)
+
+// A Fate is a part of a region of packets and what the policy does with
+// every packet of it, as Evaluate would for each: the verdict, and the
+// rule that decides (nil for a chain's policy). Where the way there took
+// a rule the region cannot say whether it holds (a rate, a named set, a
+// mask, a field some packets lack) or a change it cannot follow exactly
+// (a mark made from another, an address masquerade picks, a hop count),
+// Maybe says which and why: the verdict is then one that some of the
+// packets may get, not one all of them do.
+//
+// Packets is the part as the deciding chain saw it: where a rule set a
+// mark or rewrote an address on the way (Rewritten), its values of those
+// fields are the new ones, and which packets had which before is lost.
+type Fate struct {
+	Packets   region.Cube
+	Verdict   ir.Verdict
+	By        *ir.Rule
+	Maybe     []string
+	Rewritten []ir.Field
+}
+
+// maxPieces bounds the parts a region is cut into on its way: past it,
+// Fates gives up rather than answer for part of the packets.
+const maxPieces = 20_000
+
+// ErrTooMany is Fates giving up (see maxPieces).
+var ErrTooMany = fmt.Errorf("the policy cuts the region into more than %d parts", maxPieces)
+
+// piece is a part of the region on its way, and what made it uncertain.
+type piece struct {
+	cube      region.Cube
+	maybe     []string
+	rewritten []ir.Field
+}
+
+func (pc piece) with(c region.Cube, maybe ...string) piece {
+	return piece{c, append(slices.Clip(pc.maybe), maybe...), pc.rewritten}
+}
+
+// put is the piece with its packets' f made to be in set.
+func (pc piece) put(f ir.Field, set ir.Set, maybe ...string) piece {
+	out := pc.with(pc.cube.Put(f, set), maybe...)
+	if !slices.Contains(out.rewritten, f) {
+		out.rewritten = append(slices.Clip(out.rewritten), f)
+	}
+	return out
+}
+
+func (pc piece) fate(v ir.Verdict, by *ir.Rule) Fate {
+	return Fate{Packets: pc.cube, Verdict: v, By: by, Maybe: pc.maybe, Rewritten: pc.rewritten}
+}
+
+// unsure says why a rule leaves the region unsure.
+func unsure(r *ir.Rule, why string) string { return r.Pos.String() + " " + why }
+
+// Fates sends every packet of region r, going dir, through the policy's
+// chains at once: the chains of each hook in priority order, each rule
+// cutting the parts it holds for from those it does not, as Evaluate
+// does for one packet. Together the fates' packets are r's.
+func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
+	w := &walker{dir: dir}
+	var out []Fate
+	for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+		start := r.With(ir.FieldNfproto, ir.NfprotoSet(family))
+		if start.Empty() {
+			continue
+		}
+		going := []piece{{cube: start}}
+		for _, h := range dir.Hooks() {
+			w.hook = h
+			if dir == Forward && h == ir.HookForward {
+				going = w.routed(going)
+			}
+			for _, tc := range chainsAt(p, h, family) {
+				var next []piece
+				for _, pc := range going {
+					if tc.chain.Type == ir.ChainNAT {
+						// Conntrack asks nat chains about a connection's
+						// first packet only.
+						news := pc.cube.With(ir.FieldCtState, ir.NumberSet(uint32(ir.CtNew)))
+						if others := pc.cube.Minus(news); len(others) > 0 {
+							for _, o := range others {
+								next = append(next, pc.with(o))
+							}
+						}
+						if news.Empty() {
+							continue
+						}
+						pc = pc.with(news)
+					}
+					ended, passed := w.chain(tc.chain, pc)
+					out = append(out, ended...)
+					next = append(next, passed...)
+				}
+				if w.err != nil {
+					return nil, w.err
+				}
+				going = next
+			}
+		}
+		for _, pc := range going {
+			out = append(out, pc.fate(ir.Accept, nil))
+		}
+	}
+	return out, w.err
+}
+
+type walker struct {
+	dir    Direction
+	hook   ir.Hook
+	pieces int
+	err    error
+}
+
+// routed is what routing a forwarded packet makes of it: one hop less,
+// which the region follows only where it says nothing of hops.
+func (w *walker) routed(going []piece) []piece {
+	out := going[:0:0]
+	for _, pc := range going {
+		for _, f := range []ir.Field{ir.FieldIPTTL, ir.FieldIP6Hoplimit} {
+			if slices.Contains(pc.cube.Fields(), f) {
+				pc = pc.put(f, f.Spec().Kind.Universe(), "routing takes a hop off the packet, which the region does not follow")
+			}
+		}
+		out = append(out, pc)
+	}
+	return out
+}
+
+// chain sends a piece through base chain c: the parts some rule decides
+// (ended), and those that go on to the next chain (an accept, or the
+// policy accept).
+func (w *walker) chain(c *ir.Chain, pc piece) (ended []Fate, passed []piece) {
+	decided, left := w.walk(c, []piece{pc})
+	for _, d := range decided {
+		if d.verdict == ir.Accept || d.verdict == ir.Translate {
+			passed = append(passed, d.piece)
+			continue
+		}
+		ended = append(ended, d.fate(d.verdict, d.by))
+	}
+	for _, l := range left {
+		if c.Policy == ir.Accept {
+			passed = append(passed, l)
+		} else {
+			ended = append(ended, l.fate(c.Policy, nil))
+		}
+	}
+	return ended, passed
+}
+
+// decision is a part that a rule decided, and how.
+type decision struct {
+	piece
+	verdict ir.Verdict
+	by      *ir.Rule
+}
+
+// walk sends pieces through chain c and the chains it jumps to, as walk
+// does one packet: the parts a rule decides, and those that leave c
+// undecided (its end, a return, the end of a chain gone to).
+func (w *walker) walk(c *ir.Chain, going []piece) (decided []decision, left []piece) {
+	for _, r := range c.Rules {
+		if len(going) == 0 {
+			break
+		}
+		var next []piece
+		for _, pc := range going {
+			held, missed := w.split(r, pc)
+			next = append(next, missed...)
+			for _, h := range held {
+				d, back, leave := w.rule(r, h)
+				decided = append(decided, d...)
+				next = append(next, back...)
+				left = append(left, leave...)
+			}
+		}
+		going = next
+		if w.pieces += len(going); w.pieces > maxPieces {
+			w.err = ErrTooMany
+			return nil, nil
+		}
+	}
+	return decided, append(left, going...)
+}
+
+// split cuts a piece into the part rule r holds for and the part it does
+// not. Where the region cannot say whether r holds (see Fate), the part
+// its other matches hold for goes both ways, marked with r.
+func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
+	if w.dir == Out && slices.ContainsFunc(r.Matches, func(m *ir.Match) bool {
+		return region.Canonical(m.Field) == ir.FieldIifname || m.Field == ir.FieldIifgroup
+	}) {
+		return nil, []piece{pc} // what this machine sends has no input interface
+	}
+	cube, rest := region.OfMatches(r.Matches, w.has)
+	if f := r.Family(); f != ir.Inet {
+		cube = cube.With(ir.FieldNfproto, ir.NfprotoSet(f))
+	}
+	in := pc.cube.Intersect(cube)
+	for _, out := range pc.cube.Minus(cube) {
+		missed = append(missed, pc.with(out))
+	}
+	if in.Empty() {
+		return nil, missed
+	}
+	if len(rest) > 0 {
+		why := unsure(r, "may hold or not: "+rest[0].Text()+" is not a set of values of every packet")
+		return []piece{pc.with(in, why)}, append(missed, pc.with(in, why))
+	}
+	return []piece{pc.with(in)}, missed
+}
+
+// has reports whether every packet of the walk has a value of f at the
+// hook: the input interface all but what this machine sends, the output
+// interface after routing; the rest as the fields table says.
+func (w *walker) has(f ir.Field) bool {
+	switch region.Canonical(f) {
+	case ir.FieldIifname, ir.FieldIifgroup:
+		return w.dir != Out
+	case ir.FieldOifname, ir.FieldOifgroup:
+		return w.dir != In && w.hook != ir.HookPrerouting
+	}
+	return f.Spec().Lacking&(1<<w.hook) == 0
+}
+
+// rule carries out rule r for the part it holds for: its statements,
+// then its verdict. It returns what the rule decided, what goes on to
+// the next rule (no verdict, a limit that stops the rule, a jump come
+// back), and what leaves the chain undecided (a return, the end of a
+// goto).
+func (w *walker) rule(r *ir.Rule, pc piece) (decided []decision, next, leave []piece) {
+	pc, stopped := w.act(r, pc)
+	if stopped != nil {
+		next = append(next, *stopped)
+	}
+	switch r.Verdict {
+	case ir.NoVerdict:
+		next = append(next, pc)
+	case ir.Jump:
+		d, back := w.walk(r.Target, []piece{pc})
+		decided, next = append(decided, d...), append(next, back...)
+	case ir.Goto:
+		d, back := w.walk(r.Target, []piece{pc})
+		decided, leave = append(decided, d...), back
+	case ir.Return:
+		leave = append(leave, pc)
+	case ir.Accept, ir.Drop, ir.Reject:
+		decided = append(decided, decision{pc, r.Verdict, r})
+	case ir.Translate:
+		decided = append(decided, decision{w.translate(r, pc), ir.Translate, r})
+	default:
+		panic("sim: rule with verdict " + r.Verdict.String())
+	}
+	return decided, next, leave
+}
+
+// act carries out the rule's statements on the part, as act does on one
+// packet: a meta mark set to a number gives every packet that mark; one
+// made from a mark, the region does not follow (any mark, unsure). At a
+// limit, the packets may be over the rate or under it: the part goes on
+// both ways, and stopped is the part as the limit stops it.
+func (w *walker) act(r *ir.Rule, pc piece) (acted piece, stopped *piece) {
+	for _, s := range r.Statements {
+		switch s := s.(type) {
+		case *ir.Limit:
+			why := unsure(r, "holds for the packets "+s.Condition())
+			stop := pc.with(pc.cube, why)
+			stopped, pc = &stop, pc.with(pc.cube, why)
+		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.SetWrite:
+			// Nothing a cube reads (a set's lookups are unsure anyway).
+		case *ir.MarkSet:
+			switch {
+			case s.Target != ir.FieldMark:
+				// ct mark: no cube reads it (Lacking).
+			case s.From == 0:
+				pc = pc.put(ir.FieldMark, ir.NumberSet(s.Value))
+			default:
+				pc = pc.put(ir.FieldMark, ir.FieldMark.Spec().Kind.Universe(), unsure(r, "sets a mark made from another, which the region does not follow"))
+			}
+		default:
+			panic(fmt.Sprintf("sim: a rule with a statement it does not know, %T", s))
+		}
+	}
+	return pc, stopped
+}
+
+// translate is what a nat rule makes of the part's addresses and ports,
+// as translate does of one packet; an address it cannot know (masquerade,
+// a redirect's) becomes any, and Maybe.
+func (w *walker) translate(r *ir.Rule, pc piece) piece {
+	n := r.NAT
+	v4 := !pc.cube.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(ir.IPv4)).IsEmpty()
+	addr := func(daddr bool) ir.Field {
+		switch {
+		case v4 && daddr:
+			return ir.FieldIPDaddr
+		case v4:
+			return ir.FieldIPSaddr
+		case daddr:
+			return ir.FieldIP6Daddr
+		}
+		return ir.FieldIP6Saddr
+	}
+	one := func(a netip.Addr) ir.Set { return ir.NewSet(ir.Span{Lo: ir.AddrKey(a), Hi: ir.AddrKey(a)}) }
+	any := func(f ir.Field) ir.Set { return f.Spec().Kind.Universe() }
+	switch n.Kind {
+	case ir.SNAT:
+		pc = pc.put(addr(false), one(n.Addr))
+	case ir.DNAT:
+		pc = pc.put(addr(true), one(n.Addr))
+	case ir.Redirect:
+		pc = pc.put(addr(true), any(addr(true)), unsure(r, "redirects to an address of this machine"))
+	case ir.Masquerade:
+		pc = pc.put(addr(false), any(addr(false)), unsure(r, "masquerades as an address of this machine"))
+	default:
+		panic("sim: a nat rule of a kind it does not know, " + n.Kind.String())
+	}
+	if n.Port != 0 && (n.Kind == ir.DNAT || n.Kind == ir.Redirect) {
+		pc = pc.put(ir.FieldDport, ir.NumberSet(uint32(n.Port)))
+	}
+	return pc
+}
