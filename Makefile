@@ -41,6 +41,7 @@ fuzz: deps
 	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
 	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(call fuzztime,100000x) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(call fuzztime,25000x) -fuzzminimizetime 5s
+	$(GO) test ./sim -run XXX -fuzz FuzzParseTests -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
 
 # Rewrite golden files and expected CLI output after an intended change.
 update:

@@ -19,7 +19,10 @@ goes back to none. "#" starts a comment.
   drop   out eth0 udp 192.0.2.2:40000 198.51.100.53:53
 
   with -e lan -D LAN_CLIENTS=192.0.2.0/24
-  accept out eth0 tcp 192.0.2.2:40000 192.0.2.9:22`
+  accept out eth0 tcp 192.0.2.2:40000 192.0.2.9:22
+
+A line "never accept REGION [except ...]" is a promise about every packet
+of a region, proven for all of them at once (see ksc test --help).`
 
 // Expectation is one line of a policy test: the verdict a packet gets.
 type Expectation struct {
@@ -35,6 +38,8 @@ type TestBlock struct {
 	Enable  []string
 	Defines []string // NAME=VALUE
 	Expect  []Expectation
+	// Promises speak of every packet of a region (ParsePromise).
+	Promises []Promise
 }
 
 // TestError is a line of a policy test file that does not parse.
@@ -75,6 +80,21 @@ func ParseTests(data []byte) ([]TestBlock, error) {
 			blocks = append(blocks, b)
 			continue
 		}
+		if ws[0].text == "never" {
+			if len(ws) < 2 || ws[1].text != "accept" {
+				return nil, &TestError{n, ws[0].col, "never needs accept and a region", "write " + strings.SplitN(RegionSyntax, "\n", 2)[0]}
+			}
+			text := line[ws[1].col-1+len("accept"):]
+			pr, err := ParsePromise(strings.TrimSpace(text))
+			if err != nil {
+				pe := err.(*PacketError)
+				return nil, &TestError{n, pe.Col + len(line) - len(strings.TrimSpace(text)), pe.Msg, pe.Hint}
+			}
+			pr.Line = n
+			last := &blocks[len(blocks)-1]
+			last.Promises = append(last.Promises, pr)
+			continue
+		}
 		v, ok := verdicts[ws[0].text]
 		if !ok {
 			return nil, &TestError{n, ws[0].col, fmt.Sprintf("unknown verdict %q", ws[0].text), "a line is accept, drop or reject, then a packet"}
@@ -88,7 +108,7 @@ func ParseTests(data []byte) ([]TestBlock, error) {
 		last := &blocks[len(blocks)-1]
 		last.Expect = append(last.Expect, Expectation{Line: n, Verdict: v, Packet: pkt, Text: text})
 	}
-	if len(blocks[0].Expect) == 0 {
+	if len(blocks[0].Expect) == 0 && len(blocks[0].Promises) == 0 {
 		blocks = blocks[1:]
 	}
 	return blocks, nil

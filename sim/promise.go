@@ -1,0 +1,442 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/region"
+)
+
+// RegionSyntax documents a promise line of a .kst file.
+const RegionSyntax = `never accept REGION [except EXCEPTION]...
+
+  REGION     DIRECTION INTERFACES [PROTOCOL [SOURCE [DESTINATION]]] [STATES]
+  EXCEPTION  PROTOCOL [SOURCE [DESTINATION]] [STATES], of the region's
+             direction and interfaces
+  Each part is what a packet line says, or * for any: interfaces may end
+  in * (eth*), addresses may be prefixes (192.0.2.0/24) or ranges, ports
+  ranges (1-1024), and STATES a list (new,untracked). What is left out is
+  any.
+
+  never accept out eth0 * except udp * 198.51.100.1:1194
+  never accept in eth0 tcp * *:22 new`
+
+// A Promise is a .kst line about every packet of a region: that the
+// policy accepts none of it but its exceptions.
+type Promise struct {
+	Line   int
+	Text   string
+	Dir    Direction
+	Region region.Cube
+	Except []region.Cube
+}
+
+// ParsePromise reads a promise line after "never accept".
+func ParsePromise(text string) (Promise, error) {
+	pr := Promise{Text: text}
+	// The region, then each exception, with where each starts.
+	var parts []string
+	var starts []int
+	for rest, at := text, 0; ; {
+		i := strings.Index(rest, " except ")
+		if i < 0 {
+			parts, starts = append(parts, rest), append(starts, at)
+			break
+		}
+		parts, starts = append(parts, rest[:i]), append(starts, at)
+		rest, at = rest[i+len(" except "):], at+i+len(" except ")
+	}
+	ws := words(parts[0])
+	if len(ws) == 0 {
+		return pr, &PacketError{Col: 1, Msg: "missing the region", Hint: "a promise is " + strings.SplitN(RegionSyntax, "\n", 2)[0]}
+	}
+	switch ws[0].text {
+	case "in":
+		pr.Dir = In
+	case "out":
+		pr.Dir = Out
+	case "forward":
+		pr.Dir = Forward
+	default:
+		return pr, &PacketError{Col: ws[0].col, Msg: fmt.Sprintf("unknown direction %q", ws[0].text), Hint: "use in, out or forward"}
+	}
+	ws = ws[1:]
+	fields := []ir.Field{ir.FieldIifname}
+	switch pr.Dir {
+	case Out:
+		fields = []ir.Field{ir.FieldOifname}
+	case Forward:
+		fields = []ir.Field{ir.FieldIifname, ir.FieldOifname}
+	}
+	for _, f := range fields {
+		if len(ws) == 0 {
+			return pr, &PacketError{Col: len(parts[0]) + 1, Msg: "missing an interface", Hint: "name it, or * for any"}
+		}
+		if ws[0].text != "*" {
+			if err := ir.CheckInterfaceName(ws[0].text); err != nil {
+				return pr, &PacketError{Col: ws[0].col, Msg: err.Error(), Hint: "an interface name, a name ending in *, or * for any"}
+			}
+			pr.Region = pr.Region.With(f, ir.InterfaceSet(ws[0].text))
+		}
+		ws = ws[1:]
+	}
+	c, err := readRegion(pr.Region, ws)
+	if err != nil {
+		return pr, err
+	}
+	pr.Region = c
+	for i, e := range parts[1:] {
+		ws := words(e)
+		if len(ws) == 0 {
+			return pr, &PacketError{Col: starts[i+1], Msg: "except needs a protocol and addresses", Hint: "e.g. except udp * 198.51.100.1:1194"}
+		}
+		x, err := readRegion(pr.Region, ws)
+		if pe, ok := err.(*PacketError); ok {
+			pe.Col += starts[i+1]
+			return pr, pe
+		}
+		pr.Except = append(pr.Except, x)
+	}
+	return pr, nil
+}
+
+// readRegion narrows c by "[PROTOCOL [SOURCE [DESTINATION]]] [STATES]".
+func readRegion(c region.Cube, ws []word) (region.Cube, error) {
+	bad := func(w word, msg, hint string) error { return &PacketError{Col: w.col, Msg: msg, Hint: hint} }
+	if len(ws) > 0 && !isStates(ws[0].text) {
+		proto, ok := map[string]ir.Protocol{"tcp": ir.TCP, "udp": ir.UDP, "icmp": ir.ICMP, "icmpv6": ir.ICMPv6}[ws[0].text]
+		switch {
+		case ws[0].text == "*":
+		case !ok:
+			return c, bad(ws[0], fmt.Sprintf("unknown protocol %q", ws[0].text), "use tcp, udp, icmp, icmpv6 or *")
+		default:
+			c = c.With(ir.FieldL4Proto, ir.ProtocolSet(proto))
+		}
+		ws = ws[1:]
+		for _, end := range []struct{ v4, v6, port ir.Field }{{ir.FieldIPSaddr, ir.FieldIP6Saddr, ir.FieldSport}, {ir.FieldIPDaddr, ir.FieldIP6Daddr, ir.FieldDport}} {
+			if len(ws) == 0 || isStates(ws[0].text) {
+				break
+			}
+			var err error
+			if c, err = readEnd(c, ws[0], end.v4, end.v6, end.port, ok && proto.HasPorts()); err != nil {
+				return c, err
+			}
+			ws = ws[1:]
+		}
+	}
+	if len(ws) > 0 {
+		var states []ir.CtState
+		for _, name := range strings.Split(ws[0].text, ",") {
+			st, ok := ir.ParseCtState(name)
+			if !ok {
+				return c, bad(ws[0], fmt.Sprintf("unknown conntrack state %q", name), "new, established, related, invalid or untracked, joined by commas")
+			}
+			states = append(states, st)
+		}
+		c = c.With(ir.FieldCtState, ir.CtStateSet(states...))
+		ws = ws[1:]
+	}
+	if len(ws) > 0 {
+		return c, bad(ws[0], fmt.Sprintf("unexpected %q", ws[0].text), "a region is "+strings.SplitN(strings.SplitN(RegionSyntax, "REGION", 3)[2], "\n", 2)[0])
+	}
+	return c, nil
+}
+
+func isStates(s string) bool {
+	_, ok := ir.ParseCtState(strings.Split(s, ",")[0])
+	return ok
+}
+
+// readEnd narrows c by one end of the packets: "*", an address, prefix
+// or range, and for tcp and udp ":PORT" or ":FIRST-LAST" ("[...]:PORT"
+// for IPv6).
+func readEnd(c region.Cube, w word, v4, v6, port ir.Field, ports bool) (region.Cube, error) {
+	addr, portText := w.text, ""
+	if i := strings.LastIndexByte(w.text, ':'); ports && i >= 0 && (strings.HasPrefix(w.text, "[") || strings.Count(w.text, ":") == 1) {
+		addr, portText = strings.Trim(w.text[:i], "[]"), w.text[i+1:]
+	}
+	if addr != "*" {
+		elem, ok := parseAddrs(addr)
+		if !ok {
+			return c, &PacketError{Col: w.col, Msg: fmt.Sprintf("%q is not an address, prefix or range", addr), Hint: "e.g. 192.0.2.1, 198.51.100.0/24, [2001:db8::/32]:443, or * for any"}
+		}
+		f := v4
+		if elem.From.Is6() {
+			f = v6
+		}
+		c = c.With(f, ir.AddrSet([]ir.AddrElem{elem}))
+	}
+	if portText != "" && portText != "*" {
+		first, last, found := strings.Cut(portText, "-")
+		if !found {
+			last = first
+		}
+		a, err1 := strconv.ParseUint(first, 10, 16)
+		b, err2 := strconv.ParseUint(last, 10, 16)
+		if err1 != nil || err2 != nil || a > b {
+			return c, &PacketError{Col: w.col, Msg: fmt.Sprintf("%q is not a port or a range of ports", portText), Hint: "e.g. :443, :1-1024, or :* for any"}
+		}
+		c = c.With(port, ir.PortSet(ir.PortRange{First: uint16(a), Last: uint16(b)}))
+	}
+	return c, nil
+}
+
+func parseAddrs(s string) (ir.AddrElem, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		p = p.Masked()
+		return ir.AddrElem{From: p.Addr(), To: ir.LastAddr(p), Prefix: p}, true
+	}
+	if from, to, ok := strings.Cut(s, "-"); ok {
+		a, err1 := netip.ParseAddr(from)
+		b, err2 := netip.ParseAddr(to)
+		if err1 != nil || err2 != nil || a.Is4() != b.Is4() || b.Less(a) {
+			return ir.AddrElem{}, false
+		}
+		return ir.AddrElem{From: a, To: b}, true
+	}
+	a, err := netip.ParseAddr(s)
+	return ir.AddrElem{From: a.Unmap(), To: a.Unmap()}, err == nil
+}
+
+// Proof is what became of a promise: kept, broken by a packet the
+// simulator accepts (Witness), or unknown (Unknown says why).
+type Proof struct {
+	Promise
+	Kept    bool
+	Witness string // a packet line that breaks it
+	By      string // what accepts the witness
+	Unknown []string
+}
+
+// Prove decides a promise for every packet of its region (Fates). A part
+// the policy accepts that its exceptions leave something of breaks the
+// promise; the packet that shows it must be accepted by Evaluate too, or
+// the answer is "unknown" with the reasons, never a guess.
+func (pr Promise) Prove(p *ir.Policy) Proof {
+	proof := Proof{Promise: pr}
+	fates, err := Fates(p, pr.Dir, pr.Region)
+	if err != nil {
+		proof.Unknown = []string{err.Error()}
+		return proof
+	}
+	for _, f := range fates {
+		if f.Verdict != ir.Accept {
+			continue
+		}
+		// Its packets as they came, but for what a rule rewrote.
+		left := []region.Cube{f.Packets.Without(f.Rewritten...).Intersect(pr.Region)}
+		for _, x := range pr.Except {
+			var next []region.Cube
+			for _, c := range left {
+				next = append(next, c.Minus(x)...)
+			}
+			left = next
+		}
+		for _, c := range left {
+			if w, ok := witness(pr.Dir, c, p); ok {
+				if res := Evaluate(p, w); res.Verdict == ir.Accept && w.inRegion(pr) {
+					proof.Witness, proof.By = FormatPacket(w), decidedBy(res)
+					return proof
+				}
+			}
+			reasons := slices.Clone(f.Maybe)
+			for _, r := range f.Rewritten {
+				reasons = append(reasons, fmt.Sprintf("a rule on the way rewrites %s, and which packets had which %s before is not followed", r, r))
+			}
+			if len(reasons) == 0 {
+				reasons = []string{"no packet line can stand for the packets accepted: " + FormatRegion(pr.Dir, c)}
+			}
+			for _, r := range reasons {
+				if !slices.Contains(proof.Unknown, r) {
+					proof.Unknown = append(proof.Unknown, r)
+				}
+			}
+		}
+	}
+	proof.Kept = len(proof.Unknown) == 0
+	return proof
+}
+
+func decidedBy(res Result) string {
+	if d := res.Decided(); d != nil && d.Rule != nil {
+		return d.Rule.Pos.String()
+	}
+	return "the chains' policies"
+}
+
+// inRegion reports whether the packet is the promise's: in its region
+// and none of its exceptions.
+func (p Packet) inRegion(pr Promise) bool {
+	if p.Dir != pr.Dir || !pr.Region.Has(p.Packet) {
+		return false
+	}
+	return !slices.ContainsFunc(pr.Except, func(x region.Cube) bool { return x.Has(p.Packet) })
+}
+
+// witness picks a packet of cube c going dir, as a packet line would say
+// it; false when no packet line can (a protocol it has no word for, a
+// field it cannot give).
+func witness(dir Direction, c region.Cube, p *ir.Policy) (Packet, bool) {
+	family := ir.IPv4
+	if c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(ir.IPv4)).IsEmpty() {
+		family = ir.IPv6
+	}
+	icmp := map[ir.Family]ir.Protocol{ir.IPv4: ir.ICMP, ir.IPv6: ir.ICMPv6}[family]
+	protos := c.Set(ir.FieldL4Proto)
+	i := slices.IndexFunc([]ir.Protocol{ir.TCP, ir.UDP, icmp}, func(pr ir.Protocol) bool { return !protos.Intersect(ir.ProtocolSet(pr)).IsEmpty() })
+	if i < 0 {
+		return Packet{}, false
+	}
+	proto := []ir.Protocol{ir.TCP, ir.UDP, icmp}[i]
+	c = c.With(ir.FieldL4Proto, ir.ProtocolSet(proto)).With(ir.FieldNfproto, ir.NfprotoSet(family))
+	var line []string
+	line = append(line, dir.String())
+	ifaces := []ir.Field{ir.FieldIifname}
+	switch dir {
+	case Out:
+		ifaces = []ir.Field{ir.FieldOifname}
+	case Forward:
+		ifaces = []ir.Field{ir.FieldIifname, ir.FieldOifname}
+	}
+	for _, f := range ifaces {
+		name, ok := pickInterface(c.Set(f), p)
+		if !ok {
+			return Packet{}, false
+		}
+		line = append(line, name)
+	}
+	line = append(line, map[ir.Protocol]string{ir.TCP: "tcp", ir.UDP: "udp", ir.ICMP: "icmp", ir.ICMPv6: "icmpv6"}[proto])
+	defaults := map[ir.Family][2]string{ir.IPv4: {"192.0.2.2", "198.51.100.9"}, ir.IPv6: {"2001:db8::2", "2001:db8:1::9"}}[family]
+	addrFields := map[ir.Family][2]ir.Field{ir.IPv4: {ir.FieldIPSaddr, ir.FieldIPDaddr}, ir.IPv6: {ir.FieldIP6Saddr, ir.FieldIP6Daddr}}[family]
+	for j, port := range []ir.Field{ir.FieldSport, ir.FieldDport} {
+		a := pickAddr(c.Set(addrFields[j]), addrFields[j], defaults[j])
+		if !proto.HasPorts() {
+			line = append(line, a.String())
+			continue
+		}
+		line = append(line, netip.AddrPortFrom(a, pickPort(c.Set(port), []uint16{40000, 9}[j])).String())
+	}
+	if proto == icmp {
+		kind := map[ir.Protocol]ir.Field{ir.ICMP: ir.FieldICMPType, ir.ICMPv6: ir.FieldICMPv6Type}[proto]
+		types := c.Set(kind)
+		echo := map[ir.Protocol]uint32{ir.ICMP: 8, ir.ICMPv6: 128}[proto]
+		t := echo
+		if !types.Has(ir.NumberSet(echo)[0].Lo) {
+			t = uint32(types[0].Lo.Uint())
+		}
+		line = append(line, strconv.Itoa(int(t)))
+	}
+	if states := c.Set(ir.FieldCtState); !states.Has(ir.CtStateSet(ir.CtNew)[0].Lo) {
+		line = append(line, ir.KindCtState.NameOf(uint32(states[0].Lo.Uint())))
+	}
+	if marks := c.Set(ir.FieldMark); !marks.Has(ir.NumberSet(0)[0].Lo) {
+		line = append(line, "mark", fmt.Sprintf("%#x", marks[0].Lo.Uint()))
+	}
+	w, err := ParsePacket(strings.Join(line, " "))
+	if err != nil || !c.Has(w.Packet) {
+		return Packet{}, false
+	}
+	return w, true
+}
+
+// pickInterface is a name in set: one the policy names, or one a span
+// holds.
+func pickInterface(set ir.Set, p *ir.Policy) (string, bool) {
+	var names []string
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, m := range r.Matches {
+					if k := region.Canonical(m.Field); k == ir.FieldIifname || k == ir.FieldOifname {
+						for _, sp := range m.Values {
+							if name, ok := ir.InterfacePattern(sp); ok {
+								names = append(names, strings.TrimSuffix(name, "*")+map[bool]string{true: "0"}[strings.HasSuffix(name, "*")])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, sp := range set {
+		if name, ok := ir.InterfacePattern(sp); ok {
+			names = append(names, strings.TrimSuffix(name, "*")+map[bool]string{true: "0"}[strings.HasSuffix(name, "*")])
+		}
+	}
+	names = append(names, "eth0", "eth1", "wg0", "tun0", "lo", "zz0")
+	for _, n := range names {
+		if ir.CheckInterfaceName(n) == nil && set.Has(ir.InterfaceSet(n)[0].Lo) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func pickAddr(set ir.Set, f ir.Field, def string) netip.Addr {
+	a := netip.MustParseAddr(def)
+	if set.Has(ir.AddrKey(a)) {
+		return a
+	}
+	return ir.Addrs(f.Spec().Kind, set)[0].From
+}
+
+func pickPort(set ir.Set, def uint16) uint16 {
+	if set.Has(ir.PortSet(ir.PortRange{First: def, Last: def})[0].Lo) {
+		return def
+	}
+	for _, r := range ir.Ports(set) {
+		if r.Last > 0 {
+			return max(r.First, 1)
+		}
+	}
+	return def
+}
+
+// FormatPacket writes a packet as its line says it: direction,
+// interfaces, protocol, ends, and the details that differ from a new
+// packet's.
+func FormatPacket(p Packet) string {
+	parts := []string{p.Dir.String()}
+	switch p.Dir {
+	case In:
+		parts = append(parts, p.Iif)
+	case Out:
+		parts = append(parts, p.Oif)
+	default:
+		parts = append(parts, p.Iif, p.Oif)
+	}
+	parts = append(parts, map[ir.Protocol]string{ir.TCP: "tcp", ir.UDP: "udp", ir.ICMP: "icmp", ir.ICMPv6: "icmpv6"}[p.Protocol])
+	for i, a := range []netip.Addr{p.Src, p.Dst} {
+		if p.Protocol.HasPorts() {
+			parts = append(parts, netip.AddrPortFrom(a, []uint16{p.Sport, p.Dport}[i]).String())
+		} else {
+			parts = append(parts, a.String())
+		}
+	}
+	if p.Protocol == ir.ICMP || p.Protocol == ir.ICMPv6 {
+		kind := map[ir.Protocol]ir.Kind{ir.ICMP: ir.KindICMPType, ir.ICMPv6: ir.KindICMPv6Type}[p.Protocol]
+		parts = append(parts, kind.NameOf(uint32(p.ICMPType)))
+	}
+	if p.CtState != InitialState(p.Packet) {
+		parts = append(parts, p.CtState.String())
+	}
+	if p.Mark != 0 {
+		parts = append(parts, "mark", fmt.Sprintf("%#x", p.Mark))
+	}
+	return strings.Join(parts, " ")
+}
+
+// FormatRegion writes a region as a packet line with sets: each field it
+// narrows, as a rule would match it.
+func FormatRegion(dir Direction, c region.Cube) string {
+	parts := []string{dir.String()}
+	for _, f := range c.Fields() {
+		m := &ir.Match{Field: f, Values: c.Set(f)}
+		parts = append(parts, m.Text())
+	}
+	return strings.Join(parts, " ")
+}
