@@ -189,3 +189,57 @@ func (c Cube) Minus(d Cube) []Cube {
 	}
 	return out
 }
+
+// Equal reports whether two cubes narrow the same fields to the same sets.
+func (c Cube) Equal(d Cube) bool {
+	return slices.EqualFunc(c.dims, d.dims, func(a, b dim) bool { return a.field == b.field && a.set.Equal(b.set) })
+}
+
+// Merge joins cubes that differ on one field only into one, their sets
+// there together, until no two do: the same packets in fewer cubes, as a
+// reader would want them. Past a thousand cubes it leaves them as they
+// are (the joining is quadratic).
+func Merge(cs []Cube) []Cube {
+	if len(cs) > 1000 {
+		return cs
+	}
+	out := slices.Clone(cs)
+	for merged := true; merged; {
+		merged = false
+		for i := 0; i < len(out) && !merged; i++ {
+			for j := i + 1; j < len(out); j++ {
+				if u, ok := joined(out[i], out[j]); ok {
+					out[i] = u
+					out = slices.Delete(out, j, j+1)
+					merged = true
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// joined is the one cube of a and b's packets, when they differ on one
+// field only.
+func joined(a, b Cube) (Cube, bool) {
+	fields := slices.Clone(a.Fields())
+	for _, f := range b.Fields() {
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	var differ []ir.Field
+	for _, f := range fields {
+		if !a.Set(f).Equal(b.Set(f)) {
+			differ = append(differ, f)
+		}
+	}
+	switch len(differ) {
+	case 0:
+		return a, true
+	case 1:
+		return a.Put(differ[0], a.Set(differ[0]).Union(b.Set(differ[0]))), true
+	}
+	return Cube{}, false
+}

@@ -228,7 +228,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 			continue
 		}
 		// Its packets as they came, but for what a rule rewrote.
-		left := []region.Cube{f.Packets.Without(f.Rewritten...).Intersect(pr.Region)}
+		left := []region.Cube{f.Original().Intersect(pr.Region)}
 		for _, x := range pr.Except {
 			var next []region.Cube
 			for _, c := range left {
@@ -243,7 +243,10 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 					return proof
 				}
 			}
-			reasons := slices.Clone(f.Maybe)
+			var reasons []string
+			for _, u := range f.Maybe {
+				reasons = append(reasons, u.String())
+			}
 			for _, r := range f.Rewritten {
 				reasons = append(reasons, fmt.Sprintf("a rule on the way rewrites %s, and which packets had which %s before is not followed", r, r))
 			}
@@ -432,10 +435,20 @@ func FormatPacket(p Packet) string {
 
 // FormatRegion writes a region as a packet line with sets: each field it
 // narrows, as a rule would match it.
+// A field's values are written as a rule would match them, or as what
+// they are not where that is shorter ("iifname != "lo""); a field any
+// value of which is in the region is left out.
 func FormatRegion(dir Direction, c region.Cube) string {
 	parts := []string{dir.String()}
 	for _, f := range c.Fields() {
-		m := &ir.Match{Field: f, Values: c.Set(f)}
+		set, all := c.Set(f), f.Spec().Kind.Universe()
+		if set.Equal(all) {
+			continue
+		}
+		m := &ir.Match{Field: f, Values: set}
+		if not := all.Minus(set); len(not) < len(set) {
+			m = &ir.Match{Field: f, Op: ir.Neq, Values: not}
+		}
 		parts = append(parts, m.Text())
 	}
 	return strings.Join(parts, " ")

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/region"
@@ -25,9 +27,55 @@ type Fate struct {
 	Packets   region.Cube
 	Verdict   ir.Verdict
 	By        *ir.Rule
-	Maybe     []string
+	Maybe     []Unsure
 	Rewritten []ir.Field
+	// before holds, for each rewritten field, its values before the
+	// first rewrite: what the rules before it made of them.
+	before map[ir.Field]ir.Set
 }
+
+// Original is the packets of the fate as they came: Packets, with each
+// rewritten field's values as they were before the rewrite (the rules
+// after it may have cut the rewritten values further, which says nothing
+// of the old ones: Original may hold more than the fate's packets, never
+// fewer).
+func (f Fate) Original() region.Cube {
+	c := f.Packets
+	for _, field := range f.Rewritten {
+		c = c.Put(field, f.before[field])
+	}
+	return c
+}
+
+// Unsure is a rule the region could not decide for a part: why, and for
+// a rule that may hold or not, which way the part went (Holds +1 where
+// the rule held, -1 where it did not; 0 for a value it could not follow).
+type Unsure struct {
+	Rule  *ir.Rule
+	Why   string
+	Holds int
+}
+
+func (u Unsure) String() string { return u.Rule.Pos.String() + " " + u.Why }
+
+// Contradicts reports whether u and v are one condition gone opposite
+// ways: the same rule (by what it says, in one policy or two) holding for
+// one part and not for the other. No packet can be in both parts.
+func (u Unsure) Contradicts(v Unsure) bool {
+	return u.Holds*v.Holds == -1 && u.Why == v.Why && ruleText(u.Rule) == ruleText(v.Rule)
+}
+
+func ruleText(r *ir.Rule) string {
+	var words []string
+	for _, m := range r.Matches {
+		words = append(words, m.Text())
+	}
+	return strings.Join(words, " ")
+}
+
+// routing stands for the kernel's routing in an Unsure: no rule of the
+// policy.
+var routing = &ir.Rule{}
 
 // maxPieces bounds the parts a region is cut into on its way: past it,
 // Fates gives up rather than answer for part of the packets.
@@ -39,29 +87,35 @@ var ErrTooMany = fmt.Errorf("the policy cuts the region into more than %d parts"
 // piece is a part of the region on its way, and what made it uncertain.
 type piece struct {
 	cube      region.Cube
-	maybe     []string
+	maybe     []Unsure
 	rewritten []ir.Field
+	before    map[ir.Field]ir.Set // see Fate
 }
 
-func (pc piece) with(c region.Cube, maybe ...string) piece {
-	return piece{c, append(slices.Clip(pc.maybe), maybe...), pc.rewritten}
+func (pc piece) with(c region.Cube, maybe ...Unsure) piece {
+	return piece{c, append(slices.Clip(pc.maybe), maybe...), pc.rewritten, pc.before}
 }
 
 // put is the piece with its packets' f made to be in set.
-func (pc piece) put(f ir.Field, set ir.Set, maybe ...string) piece {
+func (pc piece) put(f ir.Field, set ir.Set, maybe ...Unsure) piece {
 	out := pc.with(pc.cube.Put(f, set), maybe...)
 	if !slices.Contains(out.rewritten, f) {
 		out.rewritten = append(slices.Clip(out.rewritten), f)
+		out.before = maps.Clone(pc.before)
+		if out.before == nil {
+			out.before = map[ir.Field]ir.Set{}
+		}
+		out.before[f] = pc.cube.Set(f)
 	}
 	return out
 }
 
 func (pc piece) fate(v ir.Verdict, by *ir.Rule) Fate {
-	return Fate{Packets: pc.cube, Verdict: v, By: by, Maybe: pc.maybe, Rewritten: pc.rewritten}
+	return Fate{Packets: pc.cube, Verdict: v, By: by, Maybe: pc.maybe, Rewritten: pc.rewritten, before: pc.before}
 }
 
 // unsure says why a rule leaves the region unsure.
-func unsure(r *ir.Rule, why string) string { return r.Pos.String() + " " + why }
+func unsure(r *ir.Rule, why string) Unsure { return Unsure{Rule: r, Why: why} }
 
 // Fates sends every packet of region r, going dir, through the policy's
 // chains at once: the chains of each hook in priority order, each rule
@@ -129,7 +183,7 @@ func (w *walker) routed(going []piece) []piece {
 	for _, pc := range going {
 		for _, f := range []ir.Field{ir.FieldIPTTL, ir.FieldIP6Hoplimit} {
 			if slices.Contains(pc.cube.Fields(), f) {
-				pc = pc.put(f, f.Spec().Kind.Universe(), "routing takes a hop off the packet, which the region does not follow")
+				pc = pc.put(f, f.Spec().Kind.Universe(), Unsure{Rule: routing, Why: "routing takes a hop off the packet, which the region does not follow"})
 			}
 		}
 		out = append(out, pc)
@@ -216,7 +270,9 @@ func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
 	}
 	if len(rest) > 0 {
 		why := unsure(r, "may hold or not: "+rest[0].Text()+" is not a set of values of every packet")
-		return []piece{pc.with(in, why)}, append(missed, pc.with(in, why))
+		held, notHeld := why, why
+		held.Holds, notHeld.Holds = 1, -1
+		return []piece{pc.with(in, held)}, append(missed, pc.with(in, notHeld))
 	}
 	return []piece{pc.with(in)}, missed
 }
@@ -274,9 +330,10 @@ func (w *walker) act(r *ir.Rule, pc piece) (acted piece, stopped *piece) {
 	for _, s := range r.Statements {
 		switch s := s.(type) {
 		case *ir.Limit:
-			why := unsure(r, "holds for the packets "+s.Condition())
-			stop := pc.with(pc.cube, why)
-			stopped, pc = &stop, pc.with(pc.cube, why)
+			on, off := unsure(r, "holds for the packets "+s.Condition()), unsure(r, "holds for the packets "+s.Condition())
+			on.Holds, off.Holds = 1, -1
+			stop := pc.with(pc.cube, off)
+			stopped, pc = &stop, pc.with(pc.cube, on)
 		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.SetWrite:
 			// Nothing a cube reads (a set's lookups are unsure anyway).
 		case *ir.MarkSet:

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ func TestFatesAgreeWithEvaluate(t *testing.T) {
 				var in []sim.Fate
 				exact := 0
 				for _, f := range fates[dir] {
-					if f.Packets.Without(f.Rewritten...).Has(x.Packet.Packet) {
+					if f.Original().Has(x.Packet.Packet) {
 						in = append(in, f)
 						if len(f.Rewritten) == 0 {
 							exact++
@@ -85,7 +86,7 @@ func TestFatesAgreeWithEvaluate(t *testing.T) {
 func verdicts(fs []sim.Fate) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.Verdict.String()+" "+strings.Join(f.Maybe, "; "))
+		out = append(out, f.Verdict.String()+" "+fmt.Sprint(f.Maybe))
 	}
 	return out
 }

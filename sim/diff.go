@@ -1,0 +1,102 @@
+package sim
+
+import (
+	"slices"
+
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/region"
+)
+
+// A Change is a region of packets whose verdict two policies differ on:
+// Old's verdict and deciding rule, New's, and a packet of it that shows
+// the difference (Evaluate gives it Old's verdict with one policy and
+// New's with the other). Maybe says why the region is not sure of all of
+// its packets; Witness is empty when no packet showed the difference.
+type Change struct {
+	Dir            Direction
+	Packets        region.Cube
+	Old, New       ir.Verdict
+	OldBy, NewBy   *ir.Rule
+	Witness        string
+	OldWhy, NewWhy string // what decided the witness, in each policy
+	Maybe          []string
+}
+
+// Difference finds every region of packets, in each direction, whose
+// verdict the two policies differ on (Fates of each, intersected): the
+// changes a reviewer reads ("opens tcp/22 on eth0"), the regions joined
+// where they differ on one field only.
+func Difference(old, new *ir.Policy) ([]Change, error) {
+	var out []Change
+	for _, dir := range []Direction{In, Out, Forward} {
+		fo, err := Fates(old, dir, region.Cube{})
+		if err != nil {
+			return nil, err
+		}
+		fn, err := Fates(new, dir, region.Cube{})
+		if err != nil {
+			return nil, err
+		}
+		type key struct {
+			old, new     ir.Verdict
+			oldBy, newBy *ir.Rule
+		}
+		groups := map[key][]region.Cube{}
+		maybe := map[key][]string{}
+		var order []key
+		for _, a := range fo {
+			for _, b := range fn {
+				if a.Verdict == b.Verdict || contradict(a.Maybe, b.Maybe) {
+					continue
+				}
+				c := a.Original().Intersect(b.Original())
+				if c.Empty() {
+					continue
+				}
+				k := key{a.Verdict, b.Verdict, a.By, b.By}
+				if _, seen := groups[k]; !seen {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], c)
+				for _, u := range append(slices.Clone(a.Maybe), b.Maybe...) {
+					if why := u.String(); !slices.Contains(maybe[k], why) {
+						maybe[k] = append(maybe[k], why)
+					}
+				}
+				if len(a.Rewritten)+len(b.Rewritten) > 0 && !slices.Contains(maybe[k], rewrittenNote) {
+					maybe[k] = append(maybe[k], rewrittenNote)
+				}
+			}
+		}
+		for _, k := range order {
+			for _, c := range region.Merge(groups[k]) {
+				ch := Change{Dir: dir, Packets: c, Old: k.old, New: k.new, OldBy: k.oldBy, NewBy: k.newBy, Maybe: maybe[k]}
+				if w, ok := witness(dir, c, new); ok {
+					ro, rn := Evaluate(old, w), Evaluate(new, w)
+					if ro.Verdict != rn.Verdict {
+						ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
+						ch.Old, ch.New = ro.Verdict, rn.Verdict
+					}
+				}
+				out = append(out, ch)
+			}
+		}
+	}
+	return out, nil
+}
+
+// contradict reports fates no packet can have both of, one in each
+// policy: a condition both policies share (a rate, a set) gone one way in
+// one and the other way in the other.
+func contradict(a, b []Unsure) bool {
+	for _, u := range a {
+		for _, v := range b {
+			if u.Contradicts(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const rewrittenNote = "a rule on the way rewrites an address or a mark, and which packets had which before is not followed"

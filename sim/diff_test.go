@@ -1,0 +1,105 @@
+package sim_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/sim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Mutants of the examples (a rule taken out, a verdict turned round):
+// every difference the comparison reports comes with a packet that
+// Evaluate gives the two verdicts, and where it reports none, packets
+// drawn around the examples get the same verdict from both.
+func TestDifferenceOfMutants(t *testing.T) {
+	root := golden.Root(t)
+	files, err := filepath.Glob(filepath.Join(root, "examples", "*.ks"))
+	require.NoError(t, err)
+	r := rand.New(rand.NewPCG(11, 12))
+	mutants, differ, equal, unsure := 0, 0, 0, 0
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		require.NoError(t, err)
+		cfg := exampleConfig(t, file)
+		orig, ds := lang.Load(file, src, cfg)
+		require.False(t, ds.HasErrors(), "%v", ds)
+		changes, err := sim.Difference(orig, orig)
+		require.NoError(t, err)
+		assert.Empty(t, changes, "%s against itself", file)
+		lines := strings.Split(string(src), "\n")
+		for i, l := range lines {
+			body := strings.TrimSpace(l)
+			if strings.HasPrefix(body, "#") || strings.Contains(body, "{") || strings.Contains(body, "policy") {
+				continue
+			}
+			var variants []string
+			switch {
+			case strings.HasSuffix(body, " accept"):
+				variants = []string{"", strings.TrimSuffix(l, "accept") + "drop"}
+			case strings.HasSuffix(body, " drop"):
+				variants = []string{"", strings.TrimSuffix(l, "drop") + "accept"}
+			default:
+				continue
+			}
+			for _, v := range variants {
+				mutated := append(append(append([]string{}, lines[:i]...), v), lines[i+1:]...)
+				mut, ds := lang.Load(file, []byte(strings.Join(mutated, "\n")), cfg)
+				if ds.HasErrors() {
+					continue
+				}
+				mutants++
+				changes, err := sim.Difference(orig, mut)
+				require.NoError(t, err)
+				shown := 0
+				for _, c := range changes {
+					if c.Witness == "" {
+						continue
+					}
+					shown++
+					w, err := sim.ParsePacket(c.Witness)
+					require.NoError(t, err)
+					require.NotEqual(t, sim.Evaluate(orig, w).Verdict, sim.Evaluate(mut, w).Verdict, "%s:%d: %s", file, i+1, c.Witness)
+				}
+				switch {
+				case shown > 0:
+					differ++
+					continue
+				case len(changes) > 0:
+					unsure++
+					continue
+				}
+				equal++
+				for range 1500 {
+					p := draw(r, []sim.Direction{sim.In, sim.Out, sim.Forward}[r.IntN(3)])
+					require.Equal(t, sim.Evaluate(orig, p).Verdict, sim.Evaluate(mut, p).Verdict,
+						"%s:%d mutated is reported equal, but %s differs", file, i+1, sim.FormatPacket(p))
+				}
+			}
+		}
+	}
+	t.Logf("%d mutants: %d reported different (each shown by a packet), %d equal (held against drawn packets), %d with differences only where the region is unsure", mutants, differ, equal, unsure)
+	assert.Greater(t, mutants, 100)
+	assert.Greater(t, differ, mutants/2)
+}
+
+// exampleConfig is the settings of an example's first test block.
+func exampleConfig(t *testing.T, file string) lang.Config {
+	data, err := os.ReadFile(strings.TrimSuffix(file, ".ks") + ".kst")
+	require.NoError(t, err)
+	blocks, err := sim.ParseTests(data)
+	require.NoError(t, err)
+	cfg := lang.Config{Enable: blocks[0].Enable}
+	for _, d := range blocks[0].Defines {
+		o, err := lang.ParseOverride(d)
+		require.NoError(t, err)
+		cfg.Defines = append(cfg.Defines, o)
+	}
+	return cfg
+}
