@@ -46,18 +46,22 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 		var order []key
 		for _, a := range fo {
 			for _, b := range fn {
-				if a.Verdict == b.Verdict || contradict(a.Maybe, b.Maybe) {
+				if a.Verdict == b.Verdict || contradict(a.Maybe, b.Maybe) || !a.Original().Intersects(b.Original()) {
 					continue
 				}
-				c := a.Original().Intersect(b.Original())
-				if c.Empty() {
+				both := Fate{Packets: a.Original().Intersect(b.Original()), Holes: append(slices.Clone(a.Holes), b.Holes...)}
+				cs, ok := both.Cubes(maxPieces)
+				if !ok {
+					return nil, ErrTooMany
+				}
+				if len(cs) == 0 {
 					continue
 				}
 				k := key{a.Verdict, b.Verdict, a.By, b.By}
 				if _, seen := groups[k]; !seen {
 					order = append(order, k)
 				}
-				groups[k] = append(groups[k], c)
+				groups[k] = append(groups[k], cs...)
 				for _, u := range append(slices.Clone(a.Maybe), b.Maybe...) {
 					if why := u.String(); !slices.Contains(maybe[k], why) {
 						maybe[k] = append(maybe[k], why)

@@ -227,14 +227,20 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		if f.Verdict != ir.Accept {
 			continue
 		}
-		// Its packets as they came, but for what a rule rewrote.
-		left := []region.Cube{f.Original().Intersect(pr.Region)}
-		for _, x := range pr.Except {
-			var next []region.Cube
-			for _, c := range left {
-				next = append(next, c.Minus(x)...)
+		// Its packets as they came, less the exceptions.
+		cubes, ok := f.Cubes(maxPieces)
+		var left []region.Cube
+		for _, c := range cubes {
+			if c = c.Intersect(pr.Region); !c.Empty() {
+				left = append(left, c)
 			}
-			left = next
+		}
+		if ok {
+			left, ok = carve(left, pr.Except, maxPieces)
+		}
+		if !ok {
+			proof.Unknown = append(proof.Unknown, ErrTooMany.Error())
+			continue
 		}
 		for _, c := range left {
 			if w, ok := witness(pr.Dir, c, p); ok {

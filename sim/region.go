@@ -24,7 +24,11 @@ import (
 // mark or rewrote an address on the way (Rewritten), its values of those
 // fields are the new ones, and which packets had which before is lost.
 type Fate struct {
-	Packets   region.Cube
+	Packets region.Cube
+	// Holes are parts of Packets that are not the fate's: what earlier
+	// rules took of a part that went on (kept so, not cut into pieces,
+	// so that a chain of ten thousand rules leaves one remainder).
+	Holes     []region.Cube
 	Verdict   ir.Verdict
 	By        *ir.Rule
 	Maybe     []Unsure
@@ -32,6 +36,35 @@ type Fate struct {
 	// before holds, for each rewritten field, its values before the
 	// first rewrite: what the rules before it made of them.
 	before map[ir.Field]ir.Set
+}
+
+// Has reports whether packet p may be the fate's, as it came (see
+// Original).
+func (f Fate) Has(p ir.Packet) bool {
+	return f.Original().Has(p) && !slices.ContainsFunc(f.Holes, func(h region.Cube) bool { return h.Has(p) })
+}
+
+// Cubes are the fate's packets as they came (Original) less its holes, as
+// cubes that do not overlap; false past max of them.
+func (f Fate) Cubes(max int) ([]region.Cube, bool) {
+	return carve([]region.Cube{f.Original()}, f.Holes, max)
+}
+
+
+// carve is cs less every hole, as cubes that do not overlap; false past
+// max of them.
+func carve(cs, holes []region.Cube, max int) ([]region.Cube, bool) {
+	for _, h := range holes {
+		var next []region.Cube
+		for _, c := range cs {
+			next = append(next, c.Minus(h)...)
+		}
+		if len(next) > max {
+			return nil, false
+		}
+		cs = next
+	}
+	return cs, true
 }
 
 // Original is the packets of the fate as they came: Packets, with each
@@ -87,17 +120,76 @@ var ErrTooMany = fmt.Errorf("the policy cuts the region into more than %d parts"
 // piece is a part of the region on its way, and what made it uncertain.
 type piece struct {
 	cube      region.Cube
+	holes     []region.Cube // see Fate
 	maybe     []Unsure
 	rewritten []ir.Field
 	before    map[ir.Field]ir.Set // see Fate
 }
 
+// with is the piece narrowed to c, which its holes are kept with.
 func (pc piece) with(c region.Cube, maybe ...Unsure) piece {
-	return piece{c, append(slices.Clip(pc.maybe), maybe...), pc.rewritten, pc.before}
+	out := pc
+	out.cube, out.maybe = c, append(slices.Clip(pc.maybe), maybe...)
+	out.holes = nil
+	for _, h := range pc.holes {
+		if c.Intersects(h) {
+			out.holes = append(out.holes, h)
+		}
+	}
+	return out
 }
 
-// put is the piece with its packets' f made to be in set.
+// without is the piece less the packets of cube: one piece with one more
+// hole. A hole holds of the packets as they came, which Original needs:
+// on a field a rule rewrote, its values in the hole must take all the
+// piece's new ones (the field then drops out of it); where they take
+// some, the piece is cut into exact pieces instead.
+func (pc piece) without(cube region.Cube) ([]piece, bool) {
+	hole := cube
+	for _, f := range pc.rewritten {
+		if !slices.Contains(hole.Fields(), f) {
+			continue
+		}
+		if !hole.Set(f).Contains(pc.cube.Set(f)) {
+			exact, ok := pc.exact()
+			if !ok {
+				return nil, false
+			}
+			var out []piece
+			for _, e := range exact {
+				for _, c := range e.cube.Minus(cube) {
+					out = append(out, e.with(c))
+				}
+			}
+			return out, len(out) <= maxPieces
+		}
+		hole = hole.Without(f)
+	}
+	rest := pc
+	rest.holes = append(slices.Clip(pc.holes), hole)
+	return []piece{rest}, true
+}
+
+// exact is the piece as cubes without holes; false past maxPieces.
+func (pc piece) exact() ([]piece, bool) {
+	cs, ok := carve([]region.Cube{pc.cube}, pc.holes, maxPieces)
+	if !ok {
+		return nil, false
+	}
+	out := make([]piece, len(cs))
+	for i, c := range cs {
+		out[i] = pc.with(c)
+		out[i].holes = nil
+	}
+	return out, true
+}
+
+// put is the piece with its packets' f made to be in set. The piece has
+// no holes (exact): a hole says which values of f were taken, before.
 func (pc piece) put(f ir.Field, set ir.Set, maybe ...Unsure) piece {
+	if len(pc.holes) > 0 {
+		panic("sim: a rewrite of a part with holes")
+	}
 	out := pc.with(pc.cube.Put(f, set), maybe...)
 	if !slices.Contains(out.rewritten, f) {
 		out.rewritten = append(slices.Clip(out.rewritten), f)
@@ -111,7 +203,7 @@ func (pc piece) put(f ir.Field, set ir.Set, maybe ...Unsure) piece {
 }
 
 func (pc piece) fate(v ir.Verdict, by *ir.Rule) Fate {
-	return Fate{Packets: pc.cube, Verdict: v, By: by, Maybe: pc.maybe, Rewritten: pc.rewritten, before: pc.before}
+	return Fate{Packets: pc.cube, Holes: pc.holes, Verdict: v, By: by, Maybe: pc.maybe, Rewritten: pc.rewritten, before: pc.before}
 }
 
 // unsure says why a rule leaves the region unsure.
@@ -141,16 +233,15 @@ func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
 					if tc.chain.Type == ir.ChainNAT {
 						// Conntrack asks nat chains about a connection's
 						// first packet only.
-						news := pc.cube.With(ir.FieldCtState, ir.NumberSet(uint32(ir.CtNew)))
-						if others := pc.cube.Minus(news); len(others) > 0 {
-							for _, o := range others {
-								next = append(next, pc.with(o))
-							}
-						}
-						if news.Empty() {
+						news := region.Cube{}.With(ir.FieldCtState, ir.NumberSet(uint32(ir.CtNew)))
+						if !pc.cube.Intersects(news) {
+							next = append(next, pc)
 							continue
 						}
-						pc = pc.with(news)
+						others := pc
+						others.holes = append(slices.Clip(pc.holes), news)
+						next = append(next, others)
+						pc = pc.with(pc.cube.Intersect(news))
 					}
 					ended, passed := w.chain(tc.chain, pc)
 					out = append(out, ended...)
@@ -181,12 +272,24 @@ type walker struct {
 func (w *walker) routed(going []piece) []piece {
 	out := going[:0:0]
 	for _, pc := range going {
-		for _, f := range []ir.Field{ir.FieldIPTTL, ir.FieldIP6Hoplimit} {
-			if slices.Contains(pc.cube.Fields(), f) {
+		hops := func(c region.Cube) bool {
+			return slices.ContainsFunc(c.Fields(), func(f ir.Field) bool { return f == ir.FieldIPTTL || f == ir.FieldIP6Hoplimit })
+		}
+		if !hops(pc.cube) && !slices.ContainsFunc(pc.holes, hops) {
+			out = append(out, pc)
+			continue
+		}
+		exact, ok := pc.exact()
+		if !ok {
+			w.err = ErrTooMany
+			return nil
+		}
+		for _, pc := range exact {
+			for _, f := range []ir.Field{ir.FieldIPTTL, ir.FieldIP6Hoplimit} {
 				pc = pc.put(f, f.Spec().Kind.Universe(), Unsure{Rule: routing, Why: "routing takes a hop off the packet, which the region does not follow"})
 			}
+			out = append(out, pc)
 		}
-		out = append(out, pc)
 	}
 	return out
 }
@@ -257,24 +360,37 @@ func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
 	}) {
 		return nil, []piece{pc} // what this machine sends has no input interface
 	}
-	cube, rest := region.OfMatches(r.Matches, w.has)
+	cube, unsureMatches := region.OfMatches(r.Matches, w.has)
 	if f := r.Family(); f != ir.Inet {
 		cube = cube.With(ir.FieldNfproto, ir.NfprotoSet(f))
 	}
 	in := pc.cube.Intersect(cube)
-	for _, out := range pc.cube.Minus(cube) {
-		missed = append(missed, pc.with(out))
-	}
 	if in.Empty() {
-		return nil, missed
+		return nil, []piece{pc}
 	}
-	if len(rest) > 0 {
-		why := unsure(r, "may hold or not: "+rest[0].Text()+" is not a set of values of every packet")
-		held, notHeld := why, why
-		held.Holds, notHeld.Holds = 1, -1
-		return []piece{pc.with(in, held)}, append(missed, pc.with(in, notHeld))
+	// What the rule may hold for, exactly (the rule's cube is small
+	// where it matters), and the rest as a hole in the piece.
+	exact, ok := pc.with(in).exact()
+	if !ok {
+		w.err = ErrTooMany
+		return nil, nil
 	}
-	return []piece{pc.with(in)}, missed
+	missed, ok = pc.without(cube)
+	if !ok {
+		w.err = ErrTooMany
+		return nil, nil
+	}
+	if len(unsureMatches) == 0 {
+		return exact, missed
+	}
+	why := unsure(r, "may hold or not: "+unsureMatches[0].Text()+" is not a set of values of every packet")
+	yes, no := why, why
+	yes.Holds, no.Holds = 1, -1
+	for _, e := range exact {
+		held = append(held, e.with(e.cube, yes))
+		missed = append(missed, e.with(e.cube, no))
+	}
+	return held, missed
 }
 
 // has reports whether every packet of the walk has a value of f at the

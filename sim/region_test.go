@@ -58,7 +58,7 @@ func TestFatesAgreeWithEvaluate(t *testing.T) {
 				var in []sim.Fate
 				exact := 0
 				for _, f := range fates[dir] {
-					if f.Original().Has(x.Packet.Packet) {
+					if f.Has(x.Packet.Packet) {
 						in = append(in, f)
 						if len(f.Rewritten) == 0 {
 							exact++
