@@ -50,7 +50,6 @@ func (f Fate) Cubes(max int) ([]region.Cube, bool) {
 	return carve([]region.Cube{f.Original()}, f.Holes, max)
 }
 
-
 // carve is cs less every hole, as cubes that do not overlap; false past
 // max of them.
 func carve(cs, holes []region.Cube, max int) ([]region.Cube, bool) {
