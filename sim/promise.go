@@ -209,7 +209,12 @@ type Proof struct {
 	Kept    bool
 	Witness string // a packet line that breaks it
 	By      string // what accepts the witness
-	Unknown []string
+	// Breaks is the part of the region the witness is of, as a packet
+	// line with sets (FormatRegion).
+	Breaks string
+	// WitnessPacket is Witness, parsed.
+	WitnessPacket Packet
+	Unknown       []string
 }
 
 // Prove decides a promise for every packet of its region (Fates). A part
@@ -245,7 +250,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		for _, c := range left {
 			if w, ok := witness(pr.Dir, c, p); ok {
 				if res := Evaluate(p, w); res.Verdict == ir.Accept && w.inRegion(pr) {
-					proof.Witness, proof.By = FormatPacket(w), decidedBy(res)
+					proof.Witness, proof.By, proof.Breaks, proof.WitnessPacket = FormatPacket(w), decidedBy(res), FormatRegion(pr.Dir, c), w
 					return proof
 				}
 			}

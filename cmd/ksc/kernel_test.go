@@ -265,3 +265,24 @@ accept out eth0 udp 192.0.2.2:40000 203.0.113.7:1195
 	require.NoError(t, err)
 	assert.Empty(t, listing, "nothing applied")
 }
+
+// A promise the simulation finds broken is broken in the kernel too: ksc
+// test --kernel sends the packet that shows it through every loader,
+// which must accept it; a kept promise sends nothing.
+func TestBrokenPromiseIsSentToTheKernel(t *testing.T) {
+	labtest.Require(t, "nft", "iptables-nft-restore", "iptables-legacy-restore")
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "p.ks")
+	require.NoError(t, os.WriteFile(policy, []byte("table inet t {\n\tchain o hook output policy drop {\n\t\toifname \"eth0\" ip daddr 198.51.100.1 udp dport 1194 accept\n"+
+		"\t\toifname \"eth0\" udp dport 53 accept\n\t}\n}\n"), 0o644))
+	kst := filepath.Join(dir, "p.kst")
+	require.NoError(t, os.WriteFile(kst, []byte("never accept out eth0 * * * new except udp * 198.51.100.1:1194\nnever accept out eth0 tcp\n"), 0o644))
+	code, stdout, stderr := ksc("test", policy, kst, "--kernel", "--backend", "all")
+	assert.Equal(t, 1, code, stdout+stderr)
+	assert.Contains(t, stdout, "p.kst:1: never accept out eth0 * * * new except udp * 198.51.100.1:1194: broken: out eth0 udp 192.0.2.2:40000 198.51.100.9:53 is accepted (decided by "+policy+":4:3)\n")
+	for _, loader := range []string{"netlink", "nft", "iptables-nft", "iptables-legacy"} {
+		assert.Contains(t, stdout, "p.kst:1: the breaking packet out eth0 udp 192.0.2.2:40000 198.51.100.9:53 is accepted in the kernel too ("+loader+")\n")
+	}
+	assert.NotContains(t, stdout, "p.kst:2:", "a kept promise sends nothing")
+	assert.Contains(t, stdout, "1 passed, 1 failed in the kernel (netlink, nft, iptables-nft, iptables-legacy)\n")
+}

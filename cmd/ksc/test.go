@@ -45,8 +45,9 @@ packet of it that the simulation accepts. Where the region cannot say
 whether a rule holds (a rate, a named set, a mark under a mask, the
 owner of a packet the kernel may send itself) or what a rewrite made of
 an address, and no packet shows a break, the answer is unknown, and why.
---kernel sends the expectations' packets and leaves the promises to a
-run without it.
+With --kernel, ksc test proves the promises the same way, and sends each
+packet that breaks one through every loader: the kernel must accept it
+too.
 
 Exit status 0 when every expectation and promise holds, 1 when one does
 not, 2 on trouble (a test or the policy does not load, a line cannot be
@@ -128,7 +129,6 @@ func runTest(e env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	ran := map[string]bool{}
-	promisesNoted := false
 	for _, b := range blocks {
 		pf := policyFlags{enable: b.Enable, defines: b.Defines, quiet: true, cmd: "test", defineFilesIn: testDir}
 		p := pf.load(e, policy)
@@ -136,15 +136,10 @@ func runTest(e env, args []string) int {
 			fmt.Fprintf(e.stderr, "%s:%d: the policy does not load with these settings\n", file, b.Line)
 			return exitUsage
 		}
+		witnesses := t.prove(b.Promises, p)
 		if !*inKernel {
-			t.prove(b.Promises, p)
 			t.report(b.Simulate(p), "")
 			continue
-		}
-		if len(b.Promises) > 0 && !promisesNoted {
-			// The kernel is asked about packets; a region is proven.
-			fmt.Fprintf(e.stderr, "%s: promises about regions are proven by ksc test without --kernel\n", file)
-			promisesNoted = true
 		}
 		for _, ld := range chosen {
 			name := ld.Name
@@ -159,6 +154,13 @@ func runTest(e env, args []string) int {
 			}
 			if !t.inKernel(ctx, p, b, ld) {
 				return exitUsage
+			}
+			if len(witnesses) > 0 {
+				wb := b
+				wb.Expect = witnesses
+				if !t.witnessesInKernel(ctx, p, wb, ld) {
+					return exitUsage
+				}
 			}
 			ran[name] = true
 		}
@@ -200,21 +202,51 @@ type tally struct {
 	passed, failed, unsent, unknown int
 }
 
-// prove decides the block's promises about every packet of a region.
-func (t *tally) prove(promises []sim.Promise, p *ir.Policy) {
+// prove decides the block's promises about every packet of a region,
+// and returns the packets that break them, each as an expectation of
+// its promise's line that the policy accepts it.
+func (t *tally) prove(promises []sim.Promise, p *ir.Policy) []sim.Expectation {
+	var witnesses []sim.Expectation
 	for _, pr := range promises {
 		proof := pr.Prove(p)
 		switch {
 		case proof.Kept:
 			t.passed++
 		case proof.Witness != "":
-			fmt.Fprintf(t.e.stdout, "%s:%d: never accept %s: broken: %s is accepted (decided by %s)\n", t.file, pr.Line, pr.Text, proof.Witness, proof.By)
+			witnesses = append(witnesses, sim.Expectation{Line: pr.Line, Verdict: ir.Accept, Packet: proof.WitnessPacket, Text: proof.Witness})
+			fmt.Fprintf(t.e.stdout, "%s:%d: never accept %s: broken: %s is accepted (decided by %s)\n  accepted: %s\n", t.file, pr.Line, pr.Text, proof.Witness, proof.By, proof.Breaks)
 			t.failed++
 		default:
 			fmt.Fprintf(t.e.stderr, "%s:%d: never accept %s: unknown, because %s\n", t.file, pr.Line, pr.Text, strings.Join(proof.Unknown, "; "))
 			t.unknown++
 		}
 	}
+	return witnesses
+}
+
+// witnessesInKernel sends the packets that break promises through the
+// policy loaded by loader: the kernel must accept each, as the
+// simulation does, or the two disagree, which is a failure of its own.
+// False is trouble, already reported.
+func (t *tally) witnessesInKernel(ctx context.Context, p *ir.Policy, b sim.TestBlock, ld backends.Loader) bool {
+	checked, err := lab.CheckBlock(ctx, p, b, func(nsPath string) error { return ld.Load(p, nsPath) })
+	if err != nil {
+		fmt.Fprintf(t.e.stderr, "%s: %s: %v\n", t.where(b.Line), ld.Name, err)
+		return false
+	}
+	for _, c := range checked {
+		switch {
+		case c.Unsent != "":
+			fmt.Fprintf(t.e.stderr, "%s:%d: the breaking packet %s: %s (%s)\n", t.file, c.Line, c.Text, c.Unsent, ld.Name)
+			t.unsent++
+		case c.Got == ir.Accept:
+			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s is accepted in the kernel too (%s)\n", t.file, c.Line, c.Text, ld.Name)
+		default:
+			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s: the simulation accepts it, the kernel gives it %s (%s)\n", t.file, c.Line, c.Text, c.Got, ld.Name)
+			t.failed++
+		}
+	}
+	return true
 }
 
 // where is a line of the tests, or the file for what precedes any "with".
