@@ -21,8 +21,9 @@ goes back to none. "#" starts a comment.
   with -e lan -D LAN_CLIENTS=192.0.2.0/24
   accept out eth0 tcp 192.0.2.2:40000 192.0.2.9:22
 
-A line "never accept REGION [except ...]" is a promise about every packet
-of a region, proven for all of them at once (see ksc test --help).`
+A line "never accept REGION [except ...]" or "always accept REGION
+[except ...]" is a promise about every packet of a region, proven for
+all of them at once (see ksc test --help).`
 
 // Expectation is one line of a policy test: the verdict a packet gets.
 type Expectation struct {
@@ -80,9 +81,9 @@ func ParseTests(data []byte) ([]TestBlock, error) {
 			blocks = append(blocks, b)
 			continue
 		}
-		if ws[0].text == "never" {
+		if ws[0].text == "never" || ws[0].text == "always" {
 			if len(ws) < 2 || ws[1].text != "accept" {
-				return nil, &TestError{n, ws[0].col, "never needs accept and a region", "write " + strings.SplitN(RegionSyntax, "\n", 2)[0]}
+				return nil, &TestError{n, ws[0].col, ws[0].text + " needs accept and a region", "write " + ws[0].text + " accept " + strings.SplitN(RegionSyntax, " ", 4)[2] + " [except EXCEPTION]..."}
 			}
 			text := line[ws[1].col-1+len("accept"):]
 			pr, err := ParsePromise(strings.TrimSpace(text))
@@ -90,7 +91,7 @@ func ParseTests(data []byte) ([]TestBlock, error) {
 				pe := err.(*PacketError)
 				return nil, &TestError{n, pe.Col + len(line) - len(strings.TrimSpace(text)), pe.Msg, pe.Hint}
 			}
-			pr.Line = n
+			pr.Line, pr.Always = n, ws[0].text == "always"
 			last := &blocks[len(blocks)-1]
 			last.Promises = append(last.Promises, pr)
 			continue

@@ -13,6 +13,7 @@ import (
 
 // RegionSyntax documents a promise line of a .kst file.
 const RegionSyntax = `never accept REGION [except EXCEPTION]...
+always accept REGION [except EXCEPTION]...
 
   REGION     DIRECTION INTERFACES [PROTOCOL [SOURCE [DESTINATION]]] [STATES]
   EXCEPTION  PROTOCOL [SOURCE [DESTINATION]] [STATES], of the region's
@@ -23,19 +24,23 @@ const RegionSyntax = `never accept REGION [except EXCEPTION]...
   any.
 
   never accept out eth0 * except udp * 198.51.100.1:1194
-  never accept in eth0 tcp * *:22 new`
+  never accept in eth0 tcp * *:22 new
+  always accept out tun0`
 
 // A Promise is a .kst line about every packet of a region: that the
-// policy accepts none of it but its exceptions.
+// policy accepts none of it but its exceptions (never), or all of it but
+// its exceptions (Always).
 type Promise struct {
 	Line   int
+	Always bool
 	Text   string
 	Dir    Direction
 	Region region.Cube
 	Except []region.Cube
 }
 
-// ParsePromise reads a promise line after "never accept".
+// ParsePromise reads a promise line after "never accept" (or, with
+// Always set by the caller, "always accept").
 func ParsePromise(text string) (Promise, error) {
 	pr := Promise{Text: text}
 	// The region, then each exception, with where each starts.
@@ -164,11 +169,12 @@ func readEnd(c region.Cube, w word, v4, v6, port ir.Field, ports bool) (region.C
 		if !ok {
 			return c, &PacketError{Col: w.col, Msg: fmt.Sprintf("%q is not an address, prefix or range", addr), Hint: "e.g. 192.0.2.1, 198.51.100.0/24, [2001:db8::/32]:443, or * for any"}
 		}
-		f := v4
+		f, family := v4, ir.IPv4
 		if elem.From.Is6() {
-			f = v6
+			f, family = v6, ir.IPv6
 		}
-		c = c.With(f, ir.AddrSet([]ir.AddrElem{elem}))
+		// An address is of one family: a packet of the other has none.
+		c = c.With(f, ir.AddrSet([]ir.AddrElem{elem})).With(ir.FieldNfproto, ir.NfprotoSet(family))
 	}
 	if portText != "" && portText != "*" {
 		first, last, found := strings.Cut(portText, "-")
@@ -203,12 +209,14 @@ func parseAddrs(s string) (ir.AddrElem, bool) {
 }
 
 // Proof is what became of a promise: kept, broken by a packet the
-// simulator accepts (Witness), or unknown (Unknown says why).
+// simulator accepts, or for Always does not (Witness), or unknown
+// (Unknown says why).
 type Proof struct {
 	Promise
 	Kept    bool
-	Witness string // a packet line that breaks it
-	By      string // what accepts the witness
+	Witness string     // a packet line that breaks it
+	Got     ir.Verdict // what the policy does with it
+	By      string     // what decides it
 	// Breaks is the part of the region the witness is of, as a packet
 	// line with sets (FormatRegion).
 	Breaks string
@@ -229,8 +237,8 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		return proof
 	}
 	for _, f := range fates {
-		if f.Verdict != ir.Accept {
-			continue
+		if (f.Verdict == ir.Accept) == pr.Always {
+			continue // what the promise allows
 		}
 		// Its packets as they came, less the exceptions.
 		cubes, ok := f.Cubes(maxPieces)
@@ -249,8 +257,8 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		}
 		for _, c := range left {
 			if w, ok := witness(pr.Dir, c, p); ok {
-				if res := Evaluate(p, w); res.Verdict == ir.Accept && w.inRegion(pr) {
-					proof.Witness, proof.By, proof.Breaks, proof.WitnessPacket = FormatPacket(w), decidedBy(res), FormatRegion(pr.Dir, c), w
+				if res := Evaluate(p, w); (res.Verdict == ir.Accept) != pr.Always && w.inRegion(pr) {
+					proof.Witness, proof.Got, proof.By, proof.Breaks, proof.WitnessPacket = FormatPacket(w), res.Verdict, decidedBy(res), FormatRegion(pr.Dir, c), w
 					return proof
 				}
 			}
@@ -262,7 +270,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 				reasons = append(reasons, fmt.Sprintf("a rule on the way rewrites %s, and which packets had which %s before is not followed", r, r))
 			}
 			if len(reasons) == 0 {
-				reasons = []string{"no packet line can stand for the packets accepted: " + FormatRegion(pr.Dir, c)}
+				reasons = []string{"no packet line can stand for the packets " + Past(f.Verdict) + ": " + FormatRegion(pr.Dir, c)}
 			}
 			for _, r := range reasons {
 				if !slices.Contains(proof.Unknown, r) {
@@ -273,6 +281,11 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 	}
 	proof.Kept = len(proof.Unknown) == 0
 	return proof
+}
+
+// Past is a verdict as what was done: accepted, dropped, rejected.
+func Past(v ir.Verdict) string {
+	return map[ir.Verdict]string{ir.Accept: "accepted", ir.Drop: "dropped", ir.Reject: "rejected"}[v]
 }
 
 func decidedBy(res Result) string {

@@ -37,8 +37,8 @@ packet is an error, never a pass. A reject must answer as its rule says
 broadcast or a reset, the kernel answers nothing, so reject and drop look
 the same.
 
-A promise ("never accept REGION [except ...]") speaks of every packet of
-a region at once: ksc test sends the whole region through the chains,
+A promise ("never accept REGION [except ...]", or "always accept ...")
+speaks of every packet of a region at once: ksc test sends the whole region through the chains,
 each rule cutting it in parts, and finds every part the policy accepts.
 A part its exceptions do not cover breaks the promise; ksc test names a
 packet of it that the simulation accepts. Where the region cannot say
@@ -213,19 +213,26 @@ func (t *tally) prove(promises []sim.Promise, p *ir.Policy) []sim.Expectation {
 		case proof.Kept:
 			t.passed++
 		case proof.Witness != "":
-			witnesses = append(witnesses, sim.Expectation{Line: pr.Line, Verdict: ir.Accept, Packet: proof.WitnessPacket, Text: proof.Witness})
-			fmt.Fprintf(t.e.stdout, "%s:%d: never accept %s: broken: %s is accepted (decided by %s)\n  accepted: %s\n", t.file, pr.Line, pr.Text, proof.Witness, proof.By, proof.Breaks)
+			witnesses = append(witnesses, sim.Expectation{Line: pr.Line, Verdict: proof.Got, Packet: proof.WitnessPacket, Text: proof.Witness})
+			fmt.Fprintf(t.e.stdout, "%s:%d: %s: broken: %s is %s (decided by %s)\n  %s: %s\n", t.file, pr.Line, promiseText(pr), proof.Witness, sim.Past(proof.Got), proof.By, sim.Past(proof.Got), proof.Breaks)
 			t.failed++
 		default:
-			fmt.Fprintf(t.e.stderr, "%s:%d: never accept %s: unknown, because %s\n", t.file, pr.Line, pr.Text, strings.Join(proof.Unknown, "; "))
+			fmt.Fprintf(t.e.stderr, "%s:%d: %s: unknown, because %s\n", t.file, pr.Line, promiseText(pr), strings.Join(proof.Unknown, "; "))
 			t.unknown++
 		}
 	}
 	return witnesses
 }
 
+func promiseText(pr sim.Promise) string {
+	if pr.Always {
+		return "always accept " + pr.Text
+	}
+	return "never accept " + pr.Text
+}
+
 // witnessesInKernel sends the packets that break promises through the
-// policy loaded by loader: the kernel must accept each, as the
+// policy loaded by loader: the kernel must give each the verdict the
 // simulation does, or the two disagree, which is a failure of its own.
 // False is trouble, already reported.
 func (t *tally) witnessesInKernel(ctx context.Context, p *ir.Policy, b sim.TestBlock, ld backends.Loader) bool {
@@ -239,10 +246,10 @@ func (t *tally) witnessesInKernel(ctx context.Context, p *ir.Policy, b sim.TestB
 		case c.Unsent != "":
 			fmt.Fprintf(t.e.stderr, "%s:%d: the breaking packet %s: %s (%s)\n", t.file, c.Line, c.Text, c.Unsent, ld.Name)
 			t.unsent++
-		case c.Got == ir.Accept:
-			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s is accepted in the kernel too (%s)\n", t.file, c.Line, c.Text, ld.Name)
+		case c.Got == c.Verdict:
+			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s is %s in the kernel too (%s)\n", t.file, c.Line, c.Text, sim.Past(c.Got), ld.Name)
 		default:
-			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s: the simulation accepts it, the kernel gives it %s (%s)\n", t.file, c.Line, c.Text, c.Got, ld.Name)
+			fmt.Fprintf(t.e.stdout, "%s:%d: the breaking packet %s: the simulation %s it, the kernel %s it (%s)\n", t.file, c.Line, c.Text, c.Verdict.String()+"s", c.Got.String()+"s", ld.Name)
 			t.failed++
 		}
 	}
