@@ -136,12 +136,18 @@ func planFor(p sim.Packet) (plan, error) {
 	var pl plan
 	pl.silent = p.IsICMPError() || p.Dst.IsMulticast() || isBroadcast(p.Dst) || p.Src.IsUnspecified() ||
 		p.Protocol == ir.TCP && p.TCPFlags&tcpRST != 0
+	if p.Dir != sim.Out && martian(p) {
+		return unsupported("the kernel drops a packet from %s to %s at routing, before the input and forward hooks (a martian source)", p.Src, p.Dst)
+	}
 	switch p.Dir {
 	case sim.Out:
 		if p.Pkttype != 0 {
 			return unsupported("every packet this machine sends is pkttype host")
 		}
 	case sim.Forward:
+		if p.Iif == "lo" || p.Oif == "lo" {
+			return unsupported("the kernel forwards no packet from or to lo")
+		}
 		if p.Src == routerAddress(p.Dst) || p.Dst == routerAddress(p.Dst) {
 			return unsupported("%s is the lab's own address on the way out of a forwarded packet", routerAddress(p.Dst))
 		}
@@ -204,6 +210,19 @@ func planFor(p sim.Packet) (plan, error) {
 		return unsupported("a %s packet has no flow, so no conntrack mark", p.CtState)
 	}
 	return pl, nil
+}
+
+// martian reports an arriving packet whose source routing refuses: a
+// multicast or broadcast source, or 0.0.0.0 but to the broadcast address
+// (a DHCP client's), as ip_route_input_slow and ip6_rcv_core do.
+func martian(p sim.Packet) bool {
+	switch {
+	case p.Src.IsMulticast(), isBroadcast(p.Src):
+		return true
+	case p.Src.Is4() && p.Src.IsUnspecified():
+		return !isBroadcast(p.Dst)
+	}
+	return false
 }
 
 // documentation and the other ranges the lab sends to: none routes to a
