@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/internal/golden"
+	"github.com/ksc-project/ksc/internal/mutate"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/sim"
 	"github.com/stretchr/testify/assert"
@@ -33,54 +34,37 @@ func TestDifferenceOfMutants(t *testing.T) {
 		changes, err := sim.Difference(orig, orig)
 		require.NoError(t, err)
 		assert.Empty(t, changes, "%s against itself", file)
-		lines := strings.Split(string(src), "\n")
-		for i, l := range lines {
-			body := strings.TrimSpace(l)
-			if strings.HasPrefix(body, "#") || strings.Contains(body, "{") || strings.Contains(body, "policy") {
+		for _, m := range mutate.Verdicts(src) {
+			mut, ds := lang.Load(file, m.Src, cfg)
+			if ds.HasErrors() {
 				continue
 			}
-			var variants []string
-			switch {
-			case strings.HasSuffix(body, " accept"):
-				variants = []string{"", strings.TrimSuffix(l, "accept") + "drop"}
-			case strings.HasSuffix(body, " drop"):
-				variants = []string{"", strings.TrimSuffix(l, "drop") + "accept"}
-			default:
-				continue
-			}
-			for _, v := range variants {
-				mutated := append(append(append([]string{}, lines[:i]...), v), lines[i+1:]...)
-				mut, ds := lang.Load(file, []byte(strings.Join(mutated, "\n")), cfg)
-				if ds.HasErrors() {
+			mutants++
+			changes, err := sim.Difference(orig, mut)
+			require.NoError(t, err)
+			shown := 0
+			for _, c := range changes {
+				if c.Witness == "" {
 					continue
 				}
-				mutants++
-				changes, err := sim.Difference(orig, mut)
+				shown++
+				w, err := sim.ParsePacket(c.Witness)
 				require.NoError(t, err)
-				shown := 0
-				for _, c := range changes {
-					if c.Witness == "" {
-						continue
-					}
-					shown++
-					w, err := sim.ParsePacket(c.Witness)
-					require.NoError(t, err)
-					require.NotEqual(t, sim.Evaluate(orig, w).Verdict, sim.Evaluate(mut, w).Verdict, "%s:%d: %s", file, i+1, c.Witness)
-				}
-				switch {
-				case shown > 0:
-					differ++
-					continue
-				case len(changes) > 0:
-					unsure++
-					continue
-				}
-				equal++
-				for range 1500 {
-					p := draw(r, []sim.Direction{sim.In, sim.Out, sim.Forward}[r.IntN(3)])
-					require.Equal(t, sim.Evaluate(orig, p).Verdict, sim.Evaluate(mut, p).Verdict,
-						"%s:%d mutated is reported equal, but %s differs", file, i+1, sim.FormatPacket(p))
-				}
+				require.NotEqual(t, sim.Evaluate(orig, w).Verdict, sim.Evaluate(mut, w).Verdict, "%s:%d %s: %s", file, m.Line, m.Change, c.Witness)
+			}
+			switch {
+			case shown > 0:
+				differ++
+				continue
+			case len(changes) > 0:
+				unsure++
+				continue
+			}
+			equal++
+			for range 1500 {
+				p := draw(r, []sim.Direction{sim.In, sim.Out, sim.Forward}[r.IntN(3)])
+				require.Equal(t, sim.Evaluate(orig, p).Verdict, sim.Evaluate(mut, p).Verdict,
+					"%s:%d %s is reported equal, but %s differs", file, m.Line, m.Change, sim.FormatPacket(p))
 			}
 		}
 	}

@@ -330,7 +330,11 @@ func witness(dir Direction, c region.Cube, p *ir.Policy) (Packet, bool) {
 		ifaces = []ir.Field{ir.FieldIifname, ir.FieldOifname}
 	}
 	for _, f := range ifaces {
-		name, ok := pickInterface(c.Set(f), p)
+		set := c.Set(f)
+		if dir == Forward {
+			set = set.Minus(ir.InterfaceSet("lo")) // nothing is forwarded from or to lo
+		}
+		name, ok := pickInterface(set, p)
 		if !ok {
 			return Packet{}, false
 		}
