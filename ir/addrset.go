@@ -1,9 +1,11 @@
 package ir
 
 import (
+	"fmt"
 	"math/bits"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // MergeRanges sorts address elements and merges those that overlap or
@@ -81,4 +83,50 @@ func LastAddr(p netip.Prefix) netip.Addr {
 		return netip.AddrFrom4([4]byte(b[12:]))
 	}
 	return netip.AddrFrom16(b)
+}
+
+// NotAnAddress is ParseAddrElem's message for text that is no address at
+// all, which callers say in their own words.
+const NotAnAddress = "not an address"
+
+// ParseAddrElem reads an address, a prefix ("192.0.2.0/24") or a range
+// ("192.0.2.4-192.0.2.6"), as policies and packet regions write them: a
+// message and a hint say what is wrong, or the message is empty.
+func ParseAddrElem(t string) (AddrElem, string, string) {
+	if strings.Contains(t, "/") {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			return AddrElem{}, fmt.Sprintf("malformed prefix %q", t), "write a prefix as ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32"
+		}
+		if p.Addr().Zone() != "" {
+			return AddrElem{}, fmt.Sprintf("prefix %q has a zone", t), ""
+		}
+		if p.Masked() != p {
+			return AddrElem{}, fmt.Sprintf("prefix %s has host bits set", t), "did you mean " + p.Masked().String() + "?"
+		}
+		return AddrElem{From: p.Addr(), To: LastAddr(p), Prefix: p}, "", ""
+	}
+	if a, b, ok := strings.Cut(t, "-"); ok {
+		from, err1 := netip.ParseAddr(a)
+		to, err2 := netip.ParseAddr(b)
+		if err1 != nil || err2 != nil || from.Zone() != "" || to.Zone() != "" {
+			return AddrElem{}, fmt.Sprintf("malformed address range %q", t), "write a range as FIRST-LAST, e.g. 192.0.2.4-192.0.2.6"
+		}
+		if from.Is4() != to.Is4() {
+			return AddrElem{}, fmt.Sprintf("address range %q mixes IPv4 and IPv6", t), ""
+		}
+		if to.Less(from) {
+			return AddrElem{}, fmt.Sprintf("address range %q is empty: its first address is above its last", t), "did you mean " + b + "-" + a + "?"
+		}
+		return AddrElem{From: from, To: to}, "", ""
+	}
+	a, err := netip.ParseAddr(t)
+	if err != nil {
+		return AddrElem{}, NotAnAddress, ""
+	}
+	if a.Zone() != "" {
+		return AddrElem{}, fmt.Sprintf("address %q has a zone", t), "remove the %zone part"
+	}
+	a = a.Unmap()
+	return AddrElem{From: a, To: a}, "", ""
 }

@@ -102,49 +102,16 @@ func parseAddrElem(e elem) (ir.AddrElem, string, string) {
 	if e.quoted {
 		return ir.AddrElem{}, "expected an address, " + e.describe(), "addresses are written without quotes"
 	}
-	t := e.text
-	if strings.Contains(t, "/") {
-		p, err := netip.ParsePrefix(t)
-		if err != nil {
-			return ir.AddrElem{}, fmt.Sprintf("malformed prefix %q", t), "write a prefix as ADDRESS/LENGTH, e.g. 192.0.2.0/24 or 2001:db8::/32"
-		}
-		if p.Addr().Zone() != "" {
-			return ir.AddrElem{}, fmt.Sprintf("prefix %q has a zone", t), ""
-		}
-		if p.Masked() != p {
-			return ir.AddrElem{}, fmt.Sprintf("prefix %s has host bits set", t), "did you mean " + p.Masked().String() + "?"
-		}
-		last := ir.LastAddr(p)
-		return ir.AddrElem{Pos: e.pos, From: p.Addr(), To: last, Prefix: p}, "", ""
+	a, msg, hint := ir.ParseAddrElem(e.text)
+	switch {
+	case msg == "":
+		a.Pos = e.pos
+	case msg == ir.NotAnAddress && e.kind() == "a name" && strings.ContainsAny(e.text, ".:"):
+		msg, hint = fmt.Sprintf("malformed address %q", e.text), "ksc takes addresses, not host names: nothing may be resolved outside the tunnel"
+	case msg == ir.NotAnAddress:
+		msg = "expected an address, " + e.describe()
 	}
-	if a, b, ok := strings.Cut(t, "-"); ok {
-		from, err1 := netip.ParseAddr(a)
-		to, err2 := netip.ParseAddr(b)
-		if err1 != nil || err2 != nil || from.Zone() != "" || to.Zone() != "" {
-			return ir.AddrElem{}, fmt.Sprintf("malformed address range %q", t), "write a range as FIRST-LAST, e.g. 192.0.2.4-192.0.2.6"
-		}
-		if from.Is4() != to.Is4() {
-			return ir.AddrElem{}, fmt.Sprintf("address range %q mixes IPv4 and IPv6", t), ""
-		}
-		if to.Less(from) {
-			return ir.AddrElem{}, fmt.Sprintf("address range %q is empty: its first address is above its last", t), "did you mean " + b + "-" + a + "?"
-		}
-		return ir.AddrElem{Pos: e.pos, From: from, To: to}, "", ""
-	}
-	a, err := netip.ParseAddr(t)
-	if err != nil {
-		if e.kind() == "a name" && strings.ContainsAny(t, ".:") {
-			return ir.AddrElem{}, fmt.Sprintf("malformed address %q", t), "ksc takes addresses, not host names: nothing may be resolved outside the tunnel"
-		}
-		return ir.AddrElem{}, "expected an address, " + e.describe(), ""
-	}
-	if a.Zone() != "" {
-		return ir.AddrElem{}, fmt.Sprintf("address %q has a zone", t), "remove the %zone part"
-	}
-	if a.Is4In6() {
-		a = a.Unmap()
-	}
-	return ir.AddrElem{Pos: e.pos, From: a, To: a}, "", ""
+	return a, msg, hint
 }
 
 // editDistance is the Levenshtein distance, for "did you mean" hints.

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/internal/golden"
@@ -28,7 +27,7 @@ func TestDifferenceOfMutants(t *testing.T) {
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)
-		cfg := exampleConfig(t, file)
+		cfg := golden.ExampleConfig(t, file)
 		orig, ds := lang.Load(file, src, cfg)
 		require.False(t, ds.HasErrors(), "%v", ds)
 		changes, err := sim.Difference(orig, orig)
@@ -71,19 +70,4 @@ func TestDifferenceOfMutants(t *testing.T) {
 	t.Logf("%d mutants: %d reported different (each shown by a packet), %d equal (held against drawn packets), %d with differences only where the region is unsure", mutants, differ, equal, unsure)
 	assert.Greater(t, mutants, 100)
 	assert.Greater(t, differ, mutants/2)
-}
-
-// exampleConfig is the settings of an example's first test block.
-func exampleConfig(t *testing.T, file string) lang.Config {
-	data, err := os.ReadFile(strings.TrimSuffix(file, ".ks") + ".kst")
-	require.NoError(t, err)
-	blocks, err := sim.ParseTests(data)
-	require.NoError(t, err)
-	cfg := lang.Config{Enable: blocks[0].Enable}
-	for _, d := range blocks[0].Defines {
-		o, err := lang.ParseOverride(d)
-		require.NoError(t, err)
-		cfg.Defines = append(cfg.Defines, o)
-	}
-	return cfg
 }

@@ -165,9 +165,12 @@ func readEnd(c region.Cube, w word, v4, v6, port ir.Field, ports bool) (region.C
 		addr, portText = strings.Trim(w.text[:i], "[]"), w.text[i+1:]
 	}
 	if addr != "*" {
-		elem, ok := parseAddrs(addr)
-		if !ok {
-			return c, &PacketError{Col: w.col, Msg: fmt.Sprintf("%q is not an address, prefix or range", addr), Hint: "e.g. 192.0.2.1, 198.51.100.0/24, [2001:db8::/32]:443, or * for any"}
+		elem, msg, hint := ir.ParseAddrElem(addr)
+		if msg == ir.NotAnAddress {
+			msg, hint = fmt.Sprintf("%q is not an address, prefix or range", addr), "e.g. 192.0.2.1, 198.51.100.0/24, [2001:db8::/32]:443, or * for any"
+		}
+		if msg != "" {
+			return c, &PacketError{Col: w.col, Msg: msg, Hint: hint}
 		}
 		f, family := v4, ir.IPv4
 		if elem.From.Is6() {
@@ -189,23 +192,6 @@ func readEnd(c region.Cube, w word, v4, v6, port ir.Field, ports bool) (region.C
 		c = c.With(port, ir.PortSet(ir.PortRange{First: uint16(a), Last: uint16(b)}))
 	}
 	return c, nil
-}
-
-func parseAddrs(s string) (ir.AddrElem, bool) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		p = p.Masked()
-		return ir.AddrElem{From: p.Addr(), To: ir.LastAddr(p), Prefix: p}, true
-	}
-	if from, to, ok := strings.Cut(s, "-"); ok {
-		a, err1 := netip.ParseAddr(from)
-		b, err2 := netip.ParseAddr(to)
-		if err1 != nil || err2 != nil || a.Is4() != b.Is4() || b.Less(a) {
-			return ir.AddrElem{}, false
-		}
-		return ir.AddrElem{From: a, To: b}, true
-	}
-	a, err := netip.ParseAddr(s)
-	return ir.AddrElem{From: a.Unmap(), To: a.Unmap()}, err == nil
 }
 
 // Proof is what became of a promise: kept, broken by a packet the

@@ -37,7 +37,9 @@ func TestPromiseRegion(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"up eth0", `1: unknown direction "up"`},
 		{"out", `4: missing an interface`},
-		{"out eth0 tcp 192.0.2.0/33", `14: "192.0.2.0/33" is not an address, prefix or range`},
+		{"out eth0 tcp 192.0.2.0/33", `14: malformed prefix "192.0.2.0/33"`},
+		{"out eth0 tcp 192.0.2.9-192.0.2.1", `14: address range "192.0.2.9-192.0.2.1" is empty: its first address is above its last`},
+		{"out eth0 tcp dns.example", `14: "dns.example" is not an address, prefix or range`},
 		{"out eth0 tcp * *:70000", `16: "70000" is not a port or a range of ports`},
 		{"out eth0 * * * sleepy", `16: unknown conntrack state "sleepy"`},
 		{"out eth0 * * * new extra", `20: unexpected "extra"`},
@@ -67,12 +69,7 @@ func TestKeptPromisesHoldForDrawnPackets(t *testing.T) {
 		src, err := os.ReadFile(strings.TrimSuffix(file, ".kst") + ".ks")
 		require.NoError(t, err)
 		for _, b := range blocks {
-			cfg := lang.Config{Enable: b.Enable}
-			for _, d := range b.Defines {
-				o, err := lang.ParseOverride(d)
-				require.NoError(t, err)
-				cfg.Defines = append(cfg.Defines, o)
-			}
+			cfg := golden.BlockConfig(t, b, filepath.Dir(file))
 			p, ds := lang.Load(file, src, cfg)
 			require.False(t, ds.HasErrors(), "%v", ds)
 			for _, pr := range b.Promises {

@@ -35,16 +35,9 @@ func TestFatesAgreeWithEvaluate(t *testing.T) {
 		src, err := os.ReadFile(strings.TrimSuffix(file, ".kst") + ".ks")
 		require.NoError(t, err)
 		for _, b := range blocks {
-			cfg := lang.Config{Enable: b.Enable}
-			for _, d := range b.Defines {
-				o, err := lang.ParseOverride(d)
-				require.NoError(t, err)
-				cfg.Defines = append(cfg.Defines, o)
-			}
+			cfg := golden.BlockConfig(t, b, filepath.Dir(file))
 			p, ds := lang.Load(file, src, cfg)
-			if ds.HasErrors() {
-				continue // a define of a file, read from the test's directory by ksc test
-			}
+			require.False(t, ds.HasErrors(), "%s:%d: %v", file, b.Line, ds)
 			fates := map[sim.Direction][]sim.Fate{}
 			for _, x := range b.Expect {
 				dir := x.Packet.Dir

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/backends"
@@ -46,7 +45,7 @@ func TestDifferencesHoldInTheKernel(t *testing.T) {
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)
-		cfg := firstBlockConfig(t, file)
+		cfg := golden.ExampleConfig(t, file)
 		for _, m := range mutate.Verdicts(src) {
 			all = append(all, candidate{file, cfg, src, m})
 		}
@@ -105,19 +104,4 @@ func envUint(name string, def uint64) uint64 {
 		return v
 	}
 	return def
-}
-
-// firstBlockConfig is the settings of an example's first test block.
-func firstBlockConfig(t *testing.T, file string) lang.Config {
-	data, err := os.ReadFile(strings.TrimSuffix(file, ".ks") + ".kst")
-	require.NoError(t, err)
-	blocks, err := sim.ParseTests(data)
-	require.NoError(t, err)
-	cfg := lang.Config{Enable: blocks[0].Enable}
-	for _, d := range blocks[0].Defines {
-		o, err := lang.ParseOverride(d)
-		require.NoError(t, err)
-		cfg.Defines = append(cfg.Defines, o)
-	}
-	return cfg
 }

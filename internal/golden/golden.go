@@ -14,6 +14,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/sim"
 	"github.com/stretchr/testify/require"
 )
 
@@ -158,4 +159,30 @@ func Where(t testing.TB, path, text string) string {
 	}
 	t.Fatalf("%s has no line starting with %q", path, text)
 	return ""
+}
+
+// BlockConfig is a test block's settings (its "with" line) as the front
+// end takes them. A define of a file is read from dir, as ksc test reads
+// it beside the test file.
+func BlockConfig(t testing.TB, b sim.TestBlock, dir string) lang.Config {
+	t.Helper()
+	cfg := lang.Config{Enable: b.Enable, DefineFilesIn: dir}
+	for _, d := range b.Defines {
+		o, err := lang.ParseOverride(d)
+		require.NoError(t, err)
+		cfg.Defines = append(cfg.Defines, o)
+	}
+	return cfg
+}
+
+// ExampleConfig is the settings of the first test block of a policy's
+// .kst (the file beside it), as BlockConfig.
+func ExampleConfig(t testing.TB, policy string) lang.Config {
+	t.Helper()
+	kst := strings.TrimSuffix(policy, ".ks") + ".kst"
+	data, err := os.ReadFile(kst)
+	require.NoError(t, err)
+	blocks, err := sim.ParseTests(data)
+	require.NoError(t, err)
+	return BlockConfig(t, blocks[0], filepath.Dir(kst))
 }
