@@ -211,7 +211,8 @@ func unsure(r *ir.Rule, why string) Unsure { return Unsure{Rule: r, Why: why} }
 // Fates sends every packet of region r, going dir, through the policy's
 // chains at once: the chains of each hook in priority order, each rule
 // cutting the parts it holds for from those it does not, as Evaluate
-// does for one packet. Together the fates' packets are r's.
+// does for one packet. Every packet of r is in a fate, and in more than
+// one only where their Maybe says why (a rule that may hold or not).
 func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
 	w := &walker{dir: dir}
 	var out []Fate
