@@ -332,9 +332,34 @@ func (w *guard) run() int {
 		case conn := <-confirms:
 			return w.confirm(conn)
 		case sig := <-signals:
+			defer w.awaitApply(fromApply)
 			return w.rollBack("stopped by " + unix.SignalName(sig.(syscall.Signal)))
 		case <-timer.C:
+			defer w.awaitApply(fromApply)
 			return w.rollBack("not confirmed within " + w.cfg.timeout.String())
+		}
+	}
+}
+
+// applyGrace is how long the apply has, once the guard has rolled back,
+// to take the outcome and go.
+const applyGrace = 2 * time.Second
+
+// awaitApply gives the apply, told the outcome, applyGrace to go, and
+// kills it if it has not: stopped at its terminal (Ctrl-Z) it would hold
+// the apply lock, which it shares with the guard, and no later apply of
+// the namespace could run.
+func (w *guard) awaitApply(fromApply <-chan string) {
+	grace := time.After(applyGrace)
+	for fromApply != nil {
+		select {
+		case _, ok := <-fromApply:
+			if !ok {
+				return
+			}
+		case <-grace:
+			w.stopApply()
+			return
 		}
 	}
 }

@@ -267,6 +267,16 @@ func TestConfirmOutlivesTheApply(t *testing.T) {
 // the deadline the guard kills it, so that it cannot change the ruleset
 // afterwards, rolls back, and lets go of the lock.
 func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
+	// Stopped as soon as its guard is there (mostly before the ruleset is
+	// in), and stopped once the guard waits for "ksc confirm": either
+	// way the deadline rolls back, and the stopped apply, which shares
+	// the apply lock, is killed so that the next apply can run.
+	for _, when := range []string{"guard started", "waiting for confirm"} {
+		t.Run(when, func(t *testing.T) { confirmDeadlineWithApplyStopped(t, when == "waiting for confirm") })
+	}
+}
+
+func confirmDeadlineWithApplyStopped(t *testing.T, waiting bool) {
 	labtest.Require(t, "nft")
 	useRunDir(t)
 	ns := labtest.NewNS(t, "stopped")
@@ -279,6 +289,11 @@ func TestConfirmDeadlineHoldsWhenTheApplyStops(t *testing.T) {
 	apply.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
 	require.NoError(t, apply.Start())
 	require.Eventually(t, func() bool { return guardOf(ns.Name) != 0 }, 10*time.Second, 5*time.Millisecond, "no rollback guard started")
+	if waiting {
+		socket, err := enforce.Namespace(ns.Name).GuardSocket()
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { _, err := os.Stat(socket); return err == nil }, 10*time.Second, 2*time.Millisecond, "the guard never waited for ksc confirm")
+	}
 	require.NoError(t, apply.Process.Signal(syscall.SIGSTOP))
 	started := time.Now()
 	exited := make(chan error, 1)
