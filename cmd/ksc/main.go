@@ -86,6 +86,7 @@ func init() {
 		{"explain", "say what a policy does with one packet, without loading it", runExplain, explainUsage},
 		{"test", "check a policy's promises (POLICY.kst), simulated or in the kernel", runTest, testUsage},
 		{"fmt", "print or rewrite a policy in the canonical layout", runFmt, fmtUsage},
+		{"import", "print an nft ruleset (a file, or the live one) as a policy", runImport, importUsage},
 		{"apply", "apply a policy to the running kernel, atomically (netlink)", runApply, applyUsage},
 		{"confirm", `confirm a waiting "ksc apply --confirm"`, runConfirm, confirmUsage},
 		{"diff", "show what applying a policy would change", runDiff, diffUsage},

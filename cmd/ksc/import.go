@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/ksc-project/ksc/enforce"
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/lang"
+)
+
+const importUsage = `Usage: ksc import [RULESET | --live [--netns NAME]]
+
+Print a firewall you already have as a ksc policy, in ksc fmt's layout:
+RULESET is a file in nft's syntax (what nft -f reads, or what "nft list
+ruleset" prints; - for standard input), and --live reads the ruleset in
+force (nft list ruleset, in the namespace --netns names; root).
+
+A rule the policy language cannot say is not imported: it stays in the
+policy as a comment that names it and why ("# ksc import: not imported
+(...): RULE"), never as a different rule, and ksc import says how many on
+standard error. Until they are written by hand the policy is not the
+ruleset: exit status 1. Exit status 0 when every rule was imported, 2 on
+trouble (a table, chain or set the language cannot say).
+
+Examples:
+  ksc import /etc/nftables.conf > policy.ks
+  sudo ksc import --live > policy.ks
+  ksc import ruleset.nft | ksc check -
+`
+
+func runImport(e env, args []string) int {
+	flags := newFlags(e, "import")
+	live := flags.Bool("live", false, "import the ruleset in force (nft list ruleset; root)")
+	netns := namespaceFlag(flags)
+	if code := parseFlags(e, flags, importUsage, args); code >= 0 {
+		return code
+	}
+	var src []byte
+	var name string
+	switch {
+	case *live && flags.NArg() == 0:
+		out, err := listRuleset(enforce.Namespace(*netns).Path())
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
+			return exitUsage
+		}
+		src, name = out, "the live ruleset"
+	case !*live && flags.NArg() == 1:
+		var err error
+		if src, name, err = readPolicy(e, flags.Arg(0)); err != nil {
+			fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
+			return exitUsage
+		}
+	default:
+		fmt.Fprintf(e.stderr, "ksc import: want one ruleset file (or - for standard input), or --live\nRun \"ksc import --help\" for usage.\n")
+		return exitUsage
+	}
+	out, skipped, ds := lang.Import(name, src)
+	if ds.HasErrors() {
+		printDiagnostics(e.stderr, ds, map[string][]byte{name: src})
+		return exitUsage
+	}
+	e.stdout.Write(out)
+	if len(skipped) == 0 {
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "ksc import: %d rules not imported (the \"# ksc import:\" lines): the policy is not the ruleset until they are written by hand\n", len(skipped))
+	return exitFailure
+}
+
+// listRuleset is nft's listing of the ruleset in the namespace at nsPath
+// (the current one when empty).
+func listRuleset(nsPath string) ([]byte, error) {
+	var out []byte
+	err := nsenter.Run(nsPath, func() error {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command("nft", "list", "ruleset")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("nft list ruleset: %v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		out = stdout.Bytes()
+		return nil
+	})
+	return out, err
+}

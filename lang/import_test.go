@@ -1,0 +1,38 @@
+package lang_test
+
+import (
+	"testing"
+
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A rule the language cannot say is left out as a comment that names it
+// and why; the rest is the ruleset in ksc's layout.
+func TestImportLeavesOutWhatItCannotSay(t *testing.T) {
+	src := "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n" +
+		"\t\tct state established,related accept\n\t\tmeta cpu 1 accept\n\t\ttcp dport 22 counter packets 3 bytes 180 accept\n\t}\n}\n"
+	out, skipped, ds := lang.Import("r.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.Len(t, skipped, 1)
+	assert.Equal(t, "r.nft:5:8: unknown meta field \"cpu\"", skipped[0].Error())
+	assert.Equal(t, "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter\n\t\tpolicy drop\n"+
+		"\t\tct state established,related accept\n\t\t# ksc import: not imported (unknown meta field \"cpu\"): meta cpu 1 accept\n"+
+		"\t\ttcp dport 22 counter packets 3 bytes 180 accept\n\t}\n}\n", string(out))
+	_, ds = lang.Load("out.ks", out, lang.Config{})
+	assert.False(t, ds.HasErrors(), "what ksc import writes loads: %v", ds)
+}
+
+// What is not a rule is not left out: the import fails with the error.
+func TestImportFailsOnWhatIsNotARule(t *testing.T) {
+	for _, src := range []string{
+		"table inet t {\n\tchain c {\n\t\ttype filter hook ingress priority 0;\n\t}\n}\n",
+		"table inet t {\n\tset s {\n\t\ttype ether_addr\n\t}\n}\n",
+		"table inet t {\n\tchain c {\n", // a syntax error
+	} {
+		out, _, ds := lang.Import("r.nft", []byte(src))
+		assert.True(t, ds.HasErrors(), src)
+		assert.Nil(t, out, src)
+	}
+}
