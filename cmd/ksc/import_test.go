@@ -55,3 +55,27 @@ func TestImportRoundTrip(t *testing.T) {
 	t.Logf("%d rulesets imported, %d of %d listed lines (verdict maps and meters aside) identical", imported, same, lines)
 	require.GreaterOrEqual(t, imported, 6)
 }
+
+// ksc diff --packets reads the live ruleset as ksc import does and says
+// what applying the policy would change for packets: nothing for the
+// policy in force, the port it opens for one more rule.
+func TestDiffPacketsAgainstTheLiveRuleset(t *testing.T) {
+	labtest.Require(t, "nft")
+	useRunDir(t)
+	ns := labtest.NewNS(t, "diffpackets")
+	require.Equal(t, 0, first(ksc("apply", server, "--netns", ns.Name)))
+	code, stdout, stderr := ksc("diff", server, "--netns", ns.Name, "--packets")
+	assert.Equal(t, 0, code, stdout+stderr)
+	assert.Empty(t, stdout)
+
+	src, err := os.ReadFile(server)
+	require.NoError(t, err)
+	more := strings.Replace(string(src), "tcp dport $WEB_PORTS accept", "tcp dport $WEB_PORTS accept\n\t\ttcp dport 8080 accept", 1)
+	require.NotEqual(t, string(src), more)
+	path := filepath.Join(t.TempDir(), "more.ks")
+	require.NoError(t, os.WriteFile(path, []byte(more), 0o644))
+	code, stdout, stderr = ksc("diff", path, "--netns", ns.Name, "--packets")
+	assert.Equal(t, 1, code, stdout+stderr)
+	assert.Contains(t, stdout, `opens in iifname != "lo" meta l4proto tcp th dport 8080`)
+	assert.Contains(t, stdout, "  e.g. in eth0 tcp 192.0.2.2:40000 198.51.100.9:8080: drop by the live ruleset:")
+}

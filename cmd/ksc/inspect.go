@@ -9,6 +9,7 @@ import (
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/sim"
 	"github.com/spf13/pflag"
 )
@@ -17,7 +18,9 @@ const diffUsage = `Usage: ksc diff POLICY [flags]
        ksc diff OLD NEW [-e NAME] [-D NAME=VALUE]
 
 Show what "ksc apply POLICY" would change in the live ruleset: lines with
-"-" would go, lines with "+" would come.
+"-" would go, lines with "+" would come. With --packets, what it would
+change for packets, as below, the live ruleset read as ksc import reads
+it.
 
 With two policies, show what the change from OLD to NEW does to packets:
 every region of packets whose verdict differs, found for all packets at
@@ -93,6 +96,7 @@ func liveCommand(e env, name, usage string, args []string) (pf *policyFlags, p *
 
 func runDiff(e env, args []string) int {
 	o := newLiveFlags(e, "diff")
+	byPacket := o.flags.Bool("packets", false, "compare what the live ruleset and POLICY do with packets, as ksc diff OLD NEW does (nft only)")
 	if code := parseFlags(e, o.flags, diffUsage, args); code >= 0 {
 		return code
 	}
@@ -102,6 +106,9 @@ func runDiff(e env, args []string) int {
 	path, ok := onePolicyArg(e, o.flags)
 	if !ok {
 		return exitUsage
+	}
+	if *byPacket {
+		return liveDifference(e, o, path)
 	}
 	p, _, fw, code := o.open(e, path)
 	if code == exitFailure {
@@ -136,6 +143,48 @@ func policyDifference(e env, pf *policyFlags, oldPath, newPath string) int {
 	if newer == nil {
 		return exitUsage
 	}
+	return printChanges(e, old, newer)
+}
+
+// liveDifference compares what the ruleset in force does with packets
+// with what the policy at path would: the live ruleset read as ksc
+// import reads it, which must leave out no rule.
+func liveDifference(e env, o liveFlags, path string) int {
+	if *o.backend != "nft" {
+		fmt.Fprintln(e.stderr, "ksc diff: --packets reads the live ruleset as nft lists it; iptables' rules are not read yet")
+		return exitUsage
+	}
+	src, err := listRuleset(enforce.Namespace(*o.netns).Path())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ksc diff: %v\n", err)
+		return exitUsage
+	}
+	text, skipped, ds := lang.Import("the live ruleset", src)
+	switch {
+	case ds.HasErrors():
+		printDiagnostics(e.stderr, ds, map[string][]byte{"the live ruleset": src})
+		return exitUsage
+	case len(skipped) > 0:
+		fmt.Fprintf(e.stderr, "ksc diff: the live ruleset has %d rules the policy language cannot say, first %s: what it does with packets is not known\n", len(skipped), skipped[0].Error())
+		return exitUsage
+	}
+	live, ds := lang.Load("the live ruleset", text, lang.Config{})
+	if ds.HasErrors() {
+		printDiagnostics(e.stderr, ds, map[string][]byte{"the live ruleset": text})
+		return exitUsage
+	}
+	o.pf.cmd = "diff"
+	p := o.pf.load(e, path)
+	if p == nil {
+		return exitUsage
+	}
+	return printChanges(e, live, p)
+}
+
+// printChanges prints every region of packets whose verdict the two
+// policies differ on, each with a packet that shows it; its exit status
+// is diff(1)'s.
+func printChanges(e env, old, newer *ir.Policy) int {
 	changes, err := sim.Difference(old, newer)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc diff: %v\n", err)
