@@ -337,18 +337,19 @@ func witness(dir Direction, c region.Cube, p *ir.Policy) (Packet, bool) {
 		}
 		line = append(line, netip.AddrPortFrom(a, pickPort(c.Set(port), []uint16{40000, 9}[j])).String())
 	}
+	states := c.Set(ir.FieldCtState)
+	state := ir.CtNew
+	if !states.Has(ir.CtStateSet(ir.CtNew)[0].Lo) {
+		state = ir.CtState(states[0].Lo.Uint())
+	}
 	if proto == icmp {
 		kind := map[ir.Protocol]ir.Field{ir.ICMP: ir.FieldICMPType, ir.ICMPv6: ir.FieldICMPv6Type}[proto]
-		types := c.Set(kind)
-		echo := map[ir.Protocol]uint32{ir.ICMP: 8, ir.ICMPv6: 128}[proto]
-		t := echo
-		if !types.Has(ir.NumberSet(echo)[0].Lo) {
-			t = uint32(types[0].Lo.Uint())
-		}
+		var t uint32
+		t, state = icmpType(c.Set(kind), states, state, ir.Packet{Src: netip.MustParseAddr(defaults[0]), Protocol: proto})
 		line = append(line, strconv.Itoa(int(t)))
 	}
-	if states := c.Set(ir.FieldCtState); !states.Has(ir.CtStateSet(ir.CtNew)[0].Lo) {
-		line = append(line, ir.KindCtState.NameOf(uint32(states[0].Lo.Uint())))
+	if state != ir.CtNew {
+		line = append(line, state.String())
 	}
 	if marks := c.Set(ir.FieldMark); !marks.Has(ir.NumberSet(0)[0].Lo) {
 		line = append(line, "mark", fmt.Sprintf("%#x", marks[0].Lo.Uint()))
@@ -358,6 +359,22 @@ func witness(dir Direction, c region.Cube, p *ir.Policy) (Packet, bool) {
 		return Packet{}, false
 	}
 	return w, true
+}
+
+// icmpType picks an ICMP type of types whose first packet conntrack gives
+// a state of states (an echo request is new, a reply without its request
+// invalid), as the lab can make it, new first, then state; else the first
+// type, and state.
+func icmpType(types, states ir.Set, state ir.CtState, p ir.Packet) (uint32, ir.CtState) {
+	for _, want := range []ir.CtState{ir.CtNew, state} {
+		for _, t := range []uint32{8, 0, 3, 128, 129, 1, 135, 136, 133, 134} {
+			p.ICMPType = uint8(t)
+			if types.Has(ir.NumberSet(t)[0].Lo) && states.Has(ir.CtStateSet(want)[0].Lo) && InitialState(p) == want {
+				return t, want
+			}
+		}
+	}
+	return uint32(types[0].Lo.Uint()), state
 }
 
 // pickInterface is a name in set: one the policy names, or one a span
