@@ -76,10 +76,13 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 			for _, c := range region.Merge(groups[k]) {
 				ch := Change{Dir: dir, Packets: c, Old: k.old, New: k.new, OldBy: k.oldBy, NewBy: k.newBy, Maybe: maybe[k]}
 				if w, ok := witness(dir, c, new); ok {
-					ro, rn := Evaluate(old, w), Evaluate(new, w)
-					if ro.Verdict != rn.Verdict {
-						ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
-						ch.Old, ch.New = ro.Verdict, rn.Verdict
+					for _, w := range variants(w) {
+						ro, rn := Evaluate(old, w), Evaluate(new, w)
+						if ro.Verdict != rn.Verdict {
+							ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
+							ch.Old, ch.New = ro.Verdict, rn.Verdict
+							break
+						}
 					}
 				}
 				out = append(out, ch)
@@ -101,6 +104,19 @@ func contradict(a, b []Unsure) bool {
 		}
 	}
 	return false
+}
+
+// variants are the packet, and the same packet with what a region leaves
+// unsure that a line can give otherwise: another owner for what this
+// machine sends (a rule on meta skuid may hold for one and not the other).
+func variants(w Packet) []Packet {
+	out := []Packet{w}
+	if w.Dir == Out && w.UID == 0 {
+		v := w
+		v.UID, v.GID = 1000, 1000
+		out = append(out, v)
+	}
+	return out
 }
 
 const rewrittenNote = "a rule on the way rewrites an address or a mark, and which packets had which before is not followed"

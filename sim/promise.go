@@ -351,14 +351,23 @@ func witness(dir Direction, c region.Cube, p *ir.Policy) (Packet, bool) {
 	if state != ir.CtNew {
 		line = append(line, state.String())
 	}
-	if marks := c.Set(ir.FieldMark); !marks.Has(ir.NumberSet(0)[0].Lo) {
-		line = append(line, "mark", fmt.Sprintf("%#x", marks[0].Lo.Uint()))
-	}
 	w, err := ParsePacket(strings.Join(line, " "))
-	if err != nil || !c.Has(w.Packet) {
+	if err != nil {
 		return Packet{}, false
 	}
-	return w, true
+	// The other fields the cube narrows that a packet line gives ("mark
+	// 0x1", "rpf missing"), where the line's default is not in it.
+	for _, f := range c.Fields() {
+		if k, ok := w.Value(f); !ok || !c.Set(f).Has(k) {
+			w.Set(f, uint32(c.Set(f)[0].Lo.Uint()))
+		}
+	}
+	// As its line says it, or not at all.
+	again, err := ParsePacket(FormatPacket(w))
+	if err != nil || !c.Has(again.Packet) {
+		return Packet{}, false
+	}
+	return again, true
 }
 
 // icmpType picks an ICMP type of types whose first packet conntrack gives
@@ -431,8 +440,8 @@ func pickPort(set ir.Set, def uint16) uint16 {
 }
 
 // FormatPacket writes a packet as its line says it: direction,
-// interfaces, protocol, ends, and the details that differ from a new
-// packet's.
+// interfaces, protocol, ends, and the details that differ from what the
+// line would mean without them.
 func FormatPacket(p Packet) string {
 	parts := []string{p.Dir.String()}
 	switch p.Dir {
@@ -458,8 +467,23 @@ func FormatPacket(p Packet) string {
 	if p.CtState != InitialState(p.Packet) {
 		parts = append(parts, p.CtState.String())
 	}
-	if p.Mark != 0 {
-		parts = append(parts, "mark", fmt.Sprintf("%#x", p.Mark))
+	// The details, where the line without them means otherwise.
+	plain, err := ParsePacket(strings.Join(parts, " "))
+	if err != nil {
+		return strings.Join(parts, " ")
+	}
+	var words []string
+	for _, f := range ir.AllFields() {
+		spec := f.Spec()
+		if spec.Detail == "" || slices.Contains(words, spec.Detail) {
+			continue
+		}
+		k, ok := p.Value(f)
+		if was, wasOK := plain.Value(f); !ok || wasOK && was == k {
+			continue
+		}
+		words = append(words, spec.Detail)
+		parts = append(parts, spec.Detail, spec.Kind.NameOf(uint32(k.Uint())))
 	}
 	return strings.Join(parts, " ")
 }

@@ -95,7 +95,7 @@ func TestDifferencesHoldInTheKernel(t *testing.T) {
 		}
 	}
 	t.Logf("%d mutants, %d packets sent and judged", checked, sent)
-	require.GreaterOrEqual(t, checked, min(want, 140), "too few mutants with a difference (the examples have 142)")
+	require.GreaterOrEqual(t, checked, min(want, 140), "too few mutants with a difference (the examples have 146)")
 	assert.Greater(t, sent, checked*4, "most differences are sent on several loaders")
 }
 
