@@ -15,16 +15,20 @@ import (
 const RegionSyntax = `never accept REGION [except EXCEPTION]...
 always accept REGION [except EXCEPTION]...
 
-  REGION     DIRECTION INTERFACES [PROTOCOL [SOURCE [DESTINATION]]] [STATES]
-  EXCEPTION  PROTOCOL [SOURCE [DESTINATION]] [STATES], of the region's
-             direction and interfaces
+  REGION     DIRECTION INTERFACES [PROTOCOL [SOURCE [DESTINATION [TYPES]]]]
+             [STATES] [DETAILS]
+  EXCEPTION  PROTOCOL [SOURCE [DESTINATION [TYPES]]] [STATES] [DETAILS],
+             of the region's direction and interfaces
   Each part is what a packet line says, or * for any: interfaces may end
   in * (eth*), addresses may be prefixes (192.0.2.0/24) or ranges, ports
-  ranges (1-1024), and STATES a list (new,untracked). What is left out is
-  any.
+  ranges (1-1024), ICMP TYPES a list (echo-request,echo-reply), STATES a
+  list (new,untracked), and DETAILS a packet line's (mark 0x1, uid
+  0,1000, ttl 1-5). What is left out is any.
 
   never accept out eth0 * except udp * 198.51.100.1:1194
   never accept in eth0 tcp * *:22 new
+  never accept out eth0 icmp * * echo-request,timestamp-request
+  never accept out eth0 * * * new uid 1000-65535
   always accept out tun0`
 
 // A Promise is a .kst line about every packet of a region: that the
@@ -112,28 +116,43 @@ func ParsePromise(text string) (Promise, error) {
 // readRegion narrows c by "[PROTOCOL [SOURCE [DESTINATION]]] [STATES]".
 func readRegion(c region.Cube, ws []word) (region.Cube, error) {
 	bad := func(w word, msg, hint string) error { return &PacketError{Col: w.col, Msg: msg, Hint: hint} }
-	if len(ws) > 0 && !isStates(ws[0].text) {
-		proto, ok := map[string]ir.Protocol{"tcp": ir.TCP, "udp": ir.UDP, "icmp": ir.ICMP, "icmpv6": ir.ICMPv6}[ws[0].text]
+	// Where the words of the packet line end and the details begin.
+	detail := func(w word) bool { return isStates(w.text) || isDetail(w.text) }
+	var proto ir.Protocol
+	if len(ws) > 0 && !detail(ws[0]) {
+		p, ok := map[string]ir.Protocol{"tcp": ir.TCP, "udp": ir.UDP, "icmp": ir.ICMP, "icmpv6": ir.ICMPv6}[ws[0].text]
 		switch {
 		case ws[0].text == "*":
 		case !ok:
 			return c, bad(ws[0], fmt.Sprintf("unknown protocol %q", ws[0].text), "use tcp, udp, icmp, icmpv6 or *")
 		default:
+			proto = p
 			c = c.With(ir.FieldL4Proto, ir.ProtocolSet(proto))
 		}
 		ws = ws[1:]
 		for _, end := range []struct{ v4, v6, port ir.Field }{{ir.FieldIPSaddr, ir.FieldIP6Saddr, ir.FieldSport}, {ir.FieldIPDaddr, ir.FieldIP6Daddr, ir.FieldDport}} {
-			if len(ws) == 0 || isStates(ws[0].text) {
+			if len(ws) == 0 || detail(ws[0]) {
 				break
 			}
 			var err error
-			if c, err = readEnd(c, ws[0], end.v4, end.v6, end.port, ok && proto.HasPorts()); err != nil {
+			if c, err = readEnd(c, ws[0], end.v4, end.v6, end.port, proto.HasPorts()); err != nil {
 				return c, err
 			}
 			ws = ws[1:]
 		}
+		// ICMP: the types, as a packet line gives its one.
+		if typeField, icmp := map[ir.Protocol]ir.Field{ir.ICMP: ir.FieldICMPType, ir.ICMPv6: ir.FieldICMPv6Type}[proto]; icmp && len(ws) > 0 && !detail(ws[0]) {
+			if ws[0].text != "*" {
+				set, err := readValues(typeField, ws[0])
+				if err != nil {
+					return c, err
+				}
+				c = c.With(typeField, set)
+			}
+			ws = ws[1:]
+		}
 	}
-	if len(ws) > 0 {
+	if len(ws) > 0 && isStates(ws[0].text) {
 		var states []ir.CtState
 		for _, name := range strings.Split(ws[0].text, ",") {
 			st, ok := ir.ParseCtState(name)
@@ -145,10 +164,88 @@ func readRegion(c region.Cube, ws []word) (region.Cube, error) {
 		c = c.With(ir.FieldCtState, ir.CtStateSet(states...))
 		ws = ws[1:]
 	}
-	if len(ws) > 0 {
-		return c, bad(ws[0], fmt.Sprintf("unexpected %q", ws[0].text), "a region is "+strings.SplitN(strings.SplitN(RegionSyntax, "REGION", 3)[2], "\n", 2)[0])
+	// Details, as a packet line's: "mark 0x1", "uid 0,1000", "ttl 1-5".
+	for len(ws) > 0 {
+		if !isDetail(ws[0].text) {
+			return c, bad(ws[0], fmt.Sprintf("unexpected %q", ws[0].text), "a region is DIRECTION INTERFACES [PROTOCOL [SOURCE [DESTINATION [TYPES]]]] [STATES], then details: "+detailWords())
+		}
+		if len(ws) < 2 {
+			return c, bad(ws[0], ws[0].text+" needs a value", "e.g. "+ws[0].text+" 1, a list 1,2 or a range 1-5")
+		}
+		f := detailFieldOf(ws[0].text, proto, c)
+		set, err := readValues(f, ws[1])
+		if err != nil {
+			return c, err
+		}
+		c = c.With(f, set)
+		if fam := f.Spec().Family; fam != ir.Inet {
+			c = c.With(ir.FieldNfproto, ir.NfprotoSet(fam))
+		}
+		ws = ws[2:]
 	}
 	return c, nil
+}
+
+// isDetail reports a packet line's detail word ("mark", "uid", ...).
+func isDetail(w string) bool {
+	return slices.ContainsFunc(ir.AllFields(), func(f ir.Field) bool { return f.Spec().Detail == w })
+}
+
+// detailFieldOf is the field a detail word gives in a region: of fields
+// that share a word (ttl and hoplimit are two), the one of the region's
+// family where it has one, else the first.
+func detailFieldOf(w string, proto ir.Protocol, c region.Cube) ir.Field {
+	var named []ir.Field
+	for _, f := range ir.AllFields() {
+		if f.Spec().Detail == w && (f.Spec().Protocol == ir.AnyTransport || f.Spec().Protocol == proto) {
+			named = append(named, f)
+		}
+	}
+	for _, f := range named {
+		if fam := f.Spec().Family; fam != ir.Inet && !c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(fam)).IsEmpty() && c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(otherFamily(fam))).IsEmpty() {
+			return f
+		}
+	}
+	return named[0]
+}
+
+func otherFamily(f ir.Family) ir.Family {
+	if f == ir.IPv4 {
+		return ir.IPv6
+	}
+	return ir.IPv4
+}
+
+// readValues reads the values of a field a region word gives: names or
+// numbers of its kind, joined by commas, each perhaps a range (a-b).
+func readValues(f ir.Field, w word) (ir.Set, error) {
+	kind := f.Spec().Kind
+	value := func(s string) (uint32, bool) {
+		if v, ok := kind.ValueOf(s); ok {
+			return v, true
+		}
+		n, err := strconv.ParseUint(s, 0, 32)
+		return uint32(n), err == nil && n <= kind.Max() && !kind.NamesOnly()
+	}
+	var spans []ir.Span
+	for _, part := range strings.Split(w.text, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, okA := value(lo)
+		b, okB := value(hi)
+		if !isRange || !okA || !okB {
+			// A name with a dash (nd-neighbor-solicit) is one value.
+			a, okA = value(part)
+			b, okB = a, okA
+		}
+		if !okA || !okB || b < a {
+			return nil, &PacketError{Col: w.col, Msg: fmt.Sprintf("%q is not one of the %s", part, kind), Hint: detailHint(kind)}
+		}
+		spans = append(spans, ir.Span{Lo: ir.NumberSet(a)[0].Lo, Hi: ir.NumberSet(b)[0].Lo})
+	}
+	return ir.NewSet(spans...), nil
 }
 
 func isStates(s string) bool {

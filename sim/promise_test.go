@@ -23,7 +23,7 @@ func TestPromiseRegion(t *testing.T) {
 	in := func(line string) bool {
 		p, err := sim.ParsePacket(line)
 		require.NoError(t, err, line)
-		return pr.Region.Has(p.Packet) && !pr.Except[0].Has(p.Packet)
+		return pr.Region.Has(p.Packet) && !exceptHas(pr, p)
 	}
 	assert.True(t, in("out eth0 tcp 192.0.2.7:40000 198.51.100.5:443"))
 	assert.True(t, in("out eth1 tcp 192.0.2.255:40000 198.51.100.9:1024"))
@@ -34,6 +34,13 @@ func TestPromiseRegion(t *testing.T) {
 	assert.False(t, in("out eth0 tcp 192.0.2.7:40000 198.51.100.5:443 established"), "another state")
 	assert.False(t, in("out eth0 tcp [2001:db8::7]:40000 [2001:db8::5]:443"), "the other family")
 
+	pr, err = sim.ParsePromise("out eth0 icmp * * echo-request,echo-reply new,invalid mark 0x1-0x3 uid 0")
+	require.NoError(t, err)
+	assert.True(t, in("out eth0 icmp 192.0.2.7 198.51.100.5 echo-request mark 0x2"))
+	assert.False(t, in("out eth0 icmp 192.0.2.7 198.51.100.5 echo-request mark 0x4"), "past the marks")
+	assert.False(t, in("out eth0 icmp 192.0.2.7 198.51.100.5 echo-request mark 0x2 uid 1000"), "another owner")
+	assert.False(t, in("out eth0 icmp 192.0.2.7 198.51.100.5 destination-unreachable mark 0x2"), "another type")
+
 	for _, tc := range []struct{ text, want string }{
 		{"up eth0", `1: unknown direction "up"`},
 		{"out", `4: missing an interface`},
@@ -41,8 +48,12 @@ func TestPromiseRegion(t *testing.T) {
 		{"out eth0 tcp 192.0.2.9-192.0.2.1", `14: address range "192.0.2.9-192.0.2.1" is empty: its first address is above its last`},
 		{"out eth0 tcp dns.example", `14: "dns.example" is not an address, prefix or range`},
 		{"out eth0 tcp * *:70000", `16: "70000" is not a port or a range of ports`},
-		{"out eth0 * * * sleepy", `16: unknown conntrack state "sleepy"`},
+		{"out eth0 * * * sleepy", `16: unexpected "sleepy"`},
+		{"out eth0 * * * new,sleepy", `16: unknown conntrack state "sleepy"`},
 		{"out eth0 * * * new extra", `20: unexpected "extra"`},
+		{"out eth0 * * * new mark", `20: mark needs a value`},
+		{"out eth0 * * * new uid root", `24: "root" is not one of the user ids`},
+		{"out eth0 icmp * * pingme", `19: "pingme" is not one of the ICMP types`},
 		{"in eth0 * * * new,old", `15: unknown conntrack state "old"`},
 		{"out eth0 * except gre", `19: unknown protocol "gre"`},
 	} {

@@ -214,7 +214,7 @@ func unsure(r *ir.Rule, why string) Unsure { return Unsure{Rule: r, Why: why} }
 // does for one packet. Every packet of r is in a fate, and in more than
 // one only where their Maybe says why (a rule that may hold or not).
 func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
-	w := &walker{dir: dir}
+	w := &walker{dir: dir, named: r.Fields()}
 	var out []Fate
 	for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
 		start := r.With(ir.FieldNfproto, ir.NfprotoSet(family))
@@ -265,6 +265,9 @@ type walker struct {
 	hook   ir.Hook
 	pieces int
 	err    error
+	// named are the fields the region narrows: every packet of it has
+	// a value of them, whatever the fields table says of others.
+	named []ir.Field
 }
 
 // routed is what routing a forwarded packet makes of it: one hop less,
@@ -395,7 +398,8 @@ func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
 
 // has reports whether every packet of the walk has a value of f at the
 // hook: the input interface all but what this machine sends, the output
-// interface after routing; the rest as the fields table says.
+// interface after routing; a field the region narrows; the rest as the
+// fields table says.
 func (w *walker) has(f ir.Field) bool {
 	switch region.Canonical(f) {
 	case ir.FieldIifname, ir.FieldIifgroup:
@@ -403,7 +407,7 @@ func (w *walker) has(f ir.Field) bool {
 	case ir.FieldOifname, ir.FieldOifgroup:
 		return w.dir != In && w.hook != ir.HookPrerouting
 	}
-	return f.Spec().Lacking&(1<<w.hook) == 0
+	return f.Spec().Lacking&(1<<w.hook) == 0 || slices.Contains(w.named, f)
 }
 
 // rule carries out rule r for the part it holds for: its statements,
