@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/ksc-project/ksc/internal/safefile"
 	"io"
 	"strings"
 
 	"github.com/ksc-project/ksc/internal/linediff"
+	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/lang"
 )
 
