@@ -44,6 +44,7 @@ type Flush struct {
 // "delete table" so that the delete cannot fail.
 type Table struct {
 	Pos    lexer.Position
+	EndPos lexer.Position
 	First  string       `parser:"\"table\" @Word"`
 	Second *string      `parser:"@Word?"`
 	Braced bool         `parser:"( @\"{\""`
@@ -104,10 +105,11 @@ type SetAttr struct {
 
 // Chain is "chain NAME hook H [priority P] [policy V] { rules }".
 type Chain struct {
-	Pos   lexer.Position
-	Name  string       `parser:"\"chain\" @Word"`
-	Attrs []*ChainAttr `parser:"@@*"`
-	Items []*ChainItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   string       `parser:"\"chain\" @Word"`
+	Attrs  []*ChainAttr `parser:"@@*"`
+	Items  []*ChainItem `parser:"\"{\" (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\""`
 }
 
 // ChainAttr is one "KEY VALUE" pair of a chain header; a priority may be

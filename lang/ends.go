@@ -1,6 +1,11 @@
 package lang
 
-import "github.com/alecthomas/participle/v2/lexer"
+import (
+	"bytes"
+	"unicode/utf8"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
 
 // The lexer drops whitespace: participle would keep each run of it as a
 // token (64 bytes apiece, about a third of a policy's tokens) only to
@@ -12,11 +17,21 @@ import "github.com/alecthomas/participle/v2/lexer"
 // ends trims positions against the text they point into.
 type ends struct{ src []byte }
 
-// trim moves p back over the blanks (never a line end) just before it.
+// trim moves p back over the blanks just before it: spaces, and line
+// ends that a backslash continues (never another line end).
 func (e ends) trim(p *lexer.Position) {
-	for p.Offset > 0 && p.Offset <= len(e.src) && isBlank(e.src[p.Offset-1]) {
-		p.Offset--
-		p.Column--
+	for p.Offset > 0 && p.Offset <= len(e.src) {
+		switch before := e.src[:p.Offset]; {
+		case isBlank(before[len(before)-1]):
+			p.Offset--
+			p.Column--
+		case bytes.HasSuffix(before, []byte("\\\n")), bytes.HasSuffix(before, []byte("\\\r\n")):
+			p.Offset = bytes.LastIndexByte(before, '\\')
+			p.Line--
+			p.Column = utf8.RuneCount(e.src[bytes.LastIndexByte(e.src[:p.Offset], '\n')+1:p.Offset]) + 1
+		default:
+			return
+		}
 	}
 }
 
@@ -42,6 +57,7 @@ func (e ends) file(f *File) {
 }
 
 func (e ends) table(t *Table) {
+	e.trim(&t.EndPos)
 	for _, it := range t.Items {
 		if it.Set != nil {
 			for _, a := range it.Set.Attrs {
@@ -62,6 +78,7 @@ func (e ends) table(t *Table) {
 }
 
 func (e ends) chain(c *Chain) {
+	e.trim(&c.EndPos)
 	for _, a := range c.Attrs {
 		e.trim(&a.EndPos)
 	}

@@ -10,9 +10,10 @@ import (
 // Import reads a ruleset written in nft's syntax (a file for nft -f, or
 // what "nft list ruleset" prints) and returns it as a policy in ksc's
 // layout (Format). A rule the language cannot say is left out, as a
-// comment that names it and why ("# ksc import: not imported: ..."):
-// never a different rule. Skipped are those rules' first errors. Anything
-// else the language cannot say (a table, a chain, a set) is an error.
+// comment that names it and why ("# ksc import: not imported (...)"),
+// never a different rule; so is a chain it cannot hook, or a table of a
+// family it has no tables of, whole. Skipped are their first errors.
+// Anything else it cannot say (a set, a syntax error) is an error.
 func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds ir.Diagnostics) {
 	cur := src
 	for {
@@ -25,27 +26,21 @@ func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds
 			break
 		}
 		lines := strings.Split(string(cur), "\n")
-		commented := map[*Rule]bool{}
+		done := map[int]bool{} // first lines of what is commented out
 		for _, d := range lds {
 			if d.Severity != ir.Error {
 				continue
 			}
-			r := ruleAt(f, d.Pos.Line)
-			if r == nil {
+			first, last, ok := blockAt(f, d.Pos.Line)
+			if !ok {
 				return nil, skipped, lds
 			}
-			if commented[r] {
+			if done[first] {
 				continue
 			}
-			commented[r] = true
+			done[first] = true
 			skipped = append(skipped, d)
-			first, last := r.Pos.Line-1, max(r.EndPos.Line, r.Pos.Line)-1
-			text := strings.Join(strings.Fields(strings.Join(lines[first:last+1], " ")), " ")
-			indent := lines[first][:len(lines[first])-len(strings.TrimLeft(lines[first], " \t"))]
-			lines[first] = fmt.Sprintf("%s# ksc import: not imported (%s): %s", indent, oneLine(d.Message), text)
-			for i := first + 1; i <= last; i++ {
-				lines[i] = indent + "#"
-			}
+			commentOut(lines, first-1, last-1, oneLine(d.Message))
 		}
 		cur = []byte(strings.Join(lines, "\n"))
 	}
@@ -53,35 +48,86 @@ func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds
 	return out, skipped, ds
 }
 
-// ruleAt is the rule of f that line is in, or nil.
-func ruleAt(f *File, line int) *Rule {
-	var found *Rule
-	in := func(rs []*Rule) {
-		for _, r := range rs {
-			if r.Pos.Line <= line && line <= max(r.EndPos.Line, r.Pos.Line) {
-				found = r
-			}
-		}
-	}
+// blockAt is the lines of what an error at line is about, when the
+// import can leave it out: the rule it is in, or a chain or a table
+// whose header it is on (a family ksc has no tables of, a chain it
+// cannot hook).
+func blockAt(f *File, line int) (first, last int, ok bool) {
 	for _, it := range f.Items {
-		if it.Table == nil {
+		t := it.Table
+		if t == nil || line < t.Pos.Line || line > max(t.EndPos.Line, t.Pos.Line) {
 			continue
 		}
-		for _, c := range it.Table.Chains() {
-			for _, ci := range c.Items {
-				switch {
-				case ci.Rule != nil:
-					in([]*Rule{ci.Rule})
-				case ci.Option != nil:
-					in(ci.Option.Rules)
-					if ci.Option.Else != nil {
-						in(ci.Option.Else.Rules)
+		for _, c := range t.Chains() {
+			if line < c.Pos.Line || line > max(c.EndPos.Line, c.Pos.Line) {
+				continue
+			}
+			for _, r := range chainRules(c) {
+				if r.Pos.Line <= line && line <= max(r.EndPos.Line, r.Pos.Line) {
+					if header(r) {
+						return c.Pos.Line, c.EndPos.Line, true
 					}
+					return r.Pos.Line, max(r.EndPos.Line, r.Pos.Line), true
 				}
+			}
+			if line == c.Pos.Line || len(c.Items) == 0 || line < firstItemLine(c) {
+				return c.Pos.Line, c.EndPos.Line, true
+			}
+			return 0, 0, false
+		}
+		if line == t.Pos.Line {
+			return t.Pos.Line, t.EndPos.Line, true
+		}
+	}
+	return 0, 0, false
+}
+
+// header reports a chain's header written as nft writes it, inside its
+// braces ("type filter hook input priority 0; policy drop;").
+func header(r *Rule) bool {
+	return len(r.Terms) > 0 && (r.Terms[0].word() == "type" || r.Terms[0].word() == "policy")
+}
+
+// chainRules are a chain's rules, those of its options too.
+func chainRules(c *Chain) []*Rule {
+	var out []*Rule
+	for _, ci := range c.Items {
+		switch {
+		case ci.Rule != nil:
+			out = append(out, ci.Rule)
+		case ci.Option != nil:
+			out = append(out, ci.Option.Rules...)
+			if ci.Option.Else != nil {
+				out = append(out, ci.Option.Else.Rules...)
 			}
 		}
 	}
-	return found
+	return out
+}
+
+func firstItemLine(c *Chain) int {
+	if ci := c.Items[0]; ci.Rule != nil {
+		return ci.Rule.Pos.Line
+	}
+	return c.Items[0].Option.Pos.Line
+}
+
+// commentOut makes lines[first..last] a comment: one line that names
+// what is left out and why, then the lines as they were, each commented.
+func commentOut(lines []string, first, last int, why string) {
+	indent := lines[first][:len(lines[first])-len(strings.TrimLeft(lines[first], " \t"))]
+	if first == last {
+		text := strings.Join(strings.Fields(lines[first]), " ")
+		lines[first] = fmt.Sprintf("%s# ksc import: not imported (%s): %s", indent, why, text)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s# ksc import: not imported (%s):", indent, why)
+	for i := first; i <= last; i++ {
+		b.WriteString("\n" + indent + "# " + strings.TrimPrefix(lines[i], indent))
+		lines[i] = ""
+	}
+	lines[first] = b.String()
 }
 
 // oneLine keeps a message on the comment's line.

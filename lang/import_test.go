@@ -24,10 +24,26 @@ func TestImportLeavesOutWhatItCannotSay(t *testing.T) {
 	assert.False(t, ds.HasErrors(), "what ksc import writes loads: %v", ds)
 }
 
-// What is not a rule is not left out: the import fails with the error.
+// A chain it cannot hook, or a table of a family it has no tables of, is
+// left out whole, as a comment of its lines.
+func TestImportLeavesOutChainsAndTables(t *testing.T) {
+	src := "table inet t {\n\tchain c {\n\t\ttype filter hook ingress priority 0;\n\t\taccept\n\t}\n" +
+		"\tchain o {\n\t\ttype filter hook output priority 0;\n\t\taccept\n\t}\n}\ntable arp a {\n\tchain i { type filter hook input priority 0; }\n}\n"
+	out, skipped, ds := lang.Import("r.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.Len(t, skipped, 2)
+	assert.Contains(t, string(out), "\t# ksc import: not imported (")
+	assert.Contains(t, string(out), "\t# chain c {\n\t# \ttype filter hook ingress priority 0;\n")
+	assert.Contains(t, string(out), "# ksc import: not imported (unknown table family \"arp\"):\n# table arp a {\n")
+	assert.Contains(t, string(out), "\tchain o {\n\t\ttype filter hook output priority 0\n\t\taccept\n")
+	_, ds = lang.Load("out.ks", out, lang.Config{})
+	assert.False(t, ds.HasErrors(), "what ksc import writes loads: %v", ds)
+}
+
+// What is neither a rule, a chain nor a table (a set, a syntax error) is
+// not left out: the import fails with the error.
 func TestImportFailsOnWhatIsNotARule(t *testing.T) {
 	for _, src := range []string{
-		"table inet t {\n\tchain c {\n\t\ttype filter hook ingress priority 0;\n\t}\n}\n",
 		"table inet t {\n\tset s {\n\t\ttype ether_addr\n\t}\n}\n",
 		"table inet t {\n\tchain c {\n", // a syntax error
 	} {
@@ -35,4 +51,16 @@ func TestImportFailsOnWhatIsNotARule(t *testing.T) {
 		assert.True(t, ds.HasErrors(), src)
 		assert.Nil(t, out, src)
 	}
+}
+
+// A backslash at the end of a line continues it, as nft reads it: the
+// rule is one, and ksc's layout writes it on one line.
+func TestLineContinuation(t *testing.T) {
+	src := "table inet t {\n\tchain c {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport { 22, \\\n\t\t\t443 } \\\n\t\taccept\n\t}\n}\n"
+	p, ds := lang.Load("t.nft", []byte(src), lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.Len(t, p.Tables[0].Chains[0].Rules, 1)
+	out, ds := lang.Format("t.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Contains(t, string(out), "\t\ttcp dport { 22, 443 } accept\n")
 }

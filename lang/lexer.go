@@ -110,10 +110,17 @@ func (d *handLexer) match(s string) (int, lexer.TokenType) {
 		return 1, d.eol
 	case c == '\r' && len(s) > 1 && s[1] == '\n':
 		return 2, d.eol
-	case c == ' ' || c == '\t' || c == '\r':
-		i := 1
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r') {
-			i++
+	case c == ' ' || c == '\t' || c == '\r' || continuation(s) > 0:
+		i := 0
+		for i < len(s) {
+			switch {
+			case s[i] == ' ' || s[i] == '\t' || s[i] == '\r':
+				i++
+			case continuation(s[i:]) > 0:
+				i += continuation(s[i:])
+			default:
+				return i, d.space
+			}
 		}
 		return i, d.space
 	case (c == '!' || c == '=') && len(s) > 1 && s[1] == '=':
@@ -128,6 +135,19 @@ func (d *handLexer) match(s string) (int, lexer.TokenType) {
 		return i, d.word
 	}
 	return 0, 0
+}
+
+// continuation is the length of a backslash that ends a line, with the
+// line's end ("\\\n", "\\\r\n"), which continues it; 0 when s does not
+// start with one.
+func continuation(s string) int {
+	switch {
+	case strings.HasPrefix(s, "\\\n"):
+		return 2
+	case strings.HasPrefix(s, "\\\r\n"):
+		return 3
+	}
+	return 0
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }

@@ -71,6 +71,7 @@ func lexerCorpus(t testing.TB) []string {
 		"\r", "\r\n", "\r \n", " !", "a \t!", " \r\n", "\t\r\t", "\n\n", "!", "!=", "!==", "=", "==", "===", "&&",
 		"{}=,;()&", "a.b:c/d*e+f|g-h_0", "é", "aé", "@set", "a\x00b", "x\ty # c\r\ny",
 		strings.Repeat("€", 20), "tcp dport != { 22, 80 } accept\n", "ip saddr 2001:db8::/32",
+		"tcp dport 22 \\\n\t\taccept\n", "a \\\r\nb", "\\", "a\\b", "\\\\\n", " \\\n\\\n ",
 	)
 }
 

@@ -25,7 +25,8 @@ var tokenRules = []lexer.SimpleRule{
 	{Name: "String", Pattern: `"[^"\n]*"`},
 	{Name: "Var", Pattern: `\$[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "EOL", Pattern: `\r?\n`},
-	{Name: "Whitespace", Pattern: `[ \t\r]+`},
+	// A backslash at the end of a line continues it, as in nft.
+	{Name: "Whitespace", Pattern: `(?:[ \t\r]|\\\r?\n)+`},
 	{Name: "Op", Pattern: `!=|==`},
 	{Name: "Punct", Pattern: `[{}=,;()&]`},
 	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|@\[\]\-]+`},

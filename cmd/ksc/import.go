@@ -67,7 +67,7 @@ func runImport(e env, args []string) int {
 	if len(skipped) == 0 {
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "ksc import: %d rules not imported (the \"# ksc import:\" lines): the policy is not the ruleset until they are written by hand\n", len(skipped))
+	fmt.Fprintf(e.stderr, "ksc import: %d not imported (rules, or chains and tables whole: the \"# ksc import:\" lines): the policy is not the ruleset until they are written by hand\n", len(skipped))
 	return exitFailure
 }
 
