@@ -21,9 +21,10 @@ force (nft list ruleset, in the namespace --netns names; root).
 A rule the policy language cannot say is not imported: it stays in the
 policy as a comment that names it and why ("# ksc import: not imported
 (...): RULE"), never as a different rule, and ksc import says how many on
-standard error. Until they are written by hand the policy is not the
+standard error; so does a chain it cannot hook (ingress) or a table of a
+family it has no tables of (arp, bridge, netdev), whole. Until they are written by hand the policy is not the
 ruleset: exit status 1. Exit status 0 when every rule was imported, 2 on
-trouble (a table, chain or set the language cannot say).
+trouble (a set the language cannot say, an include, a syntax error).
 
 Examples:
   ksc import /etc/nftables.conf > policy.ks
