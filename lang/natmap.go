@@ -89,3 +89,73 @@ func (rb *ruleBuilder) natMap(kind ir.NATKind, family ir.Family, sels []*ir.Sele
 	rb.stage = decided
 	return true
 }
+
+// A mark map, "meta mark set tcp dport map { 22 : 0x1, 443 : 0x2 }", sets
+// the mark its key maps to. It is read as a concatenation's set is: the
+// rule once a key, with the key as one more match and the key's mark as
+// the statement's value; a packet with no key is not marked and the rest
+// of the rule (its verdict) does not happen to it, as in nft.
+
+// markMap reads "map { KEY : MARK, ... }" after "meta mark set SELECTORS
+// map" (or ct mark), and returns the statement, whose value each of the
+// rule's alternatives sets (rb.mapped).
+func (rb *ruleBuilder) markMap(target ir.Field, sels []*ir.Selector, pos, end ir.Pos) *ir.MarkSet {
+	const hint = "write meta mark set FIELD map { KEY : MARK, ... }, e.g. meta mark set tcp dport map { 22 : 0x1, 443 : 0x2 }"
+	if rb.alternatives != nil {
+		rb.errorf(pos, end, "a rule may hold one map or concatenation").Hint = "split the rule, one in each"
+		return nil
+	}
+	if len(rb.out.Statements) > 0 {
+		// nft runs them for every packet, then stops the rule for one of
+		// no key: one rule a key would run them for the keys' only.
+		rb.errorf(pos, end, "a statement before a mark map would act on packets no key matches").Hint = "put it in a rule of its own before this one"
+		return nil
+	}
+	for _, sel := range sels {
+		if sel.Field == target {
+			rb.errorf(pos, end, "%s set from a map on %s: the rule of the next key would read the new value", target, sel.Words).Hint = "map on another field, or one rule a key"
+			return nil
+		}
+	}
+	body := rb.next()
+	if body == nil || body.Value == nil || body.Value.Set == nil || len(body.Value.Set.Values()) == 0 {
+		rb.errorf(pos, end, "%s set to a map needs its elements in braces", target).Hint = hint
+		return nil
+	}
+	values := body.Value.Set.Values()
+	base, terms, i := rb.out, rb.terms, rb.i
+	defer func() { rb.out, rb.terms, rb.i = base, terms, i }()
+	var keys [][]*ir.Match
+	var marks []uint32
+	for j := 0; j < len(values); {
+		key, next, ok := rb.tupleAt(values, j, len(sels))
+		if !ok {
+			return nil
+		}
+		if next+1 >= len(values) || !isWord(values[next], ":") {
+			at, to := key[0].span()
+			rb.errorf(at, to, "each element of a mark map is KEY : MARK, with spaces around the ':'").Hint = hint
+			return nil
+		}
+		j = next + 2
+		rb.out = &ir.Rule{Pos: base.Pos}
+		tuple, ok := rb.distinctTuple(sels, key, keys, "this key of the mark map")
+		if !ok {
+			return nil
+		}
+		rb.terms, rb.i = []*Term{term(values[next+1])}, 0
+		mark, ok := rb.markNumber(target, pos, end)
+		if !ok {
+			return nil
+		}
+		if tuple != nil {
+			keys, marks = append(keys, tuple), append(marks, mark)
+		}
+	}
+	if len(keys) == 0 {
+		keys, marks = [][]*ir.Match{{}}, []uint32{0} // a disabled rule's
+	}
+	rb.alternatives, rb.mapped = keys, marks
+	rb.mappedBy = &ir.MarkSet{Pos: pos, Target: target, Value: marks[0]}
+	return rb.mappedBy
+}

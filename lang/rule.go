@@ -43,6 +43,10 @@ type ruleBuilder struct {
 	// alternatives are the tuples of a concatenation's set: the rule is
 	// written once for each, with its matches added.
 	alternatives [][]*ir.Match
+	// mapped are, for a mark map, the mark each alternative sets, and
+	// mappedBy the statement that sets it.
+	mapped   []uint32
+	mappedBy *ir.MarkSet
 }
 
 // rule builds one rule. Rules of disabled options are built and checked
@@ -56,9 +60,12 @@ func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 		}
 	}
 	if rb.alternatives != nil && rb.branches == nil && rb.expandable() {
-		for _, alt := range rb.alternatives {
+		for k, alt := range rb.alternatives {
 			out := *rb.out
 			out.Matches = append(cloneMatches(rb.out.Matches), alt...)
+			if rb.mapped != nil {
+				out.Statements = withMark(out.Statements, rb.mappedBy, rb.mapped[k])
+			}
 			rb.branches = append(rb.branches, &out)
 		}
 		rb.retarget()
@@ -70,6 +77,19 @@ func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 		return rb.branches
 	}
 	return []*ir.Rule{rb.out}
+}
+
+// withMark is statements with the map's statement (by) setting mark.
+func withMark(statements []ir.Statement, by *ir.MarkSet, mark uint32) []ir.Statement {
+	out := slices.Clone(statements)
+	for i, s := range out {
+		if s == ir.Statement(by) {
+			c := *by
+			c.Value = mark
+			out[i] = &c
+		}
+	}
+	return out
 }
 
 func (rb *ruleBuilder) next() *Term {

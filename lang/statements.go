@@ -132,6 +132,10 @@ func (rb *ruleBuilder) log(pos ir.Pos) *ir.Log {
 // after it ("and 0xff00 or 0x1", also '&', '|', "xor"), which come to one
 // mask of bits kept and bits flipped, as the kernel applies them.
 func (rb *ruleBuilder) markSet(target ir.Field, pos, end ir.Pos) *ir.MarkSet {
+	if sels, n := selectorsAt(rb.terms[rb.i:]); sels != nil && rb.i+n < len(rb.terms) && rb.terms[rb.i+n].word() == "map" {
+		rb.i += n + 1
+		return rb.markMap(target, sels, pos, end)
+	}
 	st := &ir.MarkSet{Pos: pos, Target: target}
 	if sel, n := selectorAt(rb.terms[rb.i:]); sel != nil && slices.Contains(ir.MarkSetTargets, sel.Field) {
 		rb.i += n
