@@ -17,6 +17,7 @@ func FuzzParseTests(f *testing.F) {
 	f.Add("with -e lan\nnever accept forward eth* wg0 tcp 192.0.2.0/24 [2001:db8::/32]:1-1024 invalid,untracked\n")
 	f.Add("never accept in * icmpv6 fe80::/10 ff02::1-ff02::ff\nnever accept out lo\n")
 	f.Add("always accept out eth0 udp * 198.51.100.1:53 except udp *:1-1023 *\n")
+	f.Add("never accept out eth0 tcp * * code 1\nnever accept out * icmp * * 3 new mark 0x1-0x3 uid 0,1000 ttl 1\n")
 	p, ds := lang.Load("f.ks", []byte(`table inet t {
 	chain o hook output policy drop {
 		oifname "lo" accept

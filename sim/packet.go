@@ -191,10 +191,7 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		if len(ws) == 0 {
 			return errAt(w, "e.g. "+w.text+" "+kind.NameOf(0), "%s needs a value", w.text)
 		}
-		v, ok := kind.ValueOf(ws[0].text)
-		if n, err := strconv.ParseUint(ws[0].text, 0, 32); !ok && err == nil && n <= kind.Max() && !kind.NamesOnly() {
-			v, ok = uint32(n), true
-		}
+		v, ok := detailValue(kind, ws[0].text)
 		if !ok {
 			return errAt(ws[0], detailHint(kind), "%s needs %s, not %q", w.text, kind, ws[0].text)
 		}
@@ -212,6 +209,16 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			Hint: "say established (or related) with dir reply"}
 	}
 	return nil
+}
+
+// detailValue reads a detail's value: a name of its kind, or a number
+// the kind takes.
+func detailValue(kind ir.Kind, text string) (uint32, bool) {
+	if v, ok := kind.ValueOf(text); ok {
+		return v, true
+	}
+	n, err := strconv.ParseUint(text, 0, 32)
+	return uint32(n), err == nil && n <= kind.Max() && !kind.NamesOnly()
 }
 
 // detailField is the field a packet line's detail word gives: of fields

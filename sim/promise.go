@@ -116,6 +116,9 @@ func ParsePromise(text string) (Promise, error) {
 // readRegion narrows c by "[PROTOCOL [SOURCE [DESTINATION]]] [STATES]".
 func readRegion(c region.Cube, ws []word) (region.Cube, error) {
 	bad := func(w word, msg, hint string) error { return &PacketError{Col: w.col, Msg: msg, Hint: hint} }
+	errAt := func(w word, hint, format string, args ...any) error {
+		return bad(w, fmt.Sprintf(format, args...), hint)
+	}
 	// Where the words of the packet line end and the details begin.
 	detail := func(w word) bool { return isStates(w.text) || isDetail(w.text) }
 	var proto ir.Protocol
@@ -172,7 +175,10 @@ func readRegion(c region.Cube, ws []word) (region.Cube, error) {
 		if len(ws) < 2 {
 			return c, bad(ws[0], ws[0].text+" needs a value", "e.g. "+ws[0].text+" 1, a list 1,2 or a range 1-5")
 		}
-		f := detailFieldOf(ws[0].text, proto, c)
+		f, err := regionDetailField(ws[0], proto, c, errAt)
+		if err != nil {
+			return c, err
+		}
 		set, err := readValues(f, ws[1])
 		if err != nil {
 			return c, err
@@ -191,42 +197,30 @@ func isDetail(w string) bool {
 	return slices.ContainsFunc(ir.AllFields(), func(f ir.Field) bool { return f.Spec().Detail == w })
 }
 
-// detailFieldOf is the field a detail word gives in a region: of fields
-// that share a word (ttl and hoplimit are two), the one of the region's
-// family where it has one, else the first.
-func detailFieldOf(w string, proto ir.Protocol, c region.Cube) ir.Field {
-	var named []ir.Field
-	for _, f := range ir.AllFields() {
-		if f.Spec().Detail == w && (f.Spec().Protocol == ir.AnyTransport || f.Spec().Protocol == proto) {
-			named = append(named, f)
+// regionDetailField is the field a detail word gives in a region, as a
+// packet line's (detailField) of the region's protocol and family; of a
+// region of both families, the family the word is of (ttl IPv4's,
+// hoplimit IPv6's).
+func regionDetailField(w word, proto ir.Protocol, c region.Cube, errAt func(word, string, string, ...any) error) (ir.Field, error) {
+	var err error
+	for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
+		if c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(family)).IsEmpty() {
+			continue
+		}
+		probe := ir.Packet{Src: map[ir.Family]netip.Addr{ir.IPv4: netip.IPv4Unspecified(), ir.IPv6: netip.IPv6Unspecified()}[family], Protocol: proto}
+		var f ir.Field
+		if f, err = detailField(probe, w, errAt); err == nil {
+			return f, nil
 		}
 	}
-	for _, f := range named {
-		if fam := f.Spec().Family; fam != ir.Inet && !c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(fam)).IsEmpty() && c.Set(ir.FieldNfproto).Intersect(ir.NfprotoSet(otherFamily(fam))).IsEmpty() {
-			return f
-		}
-	}
-	return named[0]
-}
-
-func otherFamily(f ir.Family) ir.Family {
-	if f == ir.IPv4 {
-		return ir.IPv6
-	}
-	return ir.IPv4
+	return 0, err
 }
 
 // readValues reads the values of a field a region word gives: names or
 // numbers of its kind, joined by commas, each perhaps a range (a-b).
 func readValues(f ir.Field, w word) (ir.Set, error) {
 	kind := f.Spec().Kind
-	value := func(s string) (uint32, bool) {
-		if v, ok := kind.ValueOf(s); ok {
-			return v, true
-		}
-		n, err := strconv.ParseUint(s, 0, 32)
-		return uint32(n), err == nil && n <= kind.Max() && !kind.NamesOnly()
-	}
+	value := func(s string) (uint32, bool) { return detailValue(kind, s) }
 	var spans []ir.Span
 	for _, part := range strings.Split(w.text, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")

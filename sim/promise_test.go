@@ -54,6 +54,8 @@ func TestPromiseRegion(t *testing.T) {
 		{"out eth0 * * * new mark", `20: mark needs a value`},
 		{"out eth0 * * * new uid root", `24: "root" is not one of the user ids`},
 		{"out eth0 icmp * * pingme", `19: "pingme" is not one of the ICMP types`},
+		{"out eth0 tcp * * code 1", `18: code is for icmp packets (icmp code)`},
+		{"out eth0 tcp 192.0.2.1 * hoplimit 1", `26: hoplimit is for IPv6 packets (ip6 hoplimit)`},
 		{"in eth0 * * * new,old", `15: unknown conntrack state "old"`},
 		{"out eth0 * except gre", `19: unknown protocol "gre"`},
 	} {
