@@ -36,17 +36,8 @@ func decidedAlike(c *ir.Chain, i int, cubes []cubeOf, budget *int) []*ir.Rule {
 		if !ends(e) {
 			continue // it only counts them
 		}
-		var next []region.Cube
-		took := false
-		for _, piece := range left {
-			*budget--
-			if !piece.Intersects(ec.cube) {
-				next = append(next, piece)
-				continue
-			}
-			took = true
-			next = append(next, piece.Minus(ec.cube)...)
-		}
+		*budget -= len(left)
+		next, took := region.Cut(left, ec.cube)
 		if !took {
 			continue
 		}

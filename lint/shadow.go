@@ -141,11 +141,8 @@ func (x *shadowIndex) takenTogether(r *ir.Rule, changed changes) []*ir.Rule {
 		if !ok || !changed.keep(e.rule, e.order) || !c.Intersects(ec) {
 			continue
 		}
-		var next []region.Cube
-		for _, piece := range left {
-			x.budget--
-			next = append(next, piece.Minus(ec)...)
-		}
+		x.budget -= len(left)
+		next, _ := region.Cut(left, ec)
 		by = append(by, e.rule)
 		left = next
 		switch {

@@ -175,8 +175,14 @@ func (c Cube) Intersects(d Cube) bool {
 // field. Whatever of c lacks a field d names was cut off at the field
 // that decides its presence, which d names too (Of makes sure).
 func (c Cube) Minus(d Cube) []Cube {
+	out, _ := c.minus(d)
+	return out
+}
+
+// minus is Minus, and whether d held any packet of c.
+func (c Cube) minus(d Cube) ([]Cube, bool) {
 	if !c.Intersects(d) {
-		return []Cube{c}
+		return []Cube{c}, false
 	}
 	var out []Cube
 	rest := c
@@ -187,7 +193,7 @@ func (c Cube) Minus(d Cube) []Cube {
 		}
 		rest = rest.With(x.field, x.set)
 	}
-	return out
+	return out, true
 }
 
 // Equal reports whether two cubes narrow the same fields to the same sets.
@@ -242,4 +248,25 @@ func joined(a, b Cube) (Cube, bool) {
 		return a.Put(differ[0], a.Set(differ[0]).Union(b.Set(differ[0]))), true
 	}
 	return Cube{}, false
+}
+
+// Cut is the packets of cs outside d, as cubes that do not overlap, and
+// whether d held any packet of them.
+func Cut(cs []Cube, d Cube) (rest []Cube, met bool) {
+	for _, c := range cs {
+		out, in := c.minus(d)
+		rest, met = append(rest, out...), met || in
+	}
+	return rest, met
+}
+
+// Carve is cs less every one of holes (Cut by each); false past max
+// cubes.
+func Carve(cs, holes []Cube, max int) ([]Cube, bool) {
+	for _, h := range holes {
+		if cs, _ = Cut(cs, h); len(cs) > max {
+			return nil, false
+		}
+	}
+	return cs, true
 }

@@ -326,7 +326,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 			}
 		}
 		if ok {
-			left, ok = carve(left, pr.Except, maxPieces)
+			left, ok = region.Carve(left, pr.Except, maxPieces)
 		}
 		if !ok {
 			proof.Unknown = append(proof.Unknown, ErrTooMany.Error())

@@ -47,23 +47,7 @@ func (f Fate) Has(p ir.Packet) bool {
 // Cubes are the fate's packets as they came (Original) less its holes, as
 // cubes that do not overlap; false past max of them.
 func (f Fate) Cubes(max int) ([]region.Cube, bool) {
-	return carve([]region.Cube{f.Original()}, f.Holes, max)
-}
-
-// carve is cs less every hole, as cubes that do not overlap; false past
-// max of them.
-func carve(cs, holes []region.Cube, max int) ([]region.Cube, bool) {
-	for _, h := range holes {
-		var next []region.Cube
-		for _, c := range cs {
-			next = append(next, c.Minus(h)...)
-		}
-		if len(next) > max {
-			return nil, false
-		}
-		cs = next
-	}
-	return cs, true
+	return region.Carve([]region.Cube{f.Original()}, f.Holes, max)
 }
 
 // Original is the packets of the fate as they came: Packets, with each
@@ -171,7 +155,7 @@ func (pc piece) without(cube region.Cube) ([]piece, bool) {
 
 // exact is the piece as cubes without holes; false past maxPieces.
 func (pc piece) exact() ([]piece, bool) {
-	cs, ok := carve([]region.Cube{pc.cube}, pc.holes, maxPieces)
+	cs, ok := region.Carve([]region.Cube{pc.cube}, pc.holes, maxPieces)
 	if !ok {
 		return nil, false
 	}
