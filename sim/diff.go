@@ -43,6 +43,7 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 		}
 		groups := map[key][]region.Cube{}
 		maybe := map[key][]string{}
+		undecided := map[key][]*ir.Match{} // matches the region could not decide
 		var order []key
 		for _, a := range fo {
 			for _, b := range fn {
@@ -66,6 +67,9 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 					if why := u.String(); !slices.Contains(maybe[k], why) {
 						maybe[k] = append(maybe[k], why)
 					}
+					if u.Match != nil && !slices.Contains(undecided[k], u.Match) {
+						undecided[k] = append(undecided[k], u.Match)
+					}
 				}
 				if len(a.Rewritten)+len(b.Rewritten) > 0 && !slices.Contains(maybe[k], rewrittenNote) {
 					maybe[k] = append(maybe[k], rewrittenNote)
@@ -76,7 +80,7 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 			for _, c := range region.Merge(groups[k]) {
 				ch := Change{Dir: dir, Packets: c, Old: k.old, New: k.new, OldBy: k.oldBy, NewBy: k.newBy, Maybe: maybe[k]}
 				if w, ok := witness(dir, c, new); ok {
-					for _, w := range variants(w) {
+					for _, w := range variants(w, undecided[k]) {
 						ro, rn := Evaluate(old, w), Evaluate(new, w)
 						if ro.Verdict != rn.Verdict {
 							ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
@@ -106,15 +110,23 @@ func contradict(a, b []Unsure) bool {
 	return false
 }
 
-// variants are the packet, and the same packet with what a region leaves
-// unsure that a line can give otherwise: another owner for what this
-// machine sends (a rule on meta skuid may hold for one and not the other).
-func variants(w Packet) []Packet {
+// variants are the packet, and the same packet with each match the
+// region could not decide made to hold and not to hold, where a packet
+// line gives its field (the owner of what this machine sends, say: the
+// region cannot know a packet has one).
+func variants(w Packet, undecided []*ir.Match) []Packet {
 	out := []Packet{w}
-	if w.Dir == Out && w.UID == 0 {
-		v := w
-		v.UID, v.GID = 1000, 1000
-		out = append(out, v)
+	for _, m := range undecided {
+		in := m.Effective()
+		for _, values := range []ir.Set{in, m.Field.Spec().Kind.Universe().Minus(in)} {
+			if values.IsEmpty() || m.Mask != 0 {
+				continue
+			}
+			v := w
+			if v.Set(m.Field, uint32(values[0].Lo.Uint())) {
+				out = append(out, v)
+			}
+		}
 	}
 	return out
 }

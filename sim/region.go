@@ -70,6 +70,8 @@ type Unsure struct {
 	Rule  *ir.Rule
 	Why   string
 	Holds int
+	// Match is the match the region could not decide, if that is why.
+	Match *ir.Match
 }
 
 func (u Unsure) String() string { return u.Rule.Pos.String() + " " + u.Why }
@@ -371,6 +373,7 @@ func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
 		return exact, missed
 	}
 	why := unsure(r, "may hold or not: "+unsureMatches[0].Text()+" is not a set of values of every packet")
+	why.Match = unsureMatches[0]
 	yes, no := why, why
 	yes.Holds, no.Holds = 1, -1
 	for _, e := range exact {
