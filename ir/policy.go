@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -112,7 +113,27 @@ type Rule struct {
 	Comment    string
 	// Option names the option that enabled the rule, or is empty.
 	Option string
+	// Unread is what ksc could not read of a rule another program put in
+	// the kernel (lang.Config.KeepUnread); nil in every policy ksc
+	// writes, and no backend writes a rule that has it.
+	Unread *Unread
 }
+
+// Unread is the part of a rule ksc cannot read: an xt match or target
+// that iptables-nft left in the kernel, a field or statement the language
+// has no word for. The rule's Matches are those read; it holds only where
+// they do.
+type Unread struct {
+	Text string // the rule as nft lists it
+	Why  string
+	// Acts is set when what ksc cannot read may do something where the
+	// rule holds (a target, a statement): then Statements and Verdict
+	// are not all the rule does. Otherwise only whether the rule holds is
+	// unknown (an xt match), and if it holds it does what they say.
+	Acts bool
+}
+
+func (u *Unread) String() string { return u.Text + " (" + u.Why + ")" }
 
 // Family is an address family: of a table (where Inet means both) or of a
 // match or address (IPv4 or IPv6 only).
@@ -890,4 +911,14 @@ func (m *Match) family() Family {
 		}
 	}
 	return f
+}
+
+// Has reports whether rule r is one of the table's.
+func (t *Table) Has(r *Rule) bool {
+	for _, c := range t.Chains {
+		if slices.Contains(c.Rules, r) {
+			return true
+		}
+	}
+	return false
 }

@@ -618,3 +618,19 @@ func validateReject(t *Table, r *Rule, ds *Diagnostics) {
 		ds.Errorf(r.Pos, "unknown %s code %d", map[RejectKind]string{RejectICMP: "icmp", RejectICMPv6: "icmpv6", RejectICMPX: "icmpx"}[with.Kind], with.Code)
 	}
 }
+
+// Unwritable reports every rule of p that ksc could not read (Unread): a
+// backend refuses them, since what it would write is not the rule.
+func (p *Policy) Unwritable() Diagnostics {
+	var ds Diagnostics
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Unread != nil {
+					ds.Errorf(r.Pos, "a rule ksc could not read cannot be written: %s", r.Unread)
+				}
+			}
+		}
+	}
+	return ds
+}

@@ -28,6 +28,10 @@ type Config struct {
 	// links followed): "ksc test" runs as root with the defines of a test
 	// file, which could otherwise print a line of any file in an error.
 	DefineFilesIn string
+	// KeepUnread reads a ruleset another program wrote (LoadMachine): a
+	// rule the language cannot say becomes an ir.Unread rule, with the
+	// matches read before what stopped it, instead of an error.
+	KeepUnread bool
 }
 
 // Override is one -D NAME=VALUE.
@@ -158,6 +162,8 @@ type builder struct {
 	current *ir.Table
 	// consume lets the tree's rules go once built (Load owns the tree).
 	consume bool
+	// keepUnread is Config.KeepUnread.
+	keepUnread bool
 }
 
 // chainRef is a jump's or goto's chain, by name, until it is resolved.
@@ -178,7 +184,7 @@ func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
 // so that the tree and the IR of a large policy are not both held whole.
 func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.Diagnostics) {
 	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
-		dir: cfg.Dir, defineFilesIn: cfg.DefineFilesIn, files: map[string][]elem{}, sizes: map[*Value]int{}, consume: consume}
+		dir: cfg.Dir, defineFilesIn: cfg.DefineFilesIn, files: map[string][]elem{}, sizes: map[*Value]int{}, consume: consume, keepUnread: cfg.KeepUnread}
 	if b.dir == "" {
 		b.dir = filepath.Dir(filename)
 	}

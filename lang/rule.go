@@ -54,10 +54,14 @@ type ruleBuilder struct {
 func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 	rb := &ruleBuilder{builder: b, terms: r.Terms, enabled: enabled,
 		out: &ir.Rule{Pos: convertPos(r.Pos), Option: option}}
+	errorsBefore := len(b.ds)
 	for rb.i < len(rb.terms) {
 		if !rb.clause() {
 			break // one error a rule: what follows an unknown word means nothing
 		}
+	}
+	if b.keepUnread && len(b.ds) > errorsBefore {
+		return []*ir.Rule{rb.unread(errorsBefore)}
 	}
 	if rb.alternatives != nil && rb.branches == nil && rb.expandable() {
 		for k, alt := range rb.alternatives {
@@ -77,6 +81,38 @@ func (b *builder) rule(r *Rule, enabled bool, option string) []*ir.Rule {
 		return rb.branches
 	}
 	return []*ir.Rule{rb.out}
+}
+
+// unread is the rule as far as it was read before its first error (the
+// diagnostics from errorsBefore on, which it takes back): its matches,
+// which must all hold for the rule to, and what stopped it, which may do
+// anything. Matches come before statements, so those read are all the
+// rule's first ones.
+func (rb *ruleBuilder) unread(errorsBefore int) *ir.Rule {
+	why := rb.ds[errorsBefore].Message
+	rb.ds = rb.ds[:errorsBefore]
+	return &ir.Rule{Pos: rb.out.Pos, Matches: rb.out.Matches, Unread: &ir.Unread{Why: why, Acts: true}}
+}
+
+// xt reads what iptables-nft leaves of an iptables match or target nft
+// cannot list ("xt match recent", "xt target TTL"): a match only decides
+// whether the rule holds; a target may do anything.
+func (rb *ruleBuilder) xt(pos, end ir.Pos) bool {
+	kind, name := rb.next(), rb.next()
+	if kind == nil || name == nil || kind.word() != "match" && kind.word() != "target" {
+		rb.errorf(pos, end, "xt must be followed by match NAME or target NAME")
+		return false
+	}
+	why := "iptables " + kind.word() + " " + name.word() + ", which nft lists only by name"
+	u := rb.out.Unread
+	if u == nil {
+		u = &ir.Unread{}
+		rb.out.Unread = u
+	} else {
+		why = u.Why + "; " + why
+	}
+	u.Why, u.Acts = why, u.Acts || kind.word() == "target"
+	return true
 }
 
 // withMark is statements with the map's statement (by) setting mark.
@@ -136,6 +172,10 @@ func (rb *ruleBuilder) clause() bool {
 		rb.i += 2
 		l := rb.connCount(pos, end)
 		return l != nil && rb.act(l)
+	}
+	if word == "xt" && rb.keepUnread {
+		rb.next()
+		return rb.xt(pos, end)
 	}
 	if read, ok := clauseReaders[word]; ok {
 		rb.next()

@@ -124,7 +124,8 @@ type Checked struct {
 	// Answer and WantAnswer are, for a reject whose answer is not the
 	// policy's, the answer given and the one written.
 	Answer, WantAnswer string
-	// Unsent says why the packet could not be made, when it was not.
+	// Unsent says why the packet could not be made, when it was not, or
+	// why the simulation cannot know its verdict (Result.Unsure).
 	Unsent string
 }
 
@@ -133,14 +134,20 @@ func (c Checked) Kept() bool { return c.Unsent == "" && c.Got == c.Verdict && c.
 
 // Simulate checks the block's expectations against the simulator.
 func (b TestBlock) Simulate(p *ir.Policy) []Checked {
+	return b.SimulateBy(func(pkt Packet) (Result, string) {
+		res := Evaluate(p, pkt)
+		return res, res.Unsure()
+	})
+}
+
+// SimulateBy checks the block's expectations against evaluate, which
+// answers a packet's fate and why its verdict is not known, if it is not
+// (a machine's ruleset, which may hold rules ksc cannot read).
+func (b TestBlock) SimulateBy(evaluate func(Packet) (res Result, unsure string)) []Checked {
 	out := make([]Checked, len(b.Expect))
 	for i, x := range b.Expect {
-		res := Evaluate(p, x.Packet)
-		by := "the chains' policies"
-		if d := res.Decided(); d != nil && d.Rule != nil {
-			by = d.Rule.Pos.String()
-		}
-		out[i] = Checked{Expectation: x, Got: res.Verdict, By: by}
+		res, unsure := evaluate(x.Packet)
+		out[i] = Checked{Expectation: x, Got: res.Verdict, By: decidedBy(res), Unsent: unsure}
 	}
 	return out
 }

@@ -314,7 +314,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		return proof
 	}
 	for _, f := range fates {
-		if (f.Verdict == ir.Accept) == pr.Always {
+		if f.Verdict != ir.NoVerdict && (f.Verdict == ir.Accept) == pr.Always {
 			continue // what the promise allows
 		}
 		// Its packets as they came, less the exceptions.
@@ -334,7 +334,7 @@ func (pr Promise) Prove(p *ir.Policy) Proof {
 		}
 		for _, c := range left {
 			if w, ok := witness(pr.Dir, c, p); ok {
-				if res := Evaluate(p, w); (res.Verdict == ir.Accept) != pr.Always && w.inRegion(pr) {
+				if res := Evaluate(p, w); res.Verdict != ir.NoVerdict && (res.Verdict == ir.Accept) != pr.Always && w.inRegion(pr) {
 					proof.Witness, proof.Got, proof.By, proof.Breaks, proof.WitnessPacket = FormatPacket(w), res.Verdict, decidedBy(res), FormatRegion(pr.Dir, c), w
 					return proof
 				}

@@ -369,11 +369,16 @@ func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
 		w.err = ErrTooMany
 		return nil, nil
 	}
-	if len(unsureMatches) == 0 {
+	var why Unsure
+	switch {
+	case r.Unread != nil && !r.Unread.Acts:
+		why = unsure(r, "may hold or not: ksc cannot read "+r.Unread.String())
+	case len(unsureMatches) == 0:
 		return exact, missed
+	default:
+		why = unsure(r, "may hold or not: "+unsureMatches[0].Text()+" is not a set of values of every packet")
+		why.Match = unsureMatches[0]
 	}
-	why := unsure(r, "may hold or not: "+unsureMatches[0].Text()+" is not a set of values of every packet")
-	why.Match = unsureMatches[0]
 	yes, no := why, why
 	yes.Holds, no.Holds = 1, -1
 	for _, e := range exact {
@@ -403,6 +408,10 @@ func (w *walker) has(f ir.Field) bool {
 // back), and what leaves the chain undecided (a return, the end of a
 // goto).
 func (w *walker) rule(r *ir.Rule, pc piece) (decided []decision, next, leave []piece) {
+	if r.Unread != nil && r.Unread.Acts {
+		// What it does is not known: a fate without a verdict.
+		return []decision{{pc.with(pc.cube, unsure(r, "does what ksc cannot read: "+r.Unread.String())), ir.NoVerdict, r}}, nil, nil
+	}
 	pc, stopped := w.act(r, pc)
 	if stopped != nil {
 		next = append(next, *stopped)

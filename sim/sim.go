@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -102,7 +103,16 @@ type Result struct {
 	// Final is the packet as the last chain saw it: its addresses and
 	// ports after nat rules, its marks after those the rules set.
 	Final Packet
+	// Unread are the rules the packet met that ksc could not read (a
+	// machine's ruleset, lang.LoadMachine). Verdict is what the packet
+	// gets whichever way they go; NoVerdict when that is not one verdict,
+	// or one of them may do anything (ir.Unread.Acts): not known.
+	Unread []*ir.Rule
 }
+
+// maxBranches bounds the ways Evaluate tries through rules whose matches
+// it cannot read: past it, the verdict is not known.
+const maxBranches = 64
 
 // translate rewrites the packet as a nat rule does, for the chains after
 // it, and says what it could not know. The kernel rewrites a connection's
@@ -182,7 +192,55 @@ func (r Result) Decided() *Step {
 // Evaluate sends the packet through the policy's chains. An accept ends
 // only the chain it is in: the packet goes on to the next chain of the
 // hook and to the next hook; a drop or reject ends its way.
+//
+// At a rule whose matches it cannot read (ir.Unread), it tries the packet
+// both with the rule holding and not, every way through all such rules,
+// and answers a verdict only if all ways give it (see Result.Unread); the
+// steps shown are of the way where none holds.
 func Evaluate(p *ir.Policy, pkt Packet) Result {
+	var choices []bool // how each unread rule went, in the order met
+	var out Result
+	for way := 0; ; way++ {
+		asked := 0
+		res := evaluate(p, pkt, func(r *ir.Rule) bool {
+			if asked == len(choices) {
+				choices = append(choices, false)
+			}
+			if !slices.Contains(out.Unread, r) {
+				out.Unread = append(out.Unread, r)
+			}
+			asked++
+			return choices[asked-1]
+		})
+		if d := res.Decided(); d != nil && d.Rule != nil && d.Rule.Unread != nil && !slices.Contains(out.Unread, d.Rule) {
+			out.Unread = append(out.Unread, d.Rule)
+		}
+		if way == 0 {
+			unread := out.Unread
+			out = res
+			out.Unread = unread
+		} else if res.Verdict != out.Verdict {
+			out.Verdict = ir.NoVerdict
+		}
+		// The next way: the last rule that did not hold, holding.
+		choices = choices[:asked]
+		for len(choices) > 0 && choices[len(choices)-1] {
+			choices = choices[:len(choices)-1]
+		}
+		if len(choices) == 0 {
+			return out
+		}
+		if way == maxBranches {
+			out.Verdict = ir.NoVerdict
+			return out
+		}
+		choices[len(choices)-1] = true
+	}
+}
+
+// evaluate is Evaluate one way: holds says whether each unread rule the
+// packet meets holds.
+func evaluate(p *ir.Policy, pkt Packet, holds func(*ir.Rule) bool) Result {
 	var res Result
 	pkt.Added = nil // every dynamic set starts empty, as when loaded
 	for _, h := range pkt.Dir.Hooks() {
@@ -194,7 +252,7 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 			}
 			// Marks a chain sets go with the packet to the next.
 			at := pkt.atHook(h)
-			step := evalChain(tc.table, tc.chain, &at)
+			step := evalChain(tc.table, tc.chain, &at, holds)
 			pkt.Mark, pkt.CtMark, pkt.Added = at.Mark, at.CtMark, at.Added
 			if step.Rule != nil && step.Rule.Verdict == ir.Translate {
 				if note := translate(&pkt, h, step.Rule.NAT); note != "" {
@@ -213,6 +271,26 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 	}
 	res.Verdict, res.Final = ir.Accept, pkt
 	return res
+}
+
+// Unsure says why the verdict is not known ("ksc cannot read rule ..."),
+// naming the rules the packet met and their tables; "" when it is known.
+func (r Result) Unsure() string {
+	if r.Verdict != ir.NoVerdict {
+		return ""
+	}
+	var rules []string
+	for _, u := range r.Unread {
+		where := ""
+		for _, st := range r.Steps {
+			if st.Table.Has(u) {
+				where = " in table " + st.Table.Family.String() + " " + st.Table.Name
+				break
+			}
+		}
+		rules = append(rules, u.Pos.String()+where+": "+u.Unread.String())
+	}
+	return "ksc cannot read rule " + strings.Join(rules, ", nor rule ")
 }
 
 // Answer is what the rule that rejected the packet answers it with, as
@@ -252,10 +330,14 @@ func chainsAt(p *ir.Policy, h ir.Hook, f ir.Family) []tableChain {
 	return out
 }
 
-func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
+func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet, holds func(*ir.Rule) bool) Step {
 	step := Step{Table: t, Chain: c}
-	if r := walk(c, pkt, &step); r != nil {
+	if r := walk(c, pkt, &step, holds); r != nil {
 		step.Rule, step.Verdict = r, r.Verdict
+		if r.Unread != nil && r.Unread.Acts {
+			step.Verdict = ir.NoVerdict // not known
+			return step
+		}
 		if r.Verdict == ir.Translate {
 			// The rewrite is the nat chain's accept; the filter verdicts
 			// are the other chains'.
@@ -270,7 +352,7 @@ func evalChain(t *ir.Table, c *ir.Chain, pkt *ir.Packet) Step {
 // walk runs the packet through chain c and the regular chains it jumps
 // to, and returns the rule that decided, or nil when the packet leaves c
 // undecided (its end, a return, or the end of a chain it went to).
-func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
+func walk(c *ir.Chain, pkt *ir.Packet, step *Step, holds func(*ir.Rule) bool) *ir.Rule {
 	for _, r := range c.Rules {
 		m := firstMiss(r, *pkt)
 		for _, looked := range r.Matches {
@@ -284,6 +366,15 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 		if m != nil {
 			step.Missed = append(step.Missed, Miss{r, m})
 			continue
+		}
+		if r.Unread != nil {
+			if r.Unread.Acts {
+				return r // what it does is not known
+			}
+			if !holds(r) {
+				step.Missed = append(step.Missed, Miss{Rule: r})
+				continue
+			}
 		}
 		act(r, pkt)
 		l := r.Limit()
@@ -300,13 +391,13 @@ func walk(c *ir.Chain, pkt *ir.Packet, step *Step) *ir.Rule {
 		switch r.Verdict {
 		case ir.Jump:
 			step.Jumped = append(step.Jumped, r)
-			if decided := walk(r.Target, pkt, step); decided != nil {
+			if decided := walk(r.Target, pkt, step, holds); decided != nil {
 				return decided
 			}
 		case ir.Goto:
 			// The end of the chain gone to is the end of this one.
 			step.Jumped = append(step.Jumped, r)
-			return walk(r.Target, pkt, step)
+			return walk(r.Target, pkt, step, holds)
 		case ir.Return:
 			step.Returned = append(step.Returned, r)
 			return nil

@@ -32,6 +32,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	regular, rds := regularChains(p, family)
 	ds = append(ds, rds...)
 	ds = append(ds, limitsOfBothFamilies(p)...)
+	ds = append(ds, p.Unwritable()...)
 	if ds.HasErrors() {
 		return nil, ds
 	}

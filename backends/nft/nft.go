@@ -56,7 +56,7 @@ func Render(p *ir.Policy) ([]byte, error) {
 // Check reports every match and statement of p that this target cannot
 // write, at its position: a policy passes it before Render or Lower.
 func Check(p *ir.Policy) ir.Diagnostics {
-	var ds ir.Diagnostics
+	ds := p.Unwritable()
 	keyword := func(pos ir.Pos, what, name string, set bool) {
 		if isKeyword(name, set) {
 			ds.Errorf(pos, "the nft target cannot name a %s %s: nft reads %s as a keyword there, and could not read back a ruleset that holds it", what, name, name).Hint =

@@ -8,17 +8,30 @@ import (
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/sim"
 )
 
 var explainUsage = `Usage: ksc explain POLICY PACKET... [flags]
+       ksc explain --live [--netns NAME] [POLICY] PACKET...
 
 Say what POLICY does with one packet, without loading anything: the chains
 the packet crosses, the rule that decides it (with its policy line), the
 verdict, and for each earlier rule the first of its matches that did not
 hold. The answer comes from ksc's own model of the kernel, which the test
 suite holds against the kernel's verdicts with real packets.
+
+With --live, the whole machine: every table in force (root; nft list
+ruleset, in the namespace --netns names), other programs' included
+(Docker's, fail2ban's, firewalld's, iptables-nft's), and with POLICY, as
+applying it would leave them (its tables in place of theirs of the same
+names). Positions are lines of "nft list ruleset" ("live:12:3"). A rule
+ksc cannot read (an iptables match nft lists as "xt match NAME") is tried
+both ways: the verdict is known when both ways give it, and is otherwise
+"unknown", naming the rule and its table; so is every verdict when the
+machine has a table or chain ksc reads nothing of (bridge, netdev,
+ingress).
 
 PACKET (one argument, or the rest of the command line):
   ` + sim.PacketSyntax + `
@@ -27,12 +40,15 @@ Examples:
   ksc explain examples/ivpn-killswitch.ks out eth0 udp 192.0.2.2:40000 185.212.170.138:1194
   ksc explain examples/ivpn-killswitch.ks -e lan out eth0 tcp 192.168.0.2:40000 192.168.0.9:22
   ksc explain policy.ks --json in wg0 tcp [2001:db8::9]:443 [2001:db8::2]:5000
+  sudo ksc explain --live forward docker0 eth0 tcp 172.17.0.2:40000 198.51.100.7:443
 `
 
 func runExplain(e env, args []string) int {
 	fs := newFlags(e, "explain")
 	var pf policyFlags
 	asJSON := fs.Bool("json", false, "print the answer as JSON, for scripts")
+	live := fs.Bool("live", false, "the whole machine: every table in force, other programs' too (root)")
+	netns := namespaceFlag(fs)
 	pf.register(fs)
 	fs.SetInterspersed(false)
 	if code := parseFlags(e, fs, explainUsage, args); code >= 0 {
@@ -41,13 +57,20 @@ func runExplain(e env, args []string) int {
 	// Flags may also follow the policy: parse again after it, up to the
 	// packet's first word (which is never a flag).
 	rest := fs.Args()
-	if len(rest) < 2 {
+	path := ""
+	if len(rest) > 0 && !(*live && isDirection(rest[0])) {
+		path, rest = rest[0], rest[1:]
+	}
+	if len(rest) < 1 || path == "" && !*live {
 		fmt.Fprintln(e.stderr, "ksc explain: want a policy and a packet; see ksc explain --help")
 		return exitUsage
 	}
-	path := rest[0]
-	if err := fs.Parse(rest[1:]); err != nil {
+	if err := fs.Parse(rest); err != nil {
 		fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
+		return exitUsage
+	}
+	if fs.Changed("netns") && !*live {
+		fmt.Fprintln(e.stderr, "ksc explain: --netns names the namespace --live reads; add --live")
 		return exitUsage
 	}
 	line := strings.Join(fs.Args(), " ")
@@ -62,22 +85,38 @@ func runExplain(e env, args []string) int {
 		}
 		return exitFailure
 	}
-	p := pf.load(e, path)
-	if p == nil {
-		return exitFailure
+	var p *ir.Policy
+	if path != "" {
+		if p = pf.load(e, path); p == nil {
+			return exitFailure
+		}
 	}
-	res := sim.Evaluate(p, pkt)
+	var res sim.Result
+	unsure := ""
+	if !*live {
+		res = sim.Evaluate(p, pkt)
+	} else {
+		m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
+			return exitUsage
+		}
+		res, unsure = m.evaluate(pkt)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(explanation(res))
+		enc.Encode(explanation(res, unsure))
 		return exitOK
 	}
-	writeExplanation(e, line, res)
+	writeExplanation(e, line, res, unsure)
 	return exitOK
 }
 
-func writeExplanation(e env, line string, res sim.Result) {
+// isDirection reports whether word starts a packet line.
+func isDirection(word string) bool { return word == "in" || word == "out" || word == "forward" }
+
+func writeExplanation(e env, line string, res sim.Result, unsure string) {
 	fmt.Fprintf(e.stdout, "packet: %s\n", line)
 	if len(res.Steps) == 0 {
 		fmt.Fprintln(e.stdout, "no chain of the policy sees this packet")
@@ -98,6 +137,12 @@ func writeExplanation(e env, line string, res sim.Result) {
 	if d := res.Decided(); d != nil && d.Rule != nil {
 		verdict += " (" + d.Rule.Pos.String() + ")"
 	}
+	switch {
+	case unsure != "":
+		verdict = "unknown, because " + unsure
+	case len(res.Unread) > 0:
+		verdict += ", whichever way the rules ksc cannot read go (" + unreadPositions(res.Unread) + ")"
+	}
 	fmt.Fprintf(e.stdout, "verdict: %s\n", verdict)
 	for _, c := range res.Conditions() {
 		fmt.Fprintf(e.stdout, "depends on: %s\n", c)
@@ -112,15 +157,21 @@ func writeExplanation(e env, line string, res sim.Result) {
 // whether a rule decided; otherwise the packet left c (its end, a return,
 // or the end of a chain it went to).
 func writeChainWalk(e env, st sim.Step, c *ir.Chain, indent string) (decided bool) {
-	missed := map[*ir.Rule]*ir.Match{}
+	missed := map[*ir.Rule]sim.Miss{}
 	for _, m := range st.Missed {
-		missed[m.Rule] = m.Match
+		missed[m.Rule] = m
 	}
 	for _, r := range c.Rules {
-		text := nft.RuleText(st.Table.Family, r)
+		text := ruleText(st.Table.Family, r)
+		m, miss := missed[r]
 		switch {
-		case missed[r] != nil:
-			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    no: %s does not hold\n", indent, r.Pos, text, indent, missed[r].Text())
+		case miss && m.Match == nil:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    no, on the way shown: ksc cannot read %s and tries it both ways\n", indent, r.Pos, text, indent, r.Unread.Why)
+		case miss:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    no: %s does not hold\n", indent, r.Pos, text, indent, m.Match.Text())
+		case r == st.Rule && r.Unread != nil && r.Unread.Acts:
+			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    may match, and then does what ksc cannot read (%s)\n", indent, r.Pos, text, indent, r.Unread.Why)
+			return true
 		case r == st.Rule && r.Limit() != nil:
 			fmt.Fprintf(e.stdout, "%s%s  %s\n%s    matches: %s, %s (past the rate, the packet goes on)\n", indent, r.Pos, text, indent, r.VerdictText(), r.Limit().Condition())
 			return true
@@ -161,6 +212,10 @@ type explained struct {
 	// Assumes says what a rewrite made of the packet that the simulator
 	// cannot know (the address of an interface), and what it took it to be.
 	Assumes []string `json:"assumes,omitempty"`
+	// Unknown says why the verdict is "unknown"; Unread are the rules ksc
+	// cannot read that the packet met, tried both ways (--live).
+	Unknown string   `json:"unknown,omitempty"`
+	Unread  []string `json:"unread,omitempty"`
 }
 
 type explainedHop struct {
@@ -177,8 +232,31 @@ type explainedMiss struct {
 	Match string `json:"match"`
 }
 
-func explanation(res sim.Result) explained {
-	out := explained{Verdict: res.Verdict.String(), Conditions: res.Conditions(), Assumes: res.Unknown}
+// ruleText is the rule as nft writes it, or as it was listed where ksc
+// could not read it.
+func ruleText(f ir.Family, r *ir.Rule) string {
+	if r.Unread != nil {
+		return r.Unread.Text
+	}
+	return nft.RuleText(f, r)
+}
+
+func unreadPositions(rules []*ir.Rule) string {
+	var out []string
+	for _, r := range rules {
+		out = append(out, r.Pos.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+func explanation(res sim.Result, unsure string) explained {
+	out := explained{Verdict: res.Verdict.String(), Conditions: res.Conditions(), Assumes: res.Unknown, Unknown: unsure}
+	if unsure != "" {
+		out.Verdict = "unknown"
+	}
+	for _, r := range res.Unread {
+		out.Unread = append(out.Unread, r.Pos.String()+" "+r.Unread.String())
+	}
 	for _, st := range res.Steps {
 		hop := explainedHop{Table: st.Table.Family.String() + " " + st.Table.Name, Chain: st.Chain.Name,
 			Hook: st.Chain.Hook.String(), Verdict: st.Verdict.String()}
@@ -186,7 +264,11 @@ func explanation(res sim.Result) explained {
 			hop.Rule = st.Rule.Pos.String()
 		}
 		for _, m := range st.Missed {
-			hop.Missed = append(hop.Missed, explainedMiss{m.Rule.Pos.String(), m.Match.Text()})
+			why := "ksc cannot read it; tried both ways"
+			if m.Match != nil {
+				why = m.Match.Text()
+			}
+			hop.Missed = append(hop.Missed, explainedMiss{m.Rule.Pos.String(), why})
 		}
 		out.Chains = append(out.Chains, hop)
 	}

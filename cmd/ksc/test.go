@@ -11,13 +11,14 @@ import (
 	"syscall"
 
 	"github.com/ksc-project/ksc/backends"
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/lang"
 	"github.com/ksc-project/ksc/sim"
 )
 
-const testUsage = `Usage: ksc test POLICY [TESTS] [--kernel [--backend LOADER]]
+const testUsage = `Usage: ksc test POLICY [TESTS] [--kernel [--backend LOADER] | --live [--netns NAME]]
 
 Check a policy's promises: each line of TESTS (by default POLICY with
 .kst for .ks) says what verdict a packet must get. ksc test answers each
@@ -49,6 +50,16 @@ With --kernel, ksc test proves the promises the same way, and sends each
 packet that breaks one through every loader: the kernel must accept it
 too.
 
+With --live, ksc test answers for the whole machine as applying the
+policy would leave it (root; nothing is loaded): every table in force,
+other programs' included (Docker's, fail2ban's, firewalld's, iptables-nft's),
+with the policy's tables in place of theirs of the same names, as ksc
+explain --live does. A packet whose way meets a rule ksc cannot read (an
+"xt match" of iptables-nft) is tried both ways; where the ways disagree,
+or a rule ksc cannot read may act, the answer is unknown and names it.
+So ksc test --live finds another program's rule that defeats a promise:
+a forward accept of Docker's, an earlier drop.
+
 Exit status 0 when every expectation and promise holds, 1 when one does
 not, 2 on trouble (a test or the policy does not load, a line cannot be
 sent, a promise is unknown).
@@ -64,16 +75,21 @@ Flags:
   --backend LOADER   with --kernel, how to load the policy: netlink (what
                      ksc apply does; the default), nft (nft -f),
                      iptables-nft, iptables-legacy, or all of them
+  --live             the whole machine's rules with the policy's (root)
+  --netns NAME       with --live, the machine is this namespace
 
 Examples:
   ksc test examples/ivpn-killswitch.ks
   ksc test policy.ks promises.kst
   sudo ksc test examples/strict-killswitch.ks --kernel --backend all
+  sudo ksc test examples/wireguard-killswitch.ks --live
 `
 
 func runTest(e env, args []string) int {
 	fs := newFlags(e, "test")
 	inKernel := fs.Bool("kernel", false, "send real packets through the policy loaded in throwaway namespaces (root)")
+	live := fs.Bool("live", false, "simulate the whole machine with the policy applied: every table in force, other programs' too (root)")
+	netns := namespaceFlag(fs)
 	backend := fs.String("backend", "netlink", "with --kernel: "+strings.Join(backends.LoaderNames(), ", ")+" or all")
 	oneOf(fs, "backend", append(backends.LoaderNames(), "all")...)
 	if code := parseFlags(e, fs, testUsage, args); code >= 0 {
@@ -95,6 +111,14 @@ func runTest(e env, args []string) int {
 	}
 	if fs.Changed("backend") && !*inKernel {
 		fmt.Fprintln(e.stderr, "ksc test: --backend chooses how --kernel loads the policy; add --kernel")
+		return exitUsage
+	}
+	if *live && *inKernel {
+		fmt.Fprintln(e.stderr, "ksc test: --live simulates the machine's own rules; --kernel sends packets through the policy alone in a lab: choose one")
+		return exitUsage
+	}
+	if fs.Changed("netns") && !*live {
+		fmt.Fprintln(e.stderr, "ksc test: --netns names the namespace --live reads; add --live")
 		return exitUsage
 	}
 	if *inKernel && os.Geteuid() != 0 {
@@ -135,6 +159,16 @@ func runTest(e env, args []string) int {
 		if p == nil {
 			fmt.Fprintf(e.stderr, "%s:%d: the policy does not load with these settings\n", file, b.Line)
 			return exitUsage
+		}
+		if *live {
+			m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
+				return exitUsage
+			}
+			t.proveOn(b.Promises, m)
+			t.report(b.SimulateBy(m.evaluate), "")
+			continue
 		}
 		witnesses := t.prove(b.Promises, p)
 		if !*inKernel {
@@ -224,6 +258,19 @@ func (t *tally) prove(promises []sim.Promise, p *ir.Policy) []sim.Expectation {
 	return witnesses
 }
 
+// proveOn decides the block's promises on the machine: unknown, all of
+// them, where it has tables or chains ksc reads nothing of.
+func (t *tally) proveOn(promises []sim.Promise, m *machine) {
+	if len(m.unseen) == 0 {
+		t.prove(promises, m.policy)
+		return
+	}
+	for _, pr := range promises {
+		fmt.Fprintf(t.e.stderr, "%s:%d: %s: unknown, because ksc cannot read %s (%s)\n", t.file, pr.Line, promiseText(pr), m.unseen[0].Pos, m.unseen[0].Message)
+		t.unknown++
+	}
+}
+
 func promiseText(pr sim.Promise) string {
 	if pr.Always {
 		return "always accept " + pr.Text
@@ -270,6 +317,10 @@ func (t *tally) report(checked []sim.Checked, how string) {
 		switch {
 		case c.Kept():
 			t.passed++
+			continue
+		case c.Unsent != "" && how == "":
+			fmt.Fprintf(t.e.stderr, "%s:%d: %s: unknown, because %s\n", t.file, c.Line, c.Text, c.Unsent)
+			t.unknown++
 			continue
 		case c.Unsent != "":
 			fmt.Fprintf(t.e.stderr, "%s:%d: %s: %s (%s)\n", t.file, c.Line, c.Text, c.Unsent, how)

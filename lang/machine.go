@@ -1,0 +1,97 @@
+package lang
+
+import (
+	"strings"
+
+	"github.com/ksc-project/ksc/ir"
+)
+
+// LoadMachine reads a ruleset other programs wrote (what "nft list
+// ruleset" prints of a machine) for the simulator, as Import does, but
+// keeps every rule at its place: one the language cannot say becomes an
+// ir.Unread rule, which the simulator answers "unknown" for rather than
+// guess. Unseen are the tables and chains it reads nothing of (a family
+// ksc has no tables of, an ingress chain), by their first errors: what
+// they do with a packet is not known either (an arp table, which sees
+// no IP packet, is left out without a word). The policy is for the
+// simulator only: no backend writes an unread rule.
+func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnostics, ds ir.Diagnostics) {
+	cur := src
+	for {
+		f, pds := Parse(filename, cur)
+		if pds.HasErrors() {
+			return nil, unseen, pds
+		}
+		p, bds := build(f, filename, Config{KeepUnread: true}, false)
+		lines := strings.Split(string(cur), "\n")
+		left := 0 // errors of tables and chains, left out below
+		done := map[int]bool{}
+		for _, d := range append(bds, p.Validate()...) {
+			if d.Severity != ir.Error {
+				continue
+			}
+			if r := ruleAt(p, d.Pos); r != nil {
+				// Validation refuses a rule the language can say where
+				// the kernel took it (a field at a hook ksc does not
+				// allow): what it does there is not known.
+				*r = ir.Rule{Pos: r.Pos, Unread: &ir.Unread{Why: d.Message, Acts: true}}
+				continue
+			}
+			first, last, ok := blockAt(f, d.Pos.Line)
+			if !ok {
+				return nil, unseen, ir.Diagnostics{d}
+			}
+			left++
+			if !done[first] {
+				done[first] = true
+				if !arpTableAt(f, first) {
+					unseen = append(unseen, d)
+				}
+				commentOut(lines, first-1, last-1, oneLine(d.Message))
+			}
+		}
+		if left == 0 {
+			fillUnreadText(p, lines)
+			return p, unseen, nil
+		}
+		cur = []byte(strings.Join(lines, "\n"))
+	}
+}
+
+// arpTableAt reports whether an arp table starts at line: it sees no IP
+// packet, so leaving it out changes nothing the simulator answers.
+func arpTableAt(f *File, line int) bool {
+	for _, it := range f.Items {
+		if t := it.Table; t != nil && t.Pos.Line == line && t.First == "arp" {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleAt is the rule of p at pos's line, if any.
+func ruleAt(p *ir.Policy, pos ir.Pos) *ir.Rule {
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Pos.Line == pos.Line {
+					return r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// fillUnreadText gives each unread rule its line, as listed.
+func fillUnreadText(p *ir.Policy, lines []string) {
+	for _, t := range p.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				if r.Unread != nil && r.Pos.Line >= 1 && r.Pos.Line <= len(lines) {
+					r.Unread.Text = oneLine(lines[r.Pos.Line-1])
+				}
+			}
+		}
+	}
+}

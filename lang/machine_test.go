@@ -1,0 +1,99 @@
+package lang_test
+
+import (
+	"testing"
+
+	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/backends/nft"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every rule of a machine's ruleset stays at its place: one ksc cannot
+// read keeps the matches read before what stopped it, and says whether
+// what it cannot read may act (a target, an unknown statement) or only
+// decide whether the rule holds (an xt match).
+func TestLoadMachineKeepsEveryRule(t *testing.T) {
+	src := `table ip filter {
+	chain INPUT {
+		type filter hook input priority filter; policy accept;
+		meta l4proto tcp tcp dport { 22, 80 } xt match recent counter packets 0 bytes 0 drop
+		iifname "eth0" meta cpu 1 accept
+		tcp dport 24 counter packets 0 bytes 0 xt target TTL
+		ct state established accept
+	}
+}
+table ip nat {
+	chain PREROUTING {
+		type nat hook prerouting priority dstnat; policy accept;
+		reject
+	}
+}
+`
+	p, unseen, ds := lang.LoadMachine("live", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Empty(t, unseen)
+	rules := p.Tables[0].Chains[0].Rules
+	require.Len(t, rules, 4)
+
+	assert.Equal(t, &ir.Unread{Text: "meta l4proto tcp tcp dport { 22, 80 } xt match recent counter packets 0 bytes 0 drop",
+		Why: "iptables match recent, which nft lists only by name"}, rules[0].Unread)
+	assert.Equal(t, ir.Drop, rules[0].Verdict, "an xt match leaves the rest of the rule read")
+	assert.Len(t, rules[0].Matches, 2)
+
+	assert.Equal(t, "unknown meta field \"cpu\"", rules[1].Unread.Why)
+	assert.True(t, rules[1].Unread.Acts)
+	assert.Equal(t, ir.NoVerdict, rules[1].Verdict, "nothing after what stopped it is read")
+	require.Len(t, rules[1].Matches, 1, "the matches before it are")
+	assert.Equal(t, ir.FieldIifname, rules[1].Matches[0].Field)
+
+	assert.True(t, rules[2].Unread.Acts, "a target may do anything")
+	assert.Nil(t, rules[3].Unread)
+
+	nat := p.Tables[1].Chains[0].Rules
+	require.Len(t, nat, 1)
+	require.NotNil(t, nat[0].Unread, "what validation refuses is kept, unread")
+	assert.True(t, nat[0].Unread.Acts)
+	assert.Empty(t, nat[0].Matches)
+}
+
+// A chain or table read nothing of is unseen, but an arp table, which
+// sees no IP packet.
+func TestLoadMachineUnseen(t *testing.T) {
+	src := "table netdev n {\n\tchain c {\n\t\ttype filter hook ingress device \"eth0\" priority 0;\n\t\tdrop\n\t}\n}\n" +
+		"table arp a {\n\tchain i { type filter hook input priority 0; }\n}\n" +
+		"table inet t {\n\tchain o {\n\t\ttype filter hook output priority 0;\n\t\taccept\n\t}\n}\n"
+	p, unseen, ds := lang.LoadMachine("live", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.Len(t, unseen, 1)
+	assert.Equal(t, 1, unseen[0].Pos.Line)
+	require.Len(t, p.Tables, 1)
+	assert.Equal(t, "t", p.Tables[0].Name)
+}
+
+// No backend writes a rule ksc could not read.
+func TestUnreadRulesAreNotWritable(t *testing.T) {
+	src := "table ip filter {\n\tchain INPUT {\n\t\ttype filter hook input priority 0;\n\t\txt match recent drop\n\t}\n}\n"
+	p, _, ds := lang.LoadMachine("live", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Equal(t, []string{"live:4:3: a rule ksc could not read cannot be written: xt match recent drop (iptables match recent, which nft lists only by name)"},
+		errorStrings(p.Unwritable()))
+	_, err := nft.Render(p)
+	assert.ErrorContains(t, err, "cannot be written")
+	_, err = nft.Lower(p)
+	assert.ErrorContains(t, err, "cannot be written")
+	_, err = iptables.Render(p, ir.IPv4)
+	assert.ErrorContains(t, err, "cannot be written")
+	_, ds = lang.Load("p.ks", []byte(src), lang.Config{})
+	assert.True(t, ds.HasErrors(), "a policy cannot say xt")
+}
+
+func errorStrings(ds ir.Diagnostics) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Error())
+	}
+	return out
+}
