@@ -174,9 +174,17 @@ func (p Packet) Value(f Field) (Key, bool) {
 		return uintKey(uint64(p.headerValue(f))), true
 	}
 	switch f {
-	case FieldIifname, FieldIif:
+	case FieldIifname:
+		// nft's meta iifname of a packet without one is the empty name
+		// (so "iifname != x" holds), its iif no value at all; ksc's own
+		// policies never ask (validation), other programs' do (Docker's
+		// nat chains, reached from output).
+		return interfaceSpan(p.Iif).Lo, true
+	case FieldIif:
 		return interfaceSpan(p.Iif).Lo, p.Iif != ""
-	case FieldOifname, FieldOif:
+	case FieldOifname:
+		return interfaceSpan(p.Oif).Lo, true
+	case FieldOif:
 		return interfaceSpan(p.Oif).Lo, p.Oif != ""
 	case FieldIPSaddr:
 		return AddrKey(p.Src), p.Family() == IPv4

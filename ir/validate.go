@@ -8,7 +8,16 @@ import (
 
 // Validate checks that p is a policy every backend can lower faithfully. It
 // returns all problems found, positioned at the node that caused each one.
-func (p *Policy) Validate() Diagnostics {
+func (p *Policy) Validate() Diagnostics { return p.validate(false) }
+
+// ValidateRead validates a ruleset read from a machine (lang.LoadMachine),
+// which the kernel has taken: a match where its hook gives the packet no
+// value (Docker's "iifname != docker0" in a nat chain reached from
+// output) is what the kernel does, and the simulator follows it (the
+// empty name, ir.Packet.Value), where a policy would be refused.
+func (p *Policy) ValidateRead() Diagnostics { return p.validate(true) }
+
+func (p *Policy) validate(read bool) Diagnostics {
 	var ds Diagnostics
 	tables := map[string]*Table{}
 	for _, t := range p.Tables {
@@ -21,12 +30,12 @@ func (p *Policy) Validate() Diagnostics {
 		if err := CheckName(t.Name); err != nil {
 			ds.Errorf(t.Pos, "bad table name: %v", err)
 		}
-		validateTable(t, &ds)
+		validateTable(t, read, &ds)
 	}
 	return ds
 }
 
-func validateTable(t *Table, ds *Diagnostics) {
+func validateTable(t *Table, read bool, ds *Diagnostics) {
 	chains := map[string]*Chain{}
 	for _, c := range t.Chains {
 		if prev, dup := chains[c.Name]; dup {
@@ -68,7 +77,7 @@ func validateTable(t *Table, ds *Diagnostics) {
 		}
 		for _, rules := range [][]*Rule{c.Rules, c.Disabled} {
 			for _, r := range rules {
-				validateRule(t, c, contexts, r, ds)
+				validateRule(t, c, contexts, r, read, ds)
 			}
 		}
 	}
@@ -183,12 +192,15 @@ func ReachedFrom(t *Table) map[*Chain][]*Chain {
 
 // validateRule checks a rule of chain c, which runs in the base chains
 // contexts (c itself, or those that reach a regular chain).
-func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, ds *Diagnostics) {
+func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, read bool, ds *Diagnostics) {
 	valid := true
 	for _, m := range r.Matches {
 		valid = validateMatch(t, m, ds) && valid
 	}
 	for _, m := range r.Matches {
+		if read {
+			break
+		}
 		for _, ctx := range contexts {
 			if !validateMatchAt(ctx, c, m, ds) {
 				valid = false

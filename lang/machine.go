@@ -12,8 +12,8 @@ import (
 // ir.Unread rule, which the simulator answers "unknown" for rather than
 // guess. Unseen are the tables and chains it reads nothing of (a family
 // ksc has no tables of, an ingress chain), by their first errors: what
-// they do with a packet is not known either (an arp table, which sees
-// no IP packet, is left out without a word). The policy is for the
+// they do with a packet is not known either (what decides nothing, an
+// arp table or an empty chain, is left out without a word). The policy is for the
 // simulator only: no backend writes an unread rule.
 func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnostics, ds ir.Diagnostics) {
 	cur := src
@@ -26,7 +26,7 @@ func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnosti
 		lines := strings.Split(string(cur), "\n")
 		left := 0 // errors of tables and chains, left out below
 		done := map[int]bool{}
-		for _, d := range append(bds, p.Validate()...) {
+		for _, d := range append(bds, p.ValidateRead()...) {
 			if d.Severity != ir.Error {
 				continue
 			}
@@ -44,7 +44,7 @@ func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnosti
 			left++
 			if !done[first] {
 				done[first] = true
-				if !arpTableAt(f, first) {
+				if !inertAt(f, first) {
 					unseen = append(unseen, d)
 				}
 				commentOut(lines, first-1, last-1, oneLine(d.Message))
@@ -58,15 +58,46 @@ func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnosti
 	}
 }
 
-// arpTableAt reports whether an arp table starts at line: it sees no IP
-// packet, so leaving it out changes nothing the simulator answers.
-func arpTableAt(f *File, line int) bool {
+// inertAt reports whether what starts at line decides nothing of an IP
+// packet, so that leaving it out changes no answer: an arp table, a
+// chain with no rules and no drop policy (iptables-nft's empty nat INPUT
+// chain, on a hook ksc writes no nat chain at).
+func inertAt(f *File, line int) bool {
 	for _, it := range f.Items {
-		if t := it.Table; t != nil && t.Pos.Line == line && t.First == "arp" {
-			return true
+		t := it.Table
+		if t == nil {
+			continue
+		}
+		if t.Pos.Line == line {
+			return t.First == "arp"
+		}
+		for _, c := range t.Chains() {
+			if c.Pos.Line == line {
+				return emptyAccepting(c)
+			}
 		}
 	}
 	return false
+}
+
+// emptyAccepting reports a chain without rules whose policy is not drop.
+func emptyAccepting(c *Chain) bool {
+	for _, a := range c.Attrs {
+		if a.Key == "policy" && a.Value == "drop" {
+			return false
+		}
+	}
+	for _, r := range chainRules(c) {
+		if !header(r) {
+			return false
+		}
+		for i, t := range r.Terms {
+			if t.word() == "policy" && i+1 < len(r.Terms) && r.Terms[i+1].word() == "drop" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ruleAt is the rule of p at pos's line, if any.

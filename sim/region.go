@@ -344,12 +344,21 @@ func (w *walker) walk(c *ir.Chain, going []piece) (decided []decision, left []pi
 // not. Where the region cannot say whether r holds (see Fate), the part
 // its other matches hold for goes both ways, marked with r.
 func (w *walker) split(r *ir.Rule, pc piece) (held, missed []piece) {
-	if w.dir == Out && slices.ContainsFunc(r.Matches, func(m *ir.Match) bool {
-		return region.Canonical(m.Field) == ir.FieldIifname || m.Field == ir.FieldIifgroup
-	}) {
-		return nil, []piece{pc} // what this machine sends has no input interface
+	matches := r.Matches
+	if w.dir == Out {
+		// What this machine sends has no input interface: its iif and
+		// iifgroup have no value, its iifname is the empty name.
+		matches = nil
+		for _, m := range r.Matches {
+			switch {
+			case m.Field == ir.FieldIif || m.Field == ir.FieldIifgroup || m.Field == ir.FieldIifname && !m.Holds(ir.Packet{Protocol: m.Protocol}):
+				return nil, []piece{pc}
+			case m.Field != ir.FieldIifname:
+				matches = append(matches, m)
+			}
+		}
 	}
-	cube, unsureMatches := region.OfMatches(r.Matches, w.has)
+	cube, unsureMatches := region.OfMatches(matches, w.has)
 	if f := r.Family(); f != ir.Inet {
 		cube = cube.With(ir.FieldNfproto, ir.NfprotoSet(f))
 	}

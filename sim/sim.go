@@ -127,9 +127,13 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 	case ir.SNAT:
 		pkt.Src = n.Addr
 	case ir.DNAT:
+		to := pkt.Dst
 		pkt.Dst = n.Addr
 		if n.Port != 0 {
 			pkt.Dport = n.Port
+		}
+		if pkt.Dir == In && n.Addr != to {
+			return fmt.Sprintf("dnat: the packet is taken to stay this machine's at %s; if that is another host's address, the kernel forwards it instead (ask about it as a forward packet)", n.Addr)
 		}
 	case ir.Redirect:
 		if n.Port != 0 {
@@ -271,6 +275,22 @@ func evaluate(p *ir.Policy, pkt Packet, holds func(*ir.Rule) bool) Result {
 	}
 	res.Verdict, res.Final = ir.Accept, pkt
 	return res
+}
+
+// Sent is the rule that sent an arriving packet to another destination
+// (a dnat at prerouting), or nil: whether the kernel then delivers it
+// here or forwards it is routing's choice, which the simulator does not
+// read; it takes the packet to stay this machine's.
+func (r Result) Sent() *ir.Rule {
+	if r.Final.Dir != In {
+		return nil
+	}
+	for _, st := range r.Steps {
+		if st.Rule != nil && st.Rule.Verdict == ir.Translate && st.Rule.NAT.Kind == ir.DNAT && st.Chain.Hook == ir.HookPrerouting {
+			return st.Rule
+		}
+	}
+	return nil
 }
 
 // Unsure says why the verdict is not known ("ksc cannot read rule ..."),

@@ -71,6 +71,12 @@ func (m *machine) evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
 	if why := res.Unsure(); why != "" {
 		return res, why
 	}
+	if r := res.Sent(); r != nil && res.Final.Dst != pkt.Dst {
+		// Docker's published ports: delivered or forwarded, as the
+		// machine's routes say, which ksc does not read yet.
+		res.Verdict = ir.NoVerdict
+		return res, fmt.Sprintf("rule %s sends it to %s, and whether the machine delivers it there or forwards it is routing's choice, which ksc does not read: ask about it as a forward packet", r.Pos, res.Final.Dst)
+	}
 	if len(m.unseen) > 0 {
 		var blind []string
 		for _, d := range m.unseen {
