@@ -79,10 +79,10 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 		for _, k := range order {
 			for _, c := range region.Merge(groups[k]) {
 				ch := Change{Dir: dir, Packets: c, Old: k.old, New: k.new, OldBy: k.oldBy, NewBy: k.newBy, Maybe: maybe[k]}
-				if w, ok := witness(dir, c, new); ok {
+				if w, ok := witness(dir, c, new); ok && k.old != ir.NoVerdict && k.new != ir.NoVerdict {
 					for _, w := range variants(w, undecided[k]) {
 						ro, rn := Evaluate(old, w), Evaluate(new, w)
-						if ro.Verdict != rn.Verdict {
+						if ro.Verdict != rn.Verdict && ro.Verdict != ir.NoVerdict && rn.Verdict != ir.NoVerdict {
 							ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
 							ch.Old, ch.New = ro.Verdict, rn.Verdict
 							break

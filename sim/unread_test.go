@@ -107,3 +107,35 @@ func TestPromisesOverUnreadRules(t *testing.T) {
 		}
 	}
 }
+
+// What this machine sends has no input interface: nft's iifname of it is
+// the empty name, so Docker's "iifname != docker0" holds at output (its
+// published port, from the host itself), and "iifname docker0" does not.
+func TestAbsentInterfaceNameIsEmpty(t *testing.T) {
+	p := loadMachine(t, `table ip nat {
+	chain DOCKER {
+		iifname "docker0" return
+		iifname != "docker0" tcp dport 8080 dnat to 198.51.100.2:80
+	}
+
+	chain OUTPUT {
+		type nat hook output priority -100; policy accept;
+		jump DOCKER
+	}
+}
+`)
+	res := evaluate(t, p, "out eth0 tcp 192.0.2.2:40000 192.0.2.2:8080")
+	assert.Equal(t, ir.Accept, res.Verdict)
+	assert.Equal(t, "198.51.100.2", res.Final.Dst.String())
+	assert.Equal(t, uint16(80), res.Final.Dport)
+
+	pr, err := sim.ParsePromise("out eth0 tcp 0.0.0.0/0 0.0.0.0/0:8080 new")
+	require.NoError(t, err)
+	fates, err := sim.Fates(p, sim.Out, pr.Region)
+	require.NoError(t, err)
+	rewritten := false
+	for _, f := range fates {
+		rewritten = rewritten || f.By != nil && f.By.Verdict == ir.Translate || len(f.Rewritten) > 0
+	}
+	assert.True(t, rewritten, "the region follows the dnat too: %v", fates)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
+	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
@@ -132,15 +133,28 @@ drops replies, an output chain that accepts everything on a physical
 interface. Errors and warnings are printed with their positions; the exit
 status is 0 when there is no error (and, with --strict, no warning).
 
+With --live (root; --netns NAME for a namespace), also what the other
+programs' rules in force do to the policy, as applying it would leave
+the machine (its tables in place of theirs of the same names; nft): each
+region of packets whose verdict they change, with a packet and the rule
+that does it (a fail2ban drop, a firewalld reject of what the policy
+accepts), and each dnat of theirs that sends packets arriving for this
+machine around the policy's input chain to another host (Docker's
+published ports, moby #22054). Rules ksc cannot read make a region
+"may differ", with the rule named.
+
 Examples:
   ksc check examples/ivpn-killswitch.ks
   ksc check policy.ks -e port-forward -D FORWARDED_PORT=54321
+  sudo ksc check policy.ks --live
 `
 
 func runCheck(e env, args []string) int {
 	fs := newFlags(e, "check")
 	var pf policyFlags
 	strict := fs.Bool("strict", false, "fail (exit status 1) on warnings too")
+	live := fs.Bool("live", false, "also what the other programs' rules in force do to the policy (root)")
+	netns := namespaceFlag(fs)
 	pf.register(fs)
 	if code := parseFlags(e, fs, checkUsage, args); code >= 0 {
 		return code
@@ -155,6 +169,23 @@ func runCheck(e env, args []string) int {
 	}
 	warnings := lint.Check(p)
 	printDiagnostics(e.stderr, warnings, pf.sources)
+	if fs.Changed("netns") && !*live {
+		fmt.Fprintln(e.stderr, "ksc check: --netns names the namespace --live reads; add --live")
+		return exitUsage
+	}
+	if *live {
+		m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc check: %v\n", err)
+			return exitUsage
+		}
+		n, err := checkMachine(e, p, m)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc check: %v\n", err)
+			return exitUsage
+		}
+		pf.warned = pf.warned || n > 0
+	}
 	if *strict && (len(warnings) > 0 || pf.warned) {
 		fmt.Fprintln(e.stderr, "ksc check: warnings, and --strict")
 		return exitFailure

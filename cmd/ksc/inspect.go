@@ -217,6 +217,9 @@ func printChanges(e env, old, newer *ir.Policy) int {
 
 // decision says what gave a verdict: a rule, or the chains' policies.
 func decision(v ir.Verdict, r *ir.Rule) string {
+	if v == ir.NoVerdict {
+		return "unknown"
+	}
 	if r == nil {
 		return v.String() + " by the chains' policies"
 	}

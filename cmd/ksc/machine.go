@@ -87,3 +87,94 @@ func (m *machine) evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
 	}
 	return res, ""
 }
+
+// checkMachine warns of what the machine's other rules do to the policy:
+// a dnat that takes arriving packets around it (sim.Detours), and every
+// region whose verdict differs from the policy's alone (sim.Difference).
+// It returns how many warnings it printed.
+func checkMachine(e env, p *ir.Policy, m *machine) (int, error) {
+	if len(m.unseen) > 0 {
+		fmt.Fprintf(e.stderr, "warning: the machine has %s (%s), which ksc reads nothing of: what it does to the policy is not known\n", m.unseen[0].Pos, m.unseen[0].Message)
+		return 1, nil
+	}
+	n := 0
+	for _, d := range sim.Detours(p, m.policy) {
+		n++
+		by := "the chain's policy"
+		if d.By != nil {
+			by = d.By.Pos.String()
+		}
+		fmt.Fprintf(e.stderr, "warning: %s (table %s %s, not the policy's) sends packets that arrive for this machine to %s: the kernel forwards them, around the policy, which would %s them (%s)\n  e.g. %s\n",
+			d.Rule.Pos, d.Table.Family, d.Table.Name, d.Rule.NAT.Addr, d.Policy, by, sim.FormatPacket(d.Packet))
+		if d.Forwarded.Dir != 0 {
+			fmt.Fprintf(e.stderr, "  and the machine's forward chains accept it: %s\n", sim.FormatPacket(d.Forwarded))
+		}
+		fmt.Fprintf(e.stderr, "  hint: drop what must not pass in a forward chain (Docker's DOCKER-USER, or a forward chain of the policy)\n")
+	}
+	changes, err := sim.Difference(p, m.policy)
+	if err != nil {
+		return n, err
+	}
+	// One warning for each rule of theirs that decides otherwise, with
+	// its first region's packet: a ruleset beside Docker's changes
+	// hundreds of regions, by a few rules.
+	type key struct {
+		by    *ir.Rule
+		v     ir.Verdict
+		maybe bool
+	}
+	var order []key
+	groups := map[key][]sim.Change{}
+	for _, c := range changes {
+		k := key{c.NewBy, c.New, c.Witness == ""}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], c)
+	}
+	for _, k := range order {
+		n++
+		cs := groups[k]
+		first := cs[0]
+		who, verb := "their chains' policies", strings.TrimSuffix(verdictVerb(k.v), "s")
+		if k.by != nil {
+			who, verb = k.by.Pos.String()+m.tableOf(k.by), verdictVerb(k.v)
+		}
+		regions := fmt.Sprintf("%d regions of packets", len(cs))
+		if len(cs) == 1 {
+			regions = "a region of packets"
+		}
+		if k.maybe {
+			why := "no packet line can stand for them"
+			if len(first.Maybe) > 0 {
+				why = first.Maybe[0]
+			}
+			fmt.Fprintf(e.stderr, "warning: %s may change what the policy does with %s, because %s\n  e.g. %s: %s alone\n", who, regions, why, sim.FormatRegion(first.Dir, first.Packets), decision(first.Old, first.OldBy))
+			continue
+		}
+		fmt.Fprintf(e.stderr, "warning: %s %s %s that the policy alone does not\n  e.g. %s: %s by %s alone, %s with the machine's other rules\n", who, verb, regions, first.Witness, first.Old, first.OldWhy, first.New)
+	}
+	return n, nil
+}
+
+// tableOf names the table of one of the machine's rules.
+func (m *machine) tableOf(r *ir.Rule) string {
+	for _, t := range m.policy.Tables {
+		if t.Has(r) {
+			return fmt.Sprintf(" (table %s %s)", t.Family, t.Name)
+		}
+	}
+	return ""
+}
+
+func verdictVerb(v ir.Verdict) string {
+	switch v {
+	case ir.Accept:
+		return "accepts"
+	case ir.Drop:
+		return "drops"
+	case ir.Reject:
+		return "rejects"
+	}
+	return "decides"
+}
