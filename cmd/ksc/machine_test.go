@@ -64,6 +64,7 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	verdicts := map[ir.Verdict]int{}
 	agreed, unknown, unsent := 0, 0, 0
+	unsentWhy := map[string]int{}
 	for range n {
 		line := drawMachinePacket(r)
 		pkt, err := sim.ParsePacket(line)
@@ -74,8 +75,9 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 			continue
 		}
 		o, err := l.Run(pkt, res.Final)
-		if _, ok := err.(*lab.Unsupported); ok {
+		if u, ok := err.(*lab.Unsupported); ok {
 			unsent++
+			unsentWhy[u.Reason]++
 			continue
 		}
 		require.NoError(t, err, line)
@@ -86,7 +88,10 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 	}
 	t.Logf("seed %d: %d packets: %d as the kernel did (%d accepted, %d dropped, %d rejected), %d unknown, %d the lab cannot send",
 		seed, n, agreed, verdicts[ir.Accept], verdicts[ir.Drop], verdicts[ir.Reject], unknown, unsent)
-	assert.Less(t, unknown+unsent, int(n)/5, "most packets are answered and sent")
+	for why, k := range unsentWhy {
+		t.Logf("not sent, %d: %s", k, why)
+	}
+	assert.Less(t, unknown+unsent, int(n)/20, "nearly every packet is answered and sent")
 	for _, v := range []ir.Verdict{ir.Accept, ir.Drop, ir.Reject} {
 		assert.Positive(t, verdicts[v], "the draw reaches every verdict: %s", v)
 	}
@@ -107,7 +112,7 @@ func drawMachinePacket(r *rand.Rand) string {
 	remote := pick("203.0.113.7", "203.0.113.66", "198.51.100.200", "198.51.100.2", "192.0.2.50")
 	local := pick("192.0.2.2", "192.0.2.130")
 	proto := pick("tcp", "tcp", "udp", "icmp")
-	state := pick("new", "new", "established", "invalid")
+	state := pick("new", "new", "established")
 	port := func() string {
 		return pick("22", "80", "443", "2222", "5353", "8080", "51820", strconv.Itoa(1024+r.IntN(60000)))
 	}
@@ -187,4 +192,13 @@ func TestLiveCommandsReadTheWholeMachine(t *testing.T) {
 	require.NoError(t, os.WriteFile(closed, []byte("table inet filter {\n\tchain input hook input priority filter policy drop {\n\t\ttcp dport 22 accept\n\t}\n\tchain forward hook forward priority filter policy drop {\n\t}\n}\n"), 0o644))
 	_, _, stderr = ksc("check", closed, "--live", "--netns", ns.Name)
 	assert.NotContains(t, stderr, "not the policy's) sends packets")
+
+	// iptables-legacy's rules run at the same hooks, and nft lists none
+	// of them: until ksc reads them, no answer is known.
+	labtest.Require(t, "iptables-legacy")
+	ns.Exec(t, "iptables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP")
+	_, stdout, _ = ksc("explain", "--live", "--netns", ns.Name, "in", "eth0", "tcp", "203.0.113.7:40000", "192.0.2.2:22")
+	assert.Contains(t, stdout, "verdict: unknown, because ksc cannot read iptables-legacy-save (1 iptables-legacy rules")
+	code, _, stderr = ksc("test", machineDir+"killswitch.ks", machineDir+"killswitch.live.kst", "--live", "--netns", ns.Name)
+	assert.Equal(t, 2, code, stderr)
 }
