@@ -12,7 +12,9 @@ import (
 // layout (Format). A rule the language cannot say is left out, as a
 // comment that names it and why ("# ksc import: not imported (...)"),
 // never a different rule; so is a chain it cannot hook, or a table of a
-// family it has no tables of, whole. Skipped are their first errors.
+// family it has no tables of, whole. Skipped are their first errors; a
+// chain with no rules that accepts is left out without one, since the
+// policy without it is the ruleset.
 // Anything else it cannot say (a set, a syntax error) is an error.
 func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds ir.Diagnostics) {
 	cur := src
@@ -39,8 +41,14 @@ func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds
 				continue
 			}
 			done[first] = true
-			skipped = append(skipped, d)
-			commentOut(lines, first-1, last-1, oneLine(d.Message))
+			why := oneLine(d.Message)
+			if emptyChainAt(f, first) {
+				// iptables-nft's nat INPUT: leaving it out changes nothing.
+				why = "it has no rules and accepts: " + why
+			} else {
+				skipped = append(skipped, d)
+			}
+			commentOut(lines, first-1, last-1, why)
 		}
 		cur = []byte(strings.Join(lines, "\n"))
 	}

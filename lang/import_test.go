@@ -64,3 +64,15 @@ func TestLineContinuation(t *testing.T) {
 	require.False(t, ds.HasErrors(), "%v", ds)
 	assert.Contains(t, string(out), "\t\ttcp dport { 22, 443 } accept\n")
 }
+
+// A chain with no rules that accepts decides nothing: left out of the
+// import (iptables-nft's nat INPUT, on a hook ksc writes no nat chain
+// at) without making the policy other than the ruleset.
+func TestImportLeavesOutEmptyChainsQuietly(t *testing.T) {
+	src := "table ip nat {\n\tchain INPUT {\n\t\ttype nat hook input priority 100; policy accept;\n\t}\n" +
+		"\tchain POSTROUTING {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tmasquerade\n\t}\n}\n"
+	out, skipped, ds := lang.Import("r.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Empty(t, skipped)
+	assert.Contains(t, string(out), "# ksc import: not imported (it has no rules and accepts: nat chain INPUT is on hook input")
+}

@@ -71,7 +71,18 @@ func inertAt(f *File, line int) bool {
 		if t.Pos.Line == line {
 			return t.First == "arp"
 		}
-		for _, c := range t.Chains() {
+	}
+	return emptyChainAt(f, line)
+}
+
+// emptyChainAt reports whether a chain with no rules and no drop policy
+// starts at line.
+func emptyChainAt(f *File, line int) bool {
+	for _, it := range f.Items {
+		if it.Table == nil {
+			continue
+		}
+		for _, c := range it.Table.Chains() {
 			if c.Pos.Line == line {
 				return emptyAccepting(c)
 			}

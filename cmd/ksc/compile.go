@@ -9,7 +9,6 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
-	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
@@ -174,7 +173,7 @@ func runCheck(e env, args []string) int {
 		return exitUsage
 	}
 	if *live {
-		m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+		m, err := readMachine(*netns, p)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc check: %v\n", err)
 			return exitUsage

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ksc-project/ksc/backends/nft"
-	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/sim"
 )
@@ -96,12 +95,12 @@ func runExplain(e env, args []string) int {
 	if !*live {
 		res = sim.Evaluate(p, pkt)
 	} else {
-		m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+		m, err := readMachine(*netns, p)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
 			return exitUsage
 		}
-		res, unsure = m.evaluate(pkt)
+		res, unsure = m.Evaluate(pkt)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)

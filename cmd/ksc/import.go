@@ -1,22 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os/exec"
-	"strings"
 
 	"github.com/ksc-project/ksc/enforce"
-	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/machine"
 )
 
-const importUsage = `Usage: ksc import [RULESET | --live [--netns NAME]]
+const importUsage = `Usage: ksc import [RULESET | --live [--netns NAME] | --iptables SAVE [--ip6tables SAVE6]]
 
 Print a firewall you already have as a ksc policy, in ksc fmt's layout:
 RULESET is a file in nft's syntax (what nft -f reads, or what "nft list
 ruleset" prints; - for standard input), and --live reads the ruleset in
 force (nft list ruleset, in the namespace --netns names; root).
+
+--iptables and --ip6tables read what iptables-save and ip6tables-save
+print (either, or both for one policy): ksc loads it with
+iptables-nft-restore into a throwaway network namespace and imports what
+nft lists there, so that iptables' own translation decides what each
+rule means (root). A match or target nft has no expression for comes
+out as "xt match NAME" and is not imported.
 
 A rule the policy language cannot say is not imported: it stays in the
 policy as a comment that names it and why ("# ksc import: not imported
@@ -29,6 +33,7 @@ trouble (a set the language cannot say, an include, a syntax error).
 Examples:
   ksc import /etc/nftables.conf > policy.ks
   sudo ksc import --live > policy.ks
+  sudo iptables-save > v4; sudo ksc import --iptables v4 > policy.ks
   ksc import ruleset.nft | ksc check -
 `
 
@@ -36,14 +41,37 @@ func runImport(e env, args []string) int {
 	flags := newFlags(e, "import")
 	live := flags.Bool("live", false, "import the ruleset in force (nft list ruleset; root)")
 	netns := namespaceFlag(flags)
+	v4 := flags.String("iptables", "", "import iptables-save output from `FILE` (root)")
+	v6 := flags.String("ip6tables", "", "import ip6tables-save output from `FILE` (root)")
 	if code := parseFlags(e, flags, importUsage, args); code >= 0 {
 		return code
 	}
 	var src []byte
 	var name string
 	switch {
+	case (*v4 != "" || *v6 != "") && !*live && flags.NArg() == 0:
+		var saves [2][]byte
+		for i, path := range []string{*v4, *v6} {
+			if path == "" {
+				continue
+			}
+			var err error
+			if saves[i], _, err = readPolicy(e, path); err != nil {
+				fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
+				return exitUsage
+			}
+		}
+		out, err := machine.TranslateSave(saves[0], saves[1])
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
+			return exitUsage
+		}
+		src, name = out, "the iptables rules"
+	case *v4 != "" || *v6 != "":
+		fmt.Fprintf(e.stderr, "ksc import: --iptables and --ip6tables take the rules; name no other ruleset\n")
+		return exitUsage
 	case *live && flags.NArg() == 0:
-		out, err := listRuleset(enforce.Namespace(*netns).Path())
+		out, err := machine.List(enforce.Namespace(*netns).Path())
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
 			return exitUsage
@@ -70,21 +98,4 @@ func runImport(e env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "ksc import: %d not imported (rules, or chains and tables whole: the \"# ksc import:\" lines): the policy is not the ruleset until they are written by hand\n", len(skipped))
 	return exitFailure
-}
-
-// listRuleset is nft's listing of the ruleset in the namespace at nsPath
-// (the current one when empty).
-func listRuleset(nsPath string) ([]byte, error) {
-	var out []byte
-	err := nsenter.Run(nsPath, func() error {
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command("nft", "list", "ruleset")
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("nft list ruleset: %v: %s", err, strings.TrimSpace(stderr.String()))
-		}
-		out = stdout.Bytes()
-		return nil
-	})
-	return out, err
 }

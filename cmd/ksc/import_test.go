@@ -79,3 +79,16 @@ func TestDiffPacketsAgainstTheLiveRuleset(t *testing.T) {
 	assert.Contains(t, stdout, `opens in iifname != "lo" meta l4proto tcp th dport 8080`)
 	assert.Contains(t, stdout, "  e.g. in eth0 tcp 192.0.2.2:40000 198.51.100.9:8080: drop by the live ruleset:")
 }
+
+// iptables-save output is imported as iptables-nft-restore translates it,
+// in a throwaway namespace: Docker's rules, but those ksc cannot say.
+func TestImportIptablesSave(t *testing.T) {
+	labtest.Require(t, "nft", "iptables-nft-restore")
+	code, policy, stderr := ksc("import", "--iptables", "../../testdata/machine/docker.rules")
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "ksc import: 4 not imported")
+	assert.Contains(t, policy, "\t\toifname != \"docker0\" ip saddr 198.51.100.0/25 counter packets 0 bytes 0 masquerade\n")
+	assert.Contains(t, policy, "# ksc import: not imported (unknown match or statement \"xt\"): iifname \"eth0\" tcp dport 2222 xt match recent")
+	code, _, stderr = ksc("import", "--iptables", "../../testdata/machine/docker.rules", "x.nft")
+	assert.Equal(t, 2, code, stderr)
+}

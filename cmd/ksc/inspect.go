@@ -10,6 +10,7 @@ import (
 	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/machine"
 	"github.com/ksc-project/ksc/sim"
 	"github.com/spf13/pflag"
 )
@@ -154,7 +155,7 @@ func liveDifference(e env, o liveFlags, path string) int {
 		fmt.Fprintln(e.stderr, "ksc diff: --packets reads the live ruleset as nft lists it; iptables' rules are not read yet")
 		return exitUsage
 	}
-	src, err := listRuleset(enforce.Namespace(*o.netns).Path())
+	src, err := machine.List(enforce.Namespace(*o.netns).Path())
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc diff: %v\n", err)
 		return exitUsage

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/ksc-project/ksc/backends/sysctl"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ksc-project/ksc/backends/sysctl"
 
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"

@@ -11,10 +11,10 @@ import (
 	"syscall"
 
 	"github.com/ksc-project/ksc/backends"
-	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/machine"
 	"github.com/ksc-project/ksc/sim"
 )
 
@@ -161,13 +161,13 @@ func runTest(e env, args []string) int {
 			return exitUsage
 		}
 		if *live {
-			m, err := readMachine(enforce.Namespace(*netns).Path(), p)
+			m, err := readMachine(*netns, p)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
 				return exitUsage
 			}
 			t.proveOn(b.Promises, m)
-			t.report(b.SimulateBy(m.evaluate), "")
+			t.report(b.SimulateBy(m.Evaluate), "")
 			continue
 		}
 		witnesses := t.prove(b.Promises, p)
@@ -259,14 +259,14 @@ func (t *tally) prove(promises []sim.Promise, p *ir.Policy) []sim.Expectation {
 }
 
 // proveOn decides the block's promises on the machine: unknown, all of
-// them, where it has tables or chains ksc reads nothing of.
-func (t *tally) proveOn(promises []sim.Promise, m *machine) {
-	if len(m.unseen) == 0 {
-		t.prove(promises, m.policy)
+// them, where it has what ksc reads nothing of.
+func (t *tally) proveOn(promises []sim.Promise, m *machine.Machine) {
+	if len(m.Unseen) == 0 {
+		t.prove(promises, m.Policy)
 		return
 	}
 	for _, pr := range promises {
-		fmt.Fprintf(t.e.stderr, "%s:%d: %s: unknown, because ksc cannot read %s (%s)\n", t.file, pr.Line, promiseText(pr), m.unseen[0].Pos, m.unseen[0].Message)
+		fmt.Fprintf(t.e.stderr, "%s:%d: %s: unknown, because ksc cannot read %s\n", t.file, pr.Line, promiseText(pr), m.Blind())
 		t.unknown++
 	}
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/ksc-project/ksc/enforce"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ksc-project/ksc/enforce"
 
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"

@@ -1,0 +1,167 @@
+// Package machine reads the whole firewall of a network namespace for
+// the simulator: every nft table in force, other programs' included
+// (Docker's, fail2ban's, firewalld's, iptables-nft's), and the rules of
+// iptables-legacy, which nft does not list. What ksc cannot read stays in
+// place (lang.LoadMachine), so that an answer it would change is
+// "unknown", never a guess. ksc explain, test and check --live ask it.
+package machine
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	"github.com/ksc-project/ksc/internal/nsenter"
+	"github.com/ksc-project/ksc/ir"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/sim"
+)
+
+// Source is the file name positions in the listing of the nft ruleset
+// refer to ("live:12:3"); LegacySource, those in the listing of
+// iptables-legacy's rules as read (see Legacy).
+const (
+	Source       = "live"
+	LegacySource = "iptables-legacy"
+)
+
+// A Machine is a namespace's firewall, read.
+type Machine struct {
+	// Policy holds every table: nft's, then iptables-legacy's.
+	Policy *ir.Policy
+	// Unseen are the tables and chains ksc reads nothing of (see
+	// lang.LoadMachine): while there are any, no answer is known.
+	Unseen ir.Diagnostics
+	// legacy are the tables read from iptables-legacy, which no policy
+	// replaces (ksc writes nft tables).
+	legacy []*ir.Table
+}
+
+// Read reads the firewall of the namespace at nsPath (the current one
+// when empty). Root.
+func Read(nsPath string) (*Machine, error) {
+	src, err := List(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	p, unseen, ds := lang.LoadMachine(Source, src)
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("reading the live ruleset: %v", ds.Err())
+	}
+	m := &Machine{Policy: p, Unseen: unseen}
+	legacy, err := readLegacy(nsPath)
+	if err != nil {
+		return nil, err
+	}
+	if legacy != nil {
+		m.legacy = legacy.Policy.Tables
+		m.Policy.Tables = append(m.Policy.Tables, legacy.Policy.Tables...)
+		m.Unseen = append(m.Unseen, legacy.Unseen...)
+	}
+	return m, nil
+}
+
+// With is the machine as applying p would leave it: p's tables in place
+// of the nft tables of their names (all of them, when p flushes the
+// ruleset); iptables-legacy's stay.
+func (m *Machine) With(p *ir.Policy) *Machine {
+	combined := *p
+	combined.Tables = nil
+	out := &Machine{Policy: &combined, legacy: m.legacy}
+	for _, t := range m.Policy.Tables {
+		isLegacy := containsTable(m.legacy, t)
+		if isLegacy || !p.FlushRuleset && !sameName(p.Tables, t) {
+			combined.Tables = append(combined.Tables, t)
+		}
+	}
+	combined.Tables = append(combined.Tables, p.Tables...)
+	for _, d := range m.Unseen {
+		if !p.FlushRuleset || d.Pos.File == LegacySource {
+			out.Unseen = append(out.Unseen, d)
+		}
+	}
+	return out
+}
+
+// Evaluate is sim.Evaluate on the machine, and why its verdict is not
+// known, if it is not: a rule ksc cannot read decides it (sim.Result.
+// Unsure), the machine has what ksc reads nothing of (Unseen), or
+// another program's dnat sends an arriving packet to another address,
+// which routing, which ksc does not read, delivers here or forwards.
+func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
+	res = sim.Evaluate(m.Policy, pkt)
+	if why := res.Unsure(); why != "" {
+		return res, why
+	}
+	if len(m.Unseen) > 0 {
+		res.Verdict = ir.NoVerdict
+		return res, "ksc cannot read " + m.Blind()
+	}
+	if r := res.Sent(); r != nil && res.Final.Dst != pkt.Dst {
+		res.Verdict = ir.NoVerdict
+		return res, fmt.Sprintf("rule %s sends it to %s, and whether the machine delivers it there or forwards it is routing's choice, which ksc does not read: ask about it as a forward packet", r.Pos, res.Final.Dst)
+	}
+	return res, ""
+}
+
+// Blind names what the machine has that ksc reads nothing of.
+func (m *Machine) Blind() string {
+	var blind []string
+	for _, d := range m.Unseen {
+		blind = append(blind, d.Pos.String()+" ("+d.Message+")")
+	}
+	return strings.Join(blind, ", nor ")
+}
+
+// TableOf names the table of one of the machine's rules: " (table ip
+// nat)", or "" for none.
+func (m *Machine) TableOf(r *ir.Rule) string {
+	for _, t := range m.Policy.Tables {
+		if t.Has(r) {
+			return fmt.Sprintf(" (table %s %s)", t.Family, t.Name)
+		}
+	}
+	return ""
+}
+
+// List is nft's listing of the ruleset in the namespace at nsPath (the
+// current one when empty).
+func List(nsPath string) ([]byte, error) {
+	var out []byte
+	err := nsenter.Run(nsPath, func() error {
+		var err error
+		out, err = run("", "nft", "list", "ruleset")
+		return err
+	})
+	return out, err
+}
+
+func run(stdin string, name string, args ...string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func sameName(ts []*ir.Table, t *ir.Table) bool {
+	for _, u := range ts {
+		if u.Family == t.Family && u.Name == t.Name {
+			return true
+		}
+	}
+	return false
+}
+
+func containsTable(ts []*ir.Table, t *ir.Table) bool {
+	for _, u := range ts {
+		if u == t {
+			return true
+		}
+	}
+	return false
+}
