@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -70,7 +71,7 @@ func (m *Machine) With(p *ir.Policy) *Machine {
 	combined.Tables = nil
 	out := &Machine{Policy: &combined, legacy: m.legacy}
 	for _, t := range m.Policy.Tables {
-		isLegacy := containsTable(m.legacy, t)
+		isLegacy := slices.Contains(m.legacy, t)
 		if isLegacy || !p.FlushRuleset && !sameName(p.Tables, t) {
 			combined.Tables = append(combined.Tables, t)
 		}
@@ -151,15 +152,6 @@ func run(stdin string, name string, args ...string) ([]byte, error) {
 func sameName(ts []*ir.Table, t *ir.Table) bool {
 	for _, u := range ts {
 		if u.Family == t.Family && u.Name == t.Name {
-			return true
-		}
-	}
-	return false
-}
-
-func containsTable(ts []*ir.Table, t *ir.Table) bool {
-	for _, u := range ts {
-		if u == t {
 			return true
 		}
 	}

@@ -35,7 +35,7 @@ type Detour struct {
 func Detours(policy, machine *ir.Policy) []Detour {
 	var out []Detour
 	for _, t := range machine.Tables {
-		if containsTable(policy.Tables, t) {
+		if slices.Contains(policy.Tables, t) {
 			continue
 		}
 		for _, c := range t.Chains {
@@ -114,13 +114,4 @@ func interfaceNames(p *ir.Policy) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
-}
-
-func containsTable(ts []*ir.Table, t *ir.Table) bool {
-	for _, u := range ts {
-		if u == t {
-			return true
-		}
-	}
-	return false
 }
