@@ -91,3 +91,22 @@ func TranslateSave(ipv4, ipv6 []byte) (listing []byte, err error) {
 	})
 	return listing, err
 }
+
+// TranslateJSON is nft's listing of a ruleset in nft's JSON (nft -j list
+// ruleset), loaded with nft -j -f into a throwaway namespace.
+func TranslateJSON(ruleset []byte) (listing []byte, err error) {
+	scratch, err := ns.Create("translate")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, scratch.Delete()) }()
+	err = scratch.Do(func() error {
+		if _, err := run(string(ruleset), "nft", "-j", "-f", "-"); err != nil {
+			return err
+		}
+		var err error
+		listing, err = run("", "nft", "list", "ruleset")
+		return err
+	})
+	return listing, err
+}

@@ -8,12 +8,15 @@ import (
 	"github.com/ksc-project/ksc/machine"
 )
 
-const importUsage = `Usage: ksc import [RULESET | --live [--netns NAME] | --iptables SAVE [--ip6tables SAVE6]]
+const importUsage = `Usage: ksc import [RULESET | --json RULESET | --live [--netns NAME] | --iptables SAVE [--ip6tables SAVE6]]
 
 Print a firewall you already have as a ksc policy, in ksc fmt's layout:
 RULESET is a file in nft's syntax (what nft -f reads, or what "nft list
 ruleset" prints; - for standard input), and --live reads the ruleset in
 force (nft list ruleset, in the namespace --netns names; root).
+
+--json reads a ruleset in nft's JSON (what nft -j list ruleset prints),
+as nft -j -f loads it into a throwaway network namespace (root).
 
 --iptables and --ip6tables read what iptables-save and ip6tables-save
 print (either, or both for one policy): ksc loads it with
@@ -43,12 +46,16 @@ func runImport(e env, args []string) int {
 	netns := namespaceFlag(flags)
 	v4 := flags.String("iptables", "", "import iptables-save output from `FILE` (root)")
 	v6 := flags.String("ip6tables", "", "import ip6tables-save output from `FILE` (root)")
+	asJSON := flags.Bool("json", false, "RULESET is in nft's JSON (nft -j list ruleset; root)")
 	if code := parseFlags(e, flags, importUsage, args); code >= 0 {
 		return code
 	}
 	var src []byte
 	var name string
 	switch {
+	case *asJSON && (*live || *v4 != "" || *v6 != ""):
+		fmt.Fprintf(e.stderr, "ksc import: --json says how RULESET is written; --live and --iptables read rules of their own\n")
+		return exitUsage
 	case (*v4 != "" || *v6 != "") && !*live && flags.NArg() == 0:
 		var saves [2][]byte
 		for i, path := range []string{*v4, *v6} {
@@ -82,6 +89,13 @@ func runImport(e env, args []string) int {
 		if src, name, err = readPolicy(e, flags.Arg(0)); err != nil {
 			fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
 			return exitUsage
+		}
+		if *asJSON {
+			if src, err = machine.TranslateJSON(src); err != nil {
+				fmt.Fprintf(e.stderr, "ksc import: %v\n", err)
+				return exitUsage
+			}
+			name = name + " (as nft lists it)"
 		}
 	default:
 		fmt.Fprintf(e.stderr, "ksc import: want one ruleset file (or - for standard input), or --live\nRun \"ksc import --help\" for usage.\n")

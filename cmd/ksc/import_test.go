@@ -92,3 +92,21 @@ func TestImportIptablesSave(t *testing.T) {
 	code, _, stderr = ksc("import", "--iptables", "../../testdata/machine/docker.rules", "x.nft")
 	assert.Equal(t, 2, code, stderr)
 }
+
+// A ruleset in nft's JSON imports as its text listing does.
+func TestImportJSON(t *testing.T) {
+	labtest.Require(t, "nft")
+	ns := labtest.NewNS(t, "json")
+	ns.Exec(t, "nft", "-f", "../../testdata/machine/others.nft")
+	dir := t.TempDir()
+	for name, args := range map[string][]string{"r.json": {"-j", "list", "ruleset"}, "r.nft": {"list", "ruleset"}} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(ns.Exec(t, append([]string{"nft"}, args...)...)), 0o644))
+	}
+	code, fromText, stderr := ksc("import", filepath.Join(dir, "r.nft"))
+	require.Equal(t, 0, code, stderr)
+	code, fromJSON, stderr := ksc("import", "--json", filepath.Join(dir, "r.json"))
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, fromText, fromJSON)
+	code, _, _ = ksc("import", "--json", "--live")
+	assert.Equal(t, 2, code)
+}
