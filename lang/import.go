@@ -53,7 +53,10 @@ func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds
 		cur = []byte(strings.Join(lines, "\n"))
 	}
 	out, ds = Format(filename, cur)
-	return out, skipped, ds
+	if ds.HasErrors() {
+		return nil, skipped, ds
+	}
+	return withDefines(filename, out), skipped, ds
 }
 
 // blockAt is the lines of what an error at line is about, when the

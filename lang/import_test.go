@@ -76,3 +76,21 @@ func TestImportLeavesOutEmptyChainsQuietly(t *testing.T) {
 	assert.Empty(t, skipped)
 	assert.Contains(t, string(out), "# ksc import: not imported (it has no rules and accepts: nat chain INPUT is on hook input")
 }
+
+// A set the rules repeat is named once, by a define, as a person writes
+// it; a name the ruleset defines already is not taken again.
+func TestImportNamesRepeatedSets(t *testing.T) {
+	src := "define TCP_DPORT = 8080\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n" +
+		"\t\tiifname \"eth0\" tcp dport { 22, 443 } accept\n\t\tiifname \"wg0\" tcp dport { 22, 443 } accept\n\t\ttcp dport $TCP_DPORT accept\n" +
+		"\t\tudp dport { 53, 123 } accept\n\t}\n}\n"
+	out, skipped, ds := lang.Import("r.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Empty(t, skipped)
+	assert.Equal(t, "define TCP_DPORT = 8080\ndefine TCP_DPORT_2 = { 22, 443 }\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter\n\t\tpolicy drop\n"+
+		"\t\tiifname \"eth0\" tcp dport $TCP_DPORT_2 accept\n\t\tiifname \"wg0\" tcp dport $TCP_DPORT_2 accept\n\t\ttcp dport $TCP_DPORT accept\n"+
+		"\t\tudp dport { 53, 123 } accept\n\t}\n}\n", string(out))
+
+	out, _, ds = lang.Import("r.nft", []byte("table ip t {\n\tchain c {\n\t\tip saddr != { 192.0.2.1, 192.0.2.9 } drop\n\t\tip daddr { 192.0.2.1, 192.0.2.9 } drop\n\t}\n}\n"))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Equal(t, "define IP_SADDR = { 192.0.2.1, 192.0.2.9 }\n\ntable ip t {\n\tchain c {\n\t\tip saddr != $IP_SADDR drop\n\t\tip daddr $IP_SADDR drop\n\t}\n}\n", string(out))
+}
