@@ -51,11 +51,21 @@ type Table struct {
 	Items  []*TableItem `parser:"  (EOL | \";\")* ( @@ (EOL | \";\")* )* \"}\" )?"`
 }
 
-// TableItem is a set declaration, a chain, or chains of an option.
+// TableItem is a set declaration, a chain, chains of an option, or a
+// flowtable.
 type TableItem struct {
-	Set      *SetDecl        `parser:"  @@"`
-	Chain    *Chain          `parser:"| @@"`
-	Optional *OptionalChains `parser:"| @@"`
+	Set       *SetDecl        `parser:"  @@"`
+	Chain     *Chain          `parser:"| @@"`
+	Optional  *OptionalChains `parser:"| @@"`
+	Flowtable *Flowtable      `parser:"| @@"`
+}
+
+// Flowtable is nft's "flowtable NAME { hook ingress priority P; devices
+// = { ... } }", read only so that an import or a machine's ruleset can
+// name it: the language has no flowtables (see builder.table).
+type Flowtable struct {
+	Pos  lexer.Position
+	Name string `parser:"\"flowtable\" @Word \"{\" ( \"{\" (!\"}\")* \"}\" | !\"}\" )* \"}\""`
 }
 
 // OptionalChains is "option NAME { chains }": chains the policy has only

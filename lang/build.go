@@ -378,6 +378,13 @@ func (b *builder) table(t *Table) *ir.Table {
 		if it.Set != nil {
 			b.tableSet(out, it.Set)
 		}
+		if ft := it.Flowtable; ft != nil {
+			// At the table, so that an import or a machine leaves it out
+			// whole: a flowtable takes the established flows a rule adds
+			// to it past the forward chains of every table.
+			b.errorf(out.Pos, ir.Pos{}, "table %s %s has flowtable %s, which ksc has no words for: the flows a rule adds to it skip the forward chains", out.Family, out.Name, ft.Name).Hint =
+				"leave the flowtable and its flow add rules out; ksc filters every packet"
+		}
 	}
 	for _, it := range t.Items {
 		switch {

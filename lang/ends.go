@@ -59,21 +59,24 @@ func (e ends) file(f *File) {
 func (e ends) table(t *Table) {
 	e.trim(&t.EndPos)
 	for _, it := range t.Items {
-		if it.Set != nil {
+		switch {
+		case it.Set != nil:
 			for _, a := range it.Set.Attrs {
 				e.trim(&a.EndPos)
 				e.value(a.Elements)
 			}
-			continue
-		}
-		if it.Optional != nil {
+		case it.Optional != nil:
 			e.trim(&it.Optional.EndPos)
 			for _, c := range it.Optional.Chains {
 				e.chain(c)
 			}
-			continue
+		case it.Chain != nil:
+			e.chain(it.Chain)
+		case it.Flowtable != nil:
+			// No end a diagnostic underlines.
+		default:
+			panic("lang: a table item ends does not know")
 		}
-		e.chain(it.Chain)
 	}
 }
 

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
@@ -28,27 +29,16 @@ func Import(filename string, src []byte) (out []byte, skipped ir.Diagnostics, ds
 			break
 		}
 		lines := strings.Split(string(cur), "\n")
-		done := map[int]bool{} // first lines of what is commented out
-		for _, d := range lds {
-			if d.Severity != ir.Error {
-				continue
+		left, stuck := leaveOut(f, lines, lds.OnlyErrors())
+		if stuck != nil {
+			return nil, skipped, lds
+		}
+		for _, l := range left {
+			if !emptyChainAt(f, l.first) {
+				// An empty chain that accepts is no loss: the policy
+				// without it is the ruleset (iptables-nft's nat INPUT).
+				skipped = append(skipped, l.why)
 			}
-			first, last, ok := blockAt(f, d.Pos.Line)
-			if !ok {
-				return nil, skipped, lds
-			}
-			if done[first] {
-				continue
-			}
-			done[first] = true
-			why := oneLine(d.Message)
-			if emptyChainAt(f, first) {
-				// iptables-nft's nat INPUT: leaving it out changes nothing.
-				why = "it has no rules and accepts: " + why
-			} else {
-				skipped = append(skipped, d)
-			}
-			commentOut(lines, first-1, last-1, why)
 		}
 		cur = []byte(strings.Join(lines, "\n"))
 	}
@@ -121,6 +111,37 @@ func firstItemLine(c *Chain) int {
 		return ci.Rule.Pos.Line
 	}
 	return c.Items[0].Option.Pos.Line
+}
+
+// leftOut is a block leaveOut commented out: its first line, and the
+// error that was about it.
+type leftOut struct {
+	first int
+	why   ir.Diagnostic
+}
+
+// leaveOut comments out of lines the block each error is about (blockAt),
+// once, with the error's message: an error inside a block already left
+// out (a rule of a table) adds nothing. stuck is an error no block holds.
+func leaveOut(f *File, lines []string, errs ir.Diagnostics) (left []leftOut, stuck *ir.Diagnostic) {
+	var done [][2]int
+	for _, d := range errs {
+		first, last, ok := blockAt(f, d.Pos.Line)
+		if !ok {
+			return left, &d
+		}
+		if slices.ContainsFunc(done, func(b [2]int) bool { return b[0] <= first && last <= b[1] }) {
+			continue
+		}
+		done = append(done, [2]int{first, last})
+		why := oneLine(d.Message)
+		if emptyChainAt(f, first) {
+			why = "it has no rules and accepts: " + why
+		}
+		commentOut(lines, first-1, last-1, why)
+		left = append(left, leftOut{first, d})
+	}
+	return left, nil
 }
 
 // commentOut makes lines[first..last] a comment: one line that names

@@ -24,12 +24,8 @@ func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnosti
 		}
 		p, bds := build(f, filename, Config{KeepUnread: true}, false)
 		lines := strings.Split(string(cur), "\n")
-		left := 0 // errors of tables and chains, left out below
-		done := map[int]bool{}
-		for _, d := range append(bds, p.ValidateRead()...) {
-			if d.Severity != ir.Error {
-				continue
-			}
+		var errs ir.Diagnostics
+		for _, d := range append(bds, p.ValidateRead()...).OnlyErrors() {
 			if r := ruleAt(p, d.Pos); r != nil {
 				// Validation refuses a rule the language can say where
 				// the kernel took it (a field at a hook ksc does not
@@ -37,20 +33,18 @@ func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnosti
 				*r = ir.Rule{Pos: r.Pos, Unread: &ir.Unread{Why: d.Message, Acts: true}}
 				continue
 			}
-			first, last, ok := blockAt(f, d.Pos.Line)
-			if !ok {
-				return nil, unseen, ir.Diagnostics{d}
-			}
-			left++
-			if !done[first] {
-				done[first] = true
-				if !inertAt(f, first) {
-					unseen = append(unseen, d)
-				}
-				commentOut(lines, first-1, last-1, oneLine(d.Message))
+			errs = append(errs, d)
+		}
+		left, stuck := leaveOut(f, lines, errs)
+		if stuck != nil {
+			return nil, unseen, ir.Diagnostics{*stuck}
+		}
+		for _, l := range left {
+			if !inertAt(f, l.first) {
+				unseen = append(unseen, l.why)
 			}
 		}
-		if left == 0 {
+		if len(errs) == 0 {
 			fillUnreadText(p, lines)
 			return p, unseen, nil
 		}

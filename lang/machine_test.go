@@ -1,6 +1,7 @@
 package lang_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ksc-project/ksc/backends/iptables"
@@ -96,4 +97,21 @@ func errorStrings(ds ir.Diagnostics) []string {
 		out = append(out, d.Error())
 	}
 	return out
+}
+
+// A flowtable takes the flows a rule adds to it past the forward chains
+// of every table: its table is left out of an import, and a machine that
+// has one answers nothing.
+func TestFlowtablesAreLeftOutWhole(t *testing.T) {
+	src := "table inet x {\n\tflowtable f {\n\t\thook ingress priority filter\n\t\tdevices = { d0, d1 }\n\t}\n\n" +
+		"\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip protocol tcp flow add @f\n\t\ttcp dport 22 drop\n\t}\n}\n"
+	_, unseen, ds := lang.LoadMachine("live", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Equal(t, []string{"live:1:1: table inet x has flowtable f, which ksc has no words for: the flows a rule adds to it skip the forward chains"}, errorStrings(unseen))
+
+	out, skipped, ds := lang.Import("r.nft", []byte(src))
+	require.False(t, ds.HasErrors(), "%v", ds)
+	assert.Len(t, skipped, 1, "the table, once: its flow add rule is in it")
+	assert.True(t, strings.HasPrefix(string(out), "# ksc import: not imported (table inet x has flowtable f"), "%s", out)
+	assert.Equal(t, 1, strings.Count(string(out), "# ksc import:"))
 }

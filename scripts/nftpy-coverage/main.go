@@ -7,7 +7,9 @@
 //
 // With -kernel (root), each supported form is also loaded into a throwaway
 // network namespace twice, as nft's own text and through ksc (the netlink
-// batch of ksc apply), and nft's listings of the two must be the same.
+// batch of ksc apply), and nft's listings of the two must be the same;
+// then nft's listing is imported (ksc import), and the import applied
+// must list the same again.
 //
 //	go run ./scripts/nftpy-coverage [-kernel] [-why] NFTABLES/tests/py
 package main
@@ -36,8 +38,10 @@ var inKernel = flag.Bool("kernel", false, "load each supported form as nft's tex
 // lab is the namespace -kernel loads forms into; empty without -kernel.
 var lab string
 
-// listed counts the forms -kernel compared, and those that differed.
-var listed, differed int
+// listed counts the forms -kernel compared, and those that differed;
+// importFailed the listings ksc import leaves something of out, and
+// importDiffered those whose import lists otherwise once applied.
+var listed, differed, importFailed, importDiffered int
 
 // kinds are the test files that hold what a firewall policy uses.
 var kinds = []string{
@@ -82,6 +86,7 @@ func main() {
 	fmt.Printf("| all | %d | %d (%.0f%%) |\n", total, supported, 100*float64(supported)/float64(max(total, 1)))
 	if lab != "" {
 		fmt.Printf("\n%d loads of supported forms compared in the kernel: %d list differently through ksc than as nft's text\n", listed, differed)
+		fmt.Printf("ksc import of nft's listing of each: %d leave something out, %d list differently once applied\n", importFailed, importDiffered)
 	}
 }
 
@@ -191,6 +196,40 @@ func compareListings(rule, family string, c chainSpec) {
 	if err != nil || got != want {
 		differed++
 		fmt.Fprintf(os.Stderr, "%s %s: through ksc:\n%s(%v)\nas nft's text:\n%s\n", family, rule, got, err, want)
+	}
+	importListing(rule, family, want)
+}
+
+// importListing imports what nft lists of a form (ksc import), applies
+// the import and compares the listings: how a user's existing ruleset
+// comes to ksc.
+func importListing(rule, family, want string) {
+	out, skipped, ds := lang.Import("listing", []byte(want))
+	if ds.HasErrors() || len(skipped) > 0 {
+		importFailed++
+		if *why {
+			fmt.Fprintf(os.Stderr, "%s %s: ksc import of nft's listing: %v%v\n", family, rule, ds.Err(), skipped.Err())
+		}
+		return
+	}
+	p, ds := lang.Load("imported.ks", out, lang.Config{})
+	b, err := nft.Lower(p)
+	if ds.HasErrors() {
+		err = ds.Err()
+	}
+	if err == nil {
+		_, err = nftIn("", "flush", "ruleset")
+	}
+	if err == nil {
+		err = kernel.Apply(b, nsenter.Path(lab))
+	}
+	var got string
+	if err == nil {
+		got, err = nftIn("", "list", "ruleset")
+	}
+	if err != nil || got != want {
+		importDiffered++
+		fmt.Fprintf(os.Stderr, "%s %s: imported from nft's listing:\n%s(%v)\nas nft lists it:\n%s\n", family, rule, got, err, want)
 	}
 }
 
