@@ -42,6 +42,11 @@ type Firewall interface {
 	// Snapshot keeps what applying p would replace, for a rollback; the
 	// error is ErrNoRollback where the backend has none.
 	Snapshot(p *ir.Policy) (Snapshot, error)
+	// SetKeys is what a set p declares holds in force, and ReplaceSet
+	// makes it hold keys, all at once (ksc set: a VPN client's new
+	// endpoint after a reconnect, a forwarded port).
+	SetKeys(p *ir.Policy, t *ir.Table, s *ir.TableSet) (ir.Set, error)
+	ReplaceSet(p *ir.Policy, t *ir.Table, s *ir.TableSet, keys ir.Set) error
 }
 
 // ErrNoRollback is the Snapshot of a backend that cannot put a ruleset

@@ -120,4 +120,40 @@ func (s *fakeSnapshot) Rollback() ([]string, error) {
 
 func (s *fakeSnapshot) Close() {}
 
+// inForceSet is the set of the policy in force that t and s name.
+func (f *Fake) inForceSet(t *ir.Table, s *ir.TableSet) (*ir.TableSet, error) {
+	if f.InForce != nil {
+		for _, ft := range f.InForce.Tables {
+			for _, fs := range ft.Sets {
+				if ft.Family == t.Family && ft.Name == t.Name && fs.Name == s.Name {
+					return fs, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("set %s is not in force", s.Name)
+}
+
+func (f *Fake) SetKeys(p *ir.Policy, t *ir.Table, s *ir.TableSet) (ir.Set, error) {
+	f.record("SetKeys", p)
+	fs, err := f.inForceSet(t, s)
+	if err != nil {
+		return nil, err
+	}
+	return fs.Elements, nil
+}
+
+// ReplaceSet changes the set of the policy in force, as the kernel would.
+func (f *Fake) ReplaceSet(p *ir.Policy, t *ir.Table, s *ir.TableSet, keys ir.Set) error {
+	f.record("ReplaceSet", p)
+	if f.Err != nil {
+		return f.Err
+	}
+	fs, err := f.inForceSet(t, s)
+	if err == nil {
+		fs.Elements = keys
+	}
+	return err
+}
+
 var _ Firewall = (*Fake)(nil)

@@ -52,6 +52,14 @@ func (f iptablesFirewall) Watch(ctx context.Context, k Keeper, report func(Repai
 	})
 }
 
+func (f iptablesFirewall) SetKeys(_ *ir.Policy, _ *ir.Table, s *ir.TableSet) (ir.Set, error) {
+	return iptables.SetKeys(f.nsPath, s.Name, s.Kind)
+}
+
+func (f iptablesFirewall) ReplaceSet(_ *ir.Policy, _ *ir.Table, s *ir.TableSet, keys ir.Set) error {
+	return iptables.ReplaceSet(f.nsPath, s.Name, s.Kind, keys)
+}
+
 func (f iptablesFirewall) RollsBack() bool { return false }
 
 func (f iptablesFirewall) Snapshot(*ir.Policy) (Snapshot, error) { return nil, ErrNoRollback }

@@ -64,6 +64,18 @@ func (f nftFirewall) Remove(p *ir.Policy) error {
 	return kernel.Remove(b, f.nsPath)
 }
 
+func setRef(t *ir.Table, s *ir.TableSet) kernel.SetRef {
+	return kernel.SetRef{Family: nft.TableFamily(t.Family), Table: t.Name, Set: s.Name, Kind: s.Kind}
+}
+
+func (f nftFirewall) SetKeys(_ *ir.Policy, t *ir.Table, s *ir.TableSet) (ir.Set, error) {
+	return kernel.SetKeys(f.nsPath, setRef(t, s))
+}
+
+func (f nftFirewall) ReplaceSet(_ *ir.Policy, t *ir.Table, s *ir.TableSet, keys ir.Set) error {
+	return kernel.ReplaceSet(f.nsPath, setRef(t, s), keys)
+}
+
 func (f nftFirewall) Watch(ctx context.Context, k Keeper, report func(Repair)) error {
 	return kernel.Watch(ctx, f.nsPath, &nftKeeper{k: k}, func(r kernel.Repair) {
 		report(Repair{By: r.By, Changes: changes(r.Changes), Took: r.Took, Err: r.Err, Paused: r.Paused})

@@ -187,3 +187,63 @@ func (n Namespace) Apply(fw backends.Firewall, p *ir.Policy, in Intent, keepConn
 func (n Namespace) Remove(fw backends.Firewall, p *ir.Policy, by string) error {
 	return n.change(Intent{Removed: true, By: by}, func() error { return fw.Remove(p) })
 }
+
+// A SetChange is addresses to add to a set a policy declares, or to
+// delete from it, while the policy is in force (ksc set).
+type SetChange struct {
+	Table *ir.Table
+	Set   *ir.TableSet
+	Add   bool
+	Keys  ir.Set
+}
+
+// ChangeSet carries out c through fw with the change lock held: the
+// set's keys in force, changed, replace them at once. Deleting a key the
+// set does not hold is an error, and changes nothing. Unless
+// keepConnections, the connections that p with the changed set would not
+// let start are closed as Apply closes them (an endpoint taken out of an
+// accept set, an address put in a blocklist). It returns the set's keys
+// after.
+func (n Namespace) ChangeSet(fw backends.Firewall, p *ir.Policy, c SetChange, keepConnections bool) (after ir.Set, report flows.Report, err error) {
+	release, err := n.lockChanges()
+	if err != nil {
+		return nil, report, err
+	}
+	defer release()
+	now, err := fw.SetKeys(p, c.Table, c.Set)
+	if err != nil {
+		return nil, report, err
+	}
+	after = now.Union(c.Keys)
+	if !c.Add {
+		if missing := c.Keys.Minus(now); !missing.IsEmpty() {
+			return nil, report, fmt.Errorf("set %s holds no %s", c.Set.Name, ir.AddrsText(c.Set.Kind, missing))
+		}
+		after = now.Minus(c.Keys)
+	}
+	replace := func() error { return fw.ReplaceSet(p, c.Table, c.Set, after) }
+	if keepConnections {
+		return after, report, replace()
+	}
+	// The flows are judged by the sets as they will be in force: this
+	// one changed, the others as earlier changes left them.
+	judged := p
+	for ti, t := range p.Tables {
+		for si, s := range t.Sets {
+			keys := after
+			if s != c.Set {
+				if s.Dynamic {
+					continue
+				}
+				if keys, err = fw.SetKeys(p, t, s); err != nil {
+					return nil, report, err
+				}
+			}
+			// Each copy keeps the tables and sets where they were.
+			jt := judged.Tables[ti]
+			judged = judged.WithSetElements(jt, jt.Sets[si], keys)
+		}
+	}
+	report, err = flows.Transition(n.Path(), flows.Allows(judged), replace)
+	return after, report, err
+}

@@ -275,6 +275,16 @@ func addrElem(k Kind, sp Span) AddrElem {
 	return asPrefix(AddrElem{From: keyAddr(k, sp.Lo), To: keyAddr(k, sp.Hi)})
 }
 
+// AddrsText is an address set as nft lists its elements:
+// "198.51.100.7, 203.0.113.0/24".
+func AddrsText(k Kind, s Set) string {
+	var out []string
+	for _, a := range Addrs(k, s) {
+		out = append(out, a.String())
+	}
+	return strings.Join(out, ", ")
+}
+
 // keyAddr is the address of kind k that a key holds.
 func keyAddr(k Kind, key Key) netip.Addr {
 	if k.Spec().Bits == 32 {

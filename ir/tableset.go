@@ -309,3 +309,49 @@ func FormatTimeout(d time.Duration) string {
 	}
 	return b.String()
 }
+
+// WithSetElements is p with set s of table t holding keys: the set, and
+// every match that looks it up, in a copy of t; p is unchanged. (ksc set
+// judges the flows a set change refuses by it.)
+func (p *Policy) WithSetElements(t *Table, s *TableSet, keys Set) *Policy {
+	out := *p
+	out.Tables = slices.Clone(p.Tables)
+	i := slices.Index(p.Tables, t)
+	if i < 0 {
+		return &out
+	}
+	nt := *t
+	ns := *s
+	ns.Elements = keys
+	nt.Sets = slices.Clone(t.Sets)
+	if j := slices.Index(t.Sets, s); j >= 0 {
+		nt.Sets[j] = &ns
+	}
+	chains := map[*Chain]*Chain{}
+	nt.Chains = make([]*Chain, len(t.Chains))
+	for j, c := range t.Chains {
+		nc := *c
+		nt.Chains[j], chains[c] = &nc, &nc
+	}
+	for _, c := range nt.Chains {
+		rules := make([]*Rule, len(c.Rules))
+		for k, r := range c.Rules {
+			nr := *r
+			if r.Target != nil {
+				nr.Target = chains[r.Target]
+			}
+			nr.Matches = slices.Clone(r.Matches)
+			for m, match := range nr.Matches {
+				if match.Set == s {
+					nm := *match
+					nm.Set, nm.Values = &ns, keys
+					nr.Matches[m] = &nm
+				}
+			}
+			rules[k] = &nr
+		}
+		c.Rules = rules
+	}
+	out.Tables[i] = &nt
+	return &out
+}

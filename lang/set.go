@@ -377,3 +377,22 @@ func (b *builder) tableSet(t *ir.Table, d *SetDecl) {
 		}
 	}
 }
+
+// ParseSetElements reads addresses for set s, as "elements = { ... }"
+// would hold them (ksc set add): each text an address, a prefix or a
+// range, in s's family. Positions are in source, the texts joined by
+// ", " in braces.
+func ParseSetElements(source string, s *ir.TableSet, texts []string) (ir.Set, ir.Diagnostics) {
+	text := "{ " + strings.Join(texts, ", ") + " }"
+	v, ds := ParseValue(source, text)
+	if ds.HasErrors() {
+		return nil, ds
+	}
+	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
+		files: map[string][]elem{}, sizes: map[*Value]int{}}
+	target := &ir.TableSet{Name: s.Name, Kind: s.Kind}
+	if !b.setElements(target, v) {
+		return nil, b.ds
+	}
+	return target.Elements, b.ds
+}

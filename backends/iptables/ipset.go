@@ -305,20 +305,12 @@ func ipsetDiff(nsPath string, sets []IPSet) ([]string, error) {
 		if set.Runtime {
 			continue // there is all that is the policy's
 		}
+		nets, err := savedNets(set.Name, saved)
+		if err != nil {
+			return nil, err
+		}
 		have := map[netip.Prefix]bool{}
-		for _, line := range strings.Split(string(saved), "\n") {
-			f := strings.Fields(line)
-			if len(f) < 3 || f[0] != "add" {
-				continue
-			}
-			p, err := netip.ParsePrefix(f[2])
-			if err != nil {
-				a, aerr := netip.ParseAddr(f[2]) // a host is listed without its /32 or /128
-				if aerr != nil {
-					return nil, fmt.Errorf("ipset %s: cannot read %q", set.Name, line)
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
+		for _, p := range nets {
 			have[p] = true
 		}
 		missing := 0
@@ -334,4 +326,68 @@ func ipsetDiff(nsPath string, sets []IPSet) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// savedNets reads the members of ipset name from "ipset save" output.
+func savedNets(name string, saved []byte) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, line := range strings.Split(string(saved), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "add" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[2])
+		if err != nil {
+			a, aerr := netip.ParseAddr(f[2]) // a host is listed without its /32 or /128
+			if aerr != nil {
+				return nil, fmt.Errorf("ipset %s: cannot read %q", name, line)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
+}
+
+// SetKeys is what the ipset of the set a policy declares holds, in the
+// namespace at nsPath.
+func SetKeys(nsPath, set string, kind ir.Kind) (ir.Set, error) {
+	name := ipsetName(set, kind.Spec().Family)
+	var keys ir.Set
+	err := System{NSPath: nsPath}.Do(func(run RunFunc) error {
+		saved, err := run("ipset", nil, "save", name)
+		if err != nil {
+			return fmt.Errorf("set %s is not in force as ipset %s (ksc apply the policy first): %w", set, name, err)
+		}
+		nets, err := savedNets(name, saved)
+		var spans []ir.Span
+		for _, p := range nets {
+			spans = append(spans, ir.Span{Lo: ir.AddrKey(p.Masked().Addr()), Hi: ir.AddrKey(lastAddr(p))})
+		}
+		keys = ir.NewSet(spans...)
+		return err
+	})
+	return keys, err
+}
+
+// ReplaceSet makes the ipset of the set a policy declares hold keys: they
+// fill a staging set that is swapped in, so that a packet meets either
+// what it held or keys.
+func ReplaceSet(nsPath, set string, kind ir.Kind, keys ir.Set) error {
+	family := kind.Spec().Family
+	name := ipsetName(set, family)
+	staged := IPSet{Name: name, Family: family}
+	for _, e := range ir.Addrs(kind, keys.Joined()) {
+		from, to := e.From, e.To
+		if e.Prefix.IsValid() {
+			from, to = e.Prefix.Masked().Addr(), lastAddr(e.Prefix)
+		}
+		staged.Nets = append(staged.Nets, rangeNets(from, to)...)
+	}
+	script := string(IPSetRestore([]IPSet{staged}, func(string) bool { return true }))
+	script += fmt.Sprintf("swap %s %s\ndestroy %s\n", stagingName(name), name, stagingName(name))
+	return System{NSPath: nsPath}.Do(func(run RunFunc) error {
+		_, err := run("ipset", []byte(script), "restore")
+		return err
+	})
 }

@@ -164,7 +164,7 @@ func Lower(p *ir.Policy) (*Batch, error) {
 	b := &Batch{FlushRuleset: p.FlushRuleset}
 	setID := uint32(0)
 	for _, t := range p.Tables {
-		table := &nftables.Table{Name: t.Name, Family: tableFamily(t.Family)}
+		table := &nftables.Table{Name: t.Name, Family: TableFamily(t.Family)}
 		bt := &BatchTable{Table: table}
 		named := map[string]*nftables.Set{}
 		for _, ns := range NamedSets(t) {
@@ -213,7 +213,8 @@ func Lower(p *ir.Policy) (*Batch, error) {
 	return b, nil
 }
 
-func tableFamily(f ir.Family) nftables.TableFamily {
+// TableFamily is the netlink family of a table of family f.
+func TableFamily(f ir.Family) nftables.TableFamily {
 	switch f {
 	case ir.IPv4:
 		return nftables.TableFamilyIPv4
@@ -380,6 +381,13 @@ func intervalSet(table *nftables.Table, name string, family ir.Family, elements 
 		elems[i] = keyRange{keys[n-2*size : n-size : n-size], keys[n-size : n : n]}
 	}
 	return &BatchSet{Set: s, ranges: sortRanges(elems)}
+}
+
+// IntervalElements are the elements of an address set in table that
+// holds elements, as nft sends them (for ksc set, which replaces the
+// elements of a set in force).
+func IntervalElements(table *nftables.Table, name string, family ir.Family, elements []ir.AddrElem) []nftables.SetElement {
+	return intervalSet(table, name, family, elements, 0).Elements()
 }
 
 // dynamicSet is a declared dynamic set as nft creates it.
