@@ -216,8 +216,12 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 			asked++
 			return choices[asked-1]
 		})
-		if d := res.Decided(); d != nil && d.Rule != nil && d.Rule.Unread != nil && !slices.Contains(out.Unread, d.Rule) {
-			out.Unread = append(out.Unread, d.Rule)
+		// A rule that may do anything ends the way where it is (a nat
+		// chain's too, which Decided passes over).
+		if n := len(res.Steps); n > 0 {
+			if r := res.Steps[n-1].Rule; r != nil && r.Unread != nil && !slices.Contains(out.Unread, r) {
+				out.Unread = append(out.Unread, r)
+			}
 		}
 		if way == 0 {
 			unread := out.Unread

@@ -139,3 +139,29 @@ func TestAbsentInterfaceNameIsEmpty(t *testing.T) {
 	}
 	assert.True(t, rewritten, "the region follows the dnat too: %v", fates)
 }
+
+// A target ksc cannot read in a nat chain leaves the verdict unknown, and
+// names it, though a nat chain decides no verdict of its own.
+func TestUnreadTargetInANatChain(t *testing.T) {
+	p := loadMachine(t, `table ip raw {
+	chain PREROUTING {
+		type filter hook prerouting priority raw; policy accept;
+	}
+}
+table ip nat {
+	chain PREROUTING {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 xt target NETMAP
+	}
+}
+table ip filter {
+	chain INPUT {
+		type filter hook input priority filter; policy drop;
+		tcp dport 22 accept
+	}
+}
+`)
+	res := evaluate(t, p, "in eth0 tcp 203.0.113.7:40000 192.0.2.2:8080")
+	assert.Equal(t, ir.NoVerdict, res.Verdict)
+	assert.Equal(t, "ksc cannot read rule live:9:3 in table ip nat: tcp dport 8080 xt target NETMAP (iptables target NETMAP, which nft lists only by name)", res.Unsure())
+}
