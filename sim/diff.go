@@ -13,9 +13,13 @@ import (
 // New's with the other). Maybe says why the region is not sure of all of
 // its packets; Witness is empty when no packet showed the difference.
 type Change struct {
-	Dir            Direction
-	Packets        region.Cube
-	Old, New       ir.Verdict
+	Dir      Direction
+	Packets  region.Cube
+	Old, New ir.Verdict
+	// OldBy and NewBy are the rules that decide the region in each
+	// policy (nil for a chain's policy), or where a packet shows the
+	// difference, those that decide it: an accept that ends a chain is
+	// not a region's fate, which goes on to the next.
 	OldBy, NewBy   *ir.Rule
 	Witness        string
 	OldWhy, NewWhy string // what decided the witness, in each policy
@@ -85,6 +89,7 @@ func Difference(old, new *ir.Policy) ([]Change, error) {
 						if ro.Verdict != rn.Verdict && ro.Verdict != ir.NoVerdict && rn.Verdict != ir.NoVerdict {
 							ch.Witness, ch.OldWhy, ch.NewWhy = FormatPacket(w), decidedBy(ro), decidedBy(rn)
 							ch.Old, ch.New = ro.Verdict, rn.Verdict
+							ch.OldBy, ch.NewBy = decider(ro), decider(rn)
 							break
 						}
 					}
@@ -132,3 +137,11 @@ func variants(w Packet, undecided []*ir.Match) []Packet {
 }
 
 const rewrittenNote = "a rule on the way rewrites an address or a mark, and which packets had which before is not followed"
+
+// decider is the rule that decided a packet, or nil for a chain's policy.
+func decider(res Result) *ir.Rule {
+	if d := res.Decided(); d != nil {
+		return d.Rule
+	}
+	return nil
+}

@@ -366,8 +366,8 @@ func Past(v ir.Verdict) string {
 }
 
 func decidedBy(res Result) string {
-	if d := res.Decided(); d != nil && d.Rule != nil {
-		return d.Rule.Pos.String()
+	if r := decider(res); r != nil {
+		return r.Pos.String()
 	}
 	return "the chains' policies"
 }

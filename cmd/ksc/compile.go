@@ -134,7 +134,8 @@ status is 0 when there is no error (and, with --strict, no warning).
 
 With --live (root; --netns NAME for a namespace), also what the other
 programs' rules in force do to the policy, as applying it would leave
-the machine (its tables in place of theirs of the same names; nft): each
+the machine (its tables in place of theirs of the same names; nft), or with
+--in-force as it is, the policy applied already with either backend: each
 region of packets whose verdict they change, with a packet and the rule
 that does it (a fail2ban drop, a firewalld reject of what the policy
 accepts), and each dnat of theirs that sends packets arriving for this
@@ -152,8 +153,7 @@ func runCheck(e env, args []string) int {
 	fs := newFlags(e, "check")
 	var pf policyFlags
 	strict := fs.Bool("strict", false, "fail (exit status 1) on warnings too")
-	live := fs.Bool("live", false, "also what the other programs' rules in force do to the policy (root)")
-	netns := namespaceFlag(fs)
+	mf := registerMachineFlags(fs, "also what the other programs' rules in force do to the policy (root)")
 	pf.register(fs)
 	if code := parseFlags(e, fs, checkUsage, args); code >= 0 {
 		return code
@@ -168,12 +168,11 @@ func runCheck(e env, args []string) int {
 	}
 	warnings := lint.Check(p)
 	printDiagnostics(e.stderr, warnings, pf.sources)
-	if fs.Changed("netns") && !*live {
-		fmt.Fprintln(e.stderr, "ksc check: --netns names the namespace --live reads; add --live")
+	if mf.misused(e) {
 		return exitUsage
 	}
-	if *live {
-		m, err := readMachine(*netns, p)
+	if *mf.live {
+		m, err := mf.read(p)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc check: %v\n", err)
 			return exitUsage

@@ -13,7 +13,7 @@ import (
 )
 
 var explainUsage = `Usage: ksc explain POLICY PACKET... [flags]
-       ksc explain --live [--netns NAME] [POLICY] PACKET...
+       ksc explain --live [--netns NAME] [--in-force] [POLICY] PACKET...
 
 Say what POLICY does with one packet, without loading anything: the chains
 the packet crosses, the rule that decides it (with its policy line), the
@@ -25,7 +25,8 @@ With --live, the whole machine: every table in force (root; nft list
 ruleset, in the namespace --netns names), other programs' included
 (Docker's, fail2ban's, firewalld's, iptables-nft's), and with POLICY, as
 applying it would leave them (its tables in place of theirs of the same
-names). Positions are lines of "nft list ruleset" ("live:12:3"). A rule
+names), or with --in-force as they are, the policy applied already with
+either backend. Positions are lines of "nft list ruleset" ("live:12:3"). A rule
 ksc cannot read (an iptables match nft lists as "xt match NAME") is tried
 both ways: the verdict is known when both ways give it, and is otherwise
 "unknown", naming the rule and its table; so is every verdict when the
@@ -46,8 +47,8 @@ func runExplain(e env, args []string) int {
 	fs := newFlags(e, "explain")
 	var pf policyFlags
 	asJSON := fs.Bool("json", false, "print the answer as JSON, for scripts")
-	live := fs.Bool("live", false, "the whole machine: every table in force, other programs' too (root)")
-	netns := namespaceFlag(fs)
+	mf := registerMachineFlags(fs, "the whole machine: every table in force, other programs' too (root)")
+	live := mf.live
 	pf.register(fs)
 	fs.SetInterspersed(false)
 	if code := parseFlags(e, fs, explainUsage, args); code >= 0 {
@@ -68,8 +69,7 @@ func runExplain(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
 		return exitUsage
 	}
-	if fs.Changed("netns") && !*live {
-		fmt.Fprintln(e.stderr, "ksc explain: --netns names the namespace --live reads; add --live")
+	if mf.misused(e) {
 		return exitUsage
 	}
 	line := strings.Join(fs.Args(), " ")
@@ -95,7 +95,7 @@ func runExplain(e env, args []string) int {
 	if !*live {
 		res = sim.Evaluate(p, pkt)
 	} else {
-		m, err := readMachine(*netns, p)
+		m, err := mf.read(p)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ksc explain: %v\n", err)
 			return exitUsage

@@ -8,16 +8,45 @@ import (
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/machine"
 	"github.com/ksc-project/ksc/sim"
+	"github.com/spf13/pflag"
 )
 
-// readMachine reads the firewall of the namespace --netns names; with
-// p, as applying p would leave it.
-func readMachine(netns string, p *ir.Policy) (*machine.Machine, error) {
-	m, err := machine.Read(enforce.Namespace(netns).Path())
-	if err != nil || p == nil {
-		return m, err
+// machineFlags are the flags of a command that can answer for the whole
+// machine: --live, --netns, --in-force.
+type machineFlags struct {
+	live, inForce *bool
+	netns         *string
+	fs            *pflag.FlagSet
+}
+
+func registerMachineFlags(fs *pflag.FlagSet, live string) machineFlags {
+	return machineFlags{
+		live:    fs.Bool("live", false, live),
+		inForce: fs.Bool("in-force", false, "with --live: the policy is in force already, with either backend; answer for the machine as it is"),
+		netns:   namespaceFlag(fs),
+		fs:      fs,
 	}
-	return m.With(p), nil
+}
+
+// misused reports --netns or --in-force without --live, on stderr.
+func (m machineFlags) misused(e env) bool {
+	for _, name := range []string{"netns", "in-force"} {
+		if m.fs.Changed(name) && !*m.live {
+			fmt.Fprintf(e.stderr, "ksc %s: --%s goes with --live; add --live\n", m.fs.Name(), name)
+			return true
+		}
+	}
+	return false
+}
+
+// read reads the firewall of the namespace --netns names; with p, as
+// applying p would leave it, or with --in-force, as it is.
+func (m machineFlags) read(p *ir.Policy) (*machine.Machine, error) {
+	live, err := machine.Read(enforce.Namespace(*m.netns).Path())
+	if err != nil || p == nil || *m.inForce {
+		return live, err
+	}
+	return live.With(p), nil
 }
 
 // checkMachine warns of what the machine's other rules do to the policy:

@@ -76,3 +76,34 @@ func TestLiveCommandsReadTheWholeMachine(t *testing.T) {
 	assert.Contains(t, stdout, "in eth0 tcp 203.0.113.7:40000 192.0.2.2:22: expected accept, got drop (decided by iptables-legacy:4:3)")
 	assert.Contains(t, stderr, "in eth0 tcp 203.0.113.7:40000 192.0.2.2:23: unknown, because ksc cannot read rule iptables-legacy:5:3")
 }
+
+// A kill switch applied with the iptables backend, and Docker's accept
+// inserted before ksc's chain in FORWARD afterwards (as dockerd inserts
+// its rules): with --in-force, test and check answer for the machine as
+// it is, and find the containers' way out past the kill switch.
+func TestLiveInForceFindsDockerBeforeTheKillSwitch(t *testing.T) {
+	labtest.Require(t, "nft", "iptables-nft-restore")
+	useRunDir(t)
+	ns := labtest.NewNS(t, "inforce")
+	policy := machineDir + "killswitch.ks"
+	code, _, stderr := ksc("apply", policy, "--netns", ns.Name, "--backend", "iptables", "--iptables-mode", "nft")
+	require.Equal(t, 0, code, stderr)
+	tests := filepath.Join(t.TempDir(), "t.kst")
+	require.NoError(t, os.WriteFile(tests, []byte("drop forward docker0 eth0 tcp 198.51.100.2:40000 203.0.113.7:443\nnever accept forward docker0 eth0 * * * new\n"), 0o644))
+
+	code, stdout, stderr := ksc("test", policy, tests, "--live", "--in-force", "--netns", ns.Name)
+	require.Equal(t, 0, code, stdout+stderr)
+
+	ns.Exec(t, "iptables-nft", "-I", "FORWARD", "-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT")
+	code, stdout, _ = ksc("test", policy, tests, "--live", "--in-force", "--netns", ns.Name)
+	assert.Equal(t, 1, code)
+	assert.Regexp(t, `t.kst:1: forward docker0 eth0 tcp 198.51.100.2:40000 203.0.113.7:443: expected drop, got accept \(decided by live:\d+:3\)`, stdout)
+	assert.Contains(t, stdout, "t.kst:2: never accept forward docker0 eth0 * * * new: broken")
+
+	_, _, stderr = ksc("check", policy, "--live", "--in-force", "--netns", ns.Name)
+	assert.Regexp(t, `warning: live:\d+:3 \(table ip filter\) accepts .* that the policy alone does not`, stderr)
+
+	code, _, stderr = ksc("test", policy, tests, "--in-force")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--in-force goes with --live")
+}

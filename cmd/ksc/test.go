@@ -18,7 +18,7 @@ import (
 	"github.com/ksc-project/ksc/sim"
 )
 
-const testUsage = `Usage: ksc test POLICY [TESTS] [--kernel [--backend LOADER] | --live [--netns NAME]]
+const testUsage = `Usage: ksc test POLICY [TESTS] [--kernel [--backend LOADER] | --live [--netns NAME] [--in-force]]
 
 Check a policy's promises: each line of TESTS (by default POLICY with
 .kst for .ks) says what verdict a packet must get. ksc test answers each
@@ -58,7 +58,10 @@ explain --live does. A packet whose way meets a rule ksc cannot read (an
 "xt match" of iptables-nft) is tried both ways; where the ways disagree,
 or a rule ksc cannot read may act, the answer is unknown and names it.
 So ksc test --live finds another program's rule that defeats a promise:
-a forward accept of Docker's, an earlier drop.
+a forward accept of Docker's, an earlier drop. With --in-force the
+policy is taken to be in force already, with either backend, and the
+machine is answered for as it is: how a policy applied with the
+iptables backend fares beside Docker's rules inserted before its own.
 
 Exit status 0 when every expectation and promise holds, 1 when one does
 not, 2 on trouble (a test or the policy does not load, a line cannot be
@@ -77,6 +80,8 @@ Flags:
                      iptables-nft, iptables-legacy, or all of them
   --live             the whole machine's rules with the policy's (root)
   --netns NAME       with --live, the machine is this namespace
+  --in-force         with --live, the policy is in force already (either
+                     backend): the machine as it is, the policy not put in
 
 Examples:
   ksc test examples/ivpn-killswitch.ks
@@ -88,8 +93,8 @@ Examples:
 func runTest(e env, args []string) int {
 	fs := newFlags(e, "test")
 	inKernel := fs.Bool("kernel", false, "send real packets through the policy loaded in throwaway namespaces (root)")
-	live := fs.Bool("live", false, "simulate the whole machine with the policy applied: every table in force, other programs' too (root)")
-	netns := namespaceFlag(fs)
+	mf := registerMachineFlags(fs, "simulate the whole machine with the policy applied: every table in force, other programs' too (root)")
+	live := mf.live
 	backend := fs.String("backend", "netlink", "with --kernel: "+strings.Join(backends.LoaderNames(), ", ")+" or all")
 	oneOf(fs, "backend", append(backends.LoaderNames(), "all")...)
 	if code := parseFlags(e, fs, testUsage, args); code >= 0 {
@@ -117,8 +122,7 @@ func runTest(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "ksc test: --live simulates the machine's own rules; --kernel sends packets through the policy alone in a lab: choose one")
 		return exitUsage
 	}
-	if fs.Changed("netns") && !*live {
-		fmt.Fprintln(e.stderr, "ksc test: --netns names the namespace --live reads; add --live")
+	if mf.misused(e) {
 		return exitUsage
 	}
 	if *inKernel && os.Geteuid() != 0 {
@@ -161,7 +165,7 @@ func runTest(e env, args []string) int {
 			return exitUsage
 		}
 		if *live {
-			m, err := readMachine(*netns, p)
+			m, err := mf.read(p)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "ksc test: %v\n", err)
 				return exitUsage
