@@ -331,6 +331,11 @@ type NAT struct {
 	Kind NATKind
 	Addr netip.Addr
 	Port uint16
+	// AddrLast and PortLast end a range the kernel picks the new address
+	// or port from ("dnat to 192.0.2.1-192.0.2.5:8000-8010"); they are
+	// not valid, and 0, for one address or port.
+	AddrLast netip.Addr
+	PortLast uint16
 	// Flags choose how the kernel picks the new port and address; no
 	// packet's verdict depends on them.
 	Flags NATFlags
@@ -417,23 +422,40 @@ func (n *NAT) Text(f Family) string {
 		plain.Flags = 0
 		return plain.Text(f) + " " + n.Flags.Text()
 	}
-	switch n.Kind {
-	case Masquerade:
-		return "masquerade"
-	case Redirect:
+	switch {
+	case n.Kind == Masquerade || n.Kind == Redirect:
 		if n.Port != 0 {
-			return "redirect to :" + strconv.Itoa(int(n.Port))
+			return n.Kind.String() + " to " + n.Target()
 		}
-		return "redirect"
+		return n.Kind.String()
+	case f == Inet:
+		return n.Kind.String() + " " + n.Family().String() + " to " + n.Target()
 	}
-	to := n.Addr.String()
-	if n.Port != 0 {
-		to = netip.AddrPortFrom(n.Addr, n.Port).String()
+	return n.Kind.String() + " to " + n.Target()
+}
+
+// Target is where a rewrite goes, as nft and iptables write it: an
+// address or a range, then a port or a range ("192.0.2.1-192.0.2.5:80",
+// "[2001:db8::1]:80"); for masquerade and redirect, ":PORTS".
+func (n *NAT) Target() string {
+	to := ""
+	if n.Kind == SNAT || n.Kind == DNAT {
+		to = n.Addr.String()
+		if n.AddrLast.IsValid() {
+			to += "-" + n.AddrLast.String()
+		}
 	}
-	if f == Inet {
-		return n.Kind.String() + " " + n.Family().String() + " to " + to
+	if n.Port == 0 {
+		return to
 	}
-	return n.Kind.String() + " to " + to
+	if n.Addr.Is6() && to != "" {
+		to = "[" + strings.ReplaceAll(to, "-", "]-[") + "]"
+	}
+	to += ":" + strconv.Itoa(int(n.Port))
+	if n.PortLast != 0 {
+		to += "-" + strconv.Itoa(int(n.PortLast))
+	}
+	return to
 }
 
 // Statement is something a rule does besides its verdict: Counter or Log.

@@ -227,6 +227,10 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, read bool, ds 
 				hook = "prerouting priority dstnat"
 			}
 			ds.Errorf(r.NAT.Pos, "%s in chain %s, which is not a nat chain", r.NAT.Text(t.Family), c.Name).Hint = "move it to a chain of type nat hook " + hook
+		case r.NAT.AddrLast.IsValid() && (r.NAT.Kind != SNAT && r.NAT.Kind != DNAT || r.NAT.AddrLast.Is4() != r.NAT.Addr.Is4() || r.NAT.AddrLast.Less(r.NAT.Addr)):
+			ds.Errorf(r.NAT.Pos, "%s: a range of addresses goes from the lower to the higher, in one family, for snat or dnat", r.NAT.Text(t.Family))
+		case r.NAT.PortLast != 0 && r.NAT.PortLast < r.NAT.Port:
+			ds.Errorf(r.NAT.Pos, "%s: a range of ports goes from the lower to the higher", r.NAT.Text(t.Family))
 		case r.NAT.Port != 0 && !carriesPorts(r):
 			ds.Errorf(r.NAT.Pos, "%s rewrites the port, and this rule holds for protocols without ports", r.NAT.Text(t.Family)).Hint =
 				"add meta l4proto tcp (or a tcp dport match), or { tcp, udp }"

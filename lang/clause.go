@@ -53,10 +53,8 @@ func init() {
 		clauseReaders[k.String()] = func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {
 			var n *ir.NAT
 			switch k {
-			case ir.Masquerade:
-				n = &ir.NAT{Pos: pos, Kind: ir.Masquerade}
-			case ir.Redirect:
-				n = rb.redirect(pos)
+			case ir.Masquerade, ir.Redirect:
+				n = rb.portsTo(k, pos)
 			default:
 				family, ok := rb.natHead(k, pos, end)
 				if !ok {

@@ -356,23 +356,35 @@ func (rb *ruleBuilder) nat(kind ir.NATKind, family ir.Family, pos, end ir.Pos) *
 	return rb.natTo(kind, family, pos, elem{text: text, pos: at}, to)
 }
 
-// natTo reads the address (and for dnat, the port) a rewrite goes to.
+// natTo reads the address a rewrite goes to, or a range of them, and
+// the port or range of ports: "192.0.2.10", "192.0.2.10-192.0.2.20:8000-8010",
+// "[2001:db8::10]:8080".
 func (rb *ruleBuilder) natTo(kind ir.NATKind, family ir.Family, pos ir.Pos, e elem, to ir.Pos) *ir.NAT {
 	n := &ir.NAT{Pos: pos, Kind: kind}
-	if ap, err := netip.ParseAddrPort(e.text); err == nil && kind == ir.DNAT {
-		// "192.0.2.10:8080", "[2001:db8::10]:8080"
-		if ap.Port() == 0 {
-			rb.errorf(e.pos, to, "dnat to %s: port 0 is no port", e.text).Hint = natHint(kind)
-			return nil
+	addrs, ports, ok := splitNATTarget(e.text)
+	var msg string
+	if ok {
+		first, last, _ := strings.Cut(addrs, "-")
+		var err error
+		if n.Addr, err = netip.ParseAddr(strings.Trim(first, "[]")); err != nil {
+			ok = false
 		}
-		n.Addr, n.Port = ap.Addr(), ap.Port()
-	} else {
-		a, msg, _ := parseAddrElem(e)
-		if msg != "" || a.From != a.To {
-			rb.errorf(e.pos, to, "%s to needs one address, %s", kind, e.describe()).Hint = natHint(kind)
-			return nil
+		if last != "" {
+			if n.AddrLast, err = netip.ParseAddr(strings.Trim(last, "[]")); err != nil {
+				ok = false
+			}
 		}
-		n.Addr = a.From
+		if ports != "" {
+			n.Port, n.PortLast, msg = natPorts(ports)
+		}
+	}
+	if !ok {
+		rb.errorf(e.pos, to, "%s to needs an address or a range of them, %s", kind, e.describe()).Hint = natHint(kind)
+		return nil
+	}
+	if msg != "" {
+		rb.errorf(e.pos, to, "%s to %s: %s", kind, e.text, msg).Hint = natHint(kind)
+		return nil
 	}
 	if family != ir.Inet && family != n.Family() {
 		rb.errorf(e.pos, to, "%s %s to %s: the address is not %s's", kind, family, n.Addr, family).Hint = natHint(kind)
@@ -381,9 +393,49 @@ func (rb *ruleBuilder) natTo(kind ir.NATKind, family ir.Family, pos ir.Pos, e el
 	return n
 }
 
-// redirect reads "redirect [to :PORT]".
-func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
-	n := &ir.NAT{Pos: pos, Kind: ir.Redirect}
+// splitNATTarget splits "ADDRESSES[:PORTS]": an IPv6 address with ports
+// is in brackets ("[2001:db8::1]-[2001:db8::9]:80").
+func splitNATTarget(text string) (addrs, ports string, ok bool) {
+	if strings.HasPrefix(text, "[") {
+		i := strings.LastIndex(text, "]")
+		if i < 0 {
+			return "", "", false
+		}
+		addrs, rest := text[:i+1], text[i+1:]
+		if rest == "" {
+			return addrs, "", true
+		}
+		ports, ok = strings.CutPrefix(rest, ":")
+		return addrs, ports, ok && ports != ""
+	}
+	if strings.Count(text, ":") == 1 {
+		addrs, ports, _ = strings.Cut(text, ":")
+		return addrs, ports, ports != ""
+	}
+	return text, "", text != ""
+}
+
+// natPorts reads "P" or "P-Q", ports from 1; msg says what is wrong.
+func natPorts(text string) (port, last uint16, msg string) {
+	first, second, isRange := strings.Cut(text, "-")
+	p, err := strconv.ParseUint(first, 10, 16)
+	if err != nil || p == 0 {
+		return 0, 0, fmt.Sprintf("%q is not a port from 1 to 65535", first)
+	}
+	if !isRange {
+		return uint16(p), 0, ""
+	}
+	q, err := strconv.ParseUint(second, 10, 16)
+	if err != nil || q == 0 {
+		return 0, 0, fmt.Sprintf("%q is not a port from 1 to 65535", second)
+	}
+	return uint16(p), uint16(q), ""
+}
+
+// portsTo reads "redirect [to :PORT[-PORT]]" or "masquerade [to
+// :PORT[-PORT]]" after the kind's word.
+func (rb *ruleBuilder) portsTo(kind ir.NATKind, pos ir.Pos) *ir.NAT {
+	n := &ir.NAT{Pos: pos, Kind: kind}
 	if t := rb.peek(); t == nil || t.word() != "to" {
 		return n
 	}
@@ -392,16 +444,18 @@ func (rb *ruleBuilder) redirect(pos ir.Pos) *ir.NAT {
 	if !ok {
 		return nil
 	}
-	port, colon := strings.CutPrefix(text, ":")
-	p, err := strconv.ParseUint(port, 10, 16)
-	if !colon || err != nil || p == 0 {
+	ports, colon := strings.CutPrefix(text, ":")
+	var msg string
+	if colon {
+		n.Port, n.PortLast, msg = natPorts(ports)
+	}
+	if !colon || msg != "" {
 		if text == "" {
 			at, to = pos, ir.Pos{}
 		}
-		rb.errorf(at, to, "redirect to needs a port: redirect to :8080").Hint = "or redirect alone, to keep the port"
+		rb.errorf(at, to, "%s to needs a port or a range of them: %s to :8080", kind, kind).Hint = "or " + kind.String() + " alone, to keep the port"
 		return nil
 	}
-	n.Port = uint16(p)
 	return n
 }
 

@@ -494,13 +494,29 @@ func (w *walker) translate(r *ir.Rule, pc piece) piece {
 		}
 		return ir.FieldIP6Saddr
 	}
-	one := func(a netip.Addr) ir.Set { return ir.NewSet(ir.Span{Lo: ir.AddrKey(a), Hi: ir.AddrKey(a)}) }
+	addrs := func(a, last netip.Addr) ir.Set {
+		if !last.IsValid() {
+			last = a
+		}
+		return ir.NewSet(ir.Span{Lo: ir.AddrKey(a), Hi: ir.AddrKey(last)})
+	}
 	any := func(f ir.Field) ir.Set { return f.Spec().Kind.Universe() }
+	// A range is the packets' new values, each packet's one of them.
+	var picks []Unsure
+	if n.AddrLast.IsValid() || n.PortLast != 0 {
+		picks = append(picks, unsure(r, "picks each packet's new address or port from "+n.Target()))
+	}
+	ports := func() ir.Set {
+		if n.PortLast != 0 {
+			return ir.PortSet(ir.PortRange{First: n.Port, Last: n.PortLast})
+		}
+		return ir.NumberSet(uint32(n.Port))
+	}
 	switch n.Kind {
 	case ir.SNAT:
-		pc = pc.put(addr(false), one(n.Addr))
+		pc = pc.put(addr(false), addrs(n.Addr, n.AddrLast), picks...)
 	case ir.DNAT:
-		pc = pc.put(addr(true), one(n.Addr))
+		pc = pc.put(addr(true), addrs(n.Addr, n.AddrLast), picks...)
 	case ir.Redirect:
 		pc = pc.put(addr(true), any(addr(true)), unsure(r, "redirects to an address of this machine"))
 	case ir.Masquerade:
@@ -508,8 +524,12 @@ func (w *walker) translate(r *ir.Rule, pc piece) piece {
 	default:
 		panic("sim: a nat rule of a kind it does not know, " + n.Kind.String())
 	}
-	if n.Port != 0 && (n.Kind == ir.DNAT || n.Kind == ir.Redirect) {
-		pc = pc.put(ir.FieldDport, ir.NumberSet(uint32(n.Port)))
+	if n.Port != 0 {
+		port := ir.FieldDport
+		if n.Kind == ir.SNAT || n.Kind == ir.Masquerade {
+			port = ir.FieldSport
+		}
+		pc = pc.put(port, ports(), picks...)
 	}
 	return pc
 }

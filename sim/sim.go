@@ -123,9 +123,16 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 	} else {
 		pkt.CtStatus |= 0x20 // dnat
 	}
+	var notes []string
+	if n.AddrLast.IsValid() || n.PortLast != 0 {
+		notes = append(notes, fmt.Sprintf("%s: the kernel picks the new address or port from %s, taken to be the first", n.Kind, n.Target()))
+	}
 	switch n.Kind {
 	case ir.SNAT:
 		pkt.Src = n.Addr
+		if n.Port != 0 {
+			pkt.Sport = n.Port
+		}
 	case ir.DNAT:
 		to := pkt.Dst
 		pkt.Dst = n.Addr
@@ -133,27 +140,28 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 			pkt.Dport = n.Port
 		}
 		if pkt.Dir == In && n.Addr != to {
-			return fmt.Sprintf("dnat: the packet is taken to stay this machine's at %s; if that is another host's address, the kernel forwards it instead (ask about it as a forward packet)", n.Addr)
+			notes = append(notes, fmt.Sprintf("dnat: the packet is taken to stay this machine's at %s; if that is another host's address, the kernel forwards it instead (ask about it as a forward packet)", n.Addr))
 		}
 	case ir.Redirect:
 		if n.Port != 0 {
 			pkt.Dport = n.Port
 		}
-		if h == ir.HookOutput {
-			if pkt.Family() == ir.IPv4 {
-				pkt.Dst = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-			} else {
-				pkt.Dst = netip.IPv6Loopback()
-			}
-			return ""
+		if h != ir.HookOutput {
+			notes = append(notes, fmt.Sprintf("redirect: the destination becomes this machine's first address on %s, taken to be %s", pkt.Iif, pkt.Dst))
+		} else if pkt.Family() == ir.IPv4 {
+			pkt.Dst = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		} else {
+			pkt.Dst = netip.IPv6Loopback()
 		}
-		return fmt.Sprintf("redirect: the destination becomes this machine's first address on %s, taken to be %s", pkt.Iif, pkt.Dst)
 	case ir.Masquerade:
-		return fmt.Sprintf("masquerade: the source becomes this machine's address on %s, taken to be %s", pkt.Oif, pkt.Src)
+		if n.Port != 0 {
+			pkt.Sport = n.Port
+		}
+		notes = append(notes, fmt.Sprintf("masquerade: the source becomes this machine's address on %s, taken to be %s", pkt.Oif, pkt.Src))
 	default:
 		panic("sim: a nat rule of a kind it does not know, " + n.Kind.String())
 	}
-	return ""
+	return strings.Join(notes, "; ")
 }
 
 // natDone is the status bit the kernel sets once a new connection has

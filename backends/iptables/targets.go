@@ -5,8 +5,8 @@ package iptables
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/ksc-project/ksc/ir"
 )
@@ -122,20 +122,21 @@ func natFlagsRefused(n *ir.NAT) string {
 }
 
 func natTargetPlain(n *ir.NAT) []string {
-	to := n.Addr.String()
-	if n.Port != 0 {
-		to = netip.AddrPortFrom(n.Addr, n.Port).String()
+	to := n.Target()
+	if n.Addr.Is6() && n.AddrLast.IsValid() && n.Port != 0 {
+		// ip6tables brackets the range whole, nft each address.
+		ports := to[strings.LastIndex(to, "]:")+2:]
+		to = "[" + n.Addr.String() + "-" + n.AddrLast.String() + "]:" + ports
 	}
 	switch n.Kind {
-	case ir.Masquerade:
-		return []string{"-j", "MASQUERADE"}
+	case ir.Masquerade, ir.Redirect:
+		target := []string{"-j", strings.ToUpper(n.Kind.String())}
+		if n.Port != 0 {
+			target = append(target, "--to-ports", strings.TrimPrefix(to, ":"))
+		}
+		return target
 	case ir.DNAT:
 		return []string{"-j", "DNAT", "--to-destination", to}
-	case ir.Redirect:
-		if n.Port != 0 {
-			return []string{"-j", "REDIRECT", "--to-ports", strconv.Itoa(int(n.Port))}
-		}
-		return []string{"-j", "REDIRECT"}
 	case ir.SNAT:
 		return []string{"-j", "SNAT", "--to-source", to}
 	}

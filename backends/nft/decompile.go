@@ -58,19 +58,41 @@ func markSetText(e expr.Any, loaded ir.Field, mask, xor, immediate []byte) (stri
 func natText(e *expr.NAT, registers map[uint32][]byte, family nftables.TableFamily) string {
 	a, ok := netip.AddrFromSlice(registers[e.RegAddrMin])
 	kind := map[expr.NATType]ir.NATKind{expr.NATTypeSourceNAT: ir.SNAT, expr.NATTypeDestNAT: ir.DNAT}[e.Type]
-	if kind == 0 || e.RegAddrMin == 0 || !ok || e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
+	if kind == 0 || e.RegAddrMin == 0 || !ok {
 		return fmt.Sprintf("<%T>", e)
 	}
 	n := ir.NAT{Kind: kind, Addr: a, Flags: natFlags(e.Random, e.FullyRandom, e.Persistent)}
-	if e.RegProtoMin != 0 {
-		p := registers[e.RegProtoMin]
-		if len(p) != 2 || e.RegProtoMax != 0 && e.RegProtoMax != e.RegProtoMin {
+	if e.RegAddrMax != 0 && e.RegAddrMax != e.RegAddrMin {
+		if n.AddrLast, ok = netip.AddrFromSlice(registers[e.RegAddrMax]); !ok {
 			return fmt.Sprintf("<%T>", e)
 		}
-		n.Port = binary.BigEndian.Uint16(p)
+	}
+	if !natPorts(&n, registers, e.RegProtoMin, e.RegProtoMax) {
+		return fmt.Sprintf("<%T>", e)
 	}
 	tableFamily := map[nftables.TableFamily]ir.Family{nftables.TableFamilyIPv4: ir.IPv4, nftables.TableFamilyIPv6: ir.IPv6}[family]
 	return n.Text(tableFamily)
+}
+
+// natPorts reads the port, or range of ports, of a rewrite from the
+// registers the rule loaded; false when they hold none.
+func natPorts(n *ir.NAT, registers map[uint32][]byte, first, last uint32) bool {
+	if first == 0 {
+		return true
+	}
+	p := registers[first]
+	if len(p) != 2 {
+		return false
+	}
+	n.Port = binary.BigEndian.Uint16(p)
+	if last != 0 && last != first {
+		q := registers[last]
+		if len(q) != 2 {
+			return false
+		}
+		n.PortLast = binary.BigEndian.Uint16(q)
+	}
+	return true
 }
 
 // natFlags are the flags google/nftables reads apart, as ksc keeps them.
@@ -219,13 +241,18 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			parts = append(parts, field.String()+" "+op+t.setValues(field, e.SetName, turned))
 		case *expr.Masq:
 			n := ir.NAT{Kind: ir.Masquerade, Flags: natFlags(e.Random, e.FullyRandom, e.Persistent)}
+			if e.ToPorts && !natPorts(&n, registers, e.RegProtoMin, e.RegProtoMax) {
+				parts = append(parts, fmt.Sprintf("<%T>", e))
+				continue
+			}
 			parts = append(parts, n.Text(ir.Inet))
 		case *expr.NAT:
 			parts = append(parts, natText(e, registers, t.Table.Family))
 		case *expr.Redir:
 			n := ir.NAT{Kind: ir.Redirect, Flags: ir.NATFlags(e.Flags)}
-			if p := registers[e.RegisterProtoMin]; e.RegisterProtoMin != 0 && len(p) == 2 {
-				n.Port = binary.BigEndian.Uint16(p)
+			if !natPorts(&n, registers, e.RegisterProtoMin, e.RegisterProtoMax) {
+				parts = append(parts, fmt.Sprintf("<%T>", e))
+				continue
 			}
 			parts = append(parts, n.Text(ir.Inet))
 		case *expr.Counter:

@@ -403,17 +403,35 @@ func dynamicSet(table *nftables.Table, ts *ir.TableSet, id uint32) *nftables.Set
 // lists nft's own).
 func natExprs(n *ir.NAT) []expr.Any {
 	random, fully, persistent := n.Flags&ir.NATRandom != 0, n.Flags&ir.NATFullyRandom != 0, n.Flags&ir.NATPersistent != 0
+	// The registers as nft loads them: the addresses, then the ports,
+	// each range's first and last (one register when it is one).
+	var exprs []expr.Any
+	load := func(data []byte) uint32 {
+		reg := uint32(len(exprs) + 1)
+		exprs = append(exprs, &expr.Immediate{Register: reg, Data: data})
+		return reg
+	}
+	port := func(p uint16) []byte { return binary.BigEndian.AppendUint16(nil, p) }
+	ports := func() (first, last uint32) {
+		if n.Port == 0 {
+			return 0, 0
+		}
+		first = load(port(n.Port))
+		if n.PortLast != 0 {
+			last = load(port(n.PortLast))
+		}
+		return first, last
+	}
 	switch n.Kind {
 	case ir.Masquerade:
-		return []expr.Any{&expr.Masq{Random: random, FullyRandom: fully, Persistent: persistent}}
-	case ir.Redirect:
 		if n.Port == 0 {
-			return []expr.Any{&expr.Redir{Flags: uint32(n.Flags)}}
+			return []expr.Any{&expr.Masq{Random: random, FullyRandom: fully, Persistent: persistent}}
 		}
-		return []expr.Any{
-			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, n.Port)},
-			&expr.Redir{RegisterProtoMin: 1, Flags: uint32(n.Flags)},
-		}
+		first, last := ports()
+		return append(exprs, &expr.Masq{ToPorts: true, RegProtoMin: first, RegProtoMax: last})
+	case ir.Redirect:
+		first, last := ports()
+		return append(exprs, &expr.Redir{RegisterProtoMin: first, RegisterProtoMax: last, Flags: uint32(n.Flags)})
 	}
 	family := uint32(unix.NFPROTO_IPV4)
 	if n.Family() == ir.IPv6 {
@@ -428,12 +446,14 @@ func natExprs(n *ir.NAT) []expr.Any {
 	default:
 		panic(fmt.Sprintf("nft: lowering nat kind %d, which Validate refuses", n.Kind))
 	}
-	exprs := []expr.Any{&expr.Immediate{Register: 1, Data: n.Addr.AsSlice()}}
-	nat := &expr.NAT{Type: typ, Family: family, RegAddrMin: 1, Random: random, FullyRandom: fully, Persistent: persistent}
-	if n.Port != 0 {
-		exprs = append(exprs, &expr.Immediate{Register: 2, Data: binary.BigEndian.AppendUint16(nil, n.Port)})
-		nat.RegProtoMin = 2
+	nat := &expr.NAT{Type: typ, Family: family, Random: random, FullyRandom: fully, Persistent: persistent}
+	nat.RegAddrMin = load(n.Addr.AsSlice())
+	if n.AddrLast.IsValid() {
+		nat.RegAddrMax = load(n.AddrLast.AsSlice())
+	} else if n.PortLast != 0 {
+		nat.RegAddrMax = nat.RegAddrMin // nft's own, for a range of ports
 	}
+	nat.RegProtoMin, nat.RegProtoMax = ports()
 	return append(exprs, nat)
 }
 

@@ -97,6 +97,12 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				if r.Verdict > ir.Translate {
 					ds.Errorf(r.Pos, "the nft target cannot express verdict %d", r.Verdict)
 				}
+				if n := r.NAT; n != nil && n.Kind == ir.Masquerade && n.Port != 0 && n.Flags != 0 {
+					// google/nftables sends a masquerade's ports or its
+					// flags, never both.
+					ds.Errorf(n.Pos, "the nft target cannot write %s: ports and flags together", n.Text(t.Family)).Hint =
+						"leave the flags out, or the ports"
+				}
 			}
 		}
 	}
