@@ -155,6 +155,8 @@ func does(r *ir.Rule) string {
 }
 
 func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
+	w := newRuleWarnings(c)
+	defer w.emit(ds)
 	earlierRules := shadowIndex{hooks: chainHooks(t, c), budget: unionBudget}
 	var overs []indexed // rules that end the chain for what is over a rate
 	changed := changes{}
@@ -163,7 +165,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 		if l := r.Limit(); l != nil && l.Conns == 0 && l.Over && r.Verdict != ir.NoVerdict && r.Verdict != ir.Jump {
 			if e := overTaken(overs, r, changed); e != nil {
 				el := e.Limit()
-				ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =
+				w.warnf(r, "never", "this rule never sees a packet: the rule at %s %s what it matches over %d/%s, and what is left never goes over %d/%s", e.Pos, does(e), el.Rate, el.Unit, l.Rate, l.Unit).Hint =
 					"give it a lower rate (or smaller burst) than that rule's, or delete it"
 			}
 			overs = append(overs, indexed{order: i, rule: r})
@@ -182,7 +184,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 		dead[r] = earlier != nil || together != nil
 		switch {
 		case earlier != nil:
-			d := ds.Warnf(r.Pos, "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
+			d := w.warnf(r, "never", "this rule never sees a packet: the rule at %s %s every packet it would match", earlier.Pos, does(earlier))
 			if len(earlier.Matches) == 0 {
 				d.Message = fmt.Sprintf("this rule never sees a packet: the rule at %s %s every packet", earlier.Pos, does(earlier))
 				d.Hint = "rules after a catch-all verdict are dead; move this rule above it"
@@ -194,7 +196,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			for _, e := range together {
 				parts = append(parts, fmt.Sprintf("%s (%s)", e.Pos, e.VerdictText()))
 			}
-			ds.Warnf(r.Pos, "this rule never sees a packet: the rules at %s between them take every packet it would match", andList(parts)).Hint =
+			w.warnf(r, "never", "this rule never sees a packet: the rules at %s between them take every packet it would match", andList(parts)).Hint =
 				"move it above them, or delete it"
 		}
 	}
@@ -217,7 +219,7 @@ func checkChain(t *ir.Table, c *ir.Chain, ds *ir.Diagnostics) {
 			if len(at) > 1 {
 				rules = "the rules at "
 			}
-			ds.Warnf(r.Pos, "this rule changes no verdict: without it, %s would %s every packet it takes", rules+andList(at), r.VerdictText()).Hint =
+			w.warnf(r, "alike", "this rule changes no verdict: without it, %s would %s every packet it takes", rules+andList(at), r.VerdictText()).Hint =
 				"delete it, or give it a decision of its own"
 		}
 	}
@@ -287,4 +289,57 @@ func acceptsAllOn(r *ir.Rule) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ruleWarnings holds a chain's warnings about its rules until the chain
+// is done: a rule written once may be several (one a key of a set of
+// concatenations, of a verdict map), and a warning about the line holds
+// only when every one of them earns it.
+type ruleWarnings struct {
+	rules   map[ir.Pos]int            // the rules of each line
+	earned  map[ir.Pos]map[string]int // of them, those with a warning of each kind
+	pending []pendingWarning
+}
+
+type pendingWarning struct {
+	r    *ir.Rule
+	kind string
+	d    *ir.Diagnostic
+}
+
+func newRuleWarnings(c *ir.Chain) *ruleWarnings {
+	w := &ruleWarnings{rules: map[ir.Pos]int{}, earned: map[ir.Pos]map[string]int{}}
+	for _, r := range c.Rules {
+		w.rules[r.Pos]++
+	}
+	return w
+}
+
+// warnf holds a warning of a kind about rule r.
+func (w *ruleWarnings) warnf(r *ir.Rule, kind, format string, args ...any) *ir.Diagnostic {
+	if w.earned[r.Pos] == nil {
+		w.earned[r.Pos] = map[string]int{}
+	}
+	w.earned[r.Pos][kind]++
+	d := &ir.Diagnostic{Severity: ir.Warning, Pos: r.Pos, Message: fmt.Sprintf(format, args...)}
+	w.pending = append(w.pending, pendingWarning{r, kind, d})
+	return d
+}
+
+// emit adds to ds, once for each line and kind, the warnings every rule
+// of the line earned.
+func (w *ruleWarnings) emit(ds *ir.Diagnostics) {
+	type key struct {
+		pos  ir.Pos
+		kind string
+	}
+	done := map[key]bool{}
+	for _, p := range w.pending {
+		k := key{p.r.Pos, p.kind}
+		if done[k] || w.earned[p.r.Pos][p.kind] < w.rules[p.r.Pos] {
+			continue
+		}
+		done[k] = true
+		*ds = append(*ds, *p.d)
+	}
 }
