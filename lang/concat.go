@@ -25,7 +25,7 @@ func (rb *ruleBuilder) concatenation(sels []*ir.Selector, pos, end ir.Pos) bool 
 	switch t := rb.peek(); {
 	case t != nil && strings.HasPrefix(t.word(), "@"):
 		rb.next()
-		body := rb.constBody(t, sels, false)
+		body := rb.constBody(t, sels, false, "")
 		if body == nil {
 			return false
 		}

@@ -22,8 +22,14 @@ type constSet struct {
 	name     string
 	isMap    bool
 	keys     []keyType // one for each value of a key
+	// data is what a map maps to: "verdict", or for a nat map
+	// "ipv4_addr" or "ipv6_addr".
+	data     string
 	elements *Value
 }
+
+// mapData are the types a map may map to, and what looks each up.
+var mapData = map[string]string{"verdict": "vmap", "ipv4_addr": "snat or dnat", "ipv6_addr": "snat or dnat"}
 
 // keyType is one part of a set's key type: nft's type name ("ifname"),
 // or the selector "typeof" names.
@@ -140,11 +146,11 @@ func splitWords(words []string, sep string) func(func([]string) bool) {
 // types are already read.
 func (b *builder) constDecl(d *SetDecl, keys []keyType, data string) *constSet {
 	pos, end := endPos(d.Pos, d.Pos)
-	out := &constSet{pos: pos, end: end, name: d.Name, isMap: d.Map, keys: keys}
+	out := &constSet{pos: pos, end: end, name: d.Name, isMap: d.Map, keys: keys, data: data}
 	ok := true
-	if d.Map && data != "verdict" {
-		b.errorf(pos, end, "map %s maps to %q; ksc reads maps of verdicts", d.Name, data).Hint =
-			"write type KEY : verdict, or one rule a key"
+	if _, known := mapData[data]; d.Map && !known {
+		b.errorf(pos, end, "map %s maps to %q; ksc reads maps of verdicts (vmap) and of addresses (snat, dnat)", d.Name, data).Hint =
+			"write type KEY : verdict, type KEY : ipv4_addr, or one rule a key"
 		ok = false
 	}
 	if !d.Map && data != "" {
@@ -184,7 +190,7 @@ func (b *builder) constDecl(d *SetDecl, keys []keyType, data string) *constSet {
 // constLookup finds the constant set or map "@NAME" names, for the
 // selectors sels: nil, after an error, if there is none or it holds
 // other values.
-func (rb *ruleBuilder) constLookup(t *Term, sels []*ir.Selector, isMap bool) *constSet {
+func (rb *ruleBuilder) constLookup(t *Term, sels []*ir.Selector, isMap bool, data string) *constSet {
 	at, to := t.span()
 	name := strings.TrimPrefix(t.word(), "@")
 	s := rb.consts[name]
@@ -208,7 +214,14 @@ func (rb *ruleBuilder) constLookup(t *Term, sels []*ir.Selector, isMap bool) *co
 		rb.errorf(at, to, "vmap needs a map, and %s is a set", name).Hint = "declare it as map " + name + " { type ... : verdict; ... }"
 		return nil
 	case s.isMap != isMap:
-		rb.errorf(at, to, "%s is a map: look it up with vmap", name).Hint = what + " vmap @" + name
+		rb.errorf(at, to, "%s is a map: look it up with %s", name, mapData[s.data]).Hint = what + " vmap @" + name
+		return nil
+	case isMap && s.data != data && (data == "verdict" || s.data == "verdict"):
+		hint := "dnat to " + what + " map @" + name
+		if s.data == "verdict" {
+			hint = what + " vmap @" + name
+		}
+		rb.errorf(at, to, "map %s maps to %s: look it up with %s", name, s.data, mapData[s.data]).Hint = hint
 		return nil
 	}
 	fits := len(s.keys) == len(sels)
@@ -245,8 +258,8 @@ func (rb *ruleBuilder) looksUpConst(ref *Term, kind ir.Kind) bool {
 // constBody is the elements of the set or map "@NAME" for sels, as the
 // set literal they are written as (through defines): what a concatenation
 // or verdict map reads as if written in the rule. Nil after an error.
-func (rb *ruleBuilder) constBody(ref *Term, sels []*ir.Selector, isMap bool) *Value {
-	c := rb.constLookup(ref, sels, isMap)
+func (rb *ruleBuilder) constBody(ref *Term, sels []*ir.Selector, isMap bool, data string) *Value {
+	c := rb.constLookup(ref, sels, isMap, data)
 	if c == nil {
 		return nil
 	}

@@ -21,11 +21,16 @@ const natMapHint = "write dnat to FIELD map { KEY : ADDRESS, ... }, e.g. dnat ip
 // apply to them all.
 func (rb *ruleBuilder) natMap(kind ir.NATKind, family ir.Family, sels []*ir.Selector, pos, end ir.Pos) bool {
 	body := rb.next()
+	if body != nil && strings.HasPrefix(body.word(), "@") {
+		// A named map: its elements, as if written here.
+		data := map[ir.Family]string{ir.IPv4: "ipv4_addr", ir.IPv6: "ipv6_addr"}[family]
+		v := rb.constBody(body, sels, true, data)
+		if v == nil {
+			return false
+		}
+		body = &Term{Pos: body.Pos, EndPos: body.EndPos, Value: v}
+	}
 	switch {
-	case body != nil && strings.HasPrefix(body.word(), "@"):
-		at, to := body.span()
-		rb.errorf(at, to, "ksc reads a nat map's elements in braces; named maps (%s) are not in the language", body.word()).Hint = natMapHint
-		return false
 	case body == nil || body.Value == nil || body.Value.Set == nil:
 		rb.errorf(pos, end, "%s to a map needs its elements in braces", kind).Hint = natMapHint
 		return false

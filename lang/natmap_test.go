@@ -43,7 +43,7 @@ func TestNATMapErrors(t *testing.T) {
 		{"dnat to tcp dport map { 80-90 : 192.0.2.10, 85 : 192.0.2.11 }", "t.ks:3:45: this key of the nat map overlaps the one at t.ks:3:25"},
 		{"dnat to tcp dport map { 80 192.0.2.10 }", "t.ks:3:25: each element of a nat map is KEY : ADDRESS, with spaces around the ':'"},
 		{"dnat to tcp dport map { }", "t.ks:3:23: an empty nat map rewrites nothing"},
-		{"dnat to tcp dport map @forwards", "t.ks:3:23: ksc reads a nat map's elements in braces; named maps (@forwards) are not in the language"},
+		{"dnat to tcp dport map @forwards", "t.ks:3:23: this table declares no map forwards"},
 		{"dnat to tcp dport map { 80 : 192.0.2.0/24 }", "t.ks:3:30: dnat to needs an address or a range of them, found a prefix (192.0.2.0/24)"},
 	} {
 		src := "table ip t {\nchain c type nat hook prerouting priority dstnat {\n" + tc.rule + "\n}\n}\n"

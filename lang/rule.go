@@ -393,7 +393,7 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 			}
 			return true
 		}
-		c := rb.constLookup(ref, []*ir.Selector{sel}, false)
+		c := rb.constLookup(ref, []*ir.Selector{sel}, false, "")
 		if c == nil {
 			return true
 		}

@@ -40,7 +40,7 @@ func (rb *ruleBuilder) verdictMap(sels []*ir.Selector, pos ir.Pos) bool {
 	}
 	body := rb.next()
 	if body != nil && strings.HasPrefix(body.word(), "@") {
-		v := rb.constBody(body, sels, true)
+		v := rb.constBody(body, sels, true, "verdict")
 		if v == nil {
 			return false
 		}
