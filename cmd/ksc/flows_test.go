@@ -59,6 +59,19 @@ func startUDPFlow(t *testing.T, client, server *labtest.NS) *udpFlow {
 	return f
 }
 
+// clientAndServer are two namespaces joined by a veth pair: the client,
+// 192.0.2.2 on eth0, routes by the server, which has 203.0.113.53, the
+// address startUDPFlow sends to.
+func clientAndServer(t *testing.T) (client, server *labtest.NS) {
+	client, server = labtest.NewNS(t, "client"), labtest.NewNS(t, "server")
+	labtest.Veth(t, client, "eth0", server, "lan0")
+	client.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	client.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1")
+	server.Exec(t, "ip", "addr", "add", "192.0.2.1/25", "dev", "lan0")
+	server.Exec(t, "ip", "addr", "add", "203.0.113.53/32", "dev", "lo")
+	return client, server
+}
+
 // during counts what arrives at the server in the next 300 ms.
 func (f *udpFlow) during() int64 {
 	before := f.arrived.Load()
@@ -98,12 +111,7 @@ func TestApplyClosesFlowsThePolicyWouldNotStart(t *testing.T) {
 		{"iptables, --keep-connections", []string{"--backend", "iptables", "--keep-connections"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client, server := labtest.NewNS(t, "flowc"), labtest.NewNS(t, "flows")
-			labtest.Veth(t, client, "eth0", server, "lan0")
-			client.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
-			client.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1")
-			server.Exec(t, "ip", "addr", "add", "192.0.2.1/25", "dev", "lan0")
-			server.Exec(t, "ip", "addr", "add", "203.0.113.53/32", "dev", "lo")
+			client, server := clientAndServer(t)
 			// A firewall was there before, so that conntrack tracks the flow.
 			out, err := client.ExecInput(trackingFirewall, "nft", "-f", "-")
 			require.NoError(t, err, out)

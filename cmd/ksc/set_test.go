@@ -2,14 +2,11 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ksc-project/ksc/enforce"
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,8 +35,6 @@ const allowedDNS = `table inet dns {
 // running ksc watch leaves the set as ksc set made it.
 func TestSetChangesASetInForce(t *testing.T) {
 	labtest.Require(t, "nft", "iptables-nft-restore", "ipset")
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	policy := filepath.Join(t.TempDir(), "dns.ks")
 	require.NoError(t, os.WriteFile(policy, []byte(allowedDNS), 0o644))
 	for _, tc := range []struct {
@@ -54,25 +49,14 @@ func TestSetChangesASetInForce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			useRunDir(t)
-			client, server := labtest.NewNS(t, "setc"), labtest.NewNS(t, "sets")
-			labtest.Veth(t, client, "eth0", server, "lan0")
-			client.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
-			client.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1")
-			server.Exec(t, "ip", "addr", "add", "192.0.2.1/25", "dev", "lan0")
-			server.Exec(t, "ip", "addr", "add", "203.0.113.53/32", "dev", "lo")
+			client, server := clientAndServer(t)
 			set := func(args ...string) (int, string, string) {
 				return ksc(append(append(append([]string{"set"}, args[0], policy, "servers"), args[1:]...), append([]string{"--netns", client.Name}, tc.args...)...)...)
 			}
 			code, _, stderr := ksc(append([]string{"apply", policy, "--netns", client.Name}, tc.args...)...)
 			require.Equal(t, 0, code, stderr)
 
-			watch := exec.Command(exe, append([]string{"watch", policy, "--netns", client.Name, "--interval", "100ms"}, tc.args...)...)
-			watch.Args[0] = "ksc"
-			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
-			var watched strings.Builder
-			watch.Stderr = &watched
-			require.NoError(t, watch.Start())
-			t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+			watch, watched := startWatch(t, append([]string{policy, "--netns", client.Name, "--interval", "100ms"}, tc.args...)...)
 
 			code, stdout, stderr := set("add", "203.0.113.53")
 			require.Equal(t, 0, code, stderr)

@@ -19,8 +19,6 @@ import (
 // either backend, and stops cleanly on SIGTERM.
 func TestWatchCommand(t *testing.T) {
 	labtest.Require(t, "nft", "iptables-legacy-restore")
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	for _, tc := range []struct {
 		name    string
 		policy  string
@@ -41,13 +39,7 @@ func TestWatchCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			useRunDir(t)
 			ns := labtest.NewNS(t, "watchcli")
-			watch := exec.Command(exe, append([]string{"watch", tc.policy, "--netns", ns.Name}, tc.args...)...)
-			watch.Args[0] = "ksc"
-			watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
-			var stderr strings.Builder
-			watch.Stderr = &stderr
-			require.NoError(t, watch.Start())
-			t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+			watch, stderr := startWatch(t, append([]string{tc.policy, "--netns", ns.Name}, tc.args...)...)
 			require.Eventually(t, func() bool { return tc.present(ns) }, 10*time.Second, 20*time.Millisecond, "not put in place at the start")
 			for _, cmd := range tc.remove {
 				ns.Exec(t, cmd...)
@@ -67,17 +59,9 @@ func TestWatchCommand(t *testing.T) {
 func TestWatchFollowsApplyAndRemove(t *testing.T) {
 	labtest.Require(t, "nft")
 	useRunDir(t)
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ns := labtest.NewNS(t, "watchfollow")
 	list := func() string { out, _ := ns.ExecInput("", "nft", "list", "ruleset"); return out }
-	watch := exec.Command(exe, "watch", server, "--netns", ns.Name)
-	watch.Args[0] = "ksc"
-	watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
-	var stderr strings.Builder
-	watch.Stderr = &stderr
-	require.NoError(t, watch.Start())
-	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	watch, stderr := startWatch(t, server, "--netns", ns.Name)
 	require.Eventually(t, func() bool { return strings.Contains(list(), "tcp dport 443 accept") }, 10*time.Second, 20*time.Millisecond)
 
 	code, _, errOut := ksc("apply", server, "-e", "http", "--netns", ns.Name)
@@ -99,4 +83,20 @@ func TestWatchFollowsApplyAndRemove(t *testing.T) {
 	require.NoError(t, watch.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, watch.Wait(), stderr.String())
 	assert.Contains(t, stderr.String(), "took the policy away")
+}
+
+// startWatch runs "ksc watch ARGS..." as a process of its own, with this
+// test's run directory, until the test ends; its standard error is
+// collected.
+func startWatch(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	watch := exec.Command(exe, append([]string{"watch"}, args...)...)
+	watch.Args[0] = "ksc"
+	watch.Env = append(os.Environ(), "KSC_TEST_RUN_DIR="+enforce.RunDir)
+	stderr := &strings.Builder{}
+	watch.Stderr = stderr
+	require.NoError(t, watch.Start())
+	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	return watch, stderr
 }

@@ -181,18 +181,7 @@ func compareListings(rule, family string, c chainSpec) {
 		fmt.Fprintf(os.Stderr, "%s %s: nft refuses its own form here: %v\n", family, rule, err)
 		return
 	}
-	p, _ := lang.Load("t.ks", []byte(src), lang.Config{})
-	b, err := nft.Lower(p)
-	if err == nil {
-		_, err = nftIn("", "flush", "ruleset")
-	}
-	if err == nil {
-		err = kernel.Apply(b, nsenter.Path(lab))
-	}
-	var got string
-	if err == nil {
-		got, err = nftIn("", "list", "ruleset")
-	}
+	got, err := throughKsc("t.ks", []byte(src))
 	if err != nil || got != want {
 		differed++
 		fmt.Fprintf(os.Stderr, "%s %s: through ksc:\n%s(%v)\nas nft's text:\n%s\n", family, rule, got, err, want)
@@ -212,25 +201,31 @@ func importListing(rule, family, want string) {
 		}
 		return
 	}
-	p, ds := lang.Load("imported.ks", out, lang.Config{})
-	b, err := nft.Lower(p)
-	if ds.HasErrors() {
-		err = ds.Err()
+	got, err := throughKsc("imported.ks", out)
+	if err != nil || got != want {
+		importDiffered++
+		fmt.Fprintf(os.Stderr, "%s %s: imported from nft's listing:\n%s(%v)\nas nft lists it:\n%s\n", family, rule, got, err, want)
 	}
+}
+
+// throughKsc loads a policy into the lab, after a flush, as ksc apply
+// does (its netlink batch), and returns nft's listing of it.
+func throughKsc(name string, src []byte) (string, error) {
+	p, ds := lang.Load(name, src, lang.Config{})
+	if ds.HasErrors() {
+		return "", ds.Err()
+	}
+	b, err := nft.Lower(p)
 	if err == nil {
 		_, err = nftIn("", "flush", "ruleset")
 	}
 	if err == nil {
 		err = kernel.Apply(b, nsenter.Path(lab))
 	}
-	var got string
-	if err == nil {
-		got, err = nftIn("", "list", "ruleset")
+	if err != nil {
+		return "", err
 	}
-	if err != nil || got != want {
-		importDiffered++
-		fmt.Fprintf(os.Stderr, "%s %s: imported from nft's listing:\n%s(%v)\nas nft lists it:\n%s\n", family, rule, got, err, want)
-	}
+	return nftIn("", "list", "ruleset")
 }
 
 // nftIn runs nft in the lab namespace with stdin; for "-f -", after
