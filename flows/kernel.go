@@ -86,6 +86,21 @@ func Close(nsPath string, flows []Flow) error {
 	return errs
 }
 
+// KernelRoutes is the routing of the namespace at nsPath (the current
+// one when empty), as the kernel answers it; done lets it go.
+func KernelRoutes(nsPath string) (r Routes, done func(), err error) {
+	h, err := nsenter.Open(nsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer h.Close()
+	routes, err := namespaceRoutes(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	return routes, func() { routes.handle.Close() }, nil
+}
+
 // kernelRoutes answers Routes from a namespace's addresses, sockets and
 // routing, asking the kernel itself (RTM_GETROUTE) where a packet goes.
 type kernelRoutes struct {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lang"
@@ -37,6 +38,7 @@ type Machine struct {
 	// legacy are the tables read from iptables-legacy, which no policy
 	// replaces (ksc writes nft tables).
 	legacy []*ir.Table
+	nsPath string // the namespace read, for its routes
 }
 
 // Read reads the firewall of the namespace at nsPath (the current one
@@ -50,7 +52,7 @@ func Read(nsPath string) (*Machine, error) {
 	if ds.HasErrors() {
 		return nil, fmt.Errorf("reading the live ruleset: %v", ds.Err())
 	}
-	m := &Machine{Policy: p, Unseen: unseen}
+	m := &Machine{Policy: p, Unseen: unseen, nsPath: nsPath}
 	legacy, err := readLegacy(nsPath)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,7 @@ func Read(nsPath string) (*Machine, error) {
 func (m *Machine) With(p *ir.Policy) *Machine {
 	combined := *p
 	combined.Tables = nil
-	out := &Machine{Policy: &combined, legacy: m.legacy}
+	out := &Machine{Policy: &combined, legacy: m.legacy, nsPath: m.nsPath}
 	for _, t := range m.Policy.Tables {
 		isLegacy := slices.Contains(m.legacy, t)
 		if isLegacy || !p.FlushRuleset && !sameName(p.Tables, t) {
@@ -100,10 +102,35 @@ func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
 		return res, "ksc cannot read " + m.Blind()
 	}
 	if r := res.Sent(); r != nil && res.Final.Dst != pkt.Dst {
-		res.Verdict = ir.NoVerdict
-		return res, fmt.Sprintf("rule %s sends it to %s, and whether the machine delivers it there or forwards it is routing's choice, which ksc does not read: ask about it as a forward packet", r.Pos, res.Final.Dst)
+		return m.sent(res, pkt, r)
 	}
 	return res, ""
+}
+
+// sent answers for an arriving packet another program's dnat sent to
+// another address: delivered here when the machine has that address (the
+// input chains' answer stands), forwarded otherwise, which the simulator
+// does not follow yet: unknown, with the packet to ask about.
+func (m *Machine) sent(res sim.Result, pkt sim.Packet, r *ir.Rule) (sim.Result, string) {
+	dst := res.Final.Dst
+	why := fmt.Sprintf("rule %s sends it to %s", r.Pos, dst)
+	routes, done, err := flows.KernelRoutes(m.nsPath)
+	if err != nil {
+		res.Verdict = ir.NoVerdict
+		return res, why + ", and the machine's routes, which decide whether it is delivered there or forwarded, could not be read: " + err.Error()
+	}
+	defer done()
+	if routes.Local(dst) {
+		return res, "" // one of this machine's addresses: delivered
+	}
+	res.Verdict = ir.NoVerdict
+	oif := routes.Forward(pkt.Iif, pkt.Src, dst)
+	if oif == "" {
+		return res, why + ", to which the machine has no route"
+	}
+	fwd := res.Final
+	fwd.Dir, fwd.Oif, fwd.DaddrType = sim.Forward, oif, 1
+	return res, fmt.Sprintf("%s, which the machine forwards out of %s: ask about it as the packet it forwards, ksc explain --live %s", why, oif, sim.FormatPacket(fwd))
 }
 
 // Blind names what the machine has that ksc reads nothing of.

@@ -40,6 +40,20 @@ func TestLiveCommandsReadTheWholeMachine(t *testing.T) {
 	_, stdout, _ = ksc("explain", "--live", "--netns", ns.Name, "in", "eth0", "tcp", "203.0.113.7:40000", "192.0.2.2:2222")
 	assert.Regexp(t, `verdict: unknown, because ksc cannot read rule live:\d+:3 in table ip filter: iifname "eth0" tcp dport 2222 xt match recent`, stdout)
 
+	// Docker's published port: where the machine's routes send the dnat's
+	// address decides, delivered here or forwarded.
+	published := []string{"explain", "--live", "--netns", ns.Name, "in", "eth0", "tcp", "203.0.113.7:40000", "192.0.2.2:8080"}
+	_, stdout, _ = ksc(published...)
+	assert.Regexp(t, `verdict: unknown, because rule live:\d+:3 sends it to 198.51.100.2, to which the machine has no route`, stdout)
+	ns.Exec(t, "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "d1")
+	ns.Exec(t, "ip", "link", "set", "docker0", "up")
+	ns.Exec(t, "ip", "addr", "add", "198.51.100.1/25", "dev", "docker0")
+	_, stdout, _ = ksc(published...)
+	assert.Contains(t, stdout, "which the machine forwards out of docker0: ask about it as the packet it forwards, ksc explain --live forward eth0 docker0 tcp 203.0.113.7:40000 198.51.100.2:80")
+	ns.Exec(t, "ip", "addr", "add", "198.51.100.2/32", "dev", "lo")
+	_, stdout, _ = ksc(published...)
+	assert.Regexp(t, `live:\d+:3  ct status dnat accept\n      matches: accept\nverdict: accept \(live:\d+:3\)`, stdout, "delivered here, where firewalld's input chain accepts what a dnat sent")
+
 	code, stdout, stderr = ksc("test", machineDir+"killswitch.ks", machineDir+"killswitch.live.kst", "--live", "--netns", ns.Name)
 	assert.Equal(t, 0, code, stdout+stderr)
 	assert.Equal(t, "10 passed, 0 failed\n", stdout)
