@@ -84,22 +84,30 @@ func (l *Lab) observe(p sim.Packet, notrack bool) error {
 		hook := map[bool]*nftables.ChainHook{true: nftables.ChainHookPrerouting, false: nftables.ChainHookOutput}[incoming]
 		rule(chain("ctmark", hook, ctmarkPriority), append(tuple(p.Packet), set32(p.CtMark, &expr.Ct{Key: expr.CtKeyMARK, SourceRegister: true, Register: 1})...)...)
 	}
-	lastHook := nftables.ChainHookPostrouting
+	lastHooks := []*nftables.ChainHook{nftables.ChainHookPostrouting}
 	if p.Dir == sim.In {
-		lastHook = nftables.ChainHookInput
+		// An arriving probe a dnat sends to another host is forwarded:
+		// it passes when it leaves, as a forwarded one does.
+		lastHooks = []*nftables.ChainHook{nftables.ChainHookInput, nftables.ChainHookPostrouting}
 	}
-	last := chain("last", lastHook, math.MaxInt32)
-	rule(last, append(tuple(p.Packet), count(tagPassed))...)
-	// The kernel's answer to a rejected probe carries the probe's own
-	// connection (nf_reject attaches it), so it would pass for the probe
-	// below: it goes from the probe's destination back to its source,
-	// which no rewriting of the probe itself does.
-	rule(last, append(reversed(p.Packet), &expr.Verdict{Kind: expr.VerdictReturn})...)
-	// After NAT (dnat or redirect on the way in, snat on the way out) the
-	// packet's own addresses are no longer the probe's: its connection's
-	// original direction still is. A packet both match counts twice,
-	// which is still "passed".
-	rule(last, append(originalTuple(p.Packet), count(tagPassed))...)
+	for i, hook := range lastHooks {
+		last := chain(fmt.Sprintf("last%d", i), hook, math.MaxInt32)
+		rule(last, append(tuple(p.Packet), count(tagPassed))...)
+		// The kernel's answer to a rejected probe carries the probe's own
+		// connection (nf_reject attaches it), so it would pass for the
+		// probe below: it goes from the probe's destination back to its
+		// source, which no rewriting of the probe itself does.
+		rule(last, append(reversed(p.Packet), &expr.Verdict{Kind: expr.VerdictReturn})...)
+		// Nor does a reset sent from where a dnat sent the probe (not its
+		// destination, so not reversed): conntrack gives what answers a
+		// probe, a reply, the reply direction.
+		rule(last, &expr.Ct{Register: 1, Key: expr.CtKeyDIRECTION}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{1}}, &expr.Verdict{Kind: expr.VerdictReturn})
+		// After NAT (dnat or redirect on the way in, snat on the way out)
+		// the packet's own addresses are no longer the probe's: its
+		// connection's original direction still is. A packet both match
+		// counts twice, which is still "passed".
+		rule(last, append(originalTuple(p.Packet), count(tagPassed))...)
+	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("loading the lab's own table: %w", err)
 	}

@@ -87,13 +87,20 @@ func (m *Machine) With(p *ir.Policy) *Machine {
 	return out
 }
 
-// Evaluate is sim.Evaluate on the machine, and why its verdict is not
-// known, if it is not: a rule ksc cannot read decides it (sim.Result.
-// Unsure), the machine has what ksc reads nothing of (Unseen), or
-// another program's dnat sends an arriving packet to another address,
-// which routing, which ksc does not read, delivers here or forwards.
+// Evaluate is sim.EvaluateRouted on the machine, its routes the kernel's
+// (an arriving packet a dnat sends to another address is delivered or
+// forwarded as they say: Docker's published port), and why its verdict
+// is not known, if it is not: a rule ksc cannot read decides it
+// (sim.Result.Unsure), or the machine has what ksc reads nothing of
+// (Unseen).
 func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
-	res = sim.Evaluate(m.Policy, pkt)
+	routes, done, err := flows.KernelRoutes(m.nsPath)
+	if err != nil {
+		res = sim.Evaluate(m.Policy, pkt)
+	} else {
+		defer done()
+		res = sim.EvaluateRouted(m.Policy, pkt, routes)
+	}
 	if why := res.Unsure(); why != "" {
 		return res, why
 	}
@@ -101,36 +108,12 @@ func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
 		res.Verdict = ir.NoVerdict
 		return res, "ksc cannot read " + m.Blind()
 	}
-	if r := res.Sent(); r != nil && res.Final.Dst != pkt.Dst {
-		return m.sent(res, pkt, r)
+	if r := res.Sent(); r != nil && err != nil {
+		// No routes to ask: delivered or forwarded is not known.
+		res.Verdict = ir.NoVerdict
+		return res, fmt.Sprintf("rule %s sends it to %s, and the machine's routes, which decide whether it is delivered there or forwarded, could not be read: %v", r.Pos, res.Final.Dst, err)
 	}
 	return res, ""
-}
-
-// sent answers for an arriving packet another program's dnat sent to
-// another address: delivered here when the machine has that address (the
-// input chains' answer stands), forwarded otherwise, which the simulator
-// does not follow yet: unknown, with the packet to ask about.
-func (m *Machine) sent(res sim.Result, pkt sim.Packet, r *ir.Rule) (sim.Result, string) {
-	dst := res.Final.Dst
-	why := fmt.Sprintf("rule %s sends it to %s", r.Pos, dst)
-	routes, done, err := flows.KernelRoutes(m.nsPath)
-	if err != nil {
-		res.Verdict = ir.NoVerdict
-		return res, why + ", and the machine's routes, which decide whether it is delivered there or forwarded, could not be read: " + err.Error()
-	}
-	defer done()
-	if routes.Local(dst) {
-		return res, "" // one of this machine's addresses: delivered
-	}
-	res.Verdict = ir.NoVerdict
-	oif := routes.Forward(pkt.Iif, pkt.Src, dst)
-	if oif == "" {
-		return res, why + ", to which the machine has no route"
-	}
-	fwd := res.Final
-	fwd.Dir, fwd.Oif, fwd.DaddrType = sim.Forward, oif, 1
-	return res, fmt.Sprintf("%s, which the machine forwards out of %s: ask about it as the packet it forwards, ksc explain --live %s", why, oif, sim.FormatPacket(fwd))
 }
 
 // Blind names what the machine has that ksc reads nothing of.

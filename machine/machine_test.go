@@ -70,7 +70,7 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 	n, seed := machineEnv("KSC_MACHINE_PACKETS", 1000), machineEnv("KSC_MACHINE_SEED", 1)
 	r := rand.New(rand.NewPCG(seed, 0))
 	verdicts := map[ir.Verdict]int{}
-	agreed, unknown, unsent := 0, 0, 0
+	agreed, unknown, unsent, rerouted := 0, 0, 0, 0
 	unsentWhy := map[string]int{}
 	for range n {
 		line := drawMachinePacket(r)
@@ -79,6 +79,13 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 		res, unsure := m.Evaluate(pkt)
 		if unsure != "" {
 			unknown++
+			continue
+		}
+		if res.Sent() != nil || res.Final.Dir != pkt.Dir {
+			// A published port's dnat: the lab's routes are a probe's
+			// own, made as it is sent, which the machine read before did
+			// not have.
+			rerouted++
 			continue
 		}
 		o, err := l.Run(pkt, res.Final)
@@ -93,12 +100,12 @@ func TestExplainLiveAgreesWithTheKernel(t *testing.T) {
 			verdicts[res.Verdict]++
 		}
 	}
-	t.Logf("seed %d: %d packets: %d as the kernel did (%d accepted, %d dropped, %d rejected), %d unknown, %d the lab cannot send",
-		seed, n, agreed, verdicts[ir.Accept], verdicts[ir.Drop], verdicts[ir.Reject], unknown, unsent)
+	t.Logf("seed %d: %d packets: %d as the kernel did (%d accepted, %d dropped, %d rejected), %d unknown, %d the lab cannot send, %d sent elsewhere by a dnat (not compared)",
+		seed, n, agreed, verdicts[ir.Accept], verdicts[ir.Drop], verdicts[ir.Reject], unknown, unsent, rerouted)
 	for why, k := range unsentWhy {
 		t.Logf("not sent, %d: %s", k, why)
 	}
-	assert.Less(t, unknown+unsent, int(n)/20, "nearly every packet is answered and sent")
+	assert.Less(t, unknown+unsent+rerouted, int(n)/20, "nearly every packet is answered and sent")
 	for _, v := range []ir.Verdict{ir.Accept, ir.Drop, ir.Reject} {
 		assert.Positive(t, verdicts[v], "the draw reaches every verdict: %s", v)
 	}
@@ -121,7 +128,7 @@ func drawMachinePacket(r *rand.Rand) string {
 	proto := pick("tcp", "tcp", "udp", "icmp")
 	state := pick("new", "new", "established")
 	port := func() string {
-		return pick("22", "53", "80", "443", "2222", "5353", "8080", "51820", strconv.Itoa(1024+r.IntN(60000)))
+		return pick("22", "53", "80", "443", "2222", "5353", "8080", "8081", "51820", strconv.Itoa(1024+r.IntN(60000)))
 	}
 	ends := func(src, dst string) string {
 		if proto == "icmp" {

@@ -134,13 +134,9 @@ func translate(pkt *Packet, h ir.Hook, n *ir.NAT) string {
 			pkt.Sport = n.Port
 		}
 	case ir.DNAT:
-		to := pkt.Dst
 		pkt.Dst = n.Addr
 		if n.Port != 0 {
 			pkt.Dport = n.Port
-		}
-		if pkt.Dir == In && n.Addr != to {
-			notes = append(notes, fmt.Sprintf("dnat: the packet is taken to stay this machine's at %s; if that is another host's address, the kernel forwards it instead (ask about it as a forward packet)", n.Addr))
 		}
 	case ir.Redirect:
 		if n.Port != 0 {
@@ -209,12 +205,28 @@ func (r Result) Decided() *Step {
 // both with the rule holding and not, every way through all such rules,
 // and answers a verdict only if all ways give it (see Result.Unread); the
 // steps shown are of the way where none holds.
-func Evaluate(p *ir.Policy, pkt Packet) Result {
+func Evaluate(p *ir.Policy, pkt Packet) Result { return EvaluateRouted(p, pkt, nil) }
+
+// A Router says where a machine's routing sends a packet: whether an
+// address is one of the machine's own, and the interface a packet that
+// came in by iif leaves by when forwarded ("" when there is no route).
+// flows.KernelRoutes asks the kernel.
+type Router interface {
+	Local(a netip.Addr) bool
+	Forward(iif string, src, dst netip.Addr) string
+}
+
+// EvaluateRouted is Evaluate on a machine whose routing router answers:
+// a packet whose destination a prerouting dnat changed is delivered or
+// forwarded as it says (Docker's published port, forwarded to a
+// container), where Evaluate takes it to stay as its line says, and says
+// so.
+func EvaluateRouted(p *ir.Policy, pkt Packet, router Router) Result {
 	var choices []bool // how each unread rule went, in the order met
 	var out Result
 	for way := 0; ; way++ {
 		asked := 0
-		res := evaluate(p, pkt, func(r *ir.Rule) bool {
+		res := evaluate(p, pkt, router, func(r *ir.Rule) bool {
 			if asked == len(choices) {
 				choices = append(choices, false)
 			}
@@ -256,10 +268,13 @@ func Evaluate(p *ir.Policy, pkt Packet) Result {
 
 // evaluate is Evaluate one way: holds says whether each unread rule the
 // packet meets holds.
-func evaluate(p *ir.Policy, pkt Packet, holds func(*ir.Rule) bool) Result {
+func evaluate(p *ir.Policy, pkt Packet, router Router, holds func(*ir.Rule) bool) Result {
 	var res Result
 	pkt.Added = nil // every dynamic set starts empty, as when loaded
-	for _, h := range pkt.Dir.Hooks() {
+	arrived := pkt.Dst
+	hooks := pkt.Dir.Hooks()
+	for i := 0; i < len(hooks); i++ {
+		h := hooks[i]
 		for _, tc := range chainsAt(p, h, pkt.Family()) {
 			if tc.chain.Type == ir.ChainNAT && pkt.CtState != ir.CtNew {
 				// Conntrack asks nat chains about a connection's first
@@ -284,9 +299,48 @@ func evaluate(p *ir.Policy, pkt Packet, holds func(*ir.Rule) bool) Result {
 				return res
 			}
 		}
+		if h == ir.HookPrerouting && pkt.Dst != arrived && pkt.Dir != Out {
+			dir := pkt.Dir
+			if note, routed := reroute(&pkt, router); !routed {
+				res.Unknown = append(res.Unknown, note)
+			} else if pkt.Dir == 0 {
+				pkt.Dir = dir
+				res.Verdict, res.Final = ir.Drop, pkt
+				res.Unknown = append(res.Unknown, note)
+				return res
+			}
+			hooks = pkt.Dir.Hooks()
+		}
 	}
 	res.Verdict, res.Final = ir.Accept, pkt
 	return res
+}
+
+// reroute routes a packet whose destination prerouting's nat changed, as
+// the kernel does after prerouting: delivered when the new destination
+// is the machine's, forwarded otherwise (Dir 0 when there is no route:
+// the kernel drops it). Without a router it stays as its line says, and
+// routed is false.
+func reroute(pkt *Packet, router Router) (note string, routed bool) {
+	if router == nil {
+		if pkt.Dir == In {
+			return fmt.Sprintf("dnat: the packet is taken to stay this machine's at %s; if that is another host's address, the kernel forwards it instead (ask about it as a forward packet)", pkt.Dst), false
+		}
+		return "", true // forwarded as its line says
+	}
+	switch {
+	case router.Local(pkt.Dst):
+		pkt.Dir, pkt.Oif, pkt.DaddrType = In, "", 2
+		return "", true
+	default:
+		oif := router.Forward(pkt.Iif, pkt.Src, pkt.Dst)
+		if oif == "" {
+			pkt.Dir = 0
+			return fmt.Sprintf("the machine has no route to %s, where a dnat sent it: the kernel drops it", pkt.Dst), true
+		}
+		pkt.Dir, pkt.Oif, pkt.DaddrType = Forward, oif, 1
+		return "", true
+	}
 }
 
 // Sent is the rule that sent an arriving packet to another destination

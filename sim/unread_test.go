@@ -2,6 +2,8 @@ package sim_test
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -164,4 +166,61 @@ table ip filter {
 	res := evaluate(t, p, "in eth0 tcp 203.0.113.7:40000 192.0.2.2:8080")
 	assert.Equal(t, ir.NoVerdict, res.Verdict)
 	assert.Equal(t, "ksc cannot read rule live:9:3 in table ip nat: tcp dport 8080 xt target NETMAP (iptables target NETMAP, which nft lists only by name)", res.Unsure())
+}
+
+// routes is a Router for tests: the machine's own addresses, and one
+// interface it forwards to everything else by ("" for no route).
+type routes struct {
+	local map[string]bool
+	out   string
+}
+
+func (r routes) Local(a netip.Addr) bool                       { return r.local[a.String()] }
+func (r routes) Forward(string, netip.Addr, netip.Addr) string { return r.out }
+
+// A packet a prerouting dnat sends elsewhere is delivered or forwarded as
+// the machine's routes say; with no routes to ask, Evaluate takes it to
+// stay and says so.
+func TestEvaluateRoutedFollowsADnat(t *testing.T) {
+	p := loadMachine(t, `table ip nat {
+	chain PREROUTING {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 dnat to 198.51.100.2:80
+	}
+}
+table ip filter {
+	chain INPUT {
+		type filter hook input priority filter; policy drop;
+	}
+	chain FORWARD {
+		type filter hook forward priority filter; policy drop;
+		oifname "docker0" tcp dport 80 accept
+	}
+}
+`)
+	pkt, err := sim.ParsePacket("in eth0 tcp 203.0.113.7:40000 192.0.2.2:8080")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		router  sim.Router
+		verdict ir.Verdict
+		dir     sim.Direction
+		note    string
+	}{
+		{"forwarded", routes{out: "docker0"}, ir.Accept, sim.Forward, ""},
+		{"forwarded elsewhere", routes{out: "wg0"}, ir.Drop, sim.Forward, ""},
+		{"delivered", routes{local: map[string]bool{"198.51.100.2": true}}, ir.Drop, sim.In, ""},
+		{"no route", routes{}, ir.Drop, sim.In, "the machine has no route to 198.51.100.2, where a dnat sent it: the kernel drops it"},
+		{"no routes to ask", nil, ir.Drop, sim.In, "dnat: the packet is taken to stay this machine's at 198.51.100.2"},
+	} {
+		res := sim.EvaluateRouted(p, pkt, tc.router)
+		assert.Equal(t, tc.verdict, res.Verdict, tc.name)
+		assert.Equal(t, tc.dir, res.Final.Dir, tc.name)
+		if tc.dir == sim.Forward {
+			assert.Equal(t, tc.router.(routes).out, res.Final.Oif, tc.name)
+		}
+		if tc.note != "" {
+			assert.True(t, slices.ContainsFunc(res.Unknown, func(n string) bool { return strings.Contains(n, tc.note) }), "%s: %v", tc.name, res.Unknown)
+		}
+	}
 }

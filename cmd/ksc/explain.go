@@ -109,6 +109,10 @@ func runExplain(e env, args []string) int {
 		return exitOK
 	}
 	writeExplanation(e, line, res, unsure)
+	if res.Final.Dir != pkt.Dir && res.Final.Dir != 0 {
+		fmt.Fprintf(e.stdout, "routed: after the dnat the machine %s it%s\n", map[sim.Direction]string{sim.In: "delivers", sim.Forward: "forwards"}[res.Final.Dir],
+			map[bool]string{true: " out of " + res.Final.Oif, false: ""}[res.Final.Oif != ""])
+	}
 	return exitOK
 }
 
