@@ -330,7 +330,7 @@ func reroute(pkt *Packet, router Router) (note string, routed bool) {
 	}
 	switch {
 	case router.Local(pkt.Dst):
-		pkt.Dir, pkt.Oif, pkt.DaddrType = In, "", 2
+		pkt.Dir, pkt.Oif, pkt.DaddrType = In, "", 2 // local
 		return "", true
 	default:
 		oif := router.Forward(pkt.Iif, pkt.Src, pkt.Dst)
@@ -338,15 +338,15 @@ func reroute(pkt *Packet, router Router) (note string, routed bool) {
 			pkt.Dir = 0
 			return fmt.Sprintf("the machine has no route to %s, where a dnat sent it: the kernel drops it", pkt.Dst), true
 		}
-		pkt.Dir, pkt.Oif, pkt.DaddrType = Forward, oif, 1
+		pkt.Dir, pkt.Oif, pkt.DaddrType = Forward, oif, 1 // unicast
 		return "", true
 	}
 }
 
 // Sent is the rule that sent an arriving packet to another destination
-// (a dnat at prerouting), or nil: whether the kernel then delivers it
-// here or forwards it is routing's choice, which the simulator does not
-// read; it takes the packet to stay this machine's.
+// (a dnat at prerouting) and left it arriving, or nil: delivered here as
+// a Router said, dropped for want of a route, or, with no Router to ask,
+// taken to stay this machine's (Evaluate says so).
 func (r Result) Sent() *ir.Rule {
 	if r.Final.Dir != In {
 		return nil
