@@ -86,7 +86,7 @@ func TestImportIptablesSave(t *testing.T) {
 	labtest.Require(t, "nft", "iptables-nft-restore")
 	code, policy, stderr := ksc("import", "--iptables", "../../testdata/machine/docker.rules")
 	assert.Equal(t, 1, code, stderr)
-	assert.Contains(t, stderr, "ksc import: 4 not imported")
+	assert.Contains(t, stderr, "ksc import: 5 not imported")
 	assert.Contains(t, policy, "\t\toifname != \"docker0\" ip saddr 198.51.100.0/25 counter packets 0 bytes 0 masquerade\n")
 	assert.Contains(t, policy, "# ksc import: not imported (unknown match or statement \"xt\"): iifname \"eth0\" tcp dport 2222 xt match recent")
 	code, _, stderr = ksc("import", "--iptables", "../../testdata/machine/docker.rules", "x.nft")
