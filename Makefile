@@ -38,7 +38,8 @@ e2e: deps
 FUZZTIME ?=
 fuzztime = $(if $(FUZZTIME),$(FUZZTIME),$(1))
 fuzz: deps
-	$(GO) test ./lang -run XXX -fuzz FuzzLoad -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz '^FuzzLoad$$' -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
+	$(GO) test ./lang -run XXX -fuzz '^FuzzLoadMachine$$' -fuzztime $(call fuzztime,100000x) -fuzzminimizetime 5s
 	$(GO) test ./lang -run XXX -fuzz FuzzLexersAgree -fuzztime $(call fuzztime,100000x) -fuzzminimizetime 5s
 	$(GO) test ./cmd/ksc -run XXX -fuzz FuzzCompile -fuzztime $(call fuzztime,25000x) -fuzzminimizetime 5s
 	$(GO) test ./sim -run XXX -fuzz FuzzParseTests -fuzztime $(call fuzztime,200000x) -fuzzminimizetime 5s
