@@ -9,6 +9,7 @@ package machine
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
@@ -94,12 +95,11 @@ func (m *Machine) With(p *ir.Policy) *Machine {
 // (sim.Result.Unsure), or the machine has what ksc reads nothing of
 // (Unseen).
 func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
-	routes, done, err := flows.KernelRoutes(m.nsPath)
-	if err != nil {
-		res = sim.Evaluate(m.Policy, pkt)
-	} else {
-		defer done()
-		res = sim.EvaluateRouted(m.Policy, pkt, routes)
+	routes := &lazyRoutes{nsPath: m.nsPath}
+	defer routes.close()
+	res = sim.EvaluateRouted(m.Policy, pkt, routes)
+	if routes.err != nil {
+		res = sim.Evaluate(m.Policy, pkt) // no routes: nothing taken from them
 	}
 	if why := res.Unsure(); why != "" {
 		return res, why
@@ -108,12 +108,44 @@ func (m *Machine) Evaluate(pkt sim.Packet) (res sim.Result, unsure string) {
 		res.Verdict = ir.NoVerdict
 		return res, "ksc cannot read " + m.Blind()
 	}
-	if r := res.Sent(); r != nil && err != nil {
-		// No routes to ask: delivered or forwarded is not known.
+	if r := res.Sent(); r != nil && routes.err != nil {
 		res.Verdict = ir.NoVerdict
-		return res, fmt.Sprintf("rule %s sends it to %s, and the machine's routes, which decide whether it is delivered there or forwarded, could not be read: %v", r.Pos, res.Final.Dst, err)
+		return res, fmt.Sprintf("rule %s sends it to %s, and the machine's routes, which decide whether it is delivered there or forwarded, could not be read: %v", r.Pos, res.Final.Dst, routes.err)
 	}
 	return res, ""
+}
+
+// lazyRoutes asks the kernel's routing (flows.KernelRoutes) only for a
+// packet a dnat sends elsewhere: reading it, the namespace's sockets
+// with it, is most of an answer's time. After an error it answers
+// nothing, and err says why.
+type lazyRoutes struct {
+	nsPath string
+	routes flows.Routes
+	done   func()
+	err    error
+}
+
+func (l *lazyRoutes) open() bool {
+	if l.routes == nil && l.err == nil {
+		l.routes, l.done, l.err = flows.KernelRoutes(l.nsPath)
+	}
+	return l.err == nil
+}
+
+func (l *lazyRoutes) close() {
+	if l.done != nil {
+		l.done()
+	}
+}
+
+func (l *lazyRoutes) Local(a netip.Addr) bool { return l.open() && l.routes.Local(a) }
+
+func (l *lazyRoutes) Forward(iif string, src, dst netip.Addr) string {
+	if !l.open() {
+		return ""
+	}
+	return l.routes.Forward(iif, src, dst)
 }
 
 // Blind names what the machine has that ksc reads nothing of.
