@@ -603,28 +603,22 @@ func (t *LiveTable) setValues(f ir.Field, name string, turned bool) string {
 	}
 	var vals []string
 	es := &s.Elements
-	for i := range es.Len() {
-		if es.IntervalEnd(i) {
-			continue
+	if s.Set.Interval {
+		for _, r := range es.Ranges() {
+			first, last := r[0], r[1]
+			if turned {
+				first, last = machineOrder(first), machineOrder(last)
+			}
+			vals = append(vals, rangeText(f, first, last))
 		}
+		return "{ " + strings.Join(vals, ", ") + " }"
+	}
+	for i := range es.Len() {
 		key := es.Key(i)
 		if turned {
 			key = machineOrder(key)
 		}
-		v := valueText(f, key)
-		if s.Set.Interval {
-			// An interval element ends where the next end element starts,
-			// or at the top of the key space when none follows.
-			last := bytes.Repeat([]byte{0xff}, len(key))
-			if i+1 < es.Len() && es.IntervalEnd(i+1) {
-				last = decrement(es.Key(i + 1))
-			}
-			if turned {
-				last = machineOrder(last)
-			}
-			v = rangeText(f, key, last)
-		}
-		vals = append(vals, v)
+		vals = append(vals, valueText(f, key))
 	}
 	return "{ " + strings.Join(vals, ", ") + " }"
 }

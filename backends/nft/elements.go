@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/google/nftables"
@@ -77,6 +78,45 @@ func (e *Elements) Library(lo, hi int) []nftables.SetElement {
 	out := make([]nftables.SetElement, hi-lo)
 	for i := range out {
 		out[i] = nftables.SetElement{Key: e.Key(lo + i), IntervalEnd: e.intervalEnd[lo+i]}
+	}
+	return out
+}
+
+// Ranges reads an interval set's elements (a start, then an end element
+// one past the range's last key) as ranges of keys, first and last, in
+// order; a start with no end after it reaches the top of the key space.
+// At one key an end comes before a start: two ranges that touch share it.
+func (e *Elements) Ranges() [][2][]byte {
+	type element struct {
+		key []byte
+		end bool
+	}
+	sorted := make([]element, e.Len())
+	for i := range sorted {
+		sorted[i] = element{e.Key(i), e.IntervalEnd(i)}
+	}
+	slices.SortStableFunc(sorted, func(a, b element) int {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		switch {
+		case a.end == b.end:
+			return 0
+		case a.end:
+			return -1
+		}
+		return 1
+	})
+	var out [][2][]byte
+	for i, el := range sorted {
+		if el.end {
+			continue
+		}
+		last := bytes.Repeat([]byte{0xff}, len(el.key))
+		if i+1 < len(sorted) && sorted[i+1].end {
+			last = decrement(sorted[i+1].key)
+		}
+		out = append(out, [2][]byte{el.key, last})
 	}
 	return out
 }

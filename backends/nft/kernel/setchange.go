@@ -3,7 +3,6 @@ package kernel
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 
 	"github.com/google/nftables"
 	"github.com/ksc-project/ksc/backends/nft"
@@ -76,40 +75,11 @@ func ReplaceSet(nsPath string, ref SetRef, keys ir.Set) error {
 	return nil
 }
 
-// intervalKeys reads an interval set's elements (starts, and ends one
-// past each range) as a set of keys.
+// intervalKeys is an interval set's elements as a set of keys.
 func intervalKeys(es nft.Elements) ir.Set {
-	type element struct {
-		key []byte
-		end bool
-	}
-	sorted := make([]element, es.Len())
-	for i := range sorted {
-		sorted[i] = element{es.Key(i), es.IntervalEnd(i)}
-	}
-	// At one key, an end (of the range before) comes before a start.
-	slices.SortFunc(sorted, func(a, b element) int {
-		if c := slices.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		if a.end == b.end {
-			return 0
-		}
-		if a.end {
-			return -1
-		}
-		return 1
-	})
 	var spans []ir.Span
-	for i, e := range sorted {
-		if e.end {
-			continue
-		}
-		hi := lastKey(len(e.key))
-		if i+1 < len(sorted) && sorted[i+1].end {
-			hi = addrKey(decremented(sorted[i+1].key))
-		}
-		spans = append(spans, ir.Span{Lo: addrKey(e.key), Hi: hi})
+	for _, r := range es.Ranges() {
+		spans = append(spans, ir.Span{Lo: addrKey(r[0]), Hi: addrKey(r[1])})
 	}
 	return ir.NewSet(spans...)
 }
@@ -117,26 +87,4 @@ func intervalKeys(es nft.Elements) ir.Set {
 func addrKey(b []byte) ir.Key {
 	a, _ := netip.AddrFromSlice(b)
 	return ir.AddrKey(a)
-}
-
-// decremented is key less one, as the big-endian number it is.
-func decremented(key []byte) []byte {
-	out := slices.Clone(key)
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i]--
-		if out[i] != 0xff {
-			break
-		}
-	}
-	return out
-}
-
-// lastKey is the last address of a key size: a range with no end
-// element reaches it.
-func lastKey(size int) ir.Key {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = 0xff
-	}
-	return addrKey(b)
 }
