@@ -8,6 +8,7 @@ import (
 	"github.com/ksc-project/ksc/backends/iptables"
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
 )
@@ -42,8 +43,12 @@ var Loaders = []Loader{
 		}
 		return kernel.Apply(b, nsPath)
 	}},
-	{"nft", func(p *ir.Policy) error { _, err := nft.Render(p); return err }, func(p *ir.Policy, nsPath string) error {
-		text, err := nft.Render(p)
+	{"nft", func(p *ir.Policy) error { _, err := nft.Render(p, ""); return err }, func(p *ir.Policy, nsPath string) error {
+		root, err := cgroup.NftRootFor(p)
+		if err != nil {
+			return err
+		}
+		text, err := nft.Render(p, root)
 		if err != nil {
 			return err
 		}

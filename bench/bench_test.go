@@ -82,7 +82,7 @@ func BenchmarkCompileNft(b *testing.B) {
 		b.Run(in.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := nft.Render(load(b, in)); err != nil {
+				if _, err := nft.Render(load(b, in), ""); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -72,7 +72,11 @@ const (
 	FieldOifgroup
 	FieldPriority // the packet's traffic control class (SO_PRIORITY of its socket)
 	FieldCtStatus // its connection's status: dnat, snat, seen-reply, ...
-	fieldEnd
+	// FieldCgroup is the cgroup of the sending socket at level 1 ("socket
+	// cgroupv2 level 1"); the fields of the levels below follow it, up
+	// to MaxCgroupLevel (see CgroupField).
+	FieldCgroup
+	fieldEnd = FieldCgroup + MaxCgroupLevel
 )
 
 // AllFields lists every field, in the order they are declared.

@@ -44,6 +44,7 @@ const (
 	KindDevGroup // an interface's group (ip link set DEV group N)
 	KindClassid  // a traffic control class, MAJOR:MINOR in hex
 	KindCtStatus // the bits of a connection's status
+	KindCgroup   // a control group, by its path below the cgroup2 root
 	kindEnd
 )
 
@@ -65,6 +66,9 @@ const (
 	// ShapeFlags values are combinations of named bits joined by '|';
 	// "a,b" means any of them is set, as nft writes TCP flags.
 	ShapeFlags
+	// ShapePath values are quoted cgroup paths; a key is a digest of
+	// one (CgroupKey), as a path does not fit in a key.
+	ShapePath
 )
 
 // Lookup says where names of a kind that are not in its row come from.
@@ -145,6 +149,7 @@ var kindSpecs = [kindEnd]KindSpec{
 	KindDevGroup:    {Plural: "interface groups", Shape: ShapeNumber, Bits: 32, Names: DevGroups, Ranges: true, TypeName: "devgroup", Example: "meta iifgroup { default, 11 }"},
 	KindCtDirection: {Plural: "directions", Shape: ShapeNumber, Bits: 8, Names: CtDirections, NamesOnly: true, Closed: true, TypeName: "ct_dir", Example: "ct direction reply"},
 	KindPresence:    {Plural: "lookup results", Shape: ShapeNumber, Bits: 32, Names: Presences, NamesOnly: true, Closed: true, Example: "fib saddr . iif oif missing"},
+	KindCgroup:      {Plural: "cgroups", Shape: ShapePath, Bits: 128, Example: `socket cgroupv2 level 2 "ksc/tunnelled"`},
 	KindAddrType:    {Plural: "address types", Shape: ShapeNumber, Bits: 32, Names: AddrTypes, NamesOnly: true, Closed: true, TypeName: "fib_addrtype", Example: "fib daddr type local"},
 }
 

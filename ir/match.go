@@ -2,6 +2,7 @@ package ir
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -134,7 +135,7 @@ func FormatValues(k Kind, s Set) string {
 	}
 	parts := ValueStrings(k, s)
 	switch {
-	case shape == ShapeName:
+	case shape == ShapeName || shape == ShapePath:
 		for i, p := range parts {
 			parts[i] = strconv.Quote(p)
 		}
@@ -176,6 +177,15 @@ func ValueStrings(k Kind, s Set) []string {
 			name, _ := InterfacePattern(sp)
 			out = append(out, name)
 		}
+	case spec.Shape == ShapePath:
+		for _, sp := range s {
+			path, ok := CgroupPath(sp)
+			if !ok {
+				path = "?" // not one cgroup: checkCgroups refuses such a match
+			}
+			out = append(out, path)
+		}
+		slices.Sort(out) // keys are digests: their order is none
 	case spec.Shape == ShapeAddr:
 		for _, e := range Addrs(k, s) {
 			out = append(out, e.String())

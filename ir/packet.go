@@ -62,6 +62,9 @@ type Packet struct {
 	// Headers are the values a packet line gave header fields (Place),
 	// written into the packet's bytes in order.
 	Headers []HeaderValue
+	// Cgroup is the cgroup of the socket that sent the packet, below the
+	// cgroup2 root; empty for the root itself (output only).
+	Cgroup string
 }
 
 // ICMPReplies pairs each ICMP query type with its reply, per protocol:
@@ -172,6 +175,13 @@ func (p Packet) Value(f Field) (Key, bool) {
 			return Key{}, false
 		}
 		return uintKey(uint64(p.headerValue(f))), true
+	}
+	if level := f.CgroupLevel(); level > 0 {
+		path, ok := CgroupAncestor(p.Cgroup, level)
+		if !ok || p.Iif != "" {
+			return Key{}, false
+		}
+		return CgroupKey(path), true
 	}
 	switch f {
 	case FieldIifname:

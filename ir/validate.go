@@ -404,6 +404,9 @@ func validateMatch(t *Table, m *Match, ds *Diagnostics) bool {
 		return false
 	}
 	ok := true
+	if spec.Kind.Spec().Shape == ShapePath && !checkCgroups(ds, m) {
+		return false
+	}
 	if spec.Kind.Spec().Shape == ShapeName {
 		for _, sp := range m.Values {
 			name, printable := InterfacePattern(sp)
@@ -471,6 +474,9 @@ func validateMSSSet(ds *Diagnostics, c *Chain, contexts []*Chain, r *Rule, m *MS
 }
 
 func hookLacks(f Field) string {
+	if f.CgroupLevel() > 0 {
+		return "socket this machine sent them from (ksc matches a socket's cgroup at output only, where every target reads the same socket)"
+	}
 	switch f {
 	case FieldIifname, FieldIif:
 		return "input interface"
@@ -484,6 +490,9 @@ func hookLacks(f Field) string {
 
 // hookHint says where a field can be matched.
 func hookHint(f Field) string {
+	if f.CgroupLevel() > 0 {
+		return "match the sending program's cgroup in an output chain"
+	}
 	if f == FieldSkuid || f == FieldSkgid {
 		return "match the sending user or group in output and postrouting chains"
 	}

@@ -46,6 +46,11 @@ func checkInNewLab(ctx context.Context, p *ir.Policy, b sim.TestBlock, load func
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	uncgroup, err := holdCgroups(p, b)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, uncgroup()) }()
 	l, err := New(b.Interfaces())
 	if err != nil {
 		return nil, err
@@ -70,6 +75,7 @@ func checkInNewLab(ctx context.Context, p *ir.Policy, b sim.TestBlock, load func
 // put into the lab, and says what became of each expectation. The lab
 // must have the block's interfaces (sim.TestBlock.Interfaces).
 func (l *Lab) Check(p *ir.Policy, b sim.TestBlock) ([]sim.Checked, error) {
+	l.fromCgroups = len(p.Cgroups()) > 0
 	out := make([]sim.Checked, len(b.Expect))
 	for i, x := range b.Expect {
 		res := sim.Evaluate(p, x.Packet)

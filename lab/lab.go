@@ -38,6 +38,10 @@ type Lab struct {
 	fw       *netlink.Handle
 	// observing is set once the lab's own nftables table exists.
 	observing bool
+	// fromCgroups: the policy matches cgroups, so that a probe must come
+	// from the one its line says (the root by default), not from
+	// wherever this program runs.
+	fromCgroups bool
 }
 
 // link is one of the firewall's interfaces and its peer's end.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/ksc-project/ksc/internal/nsenter"
@@ -11,54 +12,80 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// sending is what sends one packet out of the firewall: its bytes, where
+// to, and what its socket carries.
+type sending struct {
+	Data      []byte
+	Dst       netip.Addr
+	Oif       string
+	ZoneIndex uint32 // the index of Oif, for an IPv6 destination
+	Mark      uint32
+	Priority  uint32
+	UID, GID  uint32
+}
+
 // sendOut sends p from a raw socket of the firewall, owned by p's user
-// and group and carrying its mark and priority, out of the interface p names. A packet
-// the policy drops fails the send with EPERM, which is no error here: the
-// counters tell what happened.
+// and group, made in p's cgroup and carrying its mark and priority, out
+// of the interface p names. A packet the policy drops fails the send
+// with EPERM, which is no error here: the counters tell what happened.
 func (l *Lab) sendOut(p sim.Packet, data []byte) error {
+	s := sending{Data: data, Dst: p.Dst, Oif: p.Oif, Mark: p.Mark, Priority: p.Priority, UID: p.UID, GID: p.GID}
 	return nsenter.Run(l.Path(), func() error {
-		// The socket's owner is the thread's filesystem ids when it is
-		// made (what meta skuid and -m owner read). The thread is thrown
-		// away afterwards (see nsenter.Run).
-		if err := unix.Setfsgid(int(p.GID)); err != nil {
-			return err
-		}
-		if err := unix.Setfsuid(int(p.UID)); err != nil {
-			return err
-		}
-		domain := unix.AF_INET
-		if p.Src.Is6() {
-			domain = unix.AF_INET6
-		}
-		fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-		if err != nil {
-			return fmt.Errorf("lab socket: %w", err)
-		}
-		defer unix.Close(fd)
-		err = errors.Join(
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(p.Mark)),
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, int(p.Priority)),
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
-			unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, p.Oif))
-		if err != nil {
-			return fmt.Errorf("lab socket: %w", err)
-		}
-		var to unix.Sockaddr
-		if p.Dst.Is4() {
-			to = &unix.SockaddrInet4{Addr: p.Dst.As4()}
-		} else {
+		if p.Dst.Is6() {
 			ifi, err := net.InterfaceByName(p.Oif)
 			if err != nil {
 				return err
 			}
-			to = &unix.SockaddrInet6{Addr: p.Dst.As16(), ZoneId: uint32(ifi.Index)}
+			s.ZoneIndex = uint32(ifi.Index)
 		}
-		err = unix.Sendto(fd, data, 0, to)
-		if err != nil && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("sending %s -> %s out of %s: %w", p.Src, p.Dst, p.Oif, err)
+		if p.Cgroup != "" || l.fromCgroups {
+			// A socket is its cgroup's from when it is made: only a
+			// process started in it makes one there.
+			return sendFromCgroup(p.Cgroup, s)
 		}
-		return nil
+		// The thread is thrown away afterwards (see nsenter.Run).
+		return s.send()
 	})
+}
+
+// send sends the packet from the calling thread, which it changes: the
+// socket's owner is the thread's filesystem ids when it is made (what
+// meta skuid and -m owner read).
+func (s sending) send() error {
+	if err := unix.Setfsgid(int(s.GID)); err != nil {
+		return err
+	}
+	if err := unix.Setfsuid(int(s.UID)); err != nil {
+		return err
+	}
+	domain := unix.AF_INET
+	if s.Dst.Is6() {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return fmt.Errorf("lab socket: %w", err)
+	}
+	defer unix.Close(fd)
+	err = errors.Join(
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(s.Mark)),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PRIORITY, int(s.Priority)),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1),
+		unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, s.Oif))
+	if err != nil {
+		return fmt.Errorf("lab socket: %w", err)
+	}
+	var to unix.Sockaddr
+	if s.Dst.Is4() {
+		to = &unix.SockaddrInet4{Addr: s.Dst.As4()}
+	} else {
+		to = &unix.SockaddrInet6{Addr: s.Dst.As16(), ZoneId: s.ZoneIndex}
+	}
+	err = unix.Sendto(fd, s.Data, 0, to)
+	if err != nil && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("sending %s out of %s: %w", s.Dst, s.Oif, err)
+	}
+	return nil
 }
 
 // sendIn sends p from the peer into the firewall's input interface, then

@@ -69,7 +69,7 @@ func FuzzLoad(f *testing.F) {
 // compiled is the nft target's text of p, or its refusal (a table named
 // "inet", say), without positions: formatting must change neither.
 func compiled(p *ir.Policy) string {
-	out, err := nft.Render(p)
+	out, err := nft.Render(p, "")
 	var ds ir.Diagnostics
 	if errors.As(err, &ds) {
 		refusal := "refused:"

@@ -81,7 +81,7 @@ func TestUnreadRulesAreNotWritable(t *testing.T) {
 	require.False(t, ds.HasErrors(), "%v", ds)
 	assert.Equal(t, []string{"live:4:3: a rule ksc could not read cannot be written: xt match recent drop (iptables match recent, which nft lists only by name)"},
 		errorStrings(p.Unwritable()))
-	_, err := nft.Render(p)
+	_, err := nft.Render(p, "")
 	assert.ErrorContains(t, err, "cannot be written")
 	_, err = nft.Lower(p)
 	assert.ErrorContains(t, err, "cannot be written")

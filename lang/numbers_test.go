@@ -83,8 +83,11 @@ func TestEveryKindsExampleCompiles(t *testing.T) {
 		example := k.Spec().Example
 		t.Run(example, func(t *testing.T) {
 			hook := "postrouting"
-			if k == ir.KindPresence {
+			switch k {
+			case ir.KindPresence:
 				hook = "prerouting" // the route back is looked up for the input interface
+			case ir.KindCgroup:
+				hook = "output" // a socket's cgroup is known only to what it sends
 			}
 			src := "table inet t {\nchain c hook " + hook + " {\n" + example + " accept\n}\n}\n"
 			p, ds := Load("t.ks", []byte(src), Config{})

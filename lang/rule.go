@@ -287,6 +287,11 @@ func (rb *ruleBuilder) unknown(t *Term) {
 			"write the header first: type filter hook input priority 0; policy drop;"
 		return
 	}
+	if word == "socket" {
+		rb.errorf(pos, end, "ksc knows one socket field: socket cgroupv2 level N \"PATH\", N from 1 to %d", ir.MaxCgroupLevel).Hint =
+			`e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`
+		return
+	}
 	// A known first word ("ip") with an unknown second one ("ip src").
 	var completions []string
 	for _, s := range ir.Selectors {

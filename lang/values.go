@@ -154,6 +154,8 @@ func (rb *ruleBuilder) values(sel *ir.Selector, kind ir.Kind, elems []elem) (ir.
 	switch kind.Spec().Shape {
 	case ir.ShapeName:
 		return rb.interfaces(sel, elems)
+	case ir.ShapePath:
+		return rb.cgroups(sel, elems)
 	case ir.ShapeAddr:
 		return rb.addresses(sel, kind, elems)
 	}
@@ -214,6 +216,49 @@ func (rb *ruleBuilder) interfaces(sel *ir.Selector, elems []elem) (ir.Set, bool)
 		names = append(names, e.text)
 	}
 	return ir.InterfaceSet(names...), ok
+}
+
+// cgroups reads cgroup paths, each as deep as the level the selector
+// names: socket cgroupv2 at a level compares the cgroup there with the
+// path, so a path of another depth would never be matched.
+func (rb *ruleBuilder) cgroups(sel *ir.Selector, elems []elem) (ir.Set, bool) {
+	var paths []string
+	ok := true
+	level := sel.Field.CgroupLevel()
+	for _, e := range elems {
+		if k := e.kind(); k != "a name" && k != "a string" {
+			ok = false
+			if _, stop := rb.wrongKind(e, "%s needs cgroup paths, %s", sel.Words, e.describe()); stop {
+				break
+			}
+			continue
+		}
+		at, end := e.where()
+		if e.use == nil || e.fromFile {
+			at, end = e.pos, e.end()
+		}
+		path := strings.TrimPrefix(e.text, "/")
+		if err := ir.CheckCgroupPath(path); err != nil {
+			rb.errorf(at, end, "%v", err).Hint = `write the path below the cgroup2 root, as nft does: "user.slice/app.slice"`
+			ok = false
+			continue
+		}
+		if d := ir.CgroupDepth(path); d != level {
+			hint := fmt.Sprintf("write socket cgroupv2 level %d %q, which holds for that cgroup and every cgroup below it", d, path)
+			if d > ir.MaxCgroupLevel {
+				hint = fmt.Sprintf("ksc matches cgroups at most %d levels deep", ir.MaxCgroupLevel)
+			}
+			rb.errorf(at, end, "%q is %d levels deep, not %d: %s would never hold", path, d, level, sel.Words).Hint = hint
+			ok = false
+			continue
+		}
+		if slices.Contains(paths, path) {
+			rb.ds.Warnf(e.pos, "%q appears twice in this set", path)
+			continue
+		}
+		paths = append(paths, path)
+	}
+	return ir.CgroupSet(paths...), ok
 }
 
 func interfaceHint(name string) string {

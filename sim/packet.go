@@ -23,7 +23,9 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               or a number); then, in any order, a conntrack state (new,
               established, related, invalid, untracked) and WORD VALUE
               for any of: ` + detailWords() + `
-              (by name or number: "mark 0x1", "flags syn|ack", "ttl 1").
+              (by name or number: "mark 0x1", "flags syn|ack", "ttl 1"),
+              and for out "cgroup PATH": the sending socket's cgroup,
+              below the cgroup2 root (the root itself by default).
               Defaults: the state is new, or what conntrack makes of the
               ICMP type; marks, uid and gid 0; pkttype host for what this
               machine sends, else as the destination address says; flags
@@ -183,6 +185,13 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			p.CtState, given[ir.FieldCtState] = st, true
 			continue
 		}
+		if w.text == "cgroup" {
+			if err := cgroupDetail(p, w, ws, errAt); err != nil {
+				return err
+			}
+			ws = ws[1:]
+			continue
+		}
 		f, err := detailField(p.Packet, w, errAt)
 		if err != nil {
 			return err
@@ -208,6 +217,24 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		return &PacketError{Col: 1, Msg: "a new packet goes its connection's original way: it has no reply direction",
 			Hint: "say established (or related) with dir reply"}
 	}
+	return nil
+}
+
+// cgroupDetail reads "cgroup PATH": only a packet a local socket sends
+// has one.
+func cgroupDetail(p *Packet, w word, ws []word, errAt func(word, string, string, ...any) error) error {
+	const hint = "e.g. cgroup user.slice/app.slice: the path below the cgroup2 root"
+	if len(ws) == 0 {
+		return errAt(w, hint, "cgroup needs a path")
+	}
+	if p.Dir != Out {
+		return errAt(w, "", "only what this machine sends (out) comes from a cgroup's socket")
+	}
+	path := strings.TrimPrefix(ws[0].text, "/")
+	if err := ir.CheckCgroupPath(path); err != nil {
+		return errAt(ws[0], hint, "%v", err)
+	}
+	p.Cgroup = path
 	return nil
 }
 

@@ -576,6 +576,9 @@ func FormatPacket(p Packet) string {
 		words = append(words, spec.Detail)
 		parts = append(parts, spec.Detail, spec.Kind.NameOf(uint32(k.Uint())))
 	}
+	if p.Cgroup != "" {
+		parts = append(parts, "cgroup", p.Cgroup)
+	}
 	return strings.Join(parts, " ")
 }
 

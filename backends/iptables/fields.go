@@ -111,6 +111,9 @@ func rpfilter(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 // iptables match but u32's, which reads past no IPv6 extension header as
 // nft's transport header does: refused by name.
 func init() {
+	for level := 1; level <= ir.MaxCgroupLevel; level++ {
+		fieldLowerings[ir.CgroupField(level)] = cgroupPath
+	}
 	for _, f := range ir.AllFields() {
 		if _, ok := fieldLowerings[f]; !ok && f.Spec().Place.Header != ir.NoHeader {
 			fieldLowerings[f] = func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
@@ -119,6 +122,26 @@ func init() {
 			}
 		}
 	}
+}
+
+// cgroupPath writes "-m cgroup --path PATH": the cgroup and every one
+// below it, as socket cgroupv2 at the path's own level (which validation
+// requires) holds. Both hold for no packet without a socket.
+func cgroupPath(lw *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+	paths := ir.ValueStrings(ir.KindCgroup, m.Values)
+	if len(paths) != 1 {
+		return cannot(m, "iptables' cgroup match takes one path: write a rule for each cgroup, or use the nft target")
+	}
+	if m.Op == ir.Neq {
+		// A socket in a cgroup above the level (the root's, at level 1)
+		// has no cgroup there: nft's match holds for none of them,
+		// iptables' "! --path" for all.
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express " + m.Text() +
+			": iptables' ! --path also holds for a socket in a cgroup above that level (the root cgroup's), which socket cgroupv2 never matches",
+			Hint: "match the cgroups to let through instead, or use the nft target"}
+	}
+	lw.addMatches("-m", "cgroup", "--path", paths[0])
+	return nil
 }
 
 // ctStatus writes "-m conntrack --ctstatus DNAT,SNAT", which holds when

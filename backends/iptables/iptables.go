@@ -6,6 +6,7 @@ package iptables
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ksc-project/ksc/ir"
@@ -99,12 +100,27 @@ func (w *writer) line(pos ir.Pos, s string) {
 func restoreLine(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if i > 0 && (args[i-1] == "--log-prefix" || args[i-1] == "--nflog-prefix" || args[i-1] == "--comment") {
+		switch {
+		case i > 0 && (args[i-1] == "--log-prefix" || args[i-1] == "--nflog-prefix" || args[i-1] == "--comment"):
 			a = quote(a)
+		case i > 1 && args[i-1] == "--path" && slices.Contains(args[i-3:i], "cgroup"):
+			a = savedString(a)
 		}
 		out[i] = a
 	}
 	return strings.Join(out, " ")
+}
+
+// savedString writes a text as xtables_save_string does (a cgroup's
+// path): bare when only letters, digits and "-_." are in it, else in
+// double quotes. ir.CheckCgroupPath has refused quotes and backslashes.
+func savedString(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r)) {
+			return `"` + s + `"`
+		}
+	}
+	return s
 }
 
 // quote writes a validated text as iptables-save does: bare when it is one

@@ -21,6 +21,7 @@ import (
 // error: every other case must compile, so that a case that stops
 // compiling fails the tests instead of dropping out of them.
 var refused = map[string]string{
+	"cgroupnot": `testdata/policies/cgroupnot.ks:10:3: the iptables target cannot express socket cgroupv2 level 2 != "ksc-test/bypass": iptables' ! --path also holds for a socket in a cgroup above that level (the root cgroup's), which socket cgroupv2 never matches`,
 	"own-tables": "testdata/policies/own-tables.ks:13:2: the iptables target cannot express filter chain in at hook input priority -300: iptables' tables run their chains there at mangle (-150, table mangle), filter (0, table filter) only\n" +
 		"testdata/policies/own-tables.ks:19:2: the iptables target cannot express filter chain out at hook output priority -5: iptables' tables run their chains there at raw (-300, table raw), filter (0, table filter) only",
 	"nexthdr":     "testdata/policies/nexthdr.ks:9:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers\ntestdata/policies/nexthdr.ks:10:3: the iptables target cannot express ip6 nexthdr: ip6tables -p skips IPv6 extension headers",

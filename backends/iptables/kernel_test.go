@@ -30,6 +30,7 @@ func TestGoldenFilesLoadAndSaveBack(t *testing.T) {
 		if !compiles(t, c, p) {
 			continue
 		}
+		labtest.Cgroups(t, p)
 		for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
 			o, err := iptables.Render(p, family)
 			require.NoError(t, err)
@@ -201,6 +202,7 @@ func TestStatusAndRemove(t *testing.T) {
 			if _, refusedCase := refused[c.Name]; refusedCase {
 				continue
 			}
+			labtest.Cgroups(t, p)
 			require.NoError(t, iptables.Apply(p, path, mode), c.Name)
 			diff, err = iptables.Status(p, path, mode)
 			require.NoError(t, err)

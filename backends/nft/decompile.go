@@ -185,7 +185,7 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 				field, immediate = 0, e.Data
 			}
 			registers[e.Register] = e.Data
-		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib:
+		case *expr.Meta, *expr.Payload, *expr.Ct, *expr.Fib, *expr.Socket:
 			field, mask, xor, turned = loadedField(e, ruleContext{proto, family, icmpTypes}), nil, nil, false
 			if m, ok := e.(*expr.Meta); ok && m.Key == expr.MetaKeyNFPROTO {
 				field = nfprotoLoad
@@ -553,6 +553,8 @@ func valueText(f ir.Field, data []byte) string {
 	switch {
 	case f.Spec().ByIndex && len(data) == 4:
 		return strconv.FormatUint(uint64(binary.NativeEndian.Uint32(data)), 10) // the index: names are the namespace's
+	case spec.Shape == ir.ShapePath && len(data) == 8:
+		return strconv.FormatUint(binary.NativeEndian.Uint64(data), 10) // the cgroup's id: paths are the machine's
 	case spec.Shape == ir.ShapeName:
 		name := string(bytes.TrimRight(data, "\x00"))
 		if len(data) < 16 {

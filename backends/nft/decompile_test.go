@@ -2,6 +2,7 @@ package nft_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,8 +40,12 @@ func TestDecompileRoundTrip(t *testing.T) {
 						// shows: names are the namespace's.
 						want := r.Text()
 						for _, name := range b.Interfaces() {
-							i, _ := golden.InterfaceIndex(name)
+							i, _ := golden.Machine{}.InterfaceIndex(name)
 							want = strings.NewReplacer(fmt.Sprintf("iif %q", name), fmt.Sprintf("iif %d", i), fmt.Sprintf("oif %q", name), fmt.Sprintf("oif %d", i)).Replace(want)
+						}
+						for _, path := range b.Cgroups() {
+							id, _ := golden.Machine{}.CgroupID(path)
+							want = strings.ReplaceAll(want, strconv.Quote(path), strconv.FormatUint(id, 10))
 						}
 						assert.Equal(t, want, nft.DescribeRule(live, r.Rule), r.Pos.String())
 					}

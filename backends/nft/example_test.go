@@ -24,7 +24,7 @@ func ExampleRender() {
 		fmt.Println(ds)
 		return
 	}
-	out, err := nft.Render(p)
+	out, err := nft.Render(p, "")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -80,6 +80,13 @@ var fields = map[ir.Field]nftField{
 // Header fields at a fixed place load the bytes that hold their bits,
 // as nft does: the bits around them cleared, values compared in place.
 func init() {
+	for level := 1; level <= ir.MaxCgroupLevel; level++ {
+		// The id of the socket's cgroup's ancestor at the level: eight
+		// bytes in the machine's order.
+		fields[ir.CgroupField(level)] = nftField{name: ir.CgroupField(level).String(), size: 8, load: func(uint32) expr.Any {
+			return &expr.Socket{Key: expr.SocketKeyCgroupv2, Level: uint32(level), Register: 1}
+		}, keyType: nftables.TypeCGroupV2, hostOrder: true}
+	}
 	for _, f := range ir.AllFields() {
 		place := f.Spec().Place
 		if _, ok := fields[f]; ok || place.Header == ir.NoHeader {

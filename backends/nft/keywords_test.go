@@ -42,7 +42,7 @@ func TestKeywordNamesAreRefused(t *testing.T) {
 	if !assert.False(t, ds.HasErrors(), "%v", ds) {
 		return
 	}
-	_, err := Render(p)
+	_, err := Render(p, "")
 	assert.EqualError(t, err, "t.ks:1:1: the nft target cannot name a table ct: nft reads ct as a keyword there, and could not read back a ruleset that holds it\n"+
 		"t.ks:2:1: the nft target cannot name a chain fwd: nft reads fwd as a keyword there, and could not read back a ruleset that holds it")
 	_, err = Lower(p)

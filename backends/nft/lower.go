@@ -21,7 +21,7 @@ import (
 type Batch struct {
 	FlushRuleset bool
 	Tables       []*BatchTable
-	resolved     bool // see ResolveInterfaces
+	resolved     bool // see Resolve
 }
 
 // BatchTable is a table, its named sets and its chains.
@@ -48,8 +48,9 @@ type BatchRule struct {
 	text   string
 	source *ir.Rule
 	family ir.Family
-	// interfaces are the indexes its iif and oif matches need.
-	interfaces []interfaceRef
+	// refs are what its matches need looked up where it is loaded:
+	// interfaces' indexes, cgroups' ids.
+	refs []loadRef
 }
 
 // NewBatchRule is a rule written as text, not lowered from a policy.
@@ -204,7 +205,7 @@ func Lower(p *ir.Policy) (*Batch, error) {
 				if r.Comment != "" {
 					rule.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
 				}
-				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Sets: l.sets, Rule: rule, source: r, family: t.Family, interfaces: l.interfaces})
+				bc.Rules = append(bc.Rules, &BatchRule{Pos: r.Pos, Sets: l.sets, Rule: rule, source: r, family: t.Family, refs: l.refs})
 			}
 			bt.Chains = append(bt.Chains, bc)
 		}
@@ -258,7 +259,7 @@ type ruleLowerer struct {
 	addrFamily    ir.Family // the family the rule checked or implies
 	ruleFamily    ir.Family // the only family the rule holds for, or Inet
 	apart         bool      // the match being lowered is kept apart (see keptApart)
-	interfaces    []interfaceRef
+	refs          []loadRef
 }
 
 func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
@@ -502,8 +503,8 @@ func (l *ruleLowerer) match(m *ir.Match) {
 		l.checkFamily(spec.Family)
 	}
 	switch kind := spec.Kind.Spec(); {
-	case spec.ByIndex:
-		l.indexes(f, m)
+	case spec.ByIndex || kind.Shape == ir.ShapePath:
+		l.byName(f, m)
 	case kind.Shape == ir.ShapeStates:
 		l.states(f, m)
 	case kind.Shape == ir.ShapeName:

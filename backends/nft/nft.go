@@ -20,7 +20,12 @@ import (
 // checked by ir.Policy.Validate, and names are quoted besides, so the script
 // holds exactly the policy's rules. The policy must have passed Validate;
 // what nft cannot say is an error, never a dropped match.
-func Render(p *ir.Policy) ([]byte, error) {
+//
+// The paths of cgroups are written below cgroupRoot, which is where nft
+// finds the cgroup2 root below /sys/fs/cgroup on the machine that loads
+// the text (cgroup.NftRoot): "" where cgroup2 is all there is, "unified"
+// on a hybrid machine.
+func Render(p *ir.Policy, cgroupRoot string) ([]byte, error) {
 	if err := Check(p).Err(); err != nil {
 		return nil, err
 	}
@@ -48,7 +53,7 @@ func Render(p *ir.Policy) ([]byte, error) {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		writeTable(&b, t)
+		writeTable(&b, t, cgroupRoot)
 	}
 	return b.Bytes(), nil
 }
@@ -109,7 +114,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 	return ds
 }
 
-func writeTable(b *bytes.Buffer, t *ir.Table) {
+func writeTable(b *bytes.Buffer, t *ir.Table, cgroupRoot string) {
 	fmt.Fprintf(b, "table %s %s {\n", t.Family, t.Name)
 	for _, s := range NamedSets(t) {
 		writeIntervalSet(b, s.Name, addrType(s.Family), s.Elements)
@@ -127,7 +132,7 @@ func writeTable(b *bytes.Buffer, t *ir.Table) {
 		}
 		for _, r := range c.Rules {
 			b.WriteString("\t\t")
-			b.WriteString(RuleText(t.Family, r))
+			b.WriteString(ruleText(t.Family, r, cgroupRoot))
 			b.WriteByte('\n')
 		}
 		b.WriteString("\t}\n")
@@ -171,7 +176,9 @@ func writeTableSet(b *bytes.Buffer, s *ir.TableSet) {
 
 // RuleText renders one normalized rule of a table of family f as nft
 // writes it, without table and chain.
-func RuleText(f ir.Family, r *ir.Rule) string {
+func RuleText(f ir.Family, r *ir.Rule) string { return ruleText(f, r, "") }
+
+func ruleText(f ir.Family, r *ir.Rule, cgroupRoot string) string {
 	var parts []string
 	if check := familyCheck(f, r); check != ir.Inet {
 		parts = append(parts, "meta nfproto "+map[ir.Family]string{ir.IPv4: "ipv4", ir.IPv6: "ipv6"}[check])
@@ -188,7 +195,7 @@ func RuleText(f ir.Family, r *ir.Rule) string {
 			parts = append(parts, apartText(m, portProto))
 			continue
 		}
-		parts = append(parts, matchText(m, portProto))
+		parts = append(parts, matchText(m, portProto, cgroupRoot))
 	}
 	for _, s := range r.Statements {
 		switch s := s.(type) {
@@ -374,9 +381,14 @@ func apartText(m *ir.Match, portProto ir.Protocol) string {
 	return fmt.Sprintf("%s != %d-%d", name, v, v)
 }
 
-func matchText(m *ir.Match, portProto ir.Protocol) string {
-	if m.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
+func matchText(m *ir.Match, portProto ir.Protocol, cgroupRoot string) string {
+	switch m.Field.Spec().Kind.Spec().Shape {
+	case ir.ShapeFlags:
 		return m.Text() // nft's own forms: "tcp flags syn,ack", "tcp flags & (syn|ack) == syn"
+	case ir.ShapePath:
+		if cgroupRoot != "" {
+			return cgroupText(m, cgroupRoot)
+		}
 	}
 	name := fields[m.Field].name
 	if m.Field == ir.FieldSport || m.Field == ir.FieldDport {
@@ -394,6 +406,23 @@ func matchText(m *ir.Match, portProto ir.Protocol) string {
 		op = map[ir.Op]string{ir.Eq: " == ", ir.Neq: " != "}[m.Op]
 	}
 	return name + op + m.ValuesText()
+}
+
+// cgroupText writes a cgroup match with its paths below cgroupRoot.
+func cgroupText(m *ir.Match, cgroupRoot string) string {
+	op := " "
+	if m.Op == ir.Neq {
+		op = " != "
+	}
+	paths := ir.ValueStrings(ir.KindCgroup, m.Values)
+	for i, p := range paths {
+		paths[i] = quote(cgroupRoot + "/" + p)
+	}
+	values := paths[0]
+	if len(paths) > 1 {
+		values = "{ " + strings.Join(paths, ", ") + " }"
+	}
+	return fields[m.Field].name + op + values
 }
 
 // quote wraps an already validated name or text in double quotes. Validate

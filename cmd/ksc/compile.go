@@ -9,6 +9,7 @@ import (
 	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/openvpn"
 	"github.com/ksc-project/ksc/backends/sysctl"
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/internal/safefile"
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lint"
@@ -28,7 +29,14 @@ type target struct {
 
 // targets maps each --target name to its backend.
 var targets = map[string]target{
-	"nft":     {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return nft.Render(p) }},
+	"nft": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) {
+		// Cgroups are named below where this machine's nft finds them.
+		root, err := cgroup.NftRootFor(p)
+		if err != nil {
+			return nil, err
+		}
+		return nft.Render(p, root)
+	}},
 	"sysctl":  {render: func(p *ir.Policy, o renderOptions) ([]byte, error) { return sysctl.Render(p, o.undo) }, undoes: true},
 	"openvpn": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) { return openvpn.Render(p) }},
 	"iptables": {render: func(p *ir.Policy, _ renderOptions) ([]byte, error) {

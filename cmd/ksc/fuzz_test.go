@@ -83,7 +83,7 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		require.NoError(t, err, "the nft text accepted this policy, but its netlink batch did not")
-		require.NoError(t, batch.ResolveInterfaces(golden.InterfaceIndex)) // as apply does, for a made-up namespace
+		require.NoError(t, batch.Resolve(golden.Machine{})) // as apply does, for a made-up namespace
 		if err := kernel.Verify(batch); err != nil {
 			t.Fatalf("the kernel refuses the netlink batch of a policy ksc accepted: %v\n%s", err, outputs["nft"])
 		}

@@ -96,7 +96,7 @@ func TestKernelTestsCheckTheRejectsAnswer(t *testing.T) {
 	honest := backends.Loaders[i]
 	t.Cleanup(func() { backends.Loaders[i] = honest })
 	backends.Loaders[i].Load = func(p *ir.Policy, nsPath string) error {
-		text, err := nft.Render(p)
+		text, err := nft.Render(p, "")
 		if err != nil {
 			return err
 		}

@@ -177,7 +177,7 @@ func describe(p ir.Packet) string {
 }
 
 func lowered(c *Case) string {
-	text, err := nft.Render(c.Policy)
+	text, err := nft.Render(c.Policy, "")
 	if err != nil {
 		return err.Error()
 	}
@@ -191,7 +191,7 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 	labtest.Require(t, "nft", "iptables-nft-restore", "conntrack")
 	mutants := []loader{
 		{"nft text with sport and dport swapped", func(l *Lab, p *ir.Policy) error {
-			text, err := nft.Render(p)
+			text, err := nft.Render(p, "")
 			if err != nil {
 				return err
 			}
@@ -199,7 +199,7 @@ func TestBrokenLoweringsAreCaught(t *testing.T) {
 			return loadNftText(l, swapped)
 		}},
 		{"nft text without negation", func(l *Lab, p *ir.Policy) error {
-			text, err := nft.Render(p)
+			text, err := nft.Render(p, "")
 			if err != nil {
 				return err
 			}

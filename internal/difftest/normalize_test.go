@@ -11,7 +11,7 @@ import (
 
 // everyTarget compiles a policy for each target, as the kernel test needs.
 func everyTarget(p *ir.Policy) error {
-	if _, err := nft.Render(p); err != nil {
+	if _, err := nft.Render(p, ""); err != nil {
 		return err
 	}
 	if _, err := nft.Lower(p); err != nil {

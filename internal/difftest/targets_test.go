@@ -44,6 +44,16 @@ var samples = map[ir.Kind]ir.Set{
 	ir.KindCtStatus:    ir.NumberSet(0x20),
 }
 
+// sampleOf is a sample value of field f: of its kind, but a cgroup as
+// deep as the level a cgroup field matches at.
+func sampleOf(f ir.Field) (ir.Set, bool) {
+	if level := f.CgroupLevel(); level > 0 {
+		return ir.CgroupSet(strings.Repeat("app.slice/", level-1) + "app.scope"), true
+	}
+	values, ok := samples[f.Spec().Kind]
+	return values, ok
+}
+
 // masks gives the maskable fields the mask iptables needs.
 var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12, ir.FieldCtStatus: 0x20}
 
@@ -69,7 +79,7 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 	for _, f := range ir.AllFields() {
 		for _, op := range []ir.Op{ir.Eq, ir.Neq} {
 			t.Run(f.String()+" "+op.String(), func(t *testing.T) {
-				values, ok := samples[f.Spec().Kind]
+				values, ok := sampleOf(f)
 				require.True(t, ok, "no sample value of kind %v: add one", f.Spec().Kind)
 				r := &ir.Rule{Matches: []*ir.Match{{Field: f, Op: op, Values: values, Mask: masks[f]}},
 					Statements: []ir.Statement{&ir.Counter{}, &ir.Log{Prefix: "x: ", Level: ir.LogInfo}}, Verdict: ir.Drop}
@@ -85,14 +95,14 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 				}
 				p := onePolicy(hook, r)
 				require.False(t, p.Validate().HasErrors(), "%v", p.Validate())
-				text, err := nft.Render(p)
+				text, err := nft.Render(p, "")
 				require.NoError(t, err)
 				assert.Contains(t, string(text), nft.RuleText(ir.Inet, r))
 				_, err = nft.Lower(p)
 				require.NoError(t, err)
 				for _, family := range []ir.Family{ir.IPv4, ir.IPv6} {
 					o, err := iptables.Render(p, family)
-					gap := iptablesGaps[f.String()+" "+op.String()] || f.Spec().Place.Header != ir.NoHeader || f.Spec().Kind == ir.KindDevGroup || f == ir.FieldPriority
+					gap := iptablesGaps[f.String()+" "+op.String()] || f.CgroupLevel() > 0 && op == ir.Neq || f.Spec().Place.Header != ir.NoHeader || f.Spec().Kind == ir.KindDevGroup || f == ir.FieldPriority
 					if gap && (r.Family() == ir.Inet || r.Family() == family) {
 						require.Error(t, err)
 						assert.Contains(t, err.Error(), "the iptables target cannot express")
@@ -131,7 +141,7 @@ func TestUnknownNodesAreRefused(t *testing.T) {
 	unknownChainType.Tables[0].Chains[0].Type, unknownChainType.Tables[0].Chains[0].Pos = ir.ChainType(9), pos
 	for name, p := range map[string]*ir.Policy{"field": unknownField, "statement": unknownStatement, "verdict": unknownVerdict, "chain type": unknownChainType} {
 		t.Run(name, func(t *testing.T) {
-			_, err := nft.Render(p)
+			_, err := nft.Render(p, "")
 			require.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "p.ks:12:3: the nft target cannot express"), err.Error())
 			_, err = nft.Lower(p)
@@ -165,7 +175,7 @@ func TestEveryRejectOnEveryTarget(t *testing.T) {
 		t.Run(tt.with.Text(), func(t *testing.T) {
 			p := onePolicy(ir.HookInput, &ir.Rule{Matches: tt.matches, Verdict: ir.Reject, RejectWith: tt.with})
 			require.False(t, p.Validate().HasErrors(), "%v", p.Validate())
-			text, err := nft.Render(p)
+			text, err := nft.Render(p, "")
 			require.NoError(t, err)
 			assert.Contains(t, string(text), strings.TrimSpace("reject "+tt.with.Text()))
 			_, err = nft.Lower(p)

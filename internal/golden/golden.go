@@ -112,7 +112,7 @@ func Check(t testing.TB, path string, got []byte) {
 // NFT renders a policy that the test expects the nft target to accept.
 func NFT(t testing.TB, p *ir.Policy) []byte {
 	t.Helper()
-	out, err := nft.Render(p)
+	out, err := nft.Render(p, "")
 	require.NoError(t, err)
 	return out
 }
@@ -122,13 +122,17 @@ func Batch(t testing.TB, p *ir.Policy) *nft.Batch {
 	t.Helper()
 	b, err := nft.Lower(p)
 	require.NoError(t, err)
-	require.NoError(t, b.ResolveInterfaces(InterfaceIndex))
+	require.NoError(t, b.Resolve(Machine{}))
 	return b
 }
 
-// InterfaceIndex is the index Batch gives each interface an iif or oif
-// names, as a namespace would: lo is 1, the rest by name.
-func InterfaceIndex(name string) (uint32, bool) {
+// Machine is a made-up namespace and machine that Batch resolves names
+// in: every interface and cgroup exists.
+type Machine struct{}
+
+// InterfaceIndex is the index of each interface an iif or oif names: lo
+// is 1, the rest by name.
+func (Machine) InterfaceIndex(name string) (uint32, bool) {
 	if name == "lo" {
 		return 1, true
 	}
@@ -137,6 +141,15 @@ func InterfaceIndex(name string) (uint32, bool) {
 		sum = sum*31 + uint32(c)
 	}
 	return 2 + sum%1000, true
+}
+
+// CgroupID is a cgroup's id, by its path.
+func (Machine) CgroupID(path string) (uint64, bool) {
+	var sum uint64 = 7
+	for _, c := range []byte(path) {
+		sum = sum*31 + uint64(c)
+	}
+	return 1000 + sum%100000, true
 }
 
 // Updating reports whether the tests run with -update: expected output is

@@ -54,8 +54,12 @@ func (ns *Namespace) Delete() error { return Delete(ns.Name) }
 func (ns *Namespace) Do(fn func() error) error { return nsenter.Run(ns.Path(), fn) }
 
 // Command is a command that runs inside the namespace.
+//
+// It enters the network namespace only, as ksc's loaders do: "ip netns
+// exec" also mounts a /sys of the namespace's own, which hides the
+// machine's cgroups from nft (socket cgroupv2 paths).
 func (ns *Namespace) Command(args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...)
+	return exec.Command("nsenter", append([]string{"--net=" + nsenter.Path(ns.Name), "--"}, args...)...)
 }
 
 // ExecInput runs a command inside the namespace with stdin, and returns

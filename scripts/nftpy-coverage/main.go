@@ -148,7 +148,7 @@ func acceptedEverywhere(rule string, tables [][2]string, chains map[string]chain
 			}
 			return false
 		}
-		if _, err := nft.Render(p); err != nil {
+		if _, err := nft.Render(p, ""); err != nil {
 			if *why {
 				fmt.Fprintf(os.Stderr, "%s\t%s\t%v\n", t[0], rule, err)
 			}

@@ -77,7 +77,7 @@ func Apply(b *nft.Batch, nsPath string) error {
 		return err
 	}
 	defer h.Close()
-	if err := resolveInterfaces(b, h); err != nil {
+	if err := resolve(b, h); err != nil {
 		return err
 	}
 	tr := &transition{

@@ -4,7 +4,9 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/lab/labtest"
@@ -30,8 +32,13 @@ func TestApplyLeavesTheSameRulesetAsNftF(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			p := c.Load(t)
+			labtest.Cgroups(t, p)
+			root, err := cgroup.NftRootFor(p)
+			require.NoError(t, err)
+			text, err := nft.Render(p, root)
+			require.NoError(t, err)
 			viaNft := labtest.NewNS(t, "nftf")
-			out, err := viaNft.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
+			out, err := viaNft.ExecInput(string(text), "nft", "-f", "-")
 			require.NoError(t, err, out)
 			viaNetlink := labtest.NewNS(t, "nl")
 			require.NoError(t, kernel.Apply(golden.Batch(t, p), nsenter.Path(viaNetlink.Name)))

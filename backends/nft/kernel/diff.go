@@ -61,7 +61,7 @@ func liveAndDesired(b *nft.Batch, nsPath string) (live, desired *nft.Ruleset, er
 	if err != nil {
 		return nil, nil, err
 	}
-	err = resolveInterfaces(b, h)
+	err = resolve(b, h)
 	h.Close()
 	if err != nil {
 		return nil, nil, err

@@ -25,7 +25,7 @@ func TestGoldenFilesLoadInNft(t *testing.T) {
 	require.NotEmpty(t, files)
 	ns := labtest.NewNS(t, "nftc")
 	for _, f := range files {
-		out, err := ns.ExecInput("", "nft", "-c", "-f", f)
+		out, err := ns.ExecInput(labtest.NftFile(t, f), "nft", "-c", "-f", "-")
 		assert.NoError(t, err, "%s: %s", filepath.Base(f), out)
 	}
 }

@@ -247,7 +247,7 @@ func checkForm(t *testing.T, ns *labtest.NS, chain, sets, rule string) {
 	assert.Equal(t, want, got, "through netlink")
 
 	// ksc's own nft text, which nft must read back the same.
-	text, err := nft.Render(p)
+	text, err := nft.Render(p, "")
 	require.NoError(t, err)
 	out, err = ns.ExecInput(string(text), "nft", "-f", "-")
 	require.NoError(t, err, "%s\n%s", out, text)

@@ -257,7 +257,7 @@ func TestRollbackRestoresEveryGoldenRuleset(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
 			ns := labtest.NewNS(t, "goldback")
-			out, err := ns.ExecInput("", "nft", "-f", f)
+			out, err := ns.ExecInput(labtest.NftFile(t, f), "nft", "-f", "-")
 			require.NoError(t, err, out)
 			before := nftList(t, ns)
 			snapshot, err := kernel.TakeSnapshot(nsenter.Path(ns.Name), kernel.Replaces(server), true)

@@ -123,7 +123,7 @@ func (w *watcher) watched(b *nft.Batch) (*watched, error) {
 	if d := w.desired[b]; d != nil {
 		return d, nil
 	}
-	if err := resolveInterfaces(b, w.h); err != nil {
+	if err := resolve(b, w.h); err != nil {
 		return nil, err
 	}
 	desired, err := applyInScratch(b, false)
