@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/backends"
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/enforce"
 
 	"github.com/ksc-project/ksc/backends/iptables"
@@ -137,6 +138,11 @@ func runApply(e env, args []string) int {
 		}
 		fmt.Fprint(e.stdout, plan)
 		return exitOK
+	}
+	if ds := cgroup.Missing(p); len(ds) > 0 {
+		printDiagnostics(e.stderr, ds, pf.sources)
+		fmt.Fprintln(e.stderr, "ksc apply: nothing was changed")
+		return exitFailure
 	}
 	if d := sshLockout(p, *netns, *confirm > 0 || *force, os.Getenv("SSH_CONNECTION") != ""); d != nil {
 		fmt.Fprint(e.stderr, d.Render(pf.sources[d.Pos.File]))

@@ -93,6 +93,7 @@ func init() {
 		{"status", "show whether a policy is loaded, with rule counters", runStatus, statusUsage},
 		{"remove", "delete a policy's tables", runRemove, removeUsage},
 		{"set", "add addresses to a set of a policy in force, or delete them", runSet, setUsage},
+		{"run", "start a program inside a cgroup the policy matches (split tunnelling)", runRun, runUsage},
 		{"openvpn", "patch the IPv6 directives into an OpenVPN client config", runOpenVPN, openvpnUsage},
 		{"watch", "put a policy back whenever another program changes it", runWatch, watchUsage},
 		{"install", "apply a policy at every boot, before the network comes up", runInstall, installUsage},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -137,7 +138,8 @@ func onePolicyArg(e env, fs *pflag.FlagSet) (string, bool) {
 // reportError prints a backend's error: diagnostics with their source
 // lines, anything else after the command's name.
 func (pf *policyFlags) reportError(e env, cmd string, err error) {
-	if ds, ok := err.(ir.Diagnostics); ok {
+	var ds ir.Diagnostics
+	if errors.As(err, &ds) {
 		printDiagnostics(e.stderr, ds, pf.sources)
 		return
 	}

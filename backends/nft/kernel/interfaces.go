@@ -23,7 +23,9 @@ func resolve(b *nft.Batch, h netns.NsHandle) error {
 	}
 	defer links.Close()
 	r := &resolver{links: links}
-	err = b.Resolve(r)
+	if err := b.Resolve(r); r.err == nil {
+		return err // the diagnostics, as they are
+	}
 	return errors.Join(r.err, err)
 }
 

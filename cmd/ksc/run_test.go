@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/ksc-project/ksc/cgroup"
+	"github.com/ksc-project/ksc/lab/labtest"
+	"github.com/ksc-project/ksc/lang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var splitPolicy = filepath.Join("..", "..", "testdata", "policies", "cgroup.ks")
+
+// ksc run starts the program in a cgroup the policy matches, or one
+// below it, as the user who ran sudo; any other cgroup is an error, as
+// is one the policy matches that does not exist.
+func TestRunStartsTheProgramInTheCgroup(t *testing.T) {
+	labtest.Require(t)
+	code, _, stderr := ksc("run", splitPolicy, "ksc-test/vpn", "--", "true")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "cgroup ksc-test/vpn does not exist, so ")
+	assert.Contains(t, stderr, "make it (mkdir -p /sys/fs/cgroup/")
+
+	src, err := os.ReadFile(splitPolicy)
+	require.NoError(t, err)
+	p, ds := lang.Load(splitPolicy, src, lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	labtest.Cgroups(t, p)
+
+	code, stdout, stderr := ksc("run", splitPolicy, "ksc-test/vpn", "--", "grep", "^0::", "/proc/self/cgroup")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0::/ksc-test/vpn\n", stdout)
+	code, stdout, stderr = ksc("run", splitPolicy, "ksc-test/bypass/game.scope", "--", "grep", "^0::", "/proc/self/cgroup")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0::/ksc-test/bypass/game.scope\n", stdout, "a cgroup below one the policy matches")
+	dir, err := cgroup.Dir("ksc-test/bypass/game.scope")
+	require.NoError(t, err)
+	assert.NoDirExists(t, dir, "made for the program, removed after")
+
+	t.Setenv("SUDO_UID", "65534")
+	t.Setenv("SUDO_GID", "65534")
+	code, stdout, stderr = ksc("run", splitPolicy, "ksc-test/vpn", "--", "id", "-u")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "65534\n", stdout, "as the user who ran sudo")
+
+	code, _, _ = ksc("run", splitPolicy, "ksc-test/vpn", "--", "sh", "-c", "exit 7")
+	assert.Equal(t, 7, code, "the program's status")
+
+	code, _, stderr = ksc("run", splitPolicy, "ksc-test/vpm", "--", "true")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "matches no cgroup ksc-test/vpm, nor one above it: the program would be treated as any other (it matches ksc-test/vpn, ksc-test/bypass, ksc-test-other)")
+	code, _, _ = ksc("run", splitPolicy, "ksc-test/vpn", "true")
+	assert.Equal(t, exitUsage, code, "-- before the program")
+}
+
+// A policy that names a cgroup the machine lacks is refused before
+// anything is applied, on either backend, at each match that names it.
+func TestApplyRefusesMissingCgroups(t *testing.T) {
+	labtest.Require(t, "iptables-nft-restore")
+	useRunDir(t)
+	space := labtest.NewNS(t, "cgmiss")
+	for _, backend := range []string{"nft", "iptables"} {
+		code, _, stderr := ksc("apply", splitPolicy, "--netns", space.Name, "--backend", backend)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "cgroup.ks:16:3: cgroup ksc-test/vpn does not exist: socket cgroupv2 matches the cgroup there is when the policy is loaded")
+		assert.Contains(t, stderr, "cgroup.ks:18:3: cgroup ksc-test-other does not exist")
+		assert.Contains(t, stderr, "hint: make it first (mkdir -p /sys/fs/cgroup/")
+		assert.Contains(t, stderr, "ksc apply: nothing was changed")
+	}
+	assert.Equal(t, "", space.Exec(t, "nft", "list", "ruleset"))
+}
+
+// A cgroup is a systemd slice when every name is one, nested as systemd
+// nests them; systemd-run then starts the program in a scope of it.
+func TestSystemdSlice(t *testing.T) {
+	for path, want := range map[string]string{
+		"ksc.slice":                       "ksc.slice",
+		"ksc.slice/ksc-vpn.slice":         "ksc-vpn.slice",
+		"ksc.slice/other.slice":           "",
+		"ksc/vpn":                         "",
+		"ksc.slice/ksc-vpn.slice/x.scope": "",
+		"-.slice":                         "",
+	} {
+		got, ok := systemdSlice(path)
+		assert.Equal(t, want != "", ok, path)
+		assert.Equal(t, want, got, path)
+	}
+	assert.Equal(t, []string{"--scope", "--quiet", "--collect", "--slice=ksc-vpn.slice", "--uid=1000", "--gid=100", "--", "firefox", "--private-window"},
+		systemdRunArgs("ksc-vpn.slice", &syscall.Credential{Uid: 1000, Gid: 100}, []string{"firefox", "--private-window"}))
+}
