@@ -32,6 +32,10 @@ type Config struct {
 	// rule the language cannot say becomes an ir.Unread rule, with the
 	// matches read before what stopped it, instead of an error.
 	KeepUnread bool
+	// CgroupRoot is where the machine's nft names cgroups from
+	// (cgroup.NftRoot): the paths of the listing LoadMachine reads start
+	// with it on a hybrid machine ("unified/...").
+	CgroupRoot string
 }
 
 // Override is one -D NAME=VALUE.
@@ -164,6 +168,7 @@ type builder struct {
 	consume bool
 	// keepUnread is Config.KeepUnread.
 	keepUnread bool
+	cgroupRoot string // Config.CgroupRoot
 }
 
 // chainRef is a jump's or goto's chain, by name, until it is resolved.
@@ -184,7 +189,7 @@ func Build(f *File, filename string, cfg Config) (*ir.Policy, ir.Diagnostics) {
 // so that the tree and the IR of a large policy are not both held whole.
 func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.Diagnostics) {
 	b := &builder{seen: map[string]bool{}, defines: map[string]*define{}, enabled: map[string]bool{},
-		dir: cfg.Dir, defineFilesIn: cfg.DefineFilesIn, files: map[string][]elem{}, sizes: map[*Value]int{}, consume: consume, keepUnread: cfg.KeepUnread}
+		dir: cfg.Dir, defineFilesIn: cfg.DefineFilesIn, files: map[string][]elem{}, sizes: map[*Value]int{}, consume: consume, keepUnread: cfg.KeepUnread, cgroupRoot: cfg.CgroupRoot}
 	if b.dir == "" {
 		b.dir = filepath.Dir(filename)
 	}

@@ -101,7 +101,7 @@ func FuzzLoadMachine(f *testing.F) {
 	f.Add("table inet x {\n\tflowtable f {\n\t\thook ingress priority filter\n\t\tdevices = { d0, d1 }\n\t}\n\tchain c {\n\t\ttype filter hook forward priority 0;\n\t\tip protocol tcp flow add @f\n\t}\n}\n")
 	f.Add("table ip filter {\n\tchain INPUT {\n\t\ttype filter hook input priority 0;\n\t\ttcp dport 23 xt match recent counter drop\n\t\txt target TTL\n\t}\n}\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		p, _, ds := lang.LoadMachine("live", []byte(src))
+		p, _, ds := lang.LoadMachine("live", []byte(src), "")
 		if p == nil {
 			if !ds.HasErrors() {
 				t.Fatalf("no policy and no error")

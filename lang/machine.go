@@ -15,14 +15,17 @@ import (
 // they do with a packet is not known either (what decides nothing, an
 // arp table or an empty chain, is left out without a word). The policy is for the
 // simulator only: no backend writes an unread rule.
-func LoadMachine(filename string, src []byte) (p *ir.Policy, unseen ir.Diagnostics, ds ir.Diagnostics) {
+//
+// cgroupRoot is where the machine's nft names cgroups from (see
+// Config.CgroupRoot).
+func LoadMachine(filename string, src []byte, cgroupRoot string) (p *ir.Policy, unseen ir.Diagnostics, ds ir.Diagnostics) {
 	cur := src
 	for {
 		f, pds := Parse(filename, cur)
 		if pds.HasErrors() {
 			return nil, unseen, pds
 		}
-		p, bds := build(f, filename, Config{KeepUnread: true}, false)
+		p, bds := build(f, filename, Config{KeepUnread: true, CgroupRoot: cgroupRoot}, false)
 		lines := strings.Split(string(cur), "\n")
 		var errs ir.Diagnostics
 		for _, d := range append(bds, p.ValidateRead()...).OnlyErrors() {

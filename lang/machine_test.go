@@ -33,7 +33,7 @@ table ip nat {
 	}
 }
 `
-	p, unseen, ds := lang.LoadMachine("live", []byte(src))
+	p, unseen, ds := lang.LoadMachine("live", []byte(src), "")
 	require.False(t, ds.HasErrors(), "%v", ds)
 	assert.Empty(t, unseen)
 	rules := p.Tables[0].Chains[0].Rules
@@ -66,7 +66,7 @@ func TestLoadMachineUnseen(t *testing.T) {
 	src := "table netdev n {\n\tchain c {\n\t\ttype filter hook ingress device \"eth0\" priority 0;\n\t\tdrop\n\t}\n}\n" +
 		"table arp a {\n\tchain i { type filter hook input priority 0; }\n}\n" +
 		"table inet t {\n\tchain o {\n\t\ttype filter hook output priority 0;\n\t\taccept\n\t}\n}\n"
-	p, unseen, ds := lang.LoadMachine("live", []byte(src))
+	p, unseen, ds := lang.LoadMachine("live", []byte(src), "")
 	require.False(t, ds.HasErrors(), "%v", ds)
 	require.Len(t, unseen, 1)
 	assert.Equal(t, 1, unseen[0].Pos.Line)
@@ -77,7 +77,7 @@ func TestLoadMachineUnseen(t *testing.T) {
 // No backend writes a rule ksc could not read.
 func TestUnreadRulesAreNotWritable(t *testing.T) {
 	src := "table ip filter {\n\tchain INPUT {\n\t\ttype filter hook input priority 0;\n\t\txt match recent drop\n\t}\n}\n"
-	p, _, ds := lang.LoadMachine("live", []byte(src))
+	p, _, ds := lang.LoadMachine("live", []byte(src), "")
 	require.False(t, ds.HasErrors(), "%v", ds)
 	assert.Equal(t, []string{"live:4:3: a rule ksc could not read cannot be written: xt match recent drop (iptables match recent, which nft lists only by name)"},
 		errorStrings(p.Unwritable()))
@@ -105,7 +105,7 @@ func errorStrings(ds ir.Diagnostics) []string {
 func TestFlowtablesAreLeftOutWhole(t *testing.T) {
 	src := "table inet x {\n\tflowtable f {\n\t\thook ingress priority filter\n\t\tdevices = { d0, d1 }\n\t}\n\n" +
 		"\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip protocol tcp flow add @f\n\t\ttcp dport 22 drop\n\t}\n}\n"
-	_, unseen, ds := lang.LoadMachine("live", []byte(src))
+	_, unseen, ds := lang.LoadMachine("live", []byte(src), "")
 	require.False(t, ds.HasErrors(), "%v", ds)
 	assert.Equal(t, []string{"live:1:1: table inet x has flowtable f, which ksc has no words for: the flows a rule adds to it skip the forward chains"}, errorStrings(unseen))
 
@@ -114,4 +114,21 @@ func TestFlowtablesAreLeftOutWhole(t *testing.T) {
 	assert.Len(t, skipped, 1, "the table, once: its flow add rule is in it")
 	assert.True(t, strings.HasPrefix(string(out), "# ksc import: not imported (table inet x has flowtable f"), "%s", out)
 	assert.Equal(t, 1, strings.Count(string(out), "# ksc import:"))
+}
+
+// nft lists a cgroup below /sys/fs/cgroup: on a hybrid machine its path
+// starts with the cgroup2 root, which the machine's reading takes off.
+func TestLoadMachineCgroupBelowItsRoot(t *testing.T) {
+	src := "table inet t {\n\tchain o {\n\t\ttype filter hook output priority filter; policy drop;\n" +
+		"\t\tsocket cgroupv2 level 2 \"unified/ksc/vpn\" oifname \"wg0\" accept\n\t}\n}\n"
+	p, _, ds := lang.LoadMachine("live", []byte(src), "unified")
+	require.False(t, ds.HasErrors(), "%v", ds)
+	r := p.Tables[0].Chains[0].Rules[0]
+	require.Nil(t, r.Unread)
+	assert.Equal(t, `socket cgroupv2 level 2 "ksc/vpn"`, r.Matches[0].Text())
+
+	// Read as it is, the path is one level deeper than its match.
+	p, _, ds = lang.LoadMachine("live", []byte(src), "")
+	require.False(t, ds.HasErrors(), "%v", ds)
+	require.NotNil(t, p.Tables[0].Chains[0].Rules[0].Unread)
 }

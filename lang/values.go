@@ -238,6 +238,9 @@ func (rb *ruleBuilder) cgroups(sel *ir.Selector, elems []elem) (ir.Set, bool) {
 			at, end = e.pos, e.end()
 		}
 		path := strings.TrimPrefix(e.text, "/")
+		if rb.cgroupRoot != "" {
+			path = strings.TrimPrefix(path, rb.cgroupRoot+"/") // as nft lists it
+		}
 		if err := ir.CheckCgroupPath(path); err != nil {
 			rb.errorf(at, end, "%v", err).Hint = `write the path below the cgroup2 root, as nft does: "user.slice/app.slice"`
 			ok = false

@@ -43,7 +43,7 @@ func readLegacy(nsPath string) (*Machine, error) {
 			Message: fmt.Sprintf("%d iptables-legacy rules and chain policies, which nft does not list and ksc could not read: %v", rules, err)}
 		return &Machine{Policy: &ir.Policy{}, Unseen: ir.Diagnostics{d}}, nil
 	}
-	p, unseen, ds := lang.LoadMachine(LegacySource, listing)
+	p, unseen, ds := lang.LoadMachine(LegacySource, listing, cgroupRoot())
 	if ds.HasErrors() {
 		return nil, fmt.Errorf("reading iptables-legacy's rules: %v", ds.Err())
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/flows"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -49,7 +50,7 @@ func Read(nsPath string) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, unseen, ds := lang.LoadMachine(Source, src)
+	p, unseen, ds := lang.LoadMachine(Source, src, cgroupRoot())
 	if ds.HasErrors() {
 		return nil, fmt.Errorf("reading the live ruleset: %v", ds.Err())
 	}
@@ -198,4 +199,15 @@ func sameName(ts []*ir.Table, t *ir.Table) bool {
 		}
 	}
 	return false
+}
+
+// cgroupRoot is where this machine's nft names cgroups from, "" where
+// that is not known (no cgroup2): the listing's paths are then read as
+// they are, and a rule whose path does not fit its level is unread.
+func cgroupRoot() string {
+	root, err := cgroup.NftRoot()
+	if err != nil {
+		return ""
+	}
+	return root
 }

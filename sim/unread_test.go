@@ -28,7 +28,7 @@ const machine = `table ip filter {
 
 func loadMachine(t *testing.T, src string) *ir.Policy {
 	t.Helper()
-	p, unseen, ds := lang.LoadMachine("live", []byte(src))
+	p, unseen, ds := lang.LoadMachine("live", []byte(src), "")
 	require.False(t, ds.HasErrors(), "%v", ds)
 	require.Empty(t, unseen)
 	return p

@@ -117,7 +117,12 @@ func runExplain(e env, args []string) int {
 }
 
 // isDirection reports whether word starts a packet line.
-func isDirection(word string) bool { return word == "in" || word == "out" || word == "forward" }
+// isDirection reports an argument that starts a packet line: its first
+// word, whether the line is given as words or as one quoted argument.
+func isDirection(arg string) bool {
+	word, _, _ := strings.Cut(strings.TrimSpace(arg), " ")
+	return word == "in" || word == "out" || word == "forward"
+}
 
 func writeExplanation(e env, line string, res sim.Result, unsure string) {
 	fmt.Fprintf(e.stdout, "packet: %s\n", line)
