@@ -251,7 +251,7 @@ func Missing(p *ir.Policy) ir.Diagnostics {
 						if errors.Is(err, ErrMissing) {
 							dir, _ := Dir(path)
 							d.Message = fmt.Sprintf("cgroup %s does not exist: socket cgroupv2 matches the cgroup there is when the policy is loaded", path)
-							d.Hint = fmt.Sprintf("make it first (mkdir -p %s) and keep it: one removed and made again is another cgroup, which the policy no longer matches", dir)
+							d.Hint = fmt.Sprintf("make it first (mkdir -p %s, or apply with --make-cgroups) and keep it: one removed and made again is another cgroup, which the policy no longer matches", dir)
 						}
 					}
 				}

@@ -56,6 +56,9 @@ type Options struct {
 	Ksc string
 	// Watch adds a unit that runs "ksc watch" from boot.
 	Watch bool
+	// MakeCgroups: the policy matches cgroups, which nothing has made
+	// at boot; the unit's apply makes them (--make-cgroups).
+	MakeCgroups bool
 	// IPv4Rules and IPv6Rules are iptables-restore input, for the iptables
 	// backend: netfilter-persistent loads them at boot too.
 	IPv4Rules, IPv6Rules []byte
@@ -106,6 +109,9 @@ func command(o Options, verb string) string {
 	args := []string{o.Ksc, verb, Policy}
 	if o.Backend == IPTables {
 		args = append(args, "--backend", "iptables")
+	}
+	if o.MakeCgroups && verb == "apply" {
+		args = append(args, "--make-cgroups")
 	}
 	for _, e := range o.Enable {
 		args = append(args, "-e", e)

@@ -40,3 +40,12 @@ func TestPlanRefusesWhatBootCannotFind(t *testing.T) {
 	}
 	assert.Equal(t, []string{Policy, "/etc/ksc/sets/bad.txt", Unit, Enabled}, paths, "an absolute set file is read where it is")
 }
+
+// At boot nothing has made the cgroups a policy matches: the unit's
+// apply makes them; watch, which puts back what is in force, does not.
+func TestUnitMakesTheCgroupsAtBoot(t *testing.T) {
+	o := Options{Ksc: "/usr/bin/ksc", MakeCgroups: true, Watch: true}
+	assert.Contains(t, UnitText(o), "ExecStart=/usr/bin/ksc apply /etc/ksc/policy.ks --make-cgroups\n")
+	assert.Contains(t, WatchUnitText(o), "ExecStart=/usr/bin/ksc watch /etc/ksc/policy.ks\n")
+	assert.NotContains(t, UnitText(Options{Ksc: "/usr/bin/ksc"}), "--make-cgroups")
+}

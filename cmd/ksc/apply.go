@@ -83,6 +83,7 @@ func runApply(e env, args []string) int {
 	confirm := flags.Duration("confirm", 0, "nft: roll back unless confirmed within `DURATION` (\"ksc confirm\", or Enter at a terminal)")
 	wait := flags.Duration("wait", 30*time.Second, "wait up to `DURATION` for another ksc apply to finish")
 	force := flags.Bool("force", false, "apply a policy that blocks SSH from an SSH session without --confirm")
+	makeCgroups := flags.Bool("make-cgroups", false, "make the cgroups the policy matches that are missing, instead of refusing the policy (what ksc install's unit does at boot, before anything made them)")
 	undo := flags.Bool("undo", false, "sysctl: put back the IPv6 settings found before the first apply")
 	install := flags.Bool("install", false, "sysctl: also write (or, with --undo, remove) "+sysctl.InstallPath)
 	keepConnections := flags.Bool("keep-connections", false, "leave open the connections tracked before the apply that the policy would not let start")
@@ -138,6 +139,14 @@ func runApply(e env, args []string) int {
 		}
 		fmt.Fprint(e.stdout, plan)
 		return exitOK
+	}
+	if *makeCgroups {
+		for _, path := range p.Cgroups() {
+			if _, err := cgroup.Make(path); err != nil {
+				fmt.Fprintf(e.stderr, "ksc apply: %v\n", err)
+				return exitFailure
+			}
+		}
 	}
 	if ds := cgroup.Missing(p); len(ds) > 0 {
 		printDiagnostics(e.stderr, ds, pf.sources)

@@ -81,7 +81,7 @@ func runInstall(e env, args []string) int {
 
 // installOptions gathers what the installation is made of.
 func installOptions(p *ir.Policy, pf *policyFlags, b install.Backend, ksc string) (install.Options, error) {
-	o := install.Options{Policy: pf.sources[p.Source], Enable: pf.enable, Defines: pf.defines, Backend: b, Ksc: ksc}
+	o := install.Options{Policy: pf.sources[p.Source], Enable: pf.enable, Defines: pf.defines, Backend: b, Ksc: ksc, MakeCgroups: len(p.Cgroups()) > 0}
 	if o.Ksc == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -59,7 +60,7 @@ func TestRunStartsTheProgramInTheCgroup(t *testing.T) {
 
 // A policy that names a cgroup the machine lacks is refused before
 // anything is applied, on either backend, at each match that names it.
-func TestApplyRefusesMissingCgroups(t *testing.T) {
+func TestApplyRefusesMissingCgroupsUnlessToldToMakeThem(t *testing.T) {
 	labtest.Require(t, "iptables-nft-restore")
 	useRunDir(t)
 	space := labtest.NewNS(t, "cgmiss")
@@ -72,6 +73,22 @@ func TestApplyRefusesMissingCgroups(t *testing.T) {
 		assert.Contains(t, stderr, "ksc apply: nothing was changed")
 	}
 	assert.Equal(t, "", space.Exec(t, "nft", "list", "ruleset"))
+
+	// --make-cgroups makes them (at boot: ksc install's unit), in a turn
+	// of the tests that make cgroups, which then removes them.
+	held, err := cgroup.Hold()
+	require.NoError(t, err)
+	var made []string
+	defer func() { assert.NoError(t, errors.Join(cgroup.Remove(made), held.Release())) }()
+	for _, path := range []string{"ksc-test-other", "ksc-test", "ksc-test/vpn", "ksc-test/bypass"} {
+		if _, err := cgroup.ID(path); errors.Is(err, cgroup.ErrMissing) {
+			dir, _ := cgroup.Dir(path)
+			made = append(made, dir)
+		}
+	}
+	code, _, stderr := ksc("apply", splitPolicy, "--netns", space.Name, "--make-cgroups")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, space.Exec(t, "nft", "list", "ruleset"), `socket cgroupv2 level 2 "`)
 }
 
 // A cgroup is a systemd slice when every name is one, nested as systemd
