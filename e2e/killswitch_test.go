@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/ksc-project/ksc/backends/iptables"
+	"github.com/ksc-project/ksc/backends/nft"
 	"github.com/ksc-project/ksc/backends/nft/kernel"
+	"github.com/ksc-project/ksc/cgroup"
 	"github.com/ksc-project/ksc/internal/golden"
 	"github.com/ksc-project/ksc/internal/nsenter"
 	"github.com/ksc-project/ksc/ir"
@@ -23,7 +25,11 @@ var loaders = []struct {
 	load  func(t *testing.T, ns *labtest.NS, p *ir.Policy)
 }{
 	{"nft-f", []string{"nft"}, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {
-		out, err := ns.ExecInput(string(golden.NFT(t, p)), "nft", "-f", "-")
+		root, err := cgroup.NftRootFor(p)
+		require.NoError(t, err)
+		text, err := nft.Render(p, root)
+		require.NoError(t, err)
+		out, err := ns.ExecInput(string(text), "nft", "-f", "-")
 		require.NoError(t, err, out)
 	}},
 	{"ksc-apply-netlink", nil, func(t *testing.T, ns *labtest.NS, p *ir.Policy) {

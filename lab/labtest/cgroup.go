@@ -51,6 +51,13 @@ func Cgroups(t testing.TB, ps ...*ir.Policy) {
 	}
 }
 
+// CgroupPaths makes the cgroups at paths for the rest of the test (see
+// Cgroups).
+func CgroupPaths(t testing.TB, paths ...string) {
+	t.Helper()
+	holdCgroups(t, paths)
+}
+
 // cgroupPaths finds the paths of socket cgroupv2 matches in nft's text.
 var (
 	cgroupMatch = regexp.MustCompile(`socket cgroupv2 level \d+ (?:!= )?("[^"]*"|\{[^}]*\})`)
