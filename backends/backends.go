@@ -140,7 +140,7 @@ var Names = []string{"nft", "iptables"}
 func Open(name, nsPath string, o Options) (Firewall, error) {
 	switch name {
 	case "nft":
-		return nftFirewall{nsPath: nsPath}, nil
+		return routed{nftFirewall{nsPath: nsPath}, nsPath}, nil
 	case "iptables":
 		switch o.Mode {
 		case "":
@@ -152,7 +152,7 @@ func Open(name, nsPath string, o Options) (Firewall, error) {
 		if o.Interval <= 0 {
 			o.Interval = 2 * time.Second
 		}
-		return iptablesFirewall{nsPath: nsPath, mode: o.Mode, interval: o.Interval}, nil
+		return routed{iptablesFirewall{nsPath: nsPath, mode: o.Mode, interval: o.Interval}, nsPath}, nil
 	}
 	return nil, fmt.Errorf("--backend is nft or iptables, not %q", name)
 }

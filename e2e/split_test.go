@@ -18,6 +18,7 @@ import (
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/ksc-project/ksc/lang"
+	"github.com/ksc-project/ksc/routing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,11 +64,12 @@ func TestSplitTunnelHoldsWhileTheTunnelFlaps(t *testing.T) {
 			p := l.split(t, bypass)
 			labtest.CgroupPaths(t, bypass, apps)
 			loader.load(t, l.client, p)
-			// The bypass mark's own routes: by eth0, whatever the tunnel.
+			// The policy's routing, after its rules (as ksc apply does
+			// with either backend): the bypass mark's table goes by eth0,
+			// whatever the tunnel.
 			c := l.client
-			c.Exec(t, "ip", "rule", "add", "fwmark", "0x6b7362", "table", "7362", "priority", "100")
-			c.Exec(t, "ip", "route", "add", "default", "via", "192.0.2.1", "dev", "eth0", "table", "7362")
-			c.Exec(t, "ip", "-6", "rule", "add", "fwmark", "0x6b7362", "table", "7362", "priority", "100")
+			require.NoError(t, routing.Check(c.Path(), p.Routing))
+			require.NoError(t, routing.Apply(c.Path(), p.Routing))
 
 			disconnect := l.connect(t)
 			defer disconnect()
@@ -93,7 +95,8 @@ func TestSplitTunnelHoldsWhileTheTunnelFlaps(t *testing.T) {
 }
 
 // split compiles examples/split-exclusive.ks for this lab, with bypass
-// as its bypass cgroup.
+// as its bypass cgroup (and its own routing table, by the router at
+// 192.0.2.1 on eth0).
 func (l *wgLab) split(t *testing.T, bypass string) *ir.Policy {
 	src, err := os.ReadFile(filepath.Join(golden.Root(t), "examples", "split-exclusive.ks"))
 	require.NoError(t, err)

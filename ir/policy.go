@@ -24,6 +24,9 @@ type Policy struct {
 	IPv6 IPv6Plan
 	// SetFiles are the files the policy's file() sets were read from.
 	SetFiles []SetFile
+	// Routing are the routing tables the policy declares, applied after
+	// its firewall rules and removed before them.
+	Routing []*RoutingTable
 }
 
 // SetFile is a file a file() set was read from: Written as the policy (or

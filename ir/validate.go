@@ -32,6 +32,7 @@ func (p *Policy) validate(read bool) Diagnostics {
 		}
 		validateTable(t, read, &ds)
 	}
+	p.validateRouting(&ds)
 	return ds
 }
 

@@ -13,10 +13,11 @@ type File struct {
 
 // Item is a top-level statement.
 type Item struct {
-	Define *Define   `parser:"  @@"`
-	Flush  *Flush    `parser:"| @@"`
-	Table  *Table    `parser:"| @@"`
-	IPv6   *IPv6Stmt `parser:"| @@"`
+	Define  *Define   `parser:"  @@"`
+	Flush   *Flush    `parser:"| @@"`
+	Table   *Table    `parser:"| @@"`
+	IPv6    *IPv6Stmt `parser:"| @@"`
+	Routing *Routing  `parser:"| @@"`
 }
 
 // Define names a value: "define NAME = VALUE", or "define NAME" for a value
@@ -178,6 +179,24 @@ type Term struct {
 	Eq    bool // "==", after a mask
 	Amp   bool // "&", the same as "and" before a mask
 	Comma bool
+}
+
+// Routing is "routing table N { LINE... }": a routing table of the
+// policy's own, with the rules that send marked packets to it (what a
+// split tunnel needs), applied and removed with the policy's rules.
+type Routing struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Table  *Value         `parser:"\"routing\" \"table\" @@ \"{\" (EOL | \";\")*"`
+	Lines  []*RoutingLine `parser:"( @@ (EOL | \";\")* )* \"}\""`
+}
+
+// RoutingLine is a line of a routing block: "rule fwmark MARK [priority
+// N]" or "route DESTINATION [via ADDRESS] [dev NAME]", read by the builder.
+type RoutingLine struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Words  []*Value `parser:"@@+"`
 }
 
 // IPv6Stmt is "ipv6 METHOD [ARGS]": what to do about IPv6 beyond the firewall.

@@ -219,6 +219,10 @@ func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.D
 			}
 		case it.IPv6 != nil:
 			b.ipv6(it.IPv6, &p.IPv6)
+		case it.Routing != nil:
+			if t := b.routing(it.Routing); t != nil {
+				p.Routing = append(p.Routing, t)
+			}
 		}
 	}
 	for _, d := range b.defines {

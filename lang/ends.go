@@ -52,6 +52,15 @@ func (e ends) file(f *File) {
 			for _, v := range it.IPv6.Args {
 				e.value(v)
 			}
+		case it.Routing != nil:
+			e.trim(&it.Routing.EndPos)
+			e.value(it.Routing.Table)
+			for _, l := range it.Routing.Lines {
+				e.trim(&l.EndPos)
+				for _, v := range l.Words {
+					e.value(v)
+				}
+			}
 		}
 	}
 }

@@ -120,6 +120,14 @@ func runCompile(e env, args []string) int {
 		pf.reportError(e, "compile", err)
 		return exitFailure
 	}
+	if *target != "sysctl" && *target != "openvpn" {
+		var ds ir.Diagnostics
+		for _, rt := range p.Routing {
+			ds.Warnf(rt.Pos, "routing table %d is not in the %s target's output: ksc apply puts it in force after the rules", rt.ID, *target).Hint =
+				"apply the policy with ksc apply, or set the routing up yourself (ip rule, ip route)"
+		}
+		printDiagnostics(e.stderr, ds, pf.sources)
+	}
 	if *output == "" || *output == "-" {
 		e.stdout.Write(out)
 		return exitOK

@@ -109,3 +109,50 @@ func TestSystemdSlice(t *testing.T) {
 	assert.Equal(t, []string{"--scope", "--quiet", "--collect", "--slice=ksc-vpn.slice", "--uid=1000", "--gid=100", "--", "firefox", "--private-window"},
 		systemdRunArgs("ksc-vpn.slice", &syscall.Credential{Uid: 1000, Gid: 100}, []string{"firefox", "--private-window"}))
 }
+
+// The routing a policy declares is applied with its rules, shown by diff
+// and status, rolled back by --confirm and removed with the policy.
+func TestApplyRouting(t *testing.T) {
+	labtest.Require(t, "nft")
+	useRunDir(t)
+	space := labtest.NewNS(t, "cliroute")
+	peer := labtest.NewNS(t, "clirouteb")
+	labtest.Veth(t, space, "eth0", peer, "p0")
+	space.Exec(t, "ip", "link", "set", "eth0", "up")
+	space.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	policy := filepath.Join("..", "..", "examples", "split-exclusive.ks")
+	src, err := os.ReadFile(policy)
+	require.NoError(t, err)
+	p, ds := lang.Load(policy, src, lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	labtest.Cgroups(t, p)
+	rules := func() string {
+		routes, err := space.ExecInput("", "ip", "route", "show", "table", "7362")
+		if err != nil {
+			routes = "" // no such table yet: empty
+		}
+		return space.Exec(t, "ip", "rule") + routes
+	}
+	before := rules()
+
+	code, _, stderr := ksc("apply", policy, "--netns", space.Name, "--confirm", "500ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not confirmed within 500ms: restored the previous ruleset")
+	assert.Equal(t, before, rules(), "the routing rolled back with the rules")
+
+	code, _, stderr = ksc("apply", policy, "--netns", space.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, rules(), "100:\tfrom all fwmark 0x6b7362 lookup 7362 proto 107")
+	assert.Contains(t, rules(), "default via 192.0.2.1 dev eth0 proto 107")
+	code, stdout, _ := ksc("diff", policy, "--netns", space.Name, "-D", "GATEWAY=192.0.2.3")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "+ routing route default via 192.0.2.3 dev \"eth0\" table 7362\n- routing route default via 192.0.2.1 dev \"eth0\" table 7362\n")
+	code, stdout, stderr = ksc("status", policy, "--netns", space.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "routing")
+
+	code, _, stderr = ksc("remove", policy, "--netns", space.Name)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, before, rules())
+	assert.Equal(t, "", space.Exec(t, "nft", "list", "ruleset"))
+}
