@@ -23,6 +23,19 @@ func TestErrors(t *testing.T) {
 		cfg  lang.Config
 		want []string // each diagnostic's Error() and, after " | ", its hint
 	}{
+		{"cgroup: net_cls class id", "table inet t {\nchain c hook output {\nmeta cgroup 0x100001 drop\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:6: ksc matches a cgroup by its path, not by a net_cls class id (meta cgroup) | write socket cgroupv2 level N "PATH": net_cls is cgroup v1's, which systemd machines no longer mount`}},
+		{"cgroup: too deep, or another socket field", "table inet t {\nchain c hook output {\nsocket cgroupv2 level 9 \"a\" drop\nsocket mark 1 drop\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:1: ksc knows one socket field: socket cgroupv2 level N "PATH", N from 1 to 8 | e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`,
+				`t.ks:4:1: ksc knows one socket field: socket cgroupv2 level N "PATH", N from 1 to 8 | e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`}},
+		{"cgroup: path of another depth, outside output", "table inet t {\nchain o hook output {\nsocket cgroupv2 level 1 \"a/b\" drop\n}\nchain i hook input {\nsocket cgroupv2 level 1 \"a\" drop\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:25: "a/b" is 2 levels deep, not 1: socket cgroupv2 level 1 would never hold | write socket cgroupv2 level 2 "a/b", which holds for that cgroup and every cgroup below it`,
+				`t.ks:6:1: socket cgroupv2 level 1 never holds in chain i: packets at hook input have no socket this machine sent them from (ksc matches a socket's cgroup at output only, where every target reads the same socket) | match the sending program's cgroup in an output chain`}},
+		{"routing: reserved table, foreign mark, bad lines", "routing table 254 {\nrule fwmark 0xca6c\nroute default dev \"eth*\"\nmtu 1400\n}\ntable inet t {\nchain o hook output {\nmeta mark 0xca6c accept\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:19: dev "eth*" is not an interface name | a route leaves by one interface: no wildcard`,
+				`t.ks:4:1: unknown routing line "mtu" | a routing block has rule and route lines: write: rule fwmark 0x6b7362 [priority 100]; write: route default via 192.0.2.1 dev "eth0" (a prefix, or default; via, dev or both)`,
+				`t.ks:1:1: routing table 254 is the kernel's main table | number the policy's own table from 1 to 252, or above 255`,
+				`t.ks:2:1: fwmark 0xca6c is a mark the policy matches but never sets: another program marks those packets, and this rule would route them by table 254 | mark the packets to route with a mark of the policy's own (meta mark set in a type route chain)`}},
 		{"syntax: stray closing brace", "table t {\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: unexpected "}"`}},
 		{"syntax: unterminated string", chain(`iifname "lo accept`), lang.Config{},

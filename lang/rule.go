@@ -287,6 +287,15 @@ func (rb *ruleBuilder) unknown(t *Term) {
 			"write the header first: type filter hook input priority 0; policy drop;"
 		return
 	}
+	if word == "meta" && rb.i+1 < len(rb.terms) && rb.terms[rb.i+1].word() == "cgroup" || word == "cgroup" {
+		at, to := pos, end
+		if word == "meta" {
+			at, to = rb.terms[rb.i+1].span()
+		}
+		rb.errorf(at, to, "ksc matches a cgroup by its path, not by a net_cls class id (meta cgroup)").Hint =
+			`write socket cgroupv2 level N "PATH": net_cls is cgroup v1's, which systemd machines no longer mount`
+		return
+	}
 	if word == "socket" {
 		rb.errorf(pos, end, "ksc knows one socket field: socket cgroupv2 level N \"PATH\", N from 1 to %d", ir.MaxCgroupLevel).Hint =
 			`e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`
