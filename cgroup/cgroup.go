@@ -234,27 +234,18 @@ func (h *Held) Release() error {
 // policy is loaded, and would refuse it then.
 func Missing(p *ir.Policy) ir.Diagnostics {
 	var ds ir.Diagnostics
-	for _, t := range p.Tables {
-		for _, c := range t.Chains {
-			for _, r := range c.Rules {
-				for _, m := range r.Matches {
-					if m.Field.CgroupLevel() == 0 {
-						continue
-					}
-					for _, path := range ir.ValueStrings(ir.KindCgroup, m.Values) {
-						_, err := ID(path)
-						if err == nil {
-							continue
-						}
-						d := ds.Errorf(m.Pos, "%v", err)
-						d.End = m.End
-						if errors.Is(err, ErrMissing) {
-							dir, _ := Dir(path)
-							d.Message = fmt.Sprintf("cgroup %s does not exist: socket cgroupv2 matches the cgroup there is when the policy is loaded", path)
-							d.Hint = fmt.Sprintf("make it first (mkdir -p %s, or apply with --make-cgroups) and keep it: one removed and made again is another cgroup, which the policy no longer matches", dir)
-						}
-					}
-				}
+	for m := range p.CgroupMatches() {
+		for _, path := range ir.ValueStrings(ir.KindCgroup, m.Values) {
+			_, err := ID(path)
+			if err == nil {
+				continue
+			}
+			d := ds.Errorf(m.Pos, "%v", err)
+			d.End = m.End
+			if errors.Is(err, ErrMissing) {
+				dir, _ := Dir(path)
+				d.Message = fmt.Sprintf("cgroup %s does not exist: socket cgroupv2 matches the cgroup there is when the policy is loaded", path)
+				d.Hint = fmt.Sprintf("make it first (mkdir -p %s, or apply with --make-cgroups) and keep it: one removed and made again is another cgroup, which the policy no longer matches", dir)
 			}
 		}
 	}

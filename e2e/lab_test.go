@@ -191,6 +191,14 @@ func (l *lab) waitLog(t *testing.T, log, want string) {
 
 // counters reads the far side's packet counts by rule comment.
 func (l *lab) counters(t *testing.T) map[string]uint64 {
+	out := countsOf(t, l.inet, "count")
+	require.Len(t, out, 10)
+	return out
+}
+
+// countsOf reads the packet counts of table inet name in ns, by rule
+// comment.
+func countsOf(t *testing.T, ns *labtest.NS, name string) map[string]uint64 {
 	var listing struct {
 		Nftables []struct {
 			Rule *struct {
@@ -199,7 +207,7 @@ func (l *lab) counters(t *testing.T) map[string]uint64 {
 			} `json:"rule"`
 		} `json:"nftables"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(l.inet.Exec(t, "nft", "-j", "list", "table", "inet", "count")), &listing))
+	require.NoError(t, json.Unmarshal([]byte(ns.Exec(t, "nft", "-j", "list", "table", "inet", name)), &listing))
 	out := map[string]uint64{}
 	for _, item := range listing.Nftables {
 		if item.Rule == nil {
@@ -213,7 +221,6 @@ func (l *lab) counters(t *testing.T) map[string]uint64 {
 			}
 		}
 	}
-	require.Len(t, out, 10)
 	return out
 }
 

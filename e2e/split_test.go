@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -157,28 +156,7 @@ while :; do echo x >&3 2>/dev/null; echo x >&3 2>/dev/null; echo x >&3 2>/dev/nu
 // datagrams by where they arrived.
 func (l *wgLab) splitCounts(t *testing.T) map[string]uint64 {
 	time.Sleep(200 * time.Millisecond) // the last datagrams in flight
-	var listing struct {
-		Nftables []struct {
-			Rule *struct {
-				Comment string `json:"comment"`
-				Expr    []map[string]json.RawMessage
-			} `json:"rule"`
-		} `json:"nftables"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(l.inet.Exec(t, "nft", "-j", "list", "table", "inet", "split")), &listing))
-	out := map[string]uint64{}
-	for _, item := range listing.Nftables {
-		if item.Rule == nil {
-			continue
-		}
-		for _, e := range item.Rule.Expr {
-			if raw, ok := e["counter"]; ok {
-				var c struct{ Packets uint64 }
-				require.NoError(t, json.Unmarshal(raw, &c))
-				out[item.Rule.Comment] = c.Packets
-			}
-		}
-	}
+	out := countsOf(t, l.inet, "split")
 	require.Len(t, out, 4)
 	return out
 }

@@ -3,6 +3,7 @@ package ir
 import (
 	"crypto/sha256"
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,22 +159,30 @@ func checkCgroups(ds *Diagnostics, m *Match) bool {
 	return true
 }
 
-// Cgroups lists the cgroups the policy's rules match, once each.
-func (p *Policy) Cgroups() []string {
-	var paths []string
-	for _, t := range p.Tables {
-		for _, c := range t.Chains {
-			for _, r := range c.Rules {
-				for _, m := range r.Matches {
-					if m.Field.CgroupLevel() == 0 {
-						continue
-					}
-					for _, path := range ValueStrings(KindCgroup, m.Values) {
-						if !slices.Contains(paths, path) {
-							paths = append(paths, path)
+// CgroupMatches yields the policy's matches on a cgroup.
+func (p *Policy) CgroupMatches() iter.Seq[*Match] {
+	return func(yield func(*Match) bool) {
+		for _, t := range p.Tables {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					for _, m := range r.Matches {
+						if m.Field.CgroupLevel() > 0 && !yield(m) {
+							return
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// Cgroups lists the cgroups the policy's rules match, once each.
+func (p *Policy) Cgroups() []string {
+	var paths []string
+	for m := range p.CgroupMatches() {
+		for _, path := range ValueStrings(KindCgroup, m.Values) {
+			if !slices.Contains(paths, path) {
+				paths = append(paths, path)
 			}
 		}
 	}
