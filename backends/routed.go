@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ksc-project/ksc/ir"
 	"github.com/ksc-project/ksc/routing"
@@ -131,8 +132,68 @@ func (s routedSnapshot) Rollback() ([]string, error) {
 	return notes, errors.Join(routing.PutBack(s.nsPath, s.state))
 }
 
-// Watch keeps the firewall's rules in force; the routes it leaves as
-// they are (a VPN client changes them at every reconnect).
+// RoutingCheck is how often Watch compares the routing ksc keeps in
+// force with the policy's (rtnetlink's events would name no program).
+var RoutingCheck = time.Second
+
+// Watch keeps the firewall's rules in force, as the backend does, and
+// beside them the policy's routing: the rules and routes ksc made, put
+// back when another program deletes or changes one (other programs'
+// own routes, a VPN client's among them, it leaves alone).
 func (r routed) Watch(ctx context.Context, k Keeper, report func(Repair)) error {
-	return r.Firewall.Watch(ctx, k, report)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.keepRouting(ctx, k, report)
+	}()
+	err := r.Firewall.Watch(ctx, k, report)
+	cancel()
+	<-done
+	return err
+}
+
+func (r routed) keepRouting(ctx context.Context, k Keeper, report func(Repair)) {
+	tick := time.NewTicker(RoutingCheck)
+	defer tick.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rep := r.repairRouting(k)
+		// One report of a failure that goes on, not one a second.
+		if rep.Err != nil && rep.Err.Error() == lastErr {
+			continue
+		}
+		lastErr = ""
+		if rep.Err != nil {
+			lastErr = rep.Err.Error()
+		}
+		if rep.Err != nil || len(rep.Changes) > 0 {
+			report(rep)
+		}
+	}
+}
+
+// repairRouting puts the kept policy's routing back where it differs.
+func (r routed) repairRouting(k Keeper) Repair {
+	p, release, err := k.Desired()
+	if err != nil {
+		return Repair{Err: err}
+	}
+	defer release()
+	if p == nil {
+		return Repair{} // removed: nothing is kept
+	}
+	start := time.Now()
+	changes, err := r.withRouting(nil, p)
+	if err != nil || len(changes) == 0 {
+		return Repair{Err: err}
+	}
+	err = routing.Apply(r.nsPath, p.Routing)
+	return Repair{Changes: changes, Took: time.Since(start), Err: err}
 }

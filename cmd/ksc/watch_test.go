@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/enforce"
+	"github.com/ksc-project/ksc/lang"
 
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
@@ -99,4 +100,36 @@ func startWatch(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
 	require.NoError(t, watch.Start())
 	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
 	return watch, stderr
+}
+
+// "ksc watch" puts the policy's routing back too: a rule another program
+// deleted, a route it changed.
+func TestWatchPutsTheRoutingBack(t *testing.T) {
+	labtest.Require(t, "nft")
+	useRunDir(t)
+	ns := labtest.NewNS(t, "watchroute")
+	peer := labtest.NewNS(t, "watchroutep")
+	labtest.Veth(t, ns, "eth0", peer, "p0")
+	ns.Exec(t, "ip", "link", "set", "eth0", "up")
+	ns.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	policy := "../../examples/split-exclusive.ks"
+	src, err := os.ReadFile(policy)
+	require.NoError(t, err)
+	p, ds := lang.Load(policy, src, lang.Config{})
+	require.False(t, ds.HasErrors(), "%v", ds)
+	labtest.Cgroups(t, p)
+	routed := func() bool {
+		rules := ns.Exec(t, "ip", "rule")
+		routes, _ := ns.ExecInput("", "ip", "route", "show", "table", "7362")
+		return strings.Contains(rules, "fwmark 0x6b7362 lookup 7362 proto 107") && routes == "default via 192.0.2.1 dev eth0 proto 107 \n"
+	}
+	watch, stderr := startWatch(t, policy, "--netns", ns.Name)
+	require.Eventually(t, routed, 10*time.Second, 20*time.Millisecond, "not put in place at the start")
+	ns.Exec(t, "ip", "rule", "del", "priority", "100")
+	require.Eventually(t, routed, 10*time.Second, 20*time.Millisecond, "the rule not put back")
+	ns.Exec(t, "ip", "route", "replace", "default", "via", "192.0.2.3", "dev", "eth0", "table", "7362", "proto", "107")
+	require.Eventually(t, routed, 10*time.Second, 20*time.Millisecond, "the route not put back")
+	require.NoError(t, watch.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, watch.Wait(), stderr.String())
+	assert.Contains(t, stderr.String(), `+ routing ip rule fwmark 0x6b7362 priority 100 table 7362`)
 }
