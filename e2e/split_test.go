@@ -42,7 +42,9 @@ const splitFlaps = 1000
 
 // Exclusive split tunnelling with a real WireGuard tunnel, on every
 // loader: application A (in a cgroup of its own, which the policy does
-// not name) reaches the internet only through the tunnel, application B
+// not name) reaches the internet only through the tunnel (it does before
+// the tunnel starts to flap; how much of it gets through while the
+// tunnel flaps is wireguard-go's handshakes'), application B
 // (in the bypass cgroup) only by eth0, as the bypass mark's routing
 // sends it. While both send about a thousand datagrams a second, the
 // tunnel drops and comes back splitFlaps times (its link down, which
@@ -74,6 +76,9 @@ func TestSplitTunnelHoldsWhileTheTunnelFlaps(t *testing.T) {
 			defer disconnect()
 			stopA := l.sendFrom(t, apps, 9001)
 			stopB := l.sendFrom(t, bypass, 9002)
+			// A reaches the internet through the tunnel before it flaps.
+			require.Eventually(t, func() bool { return countsOf(t, l.inet, "split")["A via tunnel"] > 0 }, 15*time.Second, 50*time.Millisecond,
+				"A reaches nothing through the tunnel")
 			start := time.Now()
 			for n := 0; n < splitFlaps; n++ {
 				c.Exec(t, "ip", "link", "set", l.clientIf, "down")
@@ -86,7 +91,6 @@ func TestSplitTunnelHoldsWhileTheTunnelFlaps(t *testing.T) {
 			arrived := l.splitCounts(t)
 			t.Logf("%d flaps in %v; A sent %d, B sent %d; arrived: %v", splitFlaps, elapsed.Round(time.Millisecond), sentA, sentB, arrived)
 			assert.Zero(t, arrived["A via eth0"], "A's datagrams went around the tunnel")
-			assert.NotZero(t, arrived["A via tunnel"], "A reaches the internet through the tunnel")
 			assert.NotZero(t, arrived["B via eth0"], "B reaches the internet around the tunnel")
 			assert.Zero(t, arrived["B via tunnel"], "B's datagrams went through the tunnel")
 		})

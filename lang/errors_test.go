@@ -28,6 +28,8 @@ func TestErrors(t *testing.T) {
 		{"cgroup: too deep, or another socket field", "table inet t {\nchain c hook output {\nsocket cgroupv2 level 9 \"a\" drop\nsocket mark 1 drop\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:1: ksc knows one socket field: socket cgroupv2 level N "PATH", N from 1 to 8 | e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`,
 				`t.ks:4:1: ksc knows one socket field: socket cgroupv2 level N "PATH", N from 1 to 8 | e.g. socket cgroupv2 level 2 "user.slice/app.slice": the level is how many names the path has`}},
+		{"cgroup: several in one match", "table inet t {\nchain o hook output {\nsocket cgroupv2 level 1 { \"a\", \"b\" } drop\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:32: socket cgroupv2 level 1 matches one cgroup a rule | write a rule for each cgroup, or one cgroup above them all`}},
 		{"cgroup: path of another depth, outside output", "table inet t {\nchain o hook output {\nsocket cgroupv2 level 1 \"a/b\" drop\n}\nchain i hook input {\nsocket cgroupv2 level 1 \"a\" drop\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:25: "a/b" is 2 levels deep, not 1: socket cgroupv2 level 1 would never hold | write socket cgroupv2 level 2 "a/b", which holds for that cgroup and every cgroup below it`,
 				`t.ks:6:1: socket cgroupv2 level 1 never holds in chain i: packets at hook input have no socket this machine sent them from (ksc matches a socket's cgroup at output only, where every target reads the same socket) | match the sending program's cgroup in an output chain`}},

@@ -261,6 +261,14 @@ func (rb *ruleBuilder) cgroups(sel *ir.Selector, elems []elem) (ir.Set, bool) {
 		}
 		paths = append(paths, path)
 	}
+	if len(paths) > 1 {
+		// iptables' cgroup match takes one path, and google/nftables
+		// marks an anonymous set's keys big-endian, so that nft would
+		// list a set of ids sent by netlink byte-swapped.
+		at, end := elems[1].where()
+		rb.errorf(at, end, "%s matches one cgroup a rule", sel.Words).Hint = "write a rule for each cgroup, or one cgroup above them all"
+		ok = false
+	}
 	return ir.CgroupSet(paths...), ok
 }
 
