@@ -16,6 +16,12 @@ type RoutingTable struct {
 	ID     uint32
 	Rules  []RouteRule
 	Routes []Route
+	// SrcValidMark turns on net.ipv4.conf.all.src_valid_mark, as
+	// wg-quick does: reverse-path filtering then looks the route back
+	// up with the packet's mark (one a rule restores from its
+	// connection's), so that answers to what the table routed are not
+	// dropped as spoofed. Like wg-quick, ksc leaves it on.
+	SrcValidMark bool
 }
 
 // RouteRule sends the packets with Mark to its table, at Priority, in

@@ -35,7 +35,7 @@ func TestErrors(t *testing.T) {
 				`t.ks:6:1: socket cgroupv2 level 1 never holds in chain i: packets at hook input have no socket this machine sent them from (ksc matches a socket's cgroup at output only, where every target reads the same socket) | match the sending program's cgroup in an output chain`}},
 		{"routing: reserved table, foreign mark, bad lines", "routing table 254 {\nrule fwmark 0xca6c\nroute default dev \"eth*\"\nmtu 1400\n}\ntable inet t {\nchain o hook output {\nmeta mark 0xca6c accept\n}\n}\n", lang.Config{},
 			[]string{`t.ks:3:19: dev "eth*" is not an interface name | a route leaves by one interface: no wildcard`,
-				`t.ks:4:1: unknown routing line "mtu" | a routing block has rule and route lines: write: rule fwmark 0x6b7362 [priority 100]; write: route default via 192.0.2.1 dev "eth0" (a prefix, or default; via, dev or both)`,
+				`t.ks:4:1: unknown routing line "mtu" | a routing block has rule, route and src_valid_mark lines: write: rule fwmark 0x6b7362 [priority 100]; write: route default via 192.0.2.1 dev "eth0" (a prefix, or default; via, dev or both)`,
 				`t.ks:1:1: routing table 254 is the kernel's main table | number the policy's own table from 1 to 252, or above 255`,
 				`t.ks:2:1: fwmark 0xca6c is a mark the policy matches but never sets: another program marks those packets, and this rule would route them by table 254 | mark the packets to route with a mark of the policy's own (meta mark set in a type route chain)`}},
 		{"syntax: stray closing brace", "table t {\n}\n}\n", lang.Config{},

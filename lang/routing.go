@@ -51,8 +51,14 @@ func (b *builder) routing(r *Routing) *ir.RoutingTable {
 			if route, ok := b.route(linePos, words[1:]); ok {
 				t.Routes = append(t.Routes, route)
 			}
+		case "src_valid_mark":
+			if len(words) > 1 {
+				b.errorf(words[1].pos, words[1].end(), "src_valid_mark takes no value").Hint = "write src_valid_mark alone: it turns net.ipv4.conf.all.src_valid_mark on"
+				continue
+			}
+			t.SrcValidMark = true
 		default:
-			b.errorf(words[0].pos, words[0].end(), "unknown routing line %q", words[0].text).Hint = "a routing block has rule and route lines: " + ruleLineHint + "; " + routeLineHint
+			b.errorf(words[0].pos, words[0].end(), "unknown routing line %q", words[0].text).Hint = "a routing block has rule, route and src_valid_mark lines: " + ruleLineHint + "; " + routeLineHint
 		}
 	}
 	return t

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 
@@ -31,9 +32,12 @@ type entry struct {
 	route *netlink.Route
 }
 
-// State is the rules and routes ksc has in force in a namespace: what a
-// rollback puts back.
-type State struct{ entries []entry }
+// State is the rules and routes ksc has in force in a namespace, and
+// src_valid_mark's value: what a rollback puts back.
+type State struct {
+	entries      []entry
+	srcValidMark string
+}
 
 // Lines lists them, as status and diff print them.
 func (s State) Lines() []string {
@@ -42,6 +46,31 @@ func (s State) Lines() []string {
 		out[i] = e.text
 	}
 	return out
+}
+
+// srcValidMark is the sysctl a table's src_valid_mark line turns on.
+const srcValidMark = "net/ipv4/conf/all/src_valid_mark"
+
+// srcValidMarkLine is how status and diff show it turned on.
+const srcValidMarkLine = "sysctl net.ipv4.conf.all.src_valid_mark = 1"
+
+func readSysctl(nsPath string) (string, error) {
+	var v string
+	err := nsenter.Run(nsPath, func() error {
+		data, err := os.ReadFile("/proc/sys/" + srcValidMark)
+		v = strings.TrimSpace(string(data))
+		return err
+	})
+	return v, err
+}
+
+func writeSysctl(nsPath, v string) error {
+	return nsenter.Run(nsPath, func() error { return os.WriteFile("/proc/sys/"+srcValidMark, []byte(v), 0o644) })
+}
+
+// wantsSrcValidMark reports a table that turns src_valid_mark on.
+func wantsSrcValidMark(tables []*ir.RoutingTable) bool {
+	return slices.ContainsFunc(tables, func(t *ir.RoutingTable) bool { return t.SrcValidMark })
 }
 
 func family(a netip.Addr) int {
@@ -179,6 +208,10 @@ func Read(nsPath string) (State, error) {
 	}
 	defer h.Close()
 	s, _, err := read(h, nil)
+	if err != nil {
+		return s, err
+	}
+	s.srcValidMark, err = readSysctl(nsPath)
 	return s, err
 }
 
@@ -206,6 +239,15 @@ func Diff(nsPath string, tables []*ir.RoutingTable) (add, remove []string, err e
 	for _, l := range have.Lines() {
 		if !slices.Contains(want.Lines(), l) {
 			remove = append(remove, l)
+		}
+	}
+	if wantsSrcValidMark(tables) {
+		v, err := readSysctl(nsPath)
+		if err != nil {
+			return nil, nil, err
+		}
+		if v != "1" {
+			add = append(add, srcValidMarkLine)
 		}
 	}
 	return add, remove, nil
@@ -249,7 +291,13 @@ func Apply(nsPath string, tables []*ir.RoutingTable) error {
 	if err != nil {
 		return err
 	}
-	return apply(h, want)
+	if err := apply(h, want); err != nil {
+		return err
+	}
+	if wantsSrcValidMark(tables) {
+		return writeSysctl(nsPath, "1")
+	}
+	return nil
 }
 
 // PutBack makes what ksc has in force s again (a rollback).
@@ -259,7 +307,13 @@ func PutBack(nsPath string, s State) error {
 		return err
 	}
 	defer h.Close()
-	return apply(h, s)
+	if err := apply(h, s); err != nil {
+		return err
+	}
+	if v, err := readSysctl(nsPath); err != nil || v == s.srcValidMark || s.srcValidMark == "" {
+		return err
+	}
+	return writeSysctl(nsPath, s.srcValidMark)
 }
 
 // apply adds the entries of want that are not in force, in order, then

@@ -107,3 +107,35 @@ func TestCheckRefusesBeforeAnythingChanges(t *testing.T) {
 	assert.Contains(t, err.Error(), `p.ks:3:2: route default via 192.0.2.1 dev "eth9": interface eth9 does not exist here`)
 	assert.NotContains(t, ns.Exec(t, "ip", "rule"), "7362", "nothing changed")
 }
+
+// src_valid_mark is turned on with the routing, shown by Diff while it is
+// off, left on when the routing goes (as wg-quick leaves it), and put
+// back as it was by a rollback.
+func TestSrcValidMark(t *testing.T) {
+	labtest.Require(t)
+	ns := namespace(t, "routingsvm")
+	value := func() string { return strings.TrimSpace(ns.Exec(t, "sysctl", "-n", "net.ipv4.conf.all.src_valid_mark")) }
+	p := load(t, strings.ReplaceAll(strings.Replace(policy, "}\n", "\tsrc_valid_mark\n}\n", 1), "GATEWAY", "192.0.2.1"))
+	require.True(t, p.Routing[0].SrcValidMark)
+	require.Equal(t, "0", value())
+	before, err := routing.Read(ns.Path())
+	require.NoError(t, err)
+
+	add, _, err := routing.Diff(ns.Path(), p.Routing)
+	require.NoError(t, err)
+	assert.Contains(t, add, "sysctl net.ipv4.conf.all.src_valid_mark = 1")
+	require.NoError(t, routing.Apply(ns.Path(), p.Routing))
+	assert.Equal(t, "1", value())
+	add, remove, err := routing.Diff(ns.Path(), p.Routing)
+	require.NoError(t, err)
+	assert.Empty(t, add)
+	assert.Empty(t, remove)
+
+	require.NoError(t, routing.PutBack(ns.Path(), before))
+	assert.Equal(t, "0", value(), "a rollback puts it back")
+	assert.NotContains(t, ns.Exec(t, "ip", "rule"), "7362")
+
+	require.NoError(t, routing.Apply(ns.Path(), p.Routing))
+	require.NoError(t, routing.Remove(ns.Path()))
+	assert.Equal(t, "1", value(), "left on, as wg-quick leaves it")
+}
