@@ -114,7 +114,9 @@ func TestCheckRefusesBeforeAnythingChanges(t *testing.T) {
 func TestSrcValidMark(t *testing.T) {
 	labtest.Require(t)
 	ns := namespace(t, "routingsvm")
-	value := func() string { return strings.TrimSpace(ns.Exec(t, "sysctl", "-n", "net.ipv4.conf.all.src_valid_mark")) }
+	value := func() string {
+		return strings.TrimSpace(ns.Exec(t, "sysctl", "-n", "net.ipv4.conf.all.src_valid_mark"))
+	}
 	p := load(t, strings.ReplaceAll(strings.Replace(policy, "}\n", "\tsrc_valid_mark\n}\n", 1), "GATEWAY", "192.0.2.1"))
 	require.True(t, p.Routing[0].SrcValidMark)
 	require.Equal(t, "0", value())
