@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -37,7 +38,12 @@ func Root() (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return mountPoint(f)
+}
+
+// mountPoint is the first cgroup2 mount of a mountinfo listing.
+func mountPoint(mountinfo io.Reader) (string, error) {
+	sc := bufio.NewScanner(mountinfo)
 	for sc.Scan() {
 		// "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - TYPE SOURCE ..."
 		before, after, ok := strings.Cut(sc.Text(), " - ")
