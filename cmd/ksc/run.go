@@ -67,7 +67,7 @@ func runRun(e env, args []string) int {
 	if p == nil {
 		return exitFailure
 	}
-	path, err := runCgroup(e, policyPath, p, name)
+	path, err := runCgroup(e, policyPath, p, name, pf.defines)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ksc run: %v\n", err)
 		return exitFailure
@@ -102,13 +102,13 @@ func runRun(e env, args []string) int {
 
 // runCgroup is the cgroup CGROUP names: a path the policy matches or
 // one below it, or a define whose value is one.
-func runCgroup(e env, policyPath string, p *ir.Policy, name string) (string, error) {
+func runCgroup(e env, policyPath string, p *ir.Policy, name string, overrides []string) (string, error) {
 	matched := p.Cgroups()
 	if len(matched) == 0 {
 		return "", fmt.Errorf("%s matches no cgroup (socket cgroupv2): a program started in one would be treated as any other", policyPath)
 	}
 	path := strings.TrimPrefix(name, "/")
-	if v, ok := definedPath(e, policyPath, name); ok {
+	if v, ok := definedPath(e, policyPath, name, overrides); ok {
 		path = v
 	}
 	if err := ir.CheckCgroupPath(path); err != nil {
@@ -128,9 +128,17 @@ func runCgroup(e env, policyPath string, p *ir.Policy, name string) (string, err
 	return path, nil
 }
 
-// definedPath is the value of the define name in the policy file, when
-// it has one that is a string or a word.
-func definedPath(e env, policyPath, name string) (string, bool) {
+// definedPath is the value of the define name, as -D gives it or else
+// the policy file, when it is a string or a word.
+func definedPath(e env, policyPath, name string, overrides []string) (string, bool) {
+	for _, d := range slices.Backward(overrides) {
+		if o, err := lang.ParseOverride(d); err == nil && o.Name == name {
+			if v, err := strconv.Unquote(o.Value); err == nil {
+				return strings.TrimPrefix(v, "/"), true
+			}
+			return strings.TrimPrefix(o.Value, "/"), true
+		}
+	}
 	src, file, err := readPolicy(e, policyPath)
 	if err != nil {
 		return "", false
@@ -143,7 +151,8 @@ func definedPath(e env, policyPath, name string) (string, bool) {
 		if d := it.Define; d != nil && d.Name == name && d.Value != nil {
 			switch {
 			case d.Value.String != nil:
-				return strings.TrimPrefix(*d.Value.String, "/"), true
+				v, err := strconv.Unquote(*d.Value.String)
+				return strings.TrimPrefix(v, "/"), err == nil
 			case d.Value.Word != nil:
 				return strings.TrimPrefix(*d.Value.Word, "/"), true
 			}

@@ -48,6 +48,14 @@ func TestRunStartsTheProgramInTheCgroup(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "65534\n", stdout, "as the user who ran sudo")
 
+	code, stdout, stderr = ksc("run", filepath.Join("..", "..", "examples", "split-exclusive.ks"), "BYPASS", "-D", `BYPASS="ksc-test/vpn"`, "--", "grep", "^0::", "/proc/self/cgroup")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0::/ksc-test/vpn\n", stdout, "a define's cgroup, as -D gives it")
+	labtest.CgroupPaths(t, "ksc.slice/ksc-bypass.slice")
+	code, stdout, stderr = ksc("run", filepath.Join("..", "..", "examples", "split-exclusive.ks"), "BYPASS", "--", "grep", "^0::", "/proc/self/cgroup")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0::/ksc.slice/ksc-bypass.slice\n", stdout, "a define's cgroup, as the policy gives it")
+
 	code, _, _ = ksc("run", splitPolicy, "ksc-test/vpn", "--", "sh", "-c", "exit 7")
 	assert.Equal(t, 7, code, "the program's status")
 
