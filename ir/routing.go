@@ -94,12 +94,21 @@ func (p *Policy) validateRuleMark(ds *Diagnostics, r RouteRule, table uint32) {
 		return
 	}
 	var sets, matches bool
+	var late *Chain // a chain that sets the mark after routing, without routing again
 	for _, t := range p.Tables {
 		for _, c := range t.Chains {
 			for _, rule := range c.Rules {
 				for _, s := range rule.Statements {
-					if ms, ok := s.(*MarkSet); ok && ms.Target == FieldMark && (ms.From != 0 || ms.Value == r.Mark) {
-						sets = true
+					ms, ok := s.(*MarkSet)
+					if !ok || ms.Target != FieldMark || ms.From == 0 && ms.Value != r.Mark {
+						continue
+					}
+					sets = true
+					// A route chain at output routes the packet again; at
+					// prerouting it is not routed yet. A regular chain
+					// may be jumped to from either.
+					if c.IsBase() && c.Hook != HookPrerouting && !(c.Hook == HookOutput && c.Type == ChainRoute) && late == nil {
+						late = c
 					}
 				}
 				for _, m := range rule.Matches {
@@ -111,6 +120,9 @@ func (p *Policy) validateRuleMark(ds *Diagnostics, r RouteRule, table uint32) {
 		}
 	}
 	switch {
+	case late != nil:
+		ds.Warnf(r.Pos, "chain %s sets mark %s after the packet is routed, and a %s chain at hook %s does not route it again: the routing rule sees the mark only where a type route chain at output (or a chain at prerouting) sets it",
+			late.Name, KindMark.NameOf(r.Mark), late.Type, late.Hook).Hint = "set the mark in a chain of type route hook output priority mangle"
 	case matches && !sets:
 		ds.Errorf(r.Pos, "fwmark %s is a mark the policy matches but never sets: another program marks those packets, and this rule would route them by table %d", KindMark.NameOf(r.Mark), table).Hint =
 			"mark the packets to route with a mark of the policy's own (meta mark set in a type route chain)"
