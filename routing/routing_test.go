@@ -141,3 +141,15 @@ func TestSrcValidMark(t *testing.T) {
 	require.NoError(t, routing.Remove(ns.Path()))
 	assert.Equal(t, "1", value(), "left on, as wg-quick leaves it")
 }
+
+// What every apply now pays for the routing beside the rules, when the
+// policy has none: one listing of the namespace's rules and routes.
+func BenchmarkApplyWithoutRouting(b *testing.B) {
+	labtest.Require(b)
+	ns := labtest.NewNS(b, "routingbench")
+	for b.Loop() {
+		if err := routing.Apply(ns.Path(), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
