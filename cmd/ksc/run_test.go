@@ -118,13 +118,13 @@ func TestSystemdSlice(t *testing.T) {
 		systemdRunArgs("ksc-vpn.slice", &syscall.Credential{Uid: 1000, Gid: 100}, []string{"firefox", "--private-window"}))
 }
 
-// The routing a policy declares is applied with its rules, shown by diff
-// and status, rolled back by --confirm and removed with the policy.
-func TestApplyRouting(t *testing.T) {
-	labtest.Require(t, "nft")
-	useRunDir(t)
-	space := labtest.NewNS(t, "cliroute")
-	peer := labtest.NewNS(t, "clirouteb")
+// exclusiveSplit is a namespace with eth0 (192.0.2.2/25, its router at
+// 192.0.2.1), ready for examples/split-exclusive.ks, whose path it
+// returns: its cgroups made for the test.
+func exclusiveSplit(t *testing.T, role string) (*labtest.NS, string) {
+	t.Helper()
+	space := labtest.NewNS(t, role)
+	peer := labtest.NewNS(t, role+"p")
 	labtest.Veth(t, space, "eth0", peer, "p0")
 	space.Exec(t, "ip", "link", "set", "eth0", "up")
 	space.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
@@ -134,6 +134,15 @@ func TestApplyRouting(t *testing.T) {
 	p, ds := lang.Load(policy, src, lang.Config{})
 	require.False(t, ds.HasErrors(), "%v", ds)
 	labtest.Cgroups(t, p)
+	return space, policy
+}
+
+// The routing a policy declares is applied with its rules, shown by diff
+// and status, rolled back by --confirm and removed with the policy.
+func TestApplyRouting(t *testing.T) {
+	labtest.Require(t, "nft")
+	useRunDir(t)
+	space, policy := exclusiveSplit(t, "cliroute")
 	rules := func() string {
 		routes, err := space.ExecInput("", "ip", "route", "show", "table", "7362")
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ksc-project/ksc/enforce"
-	"github.com/ksc-project/ksc/lang"
 
 	"github.com/ksc-project/ksc/lab/labtest"
 	"github.com/stretchr/testify/assert"
@@ -107,17 +106,7 @@ func startWatch(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
 func TestWatchPutsTheRoutingBack(t *testing.T) {
 	labtest.Require(t, "nft")
 	useRunDir(t)
-	ns := labtest.NewNS(t, "watchroute")
-	peer := labtest.NewNS(t, "watchroutep")
-	labtest.Veth(t, ns, "eth0", peer, "p0")
-	ns.Exec(t, "ip", "link", "set", "eth0", "up")
-	ns.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
-	policy := "../../examples/split-exclusive.ks"
-	src, err := os.ReadFile(policy)
-	require.NoError(t, err)
-	p, ds := lang.Load(policy, src, lang.Config{})
-	require.False(t, ds.HasErrors(), "%v", ds)
-	labtest.Cgroups(t, p)
+	ns, policy := exclusiveSplit(t, "watchroute")
 	routed := func() bool {
 		rules := ns.Exec(t, "ip", "rule")
 		routes, _ := ns.ExecInput("", "ip", "route", "show", "table", "7362")
