@@ -30,6 +30,9 @@ type entry struct {
 	text  string
 	rule  *netlink.Rule
 	route *netlink.Route
+	// missing says why a route of the policy cannot be made here (its
+	// interface is not there): Diff shows it, Apply refuses it.
+	missing string
 }
 
 // State is the rules and routes ksc has in force in a namespace, and
@@ -111,7 +114,9 @@ func desired(h *netlink.Handle, tables []*ir.RoutingTable) (State, error) {
 			if r.Dev != "" {
 				link, err := h.LinkByName(r.Dev)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %s: interface %s does not exist here", r.Pos, r.Text(), r.Dev))
+					why := fmt.Sprintf("interface %s does not exist here", r.Dev)
+					errs = append(errs, fmt.Errorf("%s: %s: %s", r.Pos, r.Text(), why))
+					s.entries = append(s.entries, entry{text: routeText(t.ID, r), missing: why})
 					continue
 				}
 				route.LinkIndex = link.Attrs().Index
@@ -223,17 +228,17 @@ func Diff(nsPath string, tables []*ir.RoutingTable) (add, remove []string, err e
 		return nil, nil, err
 	}
 	defer h.Close()
-	want, err := desired(h, tables)
-	if err != nil {
-		return nil, nil, err
-	}
+	want, _ := desired(h, tables) // a route that cannot be made is a line to add, and why
 	have, _, err := read(h, tables)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, l := range want.Lines() {
-		if !slices.Contains(have.Lines(), l) {
-			add = append(add, l)
+	for _, e := range want.entries {
+		switch {
+		case e.missing != "":
+			add = append(add, e.text+" ("+e.missing+")")
+		case !slices.Contains(have.Lines(), e.text):
+			add = append(add, e.text)
 		}
 	}
 	for _, l := range have.Lines() {

@@ -105,7 +105,12 @@ func TestCheckRefusesBeforeAnythingChanges(t *testing.T) {
 	err = routing.Check(ns.Path(), gone.Routing)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `p.ks:3:2: route default via 192.0.2.1 dev "eth9": interface eth9 does not exist here`)
+	require.Error(t, routing.Apply(ns.Path(), gone.Routing))
 	assert.NotContains(t, ns.Exec(t, "ip", "rule"), "7362", "nothing changed")
+	// Diff (and so status) says what cannot be made, and why.
+	add, _, err := routing.Diff(ns.Path(), gone.Routing)
+	require.NoError(t, err)
+	assert.Contains(t, add, `route default via 192.0.2.1 dev "eth9" table 7362 (interface eth9 does not exist here)`)
 }
 
 // src_valid_mark is turned on with the routing, shown by Diff while it is
