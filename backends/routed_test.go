@@ -37,11 +37,7 @@ func (o *ordered) Remove(p *ir.Policy) error {
 // first and the rules after them: the rules hold while routes change.
 func TestRoutingFollowsTheRulesInAndPrecedesThemOut(t *testing.T) {
 	labtest.Require(t)
-	ns := labtest.NewNS(t, "routed")
-	peer := labtest.NewNS(t, "routedp")
-	labtest.Veth(t, ns, "eth0", peer, "p0")
-	ns.Exec(t, "ip", "link", "set", "eth0", "up")
-	ns.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	ns := labtest.NewLinkedNS(t, "routed")
 	p, ds := lang.Load("p.ks", []byte(`routing table 7362 {
 	rule fwmark 0x6b7362
 	route default via 192.0.2.1 dev "eth0"

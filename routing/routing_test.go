@@ -12,19 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// namespace is a namespace with eth0 up at 192.0.2.2/25 (and
-// 2001:db8:1::2/64), its router 192.0.2.1 beyond it.
-func namespace(t *testing.T, role string) *labtest.NS {
-	t.Helper()
-	ns := labtest.NewNS(t, role)
-	peer := labtest.NewNS(t, role+"p")
-	labtest.Veth(t, ns, "eth0", peer, "p0")
-	ns.Exec(t, "ip", "link", "set", "eth0", "up")
-	ns.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
-	ns.Exec(t, "ip", "addr", "add", "2001:db8:1::2/64", "dev", "eth0", "nodad")
-	return ns
-}
-
 func load(t *testing.T, src string) *ir.Policy {
 	t.Helper()
 	p, ds := lang.Load("p.ks", []byte(src), lang.Config{})
@@ -51,7 +38,7 @@ table inet t {
 // and Remove takes it all away, rules first.
 func TestApplyChangeAndRemove(t *testing.T) {
 	labtest.Require(t)
-	ns := namespace(t, "routing")
+	ns := labtest.NewLinkedNS(t, "routing")
 	path := ns.Path()
 	p := load(t, strings.ReplaceAll(policy, "GATEWAY", "192.0.2.1"))
 
@@ -87,7 +74,7 @@ func TestApplyChangeAndRemove(t *testing.T) {
 // interface that is not there, are refused before anything changes.
 func TestCheckRefusesBeforeAnythingChanges(t *testing.T) {
 	labtest.Require(t)
-	ns := namespace(t, "routingc")
+	ns := labtest.NewLinkedNS(t, "routingc")
 	p := load(t, strings.ReplaceAll(policy, "GATEWAY", "192.0.2.1"))
 
 	ns.Exec(t, "ip", "route", "add", "203.0.113.0/24", "via", "192.0.2.1", "table", "7362")
@@ -118,7 +105,7 @@ func TestCheckRefusesBeforeAnythingChanges(t *testing.T) {
 // back as it was by a rollback.
 func TestSrcValidMark(t *testing.T) {
 	labtest.Require(t)
-	ns := namespace(t, "routingsvm")
+	ns := labtest.NewLinkedNS(t, "routingsvm")
 	value := func() string {
 		return strings.TrimSpace(ns.Exec(t, "sysctl", "-n", "net.ipv4.conf.all.src_valid_mark"))
 	}

@@ -118,16 +118,12 @@ func TestSystemdSlice(t *testing.T) {
 		systemdRunArgs("ksc-vpn.slice", &syscall.Credential{Uid: 1000, Gid: 100}, []string{"firefox", "--private-window"}))
 }
 
-// exclusiveSplit is a namespace with eth0 (192.0.2.2/25, its router at
-// 192.0.2.1), ready for examples/split-exclusive.ks, whose path it
+// exclusiveSplit is a namespace with eth0 (labtest.NewLinkedNS, its
+// router at 192.0.2.1), ready for examples/split-exclusive.ks, whose path it
 // returns: its cgroups made for the test.
 func exclusiveSplit(t *testing.T, role string) (*labtest.NS, string) {
 	t.Helper()
-	space := labtest.NewNS(t, role)
-	peer := labtest.NewNS(t, role+"p")
-	labtest.Veth(t, space, "eth0", peer, "p0")
-	space.Exec(t, "ip", "link", "set", "eth0", "up")
-	space.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	space := labtest.NewLinkedNS(t, role)
 	policy := filepath.Join("..", "..", "examples", "split-exclusive.ks")
 	src, err := os.ReadFile(policy)
 	require.NoError(t, err)
@@ -143,13 +139,7 @@ func TestApplyRouting(t *testing.T) {
 	labtest.Require(t, "nft")
 	useRunDir(t)
 	space, policy := exclusiveSplit(t, "cliroute")
-	rules := func() string {
-		routes, err := space.ExecInput("", "ip", "route", "show", "table", "7362")
-		if err != nil {
-			routes = "" // no such table yet: empty
-		}
-		return space.Exec(t, "ip", "rule") + routes
-	}
+	rules := func() string { return space.Routing(t, "7362") }
 	before := rules()
 
 	code, _, stderr := ksc("apply", policy, "--netns", space.Name, "--confirm", "500ms")

@@ -108,9 +108,8 @@ func TestWatchPutsTheRoutingBack(t *testing.T) {
 	useRunDir(t)
 	ns, policy := exclusiveSplit(t, "watchroute")
 	routed := func() bool {
-		rules := ns.Exec(t, "ip", "rule")
-		routes, _ := ns.ExecInput("", "ip", "route", "show", "table", "7362")
-		return strings.Contains(rules, "fwmark 0x6b7362 lookup 7362 proto 107") && routes == "default via 192.0.2.1 dev eth0 proto 107 \n"
+		now := ns.Routing(t, "7362")
+		return strings.Contains(now, "fwmark 0x6b7362 lookup 7362 proto 107") && strings.HasSuffix(now, "\ndefault via 192.0.2.1 dev eth0 proto 107 \n")
 	}
 	watch, stderr := startWatch(t, policy, "--netns", ns.Name)
 	require.Eventually(t, routed, 10*time.Second, 20*time.Millisecond, "not put in place at the start")

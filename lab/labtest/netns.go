@@ -45,3 +45,27 @@ func Veth(t testing.TB, a *NS, aName string, b *NS, bName string) {
 		t.Fatal(err)
 	}
 }
+
+// NewLinkedNS is a namespace (see NewNS) with eth0 up at 192.0.2.2/25
+// and 2001:db8:1::2/64, a veth whose other end lies in a second
+// namespace: a machine with a physical link, for tests of its routes.
+func NewLinkedNS(t testing.TB, role string) *NS {
+	t.Helper()
+	space := NewNS(t, role)
+	Veth(t, space, "eth0", NewNS(t, role+"p"), "p0")
+	space.Exec(t, "ip", "link", "set", "eth0", "up")
+	space.Exec(t, "ip", "addr", "add", "192.0.2.2/25", "dev", "eth0")
+	space.Exec(t, "ip", "addr", "add", "2001:db8:1::2/64", "dev", "eth0", "nodad")
+	return space
+}
+
+// Routing is the namespace's routing rules, then the routes of table, as
+// ip lists them ("" for a table that does not exist yet).
+func (ns *NS) Routing(t testing.TB, table string) string {
+	t.Helper()
+	routes, err := ns.ExecInput("", "ip", "route", "show", "table", table)
+	if err != nil {
+		routes = "" // ip: "FIB table does not exist"
+	}
+	return ns.Exec(t, "ip", "rule") + routes
+}
