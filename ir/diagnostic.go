@@ -2,7 +2,9 @@ package ir
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -179,6 +181,14 @@ func (ds *Diagnostics) Errorf(pos Pos, format string, args ...any) *Diagnostic {
 func (ds *Diagnostics) Warnf(pos Pos, format string, args ...any) *Diagnostic {
 	*ds = append(*ds, Diagnostic{Severity: Warning, Pos: pos, Message: fmt.Sprintf(format, args...)})
 	return &(*ds)[len(*ds)-1]
+}
+
+// Sort orders the diagnostics by file and position, so that output is
+// stable however the policy was walked to find them.
+func (ds Diagnostics) Sort() {
+	slices.SortStableFunc(ds, func(a, b Diagnostic) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
 }
 
 // Errors counts the errors among ds.

@@ -231,7 +231,7 @@ func build(f *File, filename string, cfg Config, consume bool) (*ir.Policy, ir.D
 		}
 	}
 	p.SetFiles = b.setFiles
-	sortDiagnostics(b.ds)
+	b.ds.Sort()
 	return p, b.ds
 }
 
@@ -880,19 +880,4 @@ func isIdentifier(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// sortDiagnostics orders diagnostics by file and position, so output is
-// stable however the builder walked the policy.
-func sortDiagnostics(ds ir.Diagnostics) {
-	sort.SliceStable(ds, func(i, j int) bool {
-		a, b := ds[i].Pos, ds[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
 }

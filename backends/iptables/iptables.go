@@ -35,6 +35,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 	ds = append(ds, limitsOfBothFamilies(p)...)
 	ds = append(ds, p.Unwritable()...)
 	if ds.HasErrors() {
+		ds.Sort()
 		return nil, ds
 	}
 	w := &writer{out: &Output{Family: family}}
@@ -56,6 +57,7 @@ func Render(p *ir.Policy, family ir.Family) (*Output, error) {
 		}
 	}
 	if ds.HasErrors() {
+		ds.Sort()
 		return nil, ds
 	}
 	return w.withSets()
