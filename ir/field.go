@@ -70,8 +70,9 @@ const (
 	FieldMetaLength // the packet's length from its IP header on
 	FieldIifgroup   // the group of the input interface
 	FieldOifgroup
-	FieldPriority // the packet's traffic control class (SO_PRIORITY of its socket)
-	FieldCtStatus // its connection's status: dnat, snat, seen-reply, ...
+	FieldPriority    // the packet's traffic control class (SO_PRIORITY of its socket)
+	FieldCtStatus    // its connection's status: dnat, snat, seen-reply, ...
+	FieldFibDaddrOif // whether the routing tables send the destination out of an interface
 	// FieldCgroup is the cgroup of the sending socket at level 1 ("socket
 	// cgroupv2 level 1"); the fields of the levels below follow it, up
 	// to MaxCgroupLevel (see CgroupField).
@@ -215,10 +216,10 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// wg-quick drops packets for the tunnel's address that come from
 	// elsewhere with "fib saddr type != local".
 	FieldFibSaddrType: {Name: "fib saddr type", Kind: KindAddrType, Family: Inet, Hooks: allHooks},
+	FieldCtDirection:  {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, Lacking: allHooks, NeedsConntrack: true, Detail: "dir"},
 	// Reverse-path filtering: the route the kernel would take back to the
 	// source, looked up for the input interface only.
-	FieldCtDirection: {Name: "ct direction", Kind: KindCtDirection, Family: Inet, Hooks: allHooks, Lacking: allHooks, NeedsConntrack: true, Detail: "dir"},
-	FieldFibRPF:      {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
+	FieldFibRPF: {Name: "fib saddr . iif oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "rpf"},
 
 	FieldIPLength: {Name: "ip length", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 16, 16}},
 	FieldIPID:     {Name: "ip id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Place: HeaderBits{NetworkHeader, 32, 16}, Detail: "ipid"},
@@ -256,8 +257,14 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// "ct status dnat" holds for a connection whose destination a nat
 	// rule rewrote: a home router's forward rule for its port forwards.
 	FieldCtStatus: {Name: "ct status", Kind: KindCtStatus, Family: Inet, Hooks: allHooks, Lacking: allHooks, NeedsConntrack: true, Maskable: true, Detail: "ctstatus"},
-	FieldPriority: {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
-	FieldOifgroup: {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
+	// Whether a route leaves for the destination (nft's "fib daddr oif
+	// missing": none does). The kernel finds none for this machine's own
+	// addresses but says "exists" for loopback and, at input, for a
+	// packet early demux gave a socket: one meaning only before the
+	// packet is routed to this machine, and for what it forwards.
+	FieldFibDaddrOif: {Name: "fib daddr oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookForward), Detail: "route"},
+	FieldPriority:    {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
+	FieldOifgroup:    {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
 	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
@@ -319,6 +326,7 @@ var Selectors = []Selector{
 	{"fib daddr type", FieldFibDaddrType, AnyTransport},
 	{"fib saddr type", FieldFibSaddrType, AnyTransport},
 	{"fib saddr . iif oif", FieldFibRPF, AnyTransport},
+	{"fib daddr oif", FieldFibDaddrOif, AnyTransport},
 	{"ct direction", FieldCtDirection, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},

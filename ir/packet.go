@@ -46,6 +46,10 @@ type Packet struct {
 	// by the interface the packet came in by (a spoofed source, for
 	// reverse-path filtering); a packet line says "rpf missing".
 	NoRouteBack bool
+	// DstRouted: a route covers the IPv4 broadcast or multicast
+	// destination (a default route does), which the kernel's fib then
+	// finds; a packet line says "route exists". See RouteExists.
+	DstRouted bool
 	// Added are the keys rules have put into dynamic sets on the
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
@@ -246,6 +250,11 @@ func (p Packet) Value(f Field) (Key, bool) {
 			return uintKey(0), p.Iif != ""
 		}
 		return uintKey(1), p.Iif != ""
+	case FieldFibDaddrOif:
+		if p.RouteExists() {
+			return uintKey(1), p.Iif != ""
+		}
+		return uintKey(0), p.Iif != ""
 	case FieldMetaLength:
 		return uintKey(uint64(len(p.Wire()))), true
 	case FieldPriority:
@@ -309,6 +318,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.DSCP = uint8(v)
 	case FieldFibRPF:
 		p.NoRouteBack = v == 0
+	case FieldFibDaddrOif:
+		p.DstRouted = v == 1
 	case FieldCtDirection:
 		p.Reply = v == 1
 	case FieldPriority:
@@ -327,3 +338,37 @@ func (p *Packet) Set(f Field, v uint32) bool {
 	}
 	return true
 }
+
+// RouteExists is what nft's "fib daddr oif" finds before the packet is
+// routed: a route out for the destination. The kernel answers loopback
+// packets with their own interface, a packet from 0.0.0.0 to
+// 255.255.255.255 or 224.0.0.0/24 (DHCP's) with the one it came in by,
+// and finds no route out for this machine's own addresses (a local
+// route); a packet it forwards has one, and IPv6 multicast has its route
+// on every interface. Only for other IPv4 broadcast and multicast do the
+// machine's routes decide (RouteFree, DstRouted).
+func (p Packet) RouteExists() bool {
+	switch {
+	case p.RouteFree():
+		return p.DstRouted
+	case p.Iif == "lo", p.Dst.IsMulticast(), p.Dst == limitedBroadcast:
+		return true
+	}
+	return p.DaddrType != 2 // local
+}
+
+// RouteFree reports whether the machine's routes decide RouteExists, so
+// that a packet line may say "route exists" (as where a default route
+// covers the destination) or "route missing".
+func (p Packet) RouteFree() bool {
+	if p.Iif == "lo" || !p.Dst.Is4() || p.Dst != limitedBroadcast && !p.Dst.IsMulticast() {
+		return false
+	}
+	zeroNet := p.Src.Is4() && p.Src.As4()[0] == 0
+	return !zeroNet || p.Dst.IsMulticast() && !localMulticast.Contains(p.Dst)
+}
+
+var (
+	limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	localMulticast   = netip.MustParsePrefix("224.0.0.0/24")
+)

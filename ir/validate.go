@@ -444,6 +444,9 @@ func validateMatchAt(ctx, c *Chain, m *Match, ds *Diagnostics) bool {
 	spec := m.Field.Spec()
 	if ctx.Hook != 0 && !spec.Hooks.Has(ctx.Hook) {
 		d := ds.Errorf(m.Pos, "%s never holds in chain %s: packets at hook %s have no %s%s", spec.Name, c.Name, ctx.Hook, hookLacks(m.Field), reachedVia(c, ctx))
+		if m.Field == FieldFibDaddrOif && ctx.Hook == HookInput {
+			d.Message = fmt.Sprintf("%s in chain %s has no one meaning at hook input: the kernel finds no route out for this machine's own addresses, but one for loopback and for a packet early demux gave a socket%s", spec.Name, c.Name, reachedVia(c, ctx))
+		}
 		d.End = m.End
 		d.Hint = hookHint(m.Field)
 		return false
@@ -485,6 +488,8 @@ func hookLacks(f Field) string {
 		return "local socket that sent them"
 	case FieldFibRPF:
 		return "input interface to look a route back up for (the kernel refuses it there)"
+	case FieldFibDaddrOif:
+		return "route for nft's fib to look up (the kernel refuses it there)"
 	}
 	return "output interface"
 }
@@ -499,6 +504,9 @@ func hookHint(f Field) string {
 	}
 	if f == FieldFibRPF {
 		return "filter reverse paths in prerouting, input or forward chains"
+	}
+	if f == FieldFibDaddrOif {
+		return "match fib daddr oif in prerouting (before the packet is routed) or forward chains; for what is this machine's, fib daddr type local"
 	}
 	return "match iifname in prerouting, input, forward and postrouting chains, oifname in forward, output and postrouting chains"
 }

@@ -284,18 +284,7 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 		if !a.IsGlobalUnicast() && !a.IsPrivate() || dev == "lo" {
 			return nil // link-local, multicast and broadcast need only the interface
 		}
-		r := &netlink.Route{LinkIndex: index(dev), Dst: hostNet(a), Scope: netlink.SCOPE_LINK}
-		if err := l.fw.RouteReplace(r); err != nil {
-			return fmt.Errorf("lab route to %s on %s: %w", a, dev, err)
-		}
-		undos = append(undos, func() error {
-			// Deleting a device's last IPv4 address takes its routes.
-			if err := l.fw.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("removing the lab route to %s: %w", a, err)
-			}
-			return nil
-		})
-		return nil
+		return l.addRouteTo(a, index(dev), &undos)
 	}
 	if rewrittenDst != p.Dst && p.Dir != sim.In {
 		// dnat sends it elsewhere, still by the interface the line names.
@@ -309,6 +298,11 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 		}
 	case sim.In:
 		err = errors.Join(err, addRoute(p.Src, l.routeBack(p)))
+		if p.RouteFree() && p.DstRouted {
+			// "route exists": a route covers the broadcast or multicast
+			// destination, as a default route would.
+			err = errors.Join(err, l.addRouteTo(p.Dst, index(p.Iif), &undos))
+		}
 		if err == nil && p.Dst.IsMulticast() {
 			var leave func() error
 			leave, err = l.join(p.Dst, index(p.Iif))
@@ -322,6 +316,23 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 		err = errors.Join(err, addRoute(p.Src, l.routeBack(p)), addRoute(p.Dst, p.Oif), addAddr(routerAddress(p.Dst), p.Oif))
 	}
 	return undo, err
+}
+
+// addRouteTo routes a out of the interface of index, whatever a is (a
+// broadcast or multicast address too), until undone. Deleting a
+// device's last IPv4 address takes its routes: one gone is no error.
+func (l *Lab) addRouteTo(a netip.Addr, index int, undos *[]func() error) error {
+	r := &netlink.Route{LinkIndex: index, Dst: hostNet(a), Scope: netlink.SCOPE_LINK}
+	if err := l.fw.RouteReplace(r); err != nil {
+		return fmt.Errorf("lab route to %s: %w", a, err)
+	}
+	*undos = append(*undos, func() error {
+		if err := l.fw.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("removing the lab route to %s: %w", a, err)
+		}
+		return nil
+	})
+	return nil
 }
 
 // routeBack is the interface the firewall routes the packet's source

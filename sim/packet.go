@@ -33,6 +33,9 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               sends (64; 255 for neighbour discovery, 1 for MLD); dscp
               0 (cs0); rpf exists (the route back to the source leaves
               by the input interface; "rpf missing" for a spoofed one);
+              route missing for IPv4 broadcast and multicast (no route,
+              default or other, covers the destination: "route exists"
+              where one does; the kernel decides it for all others);
               dir original, but reply for related packets and
               established ICMP replies ("dir reply": an answer);
               the destination is local (fib daddr type) for in, and for
@@ -203,6 +206,10 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		v, ok := detailValue(kind, ws[0].text)
 		if !ok {
 			return errAt(ws[0], detailHint(kind), "%s needs %s, not %q", w.text, kind, ws[0].text)
+		}
+		if f == ir.FieldFibDaddrOif && !p.RouteFree() {
+			return errAt(w, "say route only of an IPv4 broadcast or multicast destination: whether a route (a default one) covers it",
+				"the kernel decides this packet's route (fib daddr oif): none for this machine's own addresses, one for loopback, forwarded and IPv6 multicast packets")
 		}
 		ws = ws[1:]
 		p.Set(f, v)

@@ -126,6 +126,12 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 colour 3":         38,
 		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 ttl 1": 1,
 		"in eth0 udp 192.0.2.1:1 192.0.2.2:2 dir reply":         1,
+		// Only the machine's routes to broadcast and multicast are free.
+		"in eth0 udp 192.0.2.1:1 192.0.2.2:2 route exists":              37,
+		"in lo udp 192.0.2.1:1 255.255.255.255:2 route missing":         41,
+		"in eth0 udp [fe80::1]:1 [ff02::1]:2 route missing":             37,
+		"in eth0 udp 0.0.0.0:68 255.255.255.255:67 route missing":       43,
+		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 route missing": 49,
 	} {
 		_, err := sim.ParsePacket(line)
 		var pe *sim.PacketError

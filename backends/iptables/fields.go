@@ -52,7 +52,11 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldFibDaddrType: addrTypes("--dst-type"),
 	ir.FieldFibSaddrType: addrTypes("--src-type"),
 	ir.FieldFibRPF:       rpfilter,
-	ir.FieldIPTTL:        hops("ttl"),
+	ir.FieldFibDaddrOif: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
+		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)",
+			Hint: "use the nft target"}
+	},
+	ir.FieldIPTTL: hops("ttl"),
 	// iptables' length is the IPv4 total length, or the IPv6 payload
 	// length and the 40 bytes of its header: the packet's, as meta length.
 	ir.FieldMetaLength: numbers("length", "--length", false, ":"),

@@ -28,6 +28,9 @@ var refused = map[string]string{
 	"postrouting": `testdata/policies/postrouting.ks:5:2: the iptables target cannot express filter chain POSTROUTING at hook postrouting priority 0: iptables' tables run their chains there at mangle (-150, table mangle) only`,
 	"home-router": "examples/home-router.ks:57:3: the iptables target cannot express ip saddr @blackhole: ksc writes no ipset that rules fill\n" +
 		"examples/home-router.ks:58:131: the iptables target cannot express add @blackhole { ip saddr timeout 1m }: ksc writes no ipset that rules fill",
+	"daddr-route": "testdata/policies/daddr-route.ks:10:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)\n" +
+		"testdata/policies/daddr-route.ks:11:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)\n" +
+		"testdata/policies/daddr-route.ks:15:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)",
 	"rpf":      "testdata/policies/rpf.ks:13:32: the iptables target cannot express fib saddr . iif oif here: iptables' rpfilter works at prerouting in the raw and mangle tables only",
 	"dynset":   `testdata/policies/dynset.ks:22:2: the iptables target cannot express filter chain later at hook input priority 10: iptables' tables run their chains there at mangle (-150, table mangle), filter (0, table filter) only`,
 	"headers":  headerRefusals(),

@@ -65,6 +65,10 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibRPF: {name: "fib saddr . iif oif", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true}
 	}, keyType: nftables.TypeInteger, hostOrder: true},
+	// nft's "exists" and "missing" again: a route out for the destination.
+	ir.FieldFibDaddrOif: {name: "fib daddr oif", size: 4, load: func(uint32) expr.Any {
+		return &expr.Fib{Register: 1, FlagDADDR: true, ResultOIF: true, FlagPRESENT: true}
+	}, keyType: nftables.TypeInteger, hostOrder: true},
 	ir.FieldCtStatus:    {name: "ct status", size: 4, load: func(uint32) expr.Any { return &expr.Ct{Register: 1, Key: expr.CtKeySTATUS} }, keyType: nftables.TypeCTStatus, hostOrder: true},
 	ir.FieldPriority:    {name: "meta priority", size: 4, load: meta(expr.MetaKeyPRIORITY), keyType: nftables.TypeClassID, hostOrder: true},
 	ir.FieldIifgroup:    {name: "meta iifgroup", size: 4, load: meta(expr.MetaKeyIIFGROUP), keyType: nftables.TypeDevGroup, hostOrder: true},

@@ -61,7 +61,7 @@ var masks = map[ir.Field]uint32{ir.FieldTCPFlags: 0x12, ir.FieldCtStatus: 0x20}
 // iptables target must refuse them by name (docs/language.md lists them).
 var iptablesGaps = map[string]bool{"icmp code !=": true, "icmpv6 code !=": true, "ip6 nexthdr ==": true, "ip6 nexthdr !=": true,
 	"iif ==": true, "iif !=": true, "oif ==": true, "oif !=": true, // but on lo
-	"fib saddr . iif oif ==": true, "fib saddr . iif oif !=": true}
+	"fib saddr . iif oif ==": true, "fib saddr . iif oif !=": true, "fib daddr oif ==": true, "fib daddr oif !=": true}
 
 // withType gives an ICMP code match the type iptables needs with it.
 var withType = map[ir.Field]ir.Field{ir.FieldICMPCode: ir.FieldICMPType, ir.FieldICMPv6Code: ir.FieldICMPv6Type}
@@ -90,8 +90,10 @@ func TestEveryFieldAndStatementOnEveryTarget(t *testing.T) {
 					r.Matches = append(r.Matches, &ir.Match{Field: tf, Values: samples[tf.Spec().Kind]})
 				}
 				hook := ir.HookInput
-				if !f.Spec().Hooks.Has(hook) {
-					hook = ir.HookOutput
+				for _, h := range []ir.Hook{ir.HookOutput, ir.HookPrerouting} {
+					if !f.Spec().Hooks.Has(hook) {
+						hook = h
+					}
 				}
 				p := onePolicy(hook, r)
 				require.False(t, p.Validate().HasErrors(), "%v", p.Validate())
