@@ -162,6 +162,9 @@ type builder struct {
 	sets map[string]*ir.TableSet
 	// consts are its constant sets and maps, by name.
 	consts map[string]*constSet
+	// refusedSets are its sets and maps declared with an error: a rule
+	// that names one adds no second error.
+	refusedSets map[string]bool
 	// current is the table being built, which a meter adds its set to.
 	current *ir.Table
 	// consume lets the tree's rules go once built (Load owns the tree).
@@ -382,6 +385,7 @@ func (b *builder) table(t *Table) *ir.Table {
 	b.targets = nil
 	b.sets = map[string]*ir.TableSet{}
 	b.consts = map[string]*constSet{}
+	b.refusedSets = map[string]bool{}
 	b.current = out
 	for _, it := range t.Items {
 		if it.Set != nil {

@@ -203,6 +203,8 @@ func (rb *ruleBuilder) constLookup(t *Term, sels []*ir.Selector, isMap bool, dat
 	case s == nil && rb.sets[name] != nil:
 		rb.errorf(at, to, "set %s holds %s, and %s needs a set of its own type", name, rb.sets[name].TypeName(), what)
 		return nil
+	case s == nil && rb.refusedSets[name]:
+		return nil
 	case s == nil:
 		d := rb.errorf(at, to, "this table declares no %s %s", map[bool]string{true: "map", false: "set"}[isMap], name)
 		d.Hint = "declare it before the chains that use it"

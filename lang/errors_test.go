@@ -16,6 +16,9 @@ func chain(rules string) string {
 	return "table inet t {\nchain c hook input {\n" + rules + "\n}\n}\n"
 }
 
+// setHint is the hint of a set declared wrong.
+const setHint = "e.g. set VPN_SERVERS { type ipv4_addr; flags interval; elements = { 192.0.2.1 } }, or set ssh4 { type ipv4_addr; flags dynamic; timeout 10m }"
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -330,6 +333,13 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:2:28: set s of inet_service has flag "dynamic": ksc holds it as a constant of the policy | flags interval or constant; dynamic sets hold addresses: type ipv4_addr or ipv6_addr`}},
 		{"a set of ports without elements", "table inet t {\nset s { type inet_service }\n}\n", lang.Config{},
 			[]string{`t.ks:2:1: set s of inet_service has no elements: ksc holds it as a constant of the policy | write its elements = { ... }; sets that other programs fill at runtime hold addresses`}},
+		// A set declared with an error is declared: a rule naming it adds
+		// no "declares no set".
+		{"a refused set, used", "table inet t {\nset s { type inet_service }\nset a { type ipv4_addr; flags dynamic; size 0x }\nmap m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1 } }\n" +
+			"chain c hook input {\ntcp dport @s accept\nip saddr . tcp dport @s accept\nip saddr @a drop\nadd @a { ip saddr } drop\nip saddr vmap @m\n}\n}\n", lang.Config{},
+			[]string{`t.ks:2:1: set s of inet_service has no elements: ksc holds it as a constant of the policy | write its elements = { ... }; sets that other programs fill at runtime hold addresses`,
+				`t.ks:3:40: set a: size needs a number of keys from 1, not "0x" | ` + setHint,
+				`t.ks:4:1: map m maps to "mark"; ksc reads maps of verdicts (vmap) and of addresses (snat, dnat) | write type KEY : verdict, type KEY : ipv4_addr, or one rule a key`}},
 		{"a map of marks", "table inet t {\nmap m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1 } }\n}\n", lang.Config{},
 			[]string{`t.ks:2:1: map m maps to "mark"; ksc reads maps of verdicts (vmap) and of addresses (snat, dnat) | write type KEY : verdict, type KEY : ipv4_addr, or one rule a key`}},
 		{"a map of addresses looked up as verdicts", "table ip t {\nmap m { type inet_service : ipv4_addr; elements = { 80 : 192.0.2.2 } }\nchain c hook input {\ntcp dport vmap @m\n}\n}\n", lang.Config{},

@@ -112,6 +112,8 @@ func (rb *ruleBuilder) setLookup(m *ir.Match, t *Term) bool {
 	set := rb.sets[name]
 	kind := m.Field.Spec().Kind
 	switch {
+	case set == nil && rb.refusedSets[name]:
+		return false
 	case set == nil:
 		d := rb.errorf(at, to, "this table declares no set %s", name)
 		d.Hint = "declare it first: set " + name + " { type " + kind.Spec().TypeName + "; flags interval; elements = { ... } }"
@@ -186,6 +188,9 @@ func (rb *ruleBuilder) setStatement(op ir.SetOp, pos, end ir.Pos) ir.Statement {
 	at, to := ref.span()
 	name := strings.TrimPrefix(ref.word(), "@")
 	set := rb.sets[name]
+	if set == nil && rb.refusedSets[name] {
+		return nil
+	}
 	if set == nil {
 		d := rb.errorf(at, to, "this table declares no set %s", name)
 		d.Hint = "declare it first: set " + name + " { type ipv4_addr; flags dynamic }"
@@ -362,6 +367,8 @@ func (rb *ruleBuilder) meterStatement(pos, end ir.Pos) *ir.Limit {
 func (b *builder) tableSet(t *ir.Table, d *SetDecl) {
 	s, c := b.setDecl(d)
 	switch {
+	case s == nil && c == nil:
+		b.refusedSets[d.Name] = true // setDecl said why
 	case c != nil && b.sets[c.name] != nil:
 		b.errorf(c.pos, c.end, "%s: the table already has a set %s, at %s", c.what(), c.name, b.sets[c.name].Pos).Hint = "give each set a name of its own"
 	case c != nil && b.consts[c.name] != nil:
