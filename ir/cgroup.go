@@ -162,11 +162,22 @@ func checkCgroups(ds *Diagnostics, m *Match) bool {
 // CgroupMatches yields the policy's matches on a cgroup.
 func (p *Policy) CgroupMatches() iter.Seq[*Match] {
 	return func(yield func(*Match) bool) {
+		for m := range p.Matches() {
+			if m.Field.CgroupLevel() > 0 && !yield(m) {
+				return
+			}
+		}
+	}
+}
+
+// Matches yields every match of the policy's rules.
+func (p *Policy) Matches() iter.Seq[*Match] {
+	return func(yield func(*Match) bool) {
 		for _, t := range p.Tables {
 			for _, c := range t.Chains {
 				for _, r := range c.Rules {
 					for _, m := range r.Matches {
-						if m.Field.CgroupLevel() > 0 && !yield(m) {
+						if !yield(m) {
 							return
 						}
 					}
