@@ -461,7 +461,8 @@ func (n *NAT) Target() string {
 	return to
 }
 
-// Statement is something a rule does besides its verdict: Counter or Log.
+// Statement is something a rule does besides its verdict: a Counter, a
+// Log, a Limit, a MarkSet, an MSSSet, a SetWrite or a Notrack.
 type Statement interface{ statement() }
 
 // Counter counts the packets and bytes the rule matched.
@@ -556,6 +557,14 @@ func (Limit) statement()    {}
 func (MarkSet) statement()  {}
 func (MSSSet) statement()   {}
 func (SetWrite) statement() {}
+func (Notrack) statement()  {}
+
+// Notrack keeps conntrack from the packet: from then on it is untracked
+// (ct state untracked, no connection to mark), and no nat chain sees
+// it. It acts only before conntrack has seen the packet, at prerouting
+// and output (see Validate), as a DNS or NTP server's busiest traffic
+// is kept out of the conntrack table.
+type Notrack struct{ Pos Pos }
 
 // MSSSet rewrites the maximum segment size a TCP SYN offers: to Size, or
 // with Size 0 to what the route's MTU allows ("tcp option maxseg size set

@@ -259,6 +259,9 @@ func validateRule(t *Table, c *Chain, contexts []*Chain, r *Rule, read bool, ds 
 		if m, ok := s.(*MSSSet); ok {
 			validateMSSSet(ds, c, contexts, r, m)
 		}
+		if n, ok := s.(*Notrack); ok {
+			validateNotrack(ds, c, contexts, n)
+		}
 		if l, ok := s.(*Limit); ok && l.Conns != 0 {
 			for _, ctx := range contexts {
 				if (ctx.Hook == HookPrerouting || ctx.Hook == HookOutput) && ctx.Priority <= PriorityConntrack {
@@ -459,6 +462,24 @@ func validateMatchAt(ctx, c *Chain, m *Match, ds *Diagnostics) bool {
 		return false
 	}
 	return true
+}
+
+// validateNotrack refuses a notrack where conntrack has seen the packet
+// already, and so does nothing: after prerouting and output, or at their
+// conntrack's priority or later (at -200 itself, which runs first is the
+// order the hooks were registered in).
+func validateNotrack(ds *Diagnostics, c *Chain, contexts []*Chain, n *Notrack) {
+	for _, ctx := range contexts {
+		if ctx.Hook != HookPrerouting && ctx.Hook != HookOutput || ctx.Priority >= PriorityConntrack {
+			why := fmt.Sprintf("at hook %s conntrack has seen the packet already", ctx.Hook)
+			if ctx.Hook == HookPrerouting || ctx.Hook == HookOutput {
+				why = fmt.Sprintf("the chain runs at priority %d, not before conntrack (%d)", ctx.Priority, PriorityConntrack)
+			}
+			ds.Errorf(n.Pos, "notrack in chain %s does nothing: %s%s", c.Name, why, reachedVia(c, ctx)).Hint =
+				"notrack in a chain of hook prerouting or output at priority raw (-300)"
+			return
+		}
+	}
 }
 
 // validateMSSSet refuses an MSS rewrite of packets that are not TCP, and

@@ -24,7 +24,8 @@ func init() {
 		"counter": func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool {
 			return rb.counterValues() && rb.act(&ir.Counter{Pos: pos})
 		},
-		"log": func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool { return rb.act(rb.log(pos)) },
+		"log":     func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool { return rb.act(rb.log(pos)) },
+		"notrack": func(rb *ruleBuilder, _ string, pos, _ ir.Pos) bool { return rb.act(&ir.Notrack{Pos: pos}) },
 		"limit": func(rb *ruleBuilder, _ string, pos, end ir.Pos) bool {
 			l := rb.limit(pos, end)
 			return l != nil && rb.act(l)

@@ -333,6 +333,9 @@ func TestErrors(t *testing.T) {
 			[]string{`t.ks:2:28: set s of inet_service has flag "dynamic": ksc holds it as a constant of the policy | flags interval or constant; dynamic sets hold addresses: type ipv4_addr or ipv6_addr`}},
 		{"a set of ports without elements", "table inet t {\nset s { type inet_service }\n}\n", lang.Config{},
 			[]string{`t.ks:2:1: set s of inet_service has no elements: ksc holds it as a constant of the policy | write its elements = { ... }; sets that other programs fill at runtime hold addresses`}},
+		{"notrack after conntrack", "table inet t {\nchain in hook input {\nudp dport 53 notrack\n}\nchain pre hook prerouting priority -200 {\nnotrack\n}\n}\n", lang.Config{},
+			[]string{`t.ks:3:14: notrack in chain in does nothing: at hook input conntrack has seen the packet already | notrack in a chain of hook prerouting or output at priority raw (-300)`,
+				`t.ks:6:1: notrack in chain pre does nothing: the chain runs at priority -200, not before conntrack (-200) | notrack in a chain of hook prerouting or output at priority raw (-300)`}},
 		// A set declared with an error is declared: a rule naming it adds
 		// no "declares no set".
 		{"a refused set, used", "table inet t {\nset s { type inet_service }\nset a { type ipv4_addr; flags dynamic; size 0x }\nmap m { type ipv4_addr : mark; elements = { 192.0.2.1 : 0x1 } }\n" +

@@ -52,6 +52,7 @@ func TestEveryStatementIsSimulated(t *testing.T) {
 		&ir.MarkSet{Target: ir.FieldMark, Value: 7},
 		&ir.MSSSet{Size: 1400},
 		&ir.SetWrite{Op: ir.SetAdd, Set: &ir.TableSet{Name: "s", Kind: ir.KindIPv4, Dynamic: true}, Key: ir.FieldIPSaddr},
+		&ir.Notrack{},
 	}
 	have := map[string]bool{}
 	for _, s := range samples {

@@ -523,6 +523,8 @@ func (w *walker) act(r *ir.Rule, pc piece) (acted piece, stopped *piece) {
 			stopped, pc = &stop, pc.with(pc.cube, on)
 		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.SetWrite:
 			// Nothing a cube reads (a set's lookups are unsure anyway).
+		case *ir.Notrack:
+			pc = pc.put(ir.FieldCtState, ir.CtStateSet(ir.CtUntracked))
 		case *ir.MarkSet:
 			switch {
 			case s.Target != ir.FieldMark:

@@ -156,6 +156,13 @@ func lowerRule(table, chain string, family ir.Family, r *ir.Rule, to verdictTarg
 		case *ir.SetWrite:
 			return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + ": ksc writes no ipset that rules fill",
 				Hint: "use the nft target"}
+		case *ir.Notrack:
+			// Validate keeps it before conntrack: in iptables' raw table.
+			if lw.table != "raw" {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express notrack outside the raw table: iptables' CT target works there only",
+					Hint: "notrack in a chain of hook prerouting or output at priority raw (-300)"}
+			}
+			targets = append(targets, []string{"-j", "CT", "--notrack"})
 		default:
 			return nil, &ir.Diagnostic{Pos: r.Pos, Message: fmt.Sprintf("the iptables target cannot express the statement %T", s)}
 		}

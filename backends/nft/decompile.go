@@ -257,6 +257,8 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			parts = append(parts, n.Text(ir.Inet))
 		case *expr.Counter:
 			parts = append(parts, "counter")
+		case *expr.Notrack:
+			parts = append(parts, "notrack")
 		case *expr.Log:
 			l := "log"
 			if len(e.Data) > 0 {

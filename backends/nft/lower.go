@@ -292,6 +292,8 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.emit(mssSetExprs(s)...)
 		case *ir.SetWrite:
 			l.setWrite(s)
+		case *ir.Notrack:
+			l.emit(&expr.Notrack{})
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
