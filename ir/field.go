@@ -70,9 +70,10 @@ const (
 	FieldMetaLength // the packet's length from its IP header on
 	FieldIifgroup   // the group of the input interface
 	FieldOifgroup
-	FieldPriority    // the packet's traffic control class (SO_PRIORITY of its socket)
-	FieldCtStatus    // its connection's status: dnat, snat, seen-reply, ...
-	FieldFibDaddrOif // whether the routing tables send the destination out of an interface
+	FieldPriority        // the packet's traffic control class (SO_PRIORITY of its socket)
+	FieldCtStatus        // its connection's status: dnat, snat, seen-reply, ...
+	FieldFibDaddrOif     // whether the routing tables send the destination out of an interface
+	FieldFibDaddrIifType // the route type of the destination on the input interface
 	// FieldCgroup is the cgroup of the sending socket at level 1 ("socket
 	// cgroupv2 level 1"); the fields of the levels below follow it, up
 	// to MaxCgroupLevel (see CgroupField).
@@ -262,9 +263,15 @@ var fieldSpecs = [fieldEnd]FieldSpec{
 	// addresses but says "exists" for loopback and, at input, for a
 	// packet early demux gave a socket: one meaning only before the
 	// packet is routed to this machine, and for what it forwards.
-	FieldFibDaddrOif: {Name: "fib daddr oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookForward), Detail: "route"},
-	FieldPriority:    {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
-	FieldOifgroup:    {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
+	// The type of the destination as an address of the input interface
+	// (the man page's "fib daddr . iif type != { local, broadcast,
+	// multicast } drop"): one of this machine's addresses on another
+	// interface is unicast, so that a loopback packet to eth0's address
+	// is.
+	FieldFibDaddrIifType: {Name: "fib daddr . iif type", Kind: KindAddrType, Family: Inet, Hooks: hooks(HookPrerouting, HookInput, HookForward), Detail: "iifaddr"},
+	FieldFibDaddrOif:     {Name: "fib daddr oif", Kind: KindPresence, Family: Inet, Hooks: hooks(HookPrerouting, HookForward), Detail: "route"},
+	FieldPriority:        {Name: "meta priority", Kind: KindClassid, Family: Inet, Hooks: allHooks, Detail: "priority"},
+	FieldOifgroup:        {Name: "meta oifgroup", Kind: KindDevGroup, Family: Inet, Hooks: outputSide, Detail: "oifgroup"},
 	FieldICMPID: {Name: "icmp id", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
 		Place: HeaderBits{TransportHeader, 32, 16}, Detail: "id", ICMPTypes: []uint32{0, 8}},
 	FieldICMPSequence: {Name: "icmp sequence", Kind: KindUint16, Family: IPv4, Hooks: allHooks, Protocol: ICMP,
@@ -327,6 +334,7 @@ var Selectors = []Selector{
 	{"fib saddr type", FieldFibSaddrType, AnyTransport},
 	{"fib saddr . iif oif", FieldFibRPF, AnyTransport},
 	{"fib daddr oif", FieldFibDaddrOif, AnyTransport},
+	{"fib daddr . iif type", FieldFibDaddrIifType, AnyTransport},
 	{"ct direction", FieldCtDirection, AnyTransport},
 	{"ip ttl", FieldIPTTL, AnyTransport},
 	{"ip6 hoplimit", FieldIP6Hoplimit, AnyTransport},

@@ -50,6 +50,10 @@ type Packet struct {
 	// destination (a default route does), which the kernel's fib then
 	// finds; a packet line says "route exists". See RouteExists.
 	DstRouted bool
+	// DstElsewhere: the destination is one of this machine's addresses,
+	// but not of the interface the packet came in by (a loopback packet
+	// to eth0's address); a packet line says "iifaddr unicast".
+	DstElsewhere bool
 	// Added are the keys rules have put into dynamic sets on the
 	// packet's way so far: every dynamic set starts empty, as it is when
 	// the policy is loaded, and a rule after an "add" sees the key.
@@ -250,6 +254,11 @@ func (p Packet) Value(f Field) (Key, bool) {
 			return uintKey(0), p.Iif != ""
 		}
 		return uintKey(1), p.Iif != ""
+	case FieldFibDaddrIifType:
+		if p.DaddrType == 2 && p.DstElsewhere {
+			return uintKey(1), p.Iif != "" // unicast on the input interface
+		}
+		return uintKey(uint64(p.DaddrType)), p.Iif != ""
 	case FieldFibDaddrOif:
 		if p.RouteExists() {
 			return uintKey(1), p.Iif != ""
@@ -320,6 +329,8 @@ func (p *Packet) Set(f Field, v uint32) bool {
 		p.NoRouteBack = v == 0
 	case FieldFibDaddrOif:
 		p.DstRouted = v == 1
+	case FieldFibDaddrIifType:
+		p.DstElsewhere = v == 1
 	case FieldCtDirection:
 		p.Reply = v == 1
 	case FieldPriority:

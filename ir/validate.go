@@ -511,6 +511,8 @@ func hookLacks(f Field) string {
 		return "input interface to look a route back up for (the kernel refuses it there)"
 	case FieldFibDaddrOif:
 		return "route for nft's fib to look up (the kernel refuses it there)"
+	case FieldFibDaddrIifType:
+		return "input interface to look the destination up on (the kernel refuses it there)"
 	}
 	return "output interface"
 }
@@ -525,6 +527,9 @@ func hookHint(f Field) string {
 	}
 	if f == FieldFibRPF {
 		return "filter reverse paths in prerouting, input or forward chains"
+	}
+	if f == FieldFibDaddrIifType {
+		return "match fib daddr . iif type in prerouting, input or forward chains, fib daddr type elsewhere"
 	}
 	if f == FieldFibDaddrOif {
 		return "match fib daddr oif in prerouting (before the packet is routed) or forward chains; for what is this machine's, fib daddr type local"

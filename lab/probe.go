@@ -308,7 +308,7 @@ func (l *Lab) route(p sim.Packet, rewrittenDst netip.Addr) (undo func() error, e
 			leave, err = l.join(p.Dst, index(p.Iif))
 			undos = append(undos, leave)
 		} else if err == nil {
-			err = addAddr(p.Dst, p.Iif)
+			err = addAddr(p.Dst, l.dstInterface(p))
 		}
 	case sim.Forward:
 		// Masquerade takes the address of the interface a packet leaves
@@ -333,6 +333,19 @@ func (l *Lab) addRouteTo(a netip.Addr, index int, undos *[]func() error) error {
 		return nil
 	})
 	return nil
+}
+
+// dstInterface is the interface the firewall has an arriving packet's
+// destination address on: the one it comes in by, or for "iifaddr
+// unicast" another of the lab's (lo when it comes in by a link).
+func (l *Lab) dstInterface(p sim.Packet) string {
+	switch {
+	case !p.DstElsewhere:
+		return p.Iif
+	case p.Iif != "lo":
+		return "lo"
+	}
+	return slices.Sorted(maps.Keys(l.links))[0] // the lab has a link for every line
 }
 
 // routeBack is the interface the firewall routes the packet's source

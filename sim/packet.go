@@ -33,6 +33,10 @@ var PacketSyntax = `DIRECTION INTERFACES PROTOCOL SOURCE DESTINATION [DETAILS...
               sends (64; 255 for neighbour discovery, 1 for MLD); dscp
               0 (cs0); rpf exists (the route back to the source leaves
               by the input interface; "rpf missing" for a spoofed one);
+              iifaddr local for what comes in for this machine (its
+              destination an address of the input interface; "iifaddr
+              unicast": another interface's, as a loopback packet to
+              eth0's address);
               route missing for IPv4 broadcast and multicast (no route,
               default or other, covers the destination: "route exists"
               where one does; the kernel decides it for all others);
@@ -206,6 +210,13 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 		v, ok := detailValue(kind, ws[0].text)
 		if !ok {
 			return errAt(ws[0], detailHint(kind), "%s needs %s, not %q", w.text, kind, ws[0].text)
+		}
+		if f == ir.FieldFibDaddrIifType {
+			local, loopback := daddrType(*p) == 2, p.Dst.IsLoopback()
+			if t := ir.KindAddrType.NameOf(v); !local || loopback || t != "local" && t != "unicast" {
+				return errAt(w, "say iifaddr unicast of a packet for one of this machine's addresses that is another interface's (a loopback packet to eth0's)",
+					"iifaddr is local or unicast, for a packet to this machine's own address other than a loopback one")
+			}
 		}
 		if f == ir.FieldFibDaddrOif && !p.RouteFree() {
 			return errAt(w, "say route only of an IPv4 broadcast or multicast destination: whether a route (a default one) covers it",

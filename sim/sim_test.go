@@ -132,6 +132,10 @@ func TestParsePacketDefaultsAndErrors(t *testing.T) {
 		"in eth0 udp [fe80::1]:1 [ff02::1]:2 route missing":             37,
 		"in eth0 udp 0.0.0.0:68 255.255.255.255:67 route missing":       43,
 		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 route missing": 49,
+		"out eth0 udp 192.0.2.1:1 192.0.2.2:2 iifaddr unicast":          38,
+		"in eth0 udp 192.0.2.1:1 255.255.255.255:2 iifaddr unicast":     43,
+		"in eth0 udp 192.0.2.1:1 192.0.2.2:2 iifaddr multicast":         37,
+		"forward eth0 wg0 udp 192.0.2.1:1 198.51.100.2:2 iifaddr local": 49,
 	} {
 		_, err := sim.ParsePacket(line)
 		var pe *sim.PacketError

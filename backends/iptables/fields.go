@@ -52,6 +52,17 @@ var fieldLowerings = map[ir.Field]iptField{
 	ir.FieldFibDaddrType: addrTypes("--dst-type"),
 	ir.FieldFibSaddrType: addrTypes("--src-type"),
 	ir.FieldFibRPF:       rpfilter,
+	ir.FieldFibDaddrIifType: func(lw *lowering, m *ir.Match, r *ir.Rule) *ir.Diagnostic {
+		if lw.family == ir.IPv6 {
+			return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the ip6tables target cannot express fib daddr . iif type: ksc has not shown ip6tables' addrtype --limit-iface-in to agree with it",
+				Hint: "bind the rule to IPv4 (meta nfproto ipv4), or use the nft target"}
+		}
+		if d := addrTypes("--dst-type")(lw, m, r); d != nil {
+			return d
+		}
+		lw.addMatches("--limit-iface-in")
+		return nil
+	},
 	ir.FieldFibDaddrOif: func(_ *lowering, m *ir.Match, _ *ir.Rule) *ir.Diagnostic {
 		return &ir.Diagnostic{Pos: m.Pos, End: m.End, Message: "the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)",
 			Hint: "use the nft target"}

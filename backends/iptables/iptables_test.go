@@ -28,6 +28,8 @@ var refused = map[string]string{
 	"postrouting": `testdata/policies/postrouting.ks:5:2: the iptables target cannot express filter chain POSTROUTING at hook postrouting priority 0: iptables' tables run their chains there at mangle (-150, table mangle) only`,
 	"home-router": "examples/home-router.ks:57:3: the iptables target cannot express ip saddr @blackhole: ksc writes no ipset that rules fill\n" +
 		"examples/home-router.ks:58:131: the iptables target cannot express add @blackhole { ip saddr timeout 1m }: ksc writes no ipset that rules fill",
+	"daddr-iif": "testdata/policies/daddr-iif.ks:9:15: the ip6tables target cannot express fib daddr . iif type: ksc has not shown ip6tables' addrtype --limit-iface-in to agree with it\n" +
+		"testdata/policies/daddr-iif.ks:13:16: the ip6tables target cannot express fib daddr . iif type: ksc has not shown ip6tables' addrtype --limit-iface-in to agree with it",
 	"daddr-route": "testdata/policies/daddr-route.ks:10:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)\n" +
 		"testdata/policies/daddr-route.ks:11:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)\n" +
 		"testdata/policies/daddr-route.ks:15:3: the iptables target cannot express fib daddr oif: iptables has no match on a route to the destination (rpfilter looks up the source's)",

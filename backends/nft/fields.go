@@ -65,6 +65,9 @@ var fields = map[ir.Field]nftField{
 	ir.FieldFibRPF: {name: "fib saddr . iif oif", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true}
 	}, keyType: nftables.TypeInteger, hostOrder: true},
+	ir.FieldFibDaddrIifType: {name: "fib daddr . iif type", size: 4, load: func(uint32) expr.Any {
+		return &expr.Fib{Register: 1, FlagDADDR: true, FlagIIF: true, ResultADDRTYPE: true}
+	}, keyType: nftables.TypeFIBAddr, hostOrder: true},
 	// nft's "exists" and "missing" again: a route out for the destination.
 	ir.FieldFibDaddrOif: {name: "fib daddr oif", size: 4, load: func(uint32) expr.Any {
 		return &expr.Fib{Register: 1, FlagDADDR: true, ResultOIF: true, FlagPRESENT: true}
