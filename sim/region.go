@@ -208,9 +208,9 @@ func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
 			continue
 		}
 		going := []piece{{cube: start}}
-		if matchesRoute(p) {
+		if cubes := fibCubes(p, dir, family); cubes != nil {
 			going = nil
-			for _, k := range routeCubes(dir, family) {
+			for _, k := range cubes {
 				if c := start.Intersect(k); !c.Empty() {
 					going = append(going, piece{cube: c})
 				}
@@ -252,60 +252,6 @@ func Fates(p *ir.Policy, dir Direction, r region.Cube) ([]Fate, error) {
 		}
 	}
 	return out, w.err
-}
-
-func matchesRoute(p *ir.Policy) bool {
-	for m := range p.Matches() {
-		if m.Field == ir.FieldFibDaddrOif {
-			return true
-		}
-	}
-	return false
-}
-
-// routeCubes cut the packets going dir by what nft's fib daddr oif finds
-// for them (ir.Packet.RouteExists), so that a region knows it where the
-// other fields decide it: one cube for each answer, the field left free
-// where the machine's routes decide. Together they hold every packet.
-func routeCubes(dir Direction, family ir.Family) []region.Cube {
-	found := func(c region.Cube, exists bool) region.Cube {
-		name := map[bool]string{true: "exists", false: "missing"}[exists]
-		v, _ := ir.KindPresence.ValueOf(name)
-		return c.With(ir.FieldFibDaddrOif, ir.NumberSet(v))
-	}
-	if dir != In {
-		// Forwarded packets have the route they take; what this machine
-		// sends meets no chain where the field is matched.
-		return []region.Cube{found(region.Cube{}, true)}
-	}
-	lo := ir.InterfaceSet("lo")
-	notLo := ir.FieldIifname.Spec().Kind.Universe().Minus(lo)
-	loopback := found(region.Cube{}.With(ir.FieldIifname, lo), true)
-	arriving := region.Cube{}.With(ir.FieldIifname, notLo)
-	if family == ir.IPv6 {
-		multicast := prefixSet("ff00::/8")
-		daddr := ir.FieldIP6Daddr.Spec().Kind.Universe()
-		return []region.Cube{loopback,
-			found(arriving.With(ir.FieldIP6Daddr, daddr.Minus(multicast)), false),
-			found(arriving.With(ir.FieldIP6Daddr, multicast), true)}
-	}
-	broadcast := prefixSet("255.255.255.255/32")
-	groups, localGroups := prefixSet("224.0.0.0/4"), prefixSet("224.0.0.0/24")
-	zeroNet := prefixSet("0.0.0.0/8")
-	daddr, saddr := ir.FieldIPDaddr.Spec().Kind.Universe(), ir.FieldIPSaddr.Spec().Kind.Universe()
-	free := broadcast.Union(groups)
-	return []region.Cube{loopback,
-		found(arriving.With(ir.FieldIPDaddr, daddr.Minus(free)), false),
-		// DHCP's: the kernel takes them to leave by their own interface.
-		found(arriving.With(ir.FieldIPSaddr, zeroNet).With(ir.FieldIPDaddr, broadcast.Union(localGroups)), true),
-		arriving.With(ir.FieldIPSaddr, zeroNet).With(ir.FieldIPDaddr, groups.Minus(localGroups)),
-		arriving.With(ir.FieldIPSaddr, saddr.Minus(zeroNet)).With(ir.FieldIPDaddr, free),
-	}
-}
-
-func prefixSet(text string) ir.Set {
-	p := netip.MustParsePrefix(text)
-	return ir.AddrSet([]ir.AddrElem{{From: p.Addr(), To: ir.LastAddr(p), Prefix: p}})
 }
 
 type walker struct {
