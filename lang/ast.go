@@ -179,6 +179,11 @@ type Term struct {
 	Eq    bool // "==", after a mask
 	Amp   bool // "&", the same as "and" before a mask
 	Comma bool
+	// Cmp is '<' or '>' of a comparison, with OrEqual for "<=" and ">=";
+	// Shift for nft's bit shifts, "<<" and ">>", which ksc refuses.
+	Cmp     byte
+	OrEqual bool
+	Shift   bool
 }
 
 // Routing is "routing table N { LINE... }": a routing table of the

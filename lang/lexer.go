@@ -123,8 +123,11 @@ func (d *handLexer) match(s string) (int, lexer.TokenType) {
 			}
 		}
 		return i, d.space
-	case (c == '!' || c == '=') && len(s) > 1 && s[1] == '=':
+	case (c == '!' || c == '=' || c == '<' || c == '>') && len(s) > 1 && s[1] == '=',
+		(c == '<' || c == '>') && len(s) > 1 && s[1] == c:
 		return 2, d.op
+	case c == '<' || c == '>':
+		return 1, d.op
 	case strings.IndexByte("{}=,;()&", c) >= 0:
 		return 1, d.punct
 	case isWordByte(c):

@@ -27,7 +27,7 @@ var tokenRules = []lexer.SimpleRule{
 	{Name: "EOL", Pattern: `\r?\n`},
 	// A backslash at the end of a line continues it, as in nft.
 	{Name: "Whitespace", Pattern: `(?:[ \t\r]|\\\r?\n)+`},
-	{Name: "Op", Pattern: `!=|==`},
+	{Name: "Op", Pattern: `!=|==|<<|>>|<=|>=|<|>`},
 	{Name: "Punct", Pattern: `[{}=,;()&]`},
 	{Name: "Word", Pattern: `[A-Za-z0-9_.:/*+|@\[\]\-]+`},
 }
@@ -62,7 +62,7 @@ func Grammar() string {
 // implement by hand (participle prints none for them).
 const (
 	ruleProduction = `Rule = Term+ .`
-	termProduction = `Term = "!=" | "==" | "&" | "(" | ")" | "," | Value .`
+	termProduction = `Term = "!=" | "==" | "<" | ">" | "<=" | ">=" | "<<" | ">>" | "&" | "(" | ")" | "," | Value .`
 )
 
 // Parse parses a policy with the grammar. filename is used in positions

@@ -273,6 +273,12 @@ func (rb *ruleBuilder) unknown(t *Term) {
 	case t.Neq:
 		rb.errorf(pos, end, "'!=' must follow a field").Hint = "write the field first: oifname != $VPN_DEV"
 		return
+	case t.Shift:
+		rb.errorf(pos, end, "ksc writes no bit shifts (nft's << and >>)").Hint = "set the mark to a value: meta mark set 0x100, or copy it whole: meta mark set ct mark"
+		return
+	case t.Cmp != 0:
+		rb.errorf(pos, end, "a comparison must follow a field").Hint = "write the field first: tcp dport < 1024"
+		return
 	case t.Comma:
 		rb.errorf(pos, end, "unexpected ','").Hint = "a set of values is written in braces: { a, b }"
 		return
@@ -350,6 +356,10 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	} else if t != nil && t.Eq && sel.Field.Spec().Kind.Spec().Shape == ir.ShapeFlags {
 		rb.next()
 		exact = true
+	}
+	var cmp *Term // "tcp dport < 1024": the values below, a range
+	if t := rb.peek(); t != nil && t.Cmp != 0 && !t.Shift && m0(mask, op) {
+		cmp = rb.next()
 	}
 	kind := sel.Field.Spec().Kind
 	flags := kind.Spec().Shape == ir.ShapeFlags
@@ -434,6 +444,11 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	if !valid {
 		return true
 	}
+	if cmp != nil {
+		if set, valid = rb.compared(sel, cmp, values, set); !valid {
+			return true
+		}
+	}
 	m.Values = set
 	if slashed {
 		var all uint32
@@ -464,6 +479,39 @@ func (rb *ruleBuilder) match(sel *ir.Selector, pos ir.Pos) bool {
 	}
 	rb.out.Matches = append(rb.out.Matches, m)
 	return true
+}
+
+// m0 reports a match with no mask and no "!=" yet, which a comparison
+// may follow.
+func m0(mask uint32, op ir.Op) bool { return mask == 0 && op == ir.Eq }
+
+// compared is the set a comparison stands for ("< 1024": every value of
+// the field's kind below it), of a field whose values take ranges.
+func (rb *ruleBuilder) compared(sel *ir.Selector, cmp *Term, values []*Value, set ir.Set) (ir.Set, bool) {
+	kind := sel.Field.Spec().Kind
+	op := string(cmp.Cmp)
+	if cmp.OrEqual {
+		op += "="
+	}
+	at, to := cmp.span()
+	if !kind.Spec().Ranges && kind.Spec().Shape != ir.ShapeAddr {
+		rb.errorf(at, to, "%s takes no comparison: its %s have no order", sel.Words, kind.Spec().Plural).Hint = "list the values: " + kind.Spec().Example
+		return nil, false
+	}
+	if len(values) != 1 || values[0].Set != nil || len(set) != 1 || set[0].Lo != set[0].Hi {
+		rb.errorf(at, to, "%s compares with one value", op).Hint = fmt.Sprintf("e.g. %s %s 1024, or a range: %s 0-1023", sel.Words, op, sel.Words)
+		return nil, false
+	}
+	all := kind.Universe()
+	v := set[0].Lo
+	from := ir.NewSet(ir.Span{Lo: v, Hi: all[len(all)-1].Hi}).Intersect(all) // >= v
+	upTo := ir.NewSet(ir.Span{Lo: all[0].Lo, Hi: v}).Intersect(all)          // <= v
+	out := map[string]ir.Set{">=": from, ">": from.Minus(set), "<=": upTo, "<": upTo.Minus(set)}[op]
+	if out.IsEmpty() {
+		rb.errorf(at, convertPos(values[0].EndPos), "%s %s %s holds for no packet", sel.Words, op, derefOr(values[0].Word, derefOr(values[0].Var, "that value"))).Hint = "compare with a value inside the field's range"
+		return nil, false
+	}
+	return out, true
 }
 
 // spell records how the match's values were written where nft lists two

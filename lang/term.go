@@ -24,6 +24,8 @@ func (t *Term) Parse(lex *lexer.PeekingLexer) error {
 		t.Neq = true
 	case tok.Type == opToken && tok.Value == "==":
 		t.Eq = true
+	case tok.Type == opToken:
+		t.Cmp, t.OrEqual, t.Shift = tok.Value[0], tok.Value[1:] == "=", tok.Value[1:] == tok.Value[:1] // < > <= >= << >>
 	case tok.Type == punctToken && tok.Value == "&":
 		t.Amp = true
 	case tok.Type == punctToken && (tok.Value == "(" || tok.Value == ")"):
