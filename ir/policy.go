@@ -462,7 +462,7 @@ func (n *NAT) Target() string {
 }
 
 // Statement is something a rule does besides its verdict: a Counter, a
-// Log, a Limit, a MarkSet, an MSSSet, a SetWrite or a Notrack.
+// Log, a Limit, a MarkSet, an MSSSet, a SetWrite, a Notrack or a Trace.
 type Statement interface{ statement() }
 
 // Counter counts the packets and bytes the rule matched.
@@ -558,6 +558,23 @@ func (MarkSet) statement()  {}
 func (MSSSet) statement()   {}
 func (SetWrite) statement() {}
 func (Notrack) statement()  {}
+func (Trace) statement()    {}
+
+// Trace marks the packet for nft's tracing (meta nftrace set 1; 0 takes
+// the mark off): "nft monitor trace" then shows every rule it meets. It
+// changes nothing a rule matches.
+type Trace struct {
+	Pos Pos
+	On  bool
+}
+
+// Text is the statement as nft lists it.
+func (t *Trace) Text() string {
+	if t.On {
+		return "meta nftrace set 1"
+	}
+	return "meta nftrace set 0"
+}
 
 // Notrack keeps conntrack from the packet: from then on it is untracked
 // (ct state untracked, no connection to mark), and no nat chain sees

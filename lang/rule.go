@@ -168,6 +168,13 @@ func (rb *ruleBuilder) clause() bool {
 		rb.i += 2
 		return rb.mssSet(pos, end)
 	}
+	if word == "meta" && rb.i+1 < len(rb.terms) && rb.terms[rb.i+1].word() == "nftrace" || word == "nftrace" {
+		if word == "meta" {
+			rb.next()
+		}
+		rb.next()
+		return rb.trace(pos, end)
+	}
 	if word == "ct" && rb.i+1 < len(rb.terms) && rb.terms[rb.i+1].word() == "count" {
 		rb.i += 2
 		l := rb.connCount(pos, end)

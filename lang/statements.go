@@ -252,6 +252,25 @@ func (rb *ruleBuilder) mssSet(pos, end ir.Pos) bool {
 	return rb.act(st) // matches after it are refused, as after counter
 }
 
+// trace reads the rest of "meta nftrace set 1" (or 0).
+func (rb *ruleBuilder) trace(pos, end ir.Pos) bool {
+	const form = "meta nftrace set 1, and nft monitor trace shows the packets' way"
+	set, v := rb.next(), rb.next()
+	switch {
+	case set == nil || set.word() != "set":
+		rb.errorf(pos, end, "ksc writes nftrace, and matches no packet on it").Hint = form
+		return false
+	case v == nil || v.word() != "0" && v.word() != "1":
+		at, to := set.span()
+		if v != nil {
+			at, to = v.span()
+		}
+		rb.errorf(at, to, "nftrace is 0 or 1").Hint = form
+		return false
+	}
+	return rb.act(&ir.Trace{Pos: pos, On: v.word() == "1"})
+}
+
 // markNumber reads a 32-bit number of a mark statement, or a $NAME of one.
 func (rb *ruleBuilder) markNumber(target ir.Field, pos, end ir.Pos) (uint32, bool) {
 	text, at, to, ok := rb.glued()

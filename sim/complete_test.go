@@ -53,6 +53,7 @@ func TestEveryStatementIsSimulated(t *testing.T) {
 		&ir.MSSSet{Size: 1400},
 		&ir.SetWrite{Op: ir.SetAdd, Set: &ir.TableSet{Name: "s", Kind: ir.KindIPv4, Dynamic: true}, Key: ir.FieldIPSaddr},
 		&ir.Notrack{},
+		&ir.Trace{On: true},
 	}
 	have := map[string]bool{}
 	for _, s := range samples {

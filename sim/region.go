@@ -467,7 +467,7 @@ func (w *walker) act(r *ir.Rule, pc piece) (acted piece, stopped *piece) {
 			on.Holds, off.Holds = 1, -1
 			stop := pc.with(pc.cube, off)
 			stopped, pc = &stop, pc.with(pc.cube, on)
-		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.SetWrite:
+		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.SetWrite, *ir.Trace:
 			// Nothing a cube reads (a set's lookups are unsure anyway).
 		case *ir.Notrack:
 			pc = pc.put(ir.FieldCtState, ir.CtStateSet(ir.CtUntracked))

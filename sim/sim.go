@@ -512,7 +512,7 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			if stops(s, pkt) {
 				return
 			}
-		case *ir.Counter, *ir.Log, *ir.MSSSet:
+		case *ir.Counter, *ir.Log, *ir.MSSSet, *ir.Trace:
 			// They change nothing of the packet that a rule reads.
 		case *ir.SetWrite:
 			pkt.Add(s)

@@ -156,6 +156,12 @@ func lowerRule(table, chain string, family ir.Family, r *ir.Rule, to verdictTarg
 		case *ir.SetWrite:
 			return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + ": ksc writes no ipset that rules fill",
 				Hint: "use the nft target"}
+		case *ir.Trace:
+			if lw.table != "raw" || !s.On {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + " here: iptables' TRACE target sets it, in the raw table only",
+					Hint: "meta nftrace set 1 in a chain of hook prerouting or output at priority raw (-300), or use the nft target"}
+			}
+			targets = append(targets, []string{"-j", "TRACE"})
 		case *ir.Notrack:
 			// Validate keeps it before conntrack: in iptables' raw table.
 			if lw.table != "raw" {

@@ -179,6 +179,10 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			parts = append(parts, text)
 			continue
 		}
+		if m, ok := e.(*expr.Meta); ok && m.SourceRegister && m.Key == expr.MetaKeyNFTRACE && len(immediate) == 1 {
+			parts = append(parts, (&ir.Trace{On: immediate[0] == 1}).Text())
+			continue
+		}
 		switch e := e.(type) {
 		case *expr.Immediate:
 			if e.Register == 1 {

@@ -294,6 +294,13 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.setWrite(s)
 		case *ir.Notrack:
 			l.emit(&expr.Notrack{})
+		case *ir.Trace:
+			// One byte, as nft writes it and the kernel takes it.
+			on := byte(0)
+			if s.On {
+				on = 1
+			}
+			l.emit(&expr.Immediate{Register: 1, Data: []byte{on}}, &expr.Meta{Key: expr.MetaKeyNFTRACE, SourceRegister: true, Register: 1})
 		default:
 			panic(fmt.Sprintf("nft: lowering a statement Check refuses: %T", s)) // Lower checks first
 		}
