@@ -52,7 +52,8 @@ var fibFields = []ir.Field{ir.FieldFibDaddrType, ir.FieldFibSaddrType, ir.FieldF
 // fib fields p matches: nil when it matches none. Each value a field can
 // take for a class (the machine's routes decide whether a route covers
 // a broadcast, "route exists"; where an address is, "iifaddr") is in its
-// cube, so that together they hold every packet that can go dir.
+// cube, so that together they hold every packet that can go dir: a
+// forward region loses only what no kernel forwards.
 func fibCubes(p *ir.Policy, dir Direction, family ir.Family) []region.Cube {
 	used := map[ir.Field]bool{}
 	for m := range p.Matches() {
@@ -79,15 +80,18 @@ func fibCubes(p *ir.Policy, dir Direction, family ir.Family) []region.Cube {
 		name string
 	}{{lo, "lo"}, {ifname.Spec().Kind.Universe().Minus(lo), "eth0"}}
 	if dir == Forward {
-		// The kernel forwards nothing from or to lo, nor a packet from or
-		// to a broadcast, multicast or loopback address: no such packet
-		// is one a promise speaks of.
-		dsts, srcs, ifaces = nil, nil, ifaces[1:]
+		ifaces = ifaces[1:] // the kernel forwards nothing from or to lo
 	}
 	var out []region.Cube
 	for _, iface := range ifaces {
 		for _, dst := range classes(daddr, dsts...) {
+			if dir == Forward && !forwardedTo(dst.some) {
+				continue
+			}
 			for _, src := range classes(saddr, srcs...) {
+				if dir == Forward && !forwardedFrom(src.some) {
+					continue
+				}
 				pkt := Packet{Dir: dir, Packet: ir.Packet{Src: src.some, Dst: dst.some}}
 				switch dir {
 				case In:
@@ -109,6 +113,21 @@ func fibCubes(p *ir.Policy, dir Direction, family ir.Family) []region.Cube {
 		}
 	}
 	return out
+}
+
+// forwardedTo reports whether the kernel may forward a packet to a: not
+// to the limited broadcast, a loopback address or a link-local multicast
+// group (a multicast router forwards the other groups).
+func forwardedTo(a netip.Addr) bool {
+	return a != netip.AddrFrom4([4]byte{255, 255, 255, 255}) && !a.IsLoopback() && !a.IsLinkLocalMulticast() &&
+		!netip.MustParsePrefix("224.0.0.0/24").Contains(a)
+}
+
+// forwardedFrom reports whether the kernel may forward a packet from a:
+// a broadcast, multicast, loopback or 0.0.0.0/8 source is a martian it
+// drops at routing.
+func forwardedFrom(a netip.Addr) bool {
+	return a != netip.AddrFrom4([4]byte{255, 255, 255, 255}) && !a.IsLoopback() && !a.IsMulticast() && !(a.Is4() && a.As4()[0] == 0)
 }
 
 // fibValues are the values f takes for packets like pkt: its own, and

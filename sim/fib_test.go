@@ -42,6 +42,9 @@ func TestFibCubesHoldEveryPacket(t *testing.T) {
 		"out eth0 udp [2001:db8::2]:40000 [ff02::fb]:5353",
 		"forward eth0 wg0 tcp 192.0.2.7:40000 203.0.113.9:25",
 		"forward eth0 wg0 tcp [2001:db8:1::7]:40000 [2001:db8:2::9]:25",
+		"forward eth0 wg0 udp 192.0.2.7:40000 239.1.2.3:5000",
+		"forward eth0 wg0 udp 192.0.2.7:40000 239.1.2.3:5000 route exists",
+		"forward eth0 wg0 udp [2001:db8:1::7]:40000 [ff0e::1]:5000",
 	} {
 		pkt, err := ParsePacket(line)
 		require.NoError(t, err, line)
@@ -54,5 +57,18 @@ func TestFibCubesHoldEveryPacket(t *testing.T) {
 			}
 		}
 		assert.Equal(t, 1, held, "%s: in %d cubes", line, held)
+	}
+	// What no kernel forwards is in none: a promise does not speak of it.
+	for _, line := range []string{
+		"forward eth0 wg0 udp 192.0.2.7:40000 255.255.255.255:5000",
+		"forward eth0 wg0 udp 192.0.2.7:40000 224.0.0.251:5353",
+		"forward eth0 wg0 udp 0.0.0.0:68 198.51.100.1:67",
+		"forward eth0 wg0 udp 224.0.0.9:520 198.51.100.1:520",
+	} {
+		pkt, err := ParsePacket(line)
+		require.NoError(t, err, line)
+		for _, c := range fibCubes(p, pkt.Dir, pkt.Family()) {
+			assert.False(t, c.Has(pkt.Packet), line)
+		}
 	}
 }
