@@ -462,7 +462,8 @@ func (n *NAT) Target() string {
 }
 
 // Statement is something a rule does besides its verdict: a Counter, a
-// Log, a Limit, a MarkSet, an MSSSet, a SetWrite, a Notrack or a Trace.
+// Log, a Limit, a MarkSet, an MSSSet, a SetWrite, a Notrack, a Trace or a
+// DSCPSet.
 type Statement interface{ statement() }
 
 // Counter counts the packets and bytes the rule matched.
@@ -559,6 +560,22 @@ func (MSSSet) statement()   {}
 func (SetWrite) statement() {}
 func (Notrack) statement()  {}
 func (Trace) statement()    {}
+func (DSCPSet) statement()  {}
+
+// DSCPSet rewrites the code point of the packet's IPv4 TOS byte (Field
+// FieldIPDSCP) or IPv6 traffic class (FieldIP6DSCP), the ECN bits kept:
+// for the queues of the networks it crosses ("ip dscp set cs1"). It binds
+// the rule to that family.
+type DSCPSet struct {
+	Pos   Pos
+	Field Field
+	Value uint8
+}
+
+// Text is the statement as nft lists it.
+func (d *DSCPSet) Text() string {
+	return d.Field.String() + " set " + KindDSCP.NameOf(uint32(d.Value))
+}
 
 // Trace marks the packet for nft's tracing (meta nftrace set 1; 0 takes
 // the mark off): "nft monitor trace" then shows every rule it meets. It
@@ -885,6 +902,11 @@ func (r *Rule) Family() Family {
 	}
 	if key := r.KeyedBy(); key != nil {
 		return key.Field.Spec().Family
+	}
+	for _, s := range r.Statements {
+		if d, ok := s.(*DSCPSet); ok {
+			return d.Field.Spec().Family
+		}
 	}
 	if r.Verdict == Reject {
 		// An ICMP answer is one family's: nft checks that family first,

@@ -206,6 +206,10 @@ func (rb *ruleBuilder) clause() bool {
 		rb.i += n
 		return rb.concatenation(sels, pos, end)
 	}
+	if (sel.Field == ir.FieldIPDSCP || sel.Field == ir.FieldIP6DSCP) && after == "set" {
+		rb.i += n + 1
+		return rb.dscpSet(sel, pos, end)
+	}
 	if slices.Contains(ir.MarkSetTargets, sel.Field) && after == "set" {
 		rb.i += n + 1
 		st := rb.markSet(sel.Field, pos, end)

@@ -252,6 +252,28 @@ func (rb *ruleBuilder) mssSet(pos, end ir.Pos) bool {
 	return rb.act(st) // matches after it are refused, as after counter
 }
 
+// dscpSet reads the code point of "ip dscp set cs1" (or a number, or a
+// $NAME of one).
+func (rb *ruleBuilder) dscpSet(sel *ir.Selector, pos, end ir.Pos) bool {
+	text, at, to, ok := rb.glued()
+	if !ok {
+		return false
+	}
+	v, known := ir.KindDSCP.ValueOf(text)
+	if !known {
+		n, err := strconv.ParseUint(text, 0, 8)
+		if err != nil || n > ir.KindDSCP.Max() {
+			if text == "" {
+				at, to = pos, end
+			}
+			rb.errorf(at, to, "%s set needs a code point from 0 to 63 or a name (cs0-cs7, af11-af43, ef), not %q", sel.Words, text).Hint = "e.g. " + sel.Words + " set cs1"
+			return false
+		}
+		v = uint32(n)
+	}
+	return rb.act(&ir.DSCPSet{Pos: pos, Field: sel.Field, Value: uint8(v)})
+}
+
 // trace reads the rest of "meta nftrace set 1" (or 0).
 func (rb *ruleBuilder) trace(pos, end ir.Pos) bool {
 	const form = "meta nftrace set 1, and nft monitor trace shows the packets' way"

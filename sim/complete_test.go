@@ -54,6 +54,7 @@ func TestEveryStatementIsSimulated(t *testing.T) {
 		&ir.SetWrite{Op: ir.SetAdd, Set: &ir.TableSet{Name: "s", Kind: ir.KindIPv4, Dynamic: true}, Key: ir.FieldIPSaddr},
 		&ir.Notrack{},
 		&ir.Trace{On: true},
+		&ir.DSCPSet{Field: ir.FieldIPDSCP, Value: 8},
 	}
 	have := map[string]bool{}
 	for _, s := range samples {

@@ -471,6 +471,8 @@ func (w *walker) act(r *ir.Rule, pc piece) (acted piece, stopped *piece) {
 			// Nothing a cube reads (a set's lookups are unsure anyway).
 		case *ir.Notrack:
 			pc = pc.put(ir.FieldCtState, ir.CtStateSet(ir.CtUntracked))
+		case *ir.DSCPSet:
+			pc = pc.put(s.Field, ir.NumberSet(uint32(s.Value)))
 		case *ir.MarkSet:
 			switch {
 			case s.Target != ir.FieldMark:

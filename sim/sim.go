@@ -281,11 +281,12 @@ func evaluate(p *ir.Policy, pkt Packet, router Router, holds func(*ir.Rule) bool
 				// packet only; the rest follow its answer.
 				continue
 			}
-			// Marks a chain sets, and a notrack, go with the packet to the next.
+			// Marks and a code point a chain sets, and a notrack, go with
+			// the packet to the next.
 			at := pkt.atHook(h)
 			step := evalChain(tc.table, tc.chain, &at, holds)
 			pkt.Mark, pkt.CtMark, pkt.Added = at.Mark, at.CtMark, at.Added
-			pkt.CtState, pkt.Reply, pkt.CtStatus = at.CtState, at.Reply, at.CtStatus
+			pkt.CtState, pkt.Reply, pkt.CtStatus, pkt.DSCP = at.CtState, at.Reply, at.CtStatus, at.DSCP
 			if step.Rule != nil && step.Rule.Verdict == ir.Translate {
 				if note := translate(&pkt, h, step.Rule.NAT); note != "" {
 					res.Unknown = append(res.Unknown, step.Rule.Pos.String()+" "+note)
@@ -516,6 +517,8 @@ func act(r *ir.Rule, pkt *ir.Packet) {
 			// They change nothing of the packet that a rule reads.
 		case *ir.SetWrite:
 			pkt.Add(s)
+		case *ir.DSCPSet:
+			pkt.DSCP = s.Value
 		case *ir.Notrack:
 			// Conntrack leaves it alone: no state but untracked, no
 			// connection to mark, no way of one to go.

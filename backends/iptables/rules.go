@@ -156,6 +156,12 @@ func lowerRule(table, chain string, family ir.Family, r *ir.Rule, to verdictTarg
 		case *ir.SetWrite:
 			return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + ": ksc writes no ipset that rules fill",
 				Hint: "use the nft target"}
+		case *ir.DSCPSet:
+			if lw.table != "mangle" {
+				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + " here: iptables' DSCP target works in the mangle table only",
+					Hint: "set it in a chain at priority mangle (-150), or use the nft target"}
+			}
+			targets = append(targets, []string{"-j", "DSCP", "--set-dscp", fmt.Sprintf("0x%02x", s.Value)})
 		case *ir.Trace:
 			if lw.table != "raw" || !s.On {
 				return nil, &ir.Diagnostic{Pos: s.Pos, Message: "the iptables target cannot express " + s.Text() + " here: iptables' TRACE target sets it, in the raw table only",

@@ -183,6 +183,10 @@ func DescribeRule(t *LiveTable, rule *nftables.Rule) string {
 			parts = append(parts, (&ir.Trace{On: immediate[0] == 1}).Text())
 			continue
 		}
+		if p, ok := e.(*expr.Payload); ok && p.OperationType == expr.PayloadWrite {
+			parts = append(parts, dscpText(p, family, mask, xor))
+			continue
+		}
 		switch e := e.(type) {
 		case *expr.Immediate:
 			if e.Register == 1 {
@@ -373,6 +377,24 @@ func rejectText(e *expr.Reject, family ir.Family) string {
 		}
 	}
 	return "reject " + with.Text()
+}
+
+// dscpText describes a write of register 1 into the network header: the
+// code point dscpSetExprs writes, or else what it is.
+func dscpText(e *expr.Payload, family ir.Family, mask, xor []byte) string {
+	want := &ir.DSCPSet{Field: ir.FieldIPDSCP}
+	if family == ir.IPv6 {
+		want.Field = ir.FieldIP6DSCP
+	}
+	if family != ir.Inet && len(xor) == 2 && e.Base == expr.PayloadBaseNetworkHeader && e.Offset == 0 && e.Len == 2 {
+		shift := map[ir.Field]int{ir.FieldIPDSCP: 2, ir.FieldIP6DSCP: 6}[want.Field]
+		want.Value = uint8(binary.BigEndian.Uint16(xor) >> shift & 0x3f)
+		exprs := dscpSetExprs(want)
+		if reflect.DeepEqual(exprs[1].(*expr.Bitwise).Mask, mask) && reflect.DeepEqual(exprs[2], e) {
+			return want.Text()
+		}
+	}
+	return fmt.Sprintf("<payload write %d@%d>", e.Len, e.Offset)
 }
 
 // mssText describes a write of register 1 into the TCP maxseg option,

@@ -294,6 +294,9 @@ func (l *ruleLowerer) rule(r *ir.Rule) []expr.Any {
 			l.setWrite(s)
 		case *ir.Notrack:
 			l.emit(&expr.Notrack{})
+		case *ir.DSCPSet:
+			l.checkFamily(s.Field.Spec().Family)
+			l.emit(dscpSetExprs(s)...)
 		case *ir.Trace:
 			// One byte, as nft writes it and the kernel takes it.
 			on := byte(0)
@@ -819,6 +822,22 @@ func (l *ruleLowerer) lookup(keyType nftables.SetDatatype, elems []keyRange, int
 	}
 	l.sets = append(l.sets, &BatchSet{Set: set, ranges: elems})
 	l.emit(&expr.Lookup{SourceRegister: 1, SetID: set.ID, SetName: set.Name, Invert: op == ir.Neq})
+}
+
+// dscpSetExprs rewrite the code point as nft does: the first two bytes
+// of the network header loaded, the code point's bits cleared and set,
+// written back (with IPv4's header checksum mended; IPv6 has none).
+func dscpSetExprs(s *ir.DSCPSet) []expr.Any {
+	bits, shift, csum, csumAt := uint16(0x00fc), 2, expr.CsumTypeInet, uint32(10)
+	if s.Field == ir.FieldIP6DSCP {
+		bits, shift, csum, csumAt = 0x0fc0, 6, expr.CsumTypeNone, 0
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 2,
+			Mask: binary.BigEndian.AppendUint16(nil, ^bits), Xor: binary.BigEndian.AppendUint16(nil, uint16(s.Value)<<shift)},
+		&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 0, Len: 2, CsumType: csum, CsumOffset: csumAt},
+	}
 }
 
 // encodeIntervals calls fn with the interval elements of sorted ranges, at

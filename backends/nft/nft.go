@@ -91,7 +91,7 @@ func Check(p *ir.Policy) ir.Diagnostics {
 				}
 				for _, s := range r.Statements {
 					switch s.(type) {
-					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet, *ir.MSSSet, *ir.SetWrite, *ir.Notrack, *ir.Trace:
+					case *ir.Counter, *ir.Log, *ir.Limit, *ir.MarkSet, *ir.MSSSet, *ir.SetWrite, *ir.Notrack, *ir.Trace, *ir.DSCPSet:
 					default:
 						ds.Errorf(r.Pos, "the nft target cannot express the statement %T", s)
 					}
@@ -214,6 +214,8 @@ func ruleText(f ir.Family, r *ir.Rule, cgroupRoot string) string {
 		case *ir.Notrack:
 			parts = append(parts, "notrack")
 		case *ir.Trace:
+			parts = append(parts, s.Text())
+		case *ir.DSCPSet:
 			parts = append(parts, s.Text())
 		default:
 			// Check refuses such a policy before anything is written.
