@@ -573,6 +573,7 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 	}
 	for _, s := range r.Statements {
 		var key *SetKey
+		hint := "key it by the family's own address field"
 		switch s := s.(type) {
 		case *Limit:
 			if s.Meter != nil {
@@ -580,6 +581,14 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 			}
 		case *SetWrite:
 			key = &SetKey{s.Pos, s.Text(), s.Key}
+		case *DSCPSet:
+			// A rewrite of one family's header binds the rule as a match.
+			if f := s.Field.Spec().Family; !t.Family.Covers(f) {
+				ds.Errorf(s.Pos, "%s never acts in table %s %s: it only rewrites %s packets", s.Text(), t.Family, t.Name, f).Hint =
+					"an " + t.Family.String() + " table only sees " + t.Family.String() + " packets"
+				continue
+			}
+			key, hint = &SetKey{s.Pos, s.Text(), s.Field}, "split it into one rule for each family"
 		}
 		if key == nil {
 			continue
@@ -589,8 +598,7 @@ func validateFamily(t *Table, r *Rule, ds *Diagnostics) {
 			continue
 		}
 		if f := key.Field.Spec().Family; f != first.family() {
-			ds.Errorf(key.Pos, "%s contradicts %s at %s: no packet is both %s and %s", key.Text, first.Text(), first.Pos, f, first.family()).Hint =
-				"key it by the family's own address field"
+			ds.Errorf(key.Pos, "%s contradicts %s at %s: no packet is both %s and %s", key.Text, first.Text(), first.Pos, f, first.family()).Hint = hint
 		}
 	}
 }

@@ -51,6 +51,8 @@ func TestWarnings(t *testing.T) {
 			in("output", "oifname eth0 jump uplink\noifname eth0 tcp dport 443 accept\n}\nchain uplink {\ntcp dport 80 accept"), nil},
 		{"not shadowed: the mark changed since",
 			in("output", "meta mark 0x1 drop\nmeta mark set 0x1\nmeta mark 0x1 accept"), nil},
+		{"not shadowed: the code point changed since",
+			in("output", "ip dscp cs1 drop\nip dscp set cs1\nip dscp cs1 accept"), nil},
 		{"not shadowed: a chain jumped to changes the mark",
 			in("output", "meta mark 0x1 drop\njump m\nmeta mark 0x1 accept\n}\nchain m {\nmeta mark set 0x1"), nil},
 		{"shadowed: the mark changed before the earlier rule",

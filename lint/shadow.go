@@ -190,8 +190,13 @@ func (c changes) note(r *ir.Rule, order int) {
 	}
 	for _, r := range rules {
 		for _, st := range r.Statements {
-			if m, ok := st.(*ir.MarkSet); ok {
-				c[m.Target] = order + 1
+			switch st := st.(type) {
+			case *ir.MarkSet:
+				c[st.Target] = order + 1
+			case *ir.DSCPSet:
+				c[st.Field] = order + 1
+			case *ir.Notrack:
+				c[ir.FieldCtState] = order + 1
 			}
 		}
 	}

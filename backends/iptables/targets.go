@@ -253,7 +253,7 @@ func decidesFate(r *ir.Rule, l *ir.Limit) bool {
 		switch s.(type) {
 		case *ir.Limit:
 			after = after || s == ir.Statement(l)
-		case *ir.MarkSet:
+		case *ir.MarkSet, *ir.DSCPSet, *ir.Notrack:
 			if after {
 				return true
 			}
