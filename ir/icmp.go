@@ -60,3 +60,13 @@ var (
 	AddrTypes    = []Named{{"unspec", 0}, {"unicast", 1}, {"local", 2}, {"broadcast", 3}, {"anycast", 4}, {"multicast", 5},
 		{"blackhole", 6}, {"unreachable", 7}, {"prohibit", 8}, {"throw", 9}, {"nat", 10}, {"xresolve", 11}}
 )
+
+// The route types of AddrTypes a packet's own addresses have (the
+// kernel's RTN_*), by name.
+const (
+	AddrUnicast   uint8 = 1
+	AddrLocal     uint8 = 2
+	AddrBroadcast uint8 = 3
+	AddrAnycast   uint8 = 4
+	AddrMulticast uint8 = 5
+)

@@ -255,8 +255,8 @@ func (p Packet) Value(f Field) (Key, bool) {
 		}
 		return uintKey(1), p.Iif != ""
 	case FieldFibDaddrIifType:
-		if p.DaddrType == 2 && p.DstElsewhere {
-			return uintKey(1), p.Iif != "" // unicast on the input interface
+		if p.DaddrType == AddrLocal && p.DstElsewhere {
+			return uintKey(uint64(AddrUnicast)), p.Iif != "" // on the input interface
 		}
 		return uintKey(uint64(p.DaddrType)), p.Iif != ""
 	case FieldFibDaddrOif:
@@ -365,7 +365,7 @@ func (p Packet) RouteExists() bool {
 	case p.Iif == "lo", p.Dst.IsMulticast(), p.Dst == limitedBroadcast:
 		return true
 	}
-	return p.DaddrType != 2 // local
+	return p.DaddrType != AddrLocal
 }
 
 // RouteFree reports whether the machine's routes decide RouteExists, so

@@ -84,7 +84,7 @@ func detour(policy, machine *ir.Policy, t *ir.Table, r *ir.Rule) (Detour, bool) 
 		// The packet as the dnat left it, routed on: a unicast
 		// destination now, its connection marked as dnat'ed.
 		fwd := on.Final
-		fwd.Dir, fwd.Oif, fwd.DaddrType = Forward, oif, 1
+		fwd.Dir, fwd.Oif, fwd.DaddrType = Forward, oif, ir.AddrUnicast
 		if Evaluate(machine, fwd).Verdict == ir.Accept {
 			d.Forwarded = fwd
 			return d, true

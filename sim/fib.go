@@ -142,8 +142,8 @@ func fibValues(pkt ir.Packet, f ir.Field) (ir.Set, bool) {
 	switch {
 	case f == ir.FieldFibDaddrOif && pkt.RouteFree():
 		values = ir.NumberSet(0, 1)
-	case f == ir.FieldFibDaddrIifType && pkt.DaddrType == 2 && !pkt.Dst.IsLoopback():
-		values = ir.NumberSet(1, 2) // unicast where the address is another interface's
+	case f == ir.FieldFibDaddrIifType && pkt.DaddrType == ir.AddrLocal && !pkt.Dst.IsLoopback():
+		values = ir.NumberSet(uint32(ir.AddrUnicast), uint32(ir.AddrLocal)) // unicast where the address is another interface's
 	}
 	return values, true
 }

@@ -212,7 +212,7 @@ func details(p *Packet, ws []word, errAt func(word, string, string, ...any) erro
 			return errAt(ws[0], detailHint(kind), "%s needs %s, not %q", w.text, kind, ws[0].text)
 		}
 		if f == ir.FieldFibDaddrIifType {
-			local, loopback := daddrType(*p) == 2, p.Dst.IsLoopback()
+			local, loopback := daddrType(*p) == ir.AddrLocal, p.Dst.IsLoopback()
 			if t := ir.KindAddrType.NameOf(v); !local || loopback || t != "local" && t != "unicast" {
 				return errAt(w, "say iifaddr unicast of a packet for one of this machine's addresses that is another interface's (a loopback packet to eth0's)",
 					"iifaddr is local or unicast, for a packet to this machine's own address other than a loopback one")
@@ -379,13 +379,13 @@ func (p *Packet) fillDefaults(given map[ir.Field]bool) {
 func daddrType(p Packet) uint8 {
 	switch {
 	case p.Dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return 3 // broadcast
+		return ir.AddrBroadcast
 	case p.Dst.IsMulticast():
-		return 5
+		return ir.AddrMulticast
 	case p.Dir == In || p.Dir == Out && p.Oif == "lo":
-		return 2 // local
+		return ir.AddrLocal
 	}
-	return 1 // unicast
+	return ir.AddrUnicast
 }
 
 // saddrType is what the routing tables make of the source, as fib saddr
@@ -394,13 +394,13 @@ func daddrType(p Packet) uint8 {
 func saddrType(p Packet) uint8 {
 	switch {
 	case p.Src == netip.AddrFrom4([4]byte{}) || p.Src == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return 3 // broadcast
+		return ir.AddrBroadcast
 	case p.Src.IsMulticast():
-		return 5
+		return ir.AddrMulticast
 	case p.Dir == Out || p.Dir == In && p.Iif == "lo":
-		return 2 // local
+		return ir.AddrLocal
 	}
-	return 1 // unicast
+	return ir.AddrUnicast
 }
 
 // initialState is the conntrack state of a flow's first packet: new, but

@@ -332,7 +332,7 @@ func reroute(pkt *Packet, router Router) (note string, routed bool) {
 	}
 	switch {
 	case router.Local(pkt.Dst):
-		pkt.Dir, pkt.Oif, pkt.DaddrType = In, "", 2 // local
+		pkt.Dir, pkt.Oif, pkt.DaddrType = In, "", ir.AddrLocal
 		return "", true
 	default:
 		oif := router.Forward(pkt.Iif, pkt.Src, pkt.Dst)
@@ -340,7 +340,7 @@ func reroute(pkt *Packet, router Router) (note string, routed bool) {
 			pkt.Dir = 0
 			return fmt.Sprintf("the machine has no route to %s, where a dnat sent it: the kernel drops it", pkt.Dst), true
 		}
-		pkt.Dir, pkt.Oif, pkt.DaddrType = Forward, oif, 1 // unicast
+		pkt.Dir, pkt.Oif, pkt.DaddrType = Forward, oif, ir.AddrUnicast
 		return "", true
 	}
 }

@@ -274,13 +274,13 @@ func (g *Generator) place(hook ir.Hook, pr *Probe) {
 	// The firewall's own pool is local, the peer's unicast; the first
 	// address of an IPv6 route's prefix is its subnet-router anycast
 	// address, for fib as for the kernel.
-	fwType := uint8(2)
+	fwType := ir.AddrLocal
 	if pr.Packet.Dst == FW6.Addr() && hook != ir.HookOutput || pr.Packet.Src == FW6.Addr() && hook == ir.HookOutput {
-		fwType = 4
+		fwType = ir.AddrAnycast
 	}
-	pr.Packet.DaddrType, pr.Packet.SaddrType = fwType, 1
+	pr.Packet.DaddrType, pr.Packet.SaddrType = fwType, ir.AddrUnicast
 	if hook == ir.HookOutput {
 		pr.Packet.Iif, pr.Packet.Oif = "", Interfaces[half]
-		pr.Packet.DaddrType, pr.Packet.SaddrType = 1, fwType
+		pr.Packet.DaddrType, pr.Packet.SaddrType = ir.AddrUnicast, fwType
 	}
 }
